@@ -1,0 +1,43 @@
+//! The database boundary. One `Db` speaks to SQLite or PostgreSQL; queries
+//! are built once with sea-query and rendered for whichever backend is in
+//! use. Tenant data is reached only through [`TenantDb`], which scopes every
+//! statement it builds to one tenant.
+
+mod conn;
+pub mod migrate;
+mod scoped;
+
+pub use conn::{Db, DbError, DbOptions, FromRowAny, Tx};
+pub use scoped::{Scoped, TenantDb, TenantTx};
+pub use sea_query;
+
+/// Which SQL dialect a `Db` speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Postgres => "postgres",
+            Backend::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// Column every tenant-owned table starts its keys with.
+pub const TENANT_ID: &str = "tenant_id";
+
+/// The platform's own schema (tenants, registry version, …), in the
+/// repository's top-level `migrations/` folder.
+pub const PLATFORM_MIGRATIONS: migrate::MigrationSet = migrate::MigrationSet {
+    component: "platform",
+    migrations: &[migrate::Migration {
+        version: 1,
+        name: "tenants",
+        postgres: include_str!("../../../migrations/postgres/0001_tenants.sql"),
+        sqlite: include_str!("../../../migrations/sqlite/0001_tenants.sql"),
+    }],
+};

@@ -1,0 +1,235 @@
+//! Forward-only schema migrations for the platform and every module.
+//!
+//! Each component (the platform, each module) numbers its own migrations.
+//! A migration has one SQL text per dialect. The applied ones are recorded
+//! with a checksum; editing an applied migration stops start-up, since the
+//! fix for a bad migration is a new one.
+
+use crate::conn::{Db, DbError, Detached};
+use crate::Backend;
+use sea_query::{Expr, ExprTrait, Query};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub postgres: &'static str,
+    pub sqlite: &'static str,
+}
+
+impl Migration {
+    fn sql(&self, backend: Backend) -> &'static str {
+        match backend {
+            Backend::Postgres => self.postgres,
+            Backend::Sqlite => self.sqlite,
+        }
+    }
+
+    fn checksum(&self, backend: Backend) -> String {
+        hex::encode(Sha256::digest(self.sql(backend).as_bytes()))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct MigrationSet {
+    /// `platform` or a module id.
+    pub component: &'static str,
+    pub migrations: &'static [Migration],
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error("migration {component} {version} ({name}) was changed after it was applied; add a new migration instead")]
+    Changed { component: String, version: i64, name: String },
+    #[error("migrations of {component} are not numbered 1, 2, 3…: found {found} at position {expected}")]
+    Numbering { component: String, expected: i64, found: i64 },
+    #[error("migration {component} {version} ({name}) failed: {source}")]
+    Failed { component: String, version: i64, name: String, source: DbError },
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<sqlx::Error> for MigrateError {
+    fn from(e: sqlx::Error) -> Self {
+        MigrateError::Db(e.into())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub component: String,
+    pub version: i64,
+    pub name: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct AppliedRow {
+    version: i64,
+    checksum: String,
+}
+
+const BOOKKEEPING_PG: &str = "CREATE TABLE IF NOT EXISTS dimos_migrations (
+    component TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    name TEXT NOT NULL,
+    checksum TEXT NOT NULL,
+    applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (component, version))";
+const BOOKKEEPING_SQLITE: &str = "CREATE TABLE IF NOT EXISTS dimos_migrations (
+    component TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    checksum TEXT NOT NULL,
+    applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    PRIMARY KEY (component, version))";
+/// Arbitrary constant key of the advisory lock held while migrating.
+const PG_LOCK_KEY: i64 = 0x4449_4d4f_535f_4d49;
+
+/// Applies every pending migration of `sets`, in order. Safe to run from
+/// several processes at once: PostgreSQL serialises them with an advisory
+/// lock, SQLite with its write lock.
+pub async fn migrate(db: &Db, sets: &[MigrationSet]) -> Result<Vec<Applied>, MigrateError> {
+    for set in sets {
+        for (i, m) in set.migrations.iter().enumerate() {
+            let expected = i as i64 + 1;
+            if m.version != expected {
+                return Err(MigrateError::Numbering {
+                    component: set.component.into(),
+                    expected,
+                    found: m.version,
+                });
+            }
+        }
+    }
+    let backend = db.backend();
+    let mut conn = db.detach().await?;
+    let result = run(&mut conn, backend, sets).await;
+    conn.close().await;
+    result
+}
+
+async fn run(conn: &mut Detached, backend: Backend, sets: &[MigrationSet]) -> Result<Vec<Applied>, MigrateError> {
+    match backend {
+        Backend::Postgres => {
+            conn.conn().execute_raw(BOOKKEEPING_PG).await?;
+            conn.conn().execute_raw(&format!("SELECT pg_advisory_lock({PG_LOCK_KEY})")).await?;
+        }
+        Backend::Sqlite => conn.conn().execute_raw(BOOKKEEPING_SQLITE).await?,
+    }
+    let mut applied = vec![];
+    let outcome = async {
+        for set in sets {
+            let q = Query::select()
+                .columns(["version", "checksum"])
+                .from("dimos_migrations")
+                .and_where(Expr::col("component").eq(set.component))
+                .to_owned();
+            let done: Vec<AppliedRow> = conn.conn().fetch_all(&q).await?;
+            for m in set.migrations {
+                let sum = m.checksum(backend);
+                if let Some(row) = done.iter().find(|r| r.version == m.version) {
+                    if row.checksum != sum {
+                        return Err(MigrateError::Changed {
+                            component: set.component.into(),
+                            version: m.version,
+                            name: m.name.into(),
+                        });
+                    }
+                    continue;
+                }
+                let fail = |source| MigrateError::Failed {
+                    component: set.component.into(),
+                    version: m.version,
+                    name: m.name.into(),
+                    source,
+                };
+                let mut tx = conn.begin().await?;
+                tx.conn().execute_raw(m.sql(backend)).await.map_err(fail)?;
+                let record = Query::insert()
+                    .into_table("dimos_migrations")
+                    .columns(["component", "version", "name", "checksum"])
+                    .values_panic([set.component.into(), m.version.into(), m.name.into(), sum.into()])
+                    .to_owned();
+                tx.execute(&record).await.map_err(fail)?;
+                tx.commit().await.map_err(fail)?;
+                tracing::info!(component = set.component, version = m.version, name = m.name, "migration applied");
+                applied.push(Applied { component: set.component.into(), version: m.version, name: m.name.into() });
+            }
+        }
+        Ok(())
+    }
+    .await;
+    if backend == Backend::Postgres {
+        conn.conn().execute_raw(&format!("SELECT pg_advisory_unlock({PG_LOCK_KEY})")).await?;
+    }
+    outcome.map(|()| applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DbOptions;
+
+    const V1: Migration = Migration {
+        version: 1,
+        name: "widgets",
+        postgres: "CREATE TABLE widgets (id BIGINT PRIMARY KEY)",
+        sqlite: "CREATE TABLE widgets (id INTEGER PRIMARY KEY)",
+    };
+
+    async fn sqlite() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let db = Db::connect(&url, &DbOptions::default()).await.unwrap();
+        (dir, db)
+    }
+
+    #[tokio::test]
+    async fn applies_once_and_refuses_edited_migrations() {
+        let (_dir, db) = sqlite().await;
+        let set = MigrationSet { component: "test", migrations: &[V1] };
+        assert_eq!(migrate(&db, &[set]).await.unwrap().len(), 1);
+        assert!(migrate(&db, &[set]).await.unwrap().is_empty());
+
+        const EDITED: [Migration; 1] = [Migration { sqlite: "CREATE TABLE widgets (id TEXT)", ..V1 }];
+        let edited = MigrationSet { component: "test", migrations: &EDITED };
+        assert!(matches!(migrate(&db, &[edited]).await, Err(MigrateError::Changed { version: 1, .. })));
+    }
+
+    #[tokio::test]
+    async fn a_failing_migration_changes_nothing() {
+        let (_dir, db) = sqlite().await;
+        const BAD: [Migration; 2] = [
+            V1,
+            Migration {
+                version: 2,
+                name: "broken",
+                postgres: "",
+                sqlite: "CREATE TABLE gadgets (id INTEGER); CREATE TABLE oops (",
+            },
+        ];
+        let set = MigrationSet { component: "test", migrations: &BAD };
+        let err = migrate(&db, &[set]).await.unwrap_err();
+        assert!(matches!(err, MigrateError::Failed { version: 2, .. }), "{err}");
+        let tables: Vec<(String,)> = db
+            .fetch_all(
+                &Query::select()
+                    .column("name")
+                    .from("sqlite_master")
+                    .and_where(Expr::col("name").eq("gadgets"))
+                    .to_owned(),
+            )
+            .await
+            .unwrap();
+        assert!(tables.is_empty(), "the failed migration's first statement must be rolled back");
+    }
+
+    #[tokio::test]
+    async fn numbering_gaps_are_rejected() {
+        let (_dir, db) = sqlite().await;
+        const GAP: [Migration; 1] = [Migration { version: 2, ..V1 }];
+        let set = MigrationSet { component: "test", migrations: &GAP };
+        assert!(matches!(migrate(&db, &[set]).await, Err(MigrateError::Numbering { .. })));
+    }
+}

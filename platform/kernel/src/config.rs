@@ -1,0 +1,316 @@
+//! Configuration, layered: built-in defaults → `dimos.toml` → environment.
+//!
+//! Every key has an environment form: `DIMOS_` + the upper-cased path with
+//! `__` between sections (`http.body_limit_bytes` → `DIMOS_HTTP__BODY_LIMIT_BYTES`).
+//! A few well-known names are accepted as well: `DATABASE_URL`,
+//! `DIMOS_LISTEN`, `DIMOS_BASE_DOMAIN`, `DIMOS_DATA_DIR`, `DIMOS_LOG_FORMAT`.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// A value that must never reach a log line or a `Debug` dump.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("[redacted]")
+    }
+}
+
+/// A database URL with any password replaced, safe for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = &url[scheme_end + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..scheme_end + 3], &creds[..colon], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address and port the HTTP server binds.
+    pub listen: SocketAddr,
+    /// Tenants are served at `<slug>.<base_domain>`; the operator console at `admin.<base_domain>`.
+    pub base_domain: String,
+    /// Where the embedded defaults keep their files (SQLite database, objects, mail).
+    pub data_dir: PathBuf,
+    pub log_format: LogFormat,
+    /// `tracing` filter directives, e.g. `info,dimos=debug`. `RUST_LOG` wins when set.
+    pub log_filter: String,
+    pub database: DatabaseConfig,
+    pub http: HttpConfig,
+    pub tenancy: TenancyConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `postgres://…` or `sqlite://…`. Unset: a SQLite file `dimos.db` in `data_dir`.
+    pub url: Option<Secret>,
+    pub max_connections: u32,
+    pub acquire_timeout_secs: u64,
+    pub sqlite_busy_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Scheme people use to reach Dimos (`https` behind a TLS-terminating proxy).
+    pub public_scheme: String,
+    /// Port in public links; unset means the port of `listen` for `http`, none for `https`.
+    pub public_port: Option<u16>,
+    /// Largest accepted request body.
+    pub body_limit_bytes: usize,
+    /// Requests running longer are answered 408.
+    pub request_timeout_secs: u64,
+    /// In-flight requests get this long to finish on shutdown.
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenancyConfig {
+    /// How often each replica checks whether tenants changed.
+    pub refresh_interval_ms: u64,
+    /// Tenant files applied at start-up (`dimos tenants apply`); empty to skip.
+    pub apply_on_start: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            base_domain: "localhost".into(),
+            data_dir: PathBuf::from("./data"),
+            log_format: LogFormat::Pretty,
+            log_filter: "info".into(),
+            database: DatabaseConfig::default(),
+            http: HttpConfig::default(),
+            tenancy: TenancyConfig::default(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig { url: None, max_connections: 10, acquire_timeout_secs: 5, sqlite_busy_timeout_ms: 5000 }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            public_scheme: "http".into(),
+            public_port: None,
+            body_limit_bytes: 10 * 1024 * 1024,
+            request_timeout_secs: 30,
+            shutdown_grace_secs: 20,
+        }
+    }
+}
+
+impl Default for TenancyConfig {
+    fn default() -> Self {
+        TenancyConfig { refresh_interval_ms: 1000, apply_on_start: Some(PathBuf::from("tenants")) }
+    }
+}
+
+/// The commented default configuration printed by `dimos config default`.
+/// A unit test keeps it equal to `Config::default()`.
+pub const DEFAULT_TOML: &str = include_str!("default-config.toml");
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Defaults → file (if it exists, or if it was named explicitly) → environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) if !path.exists() => {
+                return Err(ConfigError(format!("file {} does not exist", path.display())));
+            }
+            Some(path) => fig = fig.merge(Toml::file_exact(path)),
+            None if Path::new("dimos.toml").exists() => fig = fig.merge(Toml::file_exact("dimos.toml")),
+            None => {}
+        }
+        Self::extract(fig.merge(Self::env()))
+    }
+
+    /// Parse a TOML text on top of the defaults (no environment).
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        Self::extract(Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(text)))
+    }
+
+    fn env() -> Figment {
+        Figment::new()
+            .merge(Env::prefixed("DIMOS_").split("__").ignore(&["CONFIG"]))
+            .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database.url".into()))
+    }
+
+    fn extract(fig: Figment) -> Result<Config, ConfigError> {
+        // The default is serialised with its secret redacted; drop it.
+        let mut cfg: Config = fig.extract().map_err(|e| ConfigError(e.to_string()))?;
+        if cfg.database.url.as_ref().is_some_and(|u| u.expose() == "[redacted]") {
+            cfg.database.url = None;
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let base = self.base_domain.trim();
+        if base.is_empty() || base.contains(['/', ':', ' ']) {
+            return Err(ConfigError(format!("base_domain {:?} must be a host name", self.base_domain)));
+        }
+        if !matches!(self.http.public_scheme.as_str(), "http" | "https") {
+            return Err(ConfigError("http.public_scheme must be http or https".into()));
+        }
+        if self.http.body_limit_bytes < 1024 {
+            return Err(ConfigError("http.body_limit_bytes must be at least 1024".into()));
+        }
+        if self.tenancy.refresh_interval_ms < 100 {
+            return Err(ConfigError("tenancy.refresh_interval_ms must be at least 100".into()));
+        }
+        Ok(())
+    }
+
+    /// The database URL in effect.
+    pub fn database_url(&self) -> Secret {
+        match &self.database.url {
+            Some(u) => u.clone(),
+            None => Secret(format!("sqlite://{}?mode=rwc", self.data_dir.join("dimos.db").display())),
+        }
+    }
+
+    /// HSTS only makes sense when people reach us over TLS.
+    pub fn behind_tls(&self) -> bool {
+        self.http.public_scheme == "https"
+    }
+
+    /// Origin (scheme, host, port) of public links to `host`.
+    pub fn public_origin(&self, host: &str) -> String {
+        let scheme = &self.http.public_scheme;
+        let port = self.http.public_port.or(if scheme == "http" { Some(self.listen.port()) } else { None });
+        match port {
+            Some(80) if scheme == "http" => format!("{scheme}://{host}"),
+            Some(443) if scheme == "https" => format!("{scheme}://{host}"),
+            Some(p) => format!("{scheme}://{host}:{p}"),
+            None => format!("{scheme}://{host}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printed_default_config_is_the_default() {
+        assert_eq!(Config::from_toml(DEFAULT_TOML).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn printed_default_mentions_every_key() {
+        let v = toml::Value::try_from(Config::default()).unwrap();
+        fn walk(prefix: &str, v: &toml::Value, out: &mut Vec<String>) {
+            if let toml::Value::Table(t) = v {
+                for (k, v) in t {
+                    let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    walk(&p, v, out);
+                    out.push(p);
+                }
+            }
+        }
+        let mut keys = vec![];
+        walk("", &v, &mut keys);
+        for key in keys {
+            let leaf = key.rsplit('.').next().unwrap();
+            assert!(DEFAULT_TOML.contains(leaf), "default-config.toml does not mention {key}");
+        }
+        for optional in ["url", "public_port"] {
+            assert!(DEFAULT_TOML.contains(&format!("# {optional} =")), "{optional}");
+        }
+    }
+
+    #[test]
+    fn file_values_override_defaults_and_bad_values_are_named() {
+        let c = Config::from_toml("base_domain = \"dimos.gov.gr\"\n[http]\npublic_scheme = \"https\"\n").unwrap();
+        assert_eq!(c.base_domain, "dimos.gov.gr");
+        assert!(c.behind_tls());
+        assert_eq!(c.public_origin("alimos.dimos.gov.gr"), "https://alimos.dimos.gov.gr");
+        let err = Config::from_toml("[http]\nbody_limit_bytes = \"lots\"\n").unwrap_err().to_string();
+        assert!(err.contains("body_limit_bytes"), "{err}");
+        let err = Config::from_toml("lisen = \"0.0.0.0:80\"\n").unwrap_err().to_string();
+        assert!(err.contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let mut c = Config::default();
+        c.database.url = Some(Secret::new("postgres://dimos:s3cret@db/dimos"));
+        assert!(!format!("{c:?}").contains("s3cret"));
+        assert!(!toml::to_string(&c).unwrap().contains("s3cret"));
+        assert_eq!(redact_url("postgres://dimos:s3cret@db/dimos"), "postgres://dimos:***@db/dimos");
+        assert_eq!(redact_url("sqlite://./data/dimos.db"), "sqlite://./data/dimos.db");
+    }
+
+    #[test]
+    fn default_database_is_sqlite_in_data_dir() {
+        let c = Config::default();
+        assert_eq!(c.database_url().expose(), "sqlite://./data/dimos.db?mode=rwc");
+        assert_eq!(c.public_origin("alimos.localhost"), "http://alimos.localhost:8080");
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("dimos.toml", "base_domain = \"from-file.gr\"\nlog_format = \"json\"\n")?;
+            jail.set_env("DIMOS_BASE_DOMAIN", "from-env.gr");
+            jail.set_env("DIMOS_HTTP__REQUEST_TIMEOUT_SECS", "7");
+            jail.set_env("DATABASE_URL", "postgres://u:p@h/d");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.base_domain, "from-env.gr");
+            assert_eq!(c.log_format, LogFormat::Json);
+            assert_eq!(c.http.request_timeout_secs, 7);
+            assert_eq!(c.database_url().expose(), "postgres://u:p@h/d");
+            Ok(())
+        });
+    }
+}

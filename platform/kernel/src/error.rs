@@ -1,0 +1,186 @@
+use std::fmt;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A problem with one input field, carried to the user as a translated message.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    /// Dotted path of the field (`name.el`, `domains[1]`), or a file location.
+    pub field: String,
+    /// Stable code; `error-field-<code>` is its translation key.
+    pub code: &'static str,
+    /// Extra detail shown after the translated message (a limit, a parser message).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, code: &'static str) -> Self {
+        Self { field: field.into(), code, detail: None }
+    }
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.code)?;
+        if let Some(d) = &self.detail {
+            write!(f, " ({d})")?;
+        }
+        Ok(())
+    }
+}
+
+/// The one error type of Dimos. Every variant has a stable `code()` that
+/// clients may rely on, an HTTP status, and a translation key.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("not found")]
+    NotFound,
+    #[error("no municipality is served at this address")]
+    UnknownTenant,
+    #[error("this municipality is temporarily suspended")]
+    TenantSuspended,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("the operator console is reachable only from this machine")]
+    OperatorLoopbackOnly,
+    #[error("invalid input: {}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+    Validation(Vec<FieldError>),
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    #[error("malformed request: {0}")]
+    BadRequest(String),
+    #[error("request body too large")]
+    PayloadTooLarge,
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("request timed out")]
+    Timeout,
+    #[error("service unavailable")]
+    Unavailable,
+    /// Anything we did not expect. The source is logged, never shown.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl Error {
+    pub fn internal(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Internal(e.into())
+    }
+
+    pub fn invalid(field: impl Into<String>, code: &'static str) -> Self {
+        Self::Validation(vec![FieldError::new(field, code)])
+    }
+
+    /// Stable, documented code. Never change one once released.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::NotFound => "not_found",
+            Error::UnknownTenant => "tenant_unknown",
+            Error::TenantSuspended => "tenant_suspended",
+            Error::Forbidden => "forbidden",
+            Error::OperatorLoopbackOnly => "operator_loopback_only",
+            Error::Validation(_) => "validation",
+            Error::Conflict(_) => "conflict",
+            Error::BadRequest(_) => "bad_request",
+            Error::PayloadTooLarge => "payload_too_large",
+            Error::UnsupportedMediaType => "unsupported_media_type",
+            Error::Timeout => "timeout",
+            Error::Unavailable => "unavailable",
+            Error::Internal(_) => "internal",
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::NotFound | Error::UnknownTenant => 404,
+            Error::TenantSuspended | Error::Unavailable => 503,
+            Error::Forbidden | Error::OperatorLoopbackOnly => 403,
+            Error::Validation(_) => 422,
+            Error::Conflict(_) => 409,
+            Error::BadRequest(_) => 400,
+            Error::PayloadTooLarge => 413,
+            Error::UnsupportedMediaType => 415,
+            Error::Timeout => 408,
+            Error::Internal(_) => 500,
+        }
+    }
+
+    /// Translation key of the title shown to people.
+    pub fn title_key(&self) -> String {
+        format!("error-{}", self.code().replace('_', "-"))
+    }
+
+    /// Detail that is safe to show to a client; internal errors have none.
+    pub fn public_detail(&self) -> Option<String> {
+        match self {
+            Error::BadRequest(d) => Some(d.clone()),
+            Error::Conflict(what) => Some((*what).to_string()),
+            _ => None,
+        }
+    }
+
+    pub fn field_errors(&self) -> &[FieldError] {
+        match self {
+            Error::Validation(v) => v,
+            _ => &[],
+        }
+    }
+
+    /// Map a status produced outside our handlers (a tower layer, the router)
+    /// to the error it stands for.
+    pub fn from_status(status: u16) -> Self {
+        match status {
+            404 | 405 => Error::NotFound,
+            403 => Error::Forbidden,
+            408 => Error::Timeout,
+            413 => Error::PayloadTooLarge,
+            415 => Error::UnsupportedMediaType,
+            400 | 422 => Error::BadRequest(String::from("the request could not be read")),
+            503 => Error::Unavailable,
+            _ => Error::Internal("unexpected status".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_statuses_are_client_or_server_errors() {
+        let all = [
+            Error::NotFound,
+            Error::UnknownTenant,
+            Error::TenantSuspended,
+            Error::Forbidden,
+            Error::OperatorLoopbackOnly,
+            Error::Validation(vec![]),
+            Error::Conflict("x"),
+            Error::BadRequest("x".into()),
+            Error::PayloadTooLarge,
+            Error::UnsupportedMediaType,
+            Error::Timeout,
+            Error::Unavailable,
+            Error::internal("boom"),
+        ];
+        let mut codes: Vec<_> = all.iter().map(Error::code).collect();
+        codes.sort();
+        codes.dedup();
+        assert_eq!(codes.len(), all.len());
+        for e in &all {
+            assert!((400..600).contains(&e.status()), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn internal_errors_hide_their_source() {
+        let e = Error::internal("password=hunter2 at db.internal");
+        assert_eq!(e.public_detail(), None);
+        assert_eq!(e.to_string(), "internal error");
+    }
+}

@@ -1,0 +1,11 @@
+//! Types every other Dimos crate shares: the one error type, typed ids and
+//! domain values, configuration and translations. No I/O lives here.
+
+pub mod config;
+pub mod error;
+pub mod i18n;
+pub mod values;
+
+pub use error::{Error, FieldError, Result};
+pub use i18n::{Locale, Translator};
+pub use values::{DomainName, HexColour, LocalizedText, Slug, TenantId};
