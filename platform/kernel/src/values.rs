@@ -199,6 +199,12 @@ impl<'de> Deserialize<'de> for HexColour {
     }
 }
 
+impl fmt::Display for HexColour {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Text in Greek (required) and English (required: English is complete).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
