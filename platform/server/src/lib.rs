@@ -1,0 +1,147 @@
+//! Assembles Dimos: configuration, database, migrations, tenants, modules
+//! and the HTTP server. [`Application::build`] is shared by `main` and the
+//! black-box tests.
+
+pub mod cli;
+
+use anyhow::Context;
+use dimos_db::migrate;
+use dimos_db::{Db, DbOptions};
+use dimos_kernel::config::{Config, redact_url};
+use dimos_tenancy::{Registry, TenantStore, ValidationContext};
+use dimos_web::module::Modules;
+use dimos_web::{AppState, ModuleDescriptor};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// The modules this server is built with, listed explicitly. Real modules
+/// (nurseries, parking permits, bulky waste, documents) join in their issues.
+pub fn modules() -> Vec<ModuleDescriptor> {
+    vec![]
+}
+
+/// A database connection and the platform's schema, up to date.
+pub async fn connect_and_migrate(config: &Config, modules: &Modules) -> anyhow::Result<Db> {
+    let url = config.database_url();
+    let opts = DbOptions {
+        max_connections: config.database.max_connections,
+        acquire_timeout: Duration::from_secs(config.database.acquire_timeout_secs),
+        sqlite_busy_timeout: Duration::from_millis(config.database.sqlite_busy_timeout_ms),
+    };
+    let db = Db::connect(url.expose(), &opts)
+        .await
+        .with_context(|| format!("connecting to {}", redact_url(url.expose())))?;
+    let applied = migrate::migrate(&db, &modules.migration_sets()).await?;
+    if !applied.is_empty() {
+        tracing::info!(count = applied.len(), backend = db.backend().name(), "database migrated");
+    }
+    Ok(db)
+}
+
+pub struct Application {
+    listener: TcpListener,
+    addr: SocketAddr,
+    state: AppState,
+    refresher: tokio::task::JoinHandle<()>,
+}
+
+impl Application {
+    /// Connects, migrates, applies tenant files, loads the tenant registry and
+    /// binds the listener (port 0 picks a free port: see [`Application::port`]).
+    pub async fn build(config: Config, modules: Vec<ModuleDescriptor>) -> anyhow::Result<Application> {
+        let modules = Arc::new(Modules::new(modules).map_err(anyhow::Error::msg)?);
+        let translator = Arc::new(dimos_web::ui::build_translator(&modules).map_err(anyhow::Error::msg)?);
+        let templates =
+            dimos_web::ui::build_templates(&modules, translator.clone()).map_err(anyhow::Error::msg)?;
+        let db = connect_and_migrate(&config, &modules).await?;
+        let store = TenantStore::new(db.clone());
+
+        if let Some(dir) = config.tenancy.apply_on_start.as_ref().filter(|d| !d.as_os_str().is_empty()) {
+            if dir.exists() {
+                let ctx =
+                    ValidationContext { catalog: modules.as_ref(), base_domain: &config.base_domain, file_dir: None };
+                let report = cli::apply_tenant_files(&store, dir, &ctx, &translator, "tenant-files").await?;
+                for line in report {
+                    tracing::info!("{line}");
+                }
+            }
+        }
+
+        let registry = Arc::new(Registry::load(store, &config.base_domain).await?);
+        let refresher = registry.spawn_refresher(Duration::from_millis(config.tenancy.refresh_interval_ms));
+        let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        let state = AppState::new(config, db, registry, modules, translator, templates);
+        Ok(Application { listener, addr, state, refresher })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish
+    /// (for at most `http.shutdown_grace_secs`).
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let grace = Duration::from_secs(self.state.config().http.shutdown_grace_secs);
+        let router = dimos_web::build_router(self.state.clone());
+        let (tx, mut rx) = tokio::sync::watch::channel(false);
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = tx.send(true);
+        };
+        let server = axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(signal);
+        let deadline = async move {
+            let _ = rx.wait_for(|stopped| *stopped).await;
+            tokio::time::sleep(grace).await;
+        };
+        let result = tokio::select! {
+            r = server => r.context("HTTP server"),
+            () = deadline => {
+                tracing::warn!(?grace, "grace period over; closing remaining connections");
+                Ok(())
+            }
+        };
+        self.refresher.abort();
+        result
+    }
+
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+}
+
+/// Ctrl-C or SIGTERM (what orchestrators send before killing a replica).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+

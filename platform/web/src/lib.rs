@@ -1,0 +1,22 @@
+//! HTTP for Dimos: the application state, host-based dispatch to tenants,
+//! the operator console and its API, the module framework, error pages and
+//! problem details, the UI shell and its translations.
+
+pub mod assets;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod middleware;
+pub mod module;
+pub mod operator;
+pub mod pages;
+pub mod router;
+pub mod state;
+pub mod ui;
+
+pub use error::{AppError, Result};
+pub use extract::{CurrentTenant, Lang};
+pub use module::{ModuleConfig, ModuleDescriptor, NavEntry, Permission, WorkflowSource};
+pub use router::build_router;
+pub use state::AppState;
+pub use ui::Ui;

@@ -1,0 +1,252 @@
+//! The `dimos` command line.
+
+use crate::{Application, connect_and_migrate, modules};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use dimos_kernel::config::{Config, DEFAULT_TOML, LogFormat, redact_url};
+use dimos_kernel::{Locale, Translator};
+use dimos_tenancy::file::{FileError, load_path};
+use dimos_tenancy::store::ApplyMode;
+use dimos_tenancy::{ApplyOutcome, TenantStore, ValidationContext};
+use dimos_web::module::Modules;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "dimos", version, about = "Digital services for every municipality, one deployment.")]
+struct Cli {
+    /// Configuration file (default: ./dimos.toml if present). Also DIMOS_CONFIG.
+    #[arg(long, global = true, env = "DIMOS_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the HTTP server (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage tenants (municipalities) from files.
+    #[command(subcommand)]
+    Tenants(TenantsCommand),
+    /// Configuration helpers.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum TenantsCommand {
+    /// Create or update tenants from a file or a folder of `<slug>.toml` files.
+    Apply {
+        path: PathBuf,
+        /// Validate and report, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// List the tenants in the database.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Print the full default configuration, commented.
+    Default,
+}
+
+fn init_tracing(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log_filter));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match config.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
+        LogFormat::Pretty => builder.try_init(),
+    };
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Config(ConfigCommand::Default)) = &cli.command {
+        print!("{DEFAULT_TOML}");
+        return ExitCode::SUCCESS;
+    }
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("dimos: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("dimos: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command.unwrap_or(Command::Serve), config)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("dimos: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            let modules = Modules::new(modules()).map_err(anyhow::Error::msg)?;
+            connect_and_migrate(&config, &modules).await?;
+            println!("database is up to date ({})", redact_url(config.database_url().expose()));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tenants(TenantsCommand::List) => {
+            let modules = Modules::new(modules()).map_err(anyhow::Error::msg)?;
+            let db = connect_and_migrate(&config, &modules).await?;
+            for t in TenantStore::new(db).list().await? {
+                let enabled: Vec<&str> =
+                    t.spec.modules.iter().filter(|(_, m)| m.enabled).map(|(id, _)| id.as_str()).collect();
+                println!(
+                    "{:<24} {:<10} {:<36} {}",
+                    t.slug(),
+                    t.spec.status.as_str(),
+                    t.canonical_host(&config.base_domain),
+                    enabled.join(",")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tenants(TenantsCommand::Apply { path, dry_run }) => {
+            let modules = Modules::new(modules()).map_err(anyhow::Error::msg)?;
+            let translator = dimos_web::ui::build_translator(&modules).map_err(anyhow::Error::msg)?;
+            let ctx = ValidationContext { catalog: &modules, base_domain: &config.base_domain, file_dir: None };
+            if dry_run {
+                return match load_path(&path, &ctx) {
+                    Ok(files) => {
+                        for f in files {
+                            println!("{}: valid", f.path.display());
+                        }
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    Err(errors) => {
+                        print_file_errors(&errors, &translator);
+                        Ok(ExitCode::FAILURE)
+                    }
+                };
+            }
+            let db = connect_and_migrate(&config, &modules).await?;
+            match apply_tenant_files(&TenantStore::new(db), &path, &ctx, &translator, "dimos tenants apply").await {
+                Ok(report) => {
+                    for line in report {
+                        println!("{line}");
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("{e:#}");
+                    eprintln!("nothing was changed");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Command::Config(ConfigCommand::Default) => {
+            print!("{DEFAULT_TOML}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<ExitCode> {
+    let base = config.base_domain.clone();
+    let app = Application::build(config, modules()).await?;
+    let cfg = app.state().config();
+    let port_origin = |host: &str| cfg.public_origin(host);
+    tracing::info!(
+        addr = %app.local_addr(),
+        database = %redact_url(cfg.database_url().expose()),
+        "Dimos is serving: operator console {}/ , municipalities {}/",
+        port_origin(&format!("admin.{base}")),
+        port_origin(&base),
+    );
+    for t in app.state().registry().tenants() {
+        tracing::info!("  {} → {}/", t.name(Locale::El), port_origin(&t.canonical_host(&base)));
+    }
+    app.run_until_stopped().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn describe(e: &FileError, translator: &Translator) -> String {
+    match &e.field {
+        Some(f) => {
+            let detail = f.detail.clone().unwrap_or_default();
+            let mut msg = translator.t(Locale::En, &format!("error-field-{}", f.code), &[("detail", detail.clone())]);
+            if !detail.is_empty() && !msg.contains(&detail) {
+                msg = format!("{msg} ({detail})");
+            }
+            let loc = e.line.map_or(format!("{}", e.file.display()), |l| format!("{}:{l}", e.file.display()));
+            format!("{loc}: {}: {msg}", f.field)
+        }
+        None => e.to_string(),
+    }
+}
+
+fn print_file_errors(errors: &[FileError], translator: &Translator) {
+    for e in errors {
+        eprintln!("{}", describe(e, translator));
+    }
+}
+
+/// Validates every file first and applies all of them in one transaction:
+/// either every tenant is created/updated, or nothing changes. Returns one
+/// report line per tenant and per changed field.
+pub async fn apply_tenant_files(
+    store: &TenantStore,
+    path: &Path,
+    ctx: &ValidationContext<'_>,
+    translator: &Translator,
+    actor: &str,
+) -> anyhow::Result<Vec<String>> {
+    let files = load_path(path, ctx).map_err(|errors| {
+        anyhow::anyhow!(
+            "invalid tenant file(s):\n{}",
+            errors.iter().map(|e| describe(e, translator)).collect::<Vec<_>>().join("\n")
+        )
+    })?;
+    let specs: Vec<_> = files.iter().map(|f| f.spec.clone()).collect();
+    let outcomes = store
+        .apply_all(&specs, actor, ApplyMode::Upsert)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("applying tenant files")?;
+    let mut report = vec![];
+    for (spec, outcome) in specs.iter().zip(outcomes) {
+        match outcome {
+            ApplyOutcome::Created => report.push(format!("{}: created", spec.slug)),
+            ApplyOutcome::Unchanged => report.push(format!("{}: unchanged", spec.slug)),
+            ApplyOutcome::Updated(changes) => {
+                report.push(format!("{}: updated", spec.slug));
+                report.extend(changes.iter().map(|c| format!("  {c}")));
+            }
+        }
+    }
+    Ok(report)
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+        let c = Cli::try_parse_from(["dimos", "tenants", "apply", "tenants", "--dry-run"]).unwrap();
+        assert!(matches!(c.command, Some(Command::Tenants(TenantsCommand::Apply { dry_run: true, .. }))));
+        assert!(Cli::try_parse_from(["dimos"]).unwrap().command.is_none());
+    }
+}

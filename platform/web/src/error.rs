@@ -1,0 +1,54 @@
+//! Turning the one error type into responses: an HTML page for people, RFC
+//! 9457 problem details for API clients, the same stable code in both.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use dimos_kernel::{Error, FieldError};
+
+pub type Result<T, E = AppError> = std::result::Result<T, E>;
+
+/// Handler error: wraps [`Error`] so it can be returned from axum handlers.
+#[derive(Debug)]
+pub struct AppError(pub Error);
+
+impl<E: Into<Error>> From<E> for AppError {
+    fn from(e: E) -> Self {
+        AppError(e.into())
+    }
+}
+
+/// What the error-rendering middleware needs to know about an error, carried
+/// in the response's extensions (the request's language and the client's
+/// preferred format are known only there).
+#[derive(Debug, Clone)]
+pub struct ErrorInfo {
+    pub code: &'static str,
+    pub status: StatusCode,
+    pub title_key: String,
+    pub detail: Option<String>,
+    pub fields: Vec<FieldError>,
+}
+
+impl From<&Error> for ErrorInfo {
+    fn from(e: &Error) -> Self {
+        ErrorInfo {
+            code: e.code(),
+            status: StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            title_key: e.title_key(),
+            detail: e.public_detail(),
+            fields: e.field_errors().to_vec(),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        if let Error::Internal(source) = &self.0 {
+            tracing::error!(error = %source, debug = ?source, "internal error");
+        }
+        let info = ErrorInfo::from(&self.0);
+        let mut res = info.status.into_response();
+        res.extensions_mut().insert(info);
+        res
+    }
+}

@@ -1,0 +1,147 @@
+//! Extractors: a handler states what it needs (its tenant, the language) in
+//! its signature, and gets it already checked.
+
+use crate::error::AppError;
+use crate::state::AppState;
+use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
+use axum::http::request::Parts;
+use dimos_db::TenantDb;
+use dimos_kernel::{Error, Locale};
+use dimos_tenancy::{HostMatch, Tenant};
+use std::sync::Arc;
+
+/// The municipality this request is for, and the only door to its data.
+/// Present only on tenant hosts; active tenants only.
+#[derive(Clone, Debug)]
+pub struct CurrentTenant {
+    pub tenant: Arc<Tenant>,
+    pub db: TenantDb,
+}
+
+impl<S> FromRequestParts<S> for CurrentTenant
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        match parts.extensions.get::<HostMatch>() {
+            Some(HostMatch::Tenant(t)) if t.is_active() => {
+                let state = AppState::from_ref(state);
+                Ok(CurrentTenant { tenant: t.clone(), db: state.tenant_db(t.id) })
+            }
+            Some(HostMatch::Tenant(_)) => Err(Error::TenantSuspended.into()),
+            _ => Err(Error::UnknownTenant.into()),
+        }
+    }
+}
+
+impl<S> OptionalFromRequestParts<S> for CurrentTenant
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Option<Self>, AppError> {
+        match parts.extensions.get::<HostMatch>() {
+            Some(HostMatch::Tenant(_)) => {
+                <CurrentTenant as FromRequestParts<S>>::from_request_parts(parts, state).await.map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+/// The language of this response, chosen by the context middleware.
+#[derive(Clone, Copy, Debug)]
+pub struct Lang(pub Locale);
+
+impl<S: Send + Sync> FromRequestParts<S> for Lang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts.extensions.get::<Lang>().copied().unwrap_or(Lang(Locale::El)))
+    }
+}
+
+/// JSON body whose rejections become our validation errors (422 with the
+/// field path), never axum's plain-text ones.
+pub struct Json<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for Json<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, AppError> {
+        let ct_ok = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
+        if !ct_ok {
+            return Err(Error::UnsupportedMediaType.into());
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| AppError(Error::from_status(e.status().as_u16())))?;
+        let de = &mut serde_json::Deserializer::from_slice(&bytes);
+        serde_path_to_error::deserialize(de).map(Json).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if inner.is_syntax() || inner.is_eof() {
+                AppError(Error::BadRequest(format!("malformed JSON: {inner}")))
+            } else {
+                let field = if path == "." { "body".to_owned() } else { path };
+                AppError(Error::Validation(vec![
+                    dimos_kernel::FieldError::new(field, "invalid").with_detail(inner.to_string()),
+                ]))
+            }
+        })
+    }
+}
+
+/// URL-encoded form body, with the same error mapping as [`Json`].
+pub struct Form<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for Form<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, AppError> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| AppError(Error::from_status(e.status().as_u16())))?;
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(&bytes));
+        serde_path_to_error::deserialize(de).map(Form).map_err(|e| {
+            let path = e.path().to_string();
+            AppError(Error::Validation(vec![
+                dimos_kernel::FieldError::new(path, "invalid").with_detail(e.into_inner().to_string()),
+            ]))
+        })
+    }
+}
+
+fn form_urlencoded_parse(bytes: &[u8]) -> form_urlencoded::Parse<'_> {
+    form_urlencoded::parse(bytes)
+}
+
+/// The connecting peer's address, when the server was started with connect
+/// info (always, outside unit tests).
+#[derive(Clone, Copy, Debug)]
+pub struct Peer(pub Option<std::net::SocketAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Peer(parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0)))
+    }
+}

@@ -1,0 +1,271 @@
+//! Request context (host → tenant, language), cross-site request refusal,
+//! security headers, metrics, and rendering of every error response.
+
+use crate::error::ErrorInfo;
+use crate::extract::Lang;
+use crate::state::AppState;
+use crate::ui::{HttpLabels, Ui};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use dimos_kernel::{Error, Locale};
+use dimos_tenancy::HostMatch;
+use minijinja::context;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+pub const LANG_COOKIE: &str = "dimos_lang";
+
+/// Paths that answer on any host, even unknown or suspended ones.
+fn is_infrastructure(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz" | "/metrics") || path.starts_with("/static/")
+}
+
+fn wants_json(headers: &HeaderMap, path: &str) -> bool {
+    if path.starts_with("/api/") {
+        return true;
+    }
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    accept.contains("json") && !accept.contains("text/html")
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| kv.trim().strip_prefix(name).and_then(|r| r.strip_prefix('=')))
+}
+
+/// Greek unless the person chose English (cookie). API clients may ask with
+/// `Accept-Language`.
+fn choose_lang(headers: &HeaderMap, json: bool) -> Locale {
+    if let Some(l) = cookie(headers, LANG_COOKIE).and_then(Locale::parse) {
+        return l;
+    }
+    if json {
+        if let Some(l) = headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(Locale::from_accept_language)
+        {
+            return l;
+        }
+    }
+    Locale::El
+}
+
+fn host_of(req: &Request) -> String {
+    req.headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()))
+        .unwrap_or_default()
+}
+
+/// A state-changing request that a browser marks as coming from another
+/// site is refused: forms here are only ever posted from their own origin.
+/// (Session-bound CSRF tokens arrive with sign-in.)
+fn is_cross_site(req: &Request) -> bool {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return false;
+    }
+    let h = req.headers();
+    if h.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("cross-site") {
+        return true;
+    }
+    match h.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        Some("null") => true,
+        Some(origin) => {
+            let origin_host = origin.split("://").nth(1).unwrap_or(origin);
+            !origin_host.eq_ignore_ascii_case(&host_of(req))
+        }
+        None => false,
+    }
+}
+
+pub async fn context(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    let json = wants_json(req.headers(), &path);
+    let lang = choose_lang(req.headers(), json);
+    let matched = state.registry().resolve(&host_of(&req));
+    if let HostMatch::Tenant(t) = &matched {
+        tracing::Span::current().record("tenant", t.slug());
+    }
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    req.extensions_mut().insert(matched.clone());
+    req.extensions_mut().insert(Lang(lang));
+
+    let early = if is_infrastructure(&path) {
+        None
+    } else if is_cross_site(&req) {
+        Some(Error::Forbidden)
+    } else {
+        match &matched {
+            HostMatch::Unknown => Some(Error::UnknownTenant),
+            HostMatch::Tenant(t) if !t.is_active() => Some(Error::TenantSuspended),
+            _ => None,
+        }
+    };
+    let res = match early {
+        Some(e) => crate::error::AppError(e).into_response(),
+        None => next.run(req).await,
+    };
+    if res.status().as_u16() < 400 {
+        return res;
+    }
+    let info = match res.extensions().get::<ErrorInfo>() {
+        Some(i) => i.clone(),
+        None => ErrorInfo::from(&Error::from_status(res.status().as_u16())),
+    };
+    let ui = Ui {
+        state: state.clone(),
+        lang,
+        tenant: match &matched {
+            HostMatch::Tenant(t) => Some(t.clone()),
+            _ => None,
+        },
+        operator: matches!(matched, HostMatch::Operator),
+        path,
+    };
+    render_error(&ui, &info, &request_id, json, res.status())
+}
+
+fn field_messages(ui: &Ui, info: &ErrorInfo) -> Vec<serde_json::Value> {
+    info.fields
+        .iter()
+        .map(|f| {
+            let detail = f.detail.clone().unwrap_or_default();
+            let mut message = ui.state.translator().t(ui.lang, &format!("error-field-{}", f.code), &[("detail", detail.clone())]);
+            if !detail.is_empty() && !message.contains(&detail) {
+                message = format!("{message} ({detail})");
+            }
+            serde_json::json!({ "field": f.field, "code": f.code, "message": message, "label": f.field })
+        })
+        .collect()
+}
+
+fn render_error(ui: &Ui, info: &ErrorInfo, request_id: &str, json: bool, status: StatusCode) -> Response {
+    let title = ui.t(&info.title_key);
+    let fields = field_messages(ui, info);
+    let mut res = if json {
+        let body = serde_json::json!({
+            "type": format!("/problems/{}", info.code),
+            "title": title,
+            "status": status.as_u16(),
+            "code": info.code,
+            "detail": info.detail,
+            "errors": fields,
+            "request_id": request_id,
+        });
+        let mut r = (status, axum::Json(body)).into_response();
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        r
+    } else {
+        let help = ui.t(&format!("{}-help", info.title_key));
+        let ctx = context! {
+            title => title,
+            help => help,
+            code => info.code,
+            detail => info.detail,
+            fields => fields,
+            request_id => request_id,
+        };
+        match ui.render("error.html", ctx) {
+            Ok(Html(body)) => (status, Html(body)).into_response(),
+            // The error page itself failed: plain text, still no internals.
+            Err(_) => (status, title).into_response(),
+        }
+    };
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    let set = |h: &mut HeaderMap, name: &'static str, value: &'static str| {
+        h.entry(name).or_insert(HeaderValue::from_static(value));
+    };
+    set(
+        h,
+        "content-security-policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    );
+    set(h, "x-content-type-options", "nosniff");
+    set(h, "x-frame-options", "DENY");
+    set(h, "referrer-policy", "strict-origin-when-cross-origin");
+    set(h, "permissions-policy", "camera=(), microphone=(), geolocation=()");
+    set(h, "cross-origin-opener-policy", "same-origin");
+    if state.config().behind_tls() {
+        set(h, "strict-transport-security", "max-age=31536000; includeSubDomains");
+    }
+    res
+}
+
+pub async fn metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().as_str().to_owned();
+    let host = match state.registry().resolve(&host_of(&req)) {
+        HostMatch::Tenant(_) => "tenant",
+        HostMatch::Operator => "operator",
+        HostMatch::Portal => "portal",
+        HostMatch::Unknown => "other",
+    };
+    let res = next.run(req).await;
+    let labels = HttpLabels { method, status: res.status().as_u16().to_string(), host: host.to_owned() };
+    state.metrics().requests.get_or_create(&labels).inc();
+    state.metrics().duration.get_or_create(&labels).observe(start.elapsed().as_secs_f64());
+    res
+}
+
+/// The operator console answers only on loopback until operator sign-in exists.
+pub async fn loopback_only(req: Request, next: Next) -> Response {
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    if peer.is_some_and(|ip| ip.is_loopback()) {
+        next.run(req).await
+    } else {
+        crate::error::AppError(Error::OperatorLoopbackOnly).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_and_languages() {
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, HeaderValue::from_static("a=1; dimos_lang=en; b=2"));
+        assert_eq!(choose_lang(&h, false), Locale::En);
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static("en-GB"));
+        assert_eq!(choose_lang(&h, false), Locale::El, "pages are Greek unless chosen otherwise");
+        assert_eq!(choose_lang(&h, true), Locale::En);
+    }
+
+    #[test]
+    fn cross_site_posts_are_detected() {
+        let req = |method: Method, headers: &[(&'static str, &'static str)]| {
+            let mut r = Request::builder().method(method).uri("/").header("host", "admin.localhost:8080");
+            for (k, v) in headers {
+                r = r.header(*k, *v);
+            }
+            r.body(axum::body::Body::empty()).unwrap()
+        };
+        assert!(!is_cross_site(&req(Method::POST, &[])));
+        assert!(!is_cross_site(&req(Method::POST, &[("origin", "http://admin.localhost:8080")])));
+        assert!(is_cross_site(&req(Method::POST, &[("origin", "http://evil.example")])));
+        assert!(is_cross_site(&req(Method::POST, &[("sec-fetch-site", "cross-site")])));
+        assert!(!is_cross_site(&req(Method::GET, &[("sec-fetch-site", "cross-site")])));
+    }
+}

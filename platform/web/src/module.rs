@@ -1,0 +1,235 @@
+//! The module framework. A module is a crate under `modules/` exposing one
+//! [`ModuleDescriptor`]; the server lists its modules explicitly. A module's
+//! routes are mounted under `/<id>/` and answer only for tenants that
+//! enabled it (404 elsewhere, as if they did not exist).
+
+use crate::state::AppState;
+use axum::Router;
+use dimos_db::migrate::{Migration, MigrationSet};
+use dimos_kernel::FieldError;
+use dimos_kernel::i18n::FtlSource;
+use dimos_tenancy::ModuleCatalog;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+/// A permission a module defines; roles are granted these per tenant.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Permission {
+    pub id: &'static str,
+    pub label_key: &'static str,
+}
+
+/// An entry in the tenant's service catalogue and navigation.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct NavEntry {
+    /// Relative to the module's root, e.g. `""` or `"apply"`.
+    pub path: &'static str,
+    pub label_key: &'static str,
+    pub description_key: &'static str,
+}
+
+/// A process definition shipped with the module (run by the workflow engine).
+#[derive(Debug, Clone, Copy)]
+pub struct WorkflowSource {
+    pub id: &'static str,
+    pub source: &'static str,
+}
+
+/// A module's per-tenant configuration, as a typed struct. Unknown keys are
+/// refused by `#[serde(deny_unknown_fields)]`, missing ones take defaults.
+pub trait ModuleConfig: DeserializeOwned + Serialize + schemars::JsonSchema + Default {
+    /// Rules beyond types (ranges, cross-field checks).
+    fn check(&self) -> Vec<FieldError> {
+        vec![]
+    }
+}
+
+#[derive(Clone, Copy)]
+pub struct ConfigSchema {
+    validate: fn(&Map<String, Value>) -> Result<Value, Vec<FieldError>>,
+    schema: fn() -> Value,
+}
+
+impl std::fmt::Debug for ConfigSchema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConfigSchema")
+    }
+}
+
+fn validate_as<T: ModuleConfig>(config: &Map<String, Value>) -> Result<Value, Vec<FieldError>> {
+    let parsed: T = serde_path_to_error::deserialize(Value::Object(config.clone())).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { String::new() } else { path };
+        vec![FieldError::new(field, "invalid").with_detail(e.into_inner().to_string())]
+    })?;
+    let problems = parsed.check();
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    serde_json::to_value(&parsed).map_err(|e| vec![FieldError::new("", "invalid").with_detail(e.to_string())])
+}
+
+fn schema_of<T: ModuleConfig>() -> Value {
+    serde_json::to_value(schemars::schema_for!(T)).unwrap_or(Value::Null)
+}
+
+impl ConfigSchema {
+    pub const fn of<T: ModuleConfig>() -> Self {
+        ConfigSchema { validate: validate_as::<T>, schema: schema_of::<T> }
+    }
+
+    pub fn validate(&self, config: &Map<String, Value>) -> Result<Value, Vec<FieldError>> {
+        (self.validate)(config)
+    }
+
+    /// JSON Schema of the configuration, for the operator API and docs.
+    pub fn json_schema(&self) -> Value {
+        (self.schema)()
+    }
+}
+
+/// Everything the platform needs to know about a module.
+#[derive(Debug, Clone)]
+pub struct ModuleDescriptor {
+    /// Lowercase, also the URL prefix (`/<id>/`) and the migration component.
+    pub id: &'static str,
+    pub name_key: &'static str,
+    pub description_key: &'static str,
+    pub routes: fn() -> Router<AppState>,
+    pub migrations: &'static [Migration],
+    pub permissions: &'static [Permission],
+    pub workflows: &'static [WorkflowSource],
+    pub config: ConfigSchema,
+    pub navigation: &'static [NavEntry],
+    pub translations: &'static [FtlSource],
+    /// `(name, source)`; names must start with `<id>/`.
+    pub templates: &'static [(&'static str, &'static str)],
+}
+
+/// Paths the platform serves itself on tenant hosts.
+const RESERVED_PATHS: &[&str] =
+    &["static", "lang", "branding", "branding.css", "healthz", "readyz", "metrics", "api", "account", "admin"];
+
+/// The modules this server was built with.
+#[derive(Debug, Default)]
+pub struct Modules {
+    list: Vec<ModuleDescriptor>,
+}
+
+impl Modules {
+    /// Checks descriptors for clashes a module author could make.
+    pub fn new(list: Vec<ModuleDescriptor>) -> Result<Self, String> {
+        let mut seen = std::collections::BTreeSet::new();
+        for m in &list {
+            let ok_id = !m.id.is_empty()
+                && m.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !ok_id {
+                return Err(format!("module id {:?} must be lowercase letters, digits and '-'", m.id));
+            }
+            if RESERVED_PATHS.contains(&m.id) || m.id == "platform" {
+                return Err(format!("module id {:?} is reserved by the platform", m.id));
+            }
+            if !seen.insert(m.id) {
+                return Err(format!("module {:?} is listed twice", m.id));
+            }
+            if let Some((name, _)) = m.templates.iter().find(|(n, _)| !n.starts_with(&format!("{}/", m.id))) {
+                return Err(format!("template {name:?} of module {:?} must start with {:?}", m.id, format!("{}/", m.id)));
+            }
+        }
+        Ok(Modules { list })
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &ModuleDescriptor> {
+        self.list.iter()
+    }
+
+    pub fn get(&self, id: &str) -> Option<&ModuleDescriptor> {
+        self.list.iter().find(|m| m.id == id)
+    }
+
+    /// Platform first, then each module in listed order.
+    pub fn migration_sets(&self) -> Vec<MigrationSet> {
+        std::iter::once(dimos_db::PLATFORM_MIGRATIONS)
+            .chain(self.list.iter().map(|m| MigrationSet { component: m.id, migrations: m.migrations }))
+            .collect()
+    }
+}
+
+impl ModuleCatalog for Modules {
+    fn is_known(&self, module: &str) -> bool {
+        self.get(module).is_some()
+    }
+
+    fn validate_config(&self, module: &str, config: &Map<String, Value>) -> Result<Value, Vec<FieldError>> {
+        match self.get(module) {
+            Some(m) => m.config.validate(config),
+            None => Err(vec![FieldError::new("", "module-unknown")]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Serialize, schemars::JsonSchema)]
+    #[serde(default, deny_unknown_fields)]
+    struct Cfg {
+        places: u32,
+        label: String,
+    }
+    impl Default for Cfg {
+        fn default() -> Self {
+            Cfg { places: 10, label: "x".into() }
+        }
+    }
+    impl ModuleConfig for Cfg {
+        fn check(&self) -> Vec<FieldError> {
+            if self.places > 100 { vec![FieldError::new("places", "too-large")] } else { vec![] }
+        }
+    }
+
+    fn descriptor(id: &'static str) -> ModuleDescriptor {
+        ModuleDescriptor {
+            id,
+            name_key: "n",
+            description_key: "d",
+            routes: Router::new,
+            migrations: &[],
+            permissions: &[],
+            workflows: &[],
+            config: ConfigSchema::of::<Cfg>(),
+            navigation: &[],
+            translations: &[],
+            templates: &[],
+        }
+    }
+
+    #[test]
+    fn config_is_typed_defaulted_and_checked() {
+        let s = ConfigSchema::of::<Cfg>();
+        let ok = s.validate(&serde_json::from_str(r#"{"label":"y"}"#).unwrap()).unwrap();
+        assert_eq!(ok, serde_json::json!({"places": 10, "label": "y"}));
+        let e = s.validate(&serde_json::from_str(r#"{"places":"many"}"#).unwrap()).unwrap_err();
+        assert_eq!(e[0].field, "places");
+        let e = s.validate(&serde_json::from_str(r#"{"colour":1}"#).unwrap()).unwrap_err();
+        assert!(e[0].detail.as_deref().unwrap().contains("colour"));
+        let e = s.validate(&serde_json::from_str(r#"{"places":500}"#).unwrap()).unwrap_err();
+        assert_eq!((e[0].field.as_str(), e[0].code), ("places", "too-large"));
+        assert_eq!(s.json_schema()["properties"]["places"]["type"], "integer");
+    }
+
+    #[test]
+    fn clashing_descriptors_are_refused() {
+        assert!(Modules::new(vec![descriptor("a"), descriptor("a")]).is_err());
+        assert!(Modules::new(vec![descriptor("static")]).is_err());
+        assert!(Modules::new(vec![descriptor("Bad")]).is_err());
+        let mut d = descriptor("b");
+        d.templates = &[("other/x.html", "")];
+        assert!(Modules::new(vec![d]).is_err());
+        let m = Modules::new(vec![descriptor("a"), descriptor("b")]).unwrap();
+        let sets: Vec<_> = m.migration_sets().iter().map(|s| s.component).collect();
+        assert_eq!(sets, ["platform", "a", "b"]);
+    }
+}

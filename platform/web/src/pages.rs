@@ -1,0 +1,104 @@
+//! Pages every tenant host has (home, language switch, branding) and the
+//! portal on the base domain.
+
+use crate::error::Result;
+use crate::extract::CurrentTenant;
+use crate::middleware::LANG_COOKIE;
+use crate::state::AppState;
+use crate::ui::Ui;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use dimos_kernel::{Error, Locale};
+use minijinja::context;
+use serde::Deserialize;
+
+pub async fn home(ui: Ui, _tenant: CurrentTenant) -> Result<Html<String>> {
+    ui.render("home.html", context! {})
+}
+
+pub async fn portal(ui: Ui, State(state): State<AppState>) -> Result<Html<String>> {
+    let municipalities: Vec<_> = state
+        .registry()
+        .tenants()
+        .iter()
+        .filter(|t| t.is_active())
+        .map(|t| {
+            let host = t.canonical_host(state.registry().base_domain());
+            context! { name => t.name(ui.lang), url => state.config().public_origin(&host) }
+        })
+        .collect();
+    ui.render("portal.html", context! { municipalities })
+}
+
+#[derive(Deserialize)]
+pub struct Next {
+    next: Option<String>,
+}
+
+/// Only same-site paths: `//evil.example` or `/\evil` would leave the site.
+fn safe_next(next: Option<String>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.contains(['\r', '\n']) => n,
+        _ => "/".into(),
+    }
+}
+
+/// Sets the language cookie and goes back: a plain link, no JavaScript.
+pub async fn switch_lang(State(state): State<AppState>, Path(code): Path<String>, Query(q): Query<Next>) -> Result<Response> {
+    let lang = Locale::parse(&code).ok_or(Error::NotFound)?;
+    let secure = if state.config().behind_tls() { "; Secure" } else { "" };
+    let cookie = format!("{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly{secure}", lang.code());
+    let mut res = Redirect::to(&safe_next(q.next)).into_response();
+    res.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).map_err(Error::internal)?);
+    Ok(res)
+}
+
+/// The tenant's colours as theme variables of @digigov/css, so pages need no
+/// inline styles and the CSP can forbid them.
+pub async fn branding_css(t: CurrentTenant) -> Response {
+    let c = &t.tenant.spec.primary_colour;
+    let hex = c.as_str();
+    let rgb = (1..7)
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or(0).to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let css = format!(
+        ":root,:before,:after{{--color-primary:{hex};--color-primary-rgb:{rgb};--color-link:{hex};--color-link-rgb:{rgb}}}\n"
+    );
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=31536000, immutable")], css)
+        .into_response()
+}
+
+pub async fn logo(State(state): State<AppState>, t: CurrentTenant) -> Result<Response> {
+    let logo = state.registry().store().logo(t.tenant.id).await?.ok_or(Error::NotFound)?;
+    let ct = HeaderValue::from_str(&logo.content_type).map_err(Error::internal)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, ct),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
+            // An SVG opened directly must not run anything on the tenant's origin.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; sandbox"),
+            ),
+        ],
+        logo.bytes,
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn redirects_stay_on_site() {
+        assert_eq!(safe_next(Some("/a?b=1".into())), "/a?b=1");
+        for bad in ["//evil.example", "https://evil.example", "/\\evil", "evil"] {
+            assert_eq!(safe_next(Some(bad.into())), "/", "{bad}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
+}

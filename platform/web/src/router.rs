@@ -1,0 +1,102 @@
+//! The application's routes. One router serves every host: the context
+//! middleware resolves the host, and requests are dispatched to the tenant,
+//! operator or portal routes accordingly.
+
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::{assets, health, middleware, operator, pages};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, StatusCode};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use dimos_kernel::Error;
+use dimos_tenancy::HostMatch;
+use std::time::Duration;
+use tower::{ServiceBuilder, ServiceExt};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+fn tenant_routes(state: &AppState) -> Router<AppState> {
+    let mut r = Router::new()
+        .route("/", get(pages::home))
+        .route("/lang/{code}", get(pages::switch_lang))
+        .route("/branding.css", get(pages::branding_css))
+        .route("/branding/logo", get(pages::logo));
+    for m in state.modules().iter() {
+        let id = m.id;
+        let gated = (m.routes)().layer(from_fn(move |req: Request, next: Next| module_gate(id, req, next)));
+        r = r.nest(&format!("/{id}"), gated);
+    }
+    r
+}
+
+/// A module's routes exist only for tenants that enabled it.
+async fn module_gate(module: &'static str, req: Request, next: Next) -> Response {
+    match req.extensions().get::<HostMatch>() {
+        Some(HostMatch::Tenant(t)) if t.module_enabled(module) => next.run(req).await,
+        _ => AppError(Error::NotFound).into_response(),
+    }
+}
+
+pub fn build_router(state: AppState) -> Router {
+    let tenant = tenant_routes(&state).with_state(state.clone());
+    let operator = operator::routes().layer(from_fn(middleware::loopback_only)).with_state(state.clone());
+    let portal = Router::new()
+        .route("/", get(pages::portal))
+        .route("/lang/{code}", get(pages::switch_lang))
+        .with_state(state.clone());
+
+    let dispatch = move |req: Request| {
+        let target = match req.extensions().get::<HostMatch>() {
+            Some(HostMatch::Tenant(_)) => Some(tenant.clone()),
+            Some(HostMatch::Operator) => Some(operator.clone()),
+            Some(HostMatch::Portal) => Some(portal.clone()),
+            _ => None,
+        };
+        async move {
+            match target {
+                Some(router) => router.oneshot(req).await.into_response(),
+                None => AppError(Error::UnknownTenant).into_response(),
+            }
+        }
+    };
+
+    let cfg = state.config();
+    let body_limit = cfg.http.body_limit_bytes;
+    let timeout = Duration::from_secs(cfg.http.request_timeout_secs);
+    let layers = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path(), tenant = tracing::field::Empty)
+        }))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(from_fn_with_state(state.clone(), middleware::security_headers))
+        .layer(CompressionLayer::new())
+        .layer(from_fn_with_state(state.clone(), middleware::metrics))
+        .layer(from_fn_with_state(state.clone(), middleware::context))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("handler panicked");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(RequestBodyLimitLayer::new(body_limit));
+
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/static/{name}", get(assets::serve))
+        .fallback(dispatch)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(layers)
+        .with_state(state)
+}

@@ -1,0 +1,241 @@
+//! The server-rendered UI shell: templates, the page context every page
+//! gets (tenant, language, navigation), and metrics.
+
+use crate::assets;
+use crate::error::AppError;
+use crate::extract::Lang;
+use crate::module::Modules;
+use crate::state::AppState;
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use axum::response::Html;
+use dimos_kernel::i18n::FtlSource;
+use dimos_kernel::{Error, Locale, Translator};
+use dimos_tenancy::{HostMatch, Tenant};
+use minijinja::value::Kwargs;
+use minijinja::{Environment, State, Value, context};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use serde::Serialize;
+use std::sync::Arc;
+
+/// The platform's own translations.
+pub const PLATFORM_FTL: &[FtlSource] = &[
+    FtlSource { locale: Locale::El, name: "platform/web/locales/el/web.ftl", text: include_str!("../locales/el/web.ftl") },
+    FtlSource { locale: Locale::En, name: "platform/web/locales/en/web.ftl", text: include_str!("../locales/en/web.ftl") },
+];
+
+const PLATFORM_TEMPLATES: &[(&str, &str)] = &[
+    ("layout.html", include_str!("../templates/layout.html")),
+    ("macros.html", include_str!("../templates/macros.html")),
+    ("home.html", include_str!("../templates/home.html")),
+    ("portal.html", include_str!("../templates/portal.html")),
+    ("error.html", include_str!("../templates/error.html")),
+    ("operator/list.html", include_str!("../templates/operator/list.html")),
+    ("operator/form.html", include_str!("../templates/operator/form.html")),
+    ("operator/show.html", include_str!("../templates/operator/show.html")),
+];
+
+/// Builds the translator from the platform's and every module's `.ftl` files.
+pub fn build_translator(modules: &Modules) -> Result<Translator, String> {
+    let mut sources = PLATFORM_FTL.to_vec();
+    for m in modules.iter() {
+        sources.extend_from_slice(m.translations);
+    }
+    Translator::new(&sources).map_err(|e| e.to_string())
+}
+
+/// Builds the template environment; a syntax error in any template stops start-up.
+pub fn build_templates(modules: &Modules, translator: Arc<Translator>) -> Result<Environment<'static>, String> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    for (name, src) in PLATFORM_TEMPLATES.iter().chain(modules.iter().flat_map(|m| m.templates.iter())) {
+        env.add_template(name, src).map_err(|e| format!("template {name}: {e:#}"))?;
+    }
+    env.add_function("t", move |state: &State, key: &str, kwargs: Kwargs| -> Result<String, minijinja::Error> {
+        let lang = state
+            .lookup("lang")
+            .and_then(|v| v.as_str().and_then(Locale::parse))
+            .unwrap_or_default();
+        let mut args = vec![];
+        for k in kwargs.args() {
+            let v: Value = kwargs.get(k)?;
+            args.push((k, v.to_string()));
+        }
+        Ok(translator.t(lang, key, &args))
+    });
+    Ok(env)
+}
+
+/// A tenant as pages see it.
+#[derive(Serialize)]
+pub struct TenantView {
+    pub slug: String,
+    pub name: String,
+    pub logo_url: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub website: Option<String>,
+    pub services: Vec<ServiceView>,
+}
+
+#[derive(Serialize)]
+pub struct ServiceView {
+    pub href: String,
+    pub label: String,
+    pub description: String,
+}
+
+impl TenantView {
+    pub fn new(t: &Tenant, lang: Locale, modules: &Modules, translator: &Translator) -> Self {
+        let c = &t.spec.contact;
+        let services = modules
+            .iter()
+            .filter(|m| t.module_enabled(m.id))
+            .flat_map(|m| {
+                m.navigation.iter().map(move |n| ServiceView {
+                    href: format!("/{}/{}", m.id, n.path),
+                    label: translator.t(lang, n.label_key, &[]),
+                    description: translator.t(lang, n.description_key, &[]),
+                })
+            })
+            .collect();
+        TenantView {
+            slug: t.slug().to_owned(),
+            name: t.name(lang).to_owned(),
+            logo_url: t.has_logo.then(|| format!("/branding/logo?v={}", t.updated_at.timestamp())),
+            email: c.email.clone(),
+            phone: c.phone.clone(),
+            address: c.address.as_ref().map(|a| a.get(lang).to_owned()),
+            website: c.website.clone(),
+            services,
+        }
+    }
+}
+
+/// What a handler needs to render a page: state, language, tenant, path.
+pub struct Ui {
+    pub state: AppState,
+    pub lang: Locale,
+    pub tenant: Option<Arc<Tenant>>,
+    pub operator: bool,
+    pub path: String,
+}
+
+impl<S> FromRequestParts<S> for Ui
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let host = parts.extensions.get::<HostMatch>();
+        Ok(Ui {
+            state: AppState::from_ref(state),
+            lang: parts.extensions.get::<Lang>().map_or(Locale::El, |l| l.0),
+            tenant: match host {
+                Some(HostMatch::Tenant(t)) => Some(t.clone()),
+                _ => None,
+            },
+            operator: matches!(host, Some(HostMatch::Operator)),
+            path: parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned(),
+        })
+    }
+}
+
+impl Ui {
+    pub fn t(&self, key: &str) -> String {
+        self.state.translator().t(self.lang, key, &[])
+    }
+
+    /// The context every page has: language, tenant, assets, switch links.
+    pub fn base_context(&self) -> Value {
+        let other = match self.lang {
+            Locale::El => Locale::En,
+            Locale::En => Locale::El,
+        };
+        let tenant = self
+            .tenant
+            .as_ref()
+            .map(|t| TenantView::new(t, self.lang, self.state.modules(), self.state.translator()));
+        let next: String = form_urlencoded::byte_serialize(self.path.as_bytes()).collect();
+        context! {
+            lang => self.lang.code(),
+            other_lang => other.code(),
+            switch_lang_href => format!("/lang/{}?next={next}", other.code()),
+            path => self.path.clone(),
+            tenant => tenant,
+            operator => self.operator,
+            css => assets::css_urls(),
+            branding_css => self.tenant.as_ref().map(|t| format!("/branding.css?v={}", t.updated_at.timestamp())),
+        }
+    }
+
+    pub fn render(&self, template: &str, ctx: Value) -> Result<Html<String>, AppError> {
+        let tpl = self.state.templates().get_template(template).map_err(Error::internal)?;
+        let ctx = context! { ..ctx, ..self.base_context() };
+        tpl.render(ctx).map(Html).map_err(|e| AppError(Error::internal(format!("{e:#}"))))
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    pub method: String,
+    pub status: String,
+    /// tenant, operator, portal or other: per-tenant labels would not scale to 332 tenants × routes.
+    pub host: String,
+}
+
+type HistogramFamily = Family<HttpLabels, Histogram, fn() -> Histogram>;
+
+/// Prometheus metrics of this process (no global registry).
+pub struct Metrics {
+    registry: prometheus_client::registry::Registry,
+    pub requests: Family<HttpLabels, Counter>,
+    pub duration: HistogramFamily,
+    pub tenants: Gauge,
+    pub registry_version: Gauge,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.002, 2.0, 14))
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = prometheus_client::registry::Registry::with_prefix("dimos");
+        let requests = Family::<HttpLabels, Counter>::default();
+        let duration: HistogramFamily = Family::new_with_constructor(latency_histogram);
+        let tenants = Gauge::default();
+        let registry_version = Gauge::default();
+        registry.register("http_requests", "HTTP requests answered", requests.clone());
+        registry.register("http_request_duration_seconds", "Time to answer HTTP requests", duration.clone());
+        registry.register("tenants", "Tenants in this replica's registry", tenants.clone());
+        registry.register("tenant_registry_version", "Registry version this replica serves", registry_version.clone());
+        Metrics { registry, requests, duration, tenants, registry_version }
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
