@@ -1,1 +1,11 @@
-fn main(){}
+//! One test binary for the whole platform (linking one binary is much
+//! cheaper than one per file). Each `on_both_backends!` test runs twice:
+//! on SQLite and on PostgreSQL.
+
+mod browser;
+mod files;
+mod http;
+mod modules;
+mod operator;
+mod replicas;
+mod tenancy;

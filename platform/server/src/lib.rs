@@ -74,6 +74,9 @@ impl Application {
         let refresher = registry.spawn_refresher(Duration::from_millis(config.tenancy.refresh_interval_ms));
         let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         let addr = listener.local_addr()?;
+        // Port 0 means "any free port": links must use the one we got.
+        let mut config = config;
+        config.listen = addr;
         let state = AppState::new(config, db, registry, modules, translator, templates);
         Ok(Application { listener, addr, state, refresher })
     }
@@ -145,3 +148,5 @@ pub async fn shutdown_signal() {
     }
 }
 
+
+pub use cli::apply_tenant_files;

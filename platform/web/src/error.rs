@@ -52,3 +52,8 @@ impl IntoResponse for AppError {
         res
     }
 }
+
+/// Marks a response with an error status that the handler rendered itself
+/// (a form shown again with its errors): the error middleware leaves it as is.
+#[derive(Debug, Clone, Copy)]
+pub struct Rendered;

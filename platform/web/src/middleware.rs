@@ -119,7 +119,7 @@ pub async fn context(State(state): State<AppState>, mut req: Request, next: Next
         Some(e) => crate::error::AppError(e).into_response(),
         None => next.run(req).await,
     };
-    if res.status().as_u16() < 400 {
+    if res.status().as_u16() < 400 || res.extensions().get::<crate::error::Rendered>().is_some() {
         return res;
     }
     let info = match res.extensions().get::<ErrorInfo>() {

@@ -162,7 +162,9 @@ fn render_form(
             base_domain => ui.state.registry().base_domain(),
         },
     )?;
-    Ok((status, page).into_response())
+    let mut res = (status, page).into_response();
+    res.extensions_mut().insert(crate::error::Rendered);
+    Ok(res)
 }
 
 async fn new_form(ui: Ui) -> Result<Response> {

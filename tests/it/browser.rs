@@ -1,0 +1,31 @@
+//! Browser smoke and accessibility test: Debian's Chromium driven by
+//! playwright-core, with axe-core checking WCAG 2.1 AA, against the real
+//! server with the demo tenants.
+
+use dimos_it::{Backend, Options, TestApp, workspace_root};
+use std::process::Command;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_work_in_a_real_browser_and_pass_axe() {
+    let dir = workspace_root().join("tests/browser");
+    assert!(
+        dir.join("node_modules/playwright-core").exists(),
+        "browser test dependencies are missing: run `npm ci --prefix tests/browser` (infra/test.sh does)"
+    );
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        Options { apply_on_start: Some(workspace_root().join("tenants")), ..Options::default() },
+    )
+    .await;
+    let port = app.port().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node").arg("smoke.mjs").env("DIMOS_PORT", port).current_dir(dir).output()
+    })
+    .await
+    .unwrap()
+    .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "browser test failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}");
+    println!("{stdout}");
+}
