@@ -1,0 +1,136 @@
+// Browser smoke and accessibility test for Dimos. Started by
+// tests/it/browser.rs with DIMOS_PORT set to a server that has the demo
+// tenants. Uses Debian's chromium (never a downloaded browser) and checks
+// every page with axe-core against WCAG 2.1 A and AA.
+import { chromium } from 'playwright-core';
+import AxeBuilder from '@axe-core/playwright';
+import { existsSync, mkdirSync } from 'node:fs';
+
+const port = process.env.DIMOS_PORT;
+if (!port) throw new Error('DIMOS_PORT is not set');
+const executablePath = process.env.CHROMIUM_PATH
+  || ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+if (!executablePath) throw new Error('Debian chromium is not installed (apt-get install chromium)');
+const shots = new URL('./screenshots/', import.meta.url).pathname;
+mkdirSync(shots, { recursive: true });
+
+const url = (host, path = '/') => `http://${host}:${port}${path}`;
+const browser = await chromium.launch({
+  executablePath,
+  args: [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
+    '--host-resolver-rules=MAP *.localhost 127.0.0.1',
+  ],
+});
+
+let passed = 0;
+let failed = 0;
+async function check(name, fn) {
+  const context = await browser.newContext({ locale: 'el-GR' });
+  const page = await context.newPage();
+  try {
+    await fn(page);
+    passed += 1;
+    console.log(`ok   ${name}`);
+  } catch (e) {
+    failed += 1;
+    console.log(`FAIL ${name}\n     ${String(e.stack || e).split('\n').join('\n     ')}`);
+    await page.screenshot({ path: `${shots}${name.replace(/\W+/g, '-')}-failure.png`, fullPage: true }).catch(() => {});
+  } finally {
+    await context.close();
+  }
+}
+
+function assert(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+async function axe(page, label) {
+  const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+  const v = results.violations;
+  assert(v.length === 0, `${label}: axe violations:\n${v.map((x) => `${x.id} (${x.impact}): ${x.help}\n  ${x.nodes.map((n) => n.target.join(' ')).join('\n  ')}`).join('\n')}`);
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: `${shots}${name}.png`, fullPage: true });
+}
+
+await check('tenant home is Greek, branded and accessible', async (page) => {
+  const res = await page.goto(url('alimos.localhost'));
+  assert(res.status() === 200, `status ${res.status()}`);
+  assert((await page.getAttribute('html', 'lang')) === 'el', 'html lang is el');
+  assert((await page.title()).includes('Δήμος Αλίμου'), `title: ${await page.title()}`);
+  const bg = await page.$eval('header', (h) => getComputedStyle(h).backgroundColor);
+  assert(bg === 'rgb(11, 83, 148)', `header colour is the tenant's: ${bg}`);
+  const logoOk = await page.$eval('img.dimos-logo', (img) => img.complete && img.naturalWidth > 0);
+  assert(logoOk, 'logo loads');
+  await shot(page, 'alimos-el');
+  await axe(page, 'alimos home (el)');
+});
+
+await check('language switch works without JavaScript and keeps the tenant', async (page) => {
+  await page.goto(url('alimos.localhost'));
+  await page.getByRole('link', { name: 'English' }).click();
+  await page.waitForLoadState();
+  assert((await page.getAttribute('html', 'lang')) === 'en', 'html lang is en');
+  assert(await page.getByRole('heading', { name: 'Online services' }).isVisible(), 'English heading');
+  assert((await page.title()).includes('Municipality of Alimos'), 'English tenant name');
+  await shot(page, 'alimos-en');
+  await axe(page, 'alimos home (en)');
+  await page.getByRole('link', { name: 'Ελληνικά' }).click();
+  await page.waitForLoadState();
+  assert((await page.getAttribute('html', 'lang')) === 'el', 'back to Greek');
+});
+
+await check('the second municipality has its own name and colours', async (page) => {
+  await page.goto(url('papagou-cholargou.localhost'));
+  assert((await page.title()).includes('Παπάγου'), 'own name');
+  const bg = await page.$eval('header', (h) => getComputedStyle(h).backgroundColor);
+  assert(bg === 'rgb(122, 31, 61)', `own colour: ${bg}`);
+  await axe(page, 'papagou-cholargou home');
+});
+
+await check('skip link is the first stop for keyboard users', async (page) => {
+  await page.goto(url('alimos.localhost'));
+  await page.keyboard.press('Tab');
+  const focused = await page.evaluate(() => document.activeElement?.getAttribute('href'));
+  assert(focused === '#main', `first tab stop: ${focused}`);
+});
+
+await check('portal and unknown hosts', async (page) => {
+  await page.goto(url('localhost'));
+  assert(await page.getByRole('link', { name: 'Δήμος Αλίμου' }).isVisible(), 'portal lists Alimos');
+  await axe(page, 'portal');
+  const res = await page.goto(url('nowhere.localhost'));
+  assert(res.status() === 404, `unknown host status ${res.status()}`);
+  assert(await page.getByRole('heading', { name: 'Δεν εξυπηρετείται δήμος σε αυτή τη διεύθυνση' }).isVisible(), '404 says why');
+  await axe(page, 'unknown host page');
+});
+
+await check('operator creates a municipality in the console, it is served at once', async (page) => {
+  await page.goto(url('admin.localhost'));
+  assert(await page.getByRole('link', { name: 'Δήμος Αλίμου' }).isVisible(), 'console lists tenants');
+  await axe(page, 'operator list');
+  await page.getByRole('link', { name: 'Νέος δήμος' }).click();
+  await axe(page, 'operator form');
+  await page.getByLabel('Σύντομο όνομα').fill('nea-smyrni');
+  await page.getByLabel('Όνομα (ελληνικά)').fill('Δήμος Νέας Σμύρνης');
+  await page.getByRole('button', { name: 'Δημιουργία' }).click();
+  assert(await page.locator('.govgr-error-summary').isVisible(), 'error summary shown');
+  await shot(page, 'operator-form-errors');
+  await axe(page, 'operator form with errors');
+  await page.getByRole('link', { name: /Όνομα \(αγγλικά\)/ }).click();
+  const focusedId = await page.evaluate(() => document.activeElement?.id);
+  assert(focusedId === 'name-en', `error link moves focus to the field: ${focusedId}`);
+  await page.getByLabel('Όνομα (αγγλικά)').fill('Municipality of Nea Smyrni');
+  await page.getByRole('button', { name: 'Δημιουργία' }).click();
+  assert(await page.getByText('Ο δήμος δημιουργήθηκε.').isVisible(), 'created');
+  await axe(page, 'operator tenant page');
+  await page.goto(url('nea-smyrni.localhost'));
+  assert((await page.title()).includes('Δήμος Νέας Σμύρνης'), 'served at once');
+});
+
+await browser.close();
+console.log(`browser: ${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
