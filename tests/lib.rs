@@ -40,20 +40,26 @@ macro_rules! on_both_backends {
 }
 
 pub fn postgres_admin_url() -> String {
-    std::env::var("DIMOS_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("DIMOS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// A new, empty PostgreSQL database; returns its URL.
 pub async fn fresh_postgres_database() -> String {
     let admin = postgres_admin_url();
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
-        panic!(
-            "PostgreSQL is required for the tests and is not reachable at {admin}: {e}.\n\
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL is required for the tests and is not reachable at {admin}: {e}.\n\
              Start it (infra/test.sh does), or point DIMOS_TEST_POSTGRES_URL at one."
-        )
-    });
+            )
+        });
     let name = format!("dimos_test_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
     let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
     format!("{base}/{name}")
 }
@@ -108,7 +114,10 @@ impl Default for Options {
 }
 
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_owned()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_owned()
 }
 
 impl TestApp {
@@ -122,14 +131,18 @@ impl TestApp {
             Some(u) => u,
             None => fresh_database(backend, dir.path()).await,
         };
-        let mut config = Config::default();
-        config.listen = "127.0.0.1:0".parse().expect("literal address");
-        config.data_dir = dir.path().to_owned();
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().expect("literal address"),
+            data_dir: dir.path().to_owned(),
+            ..Config::default()
+        };
         config.database.url = Some(Secret::new(database_url.clone()));
         config.tenancy.apply_on_start = opts.apply_on_start;
         config.tenancy.refresh_interval_ms = 200;
         (opts.tweak)(&mut config);
-        let app = Application::build(config, opts.modules).await.expect("application builds");
+        let app = Application::build(config, opts.modules)
+            .await
+            .expect("application builds");
         let addr = app.local_addr();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
@@ -165,7 +178,9 @@ impl TestApp {
 
     /// A request to `path` as if addressed to `host` (e.g. `alimos.localhost`).
     pub fn req(&self, method: reqwest::Method, host: &str, path: &str) -> reqwest::RequestBuilder {
-        self.client.request(method, self.url(path)).header("host", format!("{host}:{}", self.port()))
+        self.client
+            .request(method, self.url(path))
+            .header("host", format!("{host}:{}", self.port()))
     }
 
     pub fn get(&self, host: &str, path: &str) -> reqwest::RequestBuilder {
@@ -186,7 +201,12 @@ impl TestApp {
 
     /// Creates a tenant through the operator API; panics unless 201.
     pub async fn create_tenant(&self, body: Value) -> Value {
-        let res = self.post("admin.localhost", "/api/v1/tenants").json(&body).send().await.expect("request");
+        let res = self
+            .post("admin.localhost", "/api/v1/tenants")
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
         let status = res.status();
         let json: Value = res.json().await.expect("json body");
         assert_eq!(status, 201, "creating tenant failed: {json}");
@@ -196,12 +216,20 @@ impl TestApp {
     /// Enables a module for a tenant through the operator API.
     pub async fn enable_module(&self, slug: &str, module: &str, config: Value) {
         let res = self
-            .put("admin.localhost", &format!("/api/v1/tenants/{slug}/modules/{module}"))
+            .put(
+                "admin.localhost",
+                &format!("/api/v1/tenants/{slug}/modules/{module}"),
+            )
             .json(&config)
             .send()
             .await
             .expect("request");
-        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap_or_default());
+        assert_eq!(
+            res.status(),
+            200,
+            "{}",
+            res.text().await.unwrap_or_default()
+        );
     }
 
     /// Stops the server gracefully and waits for it.

@@ -14,18 +14,28 @@ async fn pages_work_in_a_real_browser_and_pass_axe() {
     );
     let app = TestApp::spawn_with(
         Backend::Sqlite,
-        Options { apply_on_start: Some(workspace_root().join("tenants")), ..Options::default() },
+        Options {
+            apply_on_start: Some(workspace_root().join("tenants")),
+            ..Options::default()
+        },
     )
     .await;
     let port = app.port().to_string();
     let out = tokio::task::spawn_blocking(move || {
-        Command::new("node").arg("smoke.mjs").env("DIMOS_PORT", port).current_dir(dir).output()
+        Command::new("node")
+            .arg("smoke.mjs")
+            .env("DIMOS_PORT", port)
+            .current_dir(dir)
+            .output()
     })
     .await
     .unwrap()
     .expect("node runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "browser test failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}");
+    assert!(
+        out.status.success(),
+        "browser test failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
     println!("{stdout}");
 }

@@ -12,58 +12,149 @@ async fn health_readiness_and_metrics(b: Backend) {
     let app = TestApp::spawn(b).await;
     app.create_tenant(tenant_body("alpha", "Άλφα")).await;
     let ip = "127.0.0.1";
-    assert_eq!(app.get(ip, "/healthz").send().await.unwrap().text().await.unwrap(), "ok");
-    let ready: Value = app.get(ip, "/readyz").send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        app.get(ip, "/healthz")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "ok"
+    );
+    let ready: Value = app
+        .get(ip, "/readyz")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(ready["status"], "ready");
-    assert_eq!(ready["database"], if b == Backend::Sqlite { "sqlite" } else { "postgres" });
+    assert_eq!(
+        ready["database"],
+        if b == Backend::Sqlite {
+            "sqlite"
+        } else {
+            "postgres"
+        }
+    );
     assert_eq!(ready["tenants"], 1);
 
     app.get("alpha.localhost", "/").send().await.unwrap();
-    let metrics = app.get(ip, "/metrics").send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("dimos_http_requests_total{method=\"GET\",status=\"200\",host=\"tenant\"}"), "{metrics}");
+    let metrics = app
+        .get(ip, "/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .contains("dimos_http_requests_total{method=\"GET\",status=\"200\",host=\"tenant\"}"),
+        "{metrics}"
+    );
     assert!(metrics.contains("dimos_tenants 1"), "{metrics}");
     assert!(metrics.contains("dimos_http_request_duration_seconds_bucket"));
     // Not on a municipality's public host name.
-    assert_eq!(app.get("alpha.localhost", "/metrics").send().await.unwrap().status(), 404);
+    assert_eq!(
+        app.get("alpha.localhost", "/metrics")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
 }
 
 async fn security_headers_and_request_ids(b: Backend) {
     let app = TestApp::spawn(b).await;
     app.create_tenant(tenant_body("alpha", "Άλφα")).await;
-    let res = app.get("alpha.localhost", "/").header("x-request-id", "abc-123").send().await.unwrap();
+    let res = app
+        .get("alpha.localhost", "/")
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
     let h = res.headers();
     assert_eq!(h["x-request-id"], "abc-123");
     let csp = h["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("style-src 'self'"), "{csp}");
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("style-src 'self'"),
+        "{csp}"
+    );
     assert_eq!(h["x-content-type-options"], "nosniff");
-    assert!(h.get("strict-transport-security").is_none(), "no HSTS over plain http");
+    assert!(
+        h.get("strict-transport-security").is_none(),
+        "no HSTS over plain http"
+    );
     let generated = app.get("alpha.localhost", "/").send().await.unwrap();
-    assert_eq!(generated.headers()["x-request-id"].len(), 36, "a UUID is generated when absent");
+    assert_eq!(
+        generated.headers()["x-request-id"].len(),
+        36,
+        "a UUID is generated when absent"
+    );
 
-    let css = app.get("alpha.localhost", "/static/digigov.css").header("accept-encoding", "gzip").send().await.unwrap();
+    let css = app
+        .get("alpha.localhost", "/static/digigov.css")
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(css.status(), 200);
-    assert_eq!(css.headers()["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(
+        css.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
     assert_eq!(css.headers()["content-encoding"], "gzip");
 
     let tls = TestApp::spawn_with(
         b,
-        Options { tweak: Box::new(|c| c.http.public_scheme = "https".into()), ..Options::default() },
+        Options {
+            tweak: Box::new(|c| c.http.public_scheme = "https".into()),
+            ..Options::default()
+        },
     )
     .await;
     let res = tls.get("127.0.0.1", "/healthz").send().await.unwrap();
-    assert!(res.headers()["strict-transport-security"].to_str().unwrap().contains("max-age="));
+    assert!(
+        res.headers()["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .contains("max-age=")
+    );
 }
 
 async fn language_switch_sets_english(b: Backend) {
     let app = TestApp::spawn(b).await;
     app.create_tenant(tenant_body("alpha", "Alpha")).await;
-    let greek = app.get("alpha.localhost", "/").header("accept-language", "en").send().await.unwrap().text().await.unwrap();
-    assert!(greek.contains("<html lang=\"el\">") && greek.contains("Ηλεκτρονικές υπηρεσίες"), "Greek by default");
-    let res = app.get("alpha.localhost", "/lang/en?next=/example").send().await.unwrap();
+    let greek = app
+        .get("alpha.localhost", "/")
+        .header("accept-language", "en")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        greek.contains("<html lang=\"el\">") && greek.contains("Ηλεκτρονικές υπηρεσίες"),
+        "Greek by default"
+    );
+    let res = app
+        .get("alpha.localhost", "/lang/en?next=/example")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], "/example");
     let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(cookie.starts_with("dimos_lang=en;") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
+    assert!(
+        cookie.starts_with("dimos_lang=en;")
+            && cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Lax")
+    );
     let english = app
         .get("alpha.localhost", "/")
         .header("cookie", "dimos_lang=en")
@@ -75,15 +166,29 @@ async fn language_switch_sets_english(b: Backend) {
         .unwrap();
     assert!(english.contains("<html lang=\"en\">") && english.contains("Online services"));
     assert!(english.contains("Municipality of Alpha"));
-    let res = app.get("alpha.localhost", "/lang/en?next=//evil.example").send().await.unwrap();
+    let res = app
+        .get("alpha.localhost", "/lang/en?next=//evil.example")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.headers()["location"], "/", "no open redirect");
-    assert_eq!(app.get("alpha.localhost", "/lang/fr").send().await.unwrap().status(), 404);
+    assert_eq!(
+        app.get("alpha.localhost", "/lang/fr")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
 }
 
 async fn oversized_and_cross_site_requests_are_refused(b: Backend) {
     let app = TestApp::spawn_with(
         b,
-        Options { tweak: Box::new(|c| c.http.body_limit_bytes = 4096), ..Options::default() },
+        Options {
+            tweak: Box::new(|c| c.http.body_limit_bytes = 4096),
+            ..Options::default()
+        },
     )
     .await;
     let big = "x".repeat(10_000);
@@ -95,7 +200,10 @@ async fn oversized_and_cross_site_requests_are_refused(b: Backend) {
         .await
         .unwrap();
     assert_eq!(res.status(), 413);
-    assert_eq!(res.json::<Value>().await.unwrap()["code"], "payload_too_large");
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["code"],
+        "payload_too_large"
+    );
 
     let res = app
         .post("admin.localhost", "/api/v1/tenants")
@@ -113,6 +221,13 @@ async fn oversized_and_cross_site_requests_are_refused(b: Backend) {
         .await
         .unwrap();
     assert_eq!(res.status(), 403);
-    let list: Value = app.get("admin.localhost", "/api/v1/tenants").send().await.unwrap().json().await.unwrap();
+    let list: Value = app
+        .get("admin.localhost", "/api/v1/tenants")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(list["tenants"].as_array().unwrap().is_empty());
 }

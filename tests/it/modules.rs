@@ -11,7 +11,12 @@ async fn module_routes_exist_only_for_tenants_that_enabled_them(b: Backend) {
     let app = TestApp::spawn(b).await;
     app.create_tenant(tenant_body("alpha", "Άλφα")).await;
     app.create_tenant(tenant_body("beta", "Βήτα")).await;
-    app.enable_module("alpha", "example", json!({"greeting": "Γεια σας από τον Άλφα"})).await;
+    app.enable_module(
+        "alpha",
+        "example",
+        json!({"greeting": "Γεια σας από τον Άλφα"}),
+    )
+    .await;
 
     let on = app.get("alpha.localhost", "/example").send().await.unwrap();
     assert_eq!(on.status(), 200);
@@ -19,17 +24,46 @@ async fn module_routes_exist_only_for_tenants_that_enabled_them(b: Backend) {
     let off = app.get("beta.localhost", "/example").send().await.unwrap();
     assert_eq!(off.status(), 404);
     assert!(off.text().await.unwrap().contains("Η σελίδα δεν βρέθηκε"));
-    assert_eq!(app.get("beta.localhost", "/example/notices").send().await.unwrap().status(), 404);
+    assert_eq!(
+        app.get("beta.localhost", "/example/notices")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
 
     // The home page lists the service only where it is enabled.
-    let home_a = app.get("alpha.localhost", "/").send().await.unwrap().text().await.unwrap();
-    let home_b = app.get("beta.localhost", "/").send().await.unwrap().text().await.unwrap();
+    let home_a = app
+        .get("alpha.localhost", "/")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let home_b = app
+        .get("beta.localhost", "/")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(home_a.contains("Πίνακας ανακοινώσεων"));
     assert!(!home_b.contains("Πίνακας ανακοινώσεων"));
 
     // Disabled again (kept configured): 404 again.
-    app.enable_module("alpha", "example", json!({"enabled": false})).await;
-    assert_eq!(app.get("alpha.localhost", "/example").send().await.unwrap().status(), 404);
+    app.enable_module("alpha", "example", json!({"enabled": false}))
+        .await;
+    assert_eq!(
+        app.get("alpha.localhost", "/example")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
 }
 
 async fn module_data_never_crosses_tenants(b: Backend) {
@@ -48,21 +82,64 @@ async fn module_data_never_crosses_tenants(b: Backend) {
     let notice: Value = res.json().await.unwrap();
     let id = notice["id"].as_str().unwrap();
 
-    let mine: Value = app.get("alpha.localhost", "/example/notices").send().await.unwrap().json().await.unwrap();
+    let mine: Value = app
+        .get("alpha.localhost", "/example/notices")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(mine.as_array().unwrap().len(), 1);
-    let theirs: Value = app.get("beta.localhost", "/example/notices").send().await.unwrap().json().await.unwrap();
+    let theirs: Value = app
+        .get("beta.localhost", "/example/notices")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(theirs.as_array().unwrap().is_empty());
 
-    assert_eq!(app.get("alpha.localhost", &format!("/example/notices/{id}")).send().await.unwrap().status(), 200);
-    let other = app.get("beta.localhost", &format!("/example/notices/{id}")).send().await.unwrap();
-    assert_eq!(other.status(), 404, "another tenant's record is not found, never shown");
+    assert_eq!(
+        app.get("alpha.localhost", &format!("/example/notices/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let other = app
+        .get("beta.localhost", &format!("/example/notices/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        other.status(),
+        404,
+        "another tenant's record is not found, never shown"
+    );
 
     // Bad input is a 4xx with the field, never a 500.
-    let res = app.post("alpha.localhost", "/example/notices").json(&json!({"title": ""})).send().await.unwrap();
+    let res = app
+        .post("alpha.localhost", "/example/notices")
+        .json(&json!({"title": ""}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 422);
-    let res = app.post("alpha.localhost", "/example/notices").json(&json!({"headline": "x"})).send().await.unwrap();
+    let res = app
+        .post("alpha.localhost", "/example/notices")
+        .json(&json!({"headline": "x"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 422);
-    let res = app.get("alpha.localhost", "/example/notices/not-a-uuid").send().await.unwrap();
+    let res = app
+        .get("alpha.localhost", "/example/notices/not-a-uuid")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 400);
 }
 
@@ -85,14 +162,46 @@ async fn module_configuration_is_validated_against_its_schema(b: Backend) {
         .await
         .unwrap();
     assert_eq!(res.status(), 422);
-    let res = app.put("admin.localhost", "/api/v1/tenants/alpha/modules/teleport").json(&json!({})).send().await.unwrap();
+    let res = app
+        .put("admin.localhost", "/api/v1/tenants/alpha/modules/teleport")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 422);
 
     // Defaults are filled in and visible through the API.
     app.enable_module("alpha", "example", json!({})).await;
-    let t: Value = app.get("admin.localhost", "/api/v1/tenants/alpha").send().await.unwrap().json().await.unwrap();
-    assert_eq!(t["modules"]["example"], json!({"enabled": true, "greeting": "Καλώς ήρθατε", "max_notices": 50}));
-    let m: Value = app.get("admin.localhost", "/api/v1/modules").send().await.unwrap().json().await.unwrap();
+    let t: Value = app
+        .get("admin.localhost", "/api/v1/tenants/alpha")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        t["modules"]["example"],
+        json!({"enabled": true, "greeting": "Καλώς ήρθατε", "max_notices": 50})
+    );
+    let m: Value = app
+        .get("admin.localhost", "/api/v1/modules")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(m["modules"][0]["id"], "example");
-    assert_eq!(m["modules"][0]["config_schema"]["properties"]["max_notices"]["type"], "integer");
+    assert_eq!(
+        m["modules"][0]["config_schema"]["properties"]["max_notices"]["type"],
+        "integer"
+    );
+}
+
+#[test]
+fn module_translations_are_complete() {
+    let modules = dimos_web::module::Modules::new(dimos_it::Options::default().modules).unwrap();
+    let t = dimos_web::ui::build_translator(&modules).unwrap();
+    assert_eq!(t.missing_keys(), vec![]);
 }

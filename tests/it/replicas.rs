@@ -3,7 +3,10 @@ use dimos_web::module::{ConfigSchema, ModuleDescriptor};
 use dimos_web::{AppState, ModuleConfig};
 use std::time::{Duration, Instant};
 
-on_both_backends!(a_change_on_one_replica_is_served_by_another, shutdown_finishes_in_flight_requests);
+on_both_backends!(
+    a_change_on_one_replica_is_served_by_another,
+    shutdown_finishes_in_flight_requests
+);
 
 async fn wait_for_status(app: &TestApp, host: &str, want: u16) -> Duration {
     let start = Instant::now();
@@ -11,7 +14,10 @@ async fn wait_for_status(app: &TestApp, host: &str, want: u16) -> Duration {
         if app.get(host, "/").send().await.unwrap().status() == want {
             return start.elapsed();
         }
-        assert!(start.elapsed() < Duration::from_secs(5), "{host} did not answer {want} within 5 s");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{host} did not answer {want} within 5 s"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -21,7 +27,10 @@ async fn wait_for_status(app: &TestApp, host: &str, want: u16) -> Duration {
 async fn a_change_on_one_replica_is_served_by_another(b: Backend) {
     let one = TestApp::spawn_with(
         b,
-        Options { tweak: Box::new(|c| c.tenancy.refresh_interval_ms = 1000), ..Options::default() },
+        Options {
+            tweak: Box::new(|c| c.tenancy.refresh_interval_ms = 1000),
+            ..Options::default()
+        },
     )
     .await;
     let two = TestApp::spawn_with(
@@ -33,10 +42,20 @@ async fn a_change_on_one_replica_is_served_by_another(b: Backend) {
         },
     )
     .await;
-    assert_eq!(two.get("lambda.localhost", "/").send().await.unwrap().status(), 404);
+    assert_eq!(
+        two.get("lambda.localhost", "/")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
     one.create_tenant(tenant_body("lambda", "Λάμδα")).await;
     wait_for_status(&two, "lambda.localhost", 200).await;
-    one.post("admin.localhost", "/api/v1/tenants/lambda/suspend").send().await.unwrap();
+    one.post("admin.localhost", "/api/v1/tenants/lambda/suspend")
+        .send()
+        .await
+        .unwrap();
     wait_for_status(&two, "lambda.localhost", 503).await;
 }
 
@@ -68,14 +87,24 @@ async fn shutdown_finishes_in_flight_requests(b: Backend) {
         translations: &[],
         templates: &[],
     };
-    let app = TestApp::spawn_with(b, Options { modules: vec![slow], ..Options::default() }).await;
+    let app = TestApp::spawn_with(
+        b,
+        Options {
+            modules: vec![slow],
+            ..Options::default()
+        },
+    )
+    .await;
     app.create_tenant(tenant_body("mu", "Μι")).await;
     app.enable_module("mu", "slow", serde_json::json!({})).await;
     let req = app.get("mu.localhost", "/slow").send();
     let in_flight = tokio::spawn(req);
     tokio::time::sleep(Duration::from_millis(200)).await;
     app.stop().await;
-    let res = in_flight.await.unwrap().expect("the in-flight request completes");
+    let res = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight request completes");
     assert_eq!(res.status(), 200);
     assert_eq!(res.text().await.unwrap(), "finished");
 }

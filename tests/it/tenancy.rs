@@ -20,29 +20,75 @@ async fn two_tenants_answer_the_same_path_with_their_own_data(b: Backend) {
     let a = app.get("alpha.localhost", "/").send().await.unwrap();
     assert_eq!(a.status(), 200);
     let a = a.text().await.unwrap();
-    let b_ = app.get("beta.localhost", "/").send().await.unwrap().text().await.unwrap();
+    let b_ = app
+        .get("beta.localhost", "/")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(a.contains("Δήμος Άλφα") && !a.contains("Δήμος Βήτα"));
     assert!(b_.contains("Δήμος Βήτα") && !b_.contains("Δήμος Άλφα"));
 
-    let css_a = app.get("alpha.localhost", "/branding.css").send().await.unwrap().text().await.unwrap();
-    let css_b = app.get("beta.localhost", "/branding.css").send().await.unwrap().text().await.unwrap();
-    assert!(css_a.contains("--color-primary:#003476") && css_a.contains("0,52,118"), "{css_a}");
+    let css_a = app
+        .get("alpha.localhost", "/branding.css")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let css_b = app
+        .get("beta.localhost", "/branding.css")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        css_a.contains("--color-primary:#003476") && css_a.contains("0,52,118"),
+        "{css_a}"
+    );
     assert!(css_b.contains("--color-primary:#7a1f3d"), "{css_b}");
 }
 
 async fn a_created_tenant_is_served_at_once(b: Backend) {
     let app = TestApp::spawn(b).await;
-    assert_eq!(app.get("gamma.localhost", "/").send().await.unwrap().status(), 404);
+    assert_eq!(
+        app.get("gamma.localhost", "/")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
     let created = app.create_tenant(tenant_body("gamma", "Γάμμα")).await;
     assert_eq!(created["result"]["outcome"], "created");
-    assert_eq!(created["tenant"]["url"], format!("http://gamma.localhost:{}/", app.port()));
+    assert_eq!(
+        created["tenant"]["url"],
+        format!("http://gamma.localhost:{}/", app.port())
+    );
     let res = app.get("gamma.localhost", "/").send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert!(res.text().await.unwrap().contains("Δήμος Γάμμα"));
 
-    let list: Value = app.get("admin.localhost", "/api/v1/tenants").send().await.unwrap().json().await.unwrap();
+    let list: Value = app
+        .get("admin.localhost", "/api/v1/tenants")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["tenants"].as_array().unwrap().len(), 1);
-    let again = app.post("admin.localhost", "/api/v1/tenants").json(&tenant_body("gamma", "Γ")).send().await.unwrap();
+    let again = app
+        .post("admin.localhost", "/api/v1/tenants")
+        .json(&tenant_body("gamma", "Γ"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), 422);
     let problem: Value = again.json().await.unwrap();
     assert_eq!(problem["errors"][0]["code"], "slug-taken");
@@ -51,32 +97,87 @@ async fn a_created_tenant_is_served_at_once(b: Backend) {
 async fn suspended_tenants_answer_503_and_resume(b: Backend) {
     let app = TestApp::spawn(b).await;
     app.create_tenant(tenant_body("delta", "Δέλτα")).await;
-    let res = app.post("admin.localhost", "/api/v1/tenants/delta/suspend").send().await.unwrap();
+    let res = app
+        .post("admin.localhost", "/api/v1/tenants/delta/suspend")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
-    assert_eq!(body["result"]["changes"][0], json!({"field": "status", "from": "active", "to": "suspended"}));
+    assert_eq!(
+        body["result"]["changes"][0],
+        json!({"field": "status", "from": "active", "to": "suspended"})
+    );
 
     let page = app.get("delta.localhost", "/").send().await.unwrap();
     assert_eq!(page.status(), 503);
     let html = page.text().await.unwrap();
     assert!(html.contains("προσωρινά μη διαθέσιμες"), "{html}");
-    assert!(html.contains("Δήμος Δέλτα"), "the page names the municipality");
-    let api = app.get("delta.localhost", "/anything").header("accept", "application/json").send().await.unwrap();
+    assert!(
+        html.contains("Δήμος Δέλτα"),
+        "the page names the municipality"
+    );
+    let api = app
+        .get("delta.localhost", "/anything")
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(api.status(), 503);
     assert_eq!(api.headers()["content-type"], "application/problem+json");
     let problem: Value = api.json().await.unwrap();
     assert_eq!(problem["code"], "tenant_suspended");
 
     // Health checks still answer on a suspended tenant's host.
-    assert_eq!(app.get("delta.localhost", "/healthz").send().await.unwrap().status(), 200);
+    assert_eq!(
+        app.get("delta.localhost", "/healthz")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 
-    app.post("admin.localhost", "/api/v1/tenants/delta/resume").send().await.unwrap();
-    assert_eq!(app.get("delta.localhost", "/").send().await.unwrap().status(), 200);
-    let history: Value =
-        app.get("admin.localhost", "/api/v1/tenants/delta/history").send().await.unwrap().json().await.unwrap();
-    let actions: Vec<_> = history["history"].as_array().unwrap().iter().map(|h| h["action"].clone()).collect();
-    assert_eq!(actions, [json!("tenant.updated"), json!("tenant.updated"), json!("tenant.created")]);
-    assert!(history["history"][0]["actor"].as_str().unwrap().starts_with("operator@127.0.0.1"));
+    app.post("admin.localhost", "/api/v1/tenants/delta/resume")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        app.get("delta.localhost", "/")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let history: Value = app
+        .get("admin.localhost", "/api/v1/tenants/delta/history")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<_> = history["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["action"].clone())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            json!("tenant.updated"),
+            json!("tenant.updated"),
+            json!("tenant.created")
+        ]
+    );
+    assert!(
+        history["history"][0]["actor"]
+            .as_str()
+            .unwrap()
+            .starts_with("operator@127.0.0.1")
+    );
 }
 
 async fn unknown_hosts_get_a_clear_404(b: Backend) {
@@ -84,13 +185,24 @@ async fn unknown_hosts_get_a_clear_404(b: Backend) {
     let res = app.get("nowhere.localhost", "/").send().await.unwrap();
     assert_eq!(res.status(), 404);
     let html = res.text().await.unwrap();
-    assert!(html.contains("Δεν εξυπηρετείται δήμος σε αυτή τη διεύθυνση"), "{html}");
+    assert!(
+        html.contains("Δεν εξυπηρετείται δήμος σε αυτή τη διεύθυνση"),
+        "{html}"
+    );
     assert!(html.contains("tenant_unknown"));
-    let res = app.get("example.org", "/x").header("accept", "application/json").send().await.unwrap();
+    let res = app
+        .get("example.org", "/x")
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 404);
     assert_eq!(res.json::<Value>().await.unwrap()["code"], "tenant_unknown");
     // The base domain is the directory of municipalities, not an unknown host.
-    assert_eq!(app.get("localhost", "/").send().await.unwrap().status(), 200);
+    assert_eq!(
+        app.get("localhost", "/").send().await.unwrap().status(),
+        200
+    );
 }
 
 async fn custom_domains_resolve_to_their_tenant(b: Backend) {
@@ -106,16 +218,43 @@ async fn custom_domains_resolve_to_their_tenant(b: Backend) {
     // Another tenant cannot take the domain.
     let mut other = tenant_body("zeta", "Ζήτα");
     other["domains"] = json!({ "aliases": ["www.epsilon.gov.gr"] });
-    let res = app.post("admin.localhost", "/api/v1/tenants").json(&other).send().await.unwrap();
+    let res = app
+        .post("admin.localhost", "/api/v1/tenants")
+        .json(&other)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 422);
     let p: Value = res.json().await.unwrap();
     assert_eq!(p["errors"][0]["code"], "domain-taken");
-    assert_eq!(app.get("zeta.localhost", "/").send().await.unwrap().status(), 404, "nothing was created");
+    assert_eq!(
+        app.get("zeta.localhost", "/")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404,
+        "nothing was created"
+    );
 
     // Remove the alias; it stops resolving.
-    let res = app.delete("admin.localhost", "/api/v1/tenants/epsilon/domains/www.epsilon.gov.gr").send().await.unwrap();
+    let res = app
+        .delete(
+            "admin.localhost",
+            "/api/v1/tenants/epsilon/domains/www.epsilon.gov.gr",
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
-    assert_eq!(app.get("www.epsilon.gov.gr", "/").send().await.unwrap().status(), 404);
+    assert_eq!(
+        app.get("www.epsilon.gov.gr", "/")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
     let res = app
         .post("admin.localhost", "/api/v1/tenants/epsilon/domains")
         .json(&json!({"domain": "epsilon.example.gr"}))
@@ -123,7 +262,14 @@ async fn custom_domains_resolve_to_their_tenant(b: Backend) {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    assert_eq!(app.get("epsilon.example.gr", "/").send().await.unwrap().status(), 200);
+    assert_eq!(
+        app.get("epsilon.example.gr", "/")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 }
 
 async fn invalid_tenants_are_refused_with_field_errors(b: Backend) {
@@ -147,9 +293,27 @@ async fn invalid_tenants_are_refused_with_field_errors(b: Backend) {
     let p: Value = res.json().await.unwrap();
     assert_eq!(p["code"], "validation");
     assert_eq!(p["title"], "Check the details you entered");
-    let fields: Vec<_> = p["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(fields, ["name.el", "domains.primary", "branding.primary_colour", "modules.teleport"]);
-    assert!(p["errors"][2]["message"].as_str().unwrap().contains("4.5:1"));
+    let fields: Vec<_> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "name.el",
+            "domains.primary",
+            "branding.primary_colour",
+            "modules.teleport"
+        ]
+    );
+    assert!(
+        p["errors"][2]["message"]
+            .as_str()
+            .unwrap()
+            .contains("4.5:1")
+    );
 
     // Type errors name the field path too, and malformed JSON is a 400, never a 500.
     let res = app
@@ -159,7 +323,10 @@ async fn invalid_tenants_are_refused_with_field_errors(b: Backend) {
         .await
         .unwrap();
     assert_eq!(res.status(), 422);
-    assert_eq!(res.json::<Value>().await.unwrap()["errors"][0]["field"], "slug");
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["errors"][0]["field"],
+        "slug"
+    );
     let res = app
         .post("admin.localhost", "/api/v1/tenants")
         .header("content-type", "application/json")
@@ -169,8 +336,20 @@ async fn invalid_tenants_are_refused_with_field_errors(b: Backend) {
         .unwrap();
     assert_eq!(res.status(), 400);
     assert_eq!(res.json::<Value>().await.unwrap()["code"], "bad_request");
-    let res = app.post("admin.localhost", "/api/v1/tenants").body("slug=x").send().await.unwrap();
+    let res = app
+        .post("admin.localhost", "/api/v1/tenants")
+        .body("slug=x")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 415);
-    let list: Value = app.get("admin.localhost", "/api/v1/tenants").send().await.unwrap().json().await.unwrap();
+    let list: Value = app
+        .get("admin.localhost", "/api/v1/tenants")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(list["tenants"].as_array().unwrap().is_empty());
 }

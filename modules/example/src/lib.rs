@@ -13,13 +13,15 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use dimos_db::migrate::Migration;
-use sea_query::{Expr, ExprTrait, Iden, Order};
 use dimos_kernel::i18n::FtlSource;
 use dimos_kernel::{Error, FieldError, Locale};
 use dimos_web::extract::Json;
 use dimos_web::module::ConfigSchema;
-use dimos_web::{AppState, CurrentTenant, ModuleConfig, ModuleDescriptor, NavEntry, Permission, Result, Ui};
+use dimos_web::{
+    AppState, CurrentTenant, ModuleConfig, ModuleDescriptor, NavEntry, Permission, Result, Ui,
+};
 use minijinja::context;
+use sea_query::{Expr, ExprTrait, Iden, Order};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -36,7 +38,10 @@ pub struct ExampleConfig {
 
 impl Default for ExampleConfig {
     fn default() -> Self {
-        ExampleConfig { greeting: "Καλώς ήρθατε".into(), max_notices: 50 }
+        ExampleConfig {
+            greeting: "Καλώς ήρθατε".into(),
+            max_notices: 50,
+        }
     }
 }
 
@@ -65,15 +70,33 @@ pub fn descriptor() -> ModuleDescriptor {
             postgres: include_str!("../migrations/postgres/0001_notices.sql"),
             sqlite: include_str!("../migrations/sqlite/0001_notices.sql"),
         }],
-        permissions: &[Permission { id: "example.publish", label_key: "example-permission-publish" }],
+        permissions: &[Permission {
+            id: "example.publish",
+            label_key: "example-permission-publish",
+        }],
         workflows: &[],
         config: ConfigSchema::of::<ExampleConfig>(),
-        navigation: &[NavEntry { path: "", label_key: "example-name", description_key: "example-description" }],
+        navigation: &[NavEntry {
+            path: "",
+            label_key: "example-name",
+            description_key: "example-description",
+        }],
         translations: &[
-            FtlSource { locale: Locale::El, name: "modules/example/locales/el/example.ftl", text: include_str!("../locales/el/example.ftl") },
-            FtlSource { locale: Locale::En, name: "modules/example/locales/en/example.ftl", text: include_str!("../locales/en/example.ftl") },
+            FtlSource {
+                locale: Locale::El,
+                name: "modules/example/locales/el/example.ftl",
+                text: include_str!("../locales/el/example.ftl"),
+            },
+            FtlSource {
+                locale: Locale::En,
+                name: "modules/example/locales/en/example.ftl",
+                text: include_str!("../locales/en/example.ftl"),
+            },
         ],
-        templates: &[("example/index.html", include_str!("../templates/index.html"))],
+        templates: &[(
+            "example/index.html",
+            include_str!("../templates/index.html"),
+        )],
     }
 }
 
@@ -108,15 +131,22 @@ fn config(t: &CurrentTenant) -> ExampleConfig {
 
 async fn notices(t: &CurrentTenant) -> Result<Vec<Notice>> {
     let mut q = t.db.select(ExampleNotices::Table);
-    q.columns([ExampleNotices::Id, ExampleNotices::Title, ExampleNotices::CreatedAt])
-        .order_by(ExampleNotices::CreatedAt, Order::Desc)
-        .limit(u64::from(config(t).max_notices));
+    q.columns([
+        ExampleNotices::Id,
+        ExampleNotices::Title,
+        ExampleNotices::CreatedAt,
+    ])
+    .order_by(ExampleNotices::CreatedAt, Order::Desc)
+    .limit(u64::from(config(t).max_notices));
     Ok(t.db.fetch_all(&q).await?)
 }
 
 async fn index(ui: Ui, t: CurrentTenant) -> Result<Html<String>> {
     let notices = notices(&t).await?;
-    ui.render("example/index.html", context! { greeting => config(&t).greeting, notices })
+    ui.render(
+        "example/index.html",
+        context! { greeting => config(&t).greeting, notices },
+    )
 }
 
 async fn list(t: CurrentTenant) -> Result<axum::Json<Vec<Notice>>> {
@@ -129,14 +159,41 @@ struct NewNotice {
     title: String,
 }
 
-async fn create(State(_): State<AppState>, t: CurrentTenant, Json(body): Json<NewNotice>) -> Result<Response> {
+async fn create(
+    State(_): State<AppState>,
+    t: CurrentTenant,
+    Json(body): Json<NewNotice>,
+) -> Result<Response> {
     let title = body.title.trim().to_owned();
     if title.is_empty() || title.chars().count() > 200 {
-        return Err(Error::invalid("title", if title.is_empty() { "required" } else { "too-long" }).into());
+        return Err(Error::invalid(
+            "title",
+            if title.is_empty() {
+                "required"
+            } else {
+                "too-long"
+            },
+        )
+        .into());
     }
-    let notice = Notice { id: Uuid::now_v7(), title, created_at: Utc::now() };
-    let mut q = t.db.insert(ExampleNotices::Table, [ExampleNotices::Id, ExampleNotices::Title, ExampleNotices::CreatedAt]);
-    q.values([notice.id.into(), notice.title.clone().into(), notice.created_at.into()]);
+    let notice = Notice {
+        id: Uuid::now_v7(),
+        title,
+        created_at: Utc::now(),
+    };
+    let mut q = t.db.insert(
+        ExampleNotices::Table,
+        [
+            ExampleNotices::Id,
+            ExampleNotices::Title,
+            ExampleNotices::CreatedAt,
+        ],
+    );
+    q.values([
+        notice.id.into(),
+        notice.title.clone().into(),
+        notice.created_at.into(),
+    ]);
     t.db.insert_rows(&q).await?;
     Ok((StatusCode::CREATED, axum::Json(notice)).into_response())
 }
@@ -144,8 +201,12 @@ async fn create(State(_): State<AppState>, t: CurrentTenant, Json(body): Json<Ne
 /// Another municipality's notice id answers 404, exactly like a missing one.
 async fn show(t: CurrentTenant, Path(id): Path<Uuid>) -> Result<axum::Json<Notice>> {
     let mut q = t.db.select(ExampleNotices::Table);
-    q.columns([ExampleNotices::Id, ExampleNotices::Title, ExampleNotices::CreatedAt])
-        .and_where(Expr::col((ExampleNotices::Table, ExampleNotices::Id)).eq(id));
+    q.columns([
+        ExampleNotices::Id,
+        ExampleNotices::Title,
+        ExampleNotices::CreatedAt,
+    ])
+    .and_where(Expr::col((ExampleNotices::Table, ExampleNotices::Id)).eq(id));
     let n = t.db.fetch_optional(&q).await?.ok_or(Error::NotFound)?;
     Ok(axum::Json(n))
 }

@@ -3,15 +3,23 @@ use dimos_kernel::Error;
 use sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
 use sea_query_sqlx::{SqlxBinder, SqlxValues};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{Connection, FromRow, PgConnection, PgPool, SqliteConnection, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
 
 /// A row type that decodes from both backends; `#[derive(sqlx::FromRow)]`
 /// on a struct whose fields decode on both gives this for free.
-pub trait FromRowAny: for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin {}
-impl<T> FromRowAny for T where T: for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin {}
+pub trait FromRowAny:
+    for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin
+{
+}
+impl<T> FromRowAny for T where
+    T: for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin
+{
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -35,9 +43,11 @@ impl DbError {
 impl From<sqlx::Error> for DbError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
-            sqlx::Error::Database(d) if d.is_unique_violation() => {
-                DbError::Unique(d.constraint().map(str::to_owned).unwrap_or_else(|| d.message().to_owned()))
-            }
+            sqlx::Error::Database(d) if d.is_unique_violation() => DbError::Unique(
+                d.constraint()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| d.message().to_owned()),
+            ),
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 DbError::Unavailable(e.to_string())
             }
@@ -103,11 +113,22 @@ impl Conn<'_> {
         }
     }
 
-    pub(crate) async fn fetch_all<T: FromRowAny>(&mut self, stmt: &impl SqlxBinder) -> Result<Vec<T>, DbError> {
+    pub(crate) async fn fetch_all<T: FromRowAny>(
+        &mut self,
+        stmt: &impl SqlxBinder,
+    ) -> Result<Vec<T>, DbError> {
         let (sql, values) = self.build(stmt);
         Ok(match self {
-            Conn::Pg(c) => sqlx::query_as_with::<_, T, _>(&sql, values).fetch_all(&mut **c).await?,
-            Conn::Sqlite(c) => sqlx::query_as_with::<_, T, _>(&sql, values).fetch_all(&mut **c).await?,
+            Conn::Pg(c) => {
+                sqlx::query_as_with::<_, T, _>(&sql, values)
+                    .fetch_all(&mut **c)
+                    .await?
+            }
+            Conn::Sqlite(c) => {
+                sqlx::query_as_with::<_, T, _>(&sql, values)
+                    .fetch_all(&mut **c)
+                    .await?
+            }
         })
     }
 
@@ -117,16 +138,30 @@ impl Conn<'_> {
     ) -> Result<Option<T>, DbError> {
         let (sql, values) = self.build(stmt);
         Ok(match self {
-            Conn::Pg(c) => sqlx::query_as_with::<_, T, _>(&sql, values).fetch_optional(&mut **c).await?,
-            Conn::Sqlite(c) => sqlx::query_as_with::<_, T, _>(&sql, values).fetch_optional(&mut **c).await?,
+            Conn::Pg(c) => {
+                sqlx::query_as_with::<_, T, _>(&sql, values)
+                    .fetch_optional(&mut **c)
+                    .await?
+            }
+            Conn::Sqlite(c) => {
+                sqlx::query_as_with::<_, T, _>(&sql, values)
+                    .fetch_optional(&mut **c)
+                    .await?
+            }
         })
     }
 
     pub(crate) async fn execute(&mut self, stmt: &impl SqlxBinder) -> Result<u64, DbError> {
         let (sql, values) = self.build(stmt);
         Ok(match self {
-            Conn::Pg(c) => sqlx::query_with(&sql, values).execute(&mut **c).await?.rows_affected(),
-            Conn::Sqlite(c) => sqlx::query_with(&sql, values).execute(&mut **c).await?.rows_affected(),
+            Conn::Pg(c) => sqlx::query_with(&sql, values)
+                .execute(&mut **c)
+                .await?
+                .rows_affected(),
+            Conn::Sqlite(c) => sqlx::query_with(&sql, values)
+                .execute(&mut **c)
+                .await?
+                .rows_affected(),
         })
     }
 
@@ -134,8 +169,12 @@ impl Conn<'_> {
     /// not `Send`, a sqlx limitation, so it must not be spawned.)
     pub(crate) async fn execute_raw(&mut self, sql: &str) -> Result<(), DbError> {
         match self {
-            Conn::Pg(c) => drop(sqlx::raw_sql(sql).execute(&mut **c).await?),
-            Conn::Sqlite(c) => drop(sqlx::raw_sql(sql).execute(&mut **c).await?),
+            Conn::Pg(c) => {
+                sqlx::raw_sql(sql).execute(&mut **c).await?;
+            }
+            Conn::Sqlite(c) => {
+                sqlx::raw_sql(sql).execute(&mut **c).await?;
+            }
         }
         Ok(())
     }
@@ -179,8 +218,13 @@ impl Db {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(opts.sqlite_busy_timeout)
                 .foreign_keys(true);
-            if let Some(dir) = o.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| DbError::Unavailable(format!("{}: {e}", dir.display())))?;
+            if let Some(dir) = o
+                .get_filename()
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| DbError::Unavailable(format!("{}: {e}", dir.display())))?;
             }
             Pool::Sqlite(
                 SqlitePoolOptions::new()
@@ -205,7 +249,9 @@ impl Db {
     }
 
     pub async fn ping(&self) -> Result<(), DbError> {
-        let q = sea_query::Query::select().expr(sea_query::Expr::val(1)).to_owned();
+        let q = sea_query::Query::select()
+            .expr(sea_query::Expr::val(1))
+            .to_owned();
         self.fetch_one::<(i32,)>(&q).await.map(drop)
     }
 
@@ -216,16 +262,24 @@ impl Db {
         }
     }
 
-    pub async fn fetch_all<T: FromRowAny>(&self, stmt: &impl SqlxBinder) -> Result<Vec<T>, DbError> {
+    pub async fn fetch_all<T: FromRowAny>(
+        &self,
+        stmt: &impl SqlxBinder,
+    ) -> Result<Vec<T>, DbError> {
         with_conn!(self, |c| c.fetch_all(stmt).await)
     }
 
-    pub async fn fetch_optional<T: FromRowAny>(&self, stmt: &impl SqlxBinder) -> Result<Option<T>, DbError> {
+    pub async fn fetch_optional<T: FromRowAny>(
+        &self,
+        stmt: &impl SqlxBinder,
+    ) -> Result<Option<T>, DbError> {
         with_conn!(self, |c| c.fetch_optional(stmt).await)
     }
 
     pub async fn fetch_one<T: FromRowAny>(&self, stmt: &impl SqlxBinder) -> Result<T, DbError> {
-        self.fetch_optional(stmt).await?.ok_or(DbError::Other(sqlx::Error::RowNotFound))
+        self.fetch_optional(stmt)
+            .await?
+            .ok_or(DbError::Other(sqlx::Error::RowNotFound))
     }
 
     pub async fn execute(&self, stmt: &impl SqlxBinder) -> Result<u64, DbError> {
@@ -293,11 +347,17 @@ impl Tx<'_> {
         }
     }
 
-    pub async fn fetch_all<T: FromRowAny>(&mut self, stmt: &impl SqlxBinder) -> Result<Vec<T>, DbError> {
+    pub async fn fetch_all<T: FromRowAny>(
+        &mut self,
+        stmt: &impl SqlxBinder,
+    ) -> Result<Vec<T>, DbError> {
         self.conn().fetch_all(stmt).await
     }
 
-    pub async fn fetch_optional<T: FromRowAny>(&mut self, stmt: &impl SqlxBinder) -> Result<Option<T>, DbError> {
+    pub async fn fetch_optional<T: FromRowAny>(
+        &mut self,
+        stmt: &impl SqlxBinder,
+    ) -> Result<Option<T>, DbError> {
         self.conn().fetch_optional(stmt).await
     }
 
@@ -318,7 +378,13 @@ impl Tx<'_> {
 impl Db {
     /// A pool that never connects: for tests of statement building.
     pub(crate) fn lazy_sqlite_for_tests() -> Db {
-        Db { pool: Pool::Sqlite(SqlitePoolOptions::new().connect_lazy("sqlite::memory:").expect("valid URL")) }
+        Db {
+            pool: Pool::Sqlite(
+                SqlitePoolOptions::new()
+                    .connect_lazy("sqlite::memory:")
+                    .expect("valid URL"),
+            ),
+        }
     }
 }
 
@@ -331,7 +397,9 @@ mod send_tests {
         let db = super::Db::lazy_sqlite_for_tests();
         let f = db.ping();
         assert_send(&f);
-        let q = sea_query::Query::select().expr(sea_query::Expr::val(1)).to_owned();
+        let q = sea_query::Query::select()
+            .expr(sea_query::Expr::val(1))
+            .to_owned();
         let g = db.fetch_all::<(i64,)>(&q);
         assert_send(&g);
     }

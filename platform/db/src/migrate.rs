@@ -5,8 +5,8 @@
 //! with a checksum; editing an applied migration stops start-up, since the
 //! fix for a bad migration is a new one.
 
-use crate::conn::{Db, DbError, Detached};
 use crate::Backend;
+use crate::conn::{Db, DbError, Detached};
 use sea_query::{Expr, ExprTrait, Query};
 use sha2::{Digest, Sha256};
 
@@ -40,12 +40,29 @@ pub struct MigrationSet {
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
-    #[error("migration {component} {version} ({name}) was changed after it was applied; add a new migration instead")]
-    Changed { component: String, version: i64, name: String },
-    #[error("migrations of {component} are not numbered 1, 2, 3…: found {found} at position {expected}")]
-    Numbering { component: String, expected: i64, found: i64 },
+    #[error(
+        "migration {component} {version} ({name}) was changed after it was applied; add a new migration instead"
+    )]
+    Changed {
+        component: String,
+        version: i64,
+        name: String,
+    },
+    #[error(
+        "migrations of {component} are not numbered 1, 2, 3…: found {found} at position {expected}"
+    )]
+    Numbering {
+        component: String,
+        expected: i64,
+        found: i64,
+    },
     #[error("migration {component} {version} ({name}) failed: {source}")]
-    Failed { component: String, version: i64, name: String, source: DbError },
+    Failed {
+        component: String,
+        version: i64,
+        name: String,
+        source: DbError,
+    },
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -109,11 +126,17 @@ pub async fn migrate(db: &Db, sets: &[MigrationSet]) -> Result<Vec<Applied>, Mig
     result
 }
 
-async fn run(conn: &mut Detached, backend: Backend, sets: &[MigrationSet]) -> Result<Vec<Applied>, MigrateError> {
+async fn run(
+    conn: &mut Detached,
+    backend: Backend,
+    sets: &[MigrationSet],
+) -> Result<Vec<Applied>, MigrateError> {
     match backend {
         Backend::Postgres => {
             conn.conn().execute_raw(BOOKKEEPING_PG).await?;
-            conn.conn().execute_raw(&format!("SELECT pg_advisory_lock({PG_LOCK_KEY})")).await?;
+            conn.conn()
+                .execute_raw(&format!("SELECT pg_advisory_lock({PG_LOCK_KEY})"))
+                .await?;
         }
         Backend::Sqlite => conn.conn().execute_raw(BOOKKEEPING_SQLITE).await?,
     }
@@ -149,19 +172,35 @@ async fn run(conn: &mut Detached, backend: Backend, sets: &[MigrationSet]) -> Re
                 let record = Query::insert()
                     .into_table("dimos_migrations")
                     .columns(["component", "version", "name", "checksum"])
-                    .values_panic([set.component.into(), m.version.into(), m.name.into(), sum.into()])
+                    .values_panic([
+                        set.component.into(),
+                        m.version.into(),
+                        m.name.into(),
+                        sum.into(),
+                    ])
                     .to_owned();
                 tx.execute(&record).await.map_err(fail)?;
                 tx.commit().await.map_err(fail)?;
-                tracing::info!(component = set.component, version = m.version, name = m.name, "migration applied");
-                applied.push(Applied { component: set.component.into(), version: m.version, name: m.name.into() });
+                tracing::info!(
+                    component = set.component,
+                    version = m.version,
+                    name = m.name,
+                    "migration applied"
+                );
+                applied.push(Applied {
+                    component: set.component.into(),
+                    version: m.version,
+                    name: m.name.into(),
+                });
             }
         }
         Ok(())
     }
     .await;
     if backend == Backend::Postgres {
-        conn.conn().execute_raw(&format!("SELECT pg_advisory_unlock({PG_LOCK_KEY})")).await?;
+        conn.conn()
+            .execute_raw(&format!("SELECT pg_advisory_unlock({PG_LOCK_KEY})"))
+            .await?;
     }
     outcome.map(|()| applied)
 }
@@ -188,13 +227,25 @@ mod tests {
     #[tokio::test]
     async fn applies_once_and_refuses_edited_migrations() {
         let (_dir, db) = sqlite().await;
-        let set = MigrationSet { component: "test", migrations: &[V1] };
+        let set = MigrationSet {
+            component: "test",
+            migrations: &[V1],
+        };
         assert_eq!(migrate(&db, &[set]).await.unwrap().len(), 1);
         assert!(migrate(&db, &[set]).await.unwrap().is_empty());
 
-        const EDITED: [Migration; 1] = [Migration { sqlite: "CREATE TABLE widgets (id TEXT)", ..V1 }];
-        let edited = MigrationSet { component: "test", migrations: &EDITED };
-        assert!(matches!(migrate(&db, &[edited]).await, Err(MigrateError::Changed { version: 1, .. })));
+        const EDITED: [Migration; 1] = [Migration {
+            sqlite: "CREATE TABLE widgets (id TEXT)",
+            ..V1
+        }];
+        let edited = MigrationSet {
+            component: "test",
+            migrations: &EDITED,
+        };
+        assert!(matches!(
+            migrate(&db, &[edited]).await,
+            Err(MigrateError::Changed { version: 1, .. })
+        ));
     }
 
     #[tokio::test]
@@ -209,9 +260,15 @@ mod tests {
                 sqlite: "CREATE TABLE gadgets (id INTEGER); CREATE TABLE oops (",
             },
         ];
-        let set = MigrationSet { component: "test", migrations: &BAD };
+        let set = MigrationSet {
+            component: "test",
+            migrations: &BAD,
+        };
         let err = migrate(&db, &[set]).await.unwrap_err();
-        assert!(matches!(err, MigrateError::Failed { version: 2, .. }), "{err}");
+        assert!(
+            matches!(err, MigrateError::Failed { version: 2, .. }),
+            "{err}"
+        );
         let tables: Vec<(String,)> = db
             .fetch_all(
                 &Query::select()
@@ -222,14 +279,23 @@ mod tests {
             )
             .await
             .unwrap();
-        assert!(tables.is_empty(), "the failed migration's first statement must be rolled back");
+        assert!(
+            tables.is_empty(),
+            "the failed migration's first statement must be rolled back"
+        );
     }
 
     #[tokio::test]
     async fn numbering_gaps_are_rejected() {
         let (_dir, db) = sqlite().await;
         const GAP: [Migration; 1] = [Migration { version: 2, ..V1 }];
-        let set = MigrationSet { component: "test", migrations: &GAP };
-        assert!(matches!(migrate(&db, &[set]).await, Err(MigrateError::Numbering { .. })));
+        let set = MigrationSet {
+            component: "test",
+            migrations: &GAP,
+        };
+        assert!(matches!(
+            migrate(&db, &[set]).await,
+            Err(MigrateError::Numbering { .. })
+        ));
     }
 }

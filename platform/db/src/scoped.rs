@@ -2,12 +2,12 @@
 //! already restricted to its tenant, and `TenantDb` executes nothing else:
 //! forgetting the `tenant_id` filter is not possible through this API.
 
-use crate::conn::{Db, DbError, FromRowAny, Tx};
 use crate::TENANT_ID;
+use crate::conn::{Db, DbError, FromRowAny, Tx};
 use dimos_kernel::TenantId;
 use sea_query::{
-    DeleteStatement, Expr, ExprTrait, IntoIden, IntoTableRef, JoinType, Query, SelectStatement, SimpleExpr,
-    UpdateStatement,
+    DeleteStatement, Expr, ExprTrait, IntoIden, IntoTableRef, JoinType, Query, SelectStatement,
+    SimpleExpr, UpdateStatement,
 };
 use sea_query_sqlx::SqlxBinder;
 use std::ops::{Deref, DerefMut};
@@ -41,7 +41,8 @@ impl Scoped<SelectStatement> {
         T: IntoIden + Clone + 'static,
     {
         let tenant_cond = Expr::col((table.clone().into_iden(), TENANT_ID)).eq(self.tenant.uuid());
-        self.stmt.join(JoinType::InnerJoin, table.into_iden(), on.and(tenant_cond));
+        self.stmt
+            .join(JoinType::InnerJoin, table.into_iden(), on.and(tenant_cond));
         self
     }
 }
@@ -90,7 +91,10 @@ impl TenantDb {
         let mut stmt = Query::select();
         stmt.from(table.clone().into_iden())
             .and_where(Expr::col((table.into_iden(), TENANT_ID)).eq(self.tenant.uuid()));
-        Scoped { stmt, tenant: self.tenant }
+        Scoped {
+            stmt,
+            tenant: self.tenant,
+        }
     }
 
     pub fn insert<T, C, I>(&self, table: T, columns: I) -> ScopedInsert
@@ -100,9 +104,14 @@ impl TenantDb {
         I: IntoIterator<Item = C>,
     {
         let mut stmt = Query::insert();
-        stmt.into_table(table)
-            .columns(std::iter::once(TENANT_ID.into_iden()).chain(columns.into_iter().map(IntoIden::into_iden)));
-        ScopedInsert { stmt, tenant: self.tenant }
+        stmt.into_table(table).columns(
+            std::iter::once(TENANT_ID.into_iden())
+                .chain(columns.into_iter().map(IntoIden::into_iden)),
+        );
+        ScopedInsert {
+            stmt,
+            tenant: self.tenant,
+        }
     }
 
     pub fn update<T>(&self, table: T) -> Scoped<UpdateStatement>
@@ -112,7 +121,10 @@ impl TenantDb {
         let mut stmt = Query::update();
         stmt.table(table.clone().into_iden())
             .and_where(Expr::col((table.into_iden(), TENANT_ID)).eq(self.tenant.uuid()));
-        Scoped { stmt, tenant: self.tenant }
+        Scoped {
+            stmt,
+            tenant: self.tenant,
+        }
     }
 
     pub fn delete<T>(&self, table: T) -> Scoped<DeleteStatement>
@@ -122,15 +134,24 @@ impl TenantDb {
         let mut stmt = Query::delete();
         stmt.from_table(table.clone().into_iden())
             .and_where(Expr::col((table.into_iden(), TENANT_ID)).eq(self.tenant.uuid()));
-        Scoped { stmt, tenant: self.tenant }
+        Scoped {
+            stmt,
+            tenant: self.tenant,
+        }
     }
 
-    pub async fn fetch_all<T: FromRowAny>(&self, q: &Scoped<SelectStatement>) -> Result<Vec<T>, DbError> {
+    pub async fn fetch_all<T: FromRowAny>(
+        &self,
+        q: &Scoped<SelectStatement>,
+    ) -> Result<Vec<T>, DbError> {
         self.check(q.tenant);
         self.db.fetch_all(&q.stmt).await
     }
 
-    pub async fn fetch_optional<T: FromRowAny>(&self, q: &Scoped<SelectStatement>) -> Result<Option<T>, DbError> {
+    pub async fn fetch_optional<T: FromRowAny>(
+        &self,
+        q: &Scoped<SelectStatement>,
+    ) -> Result<Option<T>, DbError> {
         self.check(q.tenant);
         self.db.fetch_optional(&q.stmt).await
     }
@@ -146,7 +167,10 @@ impl TenantDb {
     }
 
     pub async fn begin(&self) -> Result<TenantTx<'static>, DbError> {
-        Ok(TenantTx { tx: self.db.begin().await?, tenant: self.tenant })
+        Ok(TenantTx {
+            tx: self.db.begin().await?,
+            tenant: self.tenant,
+        })
     }
 
     fn check(&self, tenant: TenantId) {
@@ -163,7 +187,10 @@ pub struct TenantTx<'c> {
 }
 
 impl TenantTx<'_> {
-    pub async fn fetch_all<T: FromRowAny>(&mut self, q: &Scoped<SelectStatement>) -> Result<Vec<T>, DbError> {
+    pub async fn fetch_all<T: FromRowAny>(
+        &mut self,
+        q: &Scoped<SelectStatement>,
+    ) -> Result<Vec<T>, DbError> {
         debug_assert_eq!(q.tenant, self.tenant);
         self.tx.fetch_all(&q.stmt).await
     }
@@ -190,7 +217,13 @@ mod tests {
 
     fn tdb() -> (TenantId, TenantDb) {
         let t = TenantId::new();
-        (t, TenantDb { db: Db::lazy_sqlite_for_tests(), tenant: t })
+        (
+            t,
+            TenantDb {
+                db: Db::lazy_sqlite_for_tests(),
+                tenant: t,
+            },
+        )
     }
 
     #[tokio::test]
@@ -203,15 +236,25 @@ mod tests {
             sql,
             r#"SELECT "name" FROM "widgets" WHERE "widgets"."tenant_id" = $1 AND "name" = $2"#
         );
-        let (sql, vals) = db.update("widgets").value("name", "y").to_owned().build(SqliteQueryBuilder);
+        let (sql, vals) = db
+            .update("widgets")
+            .value("name", "y")
+            .to_owned()
+            .build(SqliteQueryBuilder);
         assert!(sql.ends_with(r#"WHERE "widgets"."tenant_id" = ?"#), "{sql}");
         assert_eq!(vals.0.len(), 2);
         let (sql, _) = db.delete("widgets").build(PostgresQueryBuilder);
-        assert_eq!(sql, r#"DELETE FROM "widgets" WHERE "widgets"."tenant_id" = $1"#);
+        assert_eq!(
+            sql,
+            r#"DELETE FROM "widgets" WHERE "widgets"."tenant_id" = $1"#
+        );
         let mut ins = db.insert("widgets", ["name"]);
         ins.values([Expr::val("z")]);
         let (sql, vals) = ins.stmt.build(PostgresQueryBuilder);
-        assert_eq!(sql, r#"INSERT INTO "widgets" ("tenant_id", "name") VALUES ($1, $2)"#);
+        assert_eq!(
+            sql,
+            r#"INSERT INTO "widgets" ("tenant_id", "name") VALUES ($1, $2)"#
+        );
         assert_eq!(vals.0[0], sea_query::Value::Uuid(Some(t.uuid())));
     }
 
@@ -222,6 +265,9 @@ mod tests {
         q.column(("a", "x"));
         q.join_scoped("b", Expr::col(("a", "b_id")).equals(("b", "id")));
         let (sql, _) = q.build(PostgresQueryBuilder);
-        assert!(sql.contains(r#"INNER JOIN "b" ON "a"."b_id" = "b"."id" AND "b"."tenant_id" = $1"#), "{sql}");
+        assert!(
+            sql.contains(r#"INNER JOIN "b" ON "a"."b_id" = "b"."id" AND "b"."tenant_id" = $1"#),
+            "{sql}"
+        );
     }
 }

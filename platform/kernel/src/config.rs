@@ -44,7 +44,12 @@ pub fn redact_url(url: &str) -> String {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let creds = &url[scheme_end + 3..at];
             match creds.find(':') {
-                Some(colon) => format!("{}{}:***{}", &url[..scheme_end + 3], &creds[..colon], &url[at..]),
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
                 None => url.to_owned(),
             }
         }
@@ -128,7 +133,12 @@ impl Default for Config {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        DatabaseConfig { url: None, max_connections: 10, acquire_timeout_secs: 5, sqlite_busy_timeout_ms: 5000 }
+        DatabaseConfig {
+            url: None,
+            max_connections: 10,
+            acquire_timeout_secs: 5,
+            sqlite_busy_timeout_ms: 5000,
+        }
     }
 }
 
@@ -146,7 +156,10 @@ impl Default for HttpConfig {
 
 impl Default for TenancyConfig {
     fn default() -> Self {
-        TenancyConfig { refresh_interval_ms: 1000, apply_on_start: Some(PathBuf::from("tenants")) }
+        TenancyConfig {
+            refresh_interval_ms: 1000,
+            apply_on_start: Some(PathBuf::from("tenants")),
+        }
     }
 }
 
@@ -164,10 +177,15 @@ impl Config {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
         match file {
             Some(path) if !path.exists() => {
-                return Err(ConfigError(format!("file {} does not exist", path.display())));
+                return Err(ConfigError(format!(
+                    "file {} does not exist",
+                    path.display()
+                )));
             }
             Some(path) => fig = fig.merge(Toml::file_exact(path)),
-            None if Path::new("dimos.toml").exists() => fig = fig.merge(Toml::file_exact("dimos.toml")),
+            None if Path::new("dimos.toml").exists() => {
+                fig = fig.merge(Toml::file_exact("dimos.toml"))
+            }
             None => {}
         }
         Self::extract(fig.merge(Self::env()))
@@ -175,19 +193,39 @@ impl Config {
 
     /// Parse a TOML text on top of the defaults (no environment).
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
-        Self::extract(Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(text)))
+        Self::extract(
+            Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(text)),
+        )
     }
 
     fn env() -> Figment {
         Figment::new()
-            .merge(Env::prefixed("DIMOS_").split("__").ignore(&["CONFIG"]))
-            .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database.url".into()))
+            // Unknown DIMOS_ keys are errors (a typo must not pass silently),
+            // except the two names that are not configuration keys.
+            .merge(
+                Env::prefixed("DIMOS_")
+                    .filter(|k| {
+                        let k = k.as_str().to_ascii_lowercase();
+                        k != "config" && !k.starts_with("test_")
+                    })
+                    .split("__"),
+            )
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database.url".into()),
+            )
     }
 
     fn extract(fig: Figment) -> Result<Config, ConfigError> {
         // The default is serialised with its secret redacted; drop it.
         let mut cfg: Config = fig.extract().map_err(|e| ConfigError(e.to_string()))?;
-        if cfg.database.url.as_ref().is_some_and(|u| u.expose() == "[redacted]") {
+        if cfg
+            .database
+            .url
+            .as_ref()
+            .is_some_and(|u| u.expose() == "[redacted]")
+        {
             cfg.database.url = None;
         }
         cfg.validate()?;
@@ -197,16 +235,25 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         let base = self.base_domain.trim();
         if base.is_empty() || base.contains(['/', ':', ' ']) {
-            return Err(ConfigError(format!("base_domain {:?} must be a host name", self.base_domain)));
+            return Err(ConfigError(format!(
+                "base_domain {:?} must be a host name",
+                self.base_domain
+            )));
         }
         if !matches!(self.http.public_scheme.as_str(), "http" | "https") {
-            return Err(ConfigError("http.public_scheme must be http or https".into()));
+            return Err(ConfigError(
+                "http.public_scheme must be http or https".into(),
+            ));
         }
         if self.http.body_limit_bytes < 1024 {
-            return Err(ConfigError("http.body_limit_bytes must be at least 1024".into()));
+            return Err(ConfigError(
+                "http.body_limit_bytes must be at least 1024".into(),
+            ));
         }
         if self.tenancy.refresh_interval_ms < 100 {
-            return Err(ConfigError("tenancy.refresh_interval_ms must be at least 100".into()));
+            return Err(ConfigError(
+                "tenancy.refresh_interval_ms must be at least 100".into(),
+            ));
         }
         Ok(())
     }
@@ -215,7 +262,10 @@ impl Config {
     pub fn database_url(&self) -> Secret {
         match &self.database.url {
             Some(u) => u.clone(),
-            None => Secret(format!("sqlite://{}?mode=rwc", self.data_dir.join("dimos.db").display())),
+            None => Secret(format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("dimos.db").display()
+            )),
         }
     }
 
@@ -227,7 +277,11 @@ impl Config {
     /// Origin (scheme, host, port) of public links to `host`.
     pub fn public_origin(&self, host: &str) -> String {
         let scheme = &self.http.public_scheme;
-        let port = self.http.public_port.or(if scheme == "http" { Some(self.listen.port()) } else { None });
+        let port = self.http.public_port.or(if scheme == "http" {
+            Some(self.listen.port())
+        } else {
+            None
+        });
         match port {
             Some(80) if scheme == "http" => format!("{scheme}://{host}"),
             Some(443) if scheme == "https" => format!("{scheme}://{host}"),
@@ -252,7 +306,11 @@ mod tests {
         fn walk(prefix: &str, v: &toml::Value, out: &mut Vec<String>) {
             if let toml::Value::Table(t) = v {
                 for (k, v) in t {
-                    let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    let p = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
                     walk(&p, v, out);
                     out.push(p);
                 }
@@ -262,22 +320,38 @@ mod tests {
         walk("", &v, &mut keys);
         for key in keys {
             let leaf = key.rsplit('.').next().unwrap();
-            assert!(DEFAULT_TOML.contains(leaf), "default-config.toml does not mention {key}");
+            assert!(
+                DEFAULT_TOML.contains(leaf),
+                "default-config.toml does not mention {key}"
+            );
         }
         for optional in ["url", "public_port"] {
-            assert!(DEFAULT_TOML.contains(&format!("# {optional} =")), "{optional}");
+            assert!(
+                DEFAULT_TOML.contains(&format!("# {optional} =")),
+                "{optional}"
+            );
         }
     }
 
     #[test]
     fn file_values_override_defaults_and_bad_values_are_named() {
-        let c = Config::from_toml("base_domain = \"dimos.gov.gr\"\n[http]\npublic_scheme = \"https\"\n").unwrap();
+        let c = Config::from_toml(
+            "base_domain = \"dimos.gov.gr\"\n[http]\npublic_scheme = \"https\"\n",
+        )
+        .unwrap();
         assert_eq!(c.base_domain, "dimos.gov.gr");
         assert!(c.behind_tls());
-        assert_eq!(c.public_origin("alimos.dimos.gov.gr"), "https://alimos.dimos.gov.gr");
-        let err = Config::from_toml("[http]\nbody_limit_bytes = \"lots\"\n").unwrap_err().to_string();
+        assert_eq!(
+            c.public_origin("alimos.dimos.gov.gr"),
+            "https://alimos.dimos.gov.gr"
+        );
+        let err = Config::from_toml("[http]\nbody_limit_bytes = \"lots\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("body_limit_bytes"), "{err}");
-        let err = Config::from_toml("lisen = \"0.0.0.0:80\"\n").unwrap_err().to_string();
+        let err = Config::from_toml("lisen = \"0.0.0.0:80\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("lisen"), "{err}");
     }
 
@@ -287,29 +361,53 @@ mod tests {
         c.database.url = Some(Secret::new("postgres://dimos:s3cret@db/dimos"));
         assert!(!format!("{c:?}").contains("s3cret"));
         assert!(!toml::to_string(&c).unwrap().contains("s3cret"));
-        assert_eq!(redact_url("postgres://dimos:s3cret@db/dimos"), "postgres://dimos:***@db/dimos");
-        assert_eq!(redact_url("sqlite://./data/dimos.db"), "sqlite://./data/dimos.db");
+        assert_eq!(
+            redact_url("postgres://dimos:s3cret@db/dimos"),
+            "postgres://dimos:***@db/dimos"
+        );
+        assert_eq!(
+            redact_url("sqlite://./data/dimos.db"),
+            "sqlite://./data/dimos.db"
+        );
     }
 
     #[test]
     fn default_database_is_sqlite_in_data_dir() {
         let c = Config::default();
-        assert_eq!(c.database_url().expose(), "sqlite://./data/dimos.db?mode=rwc");
-        assert_eq!(c.public_origin("alimos.localhost"), "http://alimos.localhost:8080");
+        assert_eq!(
+            c.database_url().expose(),
+            "sqlite://./data/dimos.db?mode=rwc"
+        );
+        assert_eq!(
+            c.public_origin("alimos.localhost"),
+            "http://alimos.localhost:8080"
+        );
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the closure's error type
     fn environment_overrides_file() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("dimos.toml", "base_domain = \"from-file.gr\"\nlog_format = \"json\"\n")?;
+            jail.create_file(
+                "dimos.toml",
+                "base_domain = \"from-file.gr\"\nlog_format = \"json\"\n",
+            )?;
             jail.set_env("DIMOS_BASE_DOMAIN", "from-env.gr");
             jail.set_env("DIMOS_HTTP__REQUEST_TIMEOUT_SECS", "7");
             jail.set_env("DATABASE_URL", "postgres://u:p@h/d");
+            jail.set_env("DIMOS_TEST_POSTGRES_URL", "ignored");
+            jail.set_env("DIMOS_CONFIG", "ignored");
             let c = Config::load(None).map_err(|e| e.to_string())?;
             assert_eq!(c.base_domain, "from-env.gr");
             assert_eq!(c.log_format, LogFormat::Json);
             assert_eq!(c.http.request_timeout_secs, 7);
             assert_eq!(c.database_url().expose(), "postgres://u:p@h/d");
+            jail.set_env("DIMOS_LISTNE", "0.0.0.0:1");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(
+                err.contains("listne"),
+                "a misspelt variable is an error: {err}"
+            );
             Ok(())
         });
     }

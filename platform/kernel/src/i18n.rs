@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 use unic_langid::{LanguageIdentifier, langid};
 
 /// The languages Dimos speaks. Greek is the default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Locale {
     #[default]
@@ -41,13 +43,17 @@ impl Locale {
             let mut it = part.split(';');
             let tag = it.next().unwrap_or("").trim();
             let q = it
-                .find_map(|p| p.trim().strip_prefix("q=").and_then(|v| v.parse::<f32>().ok()))
+                .find_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|v| v.parse::<f32>().ok())
+                })
                 .unwrap_or(1.0);
             let primary = tag.split('-').next().unwrap_or("");
-            if let Some(l) = Locale::parse(primary) {
-                if best.is_none_or(|(bq, _)| q > bq) {
-                    best = Some((q, l));
-                }
+            if let Some(l) = Locale::parse(primary)
+                && best.is_none_or(|(bq, _)| q > bq)
+            {
+                best = Some((q, l));
             }
         }
         best.map(|(_, l)| l)
@@ -77,7 +83,9 @@ pub struct Translator {
 
 impl std::fmt::Debug for Translator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Translator").field("messages", &self.keys[0].len()).finish()
+        f.debug_struct("Translator")
+            .field("messages", &self.keys[0].len())
+            .finish()
     }
 }
 
@@ -97,12 +105,17 @@ impl Translator {
             b.set_use_isolating(false);
             b
         };
-        let mut t = Translator { el: mk(Locale::El), en: mk(Locale::En), keys: Default::default() };
+        let mut t = Translator {
+            el: mk(Locale::El),
+            en: mk(Locale::En),
+            keys: Default::default(),
+        };
         for src in sources {
-            let res = FluentResource::try_new(src.text.to_owned()).map_err(|(_, errs)| FtlError {
-                file: src.name.to_owned(),
-                message: format!("{errs:?}"),
-            })?;
+            let res =
+                FluentResource::try_new(src.text.to_owned()).map_err(|(_, errs)| FtlError {
+                    file: src.name.to_owned(),
+                    message: format!("{errs:?}"),
+                })?;
             for entry in res.entries() {
                 if let fluent_syntax::ast::Entry::Message(m) = entry {
                     t.keys[src.locale as usize].insert(m.id.name.to_owned());
@@ -112,9 +125,10 @@ impl Translator {
                 Locale::El => &mut t.el,
                 Locale::En => &mut t.en,
             };
-            bundle
-                .add_resource(res)
-                .map_err(|errs| FtlError { file: src.name.to_owned(), message: format!("{errs:?}") })?;
+            bundle.add_resource(res).map_err(|errs| FtlError {
+                file: src.name.to_owned(),
+                message: format!("{errs:?}"),
+            })?;
         }
         Ok(t)
     }
@@ -161,20 +175,40 @@ mod tests {
 
     #[test]
     fn accept_language() {
-        assert_eq!(Locale::from_accept_language("en-GB,en;q=0.9"), Some(Locale::En));
-        assert_eq!(Locale::from_accept_language("fr;q=1, en;q=0.5, el;q=0.8"), Some(Locale::El));
+        assert_eq!(
+            Locale::from_accept_language("en-GB,en;q=0.9"),
+            Some(Locale::En)
+        );
+        assert_eq!(
+            Locale::from_accept_language("fr;q=1, en;q=0.5, el;q=0.8"),
+            Some(Locale::El)
+        );
         assert_eq!(Locale::from_accept_language("fr, de"), None);
     }
 
     #[test]
     fn falls_back_and_reports_missing() {
         let t = Translator::new(&[
-            FtlSource { locale: Locale::El, name: "el", text: "hello = Γεια σου { $name }\nonly-el = μόνο\n" },
-            FtlSource { locale: Locale::En, name: "en", text: "hello = Hello { $name }\n" },
+            FtlSource {
+                locale: Locale::El,
+                name: "el",
+                text: "hello = Γεια σου { $name }\nonly-el = μόνο\n",
+            },
+            FtlSource {
+                locale: Locale::En,
+                name: "en",
+                text: "hello = Hello { $name }\n",
+            },
         ])
         .unwrap();
-        assert_eq!(t.t(Locale::El, "hello", &[("name", "Μαρία".into())]), "Γεια σου Μαρία");
-        assert_eq!(t.t(Locale::En, "hello", &[("name", "Maria".into())]), "Hello Maria");
+        assert_eq!(
+            t.t(Locale::El, "hello", &[("name", "Μαρία".into())]),
+            "Γεια σου Μαρία"
+        );
+        assert_eq!(
+            t.t(Locale::En, "hello", &[("name", "Maria".into())]),
+            "Hello Maria"
+        );
         assert_eq!(t.t(Locale::En, "only-el", &[]), "μόνο");
         assert_eq!(t.t(Locale::En, "nope", &[]), "nope");
         assert_eq!(t.missing_keys(), vec![(Locale::En, "only-el".to_string())]);
@@ -182,8 +216,12 @@ mod tests {
 
     #[test]
     fn syntax_errors_name_the_file() {
-        let err = Translator::new(&[FtlSource { locale: Locale::El, name: "broken.ftl", text: "= nokey\n" }])
-            .unwrap_err();
+        let err = Translator::new(&[FtlSource {
+            locale: Locale::El,
+            name: "broken.ftl",
+            text: "= nokey\n",
+        }])
+        .unwrap_err();
         assert_eq!(err.file, "broken.ftl");
     }
 }

@@ -72,7 +72,9 @@ where
 pub struct Slug(String);
 
 /// Host labels that belong to the platform, never to a tenant.
-pub const RESERVED_SLUGS: &[&str] = &["admin", "www", "api", "static", "assets", "mail", "operator"];
+pub const RESERVED_SLUGS: &[&str] = &[
+    "admin", "www", "api", "static", "assets", "mail", "operator",
+];
 
 impl Slug {
     pub fn as_str(&self) -> &str {
@@ -83,7 +85,9 @@ impl Slug {
 impl std::str::FromStr for Slug {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self, Error> {
-        let ok_chars = s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let ok_chars = s
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if s.len() < 2 || s.len() > 40 {
             return Err(Error::invalid("slug", "slug-length"));
         }
@@ -133,7 +137,9 @@ impl std::str::FromStr for DomainName {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-');
             if !ok {
                 return Err(bad());
             }
@@ -171,8 +177,16 @@ impl HexColour {
 
     /// WCAG 2.1 relative luminance.
     pub fn luminance(&self) -> f64 {
-        let lin = |c: f64| if c <= 0.03928 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) };
-        0.2126 * lin(self.channel(0)) + 0.7152 * lin(self.channel(1)) + 0.0722 * lin(self.channel(2))
+        let lin = |c: f64| {
+            if c <= 0.03928 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * lin(self.channel(0))
+            + 0.7152 * lin(self.channel(1))
+            + 0.0722 * lin(self.channel(2))
     }
 
     /// WCAG contrast ratio against white text.
@@ -228,7 +242,10 @@ impl LocalizedText {
             if len == 0 {
                 errors.push(FieldError::new(format!("{field}.{lang}"), "required"));
             } else if len > max {
-                errors.push(FieldError::new(format!("{field}.{lang}"), "too-long").with_detail(max.to_string()));
+                errors.push(
+                    FieldError::new(format!("{field}.{lang}"), "too-long")
+                        .with_detail(max.to_string()),
+                );
             }
         }
     }

@@ -13,7 +13,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "dimos", version, about = "Digital services for every municipality, one deployment.")]
+#[command(
+    name = "dimos",
+    version,
+    about = "Digital services for every municipality, one deployment."
+)]
 struct Cli {
     /// Configuration file (default: ./dimos.toml if present). Also DIMOS_CONFIG.
     #[arg(long, global = true, env = "DIMOS_CONFIG")]
@@ -57,10 +61,17 @@ enum ConfigCommand {
 
 fn init_tracing(config: &Config) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log_filter));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log_filter));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match config.log_format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
 }
@@ -79,7 +90,10 @@ pub fn main() -> ExitCode {
         }
     };
     init_tracing(&config);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("dimos: cannot start the async runtime: {e}");
@@ -101,15 +115,23 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Migrate => {
             let modules = Modules::new(modules()).map_err(anyhow::Error::msg)?;
             connect_and_migrate(&config, &modules).await?;
-            println!("database is up to date ({})", redact_url(config.database_url().expose()));
+            println!(
+                "database is up to date ({})",
+                redact_url(config.database_url().expose())
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Tenants(TenantsCommand::List) => {
             let modules = Modules::new(modules()).map_err(anyhow::Error::msg)?;
             let db = connect_and_migrate(&config, &modules).await?;
             for t in TenantStore::new(db).list().await? {
-                let enabled: Vec<&str> =
-                    t.spec.modules.iter().filter(|(_, m)| m.enabled).map(|(id, _)| id.as_str()).collect();
+                let enabled: Vec<&str> = t
+                    .spec
+                    .modules
+                    .iter()
+                    .filter(|(_, m)| m.enabled)
+                    .map(|(id, _)| id.as_str())
+                    .collect();
                 println!(
                     "{:<24} {:<10} {:<36} {}",
                     t.slug(),
@@ -122,8 +144,13 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         }
         Command::Tenants(TenantsCommand::Apply { path, dry_run }) => {
             let modules = Modules::new(modules()).map_err(anyhow::Error::msg)?;
-            let translator = dimos_web::ui::build_translator(&modules).map_err(anyhow::Error::msg)?;
-            let ctx = ValidationContext { catalog: &modules, base_domain: &config.base_domain, file_dir: None };
+            let translator =
+                dimos_web::ui::build_translator(&modules).map_err(anyhow::Error::msg)?;
+            let ctx = ValidationContext {
+                catalog: &modules,
+                base_domain: &config.base_domain,
+                file_dir: None,
+            };
             if dry_run {
                 return match load_path(&path, &ctx) {
                     Ok(files) => {
@@ -139,7 +166,15 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 };
             }
             let db = connect_and_migrate(&config, &modules).await?;
-            match apply_tenant_files(&TenantStore::new(db), &path, &ctx, &translator, "dimos tenants apply").await {
+            match apply_tenant_files(
+                &TenantStore::new(db),
+                &path,
+                &ctx,
+                &translator,
+                "dimos tenants apply",
+            )
+            .await
+            {
                 Ok(report) => {
                     for line in report {
                         println!("{line}");
@@ -173,7 +208,11 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         port_origin(&base),
     );
     for t in app.state().registry().tenants() {
-        tracing::info!("  {} → {}/", t.name(Locale::El), port_origin(&t.canonical_host(&base)));
+        tracing::info!(
+            "  {} → {}/",
+            t.name(Locale::El),
+            port_origin(&t.canonical_host(&base))
+        );
     }
     app.run_until_stopped().await?;
     Ok(ExitCode::SUCCESS)
@@ -183,11 +222,17 @@ fn describe(e: &FileError, translator: &Translator) -> String {
     match &e.field {
         Some(f) => {
             let detail = f.detail.clone().unwrap_or_default();
-            let mut msg = translator.t(Locale::En, &format!("error-field-{}", f.code), &[("detail", detail.clone())]);
+            let mut msg = translator.t(
+                Locale::En,
+                &format!("error-field-{}", f.code),
+                &[("detail", detail.clone())],
+            );
             if !detail.is_empty() && !msg.contains(&detail) {
                 msg = format!("{msg} ({detail})");
             }
-            let loc = e.line.map_or(format!("{}", e.file.display()), |l| format!("{}:{l}", e.file.display()));
+            let loc = e.line.map_or(format!("{}", e.file.display()), |l| {
+                format!("{}:{l}", e.file.display())
+            });
             format!("{loc}: {}: {msg}", f.field)
         }
         None => e.to_string(),
@@ -213,7 +258,11 @@ pub async fn apply_tenant_files(
     let files = load_path(path, ctx).map_err(|errors| {
         anyhow::anyhow!(
             "invalid tenant file(s):\n{}",
-            errors.iter().map(|e| describe(e, translator)).collect::<Vec<_>>().join("\n")
+            errors
+                .iter()
+                .map(|e| describe(e, translator))
+                .collect::<Vec<_>>()
+                .join("\n")
         )
     })?;
     let specs: Vec<_> = files.iter().map(|f| f.spec.clone()).collect();
@@ -236,7 +285,6 @@ pub async fn apply_tenant_files(
     Ok(report)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,7 +294,13 @@ mod tests {
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
         let c = Cli::try_parse_from(["dimos", "tenants", "apply", "tenants", "--dry-run"]).unwrap();
-        assert!(matches!(c.command, Some(Command::Tenants(TenantsCommand::Apply { dry_run: true, .. }))));
+        assert!(matches!(
+            c.command,
+            Some(Command::Tenants(TenantsCommand::Apply {
+                dry_run: true,
+                ..
+            }))
+        ));
         assert!(Cli::try_parse_from(["dimos"]).unwrap().command.is_none());
     }
 }

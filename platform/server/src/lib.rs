@@ -36,7 +36,11 @@ pub async fn connect_and_migrate(config: &Config, modules: &Modules) -> anyhow::
         .with_context(|| format!("connecting to {}", redact_url(url.expose())))?;
     let applied = migrate::migrate(&db, &modules.migration_sets()).await?;
     if !applied.is_empty() {
-        tracing::info!(count = applied.len(), backend = db.backend().name(), "database migrated");
+        tracing::info!(
+            count = applied.len(),
+            backend = db.backend().name(),
+            "database migrated"
+        );
     }
     Ok(db)
 }
@@ -51,34 +55,54 @@ pub struct Application {
 impl Application {
     /// Connects, migrates, applies tenant files, loads the tenant registry and
     /// binds the listener (port 0 picks a free port: see [`Application::port`]).
-    pub async fn build(config: Config, modules: Vec<ModuleDescriptor>) -> anyhow::Result<Application> {
+    pub async fn build(
+        config: Config,
+        modules: Vec<ModuleDescriptor>,
+    ) -> anyhow::Result<Application> {
         let modules = Arc::new(Modules::new(modules).map_err(anyhow::Error::msg)?);
-        let translator = Arc::new(dimos_web::ui::build_translator(&modules).map_err(anyhow::Error::msg)?);
-        let templates =
-            dimos_web::ui::build_templates(&modules, translator.clone()).map_err(anyhow::Error::msg)?;
+        let translator =
+            Arc::new(dimos_web::ui::build_translator(&modules).map_err(anyhow::Error::msg)?);
+        let templates = dimos_web::ui::build_templates(&modules, translator.clone())
+            .map_err(anyhow::Error::msg)?;
         let db = connect_and_migrate(&config, &modules).await?;
         let store = TenantStore::new(db.clone());
 
-        if let Some(dir) = config.tenancy.apply_on_start.as_ref().filter(|d| !d.as_os_str().is_empty()) {
-            if dir.exists() {
-                let ctx =
-                    ValidationContext { catalog: modules.as_ref(), base_domain: &config.base_domain, file_dir: None };
-                let report = cli::apply_tenant_files(&store, dir, &ctx, &translator, "tenant-files").await?;
-                for line in report {
-                    tracing::info!("{line}");
-                }
+        if let Some(dir) = config
+            .tenancy
+            .apply_on_start
+            .as_ref()
+            .filter(|d| !d.as_os_str().is_empty())
+            && dir.exists()
+        {
+            let ctx = ValidationContext {
+                catalog: modules.as_ref(),
+                base_domain: &config.base_domain,
+                file_dir: None,
+            };
+            let report =
+                cli::apply_tenant_files(&store, dir, &ctx, &translator, "tenant-files").await?;
+            for line in report {
+                tracing::info!("{line}");
             }
         }
 
         let registry = Arc::new(Registry::load(store, &config.base_domain).await?);
-        let refresher = registry.spawn_refresher(Duration::from_millis(config.tenancy.refresh_interval_ms));
-        let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+        let refresher =
+            registry.spawn_refresher(Duration::from_millis(config.tenancy.refresh_interval_ms));
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
         let addr = listener.local_addr()?;
         // Port 0 means "any free port": links must use the one we got.
         let mut config = config;
         config.listen = addr;
         let state = AppState::new(config, db, registry, modules, translator, templates);
-        Ok(Application { listener, addr, state, refresher })
+        Ok(Application {
+            listener,
+            addr,
+            state,
+            refresher,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -95,7 +119,10 @@ impl Application {
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish
     /// (for at most `http.shutdown_grace_secs`).
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let grace = Duration::from_secs(self.state.config().http.shutdown_grace_secs);
         let router = dimos_web::build_router(self.state.clone());
         let (tx, mut rx) = tokio::sync::watch::channel(false);
@@ -104,8 +131,11 @@ impl Application {
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = tx.send(true);
         };
-        let server = axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(signal);
+        let server = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(signal);
         let deadline = async move {
             let _ = rx.wait_for(|stopped| *stopped).await;
             tokio::time::sleep(grace).await;
@@ -147,6 +177,5 @@ pub async fn shutdown_signal() {
         () = term => {},
     }
 }
-
 
 pub use cli::apply_tenant_files;

@@ -34,23 +34,42 @@ pub struct TenantFile {
 /// Parses and validates one file. The slug must match the file name, so a
 /// copied file cannot silently overwrite another municipality.
 pub fn load_file(path: &Path, ctx: &ValidationContext<'_>) -> Result<TenantFile, Vec<FileError>> {
-    let err = |line, message: String| vec![FileError { file: path.to_owned(), line, message, field: None }];
+    let err = |line, message: String| {
+        vec![FileError {
+            file: path.to_owned(),
+            line,
+            message,
+            field: None,
+        }]
+    };
     let text = std::fs::read_to_string(path).map_err(|e| err(None, format!("cannot read: {e}")))?;
     let raw: RawTenant = toml::from_str(&text).map_err(|e| {
         let line = e.span().map(|s| line_of(&text, s.start));
         err(line, e.message().trim().to_owned())
     })?;
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
     if raw.slug.as_str() != stem {
         return Err(err(
             locate(&text, "slug"),
-            format!("slug {:?} does not match the file name {stem:?}.toml", raw.slug.as_str()),
+            format!(
+                "slug {:?} does not match the file name {stem:?}.toml",
+                raw.slug.as_str()
+            ),
         ));
     }
     let dir = path.parent().map(Path::to_owned);
-    let ctx = ValidationContext { file_dir: dir.as_deref(), ..*ctx };
+    let ctx = ValidationContext {
+        file_dir: dir.as_deref(),
+        ..*ctx
+    };
     match raw.validate(&ctx) {
-        Ok(spec) => Ok(TenantFile { path: path.to_owned(), spec }),
+        Ok(spec) => Ok(TenantFile {
+            path: path.to_owned(),
+            spec,
+        }),
         Err(Error::Validation(fields)) => Err(fields
             .into_iter()
             .map(|f| FileError {
@@ -66,10 +85,20 @@ pub fn load_file(path: &Path, ctx: &ValidationContext<'_>) -> Result<TenantFile,
 
 /// Loads every `*.toml` of a folder (sorted by name), or a single file.
 /// Either all files are valid or the errors of all of them are returned.
-pub fn load_path(path: &Path, ctx: &ValidationContext<'_>) -> Result<Vec<TenantFile>, Vec<FileError>> {
+pub fn load_path(
+    path: &Path,
+    ctx: &ValidationContext<'_>,
+) -> Result<Vec<TenantFile>, Vec<FileError>> {
     let files = if path.is_dir() {
         let mut v: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(|e| vec![FileError { file: path.to_owned(), line: None, message: e.to_string(), field: None }])?
+            .map_err(|e| {
+                vec![FileError {
+                    file: path.to_owned(),
+                    line: None,
+                    message: e.to_string(),
+                    field: None,
+                }]
+            })?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "toml"))
             .collect();
@@ -86,7 +115,11 @@ pub fn load_path(path: &Path, ctx: &ValidationContext<'_>) -> Result<Vec<TenantF
             Err(e) => errors.extend(e),
         }
     }
-    if errors.is_empty() { Ok(ok) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(ok)
+    } else {
+        Err(errors)
+    }
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -106,7 +139,11 @@ fn locate(text: &str, field: &str) -> Option<usize> {
             section.clone()
         } else if let Some((k, _)) = l.split_once('=') {
             let k = k.trim().trim_matches('"');
-            if section.is_empty() { k.to_owned() } else { format!("{section}.{k}") }
+            if section.is_empty() {
+                k.to_owned()
+            } else {
+                format!("{section}.{k}")
+            }
         } else {
             continue;
         };
@@ -161,17 +198,28 @@ greeting = "Καλώς ήρθατε"
         let p = write(d.path(), "test.toml", &GOOD.replace("[name]", "[name"));
         let e = load_file(&p, &ctx()).unwrap_err();
         assert_eq!(e[0].line, Some(4), "{e:?}");
-        assert!(e[0].to_string().starts_with(&format!("{}:4: ", p.display())));
+        assert!(
+            e[0].to_string()
+                .starts_with(&format!("{}:4: ", p.display()))
+        );
     }
 
     #[test]
     fn validation_errors_name_the_line_of_the_field() {
         let d = tempfile::tempdir().unwrap();
-        let text = GOOD.replace("greeting", "colour").replace("#003476", "#f0f0f0");
+        let text = GOOD
+            .replace("greeting", "colour")
+            .replace("#003476", "#f0f0f0");
         let p = write(d.path(), "test.toml", &text);
         let e = load_file(&p, &ctx()).unwrap_err();
-        let lines: Vec<_> = e.iter().map(|e| (e.line, e.field.as_ref().unwrap().code)).collect();
-        assert_eq!(lines, vec![(Some(9), "colour-contrast"), (Some(12), "unknown-field")]);
+        let lines: Vec<_> = e
+            .iter()
+            .map(|e| (e.line, e.field.as_ref().unwrap().code))
+            .collect();
+        assert_eq!(
+            lines,
+            vec![(Some(9), "colour-contrast"), (Some(12), "unknown-field")]
+        );
     }
 
     #[test]
@@ -179,7 +227,11 @@ greeting = "Καλώς ήρθατε"
         let d = tempfile::tempdir().unwrap();
         let e = load_file(&write(d.path(), "other.toml", GOOD), &ctx()).unwrap_err();
         assert_eq!(e[0].line, Some(1));
-        let e = load_file(&write(d.path(), "test.toml", &format!("{GOOD}\n[extra]\nx = 1\n")), &ctx()).unwrap_err();
+        let e = load_file(
+            &write(d.path(), "test.toml", &format!("{GOOD}\n[extra]\nx = 1\n")),
+            &ctx(),
+        )
+        .unwrap_err();
         assert!(e[0].message.contains("extra"), "{}", e[0]);
     }
 

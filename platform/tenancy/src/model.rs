@@ -1,6 +1,8 @@
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use dimos_kernel::{DomainName, Error, FieldError, HexColour, Locale, LocalizedText, Slug, TenantId};
+use dimos_kernel::{
+    DomainName, Error, FieldError, HexColour, Locale, LocalizedText, Slug, TenantId,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -37,7 +39,11 @@ impl TenantStatus {
 pub trait ModuleCatalog: Send + Sync {
     fn is_known(&self, module: &str) -> bool;
     /// Checks a module's configuration and fills in its defaults.
-    fn validate_config(&self, module: &str, config: &Map<String, Value>) -> Result<Value, Vec<FieldError>>;
+    fn validate_config(
+        &self,
+        module: &str,
+        config: &Map<String, Value>,
+    ) -> Result<Value, Vec<FieldError>>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -120,23 +126,33 @@ impl LogoData {
             return Err("logo-too-large");
         }
         if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-            return Ok(LogoData { content_type: "image/png".into(), bytes });
+            return Ok(LogoData {
+                content_type: "image/png".into(),
+                bytes,
+            });
         }
         let head = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).to_ascii_lowercase();
         let text = String::from_utf8_lossy(&bytes).to_ascii_lowercase();
-        if head.trim_start().starts_with("<svg") || (head.trim_start().starts_with("<?xml") && head.contains("<svg")) {
+        if head.trim_start().starts_with("<svg")
+            || (head.trim_start().starts_with("<?xml") && head.contains("<svg"))
+        {
             // Served with a sandboxing CSP as well, but refuse active content outright.
-            if text.contains("<script") || text.contains("javascript:") || has_event_handler(&text) {
+            if text.contains("<script") || text.contains("javascript:") || has_event_handler(&text)
+            {
                 return Err("logo-active-content");
             }
-            return Ok(LogoData { content_type: "image/svg+xml".into(), bytes });
+            return Ok(LogoData {
+                content_type: "image/svg+xml".into(),
+                bytes,
+            });
         }
         Err("logo-type")
     }
 }
 
 fn has_event_handler(svg: &str) -> bool {
-    svg.split_whitespace().any(|w| w.starts_with("on") && w.contains('='))
+    svg.split_whitespace()
+        .any(|w| w.starts_with("on") && w.contains('='))
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -174,9 +190,18 @@ impl RawTenant {
         self.name.validate("name", 120, &mut errs);
         let base = ctx.base_domain.to_ascii_lowercase();
         let mut seen = std::collections::BTreeSet::new();
-        let all = self.domains.primary.iter().map(|d| ("domains.primary".to_string(), d)).chain(
-            self.domains.aliases.iter().enumerate().map(|(i, d)| (format!("domains.aliases[{i}]"), d)),
-        );
+        let all = self
+            .domains
+            .primary
+            .iter()
+            .map(|d| ("domains.primary".to_string(), d))
+            .chain(
+                self.domains
+                    .aliases
+                    .iter()
+                    .enumerate()
+                    .map(|(i, d)| (format!("domains.aliases[{i}]"), d)),
+            );
         for (field, d) in all {
             if d.as_str() == base || d.as_str().ends_with(&format!(".{base}")) {
                 errs.push(FieldError::new(field, "domain-under-base").with_detail(base.clone()));
@@ -186,16 +211,27 @@ impl RawTenant {
         }
         if self.branding.primary_colour.contrast_with_white() < 4.5 {
             errs.push(
-                FieldError::new("branding.primary_colour", "colour-contrast")
-                    .with_detail(format!("{:.1}:1", self.branding.primary_colour.contrast_with_white())),
+                FieldError::new("branding.primary_colour", "colour-contrast").with_detail(format!(
+                    "{:.1}:1",
+                    self.branding.primary_colour.contrast_with_white()
+                )),
             );
         }
-        let logo = match self.branding.logo.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let logo = match self
+            .branding
+            .logo
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             None => None,
             Some(reference) => match load_logo(reference, ctx.file_dir) {
                 Ok(l) => Some(l),
                 Err(code) => {
-                    errs.push(FieldError::new("branding.logo", code).with_detail(reference.chars().take(80).collect::<String>()));
+                    errs.push(
+                        FieldError::new("branding.logo", code)
+                            .with_detail(reference.chars().take(80).collect::<String>()),
+                    );
                     None
                 }
             },
@@ -209,7 +245,13 @@ impl RawTenant {
             }
             match ctx.catalog.validate_config(&id, &m.config) {
                 Ok(config) => {
-                    modules.insert(id, ModuleSettings { enabled: m.enabled, config });
+                    modules.insert(
+                        id,
+                        ModuleSettings {
+                            enabled: m.enabled,
+                            config,
+                        },
+                    );
                 }
                 Err(e) => errs.extend(e.into_iter().map(|mut f| {
                     f.field = format!("modules.{id}.{}", f.field);
@@ -235,17 +277,26 @@ impl RawTenant {
 }
 
 fn trim(t: LocalizedText) -> LocalizedText {
-    LocalizedText { el: t.el.trim().to_owned(), en: t.en.trim().to_owned() }
+    LocalizedText {
+        el: t.el.trim().to_owned(),
+        en: t.en.trim().to_owned(),
+    }
 }
 
 fn load_logo(reference: &str, dir: Option<&Path>) -> Result<LogoData, &'static str> {
     let bytes = if let Some(rest) = reference.strip_prefix("data:") {
         let (_, b64) = rest.split_once(";base64,").ok_or("logo-data-url")?;
-        base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|_| "logo-data-url")?
+        base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .map_err(|_| "logo-data-url")?
     } else {
         let dir = dir.ok_or("logo-data-url")?;
         let rel = Path::new(reference);
-        if rel.is_absolute() || rel.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+        if rel.is_absolute()
+            || rel
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
             return Err("logo-path");
         }
         std::fs::read(dir.join(rel)).map_err(|_| "logo-missing")?
@@ -256,7 +307,8 @@ fn load_logo(reference: &str, dir: Option<&Path>) -> Result<LogoData, &'static s
 fn validate_contact(c: &Contact, errs: &mut Vec<FieldError>) {
     if let Some(e) = &c.email {
         let ok = e.len() <= 254
-            && e.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
+            && e.split_once('@')
+                .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
             && !e.contains(char::is_whitespace);
         if !ok {
             errs.push(FieldError::new("contact.email", "email-invalid"));
@@ -264,17 +316,22 @@ fn validate_contact(c: &Contact, errs: &mut Vec<FieldError>) {
     }
     if let Some(p) = &c.phone {
         let digits = p.chars().filter(char::is_ascii_digit).count();
-        if !(10..=15).contains(&digits) || p.chars().any(|ch| !(ch.is_ascii_digit() || " +-()".contains(ch))) {
+        if !(10..=15).contains(&digits)
+            || p.chars()
+                .any(|ch| !(ch.is_ascii_digit() || " +-()".contains(ch)))
+        {
             errs.push(FieldError::new("contact.phone", "phone-invalid"));
         }
     }
     if let Some(a) = &c.address {
         a.validate("contact.address", 200, errs);
     }
-    if let Some(w) = &c.website {
-        if !(w.starts_with("https://") || w.starts_with("http://")) || w.len() > 200 || w.contains(char::is_whitespace) {
-            errs.push(FieldError::new("contact.website", "url-invalid"));
-        }
+    if let Some(w) = &c.website
+        && (!(w.starts_with("https://") || w.starts_with("http://"))
+            || w.len() > 200
+            || w.contains(char::is_whitespace))
+    {
+        errs.push(FieldError::new("contact.website", "url-invalid"));
     }
 }
 
@@ -291,9 +348,15 @@ impl TenantSpec {
         for a in &self.aliases {
             m.insert(format!("domains.aliases.{a}"), "yes".into());
         }
-        m.insert("branding.primary_colour".into(), self.primary_colour.to_string());
+        m.insert(
+            "branding.primary_colour".into(),
+            self.primary_colour.to_string(),
+        );
         if let Some(l) = &self.logo {
-            m.insert("branding.logo".into(), format!("{} sha256:{}", l.content_type, &l.sha256()[..12]));
+            m.insert(
+                "branding.logo".into(),
+                format!("{} sha256:{}", l.content_type, &l.sha256()[..12]),
+            );
         }
         if let Ok(Value::Object(c)) = serde_json::to_value(&self.contact) {
             flatten_json("contact", &Value::Object(c), &mut m);
@@ -311,11 +374,18 @@ impl TenantSpec {
             slug: self.slug.clone(),
             name: self.name.clone(),
             status: self.status,
-            domains: RawDomains { primary: self.primary_domain.clone(), aliases: self.aliases.clone() },
+            domains: RawDomains {
+                primary: self.primary_domain.clone(),
+                aliases: self.aliases.clone(),
+            },
             branding: RawBranding {
                 primary_colour: self.primary_colour.clone(),
                 logo: self.logo.as_ref().map(|l| {
-                    format!("data:{};base64,{}", l.content_type, base64::engine::general_purpose::STANDARD.encode(&l.bytes))
+                    format!(
+                        "data:{};base64,{}",
+                        l.content_type,
+                        base64::engine::general_purpose::STANDARD.encode(&l.bytes)
+                    )
                 }),
             },
             contact: self.contact.clone(),
@@ -327,7 +397,13 @@ impl TenantSpec {
                         Value::Object(o) => o.clone(),
                         _ => Map::new(),
                     };
-                    (id.clone(), RawModule { enabled: s.enabled, config })
+                    (
+                        id.clone(),
+                        RawModule {
+                            enabled: s.enabled,
+                            config,
+                        },
+                    )
                 })
                 .collect(),
         }
@@ -379,7 +455,11 @@ impl Tenant {
     }
 
     pub fn module_config(&self, module: &str) -> Option<&Value> {
-        self.spec.modules.get(module).filter(|m| m.enabled).map(|m| &m.config)
+        self.spec
+            .modules
+            .get(module)
+            .filter(|m| m.enabled)
+            .map(|m| &m.config)
     }
 
     /// The host name people should use: the primary domain, else `<slug>.<base>`.
@@ -400,7 +480,11 @@ pub(crate) mod tests {
         fn is_known(&self, module: &str) -> bool {
             module == "example"
         }
-        fn validate_config(&self, _: &str, config: &Map<String, Value>) -> Result<Value, Vec<FieldError>> {
+        fn validate_config(
+            &self,
+            _: &str,
+            config: &Map<String, Value>,
+        ) -> Result<Value, Vec<FieldError>> {
             let mut out = Map::new();
             for (k, v) in config {
                 if k != "greeting" {
@@ -414,7 +498,11 @@ pub(crate) mod tests {
     }
 
     pub fn ctx() -> ValidationContext<'static> {
-        ValidationContext { catalog: &Catalog, base_domain: "localhost", file_dir: None }
+        ValidationContext {
+            catalog: &Catalog,
+            base_domain: "localhost",
+            file_dir: None,
+        }
     }
 
     pub fn raw(slug: &str) -> RawTenant {
@@ -429,7 +517,13 @@ pub(crate) mod tests {
     #[test]
     fn a_minimal_tenant_is_valid_and_modules_get_defaults() {
         let mut r = raw("test");
-        r.modules.insert("example".into(), RawModule { enabled: true, config: Map::new() });
+        r.modules.insert(
+            "example".into(),
+            RawModule {
+                enabled: true,
+                config: Map::new(),
+            },
+        );
         let spec = r.validate(&ctx()).unwrap();
         assert_eq!(spec.modules["example"].config["greeting"], "Γεια");
         assert_eq!(spec.flatten()["modules.example.greeting"], "Γεια");
@@ -443,11 +537,25 @@ pub(crate) mod tests {
         r.domains.primary = Some("alimos.localhost".parse().unwrap());
         r.domains.aliases = vec!["a.gr".parse().unwrap(), "a.gr".parse().unwrap()];
         r.contact.email = Some("nobody".into());
-        r.modules.insert("nope".into(), RawModule { enabled: true, config: Map::new() });
+        r.modules.insert(
+            "nope".into(),
+            RawModule {
+                enabled: true,
+                config: Map::new(),
+            },
+        );
         let mut bad_cfg = Map::new();
         bad_cfg.insert("colour".into(), Value::from(1));
-        r.modules.insert("example".into(), RawModule { enabled: true, config: bad_cfg });
-        let Err(Error::Validation(errs)) = r.validate(&ctx()) else { panic!("must fail") };
+        r.modules.insert(
+            "example".into(),
+            RawModule {
+                enabled: true,
+                config: bad_cfg,
+            },
+        );
+        let Err(Error::Validation(errs)) = r.validate(&ctx()) else {
+            panic!("must fail")
+        };
         let got: Vec<_> = errs.iter().map(|e| (e.field.as_str(), e.code)).collect();
         assert_eq!(
             got,
@@ -465,10 +573,24 @@ pub(crate) mod tests {
 
     #[test]
     fn logos_are_recognised_by_content() {
-        assert_eq!(LogoData::sniff(b"<svg xmlns='http://www.w3.org/2000/svg'/>".to_vec()).unwrap().content_type, "image/svg+xml");
-        assert_eq!(LogoData::sniff(b"<svg><script>alert(1)</script></svg>".to_vec()), Err("logo-active-content"));
-        assert_eq!(LogoData::sniff(b"<svg onload=\"x()\"/>".to_vec()), Err("logo-active-content"));
+        assert_eq!(
+            LogoData::sniff(b"<svg xmlns='http://www.w3.org/2000/svg'/>".to_vec())
+                .unwrap()
+                .content_type,
+            "image/svg+xml"
+        );
+        assert_eq!(
+            LogoData::sniff(b"<svg><script>alert(1)</script></svg>".to_vec()),
+            Err("logo-active-content")
+        );
+        assert_eq!(
+            LogoData::sniff(b"<svg onload=\"x()\"/>".to_vec()),
+            Err("logo-active-content")
+        );
         assert_eq!(LogoData::sniff(b"GIF89a".to_vec()), Err("logo-type"));
-        assert_eq!(LogoData::sniff(vec![b' '; LogoData::MAX_BYTES + 1]), Err("logo-too-large"));
+        assert_eq!(
+            LogoData::sniff(vec![b' '; LogoData::MAX_BYTES + 1]),
+            Err("logo-too-large")
+        );
     }
 }

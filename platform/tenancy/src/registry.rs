@@ -40,7 +40,9 @@ pub struct Registry {
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Registry").field("version", &self.version()).finish()
+        f.debug_struct("Registry")
+            .field("version", &self.version())
+            .finish()
     }
 }
 
@@ -50,7 +52,9 @@ pub fn normalize_host(host: &str) -> String {
     let h = if let Some(rest) = h.strip_prefix('[') {
         rest.split(']').next().unwrap_or(rest)
     } else {
-        h.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map_or(h, |(h, _)| h)
+        h.rsplit_once(':')
+            .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
+            .map_or(h, |(h, _)| h)
     };
     h.trim_end_matches('.').to_ascii_lowercase()
 }
@@ -59,7 +63,10 @@ impl Registry {
     pub async fn load(store: TenantStore, base_domain: &str) -> Result<Registry, DbError> {
         let r = Registry {
             base_domain: base_domain.to_ascii_lowercase(),
-            snapshot: ArcSwap::from_pointee(Snapshot { version: -1, ..Default::default() }),
+            snapshot: ArcSwap::from_pointee(Snapshot {
+                version: -1,
+                ..Default::default()
+            }),
             store,
             reload_lock: tokio::sync::Mutex::new(()),
         };
@@ -93,13 +100,23 @@ impl Registry {
             return HostMatch::Portal;
         }
         let snap = self.snapshot.load();
-        if let Some(label) = host.strip_suffix(&self.base_domain).and_then(|h| h.strip_suffix('.')) {
+        if let Some(label) = host
+            .strip_suffix(&self.base_domain)
+            .and_then(|h| h.strip_suffix('.'))
+        {
             if label == "admin" {
                 return HostMatch::Operator;
             }
-            return snap.by_slug.get(label).cloned().map_or(HostMatch::Unknown, HostMatch::Tenant);
+            return snap
+                .by_slug
+                .get(label)
+                .cloned()
+                .map_or(HostMatch::Unknown, HostMatch::Tenant);
         }
-        snap.by_domain.get(&host).cloned().map_or(HostMatch::Unknown, HostMatch::Tenant)
+        snap.by_domain
+            .get(&host)
+            .cloned()
+            .map_or(HostMatch::Unknown, HostMatch::Tenant)
     }
 
     /// Reloads every tenant now.
@@ -109,7 +126,10 @@ impl Registry {
         // poll reload again rather than being missed.
         let version = self.store.version().await?;
         let tenants = self.store.list().await?;
-        let mut snap = Snapshot { version, ..Default::default() };
+        let mut snap = Snapshot {
+            version,
+            ..Default::default()
+        };
         for t in tenants {
             let t = Arc::new(t);
             snap.by_slug.insert(t.slug().to_owned(), t.clone());
@@ -143,7 +163,9 @@ impl Registry {
                 match me.refresh().await {
                     Ok(true) => tracing::info!(version = me.version(), "tenant changes picked up"),
                     Ok(false) => {}
-                    Err(e) => tracing::warn!(error = %e, "tenant registry refresh failed; serving the last snapshot"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "tenant registry refresh failed; serving the last snapshot")
+                    }
                 }
             }
         })

@@ -103,7 +103,13 @@ pub struct Change {
 impl std::fmt::Display for Change {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".into());
-        write!(f, "{}: {} → {}", self.field, show(&self.from), show(&self.to))
+        write!(
+            f,
+            "{}: {} → {}",
+            self.field,
+            show(&self.from),
+            show(&self.to)
+        )
     }
 }
 
@@ -176,12 +182,22 @@ impl TenantStore {
             .and_where(Expr::col(Tenants::Id).eq(tenant.uuid()))
             .to_owned();
         let row: Option<(Option<Vec<u8>>, Option<String>)> = self.db.fetch_optional(&q).await?;
-        Ok(row.and_then(|(b, t)| Some(LogoData { bytes: b?, content_type: t? })))
+        Ok(row.and_then(|(b, t)| {
+            Some(LogoData {
+                bytes: b?,
+                content_type: t?,
+            })
+        }))
     }
 
     pub async fn history(&self, slug: &str) -> Result<Vec<AuditEntry>, DbError> {
         let q = Query::select()
-            .columns([PlatformAudit::At, PlatformAudit::Actor, PlatformAudit::Action, PlatformAudit::Changes])
+            .columns([
+                PlatformAudit::At,
+                PlatformAudit::Actor,
+                PlatformAudit::Action,
+                PlatformAudit::Changes,
+            ])
             .from(PlatformAudit::Table)
             .and_where(Expr::col(PlatformAudit::TenantSlug).eq(slug))
             .order_by(PlatformAudit::At, Order::Desc)
@@ -189,8 +205,16 @@ impl TenantStore {
         self.db.fetch_all(&q).await
     }
 
-    pub async fn apply(&self, spec: &TenantSpec, actor: &str, mode: ApplyMode) -> Result<ApplyOutcome, Error> {
-        Ok(self.apply_all(std::slice::from_ref(spec), actor, mode).await?.remove(0))
+    pub async fn apply(
+        &self,
+        spec: &TenantSpec,
+        actor: &str,
+        mode: ApplyMode,
+    ) -> Result<ApplyOutcome, Error> {
+        Ok(self
+            .apply_all(std::slice::from_ref(spec), actor, mode)
+            .await?
+            .remove(0))
     }
 
     /// Applies several tenants in one transaction: all or nothing.
@@ -211,7 +235,10 @@ impl TenantStore {
         if changed {
             let bump = Query::update()
                 .table(RegistryVersion::Table)
-                .value(RegistryVersion::Version, Expr::col(RegistryVersion::Version).add(1))
+                .value(
+                    RegistryVersion::Version,
+                    Expr::col(RegistryVersion::Version).add(1),
+                )
                 .and_where(Expr::col(RegistryVersion::Id).eq(1))
                 .to_owned();
             tx.execute(&bump).await?;
@@ -232,7 +259,12 @@ impl TenantStore {
         self.apply(&spec, actor, ApplyMode::UpdateOnly).await
     }
 
-    pub async fn set_status(&self, slug: &str, status: TenantStatus, actor: &str) -> Result<ApplyOutcome, Error> {
+    pub async fn set_status(
+        &self,
+        slug: &str,
+        status: TenantStatus,
+        actor: &str,
+    ) -> Result<ApplyOutcome, Error> {
         self.modify(slug, actor, |s| {
             s.status = status;
             Ok(())
@@ -283,9 +315,13 @@ fn tenant_select(with_logo: bool) -> dimos_db::sea_query::SelectStatement {
 
 fn domain_select(tenant: Option<Uuid>) -> dimos_db::sea_query::SelectStatement {
     let mut q = Query::select();
-    q.columns([TenantDomains::TenantId, TenantDomains::Domain, TenantDomains::IsPrimary])
-        .from(TenantDomains::Table)
-        .order_by(TenantDomains::Domain, Order::Asc);
+    q.columns([
+        TenantDomains::TenantId,
+        TenantDomains::Domain,
+        TenantDomains::IsPrimary,
+    ])
+    .from(TenantDomains::Table)
+    .order_by(TenantDomains::Domain, Order::Asc);
     if let Some(t) = tenant {
         q.and_where(Expr::col(TenantDomains::TenantId).eq(t));
     }
@@ -294,8 +330,13 @@ fn domain_select(tenant: Option<Uuid>) -> dimos_db::sea_query::SelectStatement {
 
 fn module_select(tenant: Option<Uuid>) -> dimos_db::sea_query::SelectStatement {
     let mut q = Query::select();
-    q.columns([TenantModules::TenantId, TenantModules::ModuleId, TenantModules::Enabled, TenantModules::Config])
-        .from(TenantModules::Table);
+    q.columns([
+        TenantModules::TenantId,
+        TenantModules::ModuleId,
+        TenantModules::Enabled,
+        TenantModules::Config,
+    ])
+    .from(TenantModules::Table);
     if let Some(t) = tenant {
         q.and_where(Expr::col(TenantModules::TenantId).eq(t));
     }
@@ -307,16 +348,33 @@ fn assemble(rows: Vec<TenantRow>, domains: Vec<DomainRow>, modules: Vec<ModuleRo
         .filter_map(|r| {
             let id = r.id;
             let mine = domains.iter().filter(|d| d.tenant_id == id);
-            let primary = mine.clone().find(|d| d.is_primary).and_then(|d| d.domain.parse().ok());
-            let aliases = mine.filter(|d| !d.is_primary).filter_map(|d| d.domain.parse().ok()).collect();
+            let primary = mine
+                .clone()
+                .find(|d| d.is_primary)
+                .and_then(|d| d.domain.parse().ok());
+            let aliases = mine
+                .filter(|d| !d.is_primary)
+                .filter_map(|d| d.domain.parse().ok())
+                .collect();
             let modules = modules
                 .iter()
                 .filter(|m| m.tenant_id == id)
-                .map(|m| (m.module_id.clone(), ModuleSettings { enabled: m.enabled, config: m.config.0.clone() }))
+                .map(|m| {
+                    (
+                        m.module_id.clone(),
+                        ModuleSettings {
+                            enabled: m.enabled,
+                            config: m.config.0.clone(),
+                        },
+                    )
+                })
                 .collect();
             let has_logo = r.logo_type.is_some();
             let logo = match (r.logo, r.logo_type) {
-                (Some(bytes), Some(content_type)) => Some(LogoData { bytes, content_type }),
+                (Some(bytes), Some(content_type)) => Some(LogoData {
+                    bytes,
+                    content_type,
+                }),
                 _ => None,
             };
             // Rows were validated on the way in; one that no longer parses
@@ -324,7 +382,10 @@ fn assemble(rows: Vec<TenantRow>, domains: Vec<DomainRow>, modules: Vec<ModuleRo
             let spec = (|| {
                 Some(TenantSpec {
                     slug: r.slug.parse().ok()?,
-                    name: LocalizedText { el: r.name_el, en: r.name_en },
+                    name: LocalizedText {
+                        el: r.name_el,
+                        en: r.name_en,
+                    },
                     status: TenantStatus::parse(&r.status)?,
                     primary_domain: primary,
                     aliases,
@@ -337,7 +398,12 @@ fn assemble(rows: Vec<TenantRow>, domains: Vec<DomainRow>, modules: Vec<ModuleRo
             if spec.is_none() {
                 tracing::error!(tenant = %id, "stored tenant no longer validates; not served");
             }
-            Some(Tenant { id: TenantId(id), spec: spec?, updated_at: r.updated_at, has_logo })
+            Some(Tenant {
+                id: TenantId(id),
+                spec: spec?,
+                updated_at: r.updated_at,
+                has_logo,
+            })
         })
         .collect()
 }
@@ -358,17 +424,28 @@ fn diff(old: &TenantSpec, new: &TenantSpec) -> Vec<Change> {
     let keys: std::collections::BTreeSet<_> = a.keys().chain(b.keys()).collect();
     keys.into_iter()
         .filter(|k| a.get(*k) != b.get(*k))
-        .map(|k| Change { field: k.clone(), from: a.get(k).cloned(), to: b.get(k).cloned() })
+        .map(|k| Change {
+            field: k.clone(),
+            from: a.get(k).cloned(),
+            to: b.get(k).cloned(),
+        })
         .collect()
 }
 
-async fn apply_one(tx: &mut Tx<'_>, spec: &TenantSpec, actor: &str, mode: ApplyMode) -> Result<ApplyOutcome, Error> {
+async fn apply_one(
+    tx: &mut Tx<'_>,
+    spec: &TenantSpec,
+    actor: &str,
+    mode: ApplyMode,
+) -> Result<ApplyOutcome, Error> {
     let slug = spec.slug.as_str();
     let current = load_one(tx, slug).await?;
     let now = Utc::now();
     let (id, outcome, changes) = match (&current, mode) {
         (Some(_), ApplyMode::CreateOnly) => {
-            return Err(Error::Validation(vec![FieldError::new("slug", "slug-taken").with_detail(slug)]));
+            return Err(Error::Validation(vec![
+                FieldError::new("slug", "slug-taken").with_detail(slug),
+            ]));
         }
         (None, ApplyMode::UpdateOnly) => return Err(Error::NotFound),
         (Some(cur), _) => {
@@ -376,13 +453,21 @@ async fn apply_one(tx: &mut Tx<'_>, spec: &TenantSpec, actor: &str, mode: ApplyM
             if changes.is_empty() {
                 return Ok(ApplyOutcome::Unchanged);
             }
-            (cur.id.uuid(), ApplyOutcome::Updated(changes.clone()), changes)
+            (
+                cur.id.uuid(),
+                ApplyOutcome::Updated(changes.clone()),
+                changes,
+            )
         }
         (None, _) => {
             let changes = spec
                 .flatten()
                 .into_iter()
-                .map(|(field, v)| Change { field, from: None, to: Some(v) })
+                .map(|(field, v)| Change {
+                    field,
+                    from: None,
+                    to: Some(v),
+                })
                 .collect();
             (TenantId::new().uuid(), ApplyOutcome::Created, changes)
         }
@@ -401,7 +486,10 @@ async fn apply_one(tx: &mut Tx<'_>, spec: &TenantSpec, actor: &str, mode: ApplyM
                 (Tenants::NameEl, spec.name.el.clone().into()),
                 (Tenants::NameEn, spec.name.en.clone().into()),
                 (Tenants::Status, spec.status.as_str().into()),
-                (Tenants::PrimaryColour, spec.primary_colour.to_string().into()),
+                (
+                    Tenants::PrimaryColour,
+                    spec.primary_colour.to_string().into(),
+                ),
                 (Tenants::Logo, logo.into()),
                 (Tenants::LogoType, logo_type.into()),
                 (Tenants::Contact, contact.into()),
@@ -442,43 +530,79 @@ async fn apply_one(tx: &mut Tx<'_>, spec: &TenantSpec, actor: &str, mode: ApplyM
             .to_owned();
         tx.execute(&q).await.map_err(|e| {
             if e.is_unique_on("slug") {
-                Error::Validation(vec![FieldError::new("slug", "slug-taken").with_detail(slug)])
+                Error::Validation(vec![
+                    FieldError::new("slug", "slug-taken").with_detail(slug),
+                ])
             } else {
                 e.into()
             }
         })?;
     }
 
-    tx.execute(&Query::delete().from_table(TenantDomains::Table).and_where(Expr::col(TenantDomains::TenantId).eq(id)).to_owned())
-        .await?;
-    let domains = spec.primary_domain.iter().map(|d| (d, true)).chain(spec.aliases.iter().map(|d| (d, false)));
+    tx.execute(
+        &Query::delete()
+            .from_table(TenantDomains::Table)
+            .and_where(Expr::col(TenantDomains::TenantId).eq(id))
+            .to_owned(),
+    )
+    .await?;
+    let domains = spec
+        .primary_domain
+        .iter()
+        .map(|d| (d, true))
+        .chain(spec.aliases.iter().map(|d| (d, false)));
     for (d, primary) in domains {
         let q = Query::insert()
             .into_table(TenantDomains::Table)
-            .columns([TenantDomains::TenantId, TenantDomains::Domain, TenantDomains::IsPrimary])
+            .columns([
+                TenantDomains::TenantId,
+                TenantDomains::Domain,
+                TenantDomains::IsPrimary,
+            ])
             .values_panic([id.into(), d.to_string().into(), primary.into()])
             .to_owned();
         tx.execute(&q).await.map_err(|e| {
             if e.is_unique_on("domain") {
-                Error::Validation(vec![FieldError::new("domains", "domain-taken").with_detail(d.to_string())])
+                Error::Validation(vec![
+                    FieldError::new("domains", "domain-taken").with_detail(d.to_string()),
+                ])
             } else {
                 e.into()
             }
         })?;
     }
 
-    tx.execute(&Query::delete().from_table(TenantModules::Table).and_where(Expr::col(TenantModules::TenantId).eq(id)).to_owned())
-        .await?;
+    tx.execute(
+        &Query::delete()
+            .from_table(TenantModules::Table)
+            .and_where(Expr::col(TenantModules::TenantId).eq(id))
+            .to_owned(),
+    )
+    .await?;
     for (module, m) in &spec.modules {
         let q = Query::insert()
             .into_table(TenantModules::Table)
-            .columns([TenantModules::TenantId, TenantModules::ModuleId, TenantModules::Enabled, TenantModules::Config])
-            .values_panic([id.into(), module.clone().into(), m.enabled.into(), m.config.clone().into()])
+            .columns([
+                TenantModules::TenantId,
+                TenantModules::ModuleId,
+                TenantModules::Enabled,
+                TenantModules::Config,
+            ])
+            .values_panic([
+                id.into(),
+                module.clone().into(),
+                m.enabled.into(),
+                m.config.clone().into(),
+            ])
             .to_owned();
         tx.execute(&q).await?;
     }
 
-    let action = if current.is_some() { "tenant.updated" } else { "tenant.created" };
+    let action = if current.is_some() {
+        "tenant.updated"
+    } else {
+        "tenant.created"
+    };
     let audit = Query::insert()
         .into_table(PlatformAudit::Table)
         .columns([
@@ -495,7 +619,9 @@ async fn apply_one(tx: &mut Tx<'_>, spec: &TenantSpec, actor: &str, mode: ApplyM
             actor.into(),
             action.into(),
             slug.into(),
-            serde_json::to_value(&changes).map_err(Error::internal)?.into(),
+            serde_json::to_value(&changes)
+                .map_err(Error::internal)?
+                .into(),
         ])
         .to_owned();
     tx.execute(&audit).await?;
@@ -505,8 +631,12 @@ async fn apply_one(tx: &mut Tx<'_>, spec: &TenantSpec, actor: &str, mode: ApplyM
 /// Names the domain another tenant already uses, for a precise message; the
 /// unique constraint stays the authority under concurrency.
 async fn check_domains_free(tx: &mut Tx<'_>, id: Uuid, spec: &TenantSpec) -> Result<(), Error> {
-    let wanted: Vec<String> =
-        spec.primary_domain.iter().chain(spec.aliases.iter()).map(ToString::to_string).collect();
+    let wanted: Vec<String> = spec
+        .primary_domain
+        .iter()
+        .chain(spec.aliases.iter())
+        .map(ToString::to_string)
+        .collect();
     if wanted.is_empty() {
         return Ok(());
     }
@@ -521,6 +651,9 @@ async fn check_domains_free(tx: &mut Tx<'_>, id: Uuid, spec: &TenantSpec) -> Res
         return Ok(());
     }
     Err(Error::Validation(
-        taken.into_iter().map(|(d,)| FieldError::new("domains", "domain-taken").with_detail(d)).collect(),
+        taken
+            .into_iter()
+            .map(|(d,)| FieldError::new("domains", "domain-taken").with_detail(d))
+            .collect(),
     ))
 }

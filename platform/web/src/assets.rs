@@ -15,27 +15,49 @@ struct Asset {
 }
 
 const ASSETS: &[Asset] = &[
-    Asset { name: "digigov.css", content_type: "text/css; charset=utf-8", bytes: include_bytes!("../assets/digigov.css") },
-    Asset { name: "dimos.css", content_type: "text/css; charset=utf-8", bytes: include_bytes!("../assets/dimos.css") },
+    Asset {
+        name: "digigov.css",
+        content_type: "text/css; charset=utf-8",
+        bytes: include_bytes!("../assets/digigov.css"),
+    },
+    Asset {
+        name: "dimos.css",
+        content_type: "text/css; charset=utf-8",
+        bytes: include_bytes!("../assets/dimos.css"),
+    },
 ];
 
 fn fingerprints() -> &'static Vec<(&'static str, String)> {
     // Computed once from constant data; a cache, not configuration.
     static F: OnceLock<Vec<(&'static str, String)>> = OnceLock::new();
-    F.get_or_init(|| ASSETS.iter().map(|a| (a.name, hex::encode(&Sha256::digest(a.bytes)[..6]))).collect())
+    F.get_or_init(|| {
+        ASSETS
+            .iter()
+            .map(|a| (a.name, hex::encode(&Sha256::digest(a.bytes)[..6])))
+            .collect()
+    })
 }
 
 /// Fingerprinted URLs, so browsers may cache assets forever.
 pub fn css_urls() -> Vec<String> {
-    fingerprints().iter().map(|(n, h)| format!("/static/{n}?v={h}")).collect()
+    fingerprints()
+        .iter()
+        .map(|(n, h)| format!("/static/{n}?v={h}"))
+        .collect()
 }
 
 pub async fn serve(Path(name): Path<String>) -> Response {
     match ASSETS.iter().find(|a| a.name == name) {
         Some(a) => (
             [
-                (header::CONTENT_TYPE, HeaderValue::from_static(a.content_type)),
-                (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(a.content_type),
+                ),
+                (
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=31536000, immutable"),
+                ),
             ],
             a.bytes,
         )

@@ -29,7 +29,10 @@ where
         match parts.extensions.get::<HostMatch>() {
             Some(HostMatch::Tenant(t)) if t.is_active() => {
                 let state = AppState::from_ref(state);
-                Ok(CurrentTenant { tenant: t.clone(), db: state.tenant_db(t.id) })
+                Ok(CurrentTenant {
+                    tenant: t.clone(),
+                    db: state.tenant_db(t.id),
+                })
             }
             Some(HostMatch::Tenant(_)) => Err(Error::TenantSuspended.into()),
             _ => Err(Error::UnknownTenant.into()),
@@ -47,7 +50,9 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Option<Self>, AppError> {
         match parts.extensions.get::<HostMatch>() {
             Some(HostMatch::Tenant(_)) => {
-                <CurrentTenant as FromRequestParts<S>>::from_request_parts(parts, state).await.map(Some)
+                <CurrentTenant as FromRequestParts<S>>::from_request_parts(parts, state)
+                    .await
+                    .map(Some)
             }
             _ => Ok(None),
         }
@@ -62,7 +67,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Lang {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts.extensions.get::<Lang>().copied().unwrap_or(Lang(Locale::El)))
+        Ok(parts
+            .extensions
+            .get::<Lang>()
+            .copied()
+            .unwrap_or(Lang(Locale::El)))
     }
 }
 
@@ -123,7 +132,8 @@ where
         serde_path_to_error::deserialize(de).map(Form).map_err(|e| {
             let path = e.path().to_string();
             AppError(Error::Validation(vec![
-                dimos_kernel::FieldError::new(path, "invalid").with_detail(e.into_inner().to_string()),
+                dimos_kernel::FieldError::new(path, "invalid")
+                    .with_detail(e.into_inner().to_string()),
             ]))
         })
     }
@@ -142,6 +152,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Peer {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Peer(parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0)))
+        Ok(Peer(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0),
+        ))
     }
 }

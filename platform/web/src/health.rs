@@ -23,7 +23,11 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         .into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "unavailable"}))).into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"status": "unavailable"})),
+            )
+                .into_response()
         }
     }
 }
@@ -31,11 +35,21 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 /// Prometheus text format. Not served on municipalities' public host names:
 /// scrapers address the replica directly (by IP) or use the admin host.
 pub async fn metrics(State(state): State<AppState>, req: Request) -> Response {
-    if matches!(req.extensions().get::<HostMatch>(), Some(HostMatch::Tenant(_) | HostMatch::Portal)) {
+    if matches!(
+        req.extensions().get::<HostMatch>(),
+        Some(HostMatch::Tenant(_) | HostMatch::Portal)
+    ) {
         return StatusCode::NOT_FOUND.into_response();
     }
     let m = state.metrics();
     m.tenants.set(state.registry().tenants().len() as i64);
     m.registry_version.set(state.registry().version());
-    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], m.encode()).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        m.encode(),
+    )
+        .into_response()
 }

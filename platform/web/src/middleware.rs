@@ -26,7 +26,10 @@ fn wants_json(headers: &HeaderMap, path: &str) -> bool {
     if path.starts_with("/api/") {
         return true;
     }
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     accept.contains("json") && !accept.contains("text/html")
 }
 
@@ -36,7 +39,11 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|kv| kv.trim().strip_prefix(name).and_then(|r| r.strip_prefix('=')))
+        .find_map(|kv| {
+            kv.trim()
+                .strip_prefix(name)
+                .and_then(|r| r.strip_prefix('='))
+        })
 }
 
 /// Greek unless the person chose English (cookie). API clients may ask with
@@ -45,14 +52,13 @@ fn choose_lang(headers: &HeaderMap, json: bool) -> Locale {
     if let Some(l) = cookie(headers, LANG_COOKIE).and_then(Locale::parse) {
         return l;
     }
-    if json {
-        if let Some(l) = headers
+    if json
+        && let Some(l) = headers
             .get(header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok())
             .and_then(Locale::from_accept_language)
-        {
-            return l;
-        }
+    {
+        return l;
     }
     Locale::El
 }
@@ -153,7 +159,13 @@ fn field_messages(ui: &Ui, info: &ErrorInfo) -> Vec<serde_json::Value> {
         .collect()
 }
 
-fn render_error(ui: &Ui, info: &ErrorInfo, request_id: &str, json: bool, status: StatusCode) -> Response {
+fn render_error(
+    ui: &Ui,
+    info: &ErrorInfo,
+    request_id: &str,
+    json: bool,
+    status: StatusCode,
+) -> Response {
     let title = ui.t(&info.title_key);
     let fields = field_messages(ui, info);
     let mut res = if json {
@@ -167,7 +179,10 @@ fn render_error(ui: &Ui, info: &ErrorInfo, request_id: &str, json: bool, status:
             "request_id": request_id,
         });
         let mut r = (status, axum::Json(body)).into_response();
-        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         r
     } else {
         let help = ui.t(&format!("{}-help", info.title_key));
@@ -185,7 +200,8 @@ fn render_error(ui: &Ui, info: &ErrorInfo, request_id: &str, json: bool, status:
             Err(_) => (status, title).into_response(),
         }
     };
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }
 
@@ -204,10 +220,18 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
     set(h, "x-content-type-options", "nosniff");
     set(h, "x-frame-options", "DENY");
     set(h, "referrer-policy", "strict-origin-when-cross-origin");
-    set(h, "permissions-policy", "camera=(), microphone=(), geolocation=()");
+    set(
+        h,
+        "permissions-policy",
+        "camera=(), microphone=(), geolocation=()",
+    );
     set(h, "cross-origin-opener-policy", "same-origin");
     if state.config().behind_tls() {
-        set(h, "strict-transport-security", "max-age=31536000; includeSubDomains");
+        set(
+            h,
+            "strict-transport-security",
+            "max-age=31536000; includeSubDomains",
+        );
     }
     res
 }
@@ -222,15 +246,26 @@ pub async fn metrics(State(state): State<AppState>, req: Request, next: Next) ->
         HostMatch::Unknown => "other",
     };
     let res = next.run(req).await;
-    let labels = HttpLabels { method, status: res.status().as_u16().to_string(), host: host.to_owned() };
+    let labels = HttpLabels {
+        method,
+        status: res.status().as_u16().to_string(),
+        host: host.to_owned(),
+    };
     state.metrics().requests.get_or_create(&labels).inc();
-    state.metrics().duration.get_or_create(&labels).observe(start.elapsed().as_secs_f64());
+    state
+        .metrics()
+        .duration
+        .get_or_create(&labels)
+        .observe(start.elapsed().as_secs_f64());
     res
 }
 
 /// The operator console answers only on loopback until operator sign-in exists.
 pub async fn loopback_only(req: Request, next: Next) -> Response {
-    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
     if peer.is_some_and(|ip| ip.is_loopback()) {
         next.run(req).await
     } else {
@@ -245,27 +280,49 @@ mod tests {
     #[test]
     fn cookies_and_languages() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_static("a=1; dimos_lang=en; b=2"));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; dimos_lang=en; b=2"),
+        );
         assert_eq!(choose_lang(&h, false), Locale::En);
         let mut h = HeaderMap::new();
         h.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static("en-GB"));
-        assert_eq!(choose_lang(&h, false), Locale::El, "pages are Greek unless chosen otherwise");
+        assert_eq!(
+            choose_lang(&h, false),
+            Locale::El,
+            "pages are Greek unless chosen otherwise"
+        );
         assert_eq!(choose_lang(&h, true), Locale::En);
     }
 
     #[test]
     fn cross_site_posts_are_detected() {
         let req = |method: Method, headers: &[(&'static str, &'static str)]| {
-            let mut r = Request::builder().method(method).uri("/").header("host", "admin.localhost:8080");
+            let mut r = Request::builder()
+                .method(method)
+                .uri("/")
+                .header("host", "admin.localhost:8080");
             for (k, v) in headers {
                 r = r.header(*k, *v);
             }
             r.body(axum::body::Body::empty()).unwrap()
         };
         assert!(!is_cross_site(&req(Method::POST, &[])));
-        assert!(!is_cross_site(&req(Method::POST, &[("origin", "http://admin.localhost:8080")])));
-        assert!(is_cross_site(&req(Method::POST, &[("origin", "http://evil.example")])));
-        assert!(is_cross_site(&req(Method::POST, &[("sec-fetch-site", "cross-site")])));
-        assert!(!is_cross_site(&req(Method::GET, &[("sec-fetch-site", "cross-site")])));
+        assert!(!is_cross_site(&req(
+            Method::POST,
+            &[("origin", "http://admin.localhost:8080")]
+        )));
+        assert!(is_cross_site(&req(
+            Method::POST,
+            &[("origin", "http://evil.example")]
+        )));
+        assert!(is_cross_site(&req(
+            Method::POST,
+            &[("sec-fetch-site", "cross-site")]
+        )));
+        assert!(!is_cross_site(&req(
+            Method::GET,
+            &[("sec-fetch-site", "cross-site")]
+        )));
     }
 }

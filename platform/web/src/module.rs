@@ -45,9 +45,12 @@ pub trait ModuleConfig: DeserializeOwned + Serialize + schemars::JsonSchema + De
     }
 }
 
+/// Checks a configuration and returns it with defaults filled in.
+type Validator = fn(&Map<String, Value>) -> Result<Value, Vec<FieldError>>;
+
 #[derive(Clone, Copy)]
 pub struct ConfigSchema {
-    validate: fn(&Map<String, Value>) -> Result<Value, Vec<FieldError>>,
+    validate: Validator,
     schema: fn() -> Value,
 }
 
@@ -58,16 +61,18 @@ impl std::fmt::Debug for ConfigSchema {
 }
 
 fn validate_as<T: ModuleConfig>(config: &Map<String, Value>) -> Result<Value, Vec<FieldError>> {
-    let parsed: T = serde_path_to_error::deserialize(Value::Object(config.clone())).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." { String::new() } else { path };
-        vec![FieldError::new(field, "invalid").with_detail(e.into_inner().to_string())]
-    })?;
+    let parsed: T =
+        serde_path_to_error::deserialize(Value::Object(config.clone())).map_err(|e| {
+            let path = e.path().to_string();
+            let field = if path == "." { String::new() } else { path };
+            vec![FieldError::new(field, "invalid").with_detail(e.into_inner().to_string())]
+        })?;
     let problems = parsed.check();
     if !problems.is_empty() {
         return Err(problems);
     }
-    serde_json::to_value(&parsed).map_err(|e| vec![FieldError::new("", "invalid").with_detail(e.to_string())])
+    serde_json::to_value(&parsed)
+        .map_err(|e| vec![FieldError::new("", "invalid").with_detail(e.to_string())])
 }
 
 fn schema_of<T: ModuleConfig>() -> Value {
@@ -76,7 +81,10 @@ fn schema_of<T: ModuleConfig>() -> Value {
 
 impl ConfigSchema {
     pub const fn of<T: ModuleConfig>() -> Self {
-        ConfigSchema { validate: validate_as::<T>, schema: schema_of::<T> }
+        ConfigSchema {
+            validate: validate_as::<T>,
+            schema: schema_of::<T>,
+        }
     }
 
     pub fn validate(&self, config: &Map<String, Value>) -> Result<Value, Vec<FieldError>> {
@@ -108,8 +116,18 @@ pub struct ModuleDescriptor {
 }
 
 /// Paths the platform serves itself on tenant hosts.
-const RESERVED_PATHS: &[&str] =
-    &["static", "lang", "branding", "branding.css", "healthz", "readyz", "metrics", "api", "account", "admin"];
+const RESERVED_PATHS: &[&str] = &[
+    "static",
+    "lang",
+    "branding",
+    "branding.css",
+    "healthz",
+    "readyz",
+    "metrics",
+    "api",
+    "account",
+    "admin",
+];
 
 /// The modules this server was built with.
 #[derive(Debug, Default)]
@@ -123,9 +141,14 @@ impl Modules {
         let mut seen = std::collections::BTreeSet::new();
         for m in &list {
             let ok_id = !m.id.is_empty()
-                && m.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+                && m.id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
             if !ok_id {
-                return Err(format!("module id {:?} must be lowercase letters, digits and '-'", m.id));
+                return Err(format!(
+                    "module id {:?} must be lowercase letters, digits and '-'",
+                    m.id
+                ));
             }
             if RESERVED_PATHS.contains(&m.id) || m.id == "platform" {
                 return Err(format!("module id {:?} is reserved by the platform", m.id));
@@ -133,8 +156,16 @@ impl Modules {
             if !seen.insert(m.id) {
                 return Err(format!("module {:?} is listed twice", m.id));
             }
-            if let Some((name, _)) = m.templates.iter().find(|(n, _)| !n.starts_with(&format!("{}/", m.id))) {
-                return Err(format!("template {name:?} of module {:?} must start with {:?}", m.id, format!("{}/", m.id)));
+            if let Some((name, _)) = m
+                .templates
+                .iter()
+                .find(|(n, _)| !n.starts_with(&format!("{}/", m.id)))
+            {
+                return Err(format!(
+                    "template {name:?} of module {:?} must start with {:?}",
+                    m.id,
+                    format!("{}/", m.id)
+                ));
             }
         }
         Ok(Modules { list })
@@ -151,7 +182,10 @@ impl Modules {
     /// Platform first, then each module in listed order.
     pub fn migration_sets(&self) -> Vec<MigrationSet> {
         std::iter::once(dimos_db::PLATFORM_MIGRATIONS)
-            .chain(self.list.iter().map(|m| MigrationSet { component: m.id, migrations: m.migrations }))
+            .chain(self.list.iter().map(|m| MigrationSet {
+                component: m.id,
+                migrations: m.migrations,
+            }))
             .collect()
     }
 }
@@ -161,7 +195,11 @@ impl ModuleCatalog for Modules {
         self.get(module).is_some()
     }
 
-    fn validate_config(&self, module: &str, config: &Map<String, Value>) -> Result<Value, Vec<FieldError>> {
+    fn validate_config(
+        &self,
+        module: &str,
+        config: &Map<String, Value>,
+    ) -> Result<Value, Vec<FieldError>> {
         match self.get(module) {
             Some(m) => m.config.validate(config),
             None => Err(vec![FieldError::new("", "module-unknown")]),
@@ -181,12 +219,19 @@ mod tests {
     }
     impl Default for Cfg {
         fn default() -> Self {
-            Cfg { places: 10, label: "x".into() }
+            Cfg {
+                places: 10,
+                label: "x".into(),
+            }
         }
     }
     impl ModuleConfig for Cfg {
         fn check(&self) -> Vec<FieldError> {
-            if self.places > 100 { vec![FieldError::new("places", "too-large")] } else { vec![] }
+            if self.places > 100 {
+                vec![FieldError::new("places", "too-large")]
+            } else {
+                vec![]
+            }
         }
     }
 
@@ -209,13 +254,21 @@ mod tests {
     #[test]
     fn config_is_typed_defaulted_and_checked() {
         let s = ConfigSchema::of::<Cfg>();
-        let ok = s.validate(&serde_json::from_str(r#"{"label":"y"}"#).unwrap()).unwrap();
+        let ok = s
+            .validate(&serde_json::from_str(r#"{"label":"y"}"#).unwrap())
+            .unwrap();
         assert_eq!(ok, serde_json::json!({"places": 10, "label": "y"}));
-        let e = s.validate(&serde_json::from_str(r#"{"places":"many"}"#).unwrap()).unwrap_err();
+        let e = s
+            .validate(&serde_json::from_str(r#"{"places":"many"}"#).unwrap())
+            .unwrap_err();
         assert_eq!(e[0].field, "places");
-        let e = s.validate(&serde_json::from_str(r#"{"colour":1}"#).unwrap()).unwrap_err();
+        let e = s
+            .validate(&serde_json::from_str(r#"{"colour":1}"#).unwrap())
+            .unwrap_err();
         assert!(e[0].detail.as_deref().unwrap().contains("colour"));
-        let e = s.validate(&serde_json::from_str(r#"{"places":500}"#).unwrap()).unwrap_err();
+        let e = s
+            .validate(&serde_json::from_str(r#"{"places":500}"#).unwrap())
+            .unwrap_err();
         assert_eq!((e[0].field.as_str(), e[0].code), ("places", "too-large"));
         assert_eq!(s.json_schema()["properties"]["places"]["type"], "integer");
     }

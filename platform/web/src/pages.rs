@@ -39,18 +39,39 @@ pub struct Next {
 /// Only same-site paths: `//evil.example` or `/\evil` would leave the site.
 fn safe_next(next: Option<String>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.contains(['\r', '\n']) => n,
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.contains(['\r', '\n']) =>
+        {
+            n
+        }
         _ => "/".into(),
     }
 }
 
 /// Sets the language cookie and goes back: a plain link, no JavaScript.
-pub async fn switch_lang(State(state): State<AppState>, Path(code): Path<String>, Query(q): Query<Next>) -> Result<Response> {
+pub async fn switch_lang(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    Query(q): Query<Next>,
+) -> Result<Response> {
     let lang = Locale::parse(&code).ok_or(Error::NotFound)?;
-    let secure = if state.config().behind_tls() { "; Secure" } else { "" };
-    let cookie = format!("{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly{secure}", lang.code());
+    let secure = if state.config().behind_tls() {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly{secure}",
+        lang.code()
+    );
     let mut res = Redirect::to(&safe_next(q.next)).into_response();
-    res.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).map_err(Error::internal)?);
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).map_err(Error::internal)?,
+    );
     Ok(res)
 }
 
@@ -61,23 +82,41 @@ pub async fn branding_css(t: CurrentTenant) -> Response {
     let hex = c.as_str();
     let rgb = (1..7)
         .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or(0).to_string())
+        .map(|i| {
+            u8::from_str_radix(&hex[i..i + 2], 16)
+                .unwrap_or(0)
+                .to_string()
+        })
         .collect::<Vec<_>>()
         .join(",");
     let css = format!(
         ":root,:before,:after{{--color-primary:{hex};--color-primary-rgb:{rgb};--color-link:{hex};--color-link-rgb:{rgb}}}\n"
     );
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=31536000, immutable")], css)
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        css,
+    )
         .into_response()
 }
 
 pub async fn logo(State(state): State<AppState>, t: CurrentTenant) -> Result<Response> {
-    let logo = state.registry().store().logo(t.tenant.id).await?.ok_or(Error::NotFound)?;
+    let logo = state
+        .registry()
+        .store()
+        .logo(t.tenant.id)
+        .await?
+        .ok_or(Error::NotFound)?;
     let ct = HeaderValue::from_str(&logo.content_type).map_err(Error::internal)?;
     Ok((
         [
             (header::CONTENT_TYPE, ct),
-            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=31536000, immutable"),
+            ),
             // An SVG opened directly must not run anything on the tenant's origin.
             (
                 header::CONTENT_SECURITY_POLICY,

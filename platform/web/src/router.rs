@@ -32,7 +32,9 @@ fn tenant_routes(state: &AppState) -> Router<AppState> {
         .route("/branding/logo", get(pages::logo));
     for m in state.modules().iter() {
         let id = m.id;
-        let gated = (m.routes)().layer(from_fn(move |req: Request, next: Next| module_gate(id, req, next)));
+        let gated = (m.routes)().layer(from_fn(move |req: Request, next: Next| {
+            module_gate(id, req, next)
+        }));
         r = r.nest(&format!("/{id}"), gated);
     }
     r
@@ -48,7 +50,9 @@ async fn module_gate(module: &'static str, req: Request, next: Next) -> Response
 
 pub fn build_router(state: AppState) -> Router {
     let tenant = tenant_routes(&state).with_state(state.clone());
-    let operator = operator::routes().layer(from_fn(middleware::loopback_only)).with_state(state.clone());
+    let operator = operator::routes()
+        .layer(from_fn(middleware::loopback_only))
+        .with_state(state.clone());
     let portal = Router::new()
         .route("/", get(pages::portal))
         .route("/lang/{code}", get(pages::switch_lang))

@@ -32,7 +32,17 @@ impl AppState {
         translator: Arc<Translator>,
         templates: minijinja::Environment<'static>,
     ) -> Self {
-        AppState { inner: Arc::new(Inner { config, db, registry, modules, translator, templates, metrics: Metrics::new() }) }
+        AppState {
+            inner: Arc::new(Inner {
+                config,
+                db,
+                registry,
+                modules,
+                translator,
+                templates,
+                metrics: Metrics::new(),
+            }),
+        }
     }
 
     pub fn config(&self) -> &Config {

@@ -24,8 +24,16 @@ use std::sync::Arc;
 
 /// The platform's own translations.
 pub const PLATFORM_FTL: &[FtlSource] = &[
-    FtlSource { locale: Locale::El, name: "platform/web/locales/el/web.ftl", text: include_str!("../locales/el/web.ftl") },
-    FtlSource { locale: Locale::En, name: "platform/web/locales/en/web.ftl", text: include_str!("../locales/en/web.ftl") },
+    FtlSource {
+        locale: Locale::El,
+        name: "platform/web/locales/el/web.ftl",
+        text: include_str!("../locales/el/web.ftl"),
+    },
+    FtlSource {
+        locale: Locale::En,
+        name: "platform/web/locales/en/web.ftl",
+        text: include_str!("../locales/en/web.ftl"),
+    },
 ];
 
 const PLATFORM_TEMPLATES: &[(&str, &str)] = &[
@@ -34,9 +42,18 @@ const PLATFORM_TEMPLATES: &[(&str, &str)] = &[
     ("home.html", include_str!("../templates/home.html")),
     ("portal.html", include_str!("../templates/portal.html")),
     ("error.html", include_str!("../templates/error.html")),
-    ("operator/list.html", include_str!("../templates/operator/list.html")),
-    ("operator/form.html", include_str!("../templates/operator/form.html")),
-    ("operator/show.html", include_str!("../templates/operator/show.html")),
+    (
+        "operator/list.html",
+        include_str!("../templates/operator/list.html"),
+    ),
+    (
+        "operator/form.html",
+        include_str!("../templates/operator/form.html"),
+    ),
+    (
+        "operator/show.html",
+        include_str!("../templates/operator/show.html"),
+    ),
 ];
 
 /// Builds the translator from the platform's and every module's `.ftl` files.
@@ -49,24 +66,34 @@ pub fn build_translator(modules: &Modules) -> Result<Translator, String> {
 }
 
 /// Builds the template environment; a syntax error in any template stops start-up.
-pub fn build_templates(modules: &Modules, translator: Arc<Translator>) -> Result<Environment<'static>, String> {
+pub fn build_templates(
+    modules: &Modules,
+    translator: Arc<Translator>,
+) -> Result<Environment<'static>, String> {
     let mut env = Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-    for (name, src) in PLATFORM_TEMPLATES.iter().chain(modules.iter().flat_map(|m| m.templates.iter())) {
-        env.add_template(name, src).map_err(|e| format!("template {name}: {e:#}"))?;
+    for (name, src) in PLATFORM_TEMPLATES
+        .iter()
+        .chain(modules.iter().flat_map(|m| m.templates.iter()))
+    {
+        env.add_template(name, src)
+            .map_err(|e| format!("template {name}: {e:#}"))?;
     }
-    env.add_function("t", move |state: &State, key: &str, kwargs: Kwargs| -> Result<String, minijinja::Error> {
-        let lang = state
-            .lookup("lang")
-            .and_then(|v| v.as_str().and_then(Locale::parse))
-            .unwrap_or_default();
-        let mut args = vec![];
-        for k in kwargs.args() {
-            let v: Value = kwargs.get(k)?;
-            args.push((k, v.to_string()));
-        }
-        Ok(translator.t(lang, key, &args))
-    });
+    env.add_function(
+        "t",
+        move |state: &State, key: &str, kwargs: Kwargs| -> Result<String, minijinja::Error> {
+            let lang = state
+                .lookup("lang")
+                .and_then(|v| v.as_str().and_then(Locale::parse))
+                .unwrap_or_default();
+            let mut args = vec![];
+            for k in kwargs.args() {
+                let v: Value = kwargs.get(k)?;
+                args.push((k, v.to_string()));
+            }
+            Ok(translator.t(lang, key, &args))
+        },
+    );
     Ok(env)
 }
 
@@ -107,7 +134,9 @@ impl TenantView {
         TenantView {
             slug: t.slug().to_owned(),
             name: t.name(lang).to_owned(),
-            logo_url: t.has_logo.then(|| format!("/branding/logo?v={}", t.updated_at.timestamp())),
+            logo_url: t
+                .has_logo
+                .then(|| format!("/branding/logo?v={}", t.updated_at.timestamp())),
             email: c.email.clone(),
             phone: c.phone.clone(),
             address: c.address.as_ref().map(|a| a.get(lang).to_owned()),
@@ -143,7 +172,11 @@ where
                 _ => None,
             },
             operator: matches!(host, Some(HostMatch::Operator)),
-            path: parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned(),
+            path: parts
+                .uri
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .to_owned(),
         })
     }
 }
@@ -177,9 +210,15 @@ impl Ui {
     }
 
     pub fn render(&self, template: &str, ctx: Value) -> Result<Html<String>, AppError> {
-        let tpl = self.state.templates().get_template(template).map_err(Error::internal)?;
+        let tpl = self
+            .state
+            .templates()
+            .get_template(template)
+            .map_err(Error::internal)?;
         let ctx = context! { ..ctx, ..self.base_context() };
-        tpl.render(ctx).map(Html).map_err(|e| AppError(Error::internal(format!("{e:#}"))))
+        tpl.render(ctx)
+            .map(Html)
+            .map_err(|e| AppError(Error::internal(format!("{e:#}"))))
     }
 }
 
@@ -220,10 +259,28 @@ impl Metrics {
         let tenants = Gauge::default();
         let registry_version = Gauge::default();
         registry.register("http_requests", "HTTP requests answered", requests.clone());
-        registry.register("http_request_duration_seconds", "Time to answer HTTP requests", duration.clone());
-        registry.register("tenants", "Tenants in this replica's registry", tenants.clone());
-        registry.register("tenant_registry_version", "Registry version this replica serves", registry_version.clone());
-        Metrics { registry, requests, duration, tenants, registry_version }
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer HTTP requests",
+            duration.clone(),
+        );
+        registry.register(
+            "tenants",
+            "Tenants in this replica's registry",
+            tenants.clone(),
+        );
+        registry.register(
+            "tenant_registry_version",
+            "Registry version this replica serves",
+            registry_version.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            duration,
+            tenants,
+            registry_version,
+        }
     }
 
     pub fn encode(&self) -> String {
@@ -237,5 +294,41 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platform_translations_are_complete_and_templates_parse() {
+        let modules = Modules::default();
+        let t = build_translator(&modules).unwrap();
+        assert_eq!(
+            t.missing_keys(),
+            vec![],
+            "every key in both Greek and English"
+        );
+        // Every error code has a title and help text in both languages.
+        for code in [
+            "not_found",
+            "tenant_unknown",
+            "tenant_suspended",
+            "forbidden",
+            "operator_loopback_only",
+            "validation",
+            "conflict",
+            "bad_request",
+            "payload_too_large",
+            "unsupported_media_type",
+            "timeout",
+            "unavailable",
+            "internal",
+        ] {
+            let key = format!("error-{}", code.replace('_', "-"));
+            assert!(t.has(&key) && t.has(&format!("{key}-help")), "{key}");
+        }
+        build_templates(&modules, Arc::new(t)).unwrap();
     }
 }

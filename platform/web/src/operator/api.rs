@@ -1,10 +1,10 @@
 use super::{actor, public_url, validation_ctx};
 use crate::error::Result;
 use crate::extract::Json;
+use crate::extract::Peer;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{Path, State};
-use crate::extract::Peer;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
@@ -21,19 +21,27 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/tenants/{slug}/suspend", post(suspend))
         .route("/api/v1/tenants/{slug}/resume", post(resume))
         .route("/api/v1/tenants/{slug}/domains", post(add_domain))
-        .route("/api/v1/tenants/{slug}/domains/{domain}", delete(remove_domain))
-        .route("/api/v1/tenants/{slug}/modules/{module}", put(set_module).delete(remove_module))
+        .route(
+            "/api/v1/tenants/{slug}/domains/{domain}",
+            delete(remove_domain),
+        )
+        .route(
+            "/api/v1/tenants/{slug}/modules/{module}",
+            put(set_module).delete(remove_module),
+        )
         .route("/api/v1/tenants/{slug}/history", get(history))
         .route("/api/v1/modules", get(modules))
 }
-
 
 fn tenant_json(state: &AppState, t: &Tenant) -> Value {
     let mut v = serde_json::to_value(t.spec.to_raw()).unwrap_or(Value::Null);
     if let Value::Object(o) = &mut v {
         o.insert("id".into(), json!(t.id));
         o.insert("url".into(), json!(public_url(state, t)));
-        o.insert("has_logo".into(), json!(t.has_logo || t.spec.logo.is_some()));
+        o.insert(
+            "has_logo".into(),
+            json!(t.has_logo || t.spec.logo.is_some()),
+        );
         o.insert("updated_at".into(), json!(t.updated_at));
     }
     v
@@ -41,31 +49,61 @@ fn tenant_json(state: &AppState, t: &Tenant) -> Value {
 
 async fn changed(state: &AppState, slug: &str, outcome: ApplyOutcome) -> Result<Response> {
     state.registry().reload().await?;
-    let t = state.registry().store().get(slug).await?.ok_or(Error::NotFound)?;
-    let status = if outcome == ApplyOutcome::Created { StatusCode::CREATED } else { StatusCode::OK };
+    let t = state
+        .registry()
+        .store()
+        .get(slug)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let status = if outcome == ApplyOutcome::Created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     let body = json!({ "tenant": tenant_json(state, &t), "result": outcome });
     let mut res = (status, axum::Json(body)).into_response();
-    if status == StatusCode::CREATED {
-        if let Ok(loc) = format!("/api/v1/tenants/{slug}").parse() {
-            res.headers_mut().insert(header::LOCATION, loc);
-        }
+    if status == StatusCode::CREATED
+        && let Ok(loc) = format!("/api/v1/tenants/{slug}").parse()
+    {
+        res.headers_mut().insert(header::LOCATION, loc);
     }
     Ok(res)
 }
 
 async fn list(State(state): State<AppState>) -> axum::Json<Value> {
-    let tenants: Vec<Value> = state.registry().tenants().iter().map(|t| tenant_json(&state, t)).collect();
+    let tenants: Vec<Value> = state
+        .registry()
+        .tenants()
+        .iter()
+        .map(|t| tenant_json(&state, t))
+        .collect();
     axum::Json(json!({ "tenants": tenants }))
 }
 
-async fn show(State(state): State<AppState>, Path(slug): Path<String>) -> Result<axum::Json<Value>> {
-    let t = state.registry().store().get(&slug).await?.ok_or(Error::NotFound)?;
+async fn show(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> Result<axum::Json<Value>> {
+    let t = state
+        .registry()
+        .store()
+        .get(&slug)
+        .await?
+        .ok_or(Error::NotFound)?;
     Ok(axum::Json(tenant_json(&state, &t)))
 }
 
-async fn create(State(state): State<AppState>, peer: Peer, Json(raw): Json<RawTenant>) -> Result<Response> {
+async fn create(
+    State(state): State<AppState>,
+    peer: Peer,
+    Json(raw): Json<RawTenant>,
+) -> Result<Response> {
     let spec = raw.validate(&validation_ctx(&state))?;
-    let outcome = state.registry().store().apply(&spec, &actor(peer), ApplyMode::CreateOnly).await?;
+    let outcome = state
+        .registry()
+        .store()
+        .apply(&spec, &actor(peer), ApplyMode::CreateOnly)
+        .await?;
     changed(&state, spec.slug.as_str(), outcome).await
 }
 
@@ -76,23 +114,47 @@ async fn update(
     Json(raw): Json<RawTenant>,
 ) -> Result<Response> {
     if raw.slug.as_str() != slug {
-        return Err(Error::Validation(vec![FieldError::new("slug", "invalid").with_detail("slug cannot change")]).into());
+        return Err(Error::Validation(vec![
+            FieldError::new("slug", "invalid").with_detail("slug cannot change"),
+        ])
+        .into());
     }
     let spec = raw.validate(&validation_ctx(&state))?;
-    let outcome = state.registry().store().apply(&spec, &actor(peer), ApplyMode::UpdateOnly).await?;
+    let outcome = state
+        .registry()
+        .store()
+        .apply(&spec, &actor(peer), ApplyMode::UpdateOnly)
+        .await?;
     changed(&state, &slug, outcome).await
 }
 
-async fn set_status(state: AppState, peer: Peer, slug: String, status: TenantStatus) -> Result<Response> {
-    let outcome = state.registry().store().set_status(&slug, status, &actor(peer)).await?;
+async fn set_status(
+    state: AppState,
+    peer: Peer,
+    slug: String,
+    status: TenantStatus,
+) -> Result<Response> {
+    let outcome = state
+        .registry()
+        .store()
+        .set_status(&slug, status, &actor(peer))
+        .await?;
     changed(&state, &slug, outcome).await
 }
 
-async fn suspend(State(state): State<AppState>, peer: Peer, Path(slug): Path<String>) -> Result<Response> {
+async fn suspend(
+    State(state): State<AppState>,
+    peer: Peer,
+    Path(slug): Path<String>,
+) -> Result<Response> {
     set_status(state, peer, slug, TenantStatus::Suspended).await
 }
 
-async fn resume(State(state): State<AppState>, peer: Peer, Path(slug): Path<String>) -> Result<Response> {
+async fn resume(
+    State(state): State<AppState>,
+    peer: Peer,
+    Path(slug): Path<String>,
+) -> Result<Response> {
     set_status(state, peer, slug, TenantStatus::Active).await
 }
 
@@ -121,7 +183,9 @@ async fn add_domain(
                     raw.domains.aliases.push(old);
                 }
                 raw.domains.aliases.retain(|d| d != &body.domain);
-            } else if !raw.domains.aliases.contains(&body.domain) && raw.domains.primary.as_ref() != Some(&body.domain) {
+            } else if !raw.domains.aliases.contains(&body.domain)
+                && raw.domains.primary.as_ref() != Some(&body.domain)
+            {
                 raw.domains.aliases.push(body.domain.clone());
             }
             *spec = raw.validate(&ctx)?;
@@ -170,18 +234,27 @@ async fn set_module(
     if state.modules().get(&module).is_none() {
         return Err(Error::invalid(format!("modules.{module}"), "module-unknown").into());
     }
-    let config = state.modules().get(&module).map(|m| m.config.validate(&body)).unwrap_or(Ok(Value::Null)).map_err(|errs| {
-        Error::Validation(
-            errs.into_iter()
-                .map(|mut f| {
-                    f.field = format!("modules.{module}.{}", f.field);
-                    f
-                })
-                .collect(),
-        )
-    })?;
+    let config = state
+        .modules()
+        .get(&module)
+        .map(|m| m.config.validate(&body))
+        .unwrap_or(Ok(Value::Null))
+        .map_err(|errs| {
+            Error::Validation(
+                errs.into_iter()
+                    .map(|mut f| {
+                        f.field = format!("modules.{module}.{}", f.field);
+                        f
+                    })
+                    .collect(),
+            )
+        })?;
     let settings = ModuleSettings { enabled, config };
-    let outcome = state.registry().store().set_module(&slug, &module, Some(settings), &actor(peer)).await?;
+    let outcome = state
+        .registry()
+        .store()
+        .set_module(&slug, &module, Some(settings), &actor(peer))
+        .await?;
     changed(&state, &slug, outcome).await
 }
 
@@ -190,12 +263,24 @@ async fn remove_module(
     peer: Peer,
     Path((slug, module)): Path<(String, String)>,
 ) -> Result<Response> {
-    let outcome = state.registry().store().set_module(&slug, &module, None, &actor(peer)).await?;
+    let outcome = state
+        .registry()
+        .store()
+        .set_module(&slug, &module, None, &actor(peer))
+        .await?;
     changed(&state, &slug, outcome).await
 }
 
-async fn history(State(state): State<AppState>, Path(slug): Path<String>) -> Result<axum::Json<Value>> {
-    state.registry().store().get(&slug).await?.ok_or(Error::NotFound)?;
+async fn history(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> Result<axum::Json<Value>> {
+    state
+        .registry()
+        .store()
+        .get(&slug)
+        .await?
+        .ok_or(Error::NotFound)?;
     let entries = state.registry().store().history(&slug).await?;
     Ok(axum::Json(json!({ "history": entries })))
 }

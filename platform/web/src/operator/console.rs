@@ -1,17 +1,17 @@
 use super::{actor, public_url, validation_ctx};
 use crate::error::{AppError, Result};
 use crate::extract::Form;
+use crate::extract::Peer;
 use crate::state::AppState;
 use crate::ui::Ui;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use crate::extract::Peer;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use dimos_kernel::{Error, FieldError, LocalizedText};
-use dimos_tenancy::store::ApplyMode;
 use dimos_tenancy::model::{RawBranding, RawDomains, RawModule};
+use dimos_tenancy::store::ApplyMode;
 use dimos_tenancy::{ApplyOutcome, Contact, RawTenant, TenantSpec, TenantStatus};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
@@ -27,14 +27,19 @@ pub fn routes() -> Router<AppState> {
         .route("/tenants/{slug}/status", post(set_status))
 }
 
-
 async fn index(ui: Ui, State(state): State<AppState>) -> Result<Html<String>> {
     let tenants: Vec<_> = state
         .registry()
         .tenants()
         .iter()
         .map(|t| {
-            let modules: Vec<&str> = t.spec.modules.iter().filter(|(_, m)| m.enabled).map(|(id, _)| id.as_str()).collect();
+            let modules: Vec<&str> = t
+                .spec
+                .modules
+                .iter()
+                .filter(|(_, m)| m.enabled)
+                .map(|(id, _)| id.as_str())
+                .collect();
             context! {
                 slug => t.slug(),
                 name => t.name(ui.lang),
@@ -77,9 +82,17 @@ const FIELDS: &[(&str, &str, &str)] = &[
     ("slug", "slug", "op-field-slug"),
     ("name.el", "name-el", "op-field-name-el"),
     ("name.en", "name-en", "op-field-name-en"),
-    ("domains.primary", "primary-domain", "op-field-primary-domain"),
+    (
+        "domains.primary",
+        "primary-domain",
+        "op-field-primary-domain",
+    ),
     ("domains", "aliases", "op-field-aliases"),
-    ("branding.primary_colour", "primary-colour", "op-field-colour"),
+    (
+        "branding.primary_colour",
+        "primary-colour",
+        "op-field-colour",
+    ),
     ("branding.logo", "primary-colour", "op-field-colour"),
     ("contact.email", "contact-email", "op-field-email"),
     ("contact.phone", "contact-phone", "op-field-phone"),
@@ -94,16 +107,30 @@ fn error_views(ui: &Ui, errors: &[FieldError]) -> Vec<minijinja::Value> {
         .map(|e| {
             let (anchor, label) = if let Some(rest) = e.field.strip_prefix("modules.") {
                 let module = rest.split('.').next().unwrap_or(rest);
-                let name = ui.state.modules().get(module).map_or(module.to_owned(), |m| ui.t(m.name_key));
+                let name = ui
+                    .state
+                    .modules()
+                    .get(module)
+                    .map_or(module.to_owned(), |m| ui.t(m.name_key));
                 (format!("module-{module}-config"), name)
             } else {
                 FIELDS
                     .iter()
-                    .find(|(prefix, _, _)| e.field == *prefix || e.field.starts_with(&format!("{prefix}.")) || e.field.starts_with(&format!("{prefix}[")))
-                    .map_or(("slug".to_owned(), e.field.clone()), |(_, a, l)| ((*a).to_owned(), ui.t(l)))
+                    .find(|(prefix, _, _)| {
+                        e.field == *prefix
+                            || e.field.starts_with(&format!("{prefix}."))
+                            || e.field.starts_with(&format!("{prefix}["))
+                    })
+                    .map_or(("slug".to_owned(), e.field.clone()), |(_, a, l)| {
+                        ((*a).to_owned(), ui.t(l))
+                    })
             };
             let detail = e.detail.clone().unwrap_or_default();
-            let mut message = ui.state.translator().t(ui.lang, &format!("error-field-{}", e.code), &[("detail", detail.clone())]);
+            let mut message = ui.state.translator().t(
+                ui.lang,
+                &format!("error-field-{}", e.code),
+                &[("detail", detail.clone())],
+            );
             if !detail.is_empty() && !message.contains(&detail) {
                 message = format!("{message} ({detail})");
             }
@@ -122,7 +149,9 @@ fn module_views(ui: &Ui, spec: Option<&TenantSpec>) -> Vec<ModuleView> {
                 id: m.id.to_owned(),
                 name: ui.t(m.name_key),
                 enabled: current.is_some_and(|c| c.enabled),
-                config: current.and_then(|c| toml::to_string(&c.config).ok()).unwrap_or_default(),
+                config: current
+                    .and_then(|c| toml::to_string(&c.config).ok())
+                    .unwrap_or_default(),
             }
         })
         .collect()
@@ -134,8 +163,17 @@ fn values_of(spec: &TenantSpec) -> Values {
         slug: spec.slug.to_string(),
         name_el: spec.name.el.clone(),
         name_en: spec.name.en.clone(),
-        primary_domain: spec.primary_domain.as_ref().map(ToString::to_string).unwrap_or_default(),
-        aliases: spec.aliases.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"),
+        primary_domain: spec
+            .primary_domain
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        aliases: spec
+            .aliases
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n"),
         primary_colour: spec.primary_colour.to_string(),
         contact_email: c.email.clone().unwrap_or_default(),
         contact_phone: c.phone.clone().unwrap_or_default(),
@@ -152,8 +190,16 @@ fn render_form(
     modules: Vec<ModuleView>,
     errors: &[FieldError],
 ) -> Result<Response> {
-    let action = if creating { "/tenants".to_owned() } else { format!("/tenants/{}", v.slug) };
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let action = if creating {
+        "/tenants".to_owned()
+    } else {
+        format!("/tenants/{}", v.slug)
+    };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
     let page = ui.render(
         "operator/form.html",
         context! {
@@ -168,13 +214,31 @@ fn render_form(
 }
 
 async fn new_form(ui: Ui) -> Result<Response> {
-    let v = Values { primary_colour: "#003476".into(), ..Values::default() };
+    let v = Values {
+        primary_colour: "#003476".into(),
+        ..Values::default()
+    };
     render_form(&ui, true, &v, module_views(&ui, None), &[])
 }
 
-async fn edit_form(ui: Ui, State(state): State<AppState>, Path(slug): Path<String>) -> Result<Response> {
-    let t = state.registry().store().get(&slug).await?.ok_or(Error::NotFound)?;
-    render_form(&ui, false, &values_of(&t.spec), module_views(&ui, Some(&t.spec)), &[])
+async fn edit_form(
+    ui: Ui,
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> Result<Response> {
+    let t = state
+        .registry()
+        .store()
+        .get(&slug)
+        .await?
+        .ok_or(Error::NotFound)?;
+    render_form(
+        &ui,
+        false,
+        &values_of(&t.spec),
+        module_views(&ui, Some(&t.spec)),
+        &[],
+    )
 }
 
 fn opt(s: &str) -> Option<String> {
@@ -183,7 +247,11 @@ fn opt(s: &str) -> Option<String> {
 }
 
 /// Reads the posted form into a tenant definition, collecting every problem.
-fn parse_form(ui: &Ui, form: &HashMap<String, String>, current: Option<&TenantSpec>) -> (Values, Vec<ModuleView>, Result<RawTenant, Vec<FieldError>>) {
+fn parse_form(
+    ui: &Ui,
+    form: &HashMap<String, String>,
+    current: Option<&TenantSpec>,
+) -> (Values, Vec<ModuleView>, Result<RawTenant, Vec<FieldError>>) {
     let get = |k: &str| form.get(k).cloned().unwrap_or_default();
     let v = Values {
         slug: get("slug").trim().to_owned(),
@@ -211,20 +279,42 @@ fn parse_form(ui: &Ui, form: &HashMap<String, String>, current: Option<&TenantSp
         Some(d) => d.parse().map_err(|e| field_err("domains.primary", e)).ok(),
     };
     let mut aliases = vec![];
-    for (i, line) in v.aliases.lines().filter(|l| !l.trim().is_empty()).enumerate() {
-        if let Ok(d) = line.parse().map_err(|e| field_err(&format!("domains.aliases[{i}]"), e)) {
+    for (i, line) in v
+        .aliases
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+    {
+        if let Ok(d) = line
+            .parse()
+            .map_err(|e| field_err(&format!("domains.aliases[{i}]"), e))
+        {
             aliases.push(d);
         }
     }
-    let colour = v.primary_colour.parse().map_err(|e| field_err("branding.primary_colour", e)).ok();
+    let colour = v
+        .primary_colour
+        .parse()
+        .map_err(|e| field_err("branding.primary_colour", e))
+        .ok();
 
     let mut modules = BTreeMap::new();
     let mut views = vec![];
     for m in ui.state.modules().iter() {
-        let enabled = form.get(&format!("module.{}.enabled", m.id)).is_some_and(|v| v == "on");
-        let text = form.get(&format!("module.{}.config", m.id)).cloned().unwrap_or_default();
+        let enabled = form
+            .get(&format!("module.{}.enabled", m.id))
+            .is_some_and(|v| v == "on");
+        let text = form
+            .get(&format!("module.{}.config", m.id))
+            .cloned()
+            .unwrap_or_default();
         let existed = current.is_some_and(|c| c.modules.contains_key(m.id));
-        views.push(ModuleView { id: m.id.into(), name: ui.t(m.name_key), enabled, config: text.clone() });
+        views.push(ModuleView {
+            id: m.id.into(),
+            name: ui.t(m.name_key),
+            enabled,
+            config: text.clone(),
+        });
         if !(enabled || existed || !text.trim().is_empty()) {
             continue;
         }
@@ -236,15 +326,24 @@ fn parse_form(ui: &Ui, form: &HashMap<String, String>, current: Option<&TenantSp
                 };
                 modules.insert(m.id.to_owned(), RawModule { enabled, config });
             }
-            Err(e) => errs.push(FieldError::new(format!("modules.{}", m.id), "config-syntax").with_detail(e.message().to_owned())),
+            Err(e) => errs.push(
+                FieldError::new(format!("modules.{}", m.id), "config-syntax")
+                    .with_detail(e.message().to_owned()),
+            ),
         }
     }
-    let address = (opt(&v.address_el).is_some() || opt(&v.address_en).is_some())
-        .then(|| LocalizedText { el: v.address_el.trim().to_owned(), en: v.address_en.trim().to_owned() });
+    let address =
+        (opt(&v.address_el).is_some() || opt(&v.address_en).is_some()).then(|| LocalizedText {
+            el: v.address_el.trim().to_owned(),
+            en: v.address_en.trim().to_owned(),
+        });
     let raw = match (slug, colour) {
         (Some(slug), Some(primary_colour)) if errs.is_empty() => Ok(RawTenant {
             slug,
-            name: LocalizedText { el: v.name_el.clone(), en: v.name_en.clone() },
+            name: LocalizedText {
+                el: v.name_el.clone(),
+                en: v.name_en.clone(),
+            },
             status: current.map_or(TenantStatus::Active, |c| c.status),
             domains: RawDomains { primary, aliases },
             branding: RawBranding {
@@ -252,7 +351,12 @@ fn parse_form(ui: &Ui, form: &HashMap<String, String>, current: Option<&TenantSp
                 // The form does not edit the logo; keep the current one.
                 logo: current.and_then(|c| c.to_raw().branding.logo),
             },
-            contact: Contact { email: opt(&v.contact_email), phone: opt(&v.contact_phone), address, website: opt(&v.website) },
+            contact: Contact {
+                email: opt(&v.contact_email),
+                phone: opt(&v.contact_phone),
+                address,
+                website: opt(&v.website),
+            },
             modules,
         }),
         _ => Err(errs),
@@ -260,30 +364,55 @@ fn parse_form(ui: &Ui, form: &HashMap<String, String>, current: Option<&TenantSp
     (v, views, raw)
 }
 
-async fn save(ui: Ui, state: AppState, peer: Peer, form: HashMap<String, String>, slug: Option<String>) -> Result<Response> {
+async fn save(
+    ui: Ui,
+    state: AppState,
+    peer: Peer,
+    form: HashMap<String, String>,
+    slug: Option<String>,
+) -> Result<Response> {
     let creating = slug.is_none();
     let current = match &slug {
-        Some(s) => Some(state.registry().store().get(s).await?.ok_or(Error::NotFound)?.spec),
+        Some(s) => Some(
+            state
+                .registry()
+                .store()
+                .get(s)
+                .await?
+                .ok_or(Error::NotFound)?
+                .spec,
+        ),
         None => None,
     };
     let (values, views, raw) = parse_form(&ui, &form, current.as_ref());
-    let fail = |errors: Vec<FieldError>| render_form(&ui, creating, &values, module_views_or(&views), &errors);
+    let fail = |errors: Vec<FieldError>| {
+        render_form(&ui, creating, &values, module_views_or(&views), &errors)
+    };
     let raw = match raw {
         Ok(r) => r,
         Err(errors) => return fail(errors),
     };
-    if let Some(s) = &slug {
-        if raw.slug.as_str() != s {
-            return Err(Error::BadRequest("slug cannot change".into()).into());
-        }
+    if let Some(s) = &slug
+        && raw.slug.as_str() != s
+    {
+        return Err(Error::BadRequest("slug cannot change".into()).into());
     }
     let spec = match raw.validate(&validation_ctx(&state)) {
         Ok(s) => s,
         Err(Error::Validation(errors)) => return fail(errors),
         Err(e) => return Err(e.into()),
     };
-    let mode = if creating { ApplyMode::CreateOnly } else { ApplyMode::UpdateOnly };
-    let outcome = match state.registry().store().apply(&spec, &actor(peer), mode).await {
+    let mode = if creating {
+        ApplyMode::CreateOnly
+    } else {
+        ApplyMode::UpdateOnly
+    };
+    let outcome = match state
+        .registry()
+        .store()
+        .apply(&spec, &actor(peer), mode)
+        .await
+    {
         Ok(o) => o,
         Err(Error::Validation(errors)) => return fail(errors),
         Err(e) => return Err(AppError(e)),
@@ -298,10 +427,23 @@ async fn save(ui: Ui, state: AppState, peer: Peer, form: HashMap<String, String>
 }
 
 fn module_views_or(views: &[ModuleView]) -> Vec<ModuleView> {
-    views.iter().map(|v| ModuleView { id: v.id.clone(), name: v.name.clone(), enabled: v.enabled, config: v.config.clone() }).collect()
+    views
+        .iter()
+        .map(|v| ModuleView {
+            id: v.id.clone(),
+            name: v.name.clone(),
+            enabled: v.enabled,
+            config: v.config.clone(),
+        })
+        .collect()
 }
 
-async fn create(ui: Ui, State(state): State<AppState>, peer: Peer, Form(form): Form<HashMap<String, String>>) -> Result<Response> {
+async fn create(
+    ui: Ui,
+    State(state): State<AppState>,
+    peer: Peer,
+    Form(form): Form<HashMap<String, String>>,
+) -> Result<Response> {
     save(ui, state, peer, form, None).await
 }
 
@@ -326,8 +468,13 @@ async fn set_status(
     Path(slug): Path<String>,
     Form(form): Form<StatusForm>,
 ) -> Result<Response> {
-    let status = TenantStatus::parse(&form.status).ok_or_else(|| Error::invalid("status", "invalid"))?;
-    state.registry().store().set_status(&slug, status, &actor(peer)).await?;
+    let status =
+        TenantStatus::parse(&form.status).ok_or_else(|| Error::invalid("status", "invalid"))?;
+    state
+        .registry()
+        .store()
+        .set_status(&slug, status, &actor(peer))
+        .await?;
     state.registry().reload().await?;
     Ok(Redirect::to(&format!("/tenants/{slug}?flash=saved")).into_response())
 }
@@ -337,8 +484,18 @@ struct ShowQuery {
     flash: Option<String>,
 }
 
-async fn show(ui: Ui, State(state): State<AppState>, Path(slug): Path<String>, Query(q): Query<ShowQuery>) -> Result<Html<String>> {
-    let t = state.registry().store().get(&slug).await?.ok_or(Error::NotFound)?;
+async fn show(
+    ui: Ui,
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(q): Query<ShowQuery>,
+) -> Result<Html<String>> {
+    let t = state
+        .registry()
+        .store()
+        .get(&slug)
+        .await?
+        .ok_or(Error::NotFound)?;
     let history = state.registry().store().history(&slug).await?;
     let s = &t.spec;
     let mut details = vec![
@@ -352,12 +509,21 @@ async fn show(ui: Ui, State(state): State<AppState>, Path(slug): Path<String>, Q
         details.push(context! { label => ui.t("op-field-aliases"), value => list.join(", ") });
     }
     details.push(context! { label => ui.t("op-field-colour"), value => s.primary_colour.as_str() });
-    for (key, value) in [("op-field-email", &s.contact.email), ("op-field-phone", &s.contact.phone), ("op-field-website", &s.contact.website)] {
+    for (key, value) in [
+        ("op-field-email", &s.contact.email),
+        ("op-field-phone", &s.contact.phone),
+        ("op-field-website", &s.contact.website),
+    ] {
         if let Some(v) = value {
             details.push(context! { label => ui.t(key), value => v.clone() });
         }
     }
-    let enabled: Vec<String> = s.modules.iter().filter(|(_, m)| m.enabled).map(|(id, _)| id.clone()).collect();
+    let enabled: Vec<String> = s
+        .modules
+        .iter()
+        .filter(|(_, m)| m.enabled)
+        .map(|(id, _)| id.clone())
+        .collect();
     details.push(context! { label => ui.t("op-modules"), value => if enabled.is_empty() { "—".to_owned() } else { enabled.join(", ") } });
     let flash = q.flash.as_deref().and_then(|f| match f {
         "created" => Some("op-created"),

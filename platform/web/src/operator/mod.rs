@@ -24,7 +24,11 @@ fn actor(peer: crate::extract::Peer) -> String {
 }
 
 fn validation_ctx(state: &AppState) -> ValidationContext<'_> {
-    ValidationContext { catalog: state.modules(), base_domain: state.registry().base_domain(), file_dir: None }
+    ValidationContext {
+        catalog: state.modules(),
+        base_domain: state.registry().base_domain(),
+        file_dir: None,
+    }
 }
 
 fn public_url(state: &AppState, t: &Tenant) -> String {
