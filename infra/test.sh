@@ -62,7 +62,15 @@ ensure_browser() {
   fi
 }
 
+# Each test creates its own database; drop those left by earlier runs.
+drop_old_test_databases() {
+  psql "$DIMOS_TEST_POSTGRES_URL" -Atqc \
+    "select datname from pg_database where datname like 'dimos\_test\_%' or datname like 'dimos\_cli\_%'" |
+    while read -r db; do psql "$DIMOS_TEST_POSTGRES_URL" -qc "drop database if exists \"$db\"" >/dev/null 2>&1 || true; done
+}
+
 ensure_postgres
+drop_old_test_databases
 ensure_browser
 log "PostgreSQL for tests: $DIMOS_TEST_POSTGRES_URL"
 exec cargo test --workspace --locked "$@"

@@ -133,10 +133,12 @@ async fn run(
 ) -> Result<Vec<Applied>, MigrateError> {
     match backend {
         Backend::Postgres => {
-            conn.conn().execute_raw(BOOKKEEPING_PG).await?;
+            // Lock first: CREATE TABLE IF NOT EXISTS is not safe against a
+            // concurrent CREATE from another replica starting at the same time.
             conn.conn()
                 .execute_raw(&format!("SELECT pg_advisory_lock({PG_LOCK_KEY})"))
                 .await?;
+            conn.conn().execute_raw(BOOKKEEPING_PG).await?;
         }
         Backend::Sqlite => conn.conn().execute_raw(BOOKKEEPING_SQLITE).await?,
     }

@@ -146,6 +146,22 @@ impl Translator {
         self.keys[0].contains(key)
     }
 
+    /// The message for a field error: `error-field-<code>` with the detail
+    /// as `$detail`, the detail appended when the message does not use it.
+    pub fn field_message(&self, locale: Locale, e: &crate::FieldError) -> String {
+        let detail = e.detail.clone().unwrap_or_default();
+        let msg = self.t(
+            locale,
+            &format!("error-field-{}", e.code),
+            &[("detail", detail.clone())],
+        );
+        if detail.is_empty() || msg.contains(&detail) {
+            msg
+        } else {
+            format!("{msg} ({detail})")
+        }
+    }
+
     /// Translate `key`; falls back to the other language, then to the key
     /// itself, so a missing string is visible but never breaks a page.
     pub fn t(&self, locale: Locale, key: &str, args: &[(&str, String)]) -> String {

@@ -221,15 +221,7 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
 fn describe(e: &FileError, translator: &Translator) -> String {
     match &e.field {
         Some(f) => {
-            let detail = f.detail.clone().unwrap_or_default();
-            let mut msg = translator.t(
-                Locale::En,
-                &format!("error-field-{}", f.code),
-                &[("detail", detail.clone())],
-            );
-            if !detail.is_empty() && !msg.contains(&detail) {
-                msg = format!("{msg} ({detail})");
-            }
+            let msg = translator.field_message(Locale::En, f);
             let loc = e.line.map_or(format!("{}", e.file.display()), |l| {
                 format!("{}:{l}", e.file.display())
             });

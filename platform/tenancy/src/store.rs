@@ -167,6 +167,11 @@ impl TenantStore {
         Ok(assemble(rows, domains, modules))
     }
 
+    /// One tenant with its logo, or `NotFound`.
+    pub async fn require(&self, slug: &str) -> Result<Tenant, Error> {
+        self.get(slug).await?.ok_or(Error::NotFound)
+    }
+
     /// One tenant with its logo.
     pub async fn get(&self, slug: &str) -> Result<Option<Tenant>, DbError> {
         let mut tx = self.db.begin().await?;
@@ -254,7 +259,7 @@ impl TenantStore {
         actor: &str,
         f: impl FnOnce(&mut TenantSpec) -> Result<(), Error>,
     ) -> Result<ApplyOutcome, Error> {
-        let mut spec = self.get(slug).await?.ok_or(Error::NotFound)?.spec;
+        let mut spec = self.require(slug).await?.spec;
         f(&mut spec)?;
         self.apply(&spec, actor, ApplyMode::UpdateOnly).await
     }
@@ -528,15 +533,9 @@ async fn apply_one(
                 now.into(),
             ])
             .to_owned();
-        tx.execute(&q).await.map_err(|e| {
-            if e.is_unique_on("slug") {
-                Error::Validation(vec![
-                    FieldError::new("slug", "slug-taken").with_detail(slug),
-                ])
-            } else {
-                e.into()
-            }
-        })?;
+        tx.execute(&q)
+            .await
+            .map_err(|e| taken(e, "slug", "slug", "slug-taken", slug))?;
     }
 
     tx.execute(
@@ -561,15 +560,9 @@ async fn apply_one(
             ])
             .values_panic([id.into(), d.to_string().into(), primary.into()])
             .to_owned();
-        tx.execute(&q).await.map_err(|e| {
-            if e.is_unique_on("domain") {
-                Error::Validation(vec![
-                    FieldError::new("domains", "domain-taken").with_detail(d.to_string()),
-                ])
-            } else {
-                e.into()
-            }
-        })?;
+        tx.execute(&q)
+            .await
+            .map_err(|e| taken(e, "domain", "domains", "domain-taken", d.as_str()))?;
     }
 
     tx.execute(
@@ -656,4 +649,13 @@ async fn check_domains_free(tx: &mut Tx<'_>, id: Uuid, spec: &TenantSpec) -> Res
             .map(|(d,)| FieldError::new("domains", "domain-taken").with_detail(d))
             .collect(),
     ))
+}
+
+/// A unique violation on `column` becomes a field error people can act on.
+fn taken(e: DbError, column: &str, field: &str, code: &'static str, value: &str) -> Error {
+    if e.is_unique_on(column) {
+        Error::Validation(vec![FieldError::new(field, code).with_detail(value)])
+    } else {
+        e.into()
+    }
 }

@@ -149,11 +149,7 @@ fn field_messages(ui: &Ui, info: &ErrorInfo) -> Vec<serde_json::Value> {
     info.fields
         .iter()
         .map(|f| {
-            let detail = f.detail.clone().unwrap_or_default();
-            let mut message = ui.state.translator().t(ui.lang, &format!("error-field-{}", f.code), &[("detail", detail.clone())]);
-            if !detail.is_empty() && !message.contains(&detail) {
-                message = format!("{message} ({detail})");
-            }
+            let message = ui.state.translator().field_message(ui.lang, f);
             serde_json::json!({ "field": f.field, "code": f.code, "message": message, "label": f.field })
         })
         .collect()

@@ -49,12 +49,7 @@ fn tenant_json(state: &AppState, t: &Tenant) -> Value {
 
 async fn changed(state: &AppState, slug: &str, outcome: ApplyOutcome) -> Result<Response> {
     state.registry().reload().await?;
-    let t = state
-        .registry()
-        .store()
-        .get(slug)
-        .await?
-        .ok_or(Error::NotFound)?;
+    let t = state.registry().store().require(slug).await?;
     let status = if outcome == ApplyOutcome::Created {
         StatusCode::CREATED
     } else {
@@ -84,12 +79,7 @@ async fn show(
     State(state): State<AppState>,
     Path(slug): Path<String>,
 ) -> Result<axum::Json<Value>> {
-    let t = state
-        .registry()
-        .store()
-        .get(&slug)
-        .await?
-        .ok_or(Error::NotFound)?;
+    let t = state.registry().store().require(&slug).await?;
     Ok(axum::Json(tenant_json(&state, &t)))
 }
 
@@ -275,12 +265,7 @@ async fn history(
     State(state): State<AppState>,
     Path(slug): Path<String>,
 ) -> Result<axum::Json<Value>> {
-    state
-        .registry()
-        .store()
-        .get(&slug)
-        .await?
-        .ok_or(Error::NotFound)?;
+    state.registry().store().require(&slug).await?;
     let entries = state.registry().store().history(&slug).await?;
     Ok(axum::Json(json!({ "history": entries })))
 }

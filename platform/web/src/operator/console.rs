@@ -125,15 +125,7 @@ fn error_views(ui: &Ui, errors: &[FieldError]) -> Vec<minijinja::Value> {
                         ((*a).to_owned(), ui.t(l))
                     })
             };
-            let detail = e.detail.clone().unwrap_or_default();
-            let mut message = ui.state.translator().t(
-                ui.lang,
-                &format!("error-field-{}", e.code),
-                &[("detail", detail.clone())],
-            );
-            if !detail.is_empty() && !message.contains(&detail) {
-                message = format!("{message} ({detail})");
-            }
+            let message = ui.state.translator().field_message(ui.lang, e);
             context! { anchor, label, message }
         })
         .collect()
@@ -226,12 +218,7 @@ async fn edit_form(
     State(state): State<AppState>,
     Path(slug): Path<String>,
 ) -> Result<Response> {
-    let t = state
-        .registry()
-        .store()
-        .get(&slug)
-        .await?
-        .ok_or(Error::NotFound)?;
+    let t = state.registry().store().require(&slug).await?;
     render_form(
         &ui,
         false,
@@ -373,15 +360,7 @@ async fn save(
 ) -> Result<Response> {
     let creating = slug.is_none();
     let current = match &slug {
-        Some(s) => Some(
-            state
-                .registry()
-                .store()
-                .get(s)
-                .await?
-                .ok_or(Error::NotFound)?
-                .spec,
-        ),
+        Some(s) => Some(state.registry().store().require(s).await?.spec),
         None => None,
     };
     let (values, views, raw) = parse_form(&ui, &form, current.as_ref());
@@ -490,12 +469,7 @@ async fn show(
     Path(slug): Path<String>,
     Query(q): Query<ShowQuery>,
 ) -> Result<Html<String>> {
-    let t = state
-        .registry()
-        .store()
-        .get(&slug)
-        .await?
-        .ok_or(Error::NotFound)?;
+    let t = state.registry().store().require(&slug).await?;
     let history = state.registry().store().history(&slug).await?;
     let s = &t.spec;
     let mut details = vec![

@@ -1,0 +1,212 @@
+//! The `dimos` binary as an operator runs it: real processes, real
+//! PostgreSQL. (The HTTP behaviour itself is tested in `tests/it`.)
+
+use sqlx::Connection;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const DIMOS: &str = env!("CARGO_BIN_EXE_dimos");
+
+fn dimos(data_dir: &Path, db: &str, args: &[&str]) -> Output {
+    Command::new(DIMOS)
+        .args(args)
+        .env("DIMOS_DATA_DIR", data_dir)
+        .env("DATABASE_URL", db)
+        .env("DIMOS_TENANCY__APPLY_ON_START", "")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("dimos runs")
+}
+
+async fn fresh_postgres() -> String {
+    let admin = std::env::var("DIMOS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("PostgreSQL is required at {admin} (infra/test.sh starts one): {e}")
+        });
+    let name = format!("dimos_cli_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Server(Child, u16, std::path::PathBuf);
+
+impl Server {
+    fn start(data_dir: &Path, db: &str) -> Server {
+        let port = free_port();
+        let child = Command::new(DIMOS)
+            .arg("serve")
+            .env("DIMOS_DATA_DIR", data_dir)
+            .env("DATABASE_URL", db)
+            .env("DIMOS_LISTEN", format!("127.0.0.1:{port}"))
+            .env("DIMOS_TENANCY__APPLY_ON_START", "")
+            .env("DIMOS_LOG_FORMAT", "json")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(data_dir.join("server.log")).expect("log file"))
+            .spawn()
+            .expect("dimos serve starts");
+        Server(child, port, data_dir.join("server.log"))
+    }
+
+    async fn get(&self, host: &str, path: &str) -> Option<u16> {
+        let client = reqwest::Client::new();
+        let res = client
+            .get(format!("http://127.0.0.1:{}{path}", self.1))
+            .header("host", format!("{host}:{}", self.1))
+            .send()
+            .await
+            .ok()?;
+        Some(res.status().as_u16())
+    }
+
+    async fn wait(&self, host: &str, path: &str, want: u16, within: Duration) {
+        let start = Instant::now();
+        while self.get(host, path).await != Some(want) {
+            if start.elapsed() > within {
+                let log = std::fs::read_to_string(&self.2).unwrap_or_default();
+                panic!("{host}{path} did not answer {want} within {within:?}; server log:\n{log}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn terminate(mut self) -> std::process::ExitStatus {
+        // SIGTERM is what orchestrators send; the server must exit cleanly.
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
+        self.0.wait().expect("dimos exits")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+    }
+}
+
+#[tokio::test]
+async fn two_serve_processes_on_one_postgres_database() {
+    let db = fresh_postgres().await;
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Server::start(dir_a.path(), &db);
+    let b = Server::start(dir_b.path(), &db);
+    a.wait("127.0.0.1", "/readyz", 200, Duration::from_secs(30))
+        .await;
+    b.wait("127.0.0.1", "/readyz", 200, Duration::from_secs(30))
+        .await;
+    assert_eq!(b.get("omikron.localhost", "/").await, Some(404));
+
+    let body = serde_json_body("omikron");
+    let res = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{}/api/v1/tenants", a.1))
+        .header("host", format!("admin.localhost:{}", a.1))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let created = Instant::now();
+    b.wait("omikron.localhost", "/", 200, Duration::from_secs(5))
+        .await;
+    println!("served by the other process after {:?}", created.elapsed());
+
+    assert!(a.terminate().success(), "SIGTERM exits with status 0");
+    assert!(b.terminate().success());
+}
+
+fn serde_json_body(slug: &str) -> String {
+    format!(
+        r##"{{"slug":"{slug}","name":{{"el":"Δήμος Όμικρον","en":"Municipality of Omikron"}},"branding":{{"primary_colour":"#003476"}}}}"##
+    )
+}
+
+#[tokio::test]
+async fn tenants_apply_reports_changes_and_refuses_bad_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("d.db").display());
+    let files = dir.path().join("tenants");
+    std::fs::create_dir(&files).unwrap();
+    let good = "slug = \"pi\"\n[name]\nel = \"Δήμος Πι\"\nen = \"Municipality of Pi\"\n[branding]\nprimary_colour = \"#003476\"\n";
+    std::fs::write(files.join("pi.toml"), good).unwrap();
+
+    let out = dimos(
+        dir.path(),
+        &db,
+        &["tenants", "apply", files.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "pi: created\n");
+    let out = dimos(
+        dir.path(),
+        &db,
+        &["tenants", "apply", files.to_str().unwrap()],
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "pi: unchanged\n");
+
+    std::fs::write(files.join("pi.toml"), good.replace("#003476", "#eeeeee")).unwrap();
+    let out = dimos(
+        dir.path(),
+        &db,
+        &["tenants", "apply", files.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("pi.toml:6: branding.primary_colour"), "{err}");
+    assert!(err.contains("nothing was changed"), "{err}");
+
+    let out = dimos(dir.path(), &db, &["tenants", "list"]);
+    let list = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        list.starts_with("pi ") && list.contains("active") && list.contains("pi.localhost"),
+        "{list}"
+    );
+
+    let out = dimos(dir.path(), &db, &["migrate"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("up to date"));
+}
+
+#[test]
+fn config_default_prints_commented_defaults_and_bad_config_exits_2() {
+    let out = Command::new(DIMOS)
+        .args(["config", "default"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        text.contains("listen = \"127.0.0.1:8080\"") && text.contains("# postgres://"),
+        "{text}"
+    );
+
+    let out = Command::new(DIMOS)
+        .arg("migrate")
+        .env("DIMOS_HTTP__BODY_LIMIT_BYTES", "lots")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr).to_lowercase();
+    assert!(err.contains("body_limit_bytes"), "{err}");
+}
