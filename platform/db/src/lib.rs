@@ -34,10 +34,18 @@ pub const TENANT_ID: &str = "tenant_id";
 /// repository's top-level `migrations/` folder.
 pub const PLATFORM_MIGRATIONS: migrate::MigrationSet = migrate::MigrationSet {
     component: "platform",
-    migrations: &[migrate::Migration {
-        version: 1,
-        name: "tenants",
-        postgres: include_str!("../../../migrations/postgres/0001_tenants.sql"),
-        sqlite: include_str!("../../../migrations/sqlite/0001_tenants.sql"),
-    }],
+    migrations: &[
+        migrate::Migration {
+            version: 1,
+            name: "tenants",
+            postgres: include_str!("../../../migrations/postgres/0001_tenants.sql"),
+            sqlite: include_str!("../../../migrations/sqlite/0001_tenants.sql"),
+        },
+        migrate::Migration {
+            version: 2,
+            name: "identity",
+            postgres: include_str!("../../../migrations/postgres/0002_identity.sql"),
+            sqlite: include_str!("../../../migrations/sqlite/0002_identity.sql"),
+        },
+    ],
 };

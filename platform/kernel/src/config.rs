@@ -80,6 +80,100 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub http: HttpConfig,
     pub tenancy: TenancyConfig,
+    pub identity: IdentityConfig,
+}
+
+/// Whether the built-in development identity provider runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DevProvider {
+    /// On while `base_domain` is `localhost` (the demo), off for any real domain.
+    #[default]
+    Auto,
+    On,
+    Off,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IdentityConfig {
+    /// The built-in OIDC provider with demo people: `auto`, `on` or `off`.
+    pub dev_provider: DevProvider,
+    /// Provider used by tenants that do not choose one: a key of `providers`,
+    /// or `dev` for the built-in development provider.
+    pub default_provider: String,
+    /// Minutes without a request after which a session ends.
+    pub session_idle_minutes: u64,
+    /// Hours after sign-in after which a session ends regardless of activity.
+    pub session_absolute_hours: u64,
+    /// OpenID Connect providers, by name (e.g. `national`).
+    pub providers: std::collections::BTreeMap<String, ProviderConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// Issuer URL; discovery is read from `<issuer>/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub client_id: String,
+    /// Prefer `client_secret_file` or the environment (`DIMOS_IDENTITY__PROVIDERS__<NAME>__CLIENT_SECRET`).
+    #[serde(default)]
+    pub client_secret: Option<Secret>,
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub claims: ClaimMapping,
+    /// `acr` values and the assurance level each stands for (`low`, `substantial`, `high`).
+    #[serde(default)]
+    pub acr_levels: std::collections::BTreeMap<String, String>,
+}
+
+fn default_scopes() -> Vec<String> {
+    vec![
+        "openid".into(),
+        "profile".into(),
+        "email".into(),
+        "phone".into(),
+    ]
+}
+
+/// Which claim holds what; brokers in front of TaxisNet name them differently.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClaimMapping {
+    pub tax_id: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub email: String,
+    pub phone: String,
+    pub acr: String,
+}
+
+impl Default for ClaimMapping {
+    fn default() -> Self {
+        ClaimMapping {
+            tax_id: "tax_id".into(),
+            given_name: "given_name".into(),
+            family_name: "family_name".into(),
+            email: "email".into(),
+            phone: "phone_number".into(),
+            acr: "acr".into(),
+        }
+    }
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        IdentityConfig {
+            dev_provider: DevProvider::Auto,
+            default_provider: "dev".into(),
+            session_idle_minutes: 30,
+            session_absolute_hours: 12,
+            providers: Default::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -127,6 +221,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             http: HttpConfig::default(),
             tenancy: TenancyConfig::default(),
+            identity: IdentityConfig::default(),
         }
     }
 }
@@ -250,6 +345,22 @@ impl Config {
                 "http.body_limit_bytes must be at least 1024".into(),
             ));
         }
+        if self.identity.default_provider != "dev"
+            && !self
+                .identity
+                .providers
+                .contains_key(&self.identity.default_provider)
+        {
+            return Err(ConfigError(format!(
+                "identity.default_provider {:?} is neither \"dev\" nor a configured provider",
+                self.identity.default_provider
+            )));
+        }
+        if self.identity.session_idle_minutes == 0 || self.identity.session_absolute_hours == 0 {
+            return Err(ConfigError(
+                "identity session timeouts must be positive".into(),
+            ));
+        }
         if self.tenancy.refresh_interval_ms < 100 {
             return Err(ConfigError(
                 "tenancy.refresh_interval_ms must be at least 100".into(),
@@ -266,6 +377,15 @@ impl Config {
                 "sqlite://{}?mode=rwc",
                 self.data_dir.join("dimos.db").display()
             )),
+        }
+    }
+
+    /// Whether the built-in development identity provider runs.
+    pub fn dev_provider_enabled(&self) -> bool {
+        match self.identity.dev_provider {
+            DevProvider::On => true,
+            DevProvider::Off => false,
+            DevProvider::Auto => self.base_domain == "localhost",
         }
     }
 

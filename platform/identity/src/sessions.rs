@@ -1,0 +1,122 @@
+//! tower-sessions store over our database, on SQLite and PostgreSQL alike,
+//! so sessions survive restarts and any replica can serve any request.
+
+use chrono::{DateTime, Utc};
+use dimos_db::Db;
+use sea_query::{Expr, ExprTrait, Iden, OnConflict, Query};
+use std::collections::HashMap;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{Error, ExpiredDeletion, Result};
+
+#[derive(Iden, Clone, Copy)]
+enum Sessions {
+    Table,
+    Id,
+    Data,
+    ExpiresAt,
+}
+
+#[derive(Clone, Debug)]
+pub struct DbSessionStore {
+    db: Db,
+}
+
+impl DbSessionStore {
+    pub fn new(db: Db) -> Self {
+        DbSessionStore { db }
+    }
+}
+
+fn expiry(r: &Record) -> DateTime<Utc> {
+    DateTime::from_timestamp(r.expiry_date.unix_timestamp(), 0).unwrap_or_else(Utc::now)
+}
+
+fn backend(e: impl std::fmt::Display) -> Error {
+    Error::Backend(e.to_string())
+}
+
+impl DbSessionStore {
+    async fn insert(
+        &self,
+        record: &Record,
+        upsert: bool,
+    ) -> std::result::Result<(), dimos_db::DbError> {
+        let data = serde_json::to_value(&record.data).unwrap_or_default();
+        let mut q = Query::insert();
+        q.into_table(Sessions::Table)
+            .columns([Sessions::Id, Sessions::Data, Sessions::ExpiresAt])
+            .values_panic([
+                record.id.to_string().into(),
+                data.into(),
+                expiry(record).into(),
+            ]);
+        if upsert {
+            q.on_conflict(
+                OnConflict::column(Sessions::Id)
+                    .update_columns([Sessions::Data, Sessions::ExpiresAt])
+                    .to_owned(),
+            );
+        }
+        self.db.execute(&q).await.map(drop)
+    }
+}
+
+#[async_trait::async_trait]
+impl tower_sessions::SessionStore for DbSessionStore {
+    async fn create(&self, record: &mut Record) -> Result<()> {
+        // Ids are 128 random bits; a collision is astronomically unlikely but
+        // the primary key makes it an error we can retry, not a takeover.
+        for _ in 0..3 {
+            match self.insert(record, false).await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_unique_on("id") || e.is_unique_on("sessions") => {
+                    record.id = Id::default()
+                }
+                Err(e) => return Err(backend(e)),
+            }
+        }
+        Err(Error::Backend("could not allocate a session id".into()))
+    }
+
+    async fn save(&self, record: &Record) -> Result<()> {
+        self.insert(record, true).await.map_err(backend)
+    }
+
+    async fn load(&self, id: &Id) -> Result<Option<Record>> {
+        let q = Query::select()
+            .columns([Sessions::Data, Sessions::ExpiresAt])
+            .from(Sessions::Table)
+            .and_where(Expr::col(Sessions::Id).eq(id.to_string()))
+            .and_where(Expr::col(Sessions::ExpiresAt).gt(Utc::now()))
+            .to_owned();
+        let row: Option<(
+            sqlx::types::Json<HashMap<String, serde_json::Value>>,
+            DateTime<Utc>,
+        )> = self.db.fetch_optional(&q).await.map_err(backend)?;
+        Ok(row.map(|(data, exp)| Record {
+            id: *id,
+            data: data.0,
+            expiry_date: time::OffsetDateTime::from_unix_timestamp(exp.timestamp())
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+        }))
+    }
+
+    async fn delete(&self, id: &Id) -> Result<()> {
+        let q = Query::delete()
+            .from_table(Sessions::Table)
+            .and_where(Expr::col(Sessions::Id).eq(id.to_string()))
+            .to_owned();
+        self.db.execute(&q).await.map(drop).map_err(backend)
+    }
+}
+
+#[async_trait::async_trait]
+impl ExpiredDeletion for DbSessionStore {
+    async fn delete_expired(&self) -> Result<()> {
+        let q = Query::delete()
+            .from_table(Sessions::Table)
+            .and_where(Expr::col(Sessions::ExpiresAt).lt(Utc::now()))
+            .to_owned();
+        self.db.execute(&q).await.map(drop).map_err(backend)
+    }
+}
