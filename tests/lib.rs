@@ -251,3 +251,134 @@ impl Drop for TestApp {
         }
     }
 }
+
+/// A browser for black-box tests: follows redirects across hosts (tenant →
+/// identity provider → tenant) and keeps cookies per host name, as a real
+/// browser does with host-only cookies.
+pub struct Browser<'a> {
+    app: &'a TestApp,
+    pub cookies: std::collections::HashMap<String, std::collections::BTreeMap<String, String>>,
+}
+
+impl<'a> Browser<'a> {
+    pub fn new(app: &'a TestApp) -> Self {
+        Browser {
+            app,
+            cookies: Default::default(),
+        }
+    }
+
+    /// `url` is absolute (`http://alimos.localhost:PORT/path`) or `host` + `path`.
+    fn split(&self, url: &str) -> (String, String) {
+        let rest = url.strip_prefix("http://").unwrap_or(url);
+        let (hostport, path) = rest
+            .split_once('/')
+            .map_or((rest, "".to_owned()), |(h, p)| (h, format!("/{p}")));
+        let host = hostport.split(':').next().unwrap_or(hostport).to_owned();
+        (host, if path.is_empty() { "/".into() } else { path })
+    }
+
+    fn cookie_header(&self, host: &str) -> Option<String> {
+        let jar = self.cookies.get(host)?;
+        (!jar.is_empty()).then(|| {
+            jar.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+
+    fn remember(&mut self, host: &str, res: &reqwest::Response) {
+        for h in res.headers().get_all("set-cookie") {
+            let Ok(s) = h.to_str() else { continue };
+            let first = s.split(';').next().unwrap_or("");
+            if let Some((k, v)) = first.split_once('=') {
+                let jar = self.cookies.entry(host.to_owned()).or_default();
+                let expired = s.to_ascii_lowercase().contains("max-age=0");
+                if expired {
+                    jar.remove(k)
+                } else {
+                    jar.insert(k.to_owned(), v.to_owned())
+                };
+            }
+        }
+    }
+
+    pub async fn request(
+        &mut self,
+        method: reqwest::Method,
+        url: &str,
+        form: Option<&[(&str, &str)]>,
+    ) -> reqwest::Response {
+        let (host, path) = self.split(url);
+        let mut req = self.app.req(method, &host, &path);
+        if let Some(c) = self.cookie_header(&host) {
+            req = req.header("cookie", c);
+        }
+        if let Some(f) = form {
+            req = req.form(f);
+        }
+        let res = req.send().await.expect("request");
+        self.remember(&host, &res);
+        res
+    }
+
+    /// Follows redirects (GET) until a non-redirect; returns it with its URL.
+    pub async fn follow(
+        &mut self,
+        mut res: reqwest::Response,
+        mut url: String,
+    ) -> (reqwest::Response, String) {
+        for _ in 0..10 {
+            if !res.status().is_redirection() {
+                break;
+            }
+            let loc = res.headers()["location"].to_str().unwrap().to_owned();
+            url = if loc.starts_with('/') {
+                let (host, _) = self.split(&url);
+                format!("http://{host}:{}{loc}", self.app.port())
+            } else {
+                loc
+            };
+            res = self.request(reqwest::Method::GET, &url, None).await;
+        }
+        (res, url)
+    }
+
+    pub async fn get(&mut self, url: &str) -> (reqwest::Response, String) {
+        let res = self.request(reqwest::Method::GET, url, None).await;
+        self.follow(res, url.to_owned()).await
+    }
+
+    pub fn url(&self, host: &str, path: &str) -> String {
+        format!("http://{host}:{}{path}", self.app.port())
+    }
+
+    /// Signs in on `host` as a demo person of the development provider;
+    /// returns the page reached afterwards (`next`).
+    pub async fn sign_in(
+        &mut self,
+        host: &str,
+        person: &str,
+        next: &str,
+    ) -> (reqwest::Response, String) {
+        let start = self.url(host, &format!("/auth/login?next={next}"));
+        let res = self.request(reqwest::Method::GET, &start, None).await;
+        assert_eq!(res.status(), 303, "login redirects to the provider");
+        let authorize = res.headers()["location"].to_str().unwrap().to_owned();
+        let page = self.request(reqwest::Method::GET, &authorize, None).await;
+        assert_eq!(page.status(), 200, "the provider shows its page");
+        let query = authorize.split_once('?').map(|(_, q)| q).unwrap_or("");
+        let mut form: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        form.push(("person".into(), person.into()));
+        let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let post_url = authorize.split('?').next().unwrap().to_owned();
+        let res = self
+            .request(reqwest::Method::POST, &post_url, Some(&pairs))
+            .await;
+        assert_eq!(res.status(), 303, "the provider redirects back");
+        self.follow(res, post_url).await
+    }
+}

@@ -131,6 +131,27 @@ await check('operator creates a municipality in the console, it is served at onc
   assert((await page.title()).includes('Δήμος Νέας Σμύρνης'), 'served at once');
 });
 
+await check('a citizen signs in through the provider page and sees what to do to get verified', async (page) => {
+  await page.goto(url('alimos.localhost'));
+  await page.getByRole('link', { name: 'Σύνδεση' }).click();
+  await page.waitForLoadState();
+  assert(page.url().includes('/dev-idp/authorize'), `at the provider: ${page.url()}`);
+  await axe(page, 'development provider page');
+  await page.getByRole('button', { name: 'Σύνδεση ως Μαρία Παπαδοπούλου' }).click();
+  // Provider → callback → back where the person started.
+  await page.waitForURL((u) => u.hostname === 'alimos.localhost' && !u.pathname.startsWith('/auth'));
+  assert(await page.getByRole('link', { name: 'Μαρία Παπαδοπούλου' }).isVisible(), 'signed in: name in the header');
+  await page.getByRole('link', { name: 'Μαρία Παπαδοπούλου' }).click();
+  assert(await page.getByRole('heading', { name: 'Ο λογαριασμός μου' }).isVisible(), 'account page');
+  assert(await page.getByText('Μη επαληθευμένος').isVisible(), 'unverified');
+  assert(await page.getByText('Επισκεφθείτε ένα ΚΕΠ ή το δημαρχείο').isVisible(), 'told what to do');
+  await shot(page, 'account-unverified');
+  await axe(page, 'account page');
+  await page.getByRole('button', { name: 'Αποσύνδεση' }).click();
+  await page.waitForURL((u) => u.hostname === 'alimos.localhost' && u.pathname === '/');
+  assert(await page.getByRole('link', { name: 'Σύνδεση' }).isVisible(), 'signed out');
+});
+
 await browser.close();
 console.log(`browser: ${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

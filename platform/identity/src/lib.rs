@@ -13,3 +13,95 @@ pub use accounts::{Account, AccountId, Assurance};
 pub use audit::{AuditEntry, AuditLog};
 pub use oidc::{Identity, OidcProvider, Pending, SignInError, SignedIn};
 pub use sessions::DbSessionStore;
+
+use dimos_kernel::config::{Config, ProviderConfig};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The sign-in providers of this deployment, built from configuration.
+#[derive(Debug)]
+pub struct IdentityService {
+    providers: BTreeMap<String, Arc<OidcProvider>>,
+    dev: Option<Arc<dev_provider::DevProvider>>,
+    default_provider: String,
+    pub session_idle: std::time::Duration,
+    pub session_absolute: std::time::Duration,
+}
+
+impl IdentityService {
+    /// `public_base` is the origin of the base domain (where the development
+    /// provider is served, at `/dev-idp`).
+    pub fn from_config(cfg: &Config, public_base: &str) -> Result<Self, String> {
+        let mut providers = BTreeMap::new();
+        for (name, p) in &cfg.identity.providers {
+            providers.insert(name.clone(), Arc::new(OidcProvider::new(name, p)?));
+        }
+        let dev = if cfg.dev_provider_enabled() {
+            let issuer = format!("{}/dev-idp", public_base.trim_end_matches('/'));
+            let dev = dev_provider::DevProvider::new(&issuer)?;
+            let client = ProviderConfig {
+                issuer: issuer.clone(),
+                client_id: dev_provider::CLIENT_ID.into(),
+                client_secret: Some(dimos_kernel::config::Secret::new(
+                    dev_provider::CLIENT_SECRET,
+                )),
+                client_secret_file: None,
+                scopes: vec![
+                    "openid".into(),
+                    "profile".into(),
+                    "email".into(),
+                    "phone".into(),
+                ],
+                claims: Default::default(),
+                acr_levels: Default::default(),
+            };
+            // The demo signs in through the same client code as production.
+            providers.insert("dev".into(), Arc::new(OidcProvider::new("dev", &client)?));
+            Some(Arc::new(dev))
+        } else {
+            None
+        };
+        if !providers.contains_key(&cfg.identity.default_provider) {
+            tracing::warn!(
+                provider = %cfg.identity.default_provider,
+                "the default identity provider is not available: sign-in is disabled until one is configured"
+            );
+        }
+        Ok(IdentityService {
+            providers,
+            dev,
+            default_provider: cfg.identity.default_provider.clone(),
+            session_idle: std::time::Duration::from_secs(cfg.identity.session_idle_minutes * 60),
+            session_absolute: std::time::Duration::from_secs(
+                cfg.identity.session_absolute_hours * 3600,
+            ),
+        })
+    }
+
+    pub fn provider(&self, name: &str) -> Option<&Arc<OidcProvider>> {
+        self.providers.get(name)
+    }
+
+    /// The provider citizens and staff of a tenant sign in with.
+    pub fn provider_for_tenant(&self) -> Option<&Arc<OidcProvider>> {
+        self.providers.get(&self.default_provider)
+    }
+
+    /// Origins of every provider: forms that end in a redirect there (sign-out)
+    /// must be allowed by the pages' `form-action` policy.
+    pub fn provider_origins(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .providers
+            .values()
+            .filter_map(|p| url::Url::parse(p.issuer()).ok())
+            .map(|u| u.origin().ascii_serialization())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    pub fn dev(&self) -> Option<&Arc<dev_provider::DevProvider>> {
+        self.dev.as_ref()
+    }
+}

@@ -232,12 +232,11 @@ impl OidcProvider {
     }
 
     async fn metadata(&self, refresh: bool) -> Result<Metadata, SignInError> {
-        if !refresh {
-            if let Some((m, at)) = self.cached.read().await.as_ref() {
-                if at.elapsed() < METADATA_TTL {
-                    return Ok(m.clone());
-                }
-            }
+        if !refresh
+            && let Some((m, at)) = self.cached.read().await.as_ref()
+            && at.elapsed() < METADATA_TTL
+        {
+            return Ok(m.clone());
         }
         let issuer = IssuerUrl::new(self.issuer.clone())
             .map_err(|e| SignInError::Discovery(e.to_string()))?;

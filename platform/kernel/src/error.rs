@@ -66,6 +66,9 @@ pub enum Error {
     Timeout,
     #[error("service unavailable")]
     Unavailable,
+    /// Signing in failed; the reason code is safe to show (no token contents).
+    #[error("sign-in failed: {0}")]
+    SignInFailed(&'static str),
     /// Anything we did not expect. The source is logged, never shown.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -95,6 +98,7 @@ impl Error {
             Error::UnsupportedMediaType => "unsupported_media_type",
             Error::Timeout => "timeout",
             Error::Unavailable => "unavailable",
+            Error::SignInFailed(_) => "sign_in_failed",
             Error::Internal(_) => "internal",
         }
     }
@@ -110,6 +114,7 @@ impl Error {
             Error::PayloadTooLarge => 413,
             Error::UnsupportedMediaType => 415,
             Error::Timeout => 408,
+            Error::SignInFailed(_) => 401,
             Error::Internal(_) => 500,
         }
     }
@@ -124,6 +129,7 @@ impl Error {
         match self {
             Error::BadRequest(d) => Some(d.clone()),
             Error::Conflict(what) => Some((*what).to_string()),
+            Error::SignInFailed(reason) => Some((*reason).to_string()),
             _ => None,
         }
     }
@@ -170,6 +176,7 @@ mod tests {
             Error::UnsupportedMediaType,
             Error::Timeout,
             Error::Unavailable,
+            Error::SignInFailed("state_mismatch"),
             Error::internal("boom"),
         ];
         let mut codes: Vec<_> = all.iter().map(Error::code).collect();

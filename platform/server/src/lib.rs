@@ -96,7 +96,20 @@ impl Application {
         // Port 0 means "any free port": links must use the one we got.
         let mut config = config;
         config.listen = addr;
-        let state = AppState::new(config, db, registry, modules, translator, templates);
+        let public_base = config.public_origin(&config.base_domain);
+        let identity = Arc::new(
+            dimos_identity::IdentityService::from_config(&config, &public_base)
+                .map_err(anyhow::Error::msg)?,
+        );
+        if identity.dev().is_some() {
+            tracing::warn!(
+                "THE DEVELOPMENT IDENTITY PROVIDER IS ON ({public_base}/dev-idp): anyone can sign in as any demo \
+                 person. It is for the demo only; set identity.dev_provider = \"off\" and configure a real provider."
+            );
+        }
+        let state = AppState::new(
+            config, db, registry, modules, translator, templates, identity,
+        );
         Ok(Application {
             listener,
             addr,

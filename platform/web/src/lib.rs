@@ -3,6 +3,7 @@
 //! problem details, the UI shell and its translations.
 
 pub mod assets;
+pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod health;

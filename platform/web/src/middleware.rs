@@ -63,7 +63,7 @@ fn choose_lang(headers: &HeaderMap, json: bool) -> Locale {
     Locale::El
 }
 
-fn host_of(req: &Request) -> String {
+pub(crate) fn host_of(req: &Request) -> String {
     req.headers()
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -141,6 +141,7 @@ pub async fn context(State(state): State<AppState>, mut req: Request, next: Next
         },
         operator: matches!(matched, HostMatch::Operator),
         path,
+        user: None,
     };
     render_error(&ui, &info, &request_id, json, res.status())
 }
@@ -207,12 +208,9 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
     let set = |h: &mut HeaderMap, name: &'static str, value: &'static str| {
         h.entry(name).or_insert(HeaderValue::from_static(value));
     };
-    set(
-        h,
-        "content-security-policy",
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; \
-         base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-    );
+    if !h.contains_key("content-security-policy") {
+        h.insert("content-security-policy", state.csp().clone());
+    }
     set(h, "x-content-type-options", "nosniff");
     set(h, "x-frame-options", "DENY");
     set(h, "referrer-policy", "strict-origin-when-cross-origin");

@@ -37,7 +37,7 @@ pub struct Next {
 }
 
 /// Only same-site paths: `//evil.example` or `/\evil` would leave the site.
-fn safe_next(next: Option<String>) -> String {
+pub fn safe_next(next: Option<String>) -> String {
     match next {
         Some(n)
             if n.starts_with('/')

@@ -29,7 +29,8 @@ fn tenant_routes(state: &AppState) -> Router<AppState> {
         .route("/", get(pages::home))
         .route("/lang/{code}", get(pages::switch_lang))
         .route("/branding.css", get(pages::branding_css))
-        .route("/branding/logo", get(pages::logo));
+        .route("/branding/logo", get(pages::logo))
+        .merge(crate::auth::routes());
     for m in state.modules().iter() {
         let id = m.id;
         let gated = (m.routes)().layer(from_fn(move |req: Request, next: Next| {
@@ -37,7 +38,8 @@ fn tenant_routes(state: &AppState) -> Router<AppState> {
         }));
         r = r.nest(&format!("/{id}"), gated);
     }
-    r
+    // Sessions only where people sign in: the tenant hosts.
+    r.layer(crate::auth::session_layer(state))
 }
 
 /// A module's routes exist only for tenants that enabled it.
@@ -53,10 +55,13 @@ pub fn build_router(state: AppState) -> Router {
     let operator = operator::routes()
         .layer(from_fn(middleware::loopback_only))
         .with_state(state.clone());
-    let portal = Router::new()
+    let mut portal = Router::new()
         .route("/", get(pages::portal))
-        .route("/lang/{code}", get(pages::switch_lang))
-        .with_state(state.clone());
+        .route("/lang/{code}", get(pages::switch_lang));
+    if state.identity().dev().is_some() {
+        portal = portal.merge(crate::auth::dev_idp::routes());
+    }
+    let portal = portal.with_state(state.clone());
 
     let dispatch = move |req: Request| {
         let target = match req.extensions().get::<HostMatch>() {

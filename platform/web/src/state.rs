@@ -21,6 +21,8 @@ struct Inner {
     translator: Arc<Translator>,
     templates: minijinja::Environment<'static>,
     metrics: Metrics,
+    identity: Arc<dimos_identity::IdentityService>,
+    csp: axum::http::HeaderValue,
 }
 
 impl AppState {
@@ -31,6 +33,7 @@ impl AppState {
         modules: Arc<Modules>,
         translator: Arc<Translator>,
         templates: minijinja::Environment<'static>,
+        identity: Arc<dimos_identity::IdentityService>,
     ) -> Self {
         AppState {
             inner: Arc::new(Inner {
@@ -41,8 +44,24 @@ impl AppState {
                 translator,
                 templates,
                 metrics: Metrics::new(),
+                csp: content_security_policy(&identity.provider_origins()),
+                identity,
             }),
         }
+    }
+
+    /// The pages' Content-Security-Policy.
+    pub fn csp(&self) -> &axum::http::HeaderValue {
+        &self.inner.csp
+    }
+
+    pub fn identity(&self) -> &dimos_identity::IdentityService {
+        &self.inner.identity
+    }
+
+    /// A session store over this deployment's database.
+    pub fn session_store(&self) -> dimos_identity::DbSessionStore {
+        dimos_identity::DbSessionStore::new(self.inner.db.clone())
     }
 
     pub fn config(&self) -> &Config {
@@ -78,4 +97,17 @@ impl AppState {
     pub(crate) fn db(&self) -> &Db {
         &self.inner.db
     }
+}
+
+/// No inline script or style anywhere; forms post to this origin, or end in a
+/// redirect to an identity provider (sign-out), whose origins are listed.
+pub fn content_security_policy(form_targets: &[String]) -> axum::http::HeaderValue {
+    let extra: String = form_targets.iter().map(|o| format!(" {o}")).collect();
+    let csp = format!(
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; \
+         base-uri 'none'; form-action 'self'{extra}; frame-ancestors 'none'"
+    );
+    axum::http::HeaderValue::from_str(&csp).unwrap_or_else(|_| {
+        axum::http::HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'")
+    })
 }

@@ -42,6 +42,8 @@ const PLATFORM_TEMPLATES: &[(&str, &str)] = &[
     ("home.html", include_str!("../templates/home.html")),
     ("portal.html", include_str!("../templates/portal.html")),
     ("error.html", include_str!("../templates/error.html")),
+    ("account.html", include_str!("../templates/account.html")),
+    ("dev_idp.html", include_str!("../templates/dev_idp.html")),
     (
         "operator/list.html",
         include_str!("../templates/operator/list.html"),
@@ -153,6 +155,8 @@ pub struct Ui {
     pub tenant: Option<Arc<Tenant>>,
     pub operator: bool,
     pub path: String,
+    /// The signed-in person's name and their logout form's CSRF token.
+    pub user: Option<(String, String)>,
 }
 
 impl<S> FromRequestParts<S> for Ui
@@ -163,9 +167,15 @@ where
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let user = match crate::auth::load_user(parts, &state).await {
+            Ok(u) => u.map(|u| (u.account.display_name(), u.csrf)),
+            Err(_) => None,
+        };
         let host = parts.extensions.get::<HostMatch>();
         Ok(Ui {
-            state: AppState::from_ref(state),
+            user,
+            state,
             lang: parts.extensions.get::<Lang>().map_or(Locale::El, |l| l.0),
             tenant: match host {
                 Some(HostMatch::Tenant(t)) => Some(t.clone()),
@@ -205,6 +215,7 @@ impl Ui {
             tenant => tenant,
             operator => self.operator,
             css => assets::css_urls(),
+            user => self.user.as_ref().map(|(name, csrf)| context! { name, csrf }),
             branding_css => self.tenant.as_ref().map(|t| format!("/branding.css?v={}", t.updated_at.timestamp())),
         }
     }

@@ -7,7 +7,6 @@ footer-contact = Επικοινωνία
 phase-banner = Δοκιμαστική λειτουργία: η υπηρεσία βελτιώνεται συνεχώς.
 nav-home = Αρχική
 account-sign-in = Σύνδεση
-account-sign-in-soon = Η σύνδεση με κωδικούς Taxisnet ενεργοποιείται σύντομα.
 
 ## Tenant home
 home-title = Ηλεκτρονικές υπηρεσίες
@@ -132,3 +131,27 @@ op-module-config-hint = Κενό για τις προεπιλογές.
 op-details = Στοιχεία
 op-open-site = Άνοιγμα ιστότοπου
 op-status = Κατάσταση
+
+## Sign-in and account
+account-sign-out = Αποσύνδεση
+account-title = Ο λογαριασμός μου
+account-name = Ονοματεπώνυμο
+account-tax-id = ΑΦΜ
+account-assurance = Επίπεδο ταυτοποίησης
+account-since = Μέλος από
+assurance-low = Μη επαληθευμένος
+assurance-substantial = Επαληθευμένος (σημαντικό)
+assurance-high = Επαληθευμένος (υψηλό)
+account-verify-title = Επαληθεύστε την ταυτότητά σας για όλες τις υπηρεσίες
+account-verify-why = Ορισμένες υπηρεσίες, όπως οι αιτήσεις που αφορούν προσωπικά ή ευαίσθητα δεδομένα, απαιτούν επαληθευμένο λογαριασμό.
+account-verify-where = Επισκεφθείτε ένα ΚΕΠ ή το δημαρχείο
+account-verify-bring = Φέρτε την αστυνομική σας ταυτότητα ή το διαβατήριό σας
+account-verify-after = Ο υπάλληλος επαληθεύει τα στοιχεία σας· ο λογαριασμός σας αναβαθμίζεται αμέσως
+devidp-title = Πάροχος ταυτότητας ανάπτυξης
+devidp-warning = Μόνο για δοκιμές: επιλέξτε ένα πρόσωπο επίδειξης. Σε πραγματική εγκατάσταση η σύνδεση γίνεται μέσω του παρόχου του δήμου.
+devidp-intro = Επιλέξτε με ποιο πρόσωπο θέλετε να συνδεθείτε.
+devidp-assurance = Επίπεδο
+devidp-sign-in = Σύνδεση
+devidp-sign-in-as = Σύνδεση ως { $name }
+error-sign-in-failed = Η σύνδεση απέτυχε
+error-sign-in-failed-help = Δεν ήταν δυνατόν να ολοκληρωθεί η σύνδεσή σας. Δοκιμάστε ξανά από την αρχή· αν το πρόβλημα επιμένει, επικοινωνήστε με τον δήμο αναφέροντας τον κωδικό αναφοράς.

@@ -7,7 +7,6 @@ footer-contact = Contact
 phase-banner = Beta: this service is being improved.
 nav-home = Home
 account-sign-in = Sign in
-account-sign-in-soon = Sign-in with Taxisnet credentials is coming soon.
 
 ## Tenant home
 home-title = Online services
@@ -132,3 +131,27 @@ op-module-config-hint = Empty for the defaults.
 op-details = Details
 op-open-site = Open site
 op-status = Status
+
+## Sign-in and account
+account-sign-out = Sign out
+account-title = My account
+account-name = Full name
+account-tax-id = Tax ID (AFM)
+account-assurance = Identity assurance
+account-since = Member since
+assurance-low = Not verified
+assurance-substantial = Verified (substantial)
+assurance-high = Verified (high)
+account-verify-title = Verify your identity to use every service
+account-verify-why = Some services, such as applications involving personal or sensitive data, need a verified account.
+account-verify-where = Visit a KEP citizen service centre or the town hall
+account-verify-bring = Bring your identity card or passport
+account-verify-after = The officer checks your details; your account is upgraded at once
+devidp-title = Development identity provider
+devidp-warning = For testing only: pick a demo person. A real installation signs in through the municipality's provider.
+devidp-intro = Choose who you want to sign in as.
+devidp-assurance = Level
+devidp-sign-in = Sign in
+devidp-sign-in-as = Sign in as { $name }
+error-sign-in-failed = Sign-in failed
+error-sign-in-failed-help = Your sign-in could not be completed. Start again from the beginning; if the problem persists, contact the municipality quoting the reference.

@@ -1,0 +1,419 @@
+//! Sign-in on tenant hosts: the OIDC code flow through the tenant's provider,
+//! server-side sessions bound to the tenant, logout (RP-initiated where the
+//! provider supports it), session-bound CSRF tokens, the account page.
+
+pub mod dev_idp;
+
+use crate::error::{AppError, Result};
+use crate::extract::{CurrentTenant, Form, Peer};
+use crate::middleware::host_of;
+use crate::state::AppState;
+use crate::ui::Ui;
+use axum::Router;
+use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts, Query, Request, State};
+use axum::http::request::Parts;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use dimos_identity::accounts::{self, Account, AccountId, Assurance};
+use dimos_identity::{AuditEntry, AuditLog, Pending};
+use dimos_kernel::Error;
+use minijinja::context;
+use serde::{Deserialize, Serialize};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
+use uuid::Uuid;
+
+const AUTH_KEY: &str = "auth";
+const PENDING_KEY: &str = "oidc_pending";
+const CSRF_KEY: &str = "csrf";
+
+/// What a signed-in session holds. The tenant is checked on every use, so
+/// a session can never act on another municipality's host.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionAuth {
+    pub tenant: Uuid,
+    pub account: Uuid,
+    pub provider: String,
+    /// Unix seconds; the absolute timeout counts from here.
+    pub signed_in_at: i64,
+    pub id_token: String,
+}
+
+pub fn session_layer(state: &AppState) -> SessionManagerLayer<dimos_identity::DbSessionStore> {
+    let idle = state.identity().session_idle.as_secs() as i64;
+    SessionManagerLayer::new(state.session_store())
+        .with_name("dimos_session")
+        .with_secure(state.config().behind_tls())
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(idle)))
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/auth/login", get(login))
+        .route("/auth/callback", get(callback))
+        .route("/auth/logout", post(logout))
+        .route("/account", get(account))
+}
+
+fn session_error(e: tower_sessions::session::Error) -> AppError {
+    AppError(Error::internal(e))
+}
+
+fn random_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The signed-in person on this tenant's host.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub account: Account,
+    pub auth: SessionAuth,
+    pub csrf: String,
+}
+
+impl CurrentUser {
+    pub fn id(&self) -> AccountId {
+        self.account.id()
+    }
+
+    /// How the person appears in the audit trail.
+    pub fn actor(&self) -> String {
+        format!("account:{}", self.account.id)
+    }
+}
+
+pub(crate) async fn load_user(parts: &Parts, state: &AppState) -> Result<Option<CurrentUser>> {
+    let Some(session) = parts.extensions.get::<Session>() else {
+        return Ok(None);
+    };
+    let Some(dimos_tenancy::HostMatch::Tenant(tenant)) =
+        parts.extensions.get::<dimos_tenancy::HostMatch>()
+    else {
+        return Ok(None);
+    };
+    let Some(auth) = session
+        .get::<SessionAuth>(AUTH_KEY)
+        .await
+        .map_err(session_error)?
+    else {
+        return Ok(None);
+    };
+    if auth.tenant != tenant.id.uuid() {
+        return Ok(None);
+    }
+    let age = chrono::Utc::now().timestamp() - auth.signed_in_at;
+    if age < 0 || age as u64 > state.identity().session_absolute.as_secs() {
+        session.flush().await.map_err(session_error)?;
+        return Ok(None);
+    }
+    let db = state.tenant_db(tenant.id);
+    let Some(account) = accounts::get(&db, AccountId(auth.account)).await? else {
+        return Ok(None);
+    };
+    let csrf = match session
+        .get::<String>(CSRF_KEY)
+        .await
+        .map_err(session_error)?
+    {
+        Some(t) => t,
+        None => {
+            let t = random_token();
+            session.insert(CSRF_KEY, &t).await.map_err(session_error)?;
+            t
+        }
+    };
+    Ok(Some(CurrentUser {
+        account,
+        auth,
+        csrf,
+    }))
+}
+
+impl<S> OptionalFromRequestParts<S> for CurrentUser
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Option<Self>, AppError> {
+        load_user(parts, &AppState::from_ref(state)).await
+    }
+}
+
+/// Requires a signed-in person; anyone else is sent to sign in and back.
+impl<S> FromRequestParts<S> for CurrentUser
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        match load_user(parts, &AppState::from_ref(state)).await {
+            Ok(Some(u)) => Ok(u),
+            Ok(None) => {
+                let next: String = form_urlencoded::byte_serialize(
+                    parts
+                        .uri
+                        .path_and_query()
+                        .map_or("/", |p| p.as_str())
+                        .as_bytes(),
+                )
+                .collect();
+                Err(Redirect::to(&format!("/auth/login?next={next}")).into_response())
+            }
+            Err(e) => Err(e.into_response()),
+        }
+    }
+}
+
+/// Checks the session-bound CSRF token of a posted form.
+pub fn check_csrf(user: &CurrentUser, posted: &str) -> Result<()> {
+    let ok = user.csrf.len() == posted.len()
+        && user
+            .csrf
+            .bytes()
+            .zip(posted.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Forbidden.into())
+    }
+}
+
+async fn audit(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    peer: Peer,
+    actor: String,
+    action: &str,
+    detail: serde_json::Value,
+) {
+    let entry = AuditEntry {
+        actor,
+        on_behalf_of: None,
+        action: action.into(),
+        record: None,
+        source: peer.0.map(|a| a.ip().to_string()),
+        detail,
+    };
+    if let Err(e) = AuditLog::append(&state.tenant_db(tenant.tenant.id), &entry).await {
+        tracing::error!(error = %e, action, "audit append failed");
+    }
+}
+
+fn callback_url(state: &AppState, req_host: &str) -> String {
+    format!(
+        "{}://{}/auth/callback",
+        state.config().http.public_scheme,
+        req_host
+    )
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    next: Option<String>,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    _tenant: CurrentTenant,
+    session: Session,
+    Query(q): Query<LoginQuery>,
+    req: Request,
+) -> Result<Response> {
+    let provider = state
+        .identity()
+        .provider_for_tenant()
+        .ok_or(Error::Unavailable)?;
+    let next = crate::pages::safe_next(q.next);
+    let redirect = callback_url(&state, &host_of(&req));
+    let (url, pending) = provider.start(&redirect, &next).await.map_err(|e| {
+        tracing::warn!(error = %e, "sign-in could not start");
+        Error::SignInFailed(e.code())
+    })?;
+    session
+        .insert(PENDING_KEY, &pending)
+        .await
+        .map_err(session_error)?;
+    Ok(Redirect::to(&url).into_response())
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+async fn callback(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    session: Session,
+    peer: Peer,
+    Query(q): Query<CallbackQuery>,
+) -> Result<Response> {
+    // Taken out: a replayed callback finds nothing pending.
+    let pending: Option<Pending> = session.remove(PENDING_KEY).await.map_err(session_error)?;
+    let result = async {
+        let pending = pending.ok_or(dimos_identity::SignInError::NoPendingSignIn)?;
+        if let Some(err) = q.error.as_deref() {
+            return Err(dimos_identity::SignInError::ProviderRefused(format!(
+                "{err}: {}",
+                q.error_description.as_deref().unwrap_or("")
+            )));
+        }
+        let provider = state
+            .identity()
+            .provider(&pending.provider)
+            .ok_or_else(|| {
+                dimos_identity::SignInError::Discovery("provider no longer configured".into())
+            })?;
+        let code = q
+            .code
+            .as_deref()
+            .ok_or_else(|| dimos_identity::SignInError::TokenExchange("no code".into()))?;
+        let returned_state = q
+            .state
+            .as_deref()
+            .ok_or(dimos_identity::SignInError::StateMismatch)?;
+        let signed_in = provider.finish(&pending, code, returned_state).await?;
+        Ok((pending, signed_in))
+    }
+    .await;
+    let (pending, signed_in) = match result {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(tenant = tenant.tenant.slug(), reason = e.code(), error = %e, "sign-in failed");
+            audit(
+                &state,
+                &tenant,
+                peer,
+                "anonymous".into(),
+                "sign_in_failed",
+                serde_json::json!({ "reason": e.code(), "message": e.to_string() }),
+            )
+            .await;
+            return Err(Error::SignInFailed(e.code()).into());
+        }
+    };
+    let (account, created) = accounts::upsert_on_sign_in(&tenant.db, &signed_in.identity).await?;
+    // A new session id at sign-in: a fixated id from before is worthless.
+    session.cycle_id().await.map_err(session_error)?;
+    let auth = SessionAuth {
+        tenant: tenant.tenant.id.uuid(),
+        account: account.id,
+        provider: pending.provider.clone(),
+        signed_in_at: chrono::Utc::now().timestamp(),
+        id_token: signed_in.id_token,
+    };
+    session
+        .insert(AUTH_KEY, &auth)
+        .await
+        .map_err(session_error)?;
+    session
+        .insert(CSRF_KEY, random_token())
+        .await
+        .map_err(session_error)?;
+    audit(
+        &state,
+        &tenant,
+        peer,
+        format!("account:{}", account.id),
+        "sign_in",
+        serde_json::json!({ "provider": pending.provider, "assurance": account.assurance, "new_account": created }),
+    )
+    .await;
+    Ok(Redirect::to(&pending.next).into_response())
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    session: Session,
+    peer: Peer,
+    user: Option<CurrentUser>,
+    req_host: HostHeader,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response> {
+    let Some(user) = user else {
+        return Ok(Redirect::to("/").into_response());
+    };
+    check_csrf(&user, &form.csrf)?;
+    audit(
+        &state,
+        &tenant,
+        peer,
+        user.actor(),
+        "sign_out",
+        serde_json::json!({}),
+    )
+    .await;
+    session.flush().await.map_err(session_error)?;
+    let home = format!("{}://{}/", state.config().http.public_scheme, req_host.0);
+    let target = match state.identity().provider(&user.auth.provider) {
+        Some(p) => p
+            .end_session_url(&user.auth.id_token, &home)
+            .await
+            .unwrap_or(home),
+        None => home,
+    };
+    Ok(Redirect::to(&target).into_response())
+}
+
+/// The request's Host header (already resolved to this tenant).
+pub struct HostHeader(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for HostHeader {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let host = parts
+            .headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        Ok(HostHeader(host))
+    }
+}
+
+async fn account(ui: Ui, tenant: CurrentTenant, user: CurrentUser) -> Result<Html<String>> {
+    let a = &user.account;
+    let level = a.assurance();
+    ui.render(
+        "account.html",
+        context! {
+            name => a.display_name(),
+            tax_id => a.tax_id,
+            email => a.email,
+            phone => a.phone,
+            assurance => level.as_str(),
+            verified => level.is_verified(),
+            since => a.created_at.format("%d/%m/%Y").to_string(),
+            municipality_address => tenant.tenant.spec.contact.address.as_ref().map(|x| x.get(ui.lang).to_owned()),
+            municipality_phone => tenant.tenant.spec.contact.phone,
+        },
+    )
+}
+
+/// Minimum assurance for a service: an unverified citizen is told exactly
+/// what to do instead of being refused with an error.
+pub fn meets(user: &CurrentUser, min: Assurance) -> bool {
+    user.account.assurance() >= min
+}

@@ -1,0 +1,308 @@
+use dimos_identity::AuditLog;
+use dimos_it::{Backend, Browser, Options, TestApp, on_both_backends, tenant_body};
+use dimos_kernel::TenantId;
+
+on_both_backends!(
+    citizens_sign_in_through_the_development_provider,
+    a_session_is_bound_to_its_municipality,
+    replayed_or_forged_callbacks_are_refused_and_audited,
+    sign_out_needs_the_session_token_and_ends_the_session,
+    sessions_are_shared_by_replicas,
+);
+
+async fn tenant_id(app: &TestApp, slug: &str) -> TenantId {
+    let t: serde_json::Value = app
+        .get("admin.localhost", &format!("/api/v1/tenants/{slug}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    TenantId(t["id"].as_str().unwrap().parse().unwrap())
+}
+
+async fn audit_actions(app: &TestApp, slug: &str) -> Vec<(String, serde_json::Value)> {
+    let db = dimos_db::Db::connect(&app.database_url, &Default::default())
+        .await
+        .unwrap();
+    let tdb = dimos_db::TenantDb::new(db, tenant_id(app, slug).await);
+    let report = AuditLog::verify(&tdb).await.unwrap();
+    assert_eq!(report.broken_at, None, "the audit chain verifies");
+    let mut e = AuditLog::entries(&tdb, 100).await.unwrap();
+    e.reverse();
+    e.into_iter().map(|e| (e.action, e.detail)).collect()
+}
+
+async fn citizens_sign_in_through_the_development_provider(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    app.create_tenant(tenant_body("alpha", "Άλφα")).await;
+    let mut browser = Browser::new(&app);
+
+    let home = browser
+        .get(&browser.url("alpha.localhost", "/"))
+        .await
+        .0
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        home.contains("href=\"/auth/login?next="),
+        "a sign-in link in the header"
+    );
+
+    let (page, url) = browser
+        .sign_in("alpha.localhost", "citizen", "/account")
+        .await;
+    assert_eq!(url, browser.url("alpha.localhost", "/account"));
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Μαρία Παπαδοπούλου"),
+        "name from the provider's claims"
+    );
+    assert!(html.contains("100000001"), "tax id mapped from its claim");
+    assert!(
+        html.contains("Μη επαληθευμένος"),
+        "a new citizen is unverified"
+    );
+    assert!(
+        html.contains("Επισκεφθείτε ένα ΚΕΠ"),
+        "and is told what to do"
+    );
+    assert!(
+        html.contains("name=\"_csrf\""),
+        "the header has a sign-out form"
+    );
+
+    let mut other = Browser::new(&app);
+    let (page, _) = other
+        .sign_in("alpha.localhost", "citizen-verified", "/account")
+        .await;
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Επαληθευμένος (σημαντικό)"),
+        "acr=substantial from the provider"
+    );
+    assert!(!html.contains("Επισκεφθείτε ένα ΚΕΠ"));
+
+    let actions = audit_actions(&app, "alpha").await;
+    let names: Vec<_> = actions.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(names, ["sign_in", "sign_in"]);
+    assert_eq!(actions[0].1["new_account"], true);
+    assert_eq!(actions[0].1["provider"], "dev");
+
+    // Signing in again reuses the account.
+    let (_, _) = browser.sign_in("alpha.localhost", "citizen", "/").await;
+    assert_eq!(
+        audit_actions(&app, "alpha").await[2].1["new_account"],
+        false
+    );
+}
+
+async fn a_session_is_bound_to_its_municipality(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    app.create_tenant(tenant_body("alpha", "Άλφα")).await;
+    app.create_tenant(tenant_body("beta", "Βήτα")).await;
+    let mut browser = Browser::new(&app);
+    browser
+        .sign_in("alpha.localhost", "citizen", "/account")
+        .await;
+    let cookie = browser.cookies["alpha.localhost"]["dimos_session"].clone();
+
+    // The same session cookie presented on another municipality's host.
+    let res = app
+        .get("beta.localhost", "/account")
+        .header("cookie", format!("dimos_session={cookie}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "not signed in there");
+    assert!(
+        res.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/auth/login")
+    );
+    let res = app
+        .get("alpha.localhost", "/account")
+        .header("cookie", format!("dimos_session={cookie}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+async fn replayed_or_forged_callbacks_are_refused_and_audited(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    app.create_tenant(tenant_body("alpha", "Άλφα")).await;
+    let mut browser = Browser::new(&app);
+
+    // Forged state: start a sign-in, come back with another state.
+    let res = browser
+        .request(
+            reqwest::Method::GET,
+            &browser.url("alpha.localhost", "/auth/login"),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let res = browser
+        .request(
+            reqwest::Method::GET,
+            &browser.url("alpha.localhost", "/auth/callback?code=x&state=forged"),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 401);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("Η σύνδεση απέτυχε") && html.contains("state_mismatch"),
+        "{html}"
+    );
+
+    // Replay: a completed callback used a second time finds nothing pending.
+    let start = browser.url("alpha.localhost", "/auth/login?next=/");
+    let res = browser.request(reqwest::Method::GET, &start, None).await;
+    let authorize = res.headers()["location"].to_str().unwrap().to_owned();
+    let query = authorize.split_once('?').unwrap().1.to_owned();
+    let mut form: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    form.push(("person".into(), "citizen".into()));
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let res = browser
+        .request(
+            reqwest::Method::POST,
+            authorize.split('?').next().unwrap(),
+            Some(&pairs),
+        )
+        .await;
+    let callback = res.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(
+        browser
+            .request(reqwest::Method::GET, &callback, None)
+            .await
+            .status(),
+        303
+    );
+    let replay = browser.request(reqwest::Method::GET, &callback, None).await;
+    assert_eq!(replay.status(), 401);
+    assert!(replay.text().await.unwrap().contains("no_pending_sign_in"));
+
+    // A provider error comes back as a clear page too.
+    let res = app
+        .get("alpha.localhost", "/auth/callback?error=access_denied")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+
+    let actions = audit_actions(&app, "alpha").await;
+    let reasons: Vec<_> = actions
+        .iter()
+        .filter(|(a, _)| a == "sign_in_failed")
+        .map(|(_, d)| d["reason"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        reasons,
+        ["state_mismatch", "no_pending_sign_in", "no_pending_sign_in"]
+    );
+}
+
+async fn sign_out_needs_the_session_token_and_ends_the_session(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    app.create_tenant(tenant_body("alpha", "Άλφα")).await;
+    let mut browser = Browser::new(&app);
+    let pending = {
+        browser
+            .request(
+                reqwest::Method::GET,
+                &browser.url("alpha.localhost", "/auth/login"),
+                None,
+            )
+            .await;
+        browser.cookies["alpha.localhost"]["dimos_session"].clone()
+    };
+    let (page, _) = browser
+        .sign_in("alpha.localhost", "citizen", "/account")
+        .await;
+    let html = page.text().await.unwrap();
+    let signed_in = browser.cookies["alpha.localhost"]["dimos_session"].clone();
+    assert_ne!(pending, signed_in, "the session id changes at sign-in");
+    let csrf = html
+        .split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    let logout = browser.url("alpha.localhost", "/auth/logout");
+    let res = browser
+        .request(reqwest::Method::POST, &logout, Some(&[("_csrf", "wrong")]))
+        .await;
+    assert_eq!(res.status(), 403, "a forged sign-out is refused");
+    let res = browser
+        .request(
+            reqwest::Method::POST,
+            &logout,
+            Some(&[("_csrf", csrf.as_str())]),
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let to = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        to.contains("/dev-idp/logout?id_token_hint="),
+        "RP-initiated logout at the provider: {to}"
+    );
+    let (home, url) = browser.follow(res, logout).await;
+    assert_eq!(url, browser.url("alpha.localhost", "/"), "and back home");
+    assert_eq!(home.status(), 200);
+
+    // The old session is gone on the server, whatever the browser kept.
+    let res = app
+        .get("alpha.localhost", "/account")
+        .header("cookie", format!("dimos_session={signed_in}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let actions: Vec<_> = audit_actions(&app, "alpha")
+        .await
+        .into_iter()
+        .map(|(a, _)| a)
+        .collect();
+    assert_eq!(actions, ["sign_in", "sign_out"]);
+}
+
+async fn sessions_are_shared_by_replicas(b: Backend) {
+    let one = TestApp::spawn(b).await;
+    one.create_tenant(tenant_body("alpha", "Άλφα")).await;
+    let two = TestApp::spawn_with(
+        b,
+        Options {
+            database_url: Some(one.database_url.clone()),
+            ..Options::default()
+        },
+    )
+    .await;
+    let mut browser = Browser::new(&one);
+    browser
+        .sign_in("alpha.localhost", "citizen", "/account")
+        .await;
+    let cookie = browser.cookies["alpha.localhost"]["dimos_session"].clone();
+    let res = two
+        .get("alpha.localhost", "/account")
+        .header("cookie", format!("dimos_session={cookie}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        200,
+        "a session made on one replica works on another"
+    );
+    assert!(res.text().await.unwrap().contains("Μαρία Παπαδοπούλου"));
+}
