@@ -304,6 +304,12 @@ impl<'a> Browser<'a> {
         }
     }
 
+    fn is_app(&self, url: &str) -> bool {
+        let rest = url.strip_prefix("http://").unwrap_or(url);
+        let hostport = rest.split('/').next().unwrap_or(rest);
+        hostport.rsplit_once(':').map(|(_, p)| p) == Some(self.app.port().to_string().as_str())
+    }
+
     pub async fn request(
         &mut self,
         method: reqwest::Method,
@@ -311,7 +317,12 @@ impl<'a> Browser<'a> {
         form: Option<&[(&str, &str)]>,
     ) -> reqwest::Response {
         let (host, path) = self.split(url);
-        let mut req = self.app.req(method, &host, &path);
+        // Another server (an external identity provider): talk to it directly.
+        let mut req = if self.is_app(url) {
+            self.app.req(method, &host, &path)
+        } else {
+            self.app.client.request(method, url)
+        };
         if let Some(c) = self.cookie_header(&host) {
             req = req.header("cookie", c);
         }
@@ -340,6 +351,9 @@ impl<'a> Browser<'a> {
             } else {
                 loc
             };
+            if std::env::var("DIMOS_TEST_TRACE").is_ok() {
+                eprintln!("follow → {url}");
+            }
             res = self.request(reqwest::Method::GET, &url, None).await;
         }
         (res, url)

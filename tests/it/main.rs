@@ -3,7 +3,9 @@
 //! on SQLite and on PostgreSQL.
 
 mod auth;
+mod auth_faults;
 mod browser;
+mod faulty_idp;
 mod files;
 mod http;
 mod modules;

@@ -1,0 +1,103 @@
+use crate::faulty_idp::{self, Fault};
+use dimos_it::{Backend, Browser, Options, TestApp, tenant_body};
+use dimos_kernel::config::{ClaimMapping, ProviderConfig, Secret};
+
+async fn app_with(b: Backend, issuer: &str) -> TestApp {
+    let issuer = issuer.to_owned();
+    let app = TestApp::spawn_with(
+        b,
+        Options {
+            tweak: Box::new(move |c| {
+                c.identity.providers.insert(
+                    "external".into(),
+                    ProviderConfig {
+                        issuer,
+                        client_id: faulty_idp::CLIENT_ID.into(),
+                        client_secret: Some(Secret::new(faulty_idp::CLIENT_SECRET)),
+                        client_secret_file: None,
+                        scopes: vec!["openid".into()],
+                        claims: ClaimMapping::default(),
+                        acr_levels: Default::default(),
+                    },
+                );
+                c.identity.default_provider = "external".into();
+            }),
+            ..Options::default()
+        },
+    )
+    .await;
+    app.create_tenant(tenant_body("alpha", "Άλφα")).await;
+    app
+}
+
+/// Runs a sign-in against a provider with `fault`; returns the final status and page.
+async fn attempt(b: Backend, fault: Fault) -> (u16, String, Vec<String>) {
+    let idp = faulty_idp::spawn(fault).await;
+    let app = app_with(b, &idp.issuer).await;
+    let mut browser = Browser::new(&app);
+    let (res, _) = browser
+        .get(&browser.url("alpha.localhost", "/auth/login?next=/account"))
+        .await;
+    let status = res.status().as_u16();
+    let body = res.text().await.unwrap();
+    let db = dimos_db::Db::connect(&app.database_url, &Default::default())
+        .await
+        .unwrap();
+    let t: serde_json::Value = app
+        .get("admin.localhost", "/api/v1/tenants/alpha")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tdb = dimos_db::TenantDb::new(
+        db,
+        dimos_kernel::TenantId(t["id"].as_str().unwrap().parse().unwrap()),
+    );
+    let audit = dimos_identity::AuditLog::entries(&tdb, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| format!("{} {}", e.action, e.detail["reason"].as_str().unwrap_or("")))
+        .collect();
+    (status, body, audit)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_well_behaved_external_provider_signs_in() {
+    let (status, body, audit) = attempt(Backend::Sqlite, Fault::None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Εξωτερικός Χρήστης"));
+    assert_eq!(audit, ["sign_in "]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_signing_key_is_fetched_and_accepted() {
+    let (status, body, _) = attempt(Backend::Sqlite, Fault::RotatedKey).await;
+    assert_eq!(
+        status, 200,
+        "the JWKS is fetched again for an unknown key id: {body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_bad_id_token_is_refused_with_a_page_and_an_audit_entry() {
+    for (fault, backend) in [
+        (Fault::BadSignature, Backend::Sqlite),
+        (Fault::UnknownKeyId, Backend::Postgres),
+        (Fault::WrongAudience, Backend::Sqlite),
+        (Fault::WrongIssuer, Backend::Postgres),
+        (Fault::Expired, Backend::Sqlite),
+        (Fault::MissingNonce, Backend::Postgres),
+        (Fault::WrongNonce, Backend::Sqlite),
+    ] {
+        let (status, body, audit) = attempt(backend, fault).await;
+        assert_eq!(status, 401, "{fault:?}");
+        assert!(
+            body.contains("Η σύνδεση απέτυχε") && body.contains("invalid_id_token"),
+            "{fault:?}: {body}"
+        );
+        assert_eq!(audit, ["sign_in_failed invalid_id_token"], "{fault:?}");
+    }
+}
