@@ -55,7 +55,7 @@ ensure_postgres() {
 ensure_browser() {
   command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || apt_install chromium
   command -v node >/dev/null || apt_install nodejs npm
-  local dir=tests/browser
+  local dir=tests/node
   if [ ! -d "$dir/node_modules/playwright-core" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
     log "installing the browser tests' npm packages"
     npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/dev/null

@@ -345,12 +345,11 @@ impl<'a> Browser<'a> {
                 break;
             }
             let loc = res.headers()["location"].to_str().unwrap().to_owned();
-            url = if loc.starts_with('/') {
-                let (host, _) = self.split(&url);
-                format!("http://{host}:{}{loc}", self.app.port())
-            } else {
-                loc
-            };
+            // Relative redirects resolve against the current URL, as browsers do.
+            url = url::Url::parse(&url)
+                .and_then(|base| base.join(&loc))
+                .map(|u| u.to_string())
+                .unwrap_or(loc);
             if std::env::var("DIMOS_TEST_TRACE").is_ok() {
                 eprintln!("follow → {url}");
             }

@@ -7,10 +7,10 @@ use std::process::Command;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_work_in_a_real_browser_and_pass_axe() {
-    let dir = workspace_root().join("tests/browser");
+    let dir = workspace_root().join("tests/node");
     assert!(
         dir.join("node_modules/playwright-core").exists(),
-        "browser test dependencies are missing: run `npm ci --prefix tests/browser` (infra/test.sh does)"
+        "browser test dependencies are missing: run `npm ci --prefix tests/node` (infra/test.sh does)"
     );
     let app = TestApp::spawn_with(
         Backend::Sqlite,

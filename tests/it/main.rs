@@ -5,6 +5,7 @@
 mod auth;
 mod auth_faults;
 mod browser;
+mod external_idp;
 mod faulty_idp;
 mod files;
 mod http;
