@@ -61,7 +61,7 @@ async fn citizens_sign_in_through_the_development_provider(b: Backend) {
         html.contains("Μαρία Παπαδοπούλου"),
         "name from the provider's claims"
     );
-    assert!(html.contains("100000001"), "tax id mapped from its claim");
+    assert!(html.contains("100000015"), "tax id mapped from its claim");
     assert!(
         html.contains("Μη επαληθευμένος"),
         "a new citizen is unverified"

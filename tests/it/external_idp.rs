@@ -97,7 +97,7 @@ async fn citizens_sign_in_through_an_external_certified_provider(b: Backend) {
         html.contains("Κώστας Ανδρέου"),
         "claims from the external provider's userinfo"
     );
-    assert!(html.contains("200000001"), "the tax id claim is mapped");
+    assert!(html.contains("200000018"), "the tax id claim is mapped");
     assert!(
         html.contains("Μη επαληθευμένος"),
         "no acr asserted: unverified"

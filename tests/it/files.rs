@@ -26,6 +26,7 @@ greeting = "Γεια"
 
 struct Env {
     store: TenantStore,
+    access: dimos_identity::access::Access,
     modules: Modules,
     translator: dimos_kernel::Translator,
     url: String,
@@ -42,7 +43,12 @@ async fn env(b: Backend) -> Env {
         .await
         .unwrap();
     let translator = dimos_web::ui::build_translator(&modules).unwrap();
+    let catalog = std::sync::Arc::new(dimos_web::access::build_catalog(&modules).unwrap());
+    let access = dimos_identity::access::Access::load(db.clone(), catalog)
+        .await
+        .unwrap();
     Env {
+        access,
         store: TenantStore::new(db),
         modules,
         translator,
@@ -57,7 +63,7 @@ async fn apply(env: &Env, path: &Path) -> Result<Vec<String>, String> {
         base_domain: "localhost",
         file_dir: None,
     };
-    dimos_server::apply_tenant_files(&env.store, path, &ctx, &env.translator, "test")
+    dimos_server::apply_tenant_files(&env.store, &env.access, path, &ctx, &env.translator, "test")
         .await
         .map_err(|e| format!("{e:#}"))
 }
@@ -168,7 +174,24 @@ async fn the_demo_tenants_are_valid(b: Backend) {
     let report = apply(&env, &workspace_root().join("tenants"))
         .await
         .unwrap();
-    assert_eq!(report, ["alimos: created", "papagou-cholargou: created"]);
+    assert_eq!(
+        report,
+        [
+            "alimos: created",
+            "  grants: 6 added",
+            "papagou-cholargou: created",
+            "  grants: 1 added"
+        ],
+        "the demo staff get their roles"
+    );
+    let again = apply(&env, &workspace_root().join("tenants"))
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        ["alimos: unchanged", "papagou-cholargou: unchanged"],
+        "grants are added once"
+    );
     let alimos = env.store.get("alimos").await.unwrap().unwrap();
     assert_eq!(alimos.spec.logo.unwrap().content_type, "image/svg+xml");
 }

@@ -2,6 +2,7 @@
 //! cheaper than one per file). Each `on_both_backends!` test runs twice:
 //! on SQLite and on PostgreSQL.
 
+mod access;
 mod auth;
 mod auth_faults;
 mod browser;

@@ -81,6 +81,7 @@ async fn shutdown_finishes_in_flight_requests(b: Backend) {
         routes: slow_routes,
         migrations: &[],
         permissions: &[],
+        default_grants: &[],
         workflows: &[],
         config: ConfigSchema::of::<NoConfig>(),
         navigation: &[],

@@ -36,7 +36,7 @@ const provider = new Provider(issuer, {
           name: 'Κώστας Ανδρέου',
           email: 'kostas@example.gr',
           phone_number: '+306900000099',
-          tax_id: '200000001',
+          tax_id: '200000018',
         };
       },
     };

@@ -74,6 +74,7 @@ pub fn descriptor() -> ModuleDescriptor {
             id: "example.publish",
             label_key: "example-permission-publish",
         }],
+        default_grants: &[("municipal-admin", "example.publish")],
         workflows: &[],
         config: ConfigSchema::of::<ExampleConfig>(),
         navigation: &[NavEntry {

@@ -47,5 +47,11 @@ pub const PLATFORM_MIGRATIONS: migrate::MigrationSet = migrate::MigrationSet {
             postgres: include_str!("../../../migrations/postgres/0002_identity.sql"),
             sqlite: include_str!("../../../migrations/sqlite/0002_identity.sql"),
         },
+        migrate::Migration {
+            version: 3,
+            name: "access",
+            postgres: include_str!("../../../migrations/postgres/0003_access.sql"),
+            sqlite: include_str!("../../../migrations/sqlite/0003_access.sql"),
+        },
     ],
 };

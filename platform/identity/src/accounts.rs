@@ -206,6 +206,28 @@ pub async fn upsert_on_sign_in(db: &TenantDb, id: &Identity) -> Result<(Account,
     Ok((created, true))
 }
 
+/// Accounts with this tax id (normally one per provider).
+pub async fn by_tax_id(db: &TenantDb, tax_id: &str) -> Result<Vec<Account>, DbError> {
+    let mut q = db.select(Accounts::Table);
+    q.columns(COLUMNS)
+        .and_where(Expr::col(Accounts::TaxId).eq(tax_id));
+    db.fetch_all(&q).await
+}
+
+/// Raises (never lowers) an account's assurance level.
+pub async fn raise_assurance(db: &TenantDb, id: AccountId, to: Assurance) -> Result<(), DbError> {
+    let Some(a) = get(db, id).await? else {
+        return Err(DbError::Other(sqlx::Error::RowNotFound));
+    };
+    if a.assurance() >= to {
+        return Ok(());
+    }
+    let mut q = db.update(Accounts::Table);
+    q.value(Accounts::Assurance, to.as_str())
+        .and_where(Expr::col((Accounts::Table, Accounts::Id)).eq(id.0));
+    db.execute(&q).await.map(drop)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -53,7 +53,7 @@ pub const PEOPLE: &[DemoPerson] = &[
         key: "citizen",
         given_name: "Μαρία",
         family_name: "Παπαδοπούλου",
-        tax_id: "100000001",
+        tax_id: "100000015",
         email: "maria@example.gr",
         phone: "+306900000001",
         acr: "low",
@@ -64,7 +64,7 @@ pub const PEOPLE: &[DemoPerson] = &[
         key: "citizen-verified",
         given_name: "Γιώργος",
         family_name: "Νικολάου",
-        tax_id: "100000002",
+        tax_id: "100000027",
         email: "giorgos@example.gr",
         phone: "+306900000002",
         acr: "substantial",
@@ -75,7 +75,7 @@ pub const PEOPLE: &[DemoPerson] = &[
         key: "kep-officer",
         given_name: "Ελένη",
         family_name: "Γεωργίου",
-        tax_id: "100000003",
+        tax_id: "100000039",
         email: "eleni@example.gr",
         phone: "+306900000003",
         acr: "substantial",
@@ -86,7 +86,7 @@ pub const PEOPLE: &[DemoPerson] = &[
         key: "technical-employee",
         given_name: "Νίκος",
         family_name: "Κωνσταντίνου",
-        tax_id: "100000004",
+        tax_id: "100000040",
         email: "nikos@example.gr",
         phone: "+306900000004",
         acr: "substantial",
@@ -97,7 +97,7 @@ pub const PEOPLE: &[DemoPerson] = &[
         key: "council-secretary",
         given_name: "Κατερίνα",
         family_name: "Δημητρίου",
-        tax_id: "100000005",
+        tax_id: "100000052",
         email: "katerina@example.gr",
         phone: "+306900000005",
         acr: "substantial",
@@ -108,7 +108,7 @@ pub const PEOPLE: &[DemoPerson] = &[
         key: "mayor",
         given_name: "Ανδρέας",
         family_name: "Ιωάννου",
-        tax_id: "100000006",
+        tax_id: "100000064",
         email: "andreas@example.gr",
         phone: "+306900000006",
         acr: "substantial",
@@ -119,7 +119,7 @@ pub const PEOPLE: &[DemoPerson] = &[
         key: "nursery-manager",
         given_name: "Σοφία",
         family_name: "Αντωνίου",
-        tax_id: "100000007",
+        tax_id: "100000076",
         email: "sofia@example.gr",
         phone: "+306900000007",
         acr: "substantial",
@@ -130,7 +130,7 @@ pub const PEOPLE: &[DemoPerson] = &[
         key: "municipal-admin",
         given_name: "Δημήτρης",
         family_name: "Βασιλείου",
-        tax_id: "100000008",
+        tax_id: "100000088",
         email: "dimitris@example.gr",
         phone: "+306900000008",
         acr: "substantial",
@@ -141,7 +141,7 @@ pub const PEOPLE: &[DemoPerson] = &[
         key: "national-operator",
         given_name: "Αναστασία",
         family_name: "Χριστοδούλου",
-        tax_id: "100000009",
+        tax_id: "100000090",
         email: "anastasia@example.gr",
         phone: "+306900000009",
         acr: "high",
@@ -538,7 +538,7 @@ mod tests {
             "used once"
         );
         let info = p.userinfo(ok["access_token"].as_str().unwrap()).unwrap();
-        assert_eq!(info["tax_id"], "100000001");
+        assert_eq!(info["tax_id"], "100000015");
     }
 
     #[test]

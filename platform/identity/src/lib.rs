@@ -3,11 +3,13 @@
 //! provider, tenant-scoped accounts, database-backed sessions, and the
 //! tenant's hash-chained audit trail.
 
+pub mod access;
 pub mod accounts;
 pub mod audit;
 pub mod dev_provider;
 pub mod oidc;
 pub mod sessions;
+pub mod verifications;
 
 pub use accounts::{Account, AccountId, Assurance};
 pub use audit::{AuditEntry, AuditLog};

@@ -8,4 +8,4 @@ pub mod values;
 
 pub use error::{Error, FieldError, Result};
 pub use i18n::{Locale, Translator};
-pub use values::{DomainName, HexColour, LocalizedText, Slug, TenantId};
+pub use values::{DomainName, HexColour, LocalizedText, Slug, TaxId, TenantId};

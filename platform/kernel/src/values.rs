@@ -219,6 +219,46 @@ impl fmt::Display for HexColour {
     }
 }
 
+/// A Greek tax id (ΑΦΜ): nine digits whose last is the mod-11 check digit.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct TaxId(String);
+
+impl TaxId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for TaxId {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let s = s.trim();
+        let d: Vec<u32> = s.chars().filter_map(|c| c.to_digit(10)).collect();
+        let ok = s.len() == 9 && d.len() == 9 && d.iter().any(|x| *x != 0) && {
+            let sum: u32 = d[..8].iter().enumerate().map(|(i, x)| x << (8 - i)).sum();
+            (sum % 11) % 10 == d[8]
+        };
+        if ok {
+            Ok(TaxId(s.to_owned()))
+        } else {
+            Err(Error::invalid("tax_id", "tax-id-invalid"))
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TaxId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        deserialize_via_parse(d)
+    }
+}
+
+impl fmt::Display for TaxId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Text in Greek (required) and English (required: English is complete).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]

@@ -166,8 +166,13 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 };
             }
             let db = connect_and_migrate(&config, &modules).await?;
+            let catalog = std::sync::Arc::new(
+                dimos_web::access::build_catalog(&modules).map_err(anyhow::Error::msg)?,
+            );
+            let access = dimos_identity::access::Access::load(db.clone(), catalog).await?;
             match apply_tenant_files(
                 &TenantStore::new(db),
+                &access,
                 &path,
                 &ctx,
                 &translator,
@@ -242,6 +247,7 @@ fn print_file_errors(errors: &[FileError], translator: &Translator) {
 /// report line per tenant and per changed field.
 pub async fn apply_tenant_files(
     store: &TenantStore,
+    access: &dimos_identity::access::Access,
     path: &Path,
     ctx: &ValidationContext<'_>,
     translator: &Translator,
@@ -271,6 +277,27 @@ pub async fn apply_tenant_files(
             ApplyOutcome::Updated(changes) => {
                 report.push(format!("{}: updated", spec.slug));
                 report.extend(changes.iter().map(|c| format!("  {c}")));
+            }
+        }
+        if !spec.grants.is_empty() {
+            let tenant = store
+                .require(spec.slug.as_str())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let db = store.tenant_db(tenant.id);
+            let grants: Vec<(String, String)> = spec
+                .grants
+                .iter()
+                .map(|g| {
+                    (
+                        dimos_identity::access::tax_id_subject(g.tax_id.as_str()),
+                        g.role.clone(),
+                    )
+                })
+                .collect();
+            let added = access.ensure_grants(&db, &grants, actor).await?;
+            if added > 0 {
+                report.push(format!("  grants: {added} added"));
             }
         }
     }

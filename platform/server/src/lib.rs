@@ -50,6 +50,7 @@ pub struct Application {
     addr: SocketAddr,
     state: AppState,
     refresher: tokio::task::JoinHandle<()>,
+    access_refresher: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -66,6 +67,9 @@ impl Application {
             .map_err(anyhow::Error::msg)?;
         let db = connect_and_migrate(&config, &modules).await?;
         let store = TenantStore::new(db.clone());
+        let catalog =
+            Arc::new(dimos_web::access::build_catalog(&modules).map_err(anyhow::Error::msg)?);
+        let access = Arc::new(dimos_identity::access::Access::load(db.clone(), catalog).await?);
 
         if let Some(dir) = config
             .tenancy
@@ -80,7 +84,8 @@ impl Application {
                 file_dir: None,
             };
             let report =
-                cli::apply_tenant_files(&store, dir, &ctx, &translator, "tenant-files").await?;
+                cli::apply_tenant_files(&store, &access, dir, &ctx, &translator, "tenant-files")
+                    .await?;
             for line in report {
                 tracing::info!("{line}");
             }
@@ -107,14 +112,24 @@ impl Application {
                  person. It is for the demo only; set identity.dev_provider = \"off\" and configure a real provider."
             );
         }
-        let state = AppState::new(
-            config, db, registry, modules, translator, templates, identity,
-        );
+        let access_refresher =
+            access.spawn_refresher(Duration::from_millis(config.tenancy.refresh_interval_ms));
+        let state = AppState::new(dimos_web::AppParts {
+            config,
+            db,
+            registry,
+            modules,
+            translator,
+            templates,
+            identity,
+            access,
+        });
         Ok(Application {
             listener,
             addr,
             state,
             refresher,
+            access_refresher,
         })
     }
 
@@ -161,6 +176,7 @@ impl Application {
             }
         };
         self.refresher.abort();
+        self.access_refresher.abort();
         result
     }
 

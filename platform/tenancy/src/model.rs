@@ -1,7 +1,7 @@
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use dimos_kernel::{
-    DomainName, Error, FieldError, HexColour, Locale, LocalizedText, Slug, TenantId,
+    DomainName, Error, FieldError, HexColour, Locale, LocalizedText, Slug, TaxId, TenantId,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -38,6 +38,8 @@ impl TenantStatus {
 /// the modules this server was built with.
 pub trait ModuleCatalog: Send + Sync {
     fn is_known(&self, module: &str) -> bool;
+    /// Whether `role` is a role every municipality has.
+    fn is_role(&self, role: &str) -> bool;
     /// Checks a module's configuration and fills in its defaults.
     fn validate_config(
         &self,
@@ -105,6 +107,17 @@ pub struct RawTenant {
     pub contact: Contact,
     #[serde(default)]
     pub modules: BTreeMap<String, RawModule>,
+    /// Roles to grant (added if missing, never removed): the demo people,
+    /// a new municipality's first administrator.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<RawGrant>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGrant {
+    pub tax_id: TaxId,
+    pub role: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,6 +187,8 @@ pub struct TenantSpec {
     pub logo: Option<LogoData>,
     pub contact: Contact,
     pub modules: BTreeMap<String, ModuleSettings>,
+    /// Initial role grants; applied by the access layer, not stored with the tenant.
+    pub grants: Vec<RawGrant>,
 }
 
 /// What validation needs to know beyond the tenant itself.
@@ -259,6 +274,14 @@ impl RawTenant {
                 })),
             }
         }
+        for (i, g) in self.grants.iter().enumerate() {
+            if !ctx.catalog.is_role(&g.role) {
+                errs.push(
+                    FieldError::new(format!("grants[{i}].role"), "role-unknown")
+                        .with_detail(g.role.clone()),
+                );
+            }
+        }
         if !errs.is_empty() {
             return Err(Error::Validation(errs));
         }
@@ -272,6 +295,7 @@ impl RawTenant {
             logo,
             contact: self.contact,
             modules,
+            grants: self.grants,
         })
     }
 }
@@ -406,6 +430,7 @@ impl TenantSpec {
                     )
                 })
                 .collect(),
+            grants: vec![],
         }
     }
 }
@@ -479,6 +504,9 @@ pub(crate) mod tests {
     impl ModuleCatalog for Catalog {
         fn is_known(&self, module: &str) -> bool {
             module == "example"
+        }
+        fn is_role(&self, role: &str) -> bool {
+            role == "kep-officer"
         }
         fn validate_config(
             &self,

@@ -167,6 +167,12 @@ impl TenantStore {
         Ok(assemble(rows, domains, modules))
     }
 
+    /// Tenant-scoped database access for one tenant (for the layers that
+    /// keep tenant data next to the registry, e.g. initial role grants).
+    pub fn tenant_db(&self, tenant: TenantId) -> dimos_db::TenantDb {
+        dimos_db::TenantDb::new(self.db.clone(), tenant)
+    }
+
     /// One tenant with its logo, or `NotFound`.
     pub async fn require(&self, slug: &str) -> Result<Tenant, Error> {
         self.get(slug).await?.ok_or(Error::NotFound)
@@ -398,6 +404,7 @@ fn assemble(rows: Vec<TenantRow>, domains: Vec<DomainRow>, modules: Vec<ModuleRo
                     logo,
                     contact: r.contact.0,
                     modules,
+                    grants: vec![],
                 })
             })();
             if spec.is_none() {

@@ -2,6 +2,7 @@
 //! the operator console and its API, the module framework, error pages and
 //! problem details, the UI shell and its translations.
 
+pub mod access;
 pub mod assets;
 pub mod auth;
 pub mod error;
@@ -12,6 +13,7 @@ pub mod module;
 pub mod operator;
 pub mod pages;
 pub mod router;
+pub mod staff;
 pub mod state;
 pub mod ui;
 
@@ -19,5 +21,5 @@ pub use error::{AppError, Result};
 pub use extract::{CurrentTenant, Lang};
 pub use module::{ModuleConfig, ModuleDescriptor, NavEntry, Permission, WorkflowSource};
 pub use router::build_router;
-pub use state::AppState;
+pub use state::{AppParts, AppState};
 pub use ui::Ui;

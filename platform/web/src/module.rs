@@ -107,6 +107,8 @@ pub struct ModuleDescriptor {
     pub routes: fn() -> Router<AppState>,
     pub migrations: &'static [Migration],
     pub permissions: &'static [Permission],
+    /// Default (role, permission) grants, e.g. `("municipal-admin", "example.publish")`.
+    pub default_grants: &'static [(&'static str, &'static str)],
     pub workflows: &'static [WorkflowSource],
     pub config: ConfigSchema,
     pub navigation: &'static [NavEntry],
@@ -195,6 +197,12 @@ impl ModuleCatalog for Modules {
         self.get(module).is_some()
     }
 
+    fn is_role(&self, role: &str) -> bool {
+        crate::access::PLATFORM_ROLES
+            .iter()
+            .any(|(id, _)| *id == role)
+    }
+
     fn validate_config(
         &self,
         module: &str,
@@ -243,6 +251,7 @@ mod tests {
             routes: Router::new,
             migrations: &[],
             permissions: &[],
+            default_grants: &[],
             workflows: &[],
             config: ConfigSchema::of::<Cfg>(),
             navigation: &[],

@@ -30,7 +30,8 @@ fn tenant_routes(state: &AppState) -> Router<AppState> {
         .route("/lang/{code}", get(pages::switch_lang))
         .route("/branding.css", get(pages::branding_css))
         .route("/branding/logo", get(pages::logo))
-        .merge(crate::auth::routes());
+        .merge(crate::auth::routes())
+        .merge(crate::staff::routes(state));
     for m in state.modules().iter() {
         let id = m.id;
         let gated = (m.routes)().layer(from_fn(move |req: Request, next: Next| {

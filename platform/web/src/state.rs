@@ -6,6 +6,18 @@ use dimos_kernel::{TenantId, Translator};
 use dimos_tenancy::Registry;
 use std::sync::Arc;
 
+/// What the application is assembled from (see `dimos_server::Application::build`).
+pub struct AppParts {
+    pub config: Config,
+    pub db: Db,
+    pub registry: Arc<Registry>,
+    pub modules: Arc<Modules>,
+    pub translator: Arc<Translator>,
+    pub templates: minijinja::Environment<'static>,
+    pub identity: Arc<dimos_identity::IdentityService>,
+    pub access: Arc<dimos_identity::access::Access>,
+}
+
 /// Everything a handler may need, shared by every request. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -23,31 +35,30 @@ struct Inner {
     metrics: Metrics,
     identity: Arc<dimos_identity::IdentityService>,
     csp: axum::http::HeaderValue,
+    access: Arc<dimos_identity::access::Access>,
 }
 
 impl AppState {
-    pub fn new(
-        config: Config,
-        db: Db,
-        registry: Arc<Registry>,
-        modules: Arc<Modules>,
-        translator: Arc<Translator>,
-        templates: minijinja::Environment<'static>,
-        identity: Arc<dimos_identity::IdentityService>,
-    ) -> Self {
+    pub fn new(p: AppParts) -> Self {
+        let csp = content_security_policy(&p.identity.provider_origins());
         AppState {
             inner: Arc::new(Inner {
-                config,
-                db,
-                registry,
-                modules,
-                translator,
-                templates,
+                config: p.config,
+                db: p.db,
+                registry: p.registry,
+                modules: p.modules,
+                translator: p.translator,
+                templates: p.templates,
                 metrics: Metrics::new(),
-                csp: content_security_policy(&identity.provider_origins()),
-                identity,
+                identity: p.identity,
+                csp,
+                access: p.access,
             }),
         }
+    }
+
+    pub fn access(&self) -> &dimos_identity::access::Access {
+        &self.inner.access
     }
 
     /// The pages' Content-Security-Policy.

@@ -42,6 +42,14 @@ const PLATFORM_TEMPLATES: &[(&str, &str)] = &[
     ("home.html", include_str!("../templates/home.html")),
     ("portal.html", include_str!("../templates/portal.html")),
     ("error.html", include_str!("../templates/error.html")),
+    (
+        "staff/verify.html",
+        include_str!("../templates/staff/verify.html"),
+    ),
+    (
+        "admin/access.html",
+        include_str!("../templates/admin/access.html"),
+    ),
     ("account.html", include_str!("../templates/account.html")),
     ("dev_idp.html", include_str!("../templates/dev_idp.html")),
     (
@@ -148,6 +156,15 @@ impl TenantView {
     }
 }
 
+/// The signed-in person as the page header shows them.
+pub struct UserView {
+    pub name: String,
+    /// For the sign-out form.
+    pub csrf: String,
+    /// Staff pages this person may open: (href, label key).
+    pub links: Vec<(&'static str, &'static str)>,
+}
+
 /// What a handler needs to render a page: state, language, tenant, path.
 pub struct Ui {
     pub state: AppState,
@@ -155,8 +172,7 @@ pub struct Ui {
     pub tenant: Option<Arc<Tenant>>,
     pub operator: bool,
     pub path: String,
-    /// The signed-in person's name and their logout form's CSRF token.
-    pub user: Option<(String, String)>,
+    pub user: Option<UserView>,
 }
 
 impl<S> FromRequestParts<S> for Ui
@@ -169,8 +185,18 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
         let user = match crate::auth::load_user(parts, &state).await {
-            Ok(u) => u.map(|u| (u.account.display_name(), u.csrf)),
-            Err(_) => None,
+            Ok(Some(u)) => {
+                let links = match parts.extensions.get::<HostMatch>() {
+                    Some(HostMatch::Tenant(t)) => crate::staff::staff_links(&state, t.id, &u).await,
+                    _ => vec![],
+                };
+                Some(UserView {
+                    name: u.account.display_name(),
+                    csrf: u.csrf,
+                    links,
+                })
+            }
+            _ => None,
         };
         let host = parts.extensions.get::<HostMatch>();
         Ok(Ui {
@@ -215,7 +241,11 @@ impl Ui {
             tenant => tenant,
             operator => self.operator,
             css => assets::css_urls(),
-            user => self.user.as_ref().map(|(name, csrf)| context! { name, csrf }),
+            user => self.user.as_ref().map(|u| context! {
+                name => u.name.clone(),
+                csrf => u.csrf.clone(),
+                links => u.links.iter().map(|(href, key)| context! { href, label => self.t(key) }).collect::<Vec<_>>(),
+            }),
             branding_css => self.tenant.as_ref().map(|t| format!("/branding.css?v={}", t.updated_at.timestamp())),
         }
     }

@@ -57,6 +57,7 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/callback", get(callback))
         .route("/auth/logout", post(logout))
         .route("/account", get(account))
+        .route("/account/export", get(export))
 }
 
 fn session_error(e: tower_sessions::session::Error) -> AppError {
@@ -396,6 +397,18 @@ impl<S: Send + Sync> FromRequestParts<S> for HostHeader {
 async fn account(ui: Ui, tenant: CurrentTenant, user: CurrentUser) -> Result<Html<String>> {
     let a = &user.account;
     let level = a.assurance();
+    let history: Vec<_> = dimos_identity::verifications::history(&tenant.db, a.id())
+        .await?
+        .iter()
+        .map(|v| {
+            context! {
+                at => v.at.format("%d/%m/%Y %H:%M").to_string(),
+                officer => v.officer_name.clone(),
+                document => v.document_type.clone(),
+                municipality => tenant.tenant.name(ui.lang),
+            }
+        })
+        .collect();
     ui.render(
         "account.html",
         context! {
@@ -408,8 +421,33 @@ async fn account(ui: Ui, tenant: CurrentTenant, user: CurrentUser) -> Result<Htm
             since => a.created_at.format("%d/%m/%Y").to_string(),
             municipality_address => tenant.tenant.spec.contact.address.as_ref().map(|x| x.get(ui.lang).to_owned()),
             municipality_phone => tenant.tenant.spec.contact.phone,
+            history,
         },
     )
+}
+
+/// Everything this municipality holds about the signed-in person (GDPR
+/// access and portability), as a JSON download.
+async fn export(tenant: CurrentTenant, user: CurrentUser) -> Result<Response> {
+    let verifications = dimos_identity::verifications::history(&tenant.db, user.id()).await?;
+    let body = serde_json::json!({
+        "municipality": tenant.tenant.slug(),
+        "exported_at": chrono::Utc::now(),
+        "account": user.account,
+        "verifications": verifications,
+    });
+    let disposition = format!(
+        "attachment; filename=\"dimos-{}-account.json\"",
+        tenant.tenant.slug()
+    );
+    Ok((
+        [
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+            (axum::http::header::CACHE_CONTROL, "no-store".into()),
+        ],
+        axum::Json(body),
+    )
+        .into_response())
 }
 
 /// Minimum assurance for a service: an unverified citizen is told exactly

@@ -94,7 +94,35 @@ async fn create(
         .store()
         .apply(&spec, &actor(peer), ApplyMode::CreateOnly)
         .await?;
+    apply_grants(&state, &spec, &actor(peer)).await?;
     changed(&state, spec.slug.as_str(), outcome).await
+}
+
+/// Grants listed in a tenant definition (e.g. its first administrator).
+async fn apply_grants(
+    state: &AppState,
+    spec: &dimos_tenancy::TenantSpec,
+    actor: &str,
+) -> Result<()> {
+    if spec.grants.is_empty() {
+        return Ok(());
+    }
+    let t = state.registry().store().require(spec.slug.as_str()).await?;
+    let grants: Vec<(String, String)> = spec
+        .grants
+        .iter()
+        .map(|g| {
+            (
+                dimos_identity::access::tax_id_subject(g.tax_id.as_str()),
+                g.role.clone(),
+            )
+        })
+        .collect();
+    state
+        .access()
+        .ensure_grants(&state.tenant_db(t.id), &grants, actor)
+        .await?;
+    Ok(())
 }
 
 async fn update(
@@ -115,6 +143,7 @@ async fn update(
         .store()
         .apply(&spec, &actor(peer), ApplyMode::UpdateOnly)
         .await?;
+    apply_grants(&state, &spec, &actor(peer)).await?;
     changed(&state, &slug, outcome).await
 }
 

@@ -345,6 +345,7 @@ fn parse_form(
                 website: opt(&v.website),
             },
             modules,
+            grants: vec![],
         }),
         _ => Err(errs),
     };

@@ -1,0 +1,464 @@
+//! Role-based access control with casbin, one domain per tenant (RBAC with
+//! domains). Default roles and their permissions come from code (the
+//! platform's and every module's); each municipality's grants, departments
+//! and extra role permissions are rows in our database. Every replica builds
+//! an enforcer from them and rebuilds it when the access version moves.
+
+use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi, RbacApi};
+use chrono::{DateTime, Utc};
+use dimos_db::{Db, DbError, TenantDb};
+use dimos_kernel::TenantId;
+use sea_query::{Expr, ExprTrait, Iden, Order, Query};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use tokio::sync::RwLock;
+use uuid::Uuid;
+
+const MODEL: &str = r#"
+[request_definition]
+r = sub, dom, perm
+
+[policy_definition]
+p = sub, dom, perm
+
+[role_definition]
+g = _, _, _
+
+[policy_effect]
+e = some(where (p.eft == allow))
+
+[matchers]
+m = g(r.sub, p.sub, r.dom) && (p.dom == r.dom || p.dom == "*") && r.perm == p.perm
+"#;
+
+/// A role every municipality has, with the permissions it carries by default.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleDefault {
+    pub id: String,
+    pub label_key: String,
+    pub permissions: BTreeSet<String>,
+}
+
+/// Every permission and default role this build knows.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AccessCatalog {
+    /// permission id → label key
+    pub permissions: BTreeMap<String, String>,
+    pub roles: BTreeMap<String, RoleDefault>,
+}
+
+impl AccessCatalog {
+    pub fn add_permission(&mut self, id: &str, label_key: &str) {
+        self.permissions.insert(id.to_owned(), label_key.to_owned());
+    }
+
+    pub fn add_role(&mut self, id: &str, label_key: &str) {
+        self.roles
+            .entry(id.to_owned())
+            .or_insert_with(|| RoleDefault {
+                id: id.to_owned(),
+                label_key: label_key.to_owned(),
+                permissions: BTreeSet::new(),
+            });
+    }
+
+    /// Gives `role` a permission by default; unknown names are an error at start-up.
+    pub fn grant_default(&mut self, role: &str, permission: &str) -> Result<(), String> {
+        if !self.permissions.contains_key(permission) {
+            return Err(format!(
+                "default grant to {role}: unknown permission {permission}"
+            ));
+        }
+        let r = self
+            .roles
+            .get_mut(role)
+            .ok_or_else(|| format!("default grant of {permission}: unknown role {role}"))?;
+        r.permissions.insert(permission.to_owned());
+        Ok(())
+    }
+
+    pub fn is_role(&self, id: &str) -> bool {
+        self.roles.contains_key(id)
+    }
+}
+
+#[derive(Iden, Clone, Copy)]
+enum RoleGrants {
+    Table,
+    TenantId,
+    Subject,
+    Role,
+    GrantedBy,
+    GrantedAt,
+}
+
+#[derive(Iden, Clone, Copy)]
+enum RolePermissions {
+    Table,
+    TenantId,
+    Role,
+    Permission,
+}
+
+#[derive(Iden, Clone, Copy)]
+enum DepartmentMembers {
+    Table,
+    TenantId,
+    Department,
+    Subject,
+}
+
+#[derive(Iden, Clone, Copy)]
+enum AccessVersion {
+    Table,
+    Id,
+    Version,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Grant {
+    pub subject: String,
+    pub role: String,
+    pub granted_by: String,
+    pub granted_at: DateTime<Utc>,
+}
+
+/// The subject string of a person known by tax id.
+pub fn tax_id_subject(tax_id: &str) -> String {
+    format!("taxid:{tax_id}")
+}
+
+/// Whether `afm` is a valid Greek tax id (ΑΦΜ).
+pub fn valid_tax_id(afm: &str) -> bool {
+    afm.parse::<dimos_kernel::TaxId>().is_ok() && afm.trim() == afm
+}
+
+pub struct Access {
+    db: Db,
+    catalog: Arc<AccessCatalog>,
+    enforcer: RwLock<Enforcer>,
+    version: std::sync::atomic::AtomicI64,
+}
+
+impl std::fmt::Debug for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Access")
+            .field("version", &self.version())
+            .finish()
+    }
+}
+
+fn casbin_err(e: casbin::Error) -> DbError {
+    DbError::Unavailable(format!("access policy: {e}"))
+}
+
+impl Access {
+    pub async fn load(db: Db, catalog: Arc<AccessCatalog>) -> Result<Access, DbError> {
+        let enforcer = Self::build(&db, &catalog).await?;
+        let a = Access {
+            db,
+            catalog,
+            enforcer: RwLock::new(enforcer.0),
+            version: enforcer.1.into(),
+        };
+        Ok(a)
+    }
+
+    pub fn catalog(&self) -> &AccessCatalog {
+        &self.catalog
+    }
+
+    pub fn version(&self) -> i64 {
+        self.version.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    async fn current_version(db: &Db) -> Result<i64, DbError> {
+        let q = Query::select()
+            .column(AccessVersion::Version)
+            .from(AccessVersion::Table)
+            .and_where(Expr::col(AccessVersion::Id).eq(1))
+            .to_owned();
+        Ok(db.fetch_one::<(i64,)>(&q).await?.0)
+    }
+
+    async fn build(db: &Db, catalog: &AccessCatalog) -> Result<(Enforcer, i64), DbError> {
+        let version = Self::current_version(db).await?;
+        let model = DefaultModel::from_str(MODEL).await.map_err(casbin_err)?;
+        let mut e = Enforcer::new(model, MemoryAdapter::default())
+            .await
+            .map_err(casbin_err)?;
+        let mut policies: Vec<Vec<String>> = catalog
+            .roles
+            .values()
+            .flat_map(|r| {
+                r.permissions
+                    .iter()
+                    .map(move |p| vec![format!("role:{}", r.id), "*".into(), p.clone()])
+            })
+            .collect();
+        let extra: Vec<(Uuid, String, String)> = db
+            .fetch_all(
+                &Query::select()
+                    .columns([
+                        RolePermissions::TenantId,
+                        RolePermissions::Role,
+                        RolePermissions::Permission,
+                    ])
+                    .from(RolePermissions::Table)
+                    .to_owned(),
+            )
+            .await?;
+        policies.extend(
+            extra
+                .into_iter()
+                .map(|(t, r, p)| vec![format!("role:{r}"), t.to_string(), p]),
+        );
+        let grants: Vec<(Uuid, String, String)> = db
+            .fetch_all(
+                &Query::select()
+                    .columns([RoleGrants::TenantId, RoleGrants::Subject, RoleGrants::Role])
+                    .from(RoleGrants::Table)
+                    .to_owned(),
+            )
+            .await?;
+        let members: Vec<(Uuid, String, String)> = db
+            .fetch_all(
+                &Query::select()
+                    .columns([
+                        DepartmentMembers::TenantId,
+                        DepartmentMembers::Subject,
+                        DepartmentMembers::Department,
+                    ])
+                    .from(DepartmentMembers::Table)
+                    .to_owned(),
+            )
+            .await?;
+        let mut groupings: Vec<Vec<String>> = grants
+            .into_iter()
+            .map(|(t, s, r)| vec![s, format!("role:{r}"), t.to_string()])
+            .collect();
+        groupings.extend(
+            members
+                .into_iter()
+                .map(|(t, s, d)| vec![s, format!("dept:{d}"), t.to_string()]),
+        );
+        if !policies.is_empty() {
+            e.add_policies(policies).await.map_err(casbin_err)?;
+        }
+        if !groupings.is_empty() {
+            e.add_grouping_policies(groupings)
+                .await
+                .map_err(casbin_err)?;
+        }
+        Ok((e, version))
+    }
+
+    pub async fn reload(&self) -> Result<(), DbError> {
+        let (e, v) = Self::build(&self.db, &self.catalog).await?;
+        *self.enforcer.write().await = e;
+        self.version.store(v, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Rebuilds the enforcer if another replica changed access.
+    pub async fn refresh(&self) -> Result<bool, DbError> {
+        if Self::current_version(&self.db).await? == self.version() {
+            return Ok(false);
+        }
+        self.reload().await?;
+        Ok(true)
+    }
+
+    /// Whether any of the person's subjects holds `permission` in `tenant`.
+    pub async fn allowed(&self, tenant: TenantId, subjects: &[String], permission: &str) -> bool {
+        let e = self.enforcer.read().await;
+        let dom = tenant.to_string();
+        subjects.iter().any(|s| {
+            e.enforce((s.as_str(), dom.as_str(), permission))
+                .unwrap_or(false)
+        })
+    }
+
+    /// Roles of a subject in a tenant (directly or through departments).
+    pub async fn roles_of(&self, tenant: TenantId, subjects: &[String]) -> BTreeSet<String> {
+        let e = self.enforcer.write().await;
+        let dom = tenant.to_string();
+        subjects
+            .iter()
+            .flat_map(|s| e.get_implicit_roles_for_user(s, Some(&dom)))
+            .filter_map(|r| r.strip_prefix("role:").map(str::to_owned))
+            .collect()
+    }
+
+    async fn bump(&self) -> Result<(), DbError> {
+        let q = Query::update()
+            .table(AccessVersion::Table)
+            .value(
+                AccessVersion::Version,
+                Expr::col(AccessVersion::Version).add(1),
+            )
+            .and_where(Expr::col(AccessVersion::Id).eq(1))
+            .to_owned();
+        self.db.execute(&q).await?;
+        self.reload().await
+    }
+
+    pub async fn grants(&self, db: &TenantDb) -> Result<Vec<Grant>, DbError> {
+        let mut q = db.select(RoleGrants::Table);
+        q.columns([
+            RoleGrants::Subject,
+            RoleGrants::Role,
+            RoleGrants::GrantedBy,
+            RoleGrants::GrantedAt,
+        ])
+        .order_by(RoleGrants::Subject, Order::Asc)
+        .order_by(RoleGrants::Role, Order::Asc);
+        db.fetch_all(&q).await
+    }
+
+    /// Grants a role; granting one that is held already changes nothing.
+    pub async fn grant(
+        &self,
+        db: &TenantDb,
+        subject: &str,
+        role: &str,
+        by: &str,
+    ) -> Result<bool, DbError> {
+        let mut q = db.insert(
+            RoleGrants::Table,
+            [
+                RoleGrants::Subject,
+                RoleGrants::Role,
+                RoleGrants::GrantedBy,
+                RoleGrants::GrantedAt,
+            ],
+        );
+        q.values([subject.into(), role.into(), by.into(), Utc::now().into()]);
+        match db.insert_rows(&q).await {
+            Ok(_) => {
+                self.bump().await?;
+                Ok(true)
+            }
+            Err(DbError::Unique(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn revoke(&self, db: &TenantDb, subject: &str, role: &str) -> Result<bool, DbError> {
+        let mut q = db.delete(RoleGrants::Table);
+        q.and_where(Expr::col(RoleGrants::Subject).eq(subject))
+            .and_where(Expr::col(RoleGrants::Role).eq(role));
+        let n = db.execute(&q).await?;
+        if n > 0 {
+            self.bump().await?;
+        }
+        Ok(n > 0)
+    }
+
+    pub async fn add_member(
+        &self,
+        db: &TenantDb,
+        department: &str,
+        subject: &str,
+    ) -> Result<bool, DbError> {
+        let mut q = db.insert(
+            DepartmentMembers::Table,
+            [DepartmentMembers::Department, DepartmentMembers::Subject],
+        );
+        q.values([department.into(), subject.into()]);
+        match db.insert_rows(&q).await {
+            Ok(_) => {
+                self.bump().await?;
+                Ok(true)
+            }
+            Err(DbError::Unique(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Applies the grants a tenant file declares (idempotent; adds only).
+    pub async fn ensure_grants(
+        &self,
+        db: &TenantDb,
+        grants: &[(String, String)],
+        by: &str,
+    ) -> Result<usize, DbError> {
+        let mut added = 0;
+        for (subject, role) in grants {
+            let mut q = db.insert(
+                RoleGrants::Table,
+                [
+                    RoleGrants::Subject,
+                    RoleGrants::Role,
+                    RoleGrants::GrantedBy,
+                    RoleGrants::GrantedAt,
+                ],
+            );
+            q.values([
+                subject.clone().into(),
+                role.clone().into(),
+                by.into(),
+                Utc::now().into(),
+            ]);
+            match db.insert_rows(&q).await {
+                Ok(_) => added += 1,
+                Err(DbError::Unique(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if added > 0 {
+            self.bump().await?;
+        }
+        Ok(added)
+    }
+
+    /// Polls for changes made by other replicas until aborted.
+    pub fn spawn_refresher(
+        self: &Arc<Self>,
+        every: std::time::Duration,
+    ) -> tokio::task::JoinHandle<()> {
+        let me = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = me.refresh().await {
+                    tracing::warn!(error = %e, "access policy refresh failed; keeping the last one");
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tax_ids_are_checked() {
+        for ok in ["100000015", "090000045", "123456783"] {
+            assert!(valid_tax_id(ok), "{ok}");
+        }
+        for bad in [
+            "123456789",
+            "12345678",
+            "000000000",
+            "12345678a",
+            " 10000000",
+        ] {
+            assert!(!valid_tax_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn default_grants_must_name_known_things() {
+        let mut c = AccessCatalog::default();
+        c.add_permission("accounts.verify", "p");
+        c.add_role("kep-officer", "r");
+        assert!(c.grant_default("kep-officer", "accounts.verify").is_ok());
+        assert!(c.grant_default("kep-officer", "nope").is_err());
+        assert!(c.grant_default("nobody", "accounts.verify").is_err());
+    }
+}

@@ -1,0 +1,136 @@
+//! The platform's permissions and default roles, the catalog built from
+//! them and every module's, and the `Authorized<P>` extractor: a handler
+//! that takes `Authorized<P>` cannot run for someone without permission `P`
+//! in this municipality.
+
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::module::Modules;
+use crate::state::AppState;
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use dimos_identity::access::{AccessCatalog, tax_id_subject};
+use dimos_kernel::Error;
+use dimos_tenancy::HostMatch;
+use std::marker::PhantomData;
+
+/// A permission, as a type, so handlers name it in their signature.
+pub trait Permission: Send + Sync + 'static {
+    const ID: &'static str;
+}
+
+/// Declares permission marker types.
+#[macro_export]
+macro_rules! permission {
+    ($($(#[$m:meta])* $name:ident = $id:literal;)*) => {$(
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $name;
+        impl $crate::access::Permission for $name {
+            const ID: &'static str = $id;
+        }
+    )*};
+}
+
+permission! {
+    /// Check a citizen's identity in person and mark the account verified.
+    VerifyAccounts = "accounts.verify";
+    /// Look up citizens' accounts.
+    ReadAccounts = "accounts.read";
+    /// Manage roles, grants and departments of the municipality.
+    ManageAccess = "access.manage";
+    /// Read and verify the municipality's audit trail.
+    ReadAudit = "audit.read";
+}
+
+/// (id, label key)
+pub const PLATFORM_PERMISSIONS: &[(&str, &str)] = &[
+    ("accounts.verify", "perm-accounts-verify"),
+    ("accounts.read", "perm-accounts-read"),
+    ("access.manage", "perm-access-manage"),
+    ("audit.read", "perm-audit-read"),
+];
+
+/// The roles every municipality has (id, label key). Module permissions are
+/// added to them through the modules' default grants.
+pub const PLATFORM_ROLES: &[(&str, &str)] = &[
+    ("kep-officer", "role-kep-officer"),
+    ("technical-employee", "role-technical-employee"),
+    ("council-secretary", "role-council-secretary"),
+    ("mayor", "role-mayor"),
+    ("nursery-manager", "role-nursery-manager"),
+    ("municipal-admin", "role-municipal-admin"),
+];
+
+const PLATFORM_GRANTS: &[(&str, &str)] = &[
+    ("kep-officer", "accounts.verify"),
+    ("kep-officer", "accounts.read"),
+    ("municipal-admin", "access.manage"),
+    ("municipal-admin", "audit.read"),
+    ("municipal-admin", "accounts.read"),
+];
+
+pub fn build_catalog(modules: &Modules) -> Result<AccessCatalog, String> {
+    let mut c = AccessCatalog::default();
+    for (id, label) in PLATFORM_PERMISSIONS {
+        c.add_permission(id, label);
+    }
+    for m in modules.iter() {
+        for p in m.permissions {
+            c.add_permission(p.id, p.label_key);
+        }
+    }
+    for (id, label) in PLATFORM_ROLES {
+        c.add_role(id, label);
+    }
+    for (role, perm) in PLATFORM_GRANTS
+        .iter()
+        .chain(modules.iter().flat_map(|m| m.default_grants.iter()))
+    {
+        c.grant_default(role, perm)?;
+    }
+    Ok(c)
+}
+
+/// The subjects a signed-in person acts as.
+pub fn subjects(user: &CurrentUser) -> Vec<String> {
+    let mut s = vec![format!("account:{}", user.account.id)];
+    if let Some(t) = &user.account.tax_id {
+        s.push(tax_id_subject(t));
+    }
+    s
+}
+
+/// The signed-in person, proven to hold permission `P` in this municipality.
+#[derive(Debug)]
+pub struct Authorized<P: Permission> {
+    pub user: CurrentUser,
+    _p: PhantomData<P>,
+}
+
+impl<S, P> FromRequestParts<S> for Authorized<P>
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+    P: Permission,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let user = <CurrentUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        let app = AppState::from_ref(state);
+        let Some(HostMatch::Tenant(t)) = parts.extensions.get::<HostMatch>() else {
+            return Err(AppError(Error::NotFound).into_response());
+        };
+        if app.access().allowed(t.id, &subjects(&user), P::ID).await {
+            Ok(Authorized {
+                user,
+                _p: PhantomData,
+            })
+        } else {
+            tracing::info!(permission = P::ID, "permission denied");
+            Err(AppError(Error::Forbidden).into_response())
+        }
+    }
+}

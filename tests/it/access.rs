@@ -1,0 +1,338 @@
+use dimos_identity::dev_provider::PEOPLE;
+use dimos_it::{Backend, Browser, Options, TestApp, on_both_backends, tenant_body};
+use serde_json::json;
+
+on_both_backends!(
+    every_protected_route_with_every_role,
+    a_role_in_one_municipality_gives_nothing_in_another,
+    a_kep_officer_verifies_a_citizen_in_person,
+    the_municipal_admin_grants_and_revokes_roles,
+);
+
+/// Demo people and the roles the test tenant gives them (by tax id).
+const STAFF: &[(&str, &str)] = &[
+    ("kep-officer", "kep-officer"),
+    ("technical-employee", "technical-employee"),
+    ("council-secretary", "council-secretary"),
+    ("mayor", "mayor"),
+    ("nursery-manager", "nursery-manager"),
+    ("municipal-admin", "municipal-admin"),
+];
+
+fn tax_id(person: &str) -> &'static str {
+    PEOPLE.iter().find(|p| p.key == person).unwrap().tax_id
+}
+
+async fn tenant_with_staff(app: &TestApp, slug: &str, name: &str) {
+    let mut body = tenant_body(slug, name);
+    body["grants"] = json!(
+        STAFF
+            .iter()
+            .map(|(p, r)| json!({"tax_id": tax_id(p), "role": r}))
+            .collect::<Vec<_>>()
+    );
+    app.create_tenant(body).await;
+}
+
+fn csrf_of(html: &str) -> String {
+    html.split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// Walks every declared staff/admin route with every demo person: allowed
+/// exactly when the person's role carries the route's permission.
+async fn every_protected_route_with_every_role(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    tenant_with_staff(&app, "alpha", "Άλφα").await;
+    let modules = dimos_web::module::Modules::new(Options::default().modules).unwrap();
+    let catalog = dimos_web::access::build_catalog(&modules).unwrap();
+    assert!(!dimos_web::staff::PROTECTED_ROUTES.is_empty());
+
+    // Anonymous: sent to sign in, never served.
+    for (method, path, _) in dimos_web::staff::PROTECTED_ROUTES {
+        let m: reqwest::Method = method.to_uppercase().parse().unwrap();
+        let res = app.req(m, "alpha.localhost", path).send().await.unwrap();
+        assert_eq!(res.status(), 303, "{method} {path} anonymous");
+    }
+    for person in PEOPLE {
+        let role = STAFF
+            .iter()
+            .find(|(p, _)| *p == person.key)
+            .map(|(_, r)| *r);
+        let mut browser = Browser::new(&app);
+        browser.sign_in("alpha.localhost", person.key, "/").await;
+        for (method, path, perm) in dimos_web::staff::PROTECTED_ROUTES {
+            let expected = role.is_some_and(|r| catalog.roles[r].permissions.contains(*perm));
+            let m: reqwest::Method = method.to_uppercase().parse().unwrap();
+            let form: &[(&str, &str)] = &[];
+            let res = browser
+                .request(
+                    m,
+                    &browser.url("alpha.localhost", path),
+                    (*method == "post").then_some(form),
+                )
+                .await;
+            let status = res.status().as_u16();
+            if expected {
+                assert_ne!(
+                    status, 403,
+                    "{} ({role:?}) must reach {method} {path}",
+                    person.key
+                );
+                assert_ne!(
+                    status, 303,
+                    "{} ({role:?}) must reach {method} {path}",
+                    person.key
+                );
+            } else {
+                assert_eq!(
+                    status, 403,
+                    "{} ({role:?}) must be refused {method} {path}",
+                    person.key
+                );
+            }
+        }
+    }
+}
+
+async fn a_role_in_one_municipality_gives_nothing_in_another(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    tenant_with_staff(&app, "alpha", "Άλφα").await;
+    app.create_tenant(tenant_body("beta", "Βήτα")).await;
+    let mut officer = Browser::new(&app);
+    officer.sign_in("alpha.localhost", "kep-officer", "/").await;
+    let (res, _) = officer
+        .get(&officer.url("alpha.localhost", "/staff/verify"))
+        .await;
+    assert_eq!(res.status(), 200);
+    officer.sign_in("beta.localhost", "kep-officer", "/").await;
+    let (res, _) = officer
+        .get(&officer.url("beta.localhost", "/staff/verify"))
+        .await;
+    assert_eq!(
+        res.status(),
+        403,
+        "a KEP officer of Alpha is nobody special in Beta"
+    );
+    let (res, _) = officer
+        .get(&officer.url("beta.localhost", "/admin/access"))
+        .await;
+    assert_eq!(res.status(), 403);
+}
+
+async fn a_kep_officer_verifies_a_citizen_in_person(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    tenant_with_staff(&app, "alpha", "Άλφα").await;
+    let mut citizen = Browser::new(&app);
+    let (page, _) = citizen
+        .sign_in("alpha.localhost", "citizen", "/account")
+        .await;
+    assert!(page.text().await.unwrap().contains("Μη επαληθευμένος"));
+
+    let mut officer = Browser::new(&app);
+    let (home, _) = officer.sign_in("alpha.localhost", "kep-officer", "/").await;
+    assert!(
+        home.text()
+            .await
+            .unwrap()
+            .contains("href=\"&#x2f;staff&#x2f;verify\""),
+        "the header links to the desk"
+    );
+    let (page, _) = officer
+        .get(&officer.url(
+            "alpha.localhost",
+            &format!("/staff/verify?tax_id={}", tax_id("citizen")),
+        ))
+        .await;
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Μαρία Παπαδοπούλου"), "{html}");
+    let account = html
+        .split("name=\"account\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let csrf = csrf_of(&html);
+
+    let bad = officer
+        .get(&officer.url("alpha.localhost", "/staff/verify?tax_id=123456789"))
+        .await
+        .0
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        bad.contains("Μη έγκυρο ΑΦΜ"),
+        "an invalid tax id is explained"
+    );
+
+    let confirm = officer.url("alpha.localhost", "/staff/verify/confirm");
+    let res = officer
+        .request(
+            reqwest::Method::POST,
+            &confirm,
+            Some(&[
+                ("_csrf", "forged"),
+                ("account", &account),
+                ("document_type", "id-card"),
+            ]),
+        )
+        .await;
+    assert_eq!(res.status(), 403, "the session's CSRF token is required");
+    let res = officer
+        .request(
+            reqwest::Method::POST,
+            &confirm,
+            Some(&[
+                ("_csrf", &csrf),
+                ("account", &account),
+                ("document_type", "id-card"),
+            ]),
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let (page, _) = officer.follow(res, confirm).await;
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Ο λογαριασμός επαληθεύτηκε") && html.contains("Ελένη Γεωργίου"),
+        "{html}"
+    );
+
+    let (page, _) = citizen
+        .get(&citizen.url("alpha.localhost", "/account"))
+        .await;
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Επαληθευμένος (σημαντικό)"),
+        "the citizen sees it at once"
+    );
+    assert!(
+        html.contains("Αστυνομική ταυτότητα"),
+        "and the verification in their history"
+    );
+    let (export, _) = citizen
+        .get(&citizen.url("alpha.localhost", "/account/export"))
+        .await;
+    assert!(
+        export.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    let export: serde_json::Value = export.json().await.unwrap();
+    assert_eq!(export["account"]["tax_id"], tax_id("citizen"));
+    assert_eq!(export["verifications"][0]["document_type"], "id-card");
+    assert_eq!(export["verifications"][0]["officer_name"], "Ελένη Γεωργίου");
+
+    let mut admin = Browser::new(&app);
+    admin
+        .sign_in("alpha.localhost", "municipal-admin", "/")
+        .await;
+    let (audit, _) = admin
+        .get(&admin.url("alpha.localhost", "/admin/audit"))
+        .await;
+    let audit: serde_json::Value = audit.json().await.unwrap();
+    assert_eq!(audit["chain"]["broken_at"], serde_json::Value::Null);
+    let verified: Vec<_> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "account_verified")
+        .collect();
+    assert_eq!(verified.len(), 1);
+    assert_eq!(verified[0]["detail"]["document_type"], "id-card");
+    assert!(
+        verified[0]["record"]
+            .as_str()
+            .unwrap()
+            .starts_with("account:")
+    );
+}
+
+async fn the_municipal_admin_grants_and_revokes_roles(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    tenant_with_staff(&app, "alpha", "Άλφα").await;
+    let mut newcomer = Browser::new(&app);
+    newcomer
+        .sign_in("alpha.localhost", "citizen-verified", "/")
+        .await;
+    assert_eq!(
+        newcomer
+            .get(&newcomer.url("alpha.localhost", "/staff/verify"))
+            .await
+            .0
+            .status(),
+        403
+    );
+
+    let mut admin = Browser::new(&app);
+    admin
+        .sign_in("alpha.localhost", "municipal-admin", "/")
+        .await;
+    let (page, _) = admin
+        .get(&admin.url("alpha.localhost", "/admin/access"))
+        .await;
+    let csrf = csrf_of(&page.text().await.unwrap());
+    let grant = admin.url("alpha.localhost", "/admin/access/grant");
+    let res = admin
+        .request(
+            reqwest::Method::POST,
+            &grant,
+            Some(&[
+                ("_csrf", &csrf),
+                ("tax_id", "123456789"),
+                ("role", "kep-officer"),
+            ]),
+        )
+        .await;
+    assert_eq!(res.status(), 422, "invalid tax id refused");
+    let who = tax_id("citizen-verified");
+    let res = admin
+        .request(
+            reqwest::Method::POST,
+            &grant,
+            Some(&[("_csrf", &csrf), ("tax_id", who), ("role", "kep-officer")]),
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        newcomer
+            .get(&newcomer.url("alpha.localhost", "/staff/verify"))
+            .await
+            .0
+            .status(),
+        200,
+        "granted at once"
+    );
+
+    let revoke = admin.url("alpha.localhost", "/admin/access/revoke");
+    let subject = format!("taxid:{who}");
+    let res = admin
+        .request(
+            reqwest::Method::POST,
+            &revoke,
+            Some(&[
+                ("_csrf", &csrf),
+                ("subject", &subject),
+                ("role", "kep-officer"),
+            ]),
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        newcomer
+            .get(&newcomer.url("alpha.localhost", "/staff/verify"))
+            .await
+            .0
+            .status(),
+        403,
+        "revoked at once"
+    );
+}
