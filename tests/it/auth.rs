@@ -306,3 +306,119 @@ async fn sessions_are_shared_by_replicas(b: Backend) {
     );
     assert!(res.text().await.unwrap().contains("Μαρία Παπαδοπούλου"));
 }
+
+on_both_backends!(sign_in_attempts_are_rate_limited);
+
+async fn sign_in_attempts_are_rate_limited(b: Backend) {
+    let app = TestApp::spawn_with(
+        b,
+        Options {
+            tweak: Box::new(|c| c.identity.sign_in_attempts_per_minute = 3),
+            ..Options::default()
+        },
+    )
+    .await;
+    app.create_tenant(tenant_body("alpha", "Άλφα")).await;
+    for _ in 0..3 {
+        assert_eq!(
+            app.get("alpha.localhost", "/auth/login")
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            303
+        );
+    }
+    let res = app
+        .get("alpha.localhost", "/auth/login")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429);
+    let wait: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Πάρα πολλές προσπάθειες")
+    );
+}
+
+on_both_backends!(signing_out_everywhere_ends_every_session);
+
+async fn signing_out_everywhere_ends_every_session(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    app.create_tenant(tenant_body("alpha", "Άλφα")).await;
+    let mut phone = Browser::new(&app);
+    let mut laptop = Browser::new(&app);
+    let (page, _) = phone
+        .sign_in("alpha.localhost", "citizen", "/account")
+        .await;
+    let html = page.text().await.unwrap();
+    laptop
+        .sign_in("alpha.localhost", "citizen", "/account")
+        .await;
+    assert_eq!(
+        laptop
+            .get(&laptop.url("alpha.localhost", "/account"))
+            .await
+            .1,
+        laptop.url("alpha.localhost", "/account")
+    );
+
+    let csrf = html
+        .split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let res = phone
+        .request(
+            reqwest::Method::POST,
+            &phone.url("alpha.localhost", "/auth/logout-everywhere"),
+            Some(&[("_csrf", &csrf)]),
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let res = laptop
+        .request(
+            reqwest::Method::GET,
+            &laptop.url("alpha.localhost", "/account"),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 303, "the other device is signed out too");
+    let res = phone
+        .request(
+            reqwest::Method::GET,
+            &phone.url("alpha.localhost", "/account"),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let (page, url) = laptop
+        .sign_in("alpha.localhost", "citizen", "/account")
+        .await;
+    assert_eq!(
+        url,
+        laptop.url("alpha.localhost", "/account"),
+        "signing in again works"
+    );
+    assert_eq!(page.status(), 200);
+    let actions: Vec<_> = audit_actions(&app, "alpha")
+        .await
+        .into_iter()
+        .map(|(a, _)| a)
+        .collect();
+    assert_eq!(
+        actions,
+        ["sign_in", "sign_in", "sign_out_everywhere", "sign_in"]
+    );
+}

@@ -147,7 +147,7 @@ await check('a citizen signs in through the provider page and sees what to do to
   assert(await page.getByText('Επισκεφθείτε ένα ΚΕΠ ή το δημαρχείο').isVisible(), 'told what to do');
   await shot(page, 'account-unverified');
   await axe(page, 'account page');
-  await page.getByRole('button', { name: 'Αποσύνδεση' }).click();
+  await page.getByRole('button', { name: 'Αποσύνδεση', exact: true }).click();
   await page.waitForURL((u) => u.hostname === 'alimos.localhost' && u.pathname === '/');
   assert(await page.getByRole('link', { name: 'Σύνδεση' }).isVisible(), 'signed out');
 });

@@ -53,5 +53,11 @@ pub const PLATFORM_MIGRATIONS: migrate::MigrationSet = migrate::MigrationSet {
             postgres: include_str!("../../../migrations/postgres/0003_access.sql"),
             sqlite: include_str!("../../../migrations/sqlite/0003_access.sql"),
         },
+        migrate::Migration {
+            version: 4,
+            name: "sign_out_everywhere",
+            postgres: include_str!("../../../migrations/postgres/0004_sign_out_everywhere.sql"),
+            sqlite: include_str!("../../../migrations/sqlite/0004_sign_out_everywhere.sql"),
+        },
     ],
 };

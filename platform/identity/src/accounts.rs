@@ -61,6 +61,7 @@ enum Accounts {
     Assurance,
     CreatedAt,
     LastLoginAt,
+    SignedOutAt,
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -76,6 +77,8 @@ pub struct Account {
     pub assurance: String,
     pub created_at: DateTime<Utc>,
     pub last_login_at: DateTime<Utc>,
+    /// Sessions signed in before this no longer count ("sign out everywhere").
+    pub signed_out_at: Option<DateTime<Utc>>,
 }
 
 impl Account {
@@ -101,7 +104,8 @@ impl Account {
     }
 }
 
-const COLUMNS: [Accounts; 11] = [
+/// Columns written at creation.
+const INSERT_COLUMNS: [Accounts; 11] = [
     Accounts::Id,
     Accounts::Issuer,
     Accounts::Subject,
@@ -113,6 +117,21 @@ const COLUMNS: [Accounts; 11] = [
     Accounts::Assurance,
     Accounts::CreatedAt,
     Accounts::LastLoginAt,
+];
+
+const COLUMNS: [Accounts; 12] = [
+    Accounts::Id,
+    Accounts::Issuer,
+    Accounts::Subject,
+    Accounts::TaxId,
+    Accounts::GivenName,
+    Accounts::FamilyName,
+    Accounts::Email,
+    Accounts::Phone,
+    Accounts::Assurance,
+    Accounts::CreatedAt,
+    Accounts::LastLoginAt,
+    Accounts::SignedOutAt,
 ];
 
 pub async fn get(db: &TenantDb, id: AccountId) -> Result<Option<Account>, DbError> {
@@ -177,7 +196,7 @@ pub async fn upsert_on_sign_in(db: &TenantDb, id: &Identity) -> Result<(Account,
         return Ok((updated, false));
     }
     let account_id = AccountId::new();
-    let mut q = db.insert(Accounts::Table, COLUMNS);
+    let mut q = db.insert(Accounts::Table, INSERT_COLUMNS);
     q.values([
         account_id.0.into(),
         id.issuer.clone().into(),
@@ -224,6 +243,18 @@ pub async fn raise_assurance(db: &TenantDb, id: AccountId, to: Assurance) -> Res
     }
     let mut q = db.update(Accounts::Table);
     q.value(Accounts::Assurance, to.as_str())
+        .and_where(Expr::col((Accounts::Table, Accounts::Id)).eq(id.0));
+    db.execute(&q).await.map(drop)
+}
+
+/// Ends every session of the account, on every device and replica.
+pub async fn sign_out_everywhere(
+    db: &TenantDb,
+    id: AccountId,
+    at: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let mut q = db.update(Accounts::Table);
+    q.value(Accounts::SignedOutAt, at)
         .and_where(Expr::col((Accounts::Table, Accounts::Id)).eq(id.0));
     db.execute(&q).await.map(drop)
 }

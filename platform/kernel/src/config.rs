@@ -106,6 +106,10 @@ pub struct IdentityConfig {
     pub session_idle_minutes: u64,
     /// Hours after sign-in after which a session ends regardless of activity.
     pub session_absolute_hours: u64,
+    /// Sign-in attempts one client address may start per minute (per replica).
+    pub sign_in_attempts_per_minute: u32,
+    /// In-person verifications one officer may record per hour.
+    pub verifications_per_hour: u32,
     /// OpenID Connect providers, by name (e.g. `national`).
     pub providers: std::collections::BTreeMap<String, ProviderConfig>,
 }
@@ -171,6 +175,8 @@ impl Default for IdentityConfig {
             default_provider: "dev".into(),
             session_idle_minutes: 30,
             session_absolute_hours: 12,
+            sign_in_attempts_per_minute: 20,
+            verifications_per_hour: 120,
             providers: Default::default(),
         }
     }
@@ -355,6 +361,11 @@ impl Config {
                 "identity.default_provider {:?} is neither \"dev\" nor a configured provider",
                 self.identity.default_provider
             )));
+        }
+        if self.identity.sign_in_attempts_per_minute == 0
+            || self.identity.verifications_per_hour == 0
+        {
+            return Err(ConfigError("identity rate limits must be positive".into()));
         }
         if self.identity.session_idle_minutes == 0 || self.identity.session_absolute_hours == 0 {
             return Err(ConfigError(

@@ -66,6 +66,9 @@ pub enum Error {
     Timeout,
     #[error("service unavailable")]
     Unavailable,
+    /// Too many attempts from one client or person; retry after some seconds.
+    #[error("too many requests")]
+    RateLimited(u64),
     /// Signing in failed; the reason code is safe to show (no token contents).
     #[error("sign-in failed: {0}")]
     SignInFailed(&'static str),
@@ -73,6 +76,25 @@ pub enum Error {
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
+
+/// Every stable error code, for documentation and completeness tests.
+pub const CODES: &[&str] = &[
+    "not_found",
+    "tenant_unknown",
+    "tenant_suspended",
+    "forbidden",
+    "operator_loopback_only",
+    "validation",
+    "conflict",
+    "bad_request",
+    "payload_too_large",
+    "unsupported_media_type",
+    "timeout",
+    "unavailable",
+    "rate_limited",
+    "sign_in_failed",
+    "internal",
+];
 
 impl Error {
     pub fn internal(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
@@ -99,6 +121,7 @@ impl Error {
             Error::Timeout => "timeout",
             Error::Unavailable => "unavailable",
             Error::SignInFailed(_) => "sign_in_failed",
+            Error::RateLimited(_) => "rate_limited",
             Error::Internal(_) => "internal",
         }
     }
@@ -115,6 +138,7 @@ impl Error {
             Error::UnsupportedMediaType => 415,
             Error::Timeout => 408,
             Error::SignInFailed(_) => 401,
+            Error::RateLimited(_) => 429,
             Error::Internal(_) => 500,
         }
     }
@@ -177,12 +201,16 @@ mod tests {
             Error::Timeout,
             Error::Unavailable,
             Error::SignInFailed("state_mismatch"),
+            Error::RateLimited(30),
             Error::internal("boom"),
         ];
         let mut codes: Vec<_> = all.iter().map(Error::code).collect();
         codes.sort();
         codes.dedup();
         assert_eq!(codes.len(), all.len());
+        let mut listed = CODES.to_vec();
+        listed.sort();
+        assert_eq!(codes, listed, "CODES lists every variant's code");
         for e in &all {
             assert!((400..600).contains(&e.status()), "{e:?}");
         }

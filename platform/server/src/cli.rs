@@ -38,6 +38,15 @@ enum Command {
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// The tenants' audit trails.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Recompute the hash chain of one tenant's audit trail (or all); exit 1 if any is broken.
+    Verify { slug: Option<String> },
 }
 
 #[derive(Subcommand, Debug)]
@@ -196,6 +205,39 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Config(ConfigCommand::Default) => {
             print!("{DEFAULT_TOML}");
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit(AuditCommand::Verify { slug }) => {
+            let modules = Modules::new(modules()).map_err(anyhow::Error::msg)?;
+            let db = connect_and_migrate(&config, &modules).await?;
+            let store = TenantStore::new(db);
+            let mut tenants = store.list().await?;
+            if let Some(s) = &slug {
+                tenants.retain(|t| t.slug() == s);
+                if tenants.is_empty() {
+                    eprintln!("no tenant {s:?}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+            let mut intact = true;
+            for t in tenants {
+                let report = dimos_identity::AuditLog::verify(&store.tenant_db(t.id)).await?;
+                match report.broken_at {
+                    None => println!("{}: {} entries, chain intact", t.slug(), report.entries),
+                    Some(seq) => {
+                        intact = false;
+                        println!(
+                            "{}: {} entries, chain BROKEN at entry {seq}",
+                            t.slug(),
+                            report.entries
+                        );
+                    }
+                }
+            }
+            Ok(if intact {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
     }
 }

@@ -210,3 +210,72 @@ fn config_default_prints_commented_defaults_and_bad_config_exits_2() {
     let err = String::from_utf8_lossy(&out.stderr).to_lowercase();
     assert!(err.contains("body_limit_bytes"), "{err}");
 }
+
+#[tokio::test]
+async fn audit_verify_detects_a_tampered_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}?mode=rwc", dir.path().join("d.db").display());
+    let files = dir.path().join("tenants");
+    std::fs::create_dir(&files).unwrap();
+    std::fs::write(
+        files.join("rho.toml"),
+        "slug = \"rho\"\n[name]\nel = \"Δήμος Ρο\"\nen = \"Municipality of Rho\"\n[branding]\nprimary_colour = \"#003476\"\n",
+    )
+    .unwrap();
+    assert!(
+        dimos(
+            dir.path(),
+            &db_url,
+            &["tenants", "apply", files.to_str().unwrap()]
+        )
+        .status
+        .success()
+    );
+
+    let db = dimos_db::Db::connect(&db_url, &Default::default())
+        .await
+        .unwrap();
+    let tenant: (uuid::Uuid,) = db
+        .fetch_one(
+            &sea_query::Query::select()
+                .column("id")
+                .from("tenants")
+                .and_where(sea_query::ExprTrait::eq(
+                    sea_query::Expr::col("slug"),
+                    "rho",
+                ))
+                .to_owned(),
+        )
+        .await
+        .unwrap();
+    let tdb = dimos_db::TenantDb::new(db.clone(), dimos_kernel::TenantId(tenant.0));
+    for action in ["sign_in", "account_verified"] {
+        let e = dimos_identity::AuditEntry {
+            actor: "account:1".into(),
+            action: action.into(),
+            ..Default::default()
+        };
+        dimos_identity::AuditLog::append(&tdb, &e).await.unwrap();
+    }
+    let out = dimos(dir.path(), &db_url, &["audit", "verify"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "rho: 2 entries, chain intact\n"
+    );
+
+    // Someone edits history directly in the database.
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db_url)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_log SET actor = 'account:2' WHERE seq = 1")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let out = dimos(dir.path(), &db_url, &["audit", "verify", "rho"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "rho: 2 entries, chain BROKEN at entry 1\n"
+    );
+}

@@ -27,6 +27,8 @@ pub struct ErrorInfo {
     pub title_key: String,
     pub detail: Option<String>,
     pub fields: Vec<FieldError>,
+    /// Seconds, for `Retry-After` on 429.
+    pub retry_after: Option<u64>,
 }
 
 impl From<&Error> for ErrorInfo {
@@ -37,6 +39,10 @@ impl From<&Error> for ErrorInfo {
             title_key: e.title_key(),
             detail: e.public_detail(),
             fields: e.field_errors().to_vec(),
+            retry_after: match e {
+                Error::RateLimited(s) => Some(*s),
+                _ => None,
+            },
         }
     }
 }

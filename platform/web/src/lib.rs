@@ -8,6 +8,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod limits;
 pub mod middleware;
 pub mod module;
 pub mod operator;

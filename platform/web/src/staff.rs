@@ -147,6 +147,7 @@ async fn verify_confirm(
     Form(f): Form<VerifyForm>,
 ) -> Result<Response> {
     check_csrf(&who.user, &f.csrf)?;
+    state.limits().verification(&who.user.actor())?;
     if !DOCUMENT_TYPES.contains(&f.document_type.as_str()) {
         return Err(Error::invalid("document_type", "invalid").into());
     }

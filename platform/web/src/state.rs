@@ -36,11 +36,16 @@ struct Inner {
     identity: Arc<dimos_identity::IdentityService>,
     csp: axum::http::HeaderValue,
     access: Arc<dimos_identity::access::Access>,
+    limits: crate::limits::Limits,
 }
 
 impl AppState {
     pub fn new(p: AppParts) -> Self {
         let csp = content_security_policy(&p.identity.provider_origins());
+        let limits = crate::limits::Limits::new(
+            p.config.identity.sign_in_attempts_per_minute,
+            p.config.identity.verifications_per_hour,
+        );
         AppState {
             inner: Arc::new(Inner {
                 config: p.config,
@@ -53,8 +58,13 @@ impl AppState {
                 identity: p.identity,
                 csp,
                 access: p.access,
+                limits,
             }),
         }
+    }
+
+    pub fn limits(&self) -> &crate::limits::Limits {
+        &self.inner.limits
     }
 
     pub fn access(&self) -> &dimos_identity::access::Access {

@@ -352,21 +352,7 @@ mod tests {
             "every key in both Greek and English"
         );
         // Every error code has a title and help text in both languages.
-        for code in [
-            "not_found",
-            "tenant_unknown",
-            "tenant_suspended",
-            "forbidden",
-            "operator_loopback_only",
-            "validation",
-            "conflict",
-            "bad_request",
-            "payload_too_large",
-            "unsupported_media_type",
-            "timeout",
-            "unavailable",
-            "internal",
-        ] {
+        for code in dimos_kernel::error::CODES {
             let key = format!("error-{}", code.replace('_', "-"));
             assert!(t.has(&key) && t.has(&format!("{key}-help")), "{key}");
         }

@@ -193,3 +193,6 @@ perm-accounts-verify = Επαλήθευση ταυτότητας πολιτών
 perm-accounts-read = Αναζήτηση λογαριασμών πολιτών
 perm-access-manage = Διαχείριση ρόλων και δικαιωμάτων
 perm-audit-read = Ανάγνωση αρχείου ελέγχου
+error-rate-limited = Πάρα πολλές προσπάθειες
+error-rate-limited-help = Περιμένετε λίγο και δοκιμάστε ξανά.
+account-sign-out-everywhere = Αποσύνδεση από όλες τις συσκευές

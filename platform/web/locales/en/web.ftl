@@ -193,3 +193,6 @@ perm-accounts-verify = Verify citizens' identity
 perm-accounts-read = Look up citizens' accounts
 perm-access-manage = Manage roles and permissions
 perm-audit-read = Read the audit trail
+error-rate-limited = Too many attempts
+error-rate-limited-help = Wait a little and try again.
+account-sign-out-everywhere = Sign out on all devices

@@ -37,6 +37,8 @@ pub struct SessionAuth {
     pub provider: String,
     /// Unix seconds; the absolute timeout counts from here.
     pub signed_in_at: i64,
+    /// Unix milliseconds, compared with "sign out everywhere".
+    pub signed_in_at_ms: i64,
     pub id_token: String,
 }
 
@@ -56,6 +58,7 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/login", get(login))
         .route("/auth/callback", get(callback))
         .route("/auth/logout", post(logout))
+        .route("/auth/logout-everywhere", post(logout_everywhere))
         .route("/account", get(account))
         .route("/account/export", get(export))
 }
@@ -116,6 +119,14 @@ pub(crate) async fn load_user(parts: &Parts, state: &AppState) -> Result<Option<
     let Some(account) = accounts::get(&db, AccountId(auth.account)).await? else {
         return Ok(None);
     };
+    if account
+        .signed_out_at
+        .is_some_and(|t| auth.signed_in_at_ms <= t.timestamp_millis())
+    {
+        // Signed out everywhere after this session began.
+        session.flush().await.map_err(session_error)?;
+        return Ok(None);
+    }
     let csrf = match session
         .get::<String>(CSRF_KEY)
         .await
@@ -227,10 +238,12 @@ struct LoginQuery {
 async fn login(
     State(state): State<AppState>,
     _tenant: CurrentTenant,
+    peer: Peer,
     session: Session,
     Query(q): Query<LoginQuery>,
     req: Request,
 ) -> Result<Response> {
+    state.limits().sign_in(peer.0.map(|a| a.ip()))?;
     let provider = state
         .identity()
         .provider_for_tenant()
@@ -315,6 +328,7 @@ async fn callback(
         account: account.id,
         provider: pending.provider.clone(),
         signed_in_at: chrono::Utc::now().timestamp(),
+        signed_in_at_ms: chrono::Utc::now().timestamp_millis(),
         id_token: signed_in.id_token,
     };
     session
@@ -377,6 +391,30 @@ async fn logout(
     Ok(Redirect::to(&target).into_response())
 }
 
+/// Ends this person's sessions on every device, this one included.
+async fn logout_everywhere(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    session: Session,
+    peer: Peer,
+    user: CurrentUser,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response> {
+    check_csrf(&user, &form.csrf)?;
+    accounts::sign_out_everywhere(&tenant.db, user.id(), chrono::Utc::now()).await?;
+    audit(
+        &state,
+        &tenant,
+        peer,
+        user.actor(),
+        "sign_out_everywhere",
+        serde_json::json!({}),
+    )
+    .await;
+    session.flush().await.map_err(session_error)?;
+    Ok(Redirect::to("/").into_response())
+}
+
 /// The request's Host header (already resolved to this tenant).
 pub struct HostHeader(pub String);
 
@@ -422,6 +460,7 @@ async fn account(ui: Ui, tenant: CurrentTenant, user: CurrentUser) -> Result<Htm
             municipality_address => tenant.tenant.spec.contact.address.as_ref().map(|x| x.get(ui.lang).to_owned()),
             municipality_phone => tenant.tenant.spec.contact.phone,
             history,
+            csrf => user.csrf,
         },
     )
 }
