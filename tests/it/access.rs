@@ -336,3 +336,88 @@ async fn the_municipal_admin_grants_and_revokes_roles(b: Backend) {
         "revoked at once"
     );
 }
+
+on_both_backends!(an_officer_acts_on_behalf_of_a_citizen_at_the_desk);
+
+async fn an_officer_acts_on_behalf_of_a_citizen_at_the_desk(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    tenant_with_staff(&app, "alpha", "Άλφα").await;
+    let mut citizen = Browser::new(&app);
+    citizen.sign_in("alpha.localhost", "citizen", "/").await;
+    let citizen_account = {
+        let (page, _) = citizen
+            .get(&citizen.url("alpha.localhost", "/account/export"))
+            .await;
+        let v: serde_json::Value = page.json().await.unwrap();
+        v["account"]["id"].as_str().unwrap().to_owned()
+    };
+
+    let mut officer = Browser::new(&app);
+    officer.sign_in("alpha.localhost", "kep-officer", "/").await;
+    let (page, _) = officer
+        .get(&officer.url(
+            "alpha.localhost",
+            &format!("/staff/verify?tax_id={}", tax_id("citizen")),
+        ))
+        .await;
+    let html = page.text().await.unwrap();
+    let csrf = csrf_of(&html);
+    let start = officer.url("alpha.localhost", "/staff/assist/start");
+    let res = officer
+        .request(
+            reqwest::Method::POST,
+            &start,
+            Some(&[("_csrf", &csrf), ("account", &citizen_account)]),
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let (page, url) = officer.follow(res, start).await;
+    assert_eq!(url, officer.url("alpha.localhost", "/account"));
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Ενεργείτε για λογαριασμό του πολίτη: Μαρία Παπαδοπούλου"),
+        "a banner says so"
+    );
+    assert!(
+        html.contains(tax_id("citizen")),
+        "the citizen's account is shown"
+    );
+
+    let end = officer.url("alpha.localhost", "/staff/assist/end");
+    let res = officer
+        .request(reqwest::Method::POST, &end, Some(&[("_csrf", &csrf)]))
+        .await;
+    assert_eq!(res.status(), 303);
+    let (page, _) = officer
+        .get(&officer.url("alpha.localhost", "/account"))
+        .await;
+    let html = page.text().await.unwrap();
+    assert!(
+        !html.contains("Ενεργείτε για λογαριασμό") && html.contains(tax_id("kep-officer")),
+        "back to themselves"
+    );
+
+    let mut admin = Browser::new(&app);
+    admin
+        .sign_in("alpha.localhost", "municipal-admin", "/")
+        .await;
+    let (audit, _) = admin
+        .get(&admin.url("alpha.localhost", "/admin/audit"))
+        .await;
+    let audit: serde_json::Value = audit.json().await.unwrap();
+    let assisted: Vec<_> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"].as_str().unwrap().starts_with("assist_"))
+        .collect();
+    assert_eq!(assisted.len(), 2);
+    for e in assisted {
+        assert_eq!(
+            e["on_behalf_of"],
+            format!("account:{citizen_account}"),
+            "by officer X on behalf of citizen Y"
+        );
+        assert_ne!(e["actor"], e["on_behalf_of"]);
+    }
+}

@@ -38,6 +38,8 @@ permission! {
     VerifyAccounts = "accounts.verify";
     /// Look up citizens' accounts.
     ReadAccounts = "accounts.read";
+    /// Act on behalf of a citizen who is present at the desk.
+    AssistCitizens = "accounts.assist";
     /// Manage roles, grants and departments of the municipality.
     ManageAccess = "access.manage";
     /// Read and verify the municipality's audit trail.
@@ -48,6 +50,7 @@ permission! {
 pub const PLATFORM_PERMISSIONS: &[(&str, &str)] = &[
     ("accounts.verify", "perm-accounts-verify"),
     ("accounts.read", "perm-accounts-read"),
+    ("accounts.assist", "perm-accounts-assist"),
     ("access.manage", "perm-access-manage"),
     ("audit.read", "perm-audit-read"),
 ];
@@ -66,6 +69,7 @@ pub const PLATFORM_ROLES: &[(&str, &str)] = &[
 const PLATFORM_GRANTS: &[(&str, &str)] = &[
     ("kep-officer", "accounts.verify"),
     ("kep-officer", "accounts.read"),
+    ("kep-officer", "accounts.assist"),
     ("municipal-admin", "access.manage"),
     ("municipal-admin", "audit.read"),
     ("municipal-admin", "accounts.read"),

@@ -3,7 +3,9 @@
 //! the router, puts a permission check in front of each route, and is what
 //! the role × route test walks. A route cannot be added without one.
 
-use crate::access::{Authorized, ManageAccess, Permission, ReadAudit, VerifyAccounts, subjects};
+use crate::access::{
+    AssistCitizens, Authorized, ManageAccess, Permission, ReadAudit, VerifyAccounts, subjects,
+};
 use crate::auth::{CurrentUser, check_csrf};
 use crate::error::Result;
 use crate::extract::{CurrentTenant, Form, Peer};
@@ -61,6 +63,8 @@ guarded_routes! {
     post "/admin/access/grant" => access_grant requires ManageAccess;
     post "/admin/access/revoke" => access_revoke requires ManageAccess;
     get "/admin/audit" => audit_json requires ReadAudit;
+    post "/staff/assist/start" => assist_start requires AssistCitizens;
+    post "/staff/assist/end" => assist_end requires AssistCitizens;
 }
 
 async fn audit(
@@ -72,9 +76,23 @@ async fn audit(
     record: Option<String>,
     detail: serde_json::Value,
 ) -> Result<()> {
+    audit_for(state, tenant, peer, actor, None, action, record, detail).await
+}
+
+#[allow(clippy::too_many_arguments)] // one audit entry's fields, named at each call
+async fn audit_for(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    peer: Peer,
+    actor: String,
+    on_behalf_of: Option<String>,
+    action: &str,
+    record: Option<String>,
+    detail: serde_json::Value,
+) -> Result<()> {
     let entry = AuditEntry {
         actor,
-        on_behalf_of: None,
+        on_behalf_of,
         action: action.into(),
         record,
         source: peer.0.map(|a| a.ip().to_string()),
@@ -322,4 +340,74 @@ pub async fn staff_links(
         links.push(("/admin/access", "nav-access"));
     }
     links
+}
+
+#[derive(Deserialize)]
+struct AssistForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    account: uuid::Uuid,
+}
+
+/// The officer starts acting for a citizen present at the desk.
+async fn assist_start(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: Authorized<AssistCitizens>,
+    session: tower_sessions::Session,
+    peer: Peer,
+    Form(f): Form<AssistForm>,
+) -> Result<Response> {
+    check_csrf(&who.user, &f.csrf)?;
+    let citizen = accounts::get(&tenant.db, AccountId(f.account))
+        .await?
+        .ok_or(Error::NotFound)?;
+    if citizen.id == who.user.account.id {
+        return Err(Error::invalid("account", "invalid").into());
+    }
+    let assisting = crate::auth::Assisting {
+        account: citizen.id,
+        name: citizen.display_name(),
+        since: chrono::Utc::now().timestamp(),
+    };
+    crate::auth::start_assisting(&session, &assisting).await?;
+    let on_behalf = Some(format!("account:{}", citizen.id));
+    audit_for(
+        &state,
+        &tenant,
+        peer,
+        who.user.actor(),
+        on_behalf,
+        "assist_started",
+        None,
+        serde_json::json!({}),
+    )
+    .await?;
+    Ok(Redirect::to("/account").into_response())
+}
+
+async fn assist_end(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: Authorized<AssistCitizens>,
+    session: tower_sessions::Session,
+    peer: Peer,
+    Form(f): Form<crate::auth::CsrfOnly>,
+) -> Result<Response> {
+    check_csrf(&who.user, &f.csrf)?;
+    if let Some(a) = crate::auth::stop_assisting(&session).await? {
+        let on_behalf = Some(format!("account:{}", a.account));
+        audit_for(
+            &state,
+            &tenant,
+            peer,
+            who.user.actor(),
+            on_behalf,
+            "assist_ended",
+            None,
+            serde_json::json!({}),
+        )
+        .await?;
+    }
+    Ok(Redirect::to("/staff/verify").into_response())
 }

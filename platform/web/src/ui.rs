@@ -163,6 +163,8 @@ pub struct UserView {
     pub csrf: String,
     /// Staff pages this person may open: (href, label key).
     pub links: Vec<(&'static str, &'static str)>,
+    /// The citizen this officer is acting for, if any.
+    pub assisting: Option<String>,
 }
 
 /// What a handler needs to render a page: state, language, tenant, path.
@@ -192,6 +194,7 @@ where
                 };
                 Some(UserView {
                     name: u.account.display_name(),
+                    assisting: u.assisting.as_ref().map(|a| a.name.clone()),
                     csrf: u.csrf,
                     links,
                 })
@@ -244,6 +247,8 @@ impl Ui {
             user => self.user.as_ref().map(|u| context! {
                 name => u.name.clone(),
                 csrf => u.csrf.clone(),
+                assisting => u.assisting.clone(),
+                assisting => u.assisting.clone(),
                 links => u.links.iter().map(|(href, key)| context! { href, label => self.t(key) }).collect::<Vec<_>>(),
             }),
             branding_css => self.tenant.as_ref().map(|t| format!("/branding.css?v={}", t.updated_at.timestamp())),

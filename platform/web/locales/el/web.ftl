@@ -196,3 +196,7 @@ perm-audit-read = Ανάγνωση αρχείου ελέγχου
 error-rate-limited = Πάρα πολλές προσπάθειες
 error-rate-limited-help = Περιμένετε λίγο και δοκιμάστε ξανά.
 account-sign-out-everywhere = Αποσύνδεση από όλες τις συσκευές
+assist-banner = Ενεργείτε για λογαριασμό του πολίτη: { $name }
+assist-end = Τέλος εξυπηρέτησης
+assist-start = Εξυπηρέτηση του πολίτη (ενέργεια για λογαριασμό του)
+perm-accounts-assist = Ενέργεια για λογαριασμό πολίτη που είναι παρών

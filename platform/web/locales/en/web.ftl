@@ -196,3 +196,7 @@ perm-audit-read = Read the audit trail
 error-rate-limited = Too many attempts
 error-rate-limited-help = Wait a little and try again.
 account-sign-out-everywhere = Sign out on all devices
+assist-banner = You are acting on behalf of: { $name }
+assist-end = End assistance
+assist-start = Assist this citizen (act on their behalf)
+perm-accounts-assist = Act on behalf of a citizen who is present

@@ -27,6 +27,15 @@ use uuid::Uuid;
 const AUTH_KEY: &str = "auth";
 const PENDING_KEY: &str = "oidc_pending";
 const CSRF_KEY: &str = "csrf";
+const ASSIST_KEY: &str = "assisting";
+
+/// A desk officer acting for a citizen who is present.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Assisting {
+    pub account: Uuid,
+    pub name: String,
+    pub since: i64,
+}
 
 /// What a signed-in session holds. The tenant is checked on every use, so
 /// a session can never act on another municipality's host.
@@ -78,6 +87,8 @@ pub struct CurrentUser {
     pub account: Account,
     pub auth: SessionAuth,
     pub csrf: String,
+    /// Set while this (staff) person acts for a citizen at the desk.
+    pub assisting: Option<Assisting>,
 }
 
 impl CurrentUser {
@@ -88,6 +99,21 @@ impl CurrentUser {
     /// How the person appears in the audit trail.
     pub fn actor(&self) -> String {
         format!("account:{}", self.account.id)
+    }
+
+    /// Whose case an action is for: the citizen being assisted, or oneself.
+    /// Applications (workflow engine) are filed for this account.
+    pub fn acting_for(&self) -> AccountId {
+        self.assisting
+            .as_ref()
+            .map_or(self.account.id(), |a| AccountId(a.account))
+    }
+
+    /// For the audit trail: the citizen being assisted, if any.
+    pub fn on_behalf_of(&self) -> Option<String> {
+        self.assisting
+            .as_ref()
+            .map(|a| format!("account:{}", a.account))
     }
 }
 
@@ -139,10 +165,15 @@ pub(crate) async fn load_user(parts: &Parts, state: &AppState) -> Result<Option<
             t
         }
     };
+    let assisting = session
+        .get::<Assisting>(ASSIST_KEY)
+        .await
+        .map_err(session_error)?;
     Ok(Some(CurrentUser {
         account,
         auth,
         csrf,
+        assisting,
     }))
 }
 
@@ -186,6 +217,21 @@ where
 }
 
 /// Checks the session-bound CSRF token of a posted form.
+/// Starts acting for a citizen (the caller checked the permission).
+pub async fn start_assisting(session: &Session, assisting: &Assisting) -> Result<()> {
+    session
+        .insert(ASSIST_KEY, assisting)
+        .await
+        .map_err(session_error)
+}
+
+pub async fn stop_assisting(session: &Session) -> Result<Option<Assisting>> {
+    session
+        .remove::<Assisting>(ASSIST_KEY)
+        .await
+        .map_err(session_error)
+}
+
 pub fn check_csrf(user: &CurrentUser, posted: &str) -> Result<()> {
     let ok = user.csrf.len() == posted.len()
         && user
@@ -357,6 +403,13 @@ struct CsrfForm {
     csrf: String,
 }
 
+/// A form that carries only the session's CSRF token.
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    #[serde(rename = "_csrf")]
+    pub csrf: String,
+}
+
 async fn logout(
     State(state): State<AppState>,
     tenant: CurrentTenant,
@@ -433,7 +486,15 @@ impl<S: Send + Sync> FromRequestParts<S> for HostHeader {
 }
 
 async fn account(ui: Ui, tenant: CurrentTenant, user: CurrentUser) -> Result<Html<String>> {
-    let a = &user.account;
+    // An officer assisting a citizen sees the citizen's account.
+    let shown = if user.assisting.is_some() {
+        accounts::get(&tenant.db, user.acting_for())
+            .await?
+            .ok_or(Error::NotFound)?
+    } else {
+        user.account.clone()
+    };
+    let a = &shown;
     let level = a.assurance();
     let history: Vec<_> = dimos_identity::verifications::history(&tenant.db, a.id())
         .await?
