@@ -101,3 +101,101 @@ async fn every_bad_id_token_is_refused_with_a_page_and_an_audit_entry() {
         assert_eq!(audit, ["sign_in_failed invalid_id_token"], "{fault:?}");
     }
 }
+
+/// Production-like: no development provider (so no loopback bypass), a real
+/// provider, and one operator by tax id.
+async fn operator_app(b: Backend, issuer: &str, operators: Vec<String>) -> TestApp {
+    let issuer = issuer.to_owned();
+    TestApp::spawn_with(
+        b,
+        Options {
+            tweak: Box::new(move |c| {
+                c.identity.dev_provider = dimos_kernel::config::DevProvider::Off;
+                c.identity.operators = operators;
+                c.identity.providers.insert(
+                    "external".into(),
+                    ProviderConfig {
+                        issuer,
+                        client_id: faulty_idp::CLIENT_ID.into(),
+                        client_secret: Some(Secret::new(faulty_idp::CLIENT_SECRET)),
+                        client_secret_file: None,
+                        scopes: vec!["openid".into()],
+                        claims: ClaimMapping::default(),
+                        acr_levels: Default::default(),
+                    },
+                );
+                c.identity.default_provider = "external".into();
+            }),
+            ..Options::default()
+        },
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn national_operators_sign_in_to_the_console_and_nobody_else_does() {
+    let idp = faulty_idp::spawn(Fault::None).await;
+    let app = operator_app(
+        Backend::Postgres,
+        &idp.issuer,
+        vec![faulty_idp::TAX_ID.into()],
+    )
+    .await;
+    // Without the development provider, loopback is no free pass.
+    let res = app
+        .post("admin.localhost", "/api/v1/tenants")
+        .json(&tenant_body("alpha", "Άλφα"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap()["code"],
+        "operator_sign_in_required"
+    );
+
+    let mut operator = Browser::new(&app);
+    let (page, url) = operator.get(&operator.url("admin.localhost", "/")).await;
+    if url != operator.url("admin.localhost", "/") {
+        panic!("stopped at {url}: {}", page.text().await.unwrap());
+    }
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Εξωτερικός Χρήστης"),
+        "the operator's name in the header"
+    );
+    let body = serde_json::to_string(&tenant_body("alpha", "Άλφα")).unwrap();
+    let cookie = format!(
+        "dimos_session={}",
+        operator.cookies["admin.localhost"]["dimos_session"]
+    );
+    let res = app
+        .post("admin.localhost", "/api/v1/tenants")
+        .header("cookie", &cookie)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let history: serde_json::Value = app
+        .get("admin.localhost", "/api/v1/tenants/alpha/history")
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        history["history"][0]["actor"],
+        format!("operator:{} (Εξωτερικός Χρήστης)", faulty_idp::TAX_ID)
+    );
+
+    // Someone whose tax id is not an operator's gets nowhere.
+    let idp2 = faulty_idp::spawn(Fault::None).await;
+    let other = operator_app(Backend::Sqlite, &idp2.issuer, vec!["100000015".into()]).await;
+    let mut stranger = Browser::new(&other);
+    let (res, _) = stranger.get(&stranger.url("admin.localhost", "/")).await;
+    assert_eq!(res.status(), 403);
+}

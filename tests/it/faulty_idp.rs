@@ -44,6 +44,8 @@ struct Inner {
 }
 
 pub const CLIENT_ID: &str = "dimos-test";
+/// The test person's tax id (ΑΦΜ) in userinfo.
+pub const TAX_ID: &str = "200000018";
 pub const CLIENT_SECRET: &str = "test-secret";
 
 pub struct FaultyIdp {
@@ -203,7 +205,7 @@ async fn token(State(s): State<Arc<Inner>>, Form(f): Form<HashMap<String, String
 }
 
 async fn userinfo() -> Json<serde_json::Value> {
-    Json(
-        serde_json::json!({ "sub": "external-1", "given_name": "Εξωτερικός", "family_name": "Χρήστης" }),
-    )
+    Json(serde_json::json!({
+        "sub": "external-1", "given_name": "Εξωτερικός", "family_name": "Χρήστης", "tax_id": TAX_ID
+    }))
 }

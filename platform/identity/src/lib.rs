@@ -26,6 +26,7 @@ pub struct IdentityService {
     providers: BTreeMap<String, Arc<OidcProvider>>,
     dev: Option<Arc<dev_provider::DevProvider>>,
     default_provider: String,
+    operators: Vec<String>,
     pub session_idle: std::time::Duration,
     pub session_absolute: std::time::Duration,
 }
@@ -73,6 +74,7 @@ impl IdentityService {
             providers,
             dev,
             default_provider: cfg.identity.default_provider.clone(),
+            operators: cfg.identity.operators.clone(),
             session_idle: std::time::Duration::from_secs(cfg.identity.session_idle_minutes * 60),
             session_absolute: std::time::Duration::from_secs(
                 cfg.identity.session_absolute_hours * 3600,
@@ -101,6 +103,14 @@ impl IdentityService {
         v.sort();
         v.dedup();
         v
+    }
+
+    /// Whether a tax id belongs to a national operator (with the development
+    /// provider on, its demo operator counts too).
+    pub fn is_operator(&self, tax_id: &str) -> bool {
+        let demo = self.dev.is_some()
+            && dev_provider::person("national-operator").is_some_and(|p| p.tax_id == tax_id);
+        !tax_id.is_empty() && (self.operators.iter().any(|o| o == tax_id) || demo)
     }
 
     pub fn dev(&self) -> Option<&Arc<dev_provider::DevProvider>> {

@@ -106,6 +106,8 @@ pub struct IdentityConfig {
     pub session_idle_minutes: u64,
     /// Hours after sign-in after which a session ends regardless of activity.
     pub session_absolute_hours: u64,
+    /// Tax ids (ΑΦΜ) of the national operators, who sign in to the operator console.
+    pub operators: Vec<String>,
     /// Sign-in attempts one client address may start per minute (per replica).
     pub sign_in_attempts_per_minute: u32,
     /// In-person verifications one officer may record per hour.
@@ -175,6 +177,7 @@ impl Default for IdentityConfig {
             default_provider: "dev".into(),
             session_idle_minutes: 30,
             session_absolute_hours: 12,
+            operators: vec![],
             sign_in_attempts_per_minute: 20,
             verifications_per_hour: 120,
             providers: Default::default(),
@@ -360,6 +363,16 @@ impl Config {
             return Err(ConfigError(format!(
                 "identity.default_provider {:?} is neither \"dev\" nor a configured provider",
                 self.identity.default_provider
+            )));
+        }
+        if let Some(bad) = self
+            .identity
+            .operators
+            .iter()
+            .find(|t| t.parse::<crate::TaxId>().is_err())
+        {
+            return Err(ConfigError(format!(
+                "identity.operators: {bad:?} is not a valid tax id (ΑΦΜ)"
             )));
         }
         if self.identity.sign_in_attempts_per_minute == 0

@@ -50,8 +50,8 @@ pub enum Error {
     TenantSuspended,
     #[error("forbidden")]
     Forbidden,
-    #[error("the operator console is reachable only from this machine")]
-    OperatorLoopbackOnly,
+    #[error("sign in as a national operator to use the operator console")]
+    OperatorSignInRequired,
     #[error("invalid input: {}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
     Validation(Vec<FieldError>),
     #[error("conflict: {0}")]
@@ -83,7 +83,7 @@ pub const CODES: &[&str] = &[
     "tenant_unknown",
     "tenant_suspended",
     "forbidden",
-    "operator_loopback_only",
+    "operator_sign_in_required",
     "validation",
     "conflict",
     "bad_request",
@@ -112,7 +112,7 @@ impl Error {
             Error::UnknownTenant => "tenant_unknown",
             Error::TenantSuspended => "tenant_suspended",
             Error::Forbidden => "forbidden",
-            Error::OperatorLoopbackOnly => "operator_loopback_only",
+            Error::OperatorSignInRequired => "operator_sign_in_required",
             Error::Validation(_) => "validation",
             Error::Conflict(_) => "conflict",
             Error::BadRequest(_) => "bad_request",
@@ -130,7 +130,8 @@ impl Error {
         match self {
             Error::NotFound | Error::UnknownTenant => 404,
             Error::TenantSuspended | Error::Unavailable => 503,
-            Error::Forbidden | Error::OperatorLoopbackOnly => 403,
+            Error::Forbidden => 403,
+            Error::OperatorSignInRequired => 401,
             Error::Validation(_) => 422,
             Error::Conflict(_) => 409,
             Error::BadRequest(_) => 400,
@@ -192,7 +193,7 @@ mod tests {
             Error::UnknownTenant,
             Error::TenantSuspended,
             Error::Forbidden,
-            Error::OperatorLoopbackOnly,
+            Error::OperatorSignInRequired,
             Error::Validation(vec![]),
             Error::Conflict("x"),
             Error::BadRequest("x".into()),

@@ -5,14 +5,13 @@ use crate::error::ErrorInfo;
 use crate::extract::Lang;
 use crate::state::AppState;
 use crate::ui::{HttpLabels, Ui};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use dimos_kernel::{Error, Locale};
 use dimos_tenancy::HostMatch;
 use minijinja::context;
-use std::net::SocketAddr;
 use std::time::Instant;
 
 pub const LANG_COOKIE: &str = "dimos_lang";
@@ -257,19 +256,6 @@ pub async fn metrics(State(state): State<AppState>, req: Request, next: Next) ->
         .get_or_create(&labels)
         .observe(start.elapsed().as_secs_f64());
     res
-}
-
-/// The operator console answers only on loopback until operator sign-in exists.
-pub async fn loopback_only(req: Request, next: Next) -> Response {
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    if peer.is_some_and(|ip| ip.is_loopback()) {
-        next.run(req).await
-    } else {
-        crate::error::AppError(Error::OperatorLoopbackOnly).into_response()
-    }
 }
 
 #[cfg(test)]

@@ -53,8 +53,8 @@ async fn module_gate(module: &'static str, req: Request, next: Next) -> Response
 
 pub fn build_router(state: AppState) -> Router {
     let tenant = tenant_routes(&state).with_state(state.clone());
-    let operator = operator::routes()
-        .layer(from_fn(middleware::loopback_only))
+    let operator = operator::routes(&state)
+        .layer(crate::auth::session_layer(&state))
         .with_state(state.clone());
     let mut portal = Router::new()
         .route("/", get(pages::portal))

@@ -199,7 +199,20 @@ where
                     links,
                 })
             }
-            _ => None,
+            _ => match parts.extensions.get::<HostMatch>() {
+                Some(HostMatch::Operator) => crate::operator::auth_current(
+                    parts.extensions.get::<tower_sessions::Session>(),
+                    &state,
+                )
+                .await
+                .map(|(op, csrf)| UserView {
+                    name: op.name,
+                    csrf,
+                    links: vec![],
+                    assisting: None,
+                }),
+                _ => None,
+            },
         };
         let host = parts.extensions.get::<HostMatch>();
         Ok(Ui {

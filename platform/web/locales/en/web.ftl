@@ -33,8 +33,8 @@ error-tenant-suspended = This municipality's services are temporarily unavailabl
 error-tenant-suspended-help = The online services of this municipality are temporarily suspended. Try again later or contact the municipality.
 error-forbidden = You do not have access
 error-forbidden-help = You are not allowed to see this page.
-error-operator-loopback-only = The operator console is available only from this machine
-error-operator-loopback-only-help = Until operator sign-in is enabled, the console accepts requests only from the loopback address.
+error-operator-sign-in-required = Sign in as a national operator
+error-operator-sign-in-required-help = The operator console is only for this installation's national operators. Sign in with your account.
 error-validation = Check the details you entered
 error-validation-help = Some fields need correcting.
 error-conflict = This conflicts with existing data
@@ -83,7 +83,7 @@ error-field-config-syntax = The settings are not valid TOML
 
 ## Operator console
 op-title = National operator console
-op-loopback-notice = The console is open only from this machine (loopback) until operator sign-in is enabled.
+op-loopback-notice = Demo mode: the console is open without sign-in from this machine (loopback). In production a national operator must sign in.
 op-tenants = Municipalities
 op-new-tenant = New municipality
 op-col-name = Municipality

@@ -1,7 +1,7 @@
-use super::{actor, public_url, validation_ctx};
+use super::OperatorActor;
+use super::{public_url, validation_ctx};
 use crate::error::Result;
 use crate::extract::Json;
-use crate::extract::Peer;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{Path, State};
@@ -85,16 +85,16 @@ async fn show(
 
 async fn create(
     State(state): State<AppState>,
-    peer: Peer,
+    op: OperatorActor,
     Json(raw): Json<RawTenant>,
 ) -> Result<Response> {
     let spec = raw.validate(&validation_ctx(&state))?;
     let outcome = state
         .registry()
         .store()
-        .apply(&spec, &actor(peer), ApplyMode::CreateOnly)
+        .apply(&spec, &op.0, ApplyMode::CreateOnly)
         .await?;
-    apply_grants(&state, &spec, &actor(peer)).await?;
+    apply_grants(&state, &spec, &op.0).await?;
     changed(&state, spec.slug.as_str(), outcome).await
 }
 
@@ -127,7 +127,7 @@ async fn apply_grants(
 
 async fn update(
     State(state): State<AppState>,
-    peer: Peer,
+    op: OperatorActor,
     Path(slug): Path<String>,
     Json(raw): Json<RawTenant>,
 ) -> Result<Response> {
@@ -141,40 +141,40 @@ async fn update(
     let outcome = state
         .registry()
         .store()
-        .apply(&spec, &actor(peer), ApplyMode::UpdateOnly)
+        .apply(&spec, &op.0, ApplyMode::UpdateOnly)
         .await?;
-    apply_grants(&state, &spec, &actor(peer)).await?;
+    apply_grants(&state, &spec, &op.0).await?;
     changed(&state, &slug, outcome).await
 }
 
 async fn set_status(
     state: AppState,
-    peer: Peer,
+    op: OperatorActor,
     slug: String,
     status: TenantStatus,
 ) -> Result<Response> {
     let outcome = state
         .registry()
         .store()
-        .set_status(&slug, status, &actor(peer))
+        .set_status(&slug, status, &op.0)
         .await?;
     changed(&state, &slug, outcome).await
 }
 
 async fn suspend(
     State(state): State<AppState>,
-    peer: Peer,
+    op: OperatorActor,
     Path(slug): Path<String>,
 ) -> Result<Response> {
-    set_status(state, peer, slug, TenantStatus::Suspended).await
+    set_status(state, op, slug, TenantStatus::Suspended).await
 }
 
 async fn resume(
     State(state): State<AppState>,
-    peer: Peer,
+    op: OperatorActor,
     Path(slug): Path<String>,
 ) -> Result<Response> {
-    set_status(state, peer, slug, TenantStatus::Active).await
+    set_status(state, op, slug, TenantStatus::Active).await
 }
 
 #[derive(Deserialize)]
@@ -187,7 +187,7 @@ struct DomainBody {
 
 async fn add_domain(
     State(state): State<AppState>,
-    peer: Peer,
+    op: OperatorActor,
     Path(slug): Path<String>,
     Json(body): Json<DomainBody>,
 ) -> Result<Response> {
@@ -195,7 +195,7 @@ async fn add_domain(
     let outcome = state
         .registry()
         .store()
-        .modify(&slug, &actor(peer), |spec| {
+        .modify(&slug, &op.0, |spec| {
             let mut raw = spec.to_raw();
             if body.primary {
                 if let Some(old) = raw.domains.primary.replace(body.domain.clone()) {
@@ -216,14 +216,14 @@ async fn add_domain(
 
 async fn remove_domain(
     State(state): State<AppState>,
-    peer: Peer,
+    op: OperatorActor,
     Path((slug, domain)): Path<(String, String)>,
 ) -> Result<Response> {
     let domain: DomainName = domain.parse()?;
     let outcome = state
         .registry()
         .store()
-        .modify(&slug, &actor(peer), |spec| {
+        .modify(&slug, &op.0, |spec| {
             let before = spec.aliases.len() + usize::from(spec.primary_domain.is_some());
             spec.aliases.retain(|d| d != &domain);
             if spec.primary_domain.as_ref() == Some(&domain) {
@@ -241,7 +241,7 @@ async fn remove_domain(
 /// Body: `{"enabled": true, ...configuration}`; `enabled` defaults to true.
 async fn set_module(
     State(state): State<AppState>,
-    peer: Peer,
+    op: OperatorActor,
     Path((slug, module)): Path<(String, String)>,
     Json(mut body): Json<Map<String, Value>>,
 ) -> Result<Response> {
@@ -272,20 +272,20 @@ async fn set_module(
     let outcome = state
         .registry()
         .store()
-        .set_module(&slug, &module, Some(settings), &actor(peer))
+        .set_module(&slug, &module, Some(settings), &op.0)
         .await?;
     changed(&state, &slug, outcome).await
 }
 
 async fn remove_module(
     State(state): State<AppState>,
-    peer: Peer,
+    op: OperatorActor,
     Path((slug, module)): Path<(String, String)>,
 ) -> Result<Response> {
     let outcome = state
         .registry()
         .store()
-        .set_module(&slug, &module, None, &actor(peer))
+        .set_module(&slug, &module, None, &op.0)
         .await?;
     changed(&state, &slug, outcome).await
 }

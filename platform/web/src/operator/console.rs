@@ -1,7 +1,7 @@
-use super::{actor, public_url, validation_ctx};
+use super::OperatorActor;
+use super::{public_url, validation_ctx};
 use crate::error::{AppError, Result};
 use crate::extract::Form;
-use crate::extract::Peer;
 use crate::state::AppState;
 use crate::ui::Ui;
 use axum::Router;
@@ -355,7 +355,7 @@ fn parse_form(
 async fn save(
     ui: Ui,
     state: AppState,
-    peer: Peer,
+    op: OperatorActor,
     form: HashMap<String, String>,
     slug: Option<String>,
 ) -> Result<Response> {
@@ -387,12 +387,7 @@ async fn save(
     } else {
         ApplyMode::UpdateOnly
     };
-    let outcome = match state
-        .registry()
-        .store()
-        .apply(&spec, &actor(peer), mode)
-        .await
-    {
+    let outcome = match state.registry().store().apply(&spec, &op.0, mode).await {
         Ok(o) => o,
         Err(Error::Validation(errors)) => return fail(errors),
         Err(e) => return Err(AppError(e)),
@@ -421,20 +416,20 @@ fn module_views_or(views: &[ModuleView]) -> Vec<ModuleView> {
 async fn create(
     ui: Ui,
     State(state): State<AppState>,
-    peer: Peer,
+    op: OperatorActor,
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response> {
-    save(ui, state, peer, form, None).await
+    save(ui, state, op, form, None).await
 }
 
 async fn update(
     ui: Ui,
     State(state): State<AppState>,
-    peer: Peer,
+    op: OperatorActor,
     Path(slug): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response> {
-    save(ui, state, peer, form, Some(slug)).await
+    save(ui, state, op, form, Some(slug)).await
 }
 
 #[derive(Deserialize)]
@@ -444,7 +439,7 @@ struct StatusForm {
 
 async fn set_status(
     State(state): State<AppState>,
-    peer: Peer,
+    op: OperatorActor,
     Path(slug): Path<String>,
     Form(form): Form<StatusForm>,
 ) -> Result<Response> {
@@ -453,7 +448,7 @@ async fn set_status(
     state
         .registry()
         .store()
-        .set_status(&slug, status, &actor(peer))
+        .set_status(&slug, status, &op.0)
         .await?;
     state.registry().reload().await?;
     Ok(Redirect::to(&format!("/tenants/{slug}?flash=saved")).into_response())

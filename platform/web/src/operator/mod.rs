@@ -4,22 +4,47 @@
 //! other replicas pick the change up on their next poll.
 
 mod api;
+mod auth;
 mod console;
 
 use crate::state::AppState;
 use axum::Router;
 use dimos_tenancy::{Tenant, ValidationContext};
 
-pub fn routes() -> Router<AppState> {
-    api::routes().merge(console::routes())
+pub use auth::OperatorSession;
+pub use auth::current as auth_current;
+
+/// The console and API, behind the operator guard; the sign-in routes, open.
+pub fn routes(state: &AppState) -> Router<AppState> {
+    let guarded =
+        api::routes()
+            .merge(console::routes())
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                auth::operator_guard,
+            ));
+    guarded.merge(auth::routes())
 }
 
-/// Who made a change, for the audit trail. Operator sign-in (issue 3) will
-/// put a person here; until then, the loopback peer.
-fn actor(peer: crate::extract::Peer) -> String {
-    match peer.0 {
-        Some(addr) => format!("operator@{}", addr.ip()),
-        None => "operator".into(),
+/// Who made a change, for the platform audit trail: the signed-in operator,
+/// or (demo mode on loopback only) the loopback address.
+#[derive(Debug, Clone)]
+pub struct OperatorActor(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for OperatorActor {
+    type Rejection = crate::error::AppError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<OperatorActor>()
+            .cloned()
+            .ok_or(crate::error::AppError(
+                dimos_kernel::Error::OperatorSignInRequired,
+            ))
     }
 }
 

@@ -1,0 +1,206 @@
+//! Sign-in for the national operators on the admin host: the same OIDC
+//! flow as everywhere, then a check that the person's tax id is an
+//! operator's. Operators manage tenants; no citizen data is reachable here.
+
+use super::OperatorActor;
+use crate::error::{AppError, Result};
+use crate::extract::{Form, Peer};
+use crate::middleware::host_of;
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use dimos_identity::Pending;
+use dimos_kernel::Error;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use tower_sessions::Session;
+
+const OPERATOR_KEY: &str = "operator";
+const PENDING_KEY: &str = "oidc_pending";
+const CSRF_KEY: &str = "csrf";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OperatorSession {
+    pub tax_id: String,
+    pub name: String,
+    pub signed_in_at: i64,
+    pub provider: String,
+    pub id_token: String,
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/auth/login", get(login))
+        .route("/auth/callback", get(callback))
+        .route("/auth/logout", post(logout))
+}
+
+fn session_error(e: tower_sessions::session::Error) -> AppError {
+    AppError(Error::internal(e))
+}
+
+pub async fn current(
+    session: Option<&Session>,
+    state: &AppState,
+) -> Option<(OperatorSession, String)> {
+    let session = session?;
+    let op: OperatorSession = session.get(OPERATOR_KEY).await.ok()??;
+    let age = chrono::Utc::now().timestamp() - op.signed_in_at;
+    if age < 0 || age as u64 > state.identity().session_absolute.as_secs() {
+        return None;
+    }
+    let csrf: String = session.get(CSRF_KEY).await.ok()??;
+    Some((op, csrf))
+}
+
+/// Signed-in operators pass. On loopback, with the development provider on
+/// (the demo), everyone passes. Anyone else: the console sends them to sign
+/// in, the API answers 401.
+pub async fn operator_guard(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if let Some((op, _)) = current(req.extensions().get::<Session>(), &state).await {
+        req.extensions_mut().insert(OperatorActor(format!(
+            "operator:{} ({})",
+            op.tax_id, op.name
+        )));
+        return next.run(req).await;
+    }
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    if state.config().dev_provider_enabled() && peer.is_some_and(|ip| ip.is_loopback()) {
+        let who = peer.map_or("operator".into(), |ip| format!("operator@{ip}"));
+        req.extensions_mut().insert(OperatorActor(who));
+        return next.run(req).await;
+    }
+    if req.uri().path().starts_with("/api/") || req.method() != axum::http::Method::GET {
+        return AppError(Error::OperatorSignInRequired).into_response();
+    }
+    let next_path: String = form_urlencoded::byte_serialize(
+        req.uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .as_bytes(),
+    )
+    .collect();
+    Redirect::to(&format!("/auth/login?next={next_path}")).into_response()
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    next: Option<String>,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    session: Session,
+    peer: Peer,
+    Query(q): Query<LoginQuery>,
+    req: Request,
+) -> Result<Response> {
+    state.limits().sign_in(peer.0.map(|a| a.ip()))?;
+    let provider = state
+        .identity()
+        .provider_for_tenant()
+        .ok_or(Error::Unavailable)?;
+    let redirect = format!(
+        "{}://{}/auth/callback",
+        state.config().http.public_scheme,
+        host_of(&req)
+    );
+    let (url, pending) = provider
+        .start(&redirect, &crate::pages::safe_next(q.next))
+        .await
+        .map_err(|e| Error::SignInFailed(e.code()))?;
+    session
+        .insert(PENDING_KEY, &pending)
+        .await
+        .map_err(session_error)?;
+    Ok(Redirect::to(&url).into_response())
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+}
+
+async fn callback(
+    State(state): State<AppState>,
+    session: Session,
+    Query(q): Query<CallbackQuery>,
+) -> Result<Response> {
+    let pending: Pending = session
+        .remove(PENDING_KEY)
+        .await
+        .map_err(session_error)?
+        .ok_or(Error::SignInFailed("no_pending_sign_in"))?;
+    let provider = state
+        .identity()
+        .provider(&pending.provider)
+        .ok_or(Error::SignInFailed("provider_unreachable"))?;
+    let signed_in = provider
+        .finish(
+            &pending,
+            q.code.as_deref().unwrap_or(""),
+            q.state.as_deref().unwrap_or(""),
+        )
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "operator sign-in failed");
+            Error::SignInFailed(e.code())
+        })?;
+    let id = signed_in.identity;
+    let tax_id = id.tax_id.clone().unwrap_or_default();
+    if !state.identity().is_operator(&tax_id) {
+        tracing::warn!(subject = %id.subject, tax_id = %tax_id, "sign-in to the operator console by someone who is not an operator");
+        return Err(Error::Forbidden.into());
+    }
+    session.cycle_id().await.map_err(session_error)?;
+    let name = [id.given_name.as_deref(), id.family_name.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let op = OperatorSession {
+        tax_id,
+        name,
+        signed_in_at: chrono::Utc::now().timestamp(),
+        provider: pending.provider.clone(),
+        id_token: signed_in.id_token,
+    };
+    session
+        .insert(OPERATOR_KEY, &op)
+        .await
+        .map_err(session_error)?;
+    let csrf = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    session
+        .insert(CSRF_KEY, csrf)
+        .await
+        .map_err(session_error)?;
+    tracing::info!(operator = %op.tax_id, "operator signed in");
+    Ok(Redirect::to(&pending.next).into_response())
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    session: Session,
+    Form(form): Form<crate::auth::CsrfOnly>,
+) -> Result<Response> {
+    let Some((_, csrf)) = current(Some(&session), &state).await else {
+        return Ok(Redirect::to("/").into_response());
+    };
+    if csrf != form.csrf {
+        return Err(Error::Forbidden.into());
+    }
+    session.flush().await.map_err(session_error)?;
+    Ok(Redirect::to("/").into_response())
+}
