@@ -199,3 +199,86 @@ async fn national_operators_sign_in_to_the_console_and_nobody_else_does() {
     let (res, _) = stranger.get(&stranger.url("admin.localhost", "/")).await;
     assert_eq!(res.status(), 403);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_municipality_chooses_its_providers_for_citizens_and_staff() {
+    let idp = faulty_idp::spawn(Fault::None).await;
+    let issuer = idp.issuer.clone();
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        Options {
+            tweak: Box::new(move |c| {
+                c.identity.providers.insert(
+                    "staff-sso".into(),
+                    ProviderConfig {
+                        issuer,
+                        client_id: faulty_idp::CLIENT_ID.into(),
+                        client_secret: Some(Secret::new(faulty_idp::CLIENT_SECRET)),
+                        client_secret_file: None,
+                        scopes: vec!["openid".into()],
+                        claims: ClaimMapping::default(),
+                        acr_levels: Default::default(),
+                    },
+                );
+            }),
+            ..Options::default()
+        },
+    )
+    .await;
+    let mut body = tenant_body("alpha", "Άλφα");
+    body["identity"] = serde_json::json!({ "staff": "nope" });
+    let res = app
+        .post("admin.localhost", "/api/v1/tenants")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let p: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(p["errors"][0]["field"], "identity.staff");
+    assert_eq!(p["errors"][0]["code"], "provider-unknown");
+
+    body["identity"] = serde_json::json!({ "citizens": "dev", "staff": "staff-sso" });
+    app.create_tenant(body).await;
+    let citizens = app
+        .get("alpha.localhost", "/auth/login")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        citizens.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("/dev-idp/authorize")
+    );
+    let staff = app
+        .get("alpha.localhost", "/auth/login?as=staff")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        staff.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with(&format!("{}/authorize", idp.issuer))
+    );
+
+    // Staff complete sign-in at their provider.
+    let mut browser = Browser::new(&app);
+    let (page, _) = browser
+        .get(&browser.url("alpha.localhost", "/auth/login?as=staff&next=/account"))
+        .await;
+    assert!(page.text().await.unwrap().contains("Εξωτερικός Χρήστης"));
+    let t: serde_json::Value = app
+        .get("admin.localhost", "/api/v1/tenants/alpha")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        t["identity"],
+        serde_json::json!({ "citizens": "dev", "staff": "staff-sso" })
+    );
+}

@@ -59,5 +59,11 @@ pub const PLATFORM_MIGRATIONS: migrate::MigrationSet = migrate::MigrationSet {
             postgres: include_str!("../../../migrations/postgres/0004_sign_out_everywhere.sql"),
             sqlite: include_str!("../../../migrations/sqlite/0004_sign_out_everywhere.sql"),
         },
+        migrate::Migration {
+            version: 5,
+            name: "tenant_identity",
+            postgres: include_str!("../../../migrations/postgres/0005_tenant_identity.sql"),
+            sqlite: include_str!("../../../migrations/sqlite/0005_tenant_identity.sql"),
+        },
     ],
 };

@@ -86,9 +86,19 @@ impl IdentityService {
         self.providers.get(name)
     }
 
-    /// The provider citizens and staff of a tenant sign in with.
-    pub fn provider_for_tenant(&self) -> Option<&Arc<OidcProvider>> {
-        self.providers.get(&self.default_provider)
+    /// The provider a tenant's citizens (or staff) sign in with: the one the
+    /// tenant names, else the deployment's default.
+    pub fn provider_for_tenant(&self, chosen: Option<&str>) -> Option<&Arc<OidcProvider>> {
+        self.providers.get(chosen.unwrap_or(&self.default_provider))
+    }
+
+    /// Names of the configured providers (`dev` included when on).
+    pub fn provider_names(cfg: &Config) -> Vec<String> {
+        let mut v: Vec<String> = cfg.identity.providers.keys().cloned().collect();
+        if cfg.dev_provider_enabled() {
+            v.push("dev".into());
+        }
+        v
     }
 
     /// Origins of every provider: forms that end in a redirect there (sign-out)

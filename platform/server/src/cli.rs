@@ -122,7 +122,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve => serve(config).await,
         Command::Migrate => {
-            let modules = Modules::new(modules()).map_err(anyhow::Error::msg)?;
+            let modules = Modules::new(modules())
+                .map_err(anyhow::Error::msg)?
+                .with_providers(dimos_identity::IdentityService::provider_names(&config));
             connect_and_migrate(&config, &modules).await?;
             println!(
                 "database is up to date ({})",
@@ -131,7 +133,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Tenants(TenantsCommand::List) => {
-            let modules = Modules::new(modules()).map_err(anyhow::Error::msg)?;
+            let modules = Modules::new(modules())
+                .map_err(anyhow::Error::msg)?
+                .with_providers(dimos_identity::IdentityService::provider_names(&config));
             let db = connect_and_migrate(&config, &modules).await?;
             for t in TenantStore::new(db).list().await? {
                 let enabled: Vec<&str> = t
@@ -152,7 +156,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Tenants(TenantsCommand::Apply { path, dry_run }) => {
-            let modules = Modules::new(modules()).map_err(anyhow::Error::msg)?;
+            let modules = Modules::new(modules())
+                .map_err(anyhow::Error::msg)?
+                .with_providers(dimos_identity::IdentityService::provider_names(&config));
             let translator =
                 dimos_web::ui::build_translator(&modules).map_err(anyhow::Error::msg)?;
             let ctx = ValidationContext {
@@ -207,7 +213,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit(AuditCommand::Verify { slug }) => {
-            let modules = Modules::new(modules()).map_err(anyhow::Error::msg)?;
+            let modules = Modules::new(modules())
+                .map_err(anyhow::Error::msg)?
+                .with_providers(dimos_identity::IdentityService::provider_names(&config));
             let db = connect_and_migrate(&config, &modules).await?;
             let store = TenantStore::new(db);
             let mut tenants = store.list().await?;

@@ -60,7 +60,11 @@ impl Application {
         config: Config,
         modules: Vec<ModuleDescriptor>,
     ) -> anyhow::Result<Application> {
-        let modules = Arc::new(Modules::new(modules).map_err(anyhow::Error::msg)?);
+        let modules = Arc::new(
+            Modules::new(modules)
+                .map_err(anyhow::Error::msg)?
+                .with_providers(dimos_identity::IdentityService::provider_names(&config)),
+        );
         let translator =
             Arc::new(dimos_web::ui::build_translator(&modules).map_err(anyhow::Error::msg)?);
         let templates = dimos_web::ui::build_templates(&modules, translator.clone())

@@ -8,8 +8,8 @@ pub mod registry;
 pub mod store;
 
 pub use model::{
-    Contact, LogoData, ModuleCatalog, ModuleSettings, RawTenant, Tenant, TenantSpec, TenantStatus,
-    ValidationContext,
+    Contact, LogoData, ModuleCatalog, ModuleSettings, RawTenant, Tenant, TenantIdentity,
+    TenantSpec, TenantStatus, ValidationContext,
 };
 pub use registry::{HostMatch, Registry};
 pub use store::{ApplyOutcome, Change, TenantStore};

@@ -40,6 +40,8 @@ pub trait ModuleCatalog: Send + Sync {
     fn is_known(&self, module: &str) -> bool;
     /// Whether `role` is a role every municipality has.
     fn is_role(&self, role: &str) -> bool;
+    /// Whether `name` is a configured identity provider.
+    fn is_provider(&self, name: &str) -> bool;
     /// Checks a module's configuration and fills in its defaults.
     fn validate_config(
         &self,
@@ -107,10 +109,29 @@ pub struct RawTenant {
     pub contact: Contact,
     #[serde(default)]
     pub modules: BTreeMap<String, RawModule>,
+    /// Identity providers of this tenant (default: the deployment's).
+    #[serde(default, skip_serializing_if = "TenantIdentity::is_default")]
+    pub identity: TenantIdentity,
     /// Roles to grant (added if missing, never removed): the demo people,
     /// a new municipality's first administrator.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grants: Vec<RawGrant>,
+}
+
+/// Names of `[identity.providers]` (or `dev`) for citizens and for staff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TenantIdentity {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub citizens: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff: Option<String>,
+}
+
+impl TenantIdentity {
+    pub fn is_default(&self) -> bool {
+        self.citizens.is_none() && self.staff.is_none()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -187,6 +208,7 @@ pub struct TenantSpec {
     pub logo: Option<LogoData>,
     pub contact: Contact,
     pub modules: BTreeMap<String, ModuleSettings>,
+    pub identity: TenantIdentity,
     /// Initial role grants; applied by the access layer, not stored with the tenant.
     pub grants: Vec<RawGrant>,
 }
@@ -274,6 +296,16 @@ impl RawTenant {
                 })),
             }
         }
+        for (field, name) in [
+            ("identity.citizens", &self.identity.citizens),
+            ("identity.staff", &self.identity.staff),
+        ] {
+            if let Some(n) = name
+                && !ctx.catalog.is_provider(n)
+            {
+                errs.push(FieldError::new(field, "provider-unknown").with_detail(n.clone()));
+            }
+        }
         for (i, g) in self.grants.iter().enumerate() {
             if !ctx.catalog.is_role(&g.role) {
                 errs.push(
@@ -295,6 +327,7 @@ impl RawTenant {
             logo,
             contact: self.contact,
             modules,
+            identity: self.identity,
             grants: self.grants,
         })
     }
@@ -385,6 +418,12 @@ impl TenantSpec {
         if let Ok(Value::Object(c)) = serde_json::to_value(&self.contact) {
             flatten_json("contact", &Value::Object(c), &mut m);
         }
+        if let Some(p) = &self.identity.citizens {
+            m.insert("identity.citizens".into(), p.clone());
+        }
+        if let Some(p) = &self.identity.staff {
+            m.insert("identity.staff".into(), p.clone());
+        }
         for (id, s) in &self.modules {
             m.insert(format!("modules.{id}.enabled"), s.enabled.to_string());
             flatten_json(&format!("modules.{id}"), &s.config, &mut m);
@@ -430,6 +469,7 @@ impl TenantSpec {
                     )
                 })
                 .collect(),
+            identity: self.identity.clone(),
             grants: vec![],
         }
     }
@@ -507,6 +547,9 @@ pub(crate) mod tests {
         }
         fn is_role(&self, role: &str) -> bool {
             role == "kep-officer"
+        }
+        fn is_provider(&self, name: &str) -> bool {
+            name == "national"
         }
         fn validate_config(
             &self,

@@ -26,6 +26,7 @@ enum Tenants {
     Contact,
     CreatedAt,
     UpdatedAt,
+    Identity,
 }
 
 #[derive(Iden, Clone, Copy)]
@@ -75,6 +76,7 @@ struct TenantRow {
     logo_type: Option<String>,
     contact: Json<Contact>,
     updated_at: DateTime<Utc>,
+    identity: Option<Json<crate::model::TenantIdentity>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -313,6 +315,7 @@ fn tenant_select(with_logo: bool) -> dimos_db::sea_query::SelectStatement {
         Tenants::LogoType,
         Tenants::Contact,
         Tenants::UpdatedAt,
+        Tenants::Identity,
     ])
     .from(Tenants::Table)
     .order_by(Tenants::Slug, Order::Asc);
@@ -404,6 +407,7 @@ fn assemble(rows: Vec<TenantRow>, domains: Vec<DomainRow>, modules: Vec<ModuleRo
                     logo,
                     contact: r.contact.0,
                     modules,
+                    identity: r.identity.map(|j| j.0).unwrap_or_default(),
                     grants: vec![],
                 })
             })();
@@ -487,6 +491,11 @@ async fn apply_one(
     check_domains_free(tx, id, spec).await?;
 
     let contact = serde_json::to_value(&spec.contact).map_err(Error::internal)?;
+    let identity: Option<serde_json::Value> = if spec.identity.is_default() {
+        None
+    } else {
+        Some(serde_json::to_value(&spec.identity).map_err(Error::internal)?)
+    };
     let (logo, logo_type) = match &spec.logo {
         Some(l) => (Some(l.bytes.clone()), Some(l.content_type.clone())),
         None => (None, None),
@@ -505,6 +514,7 @@ async fn apply_one(
                 (Tenants::Logo, logo.into()),
                 (Tenants::LogoType, logo_type.into()),
                 (Tenants::Contact, contact.into()),
+                (Tenants::Identity, identity.clone().into()),
                 (Tenants::UpdatedAt, now.into()),
             ])
             .and_where(Expr::col(Tenants::Id).eq(id))
@@ -523,6 +533,7 @@ async fn apply_one(
                 Tenants::Logo,
                 Tenants::LogoType,
                 Tenants::Contact,
+                Tenants::Identity,
                 Tenants::CreatedAt,
                 Tenants::UpdatedAt,
             ])
@@ -536,6 +547,7 @@ async fn apply_one(
                 logo.into(),
                 logo_type.into(),
                 contact.into(),
+                identity.into(),
                 now.into(),
                 now.into(),
             ])

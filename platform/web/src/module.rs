@@ -135,6 +135,8 @@ const RESERVED_PATHS: &[&str] = &[
 #[derive(Debug, Default)]
 pub struct Modules {
     list: Vec<ModuleDescriptor>,
+    /// Identity providers tenants may name (from configuration).
+    providers: Vec<String>,
 }
 
 impl Modules {
@@ -170,7 +172,16 @@ impl Modules {
                 ));
             }
         }
-        Ok(Modules { list })
+        Ok(Modules {
+            list,
+            providers: vec![],
+        })
+    }
+
+    /// The identity providers of this deployment, for validating tenants' choices.
+    pub fn with_providers(mut self, names: Vec<String>) -> Self {
+        self.providers = names;
+        self
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &ModuleDescriptor> {
@@ -195,6 +206,10 @@ impl Modules {
 impl ModuleCatalog for Modules {
     fn is_known(&self, module: &str) -> bool {
         self.get(module).is_some()
+    }
+
+    fn is_provider(&self, name: &str) -> bool {
+        self.providers.iter().any(|p| p == name)
     }
 
     fn is_role(&self, role: &str) -> bool {

@@ -200,3 +200,5 @@ assist-banner = You are acting on behalf of: { $name }
 assist-end = End assistance
 assist-start = Assist this citizen (act on their behalf)
 perm-accounts-assist = Act on behalf of a citizen who is present
+error-field-provider-unknown = Unknown identity provider (not configured)
+error-field-role-unknown = Unknown role

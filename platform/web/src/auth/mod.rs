@@ -279,20 +279,30 @@ fn callback_url(state: &AppState, req_host: &str) -> String {
 #[derive(Deserialize)]
 struct LoginQuery {
     next: Option<String>,
+    /// `staff` to sign in through the tenant's staff provider.
+    #[serde(rename = "as")]
+    r#as: Option<String>,
 }
 
 async fn login(
     State(state): State<AppState>,
-    _tenant: CurrentTenant,
+    tenant: CurrentTenant,
     peer: Peer,
     session: Session,
     Query(q): Query<LoginQuery>,
     req: Request,
 ) -> Result<Response> {
     state.limits().sign_in(peer.0.map(|a| a.ip()))?;
+    // Staff may sign in through another provider (or client) than citizens.
+    let ident = &tenant.tenant.spec.identity;
+    let chosen = if q.r#as.as_deref() == Some("staff") {
+        ident.staff.as_deref().or(ident.citizens.as_deref())
+    } else {
+        ident.citizens.as_deref()
+    };
     let provider = state
         .identity()
-        .provider_for_tenant()
+        .provider_for_tenant(chosen)
         .ok_or(Error::Unavailable)?;
     let next = crate::pages::safe_next(q.next);
     let redirect = callback_url(&state, &host_of(&req));

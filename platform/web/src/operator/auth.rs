@@ -109,7 +109,7 @@ async fn login(
     state.limits().sign_in(peer.0.map(|a| a.ip()))?;
     let provider = state
         .identity()
-        .provider_for_tenant()
+        .provider_for_tenant(None)
         .ok_or(Error::Unavailable)?;
     let redirect = format!(
         "{}://{}/auth/callback",

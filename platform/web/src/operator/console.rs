@@ -345,6 +345,8 @@ fn parse_form(
                 website: opt(&v.website),
             },
             modules,
+            // The form does not edit providers; keep the tenant's choice.
+            identity: current.map(|c| c.identity.clone()).unwrap_or_default(),
             grants: vec![],
         }),
         _ => Err(errs),
