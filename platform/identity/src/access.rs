@@ -317,9 +317,8 @@ impl Access {
         db.fetch_all(&q).await
     }
 
-    /// Grants a role; granting one that is held already changes nothing.
-    pub async fn grant(
-        &self,
+    /// Inserts a grant row; `false` if it was there already.
+    async fn insert_grant(
         db: &TenantDb,
         subject: &str,
         role: &str,
@@ -336,13 +335,25 @@ impl Access {
         );
         q.values([subject.into(), role.into(), by.into(), Utc::now().into()]);
         match db.insert_rows(&q).await {
-            Ok(_) => {
-                self.bump().await?;
-                Ok(true)
-            }
+            Ok(_) => Ok(true),
             Err(DbError::Unique(_)) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    /// Grants a role; granting one that is held already changes nothing.
+    pub async fn grant(
+        &self,
+        db: &TenantDb,
+        subject: &str,
+        role: &str,
+        by: &str,
+    ) -> Result<bool, DbError> {
+        let added = Self::insert_grant(db, subject, role, by).await?;
+        if added {
+            self.bump().await?;
+        }
+        Ok(added)
     }
 
     pub async fn revoke(&self, db: &TenantDb, subject: &str, role: &str) -> Result<bool, DbError> {
@@ -386,25 +397,8 @@ impl Access {
     ) -> Result<usize, DbError> {
         let mut added = 0;
         for (subject, role) in grants {
-            let mut q = db.insert(
-                RoleGrants::Table,
-                [
-                    RoleGrants::Subject,
-                    RoleGrants::Role,
-                    RoleGrants::GrantedBy,
-                    RoleGrants::GrantedAt,
-                ],
-            );
-            q.values([
-                subject.clone().into(),
-                role.clone().into(),
-                by.into(),
-                Utc::now().into(),
-            ]);
-            match db.insert_rows(&q).await {
-                Ok(_) => added += 1,
-                Err(DbError::Unique(_)) => {}
-                Err(e) => return Err(e),
+            if Self::insert_grant(db, subject, role, by).await? {
+                added += 1;
             }
         }
         if added > 0 {

@@ -119,24 +119,14 @@ const INSERT_COLUMNS: [Accounts; 11] = [
     Accounts::LastLoginAt,
 ];
 
-const COLUMNS: [Accounts; 12] = [
-    Accounts::Id,
-    Accounts::Issuer,
-    Accounts::Subject,
-    Accounts::TaxId,
-    Accounts::GivenName,
-    Accounts::FamilyName,
-    Accounts::Email,
-    Accounts::Phone,
-    Accounts::Assurance,
-    Accounts::CreatedAt,
-    Accounts::LastLoginAt,
-    Accounts::SignedOutAt,
-];
+/// Columns read: those written at creation, and the sign-out mark.
+fn columns() -> impl IntoIterator<Item = Accounts> {
+    INSERT_COLUMNS.into_iter().chain([Accounts::SignedOutAt])
+}
 
 pub async fn get(db: &TenantDb, id: AccountId) -> Result<Option<Account>, DbError> {
     let mut q = db.select(Accounts::Table);
-    q.columns(COLUMNS)
+    q.columns(columns())
         .and_where(Expr::col((Accounts::Table, Accounts::Id)).eq(id.0));
     db.fetch_optional(&q).await
 }
@@ -147,7 +137,7 @@ async fn by_subject(
     subject: &str,
 ) -> Result<Option<Account>, DbError> {
     let mut q = db.select(Accounts::Table);
-    q.columns(COLUMNS)
+    q.columns(columns())
         .and_where(Expr::col(Accounts::Issuer).eq(issuer))
         .and_where(Expr::col(Accounts::Subject).eq(subject));
     db.fetch_optional(&q).await
@@ -228,7 +218,7 @@ pub async fn upsert_on_sign_in(db: &TenantDb, id: &Identity) -> Result<(Account,
 /// Accounts with this tax id (normally one per provider).
 pub async fn by_tax_id(db: &TenantDb, tax_id: &str) -> Result<Vec<Account>, DbError> {
     let mut q = db.select(Accounts::Table);
-    q.columns(COLUMNS)
+    q.columns(columns())
         .and_where(Expr::col(Accounts::TaxId).eq(tax_id));
     db.fetch_all(&q).await
 }

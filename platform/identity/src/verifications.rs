@@ -26,6 +26,17 @@ enum Verifications {
     At,
 }
 
+const COLUMNS: [Verifications; 8] = [
+    Verifications::Id,
+    Verifications::AccountId,
+    Verifications::Officer,
+    Verifications::OfficerName,
+    Verifications::Method,
+    Verifications::DocumentType,
+    Verifications::Level,
+    Verifications::At,
+];
+
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Verification {
     pub id: Uuid,
@@ -56,19 +67,7 @@ pub async fn verify_in_person(
         level: Assurance::Substantial.as_str().into(),
         at: Utc::now(),
     };
-    let mut q = db.insert(
-        Verifications::Table,
-        [
-            Verifications::Id,
-            Verifications::AccountId,
-            Verifications::Officer,
-            Verifications::OfficerName,
-            Verifications::Method,
-            Verifications::DocumentType,
-            Verifications::Level,
-            Verifications::At,
-        ],
-    );
+    let mut q = db.insert(Verifications::Table, COLUMNS);
     q.values([
         v.id.into(),
         v.account_id.into(),
@@ -86,17 +85,8 @@ pub async fn verify_in_person(
 
 pub async fn history(db: &TenantDb, account: AccountId) -> Result<Vec<Verification>, DbError> {
     let mut q = db.select(Verifications::Table);
-    q.columns([
-        Verifications::Id,
-        Verifications::AccountId,
-        Verifications::Officer,
-        Verifications::OfficerName,
-        Verifications::Method,
-        Verifications::DocumentType,
-        Verifications::Level,
-        Verifications::At,
-    ])
-    .and_where(Expr::col(Verifications::AccountId).eq(account.0))
-    .order_by(Verifications::At, Order::Desc);
+    q.columns(COLUMNS)
+        .and_where(Expr::col(Verifications::AccountId).eq(account.0))
+        .order_by(Verifications::At, Order::Desc);
     db.fetch_all(&q).await
 }
