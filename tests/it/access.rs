@@ -421,3 +421,46 @@ async fn an_officer_acts_on_behalf_of_a_citizen_at_the_desk(b: Backend) {
         assert_ne!(e["actor"], e["on_behalf_of"]);
     }
 }
+
+on_both_backends!(members_of_a_department_hold_the_departments_roles);
+
+/// Departments hold roles; their members get them, in their tenant only.
+async fn members_of_a_department_hold_the_departments_roles(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    app.create_tenant(tenant_body("alpha", "Άλφα")).await;
+    app.create_tenant(tenant_body("beta", "Βήτα")).await;
+    let db = dimos_db::Db::connect(&app.database_url, &Default::default()).await.unwrap();
+    let modules = dimos_web::module::Modules::new(Options::default().modules).unwrap();
+    let catalog = std::sync::Arc::new(dimos_web::access::build_catalog(&modules).unwrap());
+    let access = dimos_identity::access::Access::load(db.clone(), catalog).await.unwrap();
+    let (alpha, beta) = (tenant_id(&app, "alpha").await, tenant_id(&app, "beta").await);
+    let tdb = dimos_db::TenantDb::new(db, alpha);
+    let member = format!("taxid:{}", tax_id("technical-employee"));
+    access.add_member(&tdb, "kep-desk", &member).await.unwrap();
+    access.grant(&tdb, "dept:kep-desk", "kep-officer", "test").await.unwrap();
+    let subjects = vec![member.clone()];
+    assert!(access.allowed(alpha, &subjects, "accounts.verify").await, "through the department");
+    assert!(!access.allowed(alpha, &subjects, "access.manage").await);
+    assert!(!access.allowed(beta, &subjects, "accounts.verify").await, "only in its municipality");
+    assert!(access.roles_of(alpha, &subjects).await.contains("kep-officer"));
+
+    // The running server picks the change up from the access version, and the
+    // member now reaches the desk.
+    let mut member_browser = Browser::new(&app);
+    member_browser.sign_in("alpha.localhost", "technical-employee", "/").await;
+    let start = std::time::Instant::now();
+    loop {
+        let (res, _) = member_browser.get(&member_browser.url("alpha.localhost", "/staff/verify")).await;
+        if res.status() == 200 {
+            break;
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(5), "not picked up: {}", res.status());
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+async fn tenant_id(app: &TestApp, slug: &str) -> dimos_kernel::TenantId {
+    let t: serde_json::Value =
+        app.get("admin.localhost", &format!("/api/v1/tenants/{slug}")).send().await.unwrap().json().await.unwrap();
+    dimos_kernel::TenantId(t["id"].as_str().unwrap().parse().unwrap())
+}
