@@ -429,38 +429,197 @@ async fn members_of_a_department_hold_the_departments_roles(b: Backend) {
     let app = TestApp::spawn(b).await;
     app.create_tenant(tenant_body("alpha", "Άλφα")).await;
     app.create_tenant(tenant_body("beta", "Βήτα")).await;
-    let db = dimos_db::Db::connect(&app.database_url, &Default::default()).await.unwrap();
+    let db = dimos_db::Db::connect(&app.database_url, &Default::default())
+        .await
+        .unwrap();
     let modules = dimos_web::module::Modules::new(Options::default().modules).unwrap();
     let catalog = std::sync::Arc::new(dimos_web::access::build_catalog(&modules).unwrap());
-    let access = dimos_identity::access::Access::load(db.clone(), catalog).await.unwrap();
-    let (alpha, beta) = (tenant_id(&app, "alpha").await, tenant_id(&app, "beta").await);
+    let access = dimos_identity::access::Access::load(db.clone(), catalog)
+        .await
+        .unwrap();
+    let (alpha, beta) = (
+        tenant_id(&app, "alpha").await,
+        tenant_id(&app, "beta").await,
+    );
     let tdb = dimos_db::TenantDb::new(db, alpha);
     let member = format!("taxid:{}", tax_id("technical-employee"));
     access.add_member(&tdb, "kep-desk", &member).await.unwrap();
-    access.grant(&tdb, "dept:kep-desk", "kep-officer", "test").await.unwrap();
+    access
+        .grant(&tdb, "dept:kep-desk", "kep-officer", "test")
+        .await
+        .unwrap();
     let subjects = vec![member.clone()];
-    assert!(access.allowed(alpha, &subjects, "accounts.verify").await, "through the department");
+    assert!(
+        access.allowed(alpha, &subjects, "accounts.verify").await,
+        "through the department"
+    );
     assert!(!access.allowed(alpha, &subjects, "access.manage").await);
-    assert!(!access.allowed(beta, &subjects, "accounts.verify").await, "only in its municipality");
-    assert!(access.roles_of(alpha, &subjects).await.contains("kep-officer"));
+    assert!(
+        !access.allowed(beta, &subjects, "accounts.verify").await,
+        "only in its municipality"
+    );
+    assert!(
+        access
+            .roles_of(alpha, &subjects)
+            .await
+            .contains("kep-officer")
+    );
 
     // The running server picks the change up from the access version, and the
     // member now reaches the desk.
     let mut member_browser = Browser::new(&app);
-    member_browser.sign_in("alpha.localhost", "technical-employee", "/").await;
+    member_browser
+        .sign_in("alpha.localhost", "technical-employee", "/")
+        .await;
     let start = std::time::Instant::now();
     loop {
-        let (res, _) = member_browser.get(&member_browser.url("alpha.localhost", "/staff/verify")).await;
+        let (res, _) = member_browser
+            .get(&member_browser.url("alpha.localhost", "/staff/verify"))
+            .await;
         if res.status() == 200 {
             break;
         }
-        assert!(start.elapsed() < std::time::Duration::from_secs(5), "not picked up: {}", res.status());
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "not picked up: {}",
+            res.status()
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
 
 async fn tenant_id(app: &TestApp, slug: &str) -> dimos_kernel::TenantId {
-    let t: serde_json::Value =
-        app.get("admin.localhost", &format!("/api/v1/tenants/{slug}")).send().await.unwrap().json().await.unwrap();
+    let t: serde_json::Value = app
+        .get("admin.localhost", &format!("/api/v1/tenants/{slug}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     dimos_kernel::TenantId(t["id"].as_str().unwrap().parse().unwrap())
+}
+
+on_both_backends!(the_admin_api_manages_departments_and_grants);
+
+async fn the_admin_api_manages_departments_and_grants(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    tenant_with_staff(&app, "alpha", "Άλφα").await;
+    let mut admin = Browser::new(&app);
+    admin
+        .sign_in("alpha.localhost", "citizen-verified", "/")
+        .await;
+    let mut admin_b = Browser::new(&app);
+    admin_b
+        .sign_in("alpha.localhost", "municipal-admin", "/")
+        .await;
+    let cookie = format!(
+        "dimos_session={}",
+        admin_b.cookies["alpha.localhost"]["dimos_session"]
+    );
+    let json = |m: reqwest::Method, path: &str, body: serde_json::Value| {
+        app.req(m, "alpha.localhost", path)
+            .header("cookie", &cookie)
+            .json(&body)
+    };
+    let res = json(
+        reqwest::Method::PUT,
+        "/admin/api/departments/kep-desk",
+        json!({"name": {"el": "Γραφείο ΚΕΠ", "en": "KEP desk"}}),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    let member = tax_id("citizen-verified");
+    let res = json(
+        reqwest::Method::POST,
+        "/admin/api/departments/kep-desk/members",
+        json!({"tax_id": member}),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 201);
+    let res = json(
+        reqwest::Method::POST,
+        "/admin/api/grants",
+        json!({"department": "kep-desk", "role": "kep-officer"}),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 201);
+    assert_eq!(
+        admin
+            .get(&admin.url("alpha.localhost", "/staff/verify"))
+            .await
+            .0
+            .status(),
+        200,
+        "a member holds the department's role"
+    );
+
+    let state: serde_json::Value = app
+        .get("alpha.localhost", "/admin/api/access")
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        state["departments"][0]["members"][0],
+        format!("taxid:{member}")
+    );
+    assert!(
+        state["grants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["subject"] == "dept:kep-desk")
+    );
+
+    // Bad input: a clear 422 each time.
+    for (path, body) in [
+        (
+            "/admin/api/grants",
+            json!({"department": "nowhere", "role": "kep-officer"}),
+        ),
+        (
+            "/admin/api/grants",
+            json!({"tax_id": member, "role": "emperor"}),
+        ),
+        (
+            "/admin/api/departments/kep-desk/members",
+            json!({"tax_id": "123456789"}),
+        ),
+    ] {
+        let res = json(reqwest::Method::POST, path, body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 422, "{path}");
+    }
+
+    let res = app
+        .delete(
+            "alpha.localhost",
+            &format!("/admin/api/departments/kep-desk/members/{member}"),
+        )
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        admin
+            .get(&admin.url("alpha.localhost", "/staff/verify"))
+            .await
+            .0
+            .status(),
+        403,
+        "no longer a member"
+    );
 }

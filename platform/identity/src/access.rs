@@ -102,6 +102,14 @@ enum RolePermissions {
 }
 
 #[derive(Iden, Clone, Copy)]
+enum Departments {
+    Table,
+    Slug,
+    NameEl,
+    NameEn,
+}
+
+#[derive(Iden, Clone, Copy)]
 enum DepartmentMembers {
     Table,
     TenantId,
@@ -122,6 +130,13 @@ pub struct Grant {
     pub role: String,
     pub granted_by: String,
     pub granted_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Department {
+    pub slug: String,
+    pub name_el: String,
+    pub name_en: String,
 }
 
 /// The subject string of a person known by tax id.
@@ -386,6 +401,75 @@ impl Access {
             Err(DbError::Unique(_)) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    /// Creates or renames a department.
+    pub async fn put_department(&self, db: &TenantDb, d: &Department) -> Result<(), DbError> {
+        let mut q = db.insert(
+            Departments::Table,
+            [Departments::Slug, Departments::NameEl, Departments::NameEn],
+        );
+        q.values([
+            d.slug.clone().into(),
+            d.name_el.clone().into(),
+            d.name_en.clone().into(),
+        ]);
+        q.statement().on_conflict(
+            sea_query::OnConflict::columns([
+                sea_query::Alias::new("tenant_id"),
+                sea_query::Alias::new("slug"),
+            ])
+            .update_columns([Departments::NameEl, Departments::NameEn])
+            .to_owned(),
+        );
+        db.insert_rows(&q).await.map(drop)
+    }
+
+    pub async fn departments(
+        &self,
+        db: &TenantDb,
+    ) -> Result<Vec<(Department, Vec<String>)>, DbError> {
+        let mut q = db.select(Departments::Table);
+        q.columns([Departments::Slug, Departments::NameEl, Departments::NameEn])
+            .order_by(Departments::Slug, Order::Asc);
+        let depts: Vec<Department> = db.fetch_all(&q).await?;
+        let mut m = db.select(DepartmentMembers::Table);
+        m.columns([DepartmentMembers::Department, DepartmentMembers::Subject]);
+        let members: Vec<(String, String)> = db.fetch_all(&m).await?;
+        Ok(depts
+            .into_iter()
+            .map(|d| {
+                let mine = members
+                    .iter()
+                    .filter(|(dep, _)| *dep == d.slug)
+                    .map(|(_, s)| s.clone())
+                    .collect();
+                (d, mine)
+            })
+            .collect())
+    }
+
+    pub async fn department_exists(&self, db: &TenantDb, slug: &str) -> Result<bool, DbError> {
+        let mut q = db.select(Departments::Table);
+        q.column(Departments::Slug)
+            .and_where(Expr::col(Departments::Slug).eq(slug));
+        Ok(db.fetch_optional::<(String,)>(&q).await?.is_some())
+    }
+
+    pub async fn remove_member(
+        &self,
+        db: &TenantDb,
+        department: &str,
+        subject: &str,
+    ) -> Result<bool, DbError> {
+        let mut q = db.delete(DepartmentMembers::Table);
+        q.and_where(Expr::col(DepartmentMembers::Department).eq(department))
+            .and_where(Expr::col(DepartmentMembers::Subject).eq(subject));
+        let n = db.execute(&q).await?;
+        if n > 0 {
+            self.bump().await?;
+        }
+        Ok(n > 0)
     }
 
     /// Applies the grants a tenant file declares (idempotent; adds only).

@@ -65,6 +65,12 @@ guarded_routes! {
     get "/admin/audit" => audit_json requires ReadAudit;
     post "/staff/assist/start" => assist_start requires AssistCitizens;
     post "/staff/assist/end" => assist_end requires AssistCitizens;
+    get "/admin/api/access" => api_access requires ManageAccess;
+    post "/admin/api/grants" => api_grant requires ManageAccess;
+    post "/admin/api/grants/revoke" => api_revoke requires ManageAccess;
+    put "/admin/api/departments/{slug}" => api_put_department requires ManageAccess;
+    post "/admin/api/departments/{slug}/members" => api_add_member requires ManageAccess;
+    delete "/admin/api/departments/{slug}/members/{tax_id}" => api_remove_member requires ManageAccess;
 }
 
 async fn audit(
@@ -410,4 +416,237 @@ async fn assist_end(
         .await?;
     }
     Ok(Redirect::to("/staff/verify").into_response())
+}
+
+// ---- JSON API for municipal admins (same permission, same audit) ----
+
+/// Roles with their permissions, grants, departments with members.
+async fn api_access(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    _who: Authorized<ManageAccess>,
+) -> Result<axum::Json<serde_json::Value>> {
+    let grants = state.access().grants(&tenant.db).await?;
+    let departments: Vec<_> = state
+        .access()
+        .departments(&tenant.db)
+        .await?
+        .into_iter()
+        .map(|(d, members)| serde_json::json!({ "slug": d.slug, "name": { "el": d.name_el, "en": d.name_en }, "members": members }))
+        .collect();
+    Ok(axum::Json(serde_json::json!({
+        "roles": state.access().catalog().roles.values().collect::<Vec<_>>(),
+        "permissions": state.access().catalog().permissions.keys().collect::<Vec<_>>(),
+        "grants": grants,
+        "departments": departments,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApiGrant {
+    /// A person (by ΑΦΜ) or a department (by slug): exactly one.
+    tax_id: Option<dimos_kernel::TaxId>,
+    department: Option<dimos_kernel::Slug>,
+    role: String,
+}
+
+async fn api_grant(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: Authorized<ManageAccess>,
+    peer: Peer,
+    crate::extract::Json(b): crate::extract::Json<ApiGrant>,
+) -> Result<Response> {
+    let subject = match (&b.tax_id, &b.department) {
+        (Some(t), None) => tax_id_subject(t.as_str()),
+        (None, Some(d))
+            if state
+                .access()
+                .department_exists(&tenant.db, d.as_str())
+                .await? =>
+        {
+            format!("dept:{d}")
+        }
+        (None, Some(_)) => return Err(Error::invalid("department", "department-unknown").into()),
+        _ => return Err(Error::invalid("tax_id", "required").into()),
+    };
+    if !state.access().catalog().is_role(&b.role) {
+        return Err(Error::invalid("role", "role-unknown").into());
+    }
+    let added = state
+        .access()
+        .grant(&tenant.db, &subject, &b.role, &who.user.actor())
+        .await?;
+    if added {
+        audit(
+            &state,
+            &tenant,
+            peer,
+            who.user.actor(),
+            "role_granted",
+            Some(subject.clone()),
+            serde_json::json!({ "role": b.role }),
+        )
+        .await?;
+    }
+    let status = if added {
+        axum::http::StatusCode::CREATED
+    } else {
+        axum::http::StatusCode::OK
+    };
+    Ok((
+        status,
+        axum::Json(serde_json::json!({ "subject": subject, "role": b.role, "added": added })),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApiRevoke {
+    subject: String,
+    role: String,
+}
+
+async fn api_revoke(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: Authorized<ManageAccess>,
+    peer: Peer,
+    crate::extract::Json(b): crate::extract::Json<ApiRevoke>,
+) -> Result<axum::Json<serde_json::Value>> {
+    if !state
+        .access()
+        .revoke(&tenant.db, &b.subject, &b.role)
+        .await?
+    {
+        return Err(Error::NotFound.into());
+    }
+    audit(
+        &state,
+        &tenant,
+        peer,
+        who.user.actor(),
+        "role_revoked",
+        Some(b.subject.clone()),
+        serde_json::json!({ "role": b.role }),
+    )
+    .await?;
+    Ok(axum::Json(serde_json::json!({ "revoked": true })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApiDepartment {
+    name: dimos_kernel::LocalizedText,
+}
+
+async fn api_put_department(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: Authorized<ManageAccess>,
+    peer: Peer,
+    axum::extract::Path(slug): axum::extract::Path<String>,
+    crate::extract::Json(b): crate::extract::Json<ApiDepartment>,
+) -> Result<axum::Json<serde_json::Value>> {
+    let slug: dimos_kernel::Slug = slug.parse()?;
+    let mut errs = vec![];
+    b.name.validate("name", 120, &mut errs);
+    if !errs.is_empty() {
+        return Err(Error::Validation(errs).into());
+    }
+    let d = dimos_identity::access::Department {
+        slug: slug.to_string(),
+        name_el: b.name.el.trim().to_owned(),
+        name_en: b.name.en.trim().to_owned(),
+    };
+    state.access().put_department(&tenant.db, &d).await?;
+    audit(
+        &state,
+        &tenant,
+        peer,
+        who.user.actor(),
+        "department_saved",
+        Some(format!("dept:{slug}")),
+        serde_json::json!({ "name": b.name }),
+    )
+    .await?;
+    Ok(axum::Json(
+        serde_json::json!({ "slug": d.slug, "name": { "el": d.name_el, "en": d.name_en } }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApiMember {
+    tax_id: dimos_kernel::TaxId,
+}
+
+async fn api_add_member(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: Authorized<ManageAccess>,
+    peer: Peer,
+    axum::extract::Path(slug): axum::extract::Path<String>,
+    crate::extract::Json(b): crate::extract::Json<ApiMember>,
+) -> Result<Response> {
+    if !state.access().department_exists(&tenant.db, &slug).await? {
+        return Err(Error::NotFound.into());
+    }
+    let subject = tax_id_subject(b.tax_id.as_str());
+    let added = state
+        .access()
+        .add_member(&tenant.db, &slug, &subject)
+        .await?;
+    if added {
+        audit(
+            &state,
+            &tenant,
+            peer,
+            who.user.actor(),
+            "department_member_added",
+            Some(subject.clone()),
+            serde_json::json!({ "department": slug }),
+        )
+        .await?;
+    }
+    let status = if added {
+        axum::http::StatusCode::CREATED
+    } else {
+        axum::http::StatusCode::OK
+    };
+    Ok((
+        status,
+        axum::Json(serde_json::json!({ "department": slug, "member": subject })),
+    )
+        .into_response())
+}
+
+async fn api_remove_member(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: Authorized<ManageAccess>,
+    peer: Peer,
+    axum::extract::Path((slug, tax_id)): axum::extract::Path<(String, String)>,
+) -> Result<axum::Json<serde_json::Value>> {
+    let subject = tax_id_subject(&tax_id);
+    if !state
+        .access()
+        .remove_member(&tenant.db, &slug, &subject)
+        .await?
+    {
+        return Err(Error::NotFound.into());
+    }
+    audit(
+        &state,
+        &tenant,
+        peer,
+        who.user.actor(),
+        "department_member_removed",
+        Some(subject),
+        serde_json::json!({ "department": slug }),
+    )
+    .await?;
+    Ok(axum::Json(serde_json::json!({ "removed": true })))
 }

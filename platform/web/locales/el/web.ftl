@@ -202,3 +202,4 @@ assist-start = Εξυπηρέτηση του πολίτη (ενέργεια γι
 perm-accounts-assist = Ενέργεια για λογαριασμό πολίτη που είναι παρών
 error-field-provider-unknown = Άγνωστος πάροχος ταυτότητας (δεν έχει ρυθμιστεί)
 error-field-role-unknown = Άγνωστος ρόλος
+error-field-department-unknown = Άγνωστο τμήμα

@@ -202,3 +202,4 @@ assist-start = Assist this citizen (act on their behalf)
 perm-accounts-assist = Act on behalf of a citizen who is present
 error-field-provider-unknown = Unknown identity provider (not configured)
 error-field-role-unknown = Unknown role
+error-field-department-unknown = Unknown department
