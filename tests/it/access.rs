@@ -623,3 +623,105 @@ async fn the_admin_api_manages_departments_and_grants(b: Backend) {
         "no longer a member"
     );
 }
+
+on_both_backends!(a_municipality_extends_a_role_and_builds_departments_in_the_console);
+
+async fn a_municipality_extends_a_role_and_builds_departments_in_the_console(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    tenant_with_staff(&app, "alpha", "Άλφα").await;
+    let mut tech = Browser::new(&app);
+    tech.sign_in("alpha.localhost", "technical-employee", "/")
+        .await;
+    assert_eq!(
+        tech.get(&tech.url("alpha.localhost", "/staff/verify"))
+            .await
+            .0
+            .status(),
+        403
+    );
+
+    let mut admin = Browser::new(&app);
+    let (page, _) = admin
+        .sign_in("alpha.localhost", "municipal-admin", "/admin/access")
+        .await;
+    let csrf = csrf_of(&page.text().await.unwrap());
+    let cookie = format!(
+        "dimos_session={}",
+        admin.cookies["alpha.localhost"]["dimos_session"]
+    );
+    let put = |role: &str, body: serde_json::Value| {
+        app.put(
+            "alpha.localhost",
+            &format!("/admin/api/roles/{role}/permissions"),
+        )
+        .header("cookie", &cookie)
+        .json(&body)
+    };
+    assert_eq!(
+        put("technical-employee", json!({"permissions": ["teleport"]}))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        422
+    );
+    assert_eq!(
+        put("emperor", json!({"permissions": []}))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let res = put(
+        "technical-employee",
+        json!({"permissions": ["accounts.verify"]}),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        tech.get(&tech.url("alpha.localhost", "/staff/verify"))
+            .await
+            .0
+            .status(),
+        200,
+        "this municipality's technical employees verify too"
+    );
+
+    // Departments through the HTML forms.
+    let res = admin
+        .request(
+            reqwest::Method::POST,
+            &admin.url("alpha.localhost", "/admin/access/department"),
+            Some(&[
+                ("_csrf", &csrf),
+                ("slug", "technical"),
+                ("name_el", "Τεχνική Υπηρεσία"),
+                ("name_en", "Technical Service"),
+            ]),
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let res = admin
+        .request(
+            reqwest::Method::POST,
+            &admin.url("alpha.localhost", "/admin/access/member"),
+            Some(&[
+                ("_csrf", &csrf),
+                ("department", "technical"),
+                ("tax_id", tax_id("technical-employee")),
+            ]),
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let (page, _) = admin
+        .get(&admin.url("alpha.localhost", "/admin/access"))
+        .await;
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Τεχνική Υπηρεσία") && html.contains(tax_id("technical-employee")),
+        "{html}"
+    );
+}

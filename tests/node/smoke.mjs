@@ -152,6 +152,28 @@ await check('a citizen signs in through the provider page and sees what to do to
   assert(await page.getByRole('link', { name: 'Σύνδεση' }).isVisible(), 'signed out');
 });
 
+await check('staff pages (verification desk, roles) are accessible', async (page) => {
+  const signIn = async (who) => {
+    await page.goto(url('alimos.localhost', '/auth/login?next=/'));
+    await page.getByRole('button', { name: `Σύνδεση ως ${who}` }).click();
+    await page.waitForURL((u) => u.hostname === 'alimos.localhost' && !u.pathname.startsWith('/auth'));
+  };
+  await signIn('Ελένη Γεωργίου');
+  await page.getByRole('link', { name: 'Ταυτοποίηση πολιτών' }).click();
+  await page.getByLabel('ΑΦΜ').fill('100000015');
+  await page.getByRole('button', { name: 'Αναζήτηση' }).click();
+  await page.waitForLoadState();
+  await axe(page, 'verification desk');
+  await shot(page, 'staff-verify');
+  await page.getByRole('button', { name: 'Αποσύνδεση', exact: true }).click();
+  await page.waitForURL((u) => u.pathname === '/');
+  await signIn('Δημήτρης Βασιλείου');
+  await page.getByRole('link', { name: 'Ρόλοι και δικαιώματα' }).click();
+  assert(await page.getByRole('heading', { name: 'Ποιος έχει ποιον ρόλο' }).isVisible(), 'grants listed');
+  await axe(page, 'roles and permissions');
+  await shot(page, 'admin-access');
+});
+
 await browser.close();
 console.log(`browser: ${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

@@ -403,6 +403,36 @@ impl Access {
         }
     }
 
+    /// Permissions a municipality added to a role, beyond the defaults.
+    pub async fn extra_permissions(&self, db: &TenantDb) -> Result<Vec<(String, String)>, DbError> {
+        let mut q = db.select(RolePermissions::Table);
+        q.columns([RolePermissions::Role, RolePermissions::Permission]);
+        db.fetch_all(&q).await
+    }
+
+    /// Replaces the permissions a municipality adds to `role` (defaults stay).
+    pub async fn set_extra_permissions(
+        &self,
+        db: &TenantDb,
+        role: &str,
+        permissions: &[String],
+    ) -> Result<(), DbError> {
+        let mut tx = db.begin().await?;
+        let mut del = db.delete(RolePermissions::Table);
+        del.and_where(Expr::col(RolePermissions::Role).eq(role));
+        tx.execute(&del).await?;
+        for p in permissions {
+            let mut ins = db.insert(
+                RolePermissions::Table,
+                [RolePermissions::Role, RolePermissions::Permission],
+            );
+            ins.values([role.into(), p.clone().into()]);
+            tx.insert_rows(&ins).await?;
+        }
+        tx.commit().await?;
+        self.bump().await
+    }
+
     /// Creates or renames a department.
     pub async fn put_department(&self, db: &TenantDb, d: &Department) -> Result<(), DbError> {
         let mut q = db.insert(

@@ -71,6 +71,9 @@ guarded_routes! {
     put "/admin/api/departments/{slug}" => api_put_department requires ManageAccess;
     post "/admin/api/departments/{slug}/members" => api_add_member requires ManageAccess;
     delete "/admin/api/departments/{slug}/members/{tax_id}" => api_remove_member requires ManageAccess;
+    put "/admin/api/roles/{role}/permissions" => api_role_permissions requires ManageAccess;
+    post "/admin/access/department" => access_department requires ManageAccess;
+    post "/admin/access/member" => access_member requires ManageAccess;
 }
 
 async fn audit(
@@ -227,9 +230,27 @@ async fn access_page(
             context! { subject => g.subject.clone(), who => g.subject.trim_start_matches("taxid:").to_owned(), role => g.role.clone(), role_label => label, by => g.granted_by.clone() }
         })
         .collect();
+    let departments: Vec<_> = state
+        .access()
+        .departments(&tenant.db)
+        .await?
+        .into_iter()
+        .map(|(d, members)| {
+            let name = if ui.lang == dimos_kernel::Locale::En {
+                d.name_en
+            } else {
+                d.name_el
+            };
+            let members: Vec<String> = members
+                .iter()
+                .map(|m| m.trim_start_matches("taxid:").to_owned())
+                .collect();
+            context! { slug => d.slug, name, members }
+        })
+        .collect();
     ui.render(
         "admin/access.html",
-        context! { roles, grants, csrf => who.user.csrf },
+        context! { roles, grants, departments, csrf => who.user.csrf },
     )
 }
 
@@ -649,4 +670,145 @@ async fn api_remove_member(
     )
     .await?;
     Ok(axum::Json(serde_json::json!({ "removed": true })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApiRolePermissions {
+    /// Added to the role's defaults in this municipality (replaces earlier additions).
+    permissions: Vec<String>,
+}
+
+async fn api_role_permissions(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: Authorized<ManageAccess>,
+    peer: Peer,
+    axum::extract::Path(role): axum::extract::Path<String>,
+    crate::extract::Json(b): crate::extract::Json<ApiRolePermissions>,
+) -> Result<axum::Json<serde_json::Value>> {
+    let catalog = state.access().catalog();
+    if !catalog.is_role(&role) {
+        return Err(Error::NotFound.into());
+    }
+    let unknown: Vec<_> = b
+        .permissions
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| !catalog.permissions.contains_key(*p))
+        .map(|(i, p)| {
+            dimos_kernel::FieldError::new(format!("permissions[{i}]"), "invalid")
+                .with_detail(p.clone())
+        })
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Error::Validation(unknown).into());
+    }
+    state
+        .access()
+        .set_extra_permissions(&tenant.db, &role, &b.permissions)
+        .await?;
+    audit(
+        &state,
+        &tenant,
+        peer,
+        who.user.actor(),
+        "role_permissions_set",
+        Some(format!("role:{role}")),
+        serde_json::json!({ "permissions": b.permissions }),
+    )
+    .await?;
+    Ok(axum::Json(
+        serde_json::json!({ "role": role, "added_permissions": b.permissions }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct DepartmentForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    slug: String,
+    name_el: String,
+    name_en: String,
+}
+
+async fn access_department(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: Authorized<ManageAccess>,
+    peer: Peer,
+    Form(f): Form<DepartmentForm>,
+) -> Result<Response> {
+    check_csrf(&who.user, &f.csrf)?;
+    let slug: dimos_kernel::Slug = f.slug.trim().parse()?;
+    let name = dimos_kernel::LocalizedText {
+        el: f.name_el.trim().into(),
+        en: f.name_en.trim().into(),
+    };
+    let mut errs = vec![];
+    name.validate("name", 120, &mut errs);
+    if !errs.is_empty() {
+        return Err(Error::Validation(errs).into());
+    }
+    let d = dimos_identity::access::Department {
+        slug: slug.to_string(),
+        name_el: name.el.clone(),
+        name_en: name.en.clone(),
+    };
+    state.access().put_department(&tenant.db, &d).await?;
+    audit(
+        &state,
+        &tenant,
+        peer,
+        who.user.actor(),
+        "department_saved",
+        Some(format!("dept:{slug}")),
+        serde_json::json!({ "name": name }),
+    )
+    .await?;
+    Ok(Redirect::to("/admin/access").into_response())
+}
+
+#[derive(Deserialize)]
+struct MemberForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    department: String,
+    tax_id: String,
+}
+
+async fn access_member(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: Authorized<ManageAccess>,
+    peer: Peer,
+    Form(f): Form<MemberForm>,
+) -> Result<Response> {
+    check_csrf(&who.user, &f.csrf)?;
+    let tax: dimos_kernel::TaxId = f.tax_id.trim().parse()?;
+    if !state
+        .access()
+        .department_exists(&tenant.db, &f.department)
+        .await?
+    {
+        return Err(Error::invalid("department", "department-unknown").into());
+    }
+    let subject = tax_id_subject(tax.as_str());
+    if state
+        .access()
+        .add_member(&tenant.db, &f.department, &subject)
+        .await?
+    {
+        audit(
+            &state,
+            &tenant,
+            peer,
+            who.user.actor(),
+            "department_member_added",
+            Some(subject),
+            serde_json::json!({ "department": f.department }),
+        )
+        .await?;
+    }
+    Ok(Redirect::to("/admin/access").into_response())
 }
