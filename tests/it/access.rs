@@ -383,6 +383,21 @@ async fn an_officer_acts_on_behalf_of_a_citizen_at_the_desk(b: Backend) {
         "the citizen's account is shown"
     );
 
+    // While assisting, the officer verifies the citizen: on the citizen's behalf.
+    let confirm = officer.url("alpha.localhost", "/staff/verify/confirm");
+    let res = officer
+        .request(
+            reqwest::Method::POST,
+            &confirm,
+            Some(&[
+                ("_csrf", &csrf),
+                ("account", &citizen_account),
+                ("document_type", "passport"),
+            ]),
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+
     let end = officer.url("alpha.localhost", "/staff/assist/end");
     let res = officer
         .request(reqwest::Method::POST, &end, Some(&[("_csrf", &csrf)]))
@@ -412,6 +427,17 @@ async fn an_officer_acts_on_behalf_of_a_citizen_at_the_desk(b: Backend) {
         .filter(|e| e["action"].as_str().unwrap().starts_with("assist_"))
         .collect();
     assert_eq!(assisted.len(), 2);
+    let verified: Vec<_> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "account_verified")
+        .collect();
+    assert_eq!(
+        verified[0]["on_behalf_of"],
+        format!("account:{citizen_account}"),
+        "done at the desk for the citizen"
+    );
     for e in assisted {
         assert_eq!(
             e["on_behalf_of"],

@@ -36,6 +36,37 @@ pub struct AuditEntry {
     pub detail: serde_json::Value,
 }
 
+impl AuditEntry {
+    pub fn new(actor: impl Into<String>, action: impl Into<String>) -> Self {
+        AuditEntry {
+            actor: actor.into(),
+            action: action.into(),
+            detail: serde_json::json!({}),
+            ..Default::default()
+        }
+    }
+
+    pub fn on_behalf_of(mut self, who: Option<String>) -> Self {
+        self.on_behalf_of = who;
+        self
+    }
+
+    pub fn record(mut self, record: impl Into<String>) -> Self {
+        self.record = Some(record.into());
+        self
+    }
+
+    pub fn from_address(mut self, source: Option<String>) -> Self {
+        self.source = source;
+        self
+    }
+
+    pub fn detail(mut self, detail: serde_json::Value) -> Self {
+        self.detail = detail;
+        self
+    }
+}
+
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct StoredEntry {
     pub seq: i64,

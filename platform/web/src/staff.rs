@@ -15,10 +15,10 @@ use axum::Router;
 use axum::extract::{FromRequestParts, Query, Request, State};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use dimos_identity::AuditLog;
 use dimos_identity::access::{tax_id_subject, valid_tax_id};
 use dimos_identity::accounts::{self, AccountId};
 use dimos_identity::verifications::{self, DOCUMENT_TYPES};
-use dimos_identity::{AuditEntry, AuditLog};
 use dimos_kernel::Error;
 use minijinja::context;
 use serde::Deserialize;
@@ -74,41 +74,6 @@ guarded_routes! {
     put "/admin/api/roles/{role}/permissions" => api_role_permissions requires ManageAccess;
     post "/admin/access/department" => access_department requires ManageAccess;
     post "/admin/access/member" => access_member requires ManageAccess;
-}
-
-async fn audit(
-    state: &AppState,
-    tenant: &CurrentTenant,
-    peer: Peer,
-    actor: String,
-    action: &str,
-    record: Option<String>,
-    detail: serde_json::Value,
-) -> Result<()> {
-    audit_for(state, tenant, peer, actor, None, action, record, detail).await
-}
-
-#[allow(clippy::too_many_arguments)] // one audit entry's fields, named at each call
-async fn audit_for(
-    state: &AppState,
-    tenant: &CurrentTenant,
-    peer: Peer,
-    actor: String,
-    on_behalf_of: Option<String>,
-    action: &str,
-    record: Option<String>,
-    detail: serde_json::Value,
-) -> Result<()> {
-    let entry = AuditEntry {
-        actor,
-        on_behalf_of,
-        action: action.into(),
-        record,
-        source: peer.0.map(|a| a.ip().to_string()),
-        detail,
-    };
-    AuditLog::append(&state.tenant_db(tenant.tenant.id), &entry).await?;
-    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -189,14 +154,13 @@ async fn verify_confirm(
         &f.document_type,
     )
     .await?;
-    audit(
+    crate::auth::record(
         &state,
         &tenant,
-        peer,
-        who.user.actor(),
-        "account_verified",
-        Some(format!("account:{}", account.id)),
-        serde_json::json!({ "method": "in-person", "document_type": f.document_type }),
+        who.user
+            .audit(peer, "account_verified")
+            .record(format!("account:{}", account.id))
+            .detail(serde_json::json!({ "method": "in-person", "document_type": f.document_type })),
     )
     .await?;
     let tax = account.tax_id.unwrap_or_default();
@@ -283,14 +247,13 @@ async fn access_grant(
         .grant(&tenant.db, &subject, &f.role, &who.user.actor())
         .await?
     {
-        audit(
+        crate::auth::record(
             &state,
             &tenant,
-            peer,
-            who.user.actor(),
-            "role_granted",
-            Some(subject),
-            serde_json::json!({ "role": f.role }),
+            who.user
+                .audit(peer, "role_granted")
+                .record(subject)
+                .detail(serde_json::json!({ "role": f.role })),
         )
         .await?;
     }
@@ -318,14 +281,13 @@ async fn access_revoke(
         .revoke(&tenant.db, &f.subject, &f.role)
         .await?
     {
-        audit(
+        crate::auth::record(
             &state,
             &tenant,
-            peer,
-            who.user.actor(),
-            "role_revoked",
-            Some(f.subject),
-            serde_json::json!({ "role": f.role }),
+            who.user
+                .audit(peer, "role_revoked")
+                .record(f.subject)
+                .detail(serde_json::json!({ "role": f.role })),
         )
         .await?;
     }
@@ -399,15 +361,12 @@ async fn assist_start(
     };
     crate::auth::start_assisting(&session, &assisting).await?;
     let on_behalf = Some(format!("account:{}", citizen.id));
-    audit_for(
+    crate::auth::record(
         &state,
         &tenant,
-        peer,
-        who.user.actor(),
-        on_behalf,
-        "assist_started",
-        None,
-        serde_json::json!({}),
+        who.user
+            .audit(peer, "assist_started")
+            .on_behalf_of(on_behalf),
     )
     .await?;
     Ok(Redirect::to("/account").into_response())
@@ -424,15 +383,10 @@ async fn assist_end(
     check_csrf(&who.user, &f.csrf)?;
     if let Some(a) = crate::auth::stop_assisting(&session).await? {
         let on_behalf = Some(format!("account:{}", a.account));
-        audit_for(
+        crate::auth::record(
             &state,
             &tenant,
-            peer,
-            who.user.actor(),
-            on_behalf,
-            "assist_ended",
-            None,
-            serde_json::json!({}),
+            who.user.audit(peer, "assist_ended").on_behalf_of(on_behalf),
         )
         .await?;
     }
@@ -500,14 +454,13 @@ async fn api_grant(
         .grant(&tenant.db, &subject, &b.role, &who.user.actor())
         .await?;
     if added {
-        audit(
+        crate::auth::record(
             &state,
             &tenant,
-            peer,
-            who.user.actor(),
-            "role_granted",
-            Some(subject.clone()),
-            serde_json::json!({ "role": b.role }),
+            who.user
+                .audit(peer, "role_granted")
+                .record(subject.clone())
+                .detail(serde_json::json!({ "role": b.role })),
         )
         .await?;
     }
@@ -544,14 +497,13 @@ async fn api_revoke(
     {
         return Err(Error::NotFound.into());
     }
-    audit(
+    crate::auth::record(
         &state,
         &tenant,
-        peer,
-        who.user.actor(),
-        "role_revoked",
-        Some(b.subject.clone()),
-        serde_json::json!({ "role": b.role }),
+        who.user
+            .audit(peer, "role_revoked")
+            .record(b.subject.clone())
+            .detail(serde_json::json!({ "role": b.role })),
     )
     .await?;
     Ok(axum::Json(serde_json::json!({ "revoked": true })))
@@ -583,14 +535,13 @@ async fn api_put_department(
         name_en: b.name.en.trim().to_owned(),
     };
     state.access().put_department(&tenant.db, &d).await?;
-    audit(
+    crate::auth::record(
         &state,
         &tenant,
-        peer,
-        who.user.actor(),
-        "department_saved",
-        Some(format!("dept:{slug}")),
-        serde_json::json!({ "name": b.name }),
+        who.user
+            .audit(peer, "department_saved")
+            .record(format!("dept:{slug}"))
+            .detail(serde_json::json!({ "name": b.name })),
     )
     .await?;
     Ok(axum::Json(
@@ -621,14 +572,13 @@ async fn api_add_member(
         .add_member(&tenant.db, &slug, &subject)
         .await?;
     if added {
-        audit(
+        crate::auth::record(
             &state,
             &tenant,
-            peer,
-            who.user.actor(),
-            "department_member_added",
-            Some(subject.clone()),
-            serde_json::json!({ "department": slug }),
+            who.user
+                .audit(peer, "department_member_added")
+                .record(subject.clone())
+                .detail(serde_json::json!({ "department": slug })),
         )
         .await?;
     }
@@ -659,14 +609,13 @@ async fn api_remove_member(
     {
         return Err(Error::NotFound.into());
     }
-    audit(
+    crate::auth::record(
         &state,
         &tenant,
-        peer,
-        who.user.actor(),
-        "department_member_removed",
-        Some(subject),
-        serde_json::json!({ "department": slug }),
+        who.user
+            .audit(peer, "department_member_removed")
+            .record(subject)
+            .detail(serde_json::json!({ "department": slug })),
     )
     .await?;
     Ok(axum::Json(serde_json::json!({ "removed": true })))
@@ -708,14 +657,13 @@ async fn api_role_permissions(
         .access()
         .set_extra_permissions(&tenant.db, &role, &b.permissions)
         .await?;
-    audit(
+    crate::auth::record(
         &state,
         &tenant,
-        peer,
-        who.user.actor(),
-        "role_permissions_set",
-        Some(format!("role:{role}")),
-        serde_json::json!({ "permissions": b.permissions }),
+        who.user
+            .audit(peer, "role_permissions_set")
+            .record(format!("role:{role}"))
+            .detail(serde_json::json!({ "permissions": b.permissions })),
     )
     .await?;
     Ok(axum::Json(
@@ -756,14 +704,13 @@ async fn access_department(
         name_en: name.en.clone(),
     };
     state.access().put_department(&tenant.db, &d).await?;
-    audit(
+    crate::auth::record(
         &state,
         &tenant,
-        peer,
-        who.user.actor(),
-        "department_saved",
-        Some(format!("dept:{slug}")),
-        serde_json::json!({ "name": name }),
+        who.user
+            .audit(peer, "department_saved")
+            .record(format!("dept:{slug}"))
+            .detail(serde_json::json!({ "name": name })),
     )
     .await?;
     Ok(Redirect::to("/admin/access").into_response())
@@ -799,14 +746,13 @@ async fn access_member(
         .add_member(&tenant.db, &f.department, &subject)
         .await?
     {
-        audit(
+        crate::auth::record(
             &state,
             &tenant,
-            peer,
-            who.user.actor(),
-            "department_member_added",
-            Some(subject),
-            serde_json::json!({ "department": f.department }),
+            who.user
+                .audit(peer, "department_member_added")
+                .record(subject)
+                .detail(serde_json::json!({ "department": f.department })),
         )
         .await?;
     }

@@ -101,6 +101,14 @@ impl CurrentUser {
         format!("account:{}", self.account.id)
     }
 
+    /// An audit entry for an action of this person: actor, client address,
+    /// and, while assisting, the citizen it is done for.
+    pub fn audit(&self, peer: Peer, action: &str) -> AuditEntry {
+        AuditEntry::new(self.actor(), action)
+            .on_behalf_of(self.on_behalf_of())
+            .from_address(peer.0.map(|a| a.ip().to_string()))
+    }
+
     /// Whose case an action is for: the citizen being assisted, or oneself.
     /// Applications (workflow engine) are filed for this account.
     pub fn acting_for(&self) -> AccountId {
@@ -247,6 +255,12 @@ pub fn check_csrf(user: &CurrentUser, posted: &str) -> Result<()> {
     }
 }
 
+/// Appends to the tenant's audit trail.
+pub async fn record(state: &AppState, tenant: &CurrentTenant, entry: AuditEntry) -> Result<()> {
+    AuditLog::append(&state.tenant_db(tenant.tenant.id), &entry).await?;
+    Ok(())
+}
+
 async fn audit(
     state: &AppState,
     tenant: &CurrentTenant,
@@ -255,14 +269,10 @@ async fn audit(
     action: &str,
     detail: serde_json::Value,
 ) {
-    let entry = AuditEntry {
-        actor,
-        on_behalf_of: None,
-        action: action.into(),
-        record: None,
-        source: peer.0.map(|a| a.ip().to_string()),
-        detail,
-    };
+    // Sign-in events: before a session exists the actor is who is signing in.
+    let entry = AuditEntry::new(actor, action)
+        .from_address(peer.0.map(|a| a.ip().to_string()))
+        .detail(detail);
     if let Err(e) = AuditLog::append(&state.tenant_db(tenant.tenant.id), &entry).await {
         tracing::error!(error = %e, action, "audit append failed");
     }
