@@ -751,3 +751,78 @@ async fn a_municipality_extends_a_role_and_builds_departments_in_the_console(b: 
         "{html}"
     );
 }
+
+#[derive(Default, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+struct NoConfig {}
+impl dimos_web::ModuleConfig for NoConfig {}
+
+fn records_routes() -> axum::Router<dimos_web::AppState> {
+    axum::Router::new().route(
+        "/",
+        axum::routing::get(|v: dimos_web::auth::Verified| async move {
+            format!("records of {}", v.0.account.display_name())
+        }),
+    )
+}
+
+/// A service declaring it needs a verified account.
+fn records_module() -> dimos_web::ModuleDescriptor {
+    dimos_web::ModuleDescriptor {
+        id: "records",
+        name_key: "records",
+        description_key: "records",
+        routes: records_routes,
+        migrations: &[],
+        permissions: &[],
+        default_grants: &[],
+        workflows: &[],
+        config: dimos_web::module::ConfigSchema::of::<NoConfig>(),
+        navigation: &[],
+        translations: &[],
+        templates: &[],
+    }
+}
+
+on_both_backends!(a_service_needing_a_verified_account_tells_citizens_what_to_do);
+
+async fn a_service_needing_a_verified_account_tells_citizens_what_to_do(b: Backend) {
+    let mut opts = Options::default();
+    opts.modules.push(records_module());
+    let app = TestApp::spawn_with(b, opts).await;
+    let mut body = tenant_body("alpha", "Άλφα");
+    body["contact"] =
+        json!({ "address": { "el": "Πλατεία Δημαρχείου 1", "en": "1 Town Hall Sq" } });
+    app.create_tenant(body).await;
+    app.enable_module("alpha", "records", json!({})).await;
+
+    assert_eq!(
+        app.get("alpha.localhost", "/records")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        303,
+        "anonymous: sign in first"
+    );
+    let mut unverified = Browser::new(&app);
+    let (page, _) = unverified
+        .sign_in("alpha.localhost", "citizen", "/records")
+        .await;
+    assert_eq!(page.status(), 403);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Αυτή η υπηρεσία χρειάζεται επαληθευμένο λογαριασμό"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Επισκεφθείτε ένα ΚΕΠ") && html.contains("Πλατεία Δημαρχείου 1"),
+        "says where to go"
+    );
+
+    let mut verified = Browser::new(&app);
+    let (page, _) = verified
+        .sign_in("alpha.localhost", "citizen-verified", "/records")
+        .await;
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.text().await.unwrap(), "records of Γιώργος Νικολάου");
+}

@@ -192,6 +192,45 @@ async fn national_operators_sign_in_to_the_console_and_nobody_else_does() {
         format!("operator:{} (Εξωτερικός Χρήστης)", faulty_idp::TAX_ID)
     );
 
+    // Console forms of a signed-in operator need the session's token.
+    let status = operator.url("admin.localhost", "/tenants/alpha/status");
+    let res = operator
+        .request(
+            reqwest::Method::POST,
+            &status,
+            Some(&[("status", "suspended")]),
+        )
+        .await;
+    assert_eq!(res.status(), 403, "no token, no change");
+    let (page, _) = operator
+        .get(&operator.url("admin.localhost", "/tenants/alpha"))
+        .await;
+    let html = page.text().await.unwrap();
+    let csrf = html
+        .split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let res = operator
+        .request(
+            reqwest::Method::POST,
+            &status,
+            Some(&[("_csrf", &csrf), ("status", "suspended")]),
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        app.get("alpha.localhost", "/")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        503
+    );
+
     // Someone whose tax id is not an operator's gets nowhere.
     let idp2 = faulty_idp::spawn(Fault::None).await;
     let other = operator_app(Backend::Sqlite, &idp2.issuer, vec!["100000015".into()]).await;

@@ -50,6 +50,10 @@ const PLATFORM_TEMPLATES: &[(&str, &str)] = &[
         "admin/access.html",
         include_str!("../templates/admin/access.html"),
     ),
+    (
+        "verify_needed.html",
+        include_str!("../templates/verify_needed.html"),
+    ),
     ("account.html", include_str!("../templates/account.html")),
     ("dev_idp.html", include_str!("../templates/dev_idp.html")),
     (

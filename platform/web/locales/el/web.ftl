@@ -210,3 +210,5 @@ access-no-departments = Δεν υπάρχουν τμήματα.
 access-new-department = Νέο τμήμα
 access-department-slug = Σύντομο όνομα τμήματος (λατινικά, π.χ. technical)
 access-save-department = Αποθήκευση τμήματος
+verify-needed-title = Αυτή η υπηρεσία χρειάζεται επαληθευμένο λογαριασμό
+verify-needed-why = Η υπηρεσία αφορά προσωπικά δεδομένα, γι᾽ αυτό πρέπει πρώτα να επαληθευτεί η ταυτότητά σας αυτοπροσώπως. Χρειάζεται μόνο μία φορά:

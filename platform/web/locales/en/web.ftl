@@ -210,3 +210,5 @@ access-no-departments = There are no departments.
 access-new-department = New department
 access-department-slug = Department short name (Latin, e.g. technical)
 access-save-department = Save department
+verify-needed-title = This service needs a verified account
+verify-needed-why = The service involves personal data, so your identity must first be checked in person. You only need to do this once:

@@ -575,3 +575,39 @@ async fn export(tenant: CurrentTenant, user: CurrentUser) -> Result<Response> {
 pub fn meets(user: &CurrentUser, min: Assurance) -> bool {
     user.account.assurance() >= min
 }
+
+/// A signed-in person whose identity was verified (assurance `substantial`
+/// or higher): what services handling personal data require. An unverified
+/// citizen gets a page that says exactly what to do, not a bare refusal.
+#[derive(Debug, Clone)]
+pub struct Verified(pub CurrentUser);
+
+impl<S> FromRequestParts<S> for Verified
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let user = <CurrentUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        if meets(&user, Assurance::Substantial) {
+            return Ok(Verified(user));
+        }
+        let Ok(ui) = <Ui as FromRequestParts<S>>::from_request_parts(parts, state).await;
+        let tenant = ui.tenant.clone();
+        let page = ui.render(
+            "verify_needed.html",
+            context! {
+                municipality_address => tenant.as_ref().and_then(|t| t.spec.contact.address.as_ref().map(|a| a.get(ui.lang).to_owned())),
+                municipality_phone => tenant.as_ref().and_then(|t| t.spec.contact.phone.clone()),
+            },
+        );
+        let mut res = match page {
+            Ok(html) => (axum::http::StatusCode::FORBIDDEN, html).into_response(),
+            Err(e) => e.into_response(),
+        };
+        res.extensions_mut().insert(crate::error::Rendered);
+        Err(res)
+    }
+}

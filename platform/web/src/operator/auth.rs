@@ -65,7 +65,12 @@ pub async fn operator_guard(
     mut req: Request,
     next: Next,
 ) -> Response {
-    if let Some((op, _)) = current(req.extensions().get::<Session>(), &state).await {
+    if let Some((op, csrf)) = current(req.extensions().get::<Session>(), &state).await {
+        let mut req = match check_form_token(req, &csrf, state.config().http.body_limit_bytes).await
+        {
+            Ok(r) => r,
+            Err(denied) => return denied,
+        };
         req.extensions_mut().insert(OperatorActor(format!(
             "operator:{} ({})",
             op.tax_id, op.name
@@ -92,6 +97,31 @@ pub async fn operator_guard(
     )
     .collect();
     Redirect::to(&format!("/auth/login?next={next_path}")).into_response()
+}
+
+/// Every form a signed-in operator posts must carry the session's token.
+/// (JSON requests need no token: browsers cannot send them cross-site
+/// without a CORS preflight, which we never allow.)
+async fn check_form_token(req: Request, csrf: &str, limit: usize) -> Result<Request, Response> {
+    let is_form = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if req.method() == axum::http::Method::GET || !is_form {
+        return Ok(req);
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| AppError(Error::PayloadTooLarge).into_response())?;
+    let posted = form_urlencoded::parse(&bytes)
+        .find(|(k, _)| k == "_csrf")
+        .map(|(_, v)| v.into_owned());
+    if posted.as_deref() != Some(csrf) {
+        return Err(AppError(Error::Forbidden).into_response());
+    }
+    Ok(Request::from_parts(parts, axum::body::Body::from(bytes)))
 }
 
 #[derive(Deserialize)]
