@@ -120,3 +120,59 @@ impl ExpiredDeletion for DbSessionStore {
         self.db.execute(&q).await.map(drop).map_err(backend)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower_sessions::SessionStore;
+    use tower_sessions::session_store::ExpiredDeletion;
+
+    async fn store() -> (tempfile::TempDir, DbSessionStore, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("s.db").display());
+        let db = Db::connect(&url, &Default::default()).await.unwrap();
+        dimos_db::migrate::migrate(&db, &[dimos_db::PLATFORM_MIGRATIONS])
+            .await
+            .unwrap();
+        (dir, DbSessionStore::new(db.clone()), db)
+    }
+
+    fn record(expires_in_secs: i64) -> Record {
+        Record {
+            id: Id::default(),
+            data: [("k".to_string(), serde_json::json!("v"))].into(),
+            expiry_date: time::OffsetDateTime::now_utc() + time::Duration::seconds(expires_in_secs),
+        }
+    }
+
+    #[tokio::test]
+    async fn saves_loads_and_sweeps_expired_sessions() {
+        let (_dir, store, db) = store().await;
+        let mut live = record(600);
+        let mut old = record(-600);
+        store.create(&mut live).await.unwrap();
+        store.create(&mut old).await.unwrap();
+        assert_eq!(store.load(&live.id).await.unwrap().unwrap().data["k"], "v");
+        assert!(
+            store.load(&old.id).await.unwrap().is_none(),
+            "expired sessions are never served"
+        );
+        store.delete_expired().await.unwrap();
+        let left: Vec<(String,)> = db
+            .fetch_all(
+                &Query::select()
+                    .column(Sessions::Id)
+                    .from(Sessions::Table)
+                    .to_owned(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            left,
+            vec![(live.id.to_string(),)],
+            "only the live session remains"
+        );
+        store.delete(&live.id).await.unwrap();
+        assert!(store.load(&live.id).await.unwrap().is_none());
+    }
+}

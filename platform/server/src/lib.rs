@@ -51,6 +51,7 @@ pub struct Application {
     state: AppState,
     refresher: tokio::task::JoinHandle<()>,
     access_refresher: tokio::task::JoinHandle<()>,
+    session_sweeper: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -118,6 +119,21 @@ impl Application {
         }
         let access_refresher =
             access.spawn_refresher(Duration::from_millis(config.tenancy.refresh_interval_ms));
+        // Expired sessions are never served; deleting them keeps the table
+        // small. Every replica may run this: the DELETE is idempotent.
+        let sweeper = {
+            let store = dimos_identity::DbSessionStore::new(db.clone());
+            tokio::spawn(async move {
+                use tower_sessions::session_store::ExpiredDeletion;
+                let mut tick = tokio::time::interval(Duration::from_secs(900));
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = store.delete_expired().await {
+                        tracing::warn!(error = %e, "deleting expired sessions failed");
+                    }
+                }
+            })
+        };
         let state = AppState::new(dimos_web::AppParts {
             config,
             db,
@@ -134,6 +150,7 @@ impl Application {
             state,
             refresher,
             access_refresher,
+            session_sweeper: sweeper,
         })
     }
 
@@ -181,6 +198,7 @@ impl Application {
         };
         self.refresher.abort();
         self.access_refresher.abort();
+        self.session_sweeper.abort();
         result
     }
 
