@@ -422,3 +422,155 @@ async fn signing_out_everywhere_ends_every_session(b: Backend) {
         ["sign_in", "sign_in", "sign_out_everywhere", "sign_in"]
     );
 }
+
+on_both_backends!(
+    sessions_end_after_idle_and_absolute_timeouts,
+    session_cookies_are_host_only_httponly_lax_and_secure_behind_tls
+);
+
+/// Rewrites the stored sessions: `f` gets each session's data and expiry.
+async fn age_sessions(
+    app: &TestApp,
+    f: impl Fn(&mut serde_json::Value, &mut chrono::DateTime<chrono::Utc>),
+) {
+    use dimos_db::sea_query::{Expr, ExprTrait, Query};
+    let db = dimos_db::Db::connect(&app.database_url, &Default::default())
+        .await
+        .unwrap();
+    let rows: Vec<(
+        String,
+        sqlx::types::Json<serde_json::Value>,
+        chrono::DateTime<chrono::Utc>,
+    )> = db
+        .fetch_all(
+            &Query::select()
+                .columns(["id", "data", "expires_at"])
+                .from("sessions")
+                .to_owned(),
+        )
+        .await
+        .unwrap();
+    for (id, mut data, mut expires) in rows {
+        f(&mut data.0, &mut expires);
+        let q = Query::update()
+            .table("sessions")
+            .values([
+                ("data", data.0.clone().into()),
+                ("expires_at", expires.into()),
+            ])
+            .and_where(Expr::col("id").eq(id))
+            .to_owned();
+        db.execute(&q).await.unwrap();
+    }
+}
+
+async fn sessions_end_after_idle_and_absolute_timeouts(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    app.create_tenant(tenant_body("alpha", "Άλφα")).await;
+
+    // Idle: the stored expiry passed without a request.
+    let mut idle = Browser::new(&app);
+    idle.sign_in("alpha.localhost", "citizen", "/account").await;
+    age_sessions(&app, |_, exp| {
+        *exp = chrono::Utc::now() - chrono::Duration::minutes(1)
+    })
+    .await;
+    let res = idle
+        .request(
+            reqwest::Method::GET,
+            &idle.url("alpha.localhost", "/account"),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 303, "an idle session has ended");
+
+    // Absolute: active all along, but signed in longer ago than allowed (12 h).
+    let mut busy = Browser::new(&app);
+    busy.sign_in("alpha.localhost", "citizen", "/account").await;
+    assert_eq!(
+        busy.request(
+            reqwest::Method::GET,
+            &busy.url("alpha.localhost", "/account"),
+            None
+        )
+        .await
+        .status(),
+        200
+    );
+    age_sessions(&app, |data, _| {
+        if let Some(auth) = data.get_mut("auth") {
+            let t = chrono::Utc::now() - chrono::Duration::hours(13);
+            auth["signed_in_at"] = t.timestamp().into();
+            auth["signed_in_at_ms"] = t.timestamp_millis().into();
+        }
+    })
+    .await;
+    let res = busy
+        .request(
+            reqwest::Method::GET,
+            &busy.url("alpha.localhost", "/account"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        303,
+        "the absolute timeout ends an active session too"
+    );
+
+    // The audit trail says from where.
+    let db = dimos_db::Db::connect(&app.database_url, &Default::default())
+        .await
+        .unwrap();
+    let tdb = dimos_db::TenantDb::new(db, tenant_id(&app, "alpha").await);
+    let entries = AuditLog::entries(&tdb, 10).await.unwrap();
+    assert!(
+        entries
+            .iter()
+            .all(|e| e.source.as_deref() == Some("127.0.0.1")),
+        "client address recorded"
+    );
+}
+
+async fn session_cookies_are_host_only_httponly_lax_and_secure_behind_tls(b: Backend) {
+    // Behind TLS the development provider's issuer is https too, and no TLS
+    // terminates here: sign in through a plain-http test provider instead.
+    let idp = crate::faulty_idp::spawn(crate::faulty_idp::Fault::None).await;
+    for (scheme, secure) in [("http", false), ("https", true)] {
+        let issuer = idp.issuer.clone();
+        let app = TestApp::spawn_with(
+            b,
+            Options {
+                tweak: Box::new(move |c| {
+                    c.http.public_scheme = scheme.into();
+                    c.identity
+                        .providers
+                        .insert("test".into(), crate::faulty_idp::provider_config(&issuer));
+                    c.identity.default_provider = "test".into();
+                }),
+                ..Options::default()
+            },
+        )
+        .await;
+        app.create_tenant(tenant_body("alpha", "Άλφα")).await;
+        let res = app
+            .get("alpha.localhost", "/auth/login")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "{scheme}");
+        let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+        assert!(cookie.starts_with("dimos_session="), "{cookie}");
+        assert!(
+            cookie.contains("HttpOnly")
+                && cookie.contains("SameSite=Lax")
+                && cookie.contains("Path=/"),
+            "{cookie}"
+        );
+        assert!(
+            !cookie.to_ascii_lowercase().contains("domain="),
+            "host-only: never shared with other municipalities"
+        );
+        assert_eq!(cookie.contains("Secure"), secure, "{scheme}: {cookie}");
+    }
+}

@@ -1,6 +1,5 @@
 use crate::faulty_idp::{self, Fault};
 use dimos_it::{Backend, Browser, Options, TestApp, tenant_body};
-use dimos_kernel::config::{ClaimMapping, ProviderConfig, Secret};
 
 async fn app_with(b: Backend, issuer: &str) -> TestApp {
     let issuer = issuer.to_owned();
@@ -8,18 +7,9 @@ async fn app_with(b: Backend, issuer: &str) -> TestApp {
         b,
         Options {
             tweak: Box::new(move |c| {
-                c.identity.providers.insert(
-                    "external".into(),
-                    ProviderConfig {
-                        issuer,
-                        client_id: faulty_idp::CLIENT_ID.into(),
-                        client_secret: Some(Secret::new(faulty_idp::CLIENT_SECRET)),
-                        client_secret_file: None,
-                        scopes: vec!["openid".into()],
-                        claims: ClaimMapping::default(),
-                        acr_levels: Default::default(),
-                    },
-                );
+                c.identity
+                    .providers
+                    .insert("external".into(), faulty_idp::provider_config(&issuer));
                 c.identity.default_provider = "external".into();
             }),
             ..Options::default()
@@ -112,18 +102,9 @@ async fn operator_app(b: Backend, issuer: &str, operators: Vec<String>) -> TestA
             tweak: Box::new(move |c| {
                 c.identity.dev_provider = dimos_kernel::config::DevProvider::Off;
                 c.identity.operators = operators;
-                c.identity.providers.insert(
-                    "external".into(),
-                    ProviderConfig {
-                        issuer,
-                        client_id: faulty_idp::CLIENT_ID.into(),
-                        client_secret: Some(Secret::new(faulty_idp::CLIENT_SECRET)),
-                        client_secret_file: None,
-                        scopes: vec!["openid".into()],
-                        claims: ClaimMapping::default(),
-                        acr_levels: Default::default(),
-                    },
-                );
+                c.identity
+                    .providers
+                    .insert("external".into(), faulty_idp::provider_config(&issuer));
                 c.identity.default_provider = "external".into();
             }),
             ..Options::default()
@@ -239,26 +220,18 @@ async fn national_operators_sign_in_to_the_console_and_nobody_else_does() {
     assert_eq!(res.status(), 403);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_municipality_chooses_its_providers_for_citizens_and_staff() {
+dimos_it::on_both_backends!(a_municipality_chooses_its_providers_for_citizens_and_staff);
+
+async fn a_municipality_chooses_its_providers_for_citizens_and_staff(b: Backend) {
     let idp = faulty_idp::spawn(Fault::None).await;
     let issuer = idp.issuer.clone();
     let app = TestApp::spawn_with(
-        Backend::Sqlite,
+        b,
         Options {
             tweak: Box::new(move |c| {
-                c.identity.providers.insert(
-                    "staff-sso".into(),
-                    ProviderConfig {
-                        issuer,
-                        client_id: faulty_idp::CLIENT_ID.into(),
-                        client_secret: Some(Secret::new(faulty_idp::CLIENT_SECRET)),
-                        client_secret_file: None,
-                        scopes: vec!["openid".into()],
-                        claims: ClaimMapping::default(),
-                        acr_levels: Default::default(),
-                    },
-                );
+                c.identity
+                    .providers
+                    .insert("staff-sso".into(), faulty_idp::provider_config(&issuer));
             }),
             ..Options::default()
         },

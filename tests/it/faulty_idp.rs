@@ -209,3 +209,16 @@ async fn userinfo() -> Json<serde_json::Value> {
         "sub": "external-1", "given_name": "Εξωτερικός", "family_name": "Χρήστης", "tax_id": TAX_ID
     }))
 }
+
+/// Relying-party configuration for a faulty provider at `issuer`.
+pub fn provider_config(issuer: &str) -> dimos_kernel::config::ProviderConfig {
+    dimos_kernel::config::ProviderConfig {
+        issuer: issuer.to_owned(),
+        client_id: CLIENT_ID.into(),
+        client_secret: Some(dimos_kernel::config::Secret::new(CLIENT_SECRET)),
+        client_secret_file: None,
+        scopes: vec!["openid".into()],
+        claims: Default::default(),
+        acr_levels: Default::default(),
+    }
+}

@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 on_both_backends!(
     a_change_on_one_replica_is_served_by_another,
-    shutdown_finishes_in_flight_requests
+    shutdown_finishes_in_flight_requests,
+    requests_running_too_long_get_408
 );
 
 async fn wait_for_status(app: &TestApp, host: &str, want: u16) -> Duration {
@@ -64,17 +65,25 @@ struct NoConfig {}
 impl ModuleConfig for NoConfig {}
 
 fn slow_routes() -> axum::Router<AppState> {
-    axum::Router::new().route(
-        "/",
-        axum::routing::get(|| async {
-            tokio::time::sleep(Duration::from_millis(800)).await;
-            "finished"
-        }),
-    )
+    axum::Router::new()
+        .route(
+            "/",
+            axum::routing::get(|| async {
+                tokio::time::sleep(Duration::from_millis(800)).await;
+                "finished"
+            }),
+        )
+        .route(
+            "/stuck",
+            axum::routing::get(|| async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                "too late"
+            }),
+        )
 }
 
-async fn shutdown_finishes_in_flight_requests(b: Backend) {
-    let slow = ModuleDescriptor {
+fn slow_module() -> ModuleDescriptor {
+    ModuleDescriptor {
         id: "slow",
         name_key: "slow",
         description_key: "slow",
@@ -87,7 +96,11 @@ async fn shutdown_finishes_in_flight_requests(b: Backend) {
         navigation: &[],
         translations: &[],
         templates: &[],
-    };
+    }
+}
+
+async fn shutdown_finishes_in_flight_requests(b: Backend) {
+    let slow = slow_module();
     let app = TestApp::spawn_with(
         b,
         Options {
@@ -108,4 +121,35 @@ async fn shutdown_finishes_in_flight_requests(b: Backend) {
         .expect("the in-flight request completes");
     assert_eq!(res.status(), 200);
     assert_eq!(res.text().await.unwrap(), "finished");
+}
+
+async fn requests_running_too_long_get_408(b: Backend) {
+    let app = TestApp::spawn_with(
+        b,
+        Options {
+            modules: vec![slow_module()],
+            tweak: Box::new(|c| c.http.request_timeout_secs = 1),
+            ..Options::default()
+        },
+    )
+    .await;
+    app.create_tenant(tenant_body("nu", "Νι")).await;
+    app.enable_module("nu", "slow", serde_json::json!({})).await;
+    let started = Instant::now();
+    let res = app.get("nu.localhost", "/slow/stuck").send().await.unwrap();
+    assert_eq!(res.status(), 408);
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "cut off at the configured timeout"
+    );
+    assert!(res.text().await.unwrap().contains("Το αίτημα άργησε πολύ"));
+    assert_eq!(
+        app.get("nu.localhost", "/slow")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "in time is fine"
+    );
 }

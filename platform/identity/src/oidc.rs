@@ -511,6 +511,41 @@ mod tests {
     }
 
     #[test]
+    fn the_client_secret_can_come_from_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        std::fs::write(&path, "s3cret\n").unwrap();
+        let cfg = ProviderConfig {
+            issuer: "https://idp.example.gr".into(),
+            client_id: "dimos".into(),
+            client_secret: None,
+            client_secret_file: Some(path.clone()),
+            scopes: vec![],
+            claims: ClaimMapping::default(),
+            acr_levels: Default::default(),
+        };
+        let p = OidcProvider::new("p", &cfg).unwrap();
+        assert_eq!(
+            p.client_secret.as_ref().map(|s| s.expose()),
+            Some("s3cret"),
+            "trimmed"
+        );
+        assert!(
+            !format!("{p:?}").contains("s3cret"),
+            "never in Debug output"
+        );
+        let missing = ProviderConfig {
+            client_secret_file: Some(dir.path().join("nope")),
+            ..cfg
+        };
+        assert!(
+            OidcProvider::new("p", &missing)
+                .unwrap_err()
+                .contains("client_secret_file")
+        );
+    }
+
+    #[test]
     fn state_comparison() {
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));
