@@ -144,11 +144,6 @@ pub fn tax_id_subject(tax_id: &str) -> String {
     format!("taxid:{tax_id}")
 }
 
-/// Whether `afm` is a valid Greek tax id (ΑΦΜ).
-pub fn valid_tax_id(afm: &str) -> bool {
-    afm.parse::<dimos_kernel::TaxId>().is_ok() && afm.trim() == afm
-}
-
 pub struct Access {
     db: Db,
     catalog: Arc<AccessCatalog>,
@@ -543,22 +538,6 @@ impl Access {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tax_ids_are_checked() {
-        for ok in ["100000015", "090000045", "123456783"] {
-            assert!(valid_tax_id(ok), "{ok}");
-        }
-        for bad in [
-            "123456789",
-            "12345678",
-            "000000000",
-            "12345678a",
-            " 10000000",
-        ] {
-            assert!(!valid_tax_id(bad), "{bad}");
-        }
-    }
 
     #[test]
     fn default_grants_must_name_known_things() {

@@ -325,6 +325,22 @@ mod tests {
     }
 
     #[test]
+    fn tax_ids_have_a_valid_check_digit() {
+        for ok in ["100000015", "090000045", "123456783"] {
+            assert!(ok.parse::<TaxId>().is_ok(), "{ok}");
+        }
+        for bad in [
+            "123456789",
+            "12345678",
+            "000000000",
+            "12345678a",
+            "1234567890",
+        ] {
+            assert!(bad.parse::<TaxId>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn typed_ids_are_time_ordered() {
         let a = TenantId::new();
         let b = TenantId::new();

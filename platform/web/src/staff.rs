@@ -7,7 +7,7 @@ use crate::access::{
     AssistCitizens, Authorized, ManageAccess, Permission, ReadAudit, VerifyAccounts, subjects,
 };
 use crate::auth::{CurrentUser, check_csrf};
-use crate::error::Result;
+use crate::error::{AppError, Result};
 use crate::extract::{CurrentTenant, Form, Peer};
 use crate::state::AppState;
 use crate::ui::Ui;
@@ -16,10 +16,10 @@ use axum::extract::{FromRequestParts, Query, Request, State};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use dimos_identity::AuditLog;
-use dimos_identity::access::{tax_id_subject, valid_tax_id};
+use dimos_identity::access::{Department, tax_id_subject};
 use dimos_identity::accounts::{self, AccountId};
 use dimos_identity::verifications::{self, DOCUMENT_TYPES};
-use dimos_kernel::Error;
+use dimos_kernel::{Error, LocalizedText, Slug, TaxId};
 use minijinja::context;
 use serde::Deserialize;
 
@@ -97,7 +97,7 @@ async fn verify_page(
     let mut error = None;
     let mut found = vec![];
     if let Some(t) = &tax_id {
-        if valid_tax_id(t) {
+        if t.parse::<TaxId>().is_ok() {
             for a in accounts::by_tax_id(&tenant.db, t).await? {
                 let history = verifications::history(&tenant.db, a.id()).await?;
                 found.push(context! {
@@ -234,29 +234,10 @@ async fn access_grant(
     Form(f): Form<GrantForm>,
 ) -> Result<Response> {
     check_csrf(&who.user, &f.csrf)?;
-    let tax_id = f.tax_id.trim();
-    if !valid_tax_id(tax_id) {
-        return Err(Error::invalid("tax_id", "tax-id-invalid").into());
-    }
-    if !state.access().catalog().is_role(&f.role) {
-        return Err(Error::invalid("role", "invalid").into());
-    }
-    let subject = tax_id_subject(tax_id);
-    if state
-        .access()
-        .grant(&tenant.db, &subject, &f.role, &who.user.actor())
-        .await?
-    {
-        crate::auth::record(
-            &state,
-            &tenant,
-            who.user
-                .audit(peer, "role_granted")
-                .record(subject)
-                .detail(serde_json::json!({ "role": f.role })),
-        )
+    let tax: TaxId = f.tax_id.trim().parse()?;
+    AccessChange::new(&state, &tenant, &who.user, peer)
+        .grant(tax_id_subject(tax.as_str()), &f.role)
         .await?;
-    }
     Ok(Redirect::to("/admin/access").into_response())
 }
 
@@ -276,21 +257,9 @@ async fn access_revoke(
     Form(f): Form<RevokeForm>,
 ) -> Result<Response> {
     check_csrf(&who.user, &f.csrf)?;
-    if state
-        .access()
-        .revoke(&tenant.db, &f.subject, &f.role)
-        .await?
-    {
-        crate::auth::record(
-            &state,
-            &tenant,
-            who.user
-                .audit(peer, "role_revoked")
-                .record(f.subject)
-                .detail(serde_json::json!({ "role": f.role })),
-        )
+    AccessChange::new(&state, &tenant, &who.user, peer)
+        .revoke(&f.subject, &f.role)
         .await?;
-    }
     Ok(Redirect::to("/admin/access").into_response())
 }
 
@@ -433,37 +402,13 @@ async fn api_grant(
     peer: Peer,
     crate::extract::Json(b): crate::extract::Json<ApiGrant>,
 ) -> Result<Response> {
+    let change = AccessChange::new(&state, &tenant, &who.user, peer);
     let subject = match (&b.tax_id, &b.department) {
         (Some(t), None) => tax_id_subject(t.as_str()),
-        (None, Some(d))
-            if state
-                .access()
-                .department_exists(&tenant.db, d.as_str())
-                .await? =>
-        {
-            format!("dept:{d}")
-        }
-        (None, Some(_)) => return Err(Error::invalid("department", "department-unknown").into()),
+        (None, Some(d)) => change.department_subject(d.as_str()).await?,
         _ => return Err(Error::invalid("tax_id", "required").into()),
     };
-    if !state.access().catalog().is_role(&b.role) {
-        return Err(Error::invalid("role", "role-unknown").into());
-    }
-    let added = state
-        .access()
-        .grant(&tenant.db, &subject, &b.role, &who.user.actor())
-        .await?;
-    if added {
-        crate::auth::record(
-            &state,
-            &tenant,
-            who.user
-                .audit(peer, "role_granted")
-                .record(subject.clone())
-                .detail(serde_json::json!({ "role": b.role })),
-        )
-        .await?;
-    }
+    let added = change.grant(subject.clone(), &b.role).await?;
     let status = if added {
         axum::http::StatusCode::CREATED
     } else {
@@ -490,22 +435,12 @@ async fn api_revoke(
     peer: Peer,
     crate::extract::Json(b): crate::extract::Json<ApiRevoke>,
 ) -> Result<axum::Json<serde_json::Value>> {
-    if !state
-        .access()
-        .revoke(&tenant.db, &b.subject, &b.role)
+    if !AccessChange::new(&state, &tenant, &who.user, peer)
+        .revoke(&b.subject, &b.role)
         .await?
     {
         return Err(Error::NotFound.into());
     }
-    crate::auth::record(
-        &state,
-        &tenant,
-        who.user
-            .audit(peer, "role_revoked")
-            .record(b.subject.clone())
-            .detail(serde_json::json!({ "role": b.role })),
-    )
-    .await?;
     Ok(axum::Json(serde_json::json!({ "revoked": true })))
 }
 
@@ -523,27 +458,9 @@ async fn api_put_department(
     axum::extract::Path(slug): axum::extract::Path<String>,
     crate::extract::Json(b): crate::extract::Json<ApiDepartment>,
 ) -> Result<axum::Json<serde_json::Value>> {
-    let slug: dimos_kernel::Slug = slug.parse()?;
-    let mut errs = vec![];
-    b.name.validate("name", 120, &mut errs);
-    if !errs.is_empty() {
-        return Err(Error::Validation(errs).into());
-    }
-    let d = dimos_identity::access::Department {
-        slug: slug.to_string(),
-        name_el: b.name.el.trim().to_owned(),
-        name_en: b.name.en.trim().to_owned(),
-    };
-    state.access().put_department(&tenant.db, &d).await?;
-    crate::auth::record(
-        &state,
-        &tenant,
-        who.user
-            .audit(peer, "department_saved")
-            .record(format!("dept:{slug}"))
-            .detail(serde_json::json!({ "name": b.name })),
-    )
-    .await?;
+    let d = AccessChange::new(&state, &tenant, &who.user, peer)
+        .save_department(&slug, b.name)
+        .await?;
     Ok(axum::Json(
         serde_json::json!({ "slug": d.slug, "name": { "el": d.name_el, "en": d.name_en } }),
     ))
@@ -563,25 +480,13 @@ async fn api_add_member(
     axum::extract::Path(slug): axum::extract::Path<String>,
     crate::extract::Json(b): crate::extract::Json<ApiMember>,
 ) -> Result<Response> {
-    if !state.access().department_exists(&tenant.db, &slug).await? {
-        return Err(Error::NotFound.into());
-    }
-    let subject = tax_id_subject(b.tax_id.as_str());
-    let added = state
-        .access()
-        .add_member(&tenant.db, &slug, &subject)
-        .await?;
-    if added {
-        crate::auth::record(
-            &state,
-            &tenant,
-            who.user
-                .audit(peer, "department_member_added")
-                .record(subject.clone())
-                .detail(serde_json::json!({ "department": slug })),
-        )
-        .await?;
-    }
+    let change = AccessChange::new(&state, &tenant, &who.user, peer);
+    // An unknown department in the path is a missing resource.
+    change
+        .department_subject(&slug)
+        .await
+        .map_err(|_| AppError(Error::NotFound))?;
+    let added = change.add_member(&slug, &b.tax_id).await?;
     let status = if added {
         axum::http::StatusCode::CREATED
     } else {
@@ -589,7 +494,9 @@ async fn api_add_member(
     };
     Ok((
         status,
-        axum::Json(serde_json::json!({ "department": slug, "member": subject })),
+        axum::Json(
+            serde_json::json!({ "department": slug, "member": tax_id_subject(b.tax_id.as_str()) }),
+        ),
     )
         .into_response())
 }
@@ -688,31 +595,13 @@ async fn access_department(
     Form(f): Form<DepartmentForm>,
 ) -> Result<Response> {
     check_csrf(&who.user, &f.csrf)?;
-    let slug: dimos_kernel::Slug = f.slug.trim().parse()?;
-    let name = dimos_kernel::LocalizedText {
-        el: f.name_el.trim().into(),
-        en: f.name_en.trim().into(),
+    let name = LocalizedText {
+        el: f.name_el,
+        en: f.name_en,
     };
-    let mut errs = vec![];
-    name.validate("name", 120, &mut errs);
-    if !errs.is_empty() {
-        return Err(Error::Validation(errs).into());
-    }
-    let d = dimos_identity::access::Department {
-        slug: slug.to_string(),
-        name_el: name.el.clone(),
-        name_en: name.en.clone(),
-    };
-    state.access().put_department(&tenant.db, &d).await?;
-    crate::auth::record(
-        &state,
-        &tenant,
-        who.user
-            .audit(peer, "department_saved")
-            .record(format!("dept:{slug}"))
-            .detail(serde_json::json!({ "name": name })),
-    )
-    .await?;
+    AccessChange::new(&state, &tenant, &who.user, peer)
+        .save_department(&f.slug, name)
+        .await?;
     Ok(Redirect::to("/admin/access").into_response())
 }
 
@@ -732,29 +621,136 @@ async fn access_member(
     Form(f): Form<MemberForm>,
 ) -> Result<Response> {
     check_csrf(&who.user, &f.csrf)?;
-    let tax: dimos_kernel::TaxId = f.tax_id.trim().parse()?;
-    if !state
-        .access()
-        .department_exists(&tenant.db, &f.department)
-        .await?
-    {
-        return Err(Error::invalid("department", "department-unknown").into());
+    let tax: TaxId = f.tax_id.trim().parse()?;
+    let change = AccessChange::new(&state, &tenant, &who.user, peer);
+    change.department_subject(&f.department).await?;
+    change.add_member(&f.department, &tax).await?;
+    Ok(Redirect::to("/admin/access").into_response())
+}
+
+/// The access changes the console and the API both make: validated,
+/// applied, audited in one place.
+struct AccessChange<'a> {
+    state: &'a AppState,
+    tenant: &'a CurrentTenant,
+    who: &'a CurrentUser,
+    peer: Peer,
+}
+
+impl<'a> AccessChange<'a> {
+    fn new(
+        state: &'a AppState,
+        tenant: &'a CurrentTenant,
+        who: &'a CurrentUser,
+        peer: Peer,
+    ) -> Self {
+        AccessChange {
+            state,
+            tenant,
+            who,
+            peer,
+        }
     }
-    let subject = tax_id_subject(tax.as_str());
-    if state
-        .access()
-        .add_member(&tenant.db, &f.department, &subject)
-        .await?
-    {
+
+    async fn audit(&self, action: &str, record: String, detail: serde_json::Value) -> Result<()> {
         crate::auth::record(
-            &state,
-            &tenant,
-            who.user
-                .audit(peer, "department_member_added")
-                .record(subject)
-                .detail(serde_json::json!({ "department": f.department })),
+            self.state,
+            self.tenant,
+            self.who
+                .audit(self.peer, action)
+                .record(record)
+                .detail(detail),
+        )
+        .await
+    }
+
+    /// `dept:<slug>` of an existing department, else a 422 on `department`.
+    async fn department_subject(&self, slug: &str) -> Result<String> {
+        if self
+            .state
+            .access()
+            .department_exists(&self.tenant.db, slug)
+            .await?
+        {
+            Ok(format!("dept:{slug}"))
+        } else {
+            Err(Error::invalid("department", "department-unknown").into())
+        }
+    }
+
+    async fn grant(&self, subject: String, role: &str) -> Result<bool> {
+        if !self.state.access().catalog().is_role(role) {
+            return Err(Error::invalid("role", "role-unknown").into());
+        }
+        let added = self
+            .state
+            .access()
+            .grant(&self.tenant.db, &subject, role, &self.who.actor())
+            .await?;
+        if added {
+            self.audit("role_granted", subject, serde_json::json!({ "role": role }))
+                .await?;
+        }
+        Ok(added)
+    }
+
+    async fn revoke(&self, subject: &str, role: &str) -> Result<bool> {
+        let removed = self
+            .state
+            .access()
+            .revoke(&self.tenant.db, subject, role)
+            .await?;
+        if removed {
+            self.audit(
+                "role_revoked",
+                subject.to_owned(),
+                serde_json::json!({ "role": role }),
+            )
+            .await?;
+        }
+        Ok(removed)
+    }
+
+    async fn save_department(&self, slug: &str, name: LocalizedText) -> Result<Department> {
+        let slug: Slug = slug.trim().parse()?;
+        let mut errs = vec![];
+        name.validate("name", 120, &mut errs);
+        if !errs.is_empty() {
+            return Err(Error::Validation(errs).into());
+        }
+        let d = Department {
+            slug: slug.to_string(),
+            name_el: name.el.trim().into(),
+            name_en: name.en.trim().into(),
+        };
+        self.state
+            .access()
+            .put_department(&self.tenant.db, &d)
+            .await?;
+        self.audit(
+            "department_saved",
+            format!("dept:{slug}"),
+            serde_json::json!({ "name": name }),
         )
         .await?;
+        Ok(d)
     }
-    Ok(Redirect::to("/admin/access").into_response())
+
+    async fn add_member(&self, department: &str, tax: &TaxId) -> Result<bool> {
+        let subject = tax_id_subject(tax.as_str());
+        let added = self
+            .state
+            .access()
+            .add_member(&self.tenant.db, department, &subject)
+            .await?;
+        if added {
+            self.audit(
+                "department_member_added",
+                subject,
+                serde_json::json!({ "department": department }),
+            )
+            .await?;
+        }
+        Ok(added)
+    }
 }
