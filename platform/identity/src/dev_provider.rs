@@ -7,6 +7,7 @@
 //! provider serves one replica (the demo), unlike everything else.
 
 use crate::oidc::{ExtraClaims, LogoutMetadata, Metadata};
+use crate::random_token;
 use base64::Engine;
 use chrono::Utc;
 use openidconnect::core::{
@@ -207,11 +208,6 @@ impl std::fmt::Debug for DevProvider {
             .field("issuer", &self.issuer)
             .finish()
     }
-}
-
-fn random_token() -> String {
-    let bytes: [u8; 32] = rand::random();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 impl DevProvider {

@@ -16,6 +16,17 @@ pub use audit::{AuditEntry, AuditLog};
 pub use oidc::{Identity, OidcProvider, Pending, SignInError, SignedIn};
 pub use sessions::DbSessionStore;
 
+/// 256 random bits, URL-safe: session-bound CSRF tokens, codes, access tokens.
+pub fn random_token() -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+}
+
+/// Compares secrets without revealing, by timing, where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 use dimos_kernel::config::{Config, ProviderConfig};
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -4,6 +4,7 @@
 //! issuer; audience; expiry; nonce), userinfo, and claim mapping.
 
 use crate::accounts::Assurance;
+use crate::constant_time_eq;
 use dimos_kernel::config::{ClaimMapping, ProviderConfig, Secret};
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreClaimName, CoreClaimType, CoreClientAuthMethod,
@@ -451,10 +452,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

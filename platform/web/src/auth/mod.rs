@@ -14,9 +14,8 @@ use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts, Query, 
 use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use base64::Engine;
 use dimos_identity::accounts::{self, Account, AccountId, Assurance};
-use dimos_identity::{AuditEntry, AuditLog, Pending};
+use dimos_identity::{AuditEntry, AuditLog, Pending, constant_time_eq, random_token};
 use dimos_kernel::Error;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
@@ -76,11 +75,6 @@ fn session_error(e: tower_sessions::session::Error) -> AppError {
     AppError(Error::internal(e))
 }
 
-fn random_token() -> String {
-    let bytes: [u8; 32] = rand::random();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
 /// The signed-in person on this tenant's host.
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
@@ -125,7 +119,21 @@ impl CurrentUser {
     }
 }
 
-pub(crate) async fn load_user(parts: &Parts, state: &AppState) -> Result<Option<CurrentUser>> {
+/// The signed-in person, loaded once per request: the handler's extractor
+/// and the page shell share it.
+#[derive(Clone)]
+struct LoadedUser(Option<CurrentUser>);
+
+pub(crate) async fn load_user(parts: &mut Parts, state: &AppState) -> Result<Option<CurrentUser>> {
+    if let Some(LoadedUser(u)) = parts.extensions.get::<LoadedUser>() {
+        return Ok(u.clone());
+    }
+    let user = load_user_uncached(parts, state).await?;
+    parts.extensions.insert(LoadedUser(user.clone()));
+    Ok(user)
+}
+
+async fn load_user_uncached(parts: &Parts, state: &AppState) -> Result<Option<CurrentUser>> {
     let Some(session) = parts.extensions.get::<Session>() else {
         return Ok(None);
     };
@@ -241,14 +249,7 @@ pub async fn stop_assisting(session: &Session) -> Result<Option<Assisting>> {
 }
 
 pub fn check_csrf(user: &CurrentUser, posted: &str) -> Result<()> {
-    let ok = user.csrf.len() == posted.len()
-        && user
-            .csrf
-            .bytes()
-            .zip(posted.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if ok {
+    if constant_time_eq(user.csrf.as_bytes(), posted.as_bytes()) {
         Ok(())
     } else {
         Err(Error::Forbidden.into())

@@ -12,7 +12,6 @@ use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use base64::Engine;
 use dimos_identity::Pending;
 use dimos_kernel::Error;
 use serde::{Deserialize, Serialize};
@@ -118,7 +117,7 @@ async fn check_form_token(req: Request, csrf: &str, limit: usize) -> Result<Requ
     let posted = form_urlencoded::parse(&bytes)
         .find(|(k, _)| k == "_csrf")
         .map(|(_, v)| v.into_owned());
-    if posted.as_deref() != Some(csrf) {
+    if !posted.is_some_and(|p| dimos_identity::constant_time_eq(p.as_bytes(), csrf.as_bytes())) {
         return Err(AppError(Error::Forbidden).into_response());
     }
     Ok(Request::from_parts(parts, axum::body::Body::from(bytes)))
@@ -211,7 +210,7 @@ async fn callback(
         .insert(OPERATOR_KEY, &op)
         .await
         .map_err(session_error)?;
-    let csrf = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    let csrf = dimos_identity::random_token();
     session
         .insert(CSRF_KEY, csrf)
         .await
@@ -228,7 +227,7 @@ async fn logout(
     let Some((_, csrf)) = current(Some(&session), &state).await else {
         return Ok(Redirect::to("/").into_response());
     };
-    if csrf != form.csrf {
+    if !dimos_identity::constant_time_eq(csrf.as_bytes(), form.csrf.as_bytes()) {
         return Err(Error::Forbidden.into());
     }
     session.flush().await.map_err(session_error)?;
