@@ -295,6 +295,15 @@ impl Db {
         })
     }
 
+    /// A transaction that only reads (one consistent snapshot). On SQLite it
+    /// does not take the write lock, so it never waits for writers.
+    pub async fn begin_read(&self) -> Result<Tx<'static>, DbError> {
+        Ok(match &self.pool {
+            Pool::Pg(p) => Tx::Pg(p.begin().await?),
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+        })
+    }
+
     /// A dedicated connection, for work that must stay on one session
     /// (advisory locks while migrating).
     pub(crate) async fn detach(&self) -> Result<Detached, DbError> {

@@ -3,6 +3,7 @@
 //! use. Tenant data is reached only through [`TenantDb`], which scopes every
 //! statement it builds to one tenant.
 
+pub mod background;
 mod conn;
 pub mod migrate;
 mod scoped;

@@ -522,15 +522,9 @@ impl Access {
         every: std::time::Duration,
     ) -> tokio::task::JoinHandle<()> {
         let me = Arc::clone(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                if let Err(e) = me.refresh().await {
-                    tracing::warn!(error = %e, "access policy refresh failed; keeping the last one");
-                }
-            }
+        dimos_db::background::spawn_every(every, "access policy refresh", move || {
+            let me = Arc::clone(&me);
+            async move { me.refresh().await.map(drop) }
         })
     }
 }

@@ -123,16 +123,17 @@ impl Application {
         // small. Every replica may run this: the DELETE is idempotent.
         let sweeper = {
             let store = dimos_identity::DbSessionStore::new(db.clone());
-            tokio::spawn(async move {
-                use tower_sessions::session_store::ExpiredDeletion;
-                let mut tick = tokio::time::interval(Duration::from_secs(900));
-                loop {
-                    tick.tick().await;
-                    if let Err(e) = store.delete_expired().await {
-                        tracing::warn!(error = %e, "deleting expired sessions failed");
+            dimos_db::background::spawn_every(
+                Duration::from_secs(900),
+                "expired session sweep",
+                move || {
+                    let store = store.clone();
+                    async move {
+                        use tower_sessions::session_store::ExpiredDeletion;
+                        store.delete_expired().await
                     }
-                }
-            })
+                },
+            )
         };
         let state = AppState::new(dimos_web::AppParts {
             config,

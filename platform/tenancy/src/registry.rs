@@ -155,18 +155,13 @@ impl Registry {
     /// Polls for changes until the returned task is aborted.
     pub fn spawn_refresher(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
         let me = Arc::clone(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                match me.refresh().await {
-                    Ok(true) => tracing::info!(version = me.version(), "tenant changes picked up"),
-                    Ok(false) => {}
-                    Err(e) => {
-                        tracing::warn!(error = %e, "tenant registry refresh failed; serving the last snapshot")
-                    }
+        dimos_db::background::spawn_every(every, "tenant registry refresh", move || {
+            let me = Arc::clone(&me);
+            async move {
+                if me.refresh().await? {
+                    tracing::info!(version = me.version(), "tenant changes picked up");
                 }
+                Ok::<_, DbError>(())
             }
         })
     }

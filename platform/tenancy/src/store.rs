@@ -182,7 +182,8 @@ impl TenantStore {
 
     /// One tenant with its logo.
     pub async fn get(&self, slug: &str) -> Result<Option<Tenant>, DbError> {
-        let mut tx = self.db.begin().await?;
+        // Three reads that must agree: one snapshot, no write lock.
+        let mut tx = self.db.begin_read().await?;
         let t = load_one(&mut tx, slug).await?;
         tx.commit().await?;
         Ok(t)
