@@ -315,12 +315,27 @@ async fn login(
         .identity()
         .provider_for_tenant(chosen)
         .ok_or(Error::Unavailable)?;
-    let next = crate::pages::safe_next(q.next);
-    let redirect = callback_url(&state, &host_of(&req));
-    let (url, pending) = provider.start(&redirect, &next).await.map_err(|e| {
-        tracing::warn!(error = %e, "sign-in could not start");
-        Error::SignInFailed(e.code())
-    })?;
+    begin_sign_in(&state, &session, provider, &host_of(&req), q.next).await
+}
+
+/// Starts the code flow with `provider` and remembers it in the session;
+/// the callback comes back to the host the person is on. Shared by tenant
+/// hosts and the admin host.
+pub(crate) async fn begin_sign_in(
+    state: &AppState,
+    session: &Session,
+    provider: &dimos_identity::OidcProvider,
+    host: &str,
+    next: Option<String>,
+) -> Result<Response> {
+    let next = crate::pages::safe_next(next);
+    let (url, pending) = provider
+        .start(&callback_url(state, host), &next)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "sign-in could not start");
+            Error::SignInFailed(e.code())
+        })?;
     session
         .insert(PENDING_KEY, &pending)
         .await
@@ -328,8 +343,40 @@ async fn login(
     Ok(Redirect::to(&url).into_response())
 }
 
+/// Completes the code flow the session started. The pending sign-in is
+/// taken out of the session first, so a replayed callback finds nothing.
+pub(crate) async fn finish_sign_in(
+    state: &AppState,
+    session: &Session,
+    q: &CallbackQuery,
+) -> Result<(Pending, dimos_identity::SignedIn), dimos_identity::SignInError> {
+    use dimos_identity::SignInError;
+    let pending: Option<Pending> = session
+        .remove(PENDING_KEY)
+        .await
+        .map_err(|e| SignInError::Discovery(format!("session: {e}")))?;
+    let pending = pending.ok_or(SignInError::NoPendingSignIn)?;
+    if let Some(err) = q.error.as_deref() {
+        return Err(SignInError::ProviderRefused(format!(
+            "{err}: {}",
+            q.error_description.as_deref().unwrap_or("")
+        )));
+    }
+    let provider = state
+        .identity()
+        .provider(&pending.provider)
+        .ok_or_else(|| SignInError::Discovery("provider no longer configured".into()))?;
+    let code = q
+        .code
+        .as_deref()
+        .ok_or_else(|| SignInError::TokenExchange("no code".into()))?;
+    let returned_state = q.state.as_deref().ok_or(SignInError::StateMismatch)?;
+    let signed_in = provider.finish(&pending, code, returned_state).await?;
+    Ok((pending, signed_in))
+}
+
 #[derive(Deserialize)]
-struct CallbackQuery {
+pub(crate) struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
     error: Option<String>,
@@ -343,34 +390,7 @@ async fn callback(
     peer: Peer,
     Query(q): Query<CallbackQuery>,
 ) -> Result<Response> {
-    // Taken out: a replayed callback finds nothing pending.
-    let pending: Option<Pending> = session.remove(PENDING_KEY).await.map_err(session_error)?;
-    let result = async {
-        let pending = pending.ok_or(dimos_identity::SignInError::NoPendingSignIn)?;
-        if let Some(err) = q.error.as_deref() {
-            return Err(dimos_identity::SignInError::ProviderRefused(format!(
-                "{err}: {}",
-                q.error_description.as_deref().unwrap_or("")
-            )));
-        }
-        let provider = state
-            .identity()
-            .provider(&pending.provider)
-            .ok_or_else(|| {
-                dimos_identity::SignInError::Discovery("provider no longer configured".into())
-            })?;
-        let code = q
-            .code
-            .as_deref()
-            .ok_or_else(|| dimos_identity::SignInError::TokenExchange("no code".into()))?;
-        let returned_state = q
-            .state
-            .as_deref()
-            .ok_or(dimos_identity::SignInError::StateMismatch)?;
-        let signed_in = provider.finish(&pending, code, returned_state).await?;
-        Ok((pending, signed_in))
-    }
-    .await;
+    let result = finish_sign_in(&state, &session, &q).await;
     let (pending, signed_in) = match result {
         Ok(v) => v,
         Err(e) => {

@@ -12,14 +12,12 @@ use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use dimos_identity::Pending;
 use dimos_kernel::Error;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use tower_sessions::Session;
 
 const OPERATOR_KEY: &str = "operator";
-const PENDING_KEY: &str = "oidc_pending";
 const CSRF_KEY: &str = "csrf";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -140,48 +138,15 @@ async fn login(
         .identity()
         .provider_for_tenant(None)
         .ok_or(Error::Unavailable)?;
-    let redirect = format!(
-        "{}://{}/auth/callback",
-        state.config().http.public_scheme,
-        host_of(&req)
-    );
-    let (url, pending) = provider
-        .start(&redirect, &crate::pages::safe_next(q.next))
-        .await
-        .map_err(|e| Error::SignInFailed(e.code()))?;
-    session
-        .insert(PENDING_KEY, &pending)
-        .await
-        .map_err(session_error)?;
-    Ok(Redirect::to(&url).into_response())
-}
-
-#[derive(Deserialize)]
-struct CallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
+    crate::auth::begin_sign_in(&state, &session, provider, &host_of(&req), q.next).await
 }
 
 async fn callback(
     State(state): State<AppState>,
     session: Session,
-    Query(q): Query<CallbackQuery>,
+    Query(q): Query<crate::auth::CallbackQuery>,
 ) -> Result<Response> {
-    let pending: Pending = session
-        .remove(PENDING_KEY)
-        .await
-        .map_err(session_error)?
-        .ok_or(Error::SignInFailed("no_pending_sign_in"))?;
-    let provider = state
-        .identity()
-        .provider(&pending.provider)
-        .ok_or(Error::SignInFailed("provider_unreachable"))?;
-    let signed_in = provider
-        .finish(
-            &pending,
-            q.code.as_deref().unwrap_or(""),
-            q.state.as_deref().unwrap_or(""),
-        )
+    let (pending, signed_in) = crate::auth::finish_sign_in(&state, &session, &q)
         .await
         .map_err(|e| {
             tracing::warn!(error = %e, "operator sign-in failed");
