@@ -1,0 +1,112 @@
+//! Document metadata, tenant-scoped like everything else.
+
+use chrono::{DateTime, Utc};
+use dimos_db::{DbError, TenantDb};
+use sea_query::{Expr, ExprTrait, Iden, Order};
+use serde::Serialize;
+use uuid::Uuid;
+
+#[derive(Iden, Clone, Copy)]
+enum Documents {
+    Table,
+    Id,
+    CaseId,
+    Kind,
+    OriginalName,
+    ContentType,
+    Size,
+    Sha256,
+    ObjectKey,
+    PersonalData,
+    UploadedBy,
+    UploadedAt,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Document {
+    pub id: Uuid,
+    pub case_id: Option<Uuid>,
+    pub kind: Option<String>,
+    pub original_name: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+    pub object_key: String,
+    pub personal_data: bool,
+    pub uploaded_by: Uuid,
+    pub uploaded_at: DateTime<Utc>,
+}
+
+const COLUMNS: [Documents; 11] = [
+    Documents::Id,
+    Documents::CaseId,
+    Documents::Kind,
+    Documents::OriginalName,
+    Documents::ContentType,
+    Documents::Size,
+    Documents::Sha256,
+    Documents::ObjectKey,
+    Documents::PersonalData,
+    Documents::UploadedBy,
+    Documents::UploadedAt,
+];
+
+/// A new object key: the tenant, then a random id; nothing from the person.
+pub fn new_key(tdb: &TenantDb, id: Uuid) -> String {
+    format!("{}/{}", tdb.tenant_id().uuid().simple(), id.simple())
+}
+
+pub async fn insert(tdb: &TenantDb, d: &Document) -> Result<(), DbError> {
+    let mut q = tdb.insert(Documents::Table, COLUMNS);
+    q.values([
+        d.id.into(),
+        d.case_id.into(),
+        d.kind.clone().into(),
+        d.original_name.clone().into(),
+        d.content_type.clone().into(),
+        d.size.into(),
+        d.sha256.clone().into(),
+        d.object_key.clone().into(),
+        d.personal_data.into(),
+        d.uploaded_by.into(),
+        d.uploaded_at.into(),
+    ]);
+    tdb.insert_rows(&q).await.map(drop)
+}
+
+pub async fn of_case(tdb: &TenantDb, case: Uuid) -> Result<Vec<Document>, DbError> {
+    let mut q = tdb.select(Documents::Table);
+    q.columns(COLUMNS)
+        .and_where(Expr::col(Documents::CaseId).eq(case))
+        .order_by(Documents::UploadedAt, Order::Asc);
+    tdb.fetch_all(&q).await
+}
+
+pub async fn get(tdb: &TenantDb, id: Uuid) -> Result<Option<Document>, DbError> {
+    let mut q = tdb.select(Documents::Table);
+    q.columns(COLUMNS)
+        .and_where(Expr::col(Documents::Id).eq(id));
+    tdb.fetch_optional(&q).await
+}
+
+/// Bytes already stored for a case (for the per-case limit).
+pub async fn case_bytes(tdb: &TenantDb, case: Uuid) -> Result<u64, DbError> {
+    // SUM is NUMERIC on PostgreSQL: cast so both databases return an integer.
+    let mut q = tdb.select(Documents::Table);
+    q.expr(
+        Expr::col(Documents::Size)
+            .sum()
+            .cast_as(sea_query::Alias::new("BIGINT")),
+    )
+    .and_where(Expr::col(Documents::CaseId).eq(case));
+    let (n,): (Option<i64>,) = tdb.fetch_optional(&q).await?.unwrap_or((None,));
+    Ok(u64::try_from(n.unwrap_or(0)).unwrap_or(0))
+}
+
+/// Every object key the tenant's documents point at.
+pub async fn keys(tdb: &TenantDb) -> Result<Vec<String>, DbError> {
+    let mut q = tdb.select(Documents::Table);
+    q.column(Documents::ObjectKey);
+    let rows: Vec<(String,)> = tdb.fetch_all(&q).await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
