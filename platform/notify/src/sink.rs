@@ -1,0 +1,184 @@
+//! Turns the workflow's events into outbox messages for the applicant, in
+//! the transaction of the change: registered (with the protocol number),
+//! more information requested (with the deadline), decided, and any
+//! `notify.<event>` a process emits for which a template exists (e.g.
+//! `ready`, something to collect).
+
+use crate::outbox::{self, NewNotification};
+use crate::templates::{Template, Templates};
+use async_trait::async_trait;
+use dimos_db::{TenantDb, TenantTx};
+use dimos_kernel::{Error, Locale};
+use dimos_workflow::{Event, EventSink};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// How the applicant wants to hear from the municipality.
+#[derive(Debug, Clone)]
+pub struct Recipient {
+    pub email: Option<String>,
+    pub mobile: Option<String>,
+    pub email_on: bool,
+    pub sms_on: bool,
+    pub locale: Locale,
+}
+
+#[derive(Debug, Clone)]
+pub struct TenantInfo {
+    pub name: dimos_kernel::LocalizedText,
+    /// `https://alimos.gov.gr` — case links start here.
+    pub base_url: String,
+    pub sms_enabled: bool,
+}
+
+/// What the sink needs to know from outside the workflow: people and
+/// municipalities (the web layer answers from accounts and the registry).
+#[async_trait]
+pub trait Directory: Send + Sync {
+    async fn recipient(&self, tdb: &TenantDb, account: Uuid) -> Result<Option<Recipient>, Error>;
+    async fn tenant(&self, tdb: &TenantDb) -> Result<Option<TenantInfo>, Error>;
+    /// A municipality's own wording, if it changed this message.
+    async fn template(
+        &self,
+        tdb: &TenantDb,
+        event: &str,
+        lang: Locale,
+    ) -> Result<Option<Template>, Error>;
+    /// The service's name, in the person's language.
+    fn service_name(&self, process: &str, lang: Locale) -> String;
+}
+
+pub struct NotificationSink {
+    pub templates: Arc<Templates>,
+    pub directory: Arc<dyn Directory>,
+}
+
+/// The template an event calls for, if any.
+fn template_for(kind: &str, templates: &Templates) -> Option<String> {
+    match kind {
+        "registered" | "approved" | "rejected" => Some(kind.to_owned()),
+        "waiting" => Some("info-requested".into()),
+        k => {
+            let name = k.strip_prefix("notify.")?;
+            // Ends and registrations have their own messages already.
+            let automatic = ["registered", "approved", "rejected", "info-requested"];
+            (!automatic.contains(&name) && templates.events().any(|e| e == name))
+                .then(|| name.to_owned())
+        }
+    }
+}
+
+#[async_trait]
+impl EventSink for NotificationSink {
+    async fn on_event(
+        &self,
+        tx: &mut TenantTx<'_>,
+        tdb: &TenantDb,
+        e: &Event,
+    ) -> Result<(), Error> {
+        let Some(event) = template_for(&e.kind, &self.templates) else {
+            return Ok(());
+        };
+        let Some(r) = self.directory.recipient(tdb, e.applicant).await? else {
+            return Ok(());
+        };
+        let Some(t) = self.directory.tenant(tdb).await? else {
+            return Ok(());
+        };
+        let template = match self.directory.template(tdb, &event, r.locale).await? {
+            Some(own) => own,
+            None => match self.templates.get(&event, r.locale) {
+                Some(t) => t.clone(),
+                None => return Ok(()),
+            },
+        };
+        let p = &e.payload;
+        let deadline = p
+            .get("until")
+            .and_then(|v| serde_json::from_value::<chrono::DateTime<chrono::Utc>>(v.clone()).ok())
+            .map(|d| {
+                dimos_kernel::clock::local_date(d)
+                    .format("%d/%m/%Y")
+                    .to_string()
+            })
+            .unwrap_or_default();
+        let vars: BTreeMap<&str, String> = [
+            ("citizen", e.applicant_name.clone()),
+            ("municipality", t.name.get(r.locale).to_owned()),
+            ("service", self.directory.service_name(&e.process, r.locale)),
+            ("subject", e.subject.clone()),
+            ("protocol", e.protocol.clone().unwrap_or_default()),
+            ("link", format!("{}/cases/{}", t.base_url, e.case_id)),
+            ("deadline", deadline),
+            (
+                "request",
+                p.get("request")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
+            ),
+            (
+                "reasoning",
+                p.get("reasoning")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
+            ),
+        ]
+        .into_iter()
+        .collect();
+        let rendered = template
+            .render(&vars)
+            .map_err(|err| Error::internal(format!("template {event}: {err}")))?;
+        let now = e.at;
+        let key = |channel: &str| format!("case:{}:{}:{channel}", e.case_id, e.seq);
+        if r.email_on
+            && let Some(to) = r.email.as_deref().filter(|m| !m.is_empty())
+        {
+            outbox::enqueue(
+                tx,
+                tdb,
+                now,
+                &NewNotification {
+                    idempotency_key: key("email"),
+                    case_id: Some(e.case_id.0),
+                    account_id: Some(e.applicant),
+                    event: event.clone(),
+                    channel: "email",
+                    recipient: to.to_owned(),
+                    locale: r.locale.code().to_owned(),
+                    subject: Some(rendered.subject.clone()),
+                    text: rendered.text.clone(),
+                    html: Some(rendered.html.clone()),
+                },
+            )
+            .await?;
+        }
+        if t.sms_enabled
+            && r.sms_on
+            && let Some(to) = r.mobile.as_deref().filter(|m| !m.is_empty())
+        {
+            outbox::enqueue(
+                tx,
+                tdb,
+                now,
+                &NewNotification {
+                    idempotency_key: key("sms"),
+                    case_id: Some(e.case_id.0),
+                    account_id: Some(e.applicant),
+                    event,
+                    channel: "sms",
+                    recipient: to.to_owned(),
+                    locale: r.locale.code().to_owned(),
+                    subject: None,
+                    text: rendered.sms,
+                    html: None,
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
