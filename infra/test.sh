@@ -5,7 +5,8 @@
 #
 # It makes sure the real peers exist first: a PostgreSQL server (the local
 # one, or a throwaway cluster; installed with apt where missing), Debian's
-# chromium, and the browser tests' npm packages. It never skips a database.
+# chromium, the browser tests' npm packages, and the Python test peers
+# (aiosmtpd for mail, moto for S3). It never skips a database.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -62,6 +63,18 @@ ensure_browser() {
   fi
 }
 
+# The SMTP server the notification tests send to (PyPI aiosmtpd) and the
+# S3-compatible server the storage tests use (PyPI moto[server]).
+ensure_python_peers() {
+  # OpenSSL is the independent verifier of our signatures and makes the
+  # test SMTP server's certificates.
+  command -v openssl >/dev/null || apt_install openssl
+  if ! python3 -c 'import aiosmtpd, moto.server' 2>/dev/null; then
+    log "installing the Python test peers (aiosmtpd, moto)"
+    python3 -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+  fi
+}
+
 # Each test creates its own database; drop those left by earlier runs.
 drop_old_test_databases() {
   psql "$DIMOS_TEST_POSTGRES_URL" -Atqc \
@@ -72,5 +85,6 @@ drop_old_test_databases() {
 ensure_postgres
 drop_old_test_databases
 ensure_browser
+ensure_python_peers
 log "PostgreSQL for tests: $DIMOS_TEST_POSTGRES_URL"
 exec cargo test --workspace --locked "$@"

@@ -86,6 +86,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub database_url: String,
     pub data_dir: PathBuf,
+    /// The running application's state (its scheduler, engine, database).
+    pub state: dimos_web::AppState,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<anyhow_result::Result>>,
     _dir: Option<tempfile::TempDir>,
@@ -100,6 +102,8 @@ pub struct Options {
     pub database_url: Option<String>,
     pub apply_on_start: Option<PathBuf>,
     pub tweak: Box<dyn FnOnce(&mut Config) + Send>,
+    /// The clock deadlines and timers follow; tests move it forward.
+    pub clock: Option<std::sync::Arc<dimos_kernel::ManualClock>>,
 }
 
 impl Default for Options {
@@ -109,6 +113,7 @@ impl Default for Options {
             database_url: None,
             apply_on_start: None,
             tweak: Box::new(|_| {}),
+            clock: None,
         }
     }
 }
@@ -140,10 +145,15 @@ impl TestApp {
         config.tenancy.apply_on_start = opts.apply_on_start;
         config.tenancy.refresh_interval_ms = 200;
         (opts.tweak)(&mut config);
-        let app = Application::build(config, opts.modules)
+        let clock: dimos_kernel::SharedClock = match opts.clock {
+            Some(c) => c,
+            None => std::sync::Arc::new(dimos_kernel::SystemClock),
+        };
+        let app = Application::build_with_clock(config, opts.modules, clock)
             .await
             .expect("application builds");
         let addr = app.local_addr();
+        let state = app.state().clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
             app.run_until(async move {
@@ -162,6 +172,7 @@ impl TestApp {
             client,
             database_url,
             data_dir: dir.path().to_owned(),
+            state,
             shutdown: Some(tx),
             handle: Some(handle),
             _dir: Some(dir),
@@ -232,6 +243,14 @@ impl TestApp {
         );
     }
 
+    /// Stops the server like `stop`, but keeps its data folder (and so a
+    /// SQLite database) for the next process to start on.
+    pub async fn stop_keeping_data(mut self) -> Option<tempfile::TempDir> {
+        let dir = self._dir.take();
+        self.stop().await;
+        dir
+    }
+
     /// Stops the server gracefully and waits for it.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -278,7 +297,9 @@ impl<'a> Browser<'a> {
         (host, if path.is_empty() { "/".into() } else { path })
     }
 
-    fn cookie_header(&self, host: &str) -> Option<String> {
+    /// The `Cookie` header this browser sends to `host`, for requests made
+    /// outside it (multipart uploads, concurrent posts).
+    pub fn cookie_header(&self, host: &str) -> Option<String> {
         let jar = self.cookies.get(host)?;
         (!jar.is_empty()).then(|| {
             jar.iter()
@@ -394,4 +415,50 @@ impl<'a> Browser<'a> {
         assert_eq!(res.status(), 303, "the provider redirects back");
         self.follow(res, post_url).await
     }
+}
+
+/// Demo people and the roles test tenants give them (by tax id).
+pub const STAFF: &[(&str, &str)] = &[
+    ("kep-officer", "kep-officer"),
+    ("technical-employee", "technical-employee"),
+    ("council-secretary", "council-secretary"),
+    ("mayor", "mayor"),
+    ("nursery-manager", "nursery-manager"),
+    ("municipal-admin", "municipal-admin"),
+];
+
+pub fn tax_id(person: &str) -> &'static str {
+    dimos_identity::dev_provider::PEOPLE
+        .iter()
+        .find(|p| p.key == person)
+        .map(|p| p.tax_id)
+        .unwrap_or_else(|| panic!("no demo person {person}"))
+}
+
+/// A tenant whose demo staff hold the roles in [`STAFF`].
+pub async fn tenant_with_staff(app: &TestApp, slug: &str, name: &str) {
+    tenant_with_grants(app, slug, name, STAFF).await;
+}
+
+/// A tenant with the given (demo person, role) grants.
+pub async fn tenant_with_grants(app: &TestApp, slug: &str, name: &str, grants: &[(&str, &str)]) {
+    let mut body = tenant_body(slug, name);
+    body["grants"] = json!(
+        grants
+            .iter()
+            .map(|(p, r)| json!({"tax_id": tax_id(p), "role": r}))
+            .collect::<Vec<_>>()
+    );
+    app.create_tenant(body).await;
+}
+
+/// The CSRF token of the first form on a page.
+pub fn csrf_of(html: &str) -> String {
+    html.split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .expect("a form with a CSRF token")
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }

@@ -1,5 +1,8 @@
 use dimos_identity::dev_provider::PEOPLE;
-use dimos_it::{Backend, Browser, Options, TestApp, on_both_backends, tenant_body};
+use dimos_it::{
+    Backend, Browser, Options, TestApp, csrf_of, on_both_backends, tax_id, tenant_body,
+    tenant_with_staff,
+};
 use serde_json::json;
 
 on_both_backends!(
@@ -9,40 +12,7 @@ on_both_backends!(
     the_municipal_admin_grants_and_revokes_roles,
 );
 
-/// Demo people and the roles the test tenant gives them (by tax id).
-const STAFF: &[(&str, &str)] = &[
-    ("kep-officer", "kep-officer"),
-    ("technical-employee", "technical-employee"),
-    ("council-secretary", "council-secretary"),
-    ("mayor", "mayor"),
-    ("nursery-manager", "nursery-manager"),
-    ("municipal-admin", "municipal-admin"),
-];
-
-fn tax_id(person: &str) -> &'static str {
-    PEOPLE.iter().find(|p| p.key == person).unwrap().tax_id
-}
-
-async fn tenant_with_staff(app: &TestApp, slug: &str, name: &str) {
-    let mut body = tenant_body(slug, name);
-    body["grants"] = json!(
-        STAFF
-            .iter()
-            .map(|(p, r)| json!({"tax_id": tax_id(p), "role": r}))
-            .collect::<Vec<_>>()
-    );
-    app.create_tenant(body).await;
-}
-
-fn csrf_of(html: &str) -> String {
-    html.split("name=\"_csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned()
-}
+use dimos_it::STAFF;
 
 /// Walks every declared staff/admin route with every demo person: allowed
 /// exactly when the person's role carries the route's permission.
@@ -137,11 +107,16 @@ async fn a_kep_officer_verifies_a_citizen_in_person(b: Backend) {
     let mut officer = Browser::new(&app);
     let (home, _) = officer.sign_in("alpha.localhost", "kep-officer", "/").await;
     assert!(
-        home.text()
+        home.text().await.unwrap().contains("href=\"&#x2f;staff\""),
+        "the header links to the staff area"
+    );
+    let (hub, _) = officer.get(&officer.url("alpha.localhost", "/staff")).await;
+    assert!(
+        hub.text()
             .await
             .unwrap()
             .contains("href=\"&#x2f;staff&#x2f;verify\""),
-        "the header links to the desk"
+        "the staff area links to the desk"
     );
     let (page, _) = officer
         .get(&officer.url(
@@ -776,6 +751,7 @@ fn records_module() -> dimos_web::ModuleDescriptor {
         permissions: &[],
         default_grants: &[],
         workflows: &[],
+        hooks: &[],
         config: dimos_web::module::ConfigSchema::of::<NoConfig>(),
         navigation: &[],
         translations: &[],

@@ -20,6 +20,10 @@ async fn pages_work_in_a_real_browser_and_pass_axe() {
         },
     )
     .await;
+    // The reference module carries a sample process, so the browser walks
+    // the citizen's and the staff's case pages too.
+    app.enable_module("alimos", "example", serde_json::json!({}))
+        .await;
     let port = app.port().to_string();
     let out = tokio::task::spawn_blocking(move || {
         Command::new("node")

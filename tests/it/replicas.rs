@@ -92,6 +92,7 @@ fn slow_module() -> ModuleDescriptor {
         permissions: &[],
         default_grants: &[],
         workflows: &[],
+        hooks: &[],
         config: ConfigSchema::of::<NoConfig>(),
         navigation: &[],
         translations: &[],

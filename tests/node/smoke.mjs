@@ -159,6 +159,8 @@ await check('staff pages (verification desk, roles) are accessible', async (page
     await page.waitForURL((u) => u.hostname === 'alimos.localhost' && !u.pathname.startsWith('/auth'));
   };
   await signIn('Ελένη Γεωργίου');
+  await page.getByRole('link', { name: 'Χώρος εργασίας' }).click();
+  await axe(page, 'staff area');
   await page.getByRole('link', { name: 'Ταυτοποίηση πολιτών' }).click();
   await page.getByLabel('ΑΦΜ').fill('100000015');
   await page.getByRole('button', { name: 'Αναζήτηση' }).click();
@@ -168,10 +170,85 @@ await check('staff pages (verification desk, roles) are accessible', async (page
   await page.getByRole('button', { name: 'Αποσύνδεση', exact: true }).click();
   await page.waitForURL((u) => u.pathname === '/');
   await signIn('Δημήτρης Βασιλείου');
+  await page.getByRole('link', { name: 'Χώρος εργασίας' }).click();
   await page.getByRole('link', { name: 'Ρόλοι και δικαιώματα' }).click();
   assert(await page.getByRole('heading', { name: 'Ποιος έχει ποιον ρόλο' }).isVisible(), 'grants listed');
   await axe(page, 'roles and permissions');
   await shot(page, 'admin-access');
+});
+
+await check('a case goes from the citizen to the staff agenda and back', async (page) => {
+  const signIn = async (who) => {
+    await page.goto(url('alimos.localhost', '/auth/login?next=/'));
+    await page.getByRole('button', { name: `Σύνδεση ως ${who}` }).click();
+    await page.waitForURL((u) => u.hostname === 'alimos.localhost' && !u.pathname.startsWith('/auth'));
+  };
+  const signOut = async () => {
+    await page.getByRole('button', { name: 'Αποσύνδεση', exact: true }).click();
+    await page.waitForURL((u) => u.pathname === '/');
+  };
+  await signIn('Μαρία Παπαδοπούλου');
+  await page.goto(url('alimos.localhost', '/example/requests/new'));
+  await axe(page, 'application form');
+  await page.getByRole('button', { name: 'Υποβολή αίτησης' }).click();
+  assert(await page.locator('.govgr-error-summary').isVisible(), 'empty form refused with a summary');
+  await page.getByLabel('Τίτλος ανακοίνωσης').fill('Εθελοντικός καθαρισμός παραλίας');
+  await page.getByLabel('Κείμενο ανακοίνωσης').fill('Το Σάββατο στις 10:00.');
+  await page.getByRole('button', { name: 'Υποβολή αίτησης' }).click();
+  await page.waitForURL((u) => u.pathname.startsWith('/cases/'));
+  assert(await page.getByText('Η αίτησή σας υποβλήθηκε').isVisible(), 'confirmation with protocol number');
+  await shot(page, 'case-submitted');
+  await axe(page, 'case page (submitted)');
+  await page.getByRole('link', { name: 'Οι αιτήσεις μου' }).first().click();
+  assert(await page.getByRole('heading', { name: 'Οι αιτήσεις μου' }).isVisible(), 'my applications');
+  await axe(page, 'my applications');
+  await signOut();
+
+  await signIn('Νίκος Κωνσταντίνου');
+  await page.goto(url('alimos.localhost', '/staff/agenda?queue=available'));
+  await axe(page, 'agenda (available)');
+  await page.getByRole('button', { name: /^Ανάληψη/ }).first().click();
+  await page.waitForURL((u) => u.pathname.startsWith('/staff/cases/'));
+  await shot(page, 'staff-case');
+  await axe(page, 'staff case file with task form');
+  await page.getByRole('button', { name: 'Ολοκλήρωση εργασίας' }).click();
+  assert(await page.locator('.govgr-error-summary').isVisible(), 'task form errors shown');
+  await axe(page, 'task form with errors');
+  await page.getByLabel('Εκτίμηση').fill('Λείπει η ώρα λήξης');
+  await page.getByLabel('Ζήτηση συμπληρωματικών στοιχείων').check();
+  await page.getByLabel('Σχόλιο', { exact: true }).fill('Πόση ώρα θα διαρκέσει;');
+  await page.getByRole('button', { name: 'Ολοκλήρωση εργασίας' }).click();
+  await page.waitForURL((u) => u.pathname === '/staff/agenda');
+  await signOut();
+
+  await signIn('Μαρία Παπαδοπούλου');
+  await page.goto(url('alimos.localhost', '/cases'));
+  await page.locator('table a').first().click();
+  assert((await page.locator('.dimos-quote').textContent()).includes('Πόση ώρα θα διαρκέσει;'), 'the request reaches the citizen');
+  await axe(page, 'case page waiting for the citizen');
+  await page.getByLabel('Αρχείο', { exact: true }).setInputFiles({
+    name: 'πρόγραμμα.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n% programme\n'),
+  });
+  await page.getByRole('button', { name: 'Υποβολή εγγράφου' }).click();
+  assert(await page.getByText('Το έγγραφο υποβλήθηκε.').isVisible(), 'document uploaded without JavaScript');
+  assert(await page.getByRole('link', { name: 'πρόγραμμα.pdf' }).isVisible(), 'listed on the case');
+  await axe(page, 'case page with a document');
+  await page.getByLabel('Η απάντησή σας').fill('Δύο ώρες.');
+  await page.getByRole('button', { name: 'Αποστολή απάντησης' }).click();
+  assert(await page.getByText('Η απάντησή σας στάλθηκε στον δήμο.').isVisible(), 'answer sent');
+  await page.getByRole('link', { name: /Απόδειξη κατάθεσης/ }).click();
+  await axe(page, 'receipt');
+  await signOut();
+
+  await signIn('Δημήτρης Βασιλείου');
+  for (const [path, label] of [['/admin/services', 'services'], ['/admin/services/example.request', 'service settings'],
+    ['/staff/reports', 'reports'], ['/staff/protocol', 'protocol book'], ['/staff/cases', 'case search'],
+    ['/admin/notifications', 'notification settings'], ['/account', 'account with notification preferences']]) {
+    const res = await page.goto(url('alimos.localhost', path));
+    assert(res.status() === 200, `${path}: ${res.status()}`);
+    await axe(page, label);
+  }
+  await shot(page, 'case-search');
 });
 
 await browser.close();

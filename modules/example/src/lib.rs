@@ -9,20 +9,25 @@
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use dimos_db::migrate::Migration;
 use dimos_kernel::i18n::FtlSource;
 use dimos_kernel::{Error, FieldError, Locale};
+use dimos_web::auth::{CurrentUser, check_csrf};
+use dimos_web::extract::Form;
 use dimos_web::extract::Json;
 use dimos_web::module::ConfigSchema;
 use dimos_web::{
     AppState, CurrentTenant, ModuleConfig, ModuleDescriptor, NavEntry, Permission, Result, Ui,
+    WorkflowSource,
 };
+use dimos_workflow::{HookInput, NewCase};
 use minijinja::context;
 use sea_query::{Expr, ExprTrait, Iden, Order};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 pub const ID: &str = "example";
@@ -75,7 +80,11 @@ pub fn descriptor() -> ModuleDescriptor {
             label_key: "example-permission-publish",
         }],
         default_grants: &[("municipal-admin", "example.publish")],
-        workflows: &[],
+        workflows: &[WorkflowSource {
+            id: "request",
+            source: include_str!("../workflows/request.toml"),
+        }],
+        hooks: &[("example.publish", publish_hook)],
         config: ConfigSchema::of::<ExampleConfig>(),
         navigation: &[NavEntry {
             path: "",
@@ -94,10 +103,16 @@ pub fn descriptor() -> ModuleDescriptor {
                 text: include_str!("../locales/en/example.ftl"),
             },
         ],
-        templates: &[(
-            "example/index.html",
-            include_str!("../templates/index.html"),
-        )],
+        templates: &[
+            (
+                "example/index.html",
+                include_str!("../templates/index.html"),
+            ),
+            (
+                "example/request.html",
+                include_str!("../templates/request.html"),
+            ),
+        ],
     }
 }
 
@@ -106,6 +121,8 @@ fn routes() -> Router<AppState> {
         .route("/", get(index))
         .route("/notices", get(list).post(create))
         .route("/notices/{id}", get(show))
+        .route("/requests/new", get(request_form))
+        .route("/requests", post(submit_request))
 }
 
 #[derive(Iden, Clone, Copy)]
@@ -210,4 +227,111 @@ async fn show(t: CurrentTenant, Path(id): Path<Uuid>) -> Result<axum::Json<Notic
     .and_where(Expr::col((ExampleNotices::Table, ExampleNotices::Id)).eq(id));
     let n = t.db.fetch_optional(&q).await?.ok_or(Error::NotFound)?;
     Ok(axum::Json(n))
+}
+
+pub const PROCESS: &str = "example.request";
+
+/// The process's hook: gives the approved notice its board reference.
+fn publish_hook(input: &HookInput<'_>) -> std::result::Result<Map<String, Value>, String> {
+    let mut out = Map::new();
+    let reference = format!(
+        "ΑΝ-{}",
+        input
+            .protocol
+            .clone()
+            .unwrap_or_else(|| input.case_id.to_string())
+    );
+    out.insert("notice_reference".into(), Value::String(reference));
+    Ok(out)
+}
+
+async fn request_form(
+    State(state): State<AppState>,
+    ui: Ui,
+    t: CurrentTenant,
+    user: CurrentUser,
+) -> Result<Html<String>> {
+    let lead = state
+        .workflow()
+        .effective(&t.db, PROCESS)
+        .await?
+        .lead_time_days;
+    ui.render(
+        "example/request.html",
+        context! { csrf => user.csrf, lead, title => "", text => "", errors => Vec::<Value>::new() },
+    )
+}
+
+#[derive(Deserialize)]
+struct RequestForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    text: String,
+}
+
+/// Files the request as a case for the signed-in person (or the citizen an
+/// officer is assisting) and shows it with its protocol number.
+async fn submit_request(
+    State(state): State<AppState>,
+    ui: Ui,
+    t: CurrentTenant,
+    user: CurrentUser,
+    Form(f): Form<RequestForm>,
+) -> Result<Response> {
+    check_csrf(&user, &f.csrf)?;
+    let (title, text) = (f.title.trim(), f.text.trim());
+    let mut errors = vec![];
+    for (field, v, max) in [("title", title, 200), ("text", text, 5000)] {
+        if v.is_empty() {
+            errors.push(FieldError::new(field, "required"));
+        } else if v.chars().count() > max {
+            errors.push(FieldError::new(field, "too-long").with_detail(max.to_string()));
+        }
+    }
+    if !errors.is_empty() {
+        let lead = state
+            .workflow()
+            .effective(&t.db, PROCESS)
+            .await?
+            .lead_time_days;
+        let errors: Vec<_> = errors
+            .iter()
+            .map(|e| context! { field => e.field.clone(), message => ui.state.translator().field_message(ui.lang, e) })
+            .collect();
+        let page = ui.render(
+            "example/request.html",
+            context! { csrf => user.csrf, lead, title, text, errors },
+        )?;
+        return Ok(dimos_web::error::rendered_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            page,
+        ));
+    }
+    let applicant = user.acting_for();
+    let applicant_name = match &user.assisting {
+        Some(a) => a.name.clone(),
+        None => user.account.display_name(),
+    };
+    let mut data = Map::new();
+    data.insert("title".into(), title.into());
+    data.insert("text".into(), text.into());
+    let started = state
+        .workflow()
+        .start(
+            &t.db,
+            NewCase {
+                process: PROCESS.into(),
+                applicant: applicant.0,
+                applicant_name,
+                filed_by: user.assisting.as_ref().map(|_| user.account.id),
+                subject: title.to_owned(),
+                data,
+                attachments: 0,
+            },
+        )
+        .await?;
+    Ok(Redirect::to(&format!("/cases/{}?done=submitted", started.case_id)).into_response())
 }

@@ -66,5 +66,23 @@ pub const PLATFORM_MIGRATIONS: migrate::MigrationSet = migrate::MigrationSet {
             postgres: include_str!("../../../migrations/postgres/0005_tenant_identity.sql"),
             sqlite: include_str!("../../../migrations/sqlite/0005_tenant_identity.sql"),
         },
+        migrate::Migration {
+            version: 6,
+            name: "workflow",
+            postgres: include_str!("../../../migrations/postgres/0006_workflow.sql"),
+            sqlite: include_str!("../../../migrations/sqlite/0006_workflow.sql"),
+        },
+        migrate::Migration {
+            version: 7,
+            name: "documents",
+            postgres: include_str!("../../../migrations/postgres/0007_documents.sql"),
+            sqlite: include_str!("../../../migrations/sqlite/0007_documents.sql"),
+        },
+        migrate::Migration {
+            version: 8,
+            name: "notifications",
+            postgres: include_str!("../../../migrations/postgres/0008_notifications.sql"),
+            sqlite: include_str!("../../../migrations/sqlite/0008_notifications.sql"),
+        },
     ],
 };

@@ -34,6 +34,14 @@ impl<S> DerefMut for Scoped<S> {
     }
 }
 
+impl<S: Clone> Scoped<S> {
+    /// The statement itself, to nest as a subquery of another scoped
+    /// statement (it keeps its own tenant condition).
+    pub fn clone_inner(&self) -> S {
+        self.stmt.clone()
+    }
+}
+
 impl Scoped<SelectStatement> {
     /// Joins another tenant-owned table, on the same tenant as well as `on`.
     pub fn join_scoped<T>(&mut self, table: T, on: SimpleExpr) -> &mut Self
@@ -186,7 +194,25 @@ pub struct TenantTx<'c> {
     tenant: TenantId,
 }
 
-impl TenantTx<'_> {
+impl<'c> TenantTx<'c> {
+    /// Continues a transaction begun elsewhere (the scheduler locks a job
+    /// first, then learns whose it is) as one tenant's.
+    pub fn adopt(tx: Tx<'c>, tenant: TenantId) -> Self {
+        TenantTx { tx, tenant }
+    }
+
+    pub fn tenant_id(&self) -> TenantId {
+        self.tenant
+    }
+
+    pub async fn fetch_optional<T: FromRowAny>(
+        &mut self,
+        q: &Scoped<SelectStatement>,
+    ) -> Result<Option<T>, DbError> {
+        debug_assert_eq!(q.tenant, self.tenant);
+        self.tx.fetch_optional(&q.stmt).await
+    }
+
     pub async fn fetch_all<T: FromRowAny>(
         &mut self,
         q: &Scoped<SelectStatement>,
@@ -207,6 +233,29 @@ impl TenantTx<'_> {
 
     pub async fn commit(self) -> Result<(), DbError> {
         self.tx.commit().await
+    }
+
+    /// Takes this tenant's lock called `name` until the transaction ends:
+    /// other transactions taking it wait. Built from an UPDATE of a row, so
+    /// it is the same statement on both databases.
+    pub async fn lock(&mut self, tdb: &TenantDb, name: &str) -> Result<(), DbError> {
+        use sea_query::{Alias, OnConflict};
+        let mut init = tdb.insert(
+            Alias::new("named_locks"),
+            [Alias::new("name"), Alias::new("taken")],
+        );
+        init.values([name.into(), 0i64.into()]);
+        init.statement().on_conflict(
+            OnConflict::columns([Alias::new(TENANT_ID), Alias::new("name")])
+                .do_nothing()
+                .to_owned(),
+        );
+        self.insert_rows(&init).await?;
+        let mut take = tdb.update(Alias::new("named_locks"));
+        take.value(Alias::new("taken"), Expr::col(Alias::new("taken")).add(1))
+            .and_where(Expr::col(Alias::new("name")).eq(name));
+        self.execute(&take).await?;
+        Ok(())
     }
 }
 

@@ -301,6 +301,17 @@ impl Access {
             .collect()
     }
 
+    /// Departments a subject belongs to in a tenant.
+    pub async fn departments_of(&self, tenant: TenantId, subjects: &[String]) -> BTreeSet<String> {
+        let e = self.enforcer.write().await;
+        let dom = tenant.to_string();
+        subjects
+            .iter()
+            .flat_map(|s| e.get_implicit_roles_for_user(s, Some(&dom)))
+            .filter_map(|r| r.strip_prefix("dept:").map(str::to_owned))
+            .collect()
+    }
+
     async fn bump(&self) -> Result<(), DbError> {
         let q = Query::update()
             .table(AccessVersion::Table)

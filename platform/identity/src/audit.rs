@@ -113,54 +113,53 @@ impl AuditLog {
     /// Appends an entry. Concurrent appends race for the next sequence
     /// number; the primary key lets exactly one win and the others retry.
     pub async fn append(db: &TenantDb, entry: &AuditEntry) -> Result<i64, DbError> {
-        let mut last_err = None;
-        for _ in 0..8 {
-            let mut q = db.select(AuditLogTable::Table);
-            q.columns([AuditLogTable::Seq, AuditLogTable::Hash])
-                .order_by(AuditLogTable::Seq, Order::Desc)
-                .limit(1);
-            let last: Option<(i64, String)> = db.fetch_optional(&q).await?;
-            let (seq, prev) = match last {
-                Some((s, h)) => (s + 1, h),
-                None => (1, GENESIS.to_owned()),
-            };
-            // Stored with microsecond precision on both databases, so hash it so.
-            let at = Utc::now().trunc_subsecs(6);
-            let hash = hash_of(seq, &at, entry, &prev);
-            let mut ins = db.insert(
-                AuditLogTable::Table,
-                [
-                    AuditLogTable::Seq,
-                    AuditLogTable::At,
-                    AuditLogTable::Actor,
-                    AuditLogTable::OnBehalfOf,
-                    AuditLogTable::Action,
-                    AuditLogTable::Record,
-                    AuditLogTable::Source,
-                    AuditLogTable::Detail,
-                    AuditLogTable::PrevHash,
-                    AuditLogTable::Hash,
-                ],
-            );
-            ins.values([
-                seq.into(),
-                at.into(),
-                entry.actor.clone().into(),
-                entry.on_behalf_of.clone().into(),
-                entry.action.clone().into(),
-                entry.record.clone().into(),
-                entry.source.clone().into(),
-                entry.detail.clone().into(),
-                prev.into(),
-                hash.into(),
-            ]);
-            match db.insert_rows(&ins).await {
-                Ok(_) => return Ok(seq),
-                Err(e) if matches!(e, DbError::Unique(_)) => last_err = Some(e),
-                Err(e) => return Err(e),
-            }
-        }
-        Err(last_err.unwrap_or(DbError::Unavailable("audit append contention".into())))
+        // The chain needs the previous entry: appends of one tenant take
+        // the tenant's audit lock, so concurrent requests (on any replica)
+        // queue instead of racing for the same sequence number.
+        let mut tx = db.begin().await?;
+        tx.lock(db, "audit").await?;
+        let mut q = db.select(AuditLogTable::Table);
+        q.columns([AuditLogTable::Seq, AuditLogTable::Hash])
+            .order_by(AuditLogTable::Seq, Order::Desc)
+            .limit(1);
+        let last: Option<(i64, String)> = tx.fetch_optional(&q).await?;
+        let (seq, prev) = match last {
+            Some((s, h)) => (s + 1, h),
+            None => (1, GENESIS.to_owned()),
+        };
+        // Stored with microsecond precision on both databases, so hash it so.
+        let at = Utc::now().trunc_subsecs(6);
+        let hash = hash_of(seq, &at, entry, &prev);
+        let mut ins = db.insert(
+            AuditLogTable::Table,
+            [
+                AuditLogTable::Seq,
+                AuditLogTable::At,
+                AuditLogTable::Actor,
+                AuditLogTable::OnBehalfOf,
+                AuditLogTable::Action,
+                AuditLogTable::Record,
+                AuditLogTable::Source,
+                AuditLogTable::Detail,
+                AuditLogTable::PrevHash,
+                AuditLogTable::Hash,
+            ],
+        );
+        ins.values([
+            seq.into(),
+            at.into(),
+            entry.actor.clone().into(),
+            entry.on_behalf_of.clone().into(),
+            entry.action.clone().into(),
+            entry.record.clone().into(),
+            entry.source.clone().into(),
+            entry.detail.clone().into(),
+            prev.into(),
+            hash.into(),
+        ]);
+        tx.insert_rows(&ins).await?;
+        tx.commit().await?;
+        Ok(seq)
     }
 
     pub async fn entries(db: &TenantDb, limit: u64) -> Result<Vec<StoredEntry>, DbError> {

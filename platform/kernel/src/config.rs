@@ -81,6 +81,175 @@ pub struct Config {
     pub http: HttpConfig,
     pub tenancy: TenancyConfig,
     pub identity: IdentityConfig,
+    pub jobs: JobsConfig,
+    pub storage: StorageConfig,
+    pub mail: MailConfig,
+    pub sms: SmsConfig,
+    pub notifications: NotificationsConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// `file` (messages land in `outbox_dir`) or `smtp`.
+    pub transport: String,
+    /// `smtp://host:25`, `smtp://user:pass@host:587?tls=required` (STARTTLS), `smtps://user:pass@host:465`.
+    pub smtp_url: Option<Secret>,
+    /// Sender for municipalities that set none.
+    pub from_name: String,
+    pub from_address: String,
+    /// Where the file transport writes; empty means `<data_dir>/outbox`.
+    pub outbox_dir: PathBuf,
+    /// PEM file of extra CA certificates to trust for SMTP TLS (a relay
+    /// with a private CA); empty means the usual web roots only.
+    pub smtp_ca_file: PathBuf,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            transport: "file".into(),
+            smtp_url: None,
+            from_name: "Dimos".into(),
+            from_address: "noreply@localhost".into(),
+            outbox_dir: PathBuf::new(),
+            smtp_ca_file: PathBuf::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmsConfig {
+    /// `file` (appended to `<outbox>/sms.jsonl`) or `http` (a gateway).
+    pub transport: String,
+    pub http_url: String,
+    pub http_method: String,
+    /// Sent as the `Authorization` header, e.g. `Bearer …`.
+    pub http_auth_header: Option<Secret>,
+    pub http_content_type: String,
+    /// Body template; variables `to`, `sender`, `text`, `segments` (use `|tojson` in JSON).
+    pub http_body: String,
+    /// Sender id for municipalities that set none.
+    pub sender: String,
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        SmsConfig {
+            transport: "file".into(),
+            http_url: String::new(),
+            http_method: "POST".into(),
+            http_auth_header: None,
+            http_content_type: "application/json".into(),
+            http_body:
+                r#"{"to": {{ to|tojson }}, "from": {{ sender|tojson }}, "text": {{ text|tojson }}}"#
+                    .into(),
+            sender: "Dimos".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotificationsConfig {
+    /// A message that failed this many times is `dead` and the admin is alerted.
+    pub max_attempts: u32,
+    /// Message bodies are removed after this many days; who, when and how stay.
+    pub retention_days: u32,
+}
+
+impl Default for NotificationsConfig {
+    fn default() -> Self {
+        NotificationsConfig {
+            max_attempts: 8,
+            retention_days: 365,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// `local` (a folder) or `s3` (S3 or an S3-compatible server).
+    pub backend: String,
+    /// Folder of uploaded documents; empty means `<data_dir>/objects`.
+    pub dir: PathBuf,
+    pub s3_bucket: String,
+    pub s3_region: String,
+    /// Endpoint of an S3-compatible server; empty for AWS.
+    pub s3_endpoint: String,
+    /// Path-style addressing (`endpoint/bucket/key`), for S3-compatible servers.
+    pub s3_path_style: bool,
+    /// Server-side encryption: `AES256`, `aws:kms`, or empty for the bucket default.
+    pub s3_sse: String,
+    /// Both set: these credentials; unset: the standard AWS chain.
+    pub s3_access_key_id: Option<Secret>,
+    pub s3_secret_access_key: Option<Secret>,
+    /// Largest single upload.
+    pub max_upload_bytes: u64,
+    /// Largest total of the documents of one case.
+    pub max_case_bytes: u64,
+    /// Accept DOCX and ODT besides PDF, JPEG and PNG.
+    pub allow_office: bool,
+    /// Virus scanner run on every upload with the file's path last
+    /// (exit 0 clean, 1 infected); empty for none.
+    pub scan_command: String,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            backend: "local".into(),
+            dir: PathBuf::new(),
+            s3_bucket: String::new(),
+            s3_region: "eu-central-1".into(),
+            s3_endpoint: String::new(),
+            s3_path_style: false,
+            s3_sse: String::new(),
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            max_upload_bytes: 10 * 1024 * 1024,
+            max_case_bytes: 50 * 1024 * 1024,
+            allow_office: false,
+            scan_command: String::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Where the file mail transport (and the SMS file) write.
+    pub fn outbox_dir(&self) -> PathBuf {
+        if self.mail.outbox_dir.as_os_str().is_empty() {
+            self.data_dir.join("outbox")
+        } else {
+            self.mail.outbox_dir.clone()
+        }
+    }
+
+    /// Where the local object store keeps files.
+    pub fn storage_dir(&self) -> PathBuf {
+        if self.storage.dir.as_os_str().is_empty() {
+            self.data_dir.join("objects")
+        } else {
+            self.storage.dir.clone()
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsConfig {
+    /// How often each replica looks for due timers and jobs.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        JobsConfig {
+            poll_interval_ms: 1000,
+        }
+    }
 }
 
 /// Whether the built-in development identity provider runs.
@@ -231,6 +400,11 @@ impl Default for Config {
             http: HttpConfig::default(),
             tenancy: TenancyConfig::default(),
             identity: IdentityConfig::default(),
+            jobs: JobsConfig::default(),
+            storage: StorageConfig::default(),
+            mail: MailConfig::default(),
+            sms: SmsConfig::default(),
+            notifications: NotificationsConfig::default(),
         }
     }
 }
@@ -383,6 +557,54 @@ impl Config {
         if self.identity.session_idle_minutes == 0 || self.identity.session_absolute_hours == 0 {
             return Err(ConfigError(
                 "identity session timeouts must be positive".into(),
+            ));
+        }
+        if self.storage.max_upload_bytes == 0
+            || self.storage.max_case_bytes < self.storage.max_upload_bytes
+        {
+            return Err(ConfigError(
+                "storage.max_upload_bytes must be positive and at most storage.max_case_bytes"
+                    .into(),
+            ));
+        }
+        if !["local", "s3"].contains(&self.storage.backend.as_str()) {
+            return Err(ConfigError(
+                "storage.backend must be \"local\" or \"s3\"".into(),
+            ));
+        }
+        if self.storage.backend == "s3" && self.storage.s3_bucket.is_empty() {
+            return Err(ConfigError(
+                "storage.backend = \"s3\" needs storage.s3_bucket".into(),
+            ));
+        }
+        if !["file", "smtp"].contains(&self.mail.transport.as_str()) {
+            return Err(ConfigError(
+                "mail.transport must be \"file\" or \"smtp\"".into(),
+            ));
+        }
+        if self.mail.transport == "smtp" && self.mail.smtp_url.is_none() {
+            return Err(ConfigError(
+                "mail.transport = \"smtp\" needs mail.smtp_url".into(),
+            ));
+        }
+        if !["file", "http"].contains(&self.sms.transport.as_str()) {
+            return Err(ConfigError(
+                "sms.transport must be \"file\" or \"http\"".into(),
+            ));
+        }
+        if self.sms.transport == "http" && !self.sms.http_url.starts_with("http") {
+            return Err(ConfigError(
+                "sms.transport = \"http\" needs sms.http_url".into(),
+            ));
+        }
+        if self.notifications.max_attempts == 0 || self.notifications.retention_days == 0 {
+            return Err(ConfigError(
+                "notifications.max_attempts and retention_days must be positive".into(),
+            ));
+        }
+        if self.jobs.poll_interval_ms < 100 {
+            return Err(ConfigError(
+                "jobs.poll_interval_ms must be at least 100".into(),
             ));
         }
         if self.tenancy.refresh_interval_ms < 100 {

@@ -8,6 +8,7 @@ use anyhow::Context;
 use dimos_db::migrate;
 use dimos_db::{Db, DbOptions};
 use dimos_kernel::config::{Config, redact_url};
+use dimos_kernel::{SharedClock, SystemClock};
 use dimos_tenancy::{Registry, TenantStore, ValidationContext};
 use dimos_web::module::Modules;
 use dimos_web::{AppState, ModuleDescriptor};
@@ -45,6 +46,140 @@ pub async fn connect_and_migrate(config: &Config, modules: &Modules) -> anyhow::
     Ok(db)
 }
 
+/// The workflow engine over every module's process definitions; a
+/// definition error stops start-up with the path of each problem.
+pub fn build_engine(
+    db: &Db,
+    clock: SharedClock,
+    modules: &Modules,
+    catalog: &dimos_identity::access::AccessCatalog,
+) -> anyhow::Result<dimos_workflow::Engine> {
+    let mut defs = vec![];
+    let mut problems = vec![];
+    let mut hooks = std::collections::BTreeMap::new();
+    for m in modules.iter() {
+        for w in m.workflows {
+            match dimos_workflow::Definition::parse_toml(w.source) {
+                Ok(d) => defs.push((m.id.to_owned(), d)),
+                Err(es) => {
+                    problems.extend(es.into_iter().map(|e| format!("{}/{}: {e}", m.id, w.id)))
+                }
+            }
+        }
+        for (name, f) in m.hooks {
+            hooks.insert((*name).to_owned(), *f);
+        }
+    }
+    let roles = catalog.roles.keys().cloned().collect();
+    match dimos_workflow::Engine::new(db.clone(), clock, defs, roles, hooks) {
+        Ok(e) if problems.is_empty() => Ok(e),
+        Ok(_) => anyhow::bail!("invalid process definitions:\n{}", problems.join("\n")),
+        Err(es) => {
+            problems.extend(es.iter().map(ToString::to_string));
+            anyhow::bail!("invalid process definitions:\n{}", problems.join("\n"))
+        }
+    }
+}
+
+/// Email and SMS as configured: files by default, SMTP and an HTTP gateway
+/// in production.
+pub fn build_outbox(
+    config: &Config,
+    db: &Db,
+    clock: SharedClock,
+) -> anyhow::Result<dimos_notify::Outbox> {
+    let mailer = match config.mail.transport.as_str() {
+        "smtp" => {
+            let ca = if config.mail.smtp_ca_file.as_os_str().is_empty() {
+                None
+            } else {
+                Some(std::fs::read(&config.mail.smtp_ca_file).with_context(|| {
+                    format!(
+                        "reading mail.smtp_ca_file {}",
+                        config.mail.smtp_ca_file.display()
+                    )
+                })?)
+            };
+            dimos_notify::Mailer::smtp(
+                config
+                    .mail
+                    .smtp_url
+                    .as_ref()
+                    .map(|s| s.expose())
+                    .unwrap_or_default(),
+                ca.as_deref(),
+            )
+            .map_err(anyhow::Error::msg)?
+        }
+        _ => dimos_notify::Mailer::file(config.outbox_dir()),
+    };
+    let sms: Arc<dyn dimos_notify::SmsSender> = match config.sms.transport.as_str() {
+        "http" => {
+            let g = dimos_notify::sms::HttpSms {
+                client: reqwest::Client::builder()
+                    .timeout(Duration::from_secs(20))
+                    .build()?,
+                url: config.sms.http_url.clone(),
+                method: config.sms.http_method.parse()?,
+                auth_header: config
+                    .sms
+                    .http_auth_header
+                    .as_ref()
+                    .map(|s| s.expose().to_owned()),
+                content_type: config.sms.http_content_type.clone(),
+                body: config.sms.http_body.clone(),
+            };
+            // A body template that cannot render is a configuration error.
+            g.render("+306900000000", "Dimos", "test")
+                .map_err(anyhow::Error::msg)?;
+            Arc::new(g)
+        }
+        _ => Arc::new(dimos_notify::sms::FileSms {
+            dir: config.outbox_dir(),
+        }),
+    };
+    Ok(dimos_notify::Outbox::new(
+        db.clone(),
+        clock,
+        mailer,
+        sms,
+        dimos_notify::outbox::Defaults {
+            from_name: config.mail.from_name.clone(),
+            from_address: config.mail.from_address.clone(),
+            sms_sender: config.sms.sender.clone(),
+            max_attempts: i32::try_from(config.notifications.max_attempts).unwrap_or(8),
+            retention_days: i64::from(config.notifications.retention_days),
+        },
+    ))
+}
+
+/// The object store uploads go to: a local folder, or S3.
+pub async fn build_object_store(
+    config: &Config,
+) -> anyhow::Result<Arc<dyn dimos_storage::ObjectStore>> {
+    Ok(match config.storage.backend.as_str() {
+        "s3" => {
+            let s = &config.storage;
+            let store = dimos_storage::s3::S3Store::new(&dimos_storage::s3::S3Settings {
+                bucket: s.s3_bucket.clone(),
+                region: s.s3_region.clone(),
+                endpoint: Some(s.s3_endpoint.clone()).filter(|e| !e.is_empty()),
+                path_style: s.s3_path_style,
+                sse: s.s3_sse.clone(),
+                access_key_id: s.s3_access_key_id.as_ref().map(|k| k.expose().to_owned()),
+                secret_access_key: s
+                    .s3_secret_access_key
+                    .as_ref()
+                    .map(|k| k.expose().to_owned()),
+            })
+            .await
+            .map_err(anyhow::Error::msg)?;
+            Arc::new(store)
+        }
+        _ => Arc::new(dimos_storage::LocalStore::new(config.storage_dir())),
+    })
+}
+
 pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
@@ -52,6 +187,11 @@ pub struct Application {
     refresher: tokio::task::JoinHandle<()>,
     access_refresher: tokio::task::JoinHandle<()>,
     session_sweeper: tokio::task::JoinHandle<()>,
+    scheduler: tokio::task::JoinHandle<()>,
+    outbox: tokio::task::JoinHandle<()>,
+    purge: tokio::task::JoinHandle<()>,
+    digest: tokio::task::JoinHandle<()>,
+    sweep: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -60,6 +200,15 @@ impl Application {
     pub async fn build(
         config: Config,
         modules: Vec<ModuleDescriptor>,
+    ) -> anyhow::Result<Application> {
+        Self::build_with_clock(config, modules, Arc::new(SystemClock)).await
+    }
+
+    /// As `build`, with the clock timers and deadlines follow (tests move it).
+    pub async fn build_with_clock(
+        config: Config,
+        modules: Vec<ModuleDescriptor>,
+        clock: SharedClock,
     ) -> anyhow::Result<Application> {
         let modules = Arc::new(
             Modules::new(modules)
@@ -74,7 +223,8 @@ impl Application {
         let store = TenantStore::new(db.clone());
         let catalog =
             Arc::new(dimos_web::access::build_catalog(&modules).map_err(anyhow::Error::msg)?);
-        let access = Arc::new(dimos_identity::access::Access::load(db.clone(), catalog).await?);
+        let access =
+            Arc::new(dimos_identity::access::Access::load(db.clone(), catalog.clone()).await?);
 
         if let Some(dir) = config
             .tenancy
@@ -135,6 +285,83 @@ impl Application {
                 },
             )
         };
+        let clock_for_sweep = clock.clone();
+        let mut engine = build_engine(&db, clock.clone(), &modules, &catalog)?;
+        let mail_templates = Arc::new(dimos_notify::Templates::builtin().map_err(|es| {
+            anyhow::anyhow!(
+                "invalid message templates:\n{}",
+                es.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        })?);
+        engine.add_sink(Arc::new(dimos_notify::NotificationSink {
+            templates: mail_templates.clone(),
+            directory: Arc::new(dimos_web::notify::WebDirectory {
+                registry: registry.clone(),
+                config: config.clone(),
+                services: engine
+                    .processes()
+                    .map(|(id, _, d)| (id.to_owned(), d.name.clone()))
+                    .collect(),
+            }),
+        }));
+        let workflow = Arc::new(engine);
+        let outbox = Arc::new(build_outbox(&config, &db, clock.clone())?);
+        let outbox_task = {
+            let outbox = outbox.clone();
+            dimos_db::background::spawn_every(
+                Duration::from_millis(config.jobs.poll_interval_ms),
+                "notification delivery",
+                move || {
+                    let outbox = outbox.clone();
+                    async move { outbox.deliver_due(50).await.map(drop) }
+                },
+            )
+        };
+        let purge_task = {
+            let outbox = outbox.clone();
+            dimos_db::background::spawn_every(
+                Duration::from_secs(3600),
+                "notification retention",
+                move || {
+                    let outbox = outbox.clone();
+                    async move { outbox.purge().await.map(drop) }
+                },
+            )
+        };
+        let mut scheduler = dimos_workflow::Scheduler::new(db.clone(), clock);
+        scheduler.register(dimos_workflow::engine::TIMER_JOB, workflow.timer_handler());
+        let scheduler = Arc::new(scheduler);
+        let scheduler_task = scheduler
+            .clone()
+            .spawn(Duration::from_millis(config.jobs.poll_interval_ms));
+        let objects = build_object_store(&config).await?;
+        let sweep_task = {
+            let (objects, registry, db) = (objects.clone(), registry.clone(), db.clone());
+            let clock = clock_for_sweep.clone();
+            dimos_db::background::spawn_every(
+                Duration::from_secs(3600),
+                "orphaned object sweep",
+                move || {
+                    let (objects, registry, db, clock) =
+                        (objects.clone(), registry.clone(), db.clone(), clock.clone());
+                    async move {
+                        for t in registry.tenants() {
+                            let tdb = dimos_db::TenantDb::new(db.clone(), t.id);
+                            let n =
+                                dimos_storage::sweep_orphans(objects.as_ref(), &tdb, clock.now())
+                                    .await?;
+                            if n > 0 {
+                                tracing::info!(tenant = %t.slug(), removed = n, "orphaned objects removed");
+                            }
+                        }
+                        Ok::<(), dimos_storage::StorageError>(())
+                    }
+                },
+            )
+        };
         let state = AppState::new(dimos_web::AppParts {
             config,
             db,
@@ -144,7 +371,23 @@ impl Application {
             templates,
             identity,
             access,
+            workflow,
+            scheduler,
+            objects,
+            outbox,
+            mail_templates,
         });
+        let digest_task = {
+            let state = state.clone();
+            dimos_db::background::spawn_every(
+                Duration::from_secs(600),
+                "staff digests",
+                move || {
+                    let state = state.clone();
+                    async move { dimos_web::notify::send_digests(&state).await.map(drop) }
+                },
+            )
+        };
         Ok(Application {
             listener,
             addr,
@@ -152,6 +395,11 @@ impl Application {
             refresher,
             access_refresher,
             session_sweeper: sweeper,
+            scheduler: scheduler_task,
+            outbox: outbox_task,
+            purge: purge_task,
+            digest: digest_task,
+            sweep: sweep_task,
         })
     }
 
@@ -200,6 +448,11 @@ impl Application {
         self.refresher.abort();
         self.access_refresher.abort();
         self.session_sweeper.abort();
+        self.scheduler.abort();
+        self.outbox.abort();
+        self.purge.abort();
+        self.digest.abort();
+        self.sweep.abort();
         result
     }
 

@@ -44,6 +44,20 @@ permission! {
     ManageAccess = "access.manage";
     /// Read and verify the municipality's audit trail.
     ReadAudit = "audit.read";
+    /// Work on tasks: the agenda, claiming, completing, the case file.
+    WorkTasks = "tasks.work";
+    /// Hand tasks to colleagues and see the team's load (department heads).
+    AssignTasks = "tasks.assign";
+    /// Read and search every case of the municipality, not only one's own work.
+    ReadCases = "cases.read";
+    /// Read the protocol book.
+    ReadProtocol = "protocol.read";
+    /// Register incoming and outgoing documents in the protocol book.
+    RegisterProtocol = "protocol.register";
+    /// Service reports (counts, handling times, overdue work) and CSV export.
+    ReadReports = "reports.read";
+    /// Change deadlines, departments, documents and optional steps of services.
+    ConfigureServices = "services.configure";
 }
 
 /// (id, label key)
@@ -53,6 +67,13 @@ pub const PLATFORM_PERMISSIONS: &[(&str, &str)] = &[
     ("accounts.assist", "perm-accounts-assist"),
     ("access.manage", "perm-access-manage"),
     ("audit.read", "perm-audit-read"),
+    ("tasks.work", "perm-tasks-work"),
+    ("tasks.assign", "perm-tasks-assign"),
+    ("cases.read", "perm-cases-read"),
+    ("protocol.read", "perm-protocol-read"),
+    ("protocol.register", "perm-protocol-register"),
+    ("reports.read", "perm-reports-read"),
+    ("services.configure", "perm-services-configure"),
 ];
 
 /// The roles every municipality has (id, label key). Module permissions are
@@ -64,6 +85,8 @@ pub const PLATFORM_ROLES: &[(&str, &str)] = &[
     ("mayor", "role-mayor"),
     ("nursery-manager", "role-nursery-manager"),
     ("municipal-admin", "role-municipal-admin"),
+    ("department-head", "role-department-head"),
+    ("protocol-officer", "role-protocol-officer"),
 ];
 
 const PLATFORM_GRANTS: &[(&str, &str)] = &[
@@ -73,6 +96,23 @@ const PLATFORM_GRANTS: &[(&str, &str)] = &[
     ("municipal-admin", "access.manage"),
     ("municipal-admin", "audit.read"),
     ("municipal-admin", "accounts.read"),
+    ("municipal-admin", "services.configure"),
+    ("municipal-admin", "cases.read"),
+    ("municipal-admin", "reports.read"),
+    ("municipal-admin", "protocol.read"),
+    ("kep-officer", "tasks.work"),
+    ("technical-employee", "tasks.work"),
+    ("council-secretary", "tasks.work"),
+    ("mayor", "tasks.work"),
+    ("mayor", "reports.read"),
+    ("nursery-manager", "tasks.work"),
+    ("department-head", "tasks.work"),
+    ("department-head", "tasks.assign"),
+    ("department-head", "cases.read"),
+    ("department-head", "reports.read"),
+    ("protocol-officer", "tasks.work"),
+    ("protocol-officer", "protocol.read"),
+    ("protocol-officer", "protocol.register"),
 ];
 
 pub fn build_catalog(modules: &Modules) -> Result<AccessCatalog, String> {

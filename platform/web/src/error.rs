@@ -63,3 +63,14 @@ impl IntoResponse for AppError {
 /// (a form shown again with its errors): the error middleware leaves it as is.
 #[derive(Debug, Clone, Copy)]
 pub struct Rendered;
+
+/// A page the handler rendered with an error status (a form shown again
+/// with its errors), left as is by the error middleware.
+pub fn rendered_page(
+    status: axum::http::StatusCode,
+    page: axum::response::Html<String>,
+) -> Response {
+    let mut res = (status, page).into_response();
+    res.extensions_mut().insert(Rendered);
+    res
+}

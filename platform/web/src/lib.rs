@@ -5,12 +5,14 @@
 pub mod access;
 pub mod assets;
 pub mod auth;
+pub mod cases;
 pub mod error;
 pub mod extract;
 pub mod health;
 pub mod limits;
 pub mod middleware;
 pub mod module;
+pub mod notify;
 pub mod operator;
 pub mod pages;
 pub mod router;

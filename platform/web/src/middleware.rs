@@ -182,11 +182,20 @@ fn render_error(
         r
     } else {
         let help = ui.t(&format!("{}-help", info.title_key));
+        // Conflict reasons are stable codes; people read their translation.
+        let detail = info.detail.as_ref().map(|d| {
+            let key = format!("{}-{d}", info.title_key);
+            if ui.state.translator().has(&key) {
+                ui.t(&key)
+            } else {
+                d.clone()
+            }
+        });
         let ctx = context! {
             title => title,
             help => help,
             code => info.code,
-            detail => info.detail,
+            detail => detail,
             fields => fields,
             request_id => request_id,
         };

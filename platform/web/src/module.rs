@@ -110,6 +110,8 @@ pub struct ModuleDescriptor {
     /// Default (role, permission) grants, e.g. `("municipal-admin", "example.publish")`.
     pub default_grants: &'static [(&'static str, &'static str)],
     pub workflows: &'static [WorkflowSource],
+    /// Module code that process definitions call by name (`kind = "hook"`).
+    pub hooks: &'static [(&'static str, dimos_workflow::HookFn)],
     pub config: ConfigSchema,
     pub navigation: &'static [NavEntry],
     pub translations: &'static [FtlSource],
@@ -129,6 +131,9 @@ const RESERVED_PATHS: &[&str] = &[
     "api",
     "account",
     "admin",
+    "staff",
+    "cases",
+    "auth",
 ];
 
 /// The modules this server was built with.
@@ -268,6 +273,7 @@ mod tests {
             permissions: &[],
             default_grants: &[],
             workflows: &[],
+            hooks: &[],
             config: ConfigSchema::of::<Cfg>(),
             navigation: &[],
             translations: &[],

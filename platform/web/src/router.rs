@@ -31,6 +31,8 @@ fn tenant_routes(state: &AppState) -> Router<AppState> {
         .route("/branding.css", get(pages::branding_css))
         .route("/branding/logo", get(pages::logo))
         .merge(crate::auth::routes())
+        .route("/staff", get(crate::cases::staff::hub))
+        .merge(crate::cases::citizen::routes())
         .merge(crate::staff::routes(state));
     for m in state.modules().iter() {
         let id = m.id;

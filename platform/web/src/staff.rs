@@ -4,9 +4,12 @@
 //! the role × route test walks. A route cannot be added without one.
 
 use crate::access::{
-    AssistCitizens, Authorized, ManageAccess, Permission, ReadAudit, VerifyAccounts, subjects,
+    AssignTasks, AssistCitizens, Authorized, ConfigureServices, ManageAccess, Permission,
+    ReadAudit, ReadCases, ReadProtocol, ReadReports, RegisterProtocol, VerifyAccounts, WorkTasks,
+    subjects,
 };
 use crate::auth::{CurrentUser, check_csrf};
+use crate::cases;
 use crate::error::{AppError, Result};
 use crate::extract::{CurrentTenant, Form, Peer};
 use crate::state::AppState;
@@ -37,7 +40,7 @@ async fn require<P: Permission>(
 }
 
 macro_rules! guarded_routes {
-    ($( $method:ident $path:literal => $handler:ident requires $perm:ty; )*) => {
+    ($( $method:ident $path:literal => $handler:ident $(:: $rest:ident)* requires $perm:ty; )*) => {
         /// (method, path, permission) of every staff and admin route.
         pub const PROTECTED_ROUTES: &[(&str, &str, &str)] = &[
             $( (stringify!($method), $path, <$perm as Permission>::ID), )*
@@ -48,7 +51,7 @@ macro_rules! guarded_routes {
             $(
                 .route(
                     $path,
-                    axum::routing::$method($handler)
+                    axum::routing::$method($handler $(:: $rest)*)
                         .route_layer(axum::middleware::from_fn_with_state(state.clone(), require::<$perm>)),
                 )
             )*
@@ -57,6 +60,27 @@ macro_rules! guarded_routes {
 }
 
 guarded_routes! {
+    get "/staff/agenda" => cases::staff::agenda requires WorkTasks;
+    get "/api/staff/agenda" => cases::staff::api_agenda requires WorkTasks;
+    post "/staff/tasks/{id}/claim" => cases::staff::claim requires WorkTasks;
+    post "/staff/tasks/{id}/release" => cases::staff::release requires WorkTasks;
+    post "/staff/tasks/{id}/complete" => cases::staff::complete requires WorkTasks;
+    post "/staff/tasks/{id}/assign" => cases::staff::assign requires AssignTasks;
+    get "/staff/cases/{id}" => cases::staff::case_file requires WorkTasks;
+    post "/staff/cases/{id}/comment" => cases::staff::comment requires WorkTasks;
+    get "/staff/cases/{id}/documents/{doc}" => cases::documents::staff_download requires WorkTasks;
+    get "/staff/cases" => cases::staff::search requires ReadCases;
+    get "/staff/team" => cases::staff::team requires AssignTasks;
+    get "/staff/protocol" => cases::protocol::list requires ReadProtocol;
+    post "/staff/protocol" => cases::protocol::register requires RegisterProtocol;
+    get "/staff/reports" => cases::reports::page requires ReadReports;
+    get "/staff/reports.csv" => cases::reports::csv requires ReadReports;
+    get "/admin/services" => cases::services::list requires ConfigureServices;
+    get "/admin/services/{process}" => cases::services::show requires ConfigureServices;
+    post "/admin/services/{process}" => cases::services::save requires ConfigureServices;
+    get "/admin/notifications" => crate::notify::admin_page requires ConfigureServices;
+    post "/admin/notifications/settings" => crate::notify::save_settings requires ConfigureServices;
+    post "/admin/notifications/template" => crate::notify::save_template requires ConfigureServices;
     get "/staff/verify" => verify_page requires VerifyAccounts;
     post "/staff/verify/confirm" => verify_confirm requires VerifyAccounts;
     get "/admin/access" => access_page requires ManageAccess;
@@ -282,20 +306,39 @@ pub async fn staff_links(
     user: &CurrentUser,
 ) -> Vec<(&'static str, &'static str)> {
     let subj = subjects(user);
+    let pages: [(&str, &str, &str); 9] = [
+        ("/staff/agenda", "nav-agenda", WorkTasks::ID),
+        ("/staff/cases", "nav-cases", ReadCases::ID),
+        ("/staff/team", "nav-team", AssignTasks::ID),
+        ("/staff/protocol", "nav-protocol", ReadProtocol::ID),
+        ("/staff/reports", "nav-reports", ReadReports::ID),
+        ("/staff/verify", "nav-verify", VerifyAccounts::ID),
+        ("/admin/services", "nav-services", ConfigureServices::ID),
+        (
+            "/admin/notifications",
+            "nav-notifications",
+            ConfigureServices::ID,
+        ),
+        ("/admin/access", "nav-access", ManageAccess::ID),
+    ];
     let mut links = vec![];
-    if state
-        .access()
-        .allowed(tenant, &subj, VerifyAccounts::ID)
-        .await
-    {
-        links.push(("/staff/verify", "nav-verify"));
+    for (href, key, perm) in pages {
+        if state.access().allowed(tenant, &subj, perm).await {
+            links.push((href, key));
+        }
     }
-    if state
-        .access()
-        .allowed(tenant, &subj, ManageAccess::ID)
-        .await
-    {
-        links.push(("/admin/access", "nav-access"));
+    links
+}
+
+/// The header's links: one's own applications, and the staff area for staff.
+pub async fn header_links(
+    state: &AppState,
+    tenant: dimos_kernel::TenantId,
+    user: &CurrentUser,
+) -> Vec<(&'static str, &'static str)> {
+    let mut links = vec![("/cases", "nav-my-cases")];
+    if !staff_links(state, tenant, user).await.is_empty() {
+        links.push(("/staff", "nav-staff"));
     }
     links
 }

@@ -16,6 +16,11 @@ pub struct AppParts {
     pub templates: minijinja::Environment<'static>,
     pub identity: Arc<dimos_identity::IdentityService>,
     pub access: Arc<dimos_identity::access::Access>,
+    pub workflow: Arc<dimos_workflow::Engine>,
+    pub scheduler: Arc<dimos_workflow::Scheduler>,
+    pub objects: Arc<dyn dimos_storage::ObjectStore>,
+    pub outbox: Arc<dimos_notify::Outbox>,
+    pub mail_templates: Arc<dimos_notify::Templates>,
 }
 
 /// Everything a handler may need, shared by every request. Cheap to clone.
@@ -37,6 +42,11 @@ struct Inner {
     csp: axum::http::HeaderValue,
     access: Arc<dimos_identity::access::Access>,
     limits: crate::limits::Limits,
+    workflow: Arc<dimos_workflow::Engine>,
+    scheduler: Arc<dimos_workflow::Scheduler>,
+    objects: Arc<dyn dimos_storage::ObjectStore>,
+    outbox: Arc<dimos_notify::Outbox>,
+    mail_templates: Arc<dimos_notify::Templates>,
 }
 
 impl AppState {
@@ -59,8 +69,37 @@ impl AppState {
                 csp,
                 access: p.access,
                 limits,
+                workflow: p.workflow,
+                scheduler: p.scheduler,
+                objects: p.objects,
+                outbox: p.outbox,
+                mail_templates: p.mail_templates,
             }),
         }
+    }
+
+    pub fn workflow(&self) -> &Arc<dimos_workflow::Engine> {
+        &self.inner.workflow
+    }
+
+    /// Timers and background jobs (tests drive it with a manual clock).
+    pub fn scheduler(&self) -> &Arc<dimos_workflow::Scheduler> {
+        &self.inner.scheduler
+    }
+
+    /// The notification outbox (tests deliver with it directly).
+    pub fn outbox(&self) -> &Arc<dimos_notify::Outbox> {
+        &self.inner.outbox
+    }
+
+    /// The shipped message templates.
+    pub fn templates_for_mail(&self) -> &dimos_notify::Templates {
+        &self.inner.mail_templates
+    }
+
+    /// Where uploaded documents are kept.
+    pub fn objects(&self) -> &Arc<dyn dimos_storage::ObjectStore> {
+        &self.inner.objects
     }
 
     pub fn limits(&self) -> &crate::limits::Limits {

@@ -55,6 +55,58 @@ const PLATFORM_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/verify_needed.html"),
     ),
     ("account.html", include_str!("../templates/account.html")),
+    (
+        "cases/list.html",
+        include_str!("../templates/cases/list.html"),
+    ),
+    (
+        "cases/show.html",
+        include_str!("../templates/cases/show.html"),
+    ),
+    (
+        "cases/receipt.html",
+        include_str!("../templates/cases/receipt.html"),
+    ),
+    (
+        "staff/hub.html",
+        include_str!("../templates/staff/hub.html"),
+    ),
+    (
+        "staff/agenda.html",
+        include_str!("../templates/staff/agenda.html"),
+    ),
+    (
+        "staff/case.html",
+        include_str!("../templates/staff/case.html"),
+    ),
+    (
+        "staff/search.html",
+        include_str!("../templates/staff/search.html"),
+    ),
+    (
+        "staff/team.html",
+        include_str!("../templates/staff/team.html"),
+    ),
+    (
+        "staff/protocol.html",
+        include_str!("../templates/staff/protocol.html"),
+    ),
+    (
+        "staff/reports.html",
+        include_str!("../templates/staff/reports.html"),
+    ),
+    (
+        "admin/services.html",
+        include_str!("../templates/admin/services.html"),
+    ),
+    (
+        "admin/service.html",
+        include_str!("../templates/admin/service.html"),
+    ),
+    (
+        "admin/notifications.html",
+        include_str!("../templates/admin/notifications.html"),
+    ),
     ("dev_idp.html", include_str!("../templates/dev_idp.html")),
     (
         "operator/list.html",
@@ -193,7 +245,9 @@ where
         let user = match crate::auth::load_user(parts, &state).await {
             Ok(Some(u)) => {
                 let links = match parts.extensions.get::<HostMatch>() {
-                    Some(HostMatch::Tenant(t)) => crate::staff::staff_links(&state, t.id, &u).await,
+                    Some(HostMatch::Tenant(t)) => {
+                        crate::staff::header_links(&state, t.id, &u).await
+                    }
                     _ => vec![],
                 };
                 Some(UserView {

@@ -526,7 +526,12 @@ impl<S: Send + Sync> FromRequestParts<S> for HostHeader {
     }
 }
 
-async fn account(ui: Ui, tenant: CurrentTenant, user: CurrentUser) -> Result<Html<String>> {
+async fn account(
+    ui: Ui,
+    tenant: CurrentTenant,
+    user: CurrentUser,
+    saved: axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Result<Html<String>> {
     // An officer assisting a citizen sees the citizen's account.
     let shown = if user.assisting.is_some() {
         accounts::get(&tenant.db, user.acting_for())
@@ -562,6 +567,8 @@ async fn account(ui: Ui, tenant: CurrentTenant, user: CurrentUser) -> Result<Htm
             municipality_address => tenant.tenant.spec.contact.address.as_ref().map(|x| x.get(ui.lang).to_owned()),
             municipality_phone => tenant.tenant.spec.contact.phone,
             history,
+            notifications => crate::notify::prefs_context(&ui.state, &tenant.db, &user).await?,
+            saved => saved.0.get("saved").cloned(),
             csrf => user.csrf,
         },
     )

@@ -1,0 +1,109 @@
+//! Time as a dependency: the workflow engine and the scheduler ask a
+//! `Clock`, so tests can move time forward instead of sleeping.
+
+use chrono::{DateTime, Duration, Utc};
+use std::sync::{Arc, Mutex};
+
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+pub type SharedClock = Arc<dyn Clock>;
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that runs with real time plus an offset the test controls.
+#[derive(Debug, Default)]
+pub struct ManualClock {
+    offset: Mutex<Duration>,
+}
+
+impl ManualClock {
+    pub fn new() -> Arc<ManualClock> {
+        Arc::new(ManualClock::default())
+    }
+
+    pub fn advance(&self, by: Duration) {
+        let mut o = self.offset.lock().unwrap_or_else(|p| p.into_inner());
+        *o += by;
+    }
+
+    /// Moves the clock so that it reads `at` now.
+    pub fn set(&self, at: DateTime<Utc>) {
+        let mut o = self.offset.lock().unwrap_or_else(|p| p.into_inner());
+        *o = at - Utc::now();
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        let o = *self.offset.lock().unwrap_or_else(|p| p.into_inner());
+        Utc::now() + o
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manual_clock_moves_forward_and_can_be_set() {
+        let c = ManualClock::new();
+        let before = c.now();
+        c.advance(Duration::days(3));
+        assert!(c.now() - before >= Duration::days(3));
+        let at = DateTime::parse_from_rfc3339("2030-12-31T23:59:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        c.set(at);
+        assert!((c.now() - at).num_seconds().abs() < 5);
+    }
+}
+
+/// Municipal time: dates (protocol years, deadlines, receipts) are those of
+/// Greece, whatever the server's time zone.
+pub fn local_datetime(at: DateTime<Utc>) -> chrono::NaiveDateTime {
+    static ATHENS: std::sync::OnceLock<Option<jiff::tz::TimeZone>> = std::sync::OnceLock::new();
+    let offset_secs = ATHENS
+        .get_or_init(|| jiff::tz::TimeZone::get("Europe/Athens").ok())
+        .as_ref()
+        .and_then(|tz| {
+            let ts = jiff::Timestamp::from_second(at.timestamp()).ok()?;
+            Some(tz.to_offset(ts).seconds())
+        })
+        // The bundled database always has Athens; EET is the safe fallback.
+        .unwrap_or(2 * 3600);
+    (at + Duration::seconds(i64::from(offset_secs))).naive_utc()
+}
+
+pub fn local_date(at: DateTime<Utc>) -> chrono::NaiveDate {
+    local_datetime(at).date()
+}
+
+#[cfg(test)]
+mod local_tests {
+    use super::*;
+    use chrono::Datelike;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn greek_new_year_comes_two_hours_before_utc() {
+        assert_eq!(local_date(utc("2026-12-31T21:59:59Z")).year(), 2026);
+        assert_eq!(local_date(utc("2026-12-31T22:00:00Z")).year(), 2027);
+        // Summer time: UTC+3.
+        assert_eq!(
+            local_datetime(utc("2026-07-01T21:30:00Z")).to_string(),
+            "2026-07-02 00:30:00"
+        );
+    }
+}

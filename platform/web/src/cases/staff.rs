@@ -1,0 +1,584 @@
+//! The staff side of cases: "My agenda" (Η ατζέντα μου), claiming and
+//! completing tasks, the case file, the team's load for department heads,
+//! and search over every case for those allowed to read them all.
+//! Routes and their permissions are declared in `crate::staff`'s table.
+
+use super::{
+    PER_PAGE, StaffMember, case_view, datetime, errors_view, field_label, outcome_label, page_of,
+    pager, staff_of, step_name, timeline, value_text,
+};
+use crate::access::{AssignTasks, Authorized, Permission, ReadCases, subjects};
+use crate::auth::{check_csrf, record};
+use crate::error::{AppError, Result};
+use crate::extract::{CurrentTenant, Form, Peer};
+use crate::state::AppState;
+use crate::ui::Ui;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use dimos_identity::accounts;
+use dimos_kernel::{Error, FieldError};
+use dimos_workflow::definition::{FieldKind, Step};
+use dimos_workflow::query::{self, Queue};
+use dimos_workflow::{CaseId, TaskId};
+use minijinja::context;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+#[derive(Deserialize, Default)]
+pub struct AgendaQuery {
+    queue: Option<String>,
+    process: Option<String>,
+    page: Option<String>,
+}
+
+fn queue_of(q: Option<&str>) -> (Queue, &'static str) {
+    match q {
+        Some("available") => (Queue::Available, "available"),
+        Some("escalated") => (Queue::Escalated, "escalated"),
+        _ => (Queue::Mine, "mine"),
+    }
+}
+
+async fn agenda_rows(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    ui: &Ui,
+    who: &StaffMember,
+    q: &AgendaQuery,
+) -> Result<(
+    Vec<Value>,
+    dimos_workflow::query::Page<query::AgendaRow>,
+    &'static str,
+)> {
+    let (queue, queue_name) = queue_of(q.queue.as_deref());
+    let page = query::agenda(
+        &tenant.db,
+        &who.staff,
+        queue,
+        q.process.as_deref(),
+        page_of(q.page.as_deref()),
+        PER_PAGE,
+    )
+    .await?;
+    let engine = state.workflow();
+    let now = engine.now();
+    let mut rows = vec![];
+    for t in &page.items {
+        let def = engine.snapshot(&tenant.db, t.snapshot_id).await?;
+        rows.push(json!({
+            "id": t.id,
+            "case_id": t.case_id,
+            "task": step_name(&def, &t.step, ui.lang),
+            "service": def.name.get(ui.lang),
+            "subject": t.subject,
+            "applicant": t.applicant_name,
+            "protocol": t.protocol_number.zip(t.protocol_year).map(|(n, y)| format!("{n}/{y}")),
+            "due": t.due_at.map(super::date),
+            "overdue": t.due_at.is_some_and(|d| d < now),
+            "escalated": t.escalated,
+            "assignee": t.assignee_name,
+            "mine": t.assignee == Some(who.staff.account),
+        }));
+    }
+    Ok((rows, page, queue_name))
+}
+
+pub async fn agenda(
+    State(state): State<AppState>,
+    ui: Ui,
+    tenant: CurrentTenant,
+    who: StaffMember,
+    Query(q): Query<AgendaQuery>,
+) -> Result<Html<String>> {
+    let (tasks, page, queue) = agenda_rows(&state, &tenant, &ui, &who, &q).await?;
+    let process = q.process.clone().unwrap_or_default();
+    let pager = pager(
+        &page,
+        "/staff/agenda",
+        &[("queue", queue), ("process", &process)],
+    );
+    let processes: Vec<_> = state
+        .workflow()
+        .processes()
+        .filter(|(_, module, _)| ui.tenant.as_ref().is_some_and(|t| t.module_enabled(module)))
+        .map(|(id, _, d)| context! { id, name => d.name.get(ui.lang) })
+        .collect();
+    ui.render(
+        "staff/agenda.html",
+        context! { tasks, pager, queue, process, processes, csrf => who.user.csrf },
+    )
+}
+
+pub async fn api_agenda(
+    State(state): State<AppState>,
+    ui: Ui,
+    tenant: CurrentTenant,
+    who: StaffMember,
+    Query(q): Query<AgendaQuery>,
+) -> Result<axum::Json<Value>> {
+    let (tasks, page, queue) = agenda_rows(&state, &tenant, &ui, &who, &q).await?;
+    Ok(axum::Json(json!({
+        "queue": queue, "tasks": tasks, "total": page.total, "page": page.page, "pages": page.pages(),
+    })))
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+}
+
+pub async fn claim(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: StaffMember,
+    Path(id): Path<Uuid>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response> {
+    check_csrf(&who.user, &f.csrf)?;
+    let t = query::task(&tenant.db, TaskId(id))
+        .await?
+        .ok_or(Error::NotFound)?;
+    state
+        .workflow()
+        .claim(&tenant.db, TaskId(id), &who.staff)
+        .await?;
+    Ok(Redirect::to(&format!("/staff/cases/{}", t.case_id)).into_response())
+}
+
+pub async fn release(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: StaffMember,
+    Path(id): Path<Uuid>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response> {
+    check_csrf(&who.user, &f.csrf)?;
+    state
+        .workflow()
+        .release(&tenant.db, TaskId(id), &who.staff)
+        .await?;
+    Ok(Redirect::to("/staff/agenda").into_response())
+}
+
+/// The case file for staff: whoever works on it, or may read every case.
+pub(crate) async fn visible_case(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    who: &StaffMember,
+    id: Uuid,
+) -> Result<dimos_workflow::query::CaseRow> {
+    let c = query::case(&tenant.db, CaseId(id))
+        .await?
+        .ok_or(Error::NotFound)?;
+    let reads_all = state
+        .access()
+        .allowed(tenant.tenant.id, &subjects(&who.user), ReadCases::ID)
+        .await;
+    if reads_all || query::involved(&tenant.db, &who.staff, CaseId(id)).await? {
+        Ok(c)
+    } else {
+        // Not their case: as if it did not exist.
+        Err(Error::NotFound.into())
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn case_page(
+    state: &AppState,
+    ui: &Ui,
+    tenant: &CurrentTenant,
+    who: &StaffMember,
+    id: Uuid,
+    errors: &[FieldError],
+    posted: &BTreeMap<String, String>,
+    status: StatusCode,
+) -> Result<(StatusCode, Html<String>)> {
+    let c = visible_case(state, tenant, who, id).await?;
+    let engine = state.workflow();
+    let def = engine.snapshot(&tenant.db, c.snapshot_id).await?;
+    let events = query::events(&tenant.db, c.case_id(), false).await?;
+    let tasks = query::tasks_of_case(&tenant.db, c.case_id()).await?;
+    let open = tasks.iter().find(|t| t.status == "open");
+    let mut current = None;
+    if let Some(t) = open {
+        let (roles, depts) = query::candidates(&tenant.db, TaskId(t.id)).await?;
+        let Some(Step::Task(step)) = def.step(&t.step) else {
+            return Err(Error::internal("open task without its step").into());
+        };
+        let fields: Vec<_> = step
+            .form
+            .as_deref()
+            .and_then(|f| def.form(f))
+            .map(|f| {
+                f.fields
+                    .iter()
+                    .map(|x| {
+                        context! {
+                            id => x.id.clone(),
+                            kind => match x.kind {
+                                FieldKind::Text => "text", FieldKind::Textarea => "textarea",
+                                FieldKind::Number => "number", FieldKind::Date => "date",
+                                FieldKind::Boolean => "boolean", FieldKind::Choice => "choice",
+                            },
+                            label => x.label.get(ui.lang),
+                            required => x.required,
+                            value => posted.get(&x.id).cloned().or_else(|| c.data.0.get(&x.id).map(value_text)),
+                            options => x.options.iter().map(|o| context! { id => o.id.clone(), label => o.label.get(ui.lang) }).collect::<Vec<_>>(),
+                            error => errors.iter().find(|e| e.field == x.id).map(|e| ui.state.translator().field_message(ui.lang, e)),
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        current = Some(context! {
+            id => t.id,
+            name => step.name.get(ui.lang),
+            mine => t.assignee == Some(who.staff.account),
+            assignee => t.assignee_name.clone(),
+            claimable => t.assignee.is_none() && who.staff.is_candidate(&roles, &depts),
+            due => t.due_at.map(super::date),
+            overdue => t.due_at.is_some_and(|d| d < engine.now()),
+            escalated => t.escalated,
+            queues => roles.iter().map(|r| ui.t(&format!("role-{r}"))).chain(depts.iter().cloned()).collect::<Vec<_>>(),
+            fields,
+            outcomes => step.outcomes.iter().map(|o| context! {
+                id => o.id.clone(), label => o.label.get(ui.lang), comment_required => o.comment_required, public => o.comment_public,
+            }).collect::<Vec<_>>(),
+            outcome => posted.get("outcome").cloned(),
+            comment => posted.get("comment").cloned(),
+            comment_error => errors.iter().find(|e| e.field == "comment").map(|e| ui.state.translator().field_message(ui.lang, e)),
+            outcome_error => errors.iter().find(|e| e.field == "outcome").map(|e| ui.state.translator().field_message(ui.lang, e)),
+        });
+    }
+    let history: Vec<_> = tasks
+        .iter()
+        .filter(|t| t.status == "done")
+        .map(|t| {
+            context! {
+                name => step_name(&def, &t.step, ui.lang),
+                by => t.assignee_name.clone(),
+                outcome => outcome_label(&def, &t.step, t.outcome.as_deref(), ui.lang),
+                at => t.completed_at.map(datetime),
+            }
+        })
+        .collect();
+    let data: Vec<_> = c
+        .data
+        .0
+        .iter()
+        .map(|(k, v)| context! { key => field_label(&def, k, ui.lang), value => value_text(v) })
+        .collect();
+    let documents: Vec<_> = def
+        .documents
+        .iter()
+        .map(|d| context! { label => d.label.get(ui.lang), required => d.required })
+        .collect();
+    let html = ui.render(
+        "staff/case.html",
+        context! {
+            case => case_view(&def, &c, ui, engine.now()),
+            data, documents, history, current,
+            messages => crate::notify::of_case(&tenant.db, c.id).await?,
+            uploaded => super::documents::list(tenant, c.id, &format!("/staff/cases/{}/documents", c.id), &def, ui.lang).await?,
+            timeline => timeline(&def, &events, ui, true),
+            errors => errors_view(ui, errors),
+            csrf => who.user.csrf.clone(),
+        },
+    )?;
+    Ok((status, html))
+}
+
+pub async fn case_file(
+    State(state): State<AppState>,
+    ui: Ui,
+    tenant: CurrentTenant,
+    who: StaffMember,
+    Path(id): Path<Uuid>,
+) -> Result<Html<String>> {
+    case_page(
+        &state,
+        &ui,
+        &tenant,
+        &who,
+        id,
+        &[],
+        &BTreeMap::new(),
+        StatusCode::OK,
+    )
+    .await
+    .map(|(_, h)| h)
+}
+
+pub async fn complete(
+    State(state): State<AppState>,
+    ui: Ui,
+    tenant: CurrentTenant,
+    who: StaffMember,
+    peer: Peer,
+    Path(id): Path<Uuid>,
+    Form(posted): Form<BTreeMap<String, String>>,
+) -> Result<Response> {
+    let Some(token) = posted.get("_csrf") else {
+        return Err(Error::Validation(vec![FieldError::new("_csrf", "required")]).into());
+    };
+    check_csrf(&who.user, token)?;
+    let t = query::task(&tenant.db, TaskId(id))
+        .await?
+        .ok_or(Error::NotFound)?;
+    let outcome = posted.get("outcome").cloned().unwrap_or_default();
+    let comment = posted.get("comment").cloned().unwrap_or_default();
+    let result = if outcome.is_empty() {
+        Err(Error::Validation(vec![FieldError::new(
+            "outcome", "required",
+        )]))
+    } else {
+        state
+            .workflow()
+            .complete(
+                &tenant.db,
+                TaskId(id),
+                &who.staff,
+                &outcome,
+                &posted,
+                &comment,
+            )
+            .await
+    };
+    match result {
+        Ok(()) => {
+            record(
+                &state,
+                &tenant,
+                who.user
+                    .audit(peer, "task_completed")
+                    .record(format!("case:{}", t.case_id))
+                    .detail(json!({"task": id, "step": t.step, "outcome": outcome})),
+            )
+            .await?;
+            Ok(Redirect::to("/staff/agenda?done=completed").into_response())
+        }
+        Err(Error::Validation(errs)) => {
+            let (s, h) = case_page(
+                &state,
+                &ui,
+                &tenant,
+                &who,
+                t.case_id,
+                &errs,
+                &posted,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await?;
+            Ok(crate::error::rendered_page(s, h))
+        }
+        Err(e) => Err(AppError(e)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CommentForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    comment: String,
+}
+
+pub async fn comment(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: StaffMember,
+    Path(id): Path<Uuid>,
+    Form(f): Form<CommentForm>,
+) -> Result<Response> {
+    check_csrf(&who.user, &f.csrf)?;
+    let c = visible_case(&state, &tenant, &who, id).await?;
+    state
+        .workflow()
+        .comment(&tenant.db, c.case_id(), &who.staff, &f.comment)
+        .await?;
+    Ok(Redirect::to(&format!("/staff/cases/{id}#history")).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    q: Option<String>,
+    process: Option<String>,
+    page: Option<String>,
+}
+
+pub async fn search(
+    State(state): State<AppState>,
+    ui: Ui,
+    tenant: CurrentTenant,
+    _who: Authorized<ReadCases>,
+    Query(q): Query<SearchQuery>,
+) -> Result<Html<String>> {
+    let text = q.q.clone().unwrap_or_default();
+    let process = q.process.clone().unwrap_or_default();
+    let page = query::search(
+        &tenant.db,
+        &text,
+        Some(process.as_str()),
+        page_of(q.page.as_deref()),
+        PER_PAGE,
+    )
+    .await?;
+    let engine = state.workflow();
+    let mut cases = vec![];
+    for c in &page.items {
+        let def = engine.snapshot(&tenant.db, c.snapshot_id).await?;
+        cases.push(case_view(&def, c, &ui, engine.now()));
+    }
+    let pager = pager(
+        &page,
+        "/staff/cases",
+        &[("q", &text), ("process", &process)],
+    );
+    ui.render("staff/search.html", context! { cases, pager, q => text })
+}
+
+/// Department heads: open work in their departments' queues, per person,
+/// and handing tasks to colleagues.
+pub async fn team(
+    State(state): State<AppState>,
+    ui: Ui,
+    tenant: CurrentTenant,
+    who: Authorized<AssignTasks>,
+) -> Result<Html<String>> {
+    let me = staff_of(&state, tenant.tenant.id, &who.user).await;
+    let depts: Vec<String> = me.departments.iter().cloned().collect();
+    let engine = state.workflow();
+    let (load, tasks) = query::team_load(&tenant.db, &depts, engine.now()).await?;
+    let members = team_members(&state, &tenant, &depts).await?;
+    let mut rows = vec![];
+    for t in &tasks {
+        let c = query::case(&tenant.db, CaseId(t.case_id))
+            .await?
+            .ok_or(Error::NotFound)?;
+        let def = engine.snapshot(&tenant.db, c.snapshot_id).await?;
+        rows.push(context! {
+            id => t.id, case_id => t.case_id,
+            task => step_name(&def, &t.step, ui.lang),
+            protocol => c.protocol_label(),
+            due => t.due_at.map(super::date),
+            overdue => t.due_at.is_some_and(|d| d < engine.now()),
+            assignee => t.assignee, assignee_name => t.assignee_name.clone(),
+        });
+    }
+    ui.render(
+        "staff/team.html",
+        context! { load, tasks => rows, members, departments => depts, csrf => who.user.csrf },
+    )
+}
+
+/// Accounts of the members of the given departments (known once they
+/// signed in at least once).
+async fn team_members(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    depts: &[String],
+) -> Result<Vec<minijinja::Value>> {
+    let mut out = vec![];
+    let mut seen = std::collections::BTreeSet::new();
+    for (d, members) in state.access().departments(&tenant.db).await? {
+        if !depts.contains(&d.slug) {
+            continue;
+        }
+        for subject in members {
+            let Some(tax_id) = subject.strip_prefix("taxid:") else {
+                continue;
+            };
+            for a in accounts::by_tax_id(&tenant.db, tax_id).await? {
+                if seen.insert(a.id) {
+                    out.push(context! { id => a.id, name => a.display_name() });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+pub struct AssignForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    to: String,
+}
+
+pub async fn assign(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: Authorized<AssignTasks>,
+    peer: Peer,
+    Path(id): Path<Uuid>,
+    Form(f): Form<AssignForm>,
+) -> Result<Response> {
+    check_csrf(&who.user, &f.csrf)?;
+    let me = staff_of(&state, tenant.tenant.id, &who.user).await;
+    let t = query::task(&tenant.db, TaskId(id))
+        .await?
+        .ok_or(Error::NotFound)?;
+    // A head assigns within their departments' queues, to their members.
+    let depts: Vec<String> = me.departments.iter().cloned().collect();
+    let (_, queue_depts) = query::candidates(&tenant.db, TaskId(id)).await?;
+    if !queue_depts.iter().any(|d| depts.contains(d)) {
+        return Err(Error::NotFound.into());
+    }
+    let to = if f.to.is_empty() {
+        None
+    } else {
+        let to: Uuid =
+            f.to.parse()
+                .map_err(|_| Error::Validation(vec![FieldError::new("to", "invalid")]))?;
+        let members = team_members(&state, &tenant, &depts).await?;
+        let member = members
+            .iter()
+            .find(|m| m.get_attr("id").ok().map(|v| v.to_string()) == Some(to.to_string()))
+            .ok_or_else(|| Error::Validation(vec![FieldError::new("to", "invalid")]))?;
+        let name = member
+            .get_attr("name")
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        Some((to, name))
+    };
+    state
+        .workflow()
+        .assign(&tenant.db, TaskId(id), to.clone(), &me)
+        .await?;
+    record(
+        &state,
+        &tenant,
+        who.user
+            .audit(peer, "task_assigned")
+            .record(format!("case:{}", t.case_id))
+            .detail(json!({"task": id, "to": to.map(|t| t.0)})),
+    )
+    .await?;
+    Ok(Redirect::to("/staff/team").into_response())
+}
+
+/// The staff area's front page: links to what this person may use.
+pub async fn hub(
+    State(state): State<AppState>,
+    ui: Ui,
+    tenant: CurrentTenant,
+    user: crate::auth::CurrentUser,
+) -> Result<Response> {
+    let links: Vec<_> = crate::staff::staff_links(&state, tenant.tenant.id, &user)
+        .await
+        .into_iter()
+        .map(|(href, key)| context! { href, label => ui.t(key), description => ui.t(&format!("{key}-description")) })
+        .collect();
+    if links.is_empty() {
+        return Err(Error::Forbidden.into());
+    }
+    Ok(ui
+        .render("staff/hub.html", context! { links })?
+        .into_response())
+}

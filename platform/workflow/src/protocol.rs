@@ -1,0 +1,248 @@
+//! The protocol book (πρωτόκολλο): per tenant, per book and per year, a
+//! gap-free sequence. The number is taken by an UPDATE of the book's counter
+//! row inside the registering transaction: the row stays locked until that
+//! transaction ends (PostgreSQL row lock; SQLite's single writer), and a
+//! rolled-back registration gives its number back. No gaps, no duplicates,
+//! whatever the number of replicas; the unique key proves it.
+
+use chrono::{DateTime, Datelike, Utc};
+use dimos_db::sea_query::{Expr, ExprTrait, Iden, OnConflict, Order};
+use dimos_db::{DbError, TenantDb, TenantTx};
+use serde::Serialize;
+use uuid::Uuid;
+
+#[derive(Iden, Clone, Copy)]
+pub(crate) enum ProtocolCounters {
+    Table,
+    Book,
+    Year,
+    LastNumber,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub(crate) enum ProtocolEntries {
+    Table,
+    Id,
+    Book,
+    Year,
+    Number,
+    Direction,
+    RegisteredAt,
+    Subject,
+    Correspondent,
+    Attachments,
+    Restricted,
+    Confidential,
+    PersonalData,
+    CaseId,
+    RegisteredBy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Incoming,
+    Outgoing,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Incoming => "incoming",
+            Direction::Outgoing => "outgoing",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewEntry {
+    pub book: String,
+    pub direction: Direction,
+    pub subject: String,
+    pub correspondent: String,
+    pub attachments: u32,
+    pub restricted: bool,
+    pub confidential: bool,
+    pub personal_data: bool,
+    pub case_id: Option<Uuid>,
+    pub registered_by: String,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Entry {
+    pub id: Uuid,
+    pub book: String,
+    pub year: i32,
+    pub number: i64,
+    pub direction: String,
+    pub registered_at: DateTime<Utc>,
+    pub subject: String,
+    pub correspondent: String,
+    pub attachments: i32,
+    pub restricted: bool,
+    pub confidential: bool,
+    pub personal_data: bool,
+    pub case_id: Option<Uuid>,
+    pub registered_by: String,
+}
+
+/// The protocol year of a moment: the Greek calendar year.
+pub fn year_of(at: DateTime<Utc>) -> i32 {
+    dimos_kernel::clock::local_date(at).year()
+}
+
+/// Registers an entry and returns it with its number. Must run inside the
+/// transaction of the change it records (a case's submission), so that the
+/// number exists exactly when the change does.
+pub async fn register(
+    tx: &mut TenantTx<'_>,
+    tdb: &TenantDb,
+    at: DateTime<Utc>,
+    e: &NewEntry,
+) -> Result<Entry, DbError> {
+    let year = year_of(at);
+    let mut init = tdb.insert(
+        ProtocolCounters::Table,
+        [
+            ProtocolCounters::Book,
+            ProtocolCounters::Year,
+            ProtocolCounters::LastNumber,
+        ],
+    );
+    init.values([e.book.clone().into(), year.into(), 0i64.into()]);
+    init.statement().on_conflict(
+        OnConflict::columns([
+            dimos_db::sea_query::Alias::new(dimos_db::TENANT_ID),
+            dimos_db::sea_query::Alias::new("book"),
+            dimos_db::sea_query::Alias::new("year"),
+        ])
+        .do_nothing()
+        .to_owned(),
+    );
+    tx.insert_rows(&init).await?;
+    let mut bump = tdb.update(ProtocolCounters::Table);
+    bump.value(
+        ProtocolCounters::LastNumber,
+        Expr::col(ProtocolCounters::LastNumber).add(1),
+    )
+    .and_where(Expr::col(ProtocolCounters::Book).eq(e.book.as_str()))
+    .and_where(Expr::col(ProtocolCounters::Year).eq(year));
+    tx.execute(&bump).await?;
+    let mut read = tdb.select(ProtocolCounters::Table);
+    read.column(ProtocolCounters::LastNumber)
+        .and_where(Expr::col(ProtocolCounters::Book).eq(e.book.as_str()))
+        .and_where(Expr::col(ProtocolCounters::Year).eq(year));
+    let (number,): (i64,) = tx
+        .fetch_optional(&read)
+        .await?
+        .ok_or(DbError::Other(sqlx::Error::RowNotFound))?;
+    let entry = Entry {
+        id: Uuid::now_v7(),
+        book: e.book.clone(),
+        year,
+        number,
+        direction: e.direction.as_str().into(),
+        registered_at: at,
+        subject: e.subject.clone(),
+        correspondent: e.correspondent.clone(),
+        attachments: i32::try_from(e.attachments).unwrap_or(i32::MAX),
+        restricted: e.restricted,
+        confidential: e.confidential,
+        personal_data: e.personal_data,
+        case_id: e.case_id,
+        registered_by: e.registered_by.clone(),
+    };
+    let mut ins = tdb.insert(
+        ProtocolEntries::Table,
+        [
+            ProtocolEntries::Id,
+            ProtocolEntries::Book,
+            ProtocolEntries::Year,
+            ProtocolEntries::Number,
+            ProtocolEntries::Direction,
+            ProtocolEntries::RegisteredAt,
+            ProtocolEntries::Subject,
+            ProtocolEntries::Correspondent,
+            ProtocolEntries::Attachments,
+            ProtocolEntries::Restricted,
+            ProtocolEntries::Confidential,
+            ProtocolEntries::PersonalData,
+            ProtocolEntries::CaseId,
+            ProtocolEntries::RegisteredBy,
+        ],
+    );
+    ins.values([
+        entry.id.into(),
+        entry.book.clone().into(),
+        entry.year.into(),
+        entry.number.into(),
+        entry.direction.clone().into(),
+        entry.registered_at.into(),
+        entry.subject.clone().into(),
+        entry.correspondent.clone().into(),
+        entry.attachments.into(),
+        entry.restricted.into(),
+        entry.confidential.into(),
+        entry.personal_data.into(),
+        entry.case_id.into(),
+        entry.registered_by.clone().into(),
+    ]);
+    tx.insert_rows(&ins).await?;
+    Ok(entry)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EntryFilter {
+    pub book: Option<String>,
+    pub year: Option<i32>,
+    pub number: Option<i64>,
+    pub text: Option<String>,
+}
+
+/// One page of the book, newest first.
+pub async fn list(
+    tdb: &TenantDb,
+    f: &EntryFilter,
+    limit: u64,
+    offset: u64,
+) -> Result<Vec<Entry>, DbError> {
+    let mut q = tdb.select(ProtocolEntries::Table);
+    q.columns([
+        ProtocolEntries::Id,
+        ProtocolEntries::Book,
+        ProtocolEntries::Year,
+        ProtocolEntries::Number,
+        ProtocolEntries::Direction,
+        ProtocolEntries::RegisteredAt,
+        ProtocolEntries::Subject,
+        ProtocolEntries::Correspondent,
+        ProtocolEntries::Attachments,
+        ProtocolEntries::Restricted,
+        ProtocolEntries::Confidential,
+        ProtocolEntries::PersonalData,
+        ProtocolEntries::CaseId,
+        ProtocolEntries::RegisteredBy,
+    ]);
+    if let Some(b) = &f.book {
+        q.and_where(Expr::col(ProtocolEntries::Book).eq(b.as_str()));
+    }
+    if let Some(y) = f.year {
+        q.and_where(Expr::col(ProtocolEntries::Year).eq(y));
+    }
+    if let Some(n) = f.number {
+        q.and_where(Expr::col(ProtocolEntries::Number).eq(n));
+    }
+    if let Some(t) = f.text.as_deref().filter(|t| !t.is_empty()) {
+        let pattern = format!("%{}%", t.replace(['%', '_'], ""));
+        q.and_where(
+            Expr::col(ProtocolEntries::Subject)
+                .like(pattern.as_str())
+                .or(Expr::col(ProtocolEntries::Correspondent).like(pattern.as_str())),
+        );
+    }
+    q.order_by(ProtocolEntries::Year, Order::Desc)
+        .order_by(ProtocolEntries::Number, Order::Desc)
+        .limit(limit)
+        .offset(offset);
+    tdb.fetch_all(&q).await
+}

@@ -1,0 +1,593 @@
+//! Reading cases and tasks: the citizen's list, the staff agenda, the case
+//! file, the reports. Everything goes through `TenantDb`, so no list,
+//! count or search can see another municipality's rows.
+
+use crate::engine::{CaseEvents, CaseId, Staff, TaskId};
+use chrono::{DateTime, Utc};
+use dimos_db::sea_query::{Expr, ExprTrait, Iden, Order, SelectStatement};
+use dimos_db::{DbError, Scoped, TenantDb, TenantTx};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+#[derive(Iden, Clone, Copy)]
+pub(crate) enum Cases {
+    Table,
+    Id,
+    Process,
+    SnapshotId,
+    Module,
+    Applicant,
+    ApplicantName,
+    FiledBy,
+    Subject,
+    Data,
+    Status,
+    Step,
+    Result,
+    Reasoning,
+    ProtocolBook,
+    ProtocolYear,
+    ProtocolNumber,
+    SubmittedAt,
+    DueAt,
+    WaitingSince,
+    WaitingUntil,
+    PausedSeconds,
+    ClosedAt,
+    UpdatedAt,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub(crate) enum Tasks {
+    Table,
+    Id,
+    CaseId,
+    Step,
+    Status,
+    Assignee,
+    AssigneeName,
+    CreatedAt,
+    DueAt,
+    ClaimedAt,
+    CompletedAt,
+    Outcome,
+    Escalated,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub(crate) enum TaskCandidates {
+    Table,
+    TaskId,
+    Kind,
+    Name,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct CaseRow {
+    pub id: Uuid,
+    pub process: String,
+    pub snapshot_id: Uuid,
+    pub module: String,
+    pub applicant: Uuid,
+    pub applicant_name: String,
+    pub filed_by: Option<Uuid>,
+    pub subject: String,
+    pub data: Json<Map<String, Value>>,
+    pub status: String,
+    pub step: String,
+    pub result: Option<String>,
+    pub reasoning: Option<String>,
+    pub protocol_book: Option<String>,
+    pub protocol_year: Option<i32>,
+    pub protocol_number: Option<i64>,
+    pub submitted_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    pub waiting_since: Option<DateTime<Utc>>,
+    pub waiting_until: Option<DateTime<Utc>>,
+    pub paused_seconds: i64,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl CaseRow {
+    pub fn case_id(&self) -> CaseId {
+        CaseId(self.id)
+    }
+
+    /// `123/2026`, the number the citizen quotes.
+    pub fn protocol_label(&self) -> Option<String> {
+        match (self.protocol_number, self.protocol_year) {
+            (Some(n), Some(y)) => Some(format!("{n}/{y}")),
+            _ => None,
+        }
+    }
+}
+
+const CASE_COLUMNS: [Cases; 23] = [
+    Cases::Id,
+    Cases::Process,
+    Cases::SnapshotId,
+    Cases::Module,
+    Cases::Applicant,
+    Cases::ApplicantName,
+    Cases::FiledBy,
+    Cases::Subject,
+    Cases::Data,
+    Cases::Status,
+    Cases::Step,
+    Cases::Result,
+    Cases::Reasoning,
+    Cases::ProtocolBook,
+    Cases::ProtocolYear,
+    Cases::ProtocolNumber,
+    Cases::SubmittedAt,
+    Cases::DueAt,
+    Cases::WaitingSince,
+    Cases::WaitingUntil,
+    Cases::PausedSeconds,
+    Cases::ClosedAt,
+    Cases::UpdatedAt,
+];
+
+pub(crate) fn case_select(tdb: &TenantDb) -> Scoped<SelectStatement> {
+    let mut q = tdb.select(Cases::Table);
+    q.columns(CASE_COLUMNS.map(|c| (Cases::Table, c)));
+    q
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct TaskRow {
+    pub id: Uuid,
+    pub case_id: Uuid,
+    pub step: String,
+    pub status: String,
+    pub assignee: Option<Uuid>,
+    pub assignee_name: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub claimed_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub outcome: Option<String>,
+    pub escalated: bool,
+}
+
+const TASK_COLUMNS: [Tasks; 12] = [
+    Tasks::Id,
+    Tasks::CaseId,
+    Tasks::Step,
+    Tasks::Status,
+    Tasks::Assignee,
+    Tasks::AssigneeName,
+    Tasks::CreatedAt,
+    Tasks::DueAt,
+    Tasks::ClaimedAt,
+    Tasks::CompletedAt,
+    Tasks::Outcome,
+    Tasks::Escalated,
+];
+
+fn task_select(tdb: &TenantDb) -> Scoped<SelectStatement> {
+    let mut q = tdb.select(Tasks::Table);
+    q.columns(TASK_COLUMNS.map(|c| (Tasks::Table, c)));
+    q
+}
+
+pub async fn case(tdb: &TenantDb, id: CaseId) -> Result<Option<CaseRow>, DbError> {
+    let mut q = case_select(tdb);
+    q.and_where(Expr::col((Cases::Table, Cases::Id)).eq(id.0));
+    tdb.fetch_optional(&q).await
+}
+
+pub async fn task(tdb: &TenantDb, id: TaskId) -> Result<Option<TaskRow>, DbError> {
+    let mut q = task_select(tdb);
+    q.and_where(Expr::col((Tasks::Table, Tasks::Id)).eq(id.0));
+    tdb.fetch_optional(&q).await
+}
+
+pub(crate) async fn task_in(
+    tx: &mut TenantTx<'_>,
+    tdb: &TenantDb,
+    id: TaskId,
+) -> Result<Option<TaskRow>, DbError> {
+    let mut q = task_select(tdb);
+    q.and_where(Expr::col((Tasks::Table, Tasks::Id)).eq(id.0));
+    tx.fetch_optional(&q).await
+}
+
+pub(crate) async fn open_task_ids(
+    tx: &mut TenantTx<'_>,
+    tdb: &TenantDb,
+    case: Uuid,
+) -> Result<Vec<Uuid>, DbError> {
+    let mut q = tdb.select(Tasks::Table);
+    q.column(Tasks::Id)
+        .and_where(Expr::col(Tasks::CaseId).eq(case))
+        .and_where(Expr::col(Tasks::Status).eq("open"));
+    let rows: Vec<(Uuid,)> = tx.fetch_all(&q).await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// (roles, departments) that may claim a task.
+pub async fn candidates(
+    tdb: &TenantDb,
+    task: TaskId,
+) -> Result<(Vec<String>, Vec<String>), DbError> {
+    let mut q = tdb.select(TaskCandidates::Table);
+    q.columns([TaskCandidates::Kind, TaskCandidates::Name])
+        .and_where(Expr::col(TaskCandidates::TaskId).eq(task.0))
+        .order_by(TaskCandidates::Name, Order::Asc);
+    let rows: Vec<(String, String)> = tdb.fetch_all(&q).await?;
+    let (roles, depts): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(k, _)| k == "role");
+    Ok((
+        roles.into_iter().map(|r| r.1).collect(),
+        depts.into_iter().map(|r| r.1).collect(),
+    ))
+}
+
+pub async fn tasks_of_case(tdb: &TenantDb, case: CaseId) -> Result<Vec<TaskRow>, DbError> {
+    let mut q = task_select(tdb);
+    q.and_where(Expr::col((Tasks::Table, Tasks::CaseId)).eq(case.0))
+        .order_by((Tasks::Table, Tasks::CreatedAt), Order::Asc);
+    tdb.fetch_all(&q).await
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct EventRow {
+    pub seq: i32,
+    pub kind: String,
+    pub step: String,
+    pub at: DateTime<Utc>,
+    pub actor: Option<Uuid>,
+    pub actor_name: Option<String>,
+    pub on_behalf_of: Option<Uuid>,
+    pub outcome: Option<String>,
+    pub comment: Option<String>,
+    pub public: bool,
+    pub payload: Json<Value>,
+}
+
+/// A case's history, oldest first; the citizen sees only public events.
+pub async fn events(
+    tdb: &TenantDb,
+    case: CaseId,
+    public_only: bool,
+) -> Result<Vec<EventRow>, DbError> {
+    let mut q = tdb.select(CaseEvents::Table);
+    q.columns([
+        CaseEvents::Seq,
+        CaseEvents::Kind,
+        CaseEvents::Step,
+        CaseEvents::At,
+        CaseEvents::Actor,
+        CaseEvents::ActorName,
+        CaseEvents::OnBehalfOf,
+        CaseEvents::Outcome,
+        CaseEvents::Comment,
+        CaseEvents::Public,
+        CaseEvents::Payload,
+    ])
+    .and_where(Expr::col(CaseEvents::CaseId).eq(case.0))
+    .order_by(CaseEvents::Seq, Order::Asc);
+    if public_only {
+        q.and_where(Expr::col(CaseEvents::Public).eq(true));
+    }
+    tdb.fetch_all(&q).await
+}
+
+/// One page and the total.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+impl<T> Page<T> {
+    pub fn pages(&self) -> u64 {
+        Ord::max(self.total.div_ceil(self.per_page), 1)
+    }
+}
+
+async fn count(tdb: &TenantDb, mut q: Scoped<SelectStatement>) -> Result<u64, DbError> {
+    q.clear_selects();
+    q.expr(Expr::col(dimos_db::sea_query::Asterisk).count());
+    let (n,): (i64,) = tdb.fetch_optional(&q).await?.unwrap_or((0,));
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseFilter {
+    All,
+    Open,
+    Closed,
+}
+
+/// The applicant's cases, newest first.
+pub async fn cases_of(
+    tdb: &TenantDb,
+    applicant: Uuid,
+    filter: CaseFilter,
+    page: u64,
+    per_page: u64,
+) -> Result<Page<CaseRow>, DbError> {
+    let mut q = case_select(tdb);
+    q.and_where(Expr::col((Cases::Table, Cases::Applicant)).eq(applicant));
+    match filter {
+        CaseFilter::All => {}
+        CaseFilter::Open => {
+            q.and_where(Expr::col((Cases::Table, Cases::Status)).ne("closed"));
+        }
+        CaseFilter::Closed => {
+            q.and_where(Expr::col((Cases::Table, Cases::Status)).eq("closed"));
+        }
+    }
+    let total = count(tdb, q.clone()).await?;
+    q.order_by((Cases::Table, Cases::SubmittedAt), Order::Desc)
+        .limit(per_page)
+        .offset(page.saturating_sub(1) * per_page);
+    Ok(Page {
+        items: tdb.fetch_all(&q).await?,
+        total,
+        page,
+        per_page,
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queue {
+    /// Assigned to me.
+    Mine,
+    /// Unclaimed, in the queues of my roles and departments.
+    Available,
+    /// Overdue tasks flagged to heads, in my departments' queues.
+    Escalated,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct AgendaRow {
+    pub id: Uuid,
+    pub case_id: Uuid,
+    pub step: String,
+    pub assignee: Option<Uuid>,
+    pub assignee_name: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub escalated: bool,
+    pub process: String,
+    pub snapshot_id: Uuid,
+    pub subject: String,
+    pub applicant_name: String,
+    pub protocol_number: Option<i64>,
+    pub protocol_year: Option<i32>,
+}
+
+/// Condition: the task's candidates include one of the person's roles or departments.
+fn candidate_of(tdb: &TenantDb, who: &Staff) -> dimos_db::sea_query::SimpleExpr {
+    let mut sub = tdb.select(TaskCandidates::Table);
+    sub.expr(Expr::val(1))
+        .and_where(
+            Expr::col((TaskCandidates::Table, TaskCandidates::TaskId))
+                .equals((Tasks::Table, Tasks::Id)),
+        )
+        .and_where(
+            Expr::col((TaskCandidates::Table, TaskCandidates::Kind))
+                .eq("role")
+                .and(
+                    Expr::col((TaskCandidates::Table, TaskCandidates::Name))
+                        .is_in(who.roles.iter().cloned()),
+                )
+                .or(Expr::col((TaskCandidates::Table, TaskCandidates::Kind))
+                    .eq("department")
+                    .and(
+                        Expr::col((TaskCandidates::Table, TaskCandidates::Name))
+                            .is_in(who.departments.iter().cloned()),
+                    )),
+        );
+    Expr::exists(sub.clone_inner())
+}
+
+/// The staff agenda: open tasks, overdue ones first, then by due date
+/// (tasks without one last).
+pub async fn agenda(
+    tdb: &TenantDb,
+    who: &Staff,
+    queue: Queue,
+    process: Option<&str>,
+    page: u64,
+    per_page: u64,
+) -> Result<Page<AgendaRow>, DbError> {
+    let mut q = tdb.select(Tasks::Table);
+    q.columns(
+        [
+            Tasks::Id,
+            Tasks::CaseId,
+            Tasks::Step,
+            Tasks::Assignee,
+            Tasks::AssigneeName,
+            Tasks::CreatedAt,
+            Tasks::DueAt,
+            Tasks::Escalated,
+        ]
+        .map(|c| (Tasks::Table, c)),
+    )
+    .columns(
+        [
+            Cases::Process,
+            Cases::SnapshotId,
+            Cases::Subject,
+            Cases::ApplicantName,
+            Cases::ProtocolNumber,
+            Cases::ProtocolYear,
+        ]
+        .map(|c| (Cases::Table, c)),
+    );
+    q.join_scoped(
+        Cases::Table,
+        Expr::col((Cases::Table, Cases::Id)).equals((Tasks::Table, Tasks::CaseId)),
+    );
+    q.and_where(Expr::col((Tasks::Table, Tasks::Status)).eq("open"));
+    match queue {
+        Queue::Mine => {
+            q.and_where(Expr::col((Tasks::Table, Tasks::Assignee)).eq(who.account));
+        }
+        Queue::Available => {
+            q.and_where(Expr::col((Tasks::Table, Tasks::Assignee)).is_null())
+                .and_where(candidate_of(tdb, who));
+        }
+        Queue::Escalated => {
+            q.and_where(Expr::col((Tasks::Table, Tasks::Escalated)).eq(true))
+                .and_where(candidate_of(tdb, who));
+        }
+    }
+    if let Some(p) = process.filter(|p| !p.is_empty()) {
+        q.and_where(Expr::col((Cases::Table, Cases::Process)).eq(p));
+    }
+    let total = count(tdb, q.clone()).await?;
+    q.order_by_expr(
+        Expr::col((Tasks::Table, Tasks::DueAt)).is_null(),
+        Order::Asc,
+    )
+    .order_by((Tasks::Table, Tasks::DueAt), Order::Asc)
+    .order_by((Tasks::Table, Tasks::CreatedAt), Order::Asc)
+    .limit(per_page)
+    .offset(page.saturating_sub(1) * per_page);
+    Ok(Page {
+        items: tdb.fetch_all(&q).await?,
+        total,
+        page,
+        per_page,
+    })
+}
+
+/// Whether a member of staff works on this case: a task of it is (or was)
+/// theirs or in one of their queues.
+pub async fn involved(tdb: &TenantDb, who: &Staff, case: CaseId) -> Result<bool, DbError> {
+    let mut q = tdb.select(Tasks::Table);
+    q.column((Tasks::Table, Tasks::Id))
+        .and_where(Expr::col((Tasks::Table, Tasks::CaseId)).eq(case.0))
+        .and_where(
+            Expr::col((Tasks::Table, Tasks::Assignee))
+                .eq(who.account)
+                .or(candidate_of(tdb, who)),
+        )
+        .limit(1);
+    Ok(tdb.fetch_optional::<(Uuid,)>(&q).await?.is_some())
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Load {
+    pub assignee: Option<Uuid>,
+    pub assignee_name: Option<String>,
+    pub open: u64,
+    pub overdue: u64,
+}
+
+/// Open tasks of the given departments' queues, per person (and unclaimed).
+pub async fn team_load(
+    tdb: &TenantDb,
+    departments: &[String],
+    now: DateTime<Utc>,
+) -> Result<(Vec<Load>, Vec<TaskRow>), DbError> {
+    let mut q = task_select(tdb);
+    let mut sub = tdb.select(TaskCandidates::Table);
+    sub.expr(Expr::val(1))
+        .and_where(
+            Expr::col((TaskCandidates::Table, TaskCandidates::TaskId))
+                .equals((Tasks::Table, Tasks::Id)),
+        )
+        .and_where(Expr::col((TaskCandidates::Table, TaskCandidates::Kind)).eq("department"))
+        .and_where(
+            Expr::col((TaskCandidates::Table, TaskCandidates::Name))
+                .is_in(departments.iter().cloned()),
+        );
+    q.and_where(Expr::col((Tasks::Table, Tasks::Status)).eq("open"))
+        .and_where(Expr::exists(sub.clone_inner()))
+        .order_by((Tasks::Table, Tasks::DueAt), Order::Asc)
+        .limit(1000);
+    let tasks: Vec<TaskRow> = tdb.fetch_all(&q).await?;
+    let mut by: std::collections::BTreeMap<Option<Uuid>, Load> = Default::default();
+    for t in &tasks {
+        let l = by.entry(t.assignee).or_insert_with(|| Load {
+            assignee: t.assignee,
+            assignee_name: t.assignee_name.clone(),
+            open: 0,
+            overdue: 0,
+        });
+        l.open += 1;
+        if t.due_at.is_some_and(|d| d < now) {
+            l.overdue += 1;
+        }
+    }
+    Ok((by.into_values().collect(), tasks))
+}
+
+/// Staff search over all cases of the municipality (for those allowed to
+/// read every case): by protocol number, subject or applicant.
+pub async fn search(
+    tdb: &TenantDb,
+    text: &str,
+    process: Option<&str>,
+    page: u64,
+    per_page: u64,
+) -> Result<Page<CaseRow>, DbError> {
+    let mut q = case_select(tdb);
+    let text = text.trim();
+    if !text.is_empty() {
+        let number = text
+            .split('/')
+            .next()
+            .and_then(|n| n.trim().parse::<i64>().ok());
+        let pattern = format!("%{}%", text.replace(['%', '_'], ""));
+        let mut cond = Expr::col((Cases::Table, Cases::Subject))
+            .like(pattern.as_str())
+            .or(Expr::col((Cases::Table, Cases::ApplicantName)).like(pattern.as_str()));
+        if let Some(n) = number {
+            cond = cond.or(Expr::col((Cases::Table, Cases::ProtocolNumber)).eq(n));
+        }
+        q.and_where(cond);
+    }
+    if let Some(p) = process.filter(|p| !p.is_empty()) {
+        q.and_where(Expr::col((Cases::Table, Cases::Process)).eq(p));
+    }
+    let total = count(tdb, q.clone()).await?;
+    q.order_by((Cases::Table, Cases::SubmittedAt), Order::Desc)
+        .limit(per_page)
+        .offset(page.saturating_sub(1) * per_page);
+    Ok(Page {
+        items: tdb.fetch_all(&q).await?,
+        total,
+        page,
+        per_page,
+    })
+}
+
+/// Everything the reports need about cases since `from`.
+pub async fn cases_since(tdb: &TenantDb, from: DateTime<Utc>) -> Result<Vec<CaseRow>, DbError> {
+    let mut q = case_select(tdb);
+    q.and_where(Expr::col((Cases::Table, Cases::SubmittedAt)).gte(from))
+        .order_by((Cases::Table, Cases::SubmittedAt), Order::Asc)
+        .limit(100_000);
+    tdb.fetch_all(&q).await
+}
+
+/// Open tasks with their candidate departments and roles, for the reports.
+pub async fn open_task_queues(
+    tdb: &TenantDb,
+) -> Result<Vec<(Uuid, Option<DateTime<Utc>>, String, String)>, DbError> {
+    let mut q = tdb.select(Tasks::Table);
+    q.columns([(Tasks::Table, Tasks::Id), (Tasks::Table, Tasks::DueAt)])
+        .columns([
+            (TaskCandidates::Table, TaskCandidates::Kind),
+            (TaskCandidates::Table, TaskCandidates::Name),
+        ]);
+    q.join_scoped(
+        TaskCandidates::Table,
+        Expr::col((TaskCandidates::Table, TaskCandidates::TaskId))
+            .equals((Tasks::Table, Tasks::Id)),
+    );
+    q.and_where(Expr::col((Tasks::Table, Tasks::Status)).eq("open"));
+    tdb.fetch_all(&q).await
+}
