@@ -5,12 +5,12 @@
 //! settings, the protocol book under concurrency from two app processes,
 //! and that nothing of one municipality shows in another.
 
+use crate::flows::{page, person, post, submit, upload};
 use chrono::Datelike;
 use dimos_it::{
     Backend, Browser, Options, TestApp, csrf_of, fresh_postgres_database, on_both_backends,
     tenant_with_grants,
 };
-use reqwest::Method;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -33,75 +33,6 @@ async fn tenant(app: &TestApp, slug: &str) -> String {
     tenant_with_grants(app, slug, slug, GRANTS).await;
     app.enable_module(slug, "example", json!({})).await;
     format!("{slug}.localhost")
-}
-
-async fn person<'a>(app: &'a TestApp, host: &str, who: &str) -> Browser<'a> {
-    let mut b = Browser::new(app);
-    let (res, _) = b.sign_in(host, who, "/").await;
-    assert_eq!(res.status(), 200, "{who} signs in");
-    b
-}
-
-async fn page(b: &mut Browser<'_>, host: &str, path: &str) -> (u16, String) {
-    let (res, _) = b.get(&b.url(host, path)).await;
-    let status = res.status().as_u16();
-    (status, unescape(res.text().await.unwrap()))
-}
-
-/// Templates escape `/` in text as `&#x2f;` (harmless in browsers).
-fn unescape(html: String) -> String {
-    html.replace("&#x2f;", "/")
-}
-
-/// Posts a form (with the page's CSRF token) and follows the redirect.
-async fn post(
-    b: &mut Browser<'_>,
-    host: &str,
-    path: &str,
-    csrf: &str,
-    fields: &[(&str, &str)],
-) -> (u16, String, String) {
-    let mut form = vec![("_csrf", csrf)];
-    form.extend_from_slice(fields);
-    let url = b.url(host, path);
-    let res = b.request(Method::POST, &url, Some(&form)).await;
-    let (res, url) = b.follow(res, url).await;
-    let status = res.status().as_u16();
-    (status, url, unescape(res.text().await.unwrap()))
-}
-
-/// The citizen files a request; returns (case id, protocol label).
-async fn submit(citizen: &mut Browser<'_>, host: &str, title: &str) -> (String, String) {
-    let (status, html) = page(citizen, host, "/example/requests/new").await;
-    assert_eq!(status, 200);
-    let csrf = csrf_of(&html);
-    let (status, url, html) = post(
-        citizen,
-        host,
-        "/example/requests",
-        &csrf,
-        &[("title", title), ("text", "Κείμενο της ανακοίνωσης")],
-    )
-    .await;
-    assert_eq!(status, 200, "{html}");
-    let id = url
-        .split("/cases/")
-        .nth(1)
-        .unwrap()
-        .split('?')
-        .next()
-        .unwrap()
-        .to_owned();
-    let protocol = html
-        .split("Αριθμός πρωτοκόλλου: ")
-        .nth(1)
-        .expect("the protocol number is on the confirmation")
-        .split('<')
-        .next()
-        .unwrap()
-        .trim()
-        .to_owned();
-    (id, protocol)
 }
 
 async fn agenda(b: &mut Browser<'_>, host: &str, queue: &str) -> Value {
@@ -669,35 +600,6 @@ async fn protocol_numbers_stay_gap_free_across_two_processes() {
 }
 
 on_both_backends!(citizens_upload_documents_and_staff_read_them);
-
-async fn upload(
-    b: &mut Browser<'_>,
-    app: &TestApp,
-    host: &str,
-    case: &str,
-    name: &str,
-    bytes: Vec<u8>,
-) -> (u16, String) {
-    let (_, html) = page(b, host, &format!("/cases/{case}")).await;
-    let csrf = csrf_of(&html);
-    let form = reqwest::multipart::Form::new()
-        .text("_csrf", csrf)
-        .text("kind", "authorisation")
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
-        );
-    let cookie = b.cookie_header(host).unwrap();
-    let res = app
-        .post(host, &format!("/cases/{case}/documents"))
-        .header("cookie", cookie)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    (status, unescape(res.text().await.unwrap()))
-}
 
 async fn citizens_upload_documents_and_staff_read_them(b: Backend) {
     let app = TestApp::spawn_with(

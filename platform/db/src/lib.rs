@@ -9,7 +9,7 @@ pub mod migrate;
 mod scoped;
 
 pub use conn::{Db, DbError, DbOptions, FromRowAny, Tx};
-pub use scoped::{Scoped, TenantDb, TenantTx};
+pub use scoped::{Scoped, ScopedInsert, TenantDb, TenantTx};
 pub use sea_query;
 
 /// Which SQL dialect a `Db` speaks.
@@ -83,6 +83,12 @@ pub const PLATFORM_MIGRATIONS: migrate::MigrationSet = migrate::MigrationSet {
             name: "notifications",
             postgres: include_str!("../../../migrations/postgres/0008_notifications.sql"),
             sqlite: include_str!("../../../migrations/sqlite/0008_notifications.sql"),
+        },
+        migrate::Migration {
+            version: 9,
+            name: "signing",
+            postgres: include_str!("../../../migrations/postgres/0009_signing.sql"),
+            sqlite: include_str!("../../../migrations/sqlite/0009_signing.sql"),
         },
     ],
 };

@@ -86,6 +86,33 @@ pub struct Config {
     pub mail: MailConfig,
     pub sms: SmsConfig,
     pub notifications: NotificationsConfig,
+    pub signing: SigningConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SigningConfig {
+    /// The deployment key (32 bytes, base64) that seals the signing keys
+    /// stored in the database. Every replica needs the same one.
+    pub key: Option<Secret>,
+    /// Otherwise read from this file; "" means `<data_dir>/signing.key`,
+    /// created on first start (fine for one machine, not for replicas).
+    pub key_file: PathBuf,
+    /// How long a staff signing certificate is valid.
+    pub certificate_days: u64,
+    /// Create each municipality's signing CA when it is onboarded.
+    pub ca_at_onboarding: bool,
+}
+
+impl Default for SigningConfig {
+    fn default() -> Self {
+        SigningConfig {
+            key: None,
+            key_file: PathBuf::new(),
+            certificate_days: 365,
+            ca_at_onboarding: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -186,6 +213,9 @@ pub struct StorageConfig {
     /// Both set: these credentials; unset: the standard AWS chain.
     pub s3_access_key_id: Option<Secret>,
     pub s3_secret_access_key: Option<Secret>,
+    /// With S3: downloads redirect to a pre-signed URL valid this many
+    /// seconds, after the same authorization; 0 streams through the app.
+    pub s3_presign_seconds: u64,
     /// Largest single upload.
     pub max_upload_bytes: u64,
     /// Largest total of the documents of one case.
@@ -209,6 +239,7 @@ impl Default for StorageConfig {
             s3_sse: String::new(),
             s3_access_key_id: None,
             s3_secret_access_key: None,
+            s3_presign_seconds: 0,
             max_upload_bytes: 10 * 1024 * 1024,
             max_case_bytes: 50 * 1024 * 1024,
             allow_office: false,
@@ -224,6 +255,15 @@ impl Config {
             self.data_dir.join("outbox")
         } else {
             self.mail.outbox_dir.clone()
+        }
+    }
+
+    /// The file holding the deployment's signing key.
+    pub fn signing_key_file(&self) -> PathBuf {
+        if self.signing.key_file.as_os_str().is_empty() {
+            self.data_dir.join("signing.key")
+        } else {
+            self.signing.key_file.clone()
         }
     }
 
@@ -405,6 +445,7 @@ impl Default for Config {
             mail: MailConfig::default(),
             sms: SmsConfig::default(),
             notifications: NotificationsConfig::default(),
+            signing: SigningConfig::default(),
         }
     }
 }

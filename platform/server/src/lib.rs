@@ -180,6 +180,64 @@ pub async fn build_object_store(
     })
 }
 
+/// The deployment key sealing the signing keys: from the configuration
+/// (environment) when set, else from its file, which is created on first
+/// start (the demo) with owner-only permissions.
+pub fn signing_key(config: &Config) -> anyhow::Result<[u8; 32]> {
+    use base64::Engine as _;
+    let decode = |text: &str, from: &str| -> anyhow::Result<[u8; 32]> {
+        base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{from}: the signing key must be 32 bytes in base64 (openssl rand -base64 32)"
+                )
+            })
+    };
+    if let Some(k) = &config.signing.key {
+        return decode(k.expose(), "signing.key");
+    }
+    let path = config.signing_key_file();
+    match std::fs::read_to_string(&path) {
+        Ok(text) => decode(&text, &path.display().to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = [0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            match options.open(&path) {
+                Ok(mut f) => {
+                    use std::io::Write;
+                    writeln!(
+                        f,
+                        "{}",
+                        base64::engine::general_purpose::STANDARD.encode(key)
+                    )?;
+                    tracing::warn!(
+                        path = %path.display(),
+                        "created a signing key file; back it up, and give replicas the same key (signing.key)"
+                    );
+                    Ok(key)
+                }
+                // Another process made it first: use theirs.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => decode(
+                    &std::fs::read_to_string(&path)?,
+                    &path.display().to_string(),
+                ),
+                Err(e) => Err(e.into()),
+            }
+        }
+        Err(e) => Err(anyhow::anyhow!("{}: {e}", path.display())),
+    }
+}
+
 pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
@@ -331,7 +389,7 @@ impl Application {
                 },
             )
         };
-        let mut scheduler = dimos_workflow::Scheduler::new(db.clone(), clock);
+        let mut scheduler = dimos_workflow::Scheduler::new(db.clone(), clock.clone());
         scheduler.register(dimos_workflow::engine::TIMER_JOB, workflow.timer_handler());
         let scheduler = Arc::new(scheduler);
         let scheduler_task = scheduler
@@ -362,6 +420,12 @@ impl Application {
                 },
             )
         };
+        let signing = Arc::new(dimos_signing::service::Signing::new(
+            signing_key(&config)?,
+            config.signing.certificate_days,
+            clock.clone(),
+            Arc::new(dimos_signing::service::LocalCa),
+        ));
         let state = AppState::new(dimos_web::AppParts {
             config,
             db,
@@ -376,6 +440,7 @@ impl Application {
             objects,
             outbox,
             mail_templates,
+            signing,
         });
         let digest_task = {
             let state = state.clone();

@@ -29,12 +29,33 @@ use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::Validity;
 
+pub mod service;
+
 #[derive(Debug, thiserror::Error)]
 pub enum SigningError {
     #[error("crypto: {0}")]
     Crypto(String),
     #[error("malformed signature: {0}")]
     Malformed(String),
+    /// The person has no usable signing certificate.
+    #[error("no valid signing certificate")]
+    NoCertificate,
+    #[error("already signed by this person")]
+    AlreadySigned,
+    #[error(transparent)]
+    Db(dimos_db::DbError),
+}
+
+impl From<SigningError> for dimos_kernel::Error {
+    fn from(e: SigningError) -> Self {
+        use dimos_kernel::Error;
+        match e {
+            SigningError::NoCertificate => Error::Conflict("no-signing-certificate"),
+            SigningError::AlreadySigned => Error::Conflict("already-signed"),
+            SigningError::Db(e) => e.into(),
+            e @ (SigningError::Crypto(_) | SigningError::Malformed(_)) => Error::internal(e),
+        }
+    }
 }
 
 fn crypto(e: impl std::fmt::Display) -> SigningError {
@@ -169,7 +190,17 @@ pub fn sign_detached(
     ca: &Certificate,
     content: &[u8],
 ) -> Result<Vec<u8>, SigningError> {
-    let digest = Sha256::digest(content);
+    sign_digest(signer, ca, &Sha256::digest(content).into())
+}
+
+/// The same, from the content's SHA-256: the platform signs stored
+/// documents by the hash it keeps (and checks) instead of reading them
+/// into memory.
+pub fn sign_digest(
+    signer: &KeyPair,
+    ca: &Certificate,
+    digest: &[u8; 32],
+) -> Result<Vec<u8>, SigningError> {
     let econtent = EncapsulatedContentInfo {
         econtent_type: const_oid::db::rfc5911::ID_DATA,
         econtent: None,
@@ -179,8 +210,8 @@ pub fn sign_detached(
         issuer: signer.cert.tbs_certificate.issuer.clone(),
         serial_number: signer.cert.tbs_certificate.serial_number.clone(),
     });
-    let mut info = SignerInfoBuilder::new(&key, sid, sha256_alg(), &econtent, Some(&digest))
-        .map_err(crypto)?;
+    let mut info =
+        SignerInfoBuilder::new(&key, sid, sha256_alg(), &econtent, Some(digest)).map_err(crypto)?;
     info.add_signed_attribute(cms::builder::create_signing_time_attribute().map_err(crypto)?)
         .map_err(crypto)?;
     // signing-certificate-v2 binds the signature to this very certificate.
@@ -263,6 +294,23 @@ pub fn verify_detached(
     revoked: &[String],
     now: std::time::SystemTime,
 ) -> Result<Report, SigningError> {
+    verify_digest(
+        signature_der,
+        &Sha256::digest(content).into(),
+        ca,
+        revoked,
+        now,
+    )
+}
+
+/// The same, from the SHA-256 of the content.
+pub fn verify_digest(
+    signature_der: &[u8],
+    digest: &[u8; 32],
+    ca: &Certificate,
+    revoked: &[String],
+    now: std::time::SystemTime,
+) -> Result<Report, SigningError> {
     let bad = |m: &str| SigningError::Malformed(m.to_owned());
     let ci =
         ContentInfo::from_der(signature_der).map_err(|e| SigningError::Malformed(e.to_string()))?;
@@ -302,11 +350,11 @@ pub fn verify_detached(
         .as_ref()
         .ok_or_else(|| bad("no signed attributes"))?;
     let attr = |oid: ObjectIdentifier| signed_attrs.iter().find(|a| a.oid == oid);
-    let digest = attr(const_oid::db::rfc5911::ID_MESSAGE_DIGEST)
+    let signed_digest = attr(const_oid::db::rfc5911::ID_MESSAGE_DIGEST)
         .and_then(|a| a.values.iter().next())
         .and_then(|v| OctetString::from_der(&v.to_der().ok()?).ok())
         .ok_or_else(|| bad("no message digest"))?;
-    let intact_digest = digest.as_bytes() == Sha256::digest(content).as_slice();
+    let intact_digest = signed_digest.as_bytes() == digest.as_slice();
     // The signature is over the DER of the signed attributes as a SET.
     let spki_der = cert
         .tbs_certificate

@@ -20,6 +20,8 @@ enum Documents {
     PersonalData,
     UploadedBy,
     UploadedAt,
+    Internal,
+    ReplacedBy,
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -35,9 +37,13 @@ pub struct Document {
     pub personal_data: bool,
     pub uploaded_by: Uuid,
     pub uploaded_at: DateTime<Utc>,
+    /// Added by staff for the file only; the applicant does not see it.
+    pub internal: bool,
+    /// A newer version the citizen sent instead of this one.
+    pub replaced_by: Option<Uuid>,
 }
 
-const COLUMNS: [Documents; 11] = [
+const COLUMNS: [Documents; 13] = [
     Documents::Id,
     Documents::CaseId,
     Documents::Kind,
@@ -49,6 +55,8 @@ const COLUMNS: [Documents; 11] = [
     Documents::PersonalData,
     Documents::UploadedBy,
     Documents::UploadedAt,
+    Documents::Internal,
+    Documents::ReplacedBy,
 ];
 
 /// A new object key: the tenant, then a random id; nothing from the person.
@@ -56,7 +64,7 @@ pub fn new_key(tdb: &TenantDb, id: Uuid) -> String {
     format!("{}/{}", tdb.tenant_id().uuid().simple(), id.simple())
 }
 
-pub async fn insert(tdb: &TenantDb, d: &Document) -> Result<(), DbError> {
+fn insert_statement(tdb: &TenantDb, d: &Document) -> dimos_db::ScopedInsert {
     let mut q = tdb.insert(Documents::Table, COLUMNS);
     q.values([
         d.id.into(),
@@ -70,8 +78,30 @@ pub async fn insert(tdb: &TenantDb, d: &Document) -> Result<(), DbError> {
         d.personal_data.into(),
         d.uploaded_by.into(),
         d.uploaded_at.into(),
+        d.internal.into(),
+        d.replaced_by.into(),
     ]);
-    tdb.insert_rows(&q).await.map(drop)
+    q
+}
+
+pub async fn insert(tdb: &TenantDb, d: &Document) -> Result<(), DbError> {
+    tdb.insert_rows(&insert_statement(tdb, d)).await.map(drop)
+}
+
+/// Stores `new` as the replacement of `old`, both or neither. False when
+/// `old` was replaced meanwhile.
+pub async fn replace(tdb: &TenantDb, old: Uuid, new: &Document) -> Result<bool, DbError> {
+    let mut tx = tdb.begin().await?;
+    tx.insert_rows(&insert_statement(tdb, new)).await?;
+    let mut q = tdb.update(Documents::Table);
+    q.value(Documents::ReplacedBy, new.id)
+        .and_where(Expr::col(Documents::Id).eq(old))
+        .and_where(Expr::col(Documents::ReplacedBy).is_null());
+    if tx.execute(&q).await? != 1 {
+        return Ok(false);
+    }
+    tx.commit().await?;
+    Ok(true)
 }
 
 pub async fn of_case(tdb: &TenantDb, case: Uuid) -> Result<Vec<Document>, DbError> {

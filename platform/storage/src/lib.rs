@@ -89,6 +89,32 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
         &self,
         prefix: &str,
     ) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>)>, StorageError>;
+    /// A URL that downloads `key` for `valid`, named `download_name`, for
+    /// stores browsers can fetch from directly; None for the others.
+    async fn presign_get(
+        &self,
+        _key: &str,
+        _download_name: &str,
+        _content_type: &str,
+        _valid: std::time::Duration,
+    ) -> Result<Option<String>, StorageError> {
+        Ok(None)
+    }
+}
+
+/// `Content-Disposition` for a download: always an attachment, with an
+/// ASCII fallback name and the real one percent-encoded (RFC 6266).
+pub fn attachment_header(download_name: &str) -> String {
+    let encoded: String = download_name
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("attachment; filename=\"document\"; filename*=UTF-8''{encoded}")
 }
 
 #[derive(Debug, Clone)]

@@ -83,33 +83,31 @@ impl S3Store {
             sse,
         })
     }
+}
 
-    /// A URL that downloads `key` for `valid` seconds, for S3 deployments
-    /// that let browsers fetch objects directly.
-    pub async fn presign_get(
+#[async_trait]
+impl ObjectStore for S3Store {
+    async fn presign_get(
         &self,
         key: &str,
         download_name: &str,
         content_type: &str,
         valid: Duration,
-    ) -> Result<String, StorageError> {
+    ) -> Result<Option<String>, StorageError> {
         let cfg = PresigningConfig::expires_in(valid).map_err(io)?;
         let req = self
             .client
             .get_object()
             .bucket(&self.bucket)
             .key(key)
-            .response_content_disposition(format!("attachment; filename=\"{download_name}\""))
+            .response_content_disposition(crate::attachment_header(download_name))
             .response_content_type(content_type)
             .presigned(cfg)
             .await
             .map_err(io)?;
-        Ok(req.uri().to_string())
+        Ok(Some(req.uri().to_string()))
     }
-}
 
-#[async_trait]
-impl ObjectStore for S3Store {
     async fn put_file(&self, key: &str, file: &Path) -> Result<(), StorageError> {
         let body = ByteStream::from_path(file).await.map_err(io)?;
         let mut req = self

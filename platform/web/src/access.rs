@@ -58,6 +58,10 @@ permission! {
     ReadReports = "reports.read";
     /// Change deadlines, departments, documents and optional steps of services.
     ConfigureServices = "services.configure";
+    /// Sign documents with one's signing certificate.
+    SignDocuments = "documents.sign";
+    /// Issue and revoke the staff's signing certificates.
+    ManageSigning = "signing.manage";
 }
 
 /// (id, label key)
@@ -74,6 +78,8 @@ pub const PLATFORM_PERMISSIONS: &[(&str, &str)] = &[
     ("protocol.register", "perm-protocol-register"),
     ("reports.read", "perm-reports-read"),
     ("services.configure", "perm-services-configure"),
+    ("documents.sign", "perm-documents-sign"),
+    ("signing.manage", "perm-signing-manage"),
 ];
 
 /// The roles every municipality has (id, label key). Module permissions are
@@ -113,6 +119,9 @@ const PLATFORM_GRANTS: &[(&str, &str)] = &[
     ("protocol-officer", "tasks.work"),
     ("protocol-officer", "protocol.read"),
     ("protocol-officer", "protocol.register"),
+    ("mayor", "documents.sign"),
+    ("department-head", "documents.sign"),
+    ("municipal-admin", "signing.manage"),
 ];
 
 pub fn build_catalog(modules: &Modules) -> Result<AccessCatalog, String> {

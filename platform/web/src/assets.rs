@@ -25,6 +25,11 @@ const ASSETS: &[Asset] = &[
         content_type: "text/css; charset=utf-8",
         bytes: include_bytes!("../assets/dimos.css"),
     },
+    Asset {
+        name: "dimos.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../assets/dimos.js"),
+    },
 ];
 
 fn fingerprints() -> &'static Vec<(&'static str, String)> {
@@ -38,12 +43,22 @@ fn fingerprints() -> &'static Vec<(&'static str, String)> {
     })
 }
 
-/// Fingerprinted URLs, so browsers may cache assets forever.
-pub fn css_urls() -> Vec<String> {
+fn urls(ext: &str) -> Vec<String> {
     fingerprints()
         .iter()
+        .filter(|(n, _)| n.ends_with(ext))
         .map(|(n, h)| format!("/static/{n}?v={h}"))
         .collect()
+}
+
+/// Fingerprinted URLs, so browsers may cache assets forever.
+pub fn css_urls() -> Vec<String> {
+    urls(".css")
+}
+
+/// Scripts: progressive enhancement only, nothing depends on them.
+pub fn js_urls() -> Vec<String> {
+    urls(".js")
 }
 
 pub async fn serve(Path(name): Path<String>) -> Response {

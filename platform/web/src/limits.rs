@@ -13,6 +13,7 @@ use std::num::NonZeroU32;
 pub struct Limits {
     sign_in: DefaultKeyedRateLimiter<IpAddr>,
     verify: DefaultKeyedRateLimiter<String>,
+    lookup: DefaultKeyedRateLimiter<IpAddr>,
 }
 
 impl std::fmt::Debug for Limits {
@@ -36,12 +37,23 @@ impl Limits {
             verify: RateLimiter::keyed(Quota::per_hour(
                 NonZeroU32::new(verifications_per_hour).unwrap_or(one),
             )),
+            // Public pages keyed by unguessable codes: people look up a
+            // few, a guesser would need billions.
+            lookup: RateLimiter::keyed(Quota::per_minute(
+                NonZeroU32::new(sign_in_per_minute.saturating_mul(3)).unwrap_or(one),
+            )),
         }
     }
 
     pub fn sign_in(&self, client: Option<IpAddr>) -> Result<(), Error> {
         let Some(ip) = client else { return Ok(()) };
         self.sign_in.check_key(&ip).map_err(retry_after)
+    }
+
+    /// Public look-ups by code (signature verification), per client address.
+    pub fn lookup(&self, client: Option<IpAddr>) -> Result<(), Error> {
+        let Some(ip) = client else { return Ok(()) };
+        self.lookup.check_key(&ip).map_err(retry_after)
     }
 
     pub fn verification(&self, officer: &str) -> Result<(), Error> {
@@ -54,5 +66,6 @@ impl Limits {
     pub fn prune(&self) {
         self.sign_in.retain_recent();
         self.verify.retain_recent();
+        self.lookup.retain_recent();
     }
 }

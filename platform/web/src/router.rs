@@ -33,6 +33,7 @@ fn tenant_routes(state: &AppState) -> Router<AppState> {
         .merge(crate::auth::routes())
         .route("/staff", get(crate::cases::staff::hub))
         .merge(crate::cases::citizen::routes())
+        .merge(crate::cases::signing::public_routes())
         .merge(crate::staff::routes(state));
     for m in state.modules().iter() {
         let id = m.id;

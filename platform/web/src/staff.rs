@@ -4,9 +4,9 @@
 //! the role × route test walks. A route cannot be added without one.
 
 use crate::access::{
-    AssignTasks, AssistCitizens, Authorized, ConfigureServices, ManageAccess, Permission,
-    ReadAudit, ReadCases, ReadProtocol, ReadReports, RegisterProtocol, VerifyAccounts, WorkTasks,
-    subjects,
+    AssignTasks, AssistCitizens, Authorized, ConfigureServices, ManageAccess, ManageSigning,
+    Permission, ReadAudit, ReadCases, ReadProtocol, ReadReports, RegisterProtocol, SignDocuments,
+    VerifyAccounts, WorkTasks, subjects,
 };
 use crate::auth::{CurrentUser, check_csrf};
 use crate::cases;
@@ -69,6 +69,11 @@ guarded_routes! {
     get "/staff/cases/{id}" => cases::staff::case_file requires WorkTasks;
     post "/staff/cases/{id}/comment" => cases::staff::comment requires WorkTasks;
     get "/staff/cases/{id}/documents/{doc}" => cases::documents::staff_download requires WorkTasks;
+    post "/staff/cases/{id}/documents" => cases::documents::staff_upload requires WorkTasks;
+    post "/staff/cases/{id}/documents/{doc}/sign" => cases::signing::sign requires SignDocuments;
+    get "/admin/signing" => cases::signing::admin requires ManageSigning;
+    post "/admin/signing/issue" => cases::signing::issue requires ManageSigning;
+    post "/admin/signing/revoke" => cases::signing::revoke requires ManageSigning;
     get "/staff/cases" => cases::staff::search requires ReadCases;
     get "/staff/team" => cases::staff::team requires AssignTasks;
     get "/staff/protocol" => cases::protocol::list requires ReadProtocol;
@@ -306,7 +311,7 @@ pub async fn staff_links(
     user: &CurrentUser,
 ) -> Vec<(&'static str, &'static str)> {
     let subj = subjects(user);
-    let pages: [(&str, &str, &str); 9] = [
+    let pages: [(&str, &str, &str); 10] = [
         ("/staff/agenda", "nav-agenda", WorkTasks::ID),
         ("/staff/cases", "nav-cases", ReadCases::ID),
         ("/staff/team", "nav-team", AssignTasks::ID),
@@ -320,6 +325,7 @@ pub async fn staff_links(
             ConfigureServices::ID,
         ),
         ("/admin/access", "nav-access", ManageAccess::ID),
+        ("/admin/signing", "nav-signing", ManageSigning::ID),
     ];
     let mut links = vec![];
     for (href, key, perm) in pages {

@@ -21,6 +21,7 @@ pub struct AppParts {
     pub objects: Arc<dyn dimos_storage::ObjectStore>,
     pub outbox: Arc<dimos_notify::Outbox>,
     pub mail_templates: Arc<dimos_notify::Templates>,
+    pub signing: Arc<dimos_signing::service::Signing>,
 }
 
 /// Everything a handler may need, shared by every request. Cheap to clone.
@@ -47,6 +48,7 @@ struct Inner {
     objects: Arc<dyn dimos_storage::ObjectStore>,
     outbox: Arc<dimos_notify::Outbox>,
     mail_templates: Arc<dimos_notify::Templates>,
+    signing: Arc<dimos_signing::service::Signing>,
 }
 
 impl AppState {
@@ -74,6 +76,7 @@ impl AppState {
                 objects: p.objects,
                 outbox: p.outbox,
                 mail_templates: p.mail_templates,
+                signing: p.signing,
             }),
         }
     }
@@ -95,6 +98,11 @@ impl AppState {
     /// The shipped message templates.
     pub fn templates_for_mail(&self) -> &dimos_notify::Templates {
         &self.inner.mail_templates
+    }
+
+    /// Signing CAs, certificates and signatures.
+    pub fn signing(&self) -> &dimos_signing::service::Signing {
+        &self.inner.signing
     }
 
     /// Where uploaded documents are kept.

@@ -107,6 +107,18 @@ const PLATFORM_TEMPLATES: &[(&str, &str)] = &[
         "admin/notifications.html",
         include_str!("../templates/admin/notifications.html"),
     ),
+    (
+        "admin/signing.html",
+        include_str!("../templates/admin/signing.html"),
+    ),
+    (
+        "verify/lookup.html",
+        include_str!("../templates/verify/lookup.html"),
+    ),
+    (
+        "verify/show.html",
+        include_str!("../templates/verify/show.html"),
+    ),
     ("dev_idp.html", include_str!("../templates/dev_idp.html")),
     (
         "operator/list.html",
@@ -315,6 +327,7 @@ impl Ui {
             tenant => tenant,
             operator => self.operator,
             css => assets::css_urls(),
+            js => assets::js_urls(),
             user => self.user.as_ref().map(|u| context! {
                 name => u.name.clone(),
                 csrf => u.csrf.clone(),

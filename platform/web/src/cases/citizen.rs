@@ -39,6 +39,10 @@ pub fn routes() -> Router<AppState> {
             get(super::documents::citizen_download),
         )
         .route(
+            "/cases/{id}/documents/{doc}/replace",
+            post(super::documents::citizen_replace),
+        )
+        .route(
             "/account/notifications",
             post(crate::notify::save_prefs_handler),
         )
@@ -182,7 +186,7 @@ async fn page(
             case => case_view(&def, &c, ui, engine.now()),
             timeline => timeline(&def, &events, ui, false),
             request, documents, waiting_step, errors, message, done,
-            uploaded => super::documents::list(tenant, c.id, &format!("/cases/{}/documents", c.id), &def, ui.lang).await?,
+            uploaded => super::documents::list(state, tenant, &c, &format!("/cases/{}/documents", c.id), &def, ui.lang, super::documents::Viewer::Citizen(user)).await?,
             max_mb => state.config().storage.max_upload_bytes / 1_048_576,
             office => state.config().storage.allow_office,
             kinds => def.documents.iter().map(|d| context! { id => d.id.clone(), label => d.label.get(ui.lang) }).collect::<Vec<_>>(),

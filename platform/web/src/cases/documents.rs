@@ -14,6 +14,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use dimos_kernel::{Error, FieldError};
 use dimos_storage::documents::{self, Document};
+use dimos_workflow::query::CaseRow;
 use dimos_workflow::{Actor, CaseId};
 use serde_json::json;
 use uuid::Uuid;
@@ -21,6 +22,8 @@ use uuid::Uuid;
 /// What a multipart upload carried besides the file.
 struct Upload {
     kind: Option<String>,
+    /// Staff only: kept out of the applicant's view.
+    internal: bool,
     received: dimos_storage::Received,
     name: String,
 }
@@ -39,6 +42,7 @@ async fn read_upload(
     let tmp = state.config().storage_dir().join("tmp");
     let mut csrf_ok = false;
     let mut kind = None;
+    let mut internal = false;
     let mut file = None;
     while let Some(field) = form
         .next_field()
@@ -60,6 +64,13 @@ async fn read_upload(
                     .await
                     .map_err(|e| Error::BadRequest(e.body_text()))?;
                 kind = Some(v).filter(|v| !v.is_empty() && v.len() <= 64);
+            }
+            "internal" => {
+                let v = field
+                    .text()
+                    .await
+                    .map_err(|e| Error::BadRequest(e.body_text()))?;
+                internal = v == "on";
             }
             "file" => {
                 // The token comes first in our forms; nothing is stored for
@@ -84,18 +95,21 @@ async fn read_upload(
     };
     Ok(Upload {
         kind,
+        internal,
         received,
         name,
     })
 }
 
-/// Stores a checked upload for a case and records it in the case history.
+/// Stores a checked upload for a case (as the new version of `replaces`,
+/// if given) and records it in the case history.
 async fn store(
     state: &AppState,
     tenant: &CurrentTenant,
     case: Uuid,
     upload: Upload,
     by: &Actor,
+    replaces: Option<&Document>,
 ) -> std::result::Result<Document, Error> {
     let max_case = state.config().storage.max_case_bytes;
     if documents::case_bytes(&tenant.db, case).await? + upload.received.size > max_case {
@@ -110,7 +124,10 @@ async fn store(
     let doc = Document {
         id,
         case_id: Some(case),
-        kind: upload.kind,
+        kind: match replaces {
+            Some(old) => old.kind.clone(),
+            None => upload.kind,
+        },
         original_name: upload.name,
         content_type: upload.received.content_type.to_owned(),
         size: i64::try_from(upload.received.size).unwrap_or(i64::MAX),
@@ -119,22 +136,34 @@ async fn store(
         personal_data: true,
         uploaded_by: by.account.unwrap_or_default(),
         uploaded_at: state.workflow().now(),
+        internal: upload.internal,
+        replaced_by: None,
     };
-    if let Err(e) = documents::insert(&tenant.db, &doc).await {
+    let saved = match replaces {
+        Some(old) => documents::replace(&tenant.db, old.id, &doc).await,
+        None => documents::insert(&tenant.db, &doc).await.map(|()| true),
+    };
+    if !matches!(saved, Ok(true)) {
         // No row, no object: do not leave an orphan behind.
         let _ = state.objects().delete(&key).await;
-        return Err(e.into());
+        return Err(match saved {
+            Err(e) => e.into(),
+            _ => Error::Conflict("document-replaced"),
+        });
     }
+    let (kind, payload) = match replaces {
+        Some(old) => (
+            "document-replaced",
+            json!({"document": id, "replaces": old.id, "name": old.original_name, "new_name": doc.original_name}),
+        ),
+        None => (
+            "document-added",
+            json!({"document": id, "name": doc.original_name, "kind": doc.kind}),
+        ),
+    };
     state
         .workflow()
-        .record_event(
-            &tenant.db,
-            CaseId(case),
-            "document-added",
-            by,
-            true,
-            json!({"document": id, "name": doc.original_name, "kind": doc.kind}),
-        )
+        .record_event(&tenant.db, CaseId(case), kind, by, !doc.internal, payload)
         .await?;
     Ok(doc)
 }
@@ -154,7 +183,13 @@ pub async fn citizen_upload(
     }
     let actor = super::citizen::actor(&user);
     let result = match read_upload(&state, &user, form).await {
-        Ok(upload) => store(&state, &tenant, c.id, upload, &actor).await,
+        Ok(upload) => {
+            let upload = Upload {
+                internal: false,
+                ..upload
+            };
+            store(&state, &tenant, c.id, upload, &actor, None).await
+        }
         Err(e) => Err(e),
     };
     match result {
@@ -176,15 +211,37 @@ pub async fn citizen_upload(
     }
 }
 
-/// Streams a stored document as a download.
+/// Streams a stored document as a download, or, where the deployment
+/// allows it, redirects to a short-lived pre-signed URL of the object
+/// store (the authorization and the audit have happened by then).
 pub async fn send(state: &AppState, doc: &Document) -> Result<Response> {
+    let name = dimos_storage::download_name(&doc.original_name, &doc.content_type);
+    let presign = state.config().storage.s3_presign_seconds;
+    if presign > 0 {
+        let url = state
+            .objects()
+            .presign_get(
+                &doc.object_key,
+                &name,
+                &doc.content_type,
+                std::time::Duration::from_secs(presign),
+            )
+            .await
+            .map_err(Error::from)?;
+        if let Some(url) = url {
+            let mut res = Redirect::to(&url).into_response();
+            res.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, no-store"),
+            );
+            return Ok(res);
+        }
+    }
     let reader = state
         .objects()
         .get(&doc.object_key)
         .await
         .map_err(Error::from)?;
-    let name = dimos_storage::download_name(&doc.original_name, &doc.content_type);
-    let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
     let mut res = Body::from_stream(dimos_storage::verified_stream(reader, doc.sha256.clone()))
         .into_response();
     let h = res.headers_mut();
@@ -193,10 +250,7 @@ pub async fn send(state: &AppState, doc: &Document) -> Result<Response> {
         HeaderValue::from_str(&doc.content_type)
             .unwrap_or(HeaderValue::from_static("application/octet-stream")),
     );
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "attachment; filename=\"document\"; filename*=UTF-8''{}",
-        encoded.replace('+', "%20")
-    )) {
+    if let Ok(v) = HeaderValue::from_str(&dimos_storage::attachment_header(&name)) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     // No Content-Length: the body is chunked, so a hash mismatch found at
@@ -228,7 +282,111 @@ pub async fn citizen_download(
 ) -> Result<Response> {
     own_case(&tenant, &user, id).await?;
     let d = case_document(&tenant, id, doc).await?;
+    if d.internal {
+        return Err(Error::NotFound.into());
+    }
     send(&state, &d).await
+}
+
+/// A citizen sends a new version of a document of theirs while the case is
+/// open and nobody has signed it; the old one stays in the file.
+pub async fn citizen_replace(
+    State(state): State<AppState>,
+    ui: crate::ui::Ui,
+    tenant: CurrentTenant,
+    user: CurrentUser,
+    peer: Peer,
+    Path((id, doc)): Path<(Uuid, Uuid)>,
+    form: Multipart,
+) -> Result<Response> {
+    let c = own_case(&tenant, &user, id).await?;
+    let old = case_document(&tenant, id, doc).await?;
+    if !replaceable(&state, &tenant, &c, &user, &old).await? {
+        return Err(Error::NotFound.into());
+    }
+    if c.status == "closed" {
+        return Err(Error::Conflict("case-closed").into());
+    }
+    let actor = super::citizen::actor(&user);
+    let result = match read_upload(&state, &user, form).await {
+        Ok(upload) => {
+            let upload = Upload {
+                internal: false,
+                ..upload
+            };
+            store(&state, &tenant, c.id, upload, &actor, Some(&old)).await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(new) => {
+            record(
+                &state,
+                &tenant,
+                user.audit(peer, "document_replaced")
+                    .record(format!("case:{id}"))
+                    .detail(json!({"document": new.id, "replaces": old.id, "sha256": new.sha256})),
+            )
+            .await?;
+            Ok(Redirect::to(&format!("/cases/{id}?done=uploaded#documents")).into_response())
+        }
+        Err(Error::Validation(errs)) => {
+            super::citizen::error_page(&state, &ui, &tenant, &user, id, errs).await
+        }
+        Err(e) => Err(AppError(e)),
+    }
+}
+
+/// Whether the citizen may send a new version of `d`: theirs (or sent at
+/// the desk for them), current, and not signed by anyone.
+fn citizen_may_replace(c: &CaseRow, user: &CurrentUser, d: &Document, signed: bool) -> bool {
+    let theirs = d.uploaded_by == c.applicant || d.uploaded_by == user.account.id;
+    theirs && !d.internal && d.replaced_by.is_none() && !signed
+}
+
+async fn replaceable(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    c: &CaseRow,
+    user: &CurrentUser,
+    d: &Document,
+) -> Result<bool> {
+    let signed = !state
+        .signing()
+        .signatures_of(&tenant.db, &[d.id])
+        .await?
+        .is_empty();
+    Ok(citizen_may_replace(c, user, d, signed))
+}
+
+/// Staff add a document to a case they may see: a draft decision to sign,
+/// a certificate to hand out, or (marked internal) a note for the file.
+pub async fn staff_upload(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: super::StaffMember,
+    peer: Peer,
+    Path(id): Path<Uuid>,
+    form: Multipart,
+) -> Result<Response> {
+    let c = super::staff::visible_case(&state, &tenant, &who, id).await?;
+    let actor = Actor {
+        account: Some(who.staff.account),
+        name: who.staff.name.clone(),
+        on_behalf_of: None,
+    };
+    let upload = read_upload(&state, &who.user, form).await?;
+    let doc = store(&state, &tenant, c.id, upload, &actor, None).await?;
+    record(
+        &state,
+        &tenant,
+        who.user
+            .audit(peer, "document_uploaded")
+            .record(format!("case:{id}"))
+            .detail(json!({"document": doc.id, "sha256": doc.sha256, "internal": doc.internal})),
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/staff/cases/{id}?done=uploaded#documents")).into_response())
 }
 
 /// Staff who may see the case file download its documents; every such
@@ -256,25 +414,52 @@ pub async fn staff_download(
     send(&state, &d).await
 }
 
-/// The case's documents as pages list them.
+/// Who is looking at a case's documents.
+pub enum Viewer<'a> {
+    Citizen(&'a CurrentUser),
+    Staff,
+}
+
+/// The case's documents as pages list them, with their signatures: the
+/// applicant sees the current versions of what is not internal, staff see
+/// everything.
 pub async fn list(
+    state: &AppState,
     tenant: &CurrentTenant,
-    case: Uuid,
+    case: &CaseRow,
     href: &str,
     def: &dimos_workflow::Definition,
     lang: dimos_kernel::Locale,
+    viewer: Viewer<'_>,
 ) -> Result<Vec<minijinja::Value>> {
-    Ok(documents::of_case(&tenant.db, case)
-        .await?
+    let docs = documents::of_case(&tenant.db, case.id).await?;
+    let ids: Vec<Uuid> = docs.iter().map(|d| d.id).collect();
+    let mut signatures = super::signing::signatures_by_document(state, tenant, &ids).await?;
+    Ok(docs
         .into_iter()
+        .filter(|d| matches!(viewer, Viewer::Staff) || (!d.internal && d.replaced_by.is_none()))
         .map(|d| {
+            let signatures = signatures.remove(&d.id).unwrap_or_default();
+            let replaceable = match viewer {
+                Viewer::Citizen(user) => {
+                    case.status != "closed"
+                        && citizen_may_replace(case, user, &d, !signatures.is_empty())
+                }
+                Viewer::Staff => false,
+            };
             let kind = d
                 .kind
                 .as_deref()
                 .and_then(|k| def.documents.iter().find(|s| s.id == k))
                 .map(|s| s.label.get(lang).to_owned());
             minijinja::context! {
+                id => d.id,
                 href => format!("{href}/{}", d.id),
+                internal => d.internal,
+                replaced => d.replaced_by.is_some(),
+                current => d.replaced_by.is_none(),
+                signatures,
+                replaceable,
                 name => d.original_name,
                 kind,
                 size_kb => (d.size + 1023) / 1024,

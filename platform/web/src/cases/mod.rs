@@ -8,6 +8,7 @@ pub mod documents;
 pub mod protocol;
 pub mod reports;
 pub mod services;
+pub mod signing;
 pub mod staff;
 
 use crate::access::{Authorized, WorkTasks, subjects};
@@ -218,9 +219,9 @@ pub fn timeline(
                             .unwrap_or_default(),
                     )],
                 ),
-                "document-added" => tr(
+                "document-added" | "document-signed" | "document-replaced" => tr(
                     ui,
-                    "ev-document-added",
+                    &format!("ev-{}", e.kind),
                     &[(
                         "name",
                         p.get("name")

@@ -196,6 +196,7 @@ async fn case_page(
     errors: &[FieldError],
     posted: &BTreeMap<String, String>,
     status: StatusCode,
+    done: Option<String>,
 ) -> Result<(StatusCode, Html<String>)> {
     let c = visible_case(state, tenant, who, id).await?;
     let engine = state.workflow();
@@ -283,7 +284,12 @@ async fn case_page(
             case => case_view(&def, &c, ui, engine.now()),
             data, documents, history, current,
             messages => crate::notify::of_case(&tenant.db, c.id).await?,
-            uploaded => super::documents::list(tenant, c.id, &format!("/staff/cases/{}/documents", c.id), &def, ui.lang).await?,
+            uploaded => super::documents::list(state, tenant, &c, &format!("/staff/cases/{}/documents", c.id), &def, ui.lang, super::documents::Viewer::Staff).await?,
+            signer => super::signing::signer_status(state, tenant, &who.user).await?,
+            kinds => def.documents.iter().map(|d| context! { id => d.id.clone(), label => d.label.get(ui.lang) }).collect::<Vec<_>>(),
+            max_mb => state.config().storage.max_upload_bytes / 1_048_576,
+            office => state.config().storage.allow_office,
+            done,
             timeline => timeline(&def, &events, ui, true),
             errors => errors_view(ui, errors),
             csrf => who.user.csrf.clone(),
@@ -292,13 +298,22 @@ async fn case_page(
     Ok((status, html))
 }
 
+#[derive(Deserialize)]
+pub struct CaseFileQuery {
+    done: Option<String>,
+}
+
 pub async fn case_file(
     State(state): State<AppState>,
     ui: Ui,
     tenant: CurrentTenant,
     who: StaffMember,
     Path(id): Path<Uuid>,
+    Query(q): Query<CaseFileQuery>,
 ) -> Result<Html<String>> {
+    let done = q
+        .done
+        .filter(|d| ["signed", "uploaded"].contains(&d.as_str()));
     case_page(
         &state,
         &ui,
@@ -308,6 +323,7 @@ pub async fn case_file(
         &[],
         &BTreeMap::new(),
         StatusCode::OK,
+        done,
     )
     .await
     .map(|(_, h)| h)
@@ -371,6 +387,7 @@ pub async fn complete(
                 &errs,
                 &posted,
                 StatusCode::UNPROCESSABLE_ENTITY,
+                None,
             )
             .await?;
             Ok(crate::error::rendered_page(s, h))

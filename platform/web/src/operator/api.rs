@@ -95,6 +95,7 @@ async fn create(
         .apply(&spec, &op.0, ApplyMode::CreateOnly)
         .await?;
     apply_grants(&state, &spec, &op.0).await?;
+    super::onboarded(&state, spec.slug.as_str()).await?;
     changed(&state, spec.slug.as_str(), outcome).await
 }
 

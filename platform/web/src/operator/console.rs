@@ -395,6 +395,9 @@ async fn save(
         Err(e) => return Err(AppError(e)),
     };
     state.registry().reload().await?;
+    if outcome == ApplyOutcome::Created {
+        super::onboarded(&state, spec.slug.as_str()).await?;
+    }
     let flash = match outcome {
         ApplyOutcome::Created => "created",
         ApplyOutcome::Updated(_) => "saved",

@@ -60,3 +60,12 @@ fn public_url(state: &AppState, t: &Tenant) -> String {
     let host = t.canonical_host(state.registry().base_domain());
     format!("{}/", state.config().public_origin(&host))
 }
+
+/// What follows a municipality's creation, whichever way it was onboarded.
+async fn onboarded(state: &AppState, slug: &str) -> crate::error::Result<()> {
+    if state.config().signing.ca_at_onboarding {
+        let t = state.registry().store().require(slug).await?;
+        crate::cases::signing::provision(state, t.id, t.name(dimos_kernel::Locale::El).to_owned());
+    }
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! Steps most HTTP tests take: sign in as a demo person, read a page,
+//! post a form with its CSRF token, file the example module's request,
+//! upload a document.
+
+use dimos_it::{Browser, TestApp, csrf_of};
+use reqwest::Method;
+
+/// Posts a multipart form with the person's session cookie; no redirects
+/// followed.
+pub(crate) async fn send_multipart(
+    b: &Browser<'_>,
+    app: &TestApp,
+    host: &str,
+    path: &str,
+    form: reqwest::multipart::Form,
+) -> reqwest::Response {
+    app.post(host, path)
+        .header("cookie", b.cookie_header(host).unwrap())
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+pub(crate) async fn person<'a>(app: &'a TestApp, host: &str, who: &str) -> Browser<'a> {
+    let mut b = Browser::new(app);
+    let (res, _) = b.sign_in(host, who, "/").await;
+    assert_eq!(res.status(), 200, "{who} signs in");
+    b
+}
+
+pub(crate) async fn page(b: &mut Browser<'_>, host: &str, path: &str) -> (u16, String) {
+    let (res, _) = b.get(&b.url(host, path)).await;
+    let status = res.status().as_u16();
+    (status, unescape(res.text().await.unwrap()))
+}
+
+/// Templates escape `/` in text as `&#x2f;` (harmless in browsers).
+pub(crate) fn unescape(html: String) -> String {
+    html.replace("&#x2f;", "/")
+}
+
+/// Posts a form (with the page's CSRF token) and follows the redirect.
+pub(crate) async fn post(
+    b: &mut Browser<'_>,
+    host: &str,
+    path: &str,
+    csrf: &str,
+    fields: &[(&str, &str)],
+) -> (u16, String, String) {
+    let mut form = vec![("_csrf", csrf)];
+    form.extend_from_slice(fields);
+    let url = b.url(host, path);
+    let res = b.request(Method::POST, &url, Some(&form)).await;
+    let (res, url) = b.follow(res, url).await;
+    let status = res.status().as_u16();
+    (status, url, unescape(res.text().await.unwrap()))
+}
+
+/// The citizen files a request; returns (case id, protocol label).
+pub(crate) async fn submit(citizen: &mut Browser<'_>, host: &str, title: &str) -> (String, String) {
+    let (status, html) = page(citizen, host, "/example/requests/new").await;
+    assert_eq!(status, 200);
+    let csrf = csrf_of(&html);
+    let (status, url, html) = post(
+        citizen,
+        host,
+        "/example/requests",
+        &csrf,
+        &[("title", title), ("text", "Κείμενο της ανακοίνωσης")],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    let id = url
+        .split("/cases/")
+        .nth(1)
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let protocol = html
+        .split("Αριθμός πρωτοκόλλου: ")
+        .nth(1)
+        .expect("the protocol number is on the confirmation")
+        .split('<')
+        .next()
+        .unwrap()
+        .trim()
+        .to_owned();
+    (id, protocol)
+}
+
+pub(crate) async fn upload(
+    b: &mut Browser<'_>,
+    app: &TestApp,
+    host: &str,
+    case: &str,
+    name: &str,
+    bytes: Vec<u8>,
+) -> (u16, String) {
+    let (_, html) = page(b, host, &format!("/cases/{case}")).await;
+    let csrf = csrf_of(&html);
+    let form = reqwest::multipart::Form::new()
+        .text("_csrf", csrf)
+        .text("kind", "authorisation")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
+        );
+    let res = send_multipart(b, app, host, &format!("/cases/{case}/documents"), form).await;
+    let status = res.status().as_u16();
+    (status, unescape(res.text().await.unwrap()))
+}
