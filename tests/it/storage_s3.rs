@@ -10,6 +10,74 @@ use std::time::Duration;
 
 on_both_backends!(documents_live_in_s3_under_the_tenants_prefix);
 
+/// With `s3_presign_seconds`, an authorized download is a redirect to a
+/// short-lived URL of the S3 server itself, which names the file and
+/// forces a download; without the authorization there is no URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_can_redirect_to_short_lived_presigned_urls() {
+    let moto = Moto::start().await;
+    let (app, _) = app_on_s3(Backend::Sqlite, &moto, |c| {
+        c.storage.s3_presign_seconds = 60
+    })
+    .await;
+    let host = "alpha.localhost";
+    let (mut citizen, case, csrf) = citizen_with_case(&app).await;
+    let doc = pdf(5000);
+    let status = upload(
+        &citizen,
+        &app,
+        host,
+        &case,
+        &csrf,
+        "Άδεια οδήγησης.pdf",
+        doc.clone(),
+    )
+    .await;
+    assert_eq!(status, 303);
+    let (res, _) = citizen
+        .get(&citizen.url(host, &format!("/cases/{case}")))
+        .await;
+    let html = res.text().await.unwrap().replace("&#x2f;", "/");
+    let href = html
+        .split(&format!("href=\"/cases/{case}/documents/"))
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let path = format!("/cases/{case}/documents/{href}");
+    let url = citizen.url(host, &path);
+    let res = citizen.request(reqwest::Method::GET, &url, None).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["cache-control"], "private, no-store");
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with(&moto.url("/")), "{location}");
+    assert!(location.contains("X-Amz-Expires=60") && location.contains("X-Amz-Signature="));
+    // S3 answers with the headers the URL asks for (moto ignores them, so
+    // the request is what we can check here): a download, named.
+    let query = url::Url::parse(&location).unwrap();
+    let asked: std::collections::HashMap<String, String> =
+        query.query_pairs().into_owned().collect();
+    let disposition = &asked["response-content-disposition"];
+    assert!(disposition.starts_with("attachment;"), "{disposition}");
+    assert!(
+        disposition.contains("%CE%86%CE%B4"),
+        "the Greek name, encoded: {disposition}"
+    );
+    assert_eq!(asked["response-content-type"], "application/pdf");
+    let direct = reqwest::get(&location).await.unwrap();
+    assert_eq!(direct.status(), 200);
+    assert_eq!(direct.bytes().await.unwrap().to_vec(), doc);
+    // Another citizen asking gets no URL at all.
+    let mut stranger = Browser::new(&app);
+    stranger.sign_in(host, "citizen-verified", "/").await;
+    let url = stranger.url(host, &path);
+    let res = stranger.request(reqwest::Method::GET, &url, None).await;
+    assert_eq!(res.status(), 404);
+    assert!(res.headers().get("location").is_none());
+}
+
 struct Moto {
     port: u16,
     child: Child,
@@ -122,8 +190,12 @@ fn pdf(len: usize) -> Vec<u8> {
     v
 }
 
-async fn documents_live_in_s3_under_the_tenants_prefix(b: Backend) {
-    let moto = Moto::start().await;
+/// An app storing documents in a new bucket of `moto`.
+async fn app_on_s3(
+    b: Backend,
+    moto: &Moto,
+    more: impl Fn(&mut dimos_kernel::config::Config) + Send + Sync + 'static,
+) -> (TestApp, String) {
     let bucket = format!("dimos-{}", uuid::Uuid::new_v4().simple());
     moto.put(&format!("/{bucket}"), vec![]).await;
     let endpoint = moto.url("");
@@ -142,14 +214,21 @@ async fn documents_live_in_s3_under_the_tenants_prefix(b: Backend) {
                 c.storage.s3_secret_access_key = Some(dimos_kernel::config::Secret::new("test"));
                 c.storage.max_upload_bytes = 2 * 1024 * 1024;
                 c.storage.max_case_bytes = 8 * 1024 * 1024;
+                more(c);
             }),
             ..Options::default()
         },
     )
     .await;
+    (app, bucket)
+}
+
+/// Two municipalities with the example module; a citizen of the first
+/// files a request. Returns the citizen, the case, and a CSRF token.
+async fn citizen_with_case(app: &TestApp) -> (Browser<'_>, String, String) {
     for slug in ["alpha", "beta"] {
         tenant_with_grants(
-            &app,
+            app,
             slug,
             slug,
             &[("technical-employee", "technical-employee")],
@@ -158,7 +237,7 @@ async fn documents_live_in_s3_under_the_tenants_prefix(b: Backend) {
         app.enable_module(slug, "example", json!({})).await;
     }
     let host = "alpha.localhost";
-    let mut citizen = Browser::new(&app);
+    let mut citizen = Browser::new(app);
     citizen.sign_in(host, "citizen", "/").await;
     let (res, _) = citizen
         .get(&citizen.url(host, "/example/requests/new"))
@@ -181,6 +260,14 @@ async fn documents_live_in_s3_under_the_tenants_prefix(b: Backend) {
         .as_str()
         .unwrap()
         .to_owned();
+    (citizen, case, csrf)
+}
+
+async fn documents_live_in_s3_under_the_tenants_prefix(b: Backend) {
+    let moto = Moto::start().await;
+    let (app, bucket) = app_on_s3(b, &moto, |_| {}).await;
+    let host = "alpha.localhost";
+    let (mut citizen, case, csrf) = citizen_with_case(&app).await;
 
     // A range of sizes goes up and comes back byte for byte.
     let sizes = [10, 64 * 1024, 1024 * 1024 + 7, 2 * 1024 * 1024];
