@@ -304,6 +304,11 @@ async fn a_signed_document_verifies_with_openssl_and_revocation_shows(b: Backend
         "{html}"
     );
     assert!(!html.contains("Η υπογραφή είναι έγκυρη"));
+    let (_, html) = page(&mut citizen, &host, &format!("/cases/{case}")).await;
+    assert!(
+        html.contains(&code) && html.contains("Ανακλήθηκε"),
+        "the case shows it too"
+    );
     let (_, html) = page(&mut admin, &host, "/admin/audit").await;
     assert!(html.contains("signing_certificate_revoked") && html.contains("document_signed"));
 

@@ -549,3 +549,38 @@ pub async fn shutdown_signal() {
 }
 
 pub use cli::apply_tenant_files;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signing_key_comes_from_config_or_a_private_file_made_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        let first = signing_key(&config).unwrap();
+        let path = dir.path().join("signing.key");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "only the owner reads the key");
+        }
+        assert_eq!(
+            signing_key(&config).unwrap(),
+            first,
+            "the same key next time"
+        );
+        config.signing.key = Some(dimos_kernel::config::Secret::new(
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        ));
+        let given = signing_key(&config).unwrap();
+        assert_eq!(given[31], 31);
+        config.signing.key = Some(dimos_kernel::config::Secret::new("too short"));
+        let e = signing_key(&config).unwrap_err().to_string();
+        assert!(e.contains("32 bytes"), "{e}");
+    }
+}

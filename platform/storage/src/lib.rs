@@ -401,6 +401,19 @@ pub mod tempfile_path {
 mod tests {
     use super::*;
 
+    #[test]
+    fn downloads_are_attachments_with_the_real_name_encoded() {
+        let h = attachment_header("Άδεια \"x\"; a.pdf");
+        assert!(h.starts_with("attachment; filename=\"document\"; filename*=UTF-8''"));
+        assert!(
+            h.ends_with("%CE%86%CE%B4%CE%B5%CE%B9%CE%B1%20%22x%22%3B%20a.pdf"),
+            "{h}"
+        );
+        // Nothing that could end the header value or start another parameter.
+        let value = h.split("UTF-8''").nth(1).unwrap();
+        assert!(!value.contains(['"', ';', ' ', '\r', '\n']));
+    }
+
     fn stream(
         chunks: Vec<&'static [u8]>,
     ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin {

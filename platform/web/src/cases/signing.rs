@@ -128,9 +128,10 @@ pub async fn sign(
     Ok(Redirect::to(&format!("/staff/cases/{id}?done=signed#documents")).into_response())
 }
 
-/// How pages show a signature.
-fn signature_view(s: &SignatureRecord) -> minijinja::Value {
+/// How pages show a signature, with its certificate's status now.
+fn signature_view(s: &SignatureRecord, status: &str) -> minijinja::Value {
     context! {
+        status,
         reference => s.reference.clone(),
         signer => s.signer_name.clone(),
         at => super::datetime(s.signed_at),
@@ -146,10 +147,23 @@ pub async fn signatures_by_document(
     docs: &[Uuid],
 ) -> Result<BTreeMap<Uuid, Vec<minijinja::Value>>> {
     let mut out: BTreeMap<Uuid, Vec<minijinja::Value>> = BTreeMap::new();
-    for s in state.signing().signatures_of(&tenant.db, docs).await? {
+    let signatures = state.signing().signatures_of(&tenant.db, docs).await?;
+    if signatures.is_empty() {
+        return Ok(out);
+    }
+    let now = state.signing().now();
+    let status: BTreeMap<String, &'static str> = state
+        .signing()
+        .certificates(&tenant.db)
+        .await?
+        .iter()
+        .map(|c| (c.serial.clone(), c.status(now)))
+        .collect();
+    for s in signatures {
+        let st = status.get(&s.cert_serial).copied().unwrap_or("unknown");
         out.entry(s.document_id)
             .or_default()
-            .push(signature_view(&s));
+            .push(signature_view(&s, st));
     }
     Ok(out)
 }
