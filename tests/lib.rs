@@ -109,7 +109,10 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            modules: vec![dimos_module_example::descriptor()],
+            modules: vec![
+                dimos_module_example::descriptor(),
+                dimos_module_parking::descriptor(),
+            ],
             database_url: None,
             apply_on_start: None,
             tweak: Box::new(|_| {}),

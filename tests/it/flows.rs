@@ -4,6 +4,7 @@
 
 use dimos_it::{Browser, TestApp, csrf_of};
 use reqwest::Method;
+use serde_json::Value;
 
 /// Posts a multipart form with the person's session cookie; no redirects
 /// followed.
@@ -111,4 +112,104 @@ pub(crate) async fn upload(
     let res = send_multipart(b, app, host, &format!("/cases/{case}/documents"), form).await;
     let status = res.status().as_u16();
     (status, unescape(res.text().await.unwrap()))
+}
+
+pub(crate) async fn agenda(b: &mut Browser<'_>, host: &str, queue: &str) -> Value {
+    let (res, _) = b
+        .get(&b.url(host, &format!("/api/staff/agenda?queue={queue}")))
+        .await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+/// Takes the open task of a case from the person's available queue.
+pub(crate) async fn claim(b: &mut Browser<'_>, host: &str, case: &str) -> String {
+    let tasks = agenda(b, host, "available").await;
+    let task = tasks["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["case_id"] == case)
+        .unwrap_or_else(|| panic!("case {case} in the queue: {tasks}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, html) = page(b, host, "/staff/agenda?queue=available").await;
+    let csrf = csrf_of(&html);
+    let (status, url, _) = post(b, host, &format!("/staff/tasks/{task}/claim"), &csrf, &[]).await;
+    assert_eq!(status, 200);
+    assert!(url.ends_with(&format!("/staff/cases/{case}")), "{url}");
+    task
+}
+
+pub(crate) async fn complete(
+    b: &mut Browser<'_>,
+    host: &str,
+    case: &str,
+    task: &str,
+    fields: &[(&str, &str)],
+) -> (u16, String) {
+    let (_, html) = page(b, host, &format!("/staff/cases/{case}")).await;
+    let csrf = csrf_of(&html);
+    let (status, _, html) = post(
+        b,
+        host,
+        &format!("/staff/tasks/{task}/complete"),
+        &csrf,
+        fields,
+    )
+    .await;
+    (status, html)
+}
+
+pub(crate) async fn citizen_case(b: &mut Browser<'_>, host: &str, case: &str) -> Value {
+    let (res, _) = b.get(&b.url(host, &format!("/api/cases/{case}"))).await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+pub(crate) fn timeline(case: &Value) -> Vec<String> {
+    case["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["text"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+pub(crate) fn has_case(agenda: &Value, case: &str) -> bool {
+    agenda["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["case_id"] == case)
+}
+
+/// An email as the tests read it: its headers and both parts.
+pub(crate) struct Parsed {
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub text: String,
+    pub html: String,
+}
+
+pub(crate) fn parse(raw: &[u8]) -> Parsed {
+    use mailparse::MailHeaderMap;
+    let m = mailparse::parse_mail(raw).unwrap();
+    let headers = ["From", "To", "Subject", "Message-ID", "Reply-To"]
+        .iter()
+        .filter_map(|h| m.headers.get_first_value(h).map(|v| (h.to_string(), v)))
+        .collect();
+    assert_eq!(m.ctype.mimetype, "multipart/alternative", "both parts");
+    let part = |t: &str| {
+        m.subparts
+            .iter()
+            .find(|p| p.ctype.mimetype == t)
+            .map(|p| p.get_body().unwrap())
+            .unwrap_or_else(|| panic!("no {t} part"))
+    };
+    Parsed {
+        headers,
+        text: part("text/plain"),
+        html: part("text/html"),
+    }
 }

@@ -14,6 +14,7 @@ mod http;
 mod modules;
 mod notifications;
 mod operator;
+mod parking;
 mod replicas;
 mod signing;
 mod storage_s3;

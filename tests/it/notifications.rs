@@ -4,6 +4,7 @@
 //! restarts, the server comes back — after which every message arrives
 //! exactly once.
 
+use crate::flows::{Parsed, parse};
 use dimos_db::sea_query::ExprTrait;
 use dimos_it::{Backend, Browser, Options, TestApp, csrf_of, on_both_backends, tenant_with_grants};
 use reqwest::Method;
@@ -119,34 +120,6 @@ impl Drop for Smtp {
             let _ = c.kill();
             let _ = c.wait();
         }
-    }
-}
-
-struct Parsed {
-    headers: std::collections::BTreeMap<String, String>,
-    text: String,
-    html: String,
-}
-
-fn parse(raw: &[u8]) -> Parsed {
-    use mailparse::MailHeaderMap;
-    let m = mailparse::parse_mail(raw).unwrap();
-    let headers = ["From", "To", "Subject", "Message-ID", "Reply-To"]
-        .iter()
-        .filter_map(|h| m.headers.get_first_value(h).map(|v| (h.to_string(), v)))
-        .collect();
-    assert_eq!(m.ctype.mimetype, "multipart/alternative", "both parts");
-    let part = |t: &str| {
-        m.subparts
-            .iter()
-            .find(|p| p.ctype.mimetype == t)
-            .map(|p| p.get_body().unwrap())
-            .unwrap_or_else(|| panic!("no {t} part"))
-    };
-    Parsed {
-        headers,
-        text: part("text/plain"),
-        html: part("text/html"),
     }
 }
 

@@ -5,10 +5,12 @@
 //! settings, the protocol book under concurrency from two app processes,
 //! and that nothing of one municipality shows in another.
 
-use crate::flows::{page, person, post, submit, upload};
+use crate::flows::{
+    agenda, citizen_case, claim, complete, has_case, page, person, post, submit, timeline, upload,
+};
 use chrono::Datelike;
 use dimos_it::{
-    Backend, Browser, Options, TestApp, csrf_of, fresh_postgres_database, on_both_backends,
+    Backend, Options, TestApp, csrf_of, fresh_postgres_database, on_both_backends,
     tenant_with_grants,
 };
 use serde_json::{Value, json};
@@ -33,77 +35,6 @@ async fn tenant(app: &TestApp, slug: &str) -> String {
     tenant_with_grants(app, slug, slug, GRANTS).await;
     app.enable_module(slug, "example", json!({})).await;
     format!("{slug}.localhost")
-}
-
-async fn agenda(b: &mut Browser<'_>, host: &str, queue: &str) -> Value {
-    let (res, _) = b
-        .get(&b.url(host, &format!("/api/staff/agenda?queue={queue}")))
-        .await;
-    assert_eq!(res.status(), 200);
-    res.json().await.unwrap()
-}
-
-/// Takes the open task of a case from the person's available queue.
-async fn claim(b: &mut Browser<'_>, host: &str, case: &str) -> String {
-    let tasks = agenda(b, host, "available").await;
-    let task = tasks["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["case_id"] == case)
-        .unwrap_or_else(|| panic!("case {case} in the queue: {tasks}"))["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (_, html) = page(b, host, "/staff/agenda?queue=available").await;
-    let csrf = csrf_of(&html);
-    let (status, url, _) = post(b, host, &format!("/staff/tasks/{task}/claim"), &csrf, &[]).await;
-    assert_eq!(status, 200);
-    assert!(url.ends_with(&format!("/staff/cases/{case}")), "{url}");
-    task
-}
-
-async fn complete(
-    b: &mut Browser<'_>,
-    host: &str,
-    case: &str,
-    task: &str,
-    fields: &[(&str, &str)],
-) -> (u16, String) {
-    let (_, html) = page(b, host, &format!("/staff/cases/{case}")).await;
-    let csrf = csrf_of(&html);
-    let (status, _, html) = post(
-        b,
-        host,
-        &format!("/staff/tasks/{task}/complete"),
-        &csrf,
-        fields,
-    )
-    .await;
-    (status, html)
-}
-
-async fn citizen_case(b: &mut Browser<'_>, host: &str, case: &str) -> Value {
-    let (res, _) = b.get(&b.url(host, &format!("/api/cases/{case}"))).await;
-    assert_eq!(res.status(), 200);
-    res.json().await.unwrap()
-}
-
-fn timeline(case: &Value) -> Vec<String> {
-    case["timeline"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["text"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-fn has_case(agenda: &Value, case: &str) -> bool {
-    agenda["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|t| t["case_id"] == case)
 }
 
 async fn a_sample_process_runs_end_to_end_with_three_roles(b: Backend) {

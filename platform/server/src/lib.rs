@@ -18,10 +18,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-/// The modules this server is built with, listed explicitly. Real modules
-/// (nurseries, parking permits, bulky waste, documents) join in their issues.
+/// The modules this server is built with, listed explicitly. Nurseries,
+/// bulky waste and documents join in their issues.
 pub fn modules() -> Vec<ModuleDescriptor> {
-    vec![]
+    vec![dimos_module_parking::descriptor()]
 }
 
 /// A database connection and the platform's schema, up to date.

@@ -134,6 +134,8 @@ const RESERVED_PATHS: &[&str] = &[
     "staff",
     "cases",
     "auth",
+    "verify",
+    "signing",
 ];
 
 /// The modules this server was built with.

@@ -160,6 +160,25 @@ pub struct Task {
     pub optional: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skip_to: Option<String>,
+    /// Work done on the module's own page (issuing a permit, say): the case
+    /// file links there, and the task completes only through that page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<Box<TaskAction>>,
+}
+
+/// A module page that does a task's work. `{case}` in the path is
+/// replaced by the case id.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TaskAction {
+    pub path: String,
+    pub label: LocalizedText,
+}
+
+impl TaskAction {
+    pub fn href(&self, case: uuid::Uuid) -> String {
+        self.path.replace("{case}", &case.to_string())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -522,6 +541,16 @@ impl Definition {
                 Step::Task(t) => {
                     if t.roles.is_empty() && t.departments.is_empty() {
                         push(&mut errs, format!("steps[{id}].roles"), "no-candidates", "");
+                    }
+                    if let Some(a) = &t.action
+                        && (!a.path.starts_with('/') || a.path.starts_with("//"))
+                    {
+                        push(
+                            &mut errs,
+                            format!("steps[{id}].action.path"),
+                            "invalid",
+                            &a.path,
+                        );
                     }
                     for r in &t.roles {
                         if !known.roles.contains(r) {

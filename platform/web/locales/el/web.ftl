@@ -628,3 +628,4 @@ case-replace-submit = Αποστολή νέας έκδοσης
 upload-drop = Ή σύρετε το αρχείο εδώ.
 upload-chosen = Επιλέχθηκε:
 error-conflict-document-replaced = Το έγγραφο έχει ήδη αντικατασταθεί.
+error-conflict-task-has-own-page = Αυτή η εργασία ολοκληρώνεται από τη δική της σελίδα, μέσω του συνδέσμου στον φάκελο της υπόθεσης.

@@ -628,3 +628,4 @@ case-replace-submit = Send the new version
 upload-drop = Or drag the file here.
 upload-chosen = Chosen:
 error-conflict-document-replaced = The document has already been replaced.
+error-conflict-task-has-own-page = This task is completed on its own page, through the link in the case file.

@@ -183,7 +183,7 @@ pub async fn signer_status(
         )
         .await;
     if !may {
-        return Ok(context! { may => false });
+        return Ok(context! { may => false, ready => false, status => "none" });
     }
     let now = state.signing().now();
     let cert = state.signing().current(&tenant.db, user.account.id).await?;

@@ -244,6 +244,7 @@ async fn case_page(
             due => t.due_at.map(super::date),
             overdue => t.due_at.is_some_and(|d| d < engine.now()),
             escalated => t.escalated,
+            action => step.action.as_ref().map(|a| context! { href => a.href(c.id), label => a.label.get(ui.lang) }),
             queues => roles.iter().map(|r| ui.t(&format!("role-{r}"))).chain(depts.iter().cloned()).collect::<Vec<_>>(),
             fields,
             outcomes => step.outcomes.iter().map(|o| context! {
@@ -345,6 +346,14 @@ pub async fn complete(
     let t = query::task(&tenant.db, TaskId(id))
         .await?
         .ok_or(Error::NotFound)?;
+    // A task done on a module's page (issuing a permit) completes there only.
+    let c = query::case(&tenant.db, CaseId(t.case_id))
+        .await?
+        .ok_or(Error::NotFound)?;
+    let def = state.workflow().snapshot(&tenant.db, c.snapshot_id).await?;
+    if matches!(def.step(&t.step), Some(Step::Task(s)) if s.action.is_some()) {
+        return Err(Error::Conflict("task-has-own-page").into());
+    }
     let outcome = posted.get("outcome").cloned().unwrap_or_default();
     let comment = posted.get("comment").cloned().unwrap_or_default();
     let result = if outcome.is_empty() {

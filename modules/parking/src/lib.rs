@@ -1,0 +1,574 @@
+//! Parking space for a person with a disability (LGAF process Δ5.1). The
+//! citizen applies online with a verified account; the process (in
+//! `workflows/permit.toml`) takes the case through the technical service,
+//! the council secretariat, the mayor and the council; the technical
+//! service issues the card from this module's page, which writes the
+//! permit register. See README.md.
+
+pub mod register;
+pub mod values;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use chrono::{Datelike, NaiveDate};
+use dimos_db::migrate::Migration;
+use dimos_kernel::i18n::FtlSource;
+use dimos_kernel::{Error, FieldError, Locale};
+use dimos_web::access::Authorized;
+use dimos_web::auth::{Verified, check_csrf, record};
+use dimos_web::cases::StaffMember;
+use dimos_web::extract::{Form, Peer};
+use dimos_web::module::ConfigSchema;
+use dimos_web::{
+    AppState, CurrentTenant, ModuleConfig, ModuleDescriptor, NavEntry, Permission, Result, Ui,
+    WorkflowSource,
+};
+use dimos_workflow::query;
+use dimos_workflow::{CaseId, NewCase, TaskId};
+use minijinja::context;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+use values::RawApplication;
+
+pub const ID: &str = "parking";
+pub const PROCESS: &str = "parking.permit";
+
+dimos_web::permission! {
+    /// Issue parking cards and permits.
+    IssuePermits = "parking.issue";
+    /// Read the register of parking permits.
+    ReadRegister = "parking.register";
+    /// Renew and revoke permits in the register.
+    ManageRegister = "parking.manage";
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ParkingConfig {
+    /// Years a permit is valid from its issue (1–10).
+    pub validity_years: u32,
+    /// The holder is reminded this many days before expiry (7–180).
+    pub expiry_notice_days: u32,
+}
+
+impl Default for ParkingConfig {
+    fn default() -> Self {
+        ParkingConfig {
+            validity_years: 3,
+            expiry_notice_days: 60,
+        }
+    }
+}
+
+impl ModuleConfig for ParkingConfig {
+    fn check(&self) -> Vec<FieldError> {
+        let mut e = vec![];
+        if !(1..=10).contains(&self.validity_years) {
+            e.push(FieldError::new("validity_years", "out-of-range").with_detail("1–10"));
+        }
+        if !(7..=180).contains(&self.expiry_notice_days) {
+            e.push(FieldError::new("expiry_notice_days", "out-of-range").with_detail("7–180"));
+        }
+        e
+    }
+}
+
+pub fn descriptor() -> ModuleDescriptor {
+    ModuleDescriptor {
+        id: ID,
+        name_key: "parking-name",
+        description_key: "parking-description",
+        routes,
+        migrations: &[Migration {
+            version: 1,
+            name: "permits",
+            postgres: include_str!("../migrations/postgres/0001_permits.sql"),
+            sqlite: include_str!("../migrations/sqlite/0001_permits.sql"),
+        }],
+        permissions: &[
+            Permission {
+                id: "parking.issue",
+                label_key: "parking-permission-issue",
+            },
+            Permission {
+                id: "parking.register",
+                label_key: "parking-permission-register",
+            },
+            Permission {
+                id: "parking.manage",
+                label_key: "parking-permission-manage",
+            },
+        ],
+        default_grants: &[
+            ("technical-employee", "parking.issue"),
+            ("technical-employee", "parking.register"),
+            ("department-head", "parking.register"),
+            ("department-head", "parking.manage"),
+            ("municipal-admin", "parking.register"),
+        ],
+        workflows: &[WorkflowSource {
+            id: "permit",
+            source: include_str!("../workflows/permit.toml"),
+        }],
+        hooks: &[],
+        config: ConfigSchema::of::<ParkingConfig>(),
+        navigation: &[NavEntry {
+            path: "",
+            label_key: "parking-name",
+            description_key: "parking-description",
+        }],
+        translations: &[
+            FtlSource {
+                locale: Locale::El,
+                name: "modules/parking/locales/el/parking.ftl",
+                text: include_str!("../locales/el/parking.ftl"),
+            },
+            FtlSource {
+                locale: Locale::En,
+                name: "modules/parking/locales/en/parking.ftl",
+                text: include_str!("../locales/en/parking.ftl"),
+            },
+        ],
+        templates: &[
+            (
+                "parking/index.html",
+                include_str!("../templates/index.html"),
+            ),
+            (
+                "parking/apply.html",
+                include_str!("../templates/apply.html"),
+            ),
+            (
+                "parking/issue.html",
+                include_str!("../templates/issue.html"),
+            ),
+            (
+                "parking/register.html",
+                include_str!("../templates/register.html"),
+            ),
+        ],
+    }
+}
+
+fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(index))
+        .route("/apply", get(apply_form).post(apply))
+        .route("/cases/{id}/issue", get(issue_form).post(issue))
+        .route("/register", get(register_page))
+        .route("/register/{id}/renew", post(renew))
+        .route("/register/{id}/revoke", post(revoke))
+}
+
+fn config(t: &CurrentTenant) -> ParkingConfig {
+    t.tenant
+        .module_config(ID)
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default()
+}
+
+/// The service page: what it is, who may apply, which documents, how long.
+async fn index(State(state): State<AppState>, ui: Ui, t: CurrentTenant) -> Result<Html<String>> {
+    let def = state.workflow().effective(&t.db, PROCESS).await?;
+    ui.render(
+        "parking/index.html",
+        context! {
+            lead => def.lead_time_days,
+            documents => def.documents.iter().map(|d| context! { label => d.label.get(ui.lang), required => d.required }).collect::<Vec<_>>(),
+            validity => config(&t).validity_years,
+        },
+    )
+}
+
+const FIELDS: [&str; 7] = [
+    "full_name",
+    "email",
+    "mobile",
+    "location",
+    "plate",
+    "delivery",
+    "delivery_address",
+];
+
+async fn render_form(
+    ui: &Ui,
+    csrf: &str,
+    values: &RawApplication,
+    errors: &[FieldError],
+    status: StatusCode,
+) -> Result<Response> {
+    // Every field has an entry (templates treat a missing key as an error).
+    let mut messages: BTreeMap<String, String> = FIELDS
+        .iter()
+        .map(|f| ((*f).to_owned(), String::new()))
+        .collect();
+    for e in errors {
+        messages.insert(
+            e.field.clone(),
+            ui.state.translator().field_message(ui.lang, e),
+        );
+    }
+    let html = ui.render(
+        "parking/apply.html",
+        context! {
+            csrf, v => values, errors => messages,
+            summary => errors.iter().map(|e| context! { field => e.field.clone(), message => ui.state.translator().field_message(ui.lang, e) }).collect::<Vec<_>>(),
+        },
+    )?;
+    Ok(dimos_web::error::rendered_page(status, html))
+}
+
+/// The application form, filled in from the account where it can be. A
+/// verified account is required (the in-person check at a KEP desk).
+async fn apply_form(ui: Ui, _t: CurrentTenant, Verified(user): Verified) -> Result<Response> {
+    let values = RawApplication {
+        full_name: user.account.display_name(),
+        email: user.account.email.clone().unwrap_or_default(),
+        mobile: user.account.phone.clone().unwrap_or_default(),
+        delivery: "pickup".into(),
+        ..RawApplication::default()
+    };
+    render_form(&ui, &user.csrf, &values, &[], StatusCode::OK).await
+}
+
+#[derive(Deserialize)]
+struct ApplyForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    #[serde(flatten)]
+    raw: RawApplication,
+}
+
+/// Files the application as a case and shows it with its protocol number;
+/// the citizen then uploads the documents on the case page.
+async fn apply(
+    State(state): State<AppState>,
+    ui: Ui,
+    t: CurrentTenant,
+    Verified(user): Verified,
+    Form(f): Form<ApplyForm>,
+) -> Result<Response> {
+    check_csrf(&user, &f.csrf)?;
+    let a = match f.raw.validate() {
+        Ok(a) => a,
+        Err(errors) => {
+            return render_form(
+                &ui,
+                &user.csrf,
+                &f.raw,
+                &errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    let mut data = Map::new();
+    data.insert("full_name".into(), a.full_name.clone().into());
+    data.insert("email".into(), a.email.clone().into());
+    data.insert("mobile".into(), a.mobile.as_str().into());
+    data.insert("location".into(), a.location.clone().into());
+    data.insert("plate".into(), a.plate.as_str().into());
+    data.insert("delivery".into(), a.delivery.id().into());
+    if let Some(addr) = &a.delivery_address {
+        data.insert("delivery_address".into(), addr.clone().into());
+    }
+    let started = state
+        .workflow()
+        .start(
+            &t.db,
+            NewCase {
+                process: PROCESS.into(),
+                applicant: user.acting_for().0,
+                applicant_name: match &user.assisting {
+                    Some(x) => x.name.clone(),
+                    None => a.full_name.clone(),
+                },
+                filed_by: user.assisting.as_ref().map(|_| user.account.id),
+                subject: format!("{} — {}", a.location, a.plate.as_str()),
+                data,
+                attachments: 0,
+            },
+        )
+        .await?;
+    Ok(Redirect::to(&format!(
+        "/cases/{}?done=submitted#documents",
+        started.case_id
+    ))
+    .into_response())
+}
+
+/// The case's open `issue` task, which must be the caller's.
+async fn issue_task(
+    t: &CurrentTenant,
+    who: &StaffMember,
+    case: Uuid,
+) -> Result<(query::CaseRow, query::TaskRow)> {
+    let c = query::case(&t.db, CaseId(case))
+        .await?
+        .filter(|c| c.process == PROCESS)
+        .ok_or(Error::NotFound)?;
+    let task = query::tasks_of_case(&t.db, CaseId(case))
+        .await?
+        .into_iter()
+        .find(|x| x.status == "open" && x.step == "issue")
+        .ok_or(Error::NotFound)?;
+    if task.assignee != Some(who.staff.account) {
+        return Err(Error::Conflict("task-not-yours").into());
+    }
+    Ok((c, task))
+}
+
+fn data_str(c: &query::CaseRow, key: &str) -> String {
+    c.data
+        .0
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// `ΚΣ-<protocol number>/<year>`: unique, since protocol numbers are.
+fn card_number(c: &query::CaseRow) -> String {
+    match (c.protocol_number, c.protocol_year) {
+        (Some(n), Some(y)) => format!("ΚΣ-{n}/{y}"),
+        _ => format!("ΚΣ-{}", c.id.simple()),
+    }
+}
+
+/// `validity_years` after `from`; 29 February falls back to 28.
+pub fn valid_until(from: NaiveDate, years: u32) -> NaiveDate {
+    let y = from.year() + i32::try_from(years).unwrap_or(1);
+    from.with_year(y)
+        .or_else(|| NaiveDate::from_ymd_opt(y, from.month(), 28))
+        .unwrap_or(from)
+}
+
+async fn issue_form(
+    State(state): State<AppState>,
+    ui: Ui,
+    t: CurrentTenant,
+    _may: Authorized<IssuePermits>,
+    who: StaffMember,
+    Path(id): Path<Uuid>,
+) -> Result<Html<String>> {
+    let (c, _) = issue_task(&t, &who, id).await?;
+    let today = dimos_kernel::clock::local_date(state.workflow().now());
+    ui.render(
+        "parking/issue.html",
+        context! {
+            case_id => c.id,
+            holder => c.applicant_name.clone(),
+            location => data_str(&c, "location"),
+            plate => data_str(&c, "plate"),
+            decision => format!("{} / {}", data_str(&c, "decision_number"), data_str(&c, "decision_date")),
+            card => card_number(&c),
+            until => valid_until(today, config(&t).validity_years).format("%d/%m/%Y").to_string(),
+            csrf => who.user.csrf.clone(),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+}
+
+/// Issues the card: writes the register and completes the `issue` task
+/// with the card's number and validity in the case data.
+async fn issue(
+    State(state): State<AppState>,
+    t: CurrentTenant,
+    _may: Authorized<IssuePermits>,
+    who: StaffMember,
+    peer: Peer,
+    Path(id): Path<Uuid>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response> {
+    check_csrf(&who.user, &f.csrf)?;
+    let (c, task) = issue_task(&t, &who, id).await?;
+    let now = state.workflow().now();
+    let until = valid_until(
+        dimos_kernel::clock::local_date(now),
+        config(&t).validity_years,
+    );
+    let permit = register::Permit {
+        id: Uuid::now_v7(),
+        case_id: c.id,
+        holder: c.applicant,
+        holder_name: c.applicant_name.clone(),
+        location: data_str(&c, "location"),
+        plate: data_str(&c, "plate"),
+        card_number: card_number(&c),
+        decision: data_str(&c, "decision_number"),
+        issued_at: now,
+        issued_by: who.staff.account,
+        valid_until: until,
+        renewed_at: None,
+        revoked_at: None,
+        revocation_reason: None,
+    };
+    register::insert(&t.db, &permit).await?;
+    let mut posted = BTreeMap::new();
+    posted.insert("card_number".to_owned(), permit.card_number.clone());
+    posted.insert("valid_until".to_owned(), until.to_string());
+    if let Err(e) = state
+        .workflow()
+        .complete(&t.db, TaskId(task.id), &who.staff, "issued", &posted, "")
+        .await
+    {
+        // The case did not move: neither does the register.
+        register::delete(&t.db, permit.id).await?;
+        return Err(e.into());
+    }
+    record(
+        &state,
+        &t,
+        who.user
+            .audit(peer, "parking_permit_issued")
+            .record(format!("case:{id}"))
+            .detail(json!({"card": permit.card_number, "valid_until": until})),
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/staff/cases/{id}")).into_response())
+}
+
+#[derive(Deserialize)]
+struct RegisterQuery {
+    q: Option<String>,
+    done: Option<String>,
+}
+
+async fn register_page(
+    State(state): State<AppState>,
+    ui: Ui,
+    t: CurrentTenant,
+    who: Authorized<ReadRegister>,
+    Query(q): Query<RegisterQuery>,
+) -> Result<Html<String>> {
+    let text = q.q.unwrap_or_default();
+    let today = dimos_kernel::clock::local_date(state.workflow().now());
+    let permits = register::search(&t.db, text.trim()).await?;
+    let manage = state
+        .access()
+        .allowed(
+            t.tenant.id,
+            &dimos_web::access::subjects(&who.user),
+            <ManageRegister as dimos_web::access::Permission>::ID,
+        )
+        .await;
+    ui.render(
+        "parking/register.html",
+        context! {
+            q => text,
+            done => q.done.filter(|d| d == "renewed" || d == "revoked"),
+            manage,
+            csrf => who.user.csrf.clone(),
+            permits => permits.iter().map(|p| context! {
+                id => p.id,
+                case_id => p.case_id,
+                holder => p.holder_name.clone(),
+                location => p.location.clone(),
+                plate => p.plate.clone(),
+                card => p.card_number.clone(),
+                issued => p.issued_at.date_naive().format("%d/%m/%Y").to_string(),
+                until => p.valid_until.format("%d/%m/%Y").to_string(),
+                status => p.status(today),
+            }).collect::<Vec<_>>(),
+        },
+    )
+}
+
+async fn renew(
+    State(state): State<AppState>,
+    t: CurrentTenant,
+    who: Authorized<ManageRegister>,
+    peer: Peer,
+    Path(id): Path<Uuid>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response> {
+    check_csrf(&who.user, &f.csrf)?;
+    let p = register::get(&t.db, id).await?.ok_or(Error::NotFound)?;
+    if p.revoked_at.is_some() {
+        return Err(Error::Conflict("permit-revoked").into());
+    }
+    let now = state.workflow().now();
+    // From the later of today and the current expiry: renewing early
+    // loses nothing.
+    let from = p.valid_until.max(dimos_kernel::clock::local_date(now));
+    let until = valid_until(from, config(&t).validity_years);
+    register::renew(&t.db, id, until, now).await?;
+    record(
+        &state,
+        &t,
+        who.user
+            .audit(peer, "parking_permit_renewed")
+            .record(format!("case:{}", p.case_id))
+            .detail(json!({"card": p.card_number, "valid_until": until})),
+    )
+    .await?;
+    Ok(Redirect::to("/parking/register?done=renewed").into_response())
+}
+
+#[derive(Deserialize)]
+struct RevokeForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    t: CurrentTenant,
+    who: Authorized<ManageRegister>,
+    peer: Peer,
+    Path(id): Path<Uuid>,
+    Form(f): Form<RevokeForm>,
+) -> Result<Response> {
+    check_csrf(&who.user, &f.csrf)?;
+    let reason = f.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(Error::invalid(
+            "reason",
+            if reason.is_empty() {
+                "required"
+            } else {
+                "too-long"
+            },
+        )
+        .into());
+    }
+    let p = register::get(&t.db, id).await?.ok_or(Error::NotFound)?;
+    if !register::revoke(&t.db, id, reason, state.workflow().now()).await? {
+        return Err(Error::Conflict("permit-revoked").into());
+    }
+    record(
+        &state,
+        &t,
+        who.user
+            .audit(peer, "parking_permit_revoked")
+            .record(format!("case:{}", p.case_id))
+            .detail(json!({"card": p.card_number, "reason": reason})),
+    )
+    .await?;
+    Ok(Redirect::to("/parking/register?done=revoked").into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validity_counts_whole_years_and_survives_leap_days() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        assert_eq!(valid_until(d(2026, 11, 23), 3), d(2029, 11, 23));
+        assert_eq!(valid_until(d(2028, 2, 29), 1), d(2029, 2, 28));
+        assert_eq!(valid_until(d(2028, 2, 29), 4), d(2032, 2, 29));
+    }
+}

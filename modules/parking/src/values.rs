@@ -1,0 +1,362 @@
+//! What the application form carries, validated at the edge into typed
+//! values: Greek mobile numbers, vehicle plates, delivery choice.
+
+use dimos_kernel::FieldError;
+
+/// A Greek mobile number, kept as `+3069XXXXXXXX`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mobile(String);
+
+impl Mobile {
+    /// Accepts `6912345678`, `69 1234 5678`, `+30 691 234 5678`,
+    /// `0030...`: ten digits starting with 69 once the country code is off.
+    pub fn parse(input: &str) -> Option<Mobile> {
+        let digits: String = input
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+            .collect();
+        let national = digits
+            .strip_prefix("+30")
+            .or_else(|| digits.strip_prefix("0030"))
+            .unwrap_or(&digits);
+        (national.len() == 10
+            && national.starts_with("69")
+            && national.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| Mobile(format!("+30{national}")))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Letters used on Greek plates, with the Latin letters that look the same
+/// (people type either).
+const PLATE_LETTERS: &[(char, char)] = &[
+    ('Α', 'A'),
+    ('Β', 'B'),
+    ('Ε', 'E'),
+    ('Ζ', 'Z'),
+    ('Η', 'H'),
+    ('Ι', 'I'),
+    ('Κ', 'K'),
+    ('Μ', 'M'),
+    ('Ν', 'N'),
+    ('Ο', 'O'),
+    ('Ρ', 'P'),
+    ('Τ', 'T'),
+    ('Υ', 'Y'),
+    ('Χ', 'X'),
+];
+
+/// A Greek registration plate, kept in Greek capitals as `ΙΚΥ-1234`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plate(String);
+
+impl Plate {
+    /// Three letters and four digits (cars; older plates and motorcycles
+    /// have two or three letters and three or four digits); Greek or
+    /// look-alike Latin letters, any case, with or without a dash.
+    pub fn parse(input: &str) -> Option<Plate> {
+        let clean: Vec<char> = input
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-'))
+            .flat_map(char::to_uppercase)
+            .collect();
+        let split = clean.iter().position(|c| c.is_ascii_digit())?;
+        let (letters, digits) = clean.split_at(split);
+        let greek: Option<String> = letters
+            .iter()
+            .map(|c| {
+                PLATE_LETTERS
+                    .iter()
+                    .find(|(g, l)| g == c || l == c)
+                    .map(|(g, _)| *g)
+            })
+            .collect();
+        let greek = greek?;
+        let ok = (2..=3).contains(&letters.len())
+            && (3..=4).contains(&digits.len())
+            && digits.iter().all(char::is_ascii_digit);
+        ok.then(|| Plate(format!("{greek}-{}", digits.iter().collect::<String>())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// How the citizen receives the card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// At the municipality's desk.
+    Pickup,
+    /// By post to the delivery address.
+    Post,
+}
+
+impl Delivery {
+    pub fn parse(input: &str) -> Option<Delivery> {
+        match input {
+            "pickup" => Some(Delivery::Pickup),
+            "post" => Some(Delivery::Post),
+            _ => None,
+        }
+    }
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Delivery::Pickup => "pickup",
+            Delivery::Post => "post",
+        }
+    }
+}
+
+/// The application, as typed.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+pub struct RawApplication {
+    #[serde(default)]
+    pub full_name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub mobile: String,
+    #[serde(default)]
+    pub location: String,
+    #[serde(default)]
+    pub plate: String,
+    #[serde(default)]
+    pub delivery: String,
+    #[serde(default)]
+    pub delivery_address: String,
+}
+
+/// The application, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Application {
+    pub full_name: String,
+    pub email: String,
+    pub mobile: Mobile,
+    pub location: String,
+    pub plate: Plate,
+    pub delivery: Delivery,
+    /// Present when the card goes by post.
+    pub delivery_address: Option<String>,
+}
+
+fn text(
+    errors: &mut Vec<FieldError>,
+    field: &str,
+    value: &str,
+    min: usize,
+    max: usize,
+) -> Option<String> {
+    let v = value.trim();
+    let n = v.chars().count();
+    if n == 0 {
+        errors.push(FieldError::new(field, "required"));
+        None
+    } else if n < min {
+        errors.push(FieldError::new(field, "too-short").with_detail(min.to_string()));
+        None
+    } else if n > max {
+        errors.push(FieldError::new(field, "too-long").with_detail(max.to_string()));
+        None
+    } else {
+        Some(v.to_owned())
+    }
+}
+
+fn email_ok(v: &str) -> bool {
+    let mut parts = v.split('@');
+    let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !v.chars().any(char::is_whitespace)
+}
+
+impl RawApplication {
+    /// Every problem at once, each on its field.
+    pub fn validate(&self) -> Result<Application, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let full_name = text(&mut errors, "full_name", &self.full_name, 3, 200);
+        let email = text(&mut errors, "email", &self.email, 3, 254);
+        if email.as_deref().is_some_and(|e| !email_ok(e)) {
+            errors.push(FieldError::new("email", "email-invalid"));
+        }
+        let mobile = if self.mobile.trim().is_empty() {
+            errors.push(FieldError::new("mobile", "required"));
+            None
+        } else {
+            let m = Mobile::parse(&self.mobile);
+            if m.is_none() {
+                errors.push(FieldError::new("mobile", "mobile-invalid"));
+            }
+            m
+        };
+        let location = text(&mut errors, "location", &self.location, 5, 300);
+        let plate = if self.plate.trim().is_empty() {
+            errors.push(FieldError::new("plate", "required"));
+            None
+        } else {
+            let p = Plate::parse(&self.plate);
+            if p.is_none() {
+                errors.push(FieldError::new("plate", "plate-invalid"));
+            }
+            p
+        };
+        let delivery = Delivery::parse(&self.delivery);
+        if delivery.is_none() {
+            errors.push(FieldError::new("delivery", "required"));
+        }
+        let delivery_address = if delivery == Some(Delivery::Post) {
+            text(
+                &mut errors,
+                "delivery_address",
+                &self.delivery_address,
+                5,
+                300,
+            )
+        } else {
+            None
+        };
+        match (full_name, email, mobile, location, plate, delivery) {
+            (
+                Some(full_name),
+                Some(email),
+                Some(mobile),
+                Some(location),
+                Some(plate),
+                Some(delivery),
+            ) if errors.is_empty() => Ok(Application {
+                full_name,
+                email,
+                mobile,
+                location,
+                plate,
+                delivery,
+                delivery_address,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn greek_mobiles_in_the_ways_people_write_them() {
+        for ok in [
+            "6912345678",
+            "69 1234 5678",
+            "+30 691 234 5678",
+            "0030-6912345678",
+            "(+30) 6912345678",
+        ] {
+            assert_eq!(
+                Mobile::parse(ok).map(|m| m.as_str().to_owned()),
+                Some("+306912345678".into()),
+                "{ok}"
+            );
+        }
+        for bad in [
+            "2109892000",
+            "691234567",
+            "69123456789",
+            "+44 7700 900123",
+            "69ΑΒΓ45678",
+            "",
+        ] {
+            assert_eq!(Mobile::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn plates_in_greek_or_latin_look_alikes() {
+        for (input, want) in [
+            ("ΙΚΥ-1234", "ΙΚΥ-1234"),
+            ("iky 1234", "ΙΚΥ-1234"),
+            ("IKY1234", "ΙΚΥ-1234"),
+            ("ζηχ-987", "ΖΗΧ-987"),
+            ("ΑΒ 1234", "ΑΒ-1234"),
+        ] {
+            assert_eq!(
+                Plate::parse(input).map(|p| p.as_str().to_owned()),
+                Some(want.into()),
+                "{input}"
+            );
+        }
+        // Γ, Δ and the like are not used on plates; nor are Latin-only letters.
+        for bad in [
+            "ΓΔΛ-1234",
+            "QWE-1234",
+            "ΙΚΥ-12",
+            "ΙΚΥΚ-1234",
+            "1234-ΙΚΥ",
+            "ΙΚΥ-12345",
+            "",
+        ] {
+            assert_eq!(Plate::parse(bad), None, "{bad}");
+        }
+    }
+
+    fn good() -> RawApplication {
+        RawApplication {
+            full_name: "Μαρία Παπαδοπούλου".into(),
+            email: "maria@example.gr".into(),
+            mobile: "6912345678".into(),
+            location: "Αριστοτέλους 53, Άλιμος".into(),
+            plate: "ικυ-1234".into(),
+            delivery: "pickup".into(),
+            delivery_address: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_good_application_is_normalised() {
+        let a = good().validate().unwrap();
+        assert_eq!(a.plate.as_str(), "ΙΚΥ-1234");
+        assert_eq!(a.mobile.as_str(), "+306912345678");
+        assert_eq!(a.delivery_address, None);
+    }
+
+    #[test]
+    fn every_problem_is_reported_on_its_field() {
+        let raw = RawApplication {
+            full_name: " ".into(),
+            email: "maria at example".into(),
+            mobile: "210 9892000".into(),
+            location: "Α".into(),
+            plate: "ΓΔΛ-1".into(),
+            delivery: "post".into(),
+            delivery_address: String::new(),
+        };
+        let errs = raw.validate().unwrap_err();
+        let fields: Vec<(&str, &str)> = errs.iter().map(|e| (e.field.as_str(), e.code)).collect();
+        assert_eq!(
+            fields,
+            [
+                ("full_name", "required"),
+                ("email", "email-invalid"),
+                ("mobile", "mobile-invalid"),
+                ("location", "too-short"),
+                ("plate", "plate-invalid"),
+                ("delivery_address", "required"),
+            ]
+        );
+        // By post, the address is needed; at the desk it is not.
+        let mut by_post = good();
+        by_post.delivery = "post".into();
+        by_post.delivery_address = "Λεωφόρος Ποσειδώνος 1, Άλιμος".into();
+        assert!(by_post.validate().unwrap().delivery_address.is_some());
+        let mut nowhere = good();
+        nowhere.delivery = "drone".into();
+        assert!(nowhere.validate().is_err());
+    }
+}

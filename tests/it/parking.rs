@@ -1,0 +1,521 @@
+//! The disabled parking space process (LGAF Δ5.1) over HTTP with six
+//! people: a verified citizen, two technical-service employees, the council
+//! secretary, the mayor and a clerk who records the council's decision.
+//! Then the rejection and withdrawal paths, and the permit register.
+
+use crate::flows::{
+    agenda, citizen_case, claim, complete, has_case, page, parse, person, post, timeline, unescape,
+    upload,
+};
+use dimos_it::{Backend, Browser, TestApp, csrf_of, on_both_backends, tenant_with_grants};
+use serde_json::json;
+
+on_both_backends!(
+    a_permit_goes_from_application_to_delivery_through_six_people,
+    the_council_rejects_or_the_citizen_withdraws,
+);
+
+const GRANTS: &[(&str, &str)] = &[
+    ("technical-employee", "technical-employee"),
+    // A second technical-service employee.
+    ("kep-officer", "technical-employee"),
+    ("council-secretary", "council-secretary"),
+    ("mayor", "mayor"),
+    // The clerk who records council decisions.
+    ("nursery-manager", "council-secretary"),
+    ("municipal-admin", "municipal-admin"),
+];
+
+async fn tenant(app: &TestApp) -> String {
+    tenant_with_grants(app, "alpha", "Άλφα", GRANTS).await;
+    app.enable_module("alpha", "parking", json!({ "validity_years": 2 }))
+        .await;
+    "alpha.localhost".into()
+}
+
+/// Applies with a valid form; returns the case id and the page shown.
+async fn apply(citizen: &mut Browser<'_>, host: &str, plate: &str) -> (String, String) {
+    let (status, html) = page(citizen, host, "/parking/apply").await;
+    assert_eq!(status, 200, "{html}");
+    let (status, url, html) = post(
+        citizen,
+        host,
+        "/parking/apply",
+        &csrf_of(&html),
+        &[
+            ("full_name", "Γιώργος Νικολάου"),
+            ("email", "giorgos@example.gr"),
+            ("mobile", "69 1234 5678"),
+            ("location", "Αριστοτέλους 53, Άλιμος"),
+            ("plate", plate),
+            ("delivery", "post"),
+            ("delivery_address", "Ποσειδώνος 10, Άλιμος"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    let case = url
+        .split("/cases/")
+        .nth(1)
+        .unwrap()
+        .split(['?', '#'])
+        .next()
+        .unwrap()
+        .to_owned();
+    (case, html)
+}
+
+/// Emails written by the file transport so far, parsed.
+async fn emails(app: &TestApp) -> Vec<crate::flows::Parsed> {
+    app.state.outbox().deliver_due(100).await.unwrap();
+    let dir = app.data_dir.join("outbox");
+    let mut out = vec![];
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for e in entries {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "eml") {
+                out.push(parse(&std::fs::read(p).unwrap()));
+            }
+        }
+    }
+    out
+}
+
+fn subjects(mails: &[crate::flows::Parsed]) -> Vec<String> {
+    mails.iter().map(|m| m.headers["Subject"].clone()).collect()
+}
+
+async fn a_permit_goes_from_application_to_delivery_through_six_people(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let host = tenant(&app).await;
+
+    // An unverified account is sent to the KEP first.
+    let mut unverified = person(&app, &host, "citizen").await;
+    let (status, html) = page(&mut unverified, &host, "/parking/apply").await;
+    assert_eq!(status, 403);
+    assert!(html.contains("ΚΕΠ"), "{html}");
+
+    // The service page says who may apply and what to bring.
+    let mut citizen = person(&app, &host, "citizen-verified").await;
+    let (status, html) = page(&mut citizen, &host, "/parking").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("67%") && html.contains("Γνωμάτευση ΚΕΠΑ"));
+    assert!(
+        html.contains("ισχύει 2 χρόνια"),
+        "the municipality's validity"
+    );
+
+    // Bad input: every problem on its field, nothing filed.
+    let (_, html) = page(&mut citizen, &host, "/parking/apply").await;
+    let (status, _, html) = post(
+        &mut citizen,
+        &host,
+        "/parking/apply",
+        &csrf_of(&html),
+        &[
+            ("full_name", "Γιώργος Νικολάου"),
+            ("email", "giorgos@example.gr"),
+            ("mobile", "210 9892000"),
+            ("location", "Αριστοτέλους 53, Άλιμος"),
+            ("plate", "ΓΔΛ-1"),
+            ("delivery", "post"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(html.contains("Δώστε ελληνικό κινητό") && html.contains("Δώστε αριθμό κυκλοφορίας"));
+    assert!(
+        html.contains("value=\"Αριστοτέλους 53, Άλιμος\""),
+        "typed values kept"
+    );
+    let (res, _) = citizen.get(&citizen.url(&host, "/api/cases")).await;
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap()["cases"],
+        json!([])
+    );
+
+    // 1–2. Applied: a protocol number on screen and by email.
+    let (case, html) = apply(&mut citizen, &host, "iky 1234").await;
+    let protocol = html
+        .split("Αριθμός πρωτοκόλλου: ")
+        .nth(1)
+        .expect("the protocol number on the confirmation")
+        .split('<')
+        .next()
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(html.contains("ΙΚΥ-1234"), "the plate, normalised");
+    let mails = emails(&app).await;
+    assert!(
+        subjects(&mails).contains(&format!("Η αίτησή σας καταχωρίστηκε με αριθμό {protocol}")),
+        "{:?}",
+        subjects(&mails)
+    );
+
+    // 3–4. The technical service: incomplete, the citizen is asked.
+    let mut tech = person(&app, &host, "technical-employee").await;
+    let task = claim(&mut tech, &host, &case).await;
+    let (_, html) = page(&mut tech, &host, &format!("/staff/cases/{case}")).await;
+    assert!(
+        html.contains("Αναπηρία κάτω άκρων 67% και άνω"),
+        "the eligibility helper"
+    );
+    let (status, _) = complete(
+        &mut tech,
+        &host,
+        &case,
+        &task,
+        &[
+            ("outcome", "incomplete"),
+            ("eligibility", "lower-limbs-67"),
+            (
+                "comment",
+                "Λείπει η υπεύθυνη δήλωση για ιδιωτικό χώρο στάθμευσης",
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mails = emails(&app).await;
+    assert!(
+        subjects(&mails)
+            .iter()
+            .any(|s| s.contains("συμπληρωματικά"))
+    );
+    let (_, html) = page(&mut citizen, &host, &format!("/cases/{case}")).await;
+    assert!(html.contains("Λείπει η υπεύθυνη δήλωση"));
+    let (status, _) = upload(
+        &mut citizen,
+        &app,
+        &host,
+        &case,
+        "Υπεύθυνη δήλωση.pdf",
+        b"%PDF-1.7\n% declaration\n".to_vec(),
+    )
+    .await;
+    assert_eq!(status, 303);
+    let (_, html) = page(&mut citizen, &host, &format!("/cases/{case}")).await;
+    let (status, _, _) = post(
+        &mut citizen,
+        &host,
+        &format!("/cases/{case}/respond"),
+        &csrf_of(&html),
+        &[("message", "Ανέβασα την υπεύθυνη δήλωση")],
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    // Complete now; the other employee inspects and recommends.
+    let task = claim(&mut tech, &host, &case).await;
+    let (status, _) = complete(
+        &mut tech,
+        &host,
+        &case,
+        &task,
+        &[("outcome", "complete"), ("eligibility", "lower-limbs-67")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut tech2 = person(&app, &host, "kep-officer").await;
+    let task = claim(&mut tech2, &host, &case).await;
+    let (status, html) = complete(&mut tech2, &host, &case, &task, &[("outcome", "done")]).await;
+    assert_eq!(status, 422, "the inspection needs its date and findings");
+    assert!(html.contains("Το πεδίο είναι υποχρεωτικό"));
+    let (status, _) = complete(
+        &mut tech2,
+        &host,
+        &case,
+        &task,
+        &[
+            ("outcome", "done"),
+            ("inspection_date", "2026-11-20"),
+            (
+                "inspection_findings",
+                "Ελεύθερο πεζοδρόμιο, 20 μ. από την είσοδο",
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let task = claim(&mut tech2, &host, &case).await;
+    let (status, _) = complete(
+        &mut tech2,
+        &host,
+        &case,
+        &task,
+        &[
+            ("outcome", "positive"),
+            (
+                "recommendation",
+                "Πληρούνται οι προϋποθέσεις του ν. 1798/88",
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    // 5–6. Not urgent: the secretary forwards, the mayor puts it on the agenda.
+    let mut secretary = person(&app, &host, "council-secretary").await;
+    let task = claim(&mut secretary, &host, &case).await;
+    let (status, _) = complete(
+        &mut secretary,
+        &host,
+        &case,
+        &task,
+        &[("outcome", "forward")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut mayor = person(&app, &host, "mayor").await;
+    let task = claim(&mut mayor, &host, &case).await;
+    let (status, _) = complete(
+        &mut mayor,
+        &host,
+        &case,
+        &task,
+        &[("outcome", "to-agenda"), ("meeting_date", "2026-12-10")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let c = citizen_case(&mut citizen, &host, &case).await;
+    assert!(
+        c["case"]["stage"]
+            .as_str()
+            .unwrap()
+            .contains("δημοτικό συμβούλιο"),
+        "{c}"
+    );
+
+    // 7. The clerk records the council's decision.
+    let mut clerk = person(&app, &host, "nursery-manager").await;
+    let task = claim(&mut clerk, &host, &case).await;
+    let (status, _) = complete(
+        &mut clerk,
+        &host,
+        &case,
+        &task,
+        &[
+            ("outcome", "approved"),
+            ("decision_number", "245/2026"),
+            ("decision_date", "2026-12-10"),
+            ("ada", "ΡΒΠΕ7ΛΞ-Ν1Ζ"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    // 8. The card is issued from its own page, never by a bare "done".
+    let task = claim(&mut tech, &host, &case).await;
+    let (status, _) = complete(&mut tech, &host, &case, &task, &[("outcome", "issued")]).await;
+    assert_eq!(status, 409);
+    let (_, html) = page(&mut tech, &host, &format!("/staff/cases/{case}")).await;
+    assert!(html.contains(&format!("/parking/cases/{case}/issue")));
+    let (status, html) = page(&mut tech2, &host, &format!("/parking/cases/{case}/issue")).await;
+    assert_eq!(status, 409, "only the assignee issues: {html}");
+    let (status, html) = page(&mut tech, &host, &format!("/parking/cases/{case}/issue")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("245/2026") && html.contains("ΙΚΥ-1234"));
+    let card = format!("ΚΣ-{protocol}");
+    assert!(html.contains(&card), "{html}");
+    let (status, _, _) = post(
+        &mut tech,
+        &host,
+        &format!("/parking/cases/{case}/issue"),
+        &csrf_of(&html),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mails = emails(&app).await;
+    assert!(
+        subjects(&mails).contains(&format!(
+            "Η αίτησή σας {protocol} είναι έτοιμη για παραλαβή"
+        )),
+        "{:?}",
+        subjects(&mails)
+    );
+
+    // 9. Delivered: the case closes approved.
+    let task = claim(&mut tech, &host, &case).await;
+    let (status, _) = complete(
+        &mut tech,
+        &host,
+        &case,
+        &task,
+        &[("outcome", "delivered"), ("delivered_on", "2026-12-15")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let c = citizen_case(&mut citizen, &host, &case).await;
+    assert_eq!(c["case"]["status"], "closed", "{c}");
+    // The citizen followed every milestone, in order.
+    let events = timeline(&c);
+    let milestones = [
+        format!("Πρωτοκολλήθηκε με αριθμό {protocol}"),
+        "Έλεγχος δικαιολογητικών από την Τεχνική Υπηρεσία".into(),
+        "Αναμένεται απάντηση έως".into(),
+        "Υποβλήθηκε έγγραφο: Υπεύθυνη δήλωση.pdf".into(),
+        "Ο αιτών απάντησε".into(),
+        "Αυτοψία στη θέση στάθμευσης".into(),
+        "Σύνταξη εισήγησης".into(),
+        "Στη γραμματεία του δημοτικού συμβουλίου".into(),
+        "Προς ένταξη στην ημερήσια διάταξη".into(),
+        "Στο δημοτικό συμβούλιο για απόφαση".into(),
+        "Εγκρίθηκε· εκδίδεται η κάρτα στάθμευσης".into(),
+        "Η κάρτα είναι έτοιμη για παράδοση".into(),
+        "Η αίτηση εγκρίθηκε".into(),
+    ];
+    let mut at = 0;
+    for m in &milestones {
+        let found = events[at..]
+            .iter()
+            .position(|e| e.contains(m.as_str()))
+            .unwrap_or_else(|| panic!("{m} after position {at} in {events:?}"));
+        at += found + 1;
+    }
+    // Nothing internal in the citizen's timeline.
+    assert!(!events.iter().any(|e| e.contains("Ελεύθερο πεζοδρόμιο")));
+    for who in [
+        &mut tech,
+        &mut tech2,
+        &mut secretary,
+        &mut mayor,
+        &mut clerk,
+    ] {
+        assert!(!has_case(&agenda(who, &host, "mine").await, &case));
+    }
+
+    // The register has it; a plate typed in Latin letters finds it.
+    let (status, html) = page(&mut tech, &host, "/parking/register?q=iky1234").await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&card) && html.contains("Σε ισχύ"), "{html}");
+    let until = dimos_kernel::clock::local_date(chrono::Utc::now()) + chrono::Months::new(24);
+    assert!(
+        html.contains(&until.format("%d/%m/%Y").to_string()),
+        "valid for 2 years"
+    );
+
+    // The protocol book has the application; the audit trail the issue.
+    let mut admin = person(&app, &host, "municipal-admin").await;
+    let (_, html) = page(&mut admin, &host, "/staff/protocol").await;
+    assert!(html.contains(&protocol), "{html}");
+    let (_, html) = page(&mut admin, &host, "/admin/audit").await;
+    assert!(html.contains("parking_permit_issued"));
+}
+
+async fn the_council_rejects_or_the_citizen_withdraws(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let host = tenant(&app).await;
+    let mut citizen = person(&app, &host, "citizen-verified").await;
+    let mut tech = person(&app, &host, "technical-employee").await;
+    let mut secretary = person(&app, &host, "council-secretary").await;
+
+    // Urgent: straight to the decision, which rejects with reasons.
+    let (case, _) = apply(&mut citizen, &host, "ΑΒΕ-4321").await;
+    let task = claim(&mut tech, &host, &case).await;
+    complete(
+        &mut tech,
+        &host,
+        &case,
+        &task,
+        &[("outcome", "complete"), ("eligibility", "none")],
+    )
+    .await;
+    let task = claim(&mut tech, &host, &case).await;
+    complete(
+        &mut tech,
+        &host,
+        &case,
+        &task,
+        &[
+            ("outcome", "done"),
+            ("inspection_date", "2026-11-20"),
+            ("inspection_findings", "Ράμπα πυροσβεστικού κρουνού"),
+        ],
+    )
+    .await;
+    let task = claim(&mut tech, &host, &case).await;
+    complete(
+        &mut tech,
+        &host,
+        &case,
+        &task,
+        &[
+            ("outcome", "negative"),
+            ("recommendation", "Δεν τεκμηριώνεται κριτήριο"),
+        ],
+    )
+    .await;
+    let task = claim(&mut secretary, &host, &case).await;
+    let (status, _) = complete(
+        &mut secretary,
+        &host,
+        &case,
+        &task,
+        &[("outcome", "forward"), ("urgent", "on")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut mayor = person(&app, &host, "mayor").await;
+    assert!(
+        !has_case(&agenda(&mut mayor, &host, "available").await, &case),
+        "urgent: the mayor is skipped"
+    );
+    let task = claim(&mut secretary, &host, &case).await;
+    let (status, _) = complete(
+        &mut secretary,
+        &host,
+        &case,
+        &task,
+        &[
+            ("outcome", "rejected"),
+            ("decision_number", "250/2026"),
+            ("decision_date", "2026-12-10"),
+            ("comment", "Δεν πληρούνται τα κριτήρια του ν. 1798/88"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let task = claim(&mut tech, &host, &case).await;
+    let (status, _) = complete(
+        &mut tech,
+        &host,
+        &case,
+        &task,
+        &[
+            ("outcome", "sent"),
+            ("comment", "Σας στάλθηκε η αιτιολογημένη απάντηση"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let c = citizen_case(&mut citizen, &host, &case).await;
+    assert_eq!(c["case"]["status"], "closed");
+    assert_eq!(c["case"]["result"], "rejected", "{c}");
+    let (_, html) = page(&mut citizen, &host, &format!("/cases/{case}")).await;
+    assert!(
+        html.contains("Δεν πληρούνται τα κριτήρια"),
+        "the reasoning reaches the citizen"
+    );
+    let (_, html) = page(&mut tech, &host, "/parking/register").await;
+    assert!(!html.contains("ΑΒΕ-4321"), "no permit for a rejection");
+
+    // Withdrawn before anyone looks at it: out of every queue.
+    let (case, _) = apply(&mut citizen, &host, "ΕΖΗ-1111").await;
+    let (_, html) = page(&mut citizen, &host, &format!("/cases/{case}")).await;
+    let (status, _, html) = post(
+        &mut citizen,
+        &host,
+        &format!("/cases/{case}/withdraw"),
+        &csrf_of(&html),
+        &[("confirm", "yes"), ("reason", "Βρήκα ιδιωτικό χώρο")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(unescape(html).contains("Η αίτηση αποσύρθηκε"));
+    assert!(!has_case(
+        &agenda(&mut tech, &host, "available").await,
+        &case
+    ));
+}
