@@ -7,7 +7,7 @@ use crate::flows::{
     agenda, citizen_case, claim, complete, has_case, page, parse, person, post, timeline, unescape,
     upload,
 };
-use dimos_it::{Backend, Browser, TestApp, csrf_of, on_both_backends, tenant_with_grants};
+use dimos_it::{Backend, Browser, TestApp, csrf_of, on_both_backends, tax_id, tenant_with_grants};
 use serde_json::json;
 
 on_both_backends!(
@@ -17,6 +17,8 @@ on_both_backends!(
 
 const GRANTS: &[(&str, &str)] = &[
     ("technical-employee", "technical-employee"),
+    // Heads the technical service: signs the permits it issues.
+    ("technical-employee", "department-head"),
     // A second technical-service employee.
     ("kep-officer", "technical-employee"),
     ("council-secretary", "council-secretary"),
@@ -318,6 +320,30 @@ async fn a_permit_goes_from_application_to_delivery_through_six_people(b: Backen
     assert!(html.contains("245/2026") && html.contains("ΙΚΥ-1234"));
     let card = format!("ΚΣ-{protocol}");
     assert!(html.contains(&card), "{html}");
+    // Without a signing certificate the permit cannot be issued.
+    assert!(html.contains("Δεν έχετε δικαίωμα υπογραφής ή πιστοποιητικό σε ισχύ"));
+    let (status, _, _) = post(
+        &mut tech,
+        &host,
+        &format!("/parking/cases/{case}/issue"),
+        &csrf_of(&html),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 409);
+    let mut admin = person(&app, &host, "municipal-admin").await;
+    let (_, admin_page) = page(&mut admin, &host, "/admin/signing").await;
+    let (status, _, _) = post(
+        &mut admin,
+        &host,
+        "/admin/signing/issue",
+        &csrf_of(&admin_page),
+        &[("tax_id", tax_id("technical-employee"))],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, html) = page(&mut tech, &host, &format!("/parking/cases/{case}/issue")).await;
+    assert!(!html.contains("Δεν έχετε δικαίωμα υπογραφής"));
     let (status, _, _) = post(
         &mut tech,
         &host,
@@ -334,6 +360,75 @@ async fn a_permit_goes_from_application_to_delivery_through_six_people(b: Backen
         )),
         "{:?}",
         subjects(&mails)
+    );
+
+    // The signed permit is in the case file; OpenSSL verifies it against
+    // the municipality's CA.
+    let (_, html) = page(&mut citizen, &host, &format!("/cases/{case}")).await;
+    let doc_href = html
+        .split(&format!("href=\"/cases/{case}/documents/"))
+        .find(|s| {
+            s.split('"')
+                .nth(1)
+                .is_some_and(|t| t.contains("Άδεια στάθμευσης"))
+        })
+        .map(|s| s.split('"').next().unwrap().to_owned())
+        .unwrap_or_else(|| panic!("the permit on the case page: {html}"));
+    assert!(
+        html.contains("Υπογράφηκε ψηφιακά από Νίκος Κωνσταντίνου"),
+        "{html}"
+    );
+    let reference: String = html
+        .split("/verify/")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take(14)
+        .collect();
+    let (res, _) = citizen
+        .get(&citizen.url(&host, &format!("/cases/{case}/documents/{doc_href}")))
+        .await;
+    assert_eq!(res.headers()["content-type"], "application/pdf");
+    let pdf = res.bytes().await.unwrap().to_vec();
+    assert!(pdf.starts_with(b"%PDF-"));
+    let sig = app
+        .get(&host, &format!("/verify/{reference}/signature.p7s"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let ca = app
+        .get(&host, "/signing/ca.pem")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("permit.pdf"), &pdf).unwrap();
+    std::fs::write(dir.path().join("permit.p7s"), &sig).unwrap();
+    std::fs::write(dir.path().join("ca.pem"), &ca).unwrap();
+    let verified = std::process::Command::new("openssl")
+        .args([
+            "cms", "-verify", "-binary", "-inform", "DER", "-purpose", "any",
+        ])
+        .arg("-in")
+        .arg(dir.path().join("permit.p7s"))
+        .arg("-content")
+        .arg(dir.path().join("permit.pdf"))
+        .arg("-CAfile")
+        .arg(dir.path().join("ca.pem"))
+        .arg("-out")
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
     );
 
     // 9. Delivered: the case closes approved.
@@ -397,7 +492,6 @@ async fn a_permit_goes_from_application_to_delivery_through_six_people(b: Backen
     );
 
     // The protocol book has the application; the audit trail the issue.
-    let mut admin = person(&app, &host, "municipal-admin").await;
     let (_, html) = page(&mut admin, &host, "/staff/protocol").await;
     assert!(html.contains(&protocol), "{html}");
     let (_, html) = page(&mut admin, &host, "/admin/audit").await;

@@ -5,6 +5,7 @@
 //! service issues the card from this module's page, which writes the
 //! permit register. See README.md.
 
+pub mod permit;
 pub mod register;
 pub mod values;
 
@@ -368,6 +369,7 @@ async fn issue_form(
             decision => format!("{} / {}", data_str(&c, "decision_number"), data_str(&c, "decision_date")),
             card => card_number(&c),
             until => valid_until(today, config(&t).validity_years).format("%d/%m/%Y").to_string(),
+            can_sign => can_sign(&state, &t, &who).await?,
             csrf => who.user.csrf.clone(),
         },
     )
@@ -379,8 +381,29 @@ struct CsrfForm {
     csrf: String,
 }
 
-/// Issues the card: writes the register and completes the `issue` task
-/// with the card's number and validity in the case data.
+/// Whether this person can sign the permit now: the signing permission and
+/// a valid certificate.
+async fn can_sign(state: &AppState, t: &CurrentTenant, who: &StaffMember) -> Result<bool> {
+    let may = state
+        .access()
+        .allowed(
+            t.tenant.id,
+            &dimos_web::access::subjects(&who.user),
+            <dimos_web::access::SignDocuments as dimos_web::access::Permission>::ID,
+        )
+        .await;
+    let now = state.signing().now();
+    Ok(may
+        && state
+            .signing()
+            .current(&t.db, who.staff.account)
+            .await?
+            .is_some_and(|c| c.status(now) == "valid"))
+}
+
+/// Issues the card: writes the register, makes the permit PDF and signs it
+/// in the case file, and completes the `issue` task with the card's number
+/// and validity in the case data.
 async fn issue(
     State(state): State<AppState>,
     t: CurrentTenant,
@@ -392,6 +415,9 @@ async fn issue(
 ) -> Result<Response> {
     check_csrf(&who.user, &f.csrf)?;
     let (c, task) = issue_task(&t, &who, id).await?;
+    if !can_sign(&state, &t, &who).await? {
+        return Err(Error::Conflict("no-signing-certificate").into());
+    }
     let now = state.workflow().now();
     let until = valid_until(
         dimos_kernel::clock::local_date(now),
@@ -414,6 +440,27 @@ async fn issue(
         revocation_reason: None,
     };
     register::insert(&t.db, &permit).await?;
+    let signer = dimos_workflow::Actor {
+        account: Some(who.staff.account),
+        name: who.staff.name.clone(),
+        on_behalf_of: None,
+    };
+    let made = match permit::render(
+        &permit::municipality(&t),
+        &permit,
+        &data_str(&c, "decision_date"),
+        &data_str(&c, "ada"),
+    ) {
+        Ok(bytes) => permit::store_and_sign(&state, &t, &permit, bytes, &signer).await,
+        Err(e) => Err(e),
+    };
+    let reference = match made {
+        Ok((_, reference)) => reference,
+        Err(e) => {
+            register::delete(&t.db, permit.id).await?;
+            return Err(e.into());
+        }
+    };
     let mut posted = BTreeMap::new();
     posted.insert("card_number".to_owned(), permit.card_number.clone());
     posted.insert("valid_until".to_owned(), until.to_string());
@@ -432,7 +479,9 @@ async fn issue(
         who.user
             .audit(peer, "parking_permit_issued")
             .record(format!("case:{id}"))
-            .detail(json!({"card": permit.card_number, "valid_until": until})),
+            .detail(
+                json!({"card": permit.card_number, "valid_until": until, "signature": reference}),
+            ),
     )
     .await?;
     Ok(Redirect::to(&format!("/staff/cases/{id}")).into_response())

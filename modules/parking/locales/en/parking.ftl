@@ -66,3 +66,5 @@ error-field-mobile-invalid = Give a Greek mobile number, e.g. 69 1234 5678
 error-field-plate-invalid = Give a registration plate, e.g. ΙΚΥ-1234
 error-conflict-permit-exists = The card for this case has already been issued.
 error-conflict-permit-revoked = The permit has been revoked.
+parking-issue-signs = Issuing creates the permit as a PDF, signs it digitally with your certificate and adds it to the case file, where the holder sees it too.
+parking-issue-cannot-sign = You may not sign or have no valid certificate; ask the municipal administrator.
