@@ -300,6 +300,55 @@ await check('a document is signed, and anyone verifies it (with a dropped file)'
   await signOut();
 });
 
+await check('a citizen applies for a disabled parking space; the technical service checks it', async (page) => {
+  const signIn = async (who) => {
+    await page.goto(url('alimos.localhost', '/auth/login?next=/'));
+    await page.getByRole('button', { name: `Σύνδεση ως ${who}` }).click();
+    await page.waitForURL((u) => u.hostname === 'alimos.localhost' && !u.pathname.startsWith('/auth'));
+  };
+  const signOut = async () => {
+    await page.getByRole('button', { name: 'Αποσύνδεση', exact: true }).click();
+    await page.waitForURL((u) => u.pathname === '/');
+  };
+  await signIn('Γιώργος Νικολάου');
+  await page.goto(url('alimos.localhost', '/parking'));
+  await axe(page, 'parking service page');
+  await page.getByRole('link', { name: 'Υποβολή αίτησης' }).click();
+  await page.waitForURL((u) => u.pathname === '/parking/apply');
+  await axe(page, 'parking application form');
+  await page.getByLabel('Κινητό τηλέφωνο').fill('210 9892000');
+  await page.getByLabel('Θέση στάθμευσης (διεύθυνση)').fill('Αριστοτέλους 53, Άλιμος');
+  await page.getByLabel('Αριθμός κυκλοφορίας οχήματος').fill('ΓΔ-1');
+  await page.getByRole('button', { name: 'Υποβολή αίτησης' }).click();
+  assert(await page.locator('.govgr-error-summary').isVisible(), 'errors summarised');
+  assert(await page.getByText('Δώστε ελληνικό κινητό').first().isVisible(), 'the mobile explained');
+  await axe(page, 'parking application form with errors');
+  await page.getByLabel('Κινητό τηλέφωνο').fill('69 1234 5678');
+  await page.getByLabel('Αριθμός κυκλοφορίας οχήματος').fill('iky 1234');
+  if (!(await page.getByLabel('Email').inputValue())) await page.getByLabel('Email').fill('giorgos@example.gr');
+  await page.getByLabel('Από το δημαρχείο').check();
+  await page.getByRole('button', { name: 'Υποβολή αίτησης' }).click();
+  await page.waitForURL((u) => u.pathname.startsWith('/cases/'));
+  assert(await page.getByText('Η αίτησή σας υποβλήθηκε').isVisible(), 'submitted with a protocol number');
+  await axe(page, 'parking case page (submitted)');
+  await shot(page, 'parking-submitted');
+  await signOut();
+
+  await signIn('Νίκος Κωνσταντίνου');
+  await page.goto(url('alimos.localhost', '/staff/agenda?queue=available'));
+  await page.locator('tr', { hasText: 'ΙΚΥ-1234' }).getByRole('button', { name: /^Ανάληψη/ }).click();
+  await page.waitForURL((u) => u.pathname.startsWith('/staff/cases/'));
+  assert(await page.getByText('Αναπηρία κάτω άκρων 67% και άνω').isVisible(), 'the eligibility helper');
+  await axe(page, 'parking document check');
+  await shot(page, 'parking-check');
+  await page.getByLabel('Αναπηρία κάτω άκρων 67% και άνω').check();
+  await page.getByLabel('Ο φάκελος είναι πλήρης').check();
+  await page.getByRole('button', { name: 'Ολοκλήρωση εργασίας' }).click();
+  await page.waitForURL((u) => u.pathname === '/staff/agenda');
+  await axe(page, 'agenda after the check');
+  await signOut();
+});
+
 await browser.close();
 console.log(`browser: ${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
