@@ -755,6 +755,7 @@ fn records_module() -> dimos_web::ModuleDescriptor {
         config: dimos_web::module::ConfigSchema::of::<NoConfig>(),
         navigation: &[],
         translations: &[],
+        jobs: dimos_web::module::no_jobs,
         templates: &[],
     }
 }

@@ -7,12 +7,15 @@ use crate::flows::{
     agenda, citizen_case, claim, complete, has_case, page, parse, person, post, timeline, unescape,
     upload,
 };
-use dimos_it::{Backend, Browser, TestApp, csrf_of, on_both_backends, tax_id, tenant_with_grants};
+use dimos_it::{
+    Backend, Browser, Options, TestApp, csrf_of, on_both_backends, tax_id, tenant_with_grants,
+};
 use serde_json::json;
 
 on_both_backends!(
     a_permit_goes_from_application_to_delivery_through_six_people,
     the_council_rejects_or_the_citizen_withdraws,
+    holders_are_reminded_before_expiry_and_renewal_moves_the_reminder,
 );
 
 const GRANTS: &[(&str, &str)] = &[
@@ -612,4 +615,152 @@ async fn the_council_rejects_or_the_citizen_withdraws(b: Backend) {
         &agenda(&mut tech, &host, "available").await,
         &case
     ));
+}
+
+/// The short way to an issued permit: urgent, straight to the council.
+async fn issued(app: &TestApp, host: &str, plate: &str) -> (String, String) {
+    let mut citizen = person(app, host, "citizen-verified").await;
+    let mut tech = person(app, host, "technical-employee").await;
+    let mut secretary = person(app, host, "council-secretary").await;
+    let (case, _) = apply(&mut citizen, host, plate).await;
+    for fields in [
+        vec![("outcome", "complete"), ("eligibility", "blindness")],
+        vec![
+            ("outcome", "done"),
+            ("inspection_date", "2026-11-20"),
+            ("inspection_findings", "Κατάλληλη θέση"),
+        ],
+        vec![("outcome", "positive"), ("recommendation", "Θετική")],
+    ] {
+        let task = claim(&mut tech, host, &case).await;
+        let (status, _) = complete(&mut tech, host, &case, &task, &fields).await;
+        assert_eq!(status, 200);
+    }
+    for fields in [
+        vec![("outcome", "forward"), ("urgent", "on")],
+        vec![
+            ("outcome", "approved"),
+            ("decision_number", "300/2026"),
+            ("decision_date", "2026-12-10"),
+        ],
+    ] {
+        let task = claim(&mut secretary, host, &case).await;
+        let (status, _) = complete(&mut secretary, host, &case, &task, &fields).await;
+        assert_eq!(status, 200);
+    }
+    let mut admin = person(app, host, "municipal-admin").await;
+    let (_, html) = page(&mut admin, host, "/admin/signing").await;
+    post(
+        &mut admin,
+        host,
+        "/admin/signing/issue",
+        &csrf_of(&html),
+        &[("tax_id", tax_id("technical-employee"))],
+    )
+    .await;
+    claim(&mut tech, host, &case).await;
+    let (_, html) = page(&mut tech, host, &format!("/parking/cases/{case}/issue")).await;
+    let (status, _, _) = post(
+        &mut tech,
+        host,
+        &format!("/parking/cases/{case}/issue"),
+        &csrf_of(&html),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, html) = page(&mut tech, host, "/parking/register").await;
+    let permit = html
+        .split("/parking/register/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    (case, permit)
+}
+
+async fn holders_are_reminded_before_expiry_and_renewal_moves_the_reminder(b: Backend) {
+    let clock = dimos_kernel::ManualClock::new();
+    let app = TestApp::spawn_with(
+        b,
+        Options {
+            clock: Some(clock.clone()),
+            ..Options::default()
+        },
+    )
+    .await;
+    let host = tenant(&app).await;
+    let (_, permit) = issued(&app, &host, "ΚΜΝ-2020").await;
+    let expiring = |mails: &[crate::flows::Parsed]| {
+        mails
+            .iter()
+            .filter(|m| m.headers["Subject"].contains("λήγει"))
+            .count()
+    };
+    // Two years of validity, a reminder 60 days before the end: nothing yet
+    // a few days before that.
+    clock.advance(chrono::Duration::days(365 * 2 - 66));
+    app.state.scheduler().run_due(100).await.unwrap();
+    assert_eq!(expiring(&emails(&app).await), 0);
+    clock.advance(chrono::Duration::days(12));
+    app.state.scheduler().run_due(100).await.unwrap();
+    let mails = emails(&app).await;
+    assert_eq!(expiring(&mails), 1, "{:?}", subjects(&mails));
+    let m = mails
+        .iter()
+        .find(|m| m.headers["Subject"].contains("λήγει"))
+        .unwrap();
+    assert!(m.text.contains("αίτηση ανανέωσης"), "{}", m.text);
+
+    // Renewed: two more years, and the next reminder follows the new date.
+    let mut head = person(&app, &host, "technical-employee").await;
+    let (_, html) = page(&mut head, &host, "/parking/register").await;
+    let (status, _, html) = post(
+        &mut head,
+        &host,
+        &format!("/parking/register/{permit}/renew"),
+        &csrf_of(&html),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Η άδεια ανανεώθηκε"));
+    clock.advance(chrono::Duration::days(90));
+    app.state.scheduler().run_due(100).await.unwrap();
+    assert_eq!(
+        expiring(&emails(&app).await),
+        1,
+        "no reminder for the old date"
+    );
+    clock.advance(chrono::Duration::days(365 * 2 - 30));
+    app.state.scheduler().run_due(100).await.unwrap();
+    assert_eq!(
+        expiring(&emails(&app).await),
+        2,
+        "the reminder for the new date"
+    );
+
+    // Revoked: no more reminders.
+    let (_, html) = page(&mut head, &host, "/parking/register").await;
+    let (status, _, html) = post(
+        &mut head,
+        &host,
+        &format!("/parking/register/{permit}/revoke"),
+        &csrf_of(&html),
+        &[("reason", "Μετακόμιση")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Ανακλήθηκε"));
+    let (status, _, _) = post(
+        &mut head,
+        &host,
+        &format!("/parking/register/{permit}/renew"),
+        &csrf_of(&html),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 409, "a revoked permit is not renewed");
 }

@@ -96,6 +96,7 @@ fn slow_module() -> ModuleDescriptor {
         config: ConfigSchema::of::<NoConfig>(),
         navigation: &[],
         translations: &[],
+        jobs: dimos_web::module::no_jobs,
         templates: &[],
     }
 }

@@ -103,6 +103,7 @@ pub fn descriptor() -> ModuleDescriptor {
                 text: include_str!("../locales/en/example.ftl"),
             },
         ],
+        jobs: dimos_web::module::no_jobs,
         templates: &[
             (
                 "example/index.html",

@@ -5,6 +5,7 @@
 //! service issues the card from this module's page, which writes the
 //! permit register. See README.md.
 
+pub mod expiry;
 pub mod permit;
 pub mod register;
 pub mod values;
@@ -135,6 +136,7 @@ pub fn descriptor() -> ModuleDescriptor {
                 text: include_str!("../locales/en/parking.ftl"),
             },
         ],
+        jobs,
         templates: &[
             (
                 "parking/index.html",
@@ -154,6 +156,15 @@ pub fn descriptor() -> ModuleDescriptor {
             ),
         ],
     }
+}
+
+fn jobs(engine: &std::sync::Arc<dimos_workflow::Engine>) -> Vec<dimos_web::module::ModuleJob> {
+    vec![(
+        expiry::KIND,
+        std::sync::Arc::new(expiry::ExpiryNotice {
+            engine: engine.clone(),
+        }),
+    )]
 }
 
 fn routes() -> Router<AppState> {
@@ -439,7 +450,14 @@ async fn issue(
         revoked_at: None,
         revocation_reason: None,
     };
-    register::insert(&t.db, &permit).await?;
+    let notice_days = config(&t).expiry_notice_days;
+    {
+        // The register entry and its expiry reminder exist together.
+        let mut tx = t.db.begin().await?;
+        register::insert(&mut tx, &t.db, &permit).await?;
+        expiry::schedule(&mut tx, &t.db, permit.id, until, notice_days).await?;
+        tx.commit().await?;
+    }
     let signer = dimos_workflow::Actor {
         account: Some(who.staff.account),
         name: who.staff.name.clone(),
@@ -551,7 +569,10 @@ async fn renew(
     // loses nothing.
     let from = p.valid_until.max(dimos_kernel::clock::local_date(now));
     let until = valid_until(from, config(&t).validity_years);
-    register::renew(&t.db, id, until, now).await?;
+    let mut tx = t.db.begin().await?;
+    register::renew(&mut tx, &t.db, id, until, now).await?;
+    expiry::schedule(&mut tx, &t.db, id, until, config(&t).expiry_notice_days).await?;
+    tx.commit().await?;
     record(
         &state,
         &t,

@@ -1,7 +1,7 @@
 //! The register of issued parking permits, tenant-scoped.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use dimos_db::{DbError, TenantDb};
+use dimos_db::{DbError, TenantDb, TenantTx};
 use sea_query::{Condition, Expr, ExprTrait, Iden, Order};
 use serde::Serialize;
 use uuid::Uuid;
@@ -74,7 +74,11 @@ const COLUMNS: [ParkingPermits; 14] = [
 ];
 
 /// A case has one permit: a second issue is refused by the database.
-pub async fn insert(tdb: &TenantDb, p: &Permit) -> Result<(), dimos_kernel::Error> {
+pub async fn insert(
+    tx: &mut TenantTx<'_>,
+    tdb: &TenantDb,
+    p: &Permit,
+) -> Result<(), dimos_kernel::Error> {
     let mut q = tdb.insert(ParkingPermits::Table, COLUMNS);
     q.values([
         p.id.into(),
@@ -92,7 +96,7 @@ pub async fn insert(tdb: &TenantDb, p: &Permit) -> Result<(), dimos_kernel::Erro
         p.revoked_at.into(),
         p.revocation_reason.clone().into(),
     ]);
-    match tdb.insert_rows(&q).await {
+    match tx.insert_rows(&q).await {
         Ok(_) => Ok(()),
         Err(e)
             if e.is_unique_on("case_id")
@@ -109,6 +113,17 @@ pub async fn delete(tdb: &TenantDb, id: Uuid) -> Result<(), DbError> {
     let mut q = tdb.delete(ParkingPermits::Table);
     q.and_where(Expr::col(ParkingPermits::Id).eq(id));
     tdb.execute(&q).await.map(drop)
+}
+
+pub async fn get_tx(
+    tx: &mut TenantTx<'_>,
+    tdb: &TenantDb,
+    id: Uuid,
+) -> Result<Option<Permit>, DbError> {
+    let mut q = tdb.select(ParkingPermits::Table);
+    q.columns(COLUMNS)
+        .and_where(Expr::col(ParkingPermits::Id).eq(id));
+    tx.fetch_optional(&q).await
 }
 
 pub async fn get(tdb: &TenantDb, id: Uuid) -> Result<Option<Permit>, DbError> {
@@ -146,6 +161,7 @@ pub async fn search(tdb: &TenantDb, text: &str) -> Result<Vec<Permit>, DbError> 
 }
 
 pub async fn renew(
+    tx: &mut TenantTx<'_>,
     tdb: &TenantDb,
     id: Uuid,
     until: NaiveDate,
@@ -156,7 +172,7 @@ pub async fn renew(
         .value(ParkingPermits::RenewedAt, now)
         .and_where(Expr::col(ParkingPermits::Id).eq(id))
         .and_where(Expr::col(ParkingPermits::RevokedAt).is_null());
-    tdb.execute(&q).await.map(drop)
+    tx.execute(&q).await.map(drop)
 }
 
 /// False when it was revoked already.

@@ -153,6 +153,7 @@ mod tests {
             "approved",
             "rejected",
             "ready",
+            "expiring",
         ] {
             assert!(
                 t.get(e, Locale::El).is_some() && t.get(e, Locale::En).is_some(),

@@ -391,6 +391,11 @@ impl Application {
         };
         let mut scheduler = dimos_workflow::Scheduler::new(db.clone(), clock.clone());
         scheduler.register(dimos_workflow::engine::TIMER_JOB, workflow.timer_handler());
+        for m in modules.iter() {
+            for (kind, handler) in (m.jobs)(&workflow) {
+                scheduler.register(kind, handler);
+            }
+        }
         let scheduler = Arc::new(scheduler);
         let scheduler_task = scheduler
             .clone()

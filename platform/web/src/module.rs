@@ -12,6 +12,7 @@ use dimos_tenancy::ModuleCatalog;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 /// A permission a module defines; roles are granted these per tenant.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -117,6 +118,17 @@ pub struct ModuleDescriptor {
     pub translations: &'static [FtlSource],
     /// `(name, source)`; names must start with `<id>/`.
     pub templates: &'static [(&'static str, &'static str)],
+    /// Background jobs the module schedules (`dimos_workflow::jobs::enqueue`),
+    /// by kind; the server registers them with the scheduler.
+    pub jobs: fn(&Arc<dimos_workflow::Engine>) -> Vec<ModuleJob>,
+}
+
+/// A module's background job handler and the kind it handles (`<id>.<name>`).
+pub type ModuleJob = (&'static str, Arc<dyn dimos_workflow::jobs::JobHandler>);
+
+/// For modules without background jobs.
+pub fn no_jobs(_: &Arc<dimos_workflow::Engine>) -> Vec<ModuleJob> {
+    Vec::new()
 }
 
 /// Paths the platform serves itself on tenant hosts.
@@ -279,6 +291,7 @@ mod tests {
             config: ConfigSchema::of::<Cfg>(),
             navigation: &[],
             translations: &[],
+            jobs: no_jobs,
             templates: &[],
         }
     }

@@ -899,17 +899,33 @@ impl Engine {
         public: bool,
         payload: Value,
     ) -> Result<(), Error> {
-        let now = self.clock.now();
         let mut tx = tdb.begin().await?;
-        let case = load_case(&mut tx, tdb, case_id).await?;
-        let def = self.snapshot_in(&mut tx, tdb, case.snapshot_id).await?;
-        let step = case.step.clone();
-        self.run(tdb, &def, now)
-            .event(
-                &mut tx, &case, kind, &step, actor, None, None, public, payload,
-            )
+        self.record_event_tx(&mut tx, tdb, case_id, kind, actor, public, payload)
             .await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// The same, inside the caller's transaction (a module's job handler).
+    /// Sinks see it: `notify.<event>` sends that message to the applicant.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_event_tx(
+        &self,
+        tx: &mut TenantTx<'_>,
+        tdb: &TenantDb,
+        case_id: CaseId,
+        kind: &str,
+        actor: &Actor,
+        public: bool,
+        payload: Value,
+    ) -> Result<(), Error> {
+        let now = self.clock.now();
+        let case = load_case(tx, tdb, case_id).await?;
+        let def = self.snapshot_in(tx, tdb, case.snapshot_id).await?;
+        let step = case.step.clone();
+        self.run(tdb, &def, now)
+            .event(tx, &case, kind, &step, actor, None, None, public, payload)
+            .await?;
         Ok(())
     }
 

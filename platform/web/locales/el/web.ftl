@@ -510,6 +510,7 @@ notif-event-info-requested = Ζήτηση στοιχείων
 notif-event-approved = Έγκριση
 notif-event-rejected = Απόρριψη
 notif-event-ready = Έτοιμο για παραλαβή
+notif-event-expiring = Λήξη άδειας
 notif-event-dead-letter = Ειδοποίηση αποτυχίας
 msg-status-pending = σε αναμονή
 msg-status-sending = αποστέλλεται

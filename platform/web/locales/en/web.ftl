@@ -510,6 +510,7 @@ notif-event-info-requested = Information requested
 notif-event-approved = Approval
 notif-event-rejected = Rejection
 notif-event-ready = Ready to collect
+notif-event-expiring = Permit expiring
 notif-event-dead-letter = Delivery failure alert
 msg-status-pending = pending
 msg-status-sending = sending
