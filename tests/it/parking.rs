@@ -692,6 +692,45 @@ async fn holders_are_reminded_before_expiry_and_renewal_moves_the_reminder(b: Ba
     )
     .await;
     let host = tenant(&app).await;
+    // The municipal admin sets the validity and the reminder, over the
+    // operator's defaults (2 years, 60 days).
+    let mut admin = person(&app, &host, "municipal-admin").await;
+    let (status, html) = page(&mut admin, &host, "/parking/settings").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("value=\"2\"") && html.contains("value=\"60\""),
+        "{html}"
+    );
+    let (status, _, html) = post(
+        &mut admin,
+        &host,
+        "/parking/settings",
+        &csrf_of(&html),
+        &[
+            ("validity_years", "0"),
+            ("expiry_notice_days", "ένας μήνας"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(
+        html.contains("Δώστε αριθμό") && html.contains("εκτός ορίων"),
+        "{html}"
+    );
+    let (status, _, html) = post(
+        &mut admin,
+        &host,
+        "/parking/settings",
+        &csrf_of(&html),
+        &[("validity_years", "4"), ("expiry_notice_days", "30")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Οι ρυθμίσεις αποθηκεύτηκαν"));
+    let mut tech = person(&app, &host, "technical-employee").await;
+    let (status, _) = page(&mut tech, &host, "/parking/settings").await;
+    assert_eq!(status, 403, "settings are the admin's");
+
     let (_, permit) = issued(&app, &host, "ΚΜΝ-2020").await;
     let expiring = |mails: &[crate::flows::Parsed]| {
         mails
@@ -699,9 +738,9 @@ async fn holders_are_reminded_before_expiry_and_renewal_moves_the_reminder(b: Ba
             .filter(|m| m.headers["Subject"].contains("λήγει"))
             .count()
     };
-    // Two years of validity, a reminder 60 days before the end: nothing yet
-    // a few days before that.
-    clock.advance(chrono::Duration::days(365 * 2 - 66));
+    // Four years of validity, a reminder 30 days before the end: nothing
+    // yet a few days before that.
+    clock.advance(chrono::Duration::days(365 * 4 - 36));
     app.state.scheduler().run_due(100).await.unwrap();
     assert_eq!(expiring(&emails(&app).await), 0);
     clock.advance(chrono::Duration::days(12));
@@ -714,7 +753,41 @@ async fn holders_are_reminded_before_expiry_and_renewal_moves_the_reminder(b: Ba
         .unwrap();
     assert!(m.text.contains("αίτηση ανανέωσης"), "{}", m.text);
 
-    // Renewed: two more years, and the next reminder follows the new date.
+    // The holder sees the permit and can ask for its renewal: a new case,
+    // filled in from the old one.
+    let mut citizen = person(&app, &host, "citizen-verified").await;
+    let (status, html) = page(&mut citizen, &host, "/parking/permits").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("ΚΜΝ-2020") && html.contains("Αίτηση ανανέωσης"),
+        "{html}"
+    );
+    let (status, url, html) = post(
+        &mut citizen,
+        &host,
+        &format!("/parking/permits/{permit}/renew"),
+        &csrf_of(&html),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        url.contains("/cases/") && html.contains("Ανανέωση ΚΣ-1/2026"),
+        "{html}"
+    );
+    let mut stranger = person(&app, &host, "citizen").await;
+    let (_, html) = page(&mut stranger, &host, "/cases").await;
+    let (status, _, _) = post(
+        &mut stranger,
+        &host,
+        &format!("/parking/permits/{permit}/renew"),
+        &csrf_of(&html),
+        &[],
+    )
+    .await;
+    assert_ne!(status, 200, "only the holder asks for a renewal");
+
+    // Staff renew: four more years, and the next reminder follows the new date.
     let mut head = person(&app, &host, "technical-employee").await;
     let (_, html) = page(&mut head, &host, "/parking/register").await;
     let (status, _, html) = post(
@@ -734,7 +807,7 @@ async fn holders_are_reminded_before_expiry_and_renewal_moves_the_reminder(b: Ba
         1,
         "no reminder for the old date"
     );
-    clock.advance(chrono::Duration::days(365 * 2 - 30));
+    clock.advance(chrono::Duration::days(365 * 4 - 30));
     app.state.scheduler().run_due(100).await.unwrap();
     assert_eq!(
         expiring(&emails(&app).await),
@@ -763,4 +836,12 @@ async fn holders_are_reminded_before_expiry_and_renewal_moves_the_reminder(b: Ba
     )
     .await;
     assert_eq!(status, 409, "a revoked permit is not renewed");
+    let (_, html) = page(&mut citizen, &host, "/parking/permits").await;
+    assert!(html.contains("Ανακλήθηκε") && !html.contains("Αίτηση ανανέωσης"));
+    page(&mut citizen, &host, "/lang/en").await;
+    let (_, html) = page(&mut citizen, &host, "/parking/permits").await;
+    assert!(
+        html.contains("My permits") && html.contains("Revoked"),
+        "{html}"
+    );
 }

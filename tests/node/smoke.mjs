@@ -243,7 +243,8 @@ await check('a case goes from the citizen to the staff agenda and back', async (
   await signIn('Δημήτρης Βασιλείου');
   for (const [path, label] of [['/admin/services', 'services'], ['/admin/services/example.request', 'service settings'],
     ['/staff/reports', 'reports'], ['/staff/protocol', 'protocol book'], ['/staff/cases', 'case search'],
-    ['/admin/notifications', 'notification settings'], ['/account', 'account with notification preferences']]) {
+    ['/admin/notifications', 'notification settings'], ['/account', 'account with notification preferences'],
+    ['/parking/settings', 'parking settings'], ['/parking/register', 'parking register']]) {
     const res = await page.goto(url('alimos.localhost', path));
     assert(res.status() === 200, `${path}: ${res.status()}`);
     await axe(page, label);
@@ -332,6 +333,8 @@ await check('a citizen applies for a disabled parking space; the technical servi
   assert(await page.getByText('Η αίτησή σας υποβλήθηκε').isVisible(), 'submitted with a protocol number');
   await axe(page, 'parking case page (submitted)');
   await shot(page, 'parking-submitted');
+  await page.goto(url('alimos.localhost', '/parking/permits'));
+  await axe(page, 'my parking permits');
   await signOut();
 
   await signIn('Νίκος Κωνσταντίνου');

@@ -8,6 +8,7 @@
 pub mod expiry;
 pub mod permit;
 pub mod register;
+pub mod settings;
 pub mod values;
 
 use axum::Router;
@@ -86,12 +87,20 @@ pub fn descriptor() -> ModuleDescriptor {
         name_key: "parking-name",
         description_key: "parking-description",
         routes,
-        migrations: &[Migration {
-            version: 1,
-            name: "permits",
-            postgres: include_str!("../migrations/postgres/0001_permits.sql"),
-            sqlite: include_str!("../migrations/sqlite/0001_permits.sql"),
-        }],
+        migrations: &[
+            Migration {
+                version: 1,
+                name: "permits",
+                postgres: include_str!("../migrations/postgres/0001_permits.sql"),
+                sqlite: include_str!("../migrations/sqlite/0001_permits.sql"),
+            },
+            Migration {
+                version: 2,
+                name: "settings",
+                postgres: include_str!("../migrations/postgres/0002_settings.sql"),
+                sqlite: include_str!("../migrations/sqlite/0002_settings.sql"),
+            },
+        ],
         permissions: &[
             Permission {
                 id: "parking.issue",
@@ -154,6 +163,14 @@ pub fn descriptor() -> ModuleDescriptor {
                 "parking/register.html",
                 include_str!("../templates/register.html"),
             ),
+            (
+                "parking/settings.html",
+                include_str!("../templates/settings.html"),
+            ),
+            (
+                "parking/permits.html",
+                include_str!("../templates/permits.html"),
+            ),
         ],
     }
 }
@@ -175,13 +192,14 @@ fn routes() -> Router<AppState> {
         .route("/register", get(register_page))
         .route("/register/{id}/renew", post(renew))
         .route("/register/{id}/revoke", post(revoke))
+        .route("/settings", get(settings_page).post(save_settings))
+        .route("/permits", get(my_permits))
+        .route("/permits/{id}/renew", post(request_renewal))
 }
 
-fn config(t: &CurrentTenant) -> ParkingConfig {
-    t.tenant
-        .module_config(ID)
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or_default()
+/// What applies now: the municipal admin's settings over the defaults.
+async fn config(t: &CurrentTenant) -> Result<ParkingConfig> {
+    Ok(settings::current(t).await?)
 }
 
 /// The service page: what it is, who may apply, which documents, how long.
@@ -192,7 +210,7 @@ async fn index(State(state): State<AppState>, ui: Ui, t: CurrentTenant) -> Resul
         context! {
             lead => def.lead_time_days,
             documents => def.documents.iter().map(|d| context! { label => d.label.get(ui.lang), required => d.required }).collect::<Vec<_>>(),
-            validity => config(&t).validity_years,
+            validity => config(&t).await?.validity_years,
         },
     )
 }
@@ -379,7 +397,7 @@ async fn issue_form(
             plate => data_str(&c, "plate"),
             decision => format!("{} / {}", data_str(&c, "decision_number"), data_str(&c, "decision_date")),
             card => card_number(&c),
-            until => valid_until(today, config(&t).validity_years).format("%d/%m/%Y").to_string(),
+            until => valid_until(today, config(&t).await?.validity_years).format("%d/%m/%Y").to_string(),
             can_sign => can_sign(&state, &t, &who).await?,
             csrf => who.user.csrf.clone(),
         },
@@ -432,7 +450,7 @@ async fn issue(
     let now = state.workflow().now();
     let until = valid_until(
         dimos_kernel::clock::local_date(now),
-        config(&t).validity_years,
+        config(&t).await?.validity_years,
     );
     let permit = register::Permit {
         id: Uuid::now_v7(),
@@ -450,7 +468,7 @@ async fn issue(
         revoked_at: None,
         revocation_reason: None,
     };
-    let notice_days = config(&t).expiry_notice_days;
+    let notice_days = config(&t).await?.expiry_notice_days;
     {
         // The register entry and its expiry reminder exist together.
         let mut tx = t.db.begin().await?;
@@ -568,10 +586,17 @@ async fn renew(
     // From the later of today and the current expiry: renewing early
     // loses nothing.
     let from = p.valid_until.max(dimos_kernel::clock::local_date(now));
-    let until = valid_until(from, config(&t).validity_years);
+    let until = valid_until(from, config(&t).await?.validity_years);
     let mut tx = t.db.begin().await?;
     register::renew(&mut tx, &t.db, id, until, now).await?;
-    expiry::schedule(&mut tx, &t.db, id, until, config(&t).expiry_notice_days).await?;
+    expiry::schedule(
+        &mut tx,
+        &t.db,
+        id,
+        until,
+        config(&t).await?.expiry_notice_days,
+    )
+    .await?;
     tx.commit().await?;
     record(
         &state,
@@ -628,6 +653,212 @@ async fn revoke(
     )
     .await?;
     Ok(Redirect::to("/parking/register?done=revoked").into_response())
+}
+
+// ---------------------------------------------------------------------
+// The municipal admin's settings.
+
+async fn settings_render(
+    ui: &Ui,
+    t: &CurrentTenant,
+    csrf: &str,
+    values: (String, String),
+    errors: &[FieldError],
+    saved: bool,
+) -> Result<Response> {
+    let defaults = settings::defaults(t);
+    let error = |f: &str| {
+        errors
+            .iter()
+            .find(|e| e.field == f)
+            .map(|e| ui.state.translator().field_message(ui.lang, e))
+    };
+    let html = ui.render(
+        "parking/settings.html",
+        context! {
+            csrf, saved,
+            summary => errors.iter().map(|e| context! { field => e.field.clone(), message => ui.state.translator().field_message(ui.lang, e) }).collect::<Vec<_>>(),
+            fields => vec![
+                context! { id => "validity_years", label => ui.t("parking-settings-validity"), hint => ui.state.translator().t(ui.lang, "parking-settings-validity-hint", &[("default", defaults.validity_years.to_string())]), value => values.0, error => error("validity_years") },
+                context! { id => "expiry_notice_days", label => ui.t("parking-settings-notice"), hint => ui.state.translator().t(ui.lang, "parking-settings-notice-hint", &[("default", defaults.expiry_notice_days.to_string())]), value => values.1, error => error("expiry_notice_days") },
+            ],
+        },
+    )?;
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok(dimos_web::error::rendered_page(status, html))
+}
+
+#[derive(Deserialize)]
+struct SettingsQuery {
+    saved: Option<String>,
+}
+
+async fn settings_page(
+    ui: Ui,
+    t: CurrentTenant,
+    who: Authorized<dimos_web::access::ConfigureServices>,
+    Query(q): Query<SettingsQuery>,
+) -> Result<Response> {
+    let c = config(&t).await?;
+    settings_render(
+        &ui,
+        &t,
+        &who.user.csrf,
+        (
+            c.validity_years.to_string(),
+            c.expiry_notice_days.to_string(),
+        ),
+        &[],
+        q.saved.is_some(),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+struct SettingsForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    validity_years: String,
+    #[serde(default)]
+    expiry_notice_days: String,
+}
+
+async fn save_settings(
+    State(state): State<AppState>,
+    ui: Ui,
+    t: CurrentTenant,
+    who: Authorized<dimos_web::access::ConfigureServices>,
+    peer: Peer,
+    Form(f): Form<SettingsForm>,
+) -> Result<Response> {
+    check_csrf(&who.user, &f.csrf)?;
+    let mut errors = vec![];
+    let mut number = |field: &str, v: &str| match v.trim().parse::<u32>() {
+        Ok(n) => n,
+        Err(_) => {
+            errors.push(FieldError::new(field, "number-invalid"));
+            0
+        }
+    };
+    let c = ParkingConfig {
+        validity_years: number("validity_years", &f.validity_years),
+        expiry_notice_days: number("expiry_notice_days", &f.expiry_notice_days),
+    };
+    // Range problems of the fields that are numbers, with the others.
+    for e in c.check() {
+        if !errors.iter().any(|x| x.field == e.field) {
+            errors.push(e);
+        }
+    }
+    if !errors.is_empty() {
+        return settings_render(
+            &ui,
+            &t,
+            &who.user.csrf,
+            (f.validity_years, f.expiry_notice_days),
+            &errors,
+            false,
+        )
+        .await;
+    }
+    settings::save(&t.db, &c, who.user.account.id, state.workflow().now()).await?;
+    record(
+        &state,
+        &t,
+        who.user
+            .audit(peer, "parking_settings_changed")
+            .record("module:parking")
+            .detail(json!({"validity_years": c.validity_years, "expiry_notice_days": c.expiry_notice_days})),
+    )
+    .await?;
+    Ok(Redirect::to("/parking/settings?saved=1").into_response())
+}
+
+// ---------------------------------------------------------------------
+// The holder's permits and renewal requests.
+
+async fn my_permits(
+    State(state): State<AppState>,
+    ui: Ui,
+    t: CurrentTenant,
+    Verified(user): Verified,
+) -> Result<Html<String>> {
+    let today = dimos_kernel::clock::local_date(state.workflow().now());
+    let permits = register::of_holder(&t.db, user.acting_for().0).await?;
+    ui.render(
+        "parking/permits.html",
+        context! {
+            csrf => user.csrf.clone(),
+            permits => permits.iter().map(|p| context! {
+                id => p.id, case_id => p.case_id, card => p.card_number.clone(),
+                location => p.location.clone(), plate => p.plate.clone(),
+                until => p.valid_until.format("%d/%m/%Y").to_string(),
+                status => p.status(today),
+            }).collect::<Vec<_>>(),
+        },
+    )
+}
+
+/// A renewal goes through the same process (the council decides again),
+/// filed from the permit's own case so nothing is typed twice.
+async fn request_renewal(
+    State(state): State<AppState>,
+    t: CurrentTenant,
+    Verified(user): Verified,
+    Path(id): Path<Uuid>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response> {
+    check_csrf(&user, &f.csrf)?;
+    let p = register::get(&t.db, id)
+        .await?
+        .filter(|p| p.holder == user.acting_for().0)
+        .ok_or(Error::NotFound)?;
+    if p.revoked_at.is_some() {
+        return Err(Error::Conflict("permit-revoked").into());
+    }
+    let original = query::case(&t.db, CaseId(p.case_id))
+        .await?
+        .ok_or(Error::NotFound)?;
+    let mut data = Map::new();
+    for key in [
+        "full_name",
+        "email",
+        "mobile",
+        "location",
+        "plate",
+        "delivery",
+        "delivery_address",
+    ] {
+        if let Some(v) = original.data.0.get(key) {
+            data.insert(key.to_owned(), v.clone());
+        }
+    }
+    data.insert("renewal_of".into(), p.card_number.clone().into());
+    let started = state
+        .workflow()
+        .start(
+            &t.db,
+            NewCase {
+                process: PROCESS.into(),
+                applicant: p.holder,
+                applicant_name: original.applicant_name.clone(),
+                filed_by: user.assisting.as_ref().map(|_| user.account.id),
+                subject: format!("Ανανέωση {} — {}", p.card_number, p.location),
+                data,
+                attachments: 0,
+            },
+        )
+        .await?;
+    Ok(Redirect::to(&format!(
+        "/cases/{}?done=submitted#documents",
+        started.case_id
+    ))
+    .into_response())
 }
 
 #[cfg(test)]

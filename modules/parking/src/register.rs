@@ -133,6 +133,15 @@ pub async fn get(tdb: &TenantDb, id: Uuid) -> Result<Option<Permit>, DbError> {
     tdb.fetch_optional(&q).await
 }
 
+/// A person's permits, the latest first.
+pub async fn of_holder(tdb: &TenantDb, holder: Uuid) -> Result<Vec<Permit>, DbError> {
+    let mut q = tdb.select(ParkingPermits::Table);
+    q.columns(COLUMNS)
+        .and_where(Expr::col(ParkingPermits::Holder).eq(holder))
+        .order_by(ParkingPermits::IssuedAt, Order::Desc);
+    tdb.fetch_all(&q).await
+}
+
 /// Permits whose holder, card, plate or location contain `text`
 /// (everything when empty), the latest first.
 pub async fn search(tdb: &TenantDb, text: &str) -> Result<Vec<Permit>, DbError> {
