@@ -756,6 +756,7 @@ fn records_module() -> dimos_web::ModuleDescriptor {
         navigation: &[],
         translations: &[],
         jobs: dimos_web::module::no_jobs,
+        staff_pages: &[],
         templates: &[],
     }
 }

@@ -484,6 +484,11 @@ async fn a_permit_goes_from_application_to_delivery_through_six_people(b: Backen
         assert!(!has_case(&agenda(who, &host, "mine").await, &case));
     }
 
+    // Staff find the register from their staff area; the admin the settings.
+    let (_, hub) = page(&mut tech, &host, "/staff").await;
+    assert!(hub.contains("/parking/register") && !hub.contains("/parking/settings"));
+    let (_, hub) = page(&mut admin, &host, "/staff").await;
+    assert!(hub.contains("/parking/settings") && hub.contains("Μητρώο αδειών στάθμευσης ΑμεΑ"));
     // The register has it; a plate typed in Latin letters finds it.
     let (status, html) = page(&mut tech, &host, "/parking/register?q=iky1234").await;
     assert_eq!(status, 200);

@@ -97,6 +97,7 @@ fn slow_module() -> ModuleDescriptor {
         navigation: &[],
         translations: &[],
         jobs: dimos_web::module::no_jobs,
+        staff_pages: &[],
         templates: &[],
     }
 }

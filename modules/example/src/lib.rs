@@ -104,6 +104,7 @@ pub fn descriptor() -> ModuleDescriptor {
             },
         ],
         jobs: dimos_web::module::no_jobs,
+        staff_pages: &[],
         templates: &[
             (
                 "example/index.html",

@@ -146,6 +146,18 @@ pub fn descriptor() -> ModuleDescriptor {
             },
         ],
         jobs,
+        staff_pages: &[
+            dimos_web::module::StaffPage {
+                path: "/parking/register",
+                label_key: "parking-register-title",
+                permission: "parking.register",
+            },
+            dimos_web::module::StaffPage {
+                path: "/parking/settings",
+                label_key: "parking-settings-title",
+                permission: "services.configure",
+            },
+        ],
         templates: &[
             (
                 "parking/index.html",

@@ -30,6 +30,17 @@ pub struct NavEntry {
     pub description_key: &'static str,
 }
 
+/// A staff page of the module, listed in the staff area for those who hold
+/// `permission` (in municipalities that enabled the module). The hub shows
+/// `label_key` with `<label_key>-description` under it.
+#[derive(Debug, Clone, Copy)]
+pub struct StaffPage {
+    /// Absolute, e.g. `/parking/register`.
+    pub path: &'static str,
+    pub label_key: &'static str,
+    pub permission: &'static str,
+}
+
 /// A process definition shipped with the module (run by the workflow engine).
 #[derive(Debug, Clone, Copy)]
 pub struct WorkflowSource {
@@ -121,6 +132,7 @@ pub struct ModuleDescriptor {
     /// Background jobs the module schedules (`dimos_workflow::jobs::enqueue`),
     /// by kind; the server registers them with the scheduler.
     pub jobs: fn(&Arc<dimos_workflow::Engine>) -> Vec<ModuleJob>,
+    pub staff_pages: &'static [StaffPage],
 }
 
 /// A module's background job handler and the kind it handles (`<id>.<name>`).
@@ -292,6 +304,7 @@ mod tests {
             navigation: &[],
             translations: &[],
             jobs: no_jobs,
+            staff_pages: &[],
             templates: &[],
         }
     }

@@ -333,6 +333,21 @@ pub async fn staff_links(
             links.push((href, key));
         }
     }
+    let enabled = state
+        .registry()
+        .tenants()
+        .into_iter()
+        .find(|t| t.id == tenant);
+    for m in state.modules().iter() {
+        if !enabled.as_ref().is_some_and(|t| t.module_enabled(m.id)) {
+            continue;
+        }
+        for p in m.staff_pages {
+            if state.access().allowed(tenant, &subj, p.permission).await {
+                links.push((p.path, p.label_key));
+            }
+        }
+    }
     links
 }
 

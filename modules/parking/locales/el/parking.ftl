@@ -80,3 +80,5 @@ parking-my-permits = Οι άδειές μου
 parking-see-case = Η αίτηση
 parking-request-renewal = Αίτηση ανανέωσης
 parking-no-permits = Δεν έχετε άδειες στάθμευσης ΑμεΑ.
+parking-register-title-description = Οι άδειες στάθμευσης ΑμεΑ του δήμου: αναζήτηση, ανανέωση, ανάκληση.
+parking-settings-title-description = Διάρκεια ισχύος των αδειών και υπενθύμιση πριν από τη λήξη.

@@ -80,3 +80,5 @@ parking-my-permits = My permits
 parking-see-case = The application
 parking-request-renewal = Apply for renewal
 parking-no-permits = You have no disabled parking permits.
+parking-register-title-description = The municipality's disabled parking permits: search, renew, revoke.
+parking-settings-title-description = How long permits are valid and when holders are reminded.
