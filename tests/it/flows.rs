@@ -213,3 +213,33 @@ pub(crate) fn parse(raw: &[u8]) -> Parsed {
         html: part("text/html"),
     }
 }
+
+/// Delivers every notification that is due, waiting for any the app's own
+/// delivery loop holds at that moment (it runs alongside the test).
+pub(crate) async fn settle(app: &TestApp) {
+    use dimos_db::sea_query::{Alias, Condition, Expr, ExprTrait, Query};
+    let db = app.state.workflow().db().clone();
+    for _ in 0..100 {
+        app.state.outbox().deliver_due(1000).await.unwrap();
+        let now = app.state.workflow().now();
+        let q = Query::select()
+            .expr(Expr::col(Alias::new("id")).count())
+            .from(Alias::new("notifications"))
+            .cond_where(
+                Condition::any()
+                    .add(Expr::col(Alias::new("status")).eq("sending"))
+                    .add(
+                        Condition::all()
+                            .add(Expr::col(Alias::new("status")).eq("pending"))
+                            .add(Expr::col(Alias::new("next_attempt_at")).lte(now)),
+                    ),
+            )
+            .to_owned();
+        let (left,): (i64,) = db.fetch_one(&q).await.unwrap();
+        if left == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("notifications still being delivered after 5 s");
+}

@@ -4,7 +4,7 @@
 //! restarts, the server comes back — after which every message arrives
 //! exactly once.
 
-use crate::flows::{Parsed, parse};
+use crate::flows::{Parsed, parse, settle};
 use dimos_db::sea_query::ExprTrait;
 use dimos_it::{Backend, Browser, Options, TestApp, csrf_of, on_both_backends, tenant_with_grants};
 use reqwest::Method;
@@ -300,7 +300,7 @@ async fn emails_reach_a_real_smtp_server_in_greek_with_both_parts(b: Backend) {
         "both messages are listed as sent"
     );
     // Nothing more goes out on another round: each message once.
-    app.state.outbox().deliver_due(100).await.unwrap();
+    settle(&app).await;
     assert_eq!(smtp.messages().len(), 2);
 }
 
@@ -481,7 +481,7 @@ async fn sms_goes_through_an_http_gateway_with_segments_counted(b: Backend) {
     assert_eq!(status, 303);
 
     submit(&mut citizen, &host, "Με SMS").await;
-    app.state.outbox().deliver_due(100).await.unwrap();
+    settle(&app).await;
     let seen = gw.seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 1, "one SMS (the email went to the file outbox)");
     assert_eq!(seen[0].0, "Bearer test-key");
@@ -526,7 +526,7 @@ async fn sms_goes_through_an_http_gateway_with_segments_counted(b: Backend) {
     .await;
     assert_eq!(status, 303);
     submit(&mut citizen, &host, "In English").await;
-    app.state.outbox().deliver_due(100).await.unwrap();
+    settle(&app).await;
     let seen = gw.seen.lock().unwrap().clone();
     let body: Value = serde_json::from_str(&seen.last().unwrap().1).unwrap();
     let text = body["text"].as_str().unwrap();
@@ -538,14 +538,14 @@ async fn sms_goes_through_an_http_gateway_with_segments_counted(b: Backend) {
     // The gateway refuses the next one for good: dead, and the admin is alerted.
     *gw.status.lock().unwrap() = 400;
     submit(&mut citizen, &host, "Άλλη").await;
-    app.state.outbox().deliver_due(100).await.unwrap();
+    settle(&app).await;
     let (res, _) = admin.get(&admin.url(&host, "/admin/notifications")).await;
     let page = res.text().await.unwrap();
     assert!(
         page.contains("gateway answered 400"),
         "dead letters are listed"
     );
-    app.state.outbox().deliver_due(100).await.unwrap();
+    settle(&app).await;
     let alerts: Vec<_> = std::fs::read_dir(app.data_dir.join("outbox"))
         .unwrap()
         .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
@@ -581,7 +581,7 @@ async fn staff_get_one_morning_digest_of_new_and_overdue_tasks(b: Backend) {
     };
     // The technical employee works on tasks; the admin does not.
     assert_eq!(digests(&app).await, 1);
-    app.state.outbox().deliver_due(100).await.unwrap();
+    settle(&app).await;
     let mail: Vec<String> = std::fs::read_dir(app.data_dir.join("outbox"))
         .unwrap()
         .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
@@ -600,7 +600,7 @@ async fn staff_get_one_morning_digest_of_new_and_overdue_tasks(b: Backend) {
     assert!(m.text.contains("/staff/agenda"));
     // Run again the same morning: it was already written for today.
     digests(&app).await;
-    app.state.outbox().deliver_due(100).await.unwrap();
+    settle(&app).await;
     let count = std::fs::read_dir(app.data_dir.join("outbox"))
         .unwrap()
         .filter(|e| {
@@ -696,7 +696,7 @@ async fn a_municipality_rewords_a_message_with_a_preview(b: Backend) {
     assert_eq!(status, 303);
     let mut citizen = signed_in(&app, &host, "citizen").await;
     submit(&mut citizen, &host, "Με νέα διατύπωση").await;
-    app.state.outbox().deliver_due(100).await.unwrap();
+    settle(&app).await;
     let mails: Vec<Parsed> = std::fs::read_dir(app.data_dir.join("outbox"))
         .unwrap()
         .map(|e| parse(&std::fs::read(e.unwrap().path()).unwrap()))

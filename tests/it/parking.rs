@@ -4,8 +4,8 @@
 //! Then the rejection and withdrawal paths, and the permit register.
 
 use crate::flows::{
-    agenda, citizen_case, claim, complete, has_case, page, parse, person, post, timeline, unescape,
-    upload,
+    agenda, citizen_case, claim, complete, has_case, page, parse, person, post, settle, timeline,
+    unescape, upload,
 };
 use dimos_it::{
     Backend, Browser, Options, TestApp, csrf_of, on_both_backends, tax_id, tenant_with_grants,
@@ -72,7 +72,7 @@ async fn apply(citizen: &mut Browser<'_>, host: &str, plate: &str) -> (String, S
 
 /// Emails written by the file transport so far, parsed.
 async fn emails(app: &TestApp) -> Vec<crate::flows::Parsed> {
-    app.state.outbox().deliver_due(100).await.unwrap();
+    settle(app).await;
     let dir = app.data_dir.join("outbox");
     let mut out = vec![];
     if let Ok(entries) = std::fs::read_dir(&dir) {
@@ -357,6 +357,24 @@ async fn a_permit_goes_from_application_to_delivery_through_six_people(b: Backen
     .await;
     assert_eq!(status, 200);
     let mails = emails(&app).await;
+    // Told when the file was complete, when it went on the council's
+    // agenda, when the council approved.
+    let progress: Vec<&str> = mails
+        .iter()
+        .filter(|m| m.headers["Subject"] == format!("Ενημέρωση για την αίτησή σας {protocol}"))
+        .map(|m| m.text.as_str())
+        .collect();
+    assert_eq!(progress.len(), 3, "{:?}", subjects(&mails));
+    for said in [
+        "είναι πλήρης",
+        "ημερήσια διάταξη",
+        "ενέκρινε την αίτησή σας",
+    ] {
+        assert!(
+            progress.iter().any(|t| t.contains(said)),
+            "{said}: {progress:?}"
+        );
+    }
     assert!(
         subjects(&mails).contains(&format!(
             "Η αίτησή σας {protocol} είναι έτοιμη για παραλαβή"

@@ -126,6 +126,20 @@ impl EventSink for NotificationSink {
                     .unwrap_or("")
                     .to_owned(),
             ),
+            (
+                "message",
+                p.get("message")
+                    .and_then(|m| {
+                        m.get(if r.locale == dimos_kernel::Locale::En {
+                            "en"
+                        } else {
+                            "el"
+                        })
+                    })
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
+            ),
         ]
         .into_iter()
         .collect();

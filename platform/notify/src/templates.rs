@@ -17,6 +17,7 @@ pub const VARIABLES: &[&str] = &[
     "deadline",
     "request",
     "reasoning",
+    "message",
     "count",
     "tasks",
 ];
@@ -154,6 +155,7 @@ mod tests {
             "rejected",
             "ready",
             "expiring",
+            "progress",
         ] {
             assert!(
                 t.get(e, Locale::El).is_some() && t.get(e, Locale::En).is_some(),

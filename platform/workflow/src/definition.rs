@@ -251,6 +251,10 @@ pub struct Notify {
     pub id: String,
     pub event: String,
     pub next: String,
+    /// What to tell the applicant, for messages that carry one
+    /// (`{{ message }}` in the template, e.g. the `progress` message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<LocalizedText>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

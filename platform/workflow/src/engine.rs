@@ -1250,7 +1250,7 @@ impl Run<'_> {
                         None,
                         None,
                         false,
-                        json!({"event": n.event}),
+                        json!({"event": n.event, "message": n.message}),
                     )
                     .await?;
                     step = n.next.clone();

@@ -511,6 +511,7 @@ notif-event-approved = Έγκριση
 notif-event-rejected = Απόρριψη
 notif-event-ready = Έτοιμο για παραλαβή
 notif-event-expiring = Λήξη άδειας
+notif-event-progress = Πρόοδος της αίτησης
 notif-event-dead-letter = Ειδοποίηση αποτυχίας
 msg-status-pending = σε αναμονή
 msg-status-sending = αποστέλλεται

@@ -511,6 +511,7 @@ notif-event-approved = Approval
 notif-event-rejected = Rejection
 notif-event-ready = Ready to collect
 notif-event-expiring = Permit expiring
+notif-event-progress = Progress of the application
 notif-event-dead-letter = Delivery failure alert
 msg-status-pending = pending
 msg-status-sending = sending
