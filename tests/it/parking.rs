@@ -295,6 +295,24 @@ async fn a_permit_goes_from_application_to_delivery_through_six_people(b: Backen
     // 7. The clerk records the council's decision.
     let mut clerk = person(&app, &host, "nursery-manager").await;
     let task = claim(&mut clerk, &host, &case).await;
+    let (status, html) = complete(
+        &mut clerk,
+        &host,
+        &case,
+        &task,
+        &[
+            ("outcome", "approved"),
+            ("decision_number", "245/2026"),
+            ("decision_date", "2026-12-10"),
+            ("ada", "ΡΒΠΕ7ΛΞΝ1Ζ"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(
+        html.contains("Δεν έχει τη σωστή μορφή, π.χ. ΡΒΠΕ7ΛΞ-Ν1Ζ"),
+        "{html}"
+    );
     let (status, _) = complete(
         &mut clerk,
         &host,

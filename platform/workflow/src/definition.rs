@@ -93,6 +93,21 @@ pub struct FormField {
     pub max: Option<f64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<Choice>,
+    /// Text fields: a regular expression the whole value must match
+    /// (e.g. a Diavgeia ΑΔΑ), and an example shown when it does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub example: Option<String>,
+}
+
+impl FormField {
+    /// The pattern, anchored to the whole value.
+    pub fn regex(&self) -> Option<Result<regex::Regex, regex::Error>> {
+        self.pattern
+            .as_ref()
+            .map(|p| regex::Regex::new(&format!("^(?:{p})$")))
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -506,6 +521,22 @@ impl Definition {
                     && a > b
                 {
                     push(&mut errs, format!("{path}.min"), "invalid", "min > max");
+                }
+                if let Some(Err(e)) = f.regex() {
+                    push(
+                        &mut errs,
+                        format!("{path}.pattern"),
+                        "invalid",
+                        &e.to_string(),
+                    );
+                }
+                if f.pattern.is_some() && f.kind != FieldKind::Text {
+                    push(
+                        &mut errs,
+                        format!("{path}.pattern"),
+                        "invalid",
+                        "text fields only",
+                    );
                 }
                 form_fields.insert(f.id.as_str());
             }

@@ -44,6 +44,18 @@ impl Form {
                         );
                         continue;
                     }
+                    // Checked when the definition was loaded; a bad pattern
+                    // never gets here.
+                    if let Some(Ok(re)) = f.regex()
+                        && !re.is_match(raw)
+                    {
+                        let e = FieldError::new(f.id.clone(), "format-invalid");
+                        errs.push(match &f.example {
+                            Some(x) => e.with_detail(x.clone()),
+                            None => e,
+                        });
+                        continue;
+                    }
                     Value::String(raw.to_owned())
                 }
                 FieldKind::Number => {
@@ -125,5 +137,24 @@ mod tests {
             .unwrap_err();
         let codes: Vec<_> = errs.iter().map(|e| e.code).collect();
         assert_eq!(codes, vec!["too-long", "number-invalid"]);
+    }
+
+    #[test]
+    fn a_pattern_is_matched_by_the_whole_value() {
+        let form: crate::definition::Form = toml::from_str(
+            r#"fields = [{ id = "ada", kind = "text", label = { el = "ΑΔΑ", en = "ADA" }, pattern = "[Α-ΩA-Z0-9]{7}-[Α-ΩA-Z0-9]{3}", example = "ΡΒΠΕ7ΛΞ-Ν1Ζ" }]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            form.parse(&posted(&[("ada", "ΡΒΠΕ7ΛΞ-Ν1Ζ")])).unwrap()["ada"],
+            "ΡΒΠΕ7ΛΞ-Ν1Ζ"
+        );
+        for bad in ["ΡΒΠΕ7ΛΞΝ1Ζ", "xΡΒΠΕ7ΛΞ-Ν1Ζ", "ΡΒΠΕ7ΛΞ-Ν1Ζ-1"] {
+            let errs = form.parse(&posted(&[("ada", bad)])).unwrap_err();
+            assert_eq!(errs[0].code, "format-invalid", "{bad}");
+            assert_eq!(errs[0].detail.as_deref(), Some("ΡΒΠΕ7ΛΞ-Ν1Ζ"));
+        }
+        // Optional and empty: nothing to match.
+        assert!(form.parse(&posted(&[])).is_ok());
     }
 }

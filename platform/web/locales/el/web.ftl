@@ -631,3 +631,4 @@ upload-drop = Ή σύρετε το αρχείο εδώ.
 upload-chosen = Επιλέχθηκε:
 error-conflict-document-replaced = Το έγγραφο έχει ήδη αντικατασταθεί.
 error-conflict-task-has-own-page = Αυτή η εργασία ολοκληρώνεται από τη δική της σελίδα, μέσω του συνδέσμου στον φάκελο της υπόθεσης.
+error-field-format-invalid = Δεν έχει τη σωστή μορφή, π.χ. { $detail }

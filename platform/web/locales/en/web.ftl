@@ -631,3 +631,4 @@ upload-drop = Or drag the file here.
 upload-chosen = Chosen:
 error-conflict-document-replaced = The document has already been replaced.
 error-conflict-task-has-own-page = This task is completed on its own page, through the link in the case file.
+error-field-format-invalid = Not in the right format, e.g. { $detail }
