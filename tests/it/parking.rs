@@ -158,6 +158,8 @@ async fn a_permit_goes_from_application_to_delivery_through_six_people(b: Backen
         subjects(&mails)
     );
 
+    assert_stage(&mut citizen, &host, &case, "Έλεγχος δικαιολογητικών").await;
+
     // 3–4. The technical service: incomplete, the citizen is asked.
     let mut tech = person(&app, &host, "technical-employee").await;
     let task = claim(&mut tech, &host, &case).await;
@@ -182,6 +184,13 @@ async fn a_permit_goes_from_application_to_delivery_through_six_people(b: Backen
     )
     .await;
     assert_eq!(status, 200);
+    assert_stage(
+        &mut citizen,
+        &host,
+        &case,
+        "Αναμονή δικαιολογητικών από εσάς",
+    )
+    .await;
     let mails = emails(&app).await;
     assert!(
         subjects(&mails)
@@ -222,6 +231,7 @@ async fn a_permit_goes_from_application_to_delivery_through_six_people(b: Backen
     )
     .await;
     assert_eq!(status, 200);
+    assert_stage(&mut citizen, &host, &case, "Αυτοψία στη θέση στάθμευσης").await;
     let mut tech2 = person(&app, &host, "kep-officer").await;
     let task = claim(&mut tech2, &host, &case).await;
     let (status, html) = complete(&mut tech2, &host, &case, &task, &[("outcome", "done")]).await;
@@ -243,6 +253,7 @@ async fn a_permit_goes_from_application_to_delivery_through_six_people(b: Backen
     )
     .await;
     assert_eq!(status, 200);
+    assert_stage(&mut citizen, &host, &case, "Σύνταξη εισήγησης").await;
     let task = claim(&mut tech2, &host, &case).await;
     let (status, _) = complete(
         &mut tech2,
@@ -259,6 +270,13 @@ async fn a_permit_goes_from_application_to_delivery_through_six_people(b: Backen
     )
     .await;
     assert_eq!(status, 200);
+    assert_stage(
+        &mut citizen,
+        &host,
+        &case,
+        "Στη γραμματεία του δημοτικού συμβουλίου",
+    )
+    .await;
 
     // 5–6. Not urgent: the secretary forwards, the mayor puts it on the agenda.
     let mut secretary = person(&app, &host, "council-secretary").await;
@@ -272,6 +290,13 @@ async fn a_permit_goes_from_application_to_delivery_through_six_people(b: Backen
     )
     .await;
     assert_eq!(status, 200);
+    assert_stage(
+        &mut citizen,
+        &host,
+        &case,
+        "Προς ένταξη στην ημερήσια διάταξη",
+    )
+    .await;
     let mut mayor = person(&app, &host, "mayor").await;
     let task = claim(&mut mayor, &host, &case).await;
     let (status, _) = complete(
@@ -327,6 +352,13 @@ async fn a_permit_goes_from_application_to_delivery_through_six_people(b: Backen
     )
     .await;
     assert_eq!(status, 200);
+    assert_stage(
+        &mut citizen,
+        &host,
+        &case,
+        "Εγκρίθηκε· εκδίδεται η κάρτα στάθμευσης",
+    )
+    .await;
 
     // 8. The card is issued from its own page, never by a bare "done".
     let task = claim(&mut tech, &host, &case).await;
@@ -374,6 +406,13 @@ async fn a_permit_goes_from_application_to_delivery_through_six_people(b: Backen
     )
     .await;
     assert_eq!(status, 200);
+    assert_stage(
+        &mut citizen,
+        &host,
+        &case,
+        "Η κάρτα είναι έτοιμη για παράδοση",
+    )
+    .await;
     let mails = emails(&app).await;
     // Told when the file was complete, when it went on the council's
     // agenda, when the council approved.
@@ -793,6 +832,11 @@ async fn holders_are_reminded_before_expiry_and_renewal_moves_the_reminder(b: Ba
         .find(|m| m.headers["Subject"].contains("λήγει"))
         .unwrap();
     assert!(m.text.contains("αίτηση ανανέωσης"), "{}", m.text);
+    assert!(
+        m.text.contains("/parking/permits"),
+        "the link leads to the renewal: {}",
+        m.text
+    );
 
     // The holder sees the permit and can ask for its renewal: a new case,
     // filled in from the old one.
@@ -884,5 +928,15 @@ async fn holders_are_reminded_before_expiry_and_renewal_moves_the_reminder(b: Ba
     assert!(
         html.contains("My permits") && html.contains("Revoked"),
         "{html}"
+    );
+}
+
+/// What the citizen reads about where the case is.
+async fn assert_stage(citizen: &mut Browser<'_>, host: &str, case: &str, expected: &str) {
+    let c = citizen_case(citizen, host, case).await;
+    let stage = c["case"]["stage"].as_str().unwrap_or("");
+    assert!(
+        stage.contains(expected),
+        "stage {stage:?}, expected {expected:?}"
     );
 }

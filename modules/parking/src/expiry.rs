@@ -78,7 +78,7 @@ impl JobHandler for ExpiryNotice {
                 "notify.expiring",
                 &Actor::system(),
                 true,
-                json!({ "until": until, "card": p.card_number }),
+                json!({ "until": until, "card": p.card_number, "path": "/parking/permits" }),
             )
             .await
     }

@@ -110,7 +110,17 @@ impl EventSink for NotificationSink {
             ("service", self.directory.service_name(&e.process, r.locale)),
             ("subject", e.subject.clone()),
             ("protocol", e.protocol.clone().unwrap_or_default()),
-            ("link", format!("{}/cases/{}", t.base_url, e.case_id)),
+            // The case, unless the event points somewhere more useful (a
+            // module's page, e.g. where a permit is renewed).
+            (
+                "link",
+                match p.get("path").and_then(Value::as_str) {
+                    Some(path) if path.starts_with('/') && !path.starts_with("//") => {
+                        format!("{}{path}", t.base_url)
+                    }
+                    _ => format!("{}/cases/{}", t.base_url, e.case_id),
+                },
+            ),
             ("deadline", deadline),
             (
                 "request",
