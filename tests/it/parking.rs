@@ -38,24 +38,71 @@ async fn tenant(app: &TestApp) -> String {
     "alpha.localhost".into()
 }
 
-/// Applies with a valid form; returns the case id and the page shown.
-async fn apply(citizen: &mut Browser<'_>, host: &str, plate: &str) -> (String, String) {
+/// Posts the application form (multipart, as the browser does) with its
+/// text fields and documents; follows the redirect.
+async fn submit_form(
+    app: &TestApp,
+    citizen: &mut Browser<'_>,
+    host: &str,
+    fields: &[(&str, &str)],
+    files: &[(&str, &str, Vec<u8>)],
+) -> (u16, String, String) {
     let (status, html) = page(citizen, host, "/parking/apply").await;
     assert_eq!(status, 200, "{html}");
-    let (status, url, html) = post(
+    let mut form = reqwest::multipart::Form::new().text("_csrf", csrf_of(&html));
+    for (k, v) in fields {
+        form = form.text(k.to_string(), v.to_string());
+    }
+    for (k, name, bytes) in files {
+        form = form.part(
+            k.to_string(),
+            reqwest::multipart::Part::bytes(bytes.clone()).file_name(name.to_string()),
+        );
+    }
+    // An input left empty, as browsers send it.
+    form = form.part(
+        "doc-driving-licence",
+        reqwest::multipart::Part::bytes(Vec::new()).file_name(""),
+    );
+    let res = crate::flows::send_multipart(citizen, app, host, "/parking/apply", form).await;
+    let status = res.status().as_u16();
+    if status != 303 {
+        return (status, String::new(), unescape(res.text().await.unwrap()));
+    }
+    let to = res.headers()["location"].to_str().unwrap().to_owned();
+    let (status, html) = page(citizen, host, &to).await;
+    (status, to, html)
+}
+
+const GOOD: &[(&str, &str)] = &[
+    ("full_name", "Γιώργος Νικολάου"),
+    ("email", "giorgos@example.gr"),
+    ("mobile", "69 1234 5678"),
+    ("location", "Αριστοτέλους 53, Άλιμος"),
+    ("delivery", "post"),
+    ("delivery_address", "Ποσειδώνος 10, Άλιμος"),
+];
+
+/// Applies with a valid form and the KEPA assessment; returns the case id
+/// and the page shown.
+async fn apply(
+    app: &TestApp,
+    citizen: &mut Browser<'_>,
+    host: &str,
+    plate: &str,
+) -> (String, String) {
+    let mut fields = GOOD.to_vec();
+    fields.push(("plate", plate));
+    let (status, url, html) = submit_form(
+        app,
         citizen,
         host,
-        "/parking/apply",
-        &csrf_of(&html),
-        &[
-            ("full_name", "Γιώργος Νικολάου"),
-            ("email", "giorgos@example.gr"),
-            ("mobile", "69 1234 5678"),
-            ("location", "Αριστοτέλους 53, Άλιμος"),
-            ("plate", plate),
-            ("delivery", "post"),
-            ("delivery_address", "Ποσειδώνος 10, Άλιμος"),
-        ],
+        &fields,
+        &[(
+            "doc-disability-certificate",
+            "Γνωμάτευση ΚΕΠΑ.pdf",
+            b"%PDF-1.7\n% KEPA 80%\n".to_vec(),
+        )],
     )
     .await;
     assert_eq!(status, 200, "{html}");
@@ -110,13 +157,12 @@ async fn a_permit_goes_from_application_to_delivery_through_six_people(b: Backen
         "the municipality's validity"
     );
 
-    // Bad input: every problem on its field, nothing filed.
-    let (_, html) = page(&mut citizen, &host, "/parking/apply").await;
-    let (status, _, html) = post(
+    // Bad input: every problem on its field, a file that is not a document
+    // refused on its own input, nothing filed.
+    let (status, _, html) = submit_form(
+        &app,
         &mut citizen,
         &host,
-        "/parking/apply",
-        &csrf_of(&html),
         &[
             ("full_name", "Γιώργος Νικολάου"),
             ("email", "giorgos@example.gr"),
@@ -125,10 +171,16 @@ async fn a_permit_goes_from_application_to_delivery_through_six_people(b: Backen
             ("plate", "ΓΔΛ-1"),
             ("delivery", "post"),
         ],
+        &[(
+            "doc-residence",
+            "λογαριασμός.pdf",
+            b"<html>not a pdf</html>".to_vec(),
+        )],
     )
     .await;
     assert_eq!(status, 422);
     assert!(html.contains("Δώστε ελληνικό κινητό") && html.contains("Δώστε αριθμό κυκλοφορίας"));
+    assert!(html.contains("id=\"f-doc-residence-error\""), "{html}");
     assert!(
         html.contains("value=\"Αριστοτέλους 53, Άλιμος\""),
         "typed values kept"
@@ -140,7 +192,7 @@ async fn a_permit_goes_from_application_to_delivery_through_six_people(b: Backen
     );
 
     // 1–2. Applied: a protocol number on screen and by email.
-    let (case, html) = apply(&mut citizen, &host, "iky 1234").await;
+    let (case, html) = apply(&app, &mut citizen, &host, "iky 1234").await;
     let protocol = html
         .split("Αριθμός πρωτοκόλλου: ")
         .nth(1)
@@ -151,6 +203,10 @@ async fn a_permit_goes_from_application_to_delivery_through_six_people(b: Backen
         .trim()
         .to_owned();
     assert!(html.contains("ΙΚΥ-1234"), "the plate, normalised");
+    assert!(
+        html.contains("Γνωμάτευση ΚΕΠΑ.pdf"),
+        "the document sent with the form"
+    );
     let mails = emails(&app).await;
     assert!(
         subjects(&mails).contains(&format!("Η αίτησή σας καταχωρίστηκε με αριθμό {protocol}")),
@@ -589,7 +645,7 @@ async fn the_council_rejects_or_the_citizen_withdraws(b: Backend) {
     let mut secretary = person(&app, &host, "council-secretary").await;
 
     // Urgent: straight to the decision, which rejects with reasons.
-    let (case, _) = apply(&mut citizen, &host, "ΑΒΕ-4321").await;
+    let (case, _) = apply(&app, &mut citizen, &host, "ΑΒΕ-4321").await;
     let task = claim(&mut tech, &host, &case).await;
     complete(
         &mut tech,
@@ -679,7 +735,7 @@ async fn the_council_rejects_or_the_citizen_withdraws(b: Backend) {
     assert!(!html.contains("ΑΒΕ-4321"), "no permit for a rejection");
 
     // Withdrawn before anyone looks at it: out of every queue.
-    let (case, _) = apply(&mut citizen, &host, "ΕΖΗ-1111").await;
+    let (case, _) = apply(&app, &mut citizen, &host, "ΕΖΗ-1111").await;
     let (_, html) = page(&mut citizen, &host, &format!("/cases/{case}")).await;
     let (status, _, html) = post(
         &mut citizen,
@@ -702,7 +758,7 @@ async fn issued(app: &TestApp, host: &str, plate: &str) -> (String, String) {
     let mut citizen = person(app, host, "citizen-verified").await;
     let mut tech = person(app, host, "technical-employee").await;
     let mut secretary = person(app, host, "council-secretary").await;
-    let (case, _) = apply(&mut citizen, host, plate).await;
+    let (case, _) = apply(app, &mut citizen, host, plate).await;
     for fields in [
         vec![("outcome", "complete"), ("eligibility", "blindness")],
         vec![

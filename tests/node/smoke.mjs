@@ -328,9 +328,13 @@ await check('a citizen applies for a disabled parking space; the technical servi
   await page.getByLabel('Αριθμός κυκλοφορίας οχήματος').fill('iky 1234');
   if (!(await page.getByLabel('Email').inputValue())) await page.getByLabel('Email').fill('giorgos@example.gr');
   await page.getByLabel('Από το δημαρχείο').check();
+  await page.getByLabel(/^Γνωμάτευση ΚΕΠΑ/).setInputFiles({
+    name: 'kepa.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n% kepa\n'),
+  });
   await page.getByRole('button', { name: 'Υποβολή αίτησης' }).click();
   await page.waitForURL((u) => u.pathname.startsWith('/cases/'));
   assert(await page.getByText('Η αίτησή σας υποβλήθηκε').isVisible(), 'submitted with a protocol number');
+  assert(await page.getByRole('link', { name: 'kepa.pdf' }).isVisible(), 'the document sent with the form');
   await axe(page, 'parking case page (submitted)');
   await shot(page, 'parking-submitted');
   await page.goto(url('alimos.localhost', '/parking/permits'));

@@ -239,6 +239,7 @@ const FIELDS: [&str; 7] = [
 
 async fn render_form(
     ui: &Ui,
+    documents: &[dimos_workflow::definition::DocumentSpec],
     csrf: &str,
     values: &RawApplication,
     errors: &[FieldError],
@@ -249,6 +250,9 @@ async fn render_form(
         .iter()
         .map(|f| ((*f).to_owned(), String::new()))
         .collect();
+    for d in documents {
+        messages.insert(format!("doc-{}", d.id), String::new());
+    }
     for e in errors {
         messages.insert(
             e.field.clone(),
@@ -259,6 +263,8 @@ async fn render_form(
         "parking/apply.html",
         context! {
             csrf, v => values, errors => messages,
+            documents => documents.iter().map(|d| context! { id => d.id.clone(), label => d.label.get(ui.lang), required => d.required }).collect::<Vec<_>>(),
+            max_mb => ui.state.config().storage.max_upload_bytes / 1_048_576,
             summary => errors.iter().map(|e| context! { field => e.field.clone(), message => ui.state.translator().field_message(ui.lang, e) }).collect::<Vec<_>>(),
         },
     )?;
@@ -267,7 +273,13 @@ async fn render_form(
 
 /// The application form, filled in from the account where it can be. A
 /// verified account is required (the in-person check at a KEP desk).
-async fn apply_form(ui: Ui, _t: CurrentTenant, Verified(user): Verified) -> Result<Response> {
+async fn apply_form(
+    State(state): State<AppState>,
+    ui: Ui,
+    t: CurrentTenant,
+    Verified(user): Verified,
+) -> Result<Response> {
+    let def = state.workflow().effective(&t.db, PROCESS).await?;
     let values = RawApplication {
         full_name: user.account.display_name(),
         email: user.account.email.clone().unwrap_or_default(),
@@ -275,34 +287,90 @@ async fn apply_form(ui: Ui, _t: CurrentTenant, Verified(user): Verified) -> Resu
         delivery: "pickup".into(),
         ..RawApplication::default()
     };
-    render_form(&ui, &user.csrf, &values, &[], StatusCode::OK).await
+    render_form(
+        &ui,
+        &def.documents,
+        &user.csrf,
+        &values,
+        &[],
+        StatusCode::OK,
+    )
+    .await
 }
 
-#[derive(Deserialize)]
-struct ApplyForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
-    #[serde(flatten)]
-    raw: RawApplication,
-}
-
-/// Files the application as a case and shows it with its protocol number;
-/// the citizen then uploads the documents on the case page.
+/// Files the application as a case, with the documents chosen in the same
+/// form, and shows it with its protocol number. Documents can also be
+/// added on the case page later.
 async fn apply(
     State(state): State<AppState>,
     ui: Ui,
     t: CurrentTenant,
     Verified(user): Verified,
-    Form(f): Form<ApplyForm>,
+    mut form: axum::extract::Multipart,
 ) -> Result<Response> {
-    check_csrf(&user, &f.csrf)?;
-    let a = match f.raw.validate() {
-        Ok(a) => a,
-        Err(errors) => {
+    let def = state.workflow().effective(&t.db, PROCESS).await?;
+    let (policy, tmp) = dimos_web::cases::documents::upload_policy(&state);
+    let bad = |e: axum::extract::multipart::MultipartError| Error::BadRequest(e.body_text());
+    let mut raw = RawApplication::default();
+    let mut csrf_ok = false;
+    let mut files = vec![];
+    let mut file_errors = vec![];
+    while let Some(field) = form.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or("").to_owned();
+        if name == "_csrf" {
+            check_csrf(&user, &field.text().await.map_err(bad)?)?;
+            csrf_ok = true;
+            continue;
+        }
+        if let Some(kind) = name.strip_prefix("doc-") {
+            // The token comes first in our form: nothing is stored for a
+            // request that has not shown it.
+            if !csrf_ok {
+                return Err(Error::Forbidden.into());
+            }
+            let file_name: String = field.file_name().unwrap_or("").chars().take(200).collect();
+            // An input left empty still sends a part, with no name.
+            if file_name.is_empty() || !def.documents.iter().any(|d| d.id == kind) {
+                continue;
+            }
+            let kind = kind.to_owned();
+            match dimos_storage::receive(&tmp, Box::pin(field), &policy).await {
+                Ok(r) => files.push((kind, file_name, r)),
+                Err(e) => match Error::from(e) {
+                    Error::Validation(errs) => file_errors.extend(errs.into_iter().map(|mut e| {
+                        e.field = name.clone();
+                        e
+                    })),
+                    other => return Err(other.into()),
+                },
+            }
+            continue;
+        }
+        let value = field.text().await.map_err(bad)?;
+        match name.as_str() {
+            "full_name" => raw.full_name = value,
+            "email" => raw.email = value,
+            "mobile" => raw.mobile = value,
+            "location" => raw.location = value,
+            "plate" => raw.plate = value,
+            "delivery" => raw.delivery = value,
+            "delivery_address" => raw.delivery_address = value,
+            _ => {}
+        }
+    }
+    if !csrf_ok {
+        return Err(Error::Forbidden.into());
+    }
+    let a = match raw.validate() {
+        Ok(a) if file_errors.is_empty() => a,
+        result => {
+            let mut errors = result.err().unwrap_or_default();
+            errors.extend(file_errors);
             return render_form(
                 &ui,
+                &def.documents,
                 &user.csrf,
-                &f.raw,
+                &raw,
                 &errors,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
@@ -333,10 +401,27 @@ async fn apply(
                 filed_by: user.assisting.as_ref().map(|_| user.account.id),
                 subject: format!("{} — {}", a.location, a.plate.as_str()),
                 data,
-                attachments: 0,
+                attachments: u32::try_from(files.len()).unwrap_or(0),
             },
         )
         .await?;
+    let actor = dimos_workflow::Actor {
+        account: Some(user.account.id),
+        name: user.account.display_name(),
+        on_behalf_of: user.assisting.as_ref().map(|x| x.account),
+    };
+    for (kind, name, received) in files {
+        dimos_web::cases::documents::attach(
+            &state,
+            &t,
+            started.case_id.0,
+            Some(kind),
+            name,
+            received,
+            &actor,
+        )
+        .await?;
+    }
     Ok(Redirect::to(&format!(
         "/cases/{}?done=submitted#documents",
         started.case_id

@@ -28,18 +28,45 @@ struct Upload {
     name: String,
 }
 
+/// This deployment's rules for uploads, and where they wait meanwhile.
+pub fn upload_policy(state: &AppState) -> (dimos_storage::Policy, std::path::PathBuf) {
+    let s = &state.config().storage;
+    (
+        dimos_storage::Policy {
+            limit: s.max_upload_bytes,
+            allow_office: s.allow_office,
+            scan_command: Some(s.scan_command.clone()).filter(|c| !c.trim().is_empty()),
+        },
+        state.config().storage_dir().join("tmp"),
+    )
+}
+
+/// A file a module received with its own form (an application with its
+/// documents), stored on the case like any upload of the applicant's.
+pub async fn attach(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    case: Uuid,
+    kind: Option<String>,
+    name: String,
+    received: dimos_storage::Received,
+    by: &Actor,
+) -> std::result::Result<Document, Error> {
+    let upload = Upload {
+        kind,
+        internal: false,
+        received,
+        name,
+    };
+    store(state, tenant, case, upload, by, None).await
+}
+
 async fn read_upload(
     state: &AppState,
     user: &CurrentUser,
     mut form: Multipart,
 ) -> std::result::Result<Upload, Error> {
-    let s = &state.config().storage;
-    let policy = dimos_storage::Policy {
-        limit: s.max_upload_bytes,
-        allow_office: s.allow_office,
-        scan_command: Some(s.scan_command.clone()).filter(|c| !c.trim().is_empty()),
-    };
-    let tmp = state.config().storage_dir().join("tmp");
+    let (policy, tmp) = upload_policy(state);
     let mut csrf_ok = false;
     let mut kind = None;
     let mut internal = false;
