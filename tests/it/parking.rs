@@ -633,8 +633,21 @@ async fn a_permit_goes_from_application_to_delivery_through_six_people(b: Backen
     // The protocol book has the application; the audit trail the issue.
     let (_, html) = page(&mut admin, &host, "/staff/protocol").await;
     assert!(html.contains(&protocol), "{html}");
-    let (_, html) = page(&mut admin, &host, "/admin/audit").await;
-    assert!(html.contains("parking_permit_issued"));
+    let (res, _) = admin.get(&admin.url(&host, "/admin/audit")).await;
+    let audit: serde_json::Value = res.json().await.unwrap();
+    let of_case: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e.to_string().contains(&case))
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    // Every step someone took on this case is in the trail.
+    let completed = of_case.iter().filter(|a| **a == "task_completed").count();
+    assert_eq!(completed, 8, "{of_case:?}");
+    for action in ["document_uploaded", "parking_permit_issued"] {
+        assert!(of_case.contains(&action), "{action} in {of_case:?}");
+    }
 }
 
 async fn the_council_rejects_or_the_citizen_withdraws(b: Backend) {
