@@ -243,3 +243,24 @@ pub(crate) async fn settle(app: &TestApp) {
     }
     panic!("notifications still being delivered after 5 s");
 }
+
+/// OpenSSL (which we did not write) checks `signature.p7s` in `dir` over
+/// `content` against the CA in `ca.pem` there.
+pub(crate) fn openssl_verifies(dir: &std::path::Path, content: &[u8]) -> bool {
+    std::fs::write(dir.join("content.pdf"), content).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args([
+            "cms", "-verify", "-binary", "-inform", "DER", "-purpose", "any",
+        ])
+        .arg("-in")
+        .arg(dir.join("signature.p7s"))
+        .arg("-content")
+        .arg(dir.join("content.pdf"))
+        .arg("-CAfile")
+        .arg(dir.join("ca.pem"))
+        .arg("-out")
+        .arg(dir.join("out"))
+        .output()
+        .expect("openssl runs (infra/test.sh installs it)");
+    out.status.success()
+}

@@ -4,8 +4,8 @@
 //! Then the rejection and withdrawal paths, and the permit register.
 
 use crate::flows::{
-    agenda, citizen_case, claim, complete, has_case, page, parse, person, post, settle, timeline,
-    unescape, upload,
+    agenda, citizen_case, claim, complete, has_case, openssl_verifies, page, parse, person, post,
+    settle, timeline, unescape, upload,
 };
 use dimos_it::{
     Backend, Browser, Options, TestApp, csrf_of, on_both_backends, tax_id, tenant_with_grants,
@@ -542,27 +542,11 @@ async fn a_permit_goes_from_application_to_delivery_through_six_people(b: Backen
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("permit.pdf"), &pdf).unwrap();
-    std::fs::write(dir.path().join("permit.p7s"), &sig).unwrap();
+    std::fs::write(dir.path().join("signature.p7s"), &sig).unwrap();
     std::fs::write(dir.path().join("ca.pem"), &ca).unwrap();
-    let verified = std::process::Command::new("openssl")
-        .args([
-            "cms", "-verify", "-binary", "-inform", "DER", "-purpose", "any",
-        ])
-        .arg("-in")
-        .arg(dir.path().join("permit.p7s"))
-        .arg("-content")
-        .arg(dir.path().join("permit.pdf"))
-        .arg("-CAfile")
-        .arg(dir.path().join("ca.pem"))
-        .arg("-out")
-        .arg(dir.path().join("out"))
-        .output()
-        .unwrap();
     assert!(
-        verified.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verified.stderr)
+        openssl_verifies(dir.path(), &pdf),
+        "OpenSSL verifies the permit"
     );
 
     // 9. Delivered: the case closes approved.

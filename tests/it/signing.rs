@@ -6,10 +6,9 @@
 //! created at onboarding, staff add internal documents, citizens replace a
 //! document while the case is open.
 
-use crate::flows::{page, person, post, submit, unescape, upload};
+use crate::flows::{openssl_verifies, page, person, post, submit, unescape, upload};
 use dimos_it::{Backend, TestApp, csrf_of, on_both_backends, tax_id, tenant_with_grants};
 use serde_json::json;
-use std::process::Command;
 
 on_both_backends!(
     a_signed_document_verifies_with_openssl_and_revocation_shows,
@@ -82,25 +81,6 @@ async fn check(
         .unwrap();
     let status = res.status().as_u16();
     (status, unescape(res.text().await.unwrap()))
-}
-
-fn openssl_verifies(dir: &std::path::Path, content: &[u8]) -> bool {
-    std::fs::write(dir.join("content.pdf"), content).unwrap();
-    let out = Command::new("openssl")
-        .args([
-            "cms", "-verify", "-binary", "-inform", "DER", "-purpose", "any",
-        ])
-        .arg("-in")
-        .arg(dir.join("signature.p7s"))
-        .arg("-content")
-        .arg(dir.join("content.pdf"))
-        .arg("-CAfile")
-        .arg(dir.join("ca.pem"))
-        .arg("-out")
-        .arg(dir.join("out"))
-        .output()
-        .expect("openssl runs (infra/test.sh installs it)");
-    out.status.success()
 }
 
 async fn a_signed_document_verifies_with_openssl_and_revocation_shows(b: Backend) {

@@ -573,11 +573,7 @@ async fn issue(
         expiry::schedule(&mut tx, &t.db, permit.id, until, notice_days).await?;
         tx.commit().await?;
     }
-    let signer = dimos_workflow::Actor {
-        account: Some(who.staff.account),
-        name: who.staff.name.clone(),
-        on_behalf_of: None,
-    };
+    let signer = who.staff.actor();
     let made = match permit::render(
         &permit::municipality(&t),
         &permit,

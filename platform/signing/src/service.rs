@@ -295,11 +295,10 @@ impl Signing {
         let ca = KeyPair::new_ca(municipality, 10)?;
         let mut tx = tdb.begin().await?;
         tx.lock(tdb, "signing").await?;
-        let mut q = tdb.select(SigningAuthorities::Table);
-        q.columns(AUTHORITY_COLUMNS)
-            .order_by(SigningAuthorities::CreatedAt, Order::Desc)
-            .limit(1);
-        if let Some(a) = tx.fetch_optional::<Authority>(&q).await? {
+        if let Some(a) = tx
+            .fetch_optional::<Authority>(&newest_authority(tdb))
+            .await?
+        {
             return Ok(a);
         }
         let cert_der = ca.cert.to_der().map_err(crate::crypto)?;
@@ -337,11 +336,7 @@ impl Signing {
 
     /// The municipality's current CA, if it has one.
     pub async fn authority(&self, tdb: &TenantDb) -> Result<Option<Authority>, SigningError> {
-        let mut q = tdb.select(SigningAuthorities::Table);
-        q.columns(AUTHORITY_COLUMNS)
-            .order_by(SigningAuthorities::CreatedAt, Order::Desc)
-            .limit(1);
-        Ok(tdb.fetch_optional(&q).await?)
+        Ok(tdb.fetch_optional(&newest_authority(tdb)).await?)
     }
 
     async fn authorities(&self, tdb: &TenantDb) -> Result<Vec<Authority>, SigningError> {
@@ -372,10 +367,12 @@ impl Signing {
         let mut q = tdb.select(SigningAuthorities::Table);
         q.columns([SigningAuthorities::KeySealed, SigningAuthorities::CertDer])
             .and_where(Expr::col(SigningAuthorities::Serial).eq(serial));
-        let (sealed, cert): (Vec<u8>, Vec<u8>) = tdb
-            .fetch_optional(&q)
-            .await?
-            .ok_or(SigningError::NoCertificate)?;
+        self.unseal(tdb.fetch_optional(&q).await?)
+    }
+
+    /// A stored (sealed key, certificate) pair, opened.
+    fn unseal(&self, row: Option<(Vec<u8>, Vec<u8>)>) -> Result<KeyPair, SigningError> {
+        let (sealed, cert) = row.ok_or(SigningError::NoCertificate)?;
         KeyPair::from_der(&crate::sealed::open(&self.key, &sealed)?, &cert)
     }
 
@@ -469,6 +466,21 @@ impl Signing {
         Ok(tdb.fetch_all(&q).await?)
     }
 
+    /// The certificates with these serials (what a page of signatures needs).
+    pub async fn certificates_by_serial(
+        &self,
+        tdb: &TenantDb,
+        serials: &[String],
+    ) -> Result<Vec<CertificateInfo>, SigningError> {
+        if serials.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = tdb.select(SigningCertificates::Table);
+        q.columns(CERT_COLUMNS)
+            .and_where(Expr::col(SigningCertificates::Serial).is_in(serials.iter().cloned()));
+        Ok(tdb.fetch_all(&q).await?)
+    }
+
     pub async fn certificate(
         &self,
         tdb: &TenantDb,
@@ -497,11 +509,7 @@ impl Signing {
         let mut q = tdb.select(SigningCertificates::Table);
         q.columns([SigningCertificates::KeySealed, SigningCertificates::CertDer])
             .and_where(Expr::col(SigningCertificates::Serial).eq(serial));
-        let (sealed, cert): (Vec<u8>, Vec<u8>) = tdb
-            .fetch_optional(&q)
-            .await?
-            .ok_or(SigningError::NoCertificate)?;
-        KeyPair::from_der(&crate::sealed::open(&self.key, &sealed)?, &cert)
+        self.unseal(tdb.fetch_optional(&q).await?)
     }
 
     /// Signs a document (by its SHA-256, hex) as `account` and records the
@@ -624,6 +632,14 @@ impl Signing {
             .and_then(|r| r.1);
         Ok(Verification { report, revoked_at })
     }
+}
+
+fn newest_authority(tdb: &TenantDb) -> dimos_db::Scoped<sea_query::SelectStatement> {
+    let mut q = tdb.select(SigningAuthorities::Table);
+    q.columns(AUTHORITY_COLUMNS)
+        .order_by(SigningAuthorities::CreatedAt, Order::Desc)
+        .limit(1);
+    q
 }
 
 const AUTHORITY_COLUMNS: [SigningAuthorities; 5] = [

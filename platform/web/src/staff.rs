@@ -307,7 +307,7 @@ async fn audit_json(
 /// Roles the signed-in person holds here, for the header's staff links.
 pub async fn staff_links(
     state: &AppState,
-    tenant: dimos_kernel::TenantId,
+    tenant: &dimos_tenancy::Tenant,
     user: &CurrentUser,
 ) -> Vec<(&'static str, &'static str)> {
     let subj = subjects(user);
@@ -329,21 +329,16 @@ pub async fn staff_links(
     ];
     let mut links = vec![];
     for (href, key, perm) in pages {
-        if state.access().allowed(tenant, &subj, perm).await {
+        if state.access().allowed(tenant.id, &subj, perm).await {
             links.push((href, key));
         }
     }
-    let enabled = state
-        .registry()
-        .tenants()
-        .into_iter()
-        .find(|t| t.id == tenant);
     for m in state.modules().iter() {
-        if !enabled.as_ref().is_some_and(|t| t.module_enabled(m.id)) {
+        if !tenant.module_enabled(m.id) {
             continue;
         }
         for p in m.staff_pages {
-            if state.access().allowed(tenant, &subj, p.permission).await {
+            if state.access().allowed(tenant.id, &subj, p.permission).await {
                 links.push((p.path, p.label_key));
             }
         }
@@ -354,7 +349,7 @@ pub async fn staff_links(
 /// The header's links: one's own applications, and the staff area for staff.
 pub async fn header_links(
     state: &AppState,
-    tenant: dimos_kernel::TenantId,
+    tenant: &dimos_tenancy::Tenant,
     user: &CurrentUser,
 ) -> Vec<(&'static str, &'static str)> {
     let mut links = vec![("/cases", "nav-my-cases")];

@@ -257,9 +257,7 @@ where
         let user = match crate::auth::load_user(parts, &state).await {
             Ok(Some(u)) => {
                 let links = match parts.extensions.get::<HostMatch>() {
-                    Some(HostMatch::Tenant(t)) => {
-                        crate::staff::header_links(&state, t.id, &u).await
-                    }
+                    Some(HostMatch::Tenant(t)) => crate::staff::header_links(&state, t, &u).await,
                     _ => vec![],
                 };
                 Some(UserView {

@@ -124,6 +124,15 @@ pub struct Staff {
 }
 
 impl Staff {
+    /// This person, as the history names them.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            account: Some(self.account),
+            name: self.name.clone(),
+            on_behalf_of: None,
+        }
+    }
+
     pub fn is_candidate(&self, roles: &[String], departments: &[String]) -> bool {
         roles.iter().any(|r| self.roles.contains(r))
             || departments.iter().any(|d| self.departments.contains(d))
@@ -571,7 +580,7 @@ impl Engine {
         let case = load_case(&mut tx, tdb, CaseId(t.case_id)).await?;
         let def = self.snapshot_in(&mut tx, tdb, case.snapshot_id).await?;
         let run = self.run(tdb, &def, now);
-        let actor = staff_actor(who);
+        let actor = who.actor();
         run.event(
             &mut tx,
             &case,
@@ -590,7 +599,7 @@ impl Engine {
 
     /// Gives a task back to its queue (only its holder may).
     pub async fn release(&self, tdb: &TenantDb, task: TaskId, who: &Staff) -> Result<(), Error> {
-        self.set_assignee(tdb, task, None, &staff_actor(who), Some(who.account))
+        self.set_assignee(tdb, task, None, &who.actor(), Some(who.account))
             .await
     }
 
@@ -603,8 +612,7 @@ impl Engine {
         to: Option<(Uuid, String)>,
         by: &Staff,
     ) -> Result<(), Error> {
-        self.set_assignee(tdb, task, to, &staff_actor(by), None)
-            .await
+        self.set_assignee(tdb, task, to, &by.actor(), None).await
     }
 
     async fn set_assignee(
@@ -730,7 +738,7 @@ impl Engine {
             &case,
             "task-completed",
             &t.step,
-            &staff_actor(who),
+            &who.actor(),
             Some(outcome),
             (!comment.is_empty()).then_some(comment),
             public,
@@ -877,7 +885,7 @@ impl Engine {
                 &case,
                 "comment",
                 &step,
-                &staff_actor(who),
+                &who.actor(),
                 None,
                 Some(text),
                 false,
@@ -1029,14 +1037,6 @@ fn snapshot_query(
     q.column(WorkflowSnapshots::Definition)
         .and_where(Expr::col(WorkflowSnapshots::Id).eq(id));
     q
-}
-
-fn staff_actor(s: &Staff) -> Actor {
-    Actor {
-        account: Some(s.account),
-        name: s.name.clone(),
-        on_behalf_of: None,
-    }
 }
 
 struct TimerHandler(Arc<Engine>);

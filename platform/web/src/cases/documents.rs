@@ -397,11 +397,7 @@ pub async fn staff_upload(
     form: Multipart,
 ) -> Result<Response> {
     let c = super::staff::visible_case(&state, &tenant, &who, id).await?;
-    let actor = Actor {
-        account: Some(who.staff.account),
-        name: who.staff.name.clone(),
-        on_behalf_of: None,
-    };
+    let actor = who.staff.actor();
     let upload = read_upload(&state, &who.user, form).await?;
     let doc = store(&state, &tenant, c.id, upload, &actor, None).await?;
     record(

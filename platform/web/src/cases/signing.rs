@@ -116,11 +116,7 @@ pub async fn sign(
             &tenant.db,
             dimos_workflow::CaseId(c.id),
             "document-signed",
-            &dimos_workflow::Actor {
-                account: Some(who.staff.account),
-                name: who.staff.name.clone(),
-                on_behalf_of: None,
-            },
+            &who.staff.actor(),
             !d.internal,
             json!({"document": d.id, "name": d.original_name, "reference": sig.reference}),
         )
@@ -152,9 +148,10 @@ pub async fn signatures_by_document(
         return Ok(out);
     }
     let now = state.signing().now();
+    let serials: Vec<String> = signatures.iter().map(|s| s.cert_serial.clone()).collect();
     let status: BTreeMap<String, &'static str> = state
         .signing()
-        .certificates(&tenant.db)
+        .certificates_by_serial(&tenant.db, &serials)
         .await?
         .iter()
         .map(|c| (c.serial.clone(), c.status(now)))

@@ -596,7 +596,7 @@ pub async fn hub(
     tenant: CurrentTenant,
     user: crate::auth::CurrentUser,
 ) -> Result<Response> {
-    let links: Vec<_> = crate::staff::staff_links(&state, tenant.tenant.id, &user)
+    let links: Vec<_> = crate::staff::staff_links(&state, &tenant.tenant, &user)
         .await
         .into_iter()
         .map(|(href, key)| context! { href, label => ui.t(key), description => ui.t(&format!("{key}-description")) })
