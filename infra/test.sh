@@ -63,14 +63,16 @@ ensure_browser() {
   fi
 }
 
-# The SMTP server the notification tests send to (PyPI aiosmtpd) and the
-# S3-compatible server the storage tests use (PyPI moto[server]).
+# The SMTP server the notification tests send to (PyPI aiosmtpd), the
+# S3-compatible server the storage tests use (PyPI moto[server]) and the
+# independent matching implementation nurseries' placement is checked
+# against (PyPI matching).
 ensure_python_peers() {
   # OpenSSL is the independent verifier of our signatures and makes the
   # test SMTP server's certificates.
   command -v openssl >/dev/null || apt_install openssl
-  if ! python3 -c 'import aiosmtpd, moto.server' 2>/dev/null; then
-    log "installing the Python test peers (aiosmtpd, moto)"
+  if ! python3 -c 'import aiosmtpd, moto.server, matching' 2>/dev/null; then
+    log "installing the Python test peers (aiosmtpd, moto, matching)"
     python3 -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
   fi
 }
