@@ -112,6 +112,7 @@ impl Default for Options {
             modules: vec![
                 dimos_module_example::descriptor(),
                 dimos_module_parking::descriptor(),
+                dimos_module_nurseries::descriptor(),
             ],
             database_url: None,
             apply_on_start: None,

@@ -13,6 +13,7 @@ mod flows;
 mod http;
 mod modules;
 mod notifications;
+mod nurseries;
 mod operator;
 mod parking;
 mod replicas;

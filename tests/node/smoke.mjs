@@ -356,6 +356,43 @@ await check('a citizen applies for a disabled parking space; the technical servi
   await signOut();
 });
 
+await check('the nursery department sets up a school year; parents read the points table', async (page) => {
+  await page.goto(url('alimos.localhost', '/auth/login?next=/'));
+  await page.getByRole('button', { name: 'Σύνδεση ως Δημήτρης Βασιλείου' }).click();
+  await page.waitForURL((u) => u.hostname === 'alimos.localhost' && !u.pathname.startsWith('/auth'));
+  await page.getByRole('link', { name: 'Χώρος εργασίας' }).click();
+  await page.getByRole('link', { name: 'Παιδικοί σταθμοί: σταθμοί και σχολικές χρονιές' }).click();
+  await page.waitForURL((u) => u.pathname === '/nurseries/admin');
+  await axe(page, 'nurseries admin (empty)');
+  await page.getByLabel('Όνομα σταθμού').fill('Α΄ Παιδικός Σταθμός');
+  await page.getByLabel('Διεύθυνση', { exact: true }).fill('Κύπρου 10, Άλιμος');
+  await page.getByRole('button', { name: 'Προσθήκη σταθμού' }).click();
+  await page.waitForURL((u) => u.search.includes('station-added'));
+  await page.getByLabel('Σχολική χρονιά', { exact: true }).fill('2027-2028');
+  await page.getByLabel('Έναρξη αιτήσεων').fill('2027-05-20');
+  await page.getByLabel('Λήξη αιτήσεων').fill('2027-05-01');
+  await page.getByLabel('Ανακοίνωση αποτελεσμάτων').fill('2027-07-01');
+  await page.getByLabel('Ενστάσεις έως').fill('2027-07-10');
+  await page.getByLabel('Έναρξη σχολικής χρονιάς').fill('2027-09-01');
+  await page.getByLabel('Ημέρες για αποδοχή θέσης').fill('10');
+  await page.getByRole('button', { name: 'Προσθήκη σχολικής χρονιάς' }).click();
+  assert(await page.locator('.govgr-error-summary').isVisible(), 'the date order explained');
+  await axe(page, 'nurseries admin with errors');
+  await page.getByLabel('Λήξη αιτήσεων').fill('2027-06-15');
+  await page.getByRole('button', { name: 'Προσθήκη σχολικής χρονιάς' }).click();
+  await page.waitForURL((u) => u.pathname.startsWith('/nurseries/admin/years/'));
+  await axe(page, 'school year with its places');
+  await page.getByLabel('Α΄ Παιδικός Σταθμός, Βρεφικό (6 μηνών – 2,5 ετών): θέσεις').fill('12');
+  await page.getByLabel('Α΄ Παιδικός Σταθμός, Βρεφικό (6 μηνών – 2,5 ετών): δεσμευμένες').fill('2');
+  await page.getByRole('button', { name: 'Αποθήκευση θέσεων' }).click();
+  await page.waitForURL((u) => u.search.includes('places-saved'));
+  await page.goto(url('alimos.localhost', '/nurseries'));
+  const station = page.locator('tr', { hasText: 'Α΄ Παιδικός Σταθμός' });
+  assert(await station.getByRole('cell', { name: '10', exact: true }).isVisible(), '12 places less 2 reserved');
+  await axe(page, 'nurseries service page');
+  await shot(page, 'nurseries-service');
+});
+
 await browser.close();
 console.log(`browser: ${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A criterion a family may claim.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Criterion {
     pub id: String,
@@ -26,7 +26,7 @@ pub struct Criterion {
 
 /// Points for a large family: `points_per_child` for every child when
 /// the family has at least `min_children`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LargeFamily {
     pub min_children: u32,
@@ -37,7 +37,7 @@ pub struct LargeFamily {
 
 /// An income band: incomes up to `up_to_euros` (inclusive; none for the
 /// last band) get `points`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IncomeBand {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46,7 +46,9 @@ pub struct IncomeBand {
 }
 
 /// How ties are broken after points (the lottery always comes last).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum TieBreak {
     /// Lower family income first, then the lottery.
@@ -56,7 +58,7 @@ pub enum TieBreak {
     Lottery,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rules {
     pub criteria: Vec<Criterion>,

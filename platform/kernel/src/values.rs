@@ -260,7 +260,7 @@ impl fmt::Display for TaxId {
 }
 
 /// Text in Greek (required) and English (required: English is complete).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LocalizedText {
     pub el: String,

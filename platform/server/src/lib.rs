@@ -21,7 +21,10 @@ use tokio::net::TcpListener;
 /// The modules this server is built with, listed explicitly. Nurseries,
 /// bulky waste and documents join in their issues.
 pub fn modules() -> Vec<ModuleDescriptor> {
-    vec![dimos_module_parking::descriptor()]
+    vec![
+        dimos_module_parking::descriptor(),
+        dimos_module_nurseries::descriptor(),
+    ]
 }
 
 /// A database connection and the platform's schema, up to date.
