@@ -4,9 +4,13 @@
 //! the nursery department keeps: stations, school years and their dates,
 //! places per age group. See README.md.
 
+pub mod application;
+pub mod applications;
+mod apply;
 pub mod catalogue;
 pub mod generate;
 pub mod placement;
+mod review;
 pub mod scoring;
 pub mod values;
 
@@ -36,6 +40,7 @@ use uuid::Uuid;
 use values::{StationForm, YearForm};
 
 pub const ID: &str = "nurseries";
+pub const PROCESS: &str = "nurseries.registration";
 
 dimos_web::permission! {
     /// Keep the stations, school years and places.
@@ -150,21 +155,39 @@ pub fn descriptor() -> ModuleDescriptor {
         name_key: "nurseries-name",
         description_key: "nurseries-description",
         routes,
-        migrations: &[Migration {
-            version: 1,
-            name: "catalogue",
-            postgres: include_str!("../migrations/postgres/0001_catalogue.sql"),
-            sqlite: include_str!("../migrations/sqlite/0001_catalogue.sql"),
-        }],
-        permissions: &[Permission {
-            id: "nurseries.manage",
-            label_key: "nurseries-permission-manage",
-        }],
+        migrations: &[
+            Migration {
+                version: 1,
+                name: "catalogue",
+                postgres: include_str!("../migrations/postgres/0001_catalogue.sql"),
+                sqlite: include_str!("../migrations/sqlite/0001_catalogue.sql"),
+            },
+            Migration {
+                version: 2,
+                name: "applications",
+                postgres: include_str!("../migrations/postgres/0002_applications.sql"),
+                sqlite: include_str!("../migrations/sqlite/0002_applications.sql"),
+            },
+        ],
+        permissions: &[
+            Permission {
+                id: "nurseries.manage",
+                label_key: "nurseries-permission-manage",
+            },
+            Permission {
+                id: "nurseries.review",
+                label_key: "nurseries-permission-review",
+            },
+        ],
         default_grants: &[
             ("municipal-admin", "nurseries.manage"),
             ("nursery-manager", "nurseries.manage"),
+            ("nursery-manager", "nurseries.review"),
         ],
-        workflows: &[],
+        workflows: &[dimos_web::WorkflowSource {
+            id: "registration",
+            source: include_str!("../workflows/registration.toml"),
+        }],
         hooks: &[],
         config: ConfigSchema::of::<NurseriesConfig>(),
         navigation: &[NavEntry {
@@ -203,6 +226,22 @@ pub fn descriptor() -> ModuleDescriptor {
                 "nurseries/year.html",
                 include_str!("../templates/year.html"),
             ),
+            (
+                "nurseries/apply.html",
+                include_str!("../templates/apply.html"),
+            ),
+            (
+                "nurseries/application.html",
+                include_str!("../templates/application.html"),
+            ),
+            (
+                "nurseries/review.html",
+                include_str!("../templates/review.html"),
+            ),
+            (
+                "nurseries/points.html",
+                include_str!("../templates/points.html"),
+            ),
         ],
     }
 }
@@ -216,6 +255,12 @@ fn routes() -> Router<AppState> {
         .route("/admin/years", post(add_year))
         .route("/admin/years/{id}", get(year_page).post(update_year))
         .route("/admin/years/{id}/places", post(save_places))
+        .route("/apply", get(apply::apply_form).post(apply::apply))
+        .route("/applications/{case}", get(apply::application_page))
+        .route(
+            "/applications/{case}/review",
+            get(review::review_page).post(review::review),
+        )
 }
 
 fn today(state: &AppState) -> chrono::NaiveDate {

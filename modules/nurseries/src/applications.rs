@@ -1,0 +1,187 @@
+//! Applications in the database, tenant-scoped.
+
+use crate::application::{Application, Decision, RawApplication};
+use chrono::{DateTime, Utc};
+use dimos_db::{DbError, TenantDb};
+use sea_query::{Expr, ExprTrait, Iden, Order};
+use serde::Serialize;
+use sqlx::types::Json;
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+#[derive(Iden, Clone, Copy)]
+enum NurseryApplications {
+    Table,
+    Id,
+    YearId,
+    Applicant,
+    Status,
+    CaseId,
+    Protocol,
+    Form,
+    Application,
+    Decisions,
+    Points,
+    CreatedAt,
+    UpdatedAt,
+    SubmittedAt,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Row {
+    pub id: Uuid,
+    pub year_id: Uuid,
+    pub applicant: Uuid,
+    pub status: String,
+    pub case_id: Option<Uuid>,
+    pub protocol: Option<String>,
+    pub form: Json<RawApplication>,
+    pub application: Option<Json<Application>>,
+    pub decisions: Json<BTreeMap<String, Decision>>,
+    pub points: i32,
+    pub submitted_at: Option<DateTime<Utc>>,
+}
+
+const COLUMNS: [NurseryApplications; 11] = [
+    NurseryApplications::Id,
+    NurseryApplications::YearId,
+    NurseryApplications::Applicant,
+    NurseryApplications::Status,
+    NurseryApplications::CaseId,
+    NurseryApplications::Protocol,
+    NurseryApplications::Form,
+    NurseryApplications::Application,
+    NurseryApplications::Decisions,
+    NurseryApplications::Points,
+    NurseryApplications::SubmittedAt,
+];
+
+fn json<T: Serialize>(v: &T) -> Result<serde_json::Value, DbError> {
+    serde_json::to_value(v).map_err(|e| DbError::Other(sqlx::Error::Decode(Box::new(e))))
+}
+
+pub async fn of_parent(tdb: &TenantDb, year: Uuid, parent: Uuid) -> Result<Option<Row>, DbError> {
+    let mut q = tdb.select(NurseryApplications::Table);
+    q.columns(COLUMNS)
+        .and_where(Expr::col(NurseryApplications::YearId).eq(year))
+        .and_where(Expr::col(NurseryApplications::Applicant).eq(parent));
+    tdb.fetch_optional(&q).await
+}
+
+pub async fn of_case(tdb: &TenantDb, case: Uuid) -> Result<Option<Row>, DbError> {
+    let mut q = tdb.select(NurseryApplications::Table);
+    q.columns(COLUMNS)
+        .and_where(Expr::col(NurseryApplications::CaseId).eq(case));
+    tdb.fetch_optional(&q).await
+}
+
+/// Submitted applications of a year, by protocol order.
+pub async fn submitted(tdb: &TenantDb, year: Uuid) -> Result<Vec<Row>, DbError> {
+    let mut q = tdb.select(NurseryApplications::Table);
+    q.columns(COLUMNS)
+        .and_where(Expr::col(NurseryApplications::YearId).eq(year))
+        .and_where(Expr::col(NurseryApplications::Status).eq("submitted"))
+        .order_by(NurseryApplications::SubmittedAt, Order::Asc)
+        .order_by(NurseryApplications::Id, Order::Asc);
+    tdb.fetch_all(&q).await
+}
+
+/// Saves the parent's draft: a new row, or the typed form of the existing
+/// draft. A submitted application is not touched (returns false).
+pub async fn save_draft(
+    tdb: &TenantDb,
+    year: Uuid,
+    parent: Uuid,
+    form: &RawApplication,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    if let Some(existing) = of_parent(tdb, year, parent).await? {
+        if existing.status != "draft" {
+            return Ok(false);
+        }
+        let mut q = tdb.update(NurseryApplications::Table);
+        q.values([
+            (NurseryApplications::Form, json(form)?.into()),
+            (NurseryApplications::UpdatedAt, now.into()),
+        ])
+        .and_where(Expr::col(NurseryApplications::Id).eq(existing.id))
+        .and_where(Expr::col(NurseryApplications::Status).eq("draft"));
+        return Ok(tdb.execute(&q).await? == 1);
+    }
+    let mut q = tdb.insert(
+        NurseryApplications::Table,
+        [
+            NurseryApplications::Id,
+            NurseryApplications::YearId,
+            NurseryApplications::Applicant,
+            NurseryApplications::Status,
+            NurseryApplications::Form,
+            NurseryApplications::Decisions,
+            NurseryApplications::Points,
+            NurseryApplications::CreatedAt,
+            NurseryApplications::UpdatedAt,
+        ],
+    );
+    q.values([
+        Uuid::now_v7().into(),
+        year.into(),
+        parent.into(),
+        "draft".into(),
+        json(form)?.into(),
+        json(&BTreeMap::<String, Decision>::new())?.into(),
+        0i32.into(),
+        now.into(),
+        now.into(),
+    ]);
+    tdb.insert_rows(&q).await?;
+    Ok(true)
+}
+
+/// Marks the parent's application submitted with its case. The unique
+/// (year, parent) index makes a second submission fail.
+#[allow(clippy::too_many_arguments)]
+pub async fn submit(
+    tdb: &TenantDb,
+    year: Uuid,
+    parent: Uuid,
+    form: &RawApplication,
+    application: &Application,
+    points: i32,
+    case: Uuid,
+    protocol: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    save_draft(tdb, year, parent, form, now).await?;
+    let mut q = tdb.update(NurseryApplications::Table);
+    q.values([
+        (NurseryApplications::Status, "submitted".into()),
+        (NurseryApplications::Application, json(application)?.into()),
+        (NurseryApplications::Points, points.into()),
+        (NurseryApplications::CaseId, case.into()),
+        (NurseryApplications::Protocol, protocol.into()),
+        (NurseryApplications::SubmittedAt, now.into()),
+        (NurseryApplications::UpdatedAt, now.into()),
+    ])
+    .and_where(Expr::col(NurseryApplications::YearId).eq(year))
+    .and_where(Expr::col(NurseryApplications::Applicant).eq(parent))
+    .and_where(Expr::col(NurseryApplications::Status).eq("draft"));
+    tdb.execute(&q).await.map(drop)
+}
+
+/// Records the reviewers' decisions and the points they give.
+pub async fn review(
+    tdb: &TenantDb,
+    id: Uuid,
+    decisions: &BTreeMap<String, Decision>,
+    points: i32,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let mut q = tdb.update(NurseryApplications::Table);
+    q.values([
+        (NurseryApplications::Decisions, json(decisions)?.into()),
+        (NurseryApplications::Points, points.into()),
+        (NurseryApplications::UpdatedAt, now.into()),
+    ])
+    .and_where(Expr::col(NurseryApplications::Id).eq(id));
+    tdb.execute(&q).await.map(drop)
+}

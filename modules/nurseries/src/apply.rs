@@ -1,0 +1,341 @@
+//! The parent's side: the application form (draft, then submission as a
+//! case with its documents) and the application's page with the points
+//! line by line and, once published, the result.
+
+use crate::application::{CHILD_ROWS, Context, RawApplication};
+use crate::{PROCESS, applications, catalogue, config, scoring};
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use dimos_kernel::{Error, FieldError};
+use dimos_web::auth::{Verified, check_csrf};
+use dimos_web::{AppState, CurrentTenant, Result, Ui};
+use dimos_workflow::{NewCase, query};
+use minijinja::context;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// The year taking applications today, or a clear refusal.
+async fn open_year(state: &AppState, t: &CurrentTenant) -> Result<catalogue::Year> {
+    let today = crate::today(state);
+    catalogue::current_year(&t.db, today)
+        .await?
+        .filter(|y| y.phase(today) == "open")
+        .ok_or_else(|| Error::Conflict("nursery-applications-closed").into())
+}
+
+const FIELDS: [&str; 5] = [
+    "parent_name",
+    "email",
+    "mobile",
+    "income",
+    "family_children",
+];
+
+#[allow(clippy::too_many_arguments)]
+async fn render_form(
+    ui: &Ui,
+    t: &CurrentTenant,
+    state: &AppState,
+    year: &catalogue::Year,
+    csrf: &str,
+    raw: &RawApplication,
+    errors: &[FieldError],
+    status: StatusCode,
+    saved: bool,
+) -> Result<Response> {
+    let cfg = config(t);
+    let def = state.workflow().effective(&t.db, PROCESS).await?;
+    let stations = catalogue::stations(&t.db).await?;
+    let mut names: Vec<String> = FIELDS.iter().map(|f| (*f).to_owned()).collect();
+    for i in 0..CHILD_ROWS {
+        names.push(format!("child-{i}-name"));
+        names.push(format!("child-{i}-birth"));
+    }
+    for i in 1..=crate::application::PREFERENCES {
+        names.push(format!("pref-{i}"));
+    }
+    for d in &def.documents {
+        names.push(format!("doc-{}", d.id));
+    }
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let (summary, messages) = crate::messages(ui, errors, &refs);
+    let html = ui.render(
+        "nurseries/apply.html",
+        context! {
+            csrf, summary, errors => messages, saved,
+            year => context! { label => year.label.clone(), closes => crate::date(year.closes_on), starts => crate::date(year.starts_on) },
+            v => raw,
+            children => raw.child_rows(),
+            preferences => raw.preference_rows(),
+            stations => stations.iter().filter(|s| s.active).map(|s| context! { id => s.id.to_string(), name => s.name.clone() }).collect::<Vec<_>>(),
+            criteria => cfg.rules.criteria.iter().map(|c| context! {
+                id => c.id.clone(), label => c.label.get(ui.lang), points => c.points,
+                checked => raw.claims.contains(&c.id),
+                documents => c.documents.iter().filter_map(|d| def.documents.iter().find(|x| &x.id == d)).map(|d| d.label.get(ui.lang).to_owned()).collect::<Vec<_>>(),
+            }).collect::<Vec<_>>(),
+            groups => cfg.age_groups.iter().map(|g| g.label.get(ui.lang).to_owned()).collect::<Vec<_>>(),
+            documents => def.documents.iter().map(|d| context! { id => d.id.clone(), label => d.label.get(ui.lang), required => d.required }).collect::<Vec<_>>(),
+            max_mb => ui.state.config().storage.max_upload_bytes / 1_048_576,
+        },
+    )?;
+    Ok(dimos_web::error::rendered_page(status, html))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct Saved {
+    saved: Option<String>,
+}
+
+/// The form: the parent's draft if there is one, else filled in from the
+/// account. A submitted application is shown instead.
+pub(crate) async fn apply_form(
+    State(state): State<AppState>,
+    ui: Ui,
+    t: CurrentTenant,
+    Verified(user): Verified,
+    Query(q): Query<Saved>,
+) -> Result<Response> {
+    let year = open_year(&state, &t).await?;
+    let parent = user.acting_for().0;
+    let raw = match applications::of_parent(&t.db, year.id, parent).await? {
+        Some(row) if row.status != "draft" => {
+            if let Some(case) = row.case_id {
+                return Ok(Redirect::to(&format!("/nurseries/applications/{case}")).into_response());
+            }
+            row.form.0
+        }
+        Some(row) => row.form.0,
+        None => RawApplication {
+            parent_name: user.account.display_name(),
+            email: user.account.email.clone().unwrap_or_default(),
+            mobile: user.account.phone.clone().unwrap_or_default(),
+            ..RawApplication::default()
+        },
+    };
+    render_form(
+        &ui,
+        &t,
+        &state,
+        &year,
+        &user.csrf,
+        &raw,
+        &[],
+        StatusCode::OK,
+        q.saved.is_some(),
+    )
+    .await
+}
+
+/// Saves a draft, or submits: the application is validated, filed as a
+/// case in the protocol book with the documents chosen in the same form,
+/// and scored provisionally.
+pub(crate) async fn apply(
+    State(state): State<AppState>,
+    ui: Ui,
+    t: CurrentTenant,
+    Verified(user): Verified,
+    mut form: Multipart,
+) -> Result<Response> {
+    let year = open_year(&state, &t).await?;
+    let def = state.workflow().effective(&t.db, PROCESS).await?;
+    let (policy, tmp) = dimos_web::cases::documents::upload_policy(&state);
+    let bad = |e: axum::extract::multipart::MultipartError| Error::BadRequest(e.body_text());
+    let mut raw = RawApplication::default();
+    let mut csrf_ok = false;
+    let mut action = String::new();
+    let mut files = vec![];
+    let mut file_errors = vec![];
+    while let Some(field) = form.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or("").to_owned();
+        if name == "_csrf" {
+            check_csrf(&user, &field.text().await.map_err(bad)?)?;
+            csrf_ok = true;
+            continue;
+        }
+        if let Some(kind) = name.strip_prefix("doc-") {
+            // The token comes first in our form: nothing is stored for a
+            // request that has not shown it.
+            if !csrf_ok {
+                return Err(Error::Forbidden.into());
+            }
+            let file_name: String = field.file_name().unwrap_or("").chars().take(200).collect();
+            if file_name.is_empty() || !def.documents.iter().any(|d| d.id == kind) {
+                continue;
+            }
+            let kind = kind.to_owned();
+            match dimos_storage::receive(&tmp, Box::pin(field), &policy).await {
+                Ok(r) => files.push((kind, file_name, r)),
+                Err(e) => match Error::from(e) {
+                    Error::Validation(errs) => file_errors.extend(errs.into_iter().map(|mut e| {
+                        e.field = name.clone();
+                        e
+                    })),
+                    other => return Err(other.into()),
+                },
+            }
+            continue;
+        }
+        let value = field.text().await.map_err(bad)?;
+        if name == "action" {
+            action = value;
+        } else {
+            raw.set(&name, value);
+        }
+    }
+    if !csrf_ok {
+        return Err(Error::Forbidden.into());
+    }
+    let parent = user.acting_for().0;
+    let now = state.workflow().now();
+    if let Some(row) = applications::of_parent(&t.db, year.id, parent).await?
+        && row.status != "draft"
+    {
+        return Err(Error::Conflict("nursery-already-applied").into());
+    }
+    if action == "draft" {
+        applications::save_draft(&t.db, year.id, parent, &raw, now).await?;
+        return Ok(Redirect::to("/nurseries/apply?saved=1").into_response());
+    }
+    let cfg = config(&t);
+    let stations = catalogue::stations(&t.db).await?;
+    let cx = Context {
+        rules: &cfg.rules,
+        groups: &cfg.age_groups,
+        stations: &stations,
+        starts_on: year.starts_on,
+    };
+    let a = match raw.validate(&cx) {
+        Ok(a) if file_errors.is_empty() => a,
+        result => {
+            let mut errors = result.err().unwrap_or_default();
+            errors.extend(file_errors);
+            return render_form(
+                &ui,
+                &t,
+                &state,
+                &year,
+                &user.csrf,
+                &raw,
+                &errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                false,
+            )
+            .await;
+        }
+    };
+    let score = scoring::score(&cfg.rules, &a.claims(&BTreeMap::new()));
+    let station_names: Vec<String> = a
+        .preferences
+        .iter()
+        .filter_map(|id| stations.iter().find(|s| s.id == *id))
+        .map(|s| s.name.clone())
+        .collect();
+    let child_names: Vec<String> = a.children.iter().map(|c| c.name.clone()).collect();
+    let mut data = Map::new();
+    data.insert("parent_name".into(), a.parent_name.clone().into());
+    data.insert("email".into(), a.email.clone().into());
+    data.insert("mobile".into(), a.mobile.clone().into());
+    data.insert("children".into(), child_names.join(", ").into());
+    data.insert("stations".into(), station_names.join(" → ").into());
+    data.insert("points".into(), Value::from(score.total));
+    // The same account may not file twice: the draft row is claimed first.
+    applications::save_draft(&t.db, year.id, parent, &raw, now).await?;
+    let started = state
+        .workflow()
+        .start(
+            &t.db,
+            NewCase {
+                process: PROCESS.into(),
+                applicant: parent,
+                applicant_name: match &user.assisting {
+                    Some(x) => x.name.clone(),
+                    None => a.parent_name.clone(),
+                },
+                filed_by: user.assisting.as_ref().map(|_| user.account.id),
+                subject: format!("{} — {}", year.label, child_names.join(", ")),
+                data,
+                attachments: u32::try_from(files.len()).unwrap_or(0),
+            },
+        )
+        .await?;
+    let case = query::case(&t.db, started.case_id).await?;
+    let protocol = case.as_ref().and_then(|c| {
+        c.protocol_number
+            .zip(c.protocol_year)
+            .map(|(n, y)| format!("{n}/{y}"))
+    });
+    applications::submit(
+        &t.db,
+        year.id,
+        parent,
+        &raw,
+        &a,
+        i32::try_from(score.total).unwrap_or(i32::MAX),
+        started.case_id.0,
+        protocol,
+        now,
+    )
+    .await?;
+    let actor = dimos_workflow::Actor {
+        account: Some(user.account.id),
+        name: user.account.display_name(),
+        on_behalf_of: user.assisting.as_ref().map(|x| x.account),
+    };
+    for (kind, name, received) in files {
+        dimos_web::cases::documents::attach(
+            &state,
+            &t,
+            started.case_id.0,
+            Some(kind),
+            name,
+            received,
+            &actor,
+        )
+        .await?;
+    }
+    Ok(Redirect::to(&format!(
+        "/nurseries/applications/{}?done=submitted",
+        started.case_id
+    ))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct Done {
+    done: Option<String>,
+}
+
+/// The application's page for the parent: the children and their age
+/// groups, the stations in order, every point line by line with the
+/// document that proves it and what the committee decided.
+pub(crate) async fn application_page(
+    State(state): State<AppState>,
+    ui: Ui,
+    t: CurrentTenant,
+    Verified(user): Verified,
+    Path(case): Path<Uuid>,
+    Query(q): Query<Done>,
+) -> Result<Response> {
+    let row = applications::of_case(&t.db, case)
+        .await?
+        .filter(|r| r.applicant == user.acting_for().0)
+        .ok_or(Error::NotFound)?;
+    let app = crate::review::context_of(&state, &ui, &t, &row).await?;
+    let html = ui.render(
+        "nurseries/application.html",
+        context! {
+            app, case_id => case,
+            protocol => row.protocol.clone(),
+            done => q.done.filter(|d| d == "submitted"),
+        },
+    )?;
+    Ok(dimos_web::error::rendered_page(StatusCode::OK, html))
+}
+
+/// The case id of an application, for links.
+pub(crate) fn case_of(row: &applications::Row) -> Result<Uuid> {
+    row.case_id.ok_or_else(|| Error::NotFound.into())
+}
