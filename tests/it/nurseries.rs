@@ -10,6 +10,7 @@ on_both_backends!(
     the_nursery_department_sets_up_a_school_year_with_three_stations,
     stations_of_another_municipality_are_not_found,
     a_family_applies_and_the_committee_checks_every_line,
+    twenty_families_are_placed_explained_and_the_waiting_list_moves,
 );
 
 async fn tenant(app: &TestApp, slug: &str) -> String {
@@ -590,4 +591,727 @@ async fn a_family_applies_and_the_committee_checks_every_line(b: Backend) {
         html.contains("Αναμένονται τα αποτελέσματα της κατανομής"),
         "{html}"
     );
+}
+
+/// One family's application in the twenty-family test.
+struct Family {
+    person: &'static str,
+    /// (age in months on the first day, re-enrolling)
+    children: &'static [(u32, bool)],
+    together: bool,
+    family_children: u32,
+    income: u32,
+    claims: &'static [&'static str],
+    /// Stations by index: 0 Αγίου Νικολάου, 1 Βουλιαγμένης, 2 Γλυφάδας.
+    prefs: &'static [usize],
+}
+
+const INFANT: (u32, bool) = (14, false);
+const PRESCHOOL: (u32, bool) = (36, false);
+
+/// Points by the Alimos table are in the comments; income breaks ties.
+const FAMILIES: &[Family] = &[
+    // 120: twins, together.
+    Family {
+        person: "parent-01",
+        children: &[INFANT, INFANT],
+        together: true,
+        family_children: 2,
+        income: 15_000,
+        claims: &["resident", "working-mother"],
+        prefs: &[0, 1],
+    },
+    // 80: twins, together.
+    Family {
+        person: "parent-02",
+        children: &[INFANT, INFANT],
+        together: true,
+        family_children: 3,
+        income: 25_000,
+        claims: &["resident"],
+        prefs: &[0, 2],
+    },
+    // 150: siblings of different ages, together.
+    Family {
+        person: "parent-03",
+        children: &[INFANT, PRESCHOOL],
+        together: true,
+        family_children: 2,
+        income: 8_000,
+        claims: &["resident", "working-mother", "single-parent"],
+        prefs: &[1, 2],
+    },
+    // 135, 115 once the disability line is rejected.
+    Family {
+        person: "parent-04",
+        children: &[INFANT],
+        together: false,
+        family_children: 1,
+        income: 30_000,
+        claims: &["resident", "working-mother", "disability"],
+        prefs: &[0, 1, 2],
+    },
+    Family {
+        person: "parent-05",
+        children: &[INFANT],
+        together: false,
+        family_children: 1,
+        income: 50_000,
+        claims: &["resident"],
+        prefs: &[0],
+    },
+    Family {
+        person: "parent-06",
+        children: &[INFANT],
+        together: false,
+        family_children: 1,
+        income: 12_000,
+        claims: &["inhabitant", "working-mother"],
+        prefs: &[1, 0],
+    },
+    Family {
+        person: "parent-07",
+        children: &[INFANT],
+        together: false,
+        family_children: 1,
+        income: 19_000,
+        claims: &["resident", "working-mother"],
+        prefs: &[2],
+    },
+    Family {
+        person: "parent-08",
+        children: &[INFANT],
+        together: false,
+        family_children: 1,
+        income: 9_000,
+        claims: &["resident"],
+        prefs: &[2, 0],
+    },
+    Family {
+        person: "parent-09",
+        children: &[INFANT],
+        together: false,
+        family_children: 1,
+        income: 45_000,
+        claims: &["inhabitant"],
+        prefs: &[1],
+    },
+    Family {
+        person: "parent-10",
+        children: &[PRESCHOOL],
+        together: false,
+        family_children: 1,
+        income: 22_000,
+        claims: &["resident", "working-mother"],
+        prefs: &[0, 1],
+    },
+    Family {
+        person: "parent-11",
+        children: &[PRESCHOOL],
+        together: false,
+        family_children: 1,
+        income: 5_000,
+        claims: &["resident", "single-parent"],
+        prefs: &[0],
+    },
+    Family {
+        person: "parent-12",
+        children: &[PRESCHOOL],
+        together: false,
+        family_children: 1,
+        income: 35_000,
+        claims: &["resident"],
+        prefs: &[0, 2],
+    },
+    Family {
+        person: "parent-13",
+        children: &[PRESCHOOL],
+        together: false,
+        family_children: 1,
+        income: 18_000,
+        claims: &["resident", "working-mother", "student-or-conscript"],
+        prefs: &[1, 2],
+    },
+    Family {
+        person: "parent-14",
+        children: &[PRESCHOOL],
+        together: false,
+        family_children: 1,
+        income: 28_000,
+        claims: &["inhabitant"],
+        prefs: &[2],
+    },
+    Family {
+        person: "parent-15",
+        children: &[PRESCHOOL],
+        together: false,
+        family_children: 1,
+        income: 11_000,
+        claims: &["resident", "divorced"],
+        prefs: &[2, 1],
+    },
+    Family {
+        person: "parent-16",
+        children: &[PRESCHOOL],
+        together: false,
+        family_children: 1,
+        income: 60_000,
+        claims: &["resident"],
+        prefs: &[1],
+    },
+    // 20 points, but re-enrolling: placed first.
+    Family {
+        person: "parent-17",
+        children: &[(36, true)],
+        together: false,
+        family_children: 1,
+        income: 33_000,
+        claims: &["social"],
+        prefs: &[0],
+    },
+    // 120 like parent-01, with a higher income.
+    Family {
+        person: "parent-18",
+        children: &[INFANT],
+        together: false,
+        family_children: 1,
+        income: 16_000,
+        claims: &["resident", "working-mother"],
+        prefs: &[0, 2],
+    },
+    Family {
+        person: "parent-19",
+        children: &[INFANT],
+        together: false,
+        family_children: 1,
+        income: 100_000,
+        claims: &["resident"],
+        prefs: &[1, 2],
+    },
+    Family {
+        person: "parent-20",
+        children: &[PRESCHOOL],
+        together: false,
+        family_children: 1,
+        income: 40_000,
+        claims: &["working-mother"],
+        prefs: &[2, 0],
+    },
+];
+
+fn index_of(person: &str) -> usize {
+    FAMILIES.iter().position(|f| f.person == person).unwrap()
+}
+
+/// Outbox emails to `to`, as text.
+fn mails_to(app: &TestApp, to: &str) -> Vec<String> {
+    let mut out = vec![];
+    if let Ok(entries) = std::fs::read_dir(app.data_dir.join("outbox")) {
+        for e in entries {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "eml") {
+                let m = crate::flows::parse(&std::fs::read(p).unwrap());
+                if m.headers["To"].contains(to) {
+                    out.push(format!("{}\n{}", m.headers["Subject"], m.text));
+                }
+            }
+        }
+    }
+    out
+}
+
+async fn twenty_families_are_placed_explained_and_the_waiting_list_moves(b: Backend) {
+    let clock = dimos_kernel::ManualClock::new();
+    let app = TestApp::spawn_with(
+        b,
+        dimos_it::Options {
+            clock: Some(clock.clone()),
+            // Forty-odd sign-ins from one address in a minute.
+            tweak: Box::new(|c| c.identity.sign_in_attempts_per_minute = 1000),
+            ..dimos_it::Options::default()
+        },
+    )
+    .await;
+    let host = tenant(&app, "alpha").await;
+
+    // The nursery department: three stations, a school year, the places.
+    let mut manager = person(&app, &host, "nursery-manager").await;
+    let (_, html) = page(&mut manager, &host, "/nurseries/admin").await;
+    let csrf = csrf_of(&html);
+    for name in ["Αγίου Νικολάου", "Βουλιαγμένης", "Γλυφάδας"] {
+        post(
+            &mut manager,
+            &host,
+            "/nurseries/admin/stations",
+            &csrf,
+            &[("name", name), ("address", "Άλιμος"), ("active", "1")],
+        )
+        .await;
+    }
+    let today = dimos_kernel::clock::local_date(app.state.workflow().now());
+    let day = |n: i64| (today + chrono::Duration::days(n)).to_string();
+    let starts = today + chrono::Duration::days(90);
+    let (_, url, _) = post(
+        &mut manager,
+        &host,
+        "/nurseries/admin/years",
+        &csrf,
+        &[
+            ("label", "2027-2028"),
+            ("opens_on", &day(-1)),
+            ("closes_on", &day(10)),
+            ("results_on", &day(12)),
+            ("objections_until", &day(20)),
+            ("starts_on", &starts.to_string()),
+            ("accept_days", "10"),
+        ],
+    )
+    .await;
+    let year_path = year_path_of(&url);
+    let (_, html) = page(&mut manager, &host, "/nurseries/admin").await;
+    let stations: Vec<String> = html
+        .split("action=\"/nurseries/admin/stations/")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(stations.len(), 3);
+    // Αγίου Νικολάου: 3 infant places, one reserved for emergencies, 2
+    // preschool; Βουλιαγμένης: 2 and 1; Γλυφάδας: 2 and 2.
+    let mut grid = vec![];
+    for (s, (infants, reserved, preschool)) in
+        stations.iter().zip([(3, 1, 2), (2, 0, 1), (2, 0, 2)])
+    {
+        let key = s.replace('-', "");
+        grid.push((format!("places-{key}-infants"), infants.to_string()));
+        grid.push((format!("reserved-{key}-infants"), reserved.to_string()));
+        grid.push((format!("places-{key}-preschool"), preschool.to_string()));
+    }
+    let form: Vec<(&str, &str)> = grid.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (status, _, _) = post(
+        &mut manager,
+        &host,
+        &format!("{year_path}/places"),
+        &csrf,
+        &form,
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    // Twenty families apply.
+    let mut cases = vec![];
+    let mut protocols = vec![];
+    for f in FAMILIES {
+        let mut parent = person(&app, &host, f.person).await;
+        let mut fields = vec![
+            ("action", "submit".to_owned()),
+            ("parent_name", format!("Γονέας {}", f.person)),
+            ("email", format!("{}@example.gr", f.person.replace('-', ""))),
+            ("mobile", "69 1234 5678".to_owned()),
+            ("income", f.income.to_string()),
+            ("family_children", f.family_children.to_string()),
+        ];
+        for (i, (months, reenrol)) in f.children.iter().enumerate() {
+            let name: &'static str = Box::leak(format!("child-{i}-name").into_boxed_str());
+            let birth: &'static str = Box::leak(format!("child-{i}-birth").into_boxed_str());
+            fields.push((name, format!("Παιδί {} {}", i + 1, f.person)));
+            fields.push((birth, (starts - chrono::Months::new(*months)).to_string()));
+            if *reenrol {
+                let r: &'static str = Box::leak(format!("child-{i}-reenrolment").into_boxed_str());
+                fields.push((r, "1".into()));
+            }
+        }
+        if f.together {
+            fields.push(("together", "1".into()));
+        }
+        for c in f.claims {
+            fields.push(("claim", (*c).to_owned()));
+        }
+        for (i, &s) in f.prefs.iter().enumerate() {
+            let k: &'static str = Box::leak(format!("pref-{}", i + 1).into_boxed_str());
+            fields.push((k, stations[s].clone()));
+        }
+        let (status, to, html) = send_application(
+            &app,
+            &mut parent,
+            &host,
+            &fields,
+            &[("doc-family-status", "πιστοποιητικό.pdf")],
+        )
+        .await;
+        assert_eq!(status, 303, "{}: {html}", f.person);
+        let case = to
+            .split("/nurseries/applications/")
+            .nth(1)
+            .unwrap()
+            .split('?')
+            .next()
+            .unwrap()
+            .to_owned();
+        let (_, html) = page(&mut parent, &host, &to).await;
+        let protocol = html
+            .split("Αριθμός πρωτοκόλλου: ")
+            .nth(1)
+            .unwrap()
+            .split('<')
+            .next()
+            .unwrap()
+            .trim()
+            .to_owned();
+        cases.push(case);
+        protocols.push(protocol);
+    }
+
+    // Placement waits for the window to close.
+    let (status, _) = page(&mut manager, &host, "/nurseries/admin/placement").await;
+    assert_eq!(status, 409);
+
+    // The committee checks every line; parent-04's disability document
+    // concerns nobody in the family.
+    for (f, case) in FAMILIES.iter().zip(&cases) {
+        let review = format!("/nurseries/applications/{case}/review");
+        let (status, html) = page(&mut manager, &host, &review).await;
+        assert_eq!(status, 200, "{html}");
+        let csrf = csrf_of(&html);
+        let ids: Vec<String> = html
+            .split("name=\"review-")
+            .skip(1)
+            .map(|s| s.split('"').next().unwrap().to_owned())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut form: Vec<(String, String)> = ids
+            .iter()
+            .map(|id| {
+                let verdict = if f.person == "parent-04" && id == "disability" {
+                    "rejected"
+                } else {
+                    "accepted"
+                };
+                (format!("review-{id}"), verdict.to_owned())
+            })
+            .collect();
+        if f.person == "parent-04" {
+            form.push((
+                "reason-disability".into(),
+                "Η απόφαση ΚΕΠΑ δεν αφορά μέλος της οικογένειας".into(),
+            ));
+        }
+        form.push(("action".into(), "finish".into()));
+        let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let (status, _, html) = post(&mut manager, &host, &review, &csrf, &pairs).await;
+        assert_eq!(status, 200, "{}: {html}", f.person);
+    }
+
+    // The window closes; the committee runs the placement twice with the
+    // same recorded seed: the same result.
+    clock.advance(chrono::Duration::days(11));
+    let (status, html) = page(&mut manager, &host, "/nurseries/admin/placement").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("20 αιτήσεις, 0 χωρίς έλεγχο"), "{html}");
+    let csrf = csrf_of(&html);
+    let mut runs = vec![];
+    for _ in 0..2 {
+        let (status, url, html) = post(
+            &mut manager,
+            &host,
+            "/nurseries/admin/placement/run",
+            &csrf,
+            &[("seed", "alimos-2027")],
+        )
+        .await;
+        assert_eq!(status, 200, "{html}");
+        runs.push(url.split("run=").nth(1).unwrap().to_owned());
+    }
+    let csv = |run: String| {
+        let app = &app;
+        let host = host.clone();
+        let cookie = manager.cookie_header(&host).unwrap();
+        async move {
+            let res = app
+                .get(
+                    &host,
+                    &format!("/nurseries/admin/placement/{run}/results.csv"),
+                )
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+            res.text().await.unwrap()
+        }
+    };
+    let first = csv(runs[0].clone()).await;
+    assert_eq!(first, csv(runs[1].clone()).await, "deterministic");
+    // 23 children (two pairs of twins, one pair of siblings) and a header.
+    assert_eq!(first.lines().count(), 24, "{first}");
+    let res = app
+        .get(
+            &host,
+            &format!("/nurseries/admin/placement/{}/ranking.csv", runs[1]),
+        )
+        .header("cookie", manager.cookie_header(&host).unwrap())
+        .send()
+        .await
+        .unwrap();
+    let ranking = res.text().await.unwrap();
+    assert_eq!(
+        ranking.lines().count(),
+        21,
+        "20 families, the twins and siblings as one"
+    );
+    // Re-enrolment first, then points, then lower income.
+    let order: Vec<&str> = ranking
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap())
+        .collect();
+    let expected: Vec<&str> = [
+        "parent-17",
+        "parent-03",
+        "parent-13",
+        "parent-01",
+        "parent-18",
+        "parent-07",
+        "parent-10",
+        "parent-04",
+        "parent-11",
+        "parent-06",
+        "parent-15",
+        "parent-02",
+        "parent-08",
+        "parent-12",
+        "parent-20",
+        "parent-05",
+        "parent-16",
+        "parent-19",
+        "parent-14",
+        "parent-09",
+    ]
+    .iter()
+    .map(|p| protocols[index_of(p)].as_str())
+    .collect();
+    assert_eq!(order, expected, "{ranking}");
+    // Nobody sees the results yet.
+    let mut p01 = person(&app, &host, "parent-01").await;
+    let (_, html) = page(
+        &mut p01,
+        &host,
+        &format!("/nurseries/applications/{}", cases[0]),
+    )
+    .await;
+    assert!(!html.contains("Αποτελέσματα"), "not published yet");
+
+    // Published: every family is told, the cases close.
+    let (status, _, html) = post(
+        &mut manager,
+        &host,
+        &format!("/nurseries/admin/placement/{}/publish", runs[1]),
+        &csrf,
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Τα αποτελέσματα δημοσιεύθηκαν"));
+    let deadline = (today + chrono::Duration::days(21))
+        .format("%d/%m/%Y")
+        .to_string();
+
+    let result_page = |who: &'static str| {
+        let app = &app;
+        let host = host.clone();
+        let case = cases[index_of(who)].clone();
+        async move {
+            let mut parent = person(app, &host, who).await;
+            let (status, html) = page(
+                &mut parent,
+                &host,
+                &format!("/nurseries/applications/{case}"),
+            )
+            .await;
+            assert_eq!(status, 200, "{html}");
+            html
+        }
+    };
+    // Twins placed together at their first choice.
+    let html = result_page("parent-01").await;
+    assert_eq!(
+        html.matches("Θέση στον σταθμό Αγίου Νικολάου, η 1η επιλογή σας")
+            .count(),
+        2,
+        "{html}"
+    );
+    assert!(html.contains(&format!("έως {deadline}")));
+    assert_eq!(
+        html.matches("value=\"accept\"").count(),
+        1,
+        "the twins answer once"
+    );
+    // The siblings of different ages, together at their first choice.
+    let html = result_page("parent-03").await;
+    assert_eq!(
+        html.matches("Θέση στον σταθμό Βουλιαγμένης, η 1η επιλογή σας")
+            .count(),
+        2
+    );
+    // Re-enrolment comes first, whatever the points.
+    let html = result_page("parent-17").await;
+    assert!(html.contains("Θέση στον σταθμό Αγίου Νικολάου, η 1η επιλογή σας"));
+    // Equal points with the twins at the first choice: lower income first.
+    let html = result_page("parent-18").await;
+    assert!(
+        html.contains("Θέση στον σταθμό Γλυφάδας, η 2η επιλογή σας"),
+        "{html}"
+    );
+    assert!(html.contains("Σειρά 1 στη λίστα αναμονής για Βρεφικό (6 μηνών – 2,5 ετών) στον σταθμό Αγίου Νικολάου: το τελευταίο παιδί που πήρε θέση εκεί είχε 120 μόρια, εσείς έχετε 120."), "{html}");
+    assert!(html.contains("Ισοβαθμία: προηγήθηκε το χαμηλότερο οικογενειακό εισόδημα."));
+    // The rejected line, its reason, and a place at the second choice.
+    let html = result_page("parent-04").await;
+    assert!(html.contains("Τα μόριά σας: 115"));
+    assert!(html.contains("δεν έγινε δεκτό: Η απόφαση ΚΕΠΑ δεν αφορά μέλος της οικογένειας"));
+    assert!(
+        html.contains("Θέση στον σταθμό Βουλιαγμένης, η 2η επιλογή σας"),
+        "{html}"
+    );
+    // Twins wait-listed together, with why at each station.
+    let html = result_page("parent-02").await;
+    assert_eq!(html.matches("Σε λίστα αναμονής.").count(), 2, "{html}");
+    // Behind parent-18 and parent-04 (placed lower on their lists) and
+    // parent-06.
+    assert!(html.contains("Σειρά 4 στη λίστα αναμονής για Βρεφικό (6 μηνών – 2,5 ετών) στον σταθμό Αγίου Νικολάου: το τελευταίο παιδί που πήρε θέση εκεί είχε 120 μόρια, εσείς έχετε 80."), "{html}");
+    assert!(html.contains("Σειρά 1 στη λίστα αναμονής για Βρεφικό (6 μηνών – 2,5 ετών) στον σταθμό Γλυφάδας: το τελευταίο παιδί που πήρε θέση εκεί είχε 120 μόρια, εσείς έχετε 80."));
+    // First on the preschool waiting list of their only choice.
+    let html = result_page("parent-11").await;
+    assert!(html.contains("Σειρά 1 στη λίστα αναμονής για Προνηπιακό (2,5 – 4 ετών) στον σταθμό Αγίου Νικολάου: το τελευταίο παιδί που πήρε θέση εκεί είχε 115 μόρια, εσείς έχετε 100."), "{html}");
+    // The case says so too.
+    let mut p11 = person(&app, &host, "parent-11").await;
+    let (_, html) = page(
+        &mut p11,
+        &host,
+        &format!("/cases/{}", cases[index_of("parent-11")]),
+    )
+    .await;
+    assert!(
+        html.contains("Σε λίστα αναμονής: δείτε τη θέση σας"),
+        "{html}"
+    );
+
+    // The notice board: protocol numbers, never names.
+    let mut visitor = dimos_it::Browser::new(&app);
+    let (status, html) = page(&mut visitor, &host, "/nurseries/results").await;
+    assert_eq!(status, 200);
+    for p in &protocols {
+        assert!(html.contains(p.as_str()), "{p} on the notice");
+    }
+    assert!(html.contains("alimos-2027"), "the seed is published");
+    assert!(
+        !html.contains("Αθανασίου") && !html.contains("Παιδί 1"),
+        "no names"
+    );
+
+    // parent-10 declines the preschool place at Αγίου Νικολάου: it goes
+    // to parent-11, first on that waiting list, with a new deadline.
+    let mut p10 = person(&app, &host, "parent-10").await;
+    let case10 = &cases[index_of("parent-10")];
+    let (_, html) = page(
+        &mut p10,
+        &host,
+        &format!("/nurseries/applications/{case10}"),
+    )
+    .await;
+    let unit = html
+        .split("name=\"unit\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (status, _, html) = post(
+        &mut p10,
+        &host,
+        &format!("/nurseries/applications/{case10}/answer"),
+        &csrf_of(&html),
+        &[("unit", &unit), ("answer", "decline")],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Αρνηθήκατε τη θέση"));
+    let html = result_page("parent-11").await;
+    assert!(
+        html.contains("Θέση στον σταθμό Αγίου Νικολάου, η 1η επιλογή σας"),
+        "{html}"
+    );
+    crate::flows::settle(&app).await;
+    assert!(
+        mails_to(&app, "parent11@example.gr")
+            .iter()
+            .any(|m| m.contains("Σας προσφέρεται θέση σε παιδικό σταθμό από τη λίστα αναμονής")),
+        "{:?}",
+        mails_to(&app, "parent11@example.gr")
+    );
+
+    // Everyone placed accepts, except parent-04, whose offer lapses: the
+    // infant place at Βουλιαγμένης goes to parent-06.
+    for who in [
+        "parent-01",
+        "parent-03",
+        "parent-13",
+        "parent-17",
+        "parent-18",
+        "parent-07",
+        "parent-15",
+        "parent-11",
+    ] {
+        let mut parent = person(&app, &host, who).await;
+        let case = &cases[index_of(who)];
+        let (_, html) = page(
+            &mut parent,
+            &host,
+            &format!("/nurseries/applications/{case}"),
+        )
+        .await;
+        let unit = html
+            .split("name=\"unit\" value=\"")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{who} can answer: {html}"))
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned();
+        let (status, _, html) = post(
+            &mut parent,
+            &host,
+            &format!("/nurseries/applications/{case}/answer"),
+            &csrf_of(&html),
+            &[("unit", &unit), ("answer", "accept")],
+        )
+        .await;
+        assert_eq!(status, 200, "{who}: {html}");
+        assert!(html.contains("Αποδεχθήκατε τη θέση"));
+    }
+    clock.advance(chrono::Duration::days(11));
+    app.state.scheduler().run_due(100).await.unwrap();
+    let html = result_page("parent-04").await;
+    assert!(html.contains("Η προθεσμία αποδοχής έληξε"), "{html}");
+    let html = result_page("parent-06").await;
+    assert!(
+        html.contains("Θέση στον σταθμό Βουλιαγμένης, η 1η επιλογή σας"),
+        "{html}"
+    );
+    // The accepted places stay.
+    let html = result_page("parent-01").await;
+    assert_eq!(html.matches("αποδεχθήκατε τη θέση").count(), 2);
+
+    // Every step is audited.
+    let mut admin = person(&app, &host, "municipal-admin").await;
+    let (_, html) = page(&mut admin, &host, "/admin/audit").await;
+    for action in [
+        "nursery_application_reviewed",
+        "nursery_placement_run",
+        "nursery_placement_published",
+        "nursery_place_declined",
+        "nursery_place_accepted",
+    ] {
+        assert!(html.contains(action), "{action}");
+    }
 }

@@ -324,12 +324,34 @@ pub(crate) async fn application_page(
         .filter(|r| r.applicant == user.acting_for().0)
         .ok_or(Error::NotFound)?;
     let app = crate::review::context_of(&state, &ui, &t, &row).await?;
+    let today = crate::today(&state);
+    let (results, seed) = match crate::results::published(&t.db, row.year_id).await? {
+        Some(run) => {
+            let rows = crate::results::results(&t.db, run.id).await?;
+            let stations = catalogue::stations(&t.db).await?;
+            let mut seen = std::collections::BTreeSet::new();
+            let mut children = crate::publish::explain(&ui, &t, &stations, &run, &rows, row.id);
+            for c in &mut children {
+                let open = rows.iter().any(|r| {
+                    r.unit == c.unit
+                        && r.application_id == row.id
+                        && r.status == "placed"
+                        && r.deadline.is_some_and(|d| d >= today)
+                });
+                // Children placed together answer once.
+                c.answer = open && seen.insert(c.unit);
+            }
+            (Some(children), Some(run.seed.clone()))
+        }
+        None => (None, None),
+    };
     let html = ui.render(
         "nurseries/application.html",
         context! {
-            app, case_id => case,
+            app, case_id => case, results, seed,
+            csrf => user.csrf.clone(),
             protocol => row.protocol.clone(),
-            done => q.done.filter(|d| d == "submitted"),
+            done => q.done.filter(|d| ["submitted", "accepted", "declined"].contains(&d.as_str())),
         },
     )?;
     Ok(dimos_web::error::rendered_page(StatusCode::OK, html))
@@ -338,4 +360,79 @@ pub(crate) async fn application_page(
 /// The case id of an application, for links.
 pub(crate) fn case_of(row: &applications::Row) -> Result<Uuid> {
     row.case_id.ok_or_else(|| Error::NotFound.into())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AnswerForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    unit: usize,
+    answer: String,
+}
+
+/// The family accepts or declines the place offered to a child (to all its
+/// children placed together); a declined place goes down the waiting list.
+pub(crate) async fn answer(
+    State(state): State<AppState>,
+    t: CurrentTenant,
+    Verified(user): Verified,
+    peer: dimos_web::extract::Peer,
+    Path(case): Path<Uuid>,
+    dimos_web::extract::Form(f): dimos_web::extract::Form<AnswerForm>,
+) -> Result<Response> {
+    check_csrf(&user, &f.csrf)?;
+    let row = applications::of_case(&t.db, case)
+        .await?
+        .filter(|r| r.applicant == user.acting_for().0)
+        .ok_or(Error::NotFound)?;
+    let run = crate::results::published(&t.db, row.year_id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    // The unit must be one of this family's.
+    if run
+        .snapshot
+        .0
+        .units
+        .get(f.unit)
+        .is_none_or(|u| u.application != row.id)
+    {
+        return Err(Error::NotFound.into());
+    }
+    let now = state.workflow().now();
+    let today = crate::today(&state);
+    let done = match f.answer.as_str() {
+        "accept" => {
+            crate::results::accept(&t.db, run.id, f.unit, today, now).await?;
+            "accepted"
+        }
+        "decline" => {
+            let year = catalogue::year(&t.db, row.year_id)
+                .await?
+                .ok_or(Error::NotFound)?;
+            let mut tx = t.db.begin().await?;
+            crate::results::vacate(
+                &mut tx,
+                &t.db,
+                state.workflow(),
+                &run,
+                f.unit,
+                "declined",
+                year.accept_days,
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            "declined"
+        }
+        _ => return Err(Error::invalid("answer", "invalid").into()),
+    };
+    dimos_web::auth::record(
+        &state,
+        &t,
+        user.audit(peer, &format!("nursery_place_{done}"))
+            .record(format!("case:{case}"))
+            .detail(serde_json::json!({"unit": f.unit})),
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/nurseries/applications/{case}?done={done}")).into_response())
 }

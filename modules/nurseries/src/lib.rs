@@ -10,6 +10,8 @@ mod apply;
 pub mod catalogue;
 pub mod generate;
 pub mod placement;
+mod publish;
+pub mod results;
 mod review;
 pub mod scoring;
 pub mod values;
@@ -168,6 +170,12 @@ pub fn descriptor() -> ModuleDescriptor {
                 postgres: include_str!("../migrations/postgres/0002_applications.sql"),
                 sqlite: include_str!("../migrations/sqlite/0002_applications.sql"),
             },
+            Migration {
+                version: 3,
+                name: "placement",
+                postgres: include_str!("../migrations/postgres/0003_placement.sql"),
+                sqlite: include_str!("../migrations/sqlite/0003_placement.sql"),
+            },
         ],
         permissions: &[
             Permission {
@@ -207,12 +215,19 @@ pub fn descriptor() -> ModuleDescriptor {
                 text: include_str!("../locales/en/nurseries.ftl"),
             },
         ],
-        jobs: dimos_web::module::no_jobs,
-        staff_pages: &[dimos_web::module::StaffPage {
-            path: "/nurseries/admin",
-            label_key: "nurseries-admin-title",
-            permission: "nurseries.manage",
-        }],
+        jobs,
+        staff_pages: &[
+            dimos_web::module::StaffPage {
+                path: "/nurseries/admin",
+                label_key: "nurseries-admin-title",
+                permission: "nurseries.manage",
+            },
+            dimos_web::module::StaffPage {
+                path: "/nurseries/admin/placement",
+                label_key: "nurseries-placement-title",
+                permission: "nurseries.review",
+            },
+        ],
         templates: &[
             (
                 "nurseries/index.html",
@@ -242,8 +257,29 @@ pub fn descriptor() -> ModuleDescriptor {
                 "nurseries/points.html",
                 include_str!("../templates/points.html"),
             ),
+            (
+                "nurseries/placement.html",
+                include_str!("../templates/placement.html"),
+            ),
+            (
+                "nurseries/notice.html",
+                include_str!("../templates/notice.html"),
+            ),
+            (
+                "nurseries/lists.html",
+                include_str!("../templates/lists.html"),
+            ),
         ],
     }
+}
+
+fn jobs(engine: &std::sync::Arc<dimos_workflow::Engine>) -> Vec<dimos_web::module::ModuleJob> {
+    vec![(
+        results::EXPIRY,
+        std::sync::Arc::new(results::OfferExpiry {
+            engine: engine.clone(),
+        }),
+    )]
 }
 
 fn routes() -> Router<AppState> {
@@ -257,6 +293,19 @@ fn routes() -> Router<AppState> {
         .route("/admin/years/{id}/places", post(save_places))
         .route("/apply", get(apply::apply_form).post(apply::apply))
         .route("/applications/{case}", get(apply::application_page))
+        .route("/applications/{case}/answer", post(apply::answer))
+        .route("/admin/placement", get(publish::page))
+        .route("/admin/placement/run", post(publish::run))
+        .route("/admin/placement/{run}/publish", post(publish::publish))
+        .route(
+            "/admin/placement/{run}/ranking.csv",
+            get(publish::ranking_csv),
+        )
+        .route(
+            "/admin/placement/{run}/results.csv",
+            get(publish::results_csv),
+        )
+        .route("/results", get(publish::notice))
         .route(
             "/applications/{case}/review",
             get(review::review_page).post(review::review),

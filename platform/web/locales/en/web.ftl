@@ -153,6 +153,8 @@ devidp-intro = Choose who you want to sign in as.
 devidp-assurance = Level
 devidp-sign-in = Sign in
 devidp-sign-in-as = Sign in as { $name }
+devidp-families = { $count } demo parents (verified), for trying the nurseries
+devidp-families-hint = Each has a verified account, so each can apply for a nursery place.
 error-sign-in-failed = Sign-in failed
 error-sign-in-failed-help = Your sign-in could not be completed. Start again from the beginning; if the problem persists, contact the municipality quoting the reference.
 

@@ -120,10 +120,14 @@ async fn authorize_page(
             }
         })
         .collect();
+    let families: Vec<_> = dev_provider::FAMILIES
+        .iter()
+        .map(|d| context! { key => d.key, name => format!("{} {}", d.given_name, d.family_name) })
+        .collect();
     let page = ui.render(
         "dev_idp.html",
         context! {
-            people,
+            people, families,
             client_id => p.client_id,
             redirect_uri => p.redirect_uri,
             state_param => p.state,
