@@ -11,6 +11,7 @@ on_both_backends!(
     stations_of_another_municipality_are_not_found,
     a_family_applies_and_the_committee_checks_every_line,
     twenty_families_are_placed_explained_and_the_waiting_list_moves,
+    the_admin_sets_the_points_and_an_upheld_objection_revises_the_results,
 );
 
 async fn tenant(app: &TestApp, slug: &str) -> String {
@@ -1314,4 +1315,354 @@ async fn twenty_families_are_placed_explained_and_the_waiting_list_moves(b: Back
     ] {
         assert!(html.contains(action), "{action}");
     }
+}
+
+async fn the_admin_sets_the_points_and_an_upheld_objection_revises_the_results(b: Backend) {
+    let clock = dimos_kernel::ManualClock::new();
+    let app = TestApp::spawn_with(
+        b,
+        dimos_it::Options {
+            clock: Some(clock.clone()),
+            tweak: Box::new(|c| c.identity.sign_in_attempts_per_minute = 1000),
+            ..dimos_it::Options::default()
+        },
+    )
+    .await;
+    let host = tenant(&app, "alpha").await;
+    let (stations, starts) = open_year(&app, &host).await;
+
+    // The municipal admin: a working mother is worth 60 here; a bad table
+    // is refused on its inputs.
+    let mut admin = person(&app, &host, "municipal-admin").await;
+    let (status, html) = page(&mut admin, &host, "/nurseries/settings").await;
+    assert_eq!(status, 200, "{html}");
+    let csrf = csrf_of(&html);
+    let inputs = |html: &str| -> Vec<(String, String)> {
+        let mut out = vec![];
+        for part in html.split("<input ").skip(1) {
+            let attr = |name: &str| {
+                part.split(&format!(" {name}=\""))
+                    .nth(1)
+                    .map(|v| v.split('"').next().unwrap().to_owned())
+            };
+            let (Some(n), Some(v)) = (attr("name"), attr("value")) else {
+                continue;
+            };
+            let tag = part.split('>').next().unwrap();
+            if (tag.contains("type=\"checkbox\"") || tag.contains("type=\"radio\""))
+                && !tag.contains(" checked")
+            {
+                continue;
+            }
+            if n != "_csrf" {
+                out.push((n, v));
+            }
+        }
+        out
+    };
+    let mut form = inputs(&html);
+    let wm = form
+        .iter()
+        .find(|(_, v)| v == "working-mother")
+        .unwrap()
+        .0
+        .replace("-id", "-points");
+    for (k, v) in form.iter_mut() {
+        if *k == wm {
+            *v = "εξήντα".into();
+        }
+    }
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (status, _, html) = post(&mut admin, &host, "/nurseries/settings", &csrf, &pairs).await;
+    assert_eq!(status, 422, "{html}");
+    assert!(html.contains(&format!("id=\"f-{wm}\"")) && html.contains("value=\"εξήντα\""));
+    for (k, v) in form.iter_mut() {
+        if *k == wm {
+            *v = "60".into();
+        }
+    }
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (status, _, html) = post(&mut admin, &host, "/nurseries/settings", &csrf, &pairs).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Οι ρυθμίσεις αποθηκεύτηκαν"));
+    let mut visitor = dimos_it::Browser::new(&app);
+    let (_, html) = page(&mut visitor, &host, "/nurseries").await;
+    let row = html
+        .split("Εργαζόμενη μητέρα")
+        .nth(1)
+        .unwrap()
+        .split("</tr>")
+        .next()
+        .unwrap();
+    assert!(row.contains(">60<"), "the public table follows: {row}");
+
+    // Two families for one preschool place at the first station (the
+    // grid gave it 10: the admin's places are set to 1 here).
+    let mut manager = person(&app, &host, "nursery-manager").await;
+    let (_, html) = page(&mut manager, &host, "/nurseries/admin").await;
+    let year_path = html
+        .split("href=\"/nurseries/admin/years/")
+        .nth(1)
+        .map(|s| format!("/nurseries/admin/years/{}", s.split('"').next().unwrap()))
+        .unwrap();
+    let (_, html) = page(&mut manager, &host, &year_path).await;
+    let key = stations[0].replace('-', "");
+    let other = stations[1].replace('-', "");
+    let grid = [
+        (format!("places-{key}-preschool"), "1".to_owned()),
+        (format!("places-{other}-preschool"), "0".to_owned()),
+    ];
+    let pairs: Vec<(&str, &str)> = grid.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (status, _, _) = post(
+        &mut manager,
+        &host,
+        &format!("{year_path}/places"),
+        &csrf_of(&html),
+        &pairs,
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let mut cases = vec![];
+    for (who, claims, income) in [
+        // 50 + 60 + 20 = 130, by the municipality's table.
+        ("parent-01", vec!["resident", "working-mother"], "20000"),
+        // 50 + 25 + 20 + 15 + 25 = 135.
+        (
+            "parent-02",
+            vec![
+                "resident",
+                "single-parent",
+                "disability",
+                "student-or-conscript",
+            ],
+            "9000",
+        ),
+    ] {
+        let mut parent = person(&app, &host, who).await;
+        let mut fields = vec![
+            ("action", "submit".to_owned()),
+            ("parent_name", format!("Γονέας {who}")),
+            ("email", format!("{}@example.gr", who.replace('-', ""))),
+            ("mobile", "69 1234 5678".to_owned()),
+            ("income", income.to_owned()),
+            ("family_children", "1".to_owned()),
+            ("child-0-name", format!("Παιδί {who}")),
+            (
+                "child-0-birth",
+                (starts - chrono::Months::new(36)).to_string(),
+            ),
+            ("pref-1", stations[0].clone()),
+        ];
+        for c in claims {
+            fields.push(("claim", c.to_owned()));
+        }
+        let (status, to, html) = send_application(&app, &mut parent, &host, &fields, &[]).await;
+        assert_eq!(status, 303, "{html}");
+        cases.push(
+            to.split("/nurseries/applications/")
+                .nth(1)
+                .unwrap()
+                .split('?')
+                .next()
+                .unwrap()
+                .to_owned(),
+        );
+        if who == "parent-01" {
+            let (_, html) = page(&mut parent, &host, &to).await;
+            assert!(html.contains("Τα μόριά σας: 130"), "{html}");
+        }
+    }
+    // The committee rejects parent-02's single-parent line: 110 against 130.
+    let reason = ("single-parent", "Δεν προσκομίστηκε απόφαση επιμέλειας");
+    review_all(&mut manager, &host, &cases[0], None, "finish").await;
+    review_all(&mut manager, &host, &cases[1], Some(reason), "finish").await;
+    clock.advance(chrono::Duration::days(21));
+    let (_, html) = page(&mut manager, &host, "/nurseries/admin/placement").await;
+    let csrf = csrf_of(&html);
+    let (_, url, _) = post(
+        &mut manager,
+        &host,
+        "/nurseries/admin/placement/run",
+        &csrf,
+        &[("seed", "1")],
+    )
+    .await;
+    let run = url.split("run=").nth(1).unwrap().to_owned();
+    let (status, html) = page(
+        &mut manager,
+        &host,
+        &format!("/nurseries/admin/placement/{run}/ranking"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains(">130<") && html.contains(">110<"),
+        "the printable ranking: {html}"
+    );
+    post(
+        &mut manager,
+        &host,
+        &format!("/nurseries/admin/placement/{run}/publish"),
+        &csrf,
+        &[],
+    )
+    .await;
+
+    // Published before the results day: objections open on it.
+    let mut p02 = person(&app, &host, "parent-02").await;
+    let app_page = format!("/nurseries/applications/{}", cases[1]);
+    let (_, html) = page(&mut p02, &host, &app_page).await;
+    assert!(html.contains("Σε λίστα αναμονής."), "{html}");
+    assert!(
+        !html.contains("Υποβολή ένστασης"),
+        "not yet the objection window"
+    );
+    clock.advance(chrono::Duration::days(9));
+    let (_, html) = page(&mut p02, &host, &app_page).await;
+    assert!(html.contains("Υποβολή ένστασης"), "{html}");
+    // An empty objection is refused on its field, on the same page.
+    let send = |text: &'static str, csrf: String| {
+        reqwest::multipart::Form::new()
+            .text("_csrf", csrf)
+            .text("objection", text)
+            .part(
+                "evidence",
+                reqwest::multipart::Part::bytes(b"%PDF-1.7\n% custody\n".to_vec())
+                    .file_name("επιμέλεια.pdf"),
+            )
+    };
+    let path = format!("{app_page}/objection");
+    let res = send_multipart(&p02, &app, &host, &path, send("  ", csrf_of(&html))).await;
+    assert_eq!(res.status(), 422);
+    assert!(unescape(res.text().await.unwrap()).contains("id=\"f-objection-error\""));
+    let res = send_multipart(
+        &p02,
+        &app,
+        &host,
+        &path,
+        send(
+            "Προσκομίζω την απόφαση επιμέλειας που έλειπε.",
+            csrf_of(&html),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let objection = res.headers()["location"]
+        .to_str()
+        .unwrap()
+        .split("/cases/")
+        .nth(1)
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (_, html) = page(&mut p02, &host, &format!("/cases/{objection}")).await;
+    assert!(
+        html.contains("Η επιτροπή εξετάζει την ένστασή σας") && html.contains("επιμέλεια.pdf"),
+        "{html}"
+    );
+
+    // The committee upholds it, corrects the line, runs the placement
+    // again and publishes: the places swap and both families are told.
+    let task = crate::flows::claim(&mut manager, &host, &objection).await;
+    let (status, html) = crate::flows::complete(
+        &mut manager,
+        &host,
+        &objection,
+        &task,
+        &[
+            ("outcome", "upheld"),
+            (
+                "comment",
+                "Η απόφαση επιμέλειας προσκομίστηκε· το κριτήριο μετρά.",
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    let url = review_all(&mut manager, &host, &cases[1], None, "save").await;
+    assert!(url.contains("saved=1"), "corrected after the check: {url}");
+    let (_, url, _) = post(
+        &mut manager,
+        &host,
+        "/nurseries/admin/placement/run",
+        &csrf,
+        &[("seed", "1")],
+    )
+    .await;
+    let run2 = url.split("run=").nth(1).unwrap().to_owned();
+    let (status, _, html) = post(
+        &mut manager,
+        &host,
+        &format!("/nurseries/admin/placement/{run2}/publish"),
+        &csrf,
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    let (_, html) = page(&mut p02, &host, &app_page).await;
+    assert!(
+        html.contains("Θέση στον σταθμό Α' Παιδικός Σταθμός, η 1η επιλογή σας"),
+        "{html}"
+    );
+    let mut p01 = person(&app, &host, "parent-01").await;
+    let (_, html) = page(
+        &mut p01,
+        &host,
+        &format!("/nurseries/applications/{}", cases[0]),
+    )
+    .await;
+    assert!(html.contains("Σε λίστα αναμονής."), "{html}");
+    assert!(html.contains("είχε 135 μόρια, εσείς έχετε 130"), "{html}");
+    crate::flows::settle(&app).await;
+    for to in ["parent01@example.gr", "parent02@example.gr"] {
+        assert!(
+            mails_to(&app, to)
+                .iter()
+                .any(|m| m.contains("το αποτέλεσμά σας άλλαξε")),
+            "{to}: {:?}",
+            mails_to(&app, to)
+        );
+    }
+    // The audit says what changed.
+    let (_, html) = page(&mut admin, &host, "/admin/audit").await;
+    assert!(
+        html.contains("nursery_placement_published") && html.contains("nursery_settings_changed")
+    );
+}
+
+/// The committee decides every line of an application: all accepted but
+/// `rejected` (line, reason); returns where it landed.
+async fn review_all(
+    manager: &mut dimos_it::Browser<'_>,
+    host: &str,
+    case: &str,
+    rejected: Option<(&str, &str)>,
+    action: &str,
+) -> String {
+    let review = format!("/nurseries/applications/{case}/review");
+    let (status, html) = page(manager, host, &review).await;
+    assert_eq!(status, 200, "{html}");
+    let ids: std::collections::BTreeSet<String> = html
+        .split("name=\"review-")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap().to_owned())
+        .collect();
+    let mut form: Vec<(String, String)> = vec![];
+    for id in ids {
+        match rejected {
+            Some((r, reason)) if r == id => {
+                form.push((format!("review-{id}"), "rejected".into()));
+                form.push((format!("reason-{id}"), reason.into()));
+            }
+            _ => form.push((format!("review-{id}"), "accepted".into())),
+        }
+    }
+    form.push(("action".into(), action.into()));
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (status, url, html) = post(manager, host, &review, &csrf_of(&html), &pairs).await;
+    assert_eq!(status, 200, "{html}");
+    url
 }

@@ -393,6 +393,77 @@ await check('the nursery department sets up a school year; parents read the poin
   await shot(page, 'nurseries-service');
 });
 
+await check('a parent applies for a nursery place, saves a draft, fixes errors and reads the points', async (page) => {
+  const signIn = async (who, opener) => {
+    await page.goto(url('alimos.localhost', '/auth/login?next=/'));
+    if (opener) await page.getByText(opener).click();
+    await page.getByRole('button', { name: `Σύνδεση ως ${who}` }).click();
+    await page.waitForURL((u) => u.hostname === 'alimos.localhost' && !u.pathname.startsWith('/auth'));
+  };
+  const signOut = async () => {
+    await page.getByRole('button', { name: 'Αποσύνδεση', exact: true }).click();
+    await page.waitForURL((u) => u.pathname === '/');
+  };
+  const iso = (d) => d.toISOString().slice(0, 10);
+  const day = (n) => { const d = new Date(); d.setUTCDate(d.getUTCDate() + n); return d; };
+  const starts = day(90);
+  const y = new Date().getUTCFullYear();
+  // The nursery department opens a school year today.
+  await signIn('Δημήτρης Βασιλείου');
+  await page.goto(url('alimos.localhost', '/nurseries/admin'));
+  await page.getByLabel('Όνομα σταθμού').fill('Β΄ Παιδικός Σταθμός');
+  await page.getByLabel('Διεύθυνση', { exact: true }).fill('Θουκυδίδου 5, Άλιμος');
+  await page.getByRole('button', { name: 'Προσθήκη σταθμού' }).click();
+  await page.waitForURL((u) => u.search.includes('station-added'));
+  await axe(page, 'nurseries admin with stations');
+  await page.getByLabel('Σχολική χρονιά', { exact: true }).fill(`${y}-${y + 1}`);
+  await page.getByLabel('Έναρξη αιτήσεων').fill(iso(day(-1)));
+  await page.getByLabel('Λήξη αιτήσεων').fill(iso(day(20)));
+  await page.getByLabel('Ανακοίνωση αποτελεσμάτων').fill(iso(day(30)));
+  await page.getByLabel('Ενστάσεις έως').fill(iso(day(40)));
+  await page.getByLabel('Έναρξη σχολικής χρονιάς').fill(iso(starts));
+  await page.getByLabel('Ημέρες για αποδοχή θέσης').fill('10');
+  await page.getByRole('button', { name: 'Προσθήκη σχολικής χρονιάς' }).click();
+  await page.waitForURL((u) => u.pathname.startsWith('/nurseries/admin/years/'));
+  await page.getByLabel('Β΄ Παιδικός Σταθμός, Βρεφικό (6 μηνών – 2,5 ετών): θέσεις').fill('10');
+  await page.getByRole('button', { name: 'Αποθήκευση θέσεων' }).click();
+  await page.waitForURL((u) => u.search.includes('places-saved'));
+  await signOut();
+
+  await signIn('Αλέξανδρος Αθανασίου', /γονείς επίδειξης/);
+  await page.goto(url('alimos.localhost', '/nurseries'));
+  await page.getByRole('link', { name: 'Υποβολή αίτησης' }).click();
+  await page.waitForURL((u) => u.pathname === '/nurseries/apply');
+  await axe(page, 'nursery application form');
+  await page.getByLabel('Παιδί 1: ονοματεπώνυμο').fill('Μάριος Αθανασίου');
+  await page.getByRole('button', { name: 'Αποθήκευση πρόχειρου' }).click();
+  await page.waitForURL((u) => u.search.includes('saved'));
+  assert(await page.getByText('Το πρόχειρο αποθηκεύτηκε').isVisible(), 'draft saved');
+  assert((await page.getByLabel('Παιδί 1: ονοματεπώνυμο').inputValue()) === 'Μάριος Αθανασίου', 'draft kept');
+  await page.getByRole('button', { name: 'Υποβολή αίτησης' }).click();
+  assert(await page.locator('.govgr-error-summary').isVisible(), 'errors summarised');
+  await axe(page, 'nursery application form with errors');
+  const born = new Date(starts); born.setUTCMonth(born.getUTCMonth() - 14);
+  await page.getByLabel('Παιδί 1: ημερομηνία γέννησης').fill(iso(born));
+  await page.getByLabel('Κινητό τηλέφωνο').fill('69 0000 1001');
+  if (!(await page.getByLabel('Email').inputValue())) await page.getByLabel('Email').fill('parent01@example.gr');
+  await page.getByLabel('Παιδιά της οικογένειας').fill('1');
+  await page.getByLabel('Ετήσιο οικογενειακό εισόδημα (€)').fill('15000');
+  await page.getByLabel(/^Δημότης/).check();
+  await page.getByLabel(/^Εργαζόμενη μητέρα/).check();
+  await page.getByLabel('Επιλογή 1').selectOption({ label: 'Β΄ Παιδικός Σταθμός' });
+  await page.getByLabel(/^Βεβαίωση εργασίας της μητέρας/).setInputFiles({
+    name: 'ergasia.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n% work\n'),
+  });
+  await page.getByRole('button', { name: 'Υποβολή αίτησης' }).click();
+  await page.waitForURL((u) => u.pathname.startsWith('/nurseries/applications/'));
+  assert(await page.getByText('Η αίτησή σας υποβλήθηκε').isVisible(), 'submitted');
+  assert(await page.getByText('Τα μόριά σας: 120').isVisible(), 'points line by line');
+  await axe(page, 'nursery application page');
+  await shot(page, 'nursery-application');
+  await signOut();
+});
+
 await browser.close();
 console.log(`browser: ${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

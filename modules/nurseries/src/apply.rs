@@ -46,7 +46,7 @@ async fn render_form(
     status: StatusCode,
     saved: bool,
 ) -> Result<Response> {
-    let cfg = config(t);
+    let cfg = config(t).await?;
     let def = state.workflow().effective(&t.db, PROCESS).await?;
     let stations = catalogue::stations(&t.db).await?;
     let mut names: Vec<String> = FIELDS.iter().map(|f| (*f).to_owned()).collect();
@@ -199,7 +199,7 @@ pub(crate) async fn apply(
         applications::save_draft(&t.db, year.id, parent, &raw, now).await?;
         return Ok(Redirect::to("/nurseries/apply?saved=1").into_response());
     }
-    let cfg = config(&t);
+    let cfg = config(&t).await?;
     let stations = catalogue::stations(&t.db).await?;
     let cx = Context {
         rules: &cfg.rules,
@@ -323,14 +323,30 @@ pub(crate) async fn application_page(
         .await?
         .filter(|r| r.applicant == user.acting_for().0)
         .ok_or(Error::NotFound)?;
-    let app = crate::review::context_of(&state, &ui, &t, &row).await?;
-    let today = crate::today(&state);
+    render_application(&state, &ui, &t, &user, &row, q.done, None).await
+}
+
+/// The application's page; `objection` is a rejected objection's text and
+/// problems, shown again on its form.
+pub(crate) async fn render_application(
+    state: &AppState,
+    ui: &Ui,
+    t: &CurrentTenant,
+    user: &dimos_web::auth::CurrentUser,
+    row: &applications::Row,
+    done: Option<String>,
+    objection: Option<(String, Vec<FieldError>)>,
+) -> Result<Response> {
+    let case = case_of(row)?;
+    let app = crate::review::context_of(state, ui, t, row).await?;
+    let today = crate::today(state);
     let (results, seed) = match crate::results::published(&t.db, row.year_id).await? {
         Some(run) => {
             let rows = crate::results::results(&t.db, run.id).await?;
             let stations = catalogue::stations(&t.db).await?;
             let mut seen = std::collections::BTreeSet::new();
-            let mut children = crate::publish::explain(&ui, &t, &stations, &run, &rows, row.id);
+            let mut children =
+                crate::publish::explain(ui, t, &config(t).await?, &stations, &run, &rows, row.id);
             for c in &mut children {
                 let open = rows.iter().any(|r| {
                     r.unit == c.unit
@@ -345,16 +361,26 @@ pub(crate) async fn application_page(
         }
         None => (None, None),
     };
+    let may_object = crate::objection::may_object(state, t, row).await?;
+    let status = if objection.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let (text, problems) = objection.unwrap_or_default();
+    let (summary, errors) = crate::messages(ui, &problems, &["objection", "evidence"]);
     let html = ui.render(
         "nurseries/application.html",
         context! {
-            app, case_id => case, results, seed,
+            app, case_id => case, results, seed, may_object, summary, errors,
+            objection => text,
             csrf => user.csrf.clone(),
             protocol => row.protocol.clone(),
-            done => q.done.filter(|d| ["submitted", "accepted", "declined"].contains(&d.as_str())),
+            max_mb => ui.state.config().storage.max_upload_bytes / 1_048_576,
+            done => done.filter(|d| ["submitted", "accepted", "declined"].contains(&d.as_str())),
         },
     )?;
-    Ok(dimos_web::error::rendered_page(StatusCode::OK, html))
+    Ok(dimos_web::error::rendered_page(status, html))
 }
 
 /// The case id of an application, for links.

@@ -9,11 +9,13 @@ pub mod applications;
 mod apply;
 pub mod catalogue;
 pub mod generate;
+mod objection;
 pub mod placement;
 mod publish;
 pub mod results;
 mod review;
 pub mod scoring;
+pub mod settings;
 pub mod values;
 
 use axum::Router;
@@ -142,13 +144,21 @@ impl ModuleConfig for NurseriesConfig {
     }
 }
 
-/// The municipality's settings: the operator's `[modules.nurseries]` over
-/// the shipped defaults.
-pub fn config(t: &CurrentTenant) -> NurseriesConfig {
+/// The operator's `[modules.nurseries]` for this municipality, over the
+/// shipped defaults.
+pub fn defaults(t: &CurrentTenant) -> NurseriesConfig {
     t.tenant
         .module_config(ID)
         .and_then(|v| serde_json::from_value(v.clone()).ok())
         .unwrap_or_default()
+}
+
+/// What applies now: the municipal admin's settings, else the defaults.
+pub async fn config(t: &CurrentTenant) -> Result<NurseriesConfig> {
+    Ok(match settings::saved(&t.db).await? {
+        Some(c) => c,
+        None => defaults(t),
+    })
 }
 
 pub fn descriptor() -> ModuleDescriptor {
@@ -176,6 +186,12 @@ pub fn descriptor() -> ModuleDescriptor {
                 postgres: include_str!("../migrations/postgres/0003_placement.sql"),
                 sqlite: include_str!("../migrations/sqlite/0003_placement.sql"),
             },
+            Migration {
+                version: 4,
+                name: "settings",
+                postgres: include_str!("../migrations/postgres/0004_settings.sql"),
+                sqlite: include_str!("../migrations/sqlite/0004_settings.sql"),
+            },
         ],
         permissions: &[
             Permission {
@@ -192,10 +208,16 @@ pub fn descriptor() -> ModuleDescriptor {
             ("nursery-manager", "nurseries.manage"),
             ("nursery-manager", "nurseries.review"),
         ],
-        workflows: &[dimos_web::WorkflowSource {
-            id: "registration",
-            source: include_str!("../workflows/registration.toml"),
-        }],
+        workflows: &[
+            dimos_web::WorkflowSource {
+                id: "registration",
+                source: include_str!("../workflows/registration.toml"),
+            },
+            dimos_web::WorkflowSource {
+                id: "objection",
+                source: include_str!("../workflows/objection.toml"),
+            },
+        ],
         hooks: &[],
         config: ConfigSchema::of::<NurseriesConfig>(),
         navigation: &[NavEntry {
@@ -226,6 +248,11 @@ pub fn descriptor() -> ModuleDescriptor {
                 path: "/nurseries/admin/placement",
                 label_key: "nurseries-placement-title",
                 permission: "nurseries.review",
+            },
+            dimos_web::module::StaffPage {
+                path: "/nurseries/settings",
+                label_key: "nurseries-settings-title",
+                permission: "services.configure",
             },
         ],
         templates: &[
@@ -269,6 +296,14 @@ pub fn descriptor() -> ModuleDescriptor {
                 "nurseries/lists.html",
                 include_str!("../templates/lists.html"),
             ),
+            (
+                "nurseries/settings.html",
+                include_str!("../templates/settings.html"),
+            ),
+            (
+                "nurseries/ranking.html",
+                include_str!("../templates/ranking.html"),
+            ),
         ],
     }
 }
@@ -306,6 +341,9 @@ fn routes() -> Router<AppState> {
             get(publish::results_csv),
         )
         .route("/results", get(publish::notice))
+        .route("/applications/{case}/objection", post(objection::object))
+        .route("/settings", get(settings::page).post(settings::save_page))
+        .route("/admin/placement/{run}/ranking", get(publish::ranking_page))
         .route(
             "/applications/{case}/review",
             get(review::review_page).post(review::review),
@@ -345,7 +383,7 @@ fn messages(
 /// The public service page: the school year's dates, the stations and the
 /// places they offer, and the points table every application is scored by.
 async fn index(State(state): State<AppState>, ui: Ui, t: CurrentTenant) -> Result<Response> {
-    let cfg = config(&t);
+    let cfg = config(&t).await?;
     let year = catalogue::current_year(&t.db, today(&state)).await?;
     let stations = catalogue::stations(&t.db).await?;
     let places = match &year {
@@ -608,7 +646,7 @@ async fn year_render(
     grid_errors: &[FieldError],
     done: Option<String>,
 ) -> Result<Response> {
-    let cfg = config(t);
+    let cfg = config(t).await?;
     let stations = catalogue::stations(&t.db).await?;
     let (mut summary, year_messages) = messages(ui, year_errors, &YEAR_FIELDS);
     let (grid_summary, grid_messages) = messages(ui, grid_errors, &[]);
@@ -753,7 +791,7 @@ async fn save_places(
 ) -> Result<Response> {
     check_csrf(&who.user, f.get("_csrf").map_or("", String::as_str))?;
     let year = load_year(&t, id).await?;
-    let cfg = config(&t);
+    let cfg = config(&t).await?;
     let stations = catalogue::stations(&t.db).await?;
     let mut errors = vec![];
     let mut rows = vec![];

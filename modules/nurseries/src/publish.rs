@@ -54,8 +54,7 @@ fn station_names(
         .collect()
 }
 
-fn group_labels(ui: &Ui, t: &CurrentTenant, snap: &Snapshot) -> Vec<String> {
-    let cfg = config(t);
+fn group_labels(ui: &Ui, cfg: &crate::NurseriesConfig, snap: &Snapshot) -> Vec<String> {
     snap.groups
         .iter()
         .map(|g| {
@@ -151,7 +150,7 @@ async fn render_page(
             let rows = results::results(&t.db, run.id).await?;
             let snap = &run.snapshot.0;
             let names = station_names(t, &stations, snap);
-            let groups = group_labels(ui, t, snap);
+            let groups = group_labels(ui, &config(t).await?, snap);
             Some(context! {
                 id => run.id, seed => run.seed.clone(),
                 ran => run.ran_at.format("%d/%m/%Y %H:%M").to_string(),
@@ -226,7 +225,7 @@ pub(crate) async fn run(
     } else {
         seed
     };
-    let cfg = config(&t);
+    let cfg = config(&t).await?;
     let apps = applications::submitted(&t.db, year.id).await?;
     let stations = catalogue::stations(&t.db).await?;
     let places = catalogue::places(&t.db, year.id).await?;
@@ -419,18 +418,13 @@ async fn staff_run(t: &CurrentTenant, id: Uuid) -> Result<Run> {
     Ok(results::run(&t.db, id).await?.ok_or(Error::NotFound)?)
 }
 
-/// Every unit in priority order, with what decided it: for the council.
-pub(crate) async fn ranking_csv(
-    ui: Ui,
-    t: CurrentTenant,
-    _may: Authorized<ReviewApplications>,
-    Path(id): Path<Uuid>,
-) -> Result<Response> {
-    let run = staff_run(&t, id).await?;
+/// Every unit in priority order, with what decided it: a header row, then
+/// one row per unit.
+async fn ranking_rows(ui: &Ui, t: &CurrentTenant, run: &Run) -> Result<Vec<Vec<String>>> {
     let snap = &run.snapshot.0;
     let stations = catalogue::stations(&t.db).await?;
-    let names = station_names(&t, &stations, snap);
-    let groups = group_labels(&ui, &t, snap);
+    let names = station_names(t, &stations, snap);
+    let groups = group_labels(ui, &config(t).await?, snap);
     let inst = &snap.instance;
     let mut order: Vec<usize> = (0..inst.units.len()).collect();
     order.sort_by(|&a, &b| {
@@ -481,7 +475,42 @@ pub(crate) async fn ranking_csv(
                 .join(" → "),
         ]);
     }
-    csv_response("ranking.csv", rows)
+    Ok(rows)
+}
+
+/// The ranking as CSV, for the council decision.
+pub(crate) async fn ranking_csv(
+    ui: Ui,
+    t: CurrentTenant,
+    _may: Authorized<ReviewApplications>,
+    Path(id): Path<Uuid>,
+) -> Result<Response> {
+    let run = staff_run(&t, id).await?;
+    csv_response("ranking.csv", ranking_rows(&ui, &t, &run).await?)
+}
+
+/// The ranking as a printable page, for the council decision.
+pub(crate) async fn ranking_page(
+    ui: Ui,
+    t: CurrentTenant,
+    _may: Authorized<ReviewApplications>,
+    Path(id): Path<Uuid>,
+) -> Result<Response> {
+    let run = staff_run(&t, id).await?;
+    let mut rows = ranking_rows(&ui, &t, &run).await?;
+    let header = if rows.is_empty() {
+        vec![]
+    } else {
+        rows.remove(0)
+    };
+    let html = ui.render(
+        "nurseries/ranking.html",
+        context! {
+            header, rows, seed => run.seed.clone(), id => run.id,
+            ran => run.ran_at.format("%d/%m/%Y %H:%M").to_string(),
+        },
+    )?;
+    Ok(dimos_web::error::rendered_page(StatusCode::OK, html))
 }
 
 /// Every child's result, by protocol number.
@@ -495,7 +524,7 @@ pub(crate) async fn results_csv(
     let snap = &run.snapshot.0;
     let stations = catalogue::stations(&t.db).await?;
     let names = station_names(&t, &stations, snap);
-    let groups = group_labels(&ui, &t, snap);
+    let groups = group_labels(&ui, &config(&t).await?, snap);
     let rows_db = results::results(&t.db, run.id).await?;
     let mut rows = vec![
         [
@@ -557,7 +586,7 @@ pub(crate) async fn notice(
     let stations = catalogue::stations(&t.db).await?;
     let snap = &run.snapshot.0;
     let names = station_names(&t, &stations, snap);
-    let groups = group_labels(&ui, &t, snap);
+    let groups = group_labels(&ui, &config(&t).await?, snap);
     let html = ui.render(
         "nurseries/notice.html",
         context! {
@@ -591,6 +620,7 @@ pub(crate) struct ChildResult {
 pub(crate) fn explain(
     ui: &Ui,
     t: &CurrentTenant,
+    cfg: &crate::NurseriesConfig,
     stations: &[catalogue::Station],
     run: &Run,
     rows: &[ResultRow],
@@ -598,7 +628,7 @@ pub(crate) fn explain(
 ) -> Vec<ChildResult> {
     let snap = &run.snapshot.0;
     let names = station_names(t, stations, snap);
-    let groups = group_labels(ui, t, snap);
+    let groups = group_labels(ui, cfg, snap);
     let (out, _) = results::current(snap, rows);
     let waiting = placement::waiting_lists(&snap.instance, &out);
     let tr = |key: &str, args: &[(&str, String)]| ui.state.translator().t(ui.lang, key, args);

@@ -118,7 +118,8 @@ pub fn snapshot(
         let protocol = row.protocol.clone().unwrap_or_else(|| row.id.to_string());
         let priority = Priority {
             reenrolment: a.children.iter().any(|c| c.reenrolment),
-            points: u32::try_from(row.points).unwrap_or(0),
+            // The points by today's table and the committee's decisions.
+            points: crate::scoring::score(rules, &a.claims(&row.decisions.0)).total,
             income: match rules.tie_break {
                 TieBreak::LowerIncome => Some(a.income_euros),
                 TieBreak::Lottery => None,

@@ -34,7 +34,7 @@ pub(crate) async fn context_of(
     t: &CurrentTenant,
     row: &Row,
 ) -> Result<Ctx> {
-    let cfg = config(t);
+    let cfg = config(t).await?;
     let def = state.workflow().effective(&t.db, PROCESS).await?;
     let stations = catalogue::stations(&t.db).await?;
     let Some(a) = row.application.as_ref().map(|a| &a.0) else {
@@ -61,7 +61,7 @@ pub(crate) async fn context_of(
                 "income" => ui.state.translator().t(
                     ui.lang,
                     "nurseries-line-income",
-                    &[("income", a.income_euros.to_string())],
+                    &[("income", euros(a.income_euros))],
                 ),
                 id => cfg
                     .rules
@@ -121,10 +121,11 @@ async fn render_review(
     who: &StaffMember,
     row: &Row,
     errors: &[FieldError],
+    saved: bool,
 ) -> Result<Response> {
     let case = crate::apply::case_of(row)?;
     let cx = context_of(state, ui, t, row).await?;
-    let cfg = config(t);
+    let cfg = config(t).await?;
     let lines = match row.application.as_ref() {
         Some(a) => score(&cfg.rules, &a.0.claims(&row.decisions.0)).lines,
         None => vec![],
@@ -141,7 +142,7 @@ async fn render_review(
         "nurseries/review.html",
         context! {
             app => cx, case_id => case, protocol => row.protocol.clone(),
-            csrf => who.user.csrf.clone(), open, summary, errors => messages,
+            csrf => who.user.csrf.clone(), open, summary, errors => messages, saved,
         },
     )?;
     let status = if errors.is_empty() {
@@ -165,9 +166,10 @@ pub(crate) async fn review_page(
     _may: Authorized<ReviewApplications>,
     who: StaffMember,
     Path(case): Path<Uuid>,
+    axum::extract::Query(q): axum::extract::Query<BTreeMap<String, String>>,
 ) -> Result<Response> {
     let row = load(&t, case).await?;
-    render_review(&state, &ui, &t, &who, &row, &[]).await
+    render_review(&state, &ui, &t, &who, &row, &[], q.contains_key("saved")).await
 }
 
 // Each argument is an extractor: the tenant, the permission, the person.
@@ -186,10 +188,10 @@ pub(crate) async fn review(
 ) -> Result<Response> {
     check_csrf(&who.user, f.get("_csrf").map_or("", String::as_str))?;
     let mut row = load(&t, case).await?;
-    let task = review_task(&t, case)
-        .await?
-        .ok_or(Error::Conflict("task-closed"))?;
-    let cfg = config(&t);
+    // After the check, decisions may still be corrected (an upheld
+    // objection); finishing or asking needs the open task.
+    let task = review_task(&t, case).await?;
+    let cfg = config(&t).await?;
     let Some(a) = row.application.as_ref().map(|a| a.0.clone()) else {
         return Err(Error::NotFound.into());
     };
@@ -229,7 +231,7 @@ pub(crate) async fn review(
     }
     row.decisions.0 = decisions.clone();
     if !errors.is_empty() {
-        return render_review(&state, &ui, &t, &who, &row, &errors).await;
+        return render_review(&state, &ui, &t, &who, &row, &errors, false).await;
     }
     let total = score(&cfg.rules, &a.claims(&decisions)).total;
     let now = state.workflow().now();
@@ -255,9 +257,13 @@ pub(crate) async fn review(
         "ask" => "incomplete",
         _ => {
             return Ok(
-                Redirect::to(&format!("/nurseries/applications/{case}/review")).into_response(),
+                Redirect::to(&format!("/nurseries/applications/{case}/review?saved=1"))
+                    .into_response(),
             );
         }
+    };
+    let Some(task) = task else {
+        return Err(Error::Conflict("task-closed").into());
     };
     if task.assignee.is_none() {
         state
@@ -277,4 +283,28 @@ pub(crate) async fn review(
         )
         .await?;
     Ok(Redirect::to(&format!("/staff/cases/{case}")).into_response())
+}
+
+/// Euros the Greek way: `18.500`.
+pub(crate) fn euros(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push('.');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn euros_are_grouped_by_thousands() {
+        assert_eq!(super::euros(0), "0");
+        assert_eq!(super::euros(999), "999");
+        assert_eq!(super::euros(18_500), "18.500");
+        assert_eq!(super::euros(1_000_000), "1.000.000");
+    }
 }

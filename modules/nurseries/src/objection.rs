@@ -1,0 +1,150 @@
+//! Objections: during the objection window a family that has its results
+//! files an objection from the application's page, with a document if it
+//! likes; it is a case of its own (`nurseries.objection`) that the
+//! committee answers with its reasoning.
+
+use crate::{applications, catalogue, results};
+use axum::extract::{Multipart, Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use dimos_kernel::{Error, FieldError};
+use dimos_web::auth::{Verified, check_csrf};
+use dimos_web::{AppState, CurrentTenant, Result};
+use dimos_workflow::NewCase;
+use serde_json::Map;
+use uuid::Uuid;
+
+pub const PROCESS: &str = "nurseries.objection";
+
+/// Whether the family may object now: results published and the window
+/// open.
+pub(crate) async fn may_object(
+    state: &AppState,
+    t: &CurrentTenant,
+    row: &applications::Row,
+) -> Result<bool> {
+    let today = crate::today(state);
+    let Some(year) = catalogue::year(&t.db, row.year_id).await? else {
+        return Ok(false);
+    };
+    Ok(
+        year.phase(today) == "objections"
+            && results::published(&t.db, row.year_id).await?.is_some(),
+    )
+}
+
+/// Files the objection as a case, with its document, and shows it.
+pub(crate) async fn object(
+    State(state): State<AppState>,
+    ui: dimos_web::Ui,
+    t: CurrentTenant,
+    Verified(user): Verified,
+    Path(case): Path<Uuid>,
+    mut form: Multipart,
+) -> Result<Response> {
+    let row = applications::of_case(&t.db, case)
+        .await?
+        .filter(|r| r.applicant == user.acting_for().0)
+        .ok_or(Error::NotFound)?;
+    if !may_object(&state, &t, &row).await? {
+        return Err(Error::Conflict("nursery-objections-closed").into());
+    }
+    let (policy, tmp) = dimos_web::cases::documents::upload_policy(&state);
+    let bad = |e: axum::extract::multipart::MultipartError| Error::BadRequest(e.body_text());
+    let mut csrf_ok = false;
+    let mut text = String::new();
+    let mut file = None;
+    let mut problems = vec![];
+    while let Some(field) = form.next_field().await.map_err(bad)? {
+        match field.name().unwrap_or("") {
+            "_csrf" => {
+                check_csrf(&user, &field.text().await.map_err(bad)?)?;
+                csrf_ok = true;
+            }
+            "objection" => text = field.text().await.map_err(bad)?,
+            "evidence" => {
+                if !csrf_ok {
+                    return Err(Error::Forbidden.into());
+                }
+                let name: String = field.file_name().unwrap_or("").chars().take(200).collect();
+                if name.is_empty() {
+                    continue;
+                }
+                match dimos_storage::receive(&tmp, Box::pin(field), &policy).await {
+                    Ok(received) => file = Some((name, received)),
+                    Err(e) => match Error::from(e) {
+                        Error::Validation(errs) => {
+                            problems.extend(errs.into_iter().map(|mut e| {
+                                e.field = "evidence".into();
+                                e
+                            }))
+                        }
+                        other => return Err(other.into()),
+                    },
+                }
+            }
+            _ => {}
+        }
+    }
+    if !csrf_ok {
+        return Err(Error::Forbidden.into());
+    }
+    let text = text.trim().to_owned();
+    if text.is_empty() {
+        problems.insert(0, FieldError::new("objection", "required"));
+    } else if text.chars().count() > 4000 {
+        problems.insert(
+            0,
+            FieldError::new("objection", "too-long").with_detail("4000"),
+        );
+    }
+    if !problems.is_empty() {
+        return crate::apply::render_application(
+            &state,
+            &ui,
+            &t,
+            &user,
+            &row,
+            None,
+            Some((text, problems)),
+        )
+        .await;
+    }
+    let protocol = row.protocol.clone().unwrap_or_default();
+    let mut data = Map::new();
+    data.insert("application".into(), protocol.clone().into());
+    data.insert("application_case".into(), case.to_string().into());
+    data.insert("objection".into(), text.into());
+    let started = state
+        .workflow()
+        .start(
+            &t.db,
+            NewCase {
+                process: PROCESS.into(),
+                applicant: row.applicant,
+                applicant_name: user.account.display_name(),
+                filed_by: user.assisting.as_ref().map(|_| user.account.id),
+                subject: format!("Ένσταση — {protocol}"),
+                data,
+                attachments: u32::from(file.is_some()),
+            },
+        )
+        .await?;
+    if let Some((name, received)) = file {
+        let actor = dimos_workflow::Actor {
+            account: Some(user.account.id),
+            name: user.account.display_name(),
+            on_behalf_of: user.assisting.as_ref().map(|x| x.account),
+        };
+        dimos_web::cases::documents::attach(
+            &state,
+            &t,
+            started.case_id.0,
+            Some("evidence".into()),
+            name,
+            received,
+            &actor,
+        )
+        .await?;
+    }
+    Ok(Redirect::to(&format!("/cases/{}?done=submitted", started.case_id)).into_response())
+}
