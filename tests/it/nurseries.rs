@@ -1473,6 +1473,52 @@ async fn the_admin_sets_the_points_and_an_upheld_objection_revises_the_results(b
             assert!(html.contains("Τα μόριά σας: 130"), "{html}");
         }
     }
+    // A third family applies, then withdraws: it takes no place.
+    let mut p03 = person(&app, &host, "parent-03").await;
+    let fields = vec![
+        ("action", "submit".to_owned()),
+        ("parent_name", "Γονέας parent-03".to_owned()),
+        ("email", "parent03@example.gr".to_owned()),
+        ("mobile", "69 1234 5678".to_owned()),
+        ("income", "1000".to_owned()),
+        ("family_children", "1".to_owned()),
+        ("child-0-name", "Παιδί parent-03".to_owned()),
+        (
+            "child-0-birth",
+            (starts - chrono::Months::new(36)).to_string(),
+        ),
+        ("pref-1", stations[0].clone()),
+        ("claim", "resident".to_owned()),
+        ("claim", "working-mother".to_owned()),
+        ("claim", "single-parent".to_owned()),
+    ];
+    let (status, to, _) = send_application(&app, &mut p03, &host, &fields, &[]).await;
+    assert_eq!(status, 303);
+    let withdrawn = to
+        .split("/nurseries/applications/")
+        .nth(1)
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (_, html) = page(&mut p03, &host, &to).await;
+    let withdrawn_protocol = html
+        .split("Αριθμός πρωτοκόλλου: ")
+        .nth(1)
+        .map(|s| s.split('<').next().unwrap().trim().to_owned())
+        .unwrap_or_default();
+    let (_, html) = page(&mut p03, &host, &format!("/cases/{withdrawn}")).await;
+    let (status, _, _) = post(
+        &mut p03,
+        &host,
+        &format!("/cases/{withdrawn}/withdraw"),
+        &csrf_of(&html),
+        &[("confirm", "yes"), ("reason", "Βρήκαμε θέση αλλού")],
+    )
+    .await;
+    assert_eq!(status, 200);
+
     // The committee rejects parent-02's single-parent line: 110 against 130.
     let reason = ("single-parent", "Δεν προσκομίστηκε απόφαση επιμέλειας");
     review_all(&mut manager, &host, &cases[0], None, "finish").await;
@@ -1499,6 +1545,16 @@ async fn the_admin_sets_the_points_and_an_upheld_objection_revises_the_results(b
     assert!(
         html.contains(">130<") && html.contains(">110<"),
         "the printable ranking: {html}"
+    );
+    assert!(!withdrawn_protocol.is_empty());
+    assert!(
+        !html.contains(&format!(">{withdrawn_protocol}<")),
+        "withdrawn: not ranked"
+    );
+    assert_eq!(
+        html.matches("<tr class=\"govgr-table__row\">").count(),
+        3,
+        "a header and two families"
     );
     post(
         &mut manager,

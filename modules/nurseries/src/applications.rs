@@ -86,6 +86,22 @@ pub async fn submitted(tdb: &TenantDb, year: Uuid) -> Result<Vec<Row>, DbError> 
     tdb.fetch_all(&q).await
 }
 
+/// Submitted applications whose case the parent has not withdrawn: those
+/// the placement takes.
+pub async fn in_play(tdb: &TenantDb, year: Uuid) -> Result<Vec<Row>, DbError> {
+    let mut kept = vec![];
+    for row in submitted(tdb, year).await? {
+        let Some(case) = row.case_id else { continue };
+        let withdrawn = dimos_workflow::query::case(tdb, dimos_workflow::CaseId(case))
+            .await?
+            .is_none_or(|c| c.result.as_deref() == Some("withdrawn"));
+        if !withdrawn {
+            kept.push(row);
+        }
+    }
+    Ok(kept)
+}
+
 /// Saves the parent's draft: a new row, or the typed form of the existing
 /// draft. A submitted application is not touched (returns false).
 pub async fn save_draft(
@@ -137,8 +153,8 @@ pub async fn save_draft(
     Ok(true)
 }
 
-/// Marks the parent's application submitted with its case. The unique
-/// (year, parent) index makes a second submission fail.
+/// Marks the parent's application submitted with its case; false when it
+/// was submitted already (two submissions at once: one wins).
 #[allow(clippy::too_many_arguments)]
 pub async fn submit(
     tdb: &TenantDb,
@@ -150,7 +166,7 @@ pub async fn submit(
     case: Uuid,
     protocol: Option<String>,
     now: DateTime<Utc>,
-) -> Result<(), DbError> {
+) -> Result<bool, DbError> {
     save_draft(tdb, year, parent, form, now).await?;
     let mut q = tdb.update(NurseryApplications::Table);
     q.values([
@@ -165,7 +181,7 @@ pub async fn submit(
     .and_where(Expr::col(NurseryApplications::YearId).eq(year))
     .and_where(Expr::col(NurseryApplications::Applicant).eq(parent))
     .and_where(Expr::col(NurseryApplications::Status).eq("draft"));
-    tdb.execute(&q).await.map(drop)
+    Ok(tdb.execute(&q).await? == 1)
 }
 
 /// Records the reviewers' decisions and the points they give.

@@ -267,7 +267,7 @@ pub(crate) async fn apply(
             .zip(c.protocol_year)
             .map(|(n, y)| format!("{n}/{y}"))
     });
-    applications::submit(
+    let won = applications::submit(
         &t.db,
         year.id,
         parent,
@@ -279,6 +279,21 @@ pub(crate) async fn apply(
         now,
     )
     .await?;
+    if !won {
+        // Another submission of the same draft got there first: this case
+        // is withdrawn, the parent sees the one that counts.
+        state
+            .workflow()
+            .withdraw(
+                &t.db,
+                started.case_id,
+                &dimos_workflow::Actor::system(),
+                parent,
+                "Διπλή υποβολή / Duplicate submission",
+            )
+            .await?;
+        return Err(Error::Conflict("nursery-already-applied").into());
+    }
     let actor = dimos_workflow::Actor {
         account: Some(user.account.id),
         name: user.account.display_name(),

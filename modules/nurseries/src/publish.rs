@@ -137,7 +137,7 @@ async fn render_page(
     errors: &[FieldError],
 ) -> Result<Response> {
     let year = closed_year(state, t).await?;
-    let apps = applications::submitted(&t.db, year.id).await?;
+    let apps = applications::in_play(&t.db, year.id).await?;
     let unchecked = apps.iter().filter(|a| a.decisions.0.is_empty()).count();
     let runs = results::runs(&t.db, year.id).await?;
     let stations = catalogue::stations(&t.db).await?;
@@ -226,7 +226,7 @@ pub(crate) async fn run(
         seed
     };
     let cfg = config(&t).await?;
-    let apps = applications::submitted(&t.db, year.id).await?;
+    let apps = applications::in_play(&t.db, year.id).await?;
     let stations = catalogue::stations(&t.db).await?;
     let places = catalogue::places(&t.db, year.id).await?;
     let snap = results::snapshot(
@@ -297,6 +297,24 @@ pub(crate) async fn publish(
         Some(p) => Some(results::results(&t.db, p.id).await?),
         None => None,
     };
+    // Publishing closes every case waiting for results in this person's
+    // name: they must be one who may take those tasks, or nothing happens.
+    let snap = &run.snapshot.0;
+    let cases: BTreeMap<Uuid, Uuid> = snap.units.iter().map(|u| (u.application, u.case)).collect();
+    let mut waiting = vec![];
+    for (app, case) in &cases {
+        if let Some(task) = query::tasks_of_case(&t.db, CaseId(*case))
+            .await?
+            .into_iter()
+            .find(|x| x.status == "open" && x.step == "results")
+        {
+            let (roles, departments) = query::candidates(&t.db, TaskId(task.id)).await?;
+            if !who.staff.is_candidate(&roles, &departments) {
+                return Err(Error::Conflict("nursery-publish-not-candidate").into());
+            }
+            waiting.push((*app, *case, task));
+        }
+    }
     let now = state.workflow().now();
     let deadline = crate::today(&state) + chrono::Duration::days(i64::from(year.accept_days));
     if !results::publish(&t.db, run.id, who.user.account.id, deadline, now).await? {
@@ -313,68 +331,60 @@ pub(crate) async fn publish(
             }
         }
     }
-    let snap = &run.snapshot.0;
-    let cases: BTreeMap<Uuid, Uuid> = snap.units.iter().map(|u| (u.application, u.case)).collect();
     let changed_apps: BTreeSet<String> = changed
         .iter()
         .filter_map(|c| c["application"].as_str().map(str::to_owned))
         .collect();
-    for (app, case) in &cases {
-        let placed = rows.iter().any(|r| r.application_id == *app && r.holds());
-        let task = query::tasks_of_case(&t.db, CaseId(*case))
-            .await?
-            .into_iter()
-            .find(|x| x.status == "open" && x.step == "results");
-        match task {
-            Some(task) => {
-                if task.assignee.is_none() {
-                    state
-                        .workflow()
-                        .claim(&t.db, TaskId(task.id), &who.staff)
-                        .await?;
-                }
-                let (outcome, comment) = if placed {
-                    ("placed", "")
-                } else {
-                    (
-                        "waiting",
-                        "Σε λίστα αναμονής· η θέση σας στη λίστα και η εξήγηση βρίσκονται στη σελίδα της αίτησης. / On the waiting list: your position and the explanation are on the application's page.",
-                    )
-                };
-                state
-                    .workflow()
-                    .complete(
-                        &t.db,
-                        TaskId(task.id),
-                        &who.staff,
-                        outcome,
-                        &BTreeMap::new(),
-                        comment,
-                    )
-                    .await?;
-            }
-            // Published before: tell those whose result changed.
-            None if changed_apps.contains(&app.to_string()) => {
-                state
-                    .workflow()
-                    .record_event(
-                        &t.db,
-                        CaseId(*case),
-                        "notify.progress",
-                        &who.staff.actor(),
-                        true,
-                        json!({
-                            "message": {
-                                "el": "Τα αποτελέσματα των παιδικών σταθμών αναθεωρήθηκαν και το αποτέλεσμά σας άλλαξε.",
-                                "en": "The nursery results were revised and your result changed.",
-                            },
-                            "path": format!("/nurseries/applications/{case}"),
-                        }),
-                    )
-                    .await?;
-            }
-            None => {}
+    for (app, _, task) in waiting {
+        let placed = rows.iter().any(|r| r.application_id == app && r.holds());
+        if task.assignee.is_none() {
+            state
+                .workflow()
+                .claim(&t.db, TaskId(task.id), &who.staff)
+                .await?;
         }
+        let (outcome, comment) = if placed {
+            ("placed", "")
+        } else {
+            (
+                "waiting",
+                "Σε λίστα αναμονής· η θέση σας στη λίστα και η εξήγηση βρίσκονται στη σελίδα της αίτησης. / On the waiting list: your position and the explanation are on the application's page.",
+            )
+        };
+        state
+            .workflow()
+            .complete(
+                &t.db,
+                TaskId(task.id),
+                &who.staff,
+                outcome,
+                &BTreeMap::new(),
+                comment,
+            )
+            .await?;
+    }
+    // Published before: tell those whose result changed.
+    for (app, case) in &cases {
+        if !changed_apps.contains(&app.to_string()) {
+            continue;
+        }
+        state
+            .workflow()
+            .record_event(
+                &t.db,
+                CaseId(*case),
+                "notify.progress",
+                &who.staff.actor(),
+                true,
+                json!({
+                    "message": {
+                        "el": "Τα αποτελέσματα των παιδικών σταθμών αναθεωρήθηκαν και το αποτέλεσμά σας άλλαξε.",
+                        "en": "The nursery results were revised and your result changed.",
+                    },
+                    "path": format!("/nurseries/applications/{case}"),
+                }),
+            )
+            .await?;
     }
     record(
         &state,
