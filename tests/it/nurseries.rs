@@ -379,20 +379,66 @@ async fn open_year(app: &TestApp, host: &str) -> (Vec<String>, chrono::NaiveDate
     (stations, starts)
 }
 
+/// A submitted application's fields: the parent, one child per
+/// (age in months on the first day, re-enrolling), the claims, the stations.
+#[allow(clippy::too_many_arguments)]
+fn family_fields(
+    who: &str,
+    starts: chrono::NaiveDate,
+    children: &[(u32, bool)],
+    together: bool,
+    family_children: u32,
+    income: u32,
+    claims: &[&str],
+    prefs: &[&str],
+) -> Vec<(String, String)> {
+    let mut f: Vec<(String, String)> = [
+        ("action", "submit".to_owned()),
+        ("parent_name", format!("Γονέας {who}")),
+        ("email", format!("{}@example.gr", who.replace('-', ""))),
+        ("mobile", "69 1234 5678".to_owned()),
+        ("income", income.to_string()),
+        ("family_children", family_children.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    for (i, (months, reenrol)) in children.iter().enumerate() {
+        f.push((format!("child-{i}-name"), format!("Παιδί {} {who}", i + 1)));
+        f.push((
+            format!("child-{i}-birth"),
+            (starts - chrono::Months::new(*months)).to_string(),
+        ));
+        if *reenrol {
+            f.push((format!("child-{i}-reenrolment"), "1".into()));
+        }
+    }
+    if together {
+        f.push(("together".into(), "1".into()));
+    }
+    for c in claims {
+        f.push(("claim".into(), (*c).to_owned()));
+    }
+    for (i, s) in prefs.iter().enumerate() {
+        f.push((format!("pref-{}", i + 1), (*s).to_owned()));
+    }
+    f
+}
+
 /// Posts the application form as the browser does (multipart, CSRF
 /// first); returns the status, the redirect target and the body.
 async fn send_application(
     app: &TestApp,
     parent: &mut dimos_it::Browser<'_>,
     host: &str,
-    fields: &[(&str, String)],
+    fields: &[(impl AsRef<str>, String)],
     files: &[(&str, &str)],
 ) -> (u16, String, String) {
     let (status, html) = page(parent, host, "/nurseries/apply").await;
     assert_eq!(status, 200, "{html}");
     let mut form = reqwest::multipart::Form::new().text("_csrf", csrf_of(&html));
     for (k, v) in fields {
-        form = form.text(k.to_string(), v.clone());
+        form = form.text(k.as_ref().to_owned(), v.clone());
     }
     for (k, name) in files {
         form = form.part(
@@ -903,34 +949,17 @@ async fn twenty_families_are_placed_explained_and_the_waiting_list_moves(b: Back
     let mut protocols = vec![];
     for f in FAMILIES {
         let mut parent = person(&app, &host, f.person).await;
-        let mut fields = vec![
-            ("action", "submit".to_owned()),
-            ("parent_name", format!("Γονέας {}", f.person)),
-            ("email", format!("{}@example.gr", f.person.replace('-', ""))),
-            ("mobile", "69 1234 5678".to_owned()),
-            ("income", f.income.to_string()),
-            ("family_children", f.family_children.to_string()),
-        ];
-        for (i, (months, reenrol)) in f.children.iter().enumerate() {
-            let name: &'static str = Box::leak(format!("child-{i}-name").into_boxed_str());
-            let birth: &'static str = Box::leak(format!("child-{i}-birth").into_boxed_str());
-            fields.push((name, format!("Παιδί {} {}", i + 1, f.person)));
-            fields.push((birth, (starts - chrono::Months::new(*months)).to_string()));
-            if *reenrol {
-                let r: &'static str = Box::leak(format!("child-{i}-reenrolment").into_boxed_str());
-                fields.push((r, "1".into()));
-            }
-        }
-        if f.together {
-            fields.push(("together", "1".into()));
-        }
-        for c in f.claims {
-            fields.push(("claim", (*c).to_owned()));
-        }
-        for (i, &s) in f.prefs.iter().enumerate() {
-            let k: &'static str = Box::leak(format!("pref-{}", i + 1).into_boxed_str());
-            fields.push((k, stations[s].clone()));
-        }
+        let prefs: Vec<&str> = f.prefs.iter().map(|&s| stations[s].as_str()).collect();
+        let fields = family_fields(
+            f.person,
+            starts,
+            f.children,
+            f.together,
+            f.family_children,
+            f.income,
+            f.claims,
+            &prefs,
+        );
         let (status, to, html) = send_application(
             &app,
             &mut parent,
@@ -1426,7 +1455,7 @@ async fn the_admin_sets_the_points_and_an_upheld_objection_revises_the_results(b
     let mut cases = vec![];
     for (who, claims, income) in [
         // 50 + 60 + 20 = 130, by the municipality's table.
-        ("parent-01", vec!["resident", "working-mother"], "20000"),
+        ("parent-01", vec!["resident", "working-mother"], 20_000),
         // 50 + 25 + 20 + 15 + 25 = 135.
         (
             "parent-02",
@@ -1436,27 +1465,20 @@ async fn the_admin_sets_the_points_and_an_upheld_objection_revises_the_results(b
                 "disability",
                 "student-or-conscript",
             ],
-            "9000",
+            9_000,
         ),
     ] {
         let mut parent = person(&app, &host, who).await;
-        let mut fields = vec![
-            ("action", "submit".to_owned()),
-            ("parent_name", format!("Γονέας {who}")),
-            ("email", format!("{}@example.gr", who.replace('-', ""))),
-            ("mobile", "69 1234 5678".to_owned()),
-            ("income", income.to_owned()),
-            ("family_children", "1".to_owned()),
-            ("child-0-name", format!("Παιδί {who}")),
-            (
-                "child-0-birth",
-                (starts - chrono::Months::new(36)).to_string(),
-            ),
-            ("pref-1", stations[0].clone()),
-        ];
-        for c in claims {
-            fields.push(("claim", c.to_owned()));
-        }
+        let fields = family_fields(
+            who,
+            starts,
+            &[PRESCHOOL],
+            false,
+            1,
+            income,
+            &claims,
+            &[&stations[0]],
+        );
         let (status, to, html) = send_application(&app, &mut parent, &host, &fields, &[]).await;
         assert_eq!(status, 303, "{html}");
         cases.push(
@@ -1475,23 +1497,16 @@ async fn the_admin_sets_the_points_and_an_upheld_objection_revises_the_results(b
     }
     // A third family applies, then withdraws: it takes no place.
     let mut p03 = person(&app, &host, "parent-03").await;
-    let fields = vec![
-        ("action", "submit".to_owned()),
-        ("parent_name", "Γονέας parent-03".to_owned()),
-        ("email", "parent03@example.gr".to_owned()),
-        ("mobile", "69 1234 5678".to_owned()),
-        ("income", "1000".to_owned()),
-        ("family_children", "1".to_owned()),
-        ("child-0-name", "Παιδί parent-03".to_owned()),
-        (
-            "child-0-birth",
-            (starts - chrono::Months::new(36)).to_string(),
-        ),
-        ("pref-1", stations[0].clone()),
-        ("claim", "resident".to_owned()),
-        ("claim", "working-mother".to_owned()),
-        ("claim", "single-parent".to_owned()),
-    ];
+    let fields = family_fields(
+        "parent-03",
+        starts,
+        &[PRESCHOOL],
+        false,
+        1,
+        1_000,
+        &["resident", "working-mother", "single-parent"],
+        &[&stations[0]],
+    );
     let (status, to, _) = send_application(&app, &mut p03, &host, &fields, &[]).await;
     assert_eq!(status, 303);
     let withdrawn = to
@@ -1583,7 +1598,7 @@ async fn the_admin_sets_the_points_and_an_upheld_objection_revises_the_results(b
             .text("_csrf", csrf)
             .text("objection", text)
             .part(
-                "evidence",
+                "doc-evidence",
                 reqwest::multipart::Part::bytes(b"%PDF-1.7\n% custody\n".to_vec())
                     .file_name("επιμέλεια.pdf"),
             )

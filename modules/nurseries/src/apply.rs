@@ -137,57 +137,17 @@ pub(crate) async fn apply(
     ui: Ui,
     t: CurrentTenant,
     Verified(user): Verified,
-    mut form: Multipart,
+    form: Multipart,
 ) -> Result<Response> {
     let year = open_year(&state, &t).await?;
     let def = state.workflow().effective(&t.db, PROCESS).await?;
-    let (policy, tmp) = dimos_web::cases::documents::upload_policy(&state);
-    let bad = |e: axum::extract::multipart::MultipartError| Error::BadRequest(e.body_text());
+    let kinds: Vec<&str> = def.documents.iter().map(|d| d.id.as_str()).collect();
+    let form = dimos_web::cases::documents::receive_form(&state, &user, form, &kinds).await?;
     let mut raw = RawApplication::default();
-    let mut csrf_ok = false;
-    let mut action = String::new();
-    let mut files = vec![];
-    let mut file_errors = vec![];
-    while let Some(field) = form.next_field().await.map_err(bad)? {
-        let name = field.name().unwrap_or("").to_owned();
-        if name == "_csrf" {
-            check_csrf(&user, &field.text().await.map_err(bad)?)?;
-            csrf_ok = true;
-            continue;
-        }
-        if let Some(kind) = name.strip_prefix("doc-") {
-            // The token comes first in our form: nothing is stored for a
-            // request that has not shown it.
-            if !csrf_ok {
-                return Err(Error::Forbidden.into());
-            }
-            let file_name: String = field.file_name().unwrap_or("").chars().take(200).collect();
-            if file_name.is_empty() || !def.documents.iter().any(|d| d.id == kind) {
-                continue;
-            }
-            let kind = kind.to_owned();
-            match dimos_storage::receive(&tmp, Box::pin(field), &policy).await {
-                Ok(r) => files.push((kind, file_name, r)),
-                Err(e) => match Error::from(e) {
-                    Error::Validation(errs) => file_errors.extend(errs.into_iter().map(|mut e| {
-                        e.field = name.clone();
-                        e
-                    })),
-                    other => return Err(other.into()),
-                },
-            }
-            continue;
-        }
-        let value = field.text().await.map_err(bad)?;
-        if name == "action" {
-            action = value;
-        } else {
-            raw.set(&name, value);
-        }
+    for (name, value) in &form.fields {
+        raw.set(name, value.clone());
     }
-    if !csrf_ok {
-        return Err(Error::Forbidden.into());
-    }
+    let action = form.get("action").unwrap_or("").to_owned();
     let parent = user.acting_for().0;
     let now = state.workflow().now();
     if let Some(row) = applications::of_parent(&t.db, year.id, parent).await?
@@ -208,10 +168,10 @@ pub(crate) async fn apply(
         starts_on: year.starts_on,
     };
     let a = match raw.validate(&cx) {
-        Ok(a) if file_errors.is_empty() => a,
+        Ok(a) if form.errors.is_empty() => a,
         result => {
             let mut errors = result.err().unwrap_or_default();
-            errors.extend(file_errors);
+            errors.extend(form.errors);
             return render_form(
                 &ui,
                 &t,
@@ -257,7 +217,7 @@ pub(crate) async fn apply(
                 filed_by: user.assisting.as_ref().map(|_| user.account.id),
                 subject: format!("{} — {}", year.label, child_names.join(", ")),
                 data,
-                attachments: u32::try_from(files.len()).unwrap_or(0),
+                attachments: u32::try_from(form.files.len()).unwrap_or(0),
             },
         )
         .await?;
@@ -294,23 +254,9 @@ pub(crate) async fn apply(
             .await?;
         return Err(Error::Conflict("nursery-already-applied").into());
     }
-    let actor = dimos_workflow::Actor {
-        account: Some(user.account.id),
-        name: user.account.display_name(),
-        on_behalf_of: user.assisting.as_ref().map(|x| x.account),
-    };
-    for (kind, name, received) in files {
-        dimos_web::cases::documents::attach(
-            &state,
-            &t,
-            started.case_id.0,
-            Some(kind),
-            name,
-            received,
-            &actor,
-        )
+    let actor = dimos_web::cases::citizen_actor(&user);
+    form.attach_all(&state, &t, started.case_id.0, &actor)
         .await?;
-    }
     Ok(Redirect::to(&format!(
         "/nurseries/applications/{}?done=submitted",
         started.case_id
@@ -383,7 +329,7 @@ pub(crate) async fn render_application(
         StatusCode::OK
     };
     let (text, problems) = objection.unwrap_or_default();
-    let (summary, errors) = crate::messages(ui, &problems, &["objection", "evidence"]);
+    let (summary, errors) = crate::messages(ui, &problems, &["objection", "doc-evidence"]);
     let html = ui.render(
         "nurseries/application.html",
         context! {

@@ -515,32 +515,7 @@ async fn add_station(
     peer: Peer,
     Form(f): Form<StationForm>,
 ) -> Result<Response> {
-    check_csrf(&who.user, &f.csrf)?;
-    let errors = match f.validate() {
-        Ok((name, address)) => {
-            match catalogue::add_station(&t.db, &name, &address, state.workflow().now()).await {
-                Ok(id) => {
-                    record(
-                        &state,
-                        &t,
-                        who.user
-                            .audit(peer, "nursery_station_added")
-                            .record(format!("nursery-station:{id}"))
-                            .detail(json!({"name": name, "address": address})),
-                    )
-                    .await?;
-                    return Ok(Redirect::to("/nurseries/admin?done=station-added").into_response());
-                }
-                Err(e) => taken(e, "name", "nursery-station-taken")?,
-            }
-        }
-        Err(errors) => errors,
-    };
-    let failed = Failed {
-        station: Some((f, errors)),
-        year: None,
-    };
-    admin_page(&state, &ui, &t, &who.user.csrf, None, failed).await
+    save_station(&state, &ui, &t, &who, peer, None, f).await
 }
 
 /// Renames, moves or closes a station. Another municipality's station is
@@ -554,25 +529,53 @@ async fn update_station(
     Path(id): Path<Uuid>,
     Form(f): Form<StationForm>,
 ) -> Result<Response> {
-    check_csrf(&who.user, &f.csrf)?;
     catalogue::station(&t.db, id)
         .await?
         .ok_or(Error::NotFound)?;
+    save_station(&state, &ui, &t, &who, peer, Some(id), f).await
+}
+
+/// Adds a station (`id` none) or saves one; a name already taken in the
+/// municipality is refused on its field.
+async fn save_station(
+    state: &AppState,
+    ui: &Ui,
+    t: &CurrentTenant,
+    who: &Authorized<ManageNurseries>,
+    peer: Peer,
+    id: Option<Uuid>,
+    f: StationForm,
+) -> Result<Response> {
+    check_csrf(&who.user, &f.csrf)?;
     let errors = match f.validate() {
         Ok((name, address)) => {
-            let active = f.active.is_some();
-            match catalogue::update_station(&t.db, id, &name, &address, active).await {
-                Ok(_) => {
+            let active = id.is_none() || f.active.is_some();
+            let saved = match id {
+                None => {
+                    catalogue::add_station(&t.db, &name, &address, state.workflow().now()).await
+                }
+                Some(id) => catalogue::update_station(&t.db, id, &name, &address, active)
+                    .await
+                    .map(|_| id),
+            };
+            match saved {
+                Ok(saved) => {
+                    let (action, done) = match id {
+                        None => ("nursery_station_added", "station-added"),
+                        Some(_) => ("nursery_station_changed", "station-saved"),
+                    };
                     record(
-                        &state,
-                        &t,
+                        state,
+                        t,
                         who.user
-                            .audit(peer, "nursery_station_changed")
-                            .record(format!("nursery-station:{id}"))
+                            .audit(peer, action)
+                            .record(format!("nursery-station:{saved}"))
                             .detail(json!({"name": name, "address": address, "active": active})),
                     )
                     .await?;
-                    return Ok(Redirect::to("/nurseries/admin?done=station-saved").into_response());
+                    return Ok(
+                        Redirect::to(&format!("/nurseries/admin?done={done}")).into_response()
+                    );
                 }
                 Err(e) => taken(e, "name", "nursery-station-taken")?,
             }
@@ -583,7 +586,7 @@ async fn update_station(
         station: Some((f, errors)),
         year: None,
     };
-    admin_page(&state, &ui, &t, &who.user.csrf, None, failed).await
+    admin_page(state, ui, t, &who.user.csrf, None, failed).await
 }
 
 async fn add_year(

@@ -7,7 +7,7 @@ use crate::{applications, catalogue, results};
 use axum::extract::{Multipart, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use dimos_kernel::{Error, FieldError};
-use dimos_web::auth::{Verified, check_csrf};
+use dimos_web::auth::Verified;
 use dimos_web::{AppState, CurrentTenant, Result};
 use dimos_workflow::NewCase;
 use serde_json::Map;
@@ -39,7 +39,7 @@ pub(crate) async fn object(
     t: CurrentTenant,
     Verified(user): Verified,
     Path(case): Path<Uuid>,
-    mut form: Multipart,
+    form: Multipart,
 ) -> Result<Response> {
     let row = applications::of_case(&t.db, case)
         .await?
@@ -48,46 +48,10 @@ pub(crate) async fn object(
     if !may_object(&state, &t, &row).await? {
         return Err(Error::Conflict("nursery-objections-closed").into());
     }
-    let (policy, tmp) = dimos_web::cases::documents::upload_policy(&state);
-    let bad = |e: axum::extract::multipart::MultipartError| Error::BadRequest(e.body_text());
-    let mut csrf_ok = false;
-    let mut text = String::new();
-    let mut file = None;
-    let mut problems = vec![];
-    while let Some(field) = form.next_field().await.map_err(bad)? {
-        match field.name().unwrap_or("") {
-            "_csrf" => {
-                check_csrf(&user, &field.text().await.map_err(bad)?)?;
-                csrf_ok = true;
-            }
-            "objection" => text = field.text().await.map_err(bad)?,
-            "evidence" => {
-                if !csrf_ok {
-                    return Err(Error::Forbidden.into());
-                }
-                let name: String = field.file_name().unwrap_or("").chars().take(200).collect();
-                if name.is_empty() {
-                    continue;
-                }
-                match dimos_storage::receive(&tmp, Box::pin(field), &policy).await {
-                    Ok(received) => file = Some((name, received)),
-                    Err(e) => match Error::from(e) {
-                        Error::Validation(errs) => {
-                            problems.extend(errs.into_iter().map(|mut e| {
-                                e.field = "evidence".into();
-                                e
-                            }))
-                        }
-                        other => return Err(other.into()),
-                    },
-                }
-            }
-            _ => {}
-        }
-    }
-    if !csrf_ok {
-        return Err(Error::Forbidden.into());
-    }
+    let form =
+        dimos_web::cases::documents::receive_form(&state, &user, form, &["evidence"]).await?;
+    let text = form.get("objection").unwrap_or("").to_owned();
+    let mut problems = form.errors.clone();
     let text = text.trim().to_owned();
     if text.is_empty() {
         problems.insert(0, FieldError::new("objection", "required"));
@@ -125,26 +89,12 @@ pub(crate) async fn object(
                 filed_by: user.assisting.as_ref().map(|_| user.account.id),
                 subject: format!("Ένσταση — {protocol}"),
                 data,
-                attachments: u32::from(file.is_some()),
+                attachments: u32::try_from(form.files.len()).unwrap_or(0),
             },
         )
         .await?;
-    if let Some((name, received)) = file {
-        let actor = dimos_workflow::Actor {
-            account: Some(user.account.id),
-            name: user.account.display_name(),
-            on_behalf_of: user.assisting.as_ref().map(|x| x.account),
-        };
-        dimos_web::cases::documents::attach(
-            &state,
-            &t,
-            started.case_id.0,
-            Some("evidence".into()),
-            name,
-            received,
-            &actor,
-        )
+    let actor = dimos_web::cases::citizen_actor(&user);
+    form.attach_all(&state, &t, started.case_id.0, &actor)
         .await?;
-    }
     Ok(Redirect::to(&format!("/cases/{}?done=submitted", started.case_id)).into_response())
 }

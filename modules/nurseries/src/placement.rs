@@ -180,9 +180,9 @@ impl Outcome {
     }
 }
 
-/// Units in priority order (ties, which a lottery makes all but impossible,
-/// go by index so the order is total).
-fn ranks(inst: &Instance) -> Vec<usize> {
+/// Units in the order they are served: by priority (ties, which a lottery
+/// makes all but impossible, go by index so the order is total).
+pub fn served_order(inst: &Instance) -> Vec<usize> {
     let mut order: Vec<usize> = (0..inst.units.len()).collect();
     order.sort_by(|&a, &b| {
         inst.units[a]
@@ -190,6 +190,12 @@ fn ranks(inst: &Instance) -> Vec<usize> {
             .cmp(&inst.units[b].priority)
             .then(a.cmp(&b))
     });
+    order
+}
+
+/// Each unit's place in `served_order`.
+fn ranks(inst: &Instance) -> Vec<usize> {
+    let order = served_order(inst);
     let mut rank = vec![0; order.len()];
     for (r, &u) in order.iter().enumerate() {
         rank[u] = r;
@@ -484,11 +490,9 @@ pub enum RefusalReason {
 /// Waiting lists: per station and age group, the units that ranked the
 /// station above where they went, best first.
 pub fn waiting_lists(inst: &Instance, out: &Outcome) -> Vec<Vec<Vec<usize>>> {
-    let rank = ranks(inst);
     let groups = inst.groups();
     let mut lists = vec![vec![Vec::new(); groups]; inst.capacity.len()];
-    let mut order: Vec<usize> = (0..inst.units.len()).collect();
-    order.sort_by_key(|&u| rank[u]);
+    let order = served_order(inst);
     for u in order {
         let unit = &inst.units[u];
         let wanted = match out.choice(inst, u) {
@@ -576,7 +580,6 @@ pub fn reoffer(
     gone: &[usize],
     out_of_play: &[bool],
 ) -> Vec<Move> {
-    let rank = ranks(inst);
     let mut freed: Vec<usize> = Vec::new();
     for &u in gone {
         if let Some(s) = out.station.get_mut(u).and_then(Option::take) {
@@ -584,8 +587,7 @@ pub fn reoffer(
         }
     }
     let mut moves = Vec::new();
-    let mut order: Vec<usize> = (0..inst.units.len()).collect();
-    order.sort_by_key(|&u| rank[u]);
+    let order = served_order(inst);
     while let Some(s) = freed.pop() {
         let mut used = out.used(inst);
         for &u in &order {
@@ -639,9 +641,7 @@ mod tests {
     /// The stable outcome under one master list, computed the obvious way:
     /// each unit in priority order takes its best station with room.
     fn serial(inst: &Instance) -> Vec<Option<usize>> {
-        let rank = ranks(inst);
-        let mut order: Vec<usize> = (0..inst.units.len()).collect();
-        order.sort_by_key(|&u| rank[u]);
+        let order = served_order(inst);
         let mut used = vec![vec![0u32; inst.groups()]; inst.capacity.len()];
         let mut station = vec![None; inst.units.len()];
         for u in order {

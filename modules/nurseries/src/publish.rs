@@ -72,13 +72,7 @@ fn lists(snap: &Snapshot, rows: &[ResultRow], names: &[String], groups: &[String
     let (out, out_of_play) = results::current(snap, rows);
     let waiting = placement::waiting_lists(&snap.instance, &out);
     let inst = &snap.instance;
-    let mut order: Vec<usize> = (0..inst.units.len()).collect();
-    order.sort_by(|&a, &b| {
-        inst.units[a]
-            .priority
-            .cmp(&inst.units[b].priority)
-            .then(a.cmp(&b))
-    });
+    let order = placement::served_order(inst);
     let mut tables = vec![];
     for (s, name) in names.iter().enumerate() {
         for (g, group) in groups.iter().enumerate() {
@@ -436,13 +430,7 @@ async fn ranking_rows(ui: &Ui, t: &CurrentTenant, run: &Run) -> Result<Vec<Vec<S
     let names = station_names(t, &stations, snap);
     let groups = group_labels(ui, &config(t).await?, snap);
     let inst = &snap.instance;
-    let mut order: Vec<usize> = (0..inst.units.len()).collect();
-    order.sort_by(|&a, &b| {
-        inst.units[a]
-            .priority
-            .cmp(&inst.units[b].priority)
-            .then(a.cmp(&b))
-    });
+    let order = placement::served_order(inst);
     let mut rows = vec![
         [
             "nurseries-csv-rank",

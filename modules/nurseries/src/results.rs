@@ -491,25 +491,44 @@ pub async fn vacate(
         tx.execute(&q).await?;
         plan_expiry(tx, tdb, run.id, u, deadline).await?;
         let who = &snap.units[m.unit];
-        engine
-            .record_event_tx(
-                tx,
-                tdb,
-                CaseId(who.case),
-                "notify.progress",
-                &Actor::system(),
-                true,
-                json!({
-                    "message": {
-                        "el": format!("Σας προσφέρεται θέση σε παιδικό σταθμό από τη λίστα αναμονής· αποδεχθείτε την ή αρνηθείτε την έως {}.", deadline.format("%d/%m/%Y")),
-                        "en": format!("A nursery place is offered to you from the waiting list; accept or decline it by {}.", deadline.format("%d/%m/%Y")),
-                    },
-                    "path": format!("/nurseries/applications/{}", who.case),
-                }),
-            )
-            .await?;
+        let date = deadline.format("%d/%m/%Y");
+        tell(
+            tx,
+            tdb,
+            engine,
+            who.case,
+            format!("Σας προσφέρεται θέση σε παιδικό σταθμό από τη λίστα αναμονής· αποδεχθείτε την ή αρνηθείτε την έως {date}."),
+            format!("A nursery place is offered to you from the waiting list; accept or decline it by {date}."),
+        )
+        .await?;
     }
     Ok(moves)
+}
+
+/// Tells the family, through its application's case, in its language;
+/// the message links to the application's page.
+async fn tell(
+    tx: &mut TenantTx<'_>,
+    tdb: &TenantDb,
+    engine: &Engine,
+    case: Uuid,
+    el: String,
+    en: String,
+) -> Result<(), Error> {
+    engine
+        .record_event_tx(
+            tx,
+            tdb,
+            CaseId(case),
+            "notify.progress",
+            &Actor::system(),
+            true,
+            json!({
+                "message": { "el": el, "en": en },
+                "path": format!("/nurseries/applications/{case}"),
+            }),
+        )
+        .await
 }
 
 /// The family accepts its offer.
@@ -590,23 +609,16 @@ impl JobHandler for OfferExpiry {
             Err(e) => return Err(e),
         }
         if let Some(who) = run.snapshot.0.units.get(unit) {
-            self.engine
-                .record_event_tx(
-                    tx,
-                    tdb,
-                    CaseId(who.case),
-                    "notify.progress",
-                    &Actor::system(),
-                    true,
-                    json!({
-                        "message": {
-                            "el": "Η προθεσμία αποδοχής της θέσης έληξε· η θέση δόθηκε στην επόμενη οικογένεια.",
-                            "en": "The deadline to accept the place passed; it went to the next family.",
-                        },
-                        "path": format!("/nurseries/applications/{}", who.case),
-                    }),
-                )
-                .await?;
+            tell(
+                tx,
+                tdb,
+                &self.engine,
+                who.case,
+                "Η προθεσμία αποδοχής της θέσης έληξε· η θέση δόθηκε στην επόμενη οικογένεια."
+                    .into(),
+                "The deadline to accept the place passed; it went to the next family.".into(),
+            )
+            .await?;
         }
         Ok(())
     }

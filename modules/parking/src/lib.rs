@@ -306,47 +306,14 @@ async fn apply(
     ui: Ui,
     t: CurrentTenant,
     Verified(user): Verified,
-    mut form: axum::extract::Multipart,
+    form: axum::extract::Multipart,
 ) -> Result<Response> {
     let def = state.workflow().effective(&t.db, PROCESS).await?;
-    let (policy, tmp) = dimos_web::cases::documents::upload_policy(&state);
-    let bad = |e: axum::extract::multipart::MultipartError| Error::BadRequest(e.body_text());
+    let kinds: Vec<&str> = def.documents.iter().map(|d| d.id.as_str()).collect();
+    let form = dimos_web::cases::documents::receive_form(&state, &user, form, &kinds).await?;
     let mut raw = RawApplication::default();
-    let mut csrf_ok = false;
-    let mut files = vec![];
-    let mut file_errors = vec![];
-    while let Some(field) = form.next_field().await.map_err(bad)? {
-        let name = field.name().unwrap_or("").to_owned();
-        if name == "_csrf" {
-            check_csrf(&user, &field.text().await.map_err(bad)?)?;
-            csrf_ok = true;
-            continue;
-        }
-        if let Some(kind) = name.strip_prefix("doc-") {
-            // The token comes first in our form: nothing is stored for a
-            // request that has not shown it.
-            if !csrf_ok {
-                return Err(Error::Forbidden.into());
-            }
-            let file_name: String = field.file_name().unwrap_or("").chars().take(200).collect();
-            // An input left empty still sends a part, with no name.
-            if file_name.is_empty() || !def.documents.iter().any(|d| d.id == kind) {
-                continue;
-            }
-            let kind = kind.to_owned();
-            match dimos_storage::receive(&tmp, Box::pin(field), &policy).await {
-                Ok(r) => files.push((kind, file_name, r)),
-                Err(e) => match Error::from(e) {
-                    Error::Validation(errs) => file_errors.extend(errs.into_iter().map(|mut e| {
-                        e.field = name.clone();
-                        e
-                    })),
-                    other => return Err(other.into()),
-                },
-            }
-            continue;
-        }
-        let value = field.text().await.map_err(bad)?;
+    for (name, value) in &form.fields {
+        let value = value.clone();
         match name.as_str() {
             "full_name" => raw.full_name = value,
             "email" => raw.email = value,
@@ -358,14 +325,11 @@ async fn apply(
             _ => {}
         }
     }
-    if !csrf_ok {
-        return Err(Error::Forbidden.into());
-    }
     let a = match raw.validate() {
-        Ok(a) if file_errors.is_empty() => a,
+        Ok(a) if form.errors.is_empty() => a,
         result => {
             let mut errors = result.err().unwrap_or_default();
-            errors.extend(file_errors);
+            errors.extend(form.errors);
             return render_form(
                 &ui,
                 &def.documents,
@@ -401,27 +365,13 @@ async fn apply(
                 filed_by: user.assisting.as_ref().map(|_| user.account.id),
                 subject: format!("{} — {}", a.location, a.plate.as_str()),
                 data,
-                attachments: u32::try_from(files.len()).unwrap_or(0),
+                attachments: u32::try_from(form.files.len()).unwrap_or(0),
             },
         )
         .await?;
-    let actor = dimos_workflow::Actor {
-        account: Some(user.account.id),
-        name: user.account.display_name(),
-        on_behalf_of: user.assisting.as_ref().map(|x| x.account),
-    };
-    for (kind, name, received) in files {
-        dimos_web::cases::documents::attach(
-            &state,
-            &t,
-            started.case_id.0,
-            Some(kind),
-            name,
-            received,
-            &actor,
-        )
+    let actor = dimos_web::cases::citizen_actor(&user);
+    form.attach_all(&state, &t, started.case_id.0, &actor)
         .await?;
-    }
     Ok(Redirect::to(&format!(
         "/cases/{}?done=submitted#documents",
         started.case_id

@@ -308,7 +308,9 @@ async fn withdraw(
     Ok(Redirect::to(&format!("/cases/{id}?done=withdrawn")).into_response())
 }
 
-pub(crate) fn actor(user: &CurrentUser) -> Actor {
+/// The citizen (or the officer assisting them at the desk), as the case's
+/// history names them.
+pub fn actor(user: &CurrentUser) -> Actor {
     Actor {
         account: Some(user.account.id),
         name: user.account.display_name(),

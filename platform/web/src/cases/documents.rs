@@ -61,6 +61,94 @@ pub async fn attach(
     store(state, tenant, case, upload, by, None).await
 }
 
+/// A module's form sent with its documents: text fields, and files in
+/// inputs named `doc-<kind>`. The CSRF token must come first (our forms
+/// put it there): nothing is stored for a request that has not shown it.
+pub struct FormWithDocuments {
+    /// Text fields in order (repeated names repeat).
+    pub fields: Vec<(String, String)>,
+    /// (kind, file name, the received file) for each file chosen.
+    pub files: Vec<(String, String, dimos_storage::Received)>,
+    /// A file refused (too large, wrong type), on its input.
+    pub errors: Vec<FieldError>,
+}
+
+impl FormWithDocuments {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Attaches every file to the case, as the applicant's upload.
+    pub async fn attach_all(
+        self,
+        state: &AppState,
+        tenant: &CurrentTenant,
+        case: Uuid,
+        by: &Actor,
+    ) -> std::result::Result<(), Error> {
+        for (kind, name, received) in self.files {
+            attach(state, tenant, case, Some(kind), name, received, by).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads a form with documents; only `kinds` are accepted (an input left
+/// empty, or of another kind, is skipped).
+pub async fn receive_form(
+    state: &AppState,
+    user: &CurrentUser,
+    mut form: Multipart,
+    kinds: &[&str],
+) -> Result<FormWithDocuments> {
+    let (policy, tmp) = upload_policy(state);
+    let bad = |e: axum::extract::multipart::MultipartError| Error::BadRequest(e.body_text());
+    let mut csrf_ok = false;
+    let mut out = FormWithDocuments {
+        fields: vec![],
+        files: vec![],
+        errors: vec![],
+    };
+    while let Some(field) = form.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or("").to_owned();
+        if name == "_csrf" {
+            check_csrf(user, &field.text().await.map_err(bad)?)?;
+            csrf_ok = true;
+            continue;
+        }
+        if let Some(kind) = name.strip_prefix("doc-") {
+            if !csrf_ok {
+                return Err(Error::Forbidden.into());
+            }
+            let file_name: String = field.file_name().unwrap_or("").chars().take(200).collect();
+            if file_name.is_empty() || !kinds.contains(&kind) {
+                continue;
+            }
+            let kind = kind.to_owned();
+            match dimos_storage::receive(&tmp, Box::pin(field), &policy).await {
+                Ok(r) => out.files.push((kind, file_name, r)),
+                Err(e) => match Error::from(e) {
+                    Error::Validation(errs) => out.errors.extend(errs.into_iter().map(|mut e| {
+                        e.field = name.clone();
+                        e
+                    })),
+                    other => return Err(other.into()),
+                },
+            }
+            continue;
+        }
+        let value = field.text().await.map_err(bad)?;
+        out.fields.push((name, value));
+    }
+    if !csrf_ok {
+        return Err(Error::Forbidden.into());
+    }
+    Ok(out)
+}
+
 async fn read_upload(
     state: &AppState,
     user: &CurrentUser,

@@ -4,6 +4,7 @@
 //! check who is asking, render, and translate.
 
 pub mod citizen;
+pub use citizen::actor as citizen_actor;
 pub mod documents;
 pub mod protocol;
 pub mod reports;
