@@ -1224,6 +1224,22 @@ async fn twenty_families_are_placed_explained_and_the_waiting_list_moves(b: Back
         html.contains("Σε λίστα αναμονής: δείτε τη θέση σας"),
         "{html}"
     );
+    assert!(
+        html.contains("href=\"/nurseries/applications/")
+            && html.contains("Η αίτηση: μόρια, αποτέλεσμα, αποδοχή θέσης"),
+        "the case page leads to the module's page"
+    );
+    // Told they wait, not that they were refused.
+    crate::flows::settle(&app).await;
+    let mails = mails_to(&app, "parent11@example.gr");
+    assert!(
+        mails.iter().any(|m| m.contains("είναι σε λίστα αναμονής")),
+        "{mails:?}"
+    );
+    assert!(
+        !mails.iter().any(|m| m.contains("δεν εγκρίθηκε")),
+        "{mails:?}"
+    );
 
     // The notice board: protocol numbers, never names.
     let mut visitor = dimos_it::Browser::new(&app);
@@ -1270,6 +1286,16 @@ async fn twenty_families_are_placed_explained_and_the_waiting_list_moves(b: Back
     assert!(
         html.contains("Θέση στον σταθμό Αγίου Νικολάου, η 1η επιλογή σας"),
         "{html}"
+    );
+    let (_, html) = page(
+        &mut p11,
+        &host,
+        &format!("/cases/{}", cases[index_of("parent-11")]),
+    )
+    .await;
+    assert!(
+        html.contains("Εγκρίθηκε: δείτε τη θέση και αποδεχθείτε την"),
+        "the waiting case ends with the place: {html}"
     );
     crate::flows::settle(&app).await;
     assert!(
@@ -1332,6 +1358,31 @@ async fn twenty_families_are_placed_explained_and_the_waiting_list_moves(b: Back
     let html = result_page("parent-01").await;
     assert_eq!(html.matches("αποδεχθήκατε τη θέση").count(), 2);
 
+    // The year is under way: the committee closes the waiting list; the
+    // twins still waiting hear their application ends without a place.
+    let (_, html) = page(&mut manager, &host, "/nurseries/admin/placement").await;
+    let (status, _, html) = post(
+        &mut manager,
+        &host,
+        "/nurseries/admin/placement/close-list",
+        &csrf_of(&html),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Η λίστα αναμονής έκλεισε"));
+    let mut p02 = person(&app, &host, "parent-02").await;
+    let (_, html) = page(
+        &mut p02,
+        &host,
+        &format!("/cases/{}", cases[index_of("parent-02")]),
+    )
+    .await;
+    assert!(
+        html.contains("Δεν διατέθηκε θέση: η λίστα αναμονής έκλεισε"),
+        "{html}"
+    );
+
     // Every step is audited.
     let mut admin = person(&app, &host, "municipal-admin").await;
     let (_, html) = page(&mut admin, &host, "/admin/audit").await;
@@ -1341,6 +1392,7 @@ async fn twenty_families_are_placed_explained_and_the_waiting_list_moves(b: Back
         "nursery_placement_published",
         "nursery_place_declined",
         "nursery_place_accepted",
+        "nursery_waiting_list_closed",
     ] {
         assert!(html.contains(action), "{action}");
     }

@@ -622,7 +622,74 @@ on_both_backends!(
     running_cases_keep_their_definition_version,
     withdrawal_cancels_work_and_timers,
     protocol_numbers_are_gap_free_and_restart_each_year,
+    modules_complete_the_steps_they_own_and_only_those,
 );
+
+/// A module completes a task whose work its own page or job does (a step
+/// with an `action`), without anyone holding it; never another step.
+async fn modules_complete_the_steps_they_own_and_only_those(backend: Backend) {
+    let e = env(backend).await;
+    // The fixture with its review done on a module's page.
+    let owned = FIXTURE.replacen(
+        "form = \"review\"\n",
+        "action = { path = \"/test/{case}/review\", label = { el = \"Έλεγχος\", en = \"Review\" } }\n",
+        1,
+    );
+    assert_ne!(owned, FIXTURE);
+    let plain = engine_with(&e, vec![fixture()]);
+    let system = Actor::system();
+    let case = plain
+        .start(&e.tdb, new_case(Uuid::now_v7(), json!({})))
+        .await
+        .unwrap()
+        .case_id;
+    let task = open_task(&e, case).await;
+    let refused = plain
+        .complete_action(&e.tdb, task, &system, "accept", "")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, dimos_kernel::Error::Conflict("task-not-module")),
+        "{refused:?}"
+    );
+
+    let def = Definition::parse_toml(&owned).unwrap();
+    let engine = engine_with(&e, vec![def]);
+    let case = engine
+        .start(&e.tdb, new_case(Uuid::now_v7(), json!({})))
+        .await
+        .unwrap()
+        .case_id;
+    let task = open_task(&e, case).await;
+    // A comment the outcome requires is still required.
+    let invalid = engine
+        .complete_action(&e.tdb, task, &system, "reject", "")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(invalid, dimos_kernel::Error::Validation(_)),
+        "{invalid:?}"
+    );
+    engine
+        .complete_action(&e.tdb, task, &system, "accept", "")
+        .await
+        .unwrap();
+    let tasks = query::tasks_of_case(&e.tdb, case).await.unwrap();
+    let done = tasks.iter().find(|t| t.id == task.0).unwrap();
+    assert_eq!(
+        (done.status.as_str(), done.outcome.as_deref()),
+        ("done", Some("accept"))
+    );
+    assert!(done.assignee.is_none(), "nobody had to hold it");
+    let again = engine
+        .complete_action(&e.tdb, task, &system, "accept", "")
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        again,
+        dimos_kernel::Error::Conflict("task-closed")
+    ));
+}
 
 /// Two replicas poll the same due timers at once: each fires exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -331,6 +331,7 @@ fn routes() -> Router<AppState> {
         .route("/applications/{case}/answer", post(apply::answer))
         .route("/admin/placement", get(publish::page))
         .route("/admin/placement/run", post(publish::run))
+        .route("/admin/placement/close-list", post(publish::close_list))
         .route("/admin/placement/{run}/publish", post(publish::publish))
         .route(
             "/admin/placement/{run}/ranking.csv",

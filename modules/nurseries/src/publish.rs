@@ -161,7 +161,7 @@ async fn render_page(
         "nurseries/placement.html",
         context! {
             csrf, summary, errors => messages,
-            done => done.filter(|d| ["ran", "published"].contains(&d.as_str())),
+            done => done.filter(|d| ["ran", "published", "list-closed"].contains(&d.as_str())),
             year => year.label.clone(), applications => apps.len(), unchecked,
             runs => runs.iter().map(|r| context! {
                 id => r.id, ran => r.ran_at.format("%d/%m/%Y %H:%M").to_string(),
@@ -291,8 +291,6 @@ pub(crate) async fn publish(
         Some(p) => Some(results::results(&t.db, p.id).await?),
         None => None,
     };
-    // Publishing closes every case waiting for results in this person's
-    // name: they must be one who may take those tasks, or nothing happens.
     let snap = &run.snapshot.0;
     let cases: BTreeMap<Uuid, Uuid> = snap.units.iter().map(|u| (u.application, u.case)).collect();
     let mut waiting = vec![];
@@ -302,11 +300,7 @@ pub(crate) async fn publish(
             .into_iter()
             .find(|x| x.status == "open" && x.step == "results")
         {
-            let (roles, departments) = query::candidates(&t.db, TaskId(task.id)).await?;
-            if !who.staff.is_candidate(&roles, &departments) {
-                return Err(Error::Conflict("nursery-publish-not-candidate").into());
-            }
-            waiting.push((*app, *case, task));
+            waiting.push((*app, task));
         }
     }
     let now = state.workflow().now();
@@ -329,38 +323,36 @@ pub(crate) async fn publish(
         .iter()
         .filter_map(|c| c["application"].as_str().map(str::to_owned))
         .collect();
-    for (app, _, task) in waiting {
+    for (app, task) in waiting {
         let placed = rows.iter().any(|r| r.application_id == app && r.holds());
-        if task.assignee.is_none() {
-            state
-                .workflow()
-                .claim(&t.db, TaskId(task.id), &who.staff)
-                .await?;
-        }
-        let (outcome, comment) = if placed {
-            ("placed", "")
-        } else {
-            (
-                "waiting",
-                "Σε λίστα αναμονής· η θέση σας στη λίστα και η εξήγηση βρίσκονται στη σελίδα της αίτησης. / On the waiting list: your position and the explanation are on the application's page.",
-            )
-        };
         state
             .workflow()
-            .complete(
+            .complete_action(
                 &t.db,
                 TaskId(task.id),
-                &who.staff,
-                outcome,
-                &BTreeMap::new(),
-                comment,
+                &who.staff.actor(),
+                if placed { "placed" } else { "waiting" },
+                "",
             )
             .await?;
     }
-    // Published before: tell those whose result changed.
+    // Published before: tell those whose result changed; a family that
+    // waited and now has a place, its case ends with it.
     for (app, case) in &cases {
         if !changed_apps.contains(&app.to_string()) {
             continue;
+        }
+        let placed = rows.iter().any(|r| r.application_id == *app && r.holds());
+        if placed
+            && let Some(task) = query::tasks_of_case(&t.db, CaseId(*case))
+                .await?
+                .into_iter()
+                .find(|x| x.status == "open" && x.step == "waiting-list")
+        {
+            state
+                .workflow()
+                .complete_action(&t.db, TaskId(task.id), &who.staff.actor(), "offered", "")
+                .await?;
         }
         state
             .workflow()
@@ -717,4 +709,50 @@ pub(crate) fn explain(
         });
     }
     children
+}
+
+/// Closes the waiting list of the year (when the year is under way and no
+/// more places will be offered from it): every family still waiting is told
+/// its application ends without a place.
+pub(crate) async fn close_list(
+    State(state): State<AppState>,
+    t: CurrentTenant,
+    who: Authorized<ReviewApplications>,
+    staff: StaffMember,
+    peer: Peer,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response> {
+    check_csrf(&who.user, &f.csrf)?;
+    let year = closed_year(&state, &t).await?;
+    let mut closed = 0;
+    for row in applications::in_play(&t.db, year.id).await? {
+        let Some(case) = row.case_id else { continue };
+        if let Some(task) = query::tasks_of_case(&t.db, CaseId(case))
+            .await?
+            .into_iter()
+            .find(|x| x.status == "open" && x.step == "waiting-list")
+        {
+            state
+                .workflow()
+                .complete_action(
+                    &t.db,
+                    TaskId(task.id),
+                    &staff.staff.actor(),
+                    "closed",
+                    "Η λίστα αναμονής της σχολικής χρονιάς έκλεισε· δεν διατέθηκε θέση για την αίτησή σας. / The waiting list of the school year was closed; no place could be offered to your application.",
+                )
+                .await?;
+            closed += 1;
+        }
+    }
+    record(
+        &state,
+        &t,
+        who.user
+            .audit(peer, "nursery_waiting_list_closed")
+            .record(format!("nursery-year:{}", year.id))
+            .detail(json!({"year": year.label, "closed": closed})),
+    )
+    .await?;
+    Ok(Redirect::to("/nurseries/admin/placement?done=list-closed").into_response())
 }

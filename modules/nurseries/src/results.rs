@@ -491,6 +491,21 @@ pub async fn vacate(
         tx.execute(&q).await?;
         plan_expiry(tx, tdb, run.id, u, deadline).await?;
         let who = &snap.units[m.unit];
+        // A family still waiting: its case ends with the place.
+        if let Some(task) =
+            dimos_workflow::query::open_task_in(tx, tdb, CaseId(who.case), "waiting-list").await?
+        {
+            engine
+                .complete_action_tx(
+                    tx,
+                    tdb,
+                    dimos_workflow::TaskId(task.id),
+                    &Actor::system(),
+                    "offered",
+                    "",
+                )
+                .await?;
+        }
         let date = deadline.format("%d/%m/%Y");
         tell(
             tx,

@@ -28,6 +28,10 @@ pub struct Definition {
     /// Documents the applicant is asked for.
     #[serde(default)]
     pub documents: Vec<DocumentSpec>,
+    /// The module's own page for the applicant (results to read, answers
+    /// to give); the case page links there. `{case}` is the case id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub citizen_page: Option<TaskAction>,
     #[serde(default)]
     pub forms: BTreeMap<String, Form>,
     /// The first step is where a case starts.
@@ -564,6 +568,11 @@ impl Definition {
                 "invalid",
                 "a process cannot start with its end",
             );
+        }
+        if let Some(p) = &self.citizen_page
+            && (!p.path.starts_with('/') || p.path.starts_with("//"))
+        {
+            push(&mut errs, "citizen_page.path".into(), "invalid", &p.path);
         }
         for s in &self.steps {
             let id = s.id();

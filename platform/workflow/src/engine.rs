@@ -675,7 +675,8 @@ impl Engine {
         posted: &BTreeMap<String, String>,
         comment: &str,
     ) -> Result<(), Error> {
-        let t = crate::query::task(tdb, task)
+        let mut tx = tdb.begin().await?;
+        let t = crate::query::task_in(&mut tx, tdb, task)
             .await?
             .ok_or(Error::NotFound)?;
         if t.status != "open" {
@@ -684,13 +685,96 @@ impl Engine {
         if t.assignee != Some(who.account) {
             return Err(Error::Conflict("task-not-yours"));
         }
-        let now = self.clock.now();
+        self.finish(
+            &mut tx,
+            tdb,
+            t,
+            &who.actor(),
+            Some(who.account),
+            outcome,
+            posted,
+            comment,
+            false,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Completes a task whose work a module does (a step with an `action`),
+    /// from the module's page or background job, whoever holds it; inside
+    /// the caller's transaction.
+    pub async fn complete_action_tx(
+        &self,
+        tx: &mut TenantTx<'_>,
+        tdb: &TenantDb,
+        task: TaskId,
+        actor: &Actor,
+        outcome: &str,
+        comment: &str,
+    ) -> Result<(), Error> {
+        let t = crate::query::task_in(tx, tdb, task)
+            .await?
+            .ok_or(Error::NotFound)?;
+        if t.status != "open" {
+            return Err(Error::Conflict("task-closed"));
+        }
+        self.finish(
+            tx,
+            tdb,
+            t,
+            actor,
+            None,
+            outcome,
+            &BTreeMap::new(),
+            comment,
+            true,
+        )
+        .await
+    }
+
+    /// The same, in a transaction of its own.
+    pub async fn complete_action(
+        &self,
+        tdb: &TenantDb,
+        task: TaskId,
+        actor: &Actor,
+        outcome: &str,
+        comment: &str,
+    ) -> Result<(), Error> {
         let mut tx = tdb.begin().await?;
-        let mut case = load_case(&mut tx, tdb, CaseId(t.case_id)).await?;
-        let def = self.snapshot_in(&mut tx, tdb, case.snapshot_id).await?;
+        self.complete_action_tx(&mut tx, tdb, task, actor, outcome, comment)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Closes an open task with an outcome and moves its case on. `assignee`
+    /// (a person completing their own task) guards the update; a module
+    /// (`module_only`) may only complete the steps it owns.
+    #[allow(clippy::too_many_arguments)]
+    async fn finish(
+        &self,
+        tx: &mut TenantTx<'_>,
+        tdb: &TenantDb,
+        t: crate::query::TaskRow,
+        actor: &Actor,
+        assignee: Option<Uuid>,
+        outcome: &str,
+        posted: &BTreeMap<String, String>,
+        comment: &str,
+        module_only: bool,
+    ) -> Result<(), Error> {
+        let task = TaskId(t.id);
+        let now = self.clock.now();
+        let mut case = load_case(tx, tdb, CaseId(t.case_id)).await?;
+        let def = self.snapshot_in(tx, tdb, case.snapshot_id).await?;
         let Some(Step::Task(step)) = def.step(&t.step) else {
             return Err(Error::internal(format!("task step {} missing", t.step)));
         };
+        if module_only && step.action.is_none() {
+            return Err(Error::Conflict("task-not-module"));
+        }
         let Some(o) = step.outcomes.iter().find(|o| o.id == outcome) else {
             return Err(Error::Validation(vec![FieldError::new(
                 "outcome", "invalid",
@@ -722,23 +806,25 @@ impl Engine {
             .value(Tasks::Outcome, outcome)
             .value(Tasks::CompletedAt, now)
             .and_where(Expr::col(Tasks::Id).eq(task.0))
-            .and_where(Expr::col(Tasks::Status).eq("open"))
-            .and_where(Expr::col(Tasks::Assignee).eq(who.account));
+            .and_where(Expr::col(Tasks::Status).eq("open"));
+        if let Some(a) = assignee {
+            q.and_where(Expr::col(Tasks::Assignee).eq(a));
+        }
         if tx.execute(&q).await? != 1 {
             return Err(Error::Conflict("task-closed"));
         }
-        jobs::cancel_for(&mut tx, tdb, &[t.id]).await?;
+        jobs::cancel_for(tx, tdb, &[t.id]).await?;
         for (k, v) in &values {
             case.data.0.insert(k.clone(), v.clone());
         }
         let mut run = self.run(tdb, &def, now);
         let public = o.comment_public && !comment.is_empty();
         run.event(
-            &mut tx,
+            tx,
             &case,
             "task-completed",
             &t.step,
-            &who.actor(),
+            actor,
             Some(outcome),
             (!comment.is_empty()).then_some(comment),
             public,
@@ -748,8 +834,7 @@ impl Engine {
         if public {
             run.reason = Some(comment.to_owned());
         }
-        run.advance(&mut tx, &mut case, o.next.clone()).await?;
-        tx.commit().await?;
+        run.advance(tx, &mut case, o.next.clone()).await?;
         Ok(())
     }
 

@@ -226,6 +226,20 @@ pub async fn candidates(
     ))
 }
 
+/// The open task of a case at `step`, inside the caller's transaction.
+pub async fn open_task_in(
+    tx: &mut TenantTx<'_>,
+    tdb: &TenantDb,
+    case: CaseId,
+    step: &str,
+) -> Result<Option<TaskRow>, DbError> {
+    let mut q = task_select(tdb);
+    q.and_where(Expr::col((Tasks::Table, Tasks::CaseId)).eq(case.0))
+        .and_where(Expr::col((Tasks::Table, Tasks::Step)).eq(step))
+        .and_where(Expr::col((Tasks::Table, Tasks::Status)).eq("open"));
+    tx.fetch_optional(&q).await
+}
+
 pub async fn tasks_of_case(tdb: &TenantDb, case: CaseId) -> Result<Vec<TaskRow>, DbError> {
     let mut q = task_select(tdb);
     q.and_where(Expr::col((Tasks::Table, Tasks::CaseId)).eq(case.0))

@@ -249,4 +249,6 @@ nurseries-ranking-print = Ranking (printable)
 nurseries-review-saved = The decisions were saved and the points recomputed. Run the placement again for them to count.
 nurseries-review-correct = Save the corrections
 error-conflict-nursery-objections-closed = Objections can be filed only between the results and the end of the objection period.
-error-conflict-nursery-publish-not-candidate = Publishing closes the applications waiting for results in your name; your roles do not let you take those tasks.
+nurseries-close-list = Close the waiting list
+nurseries-close-list-hint = When the year is under way and no more places will be offered from the waiting list: every family still waiting is told its application ends without a place.
+nurseries-done-list-closed = The waiting list was closed; the families still waiting were told.

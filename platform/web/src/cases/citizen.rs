@@ -192,6 +192,7 @@ async fn page(
             kinds => def.documents.iter().map(|d| context! { id => d.id.clone(), label => d.label.get(ui.lang) }).collect::<Vec<_>>(),
             csrf => user.csrf.clone(),
             can_withdraw => c.status != "closed",
+            citizen_page => def.citizen_page.as_ref().map(|p| context! { href => p.href(c.id), label => p.label.get(ui.lang) }),
         },
     )?;
     Ok((status, html))

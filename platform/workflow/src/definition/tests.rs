@@ -278,3 +278,30 @@ fn skipping_an_optional_step_reroutes_around_it() {
         ]
     );
 }
+
+#[test]
+fn a_module_s_page_for_the_applicant_is_a_local_path() {
+    let page = |path: &str| {
+        let path = path.to_owned();
+        problems_after(move |t| {
+            t.insert(
+                "citizen_page".into(),
+                toml::Value::Table(
+                    toml::from_str(&format!(
+                        "path = {path:?}\nlabel = {{ el = \"Η αίτηση\", en = \"The application\" }}"
+                    ))
+                    .unwrap(),
+                ),
+            );
+        })
+    };
+    assert_eq!(page("/test/applications/{case}"), vec![]);
+    assert_eq!(
+        page("https://elsewhere.example/{case}"),
+        vec![("citizen_page.path".to_owned(), "invalid")]
+    );
+    assert_eq!(
+        page("//elsewhere.example/{case}"),
+        vec![("citizen_page.path".to_owned(), "invalid")]
+    );
+}
