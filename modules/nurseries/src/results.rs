@@ -655,3 +655,137 @@ async fn year_accept_days(
         .and_where(Expr::col(NurseryYears::Id).eq(year));
     Ok(tx.fetch_optional::<(i32,)>(&q).await?.map_or(10, |(d,)| d))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::application::{Application, Child, RawApplication};
+    use crate::catalogue::{Places, Station};
+    use crate::{NurseriesConfig, placement};
+    use chrono::NaiveDate;
+    use std::collections::BTreeMap;
+
+    fn station(name: &str) -> Station {
+        Station {
+            id: Uuid::now_v7(),
+            name: name.into(),
+            address: "Άλιμος".into(),
+            active: true,
+        }
+    }
+
+    fn row(
+        children: &[&str],
+        together: bool,
+        prefs: &[Uuid],
+        claims: &[&str],
+    ) -> applications::Row {
+        let birth = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        applications::Row {
+            id: Uuid::now_v7(),
+            year_id: Uuid::nil(),
+            applicant: Uuid::now_v7(),
+            status: "submitted".into(),
+            case_id: Some(Uuid::now_v7()),
+            protocol: Some(format!("{}/2027", children.len())),
+            form: Json(RawApplication::default()),
+            application: Some(Json(Application {
+                parent_name: "Γονέας".into(),
+                email: "p@example.gr".into(),
+                mobile: "+306912345678".into(),
+                income_euros: 15_000,
+                family_children: children.len() as u32,
+                children: children
+                    .iter()
+                    .map(|g| Child {
+                        name: "Παιδί".into(),
+                        birth,
+                        group: (*g).into(),
+                        reenrolment: false,
+                    })
+                    .collect(),
+                claims: claims.iter().map(|c| (*c).to_owned()).collect(),
+                preferences: prefs.to_vec(),
+                together,
+            })),
+            decisions: Json(BTreeMap::new()),
+            points: 0,
+            submitted_at: None,
+        }
+    }
+
+    #[test]
+    fn every_child_is_in_exactly_one_unit_and_siblings_asked_together_share_it() {
+        let cfg = NurseriesConfig::default();
+        let (a, b) = (station("Α"), station("Β"));
+        let mut closed = station("Γ");
+        closed.active = false;
+        let places = vec![
+            Places {
+                station_id: a.id,
+                age_group: "infants".into(),
+                places: 3,
+                reserved: 1,
+            },
+            Places {
+                station_id: b.id,
+                age_group: "preschool".into(),
+                places: 2,
+                reserved: 0,
+            },
+        ];
+        let rows = vec![
+            row(&["infants", "infants"], true, &[a.id, b.id], &["resident"]),
+            row(
+                &["infants", "preschool"],
+                false,
+                &[closed.id, b.id],
+                &["working-mother"],
+            ),
+            row(&["preschool"], false, &[b.id], &[]),
+        ];
+        let snap = snapshot(
+            &rows,
+            &[a.clone(), b.clone(), closed],
+            &places,
+            &cfg.age_groups,
+            &cfg.rules,
+            "seed",
+        );
+        // A closed station takes no applications and offers no places.
+        assert_eq!(snap.stations, vec![a.id, b.id]);
+        assert_eq!(
+            snap.instance.capacity,
+            vec![vec![2, 0], vec![0, 2]],
+            "reserved places off"
+        );
+        for r in &rows {
+            let n = r.application.as_ref().unwrap().0.children.len();
+            for child in 0..n {
+                let holding: Vec<_> = snap
+                    .units
+                    .iter()
+                    .filter(|u| u.application == r.id && u.children.contains(&child))
+                    .collect();
+                assert_eq!(holding.len(), 1, "child {child} of {}", r.id);
+            }
+        }
+        // The twins are one unit of two infants; the others are units of one.
+        assert_eq!(snap.instance.units[0].children, vec![0, 0]);
+        assert_eq!(snap.units.len(), 4);
+        assert_eq!(
+            snap.instance.units[1].preferences,
+            vec![1],
+            "the closed station dropped"
+        );
+        // Points come from the table, the lottery from the seed.
+        assert_eq!(snap.instance.units[0].priority.points, 50 + 20);
+        assert_eq!(
+            snap.instance.units[0].priority.lottery,
+            placement::lottery("seed", "2/2027")
+        );
+        assert_eq!(snap.instance.units[0].priority.income, Some(15_000));
+        let out = placement::place(&snap.instance);
+        assert!(placement::stability(&snap.instance, &out).is_ok());
+    }
+}
