@@ -462,6 +462,35 @@ await check('a parent applies for a nursery place, saves a draft, fixes errors a
   await axe(page, 'nursery application page');
   await shot(page, 'nursery-application');
   await signOut();
+
+  // The nursery manager checks it: a rejected line needs its reason.
+  await signIn('Σοφία Αντωνίου');
+  await page.goto(url('alimos.localhost', '/staff/agenda?queue=available'));
+  await page.locator('tr', { hasText: 'Μάριος Αθανασίου' }).getByRole('button', { name: /^Ανάληψη/ }).click();
+  await page.waitForURL((u) => u.pathname.startsWith('/staff/cases/'));
+  await page.getByRole('link', { name: 'Έλεγχος κριτηρίων' }).click();
+  await page.waitForURL((u) => u.pathname.endsWith('/review'));
+  await axe(page, 'nursery application check');
+  await page.locator('#f-review-resident-accepted').check();
+  await page.locator('#f-review-working-mother-rejected').check();
+  await page.locator('#f-review-income-accepted').check();
+  await page.getByRole('button', { name: 'Ολοκλήρωση ελέγχου' }).click();
+  assert(await page.locator('.govgr-error-summary').isVisible(), 'the reason is asked for');
+  await axe(page, 'nursery application check with errors');
+  await page.locator('#f-reason-working-mother').fill('Η βεβαίωση εργασίας λείπει');
+  await page.getByRole('button', { name: 'Ολοκλήρωση ελέγχου' }).click();
+  await page.waitForURL((u) => u.pathname.startsWith('/staff/cases/'));
+  await signOut();
+
+  // The municipal admin's points table.
+  await signIn('Δημήτρης Βασιλείου');
+  await page.goto(url('alimos.localhost', '/nurseries/settings'));
+  await axe(page, 'nurseries settings');
+  await page.getByLabel('Μόρια').first().fill('πενήντα');
+  await page.getByRole('button', { name: 'Αποθήκευση' }).click();
+  assert(await page.locator('.govgr-error-summary').isVisible(), 'errors on their inputs');
+  await axe(page, 'nurseries settings with errors');
+  await signOut();
 });
 
 await browser.close();

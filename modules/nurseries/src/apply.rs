@@ -333,7 +333,7 @@ pub(crate) async fn render_application(
     let html = ui.render(
         "nurseries/application.html",
         context! {
-            app, case_id => case, results, seed, may_object, summary, errors,
+            app, case_id => case, results, seed, may_object, summary, errors, staff => false,
             objection => text,
             csrf => user.csrf.clone(),
             protocol => row.protocol.clone(),

@@ -141,7 +141,7 @@ async fn render_review(
     let html = ui.render(
         "nurseries/review.html",
         context! {
-            app => cx, case_id => case, protocol => row.protocol.clone(),
+            app => cx, case_id => case, protocol => row.protocol.clone(), staff => true,
             csrf => who.user.csrf.clone(), open, summary, errors => messages, saved,
         },
     )?;

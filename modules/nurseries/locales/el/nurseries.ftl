@@ -252,3 +252,4 @@ error-conflict-nursery-objections-closed = Ενστάσεις υποβάλλον
 nurseries-close-list = Κλείσιμο λίστας αναμονής
 nurseries-close-list-hint = Όταν η χρονιά έχει ξεκινήσει και δεν θα διατεθούν άλλες θέσεις από τη λίστα αναμονής: κάθε οικογένεια που περιμένει ενημερώνεται ότι η αίτησή της κλείνει χωρίς θέση.
 nurseries-done-list-closed = Η λίστα αναμονής έκλεισε· οι οικογένειες που περίμεναν ενημερώθηκαν.
+nurseries-points-total = Μόρια: { $total }

@@ -252,3 +252,4 @@ error-conflict-nursery-objections-closed = Objections can be filed only between 
 nurseries-close-list = Close the waiting list
 nurseries-close-list-hint = When the year is under way and no more places will be offered from the waiting list: every family still waiting is told its application ends without a place.
 nurseries-done-list-closed = The waiting list was closed; the families still waiting were told.
+nurseries-points-total = Points: { $total }
