@@ -184,6 +184,62 @@ async fn the_nursery_department_sets_up_a_school_year_with_three_stations(b: Bac
     assert_eq!(field_value(&html, &format!("places-{}", fields[0])), "10");
     assert_eq!(field_value(&html, &format!("reserved-{}", fields[0])), "1");
 
+    // An emergency social case takes a reserved place (one per station and
+    // age group here); a second is refused on its field; when the child
+    // leaves, the place is free again.
+    let emergency = format!("{year_path}/emergency");
+    let (status, html) = page(&mut manager, &host, &emergency).await;
+    assert_eq!(status, 200, "{html}");
+    let station = html
+        .split("<option value=\"")
+        .nth(2)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let case = [
+        ("station", station.as_str()),
+        ("group", "infants"),
+        ("child_name", "Άννα Κ."),
+        ("reason", "Παραπομπή ΚΥ 12/2027"),
+    ];
+    let (status, url, html) = post(&mut manager, &host, &emergency, &csrf, &case).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(url.ends_with("done=placed") && html.contains("Άννα Κ."));
+    let (status, _, html) = post(&mut manager, &host, &emergency, &csrf, &case).await;
+    assert_eq!(status, 422);
+    assert!(
+        html.contains("Ο σταθμός δεν έχει άλλη δεσμευμένη θέση"),
+        "{html}"
+    );
+    let (status, _, html) = post(
+        &mut manager,
+        &host,
+        &emergency,
+        &csrf,
+        &[("station", ""), ("group", "x")],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(html.contains("id=\"f-child_name-error\"") && html.contains("id=\"f-group-error\""));
+    let (_, html) = page(&mut manager, &host, &emergency).await;
+    let release = html
+        .split("action=\"")
+        .find(|s| s.contains("/release"))
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (status, url, _) = post(&mut manager, &host, &release, &csrf, &[]).await;
+    assert_eq!(status, 200);
+    assert!(url.ends_with("done=released"));
+    let (status, _, _) = post(&mut manager, &host, &release, &csrf, &[]).await;
+    assert_eq!(status, 404, "released once");
+    let (status, _, _) = post(&mut manager, &host, &emergency, &csrf, &case).await;
+    assert_eq!(status, 200, "the place is free again");
+
     // New dates: the window moves; the label stays.
     let mut moved = YEAR.to_vec();
     moved[1] = ("opens_on", "2027-05-25");
@@ -259,6 +315,8 @@ async fn the_nursery_department_sets_up_a_school_year_with_three_stations(b: Bac
         "nursery_year_added",
         "nursery_year_changed",
         "nursery_places_set",
+        "nursery_emergency_placed",
+        "nursery_emergency_released",
     ] {
         assert!(html.contains(action), "{action}");
     }
@@ -306,6 +364,8 @@ async fn stations_of_another_municipality_are_not_found(b: Backend) {
     .await;
     assert_eq!(status, 404);
     let (status, _) = page(&mut b, &beta, &year_path).await;
+    assert_eq!(status, 404);
+    let (status, _) = page(&mut b, &beta, &format!("{year_path}/emergency")).await;
     assert_eq!(status, 404);
     let (_, html) = page(&mut a, &alpha, "/nurseries/admin").await;
     assert!(html.contains("Σταθμός Άλφα") && !html.contains("Κλεμμένος"));

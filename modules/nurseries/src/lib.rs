@@ -8,6 +8,7 @@ pub mod application;
 pub mod applications;
 mod apply;
 pub mod catalogue;
+pub mod emergency;
 pub mod generate;
 mod objection;
 pub mod placement;
@@ -192,6 +193,12 @@ pub fn descriptor() -> ModuleDescriptor {
                 postgres: include_str!("../migrations/postgres/0004_settings.sql"),
                 sqlite: include_str!("../migrations/sqlite/0004_settings.sql"),
             },
+            Migration {
+                version: 5,
+                name: "emergency",
+                postgres: include_str!("../migrations/postgres/0005_emergency.sql"),
+                sqlite: include_str!("../migrations/sqlite/0005_emergency.sql"),
+            },
         ],
         permissions: &[
             Permission {
@@ -304,6 +311,10 @@ pub fn descriptor() -> ModuleDescriptor {
                 "nurseries/ranking.html",
                 include_str!("../templates/ranking.html"),
             ),
+            (
+                "nurseries/emergency.html",
+                include_str!("../templates/emergency.html"),
+            ),
         ],
     }
 }
@@ -326,6 +337,14 @@ fn routes() -> Router<AppState> {
         .route("/admin/years", post(add_year))
         .route("/admin/years/{id}", get(year_page).post(update_year))
         .route("/admin/years/{id}/places", post(save_places))
+        .route(
+            "/admin/years/{id}/emergency",
+            get(emergency::page).post(emergency::add),
+        )
+        .route(
+            "/admin/years/{id}/emergency/{case}/release",
+            post(emergency::release_case),
+        )
         .route("/apply", get(apply::apply_form).post(apply::apply))
         .route("/applications/{case}", get(apply::application_page))
         .route("/applications/{case}/answer", post(apply::answer))
