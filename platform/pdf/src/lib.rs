@@ -1,8 +1,9 @@
 //! Simple PDF documents the municipality issues (permits, certificates,
 //! receipts): a title, headings, paragraphs and label–value rows on A4,
 //! wrapped and paginated, in Greek or any script DejaVu Sans covers. The
-//! font is embedded (Type 0 / CIDFontType2, Identity-H) with a ToUnicode
-//! map, so text can be searched, copied and read aloud.
+//! font is embedded as a subset of the glyphs the document uses (Type 0 /
+//! CIDFontType2, Identity-H, `subsetter`) with a ToUnicode map, so text can
+//! be searched, copied and read aloud, in a file of a few kilobytes.
 
 use pdf_writer::types::{CidFontType, FontFlags, SystemInfo, UnicodeCmap};
 use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
@@ -33,6 +34,49 @@ enum Block {
     Field(String, String),
     Small(String),
     Space(f32),
+}
+
+fn deflate(data: &[u8]) -> Result<Vec<u8>, PdfError> {
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(data)?;
+    Ok(z.finish()?)
+}
+
+/// The embedded font: only the glyphs a document uses, renumbered from 1
+/// (the renumbered glyph id is the CID the text and the maps use).
+struct Subset {
+    bytes: Vec<u8>,
+    remapper: subsetter::GlyphRemapper,
+}
+
+impl Subset {
+    fn of(used: &BTreeMap<u16, char>) -> Result<Subset, PdfError> {
+        let mut remapper = subsetter::GlyphRemapper::new();
+        for gid in used.keys() {
+            remapper.remap(*gid);
+        }
+        let bytes =
+            subsetter::subset(FONT, 0, &remapper).map_err(|e| PdfError::Font(e.to_string()))?;
+        Ok(Subset { bytes, remapper })
+    }
+
+    fn cid(&self, gid: u16) -> u16 {
+        // Every glyph the text uses was remapped above; 0 is .notdef.
+        self.remapper.get(gid).unwrap_or(0)
+    }
+
+    /// `ABCDEF+DejaVuSans`: subset fonts carry a tag of six capitals,
+    /// here derived from the glyphs kept.
+    fn name(&self) -> String {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in &self.bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        let tag: String = (0..6)
+            .map(|i| char::from(b'A' + ((h >> (i * 8)) % 26) as u8))
+            .collect();
+        format!("{tag}+{}", String::from_utf8_lossy(FONT_NAME.0))
+    }
 }
 
 /// A document under construction.
@@ -252,13 +296,15 @@ impl Document {
             .author(TextStr(&self.author))
             .producer(TextStr("Dimos"));
 
-        // Glyphs used, with what they stand for (for ToUnicode) and widths.
+        // Glyphs used, with what they stand for (for ToUnicode) and widths;
+        // the embedded font keeps only those, renumbered.
         let mut used: BTreeMap<u16, char> = BTreeMap::new();
         for (_, _, _, _, text) in &placed {
             for c in text.chars() {
                 used.entry(font.glyph(c)).or_insert(c);
             }
         }
+        let subset = Subset::of(&used)?;
         for (n, (page_id, content_id)) in page_ids.iter().enumerate() {
             let mut page = pdf.page(*page_id);
             page.media_box(Rect::new(0.0, 0.0, PAGE_W, PAGE_H))
@@ -273,7 +319,7 @@ impl Document {
                 }
                 let glyphs: Vec<u8> = text
                     .chars()
-                    .flat_map(|c| font.glyph(c).to_be_bytes())
+                    .flat_map(|c| subset.cid(font.glyph(c)).to_be_bytes())
                     .collect();
                 content
                     .begin_text()
@@ -282,11 +328,13 @@ impl Document {
                     .show(Str(&glyphs))
                     .end_text();
             }
-            pdf.stream(*content_id, &content.finish());
+            pdf.stream(*content_id, &deflate(&content.finish())?)
+                .filter(Filter::FlateDecode);
         }
 
+        let name = subset.name();
         pdf.type0_font(type0)
-            .base_font(FONT_NAME)
+            .base_font(Name(name.as_bytes()))
             .encoding_predefined(Name(b"Identity-H"))
             .descendant_font(cid)
             .to_unicode(cmap);
@@ -298,14 +346,14 @@ impl Document {
         let mut cid_font = pdf.cid_font(cid);
         cid_font
             .subtype(CidFontType::Type2)
-            .base_font(FONT_NAME)
+            .base_font(Name(name.as_bytes()))
             .system_info(system)
             .font_descriptor(descriptor)
             .cid_to_gid_map_predefined(Name(b"Identity"));
         {
             let mut widths = cid_font.widths();
             for gid in used.keys() {
-                widths.consecutive(*gid, [font.advance(*gid)]);
+                widths.consecutive(subset.cid(*gid), [font.advance(*gid)]);
             }
         }
         cid_font.finish();
@@ -313,7 +361,7 @@ impl Document {
         let bbox = font.face.global_bounding_box();
         let s = font.scale;
         pdf.font_descriptor(descriptor)
-            .name(FONT_NAME)
+            .name(Name(name.as_bytes()))
             .flags(FontFlags::NON_SYMBOLIC)
             .bbox(Rect::new(
                 f32::from(bbox.x_min) * s,
@@ -330,18 +378,15 @@ impl Document {
 
         let mut unicode = UnicodeCmap::new(Name(b"Dimos-UCS"), system);
         for (gid, c) in &used {
-            unicode.pair(*gid, *c);
+            unicode.pair(subset.cid(*gid), *c);
         }
         pdf.cmap(cmap, &unicode.finish());
 
-        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-        z.write_all(FONT)?;
-        let compressed = z.finish()?;
-        pdf.stream(file, &compressed)
+        pdf.stream(file, &deflate(&subset.bytes)?)
             .filter(Filter::FlateDecode)
             .pair(
                 Name(b"Length1"),
-                i32::try_from(FONT.len()).unwrap_or(i32::MAX),
+                i32::try_from(subset.bytes.len()).unwrap_or(i32::MAX),
             );
         Ok(pdf.finish())
     }
@@ -365,6 +410,15 @@ mod tests {
         assert!(text.contains("/Identity-H") && text.contains("/ToUnicode"));
         assert!(text.contains("/FontFile2"));
         assert!(
+            text.contains("+DejaVuSans"),
+            "a subset font is named as one"
+        );
+        assert!(
+            bytes.len() < 30_000,
+            "only the glyphs used: {} bytes",
+            bytes.len()
+        );
+        assert!(
             text.matches("/Type /Page\n").count() + text.matches("/Type /Page ").count() >= 2
                 || text.contains("/Count 2")
                 || text.contains("/Count 3"),
@@ -384,5 +438,54 @@ mod tests {
         assert!(lines.iter().all(|l| font.width(l, 11.0) <= 200.0));
         let lines = font.wrap("μία δύο τρεις τέσσερις πέντε έξι", 11.0, 60.0);
         assert!(lines.len() >= 3, "{lines:?}");
+    }
+}
+
+#[cfg(test)]
+mod subset_tests {
+    use super::*;
+
+    #[test]
+    fn the_subset_keeps_every_glyph_used_with_its_metrics() {
+        let face = ttf_parser::Face::parse(FONT, 0).unwrap();
+        let text = "Άδεια στάθμευσης ΑμεΑ — Άλιμος 2027, ΚΣ-12/2026";
+        let mut used = BTreeMap::new();
+        for c in text.chars() {
+            used.entry(face.glyph_index(c).unwrap().0).or_insert(c);
+        }
+        let subset = Subset::of(&used).unwrap();
+        assert!(
+            subset.bytes.len() < FONT.len() / 10,
+            "{} bytes",
+            subset.bytes.len()
+        );
+        let small = ttf_parser::Face::parse(&subset.bytes, 0).unwrap();
+        // .notdef, ours, and the parts accented letters are built from.
+        let kept = usize::from(small.number_of_glyphs());
+        assert!(
+            kept > used.len() && kept < used.len() + 12,
+            "{kept} for {}",
+            used.len()
+        );
+        for (gid, c) in &used {
+            let cid = subset.cid(*gid);
+            assert!(cid > 0, "{c} kept");
+            assert_eq!(
+                small.glyph_hor_advance(ttf_parser::GlyphId(cid)),
+                face.glyph_hor_advance(ttf_parser::GlyphId(*gid)),
+                "{c}: same width"
+            );
+            assert_eq!(
+                small.glyph_bounding_box(ttf_parser::GlyphId(cid)),
+                face.glyph_bounding_box(ttf_parser::GlyphId(*gid)),
+                "{c}: same outline box"
+            );
+        }
+        let name = subset.name();
+        assert!(
+            name.ends_with("+DejaVuSans") && name.len() == 6 + 1 + 10,
+            "{name}"
+        );
+        assert!(name[..6].bytes().all(|b| b.is_ascii_uppercase()));
     }
 }
