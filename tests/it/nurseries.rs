@@ -1051,9 +1051,15 @@ async fn twenty_families_are_placed_explained_and_the_waiting_list_moves(b: Back
         protocols.push(protocol);
     }
 
-    // Placement waits for the window to close.
-    let (status, _) = page(&mut manager, &host, "/nurseries/admin/placement").await;
+    // Placement waits for the window to close; the page says so and keeps
+    // the staff member's header (name, staff area, sign-out).
+    let (status, html) = page(&mut manager, &host, "/nurseries/admin/placement").await;
     assert_eq!(status, 409);
+    assert!(html.contains("Οι αιτήσεις είναι ακόμη ανοιχτές"), "{html}");
+    assert!(
+        html.contains("Σοφία Αντωνίου") && html.contains("action=\"/auth/logout\""),
+        "{html}"
+    );
 
     // The committee checks every line; parent-04's disability document
     // concerns nobody in the family.
@@ -1645,6 +1651,11 @@ async fn the_admin_sets_the_points_and_an_upheld_objection_revises_the_results(b
     )
     .await;
     assert_eq!(status, 200);
+    // While the window is open, the withdrawn application is their draft
+    // again, as typed, to correct and submit anew.
+    let (status, html) = page(&mut p03, &host, "/nurseries/apply").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("value=\"Παιδί 1 parent-03\""), "{html}");
 
     // The committee rejects parent-02's single-parent line: 110 against 130.
     let reason = ("single-parent", "Δεν προσκομίστηκε απόφαση επιμέλειας");

@@ -91,15 +91,52 @@ pub async fn submitted(tdb: &TenantDb, year: Uuid) -> Result<Vec<Row>, DbError> 
 pub async fn in_play(tdb: &TenantDb, year: Uuid) -> Result<Vec<Row>, DbError> {
     let mut kept = vec![];
     for row in submitted(tdb, year).await? {
-        let Some(case) = row.case_id else { continue };
-        let withdrawn = dimos_workflow::query::case(tdb, dimos_workflow::CaseId(case))
-            .await?
-            .is_none_or(|c| c.result.as_deref() == Some("withdrawn"));
-        if !withdrawn {
+        if !withdrawn(tdb, &row).await? {
             kept.push(row);
         }
     }
     Ok(kept)
+}
+
+/// Whether the parent withdrew the submitted application's case.
+pub async fn withdrawn(tdb: &TenantDb, row: &Row) -> Result<bool, DbError> {
+    let Some(case) = row.case_id else {
+        return Ok(false);
+    };
+    Ok(
+        dimos_workflow::query::case(tdb, dimos_workflow::CaseId(case))
+            .await?
+            .is_none_or(|c| c.result.as_deref() == Some("withdrawn")),
+    )
+}
+
+/// A withdrawn application becomes the parent's draft again (what they
+/// typed is kept), so they can correct it and submit anew while the window
+/// is open; the withdrawn case stays in the protocol book as it was.
+pub async fn reopen(tdb: &TenantDb, id: Uuid, now: DateTime<Utc>) -> Result<(), DbError> {
+    let mut q = tdb.update(NurseryApplications::Table);
+    q.values([
+        (NurseryApplications::Status, "draft".into()),
+        (NurseryApplications::CaseId, Option::<Uuid>::None.into()),
+        (NurseryApplications::Protocol, Option::<String>::None.into()),
+        (
+            NurseryApplications::Application,
+            Option::<serde_json::Value>::None.into(),
+        ),
+        (
+            NurseryApplications::Decisions,
+            json(&BTreeMap::<String, Decision>::new())?.into(),
+        ),
+        (NurseryApplications::Points, 0i32.into()),
+        (
+            NurseryApplications::SubmittedAt,
+            Option::<DateTime<Utc>>::None.into(),
+        ),
+        (NurseryApplications::UpdatedAt, now.into()),
+    ])
+    .and_where(Expr::col(NurseryApplications::Id).eq(id))
+    .and_where(Expr::col(NurseryApplications::Status).eq("submitted"));
+    tdb.execute(&q).await.map(drop)
 }
 
 /// Saves the parent's draft: a new row, or the typed form of the existing

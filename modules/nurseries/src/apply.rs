@@ -100,7 +100,15 @@ pub(crate) async fn apply_form(
 ) -> Result<Response> {
     let year = open_year(&state, &t).await?;
     let parent = user.acting_for().0;
-    let raw = match applications::of_parent(&t.db, year.id, parent).await? {
+    let mut existing = applications::of_parent(&t.db, year.id, parent).await?;
+    if let Some(row) = &existing
+        && row.status == "submitted"
+        && applications::withdrawn(&t.db, row).await?
+    {
+        applications::reopen(&t.db, row.id, state.workflow().now()).await?;
+        existing = applications::of_parent(&t.db, year.id, parent).await?;
+    }
+    let raw = match existing {
         Some(row) if row.status != "draft" => {
             if let Some(case) = row.case_id {
                 return Ok(Redirect::to(&format!("/nurseries/applications/{case}")).into_response());
@@ -153,7 +161,11 @@ pub(crate) async fn apply(
     if let Some(row) = applications::of_parent(&t.db, year.id, parent).await?
         && row.status != "draft"
     {
-        return Err(Error::Conflict("nursery-already-applied").into());
+        if row.status == "submitted" && applications::withdrawn(&t.db, &row).await? {
+            applications::reopen(&t.db, row.id, now).await?;
+        } else {
+            return Err(Error::Conflict("nursery-already-applied").into());
+        }
     }
     if action == "draft" {
         applications::save_draft(&t.db, year.id, parent, &raw, now).await?;

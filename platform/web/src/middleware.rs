@@ -108,6 +108,8 @@ pub async fn context(State(state): State<AppState>, mut req: Request, next: Next
         .to_owned();
     req.extensions_mut().insert(matched.clone());
     req.extensions_mut().insert(Lang(lang));
+    let seen = crate::ui::SeenUser::default();
+    req.extensions_mut().insert(seen.clone());
 
     let early = if is_infrastructure(&path) {
         None
@@ -140,7 +142,7 @@ pub async fn context(State(state): State<AppState>, mut req: Request, next: Next
         },
         operator: matches!(matched, HostMatch::Operator),
         path,
-        user: None,
+        user: seen.take(),
     };
     render_error(&ui, &info, &request_id, json, res.status())
 }

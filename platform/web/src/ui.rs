@@ -224,7 +224,26 @@ impl TenantView {
     }
 }
 
+/// Where a request's page header user is kept once known, so that an error
+/// page rendered after the handler shows the same header (name, staff
+/// links, sign-out) instead of a signed-out one.
+#[derive(Clone, Default)]
+pub struct SeenUser(std::sync::Arc<std::sync::Mutex<Option<UserView>>>);
+
+impl SeenUser {
+    fn set(&self, u: UserView) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(u);
+        }
+    }
+
+    pub fn take(&self) -> Option<UserView> {
+        self.0.lock().ok().and_then(|mut slot| slot.take())
+    }
+}
+
 /// The signed-in person as the page header shows them.
+#[derive(Clone)]
 pub struct UserView {
     pub name: String,
     /// For the sign-out form.
@@ -282,6 +301,10 @@ where
                 _ => None,
             },
         };
+        // An error page rendered later for this request keeps the header.
+        if let (Some(slot), Some(u)) = (parts.extensions.get::<SeenUser>(), &user) {
+            slot.set(u.clone());
+        }
         let host = parts.extensions.get::<HostMatch>();
         Ok(Ui {
             user,
