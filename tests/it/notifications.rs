@@ -27,6 +27,8 @@ struct Smtp {
     child: Option<Child>,
     /// STARTTLS with this certificate and key, when set.
     tls: Option<(PathBuf, PathBuf)>,
+    /// AUTH required with this user and password, when set.
+    auth: Option<(String, String)>,
     _tmp: tempfile::TempDir,
 }
 
@@ -47,20 +49,27 @@ impl Smtp {
             dir: tmp.path().join("mail"),
             child: None,
             tls: None,
+            auth: None,
             _tmp: tmp,
         }
     }
 
     async fn start(&mut self) {
         let mut cmd = Command::new("python3");
-        cmd.args(["-m", "aiosmtpd", "-n", "-l"])
-            .arg(format!("127.0.0.1:{}", self.port));
-        if let Some((cert, key)) = &self.tls {
-            cmd.arg("--tlscert").arg(cert).arg("--tlskey").arg(key);
+        if let Some((user, password)) = &self.auth {
+            cmd.arg(dimos_it::workspace_root().join("tests/python/smtp_auth.py"))
+                .arg(self.port.to_string())
+                .arg(&self.dir)
+                .args([user, password]);
+        } else {
+            cmd.args(["-m", "aiosmtpd", "-n", "-l"])
+                .arg(format!("127.0.0.1:{}", self.port));
+            if let Some((cert, key)) = &self.tls {
+                cmd.arg("--tlscert").arg(cert).arg("--tlskey").arg(key);
+            }
+            cmd.args(["-c", "aiosmtpd.handlers.Mailbox"]).arg(&self.dir);
         }
         let child = cmd
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&self.dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -713,7 +722,66 @@ async fn a_municipality_rewords_a_message_with_a_preview(b: Backend) {
     );
 }
 
-on_both_backends!(starttls_is_verified_against_the_configured_ca);
+on_both_backends!(
+    starttls_is_verified_against_the_configured_ca,
+    the_relay_s_credentials_are_used_and_a_wrong_password_loses_nothing,
+);
+
+/// A relay that requires AUTH: the credentials in `mail.smtp_url` (with
+/// characters that need escaping) get the mail through; a wrong password
+/// is the operator's to fix, so the message waits to be retried instead of
+/// being given up.
+async fn the_relay_s_credentials_are_used_and_a_wrong_password_loses_nothing(b: Backend) {
+    for (password, delivered) in [("s3cr%C3%A9t%40relay", true), ("wrong", false)] {
+        let mut smtp = Smtp::stopped();
+        smtp.auth = Some(("dimos".into(), "s3crét@relay".into()));
+        smtp.start().await;
+        let url = format!("smtp://dimos:{password}@127.0.0.1:{}", smtp.port);
+        let app = app_with(b, move |c| {
+            c.mail.transport = "smtp".into();
+            c.mail.smtp_url = Some(dimos_kernel::config::Secret::new(url));
+        })
+        .await;
+        let host = tenant(&app).await;
+        let mut citizen = signed_in(&app, &host, "citizen").await;
+        submit(&mut citizen, &host, "Γιορτή γειτονιάς").await;
+        if delivered {
+            let mails = smtp.wait_for(1, &app).await;
+            assert_eq!(parse(&mails[0]).headers["To"], "maria@example.gr");
+            continue;
+        }
+        let db = app.state.workflow().db().clone();
+        let q = dimos_db::sea_query::Query::select()
+            .columns([
+                dimos_db::sea_query::Alias::new("status"),
+                dimos_db::sea_query::Alias::new("attempts"),
+            ])
+            .from(dimos_db::sea_query::Alias::new("notifications"))
+            .and_where(
+                dimos_db::sea_query::Expr::col(dimos_db::sea_query::Alias::new("channel"))
+                    .eq("email"),
+            )
+            .to_owned();
+        // The app's own delivery loop may hold the message for a moment.
+        let mut rows: Vec<(String, i32)> = Vec::new();
+        for _ in 0..100 {
+            app.state.outbox().deliver_due(100).await.unwrap();
+            rows = db.fetch_all(&q).await.unwrap();
+            if !rows.is_empty() && rows.iter().all(|(s, a)| s == "pending" && *a >= 1) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            !rows.is_empty() && rows.iter().all(|(s, a)| s == "pending" && *a >= 1),
+            "kept for a retry: {rows:?}"
+        );
+        assert!(
+            smtp.messages().is_empty(),
+            "refused without the right password"
+        );
+    }
+}
 
 async fn starttls_is_verified_against_the_configured_ca(b: Backend) {
     let mut smtp = Smtp::stopped();

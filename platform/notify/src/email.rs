@@ -141,7 +141,7 @@ impl Mailer {
                 .await
                 .map(|r| r.message().collect::<Vec<_>>().join(" "))
                 .map_err(|err| {
-                    if err.is_permanent() {
+                    if err.is_permanent() && !relay_refused_us(&err) {
                         SendError::permanent(err.to_string())
                     } else {
                         SendError::retry(err.to_string())
@@ -160,6 +160,15 @@ impl Mailer {
             }
         }
     }
+}
+
+/// The relay refused *us*, not the message: authentication required or
+/// refused (530, 534, 535, 538 — the x3x replies). That is the operator's
+/// configuration to fix; the message must wait for it, not be given up.
+fn relay_refused_us(err: &lettre::transport::smtp::Error) -> bool {
+    use lettre::transport::smtp::response::Category;
+    err.status()
+        .is_some_and(|code| code.category == Category::Unspecified3)
 }
 
 #[cfg(test)]
