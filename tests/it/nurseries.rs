@@ -307,19 +307,20 @@ async fn the_nursery_department_sets_up_a_school_year_with_three_stations(b: Bac
     assert!(html.contains("Β' Παιδικός Σταθμός"));
 
     // Every change is in the audit trail.
-    let mut admin = person(&app, &host, "municipal-admin").await;
-    let (_, html) = page(&mut admin, &host, "/admin/audit").await;
-    for action in [
-        "nursery_station_added",
-        "nursery_station_changed",
-        "nursery_year_added",
-        "nursery_year_changed",
-        "nursery_places_set",
-        "nursery_emergency_placed",
-        "nursery_emergency_released",
-    ] {
-        assert!(html.contains(action), "{action}");
-    }
+    audited(
+        &app,
+        &host,
+        &[
+            "nursery_station_added",
+            "nursery_station_changed",
+            "nursery_year_added",
+            "nursery_year_changed",
+            "nursery_places_set",
+            "nursery_emergency_placed",
+            "nursery_emergency_released",
+        ],
+    )
+    .await;
 }
 
 async fn stations_of_another_municipality_are_not_found(b: Backend) {
@@ -1450,18 +1451,19 @@ async fn twenty_families_are_placed_explained_and_the_waiting_list_moves(b: Back
     );
 
     // Every step is audited.
-    let mut admin = person(&app, &host, "municipal-admin").await;
-    let (_, html) = page(&mut admin, &host, "/admin/audit").await;
-    for action in [
-        "nursery_application_reviewed",
-        "nursery_placement_run",
-        "nursery_placement_published",
-        "nursery_place_declined",
-        "nursery_place_accepted",
-        "nursery_waiting_list_closed",
-    ] {
-        assert!(html.contains(action), "{action}");
-    }
+    audited(
+        &app,
+        &host,
+        &[
+            "nursery_application_reviewed",
+            "nursery_placement_run",
+            "nursery_placement_published",
+            "nursery_place_declined",
+            "nursery_place_accepted",
+            "nursery_waiting_list_closed",
+        ],
+    )
+    .await;
 }
 
 async fn the_admin_sets_the_points_and_an_upheld_objection_revises_the_results(b: Backend) {
@@ -1859,4 +1861,13 @@ async fn review_all(
     let (status, url, html) = post(manager, host, &review, &csrf_of(&html), &pairs).await;
     assert_eq!(status, 200, "{html}");
     url
+}
+
+/// The municipal admin finds each action in the audit trail.
+async fn audited(app: &TestApp, host: &str, actions: &[&str]) {
+    let mut admin = person(app, host, "municipal-admin").await;
+    let (_, html) = page(&mut admin, host, "/admin/audit").await;
+    for action in actions {
+        assert!(html.contains(action), "{action} in the audit trail");
+    }
 }

@@ -530,22 +530,14 @@ pub(crate) async fn results_csv(
         .to_vec(),
     ];
     for r in &rows_db {
-        let u = usize::try_from(r.unit).unwrap_or(0);
-        let Some(unit) = snap.instance.units.get(u) else {
+        let Some((u, g)) = snap.unit_and_group(r) else {
             continue;
         };
-        let pos = snap.units[u]
-            .children
-            .iter()
-            .position(|&c| c as i32 == r.child)
-            .unwrap_or(0);
+        let unit = &snap.instance.units[u];
         rows.push(vec![
             snap.units[u].protocol.clone(),
             (r.child + 1).to_string(),
-            unit.children
-                .get(pos)
-                .map(|&g| groups[g].clone())
-                .unwrap_or_default(),
+            groups.get(g).cloned().unwrap_or_default(),
             unit.priority.points.to_string(),
             ui.t(&format!("nurseries-status-{}", r.status)),
             r.station_id
@@ -624,18 +616,10 @@ pub(crate) fn explain(
     let tr = |key: &str, args: &[(&str, String)]| ui.state.translator().t(ui.lang, key, args);
     let mut children = vec![];
     for r in rows.iter().filter(|r| r.application_id == application) {
-        let Ok(u) = usize::try_from(r.unit) else {
+        let Some((u, g)) = snap.unit_and_group(r) else {
             continue;
         };
-        let Some(unit) = snap.instance.units.get(u) else {
-            continue;
-        };
-        let pos = snap.units[u]
-            .children
-            .iter()
-            .position(|&c| c as i32 == r.child)
-            .unwrap_or(0);
-        let g = unit.children.get(pos).copied().unwrap_or(0);
+        let unit = &snap.instance.units[u];
         let mine = unit.priority.points;
         let mut lines = vec![];
         for refusal in placement::refusals(&snap.instance, &out, &waiting, u)

@@ -75,6 +75,19 @@ impl Snapshot {
         self.stations.iter().position(|s| *s == id)
     }
 
+    /// A result row's unit and the child's age group (index) in it.
+    pub fn unit_and_group(&self, r: &ResultRow) -> Option<(usize, usize)> {
+        let u = usize::try_from(r.unit).ok()?;
+        let unit = self.instance.units.get(u)?;
+        let pos = self
+            .units
+            .get(u)?
+            .children
+            .iter()
+            .position(|&c| i32::try_from(c).is_ok_and(|c| c == r.child))?;
+        Some((u, *unit.children.get(pos)?))
+    }
+
     pub fn unit_of(&self, application: Uuid, child: usize) -> Option<usize> {
         self.units
             .iter()
