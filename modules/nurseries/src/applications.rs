@@ -89,13 +89,13 @@ pub async fn submitted(tdb: &TenantDb, year: Uuid) -> Result<Vec<Row>, DbError> 
 /// Submitted applications whose case the parent has not withdrawn: those
 /// the placement takes.
 pub async fn in_play(tdb: &TenantDb, year: Uuid) -> Result<Vec<Row>, DbError> {
-    let mut kept = vec![];
-    for row in submitted(tdb, year).await? {
-        if !withdrawn(tdb, &row).await? {
-            kept.push(row);
-        }
-    }
-    Ok(kept)
+    let rows = submitted(tdb, year).await?;
+    let cases: Vec<Uuid> = rows.iter().filter_map(|r| r.case_id).collect();
+    let gone = dimos_workflow::query::cases_with_result(tdb, &cases, "withdrawn").await?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| r.case_id.is_some_and(|c| !gone.contains(&c)))
+        .collect())
 }
 
 /// Whether the parent withdrew the submitted application's case.

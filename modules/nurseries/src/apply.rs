@@ -319,7 +319,7 @@ pub(crate) async fn render_application(
             let stations = catalogue::stations(&t.db).await?;
             let mut seen = std::collections::BTreeSet::new();
             let mut children =
-                crate::publish::explain(ui, t, &config(t).await?, &stations, &run, &rows, row.id);
+                crate::publish::explain(ui, &config(t).await?, &stations, &run, &rows, row.id);
             for c in &mut children {
                 let open = rows.iter().any(|r| {
                     r.unit == c.unit

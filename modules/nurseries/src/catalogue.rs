@@ -3,7 +3,7 @@
 //! the database.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use dimos_db::{DbError, TenantDb};
+use dimos_db::{DbError, TenantDb, TenantTx};
 use sea_query::{Alias, Expr, ExprTrait, Iden, OnConflict, Order};
 use serde::Serialize;
 use uuid::Uuid;
@@ -177,6 +177,18 @@ pub async fn years(tdb: &TenantDb) -> Result<Vec<Year>, DbError> {
     q.columns(YEAR_COLUMNS)
         .order_by(NurseryYears::StartsOn, Order::Desc);
     tdb.fetch_all(&q).await
+}
+
+/// The same, inside the caller's transaction (a background job).
+pub async fn year_in(
+    tx: &mut TenantTx<'_>,
+    tdb: &TenantDb,
+    id: Uuid,
+) -> Result<Option<Year>, DbError> {
+    let mut q = tdb.select(NurseryYears::Table);
+    q.columns(YEAR_COLUMNS)
+        .and_where(Expr::col(NurseryYears::Id).eq(id));
+    tx.fetch_optional(&q).await
 }
 
 pub async fn year(tdb: &TenantDb, id: Uuid) -> Result<Option<Year>, DbError> {

@@ -37,12 +37,7 @@ async fn closed_year(state: &AppState, t: &CurrentTenant) -> Result<catalogue::Y
     Ok(y)
 }
 
-fn station_names(
-    t: &CurrentTenant,
-    stations: &[catalogue::Station],
-    snap: &Snapshot,
-) -> Vec<String> {
-    let _ = t;
+fn station_names(stations: &[catalogue::Station], snap: &Snapshot) -> Vec<String> {
     snap.stations
         .iter()
         .map(|id| {
@@ -143,7 +138,7 @@ async fn render_page(
         Some(run) => {
             let rows = results::results(&t.db, run.id).await?;
             let snap = &run.snapshot.0;
-            let names = station_names(t, &stations, snap);
+            let names = station_names(&stations, snap);
             let groups = group_labels(ui, &config(t).await?, snap);
             Some(context! {
                 id => run.id, seed => run.seed.clone(),
@@ -419,7 +414,7 @@ async fn staff_run(t: &CurrentTenant, id: Uuid) -> Result<Run> {
 async fn ranking_rows(ui: &Ui, t: &CurrentTenant, run: &Run) -> Result<Vec<Vec<String>>> {
     let snap = &run.snapshot.0;
     let stations = catalogue::stations(&t.db).await?;
-    let names = station_names(t, &stations, snap);
+    let names = station_names(&stations, snap);
     let groups = group_labels(ui, &config(t).await?, snap);
     let inst = &snap.instance;
     let order = placement::served_order(inst);
@@ -513,7 +508,7 @@ pub(crate) async fn results_csv(
     let run = staff_run(&t, id).await?;
     let snap = &run.snapshot.0;
     let stations = catalogue::stations(&t.db).await?;
-    let names = station_names(&t, &stations, snap);
+    let names = station_names(&stations, snap);
     let groups = group_labels(&ui, &config(&t).await?, snap);
     let rows_db = results::results(&t.db, run.id).await?;
     let mut rows = vec![
@@ -567,7 +562,7 @@ pub(crate) async fn notice(
     let rows = results::results(&t.db, run.id).await?;
     let stations = catalogue::stations(&t.db).await?;
     let snap = &run.snapshot.0;
-    let names = station_names(&t, &stations, snap);
+    let names = station_names(&stations, snap);
     let groups = group_labels(&ui, &config(&t).await?, snap);
     let html = ui.render(
         "nurseries/notice.html",
@@ -601,7 +596,6 @@ pub(crate) struct ChildResult {
 /// station they preferred, why not, with their place on its waiting list.
 pub(crate) fn explain(
     ui: &Ui,
-    t: &CurrentTenant,
     cfg: &crate::NurseriesConfig,
     stations: &[catalogue::Station],
     run: &Run,
@@ -609,7 +603,7 @@ pub(crate) fn explain(
     application: Uuid,
 ) -> Vec<ChildResult> {
     let snap = &run.snapshot.0;
-    let names = station_names(t, stations, snap);
+    let names = station_names(stations, snap);
     let groups = group_labels(ui, cfg, snap);
     let (out, _) = results::current(snap, rows);
     let waiting = placement::waiting_lists(&snap.instance, &out);

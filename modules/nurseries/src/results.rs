@@ -620,7 +620,9 @@ impl JobHandler for OfferExpiry {
         if !still_open {
             return Ok(());
         }
-        let accept_days = year_accept_days(tx, tdb, run.year_id).await?;
+        let accept_days = crate::catalogue::year_in(tx, tdb, run.year_id)
+            .await?
+            .map_or(10, |y| y.accept_days);
         match vacate(
             tx,
             tdb,
@@ -650,23 +652,6 @@ impl JobHandler for OfferExpiry {
         }
         Ok(())
     }
-}
-
-async fn year_accept_days(
-    tx: &mut TenantTx<'_>,
-    tdb: &TenantDb,
-    year: Uuid,
-) -> Result<i32, DbError> {
-    #[derive(Iden, Clone, Copy)]
-    enum NurseryYears {
-        Table,
-        Id,
-        AcceptDays,
-    }
-    let mut q = tdb.select(NurseryYears::Table);
-    q.column(NurseryYears::AcceptDays)
-        .and_where(Expr::col(NurseryYears::Id).eq(year));
-    Ok(tx.fetch_optional::<(i32,)>(&q).await?.map_or(10, |(d,)| d))
 }
 
 #[cfg(test)]

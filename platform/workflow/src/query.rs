@@ -226,6 +226,23 @@ pub async fn candidates(
     ))
 }
 
+/// Which of `cases` ended with `result` (e.g. `withdrawn`), in one query.
+pub async fn cases_with_result(
+    tdb: &TenantDb,
+    cases: &[Uuid],
+    result: &str,
+) -> Result<std::collections::BTreeSet<Uuid>, DbError> {
+    if cases.is_empty() {
+        return Ok(Default::default());
+    }
+    let mut q = tdb.select(Cases::Table);
+    q.column((Cases::Table, Cases::Id))
+        .and_where(Expr::col((Cases::Table, Cases::Id)).is_in(cases.iter().copied()))
+        .and_where(Expr::col((Cases::Table, Cases::Result)).eq(result));
+    let rows: Vec<(Uuid,)> = tdb.fetch_all(&q).await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
 /// The open task of a case at `step`, inside the caller's transaction.
 pub async fn open_task_in(
     tx: &mut TenantTx<'_>,
