@@ -694,6 +694,25 @@ async fn a_family_applies_and_the_committee_checks_every_line(b: Backend) {
     assert!(html.contains("Τα μόριά σας: 85"), "{html}");
     assert!(html.contains("δεν έγινε δεκτό: Η βεβαίωση εργασίας είναι του 2024"));
     assert_eq!(html.matches("μετρά (ελέγχθηκε)").count(), 3);
+    // The same page in English.
+    page(&mut parent, &host, "/lang/en").await;
+    let (_, html) = page(
+        &mut parent,
+        &host,
+        &format!("/nurseries/applications/{case}"),
+    )
+    .await;
+    assert!(
+        html.contains("Your points: 85") && html.contains("Protocol number: "),
+        "{html}"
+    );
+    assert_eq!(html.matches("counted (checked)").count(), 3, "{html}");
+    assert!(html.contains("not accepted: Η βεβαίωση εργασίας είναι του 2024"));
+    assert!(
+        html.contains("Proof of the mother's employment")
+            || html.contains("Proof of the mother&#x27;s employment")
+    );
+    page(&mut parent, &host, "/lang/el").await;
     let (_, html) = page(&mut parent, &host, &format!("/cases/{case}")).await;
     assert!(
         html.contains("Αναμένονται τα αποτελέσματα της κατανομής"),
