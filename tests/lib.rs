@@ -81,6 +81,35 @@ pub fn tenant_body(slug: &str, name: &str) -> Value {
     })
 }
 
+/// The headers a current Chromium sends with a page request. With them
+/// (and reqwest's gzip, brotli and deflate decoders, which add
+/// `Accept-Encoding: gzip, br, deflate`) every test exercises compression
+/// and content negotiation as real browsers do. A request may still set
+/// its own `Accept` (the JSON API tests do).
+pub fn browser_headers() -> reqwest::header::HeaderMap {
+    use reqwest::header::{HeaderMap, HeaderValue};
+    let mut h = HeaderMap::new();
+    for (k, v) in [
+        (
+            "accept",
+            "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8",
+        ),
+        ("accept-language", "el-GR,el;q=0.9,en-US;q=0.8,en;q=0.7"),
+        ("sec-fetch-dest", "document"),
+        ("sec-fetch-mode", "navigate"),
+        ("sec-fetch-site", "same-origin"),
+        ("sec-fetch-user", "?1"),
+        ("upgrade-insecure-requests", "1"),
+        (
+            "user-agent",
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+        ),
+    ] {
+        h.insert(k, HeaderValue::from_static(v));
+    }
+    h
+}
+
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
@@ -167,6 +196,7 @@ impl TestApp {
             .map_err(|e| format!("{e:#}"))
         });
         let client = reqwest::Client::builder()
+            .default_headers(browser_headers())
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
             .build()

@@ -43,3 +43,44 @@ async fn pages_work_in_a_real_browser_and_pass_axe() {
     );
     println!("{stdout}");
 }
+
+/// The link crawler in Chromium: a person of each kind follows every link
+/// from the home page, and each kind of page they reach passes axe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_of_page_each_kind_of_person_reaches_passes_axe() {
+    let dir = workspace_root().join("tests/node");
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        Options {
+            apply_on_start: Some(workspace_root().join("tenants")),
+            ..Options::default()
+        },
+    )
+    .await;
+    app.enable_module("alimos", "example", serde_json::json!({}))
+        .await;
+    // A case, so the citizen's and the staff's case pages are reached.
+    {
+        let host = "alimos.localhost";
+        let mut citizen = crate::flows::person(&app, host, "citizen-verified").await;
+        crate::parking::apply(&app, &mut citizen, host, "ΙΚΑ1234").await;
+    }
+    let port = app.port().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg("crawl.mjs")
+            .env("DIMOS_PORT", port)
+            .current_dir(dir)
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "browser crawl failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+    println!("{stdout}");
+}

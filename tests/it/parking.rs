@@ -85,7 +85,7 @@ const GOOD: &[(&str, &str)] = &[
 
 /// Applies with a valid form and the KEPA assessment; returns the case id
 /// and the page shown.
-async fn apply(
+pub(crate) async fn apply(
     app: &TestApp,
     citizen: &mut Browser<'_>,
     host: &str,

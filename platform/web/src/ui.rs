@@ -36,7 +36,7 @@ pub const PLATFORM_FTL: &[FtlSource] = &[
     },
 ];
 
-const PLATFORM_TEMPLATES: &[(&str, &str)] = &[
+pub const PLATFORM_TEMPLATES: &[(&str, &str)] = &[
     ("layout.html", include_str!("../templates/layout.html")),
     ("macros.html", include_str!("../templates/macros.html")),
     ("home.html", include_str!("../templates/home.html")),
