@@ -24,7 +24,7 @@ async fn every_protected_route_with_every_role(b: Backend) {
     assert!(!dimos_web::staff::PROTECTED_ROUTES.is_empty());
 
     // Anonymous: sent to sign in, never served.
-    for (method, path, _) in dimos_web::staff::PROTECTED_ROUTES {
+    for (method, path, _, _) in dimos_web::staff::PROTECTED_ROUTES {
         let m: reqwest::Method = method.to_uppercase().parse().unwrap();
         let res = app.req(m, "alpha.localhost", path).send().await.unwrap();
         assert_eq!(res.status(), 303, "{method} {path} anonymous");
@@ -36,8 +36,11 @@ async fn every_protected_route_with_every_role(b: Backend) {
             .map(|(_, r)| *r);
         let mut browser = Browser::new(&app);
         browser.sign_in("alpha.localhost", person.key, "/").await;
-        for (method, path, perm) in dimos_web::staff::PROTECTED_ROUTES {
-            let expected = role.is_some_and(|r| catalog.roles[r].permissions.contains(*perm));
+        for (method, path, perm, or) in dimos_web::staff::PROTECTED_ROUTES {
+            let expected = role.is_some_and(|r| {
+                let has = &catalog.roles[r].permissions;
+                has.contains(*perm) || or.iter().any(|p| has.contains(*p))
+            });
             let m: reqwest::Method = method.to_uppercase().parse().unwrap();
             let form: &[(&str, &str)] = &[];
             let res = browser

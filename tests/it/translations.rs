@@ -20,7 +20,9 @@ fn every_key_a_template_names_is_translated() {
     for (name, src) in templates {
         for c in call.captures_iter(src) {
             // Lists (`status in ["revoked", "expired"]`) hold values.
-            let args = regex::Regex::new(r"\[[^\]]*\]").unwrap().replace_all(&c[1], "");
+            let args = regex::Regex::new(r"\[[^\]]*\]")
+                .unwrap()
+                .replace_all(&c[1], "");
             let args = args.as_ref();
             for l in literal.captures_iter(args) {
                 // `name="value"` is an argument's value, not a key; a
@@ -38,6 +40,35 @@ fn every_key_a_template_names_is_translated() {
             }
         }
     }
-    assert!(checked > 300, "only {checked} keys found: is the pattern right?");
-    assert!(missing.is_empty(), "untranslated keys:\n{}", missing.join("\n"));
+    assert!(
+        checked > 300,
+        "only {checked} keys found: is the pattern right?"
+    );
+    assert!(
+        missing.is_empty(),
+        "untranslated keys:\n{}",
+        missing.join("\n")
+    );
+}
+
+/// The staff hub shows each module page's label with a description under
+/// it: both must exist.
+#[test]
+fn every_staff_page_has_a_label_and_a_description() {
+    let modules = Modules::new(dimos_it::Options::default().modules).expect("modules");
+    let translator = dimos_web::ui::build_translator(&modules).expect("translations load");
+    let mut missing = vec![];
+    for m in modules.iter() {
+        for p in m.staff_pages {
+            for key in [
+                p.label_key.to_owned(),
+                format!("{}-description", p.label_key),
+            ] {
+                if !translator.has(&key) {
+                    missing.push(format!("{}: {key}", m.id));
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "untranslated:\n{}", missing.join("\n"));
 }

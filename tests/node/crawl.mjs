@@ -65,21 +65,20 @@ for (const who of people) {
   while (queue.length && visited < BOUND) {
     const target = queue.shift();
     visited += 1;
-    // Downloads (documents, CSV, certificates) are not pages: ask first.
-    const head = await context.request.get(target, { maxRedirects: 0 });
-    const type = head.headers()['content-type'] || '';
-    if (head.status() >= 300 && head.status() < 400) {
-      const to = new URL(head.headers().location, target);
-      if (to.origin === origin && !seen.has(to.href)) { seen.add(to.href); queue.push(to.href); }
-      continue;
+    // Downloads (documents, CSV, certificates) start instead of loading.
+    let res;
+    try {
+      res = await page.goto(target);
+    } catch (e) {
+      if (/Download is starting|net::ERR_ABORTED/.test(String(e))) continue;
+      throw e;
     }
-    if (head.status() === 404 || head.status() >= 500) {
-      failures.push(`${who.kind}: ${target} answered ${head.status()}`);
-      continue;
-    }
-    if (!type.startsWith('text/html')) continue;
-    const res = await page.goto(target);
     if (!res) continue;
+    if (res.status() === 404 || res.status() >= 500) {
+      failures.push(`${who.kind}: ${target} answered ${res.status()}`);
+      continue;
+    }
+    if (!(res.headers()['content-type'] || '').startsWith('text/html') || !page.url().startsWith(origin)) continue;
     const kind = shape(new URL(page.url()));
     if (!axed.has(kind)) {
       axed.add(kind);

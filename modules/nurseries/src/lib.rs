@@ -264,6 +264,10 @@ pub fn descriptor() -> ModuleDescriptor {
         ],
         templates: &[
             (
+                "nurseries/placement_wait.html",
+                include_str!("../templates/placement_wait.html"),
+            ),
+            (
                 "nurseries/index.html",
                 include_str!("../templates/index.html"),
             ),

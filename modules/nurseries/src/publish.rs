@@ -180,6 +180,29 @@ pub(crate) async fn page(
     who: Authorized<ReviewApplications>,
     Query(q): Query<Done>,
 ) -> Result<Response> {
+    // The staff hub links here all year: before applications close the page
+    // says when placement can run, instead of an error.
+    let today = crate::today(&state);
+    let year = catalogue::current_year(&t.db, today).await?;
+    if year
+        .as_ref()
+        .is_none_or(|y| matches!(y.phase(today), "upcoming" | "open"))
+    {
+        let html = ui.render(
+            "nurseries/placement_wait.html",
+            context! {
+                year => year.as_ref().map(|y| context! {
+                    label => y.label.clone(),
+                    closes => y.closes_on.format("%d/%m/%Y").to_string(),
+                }),
+                may_manage => state
+                    .access()
+                    .allowed(t.tenant.id, &dimos_web::access::subjects(&who.user), "nurseries.manage")
+                    .await,
+            },
+        )?;
+        return Ok(html.into_response());
+    }
     render_page(&state, &ui, &t, &who.user.csrf, q.done, q.run, &[]).await
 }
 

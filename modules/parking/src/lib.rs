@@ -442,7 +442,7 @@ async fn issue_form(
             holder => c.applicant_name.clone(),
             location => data_str(&c, "location"),
             plate => data_str(&c, "plate"),
-            decision => format!("{} / {}", data_str(&c, "decision_number"), data_str(&c, "decision_date")),
+            decision => format!("{} / {}", data_str(&c, "decision_number"), dimos_kernel::clock::display_date(&data_str(&c, "decision_date"))),
             card => card_number(&c),
             until => valid_until(today, config(&t).await?.validity_years).format("%d/%m/%Y").to_string(),
             can_sign => can_sign(&state, &t, &who).await?,

@@ -27,7 +27,7 @@ pub fn render(
         .paragraph(&format!(
             "Σύμφωνα με την απόφαση {} του δημοτικού συμβουλίου{}, παραχωρείται θέση στάθμευσης για άτομο με αναπηρία (ν. 1798/1988 άρθρο 16, ν. 1882/1990 άρθρο 23).",
             p.decision,
-            if decision_date.is_empty() { String::new() } else { format!(" ({decision_date})") }
+            if decision_date.is_empty() { String::new() } else { format!(" ({})", dimos_kernel::clock::display_date(decision_date)) }
         ))
         .space()
         .field("Αριθμός κάρτας", &p.card_number)

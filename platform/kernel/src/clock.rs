@@ -87,10 +87,27 @@ pub fn local_date(at: DateTime<Utc>) -> chrono::NaiveDate {
     local_datetime(at).date()
 }
 
+/// A date as people read it in Greece (`02/12/2026`). Accepts what forms
+/// store (`2026-12-02`); anything else is shown as it was written.
+pub fn display_date(iso: &str) -> String {
+    match chrono::NaiveDate::parse_from_str(iso.trim(), "%Y-%m-%d") {
+        Ok(d) => d.format("%d/%m/%Y").to_string(),
+        Err(_) => iso.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod local_tests {
     use super::*;
     use chrono::Datelike;
+
+    #[test]
+    fn form_dates_read_as_greek_dates() {
+        assert_eq!(display_date("2026-12-02"), "02/12/2026");
+        assert_eq!(display_date(" 2026-01-31 "), "31/01/2026");
+        assert_eq!(display_date("31/01/2026"), "31/01/2026");
+        assert_eq!(display_date(""), "");
+    }
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)

@@ -204,6 +204,8 @@ pub fn verified_stream(
     expected_sha256: String,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send {
     let inner = tokio_util::io::ReaderStream::new(reader);
+    // Fused: the compression layer polls a body once more after its end,
+    // and a bare `unfold` panics when polled again.
     futures::stream::unfold(
         (inner, Sha256::new(), Some(expected_sha256)),
         |(mut inner, mut hasher, expected)| async move {
@@ -231,6 +233,7 @@ pub fn verified_stream(
             }
         },
     )
+    .fuse()
 }
 
 /// Deletes objects of a tenant that no document row points at (an upload

@@ -18,6 +18,8 @@ use std::marker::PhantomData;
 /// A permission, as a type, so handlers name it in their signature.
 pub trait Permission: Send + Sync + 'static {
     const ID: &'static str;
+    /// Other permissions any one of which grants this too.
+    const OR: &'static [&'static str] = &[];
 }
 
 /// Declares permission marker types.
@@ -62,6 +64,16 @@ permission! {
     SignDocuments = "documents.sign";
     /// Issue and revoke the staff's signing certificates.
     ManageSigning = "signing.manage";
+}
+
+/// Reading a case file: those who work on tasks (their own cases), and
+/// those who may read every case (a municipal admin finds a case in the
+/// search and opens it).
+#[derive(Debug, Clone, Copy)]
+pub struct ReadCaseFile;
+impl Permission for ReadCaseFile {
+    const ID: &'static str = WorkTasks::ID;
+    const OR: &'static [&'static str] = &[ReadCases::ID];
 }
 
 /// (id, label key)
@@ -176,7 +188,15 @@ where
         let Some(HostMatch::Tenant(t)) = parts.extensions.get::<HostMatch>() else {
             return Err(AppError(Error::NotFound).into_response());
         };
-        if app.access().allowed(t.id, &subjects(&user), P::ID).await {
+        let subjects = subjects(&user);
+        let mut allowed = false;
+        for id in std::iter::once(P::ID).chain(P::OR.iter().copied()) {
+            if app.access().allowed(t.id, &subjects, id).await {
+                allowed = true;
+                break;
+            }
+        }
+        if allowed {
             Ok(Authorized {
                 user,
                 _p: PhantomData,

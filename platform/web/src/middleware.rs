@@ -92,6 +92,25 @@ fn is_cross_site(req: &Request) -> bool {
     }
 }
 
+/// `/parking/` is the page at `/parking`: people type, paste and follow
+/// both, so the one redirects (308 keeps the method) to the other. Paths
+/// beginning `//` are left alone, so the redirect can never point off-site.
+fn without_trailing_slash(uri: &axum::http::Uri) -> Option<HeaderValue> {
+    let path = uri.path();
+    if path.len() < 2 || !path.ends_with('/') || path.starts_with("//") {
+        return None;
+    }
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.is_empty() || trimmed.starts_with("//") {
+        return None;
+    }
+    let to = match uri.query() {
+        Some(q) => format!("{trimmed}?{q}"),
+        None => trimmed.to_owned(),
+    };
+    HeaderValue::from_str(&to).ok()
+}
+
 pub async fn context(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
     let json = wants_json(req.headers(), &path);
@@ -122,6 +141,11 @@ pub async fn context(State(state): State<AppState>, mut req: Request, next: Next
             _ => None,
         }
     };
+    if early.is_none()
+        && let Some(to) = without_trailing_slash(req.uri())
+    {
+        return (StatusCode::PERMANENT_REDIRECT, [(header::LOCATION, to)]).into_response();
+    }
     let res = match early {
         Some(e) => crate::error::AppError(e).into_response(),
         None => next.run(req).await,
@@ -213,6 +237,36 @@ fn render_error(
         && let Ok(v) = HeaderValue::from_str(&secs.to_string())
     {
         res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    res
+}
+
+/// Inside a host's session layer: when a request ends in an error that no
+/// page rendered (a body over the limit, a rejected form), the person is
+/// still known, so the error page keeps the signed-in header.
+pub async fn header_for_errors(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let (mut copy, ()) = Request::new(()).into_parts();
+    copy.method = parts.method.clone();
+    copy.uri = parts.uri.clone();
+    copy.headers = parts.headers.clone();
+    copy.extensions = parts.extensions.clone();
+    let res = next.run(Request::from_parts(parts, body)).await;
+    let unrendered =
+        res.status().as_u16() >= 400 && res.extensions().get::<crate::error::Rendered>().is_none();
+    if unrendered
+        && let Some(seen) = copy.extensions.get::<crate::ui::SeenUser>().cloned()
+        && !seen.is_set()
+    {
+        // Loading the header user records it in `seen` for the error page.
+        let _ = <Ui as axum::extract::FromRequestParts<AppState>>::from_request_parts(
+            &mut copy, &state,
+        )
+        .await;
     }
     res
 }

@@ -43,7 +43,20 @@ fn tenant_routes(state: &AppState) -> Router<AppState> {
         r = r.nest(&format!("/{id}"), gated);
     }
     // Sessions only where people sign in: the tenant hosts.
-    r.layer(crate::auth::session_layer(state))
+    with_body_limit(r, state).layer(crate::auth::session_layer(state))
+}
+
+/// The body limit inside each host's routes (not around them all), so a
+/// refused upload comes back through `header_for_errors` and its page keeps
+/// the signed-in header.
+fn with_body_limit(r: Router<AppState>, state: &AppState) -> Router<AppState> {
+    r.layer(RequestBodyLimitLayer::new(
+        state.config().http.body_limit_bytes,
+    ))
+    .layer(from_fn_with_state(
+        state.clone(),
+        middleware::header_for_errors,
+    ))
 }
 
 /// A module's routes exist only for tenants that enabled it.
@@ -56,7 +69,7 @@ async fn module_gate(module: &'static str, req: Request, next: Next) -> Response
 
 pub fn build_router(state: AppState) -> Router {
     let tenant = tenant_routes(&state).with_state(state.clone());
-    let operator = operator::routes(&state)
+    let operator = with_body_limit(operator::routes(&state), &state)
         .layer(crate::auth::session_layer(&state))
         .with_state(state.clone());
     let mut portal = Router::new()
@@ -65,7 +78,11 @@ pub fn build_router(state: AppState) -> Router {
     if state.identity().dev().is_some() {
         portal = portal.merge(crate::auth::dev_idp::routes());
     }
-    let portal = portal.with_state(state.clone());
+    let portal = portal
+        .layer(RequestBodyLimitLayer::new(
+            state.config().http.body_limit_bytes,
+        ))
+        .with_state(state.clone());
 
     let dispatch = move |req: Request| {
         let target = match req.extensions().get::<HostMatch>() {
@@ -100,8 +117,7 @@ pub fn build_router(state: AppState) -> Router {
             tracing::error!("handler panicked");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
-        .layer(RequestBodyLimitLayer::new(body_limit));
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout));
 
     Router::new()
         .route("/healthz", get(health::healthz))

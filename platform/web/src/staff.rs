@@ -5,8 +5,8 @@
 
 use crate::access::{
     AssignTasks, AssistCitizens, Authorized, ConfigureServices, ManageAccess, ManageSigning,
-    Permission, ReadAudit, ReadCases, ReadProtocol, ReadReports, RegisterProtocol, SignDocuments,
-    VerifyAccounts, WorkTasks, subjects,
+    Permission, ReadAudit, ReadCaseFile, ReadCases, ReadProtocol, ReadReports, RegisterProtocol,
+    SignDocuments, VerifyAccounts, WorkTasks, subjects,
 };
 use crate::auth::{CurrentUser, check_csrf};
 use crate::cases;
@@ -41,9 +41,10 @@ async fn require<P: Permission>(
 
 macro_rules! guarded_routes {
     ($( $method:ident $path:literal => $handler:ident $(:: $rest:ident)* requires $perm:ty; )*) => {
-        /// (method, path, permission) of every staff and admin route.
-        pub const PROTECTED_ROUTES: &[(&str, &str, &str)] = &[
-            $( (stringify!($method), $path, <$perm as Permission>::ID), )*
+        /// (method, path, permission, other permissions that grant it too)
+        /// of every staff and admin route.
+        pub const PROTECTED_ROUTES: &[(&str, &str, &str, &[&str])] = &[
+            $( (stringify!($method), $path, <$perm as Permission>::ID, <$perm as Permission>::OR), )*
         ];
 
         pub fn routes(state: &AppState) -> Router<AppState> {
@@ -66,9 +67,9 @@ guarded_routes! {
     post "/staff/tasks/{id}/release" => cases::staff::release requires WorkTasks;
     post "/staff/tasks/{id}/complete" => cases::staff::complete requires WorkTasks;
     post "/staff/tasks/{id}/assign" => cases::staff::assign requires AssignTasks;
-    get "/staff/cases/{id}" => cases::staff::case_file requires WorkTasks;
+    get "/staff/cases/{id}" => cases::staff::case_file requires ReadCaseFile;
     post "/staff/cases/{id}/comment" => cases::staff::comment requires WorkTasks;
-    get "/staff/cases/{id}/documents/{doc}" => cases::documents::staff_download requires WorkTasks;
+    get "/staff/cases/{id}/documents/{doc}" => cases::documents::staff_download requires ReadCaseFile;
     post "/staff/cases/{id}/documents" => cases::documents::staff_upload requires WorkTasks;
     post "/staff/cases/{id}/documents/{doc}/sign" => cases::signing::sign requires SignDocuments;
     get "/admin/signing" => cases::signing::admin requires ManageSigning;

@@ -224,6 +224,15 @@ impl TenantView {
     }
 }
 
+/// A module page's address: `/parking` for the module's root, never
+/// `/parking/`.
+pub fn module_href(module: &str, path: &str) -> String {
+    match path.trim_matches('/') {
+        "" => format!("/{module}"),
+        p => format!("/{module}/{p}"),
+    }
+}
+
 /// Where a request's page header user is kept once known, so that an error
 /// page rendered after the handler shows the same header (name, staff
 /// links, sign-out) instead of a signed-out one.
@@ -235,6 +244,10 @@ impl SeenUser {
         if let Ok(mut slot) = self.0.lock() {
             *slot = Some(u);
         }
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.0.lock().is_ok_and(|slot| slot.is_some())
     }
 
     pub fn take(&self) -> Option<UserView> {
@@ -315,8 +328,12 @@ where
                 _ => None,
             },
             operator: matches!(host, Some(HostMatch::Operator)),
+            // The address the person asked for: inside a module's nested
+            // router `parts.uri` has lost the module's prefix.
             path: parts
-                .uri
+                .extensions
+                .get::<axum::extract::OriginalUri>()
+                .map_or(&parts.uri, |o| &o.0)
                 .path_and_query()
                 .map_or("/", |p| p.as_str())
                 .to_owned(),

@@ -269,3 +269,9 @@ nurseries-emergency-release = Το παιδί αποχώρησε
 nurseries-done-emergency-placed = Το παιδί τοποθετήθηκε σε δεσμευμένη θέση.
 nurseries-done-emergency-released = Η θέση είναι ξανά ελεύθερη.
 error-field-nursery-no-reserved-place = Ο σταθμός δεν έχει άλλη δεσμευμένη θέση για αυτή την ηλικιακή ομάδα
+
+nurseries-admin-title-description = Οι σταθμοί του δήμου, οι θέσεις τους ανά ηλικιακή ομάδα και οι ημερομηνίες κάθε σχολικής χρονιάς.
+nurseries-placement-title-description = Η κλήρωση και η κατανομή των θέσεων μετά τη λήξη των αιτήσεων, η δημοσίευση των αποτελεσμάτων και οι λίστες αναμονής.
+nurseries-settings-title-description = Τα κριτήρια μοριοδότησης, τα εισοδηματικά κλιμάκια, τα δικαιολογητικά και οι ηλικιακές ομάδες του δήμου.
+nurseries-placement-wait-open = Οι αιτήσεις γίνονται δεκτές έως τις { $closes }. Η κατανομή των θέσεων γίνεται μετά τη λήξη τους.
+nurseries-placement-wait-no-year = Δεν έχει οριστεί ακόμη σχολική χρονιά. Η κατανομή γίνεται όταν λήξουν οι αιτήσεις μιας χρονιάς.

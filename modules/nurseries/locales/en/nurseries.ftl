@@ -269,3 +269,9 @@ nurseries-emergency-release = The child left
 nurseries-done-emergency-placed = The child was placed in a reserved place.
 nurseries-done-emergency-released = The place is free again.
 error-field-nursery-no-reserved-place = This station has no reserved place left for this age group
+
+nurseries-admin-title-description = The municipality's stations, their places per age group and the dates of each school year.
+nurseries-placement-title-description = The lottery and placement once applications close, publishing the results and the waiting lists.
+nurseries-settings-title-description = The points criteria, income bands, supporting documents and age groups of the municipality.
+nurseries-placement-wait-open = Applications are accepted until { $closes }. Places are allocated after they close.
+nurseries-placement-wait-no-year = No school year has been set up yet. Places are allocated once a year's applications close.

@@ -505,7 +505,7 @@ pub async fn staff_upload(
 pub async fn staff_download(
     State(state): State<AppState>,
     tenant: CurrentTenant,
-    who: super::StaffMember,
+    super::CaseFileReader(who): super::CaseFileReader,
     peer: Peer,
     Path((id, doc)): Path<(Uuid, Uuid)>,
 ) -> Result<Response> {

@@ -61,6 +61,34 @@ where
     }
 }
 
+/// A member of staff opening a case file: works on tasks, or may read
+/// every case ([`crate::access::ReadCaseFile`]); which case they may open
+/// is `staff::visible_case`'s to say.
+pub struct CaseFileReader(pub StaffMember);
+
+impl<S> FromRequestParts<S> for CaseFileReader
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let who =
+            Authorized::<crate::access::ReadCaseFile>::from_request_parts(parts, state).await?;
+        let app = AppState::from_ref(state);
+        let Some(HostMatch::Tenant(t)) = parts.extensions.get::<HostMatch>() else {
+            return Err(axum::response::IntoResponse::into_response(AppError(
+                Error::NotFound,
+            )));
+        };
+        Ok(CaseFileReader(StaffMember {
+            staff: staff_of(&app, t.id, &who.user).await,
+            user: who.user,
+        }))
+    }
+}
+
 pub async fn staff_of(app: &AppState, tenant: dimos_kernel::TenantId, user: &CurrentUser) -> Staff {
     let subj = subjects(user);
     Staff {

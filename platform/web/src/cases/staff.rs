@@ -308,7 +308,7 @@ pub async fn case_file(
     State(state): State<AppState>,
     ui: Ui,
     tenant: CurrentTenant,
-    who: StaffMember,
+    super::CaseFileReader(who): super::CaseFileReader,
     Path(id): Path<Uuid>,
     Query(q): Query<CaseFileQuery>,
 ) -> Result<Html<String>> {

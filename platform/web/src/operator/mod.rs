@@ -23,7 +23,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
                 state.clone(),
                 auth::operator_guard,
             ));
-    guarded.merge(auth::routes())
+    guarded.merge(auth::routes()).route(
+        "/lang/{code}",
+        axum::routing::get(crate::pages::switch_lang),
+    )
 }
 
 /// Who made a change, for the platform audit trail: the signed-in operator,
