@@ -96,8 +96,16 @@ async fn security_headers_and_request_ids(b: Backend) {
         "a UUID is generated when absent"
     );
 
-    let css = app
-        .get("alpha.localhost", "/static/digigov.css")
+    // A client that does not decode, to see the encoding on the wire.
+    let raw = reqwest::Client::builder()
+        .no_gzip()
+        .no_brotli()
+        .no_deflate()
+        .build()
+        .unwrap();
+    let css = raw
+        .get(format!("http://{}/static/digigov.css", app.addr))
+        .header("host", format!("alpha.localhost:{}", app.port()))
         .header("accept-encoding", "gzip")
         .send()
         .await

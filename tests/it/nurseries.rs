@@ -1074,8 +1074,15 @@ async fn twenty_families_are_placed_explained_and_the_waiting_list_moves(b: Back
     // Placement waits for the window to close; the page says so and keeps
     // the staff member's header (name, staff area, sign-out).
     let (status, html) = page(&mut manager, &host, "/nurseries/admin/placement").await;
-    assert_eq!(status, 409);
-    assert!(html.contains("Οι αιτήσεις είναι ακόμη ανοιχτές"), "{html}");
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("Οι αιτήσεις γίνονται δεκτές έως τις"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("/nurseries/admin/placement/run"),
+        "no run before the window closes"
+    );
     assert!(
         html.contains("Σοφία Αντωνίου") && html.contains("action=\"/auth/logout\""),
         "{html}"

@@ -31,7 +31,7 @@ const GRANTS: &[(&str, &str)] = &[
     ("municipal-admin", "municipal-admin"),
 ];
 
-async fn tenant(app: &TestApp) -> String {
+pub(crate) async fn tenant(app: &TestApp) -> String {
     tenant_with_grants(app, "alpha", "Άλφα", GRANTS).await;
     app.enable_module("alpha", "parking", json!({ "validity_years": 2 }))
         .await;
@@ -751,7 +751,7 @@ async fn the_council_rejects_or_the_citizen_withdraws(b: Backend) {
 }
 
 /// The short way to an issued permit: urgent, straight to the council.
-async fn issued(app: &TestApp, host: &str, plate: &str) -> (String, String) {
+pub(crate) async fn issued(app: &TestApp, host: &str, plate: &str) -> (String, String) {
     let mut citizen = person(app, host, "citizen-verified").await;
     let mut tech = person(app, host, "technical-employee").await;
     let mut secretary = person(app, host, "council-secretary").await;

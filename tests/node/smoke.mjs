@@ -326,7 +326,7 @@ await check('a citizen applies for a disabled parking space; the technical servi
   await axe(page, 'parking application form with errors');
   await page.getByLabel('Κινητό τηλέφωνο').fill('69 1234 5678');
   await page.getByLabel('Αριθμός κυκλοφορίας οχήματος').fill('iky 1234');
-  if (!(await page.getByLabel('Email').inputValue())) await page.getByLabel('Email').fill('giorgos@example.gr');
+  if (!(await page.getByLabel('Ηλεκτρονικό ταχυδρομείο').inputValue())) await page.getByLabel('Ηλεκτρονικό ταχυδρομείο').fill('giorgos@example.gr');
   await page.getByLabel('Από το δημαρχείο').check();
   await page.getByLabel(/^Γνωμάτευση ΚΕΠΑ/).setInputFiles({
     name: 'kepa.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n% kepa\n'),
@@ -446,7 +446,7 @@ await check('a parent applies for a nursery place, saves a draft, fixes errors a
   const born = new Date(starts); born.setUTCMonth(born.getUTCMonth() - 14);
   await page.getByLabel('Παιδί 1: ημερομηνία γέννησης').fill(iso(born));
   await page.getByLabel('Κινητό τηλέφωνο').fill('69 0000 1001');
-  if (!(await page.getByLabel('Email').inputValue())) await page.getByLabel('Email').fill('parent01@example.gr');
+  if (!(await page.getByLabel('Ηλεκτρονικό ταχυδρομείο').inputValue())) await page.getByLabel('Ηλεκτρονικό ταχυδρομείο').fill('parent01@example.gr');
   await page.getByLabel('Παιδιά της οικογένειας').fill('1');
   await page.getByLabel('Ετήσιο οικογενειακό εισόδημα (€)').fill('15000');
   await page.getByLabel(/^Δημότης/).check();

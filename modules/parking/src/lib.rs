@@ -372,11 +372,7 @@ async fn apply(
     let actor = dimos_web::cases::citizen_actor(&user);
     form.attach_all(&state, &t, started.case_id.0, &actor)
         .await?;
-    Ok(Redirect::to(&format!(
-        "/cases/{}?done=submitted#documents",
-        started.case_id
-    ))
-    .into_response())
+    Ok(Redirect::to(&format!("/cases/{}?done=submitted", started.case_id)).into_response())
 }
 
 /// The case's open `issue` task, which must be the caller's.
@@ -897,11 +893,7 @@ async fn request_renewal(
             },
         )
         .await?;
-    Ok(Redirect::to(&format!(
-        "/cases/{}?done=submitted#documents",
-        started.case_id
-    ))
-    .into_response())
+    Ok(Redirect::to(&format!("/cases/{}?done=submitted", started.case_id)).into_response())
 }
 
 #[cfg(test)]

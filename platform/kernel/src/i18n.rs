@@ -97,6 +97,20 @@ pub struct FtlError {
     pub message: String,
 }
 
+/// A whole number written plainly is passed as a number, so that messages
+/// choose their plural form ("1 αίτηση", "2 αιτήσεις"); it prints as it was
+/// written. Anything else (codes with leading zeros, tax ids, text) stays text.
+fn arg_value(v: &str) -> FluentValue<'static> {
+    let plain = !v.is_empty()
+        && v.len() <= 15
+        && v.bytes().all(|b| b.is_ascii_digit())
+        && (v == "0" || !v.starts_with('0'));
+    match v.parse::<i64>() {
+        Ok(n) if plain => FluentValue::from(n),
+        _ => FluentValue::from(v.to_owned()),
+    }
+}
+
 impl Translator {
     pub fn new(sources: &[FtlSource]) -> Result<Self, FtlError> {
         let mk = |l: Locale| {
@@ -146,15 +160,19 @@ impl Translator {
         self.keys[0].contains(key)
     }
 
-    /// The message for a field error: `error-field-<code>` with the detail
-    /// as `$detail`, the detail appended when the message does not use it.
+    /// The message for a field error: the field's own message if there is
+    /// one (`error-for-<field>-<code>`, "Συμπληρώστε τον αριθμό
+    /// κυκλοφορίας"), else `error-field-<code>`; the detail as `$detail`,
+    /// appended when the message does not use it.
     pub fn field_message(&self, locale: Locale, e: &crate::FieldError) -> String {
         let detail = e.detail.clone().unwrap_or_default();
-        let msg = self.t(
-            locale,
-            &format!("error-field-{}", e.code),
-            &[("detail", detail.clone())],
-        );
+        let own = format!("error-for-{}-{}", e.field.replace('_', "-"), e.code);
+        let key = if self.has(&own) {
+            own
+        } else {
+            format!("error-field-{}", e.code)
+        };
+        let msg = self.t(locale, &key, &[("detail", detail.clone())]);
         if detail.is_empty() || msg.contains(&detail) {
             msg
         } else {
@@ -167,7 +185,7 @@ impl Translator {
     pub fn t(&self, locale: Locale, key: &str, args: &[(&str, String)]) -> String {
         let mut fargs = FluentArgs::new();
         for (k, v) in args {
-            fargs.set(*k, FluentValue::from(v.clone()));
+            fargs.set(*k, arg_value(v));
         }
         let order = match locale {
             Locale::El => [&self.el, &self.en],
@@ -200,6 +218,54 @@ mod tests {
             Some(Locale::El)
         );
         assert_eq!(Locale::from_accept_language("fr, de"), None);
+    }
+
+    #[test]
+    fn numbers_choose_plural_forms_and_print_as_written() {
+        let text = "n = { $count ->\n    [one] { $count } αίτηση\n   *[other] { $count } αιτήσεις\n}\nid = ΑΦΜ { $id }\n";
+        let t = Translator::new(&[
+            FtlSource {
+                locale: Locale::El,
+                name: "el",
+                text,
+            },
+            FtlSource {
+                locale: Locale::En,
+                name: "en",
+                text,
+            },
+        ])
+        .unwrap();
+        let n = |c: &str| t.t(Locale::El, "n", &[("count", c.to_owned())]);
+        assert_eq!(n("1"), "1 αίτηση");
+        assert_eq!(n("2"), "2 αιτήσεις");
+        assert_eq!(n("0"), "0 αιτήσεις");
+        assert_eq!(n("2026"), "2026 αιτήσεις");
+        // Codes keep their zeros; they are not numbers.
+        let id = |v: &str| t.t(Locale::El, "id", &[("id", v.to_owned())]);
+        assert_eq!(id("012345678"), "ΑΦΜ 012345678");
+        assert_eq!(id("100000064"), "ΑΦΜ 100000064");
+    }
+
+    #[test]
+    fn a_field_may_have_its_own_message() {
+        let el = "error-field-required = Το πεδίο είναι υποχρεωτικό\nerror-for-plate-required = Συμπληρώστε τον αριθμό κυκλοφορίας\n";
+        let t = Translator::new(&[
+            FtlSource {
+                locale: Locale::El,
+                name: "el",
+                text: el,
+            },
+            FtlSource {
+                locale: Locale::En,
+                name: "en",
+                text: el,
+            },
+        ])
+        .unwrap();
+        let msg = |f: &str| t.field_message(Locale::El, &crate::FieldError::new(f, "required"));
+        assert_eq!(msg("plate"), "Συμπληρώστε τον αριθμό κυκλοφορίας");
+        assert_eq!(msg("location"), "Το πεδίο είναι υποχρεωτικό");
     }
 
     #[test]

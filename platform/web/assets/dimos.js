@@ -27,3 +27,11 @@
     });
   });
 })();
+
+// A form that comes back with errors: focus its summary, as GOV.UK and
+// gov.gr do, so screen readers announce it and the person starts there.
+(function () {
+  "use strict";
+  var summary = document.querySelector(".govgr-error-summary");
+  if (summary) summary.focus();
+})();

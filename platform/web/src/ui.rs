@@ -384,9 +384,21 @@ impl Ui {
             .get_template(template)
             .map_err(Error::internal)?;
         let ctx = context! { ..ctx, ..self.base_context() };
-        tpl.render(ctx)
-            .map(Html)
-            .map_err(|e| AppError(Error::internal(format!("{e:#}"))))
+        let html = tpl
+            .render(ctx)
+            .map_err(|e| AppError(Error::internal(format!("{e:#}"))))?;
+        Ok(Html(self.mark_errors(html)))
+    }
+
+    /// A page that shows an error summary says so first in its title
+    /// ("Σφάλμα: …"), as GOV.UK and gov.gr pages do: it is what a screen
+    /// reader reads first and what the browser tab shows.
+    fn mark_errors(&self, html: String) -> String {
+        if !html.contains("class=\"govgr-error-summary\"") {
+            return html;
+        }
+        let prefix = self.t("error-title-prefix");
+        html.replacen("<title>", &format!("<title>{prefix} "), 1)
     }
 }
 

@@ -78,7 +78,7 @@ nurseries-apply-intro = Σχολική χρονιά { $label }: αιτήσεις
 nurseries-draft-saved = Το πρόχειρο αποθηκεύτηκε. Επιστρέψτε σε αυτή τη σελίδα μέχρι να κλείσουν οι αιτήσεις.
 nurseries-section-parent = Γονέας
 nurseries-field-parent-name = Ονοματεπώνυμο
-nurseries-field-email = Email
+nurseries-field-email = Ηλεκτρονικό ταχυδρομείο
 nurseries-field-mobile = Κινητό τηλέφωνο
 nurseries-field-mobile-hint = Π.χ. 69 1234 5678. Σε αυτό στέλνουμε ενημερώσεις με SMS.
 nurseries-section-children = Παιδιά
@@ -96,7 +96,10 @@ nurseries-field-income = Ετήσιο οικογενειακό εισόδημα 
 nurseries-field-income-hint = Όπως στο φετινό εκκαθαριστικό, σε ακέραια ευρώ.
 nurseries-section-criteria = Κριτήρια που δηλώνετε
 nurseries-criteria-hint = Επιλέξτε ό,τι ισχύει· κάθε κριτήριο μετρά όταν η επιτροπή ελέγξει το δικαιολογητικό που το αποδεικνύει.
-nurseries-points-n = { $points } μόρια
+nurseries-points-n = { $points ->
+    [one] { $points } μόριο
+   *[other] { $points } μόρια
+}
 nurseries-proof = Δικαιολογητικό
 nurseries-section-stations = Σταθμοί κατά σειρά προτίμησης
 nurseries-stations-hint = Κατατάξτε έως τρεις σταθμούς που δέχεστε. Μια θέση σε σταθμό χαμηλότερα στη λίστα σας δεν σας στερεί ποτέ θέση σε σταθμό υψηλότερα.
@@ -144,8 +147,14 @@ error-conflict-nursery-applications-closed = Οι αιτήσεις για του
 error-conflict-nursery-already-applied = Έχετε ήδη υποβάλει αίτηση για αυτή τη σχολική χρονιά· δείτε την αίτησή σας.
 nurseries-verified-needed = Χρειάζεστε λογαριασμό ταυτοποιημένο σε ΚΕΠ ή στο δημαρχείο. Αν έχετε ήδη υποβάλει αίτηση, το ίδιο κουμπί δείχνει την αίτησή σας.
 nurseries-placement-title = Παιδικοί σταθμοί: κατανομή και αποτελέσματα
-nurseries-placement-counts = { $applications } αιτήσεις, { $unchecked } χωρίς έλεγχο ακόμη
-nurseries-placement-unchecked = { $unchecked } αιτήσεις δεν έχουν ελεγχθεί ακόμη: θα μετρούσαν τα προσωρινά τους μόρια.
+nurseries-placement-counts = { $applications ->
+    [one] { $applications } αίτηση
+   *[other] { $applications } αιτήσεις
+}, { $unchecked } χωρίς έλεγχο ακόμη
+nurseries-placement-unchecked = { $unchecked ->
+    [one] { $unchecked } αίτηση δεν έχει ελεγχθεί ακόμη: θα μετρούσαν τα προσωρινά της μόρια.
+   *[other] { $unchecked } αιτήσεις δεν έχουν ελεγχθεί ακόμη: θα μετρούσαν τα προσωρινά τους μόρια.
+}
 nurseries-placement-run = Εκτέλεση κατανομής
 nurseries-field-seed = Σπόρος κλήρωσης
 nurseries-field-seed-hint = Αφήστε το κενό για τυχαίο. Σε κάθε περίπτωση καταγράφεται και δημοσιεύεται, ώστε ο καθένας να επαναλάβει την κλήρωση: SHA-256 του σπόρος:αριθμός πρωτοκόλλου.
@@ -154,7 +163,10 @@ nurseries-placement-runs = Εκτελέσεις
 nurseries-seed = Σπόρος
 nurseries-published = δημοσιεύθηκε
 nurseries-placement-of = Κατανομή της { $ran }
-nurseries-placement-placed = { $placed } από { $children } παιδιά έχουν θέση
+nurseries-placement-placed = { $placed } από { $children ->
+    [one] { $children } παιδί έχει θέση
+   *[other] { $children } παιδιά έχουν θέση
+}
 nurseries-ranking-csv = Πίνακας κατάταξης (CSV)
 nurseries-results-csv = Αποτελέσματα (CSV)
 nurseries-notice-link = Τα αποτελέσματα κατά αριθμό πρωτοκόλλου
@@ -162,7 +174,10 @@ nurseries-published-on = Δημοσιεύθηκε στις { $on }.
 nurseries-publish = Δημοσίευση αποτελεσμάτων
 nurseries-done-ran = Η κατανομή εκτελέστηκε. Ελέγξτε τους πίνακες και δημοσιεύστε.
 nurseries-done-published = Τα αποτελέσματα δημοσιεύθηκαν· οι οικογένειες ενημερώθηκαν και μπορούν να αποδεχθούν τις θέσεις.
-nurseries-places-n = { $places } θέσεις
+nurseries-places-n = { $places ->
+    [one] { $places } θέση
+   *[other] { $places } θέσεις
+}
 nurseries-admitted = Θέσεις
 nurseries-waiting-list = Λίστα αναμονής
 nurseries-position = Σειρά
@@ -275,3 +290,7 @@ nurseries-placement-title-description = Η κλήρωση και η κατανο
 nurseries-settings-title-description = Τα κριτήρια μοριοδότησης, τα εισοδηματικά κλιμάκια, τα δικαιολογητικά και οι ηλικιακές ομάδες του δήμου.
 nurseries-placement-wait-open = Οι αιτήσεις γίνονται δεκτές έως τις { $closes }. Η κατανομή των θέσεων γίνεται μετά τη λήξη τους.
 nurseries-placement-wait-no-year = Δεν έχει οριστεί ακόμη σχολική χρονιά. Η κατανομή γίνεται όταν λήξουν οι αιτήσεις μιας χρονιάς.
+
+error-for-parent-name-required = Συμπληρώστε το ονοματεπώνυμο του γονέα ή κηδεμόνα
+error-for-income-required = Συμπληρώστε το οικογενειακό εισόδημα του τελευταίου εκκαθαριστικού
+error-for-income-number-invalid = Το εισόδημα γράφεται σε ευρώ, μόνο με ψηφία, π.χ. 24000

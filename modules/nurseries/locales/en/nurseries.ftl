@@ -96,7 +96,10 @@ nurseries-field-income = Annual family income (€)
 nurseries-field-income-hint = As on this year's tax clearance, in whole euros.
 nurseries-section-criteria = Criteria you claim
 nurseries-criteria-hint = Tick what applies; each criterion counts once the committee has checked the document that proves it.
-nurseries-points-n = { $points } points
+nurseries-points-n = { $points ->
+    [one] { $points } point
+   *[other] { $points } points
+}
 nurseries-proof = Proof
 nurseries-section-stations = Stations in order of preference
 nurseries-stations-hint = Rank up to three stations you would accept. A place at a station lower on your list never costs you a place higher on it.
@@ -144,8 +147,14 @@ error-conflict-nursery-applications-closed = Applications for the nurseries are 
 error-conflict-nursery-already-applied = You have already applied for this school year; see your application.
 nurseries-verified-needed = You need an account verified at a KEP or the town hall. If you have applied, the same button shows your application.
 nurseries-placement-title = Nurseries: placement and results
-nurseries-placement-counts = { $applications } applications, { $unchecked } not yet checked
-nurseries-placement-unchecked = { $unchecked } applications have not been checked yet: their provisional points would count.
+nurseries-placement-counts = { $applications ->
+    [one] { $applications } application
+   *[other] { $applications } applications
+}, { $unchecked } not yet checked
+nurseries-placement-unchecked = { $unchecked ->
+    [one] { $unchecked } application has not been checked yet: its provisional points would count.
+   *[other] { $unchecked } applications have not been checked yet: their provisional points would count.
+}
 nurseries-placement-run = Run the placement
 nurseries-field-seed = Lottery seed
 nurseries-field-seed-hint = Leave empty for a random one. Either way it is recorded and published, so anyone can recompute the lottery: SHA-256 of seed:protocol number.
@@ -154,7 +163,10 @@ nurseries-placement-runs = Runs
 nurseries-seed = Seed
 nurseries-published = published
 nurseries-placement-of = Placement of { $ran }
-nurseries-placement-placed = { $placed } of { $children } children hold a place
+nurseries-placement-placed = { $placed } of { $children ->
+    [one] { $children } child holds a place
+   *[other] { $children } children hold a place
+}
 nurseries-ranking-csv = Ranking (CSV)
 nurseries-results-csv = Results (CSV)
 nurseries-notice-link = The results by protocol number
@@ -162,7 +174,10 @@ nurseries-published-on = Published on { $on }.
 nurseries-publish = Publish the results
 nurseries-done-ran = The placement ran. Check the lists, then publish.
 nurseries-done-published = The results were published; families were told and can accept their places.
-nurseries-places-n = { $places } places
+nurseries-places-n = { $places ->
+    [one] { $places } place
+   *[other] { $places } places
+}
 nurseries-admitted = Places
 nurseries-waiting-list = Waiting list
 nurseries-position = Position
@@ -275,3 +290,7 @@ nurseries-placement-title-description = The lottery and placement once applicati
 nurseries-settings-title-description = The points criteria, income bands, supporting documents and age groups of the municipality.
 nurseries-placement-wait-open = Applications are accepted until { $closes }. Places are allocated after they close.
 nurseries-placement-wait-no-year = No school year has been set up yet. Places are allocated once a year's applications close.
+
+error-for-parent-name-required = Enter the parent's or guardian's full name
+error-for-income-required = Enter the family income from the latest tax assessment
+error-for-income-number-invalid = Enter the income in euros, digits only, like 24000

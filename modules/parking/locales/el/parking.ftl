@@ -13,8 +13,11 @@ parking-how = Πώς γίνεται
 parking-how-1 = Συμπληρώνετε την αίτηση και παίρνετε αμέσως αριθμό πρωτοκόλλου.
 parking-how-2 = Ανεβάζετε τα δικαιολογητικά στη σελίδα της αίτησης.
 parking-how-3 = Η Τεχνική Υπηρεσία ελέγχει τον φάκελο και κάνει αυτοψία· το δημοτικό συμβούλιο αποφασίζει.
-parking-how-4 = Παραλαμβάνετε την κάρτα, που ισχύει { $validity } χρόνια. Ενημερώνεστε με email σε κάθε βήμα.
-parking-lead = Συνήθης χρόνος διεκπεραίωσης: { $days } ημέρες.
+parking-how-4 = Παραλαμβάνετε την κάρτα, που ισχύει { $validity } χρόνια. Ενημερώνεστε με ηλεκτρονικό ταχυδρομείο σε κάθε βήμα.
+parking-lead = Συνήθης χρόνος διεκπεραίωσης: { $days ->
+    [one] { $days } ημέρα
+   *[other] { $days } ημέρες
+}.
 parking-start = Υποβολή αίτησης
 parking-verified-needed = Χρειάζεται λογαριασμός που έχει ταυτοποιηθεί σε ΚΕΠ ή στο δημαρχείο.
 parking-apply-title = Αίτηση για θέση στάθμευσης ΑμεΑ
@@ -22,7 +25,7 @@ parking-apply-intro = Όλα τα πεδία είναι υποχρεωτικά, 
 parking-section-applicant = Στοιχεία αιτούντος
 parking-section-space = Θέση στάθμευσης
 parking-field-full-name = Ονοματεπώνυμο
-parking-field-email = Email
+parking-field-email = Ηλεκτρονικό ταχυδρομείο
 parking-field-mobile = Κινητό τηλέφωνο
 parking-field-mobile-hint = Π.χ. 69 1234 5678. Σε αυτό στέλνουμε ενημερώσεις με SMS.
 parking-field-location = Θέση στάθμευσης (διεύθυνση)
@@ -82,3 +85,11 @@ parking-no-permits = Δεν έχετε άδειες στάθμευσης Αμε�
 parking-register-title-description = Οι άδειες στάθμευσης ΑμεΑ του δήμου: αναζήτηση, ανανέωση, ανάκληση.
 parking-settings-title-description = Διάρκεια ισχύος των αδειών και υπενθύμιση πριν από τη λήξη.
 parking-apply-documents-hint = PDF, JPEG ή PNG, έως { $mb } MB το καθένα. Όσα δεν έχετε τώρα, τα ανεβάζετε αργότερα στη σελίδα της αίτησης. Αν η φόρμα επιστρέψει με λάθη, επιλέξτε ξανά τα αρχεία.
+
+error-for-location-required = Συμπληρώστε τη διεύθυνση της θέσης στάθμευσης
+error-for-location-too-short = Η διεύθυνση της θέσης στάθμευσης είναι πολύ σύντομη: γράψτε οδό, αριθμό και περιοχή
+error-for-plate-required = Συμπληρώστε τον αριθμό κυκλοφορίας
+error-for-plate-plate-invalid = Ο αριθμός κυκλοφορίας πρέπει να έχει τη μορφή ΙΚΥ-1234
+error-for-delivery-required = Επιλέξτε πώς θα παραλάβετε την κάρτα
+error-for-delivery-address-required = Συμπληρώστε τη διεύθυνση αποστολής της κάρτας
+error-for-delivery-address-too-short = Η διεύθυνση αποστολής είναι πολύ σύντομη: γράψτε οδό, αριθμό, ταχυδρομικό κώδικα και περιοχή

@@ -14,7 +14,10 @@ parking-how-1 = You fill in the application and get a protocol number at once.
 parking-how-2 = You upload the documents on the application's page.
 parking-how-3 = The Technical Service checks the file and inspects the spot; the municipal council decides.
 parking-how-4 = You receive the card, valid for { $validity } years. You are emailed at every step.
-parking-lead = Usual handling time: { $days } days.
+parking-lead = Usual handling time: { $days ->
+    [one] { $days } day
+   *[other] { $days } days
+}.
 parking-start = Apply
 parking-verified-needed = You need an account verified at a KEP or the town hall.
 parking-apply-title = Apply for a disabled parking space
@@ -82,3 +85,11 @@ parking-no-permits = You have no disabled parking permits.
 parking-register-title-description = The municipality's disabled parking permits: search, renew, revoke.
 parking-settings-title-description = How long permits are valid and when holders are reminded.
 parking-apply-documents-hint = PDF, JPEG or PNG, up to { $mb } MB each. Whatever you do not have now, you upload later on the application's page. If the form comes back with errors, choose the files again.
+
+error-for-location-required = Enter the address of the parking space
+error-for-location-too-short = The address of the parking space is too short: give the street, number and area
+error-for-plate-required = Enter the vehicle registration number
+error-for-plate-plate-invalid = Enter the registration number in the format ΙΚΥ-1234
+error-for-delivery-required = Choose how you will receive the card
+error-for-delivery-address-required = Enter the address to post the card to
+error-for-delivery-address-too-short = The postal address is too short: give the street, number, postcode and area

@@ -10,7 +10,7 @@ account-sign-in = Σύνδεση
 
 ## Tenant home
 home-title = Ηλεκτρονικές υπηρεσίες
-home-intro = Υποβάλετε αιτήσεις και παρακολουθήστε την πορεία τους online, χωρίς επίσκεψη στο δημαρχείο.
+home-intro = Υποβάλετε αιτήσεις και παρακολουθήστε την πορεία τους ηλεκτρονικά, χωρίς επίσκεψη στο δημαρχείο.
 home-services = Υπηρεσίες
 home-no-services = Δεν έχουν ενεργοποιηθεί ακόμη ηλεκτρονικές υπηρεσίες σε αυτόν τον δήμο.
 home-contact = Στοιχεία επικοινωνίας
@@ -69,7 +69,7 @@ error-field-domain-duplicate = Ο τομέας αναφέρεται δύο φο�
 error-field-domain-taken = Ο τομέας χρησιμοποιείται ήδη από άλλον δήμο
 error-field-colour-invalid = Το χρώμα πρέπει να έχει τη μορφή #rrggbb
 error-field-colour-contrast = Το χρώμα δεν έχει αρκετή αντίθεση με λευκό κείμενο (χρειάζεται τουλάχιστον 4,5:1)
-error-field-email-invalid = Μη έγκυρη διεύθυνση email
+error-field-email-invalid = Μη έγκυρη διεύθυνση ηλεκτρονικού ταχυδρομείου
 error-field-phone-invalid = Μη έγκυρος αριθμός τηλεφώνου
 error-field-url-invalid = Η διεύθυνση πρέπει να ξεκινά με https://
 error-field-module-unknown = Άγνωστη λειτουργική ενότητα
@@ -118,7 +118,7 @@ op-field-aliases = Εναλλακτικοί τομείς
 op-field-aliases-hint = Ένας ανά γραμμή.
 op-field-colour = Κύριο χρώμα
 op-field-colour-hint = Μορφή #rrggbb, με αντίθεση τουλάχιστον 4,5:1 με λευκό κείμενο.
-op-field-email = Email επικοινωνίας
+op-field-email = Ηλεκτρονικό ταχυδρομείο επικοινωνίας
 op-field-phone = Τηλέφωνο
 op-field-address-el = Διεύθυνση (ελληνικά)
 op-field-address-en = Διεύθυνση (αγγλικά)
@@ -424,7 +424,10 @@ report-p90-days = 90ό εκατοστημόριο (ημέρες)
 services-title = Ρυθμίσεις υπηρεσιών
 services-intro = Προσαρμόστε τις υπηρεσίες του δήμου χωρίς προγραμματισμό. Κάθε αλλαγή ελέγχεται πριν αποθηκευτεί.
 services-none = Δεν έχει ενεργοποιηθεί υπηρεσία με διαδικασία.
-services-lead = χρόνος διεκπεραίωσης { $days } ημέρες
+services-lead = χρόνος διεκπεραίωσης { $days ->
+    [one] { $days } ημέρα
+   *[other] { $days } ημέρες
+}
 services-customised = προσαρμοσμένη
 services-running-cases = Οι αλλαγές ισχύουν για νέες αιτήσεις· όσες είναι ήδη σε εξέλιξη συνεχίζουν με τους κανόνες με τους οποίους ξεκίνησαν.
 services-lead-label = Χρόνος διεκπεραίωσης (ημέρες)
@@ -485,7 +488,7 @@ error-field-file-type = Αυτός ο τύπος αρχείου δεν γίνε�
 
 ## Notifications
 nav-notifications = Ειδοποιήσεις
-nav-notifications-description = Αποστολέας email και SMS, κείμενα μηνυμάτων, μηνύματα που δεν παραδόθηκαν.
+nav-notifications-description = Αποστολέας ηλεκτρονικού ταχυδρομείου και SMS, κείμενα μηνυμάτων, μηνύματα που δεν παραδόθηκαν.
 notif-title = Ειδοποιήσεις
 notif-saved = Οι αλλαγές αποθηκεύτηκαν.
 notif-sender = Αποστολέας
@@ -499,9 +502,9 @@ notif-wording = Κείμενα μηνυμάτων
 notif-message = Μήνυμα
 notif-language = Γλώσσα
 notif-variables = Μεταβλητές
-notif-part-subject = Θέμα email
-notif-part-text = Κείμενο email
-notif-part-html = Email σε HTML
+notif-part-subject = Θέμα μηνύματος ηλεκτρονικού ταχυδρομείου
+notif-part-text = Κείμενο μηνύματος ηλεκτρονικού ταχυδρομείου
+notif-part-html = Μήνυμα ηλεκτρονικού ταχυδρομείου σε HTML
 notif-part-sms = SMS
 notif-preview = Προεπισκόπηση
 notif-reset = Επαναφορά στο αρχικό
@@ -524,15 +527,15 @@ case-messages-none = Δεν έχουν σταλεί μηνύματα.
 prefs-title = Ειδοποιήσεις
 prefs-saved = Οι προτιμήσεις σας αποθηκεύτηκαν.
 prefs-channels = Πώς θέλετε να ενημερώνεστε για τις αιτήσεις σας
-prefs-email = Με email
-prefs-no-email = ο πάροχος ταυτότητας δεν έδωσε email
+prefs-email = Με ηλεκτρονικό ταχυδρομείο
+prefs-no-email = ο πάροχος ταυτότητας δεν έδωσε διεύθυνση ηλεκτρονικού ταχυδρομείου
 prefs-sms = Με SMS, όπου ο δήμος στέλνει SMS
 prefs-mobile = Κινητό τηλέφωνο
 prefs-mobile-hint = Ελληνικό κινητό, π.χ. 6912345678.
 prefs-language = Γλώσσα μηνυμάτων
 prefs-save = Αποθήκευση προτιμήσεων
 error-field-template-invalid = Το κείμενο δεν είναι έγκυρο (άγνωστη μεταβλητή ή λάθος σύνταξη)
-prefs-digest = Πρωινό email με τις νέες και τις εκπρόθεσμες εργασίες μου
+prefs-digest = Πρωινό μήνυμα ηλεκτρονικού ταχυδρομείου με τις νέες και τις εκπρόθεσμες εργασίες μου
 notif-event-digest = Πρωινή ατζέντα προσωπικού
 case-upload-hint-office = PDF, JPEG, PNG, DOCX ή ODT, έως { $mb } MB.
 error-field-file-infected = Ο έλεγχος για ιούς απέρριψε το αρχείο
@@ -634,3 +637,15 @@ upload-chosen = Επιλέχθηκε:
 error-conflict-document-replaced = Το έγγραφο έχει ήδη αντικατασταθεί.
 error-conflict-task-has-own-page = Αυτή η εργασία ολοκληρώνεται από τη δική της σελίδα, μέσω του συνδέσμου στον φάκελο της υπόθεσης.
 error-field-format-invalid = Δεν έχει τη σωστή μορφή, π.χ. { $detail }
+
+# A field's own error message (error-for-<field>-<code>) names what to do;
+# fields without one get the generic error-field-<code>.
+error-for-full-name-required = Συμπληρώστε το ονοματεπώνυμό σας
+error-for-full-name-too-short = Το ονοματεπώνυμο είναι πολύ σύντομο
+error-for-email-required = Συμπληρώστε τη διεύθυνση ηλεκτρονικού ταχυδρομείου σας
+error-for-email-email-invalid = Η διεύθυνση ηλεκτρονικού ταχυδρομείου πρέπει να έχει τη μορφή onoma@example.gr
+error-for-mobile-required = Συμπληρώστε τον αριθμό του κινητού σας
+error-for-mobile-phone-invalid = Το κινητό πρέπει να είναι ελληνικός αριθμός 10 ψηφίων που αρχίζει από 69, π.χ. 69 1234 5678
+error-title-prefix = Σφάλμα:
+header-nav-label = Γλώσσα και λογαριασμός
+header-menu = Μενού

@@ -424,7 +424,10 @@ report-p90-days = 90th percentile (days)
 services-title = Service settings
 services-intro = Adjust the municipality's services without code. Every change is checked before it is saved.
 services-none = No service with a process is enabled.
-services-lead = handling time { $days } days
+services-lead = handling time { $days ->
+    [one] { $days } day
+   *[other] { $days } days
+}
 services-customised = customised
 services-running-cases = Changes apply to new applications; those in progress continue under the rules they started with.
 services-lead-label = Handling time (days)
@@ -634,3 +637,15 @@ upload-chosen = Chosen:
 error-conflict-document-replaced = The document has already been replaced.
 error-conflict-task-has-own-page = This task is completed on its own page, through the link in the case file.
 error-field-format-invalid = Not in the right format, e.g. { $detail }
+
+# A field's own error message (error-for-<field>-<code>) names what to do;
+# fields without one get the generic error-field-<code>.
+error-for-full-name-required = Enter your full name
+error-for-full-name-too-short = The full name is too short
+error-for-email-required = Enter your email address
+error-for-email-email-invalid = Enter an email address in the correct format, like name@example.gr
+error-for-mobile-required = Enter your mobile phone number
+error-for-mobile-phone-invalid = Enter a Greek mobile number of 10 digits starting with 69, like 69 1234 5678
+error-title-prefix = Error:
+header-nav-label = Language and account
+header-menu = Menu
