@@ -84,3 +84,37 @@ async fn every_kind_of_page_each_kind_of_person_reaches_passes_axe() {
     );
     println!("{stdout}");
 }
+
+/// Click, don't type: the citizen's path from the home page to a submitted
+/// application and the staff's from the staff area to a decision, at
+/// 1280 px and 390 px, with no sideways scrolling on the phone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn citizens_and_staff_get_there_by_clicking_on_a_desktop_and_a_phone() {
+    let dir = workspace_root().join("tests/node");
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        Options {
+            apply_on_start: Some(workspace_root().join("tenants")),
+            ..Options::default()
+        },
+    )
+    .await;
+    let port = app.port().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg("clicks.mjs")
+            .env("DIMOS_PORT", port)
+            .current_dir(dir)
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "clicking failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+    println!("{stdout}");
+}

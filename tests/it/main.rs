@@ -7,6 +7,7 @@ mod auth;
 mod auth_faults;
 mod browser;
 mod crawl;
+mod diagram;
 mod downloads;
 mod external_idp;
 mod faulty_idp;

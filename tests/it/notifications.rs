@@ -18,6 +18,7 @@ on_both_backends!(
     emails_reach_a_real_smtp_server_in_greek_with_both_parts,
     nothing_is_lost_when_smtp_is_down_and_the_app_restarts,
     sms_goes_through_an_http_gateway_with_segments_counted,
+    sms_reach_the_mobile_typed_in_an_application,
 );
 
 /// aiosmtpd, storing every message it accepts in a maildir.
@@ -889,4 +890,41 @@ async fn starttls_is_verified_against_the_configured_ca(b: Backend) {
     assert!(errors.iter().all(|e| e.0.is_none()), "{errors:?}");
     let mails = smtp.wait_for(1, &app).await;
     assert!(parse(&mails[0]).headers["Subject"].starts_with("Η αίτησή σας καταχωρίστηκε"));
+}
+
+/// A citizen who never saved a mobile gets the SMS about their case at
+/// the number they typed in the application; the account page then shows
+/// it as theirs for SMS.
+async fn sms_reach_the_mobile_typed_in_an_application(b: Backend) {
+    let (gw, url) = gateway().await;
+    let app = app_with(b, move |c| {
+        c.sms.transport = "http".into();
+        c.sms.http_url = url;
+    })
+    .await;
+    let host = tenant(&app).await;
+    app.enable_module("alpha", "parking", json!({})).await;
+    let mut admin = signed_in(&app, &host, "municipal-admin").await;
+    post_form(
+        &mut admin,
+        &host,
+        "/admin/notifications",
+        "/admin/notifications/settings",
+        &[
+            ("sms_enabled", "on"),
+            ("sms_sender", "ALFA"),
+            ("alert_address", "it@alpha.example.gr"),
+        ],
+    )
+    .await;
+    let mut citizen = signed_in(&app, &host, "citizen-verified").await;
+    // The parking form's mobile is 69 1234 5678.
+    crate::parking::apply(&app, &mut citizen, &host, "ΙΚΑ1234").await;
+    settle(&app).await;
+    let seen = gw.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "the registration SMS: {seen:?}");
+    let body: Value = serde_json::from_str(&seen[0].1).unwrap();
+    assert_eq!(body["to"], "+306912345678");
+    let (_, html) = crate::flows::page(&mut citizen, &host, "/account").await;
+    assert!(html.contains("+306912345678"), "{html}");
 }

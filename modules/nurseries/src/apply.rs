@@ -210,6 +210,10 @@ pub(crate) async fn apply(
     data.insert("parent_name".into(), a.parent_name.clone().into());
     data.insert("email".into(), a.email.clone().into());
     data.insert("mobile".into(), a.mobile.clone().into());
+    // Messages about this application reach the mobile typed here, unless
+    // the parent chose another (before the case starts: its first message
+    // is the protocol number).
+    dimos_web::notify::remember_mobile(&t.db, parent, &a.mobile).await?;
     data.insert("children".into(), child_names.join(", ").into());
     data.insert("stations".into(), station_names.join(" → ").into());
     data.insert("points".into(), Value::from(score.total));

@@ -430,6 +430,7 @@ async fn index(State(state): State<AppState>, ui: Ui, t: CurrentTenant) -> Resul
     let html = ui.render(
         "nurseries/index.html",
         context! {
+            process_svg => dimos_web::diagram::for_service(&state, &t.db, PROCESS, ui.lang).await?,
             year => year.as_ref().map(|y| context! {
                 label => y.label.clone(), phase => y.phase(today(&state)),
                 opens => date(y.opens_on), closes => date(y.closes_on),

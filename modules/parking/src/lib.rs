@@ -223,6 +223,7 @@ async fn index(State(state): State<AppState>, ui: Ui, t: CurrentTenant) -> Resul
             lead => def.lead_time_days,
             documents => def.documents.iter().map(|d| context! { label => d.label.get(ui.lang), required => d.required }).collect::<Vec<_>>(),
             validity => config(&t).await?.validity_years,
+            process_svg => dimos_web::diagram::for_service(&state, &t.db, PROCESS, ui.lang).await?,
         },
     )
 }
@@ -351,6 +352,10 @@ async fn apply(
     if let Some(addr) = &a.delivery_address {
         data.insert("delivery_address".into(), addr.clone().into());
     }
+    // Messages about this case reach the mobile typed here, unless the
+    // citizen chose another (before the case starts: its first message is
+    // the protocol number).
+    dimos_web::notify::remember_mobile(&t.db, user.acting_for().0, a.mobile.as_str()).await?;
     let started = state
         .workflow()
         .start(

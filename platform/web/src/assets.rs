@@ -1,6 +1,7 @@
 //! Static assets, embedded in the binary so the first command works on a
 //! fresh machine with no npm step. `@digigov/css` (gov.gr design system,
-//! BSD-2-Clause) is vendored by `infra/assets/update-digigov.sh`.
+//! BSD-2-Clause) is vendored by `infra/assets/update-digigov.sh`; Roboto,
+//! the gov.gr typeface, from `@fontsource/roboto` (OFL-1.1).
 
 use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -24,6 +25,26 @@ const ASSETS: &[Asset] = &[
         name: "dimos.css",
         content_type: "text/css; charset=utf-8",
         bytes: include_bytes!("../assets/dimos.css"),
+    },
+    Asset {
+        name: "roboto-greek-400-normal.woff2",
+        content_type: "font/woff2",
+        bytes: include_bytes!("../assets/fonts/roboto-greek-400-normal.woff2"),
+    },
+    Asset {
+        name: "roboto-latin-400-normal.woff2",
+        content_type: "font/woff2",
+        bytes: include_bytes!("../assets/fonts/roboto-latin-400-normal.woff2"),
+    },
+    Asset {
+        name: "roboto-greek-700-normal.woff2",
+        content_type: "font/woff2",
+        bytes: include_bytes!("../assets/fonts/roboto-greek-700-normal.woff2"),
+    },
+    Asset {
+        name: "roboto-latin-700-normal.woff2",
+        content_type: "font/woff2",
+        bytes: include_bytes!("../assets/fonts/roboto-latin-700-normal.woff2"),
     },
     Asset {
         name: "dimos.js",

@@ -6,6 +6,7 @@ pub mod access;
 pub mod assets;
 pub mod auth;
 pub mod cases;
+pub mod diagram;
 pub mod error;
 pub mod extract;
 pub mod health;

@@ -121,6 +121,25 @@ async fn save_prefs(tdb: &TenantDb, account: Uuid, p: &Prefs) -> std::result::Re
     Ok(())
 }
 
+/// The mobile a citizen typed in an application becomes where SMS go,
+/// unless they already chose one (the citizen is told so on the
+/// application form; the preferences page changes it).
+pub async fn remember_mobile(
+    tdb: &TenantDb,
+    account: Uuid,
+    mobile: &str,
+) -> std::result::Result<(), Error> {
+    let Ok(mobile) = greek_mobile(mobile) else {
+        return Ok(());
+    };
+    let mut p = prefs(tdb, account).await?;
+    if p.mobile.is_some() {
+        return Ok(());
+    }
+    p.mobile = Some(mobile);
+    save_prefs(tdb, account, &p).await
+}
+
 /// A Greek mobile number as `+3069…`, or why not.
 pub fn greek_mobile(s: &str) -> std::result::Result<String, FieldError> {
     let digits: String = s
@@ -174,9 +193,15 @@ impl Directory for WebDirectory {
             return Ok(None);
         };
         let p = prefs(tdb, account).await?;
+        // The number the person chose for messages; else the one their
+        // identity provider gave, when it is a Greek mobile.
+        let mobile = p
+            .mobile
+            .clone()
+            .or_else(|| a.phone.as_deref().and_then(|n| greek_mobile(n).ok()));
         Ok(Some(Recipient {
             email: a.email.clone(),
-            mobile: p.mobile.clone(),
+            mobile,
             email_on: p.email,
             sms_on: p.sms,
             locale: Locale::parse(&p.locale).unwrap_or(Locale::El),

@@ -87,9 +87,6 @@ parking-settings-title-description = Διάρκεια ισχύος των αδε
 parking-apply-documents-hint = PDF, JPEG ή PNG, έως { $mb } MB το καθένα. Όσα δεν έχετε τώρα, τα ανεβάζετε αργότερα στη σελίδα της αίτησης. Αν η φόρμα επιστρέψει με λάθη, επιλέξτε ξανά τα αρχεία.
 
 error-for-location-required = Συμπληρώστε τη διεύθυνση της θέσης στάθμευσης
-error-for-location-too-short = Η διεύθυνση της θέσης στάθμευσης είναι πολύ σύντομη: γράψτε οδό, αριθμό και περιοχή
 error-for-plate-required = Συμπληρώστε τον αριθμό κυκλοφορίας
-error-for-plate-plate-invalid = Ο αριθμός κυκλοφορίας πρέπει να έχει τη μορφή ΙΚΥ-1234
 error-for-delivery-required = Επιλέξτε πώς θα παραλάβετε την κάρτα
 error-for-delivery-address-required = Συμπληρώστε τη διεύθυνση αποστολής της κάρτας
-error-for-delivery-address-too-short = Η διεύθυνση αποστολής είναι πολύ σύντομη: γράψτε οδό, αριθμό, ταχυδρομικό κώδικα και περιοχή

@@ -87,9 +87,6 @@ parking-settings-title-description = How long permits are valid and when holders
 parking-apply-documents-hint = PDF, JPEG or PNG, up to { $mb } MB each. Whatever you do not have now, you upload later on the application's page. If the form comes back with errors, choose the files again.
 
 error-for-location-required = Enter the address of the parking space
-error-for-location-too-short = The address of the parking space is too short: give the street, number and area
 error-for-plate-required = Enter the vehicle registration number
-error-for-plate-plate-invalid = Enter the registration number in the format ΙΚΥ-1234
 error-for-delivery-required = Choose how you will receive the card
 error-for-delivery-address-required = Enter the address to post the card to
-error-for-delivery-address-too-short = The postal address is too short: give the street, number, postcode and area

@@ -4,7 +4,7 @@ switch-language = English
 switch-language-label = Switch to English
 footer-platform = Ψηφιακές υπηρεσίες δήμων — πλατφόρμα Δήμος
 footer-contact = Επικοινωνία
-phase-banner = Δοκιμαστική λειτουργία: η υπηρεσία βελτιώνεται συνεχώς.
+phase-banner = Η υπηρεσία βελτιώνεται συνεχώς.
 nav-home = Αρχική
 account-sign-in = Σύνδεση
 
@@ -641,7 +641,6 @@ error-field-format-invalid = Δεν έχει τη σωστή μορφή, π.χ. 
 # A field's own error message (error-for-<field>-<code>) names what to do;
 # fields without one get the generic error-field-<code>.
 error-for-full-name-required = Συμπληρώστε το ονοματεπώνυμό σας
-error-for-full-name-too-short = Το ονοματεπώνυμο είναι πολύ σύντομο
 error-for-email-required = Συμπληρώστε τη διεύθυνση ηλεκτρονικού ταχυδρομείου σας
 error-for-email-email-invalid = Η διεύθυνση ηλεκτρονικού ταχυδρομείου πρέπει να έχει τη μορφή onoma@example.gr
 error-for-mobile-required = Συμπληρώστε τον αριθμό του κινητού σας
@@ -649,3 +648,18 @@ error-for-mobile-phone-invalid = Το κινητό πρέπει να είναι 
 error-title-prefix = Σφάλμα:
 header-nav-label = Γλώσσα και λογαριασμός
 header-menu = Μενού
+phase-tag = Δοκιμαστική έκδοση
+phase-feedback = Πείτε μας τη γνώμη σας.
+phase-feedback-subject = Σχόλια για τις ηλεκτρονικές υπηρεσίες
+footer-verify = Έλεγχος ψηφιακής υπογραφής εγγράφου
+diagram-service-title = Πώς εξελίσσεται η αίτηση
+diagram-case-title = Η πορεία της αίτησής σας
+diagram-admin-title = Η διαδικασία στον δήμο σας (με τις αλλαγές σας)
+diagram-days = { $days ->
+    [one] συνήθως { $days } ημέρα
+   *[other] συνήθως έως { $days } ημέρες
+}
+diagram-done = ολοκληρώθηκε
+diagram-current = εδώ βρίσκεται τώρα
+diagram-skipped = δεν εφαρμόζεται στον δήμο
+diagram-changed = αλλαγμένο από τον δήμο

@@ -4,7 +4,7 @@ switch-language = Ελληνικά
 switch-language-label = Αλλαγή σε ελληνικά
 footer-platform = Digital services for municipalities — the Dimos platform
 footer-contact = Contact
-phase-banner = Beta: this service is being improved.
+phase-banner = This service is being improved.
 nav-home = Home
 account-sign-in = Sign in
 
@@ -641,7 +641,6 @@ error-field-format-invalid = Not in the right format, e.g. { $detail }
 # A field's own error message (error-for-<field>-<code>) names what to do;
 # fields without one get the generic error-field-<code>.
 error-for-full-name-required = Enter your full name
-error-for-full-name-too-short = The full name is too short
 error-for-email-required = Enter your email address
 error-for-email-email-invalid = Enter an email address in the correct format, like name@example.gr
 error-for-mobile-required = Enter your mobile phone number
@@ -649,3 +648,18 @@ error-for-mobile-phone-invalid = Enter a Greek mobile number of 10 digits starti
 error-title-prefix = Error:
 header-nav-label = Language and account
 header-menu = Menu
+phase-tag = Beta
+phase-feedback = Tell us what you think.
+phase-feedback-subject = Feedback on the online services
+footer-verify = Check a document's digital signature
+diagram-service-title = How an application proceeds
+diagram-case-title = Where your application stands
+diagram-admin-title = The process in your municipality (with your changes)
+diagram-days = { $days ->
+    [one] usually { $days } day
+   *[other] usually up to { $days } days
+}
+diagram-done = done
+diagram-current = it is here now
+diagram-skipped = switched off in this municipality
+diagram-changed = changed by the municipality

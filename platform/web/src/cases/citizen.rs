@@ -184,6 +184,10 @@ async fn page(
         "cases/show.html",
         context! {
             case => case_view(&def, &c, ui, engine.now()),
+            process_svg => {
+                let stages = crate::diagram::stages(&def, ui.lang);
+                crate::diagram::render(&stages, &crate::diagram::case_marks(&stages, &c.step), &ui.t("diagram-case-title"), ui.state.translator(), ui.lang)
+            },
             timeline => timeline(&def, &events, ui, false),
             request, documents, waiting_step, errors, message, done,
             uploaded => super::documents::list(state, tenant, &c, &format!("/cases/{}/documents", c.id), &def, ui.lang, super::documents::Viewer::Citizen(user)).await?,

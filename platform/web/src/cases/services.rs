@@ -159,6 +159,11 @@ async fn render(
             process => shipped.process.clone(), name => shipped.name.get(ui.lang),
             lead => effective.lead_time_days, shipped_lead => shipped.lead_time_days,
             tasks, waits, docs, saved, errors => errors_view(ui, errors),
+            process_svg => {
+                let stages = crate::diagram::stages(shipped, ui.lang);
+                let (changed, skipped) = crate::diagram::overridden(o);
+                crate::diagram::render(&stages, &crate::diagram::override_marks(&stages, &changed, &skipped), &ui.t("diagram-admin-title"), ui.state.translator(), ui.lang)
+            },
             csrf => who.user.csrf.clone(),
         },
     )?;
