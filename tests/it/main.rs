@@ -6,6 +6,7 @@ mod access;
 mod auth;
 mod auth_faults;
 mod browser;
+mod case_pages;
 mod crawl;
 mod diagram;
 mod downloads;

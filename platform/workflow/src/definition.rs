@@ -42,12 +42,18 @@ fn default_book() -> String {
     "general".into()
 }
 
-/// A case data field: `"name"`, or `{ id = "name", label = { el, en } }`.
+/// A case data field: `"name"`, or `{ id = "name", label = { el, en } }`,
+/// with `options` when its values are codes that pages show in words.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(untagged)]
 pub enum DataField {
     Name(String),
-    Labelled { id: String, label: LocalizedText },
+    Labelled {
+        id: String,
+        label: LocalizedText,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        options: Vec<Choice>,
+    },
 }
 
 impl DataField {
@@ -62,6 +68,13 @@ impl DataField {
         match self {
             DataField::Name(_) => None,
             DataField::Labelled { label, .. } => Some(label),
+        }
+    }
+
+    pub fn options(&self) -> &[Choice] {
+        match self {
+            DataField::Name(_) => &[],
+            DataField::Labelled { options, .. } => options,
         }
     }
 }

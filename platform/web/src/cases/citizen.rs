@@ -191,6 +191,7 @@ async fn page(
             timeline => timeline(&def, &events, ui, false),
             request, documents, waiting_step, errors, message, done,
             uploaded => super::documents::list(state, tenant, &c, &format!("/cases/{}/documents", c.id), &def, ui.lang, super::documents::Viewer::Citizen(user)).await?,
+            checklist => super::documents::checklist_view(tenant, &c, &def, ui.lang).await?,
             max_mb => state.config().storage.max_upload_bytes / 1_048_576,
             office => state.config().storage.allow_office,
             kinds => def.documents.iter().map(|d| context! { id => d.id.clone(), label => d.label.get(ui.lang) }).collect::<Vec<_>>(),

@@ -531,6 +531,59 @@ pub enum Viewer<'a> {
     Staff,
 }
 
+/// Where one of the service's documents stands in a case file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Held {
+    Missing,
+    Uploaded,
+    /// Sent again in a newer version (the old one stays in the file).
+    Replaced,
+}
+
+/// The service's documents against the files of a case: each required or
+/// optional document with its state, matched by kind. Internal staff
+/// documents never count for the applicant's list. Pure.
+pub fn checklist(
+    specs: &[dimos_workflow::definition::DocumentSpec],
+    docs: &[Document],
+) -> Vec<(String, Held)> {
+    specs
+        .iter()
+        .map(|spec| {
+            let of_kind: Vec<&Document> = docs
+                .iter()
+                .filter(|d| !d.internal && d.kind.as_deref() == Some(spec.id.as_str()))
+                .collect();
+            let held = if !of_kind.iter().any(|d| d.replaced_by.is_none()) {
+                Held::Missing
+            } else if of_kind.iter().any(|d| d.replaced_by.is_some()) {
+                Held::Replaced
+            } else {
+                Held::Uploaded
+            };
+            (spec.id.clone(), held)
+        })
+        .collect()
+}
+
+/// The checklist as pages show it.
+pub async fn checklist_view(
+    tenant: &CurrentTenant,
+    case: &CaseRow,
+    def: &dimos_workflow::Definition,
+    lang: dimos_kernel::Locale,
+) -> Result<Vec<minijinja::Value>> {
+    let docs = documents::of_case(&tenant.db, case.id).await?;
+    Ok(checklist(&def.documents, &docs)
+        .into_iter()
+        .zip(&def.documents)
+        .map(|((id, held), spec)| {
+            minijinja::context! { id, label => spec.label.get(lang), required => spec.required, held }
+        })
+        .collect())
+}
+
 /// The case's documents as pages list them, with their signatures: the
 /// applicant sees the current versions of what is not internal, staff see
 /// everything.
@@ -585,4 +638,67 @@ pub async fn list(
             }
         })
         .collect())
+}
+
+#[cfg(test)]
+mod checklist_tests {
+    use super::*;
+    use dimos_workflow::definition::DocumentSpec;
+
+    fn spec(id: &str, required: bool) -> DocumentSpec {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "required": required, "label": {"el": id, "en": id}
+        }))
+        .unwrap()
+    }
+
+    fn doc(kind: Option<&str>, internal: bool, replaced: bool) -> Document {
+        Document {
+            id: Uuid::now_v7(),
+            case_id: None,
+            kind: kind.map(str::to_owned),
+            original_name: "a.pdf".into(),
+            content_type: "application/pdf".into(),
+            size: 1,
+            sha256: String::new(),
+            object_key: String::new(),
+            personal_data: false,
+            uploaded_by: Uuid::nil(),
+            uploaded_at: chrono::Utc::now(),
+            internal,
+            replaced_by: replaced.then(Uuid::nil),
+        }
+    }
+
+    #[test]
+    fn each_document_of_the_service_is_missing_uploaded_or_replaced() {
+        let specs = [
+            spec("kepa", true),
+            spec("residence", true),
+            spec("licence", false),
+            spec("other", true),
+        ];
+        let docs = [
+            doc(Some("kepa"), false, false),
+            doc(Some("residence"), false, true),
+            doc(Some("residence"), false, false),
+            // Staff's internal copy and an unlabelled file count for nothing.
+            doc(Some("other"), true, false),
+            doc(None, false, false),
+        ];
+        assert_eq!(
+            checklist(&specs, &docs),
+            [
+                ("kepa".to_owned(), Held::Uploaded),
+                ("residence".to_owned(), Held::Replaced),
+                ("licence".to_owned(), Held::Missing),
+                ("other".to_owned(), Held::Missing),
+            ]
+        );
+        // Only an old version left (replaced, its successor gone): missing.
+        assert_eq!(
+            checklist(&specs[..1], &[doc(Some("kepa"), false, true)])[0].1,
+            Held::Missing
+        );
+    }
 }

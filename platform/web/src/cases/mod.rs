@@ -296,7 +296,12 @@ pub fn timeline(
                 details: match (for_staff, p.get("form")) {
                     (true, Some(Value::Object(form))) => form
                         .iter()
-                        .map(|(k, v)| (field_label(def, k, ui.lang), value_text(v)))
+                        .map(|(k, v)| {
+                            (
+                                field_label(def, k, ui.lang),
+                                value_words(def, k, v, ui.lang),
+                            )
+                        })
                         .collect(),
                     _ => vec![],
                 },
@@ -395,6 +400,35 @@ pub fn field_label(
                 .map(|l| l.get(lang).to_owned())
         })
         .unwrap_or_else(|| key.to_owned())
+}
+
+/// A case value in words: a code of a choice (a form's or a data field's
+/// options) as its label, anything else as [`value_text`].
+pub fn value_words(
+    def: &dimos_workflow::Definition,
+    key: &str,
+    v: &Value,
+    lang: dimos_kernel::Locale,
+) -> String {
+    if let Value::String(code) = v {
+        let label = def
+            .forms
+            .values()
+            .flat_map(|f| f.fields.iter())
+            .filter(|f| f.id == key)
+            .flat_map(|f| f.options.iter())
+            .chain(
+                def.data
+                    .iter()
+                    .filter(|d| d.id() == key)
+                    .flat_map(|d| d.options().iter()),
+            )
+            .find(|o| o.id == *code);
+        if let Some(o) = label {
+            return o.label.get(lang).to_owned();
+        }
+    }
+    value_text(v)
 }
 
 pub fn value_text(v: &Value) -> String {

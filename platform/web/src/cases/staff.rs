@@ -272,7 +272,7 @@ async fn case_page(
         .data
         .0
         .iter()
-        .map(|(k, v)| context! { key => field_label(&def, k, ui.lang), value => value_text(v) })
+        .map(|(k, v)| context! { key => field_label(&def, k, ui.lang), value => super::value_words(&def, k, v, ui.lang) })
         .collect();
     let documents: Vec<_> = def
         .documents
@@ -286,6 +286,7 @@ async fn case_page(
             data, documents, history, current,
             messages => crate::notify::of_case(&tenant.db, c.id).await?,
             uploaded => super::documents::list(state, tenant, &c, &format!("/staff/cases/{}/documents", c.id), &def, ui.lang, super::documents::Viewer::Staff).await?,
+            checklist => super::documents::checklist_view(tenant, &c, &def, ui.lang).await?,
             signer => super::signing::signer_status(state, tenant, &who.user).await?,
             kinds => def.documents.iter().map(|d| context! { id => d.id.clone(), label => d.label.get(ui.lang) }).collect::<Vec<_>>(),
             max_mb => state.config().storage.max_upload_bytes / 1_048_576,
