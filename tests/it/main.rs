@@ -20,6 +20,7 @@ mod notifications;
 mod nurseries;
 mod operator;
 mod parking;
+mod parking_steps;
 mod replicas;
 mod signing;
 mod storage_s3;

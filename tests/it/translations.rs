@@ -12,6 +12,7 @@ fn every_key_a_template_names_is_translated() {
     // `t(` up to its closing parenthesis (keys hold no parentheses).
     let call = regex::Regex::new(r#"\bt\(([^()]*)\)"#).unwrap();
     let literal = regex::Regex::new(r#"(=\s*)?["']([a-z0-9]+(?:-[a-z0-9]+)*)["']"#).unwrap();
+    let list = regex::Regex::new(r"\[[^\]]*\]").unwrap();
     let mut missing = vec![];
     let templates = dimos_web::ui::PLATFORM_TEMPLATES
         .iter()
@@ -20,9 +21,7 @@ fn every_key_a_template_names_is_translated() {
     for (name, src) in templates {
         for c in call.captures_iter(src) {
             // Lists (`status in ["revoked", "expired"]`) hold values.
-            let args = regex::Regex::new(r"\[[^\]]*\]")
-                .unwrap()
-                .replace_all(&c[1], "");
+            let args = list.replace_all(&c[1], "");
             let args = args.as_ref();
             for l in literal.captures_iter(args) {
                 // `name="value"` is an argument's value, not a key; a

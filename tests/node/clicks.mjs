@@ -75,13 +75,22 @@ for (const width of widths) {
     await look('parking service page');
     await page.getByRole('link', { name: 'Υποβολή αίτησης' }).click();
     await page.waitForURL((u) => u.pathname === '/parking/apply');
-    await look('parking application form');
+    await look('parking application: your details');
     await page.getByLabel('Κινητό τηλέφωνο').fill('69 1234 5678');
-    await page.getByLabel('Θέση στάθμευσης (διεύθυνση)').fill('Αριστοτέλους 53, Άλιμος');
-    await page.getByLabel('Αριθμός κυκλοφορίας οχήματος').fill(plates[width]);
     const email = page.getByLabel('Ηλεκτρονικό ταχυδρομείο');
     if (!(await email.inputValue())) await email.fill('giorgos@example.gr');
+    await page.getByRole('button', { name: 'Συνέχεια' }).click();
+    await page.waitForURL((u) => u.pathname === '/parking/apply/space');
+    await look('parking application: the space');
+    await page.getByLabel('Θέση στάθμευσης (διεύθυνση)').fill('Αριστοτέλους 53, Άλιμος');
+    await page.getByLabel('Αριθμός κυκλοφορίας οχήματος').fill(plates[width]);
+    await page.getByRole('button', { name: 'Συνέχεια' }).click();
+    await page.waitForURL((u) => u.pathname === '/parking/apply/delivery');
+    await look('parking application: delivery');
     await page.getByLabel('Από το δημαρχείο').check();
+    await page.getByRole('button', { name: 'Συνέχεια' }).click();
+    await page.waitForURL((u) => u.pathname === '/parking/apply/check');
+    await look('parking application: check your answers');
     await page.getByLabel(/^Γνωμάτευση ΚΕΠΑ/).setInputFiles({
       name: 'kepa.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n% kepa\n'),
     });

@@ -229,7 +229,7 @@ await check('a case goes from the citizen to the staff agenda and back', async (
   await page.getByLabel('Αρχείο', { exact: true }).setInputFiles({
     name: 'πρόγραμμα.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n% programme\n'),
   });
-  await page.getByRole('button', { name: 'Υποβολή εγγράφου' }).click();
+  await page.getByRole('button', { name: 'Υποβολή εγγράφου', exact: true }).click();
   assert(await page.getByText('Το έγγραφο υποβλήθηκε.').isVisible(), 'document uploaded without JavaScript');
   assert(await page.getByRole('link', { name: 'πρόγραμμα.pdf' }).isVisible(), 'listed on the case');
   await axe(page, 'case page with a document');
@@ -316,18 +316,37 @@ await check('a citizen applies for a disabled parking space; the technical servi
   await axe(page, 'parking service page');
   await page.getByRole('link', { name: 'Υποβολή αίτησης' }).click();
   await page.waitForURL((u) => u.pathname === '/parking/apply');
-  await axe(page, 'parking application form');
+  await axe(page, 'parking application, step 1');
+  // One question page at a time, as gov.gr asks long forms.
   await page.getByLabel('Κινητό τηλέφωνο').fill('210 9892000');
-  await page.getByLabel('Θέση στάθμευσης (διεύθυνση)').fill('Αριστοτέλους 53, Άλιμος');
-  await page.getByLabel('Αριθμός κυκλοφορίας οχήματος').fill('ΓΔ-1');
-  await page.getByRole('button', { name: 'Υποβολή αίτησης' }).click();
+  if (!(await page.getByLabel('Ηλεκτρονικό ταχυδρομείο').inputValue())) await page.getByLabel('Ηλεκτρονικό ταχυδρομείο').fill('giorgos@example.gr');
+  await page.getByRole('button', { name: 'Συνέχεια' }).click();
   assert(await page.locator('.govgr-error-summary').isVisible(), 'errors summarised');
   assert(await page.getByText('Δώστε ελληνικό κινητό').first().isVisible(), 'the mobile explained');
-  await axe(page, 'parking application form with errors');
+  assert((await page.title()).startsWith('Σφάλμα:'), `the title says there is an error: ${await page.title()}`);
+  await axe(page, 'parking application step with errors');
   await page.getByLabel('Κινητό τηλέφωνο').fill('69 1234 5678');
+  await page.getByRole('button', { name: 'Συνέχεια' }).click();
+  await page.waitForURL((u) => u.pathname === '/parking/apply/space');
+  await page.getByLabel('Θέση στάθμευσης (διεύθυνση)').fill('Αριστοτέλους 53, Άλιμος');
+  await page.getByLabel('Αριθμός κυκλοφορίας οχήματος').fill('ΓΔ-1');
+  await page.getByRole('button', { name: 'Συνέχεια' }).click();
+  assert(await page.getByText('Δώστε αριθμό κυκλοφορίας').first().isVisible(), 'the plate explained');
   await page.getByLabel('Αριθμός κυκλοφορίας οχήματος').fill('iky 1234');
-  if (!(await page.getByLabel('Ηλεκτρονικό ταχυδρομείο').inputValue())) await page.getByLabel('Ηλεκτρονικό ταχυδρομείο').fill('giorgos@example.gr');
+  await page.getByRole('button', { name: 'Συνέχεια' }).click();
+  await page.waitForURL((u) => u.pathname === '/parking/apply/delivery');
+  await axe(page, 'parking application, delivery');
   await page.getByLabel('Από το δημαρχείο').check();
+  await page.getByRole('button', { name: 'Συνέχεια' }).click();
+  await page.waitForURL((u) => u.pathname === '/parking/apply/check');
+  await axe(page, 'parking application, check your answers');
+  await shot(page, 'parking-check-answers');
+  // Changing an answer returns to the check page.
+  await page.getByRole('link', { name: 'Αλλαγή Θέση στάθμευσης (διεύθυνση)' }).click();
+  await page.getByLabel('Θέση στάθμευσης (διεύθυνση)').fill('Αριστοτέλους 55, Άλιμος');
+  await page.getByRole('button', { name: 'Συνέχεια' }).click();
+  await page.waitForURL((u) => u.pathname === '/parking/apply/check');
+  assert(await page.getByText('Αριστοτέλους 55, Άλιμος').isVisible(), 'the changed answer');
   await page.getByLabel(/^Γνωμάτευση ΚΕΠΑ/).setInputFiles({
     name: 'kepa.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n% kepa\n'),
   });

@@ -9,6 +9,7 @@ pub mod expiry;
 pub mod permit;
 pub mod register;
 pub mod settings;
+mod steps;
 pub mod values;
 
 use axum::Router;
@@ -163,6 +164,7 @@ pub fn descriptor() -> ModuleDescriptor {
                 "parking/index.html",
                 include_str!("../templates/index.html"),
             ),
+            ("parking/step.html", include_str!("../templates/step.html")),
             (
                 "parking/apply.html",
                 include_str!("../templates/apply.html"),
@@ -199,7 +201,9 @@ fn jobs(engine: &std::sync::Arc<dimos_workflow::Engine>) -> Vec<dimos_web::modul
 fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
-        .route("/apply", get(apply_form).post(apply))
+        .route("/apply", get(steps::start).post(apply))
+        .route("/apply/check", get(steps::check))
+        .route("/apply/{step}", get(steps::page).post(steps::answer))
         .route("/cases/{id}/issue", get(issue_form).post(issue))
         .route("/register", get(register_page))
         .route("/register/{id}/renew", post(renew))
@@ -238,7 +242,9 @@ const FIELDS: [&str; 7] = [
     "delivery_address",
 ];
 
-async fn render_form(
+/// The check page: the answers, each with a link to change it, and the
+/// documents to attach; its form files the case.
+pub(crate) async fn render_check(
     ui: &Ui,
     documents: &[dimos_workflow::definition::DocumentSpec],
     csrf: &str,
@@ -264,39 +270,17 @@ async fn render_form(
         "parking/apply.html",
         context! {
             csrf, v => values, errors => messages,
+            steps => steps::STEPS.len() + 1,
+            change => FIELDS.iter().map(|f| (*f, steps::change_href(f))).collect::<BTreeMap<_, _>>(),
             documents => documents.iter().map(|d| context! { id => d.id.clone(), label => d.label.get(ui.lang), required => d.required }).collect::<Vec<_>>(),
             max_mb => ui.state.config().storage.max_upload_bytes / 1_048_576,
-            summary => errors.iter().map(|e| context! { field => e.field.clone(), message => ui.state.translator().field_message(ui.lang, e) }).collect::<Vec<_>>(),
+            summary => errors.iter().map(|e| context! {
+                href => if e.field.starts_with("doc-") { format!("#f-{}", e.field) } else { steps::change_href(&e.field) },
+                message => ui.state.translator().field_message(ui.lang, e),
+            }).collect::<Vec<_>>(),
         },
     )?;
     Ok(dimos_web::error::rendered_page(status, html))
-}
-
-/// The application form, filled in from the account where it can be. A
-/// verified account is required (the in-person check at a KEP desk).
-async fn apply_form(
-    State(state): State<AppState>,
-    ui: Ui,
-    t: CurrentTenant,
-    Verified(user): Verified,
-) -> Result<Response> {
-    let def = state.workflow().effective(&t.db, PROCESS).await?;
-    let values = RawApplication {
-        full_name: user.account.display_name(),
-        email: user.account.email.clone().unwrap_or_default(),
-        mobile: user.account.phone.clone().unwrap_or_default(),
-        delivery: "pickup".into(),
-        ..RawApplication::default()
-    };
-    render_form(
-        &ui,
-        &def.documents,
-        &user.csrf,
-        &values,
-        &[],
-        StatusCode::OK,
-    )
-    .await
 }
 
 /// Files the application as a case, with the documents chosen in the same
@@ -307,6 +291,7 @@ async fn apply(
     ui: Ui,
     t: CurrentTenant,
     Verified(user): Verified,
+    drafts: dimos_web::drafts::Drafts,
     form: axum::extract::Multipart,
 ) -> Result<Response> {
     let def = state.workflow().effective(&t.db, PROCESS).await?;
@@ -331,7 +316,7 @@ async fn apply(
         result => {
             let mut errors = result.err().unwrap_or_default();
             errors.extend(form.errors);
-            return render_form(
+            return render_check(
                 &ui,
                 &def.documents,
                 &user.csrf,
@@ -377,6 +362,7 @@ async fn apply(
     let actor = dimos_web::cases::citizen_actor(&user);
     form.attach_all(&state, &t, started.case_id.0, &actor)
         .await?;
+    drafts.clear(steps::DRAFT).await?;
     Ok(Redirect::to(&format!("/cases/{}?done=submitted", started.case_id)).into_response())
 }
 

@@ -7,6 +7,7 @@ pub mod assets;
 pub mod auth;
 pub mod cases;
 pub mod diagram;
+pub mod drafts;
 pub mod error;
 pub mod extract;
 pub mod health;
