@@ -50,6 +50,33 @@ async fn console_creates_edits_and_suspends_without_javascript(b: Backend) {
         "what was typed is kept"
     );
 
+    // Every error at once: a slug and a domain that do not parse do not
+    // hide the missing English name or the bad e-mail address.
+    let worse = [
+        ("slug", "Θ"),
+        ("name_el", "Δήμος Θήτα"),
+        ("name_en", ""),
+        ("primary_colour", "#003476"),
+        ("aliases", "not a domain"),
+        ("contact_email", "not-an-address"),
+    ];
+    let res = app
+        .post("admin.localhost", "/tenants")
+        .form(&worse)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    let summary = html.split("govgr-error-summary").nth(1).unwrap();
+    let summary = summary.split("</ul>").next().unwrap();
+    for anchor in ["#slug", "#name-en", "#aliases", "#contact-email"] {
+        assert!(
+            summary.contains(&format!("href=\"{anchor}\"")),
+            "{anchor} in {summary}"
+        );
+    }
+
     let good = [
         ("slug", "theta"),
         ("name_el", "Δήμος Θήτα"),

@@ -30,6 +30,8 @@ function assert(cond, message) {
 }
 
 let failed = 0;
+const docPages = ['parking service page', 'parking application: the space', 'parking application: check your answers',
+  'submitted', 'the case, claimed', 'service settings'];
 const widths = [1280, 390];
 const plates = { 1280: 'ΙΚΥ-1280', 390: 'ΙΚΥ-3900' };
 
@@ -47,6 +49,11 @@ for (const width of widths) {
     assert(v.length === 0, `${label} at ${width} px: axe:\n${v.map((x) => `${x.id}: ${x.help} ${x.nodes.map((n) => n.target.join(' ')).join(', ')}`).join('\n')}`);
     visited.push(label);
     await page.screenshot({ path: `${shots}clicks-${width}-${visited.length}.png`, fullPage: true });
+    // Small pictures for docs/ (DOCS_SCREENSHOTS=docs/screenshots).
+    if (process.env.DOCS_SCREENSHOTS && docPages.includes(label)) {
+      const name = label.replace(/[^a-z]+/gi, '-').replace(/-$/, '');
+      await page.screenshot({ path: `${process.env.DOCS_SCREENSHOTS}/${name}-${width}.jpg`, type: 'jpeg', quality: 50 });
+    }
   };
   // On a phone the account links sit in the header's menu.
   const headerLink = async (name) => {
@@ -121,6 +128,18 @@ for (const width of widths) {
     await page.getByRole('button', { name: 'Ολοκλήρωση εργασίας' }).click();
     await page.waitForURL((u) => u.pathname === '/staff/agenda');
     await look('agenda after the decision');
+    await signOut();
+
+    // The municipal admin: the staff area → a service's settings, with
+    // the process drawn.
+    await page.getByRole('banner').getByRole('link', { name: 'Σύνδεση' }).click();
+    await page.getByRole('button', { name: 'Σύνδεση ως Δημήτρης Βασιλείου' }).click();
+    await page.waitForURL((u) => u.hostname === 'alimos.localhost' && u.pathname === '/');
+    await headerLink('Χώρος εργασίας');
+    await page.getByRole('main').getByRole('link', { name: 'Ρυθμίσεις υπηρεσιών' }).click();
+    await look('services');
+    await page.getByRole('main').getByRole('link', { name: /στάθμευσης/ }).first().click();
+    await look('service settings');
     await signOut();
     console.log(`ok   ${width} px: ${visited.length} pages`);
   } catch (e) {

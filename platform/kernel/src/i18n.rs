@@ -97,6 +97,25 @@ pub struct FtlError {
     pub message: String,
 }
 
+/// A whole number as people read it: `10.000` in Greek, `10,000` in
+/// English (amounts of money, counts of places); years and codes are not
+/// passed through this.
+pub fn group_digits(n: i64, locale: Locale) -> String {
+    let sep = match locale {
+        Locale::El => '.',
+        Locale::En => ',',
+    };
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(sep);
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
 /// A whole number written plainly is passed as a number, so that messages
 /// choose their plural form ("1 αίτηση", "2 αιτήσεις"); it prints as it was
 /// written. Anything else (codes with leading zeros, tax ids, text) stays text.
@@ -245,6 +264,16 @@ mod tests {
         let id = |v: &str| t.t(Locale::El, "id", &[("id", v.to_owned())]);
         assert_eq!(id("012345678"), "ΑΦΜ 012345678");
         assert_eq!(id("100000064"), "ΑΦΜ 100000064");
+    }
+
+    #[test]
+    fn digits_are_grouped_the_greek_way() {
+        assert_eq!(group_digits(10000, Locale::El), "10.000");
+        assert_eq!(group_digits(1234567, Locale::El), "1.234.567");
+        assert_eq!(group_digits(1234567, Locale::En), "1,234,567");
+        assert_eq!(group_digits(999, Locale::El), "999");
+        assert_eq!(group_digits(-12000, Locale::El), "-12.000");
+        assert_eq!(group_digits(0, Locale::En), "0");
     }
 
     #[test]

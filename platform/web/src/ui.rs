@@ -157,6 +157,14 @@ pub fn build_templates(
         env.add_template(name, src)
             .map_err(|e| format!("template {name}: {e:#}"))?;
     }
+    // `{{ amount | number }}`: 10.000 in Greek, 10,000 in English.
+    env.add_filter("number", |state: &State, n: i64| -> String {
+        let lang = state
+            .lookup("lang")
+            .and_then(|v| v.as_str().and_then(Locale::parse))
+            .unwrap_or_default();
+        dimos_kernel::i18n::group_digits(n, lang)
+    });
     env.add_function(
         "t",
         move |state: &State, key: &str, kwargs: Kwargs| -> Result<String, minijinja::Error> {

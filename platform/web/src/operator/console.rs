@@ -234,11 +234,16 @@ fn opt(s: &str) -> Option<String> {
 }
 
 /// Reads the posted form into a tenant definition, collecting every problem.
+/// The form's values, its modules, and the tenant it describes; or the
+/// errors found while reading it, with the tenant as far as it could be
+/// read (to check the rest).
+type Parsed = Result<RawTenant, (Vec<FieldError>, Option<RawTenant>)>;
+
 fn parse_form(
     ui: &Ui,
     form: &HashMap<String, String>,
     current: Option<&TenantSpec>,
-) -> (Values, Vec<ModuleView>, Result<RawTenant, Vec<FieldError>>) {
+) -> (Values, Vec<ModuleView>, Parsed) {
     let get = |k: &str| form.get(k).cloned().unwrap_or_default();
     let v = Values {
         slug: get("slug").trim().to_owned(),
@@ -324,8 +329,13 @@ fn parse_form(
             el: v.address_el.trim().to_owned(),
             en: v.address_en.trim().to_owned(),
         });
-    let raw = match (slug, colour) {
-        (Some(slug), Some(primary_colour)) if errs.is_empty() => Ok(RawTenant {
+    // A value that did not parse is stood in for, so that the rest of the
+    // form is still checked and every error is shown at once; the stand-in's
+    // own findings are dropped in `save`.
+    let slug = slug.or_else(|| "placeholder".parse().ok());
+    let colour = colour.or_else(|| "#003476".parse().ok());
+    let raw: std::result::Result<RawTenant, ()> = match (slug, colour) {
+        (Some(slug), Some(primary_colour)) => Ok(RawTenant {
             slug,
             name: LocalizedText {
                 el: v.name_el.clone(),
@@ -349,7 +359,12 @@ fn parse_form(
             identity: current.map(|c| c.identity.clone()).unwrap_or_default(),
             grants: vec![],
         }),
-        _ => Err(errs),
+        _ => Err(()),
+    };
+    let raw = match raw {
+        Ok(r) if errs.is_empty() => Ok(r),
+        Ok(r) => Err((errs, Some(r))),
+        Err(_) => Err((errs, None)),
     };
     (v, views, raw)
 }
@@ -372,7 +387,16 @@ async fn save(
     };
     let raw = match raw {
         Ok(r) => r,
-        Err(errors) => return fail(errors),
+        Err((mut errors, partial)) => {
+            // Everything else the form gets wrong, in the same answer.
+            if let Some(r) = partial
+                && let Err(Error::Validation(more)) = r.validate(&validation_ctx(&state))
+            {
+                let unread: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
+                errors.extend(more.into_iter().filter(|e| !unread.contains(&e.field)));
+            }
+            return fail(errors);
+        }
     };
     if let Some(s) = &slug
         && raw.slug.as_str() != s
@@ -508,7 +532,7 @@ async fn show(
     });
     let history: Vec<_> = history
         .iter()
-        .map(|h| context! { at => h.at.format("%Y-%m-%d %H:%M:%S UTC").to_string(), actor => h.actor.clone(), changes => h.changes.clone() })
+        .map(|h| context! { at => crate::cases::datetime(h.at), actor => h.actor.clone(), changes => h.changes.clone() })
         .collect();
     ui.render(
         "operator/show.html",
