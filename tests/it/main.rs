@@ -18,6 +18,7 @@ mod http;
 mod modules;
 mod notifications;
 mod nurseries;
+mod nursery_settings;
 mod operator;
 mod parking;
 mod parking_steps;

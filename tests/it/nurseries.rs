@@ -14,7 +14,7 @@ on_both_backends!(
     the_admin_sets_the_points_and_an_upheld_objection_revises_the_results,
 );
 
-async fn tenant(app: &TestApp, slug: &str) -> String {
+pub(crate) async fn tenant(app: &TestApp, slug: &str) -> String {
     tenant_with_grants(
         app,
         slug,
@@ -1509,7 +1509,7 @@ async fn the_admin_sets_the_points_and_an_upheld_objection_revises_the_results(b
     // The municipal admin: a working mother is worth 60 here; a bad table
     // is refused on its inputs.
     let mut admin = person(&app, &host, "municipal-admin").await;
-    let (status, html) = page(&mut admin, &host, "/nurseries/settings").await;
+    let (status, html) = page(&mut admin, &host, "/nurseries/settings/all").await;
     assert_eq!(status, 200, "{html}");
     let csrf = csrf_of(&html);
     let inputs = |html: &str| -> Vec<(String, String)> {

@@ -31,7 +31,7 @@ function assert(cond, message) {
 
 let failed = 0;
 const docPages = ['parking service page', 'parking application: the space', 'parking application: check your answers',
-  'submitted', 'the case, claimed', 'service settings'];
+  'submitted', 'the case, claimed', 'service settings', 'nurseries points table', 'a nurseries criterion'];
 const widths = [1280, 390];
 const plates = { 1280: 'ΙΚΥ-1280', 390: 'ΙΚΥ-3900' };
 
@@ -140,6 +140,11 @@ for (const width of widths) {
     await look('services');
     await page.getByRole('main').getByRole('link', { name: /στάθμευσης/ }).first().click();
     await look('service settings');
+    await headerLink('Χώρος εργασίας');
+    await page.getByRole('main').getByRole('link', { name: /πίνακας μοριοδότησης/ }).click();
+    await look('nurseries points table');
+    await page.getByRole('main').getByRole('link', { name: /^Αλλαγή/ }).first().click();
+    await look('a nurseries criterion');
     await signOut();
     console.log(`ok   ${width} px: ${visited.length} pages`);
   } catch (e) {

@@ -505,10 +505,17 @@ await check('a parent applies for a nursery place, saves a draft, fixes errors a
   await signIn('Δημήτρης Βασιλείου');
   await page.goto(url('alimos.localhost', '/nurseries/settings'));
   await axe(page, 'nurseries settings');
-  await page.getByLabel('Μόρια').first().fill('πενήντα');
+  await page.getByRole('link', { name: /^Αλλαγή/ }).first().click();
+  await axe(page, 'a nursery criterion');
+  await page.getByLabel('Μόρια').fill('πενήντα');
   await page.getByRole('button', { name: 'Αποθήκευση' }).click();
   assert(await page.locator('.govgr-error-summary').isVisible(), 'errors on their inputs');
-  await axe(page, 'nurseries settings with errors');
+  await axe(page, 'a nursery criterion with errors');
+  await page.getByLabel('Μόρια').fill('55');
+  await page.getByRole('button', { name: 'Αποθήκευση' }).click();
+  await page.waitForURL((u) => u.search.includes('done=changed'));
+  await page.getByRole('link', { name: /^Αλλαγή εισοδηματικών/ }).click();
+  await axe(page, 'nurseries settings, all in one form');
   await signOut();
 });
 

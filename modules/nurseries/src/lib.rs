@@ -8,6 +8,7 @@ pub mod application;
 pub mod applications;
 mod apply;
 pub mod catalogue;
+mod criteria;
 pub mod emergency;
 pub mod generate;
 mod objection;
@@ -264,6 +265,18 @@ pub fn descriptor() -> ModuleDescriptor {
         ],
         templates: &[
             (
+                "nurseries/settings_overview.html",
+                include_str!("../templates/settings_overview.html"),
+            ),
+            (
+                "nurseries/criterion.html",
+                include_str!("../templates/criterion.html"),
+            ),
+            (
+                "nurseries/criterion_remove.html",
+                include_str!("../templates/criterion_remove.html"),
+            ),
+            (
                 "nurseries/placement_wait.html",
                 include_str!("../templates/placement_wait.html"),
             ),
@@ -366,7 +379,26 @@ fn routes() -> Router<AppState> {
         )
         .route("/results", get(publish::notice))
         .route("/applications/{case}/objection", post(objection::object))
-        .route("/settings", get(settings::page).post(settings::save_page))
+        .route(
+            "/settings",
+            get(criteria::overview).post(settings::save_page),
+        )
+        .route(
+            "/settings/all",
+            get(settings::page).post(settings::save_page),
+        )
+        .route(
+            "/settings/criteria/new",
+            get(criteria::new_form).post(criteria::add),
+        )
+        .route(
+            "/settings/criteria/{id}",
+            get(criteria::edit_form).post(criteria::change),
+        )
+        .route(
+            "/settings/criteria/{id}/remove",
+            get(criteria::remove_form).post(criteria::remove),
+        )
         .route("/admin/placement/{run}/ranking", get(publish::ranking_page))
         .route(
             "/applications/{case}/review",

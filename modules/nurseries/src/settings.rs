@@ -514,7 +514,7 @@ pub(crate) async fn save_page(
                     .detail(serde_json::to_value(&c).unwrap_or_default()),
             )
             .await?;
-            Ok(Redirect::to("/nurseries/settings?saved=1").into_response())
+            Ok(Redirect::to("/nurseries/settings/all?saved=1").into_response())
         }
         Err(errors) => {
             let c = crate::config(&t).await?;
