@@ -15,6 +15,7 @@ mod faulty_idp;
 mod files;
 mod flows;
 mod http;
+mod links;
 mod modules;
 mod notifications;
 mod nurseries;
