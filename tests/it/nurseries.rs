@@ -245,7 +245,41 @@ async fn the_nursery_department_sets_up_a_school_year_with_three_stations(b: Bac
     moved[1] = ("opens_on", "2027-05-25");
     let (status, _, html) = post(&mut manager, &host, &year_path, &csrf, &moved).await;
     assert_eq!(status, 200, "{html}");
-    assert_eq!(field_value(&html, "opens_on"), "2027-05-25");
+    // Dates are shown in gov.gr's three boxes: day, month, year.
+    assert_eq!(
+        ["day", "month", "year"].map(|p| field_value(&html, &format!("opens_on-{p}"))),
+        ["25", "05", "2027"]
+    );
+    // Typed that way too, they move the window.
+    let mut typed: Vec<(&str, &str)> = YEAR
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "closes_on")
+        .collect();
+    typed.extend([
+        ("closes_on-day", "16"),
+        ("closes_on-month", "6"),
+        ("closes_on-year", "2027"),
+    ]);
+    let (status, _, html) = post(&mut manager, &host, &year_path, &csrf, &typed).await;
+    assert_eq!(status, 200, "{html}");
+    assert_eq!(field_value(&html, "closes_on-day"), "16");
+    typed.retain(|(k, _)| !k.starts_with("closes_on"));
+    typed.extend([
+        ("closes_on-day", "31"),
+        ("closes_on-month", "2"),
+        ("closes_on-year", "2027"),
+    ]);
+    let (status, _, html) = post(&mut manager, &host, &year_path, &csrf, &typed).await;
+    assert_eq!(status, 422, "31 February is refused: {html}");
+    assert!(html.contains("id=\"f-closes_on-error\""), "{html}");
+    assert_eq!(
+        field_value(&html, "closes_on-day"),
+        "31",
+        "what was typed is kept"
+    );
+    let (status, _, _) = post(&mut manager, &host, &year_path, &csrf, &moved).await;
+    assert_eq!(status, 200);
 
     // The public page: the year's dates, every station with the places
     // open to applications (reserved ones off), the points table.

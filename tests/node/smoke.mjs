@@ -46,6 +46,15 @@ function assert(cond, message) {
   if (!cond) throw new Error(message);
 }
 
+// gov.gr's date boxes: the fieldset named `legend`, day, month and year.
+async function fillDate(page, legend, iso) {
+  const [y, m, d] = iso.split('-');
+  const group = page.getByRole('group', { name: legend, exact: true });
+  await group.getByLabel('Ημέρα').fill(d);
+  await group.getByLabel('Μήνας').fill(m);
+  await group.getByLabel('Έτος').fill(y);
+}
+
 async function axe(page, label) {
   const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
   const v = results.violations;
@@ -387,17 +396,19 @@ await check('the nursery department sets up a school year; parents read the poin
   await page.getByLabel('Διεύθυνση', { exact: true }).fill('Κύπρου 10, Άλιμος');
   await page.getByRole('button', { name: 'Προσθήκη σταθμού' }).click();
   await page.waitForURL((u) => u.search.includes('station-added'));
+  await page.getByRole('link', { name: 'Προσθήκη σχολικής χρονιάς' }).click();
+  await page.waitForURL((u) => u.pathname === '/nurseries/admin/years/new');
   await page.getByLabel('Σχολική χρονιά', { exact: true }).fill('2027-2028');
-  await page.getByLabel('Έναρξη αιτήσεων').fill('2027-05-20');
-  await page.getByLabel('Λήξη αιτήσεων').fill('2027-05-01');
-  await page.getByLabel('Ανακοίνωση αποτελεσμάτων').fill('2027-07-01');
-  await page.getByLabel('Ενστάσεις έως').fill('2027-07-10');
-  await page.getByLabel('Έναρξη σχολικής χρονιάς').fill('2027-09-01');
+  await fillDate(page, 'Έναρξη αιτήσεων', '2027-05-20');
+  await fillDate(page, 'Λήξη αιτήσεων', '2027-05-01');
+  await fillDate(page, 'Ανακοίνωση αποτελεσμάτων', '2027-07-01');
+  await fillDate(page, 'Ενστάσεις έως', '2027-07-10');
+  await fillDate(page, 'Έναρξη σχολικής χρονιάς', '2027-09-01');
   await page.getByLabel('Ημέρες για αποδοχή θέσης').fill('10');
   await page.getByRole('button', { name: 'Προσθήκη σχολικής χρονιάς' }).click();
   assert(await page.locator('.govgr-error-summary').isVisible(), 'the date order explained');
   await axe(page, 'nurseries admin with errors');
-  await page.getByLabel('Λήξη αιτήσεων').fill('2027-06-15');
+  await fillDate(page, 'Λήξη αιτήσεων', '2027-06-15');
   await page.getByRole('button', { name: 'Προσθήκη σχολικής χρονιάς' }).click();
   await page.waitForURL((u) => u.pathname.startsWith('/nurseries/admin/years/'));
   await axe(page, 'school year with its places');
@@ -435,12 +446,14 @@ await check('a parent applies for a nursery place, saves a draft, fixes errors a
   await page.getByRole('button', { name: 'Προσθήκη σταθμού' }).click();
   await page.waitForURL((u) => u.search.includes('station-added'));
   await axe(page, 'nurseries admin with stations');
+  await page.getByRole('link', { name: 'Προσθήκη σχολικής χρονιάς' }).click();
+  await page.waitForURL((u) => u.pathname === '/nurseries/admin/years/new');
   await page.getByLabel('Σχολική χρονιά', { exact: true }).fill(`${y}-${y + 1}`);
-  await page.getByLabel('Έναρξη αιτήσεων').fill(iso(day(-1)));
-  await page.getByLabel('Λήξη αιτήσεων').fill(iso(day(20)));
-  await page.getByLabel('Ανακοίνωση αποτελεσμάτων').fill(iso(day(30)));
-  await page.getByLabel('Ενστάσεις έως').fill(iso(day(40)));
-  await page.getByLabel('Έναρξη σχολικής χρονιάς').fill(iso(starts));
+  await fillDate(page, 'Έναρξη αιτήσεων', iso(day(-1)));
+  await fillDate(page, 'Λήξη αιτήσεων', iso(day(20)));
+  await fillDate(page, 'Ανακοίνωση αποτελεσμάτων', iso(day(30)));
+  await fillDate(page, 'Ενστάσεις έως', iso(day(40)));
+  await fillDate(page, 'Έναρξη σχολικής χρονιάς', iso(starts));
   await page.getByLabel('Ημέρες για αποδοχή θέσης').fill('10');
   await page.getByRole('button', { name: 'Προσθήκη σχολικής χρονιάς' }).click();
   await page.waitForURL((u) => u.pathname.startsWith('/nurseries/admin/years/'));

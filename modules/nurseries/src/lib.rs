@@ -277,6 +277,10 @@ pub fn descriptor() -> ModuleDescriptor {
                 include_str!("../templates/criterion_remove.html"),
             ),
             (
+                "nurseries/year_new.html",
+                include_str!("../templates/year_new.html"),
+            ),
+            (
                 "nurseries/placement_wait.html",
                 include_str!("../templates/placement_wait.html"),
             ),
@@ -352,6 +356,7 @@ fn routes() -> Router<AppState> {
         .route("/admin/stations", post(add_station))
         .route("/admin/stations/{id}", post(update_station))
         .route("/admin/years", post(add_year))
+        .route("/admin/years/new", get(new_year))
         .route("/admin/years/{id}", get(year_page).post(update_year))
         .route("/admin/years/{id}/places", post(save_places))
         .route(
@@ -505,7 +510,6 @@ struct Done {
 #[derive(Default)]
 struct Failed {
     station: Option<(StationForm, Vec<FieldError>)>,
-    year: Option<(YearForm, Vec<FieldError>)>,
 }
 
 async fn admin_page(
@@ -519,16 +523,13 @@ async fn admin_page(
     let stations = catalogue::stations(&t.db).await?;
     let years = catalogue::years(&t.db).await?;
     let today = today(state);
-    let status = if failed.station.is_some() || failed.year.is_some() {
+    let status = if failed.station.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
         StatusCode::OK
     };
     let (station_form, station_errors) = failed.station.unwrap_or_default();
-    let (year_form, year_errors) = failed.year.unwrap_or_default();
-    let (mut summary, station_messages) = messages(ui, &station_errors, &STATION_FIELDS);
-    let (year_summary, year_messages) = messages(ui, &year_errors, &YEAR_FIELDS);
-    summary.extend(year_summary);
+    let (summary, station_messages) = messages(ui, &station_errors, &STATION_FIELDS);
     let html = ui.render(
         "nurseries/admin.html",
         context! {
@@ -541,7 +542,6 @@ async fn admin_page(
             }).collect::<Vec<_>>(),
             station => context! { name => station_form.name, address => station_form.address },
             station_errors => station_messages,
-            year => year_form, year_errors => year_messages,
         },
     )?;
     Ok(dimos_web::error::rendered_page(status, html))
@@ -641,7 +641,6 @@ async fn save_station(
     };
     let failed = Failed {
         station: Some((f, errors)),
-        year: None,
     };
     admin_page(state, ui, t, &who.user.csrf, None, failed).await
 }
@@ -652,9 +651,10 @@ async fn add_year(
     t: CurrentTenant,
     who: Authorized<ManageNurseries>,
     peer: Peer,
-    Form(f): Form<YearForm>,
+    Form(mut f): Form<YearForm>,
 ) -> Result<Response> {
     check_csrf(&who.user, &f.csrf)?;
+    f.join_date_parts();
     let errors = match f.validate(Uuid::now_v7()) {
         Ok(y) => match catalogue::add_year(&t.db, &y, state.workflow().now()).await {
             Ok(()) => {
@@ -677,11 +677,26 @@ async fn add_year(
         },
         Err(errors) => errors,
     };
-    let failed = Failed {
-        station: None,
-        year: Some((f, errors)),
+    new_year_page(&ui, &who.user.csrf, &f, &errors)
+}
+
+/// The form for a new school year, on a page of its own.
+fn new_year_page(ui: &Ui, csrf: &str, f: &YearForm, errors: &[FieldError]) -> Result<Response> {
+    let (summary, messages) = messages(ui, errors, &YEAR_FIELDS);
+    let html = ui.render(
+        "nurseries/year_new.html",
+        context! { csrf, summary, year => f, year_errors => messages },
+    )?;
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
     };
-    admin_page(&state, &ui, &t, &who.user.csrf, None, failed).await
+    Ok(dimos_web::error::rendered_page(status, html))
+}
+
+async fn new_year(ui: Ui, who: Authorized<ManageNurseries>) -> Result<Response> {
+    new_year_page(&ui, &who.user.csrf, &YearForm::default(), &[])
 }
 
 /// The places grid's field for a station and an age group.
@@ -800,6 +815,7 @@ async fn update_year(
     Form(mut f): Form<YearForm>,
 ) -> Result<Response> {
     check_csrf(&who.user, &f.csrf)?;
+    f.join_date_parts();
     let year = load_year(&t, id).await?;
     // The label names the year; it is not changed here.
     f.label = year.label.clone();

@@ -62,9 +62,32 @@ pub struct YearForm {
     pub objections_until: String,
     #[serde(default)]
     pub accept_days: String,
+    /// Dates typed in gov.gr's three boxes (`opens_on-day`, …), joined
+    /// into their fields by [`YearForm::join_date_parts`].
+    #[serde(flatten, skip_serializing)]
+    pub parts: std::collections::BTreeMap<String, String>,
 }
 
 impl YearForm {
+    /// Dates sent as day, month and year become the form's dates.
+    pub fn join_date_parts(&mut self) {
+        let parts = std::mem::take(&mut self.parts);
+        let get = |name: &str, part: &str| parts.get(&format!("{name}-{part}")).map(String::as_str);
+        for (name, field) in [
+            ("starts_on", &mut self.starts_on),
+            ("opens_on", &mut self.opens_on),
+            ("closes_on", &mut self.closes_on),
+            ("results_on", &mut self.results_on),
+            ("objections_until", &mut self.objections_until),
+        ] {
+            if let (Some(d), Some(m), Some(y)) =
+                (get(name, "day"), get(name, "month"), get(name, "year"))
+            {
+                *field = dimos_kernel::clock::date_from_parts(d, m, y);
+            }
+        }
+    }
+
     pub fn of(y: &Year) -> YearForm {
         YearForm {
             csrf: String::new(),
@@ -75,6 +98,7 @@ impl YearForm {
             results_on: y.results_on.to_string(),
             objections_until: y.objections_until.to_string(),
             accept_days: y.accept_days.to_string(),
+            parts: Default::default(),
         }
     }
 
@@ -195,7 +219,27 @@ mod tests {
             results_on: "2027-07-01".into(),
             objections_until: "2027-07-10".into(),
             accept_days: "10".into(),
+            parts: Default::default(),
         }
+    }
+
+    #[test]
+    fn dates_typed_in_three_boxes_join() {
+        let mut f = YearForm {
+            opens_on: "ignored".into(),
+            parts: [
+                ("opens_on-day", "5"),
+                ("opens_on-month", "6"),
+                ("opens_on-year", "2027"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+            ..good()
+        };
+        f.join_date_parts();
+        assert_eq!(f.opens_on, "2027-06-05");
+        assert_eq!(f.closes_on, "2027-06-15", "untouched without its boxes");
     }
 
     fn fields(f: &YearForm) -> Vec<String> {

@@ -96,10 +96,42 @@ pub fn display_date(iso: &str) -> String {
     }
 }
 
+/// A date typed as day, month and year (gov.gr's three boxes) as the
+/// `YYYY-MM-DD` a form's parser reads; empty when all three are empty.
+/// Whatever does not make a date is kept as typed, for the parser to refuse
+/// and the form to show again.
+pub fn date_from_parts(day: &str, month: &str, year: &str) -> String {
+    let (d, m, y) = (day.trim(), month.trim(), year.trim());
+    if d.is_empty() && m.is_empty() && y.is_empty() {
+        return String::new();
+    }
+    let pad = |s: &str| {
+        if s.len() == 1 && s.bytes().all(|b| b.is_ascii_digit()) {
+            format!("0{s}")
+        } else {
+            s.to_owned()
+        }
+    };
+    format!("{y}-{}-{}", pad(m), pad(d))
+}
+
 #[cfg(test)]
 mod local_tests {
     use super::*;
     use chrono::Datelike;
+
+    #[test]
+    fn dates_typed_in_three_boxes() {
+        assert_eq!(date_from_parts("5", "6", "2027"), "2027-06-05");
+        assert_eq!(date_from_parts(" 20 ", "05", "2027"), "2027-05-20");
+        assert_eq!(date_from_parts("", "", ""), "");
+        // Kept as typed, so the parser refuses it and the form shows it.
+        assert_eq!(date_from_parts("31", "2", "27"), "27-02-31");
+        assert!(
+            chrono::NaiveDate::parse_from_str(&date_from_parts("31", "2", "2027"), "%Y-%m-%d")
+                .is_err()
+        );
+    }
 
     #[test]
     fn form_dates_read_as_greek_dates() {

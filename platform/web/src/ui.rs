@@ -165,6 +165,15 @@ pub fn build_templates(
             .unwrap_or_default();
         dimos_kernel::i18n::group_digits(n, lang)
     });
+    // `{% set d = value | date_parts %}`: [day, month, year] of a form's
+    // `YYYY-MM-DD` (or of what was typed), for gov.gr's three date boxes.
+    env.add_filter("date_parts", |v: String| -> Vec<String> {
+        let mut it = v.splitn(3, '-');
+        match (it.next(), it.next(), it.next()) {
+            (Some(y), Some(m), Some(d)) => vec![d.to_owned(), m.to_owned(), y.to_owned()],
+            _ => vec![String::new(), String::new(), String::new()],
+        }
+    });
     env.add_function(
         "t",
         move |state: &State, key: &str, kwargs: Kwargs| -> Result<String, minijinja::Error> {

@@ -669,3 +669,6 @@ checklist-missing = Λείπει
 checklist-uploaded = Υποβλήθηκε
 checklist-replaced = Αντικαταστάθηκε
 checklist-upload = Επιλέξτε αρχείο για: { $document }
+date-day = Ημέρα
+date-month = Μήνας
+date-year = Έτος

@@ -669,3 +669,6 @@ checklist-missing = Missing
 checklist-uploaded = Sent
 checklist-replaced = Replaced
 checklist-upload = Choose a file for: { $document }
+date-day = Day
+date-month = Month
+date-year = Year
