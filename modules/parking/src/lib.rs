@@ -249,6 +249,7 @@ pub(crate) async fn render_check(
     documents: &[dimos_workflow::definition::DocumentSpec],
     csrf: &str,
     values: &RawApplication,
+    kept: &[dimos_web::cases::documents::Kept],
     errors: &[FieldError],
     status: StatusCode,
 ) -> Result<Response> {
@@ -270,6 +271,8 @@ pub(crate) async fn render_check(
         "parking/apply.html",
         context! {
             csrf, v => values, errors => messages,
+            // Every kind has an entry (templates treat a missing key as an error).
+            kept => documents.iter().map(|d| (d.id.clone(), kept.iter().find(|k| k.kind == d.id).map(|k| context! { id => k.id, name => k.name.clone() }))).collect::<BTreeMap<_, _>>(),
             steps => steps::STEPS.len() + 1,
             change => FIELDS.iter().map(|f| (*f, steps::change_href(f))).collect::<BTreeMap<_, _>>(),
             documents => documents.iter().map(|d| context! { id => d.id.clone(), label => d.label.get(ui.lang), required => d.required }).collect::<Vec<_>>(),
@@ -311,16 +314,23 @@ async fn apply(
             _ => {}
         }
     }
+    let actor = dimos_web::cases::citizen_actor(&user);
+    let kept = form.kept(&t, &actor).await?;
+    let mut form = form;
+    let file_errors = std::mem::take(&mut form.errors);
     let a = match raw.validate() {
-        Ok(a) if form.errors.is_empty() => a,
+        Ok(a) if file_errors.is_empty() => a,
         result => {
             let mut errors = result.err().unwrap_or_default();
-            errors.extend(form.errors);
+            errors.extend(file_errors);
+            // The files that were fine wait for the next try.
+            let kept = form.keep_files(&state, &t, &actor, kept).await?;
             return render_check(
                 &ui,
                 &def.documents,
                 &user.csrf,
                 &raw,
+                &kept,
                 &errors,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
@@ -355,13 +365,22 @@ async fn apply(
                 filed_by: user.assisting.as_ref().map(|_| user.account.id),
                 subject: format!("{} — {}", a.location, a.plate.as_str()),
                 data,
-                attachments: u32::try_from(form.files.len()).unwrap_or(0),
+                attachments: u32::try_from(form.files.len() + kept.len()).unwrap_or(0),
             },
         )
         .await?;
-    let actor = dimos_web::cases::citizen_actor(&user);
+    let sent_now: Vec<String> = form.files.iter().map(|(k, _, _)| k.clone()).collect();
     form.attach_all(&state, &t, started.case_id.0, &actor)
         .await?;
+    dimos_web::cases::documents::adopt_kept(
+        &state,
+        &t,
+        started.case_id.0,
+        &kept,
+        &sent_now,
+        &actor,
+    )
+    .await?;
     drafts.clear(steps::DRAFT).await?;
     Ok(Redirect::to(&format!("/cases/{}?done=submitted", started.case_id)).into_response())
 }

@@ -201,5 +201,14 @@ pub(crate) async fn check(
         return Ok(Redirect::to(&format!("/parking/apply/{step}")).into_response());
     }
     let def = state.workflow().effective(&t.db, PROCESS).await?;
-    render_check(&ui, &def.documents, &user.csrf, &d, &[], StatusCode::OK).await
+    render_check(
+        &ui,
+        &def.documents,
+        &user.csrf,
+        &d,
+        &[],
+        &[],
+        StatusCode::OK,
+    )
+    .await
 }

@@ -134,6 +134,45 @@ pub async fn case_bytes(tdb: &TenantDb, case: Uuid) -> Result<u64, DbError> {
 }
 
 /// Every object key the tenant's documents point at.
+/// Gives a case a document its owner uploaded before the case existed (a
+/// file kept while a form came back with errors). False when the document
+/// is not that person's, already belongs to a case, or is of another kind.
+pub async fn adopt(
+    tdb: &TenantDb,
+    id: Uuid,
+    owner: Uuid,
+    kind: &str,
+    case: Uuid,
+) -> Result<bool, DbError> {
+    let mut q = tdb.update(Documents::Table);
+    q.value(Documents::CaseId, case)
+        .and_where(Expr::col(Documents::Id).eq(id))
+        .and_where(Expr::col(Documents::UploadedBy).eq(owner))
+        .and_where(Expr::col(Documents::Kind).eq(kind))
+        .and_where(Expr::col(Documents::CaseId).is_null());
+    Ok(tdb.execute(&q).await? == 1)
+}
+
+/// Documents kept for a form that was never sent, uploaded before
+/// `before`: (id, object key).
+pub async fn unclaimed(
+    tdb: &TenantDb,
+    before: DateTime<Utc>,
+) -> Result<Vec<(Uuid, String)>, DbError> {
+    let mut q = tdb.select(Documents::Table);
+    q.columns([Documents::Id, Documents::ObjectKey])
+        .and_where(Expr::col(Documents::CaseId).is_null())
+        .and_where(Expr::col(Documents::UploadedAt).lt(before));
+    tdb.fetch_all(&q).await
+}
+
+pub async fn delete_unclaimed(tdb: &TenantDb, id: Uuid) -> Result<(), DbError> {
+    let mut q = tdb.delete(Documents::Table);
+    q.and_where(Expr::col(Documents::Id).eq(id))
+        .and_where(Expr::col(Documents::CaseId).is_null());
+    tdb.execute(&q).await.map(drop)
+}
+
 pub async fn keys(tdb: &TenantDb) -> Result<Vec<String>, DbError> {
     let mut q = tdb.select(Documents::Table);
     q.column(Documents::ObjectKey);

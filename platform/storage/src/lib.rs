@@ -250,6 +250,18 @@ pub async fn sweep_orphans(
         .into_iter()
         .collect();
     let mut removed = 0;
+    // Files kept for a form that was never sent, a day on: row and object.
+    let cutoff = now - chrono::Duration::days(1);
+    for (id, key) in documents::unclaimed(tdb, cutoff)
+        .await
+        .map_err(|e| StorageError::Upload(e.to_string()))?
+    {
+        documents::delete_unclaimed(tdb, id)
+            .await
+            .map_err(|e| StorageError::Upload(e.to_string()))?;
+        store.delete(&key).await?;
+        removed += 1;
+    }
     for (key, written) in store.list(&prefix).await? {
         if !known.contains(&key) && now - written > chrono::Duration::days(1) {
             store.delete(&key).await?;

@@ -84,7 +84,7 @@ parking-request-renewal = Αίτηση ανανέωσης
 parking-no-permits = Δεν έχετε άδειες στάθμευσης ΑμεΑ.
 parking-register-title-description = Οι άδειες στάθμευσης ΑμεΑ του δήμου: αναζήτηση, ανανέωση, ανάκληση.
 parking-settings-title-description = Διάρκεια ισχύος των αδειών και υπενθύμιση πριν από τη λήξη.
-parking-apply-documents-hint = PDF, JPEG ή PNG, έως { $mb } MB το καθένα. Όσα δεν έχετε τώρα, τα ανεβάζετε αργότερα στη σελίδα της αίτησης. Αν η φόρμα επιστρέψει με λάθη, επιλέξτε ξανά τα αρχεία.
+parking-apply-documents-hint = PDF, JPEG ή PNG, έως { $mb } MB το καθένα. Όσα δεν έχετε τώρα, τα ανεβάζετε αργότερα στη σελίδα της αίτησης. Αν η φόρμα επιστρέψει με λάθη, τα αρχεία που έγιναν δεκτά κρατιούνται.
 
 error-for-location-required = Συμπληρώστε τη διεύθυνση της θέσης στάθμευσης
 error-for-plate-required = Συμπληρώστε τον αριθμό κυκλοφορίας
@@ -100,3 +100,5 @@ parking-back = Πίσω
 parking-change = Αλλαγή
 parking-declaration-title = Υποβολή
 parking-declaration = Με την υποβολή δηλώνετε ότι τα στοιχεία της αίτησης είναι αληθή. Η αίτηση παίρνει αμέσως αριθμό πρωτοκόλλου.
+parking-kept = Επιλέχθηκε
+parking-kept-replace = για να το αλλάξετε, επιλέξτε άλλο αρχείο

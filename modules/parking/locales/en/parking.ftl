@@ -84,7 +84,7 @@ parking-request-renewal = Apply for renewal
 parking-no-permits = You have no disabled parking permits.
 parking-register-title-description = The municipality's disabled parking permits: search, renew, revoke.
 parking-settings-title-description = How long permits are valid and when holders are reminded.
-parking-apply-documents-hint = PDF, JPEG or PNG, up to { $mb } MB each. Whatever you do not have now, you upload later on the application's page. If the form comes back with errors, choose the files again.
+parking-apply-documents-hint = PDF, JPEG or PNG, up to { $mb } MB each. Whatever you do not have now, you upload later on the application's page. If the form comes back with errors, the files that were accepted are kept.
 
 error-for-location-required = Enter the address of the parking space
 error-for-plate-required = Enter the vehicle registration number
@@ -100,3 +100,5 @@ parking-back = Back
 parking-change = Change
 parking-declaration-title = Submit
 parking-declaration = By submitting you declare that the details of the application are true. The application gets a protocol number at once.
+parking-kept = Chosen
+parking-kept-replace = to change it, choose another file

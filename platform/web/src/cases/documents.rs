@@ -73,7 +73,87 @@ pub struct FormWithDocuments {
     pub errors: Vec<FieldError>,
 }
 
+/// A file of a form that came back with errors, stored so that the person
+/// need not choose it again: given to the case when the form is sent
+/// ([`adopt_kept`]), swept a day later otherwise.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Kept {
+    pub id: Uuid,
+    pub kind: String,
+    pub name: String,
+}
+
 impl FormWithDocuments {
+    /// The files kept from earlier tries (`kept-<kind>` fields), those
+    /// that are still this person's and unclaimed.
+    pub async fn kept(
+        &self,
+        tenant: &CurrentTenant,
+        by: &Actor,
+    ) -> std::result::Result<Vec<Kept>, Error> {
+        let mut out = vec![];
+        for (name, value) in &self.fields {
+            let (Some(kind), Ok(id)) = (name.strip_prefix("kept-"), value.parse::<Uuid>()) else {
+                continue;
+            };
+            if let Some(d) = documents::get(&tenant.db, id).await?
+                && d.case_id.is_none()
+                && Some(d.uploaded_by) == by.account
+                && d.kind.as_deref() == Some(kind)
+            {
+                out.push(Kept {
+                    id,
+                    kind: kind.to_owned(),
+                    name: d.original_name,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stores the files received now as kept ones, with the earlier kept
+    /// ones of other kinds: what the form shows again.
+    pub async fn keep_files(
+        self,
+        state: &AppState,
+        tenant: &CurrentTenant,
+        by: &Actor,
+        earlier: Vec<Kept>,
+    ) -> std::result::Result<Vec<Kept>, Error> {
+        let mut out: Vec<Kept> = vec![];
+        for (kind, name, received) in self.files {
+            let id = Uuid::now_v7();
+            let key = documents::new_key(&tenant.db, id);
+            state.objects().put_file(&key, received.temp.path()).await?;
+            let doc = Document {
+                id,
+                case_id: None,
+                kind: Some(kind.clone()),
+                original_name: name.clone(),
+                content_type: received.content_type.to_owned(),
+                size: i64::try_from(received.size).unwrap_or(i64::MAX),
+                sha256: received.sha256.clone(),
+                object_key: key.clone(),
+                personal_data: true,
+                uploaded_by: by.account.unwrap_or_default(),
+                uploaded_at: state.workflow().now(),
+                internal: false,
+                replaced_by: None,
+            };
+            if let Err(e) = documents::insert(&tenant.db, &doc).await {
+                let _ = state.objects().delete(&key).await;
+                return Err(e.into());
+            }
+            out.push(Kept { id, kind, name });
+        }
+        for k in earlier {
+            if !out.iter().any(|o| o.kind == k.kind) {
+                out.push(k);
+            }
+        }
+        Ok(out)
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.fields
             .iter()
@@ -94,6 +174,35 @@ impl FormWithDocuments {
         }
         Ok(())
     }
+}
+
+/// Gives the new case the files kept from earlier tries of its form, for
+/// the kinds no new file was sent for; the case's history says each came.
+pub async fn adopt_kept(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    case: Uuid,
+    kept: &[Kept],
+    sent_now: &[String],
+    by: &Actor,
+) -> std::result::Result<(), Error> {
+    let owner = by.account.unwrap_or_default();
+    for k in kept.iter().filter(|k| !sent_now.contains(&k.kind)) {
+        if documents::adopt(&tenant.db, k.id, owner, &k.kind, case).await? {
+            state
+                .workflow()
+                .record_event(
+                    &tenant.db,
+                    CaseId(case),
+                    "document-added",
+                    by,
+                    true,
+                    json!({"document": k.id, "name": k.name, "kind": k.kind}),
+                )
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Reads a form with documents; only `kinds` are accepted (an input left
