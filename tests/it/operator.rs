@@ -50,6 +50,48 @@ async fn console_creates_edits_and_suspends_without_javascript(b: Backend) {
         "what was typed is kept"
     );
 
+    // The module's settings are named fields, read in words; a number
+    // that is not one is refused on its field.
+    let form = app
+        .get("admin.localhost", "/tenants/new")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        form.contains("name=\"module.example.field.max_notices\""),
+        "{form}"
+    );
+    assert!(
+        form.contains("Πόσες ανακοινώσεις δείχνει ο πίνακας"),
+        "{form}"
+    );
+    let res = app
+        .post("admin.localhost", "/tenants")
+        .form(&[
+            ("slug", "iota"),
+            ("name_el", "Δήμος Ιώτα"),
+            ("name_en", "Municipality of Iota"),
+            ("primary_colour", "#003476"),
+            ("module.example.enabled", "on"),
+            ("module.example.field.max_notices", "είκοσι"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("href=\"#module-example-field-max_notices\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("value=\"είκοσι\""),
+        "what was typed is kept: {html}"
+    );
+
     // Every error at once: a slug and a domain that do not parse do not
     // hide the missing English name or the bad e-mail address.
     let worse = [
@@ -85,7 +127,9 @@ async fn console_creates_edits_and_suspends_without_javascript(b: Backend) {
         ("aliases", "theta.example.gr\nwww.theta.example.gr"),
         ("contact_email", "info@theta.example.gr"),
         ("module.example.enabled", "on"),
-        ("module.example.config", "greeting = \"Καλημέρα\"\n"),
+        // A setting asked as its own field, not typed as TOML.
+        ("module.example.field.greeting", "Καλημέρα"),
+        ("module.example.field.max_notices", "20"),
     ];
     let res = app
         .post("admin.localhost", "/tenants")
@@ -129,6 +173,10 @@ async fn console_creates_edits_and_suspends_without_javascript(b: Backend) {
         .await
         .unwrap();
     assert!(edit.contains("value=\"Municipality of Theta\""));
+    assert!(
+        edit.contains("id=\"module-example-field-max_notices\" name=\"module.example.field.max_notices\" type=\"text\" value=\"20\""),
+        "the settings come back in their fields: {edit}"
+    );
     let mut changed = good.to_vec();
     changed.retain(|(k, _)| *k != "name_en");
     changed.push(("name_en", "City of Theta"));

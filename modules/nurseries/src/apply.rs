@@ -42,6 +42,7 @@ async fn render_form(
     year: &catalogue::Year,
     csrf: &str,
     raw: &RawApplication,
+    kept: &[dimos_web::cases::documents::Kept],
     errors: &[FieldError],
     status: StatusCode,
     saved: bool,
@@ -77,7 +78,10 @@ async fn render_form(
                 documents => c.documents.iter().filter_map(|d| def.documents.iter().find(|x| &x.id == d)).map(|d| d.label.get(ui.lang).to_owned()).collect::<Vec<_>>(),
             }).collect::<Vec<_>>(),
             groups => cfg.age_groups.iter().map(|g| g.label.get(ui.lang).to_owned()).collect::<Vec<_>>(),
-            documents => def.documents.iter().map(|d| context! { id => d.id.clone(), label => d.label.get(ui.lang), required => d.required }).collect::<Vec<_>>(),
+            documents => def.documents.iter().map(|d| context! {
+                id => d.id.clone(), label => d.label.get(ui.lang), required => d.required,
+                kept => kept.iter().find(|k| k.kind == d.id).map(|k| context! { id => k.id, name => k.name.clone() }),
+            }).collect::<Vec<_>>(),
             max_mb => ui.state.config().storage.max_upload_bytes / 1_048_576,
         },
     )?;
@@ -131,6 +135,7 @@ pub(crate) async fn apply_form(
         &user.csrf,
         &raw,
         &[],
+        &[],
         StatusCode::OK,
         q.saved.is_some(),
     )
@@ -156,6 +161,9 @@ pub(crate) async fn apply(
         raw.set(name, value.clone());
     }
     let action = form.get("action").unwrap_or("").to_owned();
+    let actor = dimos_web::cases::citizen_actor(&user);
+    let kept = form.kept(&t, &actor).await?;
+    let mut form = form;
     let parent = user.acting_for().0;
     let now = state.workflow().now();
     if let Some(row) = applications::of_parent(&t.db, year.id, parent).await?
@@ -179,11 +187,14 @@ pub(crate) async fn apply(
         stations: &stations,
         starts_on: year.starts_on,
     };
+    let file_errors = std::mem::take(&mut form.errors);
     let a = match raw.validate(&cx) {
-        Ok(a) if form.errors.is_empty() => a,
+        Ok(a) if file_errors.is_empty() => a,
         result => {
             let mut errors = result.err().unwrap_or_default();
-            errors.extend(form.errors);
+            errors.extend(file_errors);
+            // The files that were fine wait for the next try.
+            let kept = form.keep_files(&state, &t, &actor, kept).await?;
             return render_form(
                 &ui,
                 &t,
@@ -191,6 +202,7 @@ pub(crate) async fn apply(
                 &year,
                 &user.csrf,
                 &raw,
+                &kept,
                 &errors,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 false,
@@ -233,7 +245,7 @@ pub(crate) async fn apply(
                 filed_by: user.assisting.as_ref().map(|_| user.account.id),
                 subject: format!("{} — {}", year.label, child_names.join(", ")),
                 data,
-                attachments: u32::try_from(form.files.len()).unwrap_or(0),
+                attachments: u32::try_from(form.files.len() + kept.len()).unwrap_or(0),
             },
         )
         .await?;
@@ -270,9 +282,18 @@ pub(crate) async fn apply(
             .await?;
         return Err(Error::Conflict("nursery-already-applied").into());
     }
-    let actor = dimos_web::cases::citizen_actor(&user);
+    let sent_now: Vec<String> = form.files.iter().map(|(k, _, _)| k.clone()).collect();
     form.attach_all(&state, &t, started.case_id.0, &actor)
         .await?;
+    dimos_web::cases::documents::adopt_kept(
+        &state,
+        &t,
+        started.case_id.0,
+        &kept,
+        &sent_now,
+        &actor,
+    )
+    .await?;
     Ok(Redirect::to(&format!(
         "/nurseries/applications/{}?done=submitted",
         started.case_id

@@ -107,6 +107,64 @@ impl ConfigSchema {
     pub fn json_schema(&self) -> Value {
         (self.schema)()
     }
+
+    /// The settings a form can ask one by one (whole numbers, yes/no,
+    /// text, a choice), from the schema's top level; the rest are
+    /// nested (lists, tables) and are edited as text.
+    pub fn simple_fields(&self) -> Vec<SchemaField> {
+        simple_fields(&self.json_schema())
+    }
+}
+
+/// A top-level setting of a module that a form asks as one input.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SchemaField {
+    pub name: String,
+    /// `integer`, `number`, `boolean`, `string` or `choice`.
+    pub kind: &'static str,
+    pub choices: Vec<String>,
+    /// The doc comment of the field, when the module has no translation.
+    pub description: Option<String>,
+}
+
+fn simple_fields(schema: &Value) -> Vec<SchemaField> {
+    let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+        return vec![];
+    };
+    props
+        .iter()
+        .filter_map(|(name, p)| {
+            let choices: Vec<String> = p
+                .get("enum")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let kind = if !choices.is_empty() {
+                "choice"
+            } else {
+                match p.get("type").and_then(Value::as_str)? {
+                    "integer" => "integer",
+                    "number" => "number",
+                    "boolean" => "boolean",
+                    "string" => "string",
+                    _ => return None,
+                }
+            };
+            Some(SchemaField {
+                name: name.clone(),
+                kind,
+                choices,
+                description: p
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            })
+        })
+        .collect()
 }
 
 /// Everything the platform needs to know about a module.
@@ -258,6 +316,39 @@ impl ModuleCatalog for Modules {
             Some(m) => m.config.validate(config),
             None => Err(vec![FieldError::new("", "module-unknown")]),
         }
+    }
+}
+
+#[cfg(test)]
+mod schema_tests {
+    use super::*;
+
+    #[test]
+    fn the_simple_top_level_settings_become_fields() {
+        let schema = serde_json::json!({
+            "type": "object",
+            "properties": {
+                "years": {"type": "integer", "description": "Validity"},
+                "on": {"type": "boolean"},
+                "greeting": {"type": "string"},
+                "mode": {"type": "string", "enum": ["a", "b"]},
+                "groups": {"type": "array", "items": {}},
+                "rules": {"$ref": "#/$defs/Rules"}
+            }
+        });
+        let f = simple_fields(&schema);
+        let kinds: Vec<_> = f.iter().map(|x| (x.name.as_str(), x.kind)).collect();
+        assert_eq!(
+            kinds,
+            [
+                ("greeting", "string"),
+                ("mode", "choice"),
+                ("on", "boolean"),
+                ("years", "integer")
+            ]
+        );
+        assert_eq!(f[3].description.as_deref(), Some("Validity"));
+        assert_eq!(f[1].choices, ["a", "b"]);
     }
 }
 

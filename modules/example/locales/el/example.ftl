@@ -10,3 +10,5 @@ example-request-intro = Ο δήμος απαντά μέσα σε { $days ->
 example-request-notice-title = Τίτλος ανακοίνωσης
 example-request-notice-text = Κείμενο ανακοίνωσης
 example-request-submit = Υποβολή αίτησης
+example-config-greeting = Χαιρετισμός πάνω από τις ανακοινώσεις
+example-config-max-notices = Πόσες ανακοινώσεις δείχνει ο πίνακας (1–1000)

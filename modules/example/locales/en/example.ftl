@@ -10,3 +10,5 @@ example-request-intro = The municipality answers within { $days ->
 example-request-notice-title = Title of the notice
 example-request-notice-text = Text of the notice
 example-request-submit = Submit request
+example-config-greeting = Greeting above the notices
+example-config-max-notices = How many notices the board shows (1–1000)

@@ -317,3 +317,5 @@ nurseries-criterion-done-added = Το κριτήριο προστέθηκε.
 nurseries-criterion-done-changed = Το κριτήριο άλλαξε.
 nurseries-criterion-done-removed = Το κριτήριο αφαιρέθηκε.
 nurseries-criterion-done-saved = Οι ρυθμίσεις αποθηκεύτηκαν.
+nurseries-kept = Επιλέχθηκε
+nurseries-kept-replace = για να το αλλάξετε, επιλέξτε άλλο αρχείο

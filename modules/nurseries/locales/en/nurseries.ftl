@@ -317,3 +317,5 @@ nurseries-criterion-done-added = The criterion was added.
 nurseries-criterion-done-changed = The criterion was changed.
 nurseries-criterion-done-removed = The criterion was removed.
 nurseries-criterion-done-saved = The settings were saved.
+nurseries-kept = Chosen
+nurseries-kept-replace = to change it, choose another file

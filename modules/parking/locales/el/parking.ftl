@@ -102,3 +102,5 @@ parking-declaration-title = Υποβολή
 parking-declaration = Με την υποβολή δηλώνετε ότι τα στοιχεία της αίτησης είναι αληθή. Η αίτηση παίρνει αμέσως αριθμό πρωτοκόλλου.
 parking-kept = Επιλέχθηκε
 parking-kept-replace = για να το αλλάξετε, επιλέξτε άλλο αρχείο
+parking-config-validity-years = Χρόνια ισχύος της άδειας (1–10)
+parking-config-expiry-notice-days = Υπενθύμιση στον κάτοχο πριν τη λήξη, σε ημέρες (7–180)

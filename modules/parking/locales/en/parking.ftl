@@ -102,3 +102,5 @@ parking-declaration-title = Submit
 parking-declaration = By submitting you declare that the details of the application are true. The application gets a protocol number at once.
 parking-kept = Chosen
 parking-kept-replace = to change it, choose another file
+parking-config-validity-years = Years a permit is valid (1–10)
+parking-config-expiry-notice-days = Reminder to the holder before expiry, in days (7–180)

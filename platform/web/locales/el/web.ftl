@@ -672,3 +672,6 @@ checklist-upload = Επιλέξτε αρχείο για: { $document }
 date-day = Ημέρα
 date-month = Μήνας
 date-year = Έτος
+op-module-config-nested = Σύνθετες ρυθμίσεις (λίστες και πίνακες, σε TOML)
+op-module-default = Προεπιλογή
+op-module-default-hint = Κενό για την προεπιλογή της ενότητας.

@@ -672,3 +672,6 @@ checklist-upload = Choose a file for: { $document }
 date-day = Day
 date-month = Month
 date-year = Year
+op-module-config-nested = Nested settings (lists and tables, as TOML)
+op-module-default = Default
+op-module-default-hint = Empty for the module's default.

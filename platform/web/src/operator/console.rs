@@ -74,7 +74,65 @@ struct ModuleView {
     id: String,
     name: String,
     enabled: bool,
+    /// The settings asked one by one.
+    fields: Vec<FieldView>,
+    /// The nested settings (lists, tables), as TOML.
     config: String,
+}
+
+#[derive(Debug, Serialize, Clone)]
+struct FieldView {
+    /// The setting's name in the module's configuration.
+    key: String,
+    /// The input's id and name.
+    id: String,
+    name: String,
+    label: String,
+    hint: Option<String>,
+    kind: &'static str,
+    choices: Vec<String>,
+    value: String,
+}
+
+/// The module's simple settings as inputs, with `values` (a config's JSON
+/// or what was posted).
+fn field_views(
+    ui: &Ui,
+    m: &crate::ModuleDescriptor,
+    value: impl Fn(&str) -> String,
+) -> Vec<FieldView> {
+    m.config
+        .simple_fields()
+        .into_iter()
+        .map(|f| {
+            let key = format!("{}-config-{}", m.id, f.name.replace('_', "-"));
+            let label = if ui.state.translator().has(&key) {
+                ui.t(&key)
+            } else {
+                f.description.clone().unwrap_or_else(|| f.name.clone())
+            };
+            FieldView {
+                key: f.name.clone(),
+                id: format!("module-{}-field-{}", m.id, f.name),
+                name: format!("module.{}.field.{}", m.id, f.name),
+                value: value(&f.name),
+                label,
+                hint: None,
+                kind: f.kind,
+                choices: f.choices,
+            }
+        })
+        .collect()
+}
+
+/// A JSON value as a form shows it.
+fn json_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Bool(true) => "on".into(),
+        serde_json::Value::Bool(false) | serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
 }
 
 /// Anchor (input id) and label key of each field path prefix.
@@ -107,12 +165,23 @@ fn error_views(ui: &Ui, errors: &[FieldError]) -> Vec<minijinja::Value> {
         .map(|e| {
             let (anchor, label) = if let Some(rest) = e.field.strip_prefix("modules.") {
                 let module = rest.split('.').next().unwrap_or(rest);
-                let name = ui
-                    .state
-                    .modules()
-                    .get(module)
-                    .map_or(module.to_owned(), |m| ui.t(m.name_key));
-                (format!("module-{module}-config"), name)
+                let setting = rest
+                    .strip_prefix(module)
+                    .and_then(|r| r.strip_prefix('.'))
+                    .map(|r| {
+                        r.trim_start_matches("config.")
+                            .split(['.', '['])
+                            .next()
+                            .unwrap_or(r)
+                    });
+                let descriptor = ui.state.modules().get(module);
+                let name = descriptor.map_or(module.to_owned(), |m| ui.t(m.name_key));
+                match (descriptor, setting) {
+                    (Some(m), Some(s)) if m.config.simple_fields().iter().any(|f| f.name == s) => {
+                        (format!("module-{module}-field-{s}"), name)
+                    }
+                    _ => (format!("module-{module}-config"), name),
+                }
             } else {
                 FIELDS
                     .iter()
@@ -137,13 +206,38 @@ fn module_views(ui: &Ui, spec: Option<&TenantSpec>) -> Vec<ModuleView> {
         .iter()
         .map(|m| {
             let current = spec.and_then(|s| s.modules.get(m.id));
+            let simple: Vec<String> = m
+                .config
+                .simple_fields()
+                .into_iter()
+                .map(|f| f.name)
+                .collect();
+            let nested: serde_json::Map<String, serde_json::Value> = current
+                .map(|c| {
+                    c.config
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .filter(|(k, _)| !simple.contains(k))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
             ModuleView {
                 id: m.id.to_owned(),
                 name: ui.t(m.name_key),
                 enabled: current.is_some_and(|c| c.enabled),
-                config: current
-                    .and_then(|c| toml::to_string(&c.config).ok())
-                    .unwrap_or_default(),
+                fields: field_views(ui, m, |name| {
+                    current
+                        .and_then(|c| c.config.get(name))
+                        .map(json_text)
+                        .unwrap_or_default()
+                }),
+                config: if nested.is_empty() {
+                    String::new()
+                } else {
+                    toml::to_string(&nested).unwrap_or_default()
+                },
             }
         })
         .collect()
@@ -301,21 +395,62 @@ fn parse_form(
             .cloned()
             .unwrap_or_default();
         let existed = current.is_some_and(|c| c.modules.contains_key(m.id));
+        let posted = |name: &str| {
+            form.get(&format!("module.{}.field.{name}", m.id))
+                .cloned()
+                .unwrap_or_default()
+        };
+        let fields = field_views(ui, m, posted);
+        let any_field = fields.iter().any(|f| !f.value.trim().is_empty());
         views.push(ModuleView {
             id: m.id.into(),
             name: ui.t(m.name_key),
             enabled,
+            fields: fields.clone(),
             config: text.clone(),
         });
-        if !(enabled || existed || !text.trim().is_empty()) {
+        if !(enabled || existed || any_field || !text.trim().is_empty()) {
             continue;
         }
         match toml::from_str::<toml::Table>(&text) {
             Ok(table) => {
-                let config = match serde_json::to_value(table) {
+                let mut config = match serde_json::to_value(table) {
                     Ok(serde_json::Value::Object(o)) => o,
                     _ => serde_json::Map::new(),
                 };
+                // Each setting asked one by one, typed as the schema says;
+                // an empty one keeps the default.
+                for f in &fields {
+                    let v = f.value.trim();
+                    let typed = match f.kind {
+                        "boolean" => Some(serde_json::Value::Bool(v == "on")),
+                        _ if v.is_empty() => None,
+                        "integer" => match v.parse::<i64>() {
+                            Ok(n) => Some(n.into()),
+                            Err(_) => {
+                                errs.push(FieldError::new(
+                                    format!("modules.{}.{}", m.id, f.key),
+                                    "number-invalid",
+                                ));
+                                None
+                            }
+                        },
+                        "number" => match v.replace(',', ".").parse::<f64>() {
+                            Ok(n) => Some(n.into()),
+                            Err(_) => {
+                                errs.push(FieldError::new(
+                                    format!("modules.{}.{}", m.id, f.key),
+                                    "number-invalid",
+                                ));
+                                None
+                            }
+                        },
+                        _ => Some(v.into()),
+                    };
+                    if let Some(t) = typed {
+                        config.insert(f.key.clone(), t);
+                    }
+                }
                 modules.insert(m.id.to_owned(), RawModule { enabled, config });
             }
             Err(e) => errs.push(
@@ -437,6 +572,7 @@ fn module_views_or(views: &[ModuleView]) -> Vec<ModuleView> {
             id: v.id.clone(),
             name: v.name.clone(),
             enabled: v.enabled,
+            fields: v.fields.clone(),
             config: v.config.clone(),
         })
         .collect()
