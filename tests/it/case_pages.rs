@@ -54,8 +54,20 @@ async fn the_documents_checklist_follows_the_case_file(b: Backend) {
         "{html}"
     );
 
-    // Staff read the same checklist beside the task, and the delivery in words.
+    // Staff read the case from their queue before taking it on, then the
+    // same checklist beside the task, and the delivery in words.
     let mut tech = person(&app, &host, "technical-employee").await;
+    let (_, queue) = page(&mut tech, &host, "/staff/agenda?queue=available").await;
+    assert!(
+        queue.contains(&format!("href=\"/staff/cases/{case}\"")),
+        "{queue}"
+    );
+    let (status, before) = page(&mut tech, &host, &format!("/staff/cases/{case}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        before.contains("Αποδεικτικό κατοικίας") && before.contains("/claim"),
+        "{before}"
+    );
     claim(&mut tech, &host, &case).await;
     let (_, html) = page(&mut tech, &host, &format!("/staff/cases/{case}")).await;
     let side = html.split("dimos-col-side").nth(1).expect("a side column");
