@@ -112,6 +112,8 @@ pub fn browser_headers() -> reqwest::header::HeaderMap {
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// `/metrics` on its own listener, when `http.metrics_listen` is set.
+    pub metrics_addr: Option<SocketAddr>,
     pub client: reqwest::Client,
     pub database_url: String,
     pub data_dir: PathBuf,
@@ -164,6 +166,13 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, opts: Options) -> TestApp {
+        // `DIMOS_TEST_LOG=debug cargo test …` shows the server's log.
+        if let Ok(filter) = std::env::var("DIMOS_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
         let dir = tempfile::tempdir().expect("temp dir");
         let database_url = match opts.database_url {
             Some(u) => u,
@@ -186,6 +195,7 @@ impl TestApp {
             .await
             .expect("application builds");
         let addr = app.local_addr();
+        let metrics_addr = app.metrics_addr();
         let state = app.state().clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
@@ -203,6 +213,7 @@ impl TestApp {
             .expect("client");
         TestApp {
             addr,
+            metrics_addr,
             client,
             database_url,
             data_dir: dir.path().to_owned(),

@@ -31,7 +31,20 @@ pub enum Fault {
     WrongNonce,
     /// Signs with a new key that the JWKS only starts listing now.
     RotatedKey,
+    /// An ID token issued ten years from now.
+    FutureIat,
+    /// Says it names itself in the response (RFC 9207), then names another.
+    MixUpIss,
+    /// Says it names itself in the response, then does not.
+    MissingIss,
+    /// Says it names itself and does (a well-behaved RFC 9207 provider).
+    WithIss,
+    /// Sends `acr` only when the relying party asks for it (`acr_values`).
+    AcrOnRequest,
 }
+
+/// The `acr` value [`Fault::AcrOnRequest`] sends when asked.
+pub const ACR: &str = "urn:test:loa:substantial";
 
 struct Inner {
     issuer: String,
@@ -40,8 +53,11 @@ struct Inner {
     other_as_main: CoreRsaPrivateSigningKey,
     other: CoreRsaPrivateSigningKey,
     rotated: Mutex<bool>,
-    codes: Mutex<HashMap<String, Option<String>>>,
+    /// Per code: the nonce and the `acr_values` the authorization asked for.
+    codes: Mutex<HashMap<String, Asked>>,
 }
+
+type Asked = (Option<String>, Option<String>);
 
 pub const CLIENT_ID: &str = "dimos-test";
 /// The test person's tax id (ΑΦΜ) in userinfo.
@@ -93,6 +109,10 @@ pub async fn spawn(fault: Fault) -> FaultyIdp {
 }
 
 async fn discovery(State(s): State<Arc<Inner>>) -> Json<serde_json::Value> {
+    let names_itself = matches!(
+        s.fault,
+        Fault::MixUpIss | Fault::MissingIss | Fault::WithIss
+    );
     let m = Metadata::new(
         IssuerUrl::new(s.issuer.clone()).unwrap(),
         AuthUrl::new(format!("{}/authorize", s.issuer)).unwrap(),
@@ -100,7 +120,10 @@ async fn discovery(State(s): State<Arc<Inner>>) -> Json<serde_json::Value> {
         vec![ResponseTypes::new(vec![CoreResponseType::Code])],
         vec![CoreSubjectIdentifierType::Public],
         vec![CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256],
-        LogoutMetadata::default(),
+        LogoutMetadata {
+            end_session_endpoint: None,
+            authorization_response_iss_parameter_supported: names_itself.then_some(true),
+        },
     )
     .set_token_endpoint(Some(TokenUrl::new(format!("{}/token", s.issuer)).unwrap()))
     .set_userinfo_endpoint(Some(
@@ -122,19 +145,34 @@ async fn authorize(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let code = uuid::Uuid::new_v4().to_string();
-    s.codes
-        .lock()
-        .unwrap()
-        .insert(code.clone(), q.get("nonce").cloned());
+    s.codes.lock().unwrap().insert(
+        code.clone(),
+        (q.get("nonce").cloned(), q.get("acr_values").cloned()),
+    );
     let mut url = url::Url::parse(&q["redirect_uri"]).unwrap();
     url.query_pairs_mut()
         .append_pair("code", &code)
         .append_pair("state", q.get("state").map_or("", |v| v));
+    match s.fault {
+        Fault::MixUpIss => {
+            url.query_pairs_mut()
+                .append_pair("iss", "http://evil.example");
+        }
+        Fault::WithIss => {
+            url.query_pairs_mut().append_pair("iss", &s.issuer);
+        }
+        _ => {}
+    }
     Redirect::to(url.as_str()).into_response()
 }
 
 async fn token(State(s): State<Arc<Inner>>, Form(f): Form<HashMap<String, String>>) -> Response {
-    let nonce = s.codes.lock().unwrap().remove(&f["code"]).flatten();
+    let (nonce, acr_values) = s
+        .codes
+        .lock()
+        .unwrap()
+        .remove(&f["code"])
+        .unwrap_or_default();
     let now = chrono::Utc::now();
     let (iss, aud, exp, iat) = match s.fault {
         Fault::WrongIssuer => (
@@ -154,6 +192,12 @@ async fn token(State(s): State<Arc<Inner>>, Form(f): Form<HashMap<String, String
             CLIENT_ID,
             now - chrono::Duration::minutes(10),
             now - chrono::Duration::minutes(20),
+        ),
+        Fault::FutureIat => (
+            s.issuer.clone(),
+            CLIENT_ID,
+            now + chrono::Duration::days(3650) + chrono::Duration::minutes(5),
+            now + chrono::Duration::days(3650),
         ),
         _ => (
             s.issuer.clone(),
@@ -175,6 +219,12 @@ async fn token(State(s): State<Arc<Inner>>, Form(f): Form<HashMap<String, String
         Fault::WrongNonce => claims.set_nonce(Some(Nonce::new("not-the-one".into()))),
         _ => claims.set_nonce(nonce.map(Nonce::new)),
     };
+    if s.fault == Fault::AcrOnRequest && acr_values.is_some_and(|v| v.split(' ').any(|a| a == ACR))
+    {
+        claims = claims.set_auth_context_ref(Some(openidconnect::AuthenticationContextClass::new(
+            ACR.into(),
+        )));
+    }
     let key = match s.fault {
         Fault::BadSignature => &s.other_as_main,
         Fault::UnknownKeyId => &s.other,

@@ -205,9 +205,36 @@ async fn emails_reach_a_real_smtp_server_in_greek_with_both_parts(b: Backend) {
         c.mail.smtp_url = Some(dimos_kernel::config::Secret::new(url));
     })
     .await;
-    let host = tenant(&app).await;
-    // The municipality sets its sender first.
+    // The municipality's own domain, as the operator set it.
+    let mut body = dimos_it::tenant_body("alpha", "Άλφα");
+    body["domains"] = json!({ "aliases": ["alpha.example.gr"] });
+    body["grants"] = json!(
+        GRANTS
+            .iter()
+            .map(|(p, r)| json!({"tax_id": dimos_it::tax_id(p), "role": r}))
+            .collect::<Vec<_>>()
+    );
+    app.create_tenant(body).await;
+    app.enable_module("alpha", "example", json!({})).await;
+    let host = "alpha.localhost".to_owned();
     let mut admin = signed_in(&app, &host, "municipal-admin").await;
+    // A sender on someone else's domain would leave the shared relay spoofed.
+    let status = post_form(
+        &mut admin,
+        &host,
+        "/admin/notifications",
+        "/admin/notifications/settings",
+        &[
+            ("from_name", "Δήμος Άλφα"),
+            ("from_address", "noreply@gov.gr"),
+            ("reply_to", ""),
+            ("alert_address", ""),
+            ("sms_sender", "ALFA"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422);
+    // The municipality sets its sender first.
     let status = post_form(
         &mut admin,
         &host,

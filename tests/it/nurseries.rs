@@ -408,7 +408,7 @@ async fn stations_of_another_municipality_are_not_found(b: Backend) {
 
 /// A school year whose applications are open today, with two stations of
 /// 10 places per age group; returns the stations' ids and the first day.
-async fn open_year(app: &TestApp, host: &str) -> (Vec<String>, chrono::NaiveDate) {
+pub(crate) async fn open_year(app: &TestApp, host: &str) -> (Vec<String>, chrono::NaiveDate) {
     let mut manager = person(app, host, "nursery-manager").await;
     let (_, html) = page(&mut manager, host, "/nurseries/admin").await;
     let csrf = csrf_of(&html);
@@ -522,7 +522,7 @@ fn family_fields(
 
 /// Posts the application form as the browser does (multipart, CSRF
 /// first); returns the status, the redirect target and the body.
-async fn send_application(
+pub(crate) async fn send_application(
     app: &TestApp,
     parent: &mut dimos_it::Browser<'_>,
     host: &str,
@@ -1395,6 +1395,13 @@ async fn twenty_families_are_placed_explained_and_the_waiting_list_moves(b: Back
         !html.contains("Αθανασίου") && !html.contains("Παιδί 1"),
         "no names"
     );
+    // Nor what points could reveal about a family: how many children,
+    // re-enrolment. And how long the list stays public.
+    assert!(
+        !html.contains("(×") && !html.contains("επανεγγραφή"),
+        "{html}"
+    );
+    assert!(html.contains("id=\"until\""));
 
     // parent-10 declines the preschool place at Αγίου Νικολάου: it goes
     // to parent-11, first on that waiting list, with a new deadline.
@@ -1539,6 +1546,17 @@ async fn twenty_families_are_placed_explained_and_the_waiting_list_moves(b: Back
         ],
     )
     .await;
+
+    // A month into the school year the public lists come down: each
+    // family reads its result in its own application.
+    clock.advance(chrono::Duration::days(400));
+    let mut visitor = dimos_it::Browser::new(&app);
+    let (status, html) = page(&mut visitor, &host, "/nurseries/results").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("id=\"withdrawn\""), "{html}");
+    for p in &protocols {
+        assert!(!html.contains(p.as_str()), "{p} is no longer public");
+    }
 }
 
 async fn the_admin_sets_the_points_and_an_upheld_objection_revises_the_results(b: Backend) {

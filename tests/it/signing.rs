@@ -106,20 +106,52 @@ async fn a_signed_document_verifies_with_openssl_and_revocation_shows(b: Backend
 
     let mut citizen = person(&app, &host, "citizen").await;
     let (case, _) = submit(&mut citizen, &host, "Άδεια με υπογραφή").await;
-    let doc = pdf("Απόφαση 17/2026 — Δήμος Άλφα");
-    let (status, _) = upload(&mut citizen, &app, &host, &case, "Απόφαση.pdf", doc.clone()).await;
+    // What the applicant sends is theirs: it is never signed in the
+    // municipality's name (finding 9 of issue 14).
+    let (status, _) = upload(
+        &mut citizen,
+        &app,
+        &host,
+        &case,
+        "Αίτηση.pdf",
+        pdf("Ό,τι γράψει ο αιτών"),
+    )
+    .await;
     assert_eq!(status, 303);
+    let mut mayor = person(&app, &host, "mayor").await;
+    let (_, html) = page(&mut mayor, &host, &format!("/staff/cases/{case}")).await;
+    let staff_doc = format!("/staff/cases/{case}/documents/");
+    let theirs = document_id(&html, &staff_doc);
+    // The decision is the municipality's own document.
+    let doc = pdf("Απόφαση 17/2026 — Δήμος Άλφα");
+    let form = reqwest::multipart::Form::new()
+        .text("_csrf", csrf_of(&html))
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(doc.clone()).file_name("Απόφαση.pdf"),
+        );
+    let res = app
+        .post(&host, &format!("/staff/cases/{case}/documents"))
+        .header("cookie", mayor.cookie_header(&host).unwrap())
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
 
     // No certificate yet: signing is refused with a clear message.
-    let mut mayor = person(&app, &host, "mayor").await;
     let (status, html) = page(&mut mayor, &host, &format!("/staff/cases/{case}")).await;
     assert_eq!(status, 200);
     assert!(
         html.contains("χρειάζεστε πιστοποιητικό υπογραφής"),
         "{html}"
     );
-    let staff_doc = format!("/staff/cases/{case}/documents/");
-    let doc_id = document_id(&html, &staff_doc);
+    let doc_id = html
+        .split(&staff_doc)
+        .skip(1)
+        .map(|s| s.chars().take(36).collect::<String>())
+        .find(|id| id.len() == 36 && *id != theirs)
+        .unwrap();
     let sign_path = format!("/staff/cases/{case}/documents/{doc_id}/sign");
     let (status, _, html) = post(&mut mayor, &host, &sign_path, &csrf_of(&html), &[]).await;
     assert_eq!(status, 409);
@@ -167,6 +199,21 @@ async fn a_signed_document_verifies_with_openssl_and_revocation_shows(b: Backend
     .await;
     assert_eq!(status, 200);
     assert!(html.contains("Το πιστοποιητικό εκδόθηκε") && html.contains("Σε ισχύ"));
+
+    // Not what the applicant sent: no button, and a clear refusal.
+    let (_, html) = page(&mut mayor, &host, &format!("/staff/cases/{case}")).await;
+    assert!(!html.contains(&format!("{staff_doc}{theirs}/sign")));
+    assert!(html.contains(&format!("{staff_doc}{doc_id}/sign")));
+    let (status, _, refused) = post(
+        &mut mayor,
+        &host,
+        &format!("{staff_doc}{theirs}/sign"),
+        &csrf_of(&html),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(refused.contains("το υπέβαλε ο αιτών"), "{refused}");
 
     // The mayor signs.
     let (_, html) = page(&mut mayor, &host, &format!("/staff/cases/{case}")).await;

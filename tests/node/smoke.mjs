@@ -286,6 +286,11 @@ await check('a document is signed, and anyone verifies it (with a dropped file)'
   await signIn('Ανδρέας Ιωάννου');
   await page.goto(url('alimos.localhost', '/staff/cases'));
   await page.locator('table a').first().click();
+  // The municipality signs only what it issues: staff add their document
+  // to the file (what the applicant sent has no sign button).
+  await page.getByText('Προσθήκη εγγράφου στον φάκελο').click();
+  await page.locator('#f-file').setInputFiles({ name: 'πρόγραμμα.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n% programme\n') });
+  await page.getByRole('button', { name: 'Υποβολή εγγράφου' }).click();
   await page.getByRole('button', { name: /^Υπογραφή/ }).first().click();
   assert(await page.getByText('Το έγγραφο υπογράφηκε.').isVisible(), 'signed');
   await axe(page, 'staff case file with a signature');

@@ -582,6 +582,19 @@ pub(crate) async fn notice(
     let run = results::published(&t.db, year.id)
         .await?
         .ok_or(Error::NotFound)?;
+    // Public only as long as it serves objections and enrolment (data
+    // minimisation): then families read their own result in their
+    // application, and the public page says so.
+    let until = public_until(&year);
+    if today > until {
+        let html = ui.render(
+            "nurseries/notice.html",
+            context! {
+                year => year.label.clone(), withdrawn => true, until => crate::date(until),
+            },
+        )?;
+        return Ok(dimos_web::error::rendered_page(StatusCode::OK, html));
+    }
     let rows = results::results(&t.db, run.id).await?;
     let stations = catalogue::stations(&t.db).await?;
     let snap = &run.snapshot.0;
@@ -593,11 +606,23 @@ pub(crate) async fn notice(
             year => year.label.clone(), seed => run.seed.clone(),
             published => run.published_at.map(|p| p.format("%d/%m/%Y").to_string()),
             objections => crate::date(year.objections_until),
+            until => crate::date(until),
+            withdrawn => false,
+            // What Greek practice publishes: protocol number, result,
+            // position and total points. How many children, re-enrolment
+            // and the criteria behind the points are the family's alone.
+            public => true,
             tables => lists(snap, &rows, &names, &groups),
             lottery_only => snap.tie_break == crate::scoring::TieBreak::Lottery,
         },
     )?;
     Ok(dimos_web::error::rendered_page(StatusCode::OK, html))
+}
+
+/// The last day the results are public: a month into the school year,
+/// when enrolment is over.
+pub(crate) fn public_until(year: &catalogue::Year) -> chrono::NaiveDate {
+    year.starts_on + chrono::Duration::days(30)
 }
 
 /// One child's result, as the family reads it.

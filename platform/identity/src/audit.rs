@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 use dimos_db::{DbError, TenantDb};
-use sea_query::{Iden, Order};
+use sea_query::{ExprTrait, Iden, Order};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -87,7 +87,22 @@ pub struct StoredEntry {
 pub struct ChainReport {
     pub entries: usize,
     pub broken_at: Option<i64>,
+    /// The last entry's sequence number and hash, when the chain is intact.
+    pub head: Option<(i64, String)>,
 }
+
+const STORED_COLUMNS: [AuditLogTable; 10] = [
+    AuditLogTable::Seq,
+    AuditLogTable::At,
+    AuditLogTable::Actor,
+    AuditLogTable::OnBehalfOf,
+    AuditLogTable::Action,
+    AuditLogTable::Record,
+    AuditLogTable::Source,
+    AuditLogTable::Detail,
+    AuditLogTable::PrevHash,
+    AuditLogTable::Hash,
+];
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -164,53 +179,88 @@ impl AuditLog {
 
     pub async fn entries(db: &TenantDb, limit: u64) -> Result<Vec<StoredEntry>, DbError> {
         let mut q = db.select(AuditLogTable::Table);
-        q.columns([
-            AuditLogTable::Seq,
-            AuditLogTable::At,
-            AuditLogTable::Actor,
-            AuditLogTable::OnBehalfOf,
-            AuditLogTable::Action,
-            AuditLogTable::Record,
-            AuditLogTable::Source,
-            AuditLogTable::Detail,
-            AuditLogTable::PrevHash,
-            AuditLogTable::Hash,
-        ])
-        .order_by(AuditLogTable::Seq, Order::Desc)
-        .limit(limit);
+        q.columns(STORED_COLUMNS)
+            .order_by(AuditLogTable::Seq, Order::Desc)
+            .limit(limit);
         db.fetch_all(&q).await
     }
 
-    /// Recomputes the whole chain of one tenant.
+    /// Recomputes the whole chain of one tenant, a page at a time (memory
+    /// stays flat however long the trail is).
     pub async fn verify(db: &TenantDb) -> Result<ChainReport, DbError> {
-        let mut all = Self::entries(db, u64::MAX >> 1).await?;
-        all.reverse();
+        const PAGE: u64 = 1000;
         let mut prev = GENESIS.to_owned();
-        for (i, e) in all.iter().enumerate() {
-            let expected_seq = i as i64 + 1;
-            let entry = AuditEntry {
-                actor: e.actor.clone(),
-                on_behalf_of: e.on_behalf_of.clone(),
-                action: e.action.clone(),
-                record: e.record.clone(),
-                source: e.source.clone(),
-                detail: e.detail.clone(),
-            };
-            if e.seq != expected_seq
-                || e.prev_hash != prev
-                || hash_of(e.seq, &e.at, &entry, &prev) != e.hash
-            {
-                return Ok(ChainReport {
-                    entries: all.len(),
-                    broken_at: Some(std::cmp::min(e.seq, expected_seq)),
-                });
+        let mut expected_seq = 1i64;
+        let mut count = 0usize;
+        loop {
+            let mut q = db.select(AuditLogTable::Table);
+            q.columns(STORED_COLUMNS)
+                .and_where(sea_query::Expr::col(AuditLogTable::Seq).gte(expected_seq))
+                .order_by(AuditLogTable::Seq, Order::Asc)
+                .limit(PAGE);
+            let page: Vec<StoredEntry> = db.fetch_all(&q).await?;
+            let n = page.len();
+            for e in page {
+                count += 1;
+                let entry = AuditEntry {
+                    actor: e.actor.clone(),
+                    on_behalf_of: e.on_behalf_of.clone(),
+                    action: e.action.clone(),
+                    record: e.record.clone(),
+                    source: e.source.clone(),
+                    detail: e.detail.clone(),
+                };
+                if e.seq != expected_seq
+                    || e.prev_hash != prev
+                    || hash_of(e.seq, &e.at, &entry, &prev) != e.hash
+                {
+                    // Count the rest without checking it: the report says
+                    // how long the trail is and where it first breaks.
+                    let rest = Self::count_from(db, e.seq + 1).await?;
+                    return Ok(ChainReport {
+                        entries: count + rest,
+                        broken_at: Some(std::cmp::min(e.seq, expected_seq)),
+                        head: None,
+                    });
+                }
+                prev = e.hash.clone();
+                expected_seq += 1;
             }
-            prev = e.hash.clone();
+            if (n as u64) < PAGE {
+                break;
+            }
         }
         Ok(ChainReport {
-            entries: all.len(),
+            entries: count,
             broken_at: None,
+            head: (count > 0).then(|| (expected_seq - 1, prev)),
         })
+    }
+
+    /// The last entry's sequence number and hash.
+    pub async fn head(db: &TenantDb) -> Result<Option<(i64, String)>, DbError> {
+        let mut q = db.select(AuditLogTable::Table);
+        q.columns([AuditLogTable::Seq, AuditLogTable::Hash])
+            .order_by(AuditLogTable::Seq, Order::Desc)
+            .limit(1);
+        db.fetch_optional(&q).await
+    }
+
+    /// The hash of entry `seq`, if there is one.
+    pub async fn hash_at(db: &TenantDb, seq: i64) -> Result<Option<String>, DbError> {
+        let mut q = db.select(AuditLogTable::Table);
+        q.column(AuditLogTable::Hash)
+            .and_where(sea_query::Expr::col(AuditLogTable::Seq).eq(seq));
+        let row: Option<(String,)> = db.fetch_optional(&q).await?;
+        Ok(row.map(|r| r.0))
+    }
+
+    async fn count_from(db: &TenantDb, seq: i64) -> Result<usize, DbError> {
+        let mut q = db.select(AuditLogTable::Table);
+        q.column(AuditLogTable::Seq)
+            .and_where(sea_query::Expr::col(AuditLogTable::Seq).gte(seq));
+        let rows: Vec<(i64,)> = db.fetch_all(&q).await?;
+        Ok(rows.len())
     }
 }
 

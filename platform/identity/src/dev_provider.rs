@@ -513,6 +513,7 @@ impl DevProvider {
             vec![CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256],
             LogoutMetadata {
                 end_session_endpoint: Some(self.url("/logout")),
+                authorization_response_iss_parameter_supported: Some(true),
             },
         )
         .set_token_endpoint(Some(TokenUrl::new(self.url("/token")).map_err(e)?))

@@ -38,6 +38,7 @@ pub struct IdentityService {
     dev: Option<Arc<dev_provider::DevProvider>>,
     default_provider: String,
     operators: Vec<String>,
+    operator_provider: String,
     pub session_idle: std::time::Duration,
     pub session_absolute: std::time::Duration,
 }
@@ -49,6 +50,16 @@ impl IdentityService {
         let mut providers = BTreeMap::new();
         for (name, p) in &cfg.identity.providers {
             providers.insert(name.clone(), Arc::new(OidcProvider::new(name, p)?));
+        }
+        if cfg.dev_provider_enabled()
+            && cfg.base_domain != "localhost"
+            && !cfg.identity.allow_dev_provider_on_public_domain
+        {
+            return Err(format!(
+                "the development identity provider lets anyone sign in as anyone; it is refused on {:?} \
+                 (set identity.dev_provider = \"off\", or identity.allow_dev_provider_on_public_domain for staging)",
+                cfg.base_domain
+            ));
         }
         let dev = if cfg.dev_provider_enabled() {
             let issuer = format!("{}/dev-idp", public_base.trim_end_matches('/'));
@@ -86,6 +97,7 @@ impl IdentityService {
             dev,
             default_provider: cfg.identity.default_provider.clone(),
             operators: cfg.identity.operators.clone(),
+            operator_provider: cfg.operator_provider().to_owned(),
             session_idle: std::time::Duration::from_secs(cfg.identity.session_idle_minutes * 60),
             session_absolute: std::time::Duration::from_secs(
                 cfg.identity.session_absolute_hours * 3600,
@@ -126,12 +138,23 @@ impl IdentityService {
         v
     }
 
-    /// Whether a tax id belongs to a national operator (with the development
-    /// provider on, its demo operator counts too).
-    pub fn is_operator(&self, tax_id: &str) -> bool {
-        let demo = self.dev.is_some()
+    /// Whether `provider` asserting `tax_id` makes someone a national
+    /// operator: only the operators' provider is believed (a municipality's
+    /// own provider can assert any tax id it likes), and with the
+    /// development provider on, its demo operator counts too.
+    pub fn is_operator(&self, provider: &str, tax_id: &str) -> bool {
+        if provider != self.operator_provider || tax_id.is_empty() {
+            return false;
+        }
+        let demo = provider == "dev"
+            && self.dev.is_some()
             && dev_provider::person("national-operator").is_some_and(|p| p.tax_id == tax_id);
-        !tax_id.is_empty() && (self.operators.iter().any(|o| o == tax_id) || demo)
+        self.operators.iter().any(|o| o == tax_id) || demo
+    }
+
+    /// The provider national operators sign in through.
+    pub fn operator_provider(&self) -> Option<&Arc<OidcProvider>> {
+        self.providers.get(&self.operator_provider)
     }
 
     pub fn dev(&self) -> Option<&Arc<dev_provider::DevProvider>> {

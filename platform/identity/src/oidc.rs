@@ -38,6 +38,10 @@ impl AdditionalClaims for ExtraClaims {}
 pub struct LogoutMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_session_endpoint: Option<String>,
+    /// RFC 9207: the provider names itself in the authorization response
+    /// (`iss`), which the relying party then checks (mix-up defence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_response_iss_parameter_supported: Option<bool>,
 }
 impl AdditionalProviderMetadata for LogoutMetadata {}
 
@@ -108,6 +112,14 @@ pub enum SignInError {
     InvalidIdToken(String),
     #[error("the provider's user information could not be read: {0}")]
     UserInfo(String),
+    #[error("the sign-in was started on another host")]
+    WrongHost,
+    #[error(
+        "the authorization response names another issuer (or none, though the provider says it names itself)"
+    )]
+    IssuerMismatch,
+    #[error("this provider may not sign people in here")]
+    ProviderNotTrusted,
 }
 
 impl SignInError {
@@ -121,6 +133,9 @@ impl SignInError {
             SignInError::NoIdToken => "no_id_token",
             SignInError::InvalidIdToken(_) => "invalid_id_token",
             SignInError::UserInfo(_) => "userinfo_failed",
+            SignInError::WrongHost => "wrong_host",
+            SignInError::IssuerMismatch => "issuer_mismatch",
+            SignInError::ProviderNotTrusted => "provider_not_trusted",
         }
     }
 }
@@ -183,6 +198,8 @@ impl std::fmt::Debug for OidcProvider {
 }
 
 const METADATA_TTL: Duration = Duration::from_secs(600);
+/// How far a provider's clock may be ahead of ours.
+const MAX_CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
 impl OidcProvider {
     pub fn new(name: &str, cfg: &ProviderConfig) -> Result<Self, String> {
@@ -232,6 +249,13 @@ impl OidcProvider {
         &self.issuer
     }
 
+    /// The `acr` values configured for this provider, strongest first.
+    pub fn requested_acr_values(&self) -> Vec<String> {
+        let mut v: Vec<(&String, &Assurance)> = self.acr_levels.iter().collect();
+        v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        v.into_iter().map(|(k, _)| k.clone()).collect()
+    }
+
     async fn metadata(&self, refresh: bool) -> Result<Metadata, SignInError> {
         if !refresh
             && let Some((m, at)) = self.cached.read().await.as_ref()
@@ -279,6 +303,11 @@ impl OidcProvider {
         for s in self.scopes.iter().filter(|s| s.as_str() != "openid") {
             req = req.add_scope(Scope::new(s.clone()));
         }
+        // Ask for the assurance levels we know, strongest first: some
+        // providers send `acr` only when asked.
+        for acr in self.requested_acr_values() {
+            req = req.add_auth_context_value(openidconnect::AuthenticationContextClass::new(acr));
+        }
         let (url, state, nonce) = req.url();
         Ok((
             url.to_string(),
@@ -300,11 +329,25 @@ impl OidcProvider {
         pending: &Pending,
         code: &str,
         state: &str,
+        iss: Option<&str>,
     ) -> Result<SignedIn, SignInError> {
         if !constant_time_eq(pending.state.as_bytes(), state.as_bytes()) {
             return Err(SignInError::StateMismatch);
         }
         let mut metadata = self.metadata(false).await?;
+        // RFC 9207: a provider that says it names itself must have, and
+        // must be the one we sent the person to.
+        let advertises_iss = metadata
+            .additional_metadata()
+            .authorization_response_iss_parameter_supported
+            == Some(true);
+        match iss {
+            Some(i) if i != metadata.issuer().as_str() => {
+                return Err(SignInError::IssuerMismatch);
+            }
+            None if advertises_iss => return Err(SignInError::IssuerMismatch),
+            _ => {}
+        }
         let client = self.client(metadata.clone(), &pending.redirect_uri)?;
         let token = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
@@ -334,6 +377,13 @@ impl OidcProvider {
             }
             Err(e) => return Err(SignInError::InvalidIdToken(e.to_string())),
         };
+        // openidconnect checks expiry, not the issue time: a token "issued"
+        // years from now would otherwise pass.
+        if claims.issue_time() > chrono::Utc::now() + MAX_CLOCK_SKEW {
+            return Err(SignInError::InvalidIdToken(
+                "issued in the future (iat)".into(),
+            ));
+        }
         let mut extra = claims.additional_claims().0.clone();
         let std = &claims;
         let mut put = |k: &str, v: Option<String>| {

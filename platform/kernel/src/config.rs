@@ -7,6 +7,7 @@
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+pub use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::SocketAddr;
@@ -321,8 +322,17 @@ pub struct IdentityConfig {
     pub sign_in_attempts_per_minute: u32,
     /// In-person verifications one officer may record per hour.
     pub verifications_per_hour: u32,
+    /// Minutes a desk officer may act for a citizen before it ends by itself.
+    pub assist_minutes: u64,
     /// OpenID Connect providers, by name (e.g. `national`).
     pub providers: std::collections::BTreeMap<String, ProviderConfig>,
+    /// The one provider trusted to assert a national operator's identity
+    /// (the admin host signs in through it only). Unset: `default_provider`.
+    pub operator_provider: Option<String>,
+    /// Allows the development provider on a base domain other than
+    /// `localhost` (a staging deployment with demo people). Never in
+    /// production: anyone can sign in as anyone there.
+    pub allow_dev_provider_on_public_domain: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -389,7 +399,10 @@ impl Default for IdentityConfig {
             operators: vec![],
             sign_in_attempts_per_minute: 20,
             verifications_per_hour: 120,
+            assist_minutes: 30,
             providers: Default::default(),
+            operator_provider: None,
+            allow_dev_provider_on_public_domain: false,
         }
     }
 }
@@ -417,6 +430,16 @@ pub struct HttpConfig {
     pub request_timeout_secs: u64,
     /// In-flight requests get this long to finish on shutdown.
     pub shutdown_grace_secs: u64,
+    /// Addresses (CIDRs) of the reverse proxies in front of Dimos. Only
+    /// from these is `X-Forwarded-For` believed (the client's address for
+    /// rate limits and the audit trail); from anyone else it is ignored.
+    pub trusted_proxies: Vec<String>,
+    /// Where `/metrics` is served: unset, on its own listen address only
+    /// (`metrics_listen`) or, when that is unset too, only with
+    /// `metrics_token` as a bearer token. Never on the public hosts openly.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Bearer token that `/metrics` on the public listener requires.
+    pub metrics_token: Option<Secret>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -469,6 +492,9 @@ impl Default for HttpConfig {
             body_limit_bytes: 10 * 1024 * 1024,
             request_timeout_secs: 30,
             shutdown_grace_secs: 20,
+            trusted_proxies: vec![],
+            metrics_listen: None,
+            metrics_token: None,
         }
     }
 }
@@ -551,7 +577,7 @@ impl Config {
         Ok(cfg)
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         let base = self.base_domain.trim();
         if base.is_empty() || base.contains(['/', ':', ' ']) {
             return Err(ConfigError(format!(
@@ -580,6 +606,35 @@ impl Config {
                 self.identity.default_provider
             )));
         }
+        if self.identity.dev_provider == DevProvider::On
+            && self.base_domain != "localhost"
+            && !self.identity.allow_dev_provider_on_public_domain
+        {
+            return Err(ConfigError(format!(
+                "identity.dev_provider = \"on\" lets anyone sign in as anyone (the national operator included); \
+                 it is refused on base domain {:?}. Set identity.dev_provider = \"off\" and configure a real provider, \
+                 or, for a staging deployment only, identity.allow_dev_provider_on_public_domain = true",
+                self.base_domain
+            )));
+        }
+        if let Some(op) = &self.identity.operator_provider
+            && op != "dev"
+            && !self.identity.providers.contains_key(op)
+        {
+            return Err(ConfigError(format!(
+                "identity.operator_provider {op:?} is neither \"dev\" nor a configured provider"
+            )));
+        }
+        if let Some(bad) = self
+            .http
+            .trusted_proxies
+            .iter()
+            .find(|c| parse_cidr(c).is_none())
+        {
+            return Err(ConfigError(format!(
+                "http.trusted_proxies: {bad:?} is not an address or CIDR (e.g. 10.0.0.0/8)"
+            )));
+        }
         if let Some(bad) = self
             .identity
             .operators
@@ -594,6 +649,11 @@ impl Config {
             || self.identity.verifications_per_hour == 0
         {
             return Err(ConfigError("identity rate limits must be positive".into()));
+        }
+        if self.identity.assist_minutes == 0 {
+            return Err(ConfigError(
+                "identity.assist_minutes must be positive".into(),
+            ));
         }
         if self.identity.session_idle_minutes == 0 || self.identity.session_absolute_hours == 0 {
             return Err(ConfigError(
@@ -676,6 +736,23 @@ impl Config {
         }
     }
 
+    /// The provider whose word makes someone a national operator.
+    pub fn operator_provider(&self) -> &str {
+        self.identity
+            .operator_provider
+            .as_deref()
+            .unwrap_or(&self.identity.default_provider)
+    }
+
+    /// The trusted proxies, parsed (validated at load).
+    pub fn trusted_proxies(&self) -> Vec<IpNet> {
+        self.http
+            .trusted_proxies
+            .iter()
+            .filter_map(|c| parse_cidr(c))
+            .collect()
+    }
+
     /// HSTS only makes sense when people reach us over TLS.
     pub fn behind_tls(&self) -> bool {
         self.http.public_scheme == "https"
@@ -696,6 +773,14 @@ impl Config {
             None => format!("{scheme}://{host}"),
         }
     }
+}
+
+/// A network (`10.0.0.0/8`) or a single address (`127.0.0.1`).
+pub fn parse_cidr(s: &str) -> Option<IpNet> {
+    let s = s.trim();
+    s.parse::<IpNet>()
+        .ok()
+        .or_else(|| s.parse::<std::net::IpAddr>().ok().map(IpNet::from))
 }
 
 #[cfg(test)]
@@ -817,5 +902,42 @@ mod tests {
             );
             Ok(())
         });
+    }
+
+    #[test]
+    fn proxies_providers_and_the_development_provider_are_checked() {
+        let mut c = Config::default();
+        c.http.trusted_proxies = vec!["10.0.0.0/8".into(), "127.0.0.1".into(), "::1".into()];
+        c.validate().unwrap();
+        assert_eq!(c.trusted_proxies().len(), 3);
+        c.http.trusted_proxies = vec!["10.0.0.0/33".into()];
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("trusted_proxies")
+        );
+        let mut c = Config::default();
+        c.identity.operator_provider = Some("nope".into());
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("operator_provider")
+        );
+        let mut c = Config {
+            base_domain: "dimos.example.gr".into(),
+            ..Config::default()
+        };
+        // "auto" is off on a real domain; "on" is refused there.
+        assert!(!c.dev_provider_enabled());
+        c.identity.dev_provider = DevProvider::On;
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("dev_provider")
+        );
+        assert_eq!(c.operator_provider(), "dev");
     }
 }

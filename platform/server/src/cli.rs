@@ -45,8 +45,12 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum AuditCommand {
-    /// Recompute the hash chain of one tenant's audit trail (or all); exit 1 if any is broken.
+    /// Recompute the hash chain of one tenant's audit trail (or all) and
+    /// check it against the published heads; exit 1 if any is broken, cut
+    /// or rewritten.
     Verify { slug: Option<String> },
+    /// Publish every trail's current head now (replicas do it hourly).
+    Publish,
 }
 
 #[derive(Subcommand, Debug)]
@@ -212,12 +216,26 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             print!("{DEFAULT_TOML}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Audit(AuditCommand::Publish) => {
+            let (store, objects, signing) = audit_parts(&config).await?;
+            let mut n = 0;
+            for t in store.list().await? {
+                if dimos_web::audit_heads::publish_one(
+                    objects.as_ref(),
+                    &signing,
+                    &store.tenant_db(t.id),
+                    t.slug(),
+                )
+                .await?
+                {
+                    n += 1;
+                }
+            }
+            println!("{n} heads published");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Audit(AuditCommand::Verify { slug }) => {
-            let modules = Modules::new(modules())
-                .map_err(anyhow::Error::msg)?
-                .with_providers(dimos_identity::IdentityService::provider_names(&config));
-            let db = connect_and_migrate(&config, &modules).await?;
-            let store = TenantStore::new(db);
+            let (store, objects, signing) = audit_parts(&config).await?;
             let mut tenants = store.list().await?;
             if let Some(s) = &slug {
                 tenants.retain(|t| t.slug() == s);
@@ -228,7 +246,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             }
             let mut intact = true;
             for t in tenants {
-                let report = dimos_identity::AuditLog::verify(&store.tenant_db(t.id)).await?;
+                let tdb = store.tenant_db(t.id);
+                let report = dimos_identity::AuditLog::verify(&tdb).await?;
+                let heads = dimos_web::audit_heads::check(objects.as_ref(), &signing, &tdb).await?;
                 match report.broken_at {
                     None => println!("{}: {} entries, chain intact", t.slug(), report.entries),
                     Some(seq) => {
@@ -240,6 +260,17 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                         );
                     }
                 }
+                if heads.ok() {
+                    println!("{}: {} published heads agree", t.slug(), heads.heads);
+                } else {
+                    intact = false;
+                    println!(
+                        "{}: the trail was CUT or REWRITTEN: it contradicts the heads published at entries {:?}; heads that fail their attestation: {:?}",
+                        t.slug(),
+                        heads.contradicted,
+                        heads.unattested
+                    );
+                }
             }
             Ok(if intact {
                 ExitCode::SUCCESS
@@ -248,6 +279,29 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+/// What the audit commands need: the tenants, the object store where heads
+/// are published, and the deployment key that attests them.
+async fn audit_parts(
+    config: &Config,
+) -> anyhow::Result<(
+    TenantStore,
+    std::sync::Arc<dyn dimos_storage::ObjectStore>,
+    dimos_signing::service::Signing,
+)> {
+    let modules = Modules::new(modules())
+        .map_err(anyhow::Error::msg)?
+        .with_providers(dimos_identity::IdentityService::provider_names(config));
+    let db = connect_and_migrate(config, &modules).await?;
+    let objects = crate::build_object_store(config).await?;
+    let signing = dimos_signing::service::Signing::new(
+        crate::signing_key(config)?,
+        config.signing.certificate_days,
+        std::sync::Arc::new(dimos_kernel::SystemClock),
+        std::sync::Arc::new(dimos_signing::service::LocalCa),
+    );
+    Ok((TenantStore::new(db), objects, signing))
 }
 
 async fn serve(config: Config) -> anyhow::Result<ExitCode> {

@@ -244,6 +244,9 @@ pub fn signing_key(config: &Config) -> anyhow::Result<[u8; 32]> {
 pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
+    /// `/metrics` on an address of its own (`http.metrics_listen`).
+    metrics_listener: Option<TcpListener>,
+    heads: tokio::task::JoinHandle<()>,
     state: AppState,
     refresher: tokio::task::JoinHandle<()>,
     access_refresher: tokio::task::JoinHandle<()>,
@@ -314,6 +317,14 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", config.listen))?;
         let addr = listener.local_addr()?;
+        let metrics_listener = match config.http.metrics_listen {
+            Some(a) => Some(
+                TcpListener::bind(a)
+                    .await
+                    .with_context(|| format!("binding http.metrics_listen {a}"))?,
+            ),
+            None => None,
+        };
         // Port 0 means "any free port": links must use the one we got.
         let mut config = config;
         config.listen = addr;
@@ -461,9 +472,24 @@ impl Application {
                 },
             )
         };
+        // Audit chain heads, published where the database cannot reach
+        // (see dimos_web::audit_heads); idempotent on every replica.
+        let heads_task = {
+            let state = state.clone();
+            dimos_db::background::spawn_every(
+                Duration::from_secs(3600),
+                "audit head publication",
+                move || {
+                    let state = state.clone();
+                    async move { dimos_web::audit_heads::publish(&state).await.map(drop) }
+                },
+            )
+        };
         Ok(Application {
             listener,
             addr,
+            metrics_listener,
+            heads: heads_task,
             state,
             refresher,
             access_refresher,
@@ -484,6 +510,13 @@ impl Application {
         self.addr
     }
 
+    /// Where `/metrics` is served on its own, if configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
     pub fn state(&self) -> &AppState {
         &self.state
     }
@@ -496,6 +529,14 @@ impl Application {
     ) -> anyhow::Result<()> {
         let grace = Duration::from_secs(self.state.config().http.shutdown_grace_secs);
         let router = dimos_web::build_router(self.state.clone());
+        let metrics_server = self.metrics_listener.map(|l| {
+            let app = dimos_web::router::metrics_router(self.state.clone());
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(l, app).await {
+                    tracing::error!(error = %e, "metrics listener stopped");
+                }
+            })
+        });
         let (tx, mut rx) = tokio::sync::watch::channel(false);
         let signal = async move {
             shutdown.await;
@@ -518,6 +559,10 @@ impl Application {
                 Ok(())
             }
         };
+        if let Some(m) = metrics_server {
+            m.abort();
+        }
+        self.heads.abort();
         self.refresher.abort();
         self.access_refresher.abort();
         self.session_sweeper.abort();

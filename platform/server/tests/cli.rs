@@ -257,25 +257,58 @@ async fn audit_verify_detects_a_tampered_entry() {
         };
         dimos_identity::AuditLog::append(&tdb, &e).await.unwrap();
     }
+    let out = dimos(dir.path(), &db_url, &["audit", "publish"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1 heads published\n");
     let out = dimos(dir.path(), &db_url, &["audit", "verify"]);
     assert!(out.status.success());
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "rho: 2 entries, chain intact\n"
+        "rho: 2 entries, chain intact\nrho: 1 published heads agree\n"
     );
 
-    // Someone edits history directly in the database.
+    // Someone with database access cuts the trail's end: the chain that
+    // is left is consistent, the published head is not.
     let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db_url)
         .await
         .unwrap();
+    sqlx::query("DELETE FROM audit_log WHERE seq = 2")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let out = dimos(dir.path(), &db_url, &["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "rho: 1 entries, chain intact\nrho: the trail was CUT or REWRITTEN: it contradicts the heads published at entries [2]; heads that fail their attestation: []\n"
+    );
+    // Put back (as it was), so the edit below is the only damage.
+    dimos_identity::AuditLog::append(
+        &tdb,
+        &dimos_identity::AuditEntry {
+            actor: "account:1".into(),
+            action: "account_verified".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+
+    // Someone edits history directly in the database.
     sqlx::query("UPDATE audit_log SET actor = 'account:2' WHERE seq = 1")
         .execute(&mut conn)
         .await
         .unwrap();
     let out = dimos(dir.path(), &db_url, &["audit", "verify", "rho"]);
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "rho: 2 entries, chain BROKEN at entry 1\n"
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .starts_with("rho: 2 entries, chain BROKEN at entry 1\n"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
     );
 }

@@ -277,6 +277,36 @@ impl Signing {
         self.provider.id()
     }
 
+    /// An HMAC-SHA256 of `message` under the deployment key, kept apart per
+    /// `purpose`: what the deployment vouches for (a published audit chain
+    /// head) without a certificate. Hex.
+    pub fn attest(&self, purpose: &str, message: &[u8]) -> String {
+        use hmac::{Hmac, Mac};
+        // A key that cannot be built is impossible for HMAC (any length).
+        let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(&self.key) else {
+            return String::new();
+        };
+        mac.update(purpose.as_bytes());
+        mac.update(&[0]);
+        mac.update(message);
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// Whether `tag` is [`Signing::attest`] of `message` (constant time).
+    pub fn attested(&self, purpose: &str, message: &[u8], tag: &str) -> bool {
+        use hmac::{Hmac, Mac};
+        let (Ok(mut mac), Ok(tag)) = (
+            Hmac::<sha2::Sha256>::new_from_slice(&self.key),
+            hex::decode(tag),
+        ) else {
+            return false;
+        };
+        mac.update(purpose.as_bytes());
+        mac.update(&[0]);
+        mac.update(message);
+        mac.verify_slice(&tag).is_ok()
+    }
+
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }

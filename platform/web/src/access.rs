@@ -158,10 +158,13 @@ pub fn build_catalog(modules: &Modules) -> Result<AccessCatalog, String> {
     Ok(c)
 }
 
-/// The subjects a signed-in person acts as.
+/// The subjects a signed-in person acts as. Roles granted to a tax id
+/// count only when the municipality's staff provider asserted it.
 pub fn subjects(user: &CurrentUser) -> Vec<String> {
     let mut s = vec![format!("account:{}", user.account.id)];
-    if let Some(t) = &user.account.tax_id {
+    if user.staff_trusted
+        && let Some(t) = &user.account.tax_id
+    {
         s.push(tax_id_subject(t));
     }
     s

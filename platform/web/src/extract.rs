@@ -143,20 +143,35 @@ fn form_urlencoded_parse(bytes: &[u8]) -> form_urlencoded::Parse<'_> {
     form_urlencoded::parse(bytes)
 }
 
-/// The connecting peer's address, when the server was started with connect
-/// info (always, outside unit tests).
+/// The client's address: the connecting peer, or behind a trusted proxy
+/// the address it forwards (see [`crate::edge`]). Rate limits and the
+/// audit trail use it.
 #[derive(Clone, Copy, Debug)]
-pub struct Peer(pub Option<std::net::SocketAddr>);
+pub struct Peer(pub Option<std::net::IpAddr>);
+
+impl Peer {
+    pub fn ip(&self) -> Option<std::net::IpAddr> {
+        self.0
+    }
+
+    /// For the audit trail.
+    pub fn address(&self) -> Option<String> {
+        self.0.map(|a| a.to_string())
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for Peer {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        if let Some(c) = parts.extensions.get::<crate::edge::ClientAddr>() {
+            return Ok(Peer(c.ip));
+        }
         Ok(Peer(
             parts
                 .extensions
                 .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0),
+                .map(|c| c.0.ip()),
         ))
     }
 }

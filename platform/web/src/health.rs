@@ -5,7 +5,6 @@ use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use dimos_tenancy::HostMatch;
 
 pub async fn healthz() -> &'static str {
     "ok"
@@ -32,15 +31,31 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Prometheus text format. Not served on municipalities' public host names:
-/// scrapers address the replica directly (by IP) or use the admin host.
+/// Prometheus text format on the public listener: only with the configured
+/// bearer token (`http.metrics_token`); without one configured, it is not
+/// there (404). The usual place is `http.metrics_listen`.
 pub async fn metrics(State(state): State<AppState>, req: Request) -> Response {
-    if matches!(
-        req.extensions().get::<HostMatch>(),
-        Some(HostMatch::Tenant(_) | HostMatch::Portal)
-    ) {
+    let Some(token) = state.config().http.metrics_token.as_ref() else {
         return StatusCode::NOT_FOUND.into_response();
+    };
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !dimos_identity::constant_time_eq(presented.as_bytes(), token.expose().as_bytes()) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+        )
+            .into_response();
     }
+    metrics_open(State(state)).await
+}
+
+/// The metrics themselves (the separate listener serves them as they are).
+pub async fn metrics_open(State(state): State<AppState>) -> Response {
     let m = state.metrics();
     m.tenants.set(state.registry().tenants().len() as i64);
     m.registry_version.set(state.registry().version());

@@ -4,10 +4,12 @@
 
 pub mod access;
 pub mod assets;
+pub mod audit_heads;
 pub mod auth;
 pub mod cases;
 pub mod diagram;
 pub mod drafts;
+pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod health;

@@ -130,7 +130,12 @@ pub async fn context(State(state): State<AppState>, mut req: Request, next: Next
     let seen = crate::ui::SeenUser::default();
     req.extensions_mut().insert(seen.clone());
 
-    let early = if is_infrastructure(&path) {
+    let early = if req.headers().get_all(header::HOST).iter().count() > 1 {
+        // Which one would a proxy have routed by? Refuse rather than guess.
+        Some(Error::BadRequest(
+            "the request has more than one Host header".into(),
+        ))
+    } else if is_infrastructure(&path) {
         None
     } else if is_cross_site(&req) {
         Some(Error::Forbidden)

@@ -426,6 +426,29 @@ pub struct SettingsForm {
     alert_address: String,
 }
 
+/// Domains a municipality may send from through the shared relay: its own
+/// domains as the operator set them (without a leading `www.`), and the
+/// platform's. Anything else would be a spoofed sender; an address
+/// elsewhere belongs in Reply-To.
+fn sender_domains(tenant: &CurrentTenant, state: &AppState) -> Vec<String> {
+    let spec = &tenant.tenant.spec;
+    let mut v: Vec<String> = spec
+        .primary_domain
+        .iter()
+        .chain(spec.aliases.iter())
+        .map(|d| {
+            let d = d.to_string().to_ascii_lowercase();
+            d.strip_prefix("www.").map(str::to_owned).unwrap_or(d)
+        })
+        .collect();
+    if let Some((_, d)) = state.config().mail.from_address.rsplit_once('@') {
+        v.push(d.to_ascii_lowercase());
+    }
+    v.sort();
+    v.dedup();
+    v
+}
+
 fn email_ok(s: &str) -> bool {
     s.is_empty() || s.parse::<lettre_address::Address>().is_ok()
 }
@@ -451,6 +474,19 @@ pub async fn save_settings(
     ] {
         if !email_ok(v.trim()) {
             errs.push(FieldError::new(field, "email-invalid"));
+        }
+    }
+    let from = f.from_address.trim();
+    if !from.is_empty() && email_ok(from) {
+        let allowed = sender_domains(&tenant, &state);
+        let domain = from
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_ascii_lowercase())
+            .unwrap_or_default();
+        if !allowed.contains(&domain) {
+            errs.push(
+                FieldError::new("from_address", "sender-domain").with_detail(allowed.join(", ")),
+            );
         }
     }
     let sender = f.sms_sender.trim();

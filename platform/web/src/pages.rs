@@ -36,16 +36,35 @@ pub struct Next {
     next: Option<String>,
 }
 
-/// Only same-site paths: `//evil.example` or `/\evil` would leave the site.
+/// Only a path on this host: the target is resolved as a browser would
+/// (which drops tabs and newlines and reads a backslash as `/`) against a
+/// placeholder origin, and kept only if it stays there. What comes back is
+/// the normalised, percent-encoded path and query, always a valid
+/// `Location`.
 pub fn safe_next(next: Option<String>) -> String {
-    match next {
-        Some(n)
-            if n.starts_with('/')
-                && !n.starts_with("//")
-                && !n.contains('\\')
-                && !n.contains(['\r', '\n']) =>
+    const HERE: &str = "https://same-host.invalid/";
+    let Some(n) = next else { return "/".into() };
+    if !n.starts_with('/') || n.chars().any(|c| c.is_control() || c == '\\') {
+        return "/".into();
+    }
+    let Ok(base) = url::Url::parse(HERE) else {
+        return "/".into();
+    };
+    match base.join(&n) {
+        Ok(u)
+            if u.origin() == base.origin() && u.username().is_empty() && u.password().is_none() =>
         {
-            n
+            let mut out = u.path().to_owned();
+            if let Some(q) = u.query() {
+                out.push('?');
+                out.push_str(q);
+            }
+            // Scheme-relative after normalisation (`/./\/evil`): refused.
+            if out.starts_with("//") {
+                "/".into()
+            } else {
+                out
+            }
         }
         _ => "/".into(),
     }
@@ -135,9 +154,66 @@ mod tests {
     #[test]
     fn redirects_stay_on_site() {
         assert_eq!(safe_next(Some("/a?b=1".into())), "/a?b=1");
-        for bad in ["//evil.example", "https://evil.example", "/\\evil", "evil"] {
-            assert_eq!(safe_next(Some(bad.into())), "/", "{bad}");
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil",
+            "evil",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r//evil.example",
+            "/.//evil.example",
+            "/x/..//evil.example",
+            "/\0",
+            "/\u{1}x",
+            "/\u{7f}",
+            " /evil",
+        ] {
+            assert_eq!(safe_next(Some(bad.into())), "/", "{bad:?}");
         }
         assert_eq!(safe_next(None), "/");
+        // Kept, normalised and percent-encoded: always a valid Location.
+        assert_eq!(
+            safe_next(Some("/parking/ά ω".into())),
+            "/parking/%CE%AC%20%CF%89"
+        );
+        assert_eq!(safe_next(Some("/a/../b?x=1".into())), "/b?x=1");
+        assert_eq!(
+            safe_next(Some("/%09/evil.example".into())),
+            "/%09/evil.example"
+        );
+    }
+
+    #[test]
+    fn whatever_comes_in_the_target_is_a_path_on_this_host() {
+        let base = url::Url::parse("https://here.example/").unwrap();
+        let mut rng = 0x9e3779b97f4a7c15u64;
+        let alphabet: Vec<char> = "/\\.?#%@:ab\t\n\r \u{0}\u{7f}ά".chars().collect();
+        for _ in 0..20_000 {
+            let len = (rng % 12) as usize;
+            let s: String = (0..len)
+                .map(|_| {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    alphabet[(rng % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            let out = safe_next(Some(s.clone()));
+            assert!(
+                out.starts_with('/') && !out.starts_with("//"),
+                "{s:?} -> {out:?}"
+            );
+            assert!(
+                axum::http::HeaderValue::from_str(&out).is_ok(),
+                "{s:?} -> {out:?}"
+            );
+            let resolved = base.join(&out).unwrap();
+            assert_eq!(
+                resolved.host_str(),
+                Some("here.example"),
+                "{s:?} -> {out:?}"
+            );
+        }
     }
 }

@@ -50,13 +50,14 @@ fn tenant_routes(state: &AppState) -> Router<AppState> {
 /// refused upload comes back through `header_for_errors` and its page keeps
 /// the signed-in header.
 fn with_body_limit(r: Router<AppState>, state: &AppState) -> Router<AppState> {
-    r.layer(RequestBodyLimitLayer::new(
-        state.config().http.body_limit_bytes,
-    ))
-    .layer(from_fn_with_state(
-        state.clone(),
-        middleware::header_for_errors,
-    ))
+    r.layer(from_fn_with_state(state.clone(), crate::edge::input))
+        .layer(RequestBodyLimitLayer::new(
+            state.config().http.body_limit_bytes,
+        ))
+        .layer(from_fn_with_state(
+            state.clone(),
+            middleware::header_for_errors,
+        ))
 }
 
 /// A module's routes exist only for tenants that enabled it.
@@ -67,22 +68,80 @@ async fn module_gate(module: &'static str, req: Request, next: Next) -> Response
     }
 }
 
-pub fn build_router(state: AppState) -> Router {
-    let tenant = tenant_routes(&state).with_state(state.clone());
-    let operator = with_body_limit(operator::routes(&state), &state)
-        .layer(crate::auth::session_layer(&state))
-        .with_state(state.clone());
+/// `/metrics` (and `/healthz`) alone, for `http.metrics_listen`: an address
+/// the internet does not reach, so no token is asked.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(health::metrics_open))
+        .route("/healthz", get(health::healthz))
+        .with_state(state)
+}
+
+fn portal_routes(state: &AppState) -> Router<AppState> {
     let mut portal = Router::new()
         .route("/", get(pages::portal))
         .route("/lang/{code}", get(pages::switch_lang));
     if state.identity().dev().is_some() {
         portal = portal.merge(crate::auth::dev_idp::routes());
     }
-    let portal = portal
-        .layer(RequestBodyLimitLayer::new(
-            state.config().http.body_limit_bytes,
-        ))
+    portal
+}
+
+/// Routes that answer on every host.
+fn any_host_routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/static/{name}", get(assets::serve))
+}
+
+/// Every path pattern the application routes, by the kind of host that
+/// serves it, read from the routers themselves (modules included, as
+/// enabled for a tenant), so tests that walk every route (the hostile-input
+/// sweep, the cross-tenant probe) pick up new routes with no list to keep.
+#[derive(Debug, Clone, Default)]
+pub struct RouteTable {
+    pub tenant: Vec<String>,
+    pub operator: Vec<String>,
+    pub portal: Vec<String>,
+    pub any_host: Vec<String>,
+}
+
+/// axum keeps its path table private but prints it (`Debug`, stable across
+/// 0.8): the paths are read from there. `route_table_is_complete` checks
+/// that known routes are found, so a change in that output fails loudly.
+fn paths_of(r: &Router<AppState>) -> Vec<String> {
+    let text = format!("{r:?}");
+    let mut out: Vec<String> = text
+        .split("RouteId(")
+        .skip(1)
+        .filter_map(|chunk| {
+            let (_, rest) = chunk.split_once("): \"")?;
+            let (path, _) = rest.split_once('"')?;
+            (!path.contains("__private__axum")).then(|| path.to_owned())
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+pub fn route_table(state: &AppState) -> RouteTable {
+    RouteTable {
+        tenant: paths_of(&tenant_routes(state)),
+        operator: paths_of(&operator::routes(state)),
+        portal: paths_of(&portal_routes(state)),
+        any_host: paths_of(&any_host_routes()),
+    }
+}
+
+pub fn build_router(state: AppState) -> Router {
+    let tenant = tenant_routes(&state).with_state(state.clone());
+    let operator = with_body_limit(operator::routes(&state), &state)
+        .layer(crate::auth::session_layer(&state))
         .with_state(state.clone());
+    let portal = with_body_limit(portal_routes(&state), &state).with_state(state.clone());
 
     let dispatch = move |req: Request| {
         let target = match req.extensions().get::<HostMatch>() {
@@ -112,18 +171,16 @@ pub fn build_router(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), middleware::security_headers))
         .layer(CompressionLayer::new())
         .layer(from_fn_with_state(state.clone(), middleware::metrics))
+        .layer(from_fn_with_state(state.clone(), crate::edge::client))
         .layer(from_fn_with_state(state.clone(), middleware::context))
+        .layer(from_fn(crate::edge::target))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("handler panicked");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout));
 
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
-        .route("/static/{name}", get(assets::serve))
+    any_host_routes()
         .fallback(dispatch)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(layers)

@@ -176,6 +176,10 @@ async fn verify_confirm(
     let account = accounts::get(&tenant.db, AccountId(f.account))
         .await?
         .ok_or(Error::NotFound)?;
+    // Nobody vouches for themselves.
+    if account.id == who.user.account.id {
+        return Err(Error::invalid("account", "self").into());
+    }
     verifications::verify_in_person(
         &tenant.db,
         account.id(),
@@ -381,12 +385,26 @@ async fn assist_start(
         .await?
         .ok_or(Error::NotFound)?;
     if citizen.id == who.user.account.id {
-        return Err(Error::invalid("account", "invalid").into());
+        return Err(Error::invalid("account", "self").into());
+    }
+    // The desk acts for citizens, never for another member of staff.
+    let mut subjects = vec![format!("account:{}", citizen.id)];
+    if let Some(t) = &citizen.tax_id {
+        subjects.push(dimos_identity::access::tax_id_subject(t));
+    }
+    if !state
+        .access()
+        .roles_of(tenant.tenant.id, &subjects)
+        .await
+        .is_empty()
+    {
+        return Err(Error::invalid("account", "staff").into());
     }
     let assisting = crate::auth::Assisting {
         account: citizen.id,
         name: citizen.display_name(),
-        since: chrono::Utc::now().timestamp(),
+        // The workflow's clock: what the time limit is measured with.
+        since: state.workflow().now().timestamp(),
     };
     crate::auth::start_assisting(&session, &assisting).await?;
     let on_behalf = Some(format!("account:{}", citizen.id));

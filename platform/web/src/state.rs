@@ -43,6 +43,7 @@ struct Inner {
     csp: axum::http::HeaderValue,
     access: Arc<dimos_identity::access::Access>,
     limits: crate::limits::Limits,
+    trusted_proxies: Vec<dimos_kernel::config::IpNet>,
     workflow: Arc<dimos_workflow::Engine>,
     scheduler: Arc<dimos_workflow::Scheduler>,
     objects: Arc<dyn dimos_storage::ObjectStore>,
@@ -58,8 +59,10 @@ impl AppState {
             p.config.identity.sign_in_attempts_per_minute,
             p.config.identity.verifications_per_hour,
         );
+        let trusted_proxies = p.config.trusted_proxies();
         AppState {
             inner: Arc::new(Inner {
+                trusted_proxies,
                 config: p.config,
                 db: p.db,
                 registry: p.registry,
@@ -112,6 +115,11 @@ impl AppState {
 
     pub fn limits(&self) -> &crate::limits::Limits {
         &self.inner.limits
+    }
+
+    /// The reverse proxies whose forwarding headers are believed.
+    pub fn trusted_proxies(&self) -> &[dimos_kernel::config::IpNet] {
+        &self.inner.trusted_proxies
     }
 
     pub fn access(&self) -> &dimos_identity::access::Access {

@@ -436,6 +436,15 @@ pub struct Metrics {
     pub duration: HistogramFamily,
     pub tenants: Gauge,
     pub registry_version: Gauge,
+    /// Sign-in callbacks refused before any sign-in was found to blame
+    /// (replays, forged or stray callbacks): counted, not audited, so
+    /// nobody can fill a municipality's audit trail from outside.
+    pub stray_callbacks: Family<ReasonLabel, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: &'static str,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -455,6 +464,12 @@ impl Metrics {
         let duration: HistogramFamily = Family::new_with_constructor(latency_histogram);
         let tenants = Gauge::default();
         let registry_version = Gauge::default();
+        let stray_callbacks = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "sign_in_stray_callbacks",
+            "Sign-in callbacks refused with no sign-in in progress",
+            stray_callbacks.clone(),
+        );
         registry.register("http_requests", "HTTP requests answered", requests.clone());
         registry.register(
             "http_request_duration_seconds",
@@ -477,6 +492,7 @@ impl Metrics {
             duration,
             tenants,
             registry_version,
+            stray_callbacks,
         }
     }
 

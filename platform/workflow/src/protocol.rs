@@ -234,11 +234,16 @@ pub async fn list(
     }
     if let Some(t) = f.text.as_deref().filter(|t| !t.is_empty()) {
         let pattern = format!("%{}%", t.replace(['%', '_'], ""));
+        // Confidential and restricted entries never match a text search:
+        // their subject and correspondent are not shown, so a match would
+        // tell a searcher what they say.
         q.and_where(
             Expr::col(ProtocolEntries::Subject)
                 .like(pattern.as_str())
                 .or(Expr::col(ProtocolEntries::Correspondent).like(pattern.as_str())),
-        );
+        )
+        .and_where(Expr::col(ProtocolEntries::Confidential).eq(false))
+        .and_where(Expr::col(ProtocolEntries::Restricted).eq(false));
     }
     q.order_by(ProtocolEntries::Year, Order::Desc)
         .order_by(ProtocolEntries::Number, Order::Desc)

@@ -168,6 +168,8 @@ async fn authorize(
     if let Some(s) = &p.state {
         url.query_pairs_mut().append_pair("state", s);
     }
+    // RFC 9207, as the discovery document says.
+    url.query_pairs_mut().append_pair("iss", dev.issuer());
     Ok(Redirect::to(url.as_str()).into_response())
 }
 

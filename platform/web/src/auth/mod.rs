@@ -83,6 +83,10 @@ pub struct CurrentUser {
     pub csrf: String,
     /// Set while this (staff) person acts for a citizen at the desk.
     pub assisting: Option<Assisting>,
+    /// Whether this session's provider is the one the municipality trusts
+    /// to assert staff identities: only then do roles granted to a tax id
+    /// apply (a citizens' provider could assert any tax id).
+    pub staff_trusted: bool,
 }
 
 impl CurrentUser {
@@ -100,7 +104,7 @@ impl CurrentUser {
     pub fn audit(&self, peer: Peer, action: &str) -> AuditEntry {
         AuditEntry::new(self.actor(), action)
             .on_behalf_of(self.on_behalf_of())
-            .from_address(peer.0.map(|a| a.ip().to_string()))
+            .from_address(peer.address())
     }
 
     /// Whose case an action is for: the citizen being assisted, or oneself.
@@ -185,12 +189,41 @@ async fn load_user_uncached(parts: &Parts, state: &AppState) -> Result<Option<Cu
         .get::<Assisting>(ASSIST_KEY)
         .await
         .map_err(session_error)?;
-    Ok(Some(CurrentUser {
+    let staff_trusted = auth.provider == staff_provider(&tenant.spec.identity, state.config());
+    let mut user = CurrentUser {
         account,
         auth,
         csrf,
         assisting,
-    }))
+        staff_trusted,
+    };
+    // Acting for a citizen is bounded in time and re-checked on every
+    // request: a revoked officer stops at once.
+    if let Some(a) = &user.assisting {
+        let limit = (state.config().identity.assist_minutes * 60) as i64;
+        let age = state.workflow().now().timestamp() - a.since;
+        let still_allowed = state
+            .access()
+            .allowed(
+                tenant.id,
+                &crate::access::subjects(&user),
+                <crate::access::AssistCitizens as crate::access::Permission>::ID,
+            )
+            .await;
+        if age < 0 || age > limit || !still_allowed {
+            tracing::info!(
+                expired = age > limit,
+                still_allowed,
+                "desk assistance ended"
+            );
+            session
+                .remove::<Assisting>(ASSIST_KEY)
+                .await
+                .map_err(session_error)?;
+            user.assisting = None;
+        }
+    }
+    Ok(Some(user))
 }
 
 impl<S> OptionalFromRequestParts<S> for CurrentUser
@@ -272,11 +305,41 @@ async fn audit(
 ) {
     // Sign-in events: before a session exists the actor is who is signing in.
     let entry = AuditEntry::new(actor, action)
-        .from_address(peer.0.map(|a| a.ip().to_string()))
+        .from_address(peer.address())
         .detail(detail);
     if let Err(e) = AuditLog::append(&state.tenant_db(tenant.tenant.id), &entry).await {
         tracing::error!(error = %e, action, "audit append failed");
     }
+}
+
+/// The provider a municipality's staff sign in through, and the only one
+/// whose tax ids count for the roles granted to tax ids.
+pub fn staff_provider<'a>(
+    ident: &'a dimos_tenancy::model::TenantIdentity,
+    cfg: &'a dimos_kernel::config::Config,
+) -> &'a str {
+    ident
+        .staff
+        .as_deref()
+        .or(ident.citizens.as_deref())
+        .unwrap_or(&cfg.identity.default_provider)
+}
+
+/// The provider a municipality's citizens sign in through.
+pub fn citizens_provider<'a>(
+    ident: &'a dimos_tenancy::model::TenantIdentity,
+    cfg: &'a dimos_kernel::config::Config,
+) -> &'a str {
+    ident
+        .citizens
+        .as_deref()
+        .unwrap_or(&cfg.identity.default_provider)
+}
+
+/// Foreign text (a provider's `error_description`) in the audit trail:
+/// bounded, one line.
+fn bounded(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(200).collect()
 }
 
 fn callback_url(state: &AppState, req_host: &str) -> String {
@@ -303,17 +366,17 @@ async fn login(
     Query(q): Query<LoginQuery>,
     req: Request,
 ) -> Result<Response> {
-    state.limits().sign_in(peer.0.map(|a| a.ip()))?;
+    state.limits().sign_in(peer.ip())?;
     // Staff may sign in through another provider (or client) than citizens.
     let ident = &tenant.tenant.spec.identity;
     let chosen = if q.r#as.as_deref() == Some("staff") {
-        ident.staff.as_deref().or(ident.citizens.as_deref())
+        staff_provider(ident, state.config())
     } else {
-        ident.citizens.as_deref()
+        citizens_provider(ident, state.config())
     };
     let provider = state
         .identity()
-        .provider_for_tenant(chosen)
+        .provider(chosen)
         .ok_or(Error::Unavailable)?;
     begin_sign_in(&state, &session, provider, &host_of(&req), q.next).await
 }
@@ -345,10 +408,15 @@ pub(crate) async fn begin_sign_in(
 
 /// Completes the code flow the session started. The pending sign-in is
 /// taken out of the session first, so a replayed callback finds nothing.
+/// It must come back to the host that began it (a session cookie copied to
+/// another host finishes nothing there) and through a provider in
+/// `allowed`.
 pub(crate) async fn finish_sign_in(
     state: &AppState,
     session: &Session,
     q: &CallbackQuery,
+    host: &str,
+    allowed: &[&str],
 ) -> Result<(Pending, dimos_identity::SignedIn), dimos_identity::SignInError> {
     use dimos_identity::SignInError;
     let pending: Option<Pending> = session
@@ -356,11 +424,17 @@ pub(crate) async fn finish_sign_in(
         .await
         .map_err(|e| SignInError::Discovery(format!("session: {e}")))?;
     let pending = pending.ok_or(SignInError::NoPendingSignIn)?;
+    if pending.redirect_uri != callback_url(state, host) {
+        return Err(SignInError::WrongHost);
+    }
+    if !allowed.contains(&pending.provider.as_str()) {
+        return Err(SignInError::ProviderNotTrusted);
+    }
     if let Some(err) = q.error.as_deref() {
-        return Err(SignInError::ProviderRefused(format!(
+        return Err(SignInError::ProviderRefused(bounded(&format!(
             "{err}: {}",
             q.error_description.as_deref().unwrap_or("")
-        )));
+        ))));
     }
     let provider = state
         .identity()
@@ -371,7 +445,9 @@ pub(crate) async fn finish_sign_in(
         .as_deref()
         .ok_or_else(|| SignInError::TokenExchange("no code".into()))?;
     let returned_state = q.state.as_deref().ok_or(SignInError::StateMismatch)?;
-    let signed_in = provider.finish(&pending, code, returned_state).await?;
+    let signed_in = provider
+        .finish(&pending, code, returned_state, q.iss.as_deref())
+        .await?;
     Ok((pending, signed_in))
 }
 
@@ -379,6 +455,8 @@ pub(crate) async fn finish_sign_in(
 pub(crate) struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
+    /// RFC 9207 issuer identification.
+    iss: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
 }
@@ -388,11 +466,33 @@ async fn callback(
     tenant: CurrentTenant,
     session: Session,
     peer: Peer,
+    host: HostHeader,
     Query(q): Query<CallbackQuery>,
 ) -> Result<Response> {
-    let result = finish_sign_in(&state, &session, &q).await;
+    let ident = &tenant.tenant.spec.identity;
+    let allowed = [
+        citizens_provider(ident, state.config()),
+        staff_provider(ident, state.config()),
+    ];
+    let result = finish_sign_in(&state, &session, &q, &host.0, &allowed).await;
     let (pending, signed_in) = match result {
         Ok(v) => v,
+        Err(dimos_identity::SignInError::NoPendingSignIn) => {
+            // Nobody's sign-in failed: a replay, a forgery or a stray
+            // callback. Counted, not written to the audit trail.
+            let e = dimos_identity::SignInError::NoPendingSignIn;
+            tracing::info!(
+                tenant = tenant.tenant.slug(),
+                reason = e.code(),
+                "stray sign-in callback"
+            );
+            state
+                .metrics()
+                .stray_callbacks
+                .get_or_create(&crate::ui::ReasonLabel { reason: e.code() })
+                .inc();
+            return Err(Error::SignInFailed(e.code()).into());
+        }
         Err(e) => {
             tracing::warn!(tenant = tenant.tenant.slug(), reason = e.code(), error = %e, "sign-in failed");
             audit(
@@ -401,7 +501,7 @@ async fn callback(
                 peer,
                 "anonymous".into(),
                 "sign_in_failed",
-                serde_json::json!({ "reason": e.code(), "message": e.to_string() }),
+                serde_json::json!({ "reason": e.code(), "message": bounded(&e.to_string()) }),
             )
             .await;
             return Err(Error::SignInFailed(e.code()).into());

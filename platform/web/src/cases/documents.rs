@@ -731,6 +731,8 @@ pub async fn list(
                 internal => d.internal,
                 replaced => d.replaced_by.is_some(),
                 current => d.replaced_by.is_none(),
+                // Only what the municipality wrote is signed in its name.
+                signable => d.uploaded_by != case.applicant,
                 signatures,
                 replaceable,
                 name => d.original_name,

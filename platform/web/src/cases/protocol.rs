@@ -83,13 +83,15 @@ async fn render(
         .iter()
         .take(PER_PAGE as usize)
         .map(|e| {
+            // What is hidden is not sent to the page at all.
+            let hidden = e.confidential || e.restricted;
             context! {
                 number => format!("{}/{}", e.number, e.year),
                 book => e.book.clone(),
                 direction => e.direction.clone(),
                 at => datetime(e.registered_at),
-                subject => e.subject.clone(),
-                correspondent => e.correspondent.clone(),
+                subject => (!hidden).then(|| e.subject.clone()),
+                correspondent => (!hidden).then(|| e.correspondent.clone()),
                 attachments => e.attachments,
                 restricted => e.restricted, confidential => e.confidential, personal_data => e.personal_data,
                 case_id => e.case_id,

@@ -78,6 +78,12 @@ pub async fn sign(
         Some(d) if d.case_id == Some(c.id) && d.replaced_by.is_none() => d,
         _ => return Err(Error::NotFound.into()),
     };
+    // A signature puts the municipality's name under the content: never
+    // under what the applicant supplied (the verification page would show
+    // the municipality vouching for a text it did not write).
+    if d.uploaded_by == c.applicant {
+        return Err(Error::invalid("document", "applicant-supplied").into());
+    }
     // The stored hash is what gets signed: check the object still matches
     // it before putting a name under it.
     let reader = state
@@ -441,10 +447,7 @@ async fn record_of(
     reference: &str,
 ) -> Result<SignatureRecord> {
     // Reference codes are unguessable; this keeps anyone from trying.
-    state
-        .limits()
-        .lookup(peer.0.map(|a| a.ip()))
-        .map_err(AppError)?;
+    state.limits().lookup(peer.ip()).map_err(AppError)?;
     let r = normalize_reference(reference).ok_or(Error::NotFound)?;
     Ok(state
         .signing()
@@ -669,11 +672,16 @@ async fn signature_file(
 
 /// The municipality's CA certificate: the trust anchor for
 /// `openssl cms -verify -CAfile`.
+/// The municipality's CA certificate, once it has one. Never created here:
+/// key generation on an anonymous request would let anyone burn CPU (the
+/// CA comes at onboarding, or with the first signature a member of staff
+/// makes); before it exists there is nothing to verify.
 async fn ca_pem(State(state): State<AppState>, tenant: CurrentTenant) -> Result<Response> {
     let a = state
         .signing()
-        .ensure_authority(&tenant.db, &municipality(&tenant))
-        .await?;
+        .authority(&tenant.db)
+        .await?
+        .ok_or(Error::NotFound)?;
     let pem = a.pem().map_err(Error::from)?;
     Ok(download(
         pem.into_bytes(),

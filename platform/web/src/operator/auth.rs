@@ -50,6 +50,11 @@ pub async fn current(
     if age < 0 || age as u64 > state.identity().session_absolute.as_secs() {
         return None;
     }
+    // Checked on every request: someone removed from the operators (or
+    // whose provider is no longer the operators') loses the console at once.
+    if !state.identity().is_operator(&op.provider, &op.tax_id) {
+        return None;
+    }
     let csrf: String = session.get(CSRF_KEY).await.ok()??;
     Some((op, csrf))
 }
@@ -78,7 +83,18 @@ pub async fn operator_guard(
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
-    if state.config().dev_provider_enabled() && peer.is_some_and(|ip| ip.is_loopback()) {
+    // The demo's open console: the development provider on (so the base
+    // domain is localhost), the peer on loopback, and no proxy in front (a
+    // local proxy would make every visitor "loopback").
+    let via_proxy = req
+        .extensions()
+        .get::<crate::edge::ClientAddr>()
+        .is_some_and(|c| c.via_proxy);
+    if state.config().dev_provider_enabled()
+        && state.trusted_proxies().is_empty()
+        && !via_proxy
+        && peer.is_some_and(|ip| ip.is_loopback())
+    {
         let who = peer.map_or("operator".into(), |ip| format!("operator@{ip}"));
         req.extensions_mut().insert(OperatorActor(who));
         return next.run(req).await;
@@ -96,16 +112,20 @@ pub async fn operator_guard(
     Redirect::to(&format!("/auth/login?next={next_path}")).into_response()
 }
 
-/// Every form a signed-in operator posts must carry the session's token.
-/// (JSON requests need no token: browsers cannot send them cross-site
-/// without a CORS preflight, which we never allow.)
+/// Every POST a signed-in operator sends must carry the session's token,
+/// unless it is JSON: browsers cannot send JSON (nor PUT, PATCH or DELETE)
+/// cross-site without a CORS preflight, which we never allow. Whatever the
+/// content type says, a body without the token is refused.
 async fn check_form_token(req: Request, csrf: &str, limit: usize) -> Result<Request, Response> {
-    let is_form = req
+    let is_json = req
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if req.method() == axum::http::Method::GET || !is_form {
+        .is_some_and(|v| {
+            let v = v.to_ascii_lowercase();
+            v.starts_with("application/json") || v.contains("+json")
+        });
+    if req.method() != axum::http::Method::POST || is_json {
         return Ok(req);
     }
     let (parts, body) = req.into_parts();
@@ -133,10 +153,11 @@ async fn login(
     Query(q): Query<LoginQuery>,
     req: Request,
 ) -> Result<Response> {
-    state.limits().sign_in(peer.0.map(|a| a.ip()))?;
+    state.limits().sign_in(peer.ip())?;
+    // Operators sign in through the operators' provider only.
     let provider = state
         .identity()
-        .provider_for_tenant(None)
+        .operator_provider()
         .ok_or(Error::Unavailable)?;
     crate::auth::begin_sign_in(&state, &session, provider, &host_of(&req), q.next).await
 }
@@ -144,18 +165,22 @@ async fn login(
 async fn callback(
     State(state): State<AppState>,
     session: Session,
+    peer: Peer,
+    host: crate::auth::HostHeader,
     Query(q): Query<crate::auth::CallbackQuery>,
 ) -> Result<Response> {
-    let (pending, signed_in) = crate::auth::finish_sign_in(&state, &session, &q)
-        .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, "operator sign-in failed");
-            Error::SignInFailed(e.code())
-        })?;
+    let operators = [state.config().operator_provider()];
+    let (pending, signed_in) =
+        crate::auth::finish_sign_in(&state, &session, &q, &host.0, &operators)
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, reason = e.code(), client = ?peer.ip(), "operator sign-in failed");
+                Error::SignInFailed(e.code())
+            })?;
     let id = signed_in.identity;
     let tax_id = id.tax_id.clone().unwrap_or_default();
-    if !state.identity().is_operator(&tax_id) {
-        tracing::warn!(subject = %id.subject, tax_id = %tax_id, "sign-in to the operator console by someone who is not an operator");
+    if !state.identity().is_operator(&pending.provider, &tax_id) {
+        tracing::warn!(subject = %id.subject, tax_id = %tax_id, provider = %pending.provider, client = ?peer.ip(), "sign-in to the operator console by someone who is not an operator");
         return Err(Error::Forbidden.into());
     }
     session.cycle_id().await.map_err(session_error)?;
@@ -180,7 +205,7 @@ async fn callback(
         .insert(CSRF_KEY, csrf)
         .await
         .map_err(session_error)?;
-    tracing::info!(operator = %op.tax_id, "operator signed in");
+    tracing::info!(operator = %op.tax_id, provider = %op.provider, client = ?peer.ip(), "operator signed in");
     Ok(Redirect::to(&pending.next).into_response())
 }
 

@@ -1,0 +1,1100 @@
+//! Issue 14: the server tried as an attacker would, with any HTTP client,
+//! providers of different trust, and a proxy in front. Each test names the
+//! finding it guards.
+
+use crate::faulty_idp::{self, Fault, FaultyIdp};
+use dimos_it::{Backend, Browser, Options, TestApp, csrf_of, tenant_body, tenant_with_staff};
+use reqwest::Method;
+use serde_json::json;
+
+/// Production-like: no development provider; `national` is the deployment's
+/// provider (citizens, operators); `muni-sso` is Alpha's own provider for
+/// its staff. Both assert the same tax id, which is an operator's and holds
+/// the municipal admin role in Beta and in Alpha.
+struct TwoProviders {
+    app: TestApp,
+    _setup: TestApp,
+    _national: FaultyIdp,
+    _muni: FaultyIdp,
+}
+
+/// A production-like app (`tweak` turns the development provider off, so
+/// the operator API is closed) over a database whose tenants were created
+/// by a first, demo-mode replica (`_setup`, kept running: its data folder
+/// holds a SQLite database).
+pub async fn production(
+    b: Backend,
+    tweak: impl Fn(&mut dimos_kernel::config::Config) + Send + Sync + Clone + 'static,
+    tenants: Vec<serde_json::Value>,
+) -> (TestApp, TestApp) {
+    let t = tweak.clone();
+    let setup = TestApp::spawn_with(
+        b,
+        Options {
+            tweak: Box::new(move |c| {
+                t(c);
+                c.identity.dev_provider = dimos_kernel::config::DevProvider::Auto;
+                c.http.trusted_proxies.clear();
+            }),
+            ..Options::default()
+        },
+    )
+    .await;
+    for body in tenants {
+        setup.create_tenant(body).await;
+    }
+    let app = TestApp::spawn_with(
+        b,
+        Options {
+            database_url: Some(setup.database_url.clone()),
+            tweak: Box::new(tweak),
+            ..Options::default()
+        },
+    )
+    .await;
+    (app, setup)
+}
+
+async fn two_providers(b: Backend) -> TwoProviders {
+    let national = faulty_idp::spawn(Fault::None).await;
+    let muni = faulty_idp::spawn(Fault::None).await;
+    let (n, m) = (national.issuer.clone(), muni.issuer.clone());
+    let grants = json!([{ "tax_id": faulty_idp::TAX_ID, "role": "municipal-admin" }]);
+    let mut alpha = tenant_body("alpha", "Άλφα");
+    alpha["identity"] = json!({ "staff": "muni-sso" });
+    alpha["grants"] = grants.clone();
+    let mut beta = tenant_body("beta", "Βήτα");
+    beta["grants"] = grants;
+    let (app, setup) = production(
+        b,
+        move |c| {
+            c.identity.dev_provider = dimos_kernel::config::DevProvider::Off;
+            c.identity
+                .providers
+                .insert("national".into(), faulty_idp::provider_config(&n));
+            c.identity
+                .providers
+                .insert("muni-sso".into(), faulty_idp::provider_config(&m));
+            c.identity.default_provider = "national".into();
+            c.identity.operators = vec![faulty_idp::TAX_ID.into()];
+        },
+        vec![alpha, beta],
+    )
+    .await;
+    TwoProviders {
+        app,
+        _setup: setup,
+        _national: national,
+        _muni: muni,
+    }
+}
+
+/// Begins a sign-in on `host` (`login` is the path and query), lets the
+/// provider answer, and stops before the callback: returns the callback's
+/// path and query, and the session cookie.
+async fn half_sign_in(browser: &mut Browser<'_>, host: &str, login: &str) -> (String, String) {
+    let res = browser
+        .request(Method::GET, &browser.url(host, login), None)
+        .await;
+    assert_eq!(res.status(), 303, "login redirects to the provider");
+    let authorize = res.headers()["location"].to_str().unwrap().to_owned();
+    let back = browser.request(Method::GET, &authorize, None).await;
+    assert_eq!(back.status(), 303, "the provider redirects back");
+    let callback = back.headers()["location"].to_str().unwrap().to_owned();
+    let url = url::Url::parse(&callback).unwrap();
+    assert_eq!(url.host_str(), Some(host), "the callback is on {host}");
+    let path = format!("{}?{}", url.path(), url.query().unwrap());
+    (path, browser.cookie_header(host).unwrap())
+}
+
+dimos_it::on_both_backends!(a_sign_in_begun_on_one_host_is_never_finished_on_another);
+
+/// Finding 1: a session cookie copied to another host used to finish the
+/// code flow there: the operator console from a municipality's own
+/// provider, or another municipality's admin roles.
+async fn a_sign_in_begun_on_one_host_is_never_finished_on_another(b: Backend) {
+    let t = two_providers(b).await;
+    let app = &t.app;
+
+    // Begun on Alpha through Alpha's staff provider, finished on the admin host.
+    let mut attacker = Browser::new(app);
+    let (callback, cookie) = half_sign_in(
+        &mut attacker,
+        "alpha.localhost",
+        "/auth/login?as=staff&next=/",
+    )
+    .await;
+    let res = app
+        .get("admin.localhost", &callback)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(res.text().await.unwrap().contains("wrong_host"));
+    for path in ["/", "/api/v1/tenants"] {
+        let res = app
+            .get("admin.localhost", path)
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(res.status(), 200, "no operator session: {path}");
+    }
+
+    // Begun on Alpha, finished on Beta (where the tax id is the admin).
+    let mut attacker = Browser::new(app);
+    let (callback, cookie) = half_sign_in(
+        &mut attacker,
+        "alpha.localhost",
+        "/auth/login?as=staff&next=/",
+    )
+    .await;
+    let res = app
+        .get("beta.localhost", &callback)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let res = app
+        .get("beta.localhost", "/staff/cases")
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "not signed in on Beta: sent to sign in");
+    // The failure is in Beta's audit trail with its reason; nobody signed in.
+    let audit = audit_actions(app, "beta").await;
+    assert!(
+        audit.contains(&"sign_in_failed wrong_host".to_owned()),
+        "{audit:?}"
+    );
+    assert!(
+        !audit.iter().any(|a| a.starts_with("sign_in ")),
+        "{audit:?}"
+    );
+
+    // The same flow finished where it began works.
+    let mut person = Browser::new(app);
+    let (callback, _) = half_sign_in(
+        &mut person,
+        "alpha.localhost",
+        "/auth/login?as=staff&next=/account",
+    )
+    .await;
+    let url = person.url("alpha.localhost", &callback);
+    let (page, at) = person.get(&url).await;
+    assert_eq!(page.status(), 200, "{at}");
+    assert!(at.ends_with("/account"));
+    // Alpha's audit names the provider that vouched for the person.
+    let details = audit_details(app, "alpha").await;
+    assert!(
+        details
+            .iter()
+            .any(|(a, d)| a == "sign_in" && d["provider"] == "muni-sso"),
+        "{details:?}"
+    );
+
+    // The admin host signs in through the operators' provider only.
+    let res = app
+        .get("admin.localhost", "/auth/login")
+        .send()
+        .await
+        .unwrap();
+    let to = res.headers()["location"].to_str().unwrap();
+    assert!(to.starts_with(&t._national.issuer), "{to}");
+}
+
+dimos_it::on_both_backends!(roles_granted_to_a_tax_id_count_only_through_the_staff_provider);
+
+/// Finding 1 (trust): Alpha's staff sign in through `muni-sso`; the same tax
+/// id asserted by the citizens' provider is a citizen there, not an admin.
+async fn roles_granted_to_a_tax_id_count_only_through_the_staff_provider(b: Backend) {
+    let t = two_providers(b).await;
+    let app = &t.app;
+    let mut citizen = Browser::new(app);
+    let (callback, _) = half_sign_in(&mut citizen, "alpha.localhost", "/auth/login?next=/").await;
+    let (page, _) = citizen
+        .get(&citizen.url("alpha.localhost", &callback))
+        .await;
+    assert_eq!(page.status(), 200);
+    let res = citizen
+        .request(
+            Method::GET,
+            &citizen.url("alpha.localhost", "/staff/cases"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        403,
+        "the citizens' provider makes nobody staff"
+    );
+
+    let mut staff = Browser::new(app);
+    let (callback, _) = half_sign_in(
+        &mut staff,
+        "alpha.localhost",
+        "/auth/login?as=staff&next=/staff/cases",
+    )
+    .await;
+    let (page, at) = staff.get(&staff.url("alpha.localhost", &callback)).await;
+    assert_eq!(page.status(), 200, "{at}");
+    assert!(at.ends_with("/staff/cases"));
+
+    // On Beta (no staff provider of its own) the national provider is the
+    // staff provider: the grant holds.
+    let mut admin = Browser::new(app);
+    let (callback, _) = half_sign_in(
+        &mut admin,
+        "beta.localhost",
+        "/auth/login?next=/staff/cases",
+    )
+    .await;
+    let (page, _) = admin.get(&admin.url("beta.localhost", &callback)).await;
+    assert_eq!(page.status(), 200);
+}
+
+async fn audit_details(app: &TestApp, slug: &str) -> Vec<(String, serde_json::Value)> {
+    let db = dimos_db::Db::connect(&app.database_url, &Default::default())
+        .await
+        .unwrap();
+    let t = app.state.registry().store().require(slug).await.unwrap();
+    let tdb = dimos_db::TenantDb::new(db, t.id);
+    dimos_identity::AuditLog::entries(&tdb, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.action, e.detail))
+        .collect()
+}
+
+async fn audit_actions(app: &TestApp, slug: &str) -> Vec<String> {
+    audit_details(app, slug)
+        .await
+        .into_iter()
+        .map(|(a, d)| format!("{a} {}", d["reason"].as_str().unwrap_or("")))
+        .collect()
+}
+
+dimos_it::on_both_backends!(redirect_targets_stay_on_the_host);
+
+/// Finding 2: `next=/%09/evil.example` left the site once a browser dropped
+/// the tab. Every hostile target either is refused at the edge (control
+/// characters) or ends as a path on the same host.
+async fn redirect_targets_stay_on_the_host(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    app.create_tenant(tenant_body("alpha", "Άλφα")).await;
+    for next in [
+        "/%09/evil.example",
+        "/%0a/evil.example",
+        "/%00",
+        "/%01x",
+        "/%7f",
+    ] {
+        for path in [
+            format!("/lang/en?next={next}"),
+            format!("/auth/login?next={next}"),
+        ] {
+            let res = app.get("alpha.localhost", &path).send().await.unwrap();
+            assert_eq!(res.status(), 400, "{path}");
+            assert!(res.headers().get("location").is_none(), "{path}");
+        }
+    }
+    for next in [
+        "//evil.example",
+        "/%5Cevil.example",
+        "/.//evil.example",
+        "/x/..//evil.example",
+        "https://evil.example/",
+        "/%5C/evil.example",
+    ] {
+        let res = app
+            .get("alpha.localhost", &format!("/lang/en?next={next}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "{next}");
+        let to = res.headers()["location"].to_str().unwrap();
+        let resolved = url::Url::parse("http://alpha.localhost/")
+            .unwrap()
+            .join(to)
+            .unwrap();
+        assert_eq!(
+            resolved.host_str(),
+            Some("alpha.localhost"),
+            "{next} -> {to}"
+        );
+    }
+    // After signing in, too: the target is checked when the sign-in begins.
+    let mut person = Browser::new(&app);
+    let (_, at) = person
+        .sign_in("alpha.localhost", "citizen-verified", "/.//evil.example")
+        .await;
+    assert!(at.starts_with(&person.url("alpha.localhost", "/")), "{at}");
+}
+
+dimos_it::on_both_backends!(hostile_input_is_refused_at_the_edge_with_a_clear_error);
+
+/// Finding 16: NUL in a search, a form field or a redirect target gave 500
+/// (PostgreSQL refuses NUL in text); an oversized chunked body gave 400;
+/// invalid UTF-8 in a form was stored as U+FFFD; two Host headers were served.
+async fn hostile_input_is_refused_at_the_edge_with_a_clear_error(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    tenant_with_staff(&app, "alpha", "Άλφα").await;
+    app.enable_module("alpha", "parking", json!({})).await;
+    let mut staff = Browser::new(&app);
+    staff
+        .sign_in("alpha.localhost", "municipal-admin", "/staff")
+        .await;
+    let cookie = staff.cookie_header("alpha.localhost").unwrap();
+    for path in [
+        "/staff/cases?q=%00",
+        "/staff/protocol?q=%00",
+        "/parking/register?q=%00",
+        "/staff/cases?q=%C0%AF",
+        "/%01x",
+        "/%7f",
+        "/parking/%00",
+        "/staff/cases?q=abc%E2%80%AEgpj",
+    ] {
+        let res = app
+            .get("alpha.localhost", path)
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{path}");
+        let body = res.text().await.unwrap();
+        assert!(body.contains("<html lang=\"el\""), "an error page: {body}");
+    }
+    // A form field with NUL, or with bytes that are not UTF-8.
+    let page = staff
+        .get(&staff.url("alpha.localhost", "/account"))
+        .await
+        .0
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_of(&page);
+    for body in [
+        format!("_csrf={csrf}&mobile=69%0012345678"),
+        format!("_csrf={csrf}&mobile=%FF%FE"),
+    ] {
+        let res = app
+            .post("alpha.localhost", "/account/notifications")
+            .header("cookie", &cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{body}");
+    }
+    // Multipart text fields too (file contents are the documents' business).
+    let form = reqwest::multipart::Form::new()
+        .text("_csrf", csrf.clone())
+        .text("name", "Μαρία\u{0}");
+    let res = app
+        .post("alpha.localhost", "/parking/apply")
+        .header("cookie", &cookie)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+
+    // 12 MiB, chunked (no Content-Length): 413, not 400.
+    let answer = raw_chunked_post(
+        &app,
+        "alpha.localhost",
+        "/account/notifications",
+        &cookie,
+        12,
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+
+    // Two Host headers: which one would the proxy have routed by? Refused.
+    let raw = raw_http(
+        &app,
+        &format!(
+            "GET / HTTP/1.1\r\nHost: alpha.localhost:{p}\r\nHost: admin.localhost:{p}\r\nConnection: close\r\n\r\n",
+            p = app.port()
+        ),
+    )
+    .await;
+    assert!(raw.starts_with("HTTP/1.1 400"), "{raw}");
+
+    // The server is healthy afterwards.
+    assert_eq!(
+        app.get("alpha.localhost", "/")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+/// POSTs `mib` MiB of form data in chunks (no Content-Length).
+pub async fn raw_chunked_post(
+    app: &TestApp,
+    host: &str,
+    path: &str,
+    cookie: &str,
+    mib: usize,
+) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}:{}\r\nCookie: {cookie}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\
+         Connection: close\r\n\r\n",
+        app.port()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let chunk = vec![b'a'; 1024 * 1024];
+    for _ in 0..mib {
+        // The server may answer and close before the end: that is the point.
+        if s.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .await
+            .is_err()
+            || s.write_all(&chunk).await.is_err()
+            || s.write_all(b"\r\n").await.is_err()
+        {
+            break;
+        }
+    }
+    let _ = s.write_all(b"0\r\n\r\n").await;
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), s.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Sends bytes as they are (no client normalises them) and reads the answer.
+pub async fn raw_http(app: &TestApp, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), s.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+dimos_it::on_both_backends!(behind_a_trusted_proxy_each_client_is_itself);
+
+/// Finding 3: behind the proxy every citizen shared one rate-limit bucket
+/// and every audit entry carried the proxy's address. Forwarded addresses
+/// are believed from trusted proxies only.
+async fn behind_a_trusted_proxy_each_client_is_itself(b: Backend) {
+    let (app, _setup) = production(
+        b,
+        |c| {
+            c.http.trusted_proxies = vec!["127.0.0.1/32".into()];
+            c.identity.sign_in_attempts_per_minute = 2;
+        },
+        vec![tenant_body("alpha", "Άλφα")],
+    )
+    .await;
+    let login = |client: &str| {
+        app.get("alpha.localhost", "/auth/login")
+            .header("x-forwarded-for", format!("6.6.6.6, {client}"))
+            .send()
+    };
+    assert_eq!(login("198.51.100.1").await.unwrap().status(), 303);
+    assert_eq!(login("198.51.100.1").await.unwrap().status(), 303);
+    assert_eq!(login("198.51.100.1").await.unwrap().status(), 429);
+    // Another citizen behind the same proxy has a bucket of their own; the
+    // left-hand entry (the client's own claim) is not who they are.
+    assert_eq!(login("198.51.100.2").await.unwrap().status(), 303);
+
+    // The audit trail records the client, not the proxy.
+    let res = app
+        .get("alpha.localhost", "/auth/login?next=/")
+        .header("x-forwarded-for", "203.0.113.50")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let (callback, cookie) = {
+        // Finish through the development provider as a browser would.
+        let cookie = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let authorize = res.headers()["location"].to_str().unwrap().to_owned();
+        let query = authorize.split_once('?').unwrap().1.to_owned();
+        let mut form: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        form.push(("person".into(), "citizen-verified".into()));
+        let post = app
+            .post("localhost", "/dev-idp/authorize")
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        let to = url::Url::parse(post.headers()["location"].to_str().unwrap()).unwrap();
+        (format!("{}?{}", to.path(), to.query().unwrap()), cookie)
+    };
+    let res = app
+        .get("alpha.localhost", &callback)
+        .header("cookie", &cookie)
+        .header("x-forwarded-for", "203.0.113.50")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let db = dimos_db::Db::connect(&app.database_url, &Default::default())
+        .await
+        .unwrap();
+    let t = app.state.registry().store().require("alpha").await.unwrap();
+    let entries = dimos_identity::AuditLog::entries(&dimos_db::TenantDb::new(db, t.id), 10)
+        .await
+        .unwrap();
+    let sign_in = entries.iter().find(|e| e.action == "sign_in").unwrap();
+    assert_eq!(sign_in.source.as_deref(), Some("203.0.113.50"));
+
+    // With a proxy configured, loopback is no longer a free pass to the
+    // demo's open console (every visitor would be "loopback").
+    let res = app
+        .post("admin.localhost", "/api/v1/tenants")
+        .json(&tenant_body("beta", "Βήτα"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+
+    // Without trusted proxies, forwarded headers change nothing.
+    let plain = TestApp::spawn_with(
+        b,
+        Options {
+            tweak: Box::new(|c| c.identity.sign_in_attempts_per_minute = 2),
+            ..Options::default()
+        },
+    )
+    .await;
+    plain.create_tenant(tenant_body("alpha", "Άλφα")).await;
+    let mut last = 0;
+    for i in 0..3 {
+        last = plain
+            .get("alpha.localhost", "/auth/login")
+            .header("x-forwarded-for", format!("198.51.100.{i}"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+    }
+    assert_eq!(last, 429, "a spoofed header buys no new bucket");
+}
+
+/// Finding 4: the development provider on a real domain (anyone signs in
+/// as anyone, the demo operator included) is refused at start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_development_provider_is_refused_on_a_real_domain() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = dimos_kernel::config::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().to_owned(),
+        base_domain: "dimos.example.gr".into(),
+        ..Default::default()
+    };
+    config.identity.dev_provider = dimos_kernel::config::DevProvider::On;
+    let err = config.validate().unwrap_err().to_string();
+    assert!(err.contains("dev_provider"), "{err}");
+    let err = match dimos_server::Application::build(config.clone(), vec![]).await {
+        Ok(_) => panic!("the application must refuse to start"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("development identity provider"), "{err}");
+    // A staging deployment says so explicitly.
+    config.identity.allow_dev_provider_on_public_domain = true;
+    config.validate().unwrap();
+}
+
+dimos_it::on_both_backends!(operator_sessions_follow_the_operator_list_and_need_the_token);
+
+/// Finding 6: a removed operator kept the console for 12 hours; the
+/// console's token was checked for URL-encoded bodies only.
+async fn operator_sessions_follow_the_operator_list_and_need_the_token(b: Backend) {
+    let idp = faulty_idp::spawn(Fault::None).await;
+    let issuer = idp.issuer.clone();
+    let config = move |operators: Vec<String>| {
+        let issuer = issuer.clone();
+        move |c: &mut dimos_kernel::config::Config| {
+            c.identity.dev_provider = dimos_kernel::config::DevProvider::Off;
+            c.identity
+                .providers
+                .insert("national".into(), faulty_idp::provider_config(&issuer));
+            c.identity.default_provider = "national".into();
+            c.identity.operators = operators.clone();
+        }
+    };
+    let (app, _setup) = production(
+        b,
+        config(vec![faulty_idp::TAX_ID.into()]),
+        vec![tenant_body("alpha", "Άλφα")],
+    )
+    .await;
+    let mut operator = Browser::new(&app);
+    let (page, _) = operator
+        .get(&operator.url("admin.localhost", "/tenants/alpha"))
+        .await;
+    assert_eq!(page.status(), 200);
+    let csrf = csrf_of(&page.text().await.unwrap());
+    let cookie = operator.cookie_header("admin.localhost").unwrap();
+
+    // Whatever the content type claims, a form without the token is refused.
+    for ct in [
+        "text/plain",
+        "multipart/form-data; boundary=x",
+        "application/x-www-form-urlencoded",
+    ] {
+        let body = if ct.starts_with("multipart") {
+            "--x\r\nContent-Disposition: form-data; name=\"status\"\r\n\r\nsuspended\r\n--x--\r\n"
+                .to_owned()
+        } else {
+            "status=suspended".to_owned()
+        };
+        let res = app
+            .post("admin.localhost", "/tenants/alpha/status")
+            .header("cookie", &cookie)
+            .header("content-type", ct)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403, "{ct}");
+    }
+    let res = app
+        .post("admin.localhost", "/tenants/alpha/status")
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("_csrf={csrf}&status=active"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "with the token it works");
+
+    // The same database, restarted without this operator: the session ends.
+    let replica = TestApp::spawn_with(
+        b,
+        Options {
+            database_url: Some(app.database_url.clone()),
+            tweak: Box::new(config(vec![])),
+            ..Options::default()
+        },
+    )
+    .await;
+    let res = replica
+        .get("admin.localhost", "/api/v1/tenants")
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+}
+
+dimos_it::on_both_backends!(metrics_are_private);
+
+/// Finding 13: `/metrics` answered anyone on the admin host and unknown
+/// hosts. Now: a listener of its own, or a bearer token.
+async fn metrics_are_private(b: Backend) {
+    let app = TestApp::spawn_with(
+        b,
+        Options {
+            tweak: Box::new(|c| {
+                c.http.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+                c.http.metrics_token = Some(dimos_kernel::config::Secret::new("s3cret-token"));
+            }),
+            ..Options::default()
+        },
+    )
+    .await;
+    app.create_tenant(tenant_body("alpha", "Άλφα")).await;
+    app.get("alpha.localhost", "/").send().await.unwrap();
+    for host in [
+        "127.0.0.1",
+        "admin.localhost",
+        "alpha.localhost",
+        "nowhere.example",
+    ] {
+        let res = app.get(host, "/metrics").send().await.unwrap();
+        assert_eq!(res.status(), 401, "{host}");
+        let res = app
+            .get(host, "/metrics")
+            .bearer_auth("wrong")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401, "{host}");
+    }
+    let text = app
+        .get("127.0.0.1", "/metrics")
+        .bearer_auth("s3cret-token")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("dimos_tenants 1"), "{text}");
+    assert!(
+        text.contains("dimos_http_requests_total{method=\"GET\",status=\"200\",host=\"tenant\"}"),
+        "{text}"
+    );
+    let own = app.metrics_addr.expect("the metrics listener");
+    let text = reqwest::get(format!("http://{own}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("dimos_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+}
+
+/// Signs in on a fresh municipality through a provider with `fault`;
+/// returns the final status, the page, the audit trail and the account's
+/// assurance level (if an account was made).
+async fn sign_in_through(
+    b: Backend,
+    fault: Fault,
+    acr_levels: &[(&str, &str)],
+) -> (u16, String, Vec<String>, Option<String>) {
+    let idp = faulty_idp::spawn(fault).await;
+    let issuer = idp.issuer.clone();
+    let levels: std::collections::BTreeMap<String, String> = acr_levels
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let app = TestApp::spawn_with(
+        b,
+        Options {
+            tweak: Box::new(move |c| {
+                let mut p = faulty_idp::provider_config(&issuer);
+                p.acr_levels = levels;
+                c.identity.providers.insert("external".into(), p);
+                c.identity.default_provider = "external".into();
+            }),
+            ..Options::default()
+        },
+    )
+    .await;
+    app.create_tenant(tenant_body("alpha", "Άλφα")).await;
+    let mut browser = Browser::new(&app);
+    let (res, _) = browser
+        .get(&browser.url("alpha.localhost", "/auth/login?next=/account"))
+        .await;
+    let status = res.status().as_u16();
+    let body = res.text().await.unwrap();
+    let audit = audit_actions(&app, "alpha").await;
+    let db = dimos_db::Db::connect(&app.database_url, &Default::default())
+        .await
+        .unwrap();
+    let t = app.state.registry().store().require("alpha").await.unwrap();
+    let accounts =
+        dimos_identity::accounts::by_tax_id(&dimos_db::TenantDb::new(db, t.id), faulty_idp::TAX_ID)
+            .await
+            .unwrap();
+    let assurance = accounts.first().map(|a| a.assurance().as_str().to_owned());
+    (status, body, audit, assurance)
+}
+
+dimos_it::on_both_backends!(openid_details_issue_time_issuer_in_the_response_and_assurance);
+
+/// Finding 14: a token issued ten years ahead was accepted; the `iss`
+/// response parameter was ignored; `acr` was never asked for.
+async fn openid_details_issue_time_issuer_in_the_response_and_assurance(b: Backend) {
+    let (status, body, audit, account) = sign_in_through(b, Fault::FutureIat, &[]).await;
+    assert_eq!(status, 401);
+    assert!(body.contains("invalid_id_token"), "{body}");
+    assert_eq!(audit, ["sign_in_failed invalid_id_token"]);
+    assert_eq!(account, None);
+
+    for fault in [Fault::MixUpIss, Fault::MissingIss] {
+        let (status, body, audit, account) = sign_in_through(b, fault, &[]).await;
+        assert_eq!(status, 401, "{fault:?}");
+        assert!(body.contains("issuer_mismatch"), "{fault:?}: {body}");
+        assert_eq!(audit, ["sign_in_failed issuer_mismatch"], "{fault:?}");
+        assert_eq!(account, None);
+    }
+    let (status, _, _, account) = sign_in_through(b, Fault::WithIss, &[]).await;
+    assert_eq!(status, 200, "a provider naming itself correctly signs in");
+    assert_eq!(account.as_deref(), Some("low"));
+
+    // A provider that sends `acr` only on request: Dimos asks, so the
+    // citizen is recognised as verified.
+    let (status, _, _, account) = sign_in_through(
+        b,
+        Fault::AcrOnRequest,
+        &[
+            (faulty_idp::ACR, "substantial"),
+            ("urn:test:loa:low", "low"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(account.as_deref(), Some("substantial"));
+}
+
+async fn account_id<'a>(app: &'a TestApp, who: &str) -> (Browser<'a>, String) {
+    let mut b = Browser::new(app);
+    b.sign_in("alpha.localhost", who, "/").await;
+    let (page, _) = b.get(&b.url("alpha.localhost", "/account/export")).await;
+    let v: serde_json::Value = page.json().await.unwrap();
+    let id = v["account"]["id"].as_str().unwrap().to_owned();
+    (b, id)
+}
+
+dimos_it::on_both_backends!(desk_assistance_is_bounded_rechecked_and_only_for_citizens);
+
+/// Finding 7: assistance had no time limit and survived a revoked
+/// permission; the target could be staff; officers could verify themselves.
+async fn desk_assistance_is_bounded_rechecked_and_only_for_citizens(b: Backend) {
+    let clock = dimos_kernel::ManualClock::new();
+    let app = TestApp::spawn_with(
+        b,
+        Options {
+            clock: Some(clock.clone()),
+            ..Options::default()
+        },
+    )
+    .await;
+    tenant_with_staff(&app, "alpha", "Άλφα").await;
+    let host = "alpha.localhost";
+    let (_, citizen) = account_id(&app, "citizen").await;
+    let (_, colleague) = account_id(&app, "technical-employee").await;
+    let (mut officer, own) = account_id(&app, "kep-officer").await;
+    let (page, _) = officer.get(&officer.url(host, "/staff/verify")).await;
+    let csrf = csrf_of(&page.text().await.unwrap());
+    let officer_cookie = officer.cookie_header(host).unwrap();
+    let post = |path: &'static str, fields: Vec<(&'static str, String)>| {
+        let cookie = officer_cookie.clone();
+        let app = &app;
+        async move {
+            let body: String = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(fields)
+                .finish();
+            let res = app
+                .post(host, path)
+                .header("cookie", cookie)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (res.status().as_u16(), res.text().await.unwrap())
+        }
+    };
+    // Not for another member of staff, and nobody vouches for themselves.
+    let (status, html) = post(
+        "/staff/assist/start",
+        vec![("_csrf", csrf.clone()), ("account", colleague.clone())],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(html.contains("ανήκει σε υπάλληλο"), "{html}");
+    let (status, html) = post(
+        "/staff/verify/confirm",
+        vec![
+            ("_csrf", csrf.clone()),
+            ("account", own.clone()),
+            ("document_type", "passport".into()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(html.contains("για τον δικό σας λογαριασμό"), "{html}");
+
+    // Bounded in time: half an hour later the officer is themselves again.
+    let (status, _) = post(
+        "/staff/assist/start",
+        vec![("_csrf", csrf.clone()), ("account", citizen.clone())],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let banner = "Ενεργείτε για λογαριασμό του πολίτη";
+    let account = officer.url(host, "/account");
+    assert!(
+        officer
+            .get(&account)
+            .await
+            .0
+            .text()
+            .await
+            .unwrap()
+            .contains(banner)
+    );
+    clock.advance(chrono::Duration::minutes(31));
+    assert!(
+        !officer
+            .get(&account)
+            .await
+            .0
+            .text()
+            .await
+            .unwrap()
+            .contains(banner)
+    );
+
+    // Re-checked on every request: revoking the role ends it at once.
+    let (status, _) = post(
+        "/staff/assist/start",
+        vec![("_csrf", csrf.clone()), ("account", citizen.clone())],
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert!(
+        officer
+            .get(&account)
+            .await
+            .0
+            .text()
+            .await
+            .unwrap()
+            .contains(banner)
+    );
+    let t = app.state.registry().store().require("alpha").await.unwrap();
+    app.state
+        .access()
+        .revoke(
+            &app.state.tenant_db(t.id),
+            &dimos_identity::access::tax_id_subject(dimos_it::tax_id("kep-officer")),
+            "kep-officer",
+        )
+        .await
+        .unwrap();
+    assert!(
+        !officer
+            .get(&account)
+            .await
+            .0
+            .text()
+            .await
+            .unwrap()
+            .contains(banner)
+    );
+}
+
+dimos_it::on_both_backends!(anonymous_requests_never_make_a_signing_key);
+
+/// Finding 8: `/signing/ca.pem` on a municipality without a CA generated
+/// an RSA key on the anonymous request.
+async fn anonymous_requests_never_make_a_signing_key(b: Backend) {
+    let app = TestApp::spawn_with(
+        b,
+        Options {
+            tweak: Box::new(|c| c.signing.ca_at_onboarding = false),
+            ..Options::default()
+        },
+    )
+    .await;
+    app.create_tenant(tenant_body("alpha", "Άλφα")).await;
+    let mut tasks = vec![];
+    for _ in 0..5 {
+        tasks.push(app.get("alpha.localhost", "/signing/ca.pem").send());
+    }
+    for res in futures_like(tasks).await {
+        assert_eq!(res.status(), 404);
+    }
+    let t = app.state.registry().store().require("alpha").await.unwrap();
+    let ca = app
+        .state
+        .signing()
+        .authority(&app.state.tenant_db(t.id))
+        .await
+        .unwrap();
+    assert!(ca.is_none(), "no key was made");
+}
+
+async fn futures_like(
+    reqs: Vec<impl std::future::Future<Output = reqwest::Result<reqwest::Response>>>,
+) -> Vec<reqwest::Response> {
+    let mut out = vec![];
+    for r in reqs {
+        out.push(r.await.unwrap());
+    }
+    out
+}
+
+dimos_it::on_both_backends!(confidential_protocol_entries_are_no_search_oracle);
+
+/// Finding 11: the protocol search matched confidential subjects and
+/// showed their correspondent.
+async fn confidential_protocol_entries_are_no_search_oracle(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    dimos_it::tenant_with_grants(
+        &app,
+        "alpha",
+        "Άλφα",
+        &[
+            ("municipal-admin", "protocol-officer"),
+            ("municipal-admin", "municipal-admin"),
+        ],
+    )
+    .await;
+    let host = "alpha.localhost";
+    let mut officer = Browser::new(&app);
+    officer
+        .sign_in(host, "municipal-admin", "/staff/protocol")
+        .await;
+    let (page, _) = officer.get(&officer.url(host, "/staff/protocol")).await;
+    let csrf = csrf_of(&page.text().await.unwrap());
+    for (subject, correspondent, confidential) in [
+        ("Πειθαρχική υπόθεση Χ", "Γεώργιος Κρυφός", true),
+        ("Αίτηση για φωτισμό", "Ελένη Φανερή", false),
+    ] {
+        let mut fields = vec![
+            ("_csrf", csrf.as_str()),
+            ("direction", "incoming"),
+            ("subject", subject),
+            ("correspondent", correspondent),
+            ("attachments", "0"),
+        ];
+        if confidential {
+            fields.push(("confidential", "on"));
+        }
+        let res = officer
+            .request(
+                Method::POST,
+                &officer.url(host, "/staff/protocol"),
+                Some(&fields),
+            )
+            .await;
+        assert!(res.status().is_redirection(), "{}", res.status());
+    }
+    let port = app.port();
+    let search = move |q: &str| {
+        format!(
+            "http://{host}:{port}/staff/protocol?q={}",
+            url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
+        )
+    };
+    for q in ["Πειθαρχική", "Κρυφός"] {
+        let (page, _) = officer.get(&search(q)).await;
+        let html = page.text().await.unwrap();
+        assert!(
+            html.contains("Καμία καταχώριση."),
+            "a search on a confidential entry's {q:?} finds nothing: {html}"
+        );
+    }
+    let (page, _) = officer.get(&search("Φανερή")).await;
+    assert!(!page.text().await.unwrap().contains("Καμία καταχώριση."));
+    // The list shows the entry exists, nothing of what it says.
+    let (page, _) = officer.get(&officer.url(host, "/staff/protocol")).await;
+    let html = page.text().await.unwrap();
+    assert!(
+        !html.contains("Κρυφός") && !html.contains("Πειθαρχική"),
+        "{html}"
+    );
+    assert!(html.contains("Φανερή") && html.contains("φωτισμό"));
+}
