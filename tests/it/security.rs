@@ -682,6 +682,38 @@ async fn operator_sessions_follow_the_operator_list_and_need_the_token(b: Backen
         .unwrap();
     assert_eq!(res.status(), 303, "with the token it works");
 
+    // "Sign out everywhere" from a second device ends the first one too.
+    let mut laptop = Browser::new(&app);
+    let (page, _) = laptop.get(&laptop.url("admin.localhost", "/")).await;
+    let laptop_csrf = csrf_of(&page.text().await.unwrap());
+    let laptop_cookie = laptop.cookie_header("admin.localhost").unwrap();
+    let res = app
+        .post("admin.localhost", "/auth/logout-everywhere")
+        .header("cookie", &laptop_cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("_csrf={laptop_csrf}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    for c in [&cookie, &laptop_cookie] {
+        let res = app
+            .get("admin.localhost", "/api/v1/tenants")
+            .header("cookie", c)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401, "every session ended");
+    }
+    // Signing in again works, and that new session is the one the
+    // restart below is about.
+    let mut operator = Browser::new(&app);
+    let (page, _) = operator
+        .get(&operator.url("admin.localhost", "/tenants/alpha"))
+        .await;
+    assert_eq!(page.status(), 200);
+    let cookie = operator.cookie_header("admin.localhost").unwrap();
+
     // The same database, restarted without this operator: the session ends.
     let replica = TestApp::spawn_with(
         b,

@@ -90,5 +90,11 @@ pub const PLATFORM_MIGRATIONS: migrate::MigrationSet = migrate::MigrationSet {
             postgres: include_str!("../../../migrations/postgres/0009_signing.sql"),
             sqlite: include_str!("../../../migrations/sqlite/0009_signing.sql"),
         },
+        migrate::Migration {
+            version: 10,
+            name: "operator sign-out",
+            postgres: include_str!("../../../migrations/postgres/0010_operator_sign_out.sql"),
+            sqlite: include_str!("../../../migrations/sqlite/0010_operator_sign_out.sql"),
+        },
     ],
 };

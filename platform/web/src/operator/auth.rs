@@ -25,6 +25,10 @@ pub struct OperatorSession {
     pub tax_id: String,
     pub name: String,
     pub signed_in_at: i64,
+    /// Compared with the operator's "sign out everywhere" (0 in sessions
+    /// from before it existed: they end at the first such sign-out).
+    #[serde(default)]
+    pub signed_in_at_ms: i64,
     pub provider: String,
     pub id_token: String,
 }
@@ -34,6 +38,7 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/login", get(login))
         .route("/auth/callback", get(callback))
         .route("/auth/logout", post(logout))
+        .route("/auth/logout-everywhere", post(logout_everywhere))
 }
 
 fn session_error(e: tower_sessions::session::Error) -> AppError {
@@ -54,6 +59,15 @@ pub async fn current(
     // whose provider is no longer the operators') loses the console at once.
     if !state.identity().is_operator(&op.provider, &op.tax_id) {
         return None;
+    }
+    // Signed out everywhere after this session began.
+    match dimos_identity::operators::signed_out_at(state.db(), &op.tax_id).await {
+        Ok(Some(t)) if op.signed_in_at_ms <= t.timestamp_millis() => return None,
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "operator sign-out check failed");
+            return None;
+        }
     }
     let csrf: String = session.get(CSRF_KEY).await.ok()??;
     Some((op, csrf))
@@ -193,6 +207,7 @@ async fn callback(
         tax_id,
         name,
         signed_in_at: chrono::Utc::now().timestamp(),
+        signed_in_at_ms: chrono::Utc::now().timestamp_millis(),
         provider: pending.provider.clone(),
         id_token: signed_in.id_token,
     };
@@ -220,6 +235,25 @@ async fn logout(
     if !dimos_identity::constant_time_eq(csrf.as_bytes(), form.csrf.as_bytes()) {
         return Err(Error::Forbidden.into());
     }
+    session.flush().await.map_err(session_error)?;
+    Ok(Redirect::to("/").into_response())
+}
+
+/// Ends every console session of this operator, on every device.
+async fn logout_everywhere(
+    State(state): State<AppState>,
+    session: Session,
+    Form(form): Form<crate::auth::CsrfOnly>,
+) -> Result<Response> {
+    let Some((op, csrf)) = current(Some(&session), &state).await else {
+        return Ok(Redirect::to("/").into_response());
+    };
+    if !dimos_identity::constant_time_eq(csrf.as_bytes(), form.csrf.as_bytes()) {
+        return Err(Error::Forbidden.into());
+    }
+    dimos_identity::operators::sign_out_everywhere(state.db(), &op.tax_id, chrono::Utc::now())
+        .await?;
+    tracing::info!(operator = %op.tax_id, "operator signed out everywhere");
     session.flush().await.map_err(session_error)?;
     Ok(Redirect::to("/").into_response())
 }
