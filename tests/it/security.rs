@@ -427,6 +427,24 @@ async fn hostile_input_is_refused_at_the_edge_with_a_clear_error(b: Backend) {
     .await;
     assert!(raw.starts_with("HTTP/1.1 400"), "{raw}");
 
+    // JSON strings too (the operator's API; PostgreSQL refuses NUL).
+    let mut body = tenant_body("nul", "Ν\u{0}ΟΥΛ");
+    body["contact"] = json!({ "phone": "210\u{202E}1234" });
+    let res = app
+        .post("admin.localhost", "/api/v1/tenants")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let res = app
+        .put("admin.localhost", "/api/v1/tenants/alpha/modules/parking")
+        .json(&json!({ "validity_years": 3, "x\u{1}": "y" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+
     // The server is healthy afterwards.
     assert_eq!(
         app.get("alpha.localhost", "/")

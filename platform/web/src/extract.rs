@@ -98,19 +98,38 @@ where
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(|e| AppError(Error::from_status(e.status().as_u16())))?;
-        let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        serde_path_to_error::deserialize(de).map(Json).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            if inner.is_syntax() || inner.is_eof() {
-                AppError(Error::BadRequest(format!("malformed JSON: {inner}")))
-            } else {
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| AppError(Error::BadRequest(format!("malformed JSON: {e}"))))?;
+        // The same rule as forms (see `edge`): no control characters or
+        // bidirectional overrides in any string or key.
+        if let Some(r) = hostile_string(&value) {
+            return Err(AppError(Error::BadRequest(format!(
+                "a JSON string is refused: {r:?}"
+            ))));
+        }
+        serde_path_to_error::deserialize(value)
+            .map(Json)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let inner = e.into_inner();
                 let field = if path == "." { "body".to_owned() } else { path };
                 AppError(Error::Validation(vec![
                     dimos_kernel::FieldError::new(field, "invalid").with_detail(inner.to_string()),
                 ]))
-            }
-        })
+            })
+    }
+}
+
+fn hostile_string(v: &serde_json::Value) -> Option<crate::edge::Refused> {
+    match v {
+        serde_json::Value::String(s) => crate::edge::check_text(s, true).err(),
+        serde_json::Value::Array(a) => a.iter().find_map(hostile_string),
+        serde_json::Value::Object(o) => o.iter().find_map(|(k, v)| {
+            crate::edge::check_text(k, false)
+                .err()
+                .or_else(|| hostile_string(v))
+        }),
+        _ => None,
     }
 }
 

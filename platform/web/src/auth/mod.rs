@@ -616,12 +616,15 @@ impl<S: Send + Sync> FromRequestParts<S> for HostHeader {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        // As the context middleware resolves it: the Host header, or the
+        // request target's authority (HTTP/2 sends `:authority` instead).
         let host = parts
             .headers
             .get(axum::http::header::HOST)
             .and_then(|h| h.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+            .map(str::to_owned)
+            .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+            .unwrap_or_default();
         Ok(HostHeader(host))
     }
 }
