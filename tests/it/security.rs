@@ -107,6 +107,25 @@ async fn half_sign_in(browser: &mut Browser<'_>, host: &str, login: &str) -> (St
     (path, browser.cookie_header(host).unwrap())
 }
 
+/// Begins a staff sign-in on Alpha and takes its callback, with the
+/// session cookie, to `host`; returns the answer and the cookie.
+async fn finish_elsewhere(app: &TestApp, host: &str) -> (reqwest::Response, String) {
+    let mut attacker = Browser::new(app);
+    let (callback, cookie) = half_sign_in(
+        &mut attacker,
+        "alpha.localhost",
+        "/auth/login?as=staff&next=/",
+    )
+    .await;
+    let res = app
+        .get(host, &callback)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    (res, cookie)
+}
+
 dimos_it::on_both_backends!(a_sign_in_begun_on_one_host_is_never_finished_on_another);
 
 /// Finding 1: a session cookie copied to another host used to finish the
@@ -117,19 +136,7 @@ async fn a_sign_in_begun_on_one_host_is_never_finished_on_another(b: Backend) {
     let app = &t.app;
 
     // Begun on Alpha through Alpha's staff provider, finished on the admin host.
-    let mut attacker = Browser::new(app);
-    let (callback, cookie) = half_sign_in(
-        &mut attacker,
-        "alpha.localhost",
-        "/auth/login?as=staff&next=/",
-    )
-    .await;
-    let res = app
-        .get("admin.localhost", &callback)
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    let (res, cookie) = finish_elsewhere(app, "admin.localhost").await;
     assert_eq!(res.status(), 401);
     assert!(res.text().await.unwrap().contains("wrong_host"));
     for path in ["/", "/api/v1/tenants"] {
@@ -143,19 +150,7 @@ async fn a_sign_in_begun_on_one_host_is_never_finished_on_another(b: Backend) {
     }
 
     // Begun on Alpha, finished on Beta (where the tax id is the admin).
-    let mut attacker = Browser::new(app);
-    let (callback, cookie) = half_sign_in(
-        &mut attacker,
-        "alpha.localhost",
-        "/auth/login?as=staff&next=/",
-    )
-    .await;
-    let res = app
-        .get("beta.localhost", &callback)
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    let (res, cookie) = finish_elsewhere(app, "beta.localhost").await;
     assert_eq!(res.status(), 401);
     let res = app
         .get("beta.localhost", "/staff/cases")

@@ -145,21 +145,7 @@ impl AuditLog {
         // Stored with microsecond precision on both databases, so hash it so.
         let at = Utc::now().trunc_subsecs(6);
         let hash = hash_of(seq, &at, entry, &prev);
-        let mut ins = db.insert(
-            AuditLogTable::Table,
-            [
-                AuditLogTable::Seq,
-                AuditLogTable::At,
-                AuditLogTable::Actor,
-                AuditLogTable::OnBehalfOf,
-                AuditLogTable::Action,
-                AuditLogTable::Record,
-                AuditLogTable::Source,
-                AuditLogTable::Detail,
-                AuditLogTable::PrevHash,
-                AuditLogTable::Hash,
-            ],
-        );
+        let mut ins = db.insert(AuditLogTable::Table, STORED_COLUMNS);
         ins.values([
             seq.into(),
             at.into(),

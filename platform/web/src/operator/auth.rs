@@ -224,18 +224,30 @@ async fn callback(
     Ok(Redirect::to(&pending.next).into_response())
 }
 
+/// The signed-in operator of a sign-out form, its token checked; None when
+/// nobody is signed in.
+async fn signing_out(
+    state: &AppState,
+    session: &Session,
+    posted: &str,
+) -> Result<Option<OperatorSession>> {
+    let Some((op, csrf)) = current(Some(session), state).await else {
+        return Ok(None);
+    };
+    if !dimos_identity::constant_time_eq(csrf.as_bytes(), posted.as_bytes()) {
+        return Err(Error::Forbidden.into());
+    }
+    Ok(Some(op))
+}
+
 async fn logout(
     State(state): State<AppState>,
     session: Session,
     Form(form): Form<crate::auth::CsrfOnly>,
 ) -> Result<Response> {
-    let Some((_, csrf)) = current(Some(&session), &state).await else {
-        return Ok(Redirect::to("/").into_response());
-    };
-    if !dimos_identity::constant_time_eq(csrf.as_bytes(), form.csrf.as_bytes()) {
-        return Err(Error::Forbidden.into());
+    if signing_out(&state, &session, &form.csrf).await?.is_some() {
+        session.flush().await.map_err(session_error)?;
     }
-    session.flush().await.map_err(session_error)?;
     Ok(Redirect::to("/").into_response())
 }
 
@@ -245,15 +257,11 @@ async fn logout_everywhere(
     session: Session,
     Form(form): Form<crate::auth::CsrfOnly>,
 ) -> Result<Response> {
-    let Some((op, csrf)) = current(Some(&session), &state).await else {
-        return Ok(Redirect::to("/").into_response());
-    };
-    if !dimos_identity::constant_time_eq(csrf.as_bytes(), form.csrf.as_bytes()) {
-        return Err(Error::Forbidden.into());
+    if let Some(op) = signing_out(&state, &session, &form.csrf).await? {
+        dimos_identity::operators::sign_out_everywhere(state.db(), &op.tax_id, chrono::Utc::now())
+            .await?;
+        tracing::info!(operator = %op.tax_id, "operator signed out everywhere");
+        session.flush().await.map_err(session_error)?;
     }
-    dimos_identity::operators::sign_out_everywhere(state.db(), &op.tax_id, chrono::Utc::now())
-        .await?;
-    tracing::info!(operator = %op.tax_id, "operator signed out everywhere");
-    session.flush().await.map_err(session_error)?;
     Ok(Redirect::to("/").into_response())
 }
