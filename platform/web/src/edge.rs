@@ -400,4 +400,46 @@ mod tests {
         assert_eq!(check_urlencoded(b"a=%CE%91+b&c=d&e", false), Ok(()));
         assert_eq!(check_urlencoded(b"t=line%0D%0Aline", true), Ok(()));
     }
+
+    proptest::proptest! {
+        /// Whatever a client writes into the forwarding headers, the
+        /// address believed is the peer or one a trusted proxy appended:
+        /// never one of the client's own entries.
+        #[test]
+        fn a_client_cannot_choose_its_address(
+            claimed in proptest::collection::vec((0u8..=255, 0u8..=255), 0..6),
+            client in (1u8..=254, 0u8..=255),
+            hops in 0usize..3,
+        ) {
+            let trusted = nets(&["10.0.0.0/8"]);
+            let client_ip = format!("198.51.{}.{}", client.0, client.1);
+            let mut chain: Vec<String> = claimed
+                .iter()
+                .map(|(a, b)| format!("10.{a}.{b}.1"))
+                .collect();
+            chain.push(client_ip.clone());
+            for i in 0..hops {
+                chain.push(format!("10.9.9.{i}"));
+            }
+            let h = headers(&[("x-forwarded-for", &chain.join(", "))]);
+            let a = client_addr(Some("10.0.0.5".parse().unwrap()), &h, &trusted);
+            // The client's own claims sit left of its real address (even
+            // ones that look like proxies): never chosen.
+            proptest::prop_assert_eq!(a.ip, Some(client_ip.parse().unwrap()));
+            // From an untrusted peer, the headers are not read at all.
+            let a = client_addr(Some("203.0.113.7".parse().unwrap()), &h, &trusted);
+            proptest::prop_assert_eq!(a.ip, Some("203.0.113.7".parse().unwrap()));
+        }
+
+        #[test]
+        fn checked_text_is_exactly_text_without_controls_or_overrides(s in ".{0,40}") {
+            let ok = check_text(&s, true).is_ok();
+            let clean = s.chars().all(|c| {
+                matches!(c, '\t' | '\r' | '\n')
+                    || !(c.is_control()
+                        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
+            });
+            proptest::prop_assert_eq!(ok, clean);
+        }
+    }
 }
