@@ -1143,3 +1143,281 @@ async fn confidential_protocol_entries_are_no_search_oracle(b: Backend) {
     );
     assert!(html.contains("Φανερή") && html.contains("φωτισμό"));
 }
+
+/// Found by the attacker's try: slow or idle connections were never timed
+/// out, so 20 000 of them held every file descriptor ("slowloris"). Now a
+/// client has `http.header_read_timeout_secs` to send a request's headers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_idle_connections_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        Options {
+            tweak: Box::new(|c| c.http.header_read_timeout_secs = 1),
+            ..Options::default()
+        },
+    )
+    .await;
+    app.create_tenant(tenant_body("alpha", "Άλφα")).await;
+    let closed_within = |secs: u64, mut s: tokio::net::TcpStream| async move {
+        let mut buf = [0u8; 256];
+        let t = std::time::Instant::now();
+        loop {
+            match tokio::time::timeout(std::time::Duration::from_secs(secs), s.read(&mut buf)).await
+            {
+                Ok(Ok(0)) | Ok(Err(_)) => return Some(t.elapsed()),
+                Ok(Ok(_)) => continue, // a 408 page before closing is fine
+                Err(_) => return None,
+            }
+        }
+    };
+    // Idle: connects and says nothing.
+    let idle = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    assert!(
+        closed_within(5, idle).await.is_some(),
+        "an idle connection is closed"
+    );
+    // Trickling headers, one line a while.
+    let mut slow = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    slow.write_all(
+        format!("GET / HTTP/1.1\r\nHost: alpha.localhost:{}\r\n", app.port()).as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut cut = false;
+    for _ in 0..20 {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        if slow.write_all(b"X-Slow: yes\r\n").await.is_err() {
+            cut = true;
+            break;
+        }
+    }
+    if !cut {
+        cut = closed_within(3, slow).await.is_some();
+    }
+    assert!(cut, "a client trickling headers is cut off");
+    // Everyone else is served.
+    assert_eq!(
+        app.get("alpha.localhost", "/")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+dimos_it::on_both_backends!(what_the_attacker_s_try_found_is_closed);
+
+/// The rest of what the attacker's try found: JSON endpoints took
+/// `text/plain; charset=+json` (a type browsers send cross-site without a
+/// preflight); the development provider redirected to any scheme; `/\x/`
+/// redirected to `/\x`; a client's request id was written into pages as sent.
+async fn what_the_attacker_s_try_found_is_closed(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    tenant_with_staff(&app, "alpha", "Άλφα").await;
+    let host = "alpha.localhost";
+    let mut admin = Browser::new(&app);
+    admin.sign_in(host, "municipal-admin", "/").await;
+    let cookie = admin.cookie_header(host).unwrap();
+    for ct in [
+        "text/plain; charset=+json",
+        "text/plain;+json",
+        "application/x-www-form-urlencoded; a=+json",
+    ] {
+        let res = app
+            .post(host, "/admin/api/grants")
+            .header("cookie", &cookie)
+            .header("content-type", ct)
+            .body(format!(
+                r#"{{"tax_id":"{}","role":"kep-officer"}}"#,
+                dimos_it::tax_id("citizen")
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            matches!(res.status().as_u16(), 400 | 403 | 415 | 422),
+            "{ct}: {}",
+            res.status()
+        );
+    }
+    let granted: serde_json::Value = app
+        .get(host, "/admin/api/access")
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        !granted.to_string().contains(dimos_it::tax_id("citizen")),
+        "nothing was granted: {granted}"
+    );
+
+    // The development provider sends people only back to our own hosts.
+    let port = app.port();
+    for bad in [
+        format!("javascript://{host}:{port}/auth/callback?%0Aalert(1)//"),
+        format!("http://{host}:1/auth/callback"),
+        format!("http://{host}:{port}/auth/callback?x=1"),
+        format!("https://{host}:{port}/auth/callback"),
+    ] {
+        let res = app
+            .post("localhost", "/dev-idp/authorize")
+            .form(&[
+                ("response_type", "code"),
+                ("client_id", "dimos-dev"),
+                ("redirect_uri", bad.as_str()),
+                ("state", "s"),
+                ("person", "citizen"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{bad}");
+        let res = app
+            .get(
+                "localhost",
+                &format!(
+                    "/dev-idp/logout?post_logout_redirect_uri={}",
+                    url::form_urlencoded::byte_serialize(bad.as_bytes()).collect::<String>()
+                ),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.headers()["location"], "/", "{bad}");
+    }
+    // …and operators sign in through it to the admin host.
+    let mut operator = Browser::new(&app);
+    let (res, at) = operator
+        .sign_in("admin.localhost", "national-operator", "/")
+        .await;
+    assert_eq!(res.status(), 200, "{at}");
+    assert_eq!(at, operator.url("admin.localhost", "/"));
+
+    // `/\evil.example/` is not redirected to `/\evil.example`.
+    let raw = crate::security::raw_http(
+        &app,
+        &format!(
+            "GET /\\evil.example/ HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n"
+        ),
+    )
+    .await;
+    assert!(!raw.to_ascii_lowercase().contains("location: /\\"), "{raw}");
+
+    // A request id that is not an id is replaced.
+    let res = app
+        .get(host, "/nowhere")
+        .header("x-request-id", "<b>hello</b> world")
+        .send()
+        .await
+        .unwrap();
+    let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(id.len(), 36, "{id}");
+    let res = app
+        .get(host, "/nowhere")
+        .header("x-request-id", "proxy-1234.abc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], "proxy-1234.abc");
+}
+
+dimos_it::on_both_backends!(an_action_and_its_audit_entry_exist_together_or_not_at_all);
+
+/// Finding 15 (where an action holds its transaction): the audit entry is
+/// written in it. With the trail unwritable, registering in the protocol
+/// book fails whole: no number is taken without its entry.
+async fn an_action_and_its_audit_entry_exist_together_or_not_at_all(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    dimos_it::tenant_with_grants(
+        &app,
+        "alpha",
+        "Άλφα",
+        &[
+            ("municipal-admin", "protocol-officer"),
+            ("municipal-admin", "municipal-admin"),
+        ],
+    )
+    .await;
+    let host = "alpha.localhost";
+    let mut officer = Browser::new(&app);
+    officer.sign_in(host, "municipal-admin", "/").await;
+    let (page, _) = officer.get(&officer.url(host, "/staff/protocol")).await;
+    let csrf = csrf_of(&page.text().await.unwrap());
+    let register = |subject: &'static str| {
+        let cookie = officer.cookie_header(host).unwrap();
+        let csrf = csrf.clone();
+        let app = &app;
+        async move {
+            app.post(host, "/staff/protocol")
+                .header("cookie", cookie)
+                .form(&[
+                    ("_csrf", csrf.as_str()),
+                    ("direction", "incoming"),
+                    ("subject", subject),
+                    ("correspondent", "Κάποιος"),
+                    ("attachments", "0"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(register("Πρώτο").await, 303);
+    let db = dimos_db::Db::connect(&app.database_url, &Default::default())
+        .await
+        .unwrap();
+    let count = |table: &'static str| {
+        let db = db.clone();
+        async move {
+            let rows: Vec<(String,)> = db
+                .fetch_all(
+                    &dimos_db::sea_query::Query::select()
+                        .expr(dimos_db::sea_query::Expr::cust("'x'"))
+                        .from(dimos_db::sea_query::Alias::new(table))
+                        .to_owned(),
+                )
+                .await
+                .unwrap();
+            rows.len()
+        }
+    };
+    let (entries, audited) = (count("protocol_entries").await, count("audit_log").await);
+    // The trail cannot be written: the registration fails whole.
+    let url = app.database_url.clone();
+    let rename = |from: &'static str, to: &'static str| {
+        let url = url.clone();
+        async move { raw_sql(&url, &format!("ALTER TABLE {from} RENAME TO {to}")).await }
+    };
+    rename("audit_log", "audit_log_away").await;
+    assert_eq!(register("Δεύτερο").await, 500);
+    rename("audit_log_away", "audit_log").await;
+    assert_eq!(
+        count("protocol_entries").await,
+        entries,
+        "no number without its entry"
+    );
+    assert_eq!(count("audit_log").await, audited);
+    // And once it can, both are written.
+    assert_eq!(register("Τρίτο").await, 303);
+    assert_eq!(count("protocol_entries").await, entries + 1);
+    assert_eq!(count("audit_log").await, audited + 1);
+}
+
+/// Runs SQL as someone with database access would.
+async fn raw_sql(url: &str, sql: &str) {
+    use sqlx::Connection;
+    if url.starts_with("sqlite") {
+        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query(sql).execute(&mut c).await.unwrap();
+    } else {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query(sql).execute(&mut c).await.unwrap();
+    }
+}

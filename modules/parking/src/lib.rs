@@ -646,9 +646,8 @@ async fn renew(
         config(&t).await?.expiry_notice_days,
     )
     .await?;
-    tx.commit().await?;
-    record(
-        &state,
+    dimos_web::auth::record_in(
+        &mut tx,
         &t,
         who.user
             .audit(peer, "parking_permit_renewed")
@@ -656,6 +655,7 @@ async fn renew(
             .detail(json!({"card": p.card_number, "valid_until": until})),
     )
     .await?;
+    tx.commit().await?;
     Ok(Redirect::to("/parking/register?done=renewed").into_response())
 }
 

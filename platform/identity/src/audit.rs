@@ -128,10 +128,23 @@ impl AuditLog {
     /// Appends an entry. Concurrent appends race for the next sequence
     /// number; the primary key lets exactly one win and the others retry.
     pub async fn append(db: &TenantDb, entry: &AuditEntry) -> Result<i64, DbError> {
+        let mut tx = db.begin().await?;
+        let seq = Self::append_in(&mut tx, db, entry).await?;
+        tx.commit().await?;
+        Ok(seq)
+    }
+
+    /// Appends an entry inside the action's own transaction: the action and
+    /// its entry exist together or not at all. Call it last, just before
+    /// the commit (the tenant's audit lock is held from here to there).
+    pub async fn append_in(
+        tx: &mut dimos_db::TenantTx<'_>,
+        db: &TenantDb,
+        entry: &AuditEntry,
+    ) -> Result<i64, DbError> {
         // The chain needs the previous entry: appends of one tenant take
         // the tenant's audit lock, so concurrent requests (on any replica)
         // queue instead of racing for the same sequence number.
-        let mut tx = db.begin().await?;
         tx.lock(db, "audit").await?;
         let mut q = db.select(AuditLogTable::Table);
         q.columns([AuditLogTable::Seq, AuditLogTable::Hash])
@@ -159,7 +172,6 @@ impl AuditLog {
             hash.into(),
         ]);
         tx.insert_rows(&ins).await?;
-        tx.commit().await?;
         Ok(seq)
     }
 

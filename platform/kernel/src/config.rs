@@ -430,6 +430,12 @@ pub struct HttpConfig {
     pub request_timeout_secs: u64,
     /// In-flight requests get this long to finish on shutdown.
     pub shutdown_grace_secs: u64,
+    /// A client that has not sent a request's headers within this many
+    /// seconds (a slow or idle connection) is disconnected.
+    pub header_read_timeout_secs: u64,
+    /// Connections served at once per replica; more wait in the kernel's
+    /// accept queue (keep it below the process's open-files limit).
+    pub max_connections: usize,
     /// Addresses (CIDRs) of the reverse proxies in front of Dimos. Only
     /// from these is `X-Forwarded-For` believed (the client's address for
     /// rate limits and the audit trail); from anyone else it is ignored.
@@ -492,6 +498,8 @@ impl Default for HttpConfig {
             body_limit_bytes: 10 * 1024 * 1024,
             request_timeout_secs: 30,
             shutdown_grace_secs: 20,
+            header_read_timeout_secs: 10,
+            max_connections: 4096,
             trusted_proxies: vec![],
             metrics_listen: None,
             metrics_token: None,
@@ -650,6 +658,11 @@ impl Config {
         {
             return Err(ConfigError("identity rate limits must be positive".into()));
         }
+        if self.http.header_read_timeout_secs == 0 || self.http.max_connections == 0 {
+            return Err(ConfigError(
+                "http.header_read_timeout_secs and http.max_connections must be positive".into(),
+            ));
+        }
         if self.identity.assist_minutes == 0 {
             return Err(ConfigError(
                 "identity.assist_minutes must be positive".into(),
@@ -759,6 +772,19 @@ impl Config {
     }
 
     /// Origin (scheme, host, port) of public links to `host`.
+    /// The port people reach Dimos on (in public links).
+    pub fn public_port(&self) -> u16 {
+        let scheme = &self.http.public_scheme;
+        self.http
+            .public_port
+            .or(if scheme == "http" {
+                Some(self.listen.port())
+            } else {
+                None
+            })
+            .unwrap_or(if scheme == "https" { 443 } else { 80 })
+    }
+
     pub fn public_origin(&self, host: &str) -> String {
         let scheme = &self.http.public_scheme;
         let port = self.http.public_port.or(if scheme == "http" {

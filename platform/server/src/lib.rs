@@ -543,11 +543,14 @@ impl Application {
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = tx.send(true);
         };
-        let server = axum::serve(
+        let http = &self.state.config().http;
+        let server = serve(
             self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(signal);
+            router,
+            Duration::from_secs(http.header_read_timeout_secs),
+            http.max_connections,
+            signal,
+        );
         let deadline = async move {
             let _ = rx.wait_for(|stopped| *stopped).await;
             tokio::time::sleep(grace).await;
@@ -577,6 +580,88 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.run_until(shutdown_signal()).await
     }
+}
+
+/// The accept loop. Unlike `axum::serve`, it bounds how long a client may
+/// take to send a request's headers (slow and idle connections cannot hold
+/// the server: "slowloris") and how many connections are served at once;
+/// then, on `shutdown`, it stops accepting and waits for the connections
+/// in flight.
+async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    header_timeout: Duration,
+    max_connections: usize,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use tower::ServiceExt;
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(header_timeout))
+        .keep_alive_timeout(header_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let permits = Arc::new(tokio::sync::Semaphore::new(max_connections));
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            () = &mut shutdown => break,
+            p = permits.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, do not spin.
+                    tracing::error!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let service =
+            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                router.clone().oneshot(req.map(axum::body::Body::new))
+            });
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            // hyper's header timeout starts once the protocol is known, that
+            // is after the first bytes: a client that connects and says
+            // nothing is bounded here.
+            let mut first = [0u8; 1];
+            match tokio::time::timeout(header_timeout, stream.peek(&mut first)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                _ => {
+                    drop(permit);
+                    return;
+                }
+            }
+            let conn = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .into_owned();
+            // Errors here are a client going away or timing out.
+            let _ = watcher.watch(conn).await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 /// Ctrl-C or SIGTERM (what orchestrators send before killing a replica).

@@ -116,6 +116,29 @@ fn parse_node(s: &str) -> Option<IpAddr> {
         .and_then(|r| r.parse().ok())
 }
 
+/// A client's own `X-Request-Id` is kept (a proxy's id ties its log to
+/// ours) only when it looks like an id: 1–64 letters, digits, `-`, `_` or
+/// `.`. Anything else is dropped and a fresh one is made, so nobody writes
+/// what they like into our logs and error pages.
+pub async fn request_id(mut req: Request, next: Next) -> Response {
+    let ok = req
+        .headers()
+        .get_all("x-request-id")
+        .iter()
+        .map(|v| {
+            v.as_bytes().len() <= 64
+                && !v.is_empty()
+                && v.as_bytes()
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+        .collect::<Vec<_>>();
+    if ok.len() > 1 || ok.iter().any(|o| !o) {
+        req.headers_mut().remove("x-request-id");
+    }
+    next.run(req).await
+}
+
 /// Sets [`ClientAddr`] for everything after it.
 pub async fn client(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let peer = req

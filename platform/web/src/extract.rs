@@ -75,6 +75,29 @@ impl<S: Send + Sync> FromRequestParts<S> for Lang {
     }
 }
 
+/// Whether a request says its body is JSON: exactly `application/json` or
+/// `application/<something>+json`, parameters aside. Nothing a browser may
+/// send cross-site without a CORS preflight (`text/plain; charset=+json`
+/// passed a looser check), so JSON endpoints need no form token.
+pub fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(v) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = v
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/")
+            && essence.ends_with("+json")
+            && !essence.contains(char::is_whitespace))
+}
+
 /// JSON body whose rejections become our validation errors (422 with the
 /// field path), never axum's plain-text ones.
 pub struct Json<T>(pub T);
@@ -87,12 +110,7 @@ where
     type Rejection = AppError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, AppError> {
-        let ct_ok = req
-            .headers()
-            .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
-        if !ct_ok {
+        if !is_json(req.headers()) {
             return Err(Error::UnsupportedMediaType.into());
         }
         let bytes = axum::body::Bytes::from_request(req, state)

@@ -97,7 +97,8 @@ fn is_cross_site(req: &Request) -> bool {
 /// beginning `//` are left alone, so the redirect can never point off-site.
 fn without_trailing_slash(uri: &axum::http::Uri) -> Option<HeaderValue> {
     let path = uri.path();
-    if path.len() < 2 || !path.ends_with('/') || path.starts_with("//") {
+    // A backslash is a slash to browsers: `/\evil/` would go off-site.
+    if path.len() < 2 || !path.ends_with('/') || path.starts_with("//") || path.contains('\\') {
         return None;
     }
     let trimmed = path.trim_end_matches('/');

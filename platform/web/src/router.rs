@@ -162,6 +162,7 @@ pub fn build_router(state: AppState) -> Router {
     let body_limit = cfg.http.body_limit_bytes;
     let timeout = Duration::from_secs(cfg.http.request_timeout_secs);
     let layers = ServiceBuilder::new()
+        .layer(from_fn(crate::edge::request_id))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");

@@ -57,19 +57,40 @@ async fn jwks(State(state): State<AppState>) -> Result<Response> {
     Ok(axum::Json(provider(&state)?.jwks()).into_response())
 }
 
-/// A redirect target is acceptable when it is `/auth/callback` on a host
-/// of a registered municipality.
-fn redirect_allowed(state: &AppState, redirect_uri: &str) -> bool {
-    let Ok(url) = url::Url::parse(redirect_uri) else {
-        return false;
-    };
+/// Our own address for `url` if it is one: the public scheme, a host that
+/// is a registered municipality or the admin host (operators sign in too),
+/// and no query or fragment of its own.
+fn own_host(state: &AppState, url: &url::Url) -> Option<HostMatch> {
+    if url.scheme() != state.config().http.public_scheme
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return None;
+    }
     let host = match (url.host_str(), url.port()) {
         (Some(h), Some(p)) => format!("{h}:{p}"),
         (Some(h), None) => h.to_owned(),
-        _ => return false,
+        _ => return None,
     };
-    url.path() == "/auth/callback"
-        && matches!(state.registry().resolve(&host), HostMatch::Tenant(_))
+    // The port people use: a callback on another port of the same name is
+    // not ours.
+    if url.port_or_known_default() != Some(state.config().public_port()) {
+        return None;
+    }
+    match state.registry().resolve(&host) {
+        m @ (HostMatch::Tenant(_) | HostMatch::Operator) => Some(m),
+        _ => None,
+    }
+}
+
+/// A redirect target is acceptable when it is `/auth/callback` on a
+/// municipality's host or the admin host.
+fn redirect_allowed(state: &AppState, redirect_uri: &str) -> bool {
+    url::Url::parse(redirect_uri)
+        .ok()
+        .is_some_and(|url| url.path() == "/auth/callback" && own_host(state, &url).is_some())
 }
 
 #[derive(Debug, Deserialize)]
@@ -241,14 +262,9 @@ async fn end_session(
     let target = q
         .post_logout_redirect_uri
         .filter(|u| {
-            url::Url::parse(u).ok().is_some_and(|url| {
-                let host = match (url.host_str(), url.port()) {
-                    (Some(h), Some(p)) => format!("{h}:{p}"),
-                    (Some(h), None) => h.to_owned(),
-                    _ => String::new(),
-                };
-                matches!(state.registry().resolve(&host), HostMatch::Tenant(_))
-            })
+            url::Url::parse(u)
+                .ok()
+                .is_some_and(|url| own_host(&state, &url).is_some())
         })
         .unwrap_or_else(|| "/".into());
     Ok(Redirect::to(&target).into_response())

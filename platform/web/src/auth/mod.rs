@@ -289,9 +289,22 @@ pub fn check_csrf(user: &CurrentUser, posted: &str) -> Result<()> {
     }
 }
 
-/// Appends to the tenant's audit trail.
+/// Appends to the tenant's audit trail, in a transaction of its own. Where
+/// the action has a transaction, prefer [`record_in`].
 pub async fn record(state: &AppState, tenant: &CurrentTenant, entry: AuditEntry) -> Result<()> {
     AuditLog::append(&state.tenant_db(tenant.tenant.id), &entry).await?;
+    Ok(())
+}
+
+/// Appends to the tenant's audit trail inside the action's transaction,
+/// just before its commit: the action and its entry exist together or not
+/// at all.
+pub async fn record_in(
+    tx: &mut dimos_db::TenantTx<'_>,
+    tenant: &CurrentTenant,
+    entry: AuditEntry,
+) -> Result<()> {
+    AuditLog::append_in(tx, &tenant.db, &entry).await?;
     Ok(())
 }
 

@@ -5,7 +5,7 @@
 
 use super::{datetime, errors_view};
 use crate::access::{Authorized, ReadProtocol, RegisterProtocol};
-use crate::auth::{CurrentUser, check_csrf, record};
+use crate::auth::{CurrentUser, check_csrf, record_in};
 use crate::error::Result;
 use crate::extract::{CurrentTenant, Form, Peer};
 use crate::state::AppState;
@@ -230,10 +230,9 @@ pub async fn register(
         },
     )
     .await?;
-    tx.commit().await?;
     let number = format!("{}/{}", entry.number, entry.year);
-    record(
-        &state,
+    record_in(
+        &mut tx,
         &tenant,
         who.user
             .audit(peer, "protocol_registered")
@@ -241,5 +240,6 @@ pub async fn register(
             .detail(json!({"number": number, "direction": direction.as_str()})),
     )
     .await?;
+    tx.commit().await?;
     Ok(Redirect::to(&format!("/staff/protocol?registered={number}")).into_response())
 }

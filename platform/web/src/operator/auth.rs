@@ -131,14 +131,7 @@ pub async fn operator_guard(
 /// cross-site without a CORS preflight, which we never allow. Whatever the
 /// content type says, a body without the token is refused.
 async fn check_form_token(req: Request, csrf: &str, limit: usize) -> Result<Request, Response> {
-    let is_json = req
-        .headers()
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            let v = v.to_ascii_lowercase();
-            v.starts_with("application/json") || v.contains("+json")
-        });
+    let is_json = crate::extract::is_json(req.headers());
     if req.method() != axum::http::Method::POST || is_json {
         return Ok(req);
     }
