@@ -1071,11 +1071,9 @@ async fn futures_like(
     out
 }
 
-dimos_it::on_both_backends!(confidential_protocol_entries_are_no_search_oracle);
-
-/// Finding 11: the protocol search matched confidential subjects and
-/// showed their correspondent.
-async fn confidential_protocol_entries_are_no_search_oracle(b: Backend) {
+/// Alpha, whose admin keeps the protocol book, signed in: the app, the
+/// admin's cookie and form token.
+async fn protocol_office(b: Backend) -> (TestApp, String, String) {
     let app = TestApp::spawn(b).await;
     dimos_it::tenant_with_grants(
         &app,
@@ -1087,56 +1085,93 @@ async fn confidential_protocol_entries_are_no_search_oracle(b: Backend) {
         ],
     )
     .await;
+    let (cookie, csrf) = {
+        let mut officer = Browser::new(&app);
+        officer
+            .sign_in("alpha.localhost", "municipal-admin", "/")
+            .await;
+        let (page, _) = officer
+            .get(&officer.url("alpha.localhost", "/staff/protocol"))
+            .await;
+        let csrf = csrf_of(&page.text().await.unwrap());
+        (officer.cookie_header("alpha.localhost").unwrap(), csrf)
+    };
+    (app, cookie, csrf)
+}
+
+/// Registers an incoming letter in Alpha's protocol book; the status.
+async fn register_entry(
+    app: &TestApp,
+    (cookie, csrf): (&str, &str),
+    subject: &str,
+    correspondent: &str,
+    confidential: bool,
+) -> u16 {
+    let mut fields = vec![
+        ("_csrf", csrf),
+        ("direction", "incoming"),
+        ("subject", subject),
+        ("correspondent", correspondent),
+        ("attachments", "0"),
+    ];
+    if confidential {
+        fields.push(("confidential", "on"));
+    }
+    app.post("alpha.localhost", "/staff/protocol")
+        .header("cookie", cookie)
+        .form(&fields)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+dimos_it::on_both_backends!(confidential_protocol_entries_are_no_search_oracle);
+
+/// Finding 11: the protocol search matched confidential subjects and
+/// showed their correspondent.
+async fn confidential_protocol_entries_are_no_search_oracle(b: Backend) {
+    let (app, cookie, csrf) = protocol_office(b).await;
     let host = "alpha.localhost";
-    let mut officer = Browser::new(&app);
-    officer
-        .sign_in(host, "municipal-admin", "/staff/protocol")
-        .await;
-    let (page, _) = officer.get(&officer.url(host, "/staff/protocol")).await;
-    let csrf = csrf_of(&page.text().await.unwrap());
     for (subject, correspondent, confidential) in [
         ("Πειθαρχική υπόθεση Χ", "Γεώργιος Κρυφός", true),
         ("Αίτηση για φωτισμό", "Ελένη Φανερή", false),
     ] {
-        let mut fields = vec![
-            ("_csrf", csrf.as_str()),
-            ("direction", "incoming"),
-            ("subject", subject),
-            ("correspondent", correspondent),
-            ("attachments", "0"),
-        ];
-        if confidential {
-            fields.push(("confidential", "on"));
-        }
-        let res = officer
-            .request(
-                Method::POST,
-                &officer.url(host, "/staff/protocol"),
-                Some(&fields),
-            )
-            .await;
-        assert!(res.status().is_redirection(), "{}", res.status());
+        let status =
+            register_entry(&app, (&cookie, &csrf), subject, correspondent, confidential).await;
+        assert_eq!(status, 303);
     }
-    let port = app.port();
-    let search = move |q: &str| {
+    let page = |path: String| {
+        let cookie = cookie.clone();
+        let app = &app;
+        async move {
+            app.get(host, &path)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let search = |q: &str| {
         format!(
-            "http://{host}:{port}/staff/protocol?q={}",
+            "/staff/protocol?q={}",
             url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
         )
     };
     for q in ["Πειθαρχική", "Κρυφός"] {
-        let (page, _) = officer.get(&search(q)).await;
-        let html = page.text().await.unwrap();
+        let html = page(search(q)).await;
         assert!(
             html.contains("Καμία καταχώριση."),
             "a search on a confidential entry's {q:?} finds nothing: {html}"
         );
     }
-    let (page, _) = officer.get(&search("Φανερή")).await;
-    assert!(!page.text().await.unwrap().contains("Καμία καταχώριση."));
+    assert!(!page(search("Φανερή")).await.contains("Καμία καταχώριση."));
     // The list shows the entry exists, nothing of what it says.
-    let (page, _) = officer.get(&officer.url(host, "/staff/protocol")).await;
-    let html = page.text().await.unwrap();
+    let html = page("/staff/protocol".into()).await;
     assert!(
         !html.contains("Κρυφός") && !html.contains("Πειθαρχική"),
         "{html}"
@@ -1332,43 +1367,9 @@ dimos_it::on_both_backends!(an_action_and_its_audit_entry_exist_together_or_not_
 /// written in it. With the trail unwritable, registering in the protocol
 /// book fails whole: no number is taken without its entry.
 async fn an_action_and_its_audit_entry_exist_together_or_not_at_all(b: Backend) {
-    let app = TestApp::spawn(b).await;
-    dimos_it::tenant_with_grants(
-        &app,
-        "alpha",
-        "Άλφα",
-        &[
-            ("municipal-admin", "protocol-officer"),
-            ("municipal-admin", "municipal-admin"),
-        ],
-    )
-    .await;
-    let host = "alpha.localhost";
-    let mut officer = Browser::new(&app);
-    officer.sign_in(host, "municipal-admin", "/").await;
-    let (page, _) = officer.get(&officer.url(host, "/staff/protocol")).await;
-    let csrf = csrf_of(&page.text().await.unwrap());
-    let register = |subject: &'static str| {
-        let cookie = officer.cookie_header(host).unwrap();
-        let csrf = csrf.clone();
-        let app = &app;
-        async move {
-            app.post(host, "/staff/protocol")
-                .header("cookie", cookie)
-                .form(&[
-                    ("_csrf", csrf.as_str()),
-                    ("direction", "incoming"),
-                    ("subject", subject),
-                    ("correspondent", "Κάποιος"),
-                    ("attachments", "0"),
-                ])
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    };
+    let (app, cookie, csrf) = protocol_office(b).await;
+    let register =
+        |subject: &'static str| register_entry(&app, (&cookie, &csrf), subject, "Κάποιος", false);
     assert_eq!(register("Πρώτο").await, 303);
     let db = dimos_db::Db::connect(&app.database_url, &Default::default())
         .await

@@ -55,6 +55,30 @@ fn document_id(html: &str, prefix: &str) -> String {
         .collect()
 }
 
+/// Posts one file (as `file`, with the form's token) as `who`; the status.
+async fn post_file(
+    app: &TestApp,
+    who: &dimos_it::Browser<'_>,
+    (host, path): (&str, &str),
+    csrf: &str,
+    (name, bytes): (&str, Vec<u8>),
+) -> u16 {
+    let form = reqwest::multipart::Form::new()
+        .text("_csrf", csrf.to_owned())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
+        );
+    app.post(host, path)
+        .header("cookie", who.cookie_header(host).unwrap())
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 /// Posts the public check form; returns the page.
 async fn check(
     app: &TestApp,
@@ -124,20 +148,15 @@ async fn a_signed_document_verifies_with_openssl_and_revocation_shows(b: Backend
     let theirs = document_id(&html, &staff_doc);
     // The decision is the municipality's own document.
     let doc = pdf("Απόφαση 17/2026 — Δήμος Άλφα");
-    let form = reqwest::multipart::Form::new()
-        .text("_csrf", csrf_of(&html))
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(doc.clone()).file_name("Απόφαση.pdf"),
-        );
-    let res = app
-        .post(&host, &format!("/staff/cases/{case}/documents"))
-        .header("cookie", mayor.cookie_header(&host).unwrap())
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
+    let status = post_file(
+        &app,
+        &mayor,
+        (&host, &format!("/staff/cases/{case}/documents")),
+        &csrf_of(&html),
+        ("Απόφαση.pdf", doc.clone()),
+    )
+    .await;
+    assert_eq!(status, 303);
 
     // No certificate yet: signing is refused with a clear message.
     let (status, html) = page(&mut mayor, &host, &format!("/staff/cases/{case}")).await;
@@ -361,20 +380,15 @@ async fn staff_add_internal_documents_and_citizens_replace_theirs(b: Backend) {
     // the file for staff.
     let (_, html) = page(&mut citizen, &host, &format!("/cases/{case}")).await;
     let old = document_id(&html, &format!("/cases/{case}/documents/"));
-    let form = reqwest::multipart::Form::new()
-        .text("_csrf", csrf_of(&html))
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(pdf("v2")).file_name("Νέο.pdf"),
-        );
-    let res = app
-        .post(&host, &format!("/cases/{case}/documents/{old}/replace"))
-        .header("cookie", citizen.cookie_header(&host).unwrap())
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
+    let status = post_file(
+        &app,
+        &citizen,
+        (&host, &format!("/cases/{case}/documents/{old}/replace")),
+        &csrf_of(&html),
+        ("Νέο.pdf", pdf("v2")),
+    )
+    .await;
+    assert_eq!(status, 303);
     let (_, html) = page(&mut citizen, &host, &format!("/cases/{case}")).await;
     assert!(
         html.contains("Νέο.pdf") && !html.contains(">Παλιό.pdf<"),

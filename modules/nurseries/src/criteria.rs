@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use dimos_kernel::{Error, FieldError, LocalizedText};
 use dimos_web::access::{Authorized, ConfigureServices};
-use dimos_web::auth::{check_csrf, record};
+use dimos_web::auth::check_csrf;
 use dimos_web::extract::{Form, Peer};
 use dimos_web::{AppState, CurrentTenant, Result, Ui};
 use minijinja::context;
@@ -272,16 +272,7 @@ async fn store(
     c: &NurseriesConfig,
     what: &str,
 ) -> Result<Response> {
-    crate::settings::save(&t.db, c, who.user.account.id, state.workflow().now()).await?;
-    record(
-        state,
-        t,
-        who.user
-            .audit(peer, "nursery_settings_changed")
-            .record("module:nurseries")
-            .detail(serde_json::to_value(c).unwrap_or_default()),
-    )
-    .await?;
+    crate::settings::save_audited(state, t, &who.user, peer, c).await?;
     Ok(Redirect::to(&format!("/nurseries/settings?done={what}")).into_response())
 }
 

@@ -32,7 +32,31 @@ pub async fn saved(tdb: &TenantDb) -> Result<Option<NurseriesConfig>, DbError> {
         .map(|(c,)| c.0))
 }
 
+/// Saves the settings and their audit entry in one transaction: they exist
+/// together or not at all.
+pub(crate) async fn save_audited(
+    state: &dimos_web::AppState,
+    t: &dimos_web::CurrentTenant,
+    user: &dimos_web::auth::CurrentUser,
+    peer: dimos_web::extract::Peer,
+    c: &NurseriesConfig,
+) -> dimos_web::Result<()> {
+    let mut tx = t.db.begin().await?;
+    save(&mut tx, &t.db, c, user.account.id, state.workflow().now()).await?;
+    dimos_web::auth::record_in(
+        &mut tx,
+        t,
+        user.audit(peer, "nursery_settings_changed")
+            .record("module:nurseries")
+            .detail(serde_json::to_value(c).unwrap_or_default()),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 pub async fn save(
+    tx: &mut dimos_db::TenantTx<'_>,
     tdb: &TenantDb,
     c: &NurseriesConfig,
     by: Uuid,
@@ -58,7 +82,7 @@ pub async fn save(
             ])
             .to_owned(),
     );
-    tdb.insert_rows(&q).await.map(drop)
+    tx.insert_rows(&q).await.map(drop)
 }
 
 /// Extra empty rows the form offers for adding.
@@ -381,7 +405,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use dimos_web::access::{Authorized, ConfigureServices};
-use dimos_web::auth::{check_csrf, record};
+use dimos_web::auth::check_csrf;
 use dimos_web::extract::{Form, Peer};
 use dimos_web::{AppState, CurrentTenant, Result, Ui};
 use minijinja::context;
@@ -504,16 +528,7 @@ pub(crate) async fn save_page(
     let kinds: Vec<String> = def.documents.iter().map(|d| d.id.clone()).collect();
     match posted.parse(&kinds) {
         Ok(c) => {
-            save(&t.db, &c, who.user.account.id, state.workflow().now()).await?;
-            record(
-                &state,
-                &t,
-                who.user
-                    .audit(peer, "nursery_settings_changed")
-                    .record("module:nurseries")
-                    .detail(serde_json::to_value(&c).unwrap_or_default()),
-            )
-            .await?;
+            save_audited(&state, &t, &who.user, peer, &c).await?;
             Ok(Redirect::to("/nurseries/settings/all?saved=1").into_response())
         }
         Err(errors) => {

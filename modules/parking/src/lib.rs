@@ -815,9 +815,17 @@ async fn save_settings(
         )
         .await;
     }
-    settings::save(&t.db, &c, who.user.account.id, state.workflow().now()).await?;
-    record(
-        &state,
+    let mut tx = t.db.begin().await?;
+    settings::save(
+        &mut tx,
+        &t.db,
+        &c,
+        who.user.account.id,
+        state.workflow().now(),
+    )
+    .await?;
+    dimos_web::auth::record_in(
+        &mut tx,
         &t,
         who.user
             .audit(peer, "parking_settings_changed")
@@ -825,6 +833,7 @@ async fn save_settings(
             .detail(json!({"validity_years": c.validity_years, "expiry_notice_days": c.expiry_notice_days})),
     )
     .await?;
+    tx.commit().await?;
     Ok(Redirect::to("/parking/settings?saved=1").into_response())
 }
 

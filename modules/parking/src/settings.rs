@@ -43,7 +43,10 @@ pub async fn current(t: &CurrentTenant) -> Result<ParkingConfig, DbError> {
     })
 }
 
+/// Saves the municipality's settings inside `tx` (the admin's action,
+/// audited in the same transaction).
 pub async fn save(
+    tx: &mut dimos_db::TenantTx<'_>,
     tdb: &TenantDb,
     c: &ParkingConfig,
     by: Uuid,
@@ -71,5 +74,5 @@ pub async fn save(
             ])
             .to_owned(),
     );
-    tdb.insert_rows(&q).await.map(drop)
+    tx.insert_rows(&q).await.map(drop)
 }

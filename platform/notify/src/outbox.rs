@@ -166,7 +166,10 @@ pub async fn settings(tdb: &TenantDb) -> Result<Option<Settings>, DbError> {
     tdb.fetch_optional(&q).await
 }
 
+/// Saves the municipality's sender settings inside `tx` (the caller's
+/// action, audited in the same transaction).
 pub async fn save_settings(
+    tx: &mut dimos_db::TenantTx<'_>,
     tdb: &TenantDb,
     s: &Settings,
     now: DateTime<Utc>,
@@ -205,7 +208,7 @@ pub async fn save_settings(
             ])
             .to_owned(),
     );
-    tdb.insert_rows(&q).await.map(drop)
+    tx.insert_rows(&q).await.map(drop)
 }
 
 /// A message as staff see it on a case.

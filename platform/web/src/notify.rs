@@ -512,15 +512,17 @@ pub async fn save_settings(
         sms_sender: sender.to_owned(),
         alert_address: f.alert_address.trim().to_owned(),
     };
-    outbox::save_settings(&tenant.db, &s, state.workflow().now()).await?;
-    record(
-        &state,
+    let mut tx = tenant.db.begin().await?;
+    outbox::save_settings(&mut tx, &tenant.db, &s, state.workflow().now()).await?;
+    crate::auth::record_in(
+        &mut tx,
         &tenant,
         who.user
             .audit(peer, "notification_settings_changed")
             .detail(serde_json::to_value(&s).unwrap_or_default()),
     )
     .await?;
+    tx.commit().await?;
     Ok(Redirect::to("/admin/notifications?saved=settings").into_response())
 }
 
