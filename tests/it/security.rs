@@ -1422,3 +1422,64 @@ async fn raw_sql(url: &str, sql: &str) {
         sqlx::query(sql).execute(&mut c).await.unwrap();
     }
 }
+
+dimos_it::on_both_backends!(a_withdrawal_and_its_audit_entry_exist_together_or_not_at_all);
+
+/// Finding 15 for a workflow step: the withdrawal runs in the handler's
+/// transaction with its entry; with the trail unwritable, the case stays
+/// open.
+async fn a_withdrawal_and_its_audit_entry_exist_together_or_not_at_all(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    tenant_with_staff(&app, "alpha", "Άλφα").await;
+    app.enable_module("alpha", "example", json!({})).await;
+    let host = "alpha.localhost";
+    let mut citizen = crate::flows::person(&app, host, "citizen").await;
+    let (case, _) = crate::flows::submit(&mut citizen, host, "Εκδήλωση").await;
+    let (page, _) = citizen
+        .get(&citizen.url(host, &format!("/cases/{case}")))
+        .await;
+    let csrf = csrf_of(&page.text().await.unwrap());
+    let withdraw = |cookie: String| {
+        let (app, csrf, case) = (&app, csrf.clone(), case.clone());
+        async move {
+            app.post(host, &format!("/cases/{case}/withdraw"))
+                .header("cookie", cookie)
+                .form(&[
+                    ("_csrf", csrf.as_str()),
+                    ("confirm", "yes"),
+                    ("reason", "Ακυρώθηκε"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let cookie = citizen.cookie_header(host).unwrap();
+    let url = app.database_url.clone();
+    raw_sql(&url, "ALTER TABLE audit_log RENAME TO audit_log_away").await;
+    assert_eq!(withdraw(cookie.clone()).await, 500);
+    raw_sql(&url, "ALTER TABLE audit_log_away RENAME TO audit_log").await;
+    let status = |c: &serde_json::Value| c["case"]["status"].as_str().unwrap_or("").to_owned();
+    let api = |cookie: String| {
+        let (app, case) = (&app, case.clone());
+        async move {
+            app.get(host, &format!("/api/cases/{case}"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    assert_ne!(
+        status(&api(cookie.clone()).await),
+        "closed",
+        "not withdrawn without its entry"
+    );
+    assert_eq!(withdraw(cookie.clone()).await, 303);
+    assert_eq!(status(&api(cookie).await), "closed");
+}

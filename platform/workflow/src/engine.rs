@@ -848,6 +848,24 @@ impl Engine {
         applicant: Uuid,
         message: &str,
     ) -> Result<(), Error> {
+        let mut tx = tdb.begin().await?;
+        self.respond_tx(&mut tx, tdb, case_id, actor, applicant, message)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The same, inside the caller's transaction (which may add the
+    /// action's audit entry before committing).
+    pub async fn respond_tx(
+        &self,
+        tx: &mut TenantTx<'_>,
+        tdb: &TenantDb,
+        case_id: CaseId,
+        actor: &Actor,
+        applicant: Uuid,
+        message: &str,
+    ) -> Result<(), Error> {
         let message = message.trim();
         if message.chars().count() > 5000 {
             return Err(Error::Validation(vec![
@@ -855,15 +873,14 @@ impl Engine {
             ]));
         }
         let now = self.clock.now();
-        let mut tx = tdb.begin().await?;
-        let mut case = load_case(&mut tx, tdb, case_id).await?;
+        let mut case = load_case(tx, tdb, case_id).await?;
         if case.applicant != applicant {
             return Err(Error::NotFound);
         }
         if case.status != "waiting" {
             return Err(Error::Conflict("case-not-waiting"));
         }
-        let def = self.snapshot_in(&mut tx, tdb, case.snapshot_id).await?;
+        let def = self.snapshot_in(tx, tdb, case.snapshot_id).await?;
         let Some(Step::Wait(w)) = def.step(&case.step) else {
             return Err(Error::Conflict("case-not-waiting"));
         };
@@ -872,7 +889,7 @@ impl Engine {
         let mut run = self.run(tdb, &def, now);
         run.resume(&mut case);
         run.event(
-            &mut tx,
+            tx,
             &case,
             "citizen-responded",
             &step,
@@ -883,8 +900,7 @@ impl Engine {
             json!({}),
         )
         .await?;
-        run.advance(&mut tx, &mut case, next).await?;
-        tx.commit().await?;
+        run.advance(tx, &mut case, next).await?;
         Ok(())
     }
 
@@ -897,26 +913,43 @@ impl Engine {
         applicant: Uuid,
         reason: &str,
     ) -> Result<(), Error> {
-        let now = self.clock.now();
         let mut tx = tdb.begin().await?;
-        let mut case = load_case(&mut tx, tdb, case_id).await?;
+        self.withdraw_tx(&mut tx, tdb, case_id, actor, applicant, reason)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The same, inside the caller's transaction (which may add the
+    /// action's audit entry before committing).
+    pub async fn withdraw_tx(
+        &self,
+        tx: &mut TenantTx<'_>,
+        tdb: &TenantDb,
+        case_id: CaseId,
+        actor: &Actor,
+        applicant: Uuid,
+        reason: &str,
+    ) -> Result<(), Error> {
+        let now = self.clock.now();
+        let mut case = load_case(tx, tdb, case_id).await?;
         if case.applicant != applicant {
             return Err(Error::NotFound);
         }
         if case.status == "closed" {
             return Err(Error::Conflict("case-closed"));
         }
-        let def = self.snapshot_in(&mut tx, tdb, case.snapshot_id).await?;
+        let def = self.snapshot_in(tx, tdb, case.snapshot_id).await?;
         let mut run = self.run(tdb, &def, now);
         run.resume(&mut case);
-        let mut open = crate::query::open_task_ids(&mut tx, tdb, case_id.0).await?;
+        let mut open = crate::query::open_task_ids(tx, tdb, case_id.0).await?;
         let mut q = tdb.update(Tasks::Table);
         q.value(Tasks::Status, "cancelled")
             .and_where(Expr::col(Tasks::CaseId).eq(case_id.0))
             .and_where(Expr::col(Tasks::Status).eq("open"));
         tx.execute(&q).await?;
         open.push(case_id.0);
-        jobs::cancel_for(&mut tx, tdb, &open).await?;
+        jobs::cancel_for(tx, tdb, &open).await?;
         let reason = reason.trim();
         case.status = "closed".into();
         case.result = Some("withdrawn".into());
@@ -924,7 +957,7 @@ impl Engine {
         case.closed_at = Some(now);
         let step = case.step.clone();
         run.event(
-            &mut tx,
+            tx,
             &case,
             "withdrawn",
             &step,
@@ -935,8 +968,7 @@ impl Engine {
             json!({}),
         )
         .await?;
-        save_case(&mut tx, tdb, &case, now).await?;
-        tx.commit().await?;
+        save_case(tx, tdb, &case, now).await?;
         Ok(())
     }
 

@@ -4,7 +4,7 @@
 //! of someone else, or of another municipality, is a 404.
 
 use super::{CaseView, PER_PAGE, case_view, page_of, pager, timeline};
-use crate::auth::{CurrentUser, check_csrf, record};
+use crate::auth::{CurrentUser, check_csrf};
 use crate::error::{AppError, Result};
 use crate::extract::{CurrentTenant, Form, Peer};
 use crate::state::AppState;
@@ -222,9 +222,12 @@ async fn respond(
 ) -> Result<Response> {
     check_csrf(&user, &f.csrf)?;
     let c = own_case(&tenant, &user, id).await?;
+    // The answer and its audit entry: one transaction.
+    let mut tx = tenant.db.begin().await?;
     let result = state
         .workflow()
-        .respond(
+        .respond_tx(
+            &mut tx,
             &tenant.db,
             c.case_id(),
             &actor(&user),
@@ -234,16 +237,19 @@ async fn respond(
         .await;
     match result {
         Ok(()) => {
-            record(
-                &state,
+            crate::auth::record_in(
+                &mut tx,
                 &tenant,
                 user.audit(peer, "case_responded")
                     .record(format!("case:{id}")),
             )
             .await?;
+            tx.commit().await?;
             Ok(Redirect::to(&format!("/cases/{id}?done=responded")).into_response())
         }
         Err(Error::Validation(errs)) => {
+            // Nothing was changed: let the transaction go before the page.
+            drop(tx);
             let (s, h) = page(
                 &state,
                 &ui,
@@ -294,9 +300,12 @@ async fn withdraw(
         ])
         .into());
     }
+    // The withdrawal and its audit entry: one transaction.
+    let mut tx = tenant.db.begin().await?;
     state
         .workflow()
-        .withdraw(
+        .withdraw_tx(
+            &mut tx,
             &tenant.db,
             c.case_id(),
             &actor(&user),
@@ -304,13 +313,14 @@ async fn withdraw(
             &f.reason,
         )
         .await?;
-    record(
-        &state,
+    crate::auth::record_in(
+        &mut tx,
         &tenant,
         user.audit(peer, "case_withdrawn")
             .record(format!("case:{id}")),
     )
     .await?;
+    tx.commit().await?;
     Ok(Redirect::to(&format!("/cases/{id}?done=withdrawn")).into_response())
 }
 
