@@ -1483,3 +1483,31 @@ async fn a_withdrawal_and_its_audit_entry_exist_together_or_not_at_all(b: Backen
     assert_eq!(withdraw(cookie.clone()).await, 303);
     assert_eq!(status(&api(cookie).await), "closed");
 }
+
+dimos_it::on_both_backends!(a_decision_and_its_audit_entry_exist_together_or_not_at_all);
+
+/// Finding 15 for staff: completing a task (a decision) and its entry are
+/// one transaction; with the trail unwritable the task is still open.
+async fn a_decision_and_its_audit_entry_exist_together_or_not_at_all(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    tenant_with_staff(&app, "alpha", "Άλφα").await;
+    app.enable_module("alpha", "example", json!({})).await;
+    let host = "alpha.localhost";
+    let mut citizen = crate::flows::person(&app, host, "citizen").await;
+    let (case, _) = crate::flows::submit(&mut citizen, host, "Συναυλία").await;
+    let mut tech = crate::flows::person(&app, host, "technical-employee").await;
+    let task = crate::flows::claim(&mut tech, host, &case).await;
+    let decide = [("outcome", "accept"), ("assessment", "Πλήρης")];
+    let url = app.database_url.clone();
+    raw_sql(&url, "ALTER TABLE audit_log RENAME TO audit_log_away").await;
+    let (status, _) = crate::flows::complete(&mut tech, host, &case, &task, &decide).await;
+    raw_sql(&url, "ALTER TABLE audit_log_away RENAME TO audit_log").await;
+    assert_eq!(status, 500);
+    let mine = crate::flows::agenda(&mut tech, host, "mine").await;
+    assert!(
+        mine.to_string().contains(&task),
+        "the task is still the technician's, undecided: {mine}"
+    );
+    let (status, _) = crate::flows::complete(&mut tech, host, &case, &task, &decide).await;
+    assert_eq!(status, 200);
+}

@@ -676,7 +676,26 @@ impl Engine {
         comment: &str,
     ) -> Result<(), Error> {
         let mut tx = tdb.begin().await?;
-        let t = crate::query::task_in(&mut tx, tdb, task)
+        self.complete_tx(&mut tx, tdb, task, who, outcome, posted, comment)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The same, inside the caller's transaction (which may add the
+    /// decision's audit entry before committing).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn complete_tx(
+        &self,
+        tx: &mut TenantTx<'_>,
+        tdb: &TenantDb,
+        task: TaskId,
+        who: &Staff,
+        outcome: &str,
+        posted: &BTreeMap<String, String>,
+        comment: &str,
+    ) -> Result<(), Error> {
+        let t = crate::query::task_in(tx, tdb, task)
             .await?
             .ok_or(Error::NotFound)?;
         if t.status != "open" {
@@ -686,7 +705,7 @@ impl Engine {
             return Err(Error::Conflict("task-not-yours"));
         }
         self.finish(
-            &mut tx,
+            tx,
             tdb,
             t,
             &who.actor(),
@@ -696,9 +715,7 @@ impl Engine {
             comment,
             false,
         )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        .await
     }
 
     /// Completes a task whose work a module does (a step with an `action`),

@@ -357,6 +357,8 @@ pub async fn complete(
     }
     let outcome = posted.get("outcome").cloned().unwrap_or_default();
     let comment = posted.get("comment").cloned().unwrap_or_default();
+    // The decision and its audit entry: one transaction.
+    let mut tx = tenant.db.begin().await?;
     let result = if outcome.is_empty() {
         Err(Error::Validation(vec![FieldError::new(
             "outcome", "required",
@@ -364,7 +366,8 @@ pub async fn complete(
     } else {
         state
             .workflow()
-            .complete(
+            .complete_tx(
+                &mut tx,
                 &tenant.db,
                 TaskId(id),
                 &who.staff,
@@ -376,8 +379,8 @@ pub async fn complete(
     };
     match result {
         Ok(()) => {
-            record(
-                &state,
+            crate::auth::record_in(
+                &mut tx,
                 &tenant,
                 who.user
                     .audit(peer, "task_completed")
@@ -385,9 +388,12 @@ pub async fn complete(
                     .detail(json!({"task": id, "step": t.step, "outcome": outcome})),
             )
             .await?;
+            tx.commit().await?;
             Ok(Redirect::to("/staff/agenda?done=completed").into_response())
         }
         Err(Error::Validation(errs)) => {
+            // Nothing was changed: let the transaction go before the page.
+            drop(tx);
             let (s, h) = case_page(
                 &state,
                 &ui,
