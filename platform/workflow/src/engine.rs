@@ -615,6 +615,20 @@ impl Engine {
         self.set_assignee(tdb, task, to, &by.actor(), None).await
     }
 
+    /// The same, inside the caller's transaction (which may add the
+    /// action's audit entry before committing).
+    pub async fn assign_tx(
+        &self,
+        tx: &mut TenantTx<'_>,
+        tdb: &TenantDb,
+        task: TaskId,
+        to: Option<(Uuid, String)>,
+        by: &Staff,
+    ) -> Result<(), Error> {
+        self.set_assignee_tx(tx, tdb, task, to, &by.actor(), None)
+            .await
+    }
+
     async fn set_assignee(
         &self,
         tdb: &TenantDb,
@@ -623,7 +637,23 @@ impl Engine {
         actor: &Actor,
         must_hold: Option<Uuid>,
     ) -> Result<(), Error> {
-        let t = crate::query::task(tdb, task)
+        let mut tx = tdb.begin().await?;
+        self.set_assignee_tx(&mut tx, tdb, task, to, actor, must_hold)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_assignee_tx(
+        &self,
+        tx: &mut TenantTx<'_>,
+        tdb: &TenantDb,
+        task: TaskId,
+        to: Option<(Uuid, String)>,
+        actor: &Actor,
+        must_hold: Option<Uuid>,
+    ) -> Result<(), Error> {
+        let t = crate::query::task_in(tx, tdb, task)
             .await?
             .ok_or(Error::NotFound)?;
         if t.status != "open" {
@@ -635,7 +665,6 @@ impl Engine {
             return Err(Error::Forbidden);
         }
         let now = self.clock.now();
-        let mut tx = tdb.begin().await?;
         let mut q = tdb.update(Tasks::Table);
         q.value(Tasks::Assignee, to.as_ref().map(|t| t.0))
             .value(Tasks::AssigneeName, to.as_ref().map(|t| t.1.clone()))
@@ -645,11 +674,11 @@ impl Engine {
         if tx.execute(&q).await? != 1 {
             return Err(Error::Conflict("task-closed"));
         }
-        let case = load_case(&mut tx, tdb, CaseId(t.case_id)).await?;
-        let def = self.snapshot_in(&mut tx, tdb, case.snapshot_id).await?;
+        let case = load_case(tx, tdb, CaseId(t.case_id)).await?;
+        let def = self.snapshot_in(tx, tdb, case.snapshot_id).await?;
         self.run(tdb, &def, now)
             .event(
-                &mut tx,
+                tx,
                 &case,
                 if to.is_some() { "task-assigned" } else { "task-released" },
                 &t.step,
@@ -660,7 +689,6 @@ impl Engine {
                 json!({"task": t.id, "to": to.as_ref().map(|t| t.0), "to_name": to.as_ref().map(|t| &t.1)}),
             )
             .await?;
-        tx.commit().await?;
         Ok(())
     }
 

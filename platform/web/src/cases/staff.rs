@@ -8,7 +8,7 @@ use super::{
     pager, staff_of, step_name, timeline, value_text,
 };
 use crate::access::{AssignTasks, Authorized, Permission, ReadCases, subjects};
-use crate::auth::{check_csrf, record};
+use crate::auth::check_csrf;
 use crate::error::{AppError, Result};
 use crate::extract::{CurrentTenant, Form, Peer};
 use crate::state::AppState;
@@ -580,12 +580,14 @@ pub async fn assign(
             .unwrap_or_default();
         Some((to, name))
     };
+    // The assignment and its audit entry: one transaction.
+    let mut tx = tenant.db.begin().await?;
     state
         .workflow()
-        .assign(&tenant.db, TaskId(id), to.clone(), &me)
+        .assign_tx(&mut tx, &tenant.db, TaskId(id), to.clone(), &me)
         .await?;
-    record(
-        &state,
+    crate::auth::record_in(
+        &mut tx,
         &tenant,
         who.user
             .audit(peer, "task_assigned")
@@ -593,6 +595,7 @@ pub async fn assign(
             .detail(json!({"task": id, "to": to.map(|t| t.0)})),
     )
     .await?;
+    tx.commit().await?;
     Ok(Redirect::to("/staff/team").into_response())
 }
 
