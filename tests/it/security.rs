@@ -1391,14 +1391,7 @@ async fn an_action_and_its_audit_entry_exist_together_or_not_at_all(b: Backend) 
     };
     let (entries, audited) = (count("protocol_entries").await, count("audit_log").await);
     // The trail cannot be written: the registration fails whole.
-    let url = app.database_url.clone();
-    let rename = |from: &'static str, to: &'static str| {
-        let url = url.clone();
-        async move { raw_sql(&url, &format!("ALTER TABLE {from} RENAME TO {to}")).await }
-    };
-    rename("audit_log", "audit_log_away").await;
-    assert_eq!(register("Δεύτερο").await, 500);
-    rename("audit_log_away", "audit_log").await;
+    assert_eq!(with_audit_unwritable(&app, register("Δεύτερο")).await, 500);
     assert_eq!(
         count("protocol_entries").await,
         entries,
@@ -1409,6 +1402,26 @@ async fn an_action_and_its_audit_entry_exist_together_or_not_at_all(b: Backend) 
     assert_eq!(register("Τρίτο").await, 303);
     assert_eq!(count("protocol_entries").await, entries + 1);
     assert_eq!(count("audit_log").await, audited + 1);
+}
+
+/// Runs `action` while the audit trail cannot be written (its table renamed
+/// away, as someone with database access could), then puts it back.
+async fn with_audit_unwritable<T>(
+    app: &TestApp,
+    action: impl std::future::Future<Output = T>,
+) -> T {
+    raw_sql(
+        &app.database_url,
+        "ALTER TABLE audit_log RENAME TO audit_log_away",
+    )
+    .await;
+    let out = action.await;
+    raw_sql(
+        &app.database_url,
+        "ALTER TABLE audit_log_away RENAME TO audit_log",
+    )
+    .await;
+    out
 }
 
 /// Runs SQL as someone with database access would.
@@ -1457,10 +1470,10 @@ async fn a_withdrawal_and_its_audit_entry_exist_together_or_not_at_all(b: Backen
         }
     };
     let cookie = citizen.cookie_header(host).unwrap();
-    let url = app.database_url.clone();
-    raw_sql(&url, "ALTER TABLE audit_log RENAME TO audit_log_away").await;
-    assert_eq!(withdraw(cookie.clone()).await, 500);
-    raw_sql(&url, "ALTER TABLE audit_log_away RENAME TO audit_log").await;
+    assert_eq!(
+        with_audit_unwritable(&app, withdraw(cookie.clone())).await,
+        500
+    );
     let status = |c: &serde_json::Value| c["case"]["status"].as_str().unwrap_or("").to_owned();
     let api = |cookie: String| {
         let (app, case) = (&app, case.clone());
@@ -1498,10 +1511,11 @@ async fn a_decision_and_its_audit_entry_exist_together_or_not_at_all(b: Backend)
     let mut tech = crate::flows::person(&app, host, "technical-employee").await;
     let task = crate::flows::claim(&mut tech, host, &case).await;
     let decide = [("outcome", "accept"), ("assessment", "Πλήρης")];
-    let url = app.database_url.clone();
-    raw_sql(&url, "ALTER TABLE audit_log RENAME TO audit_log_away").await;
-    let (status, _) = crate::flows::complete(&mut tech, host, &case, &task, &decide).await;
-    raw_sql(&url, "ALTER TABLE audit_log_away RENAME TO audit_log").await;
+    let (status, _) = with_audit_unwritable(
+        &app,
+        crate::flows::complete(&mut tech, host, &case, &task, &decide),
+    )
+    .await;
     assert_eq!(status, 500);
     let mine = crate::flows::agenda(&mut tech, host, "mine").await;
     assert!(

@@ -528,6 +528,13 @@ async fn protocol_numbers_stay_gap_free_across_two_processes() {
             .unwrap();
     let numbers: Vec<i64> = numbers.into_iter().map(|r| r.0).collect();
     assert_eq!(numbers, (1..=500).collect::<Vec<_>>());
+    // Each number with its audit entry (written in the same transaction).
+    let audited: (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE action = 'protocol_registered'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(audited.0, 500);
 }
 
 on_both_backends!(citizens_upload_documents_and_staff_read_them);

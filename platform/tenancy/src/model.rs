@@ -132,6 +132,19 @@ impl TenantIdentity {
     pub fn is_default(&self) -> bool {
         self.citizens.is_none() && self.staff.is_none()
     }
+
+    /// The provider citizens sign in through (`default` when none is named).
+    pub fn citizens_provider<'a>(&'a self, default: &'a str) -> &'a str {
+        self.citizens.as_deref().unwrap_or(default)
+    }
+
+    /// The provider staff sign in through: their own, else the citizens'.
+    /// Only its word about a tax id makes someone staff.
+    pub fn staff_provider<'a>(&'a self, default: &'a str) -> &'a str {
+        self.staff
+            .as_deref()
+            .unwrap_or_else(|| self.citizens_provider(default))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

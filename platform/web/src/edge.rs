@@ -228,10 +228,13 @@ fn content_type(headers: &HeaderMap) -> String {
 /// over the limit is 413, however the body was sent (length or chunked).
 async fn read_body(body: Body, limit: usize) -> Result<Bytes, Response> {
     axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let too_large = std::error::Error::source(&e).is_some_and(|s| {
-            s.is::<http_body_util::LengthLimitError>()
-                || s.to_string().contains("length limit exceeded")
-        }) || e.to_string().contains("length limit exceeded");
+        // The limit's error sits somewhere down the chain of causes.
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        let mut too_large = false;
+        while let Some(c) = cause {
+            too_large |= c.is::<http_body_util::LengthLimitError>();
+            cause = c.source();
+        }
         if too_large {
             AppError(Error::PayloadTooLarge).into_response()
         } else {

@@ -63,11 +63,17 @@ fn choose_lang(headers: &HeaderMap, json: bool) -> Locale {
 }
 
 pub(crate) fn host_of(req: &Request) -> String {
-    req.headers()
+    host_from(req.headers(), req.uri())
+}
+
+/// The host a request is for: the Host header, or the request target's
+/// authority (HTTP/2 sends `:authority` instead).
+pub(crate) fn host_from(headers: &HeaderMap, uri: &axum::http::Uri) -> String {
+    headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .map(str::to_owned)
-        .or_else(|| req.uri().authority().map(|a| a.to_string()))
+        .or_else(|| uri.authority().map(|a| a.to_string()))
         .unwrap_or_default()
 }
 

@@ -331,11 +331,7 @@ pub fn staff_provider<'a>(
     ident: &'a dimos_tenancy::model::TenantIdentity,
     cfg: &'a dimos_kernel::config::Config,
 ) -> &'a str {
-    ident
-        .staff
-        .as_deref()
-        .or(ident.citizens.as_deref())
-        .unwrap_or(&cfg.identity.default_provider)
+    ident.staff_provider(&cfg.identity.default_provider)
 }
 
 /// The provider a municipality's citizens sign in through.
@@ -343,10 +339,7 @@ pub fn citizens_provider<'a>(
     ident: &'a dimos_tenancy::model::TenantIdentity,
     cfg: &'a dimos_kernel::config::Config,
 ) -> &'a str {
-    ident
-        .citizens
-        .as_deref()
-        .unwrap_or(&cfg.identity.default_provider)
+    ident.citizens_provider(&cfg.identity.default_provider)
 }
 
 /// Foreign text (a provider's `error_description`) in the audit trail:
@@ -629,15 +622,8 @@ impl<S: Send + Sync> FromRequestParts<S> for HostHeader {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        // As the context middleware resolves it: the Host header, or the
-        // request target's authority (HTTP/2 sends `:authority` instead).
-        let host = parts
-            .headers
-            .get(axum::http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .map(str::to_owned)
-            .or_else(|| parts.uri.authority().map(|a| a.to_string()))
-            .unwrap_or_default();
+        // As the context middleware resolves it.
+        let host = crate::middleware::host_from(&parts.headers, &parts.uri);
         Ok(HostHeader(host))
     }
 }
