@@ -1525,3 +1525,227 @@ async fn a_decision_and_its_audit_entry_exist_together_or_not_at_all(b: Backend)
     let (status, _) = crate::flows::complete(&mut tech, host, &case, &task, &decide).await;
     assert_eq!(status, 200);
 }
+
+dimos_it::on_both_backends!(
+    documents_signatures_and_access_changes_are_written_with_their_audit_entry
+);
+
+/// Finding 15 for the rest of what staff and citizens do: an upload, a
+/// signing certificate issued and revoked, a signature, a role granted.
+/// With the trail unwritable each fails whole (nothing of it is stored);
+/// once the trail is back, the same request succeeds.
+async fn documents_signatures_and_access_changes_are_written_with_their_audit_entry(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    // The mayor reads every case, so may sign in any of them.
+    let mut grants = dimos_it::STAFF.to_vec();
+    grants.push(("mayor", "department-head"));
+    dimos_it::tenant_with_grants(&app, "alpha", "Άλφα", &grants).await;
+    app.enable_module("alpha", "example", json!({})).await;
+    let host = "alpha.localhost";
+    let mut citizen = crate::flows::person(&app, host, "citizen").await;
+    let (case, _) = crate::flows::submit(&mut citizen, host, "Με έγγραφα").await;
+    let citizen_csrf = csrf_of(&crate::flows::page(&mut citizen, host, "/account").await.1);
+    let citizen_cookie = citizen.cookie_header(host).unwrap();
+    let mut mayor = crate::flows::person(&app, host, "mayor").await;
+    let mayor_csrf = csrf_of(
+        &crate::flows::page(&mut mayor, host, "/staff/agenda")
+            .await
+            .1,
+    );
+    let mayor_cookie = mayor.cookie_header(host).unwrap();
+    let mut admin = crate::flows::person(&app, host, "municipal-admin").await;
+    let admin_csrf = csrf_of(
+        &crate::flows::page(&mut admin, host, "/admin/access")
+            .await
+            .1,
+    );
+    let admin_cookie = admin.cookie_header(host).unwrap();
+    let url = app.database_url.clone();
+    let count = |sql: &'static str| {
+        let url = url.clone();
+        async move { scalar(&url, sql).await }
+    };
+    let upload = |path: String, cookie: &str, csrf: &str, text: &str| {
+        let form = reqwest::multipart::Form::new()
+            .text("_csrf", csrf.to_owned())
+            .text("kind", "authorisation")
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(
+                    format!("%PDF-1.7\n% {text}\n%%EOF\n").into_bytes(),
+                )
+                .file_name("έγγραφο.pdf"),
+            );
+        let req = app
+            .post(host, &path)
+            .header("cookie", cookie.to_owned())
+            .multipart(form);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    let form = |path: String, cookie: &str, fields: Vec<(&'static str, String)>| {
+        let req = app
+            .post(host, &path)
+            .header("cookie", cookie.to_owned())
+            .form(&fields);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    const DOCS: &str = "SELECT COUNT(*) FROM documents";
+    const EVENTS: &str = "SELECT COUNT(*) FROM case_events";
+    const AUDIT: &str = "SELECT COUNT(*) FROM audit_log";
+
+    // The citizen's upload: no document row, no case event.
+    let citizen_docs = format!("/cases/{case}/documents");
+    let before = (count(DOCS).await, count(EVENTS).await, count(AUDIT).await);
+    let status = with_audit_unwritable(
+        &app,
+        upload(citizen_docs.clone(), &citizen_cookie, &citizen_csrf, "α"),
+    )
+    .await;
+    assert_eq!(status, 500);
+    assert_eq!(
+        (count(DOCS).await, count(EVENTS).await, count(AUDIT).await),
+        before,
+        "an upload without its entry stores nothing"
+    );
+    assert_eq!(
+        upload(citizen_docs, &citizen_cookie, &citizen_csrf, "α").await,
+        303
+    );
+    assert_eq!(count(DOCS).await, before.0 + 1);
+    assert_eq!(count(AUDIT).await, before.2 + 1);
+
+    // A signing certificate for the mayor.
+    const CERTS: &str = "SELECT COUNT(*) FROM signing_certificates";
+    let issue = || {
+        form(
+            "/admin/signing/issue".into(),
+            &admin_cookie,
+            vec![
+                ("_csrf", admin_csrf.clone()),
+                ("tax_id", dimos_it::tax_id("mayor").into()),
+            ],
+        )
+    };
+    let before = count(CERTS).await;
+    assert_eq!(with_audit_unwritable(&app, issue()).await, 500);
+    assert_eq!(
+        count(CERTS).await,
+        before,
+        "no certificate without its entry"
+    );
+    assert_eq!(issue().await, 303);
+    assert_eq!(count(CERTS).await, before + 1);
+
+    // The mayor's decision, signed: no signature, no case event.
+    let staff_docs = format!("/staff/cases/{case}/documents");
+    let documents = |html: String| -> std::collections::BTreeSet<String> {
+        html.split(&format!("{staff_docs}/"))
+            .skip(1)
+            .map(|s| s.chars().take(36).collect())
+            .collect()
+    };
+    let case_page = format!("/staff/cases/{case}");
+    let before = documents(crate::flows::page(&mut mayor, host, &case_page).await.1);
+    assert_eq!(
+        upload(staff_docs.clone(), &mayor_cookie, &mayor_csrf, "Απόφαση").await,
+        303
+    );
+    let after = documents(crate::flows::page(&mut mayor, host, &case_page).await.1);
+    let decision = after
+        .difference(&before)
+        .next()
+        .expect("the decision is on the case page")
+        .clone();
+    const SIGNATURES: &str = "SELECT COUNT(*) FROM signatures";
+    let sign = || {
+        form(
+            format!("/staff/cases/{case}/documents/{decision}/sign"),
+            &mayor_cookie,
+            vec![("_csrf", mayor_csrf.clone())],
+        )
+    };
+    let before = (count(SIGNATURES).await, count(EVENTS).await);
+    assert_eq!(with_audit_unwritable(&app, sign()).await, 500);
+    assert_eq!(
+        (count(SIGNATURES).await, count(EVENTS).await),
+        before,
+        "no signature without its entry"
+    );
+    assert_eq!(sign().await, 303);
+    assert_eq!(count(SIGNATURES).await, before.0 + 1);
+
+    // The certificate revoked.
+    const REVOKED: &str = "SELECT COUNT(*) FROM signing_certificates WHERE revoked_at IS NOT NULL";
+    let serial = text(
+        &app.database_url,
+        "SELECT serial FROM signing_certificates WHERE revoked_at IS NULL",
+    )
+    .await;
+    let revoke = || {
+        form(
+            "/admin/signing/revoke".into(),
+            &admin_cookie,
+            vec![
+                ("_csrf", admin_csrf.clone()),
+                ("serial", serial.clone()),
+                ("reason", "left-office".into()),
+            ],
+        )
+    };
+    let before = count(REVOKED).await;
+    assert_eq!(with_audit_unwritable(&app, revoke()).await, 500);
+    assert_eq!(
+        count(REVOKED).await,
+        before,
+        "no revocation without its entry"
+    );
+    assert_eq!(revoke().await, 303);
+    assert_eq!(count(REVOKED).await, before + 1);
+
+    // A role granted to the citizen: not held without its entry.
+    const GRANTS: &str = "SELECT COUNT(*) FROM role_grants";
+    let grant = || {
+        form(
+            "/admin/access/grant".into(),
+            &admin_cookie,
+            vec![
+                ("_csrf", admin_csrf.clone()),
+                ("tax_id", dimos_it::tax_id("citizen").into()),
+                ("role", "kep-officer".into()),
+            ],
+        )
+    };
+    let before = count(GRANTS).await;
+    assert_eq!(with_audit_unwritable(&app, grant()).await, 500);
+    assert_eq!(count(GRANTS).await, before, "no role without its entry");
+    let (res, _) = citizen.get(&citizen.url(host, "/staff/verify")).await;
+    assert_eq!(res.status(), 403, "and the citizen cannot use it");
+    assert_eq!(grant().await, 303);
+    assert_eq!(count(GRANTS).await, before + 1);
+    let (res, _) = citizen.get(&citizen.url(host, "/staff/verify")).await;
+    assert_eq!(res.status(), 200, "once granted with its entry, it works");
+}
+
+/// One number from the database, as someone with database access reads it.
+async fn scalar(url: &str, sql: &str) -> i64 {
+    use sqlx::Connection;
+    if url.starts_with("sqlite") {
+        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
+    } else {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
+    }
+}
+
+/// One text from the database.
+async fn text(url: &str, sql: &str) -> String {
+    use sqlx::Connection;
+    if url.starts_with("sqlite") {
+        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
+    } else {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
+    }
+}

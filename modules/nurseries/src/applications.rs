@@ -2,7 +2,7 @@
 
 use crate::application::{Application, Decision, RawApplication};
 use chrono::{DateTime, Utc};
-use dimos_db::{DbError, TenantDb};
+use dimos_db::{DbError, TenantDb, TenantTx};
 use sea_query::{Expr, ExprTrait, Iden, Order};
 use serde::Serialize;
 use sqlx::types::Json;
@@ -223,6 +223,7 @@ pub async fn submit(
 
 /// Records the reviewers' decisions and the points they give.
 pub async fn review(
+    tx: &mut TenantTx<'_>,
     tdb: &TenantDb,
     id: Uuid,
     decisions: &BTreeMap<String, Decision>,
@@ -236,5 +237,5 @@ pub async fn review(
         (NurseryApplications::UpdatedAt, now.into()),
     ])
     .and_where(Expr::col(NurseryApplications::Id).eq(id));
-    tdb.execute(&q).await.map(drop)
+    tx.execute(&q).await.map(drop)
 }

@@ -424,16 +424,17 @@ pub(crate) async fn answer(
     }
     let now = state.workflow().now();
     let today = crate::today(&state);
+    let year = catalogue::year(&t.db, row.year_id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    // The answer and its audit entry: one transaction.
+    let mut tx = t.db.begin().await?;
     let done = match f.answer.as_str() {
         "accept" => {
-            crate::results::accept(&t.db, run.id, f.unit, today, now).await?;
+            crate::results::accept(&mut tx, &t.db, run.id, f.unit, today, now).await?;
             "accepted"
         }
         "decline" => {
-            let year = catalogue::year(&t.db, row.year_id)
-                .await?
-                .ok_or(Error::NotFound)?;
-            let mut tx = t.db.begin().await?;
             crate::results::vacate(
                 &mut tx,
                 &t.db,
@@ -445,18 +446,18 @@ pub(crate) async fn answer(
                 now,
             )
             .await?;
-            tx.commit().await?;
             "declined"
         }
         _ => return Err(Error::invalid("answer", "invalid").into()),
     };
-    dimos_web::auth::record(
-        &state,
+    dimos_web::auth::record_in(
+        &mut tx,
         &t,
         user.audit(peer, &format!("nursery_place_{done}"))
             .record(format!("case:{case}"))
             .detail(serde_json::json!({"unit": f.unit})),
     )
     .await?;
+    tx.commit().await?;
     Ok(Redirect::to(&format!("/nurseries/applications/{case}?done={done}")).into_response())
 }

@@ -115,6 +115,7 @@ pub async fn station(tdb: &TenantDb, id: Uuid) -> Result<Option<Station>, DbErro
 /// A second station of the same name is refused by the database
 /// (`DbError::Unique`).
 pub async fn add_station(
+    tx: &mut TenantTx<'_>,
     tdb: &TenantDb,
     name: &str,
     address: &str,
@@ -138,12 +139,13 @@ pub async fn add_station(
         true.into(),
         now.into(),
     ]);
-    tdb.insert_rows(&q).await?;
+    tx.insert_rows(&q).await?;
     Ok(id)
 }
 
 /// Whether the station exists (in this municipality).
 pub async fn update_station(
+    tx: &mut TenantTx<'_>,
     tdb: &TenantDb,
     id: Uuid,
     name: &str,
@@ -157,7 +159,7 @@ pub async fn update_station(
         (NurseryStations::Active, active.into()),
     ])
     .and_where(Expr::col(NurseryStations::Id).eq(id));
-    Ok(tdb.execute(&q).await? == 1)
+    Ok(tx.execute(&q).await? == 1)
 }
 
 const YEAR_COLUMNS: [NurseryYears; 8] = [
@@ -207,7 +209,12 @@ pub async fn current_year(tdb: &TenantDb, today: NaiveDate) -> Result<Option<Yea
 }
 
 /// A second year with the same label is refused by the database.
-pub async fn add_year(tdb: &TenantDb, y: &Year, now: DateTime<Utc>) -> Result<(), DbError> {
+pub async fn add_year(
+    tx: &mut TenantTx<'_>,
+    tdb: &TenantDb,
+    y: &Year,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
     let mut q = tdb.insert(
         NurseryYears::Table,
         YEAR_COLUMNS.into_iter().chain([NurseryYears::CreatedAt]),
@@ -223,10 +230,10 @@ pub async fn add_year(tdb: &TenantDb, y: &Year, now: DateTime<Utc>) -> Result<()
         y.accept_days.into(),
         now.into(),
     ]);
-    tdb.insert_rows(&q).await.map(drop)
+    tx.insert_rows(&q).await.map(drop)
 }
 
-pub async fn update_year(tdb: &TenantDb, y: &Year) -> Result<bool, DbError> {
+pub async fn update_year(tx: &mut TenantTx<'_>, tdb: &TenantDb, y: &Year) -> Result<bool, DbError> {
     let mut q = tdb.update(NurseryYears::Table);
     q.values([
         (NurseryYears::StartsOn, y.starts_on.into()),
@@ -237,7 +244,7 @@ pub async fn update_year(tdb: &TenantDb, y: &Year) -> Result<bool, DbError> {
         (NurseryYears::AcceptDays, y.accept_days.into()),
     ])
     .and_where(Expr::col(NurseryYears::Id).eq(y.id));
-    Ok(tdb.execute(&q).await? == 1)
+    Ok(tx.execute(&q).await? == 1)
 }
 
 pub async fn places(tdb: &TenantDb, year: Uuid) -> Result<Vec<Places>, DbError> {
@@ -252,9 +259,14 @@ pub async fn places(tdb: &TenantDb, year: Uuid) -> Result<Vec<Places>, DbError> 
     tdb.fetch_all(&q).await
 }
 
-/// Sets a year's places in one transaction: all of them or none.
-pub async fn set_places(tdb: &TenantDb, year: Uuid, rows: &[Places]) -> Result<(), DbError> {
-    let mut tx = tdb.begin().await?;
+/// Sets a year's places, all of them or none, in the caller's transaction
+/// (with its audit entry).
+pub async fn set_places(
+    tx: &mut TenantTx<'_>,
+    tdb: &TenantDb,
+    year: Uuid,
+    rows: &[Places],
+) -> Result<(), DbError> {
     for p in rows {
         let mut q = tdb.insert(
             NurseryPlaces::Table,
@@ -285,5 +297,5 @@ pub async fn set_places(tdb: &TenantDb, year: Uuid, rows: &[Places]) -> Result<(
         );
         tx.insert_rows(&q).await?;
     }
-    tx.commit().await
+    Ok(())
 }

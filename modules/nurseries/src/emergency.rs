@@ -6,7 +6,7 @@
 //! take the last one.
 
 use chrono::{DateTime, Utc};
-use dimos_db::{DbError, TenantDb};
+use dimos_db::{DbError, TenantDb, TenantTx};
 use dimos_kernel::Error;
 use sea_query::{Expr, ExprTrait, Iden, Order};
 use uuid::Uuid;
@@ -66,14 +66,15 @@ pub struct NewEmergency<'a> {
 }
 
 /// Places the child if the station still has a reserved place for the age
-/// group; `Conflict("nursery-no-reserved-place")` otherwise.
+/// group; `Conflict("nursery-no-reserved-place")` otherwise. In the
+/// caller's transaction (with its audit entry).
 pub async fn place(
+    tx: &mut TenantTx<'_>,
     tdb: &TenantDb,
     new: &NewEmergency<'_>,
     reserved: i32,
     now: DateTime<Utc>,
 ) -> Result<Uuid, Error> {
-    let mut tx = tdb.begin().await?;
     tx.lock(tdb, "nurseries-placement").await?;
     let mut q = tdb.select(NurseryEmergency::Table);
     q.expr(Expr::col(NurseryEmergency::Id).count())
@@ -110,18 +111,22 @@ pub async fn place(
         new.by.into(),
     ]);
     tx.insert_rows(&q).await?;
-    tx.commit().await?;
     Ok(id)
 }
 
 /// The child left: the reserved place is free again. False if there was
 /// no such placement still held (in this municipality).
-pub async fn release(tdb: &TenantDb, id: Uuid, now: DateTime<Utc>) -> Result<bool, DbError> {
+pub async fn release(
+    tx: &mut TenantTx<'_>,
+    tdb: &TenantDb,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
     let mut q = tdb.update(NurseryEmergency::Table);
     q.value(NurseryEmergency::ReleasedAt, now)
         .and_where(Expr::col(NurseryEmergency::Id).eq(id))
         .and_where(Expr::col(NurseryEmergency::ReleasedAt).is_null());
-    Ok(tdb.execute(&q).await? == 1)
+    Ok(tx.execute(&q).await? == 1)
 }
 
 // ---------------------------------------------------------------------
@@ -133,7 +138,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use dimos_kernel::FieldError;
 use dimos_web::access::Authorized;
-use dimos_web::auth::{check_csrf, record};
+use dimos_web::auth::{check_csrf, record_in};
 use dimos_web::extract::{Form, Peer};
 use dimos_web::{AppState, CurrentTenant, Result, Ui};
 use minijinja::context;
@@ -303,16 +308,19 @@ pub(crate) async fn add(
         reason: f.reason.trim(),
         by: who.user.account.id,
     };
-    let placed = match place(&t.db, &new, reserved, state.workflow().now()).await {
+    // The placement and its audit entry: one transaction.
+    let mut tx = t.db.begin().await?;
+    let placed = match place(&mut tx, &t.db, &new, reserved, state.workflow().now()).await {
         Ok(placed) => placed,
         Err(Error::Conflict(code)) => {
+            drop(tx);
             let e = [FieldError::new("station", code)];
             return render(&ui, &t, &who.user.csrf, &year, &f, &e, None).await;
         }
         Err(e) => return Err(e.into()),
     };
-    record(
-        &state,
+    record_in(
+        &mut tx,
         &t,
         who.user
             .audit(peer, "nursery_emergency_placed")
@@ -320,6 +328,7 @@ pub(crate) async fn add(
             .detail(json!({"year": year.label, "station": station, "group": f.group, "reason": new.reason})),
     )
     .await?;
+    tx.commit().await?;
     Ok(Redirect::to(&format!(
         "/nurseries/admin/years/{id}/emergency?done=placed"
     ))
@@ -343,17 +352,20 @@ pub(crate) async fn release_case(
 ) -> Result<Response> {
     check_csrf(&who.user, &f.csrf)?;
     year_of(&t, id).await?;
-    if !release(&t.db, case, state.workflow().now()).await? {
+    // The release and its audit entry: one transaction.
+    let mut tx = t.db.begin().await?;
+    if !release(&mut tx, &t.db, case, state.workflow().now()).await? {
         return Err(Error::NotFound.into());
     }
-    record(
-        &state,
+    record_in(
+        &mut tx,
         &t,
         who.user
             .audit(peer, "nursery_emergency_released")
             .record(format!("nursery-emergency:{case}")),
     )
     .await?;
+    tx.commit().await?;
     Ok(Redirect::to(&format!(
         "/nurseries/admin/years/{id}/emergency?done=released"
     ))

@@ -31,7 +31,7 @@ use dimos_db::migrate::Migration;
 use dimos_kernel::i18n::FtlSource;
 use dimos_kernel::{Error, FieldError, Locale, LocalizedText};
 use dimos_web::access::Authorized;
-use dimos_web::auth::{check_csrf, record};
+use dimos_web::auth::{check_csrf, record_in};
 use dimos_web::extract::{Form, Peer};
 use dimos_web::module::ConfigSchema;
 use dimos_web::{
@@ -607,11 +607,12 @@ async fn save_station(
     let errors = match f.validate() {
         Ok((name, address)) => {
             let active = id.is_none() || f.active.is_some();
+            // The station and its audit entry: one transaction.
+            let mut tx = t.db.begin().await?;
+            let now = state.workflow().now();
             let saved = match id {
-                None => {
-                    catalogue::add_station(&t.db, &name, &address, state.workflow().now()).await
-                }
-                Some(id) => catalogue::update_station(&t.db, id, &name, &address, active)
+                None => catalogue::add_station(&mut tx, &t.db, &name, &address, now).await,
+                Some(id) => catalogue::update_station(&mut tx, &t.db, id, &name, &address, active)
                     .await
                     .map(|_| id),
             };
@@ -621,8 +622,8 @@ async fn save_station(
                         None => ("nursery_station_added", "station-added"),
                         Some(_) => ("nursery_station_changed", "station-saved"),
                     };
-                    record(
-                        state,
+                    record_in(
+                        &mut tx,
                         t,
                         who.user
                             .audit(peer, action)
@@ -630,6 +631,7 @@ async fn save_station(
                             .detail(json!({"name": name, "address": address, "active": active})),
                     )
                     .await?;
+                    tx.commit().await?;
                     return Ok(
                         Redirect::to(&format!("/nurseries/admin?done={done}")).into_response()
                     );
@@ -656,25 +658,30 @@ async fn add_year(
     check_csrf(&who.user, &f.csrf)?;
     f.join_date_parts();
     let errors = match f.validate(Uuid::now_v7()) {
-        Ok(y) => match catalogue::add_year(&t.db, &y, state.workflow().now()).await {
-            Ok(()) => {
-                record(
-                    &state,
-                    &t,
-                    who.user
-                        .audit(peer, "nursery_year_added")
-                        .record(format!("nursery-year:{}", y.id))
-                        .detail(json!(YearForm::of(&y))),
-                )
-                .await?;
-                return Ok(Redirect::to(&format!(
-                    "/nurseries/admin/years/{}?done=year-added",
-                    y.id
-                ))
-                .into_response());
+        Ok(y) => {
+            // The year and its audit entry: one transaction.
+            let mut tx = t.db.begin().await?;
+            match catalogue::add_year(&mut tx, &t.db, &y, state.workflow().now()).await {
+                Ok(()) => {
+                    record_in(
+                        &mut tx,
+                        &t,
+                        who.user
+                            .audit(peer, "nursery_year_added")
+                            .record(format!("nursery-year:{}", y.id))
+                            .detail(json!(YearForm::of(&y))),
+                    )
+                    .await?;
+                    tx.commit().await?;
+                    return Ok(Redirect::to(&format!(
+                        "/nurseries/admin/years/{}?done=year-added",
+                        y.id
+                    ))
+                    .into_response());
+                }
+                Err(e) => taken(e, "label", "nursery-year-taken")?,
             }
-            Err(e) => taken(e, "label", "nursery-year-taken")?,
-        },
+        }
         Err(errors) => errors,
     };
     new_year_page(&ui, &who.user.csrf, &f, &errors)
@@ -806,7 +813,6 @@ async fn year_page(
 }
 
 async fn update_year(
-    State(state): State<AppState>,
     ui: Ui,
     t: CurrentTenant,
     who: Authorized<ManageNurseries>,
@@ -821,9 +827,11 @@ async fn update_year(
     f.label = year.label.clone();
     match f.validate(id) {
         Ok(y) => {
-            catalogue::update_year(&t.db, &y).await?;
-            record(
-                &state,
+            // The year and its audit entry: one transaction.
+            let mut tx = t.db.begin().await?;
+            catalogue::update_year(&mut tx, &t.db, &y).await?;
+            record_in(
+                &mut tx,
                 &t,
                 who.user
                     .audit(peer, "nursery_year_changed")
@@ -831,6 +839,7 @@ async fn update_year(
                     .detail(json!(YearForm::of(&y))),
             )
             .await?;
+            tx.commit().await?;
             Ok(
                 Redirect::to(&format!("/nurseries/admin/years/{id}?done=year-saved"))
                     .into_response(),
@@ -857,7 +866,6 @@ async fn update_year(
 /// Saves the whole grid: places and reserved places per station and age
 /// group, each 0–999, reserved no more than the places.
 async fn save_places(
-    State(state): State<AppState>,
     ui: Ui,
     t: CurrentTenant,
     who: Authorized<ManageNurseries>,
@@ -902,9 +910,11 @@ async fn save_places(
         )
         .await;
     }
-    catalogue::set_places(&t.db, id, &rows).await?;
-    record(
-        &state,
+    // The grid and its audit entry: one transaction.
+    let mut tx = t.db.begin().await?;
+    catalogue::set_places(&mut tx, &t.db, id, &rows).await?;
+    record_in(
+        &mut tx,
         &t,
         who.user
             .audit(peer, "nursery_places_set")
@@ -912,5 +922,6 @@ async fn save_places(
             .detail(json!(rows.iter().map(|p| json!({"station": p.station_id, "group": p.age_group, "places": p.places, "reserved": p.reserved})).collect::<Vec<_>>())),
     )
     .await?;
+    tx.commit().await?;
     Ok(Redirect::to(&format!("/nurseries/admin/years/{id}?done=places-saved")).into_response())
 }

@@ -13,7 +13,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use dimos_kernel::{Error, FieldError};
 use dimos_web::access::Authorized;
-use dimos_web::auth::{check_csrf, record};
+use dimos_web::auth::{check_csrf, record_in};
 use dimos_web::cases::StaffMember;
 use dimos_web::extract::{Form, Peer};
 use dimos_web::{AppState, CurrentTenant, Result, Ui};
@@ -254,10 +254,13 @@ pub(crate) async fn run(
         return Err(Error::internal("placement did not settle to a stable result").into());
     }
     let now = state.workflow().now();
-    let id = results::record(&t.db, year.id, &seed, &snap, &out, who.user.account.id, now).await?;
+    // The run, its results and its audit entry: one transaction.
+    let mut tx = t.db.begin().await?;
+    let by = who.user.account.id;
+    let id = results::record(&mut tx, &t.db, year.id, &seed, &snap, &out, by, now).await?;
     let placed = out.station.iter().filter(|s| s.is_some()).count();
-    record(
-        &state,
+    record_in(
+        &mut tx,
         &t,
         who.user
             .audit(peer, "nursery_placement_run")
@@ -265,6 +268,7 @@ pub(crate) async fn run(
             .detail(json!({"year": year.label, "seed": seed, "units": snap.units.len(), "placed_units": placed})),
     )
     .await?;
+    tx.commit().await?;
     Ok(Redirect::to(&format!("/nurseries/admin/placement?done=ran&run={id}")).into_response())
 }
 
@@ -311,22 +315,21 @@ pub(crate) async fn publish(
     };
     let snap = &run.snapshot.0;
     let cases: BTreeMap<Uuid, Uuid> = snap.units.iter().map(|u| (u.application, u.case)).collect();
+    let now = state.workflow().now();
+    let deadline = crate::today(&state) + chrono::Duration::days(i64::from(year.accept_days));
+    // The publication is one action: the run published, every case moved
+    // on, every family told, and the audit entry, or none of it.
+    let mut tx = t.db.begin().await?;
     let mut waiting = vec![];
     for (app, case) in &cases {
-        if let Some(task) = query::tasks_of_case(&t.db, CaseId(*case))
-            .await?
-            .into_iter()
-            .find(|x| x.status == "open" && x.step == "results")
-        {
+        if let Some(task) = query::open_task_in(&mut tx, &t.db, CaseId(*case), "results").await? {
             waiting.push((*app, task));
         }
     }
-    let now = state.workflow().now();
-    let deadline = crate::today(&state) + chrono::Duration::days(i64::from(year.accept_days));
-    if !results::publish(&t.db, run.id, who.user.account.id, deadline, now).await? {
+    if !results::publish(&mut tx, &t.db, run.id, who.user.account.id, deadline, now).await? {
         return Err(Error::Conflict("nursery-run-published").into());
     }
-    let rows = results::results(&t.db, run.id).await?;
+    let rows = results::results_tx(&mut tx, &t.db, run.id).await?;
     let after = placements(&rows);
     let mut changed = vec![];
     if let Some(before) = &before {
@@ -341,17 +344,13 @@ pub(crate) async fn publish(
         .iter()
         .filter_map(|c| c["application"].as_str().map(str::to_owned))
         .collect();
+    let actor = who.staff.actor();
     for (app, task) in waiting {
         let placed = rows.iter().any(|r| r.application_id == app && r.holds());
+        let outcome = if placed { "placed" } else { "waiting" };
         state
             .workflow()
-            .complete_action(
-                &t.db,
-                TaskId(task.id),
-                &who.staff.actor(),
-                if placed { "placed" } else { "waiting" },
-                "",
-            )
+            .complete_action_tx(&mut tx, &t.db, TaskId(task.id), &actor, outcome, "")
             .await?;
     }
     // Published before: tell those whose result changed; a family that
@@ -362,23 +361,22 @@ pub(crate) async fn publish(
         }
         let placed = rows.iter().any(|r| r.application_id == *app && r.holds());
         if placed
-            && let Some(task) = query::tasks_of_case(&t.db, CaseId(*case))
-                .await?
-                .into_iter()
-                .find(|x| x.status == "open" && x.step == "waiting-list")
+            && let Some(task) =
+                query::open_task_in(&mut tx, &t.db, CaseId(*case), "waiting-list").await?
         {
             state
                 .workflow()
-                .complete_action(&t.db, TaskId(task.id), &who.staff.actor(), "offered", "")
+                .complete_action_tx(&mut tx, &t.db, TaskId(task.id), &actor, "offered", "")
                 .await?;
         }
         state
             .workflow()
-            .record_event(
+            .record_event_tx(
+                &mut tx,
                 &t.db,
                 CaseId(*case),
                 "notify.progress",
-                &who.staff.actor(),
+                &actor,
                 true,
                 json!({
                     "message": {
@@ -390,8 +388,8 @@ pub(crate) async fn publish(
             )
             .await?;
     }
-    record(
-        &state,
+    record_in(
+        &mut tx,
         &t,
         who.user
             .audit(peer, "nursery_placement_published")
@@ -399,6 +397,7 @@ pub(crate) async fn publish(
             .detail(json!({"year": year.label, "seed": run.seed, "deadline": deadline, "changed": changed})),
     )
     .await?;
+    tx.commit().await?;
     Ok(Redirect::to(&format!(
         "/nurseries/admin/placement?done=published&run={}",
         run.id
@@ -751,16 +750,18 @@ pub(crate) async fn close_list(
     check_csrf(&who.user, &f.csrf)?;
     let year = closed_year(&state, &t).await?;
     let mut closed = 0;
-    for row in applications::in_play(&t.db, year.id).await? {
+    // Every waiting family's case and the audit entry: one transaction.
+    let rows = applications::in_play(&t.db, year.id).await?;
+    let mut tx = t.db.begin().await?;
+    for row in rows {
         let Some(case) = row.case_id else { continue };
-        if let Some(task) = query::tasks_of_case(&t.db, CaseId(case))
-            .await?
-            .into_iter()
-            .find(|x| x.status == "open" && x.step == "waiting-list")
+        if let Some(task) =
+            query::open_task_in(&mut tx, &t.db, CaseId(case), "waiting-list").await?
         {
             state
                 .workflow()
-                .complete_action(
+                .complete_action_tx(
+                    &mut tx,
                     &t.db,
                     TaskId(task.id),
                     &staff.staff.actor(),
@@ -771,8 +772,8 @@ pub(crate) async fn close_list(
             closed += 1;
         }
     }
-    record(
-        &state,
+    record_in(
+        &mut tx,
         &t,
         who.user
             .audit(peer, "nursery_waiting_list_closed")
@@ -780,5 +781,6 @@ pub(crate) async fn close_list(
             .detail(json!({"year": year.label, "closed": closed})),
     )
     .await?;
+    tx.commit().await?;
     Ok(Redirect::to("/nurseries/admin/placement?done=list-closed").into_response())
 }

@@ -228,8 +228,11 @@ fn to_json<T: Serialize>(v: &T) -> Result<Value, DbError> {
     serde_json::to_value(v).map_err(|e| DbError::Other(sqlx::Error::Decode(Box::new(e))))
 }
 
-/// Records a run and its results (not yet published).
+/// Records a run and its results (not yet published), in the caller's
+/// transaction (with its audit entry).
+#[allow(clippy::too_many_arguments)]
 pub async fn record(
+    tx: &mut TenantTx<'_>,
     tdb: &TenantDb,
     year: Uuid,
     seed: &str,
@@ -239,7 +242,6 @@ pub async fn record(
     now: DateTime<Utc>,
 ) -> Result<Uuid, DbError> {
     let id = Uuid::now_v7();
-    let mut tx = tdb.begin().await?;
     let mut q = tdb.insert(
         NurseryRuns::Table,
         [
@@ -295,7 +297,6 @@ pub async fn record(
             tx.insert_rows(&q).await?;
         }
     }
-    tx.commit().await?;
     Ok(id)
 }
 
@@ -334,7 +335,7 @@ pub async fn results(tdb: &TenantDb, run: Uuid) -> Result<Vec<ResultRow>, DbErro
     tdb.fetch_all(&q).await
 }
 
-async fn results_tx(
+pub async fn results_tx(
     tx: &mut TenantTx<'_>,
     tdb: &TenantDb,
     run: Uuid,
@@ -355,14 +356,16 @@ pub fn deadline_end(day: NaiveDate) -> DateTime<Utc> {
 
 /// Marks the run published, with offers open until `deadline`, and plans
 /// each offer's expiry.
+/// In the caller's transaction (with the cases it moves and its audit
+/// entry); on false the caller must not commit.
 pub async fn publish(
+    tx: &mut TenantTx<'_>,
     tdb: &TenantDb,
     run: Uuid,
     by: Uuid,
     deadline: NaiveDate,
     now: DateTime<Utc>,
 ) -> Result<bool, DbError> {
-    let mut tx = tdb.begin().await?;
     tx.lock(tdb, "nurseries-placement").await?;
     let mut q = tdb.update(NurseryRuns::Table);
     q.values([
@@ -379,16 +382,15 @@ pub async fn publish(
         .and_where(Expr::col(NurseryResults::RunId).eq(run))
         .and_where(Expr::col(NurseryResults::Status).eq("placed"));
     tx.execute(&q).await?;
-    let units: std::collections::BTreeSet<i32> = results_tx(&mut tx, tdb, run)
+    let units: std::collections::BTreeSet<i32> = results_tx(tx, tdb, run)
         .await?
         .into_iter()
         .filter(|r| r.status == "placed")
         .map(|r| r.unit)
         .collect();
     for u in units {
-        plan_expiry(&mut tx, tdb, run, u, deadline).await?;
+        plan_expiry(tx, tdb, run, u, deadline).await?;
     }
-    tx.commit().await?;
     Ok(true)
 }
 
@@ -559,15 +561,16 @@ async fn tell(
         .await
 }
 
-/// The family accepts its offer.
+/// The family accepts its offer, in the caller's transaction (with its
+/// audit entry).
 pub async fn accept(
+    tx: &mut TenantTx<'_>,
     tdb: &TenantDb,
     run: Uuid,
     unit: usize,
     today: NaiveDate,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    let mut tx = tdb.begin().await?;
     tx.lock(tdb, "nurseries-placement").await?;
     let u = i32::try_from(unit).unwrap_or(i32::MAX);
     let mut q = tdb.update(NurseryResults::Table);
@@ -582,8 +585,7 @@ pub async fn accept(
     if tx.execute(&q).await? == 0 {
         return Err(Error::Conflict("nursery-offer-closed"));
     }
-    dimos_workflow::jobs::cancel_for(&mut tx, tdb, &[job_key(run, u)]).await?;
-    tx.commit().await?;
+    dimos_workflow::jobs::cancel_for(tx, tdb, &[job_key(run, u)]).await?;
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use dimos_kernel::{Error, FieldError};
 use dimos_web::access::Authorized;
-use dimos_web::auth::{check_csrf, record};
+use dimos_web::auth::{check_csrf, record_in};
 use dimos_web::cases::StaffMember;
 use dimos_web::extract::{Form, Peer};
 use dimos_web::{AppState, CurrentTenant, Result, Ui};
@@ -235,7 +235,30 @@ pub(crate) async fn review(
     }
     let total = score(&cfg.rules, &a.claims(&decisions)).total;
     let now = state.workflow().now();
+    let outcome = match action {
+        "finish" => Some("reviewed"),
+        "ask" => Some("incomplete"),
+        _ => None,
+    };
+    let task = match (outcome, task) {
+        (None, _) => None,
+        (Some(_), None) => return Err(Error::Conflict("task-closed").into()),
+        (Some(_), Some(task)) => {
+            // Taking the task is not the decision: it may stand alone.
+            if task.assignee.is_none() {
+                state
+                    .workflow()
+                    .claim(&t.db, TaskId(task.id), &who.staff)
+                    .await?;
+            }
+            Some(task)
+        }
+    };
+    // The decisions, their audit entry and (finishing or asking) the
+    // case's next step: one transaction.
+    let mut tx = t.db.begin().await?;
     applications::review(
+        &mut tx,
         &t.db,
         row.id,
         &decisions,
@@ -243,8 +266,8 @@ pub(crate) async fn review(
         now,
     )
     .await?;
-    record(
-        &state,
+    record_in(
+        &mut tx,
         &t,
         who.user
             .audit(peer, "nursery_application_reviewed")
@@ -252,28 +275,16 @@ pub(crate) async fn review(
             .detail(json!({"decisions": decisions, "points": total})),
     )
     .await?;
-    let outcome = match action {
-        "finish" => "reviewed",
-        "ask" => "incomplete",
-        _ => {
-            return Ok(
-                Redirect::to(&format!("/nurseries/applications/{case}/review?saved=1"))
-                    .into_response(),
-            );
-        }
+    let (Some(outcome), Some(task)) = (outcome, task) else {
+        tx.commit().await?;
+        return Ok(
+            Redirect::to(&format!("/nurseries/applications/{case}/review?saved=1")).into_response(),
+        );
     };
-    let Some(task) = task else {
-        return Err(Error::Conflict("task-closed").into());
-    };
-    if task.assignee.is_none() {
-        state
-            .workflow()
-            .claim(&t.db, TaskId(task.id), &who.staff)
-            .await?;
-    }
     state
         .workflow()
-        .complete(
+        .complete_tx(
+            &mut tx,
             &t.db,
             TaskId(task.id),
             &who.staff,
@@ -282,6 +293,7 @@ pub(crate) async fn review(
             &comment,
         )
         .await?;
+    tx.commit().await?;
     Ok(Redirect::to(&format!("/staff/cases/{case}")).into_response())
 }
 

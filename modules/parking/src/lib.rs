@@ -22,7 +22,7 @@ use dimos_db::migrate::Migration;
 use dimos_kernel::i18n::FtlSource;
 use dimos_kernel::{Error, FieldError, Locale};
 use dimos_web::access::Authorized;
-use dimos_web::auth::{Verified, check_csrf, record};
+use dimos_web::auth::{Verified, check_csrf};
 use dimos_web::cases::StaffMember;
 use dimos_web::extract::{Form, Peer};
 use dimos_web::module::ConfigSchema;
@@ -522,53 +522,55 @@ async fn issue(
         revocation_reason: None,
     };
     let notice_days = config(&t).await?.expiry_notice_days;
-    {
-        // The register entry and its expiry reminder exist together.
-        let mut tx = t.db.begin().await?;
-        register::insert(&mut tx, &t.db, &permit).await?;
-        expiry::schedule(&mut tx, &t.db, permit.id, until, notice_days).await?;
-        tx.commit().await?;
-    }
     let signer = who.staff.actor();
-    let made = match permit::render(
+    // The slow work first (the PDF, its object, the signature), then one
+    // transaction: the register entry, its expiry reminder, the permit in
+    // the case file, the decision and its audit entry exist together.
+    let bytes = permit::render(
         &permit::municipality(&t),
         &permit,
         &data_str(&c, "decision_date"),
         &data_str(&c, "ada"),
-    ) {
-        Ok(bytes) => permit::store_and_sign(&state, &t, &permit, bytes, &signer).await,
-        Err(e) => Err(e),
-    };
-    let reference = match made {
-        Ok((_, reference)) => reference,
-        Err(e) => {
-            register::delete(&t.db, permit.id).await?;
-            return Err(e.into());
-        }
-    };
+    )?;
+    let signed = permit::store_and_sign(&state, &t, &permit, bytes, &signer).await?;
     let mut posted = BTreeMap::new();
     posted.insert("card_number".to_owned(), permit.card_number.clone());
     posted.insert("valid_until".to_owned(), until.to_string());
-    if let Err(e) = state
-        .workflow()
-        .complete(&t.db, TaskId(task.id), &who.staff, "issued", &posted, "")
-        .await
-    {
-        // The case did not move: neither does the register.
-        register::delete(&t.db, permit.id).await?;
-        return Err(e.into());
+    let saved = async {
+        let mut tx = t.db.begin().await?;
+        register::insert(&mut tx, &t.db, &permit).await?;
+        expiry::schedule(&mut tx, &t.db, permit.id, until, notice_days).await?;
+        permit::save(&state, &mut tx, &t, &signed, &signer).await?;
+        state
+            .workflow()
+            .complete_tx(
+                &mut tx,
+                &t.db,
+                TaskId(task.id),
+                &who.staff,
+                "issued",
+                &posted,
+                "",
+            )
+            .await?;
+        dimos_web::auth::record_in(
+            &mut tx,
+            &t,
+            who.user
+                .audit(peer, "parking_permit_issued")
+                .record(format!("case:{id}"))
+                .detail(json!({"card": permit.card_number, "valid_until": until, "signature": signed.signature.reference})),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok::<_, dimos_web::AppError>(())
     }
-    record(
-        &state,
-        &t,
-        who.user
-            .audit(peer, "parking_permit_issued")
-            .record(format!("case:{id}"))
-            .detail(
-                json!({"card": permit.card_number, "valid_until": until, "signature": reference}),
-            ),
-    )
-    .await?;
+    .await;
+    if let Err(e) = saved {
+        // No row, no object: do not leave an orphan behind.
+        let _ = state.objects().delete(&signed.document.object_key).await;
+        return Err(e);
+    }
     Ok(Redirect::to(&format!("/staff/cases/{id}")).into_response())
 }
 
@@ -689,11 +691,13 @@ async fn revoke(
         .into());
     }
     let p = register::get(&t.db, id).await?.ok_or(Error::NotFound)?;
-    if !register::revoke(&t.db, id, reason, state.workflow().now()).await? {
+    // The revocation and its audit entry: one transaction.
+    let mut tx = t.db.begin().await?;
+    if !register::revoke(&mut tx, &t.db, id, reason, state.workflow().now()).await? {
         return Err(Error::Conflict("permit-revoked").into());
     }
-    record(
-        &state,
+    dimos_web::auth::record_in(
+        &mut tx,
         &t,
         who.user
             .audit(peer, "parking_permit_revoked")
@@ -701,6 +705,7 @@ async fn revoke(
             .detail(json!({"card": p.card_number, "reason": reason})),
     )
     .await?;
+    tx.commit().await?;
     Ok(Redirect::to("/parking/register?done=revoked").into_response())
 }
 

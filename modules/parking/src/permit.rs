@@ -3,7 +3,9 @@
 //! it, with its signature and verification code).
 
 use crate::register::Permit;
+use dimos_db::TenantTx;
 use dimos_kernel::{Error, Locale};
+use dimos_signing::service::SignatureRecord;
 use dimos_storage::documents::{self, Document};
 use dimos_web::{AppState, CurrentTenant};
 use dimos_workflow::{Actor, CaseId};
@@ -47,15 +49,22 @@ pub fn render(
     d.render().map_err(Error::internal)
 }
 
-/// Stores the permit PDF in the case file and signs it as `signer`;
-/// returns the document and the signature's reference code.
+/// The permit PDF stored as an object and signed as `signer`, not yet in
+/// the case file: [`save`] puts it there in the caller's transaction.
+pub struct Signed {
+    pub document: Document,
+    pub signature: SignatureRecord,
+}
+
+/// Stores the permit PDF and signs it as `signer` (the slow work, before
+/// any transaction begins). On error nothing is left behind.
 pub async fn store_and_sign(
     state: &AppState,
     t: &CurrentTenant,
     p: &Permit,
     bytes: Vec<u8>,
     signer: &Actor,
-) -> Result<(Document, String), Error> {
+) -> Result<Signed, Error> {
     let id = Uuid::now_v7();
     let key = documents::new_key(&t.db, id);
     let tmp = state.config().storage_dir().join("tmp");
@@ -69,7 +78,7 @@ pub async fn store_and_sign(
     let stored = state.objects().put_file(&key, &path).await;
     let _ = tokio::fs::remove_file(&path).await;
     stored?;
-    let doc = Document {
+    let document = Document {
         id,
         case_id: Some(p.case_id),
         kind: Some("permit".into()),
@@ -84,33 +93,56 @@ pub async fn store_and_sign(
         internal: false,
         replaced_by: None,
     };
-    if let Err(e) = documents::insert(&t.db, &doc).await {
-        let _ = state.objects().delete(&key).await;
-        return Err(e.into());
-    }
-    let signature = state
+    let signed = state
         .signing()
         .sign(
             &t.db,
-            doc.id,
+            document.id,
             Some(p.case_id),
             signer.account.unwrap_or_default(),
             &signer.name,
-            &doc.sha256,
+            &document.sha256,
         )
+        .await;
+    match signed {
+        Ok(signature) => Ok(Signed {
+            document,
+            signature,
+        }),
+        Err(e) => {
+            let _ = state.objects().delete(&key).await;
+            Err(e.into())
+        }
+    }
+}
+
+/// Puts the signed permit in the case file, in the caller's transaction:
+/// its row, its signature and the case event.
+pub async fn save(
+    state: &AppState,
+    tx: &mut TenantTx<'_>,
+    t: &CurrentTenant,
+    s: &Signed,
+    signer: &Actor,
+) -> Result<(), Error> {
+    let doc = &s.document;
+    documents::insert_in(tx, &t.db, doc).await?;
+    state
+        .signing()
+        .record_signature(tx, &t.db, &s.signature)
         .await?;
     state
         .workflow()
-        .record_event(
+        .record_event_tx(
+            tx,
             &t.db,
-            CaseId(p.case_id),
+            CaseId(doc.case_id.unwrap_or_default()),
             "document-signed",
             signer,
             true,
-            json!({"document": doc.id, "name": doc.original_name, "reference": signature.reference}),
+            json!({"document": doc.id, "name": doc.original_name, "reference": s.signature.reference}),
         )
-        .await?;
-    Ok((doc, signature.reference))
+        .await
 }
 
 /// The municipality's name for documents.

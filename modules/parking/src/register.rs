@@ -109,12 +109,6 @@ pub async fn insert(
     }
 }
 
-pub async fn delete(tdb: &TenantDb, id: Uuid) -> Result<(), DbError> {
-    let mut q = tdb.delete(ParkingPermits::Table);
-    q.and_where(Expr::col(ParkingPermits::Id).eq(id));
-    tdb.execute(&q).await.map(drop)
-}
-
 pub async fn get_tx(
     tx: &mut TenantTx<'_>,
     tdb: &TenantDb,
@@ -185,7 +179,10 @@ pub async fn renew(
 }
 
 /// False when it was revoked already.
+/// Revokes a permit in the caller's transaction (with its audit entry);
+/// false when it already was.
 pub async fn revoke(
+    tx: &mut TenantTx<'_>,
     tdb: &TenantDb,
     id: Uuid,
     reason: &str,
@@ -196,5 +193,5 @@ pub async fn revoke(
         .value(ParkingPermits::RevocationReason, reason)
         .and_where(Expr::col(ParkingPermits::Id).eq(id))
         .and_where(Expr::col(ParkingPermits::RevokedAt).is_null());
-    Ok(tdb.execute(&q).await? == 1)
+    Ok(tx.execute(&q).await? == 1)
 }

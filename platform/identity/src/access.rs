@@ -6,7 +6,7 @@
 
 use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi, RbacApi};
 use chrono::{DateTime, Utc};
-use dimos_db::{Db, DbError, TenantDb};
+use dimos_db::{Db, DbError, TenantDb, TenantTx};
 use dimos_kernel::TenantId;
 use sea_query::{Expr, ExprTrait, Iden, Order, Query};
 use serde::Serialize;
@@ -338,8 +338,11 @@ impl Access {
         db.fetch_all(&q).await
     }
 
-    /// Inserts a grant row; `false` if it was there already.
+    /// Inserts a grant row; `false` if it was there already. ON CONFLICT
+    /// rather than catching the error: a failed statement would end a
+    /// PostgreSQL transaction.
     async fn insert_grant(
+        tx: &mut TenantTx<'_>,
         db: &TenantDb,
         subject: &str,
         role: &str,
@@ -355,11 +358,33 @@ impl Access {
             ],
         );
         q.values([subject.into(), role.into(), by.into(), Utc::now().into()]);
-        match db.insert_rows(&q).await {
-            Ok(_) => Ok(true),
-            Err(DbError::Unique(_)) => Ok(false),
-            Err(e) => Err(e),
+        q.statement().on_conflict(
+            sea_query::OnConflict::columns([
+                sea_query::Alias::new("tenant_id"),
+                sea_query::Alias::new("subject"),
+                sea_query::Alias::new("role"),
+            ])
+            .do_nothing()
+            .to_owned(),
+        );
+        Ok(tx.insert_rows(&q).await? == 1)
+    }
+
+    /// Commits a change made alone and, if it changed anything, tells
+    /// every replica.
+    async fn finish(&self, tx: TenantTx<'_>, changed: bool) -> Result<bool, DbError> {
+        tx.commit().await?;
+        if changed {
+            self.changed().await?;
         }
+        Ok(changed)
+    }
+
+    /// After an access change commits (made with an `_in` function in the
+    /// caller's transaction, with its audit entry): every replica rebuilds
+    /// its enforcer, this one now.
+    pub async fn changed(&self) -> Result<(), DbError> {
+        self.bump().await
     }
 
     /// Grants a role; granting one that is held already changes nothing.
@@ -370,26 +395,48 @@ impl Access {
         role: &str,
         by: &str,
     ) -> Result<bool, DbError> {
-        let added = Self::insert_grant(db, subject, role, by).await?;
-        if added {
-            self.bump().await?;
-        }
-        Ok(added)
+        let mut tx = db.begin().await?;
+        let changed = Self::grant_in(&mut tx, db, subject, role, by).await?;
+        self.finish(tx, changed).await
+    }
+
+    /// The same in the caller's transaction; call [`Self::changed`] after
+    /// the commit when it returned true.
+    pub async fn grant_in(
+        tx: &mut TenantTx<'_>,
+        db: &TenantDb,
+        subject: &str,
+        role: &str,
+        by: &str,
+    ) -> Result<bool, DbError> {
+        Self::insert_grant(tx, db, subject, role, by).await
     }
 
     pub async fn revoke(&self, db: &TenantDb, subject: &str, role: &str) -> Result<bool, DbError> {
+        let mut tx = db.begin().await?;
+        let changed = Self::revoke_in(&mut tx, db, subject, role).await?;
+        self.finish(tx, changed).await
+    }
+
+    /// The same in the caller's transaction; call [`Self::changed`] after
+    /// the commit when it returned true.
+    pub async fn revoke_in(
+        tx: &mut TenantTx<'_>,
+        db: &TenantDb,
+        subject: &str,
+        role: &str,
+    ) -> Result<bool, DbError> {
         let mut q = db.delete(RoleGrants::Table);
         q.and_where(Expr::col(RoleGrants::Subject).eq(subject))
             .and_where(Expr::col(RoleGrants::Role).eq(role));
-        let n = db.execute(&q).await?;
-        if n > 0 {
-            self.bump().await?;
-        }
-        Ok(n > 0)
+        Ok(tx.execute(&q).await? > 0)
     }
 
-    pub async fn add_member(
-        &self,
+    /// Puts a person in a department; false if they were in it already.
+    /// In the caller's transaction; call [`Self::changed`] after the commit
+    /// when it returned true.
+    pub async fn add_member_in(
+        tx: &mut TenantTx<'_>,
         db: &TenantDb,
         department: &str,
         subject: &str,
@@ -399,14 +446,27 @@ impl Access {
             [DepartmentMembers::Department, DepartmentMembers::Subject],
         );
         q.values([department.into(), subject.into()]);
-        match db.insert_rows(&q).await {
-            Ok(_) => {
-                self.bump().await?;
-                Ok(true)
-            }
-            Err(DbError::Unique(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
+        q.statement().on_conflict(
+            sea_query::OnConflict::columns([
+                sea_query::Alias::new("tenant_id"),
+                sea_query::Alias::new("department"),
+                sea_query::Alias::new("subject"),
+            ])
+            .do_nothing()
+            .to_owned(),
+        );
+        Ok(tx.insert_rows(&q).await? == 1)
+    }
+
+    pub async fn add_member(
+        &self,
+        db: &TenantDb,
+        department: &str,
+        subject: &str,
+    ) -> Result<bool, DbError> {
+        let mut tx = db.begin().await?;
+        let changed = Self::add_member_in(&mut tx, db, department, subject).await?;
+        self.finish(tx, changed).await
     }
 
     /// Permissions a municipality added to a role, beyond the defaults.
@@ -416,14 +476,15 @@ impl Access {
         db.fetch_all(&q).await
     }
 
-    /// Replaces the permissions a municipality adds to `role` (defaults stay).
-    pub async fn set_extra_permissions(
-        &self,
+    /// Replaces the permissions a municipality adds to `role` (defaults
+    /// stay), in the caller's transaction; call [`Self::changed`] after the
+    /// commit.
+    pub async fn set_extra_permissions_in(
+        tx: &mut TenantTx<'_>,
         db: &TenantDb,
         role: &str,
         permissions: &[String],
     ) -> Result<(), DbError> {
-        let mut tx = db.begin().await?;
         let mut del = db.delete(RolePermissions::Table);
         del.and_where(Expr::col(RolePermissions::Role).eq(role));
         tx.execute(&del).await?;
@@ -435,12 +496,16 @@ impl Access {
             ins.values([role.into(), p.clone().into()]);
             tx.insert_rows(&ins).await?;
         }
-        tx.commit().await?;
-        self.bump().await
+        Ok(())
     }
 
-    /// Creates or renames a department.
-    pub async fn put_department(&self, db: &TenantDb, d: &Department) -> Result<(), DbError> {
+    /// Creates or renames a department, in the caller's transaction (names
+    /// are not policy: nothing to rebuild).
+    pub async fn put_department_in(
+        tx: &mut TenantTx<'_>,
+        db: &TenantDb,
+        d: &Department,
+    ) -> Result<(), DbError> {
         let mut q = db.insert(
             Departments::Table,
             [Departments::Slug, Departments::NameEl, Departments::NameEn],
@@ -458,7 +523,7 @@ impl Access {
             .update_columns([Departments::NameEl, Departments::NameEn])
             .to_owned(),
         );
-        db.insert_rows(&q).await.map(drop)
+        tx.insert_rows(&q).await.map(drop)
     }
 
     pub async fn departments(
@@ -492,8 +557,10 @@ impl Access {
         Ok(db.fetch_optional::<(String,)>(&q).await?.is_some())
     }
 
-    pub async fn remove_member(
-        &self,
+    /// Takes a person out of a department, in the caller's transaction;
+    /// call [`Self::changed`] after the commit when it returned true.
+    pub async fn remove_member_in(
+        tx: &mut TenantTx<'_>,
         db: &TenantDb,
         department: &str,
         subject: &str,
@@ -501,11 +568,7 @@ impl Access {
         let mut q = db.delete(DepartmentMembers::Table);
         q.and_where(Expr::col(DepartmentMembers::Department).eq(department))
             .and_where(Expr::col(DepartmentMembers::Subject).eq(subject));
-        let n = db.execute(&q).await?;
-        if n > 0 {
-            self.bump().await?;
-        }
-        Ok(n > 0)
+        Ok(tx.execute(&q).await? > 0)
     }
 
     /// Applies the grants a tenant file declares (idempotent; adds only).
@@ -515,14 +578,16 @@ impl Access {
         grants: &[(String, String)],
         by: &str,
     ) -> Result<usize, DbError> {
+        let mut tx = db.begin().await?;
         let mut added = 0;
         for (subject, role) in grants {
-            if Self::insert_grant(db, subject, role, by).await? {
+            if Self::insert_grant(&mut tx, db, subject, role, by).await? {
                 added += 1;
             }
         }
+        tx.commit().await?;
         if added > 0 {
-            self.bump().await?;
+            self.changed().await?;
         }
         Ok(added)
     }

@@ -3,7 +3,7 @@
 
 use crate::oidc::Identity;
 use chrono::{DateTime, Utc};
-use dimos_db::{DbError, TenantDb};
+use dimos_db::{DbError, TenantDb, TenantTx};
 use sea_query::{Expr, ExprTrait, Iden};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -224,17 +224,24 @@ pub async fn by_tax_id(db: &TenantDb, tax_id: &str) -> Result<Vec<Account>, DbEr
 }
 
 /// Raises (never lowers) an account's assurance level.
-pub async fn raise_assurance(db: &TenantDb, id: AccountId, to: Assurance) -> Result<(), DbError> {
-    let Some(a) = get(db, id).await? else {
-        return Err(DbError::Other(sqlx::Error::RowNotFound));
-    };
-    if a.assurance() >= to {
-        return Ok(());
-    }
+/// Raises the account's assurance to `to` (never lowers it), in the
+/// caller's transaction (with the verification that justifies it).
+pub async fn raise_assurance_in(
+    tx: &mut TenantTx<'_>,
+    db: &TenantDb,
+    id: AccountId,
+    to: Assurance,
+) -> Result<(), DbError> {
+    let at_least: Vec<&str> = [Assurance::Low, Assurance::Substantial, Assurance::High]
+        .into_iter()
+        .filter(|a| *a >= to)
+        .map(Assurance::as_str)
+        .collect();
     let mut q = db.update(Accounts::Table);
     q.value(Accounts::Assurance, to.as_str())
-        .and_where(Expr::col((Accounts::Table, Accounts::Id)).eq(id.0));
-    db.execute(&q).await.map(drop)
+        .and_where(Expr::col((Accounts::Table, Accounts::Id)).eq(id.0))
+        .and_where(Expr::col((Accounts::Table, Accounts::Assurance)).is_not_in(at_least));
+    tx.execute(&q).await.map(drop)
 }
 
 /// Ends every session of the account, on every device and replica.

@@ -5,7 +5,7 @@
 
 use crate::accounts::{self, AccountId, Assurance};
 use chrono::{DateTime, Utc};
-use dimos_db::{DbError, TenantDb};
+use dimos_db::{DbError, TenantDb, TenantTx};
 use sea_query::{Expr, ExprTrait, Iden, Order};
 use serde::Serialize;
 use uuid::Uuid;
@@ -50,7 +50,10 @@ pub struct Verification {
 }
 
 /// Records an in-person verification and raises the account to `substantial`.
+/// Records an in-person verification and raises the account's assurance,
+/// in the caller's transaction (with its audit entry).
 pub async fn verify_in_person(
+    tx: &mut TenantTx<'_>,
     db: &TenantDb,
     account: AccountId,
     officer: &str,
@@ -78,8 +81,8 @@ pub async fn verify_in_person(
         v.level.clone().into(),
         v.at.into(),
     ]);
-    db.insert_rows(&q).await?;
-    accounts::raise_assurance(db, account, Assurance::Substantial).await?;
+    tx.insert_rows(&q).await?;
+    accounts::raise_assurance_in(tx, db, account, Assurance::Substantial).await?;
     Ok(v)
 }
 

@@ -12,7 +12,7 @@ use crate::{KeyPair, Report, SigningError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use der::{Decode, Encode};
-use dimos_db::{DbError, TenantDb};
+use dimos_db::{DbError, TenantDb, TenantTx};
 use dimos_kernel::SharedClock;
 use sea_query::{Expr, ExprTrait, Iden, Order};
 use std::sync::Arc;
@@ -83,6 +83,14 @@ impl Authority {
             .to_pem(der::pem::LineEnding::LF)
             .map_err(crate::crypto)
     }
+}
+
+/// A certificate made for a member of staff, with its sealed key, before
+/// it is stored.
+pub struct NewCertificate {
+    pub info: CertificateInfo,
+    cert_der: Vec<u8>,
+    key_sealed: Vec<u8>,
 }
 
 /// A staff signing certificate (no key).
@@ -406,16 +414,16 @@ impl Signing {
         KeyPair::from_der(&crate::sealed::open(&self.key, &sealed)?, &cert)
     }
 
-    /// Issues a signing certificate to a member of staff. A certificate they
-    /// already hold is revoked as superseded, in the same transaction.
-    pub async fn issue(
+    /// Makes a signing certificate for a member of staff, not yet stored:
+    /// the key work happens before the caller's transaction begins.
+    pub async fn prepare_certificate(
         &self,
         tdb: &TenantDb,
         municipality: &str,
         account: Uuid,
         person: &str,
         by: Uuid,
-    ) -> Result<CertificateInfo, SigningError> {
+    ) -> Result<NewCertificate, SigningError> {
         let authority = self.ensure_authority(tdb, municipality).await?;
         let ca = self.authority_keypair(tdb, &authority.serial).await?;
         let pair = ca.issue(person, municipality, self.certificate_days)?;
@@ -433,7 +441,28 @@ impl Signing {
             revoked_by: None,
             revocation_reason: None,
         };
-        let mut tx = tdb.begin().await?;
+        Ok(NewCertificate {
+            cert_der: pair.cert.to_der().map_err(crate::crypto)?,
+            key_sealed: crate::sealed::seal(&self.key, &pair.key_der()?)?,
+            info,
+        })
+    }
+
+    /// Stores a prepared certificate in the caller's transaction (with its
+    /// audit entry). A certificate the person already holds is revoked as
+    /// superseded, in the same transaction.
+    pub async fn issue(
+        &self,
+        tx: &mut TenantTx<'_>,
+        tdb: &TenantDb,
+        new: NewCertificate,
+    ) -> Result<CertificateInfo, SigningError> {
+        let NewCertificate {
+            info,
+            cert_der,
+            key_sealed,
+        } = new;
+        let (now, by, account) = (info.issued_at, info.issued_by, info.account_id);
         tx.lock(tdb, "signing").await?;
         let mut old = tdb.update(SigningCertificates::Table);
         old.value(SigningCertificates::RevokedAt, now)
@@ -460,21 +489,22 @@ impl Signing {
             info.serial.clone().into(),
             account.into(),
             info.subject.clone().into(),
-            pair.cert.to_der().map_err(crate::crypto)?.into(),
-            crate::sealed::seal(&self.key, &pair.key_der()?)?.into(),
+            cert_der.into(),
+            key_sealed.into(),
             info.not_before.into(),
             info.not_after.into(),
             now.into(),
             by.into(),
         ]);
         tx.insert_rows(&ins).await?;
-        tx.commit().await?;
         Ok(info)
     }
 
-    /// Revokes a certificate; false if there is none such or it already was.
+    /// Revokes a certificate, in the caller's transaction; false if there is
+    /// none such or it already was.
     pub async fn revoke(
         &self,
+        tx: &mut TenantTx<'_>,
         tdb: &TenantDb,
         serial: &str,
         by: Uuid,
@@ -486,7 +516,7 @@ impl Signing {
             .value(SigningCertificates::RevocationReason, reason)
             .and_where(Expr::col(SigningCertificates::Serial).eq(serial))
             .and_where(Expr::col(SigningCertificates::RevokedAt).is_null());
-        Ok(tdb.execute(&q).await? == 1)
+        Ok(tx.execute(&q).await? == 1)
     }
 
     pub async fn certificates(&self, tdb: &TenantDb) -> Result<Vec<CertificateInfo>, SigningError> {
@@ -542,8 +572,10 @@ impl Signing {
         self.unseal(tdb.fetch_optional(&q).await?)
     }
 
-    /// Signs a document (by its SHA-256, hex) as `account` and records the
-    /// signature under a new reference code.
+    /// Signs a document (by its SHA-256, hex) as `account` under a new
+    /// reference code. Not yet stored: the caller stores it with
+    /// [`Self::record_signature`] in the transaction of its case event and
+    /// audit entry (the provider's work happens before that begins).
     pub async fn sign(
         &self,
         tdb: &TenantDb,
@@ -581,6 +613,17 @@ impl Signing {
             signature_der: signed.cms,
             signed_at: self.clock.now(),
         };
+        Ok(record)
+    }
+
+    /// Stores a signature in the caller's transaction; a document signed
+    /// meanwhile is `AlreadySigned`.
+    pub async fn record_signature(
+        &self,
+        tx: &mut TenantTx<'_>,
+        tdb: &TenantDb,
+        record: &SignatureRecord,
+    ) -> Result<(), SigningError> {
         let mut ins = tdb.insert(Signatures::Table, SIGNATURE_COLUMNS);
         ins.values([
             record.reference.clone().into(),
@@ -594,8 +637,8 @@ impl Signing {
             record.signature_der.clone().into(),
             record.signed_at.into(),
         ]);
-        match tdb.insert_rows(&ins).await {
-            Ok(_) => Ok(record),
+        match tx.insert_rows(&ins).await {
+            Ok(_) => Ok(()),
             Err(e) if e.is_unique_on("document_id") || e.is_unique_on("signatures_once") => {
                 Err(SigningError::AlreadySigned)
             }

@@ -1,7 +1,7 @@
 //! Document metadata, tenant-scoped like everything else.
 
 use chrono::{DateTime, Utc};
-use dimos_db::{DbError, TenantDb};
+use dimos_db::{DbError, TenantDb, TenantTx};
 use sea_query::{Expr, ExprTrait, Iden, Order};
 use serde::Serialize;
 use uuid::Uuid;
@@ -88,20 +88,37 @@ pub async fn insert(tdb: &TenantDb, d: &Document) -> Result<(), DbError> {
     tdb.insert_rows(&insert_statement(tdb, d)).await.map(drop)
 }
 
+/// The same, inside the caller's transaction (with the case event and the
+/// audit entry that go with it).
+pub async fn insert_in(tx: &mut TenantTx<'_>, tdb: &TenantDb, d: &Document) -> Result<(), DbError> {
+    tx.insert_rows(&insert_statement(tdb, d)).await.map(drop)
+}
+
 /// Stores `new` as the replacement of `old`, both or neither. False when
 /// `old` was replaced meanwhile.
 pub async fn replace(tdb: &TenantDb, old: Uuid, new: &Document) -> Result<bool, DbError> {
     let mut tx = tdb.begin().await?;
+    if !replace_in(&mut tx, tdb, old, new).await? {
+        return Ok(false);
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// The same, inside the caller's transaction; on false the caller must
+/// not commit what it wrote.
+pub async fn replace_in(
+    tx: &mut TenantTx<'_>,
+    tdb: &TenantDb,
+    old: Uuid,
+    new: &Document,
+) -> Result<bool, DbError> {
     tx.insert_rows(&insert_statement(tdb, new)).await?;
     let mut q = tdb.update(Documents::Table);
     q.value(Documents::ReplacedBy, new.id)
         .and_where(Expr::col(Documents::Id).eq(old))
         .and_where(Expr::col(Documents::ReplacedBy).is_null());
-    if tx.execute(&q).await? != 1 {
-        return Ok(false);
-    }
-    tx.commit().await?;
-    Ok(true)
+    Ok(tx.execute(&q).await? == 1)
 }
 
 pub async fn of_case(tdb: &TenantDb, case: Uuid) -> Result<Vec<Document>, DbError> {

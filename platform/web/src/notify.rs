@@ -4,7 +4,7 @@
 //! message wording with a preview.
 
 use crate::access::{Authorized, ConfigureServices};
-use crate::auth::{CurrentUser, check_csrf, record};
+use crate::auth::{CurrentUser, check_csrf, record_in};
 use crate::error::{AppError, Result, rendered_page};
 use crate::extract::{CurrentTenant, Form, Peer};
 use crate::state::AppState;
@@ -86,7 +86,12 @@ pub async fn prefs(tdb: &TenantDb, account: Uuid) -> std::result::Result<Prefs, 
     Ok(tdb.fetch_optional(&q).await?.unwrap_or_default())
 }
 
-async fn save_prefs(tdb: &TenantDb, account: Uuid, p: &Prefs) -> std::result::Result<(), Error> {
+async fn save_prefs(
+    tx: &mut dimos_db::TenantTx<'_>,
+    tdb: &TenantDb,
+    account: Uuid,
+    p: &Prefs,
+) -> std::result::Result<(), Error> {
     let mut q = tdb.insert(
         NotificationPrefs::Table,
         [
@@ -117,7 +122,7 @@ async fn save_prefs(tdb: &TenantDb, account: Uuid, p: &Prefs) -> std::result::Re
             ])
             .to_owned(),
     );
-    tdb.insert_rows(&q).await?;
+    tx.insert_rows(&q).await?;
     Ok(())
 }
 
@@ -137,7 +142,10 @@ pub async fn remember_mobile(
         return Ok(());
     }
     p.mobile = Some(mobile);
-    save_prefs(tdb, account, &p).await
+    let mut tx = tdb.begin().await?;
+    save_prefs(&mut tx, tdb, account, &p).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// A Greek mobile number as `+3069…`, or why not.
@@ -278,7 +286,6 @@ pub struct PrefsForm {
 }
 
 pub async fn save_prefs_handler(
-    State(state): State<AppState>,
     tenant: CurrentTenant,
     user: CurrentUser,
     peer: Peer,
@@ -300,13 +307,16 @@ pub async fn save_prefs_handler(
             .code()
             .to_owned(),
     };
-    save_prefs(&tenant.db, user.account.id, &p).await?;
-    record(
-        &state,
+    // The preferences and their audit entry: one transaction.
+    let mut tx = tenant.db.begin().await?;
+    save_prefs(&mut tx, &tenant.db, user.account.id, &p).await?;
+    record_in(
+        &mut tx,
         &tenant,
         user.audit(peer, "notification_preferences_changed"),
     )
     .await?;
+    tx.commit().await?;
     Ok(Redirect::to("/account?saved=notifications#notifications").into_response())
 }
 
@@ -623,15 +633,18 @@ pub async fn save_template(
         ])
         .to_owned(),
     );
-    tenant.db.insert_rows(&q).await?;
-    record(
-        &state,
+    // The template and its audit entry: one transaction.
+    let mut tx = tenant.db.begin().await?;
+    tx.insert_rows(&q).await?;
+    record_in(
+        &mut tx,
         &tenant,
         who.user
             .audit(peer, "notification_template_changed")
             .detail(json!({"event": f.event, "lang": lang.code()})),
     )
     .await?;
+    tx.commit().await?;
     Ok(Redirect::to(&format!(
         "/admin/notifications?event={}&lang={}&saved=template",
         f.event,

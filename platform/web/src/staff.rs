@@ -19,7 +19,7 @@ use axum::extract::{FromRequestParts, Query, Request, State};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use dimos_identity::AuditLog;
-use dimos_identity::access::{Department, tax_id_subject};
+use dimos_identity::access::{Access, Department, tax_id_subject};
 use dimos_identity::accounts::{self, AccountId};
 use dimos_identity::verifications::{self, DOCUMENT_TYPES};
 use dimos_kernel::{Error, LocalizedText, Slug, TaxId};
@@ -180,7 +180,11 @@ async fn verify_confirm(
     if account.id == who.user.account.id {
         return Err(Error::invalid("account", "self").into());
     }
+    // The verification, the raised assurance and the audit entry: one
+    // transaction.
+    let mut tx = tenant.db.begin().await?;
     verifications::verify_in_person(
+        &mut tx,
         &tenant.db,
         account.id(),
         &who.user.actor(),
@@ -188,8 +192,8 @@ async fn verify_confirm(
         &f.document_type,
     )
     .await?;
-    crate::auth::record(
-        &state,
+    crate::auth::record_in(
+        &mut tx,
         &tenant,
         who.user
             .audit(peer, "account_verified")
@@ -197,6 +201,7 @@ async fn verify_confirm(
             .detail(serde_json::json!({ "method": "in-person", "document_type": f.document_type })),
     )
     .await?;
+    tx.commit().await?;
     let tax = account.tax_id.unwrap_or_default();
     Ok(Redirect::to(&format!("/staff/verify?tax_id={tax}&done=1")).into_response())
 }
@@ -406,7 +411,8 @@ async fn assist_start(
         // The workflow's clock: what the time limit is measured with.
         since: state.workflow().now().timestamp(),
     };
-    crate::auth::start_assisting(&session, &assisting).await?;
+    // The entry first: no assistance the trail does not show (the session
+    // is not in the database, so there is no one transaction to share).
     let on_behalf = Some(format!("account:{}", citizen.id));
     crate::auth::record(
         &state,
@@ -416,6 +422,7 @@ async fn assist_start(
             .on_behalf_of(on_behalf),
     )
     .await?;
+    crate::auth::start_assisting(&session, &assisting).await?;
     Ok(Redirect::to("/account").into_response())
 }
 
@@ -586,23 +593,12 @@ async fn api_remove_member(
     peer: Peer,
     axum::extract::Path((slug, tax_id)): axum::extract::Path<(String, String)>,
 ) -> Result<axum::Json<serde_json::Value>> {
-    let subject = tax_id_subject(&tax_id);
-    if !state
-        .access()
-        .remove_member(&tenant.db, &slug, &subject)
+    if !AccessChange::new(&state, &tenant, &who.user, peer)
+        .remove_member(&slug, &tax_id_subject(&tax_id))
         .await?
     {
         return Err(Error::NotFound.into());
     }
-    crate::auth::record(
-        &state,
-        &tenant,
-        who.user
-            .audit(peer, "department_member_removed")
-            .record(subject)
-            .detail(serde_json::json!({ "department": slug })),
-    )
-    .await?;
     Ok(axum::Json(serde_json::json!({ "removed": true })))
 }
 
@@ -638,19 +634,9 @@ async fn api_role_permissions(
     if !unknown.is_empty() {
         return Err(Error::Validation(unknown).into());
     }
-    state
-        .access()
-        .set_extra_permissions(&tenant.db, &role, &b.permissions)
+    AccessChange::new(&state, &tenant, &who.user, peer)
+        .set_role_permissions(&role, &b.permissions)
         .await?;
-    crate::auth::record(
-        &state,
-        &tenant,
-        who.user
-            .audit(peer, "role_permissions_set")
-            .record(format!("role:{role}"))
-            .detail(serde_json::json!({ "permissions": b.permissions })),
-    )
-    .await?;
     Ok(axum::Json(
         serde_json::json!({ "role": role, "added_permissions": b.permissions }),
     ))
@@ -730,16 +716,30 @@ impl<'a> AccessChange<'a> {
         }
     }
 
-    async fn audit(&self, action: &str, record: String, detail: serde_json::Value) -> Result<()> {
-        crate::auth::record(
-            self.state,
+    /// Writes the change's audit entry in its transaction, commits, and
+    /// (when policy changed) has every replica rebuild its enforcer.
+    async fn commit(
+        &self,
+        mut tx: dimos_db::TenantTx<'_>,
+        policy_changed: bool,
+        action: &str,
+        record: String,
+        detail: serde_json::Value,
+    ) -> Result<()> {
+        crate::auth::record_in(
+            &mut tx,
             self.tenant,
             self.who
                 .audit(self.peer, action)
                 .record(record)
                 .detail(detail),
         )
-        .await
+        .await?;
+        tx.commit().await?;
+        if policy_changed {
+            self.state.access().changed().await?;
+        }
+        Ok(())
     }
 
     /// `dept:<slug>` of an existing department, else a 422 on `department`.
@@ -760,33 +760,55 @@ impl<'a> AccessChange<'a> {
         if !self.state.access().catalog().is_role(role) {
             return Err(Error::invalid("role", "role-unknown").into());
         }
-        let added = self
-            .state
-            .access()
-            .grant(&self.tenant.db, &subject, role, &self.who.actor())
-            .await?;
+        let db = &self.tenant.db;
+        let mut tx = db.begin().await?;
+        let added = Access::grant_in(&mut tx, db, &subject, role, &self.who.actor()).await?;
         if added {
-            self.audit("role_granted", subject, serde_json::json!({ "role": role }))
+            let detail = serde_json::json!({ "role": role });
+            self.commit(tx, true, "role_granted", subject, detail)
                 .await?;
         }
         Ok(added)
     }
 
     async fn revoke(&self, subject: &str, role: &str) -> Result<bool> {
-        let removed = self
-            .state
-            .access()
-            .revoke(&self.tenant.db, subject, role)
-            .await?;
+        let db = &self.tenant.db;
+        let mut tx = db.begin().await?;
+        let removed = Access::revoke_in(&mut tx, db, subject, role).await?;
         if removed {
-            self.audit(
-                "role_revoked",
-                subject.to_owned(),
-                serde_json::json!({ "role": role }),
-            )
-            .await?;
+            let detail = serde_json::json!({ "role": role });
+            self.commit(tx, true, "role_revoked", subject.to_owned(), detail)
+                .await?;
         }
         Ok(removed)
+    }
+
+    async fn remove_member(&self, department: &str, subject: &str) -> Result<bool> {
+        let db = &self.tenant.db;
+        let mut tx = db.begin().await?;
+        let removed = Access::remove_member_in(&mut tx, db, department, subject).await?;
+        if removed {
+            let detail = serde_json::json!({ "department": department });
+            let action = "department_member_removed";
+            self.commit(tx, true, action, subject.to_owned(), detail)
+                .await?;
+        }
+        Ok(removed)
+    }
+
+    async fn set_role_permissions(&self, role: &str, permissions: &[String]) -> Result<()> {
+        let db = &self.tenant.db;
+        let mut tx = db.begin().await?;
+        Access::set_extra_permissions_in(&mut tx, db, role, permissions).await?;
+        let detail = serde_json::json!({ "permissions": permissions });
+        self.commit(
+            tx,
+            true,
+            "role_permissions_set",
+            format!("role:{role}"),
+            detail,
+        )
+        .await
     }
 
     async fn save_department(&self, slug: &str, name: LocalizedText) -> Result<Department> {
@@ -801,14 +823,16 @@ impl<'a> AccessChange<'a> {
             name_el: name.el.trim().into(),
             name_en: name.en.trim().into(),
         };
-        self.state
-            .access()
-            .put_department(&self.tenant.db, &d)
-            .await?;
-        self.audit(
+        let db = &self.tenant.db;
+        let mut tx = db.begin().await?;
+        Access::put_department_in(&mut tx, db, &d).await?;
+        let detail = serde_json::json!({ "name": name });
+        self.commit(
+            tx,
+            false,
             "department_saved",
             format!("dept:{slug}"),
-            serde_json::json!({ "name": name }),
+            detail,
         )
         .await?;
         Ok(d)
@@ -816,18 +840,13 @@ impl<'a> AccessChange<'a> {
 
     async fn add_member(&self, department: &str, tax: &TaxId) -> Result<bool> {
         let subject = tax_id_subject(tax.as_str());
-        let added = self
-            .state
-            .access()
-            .add_member(&self.tenant.db, department, &subject)
-            .await?;
+        let db = &self.tenant.db;
+        let mut tx = db.begin().await?;
+        let added = Access::add_member_in(&mut tx, db, department, &subject).await?;
         if added {
-            self.audit(
-                "department_member_added",
-                subject,
-                serde_json::json!({ "department": department }),
-            )
-            .await?;
+            let detail = serde_json::json!({ "department": department });
+            self.commit(tx, true, "department_member_added", subject, detail)
+                .await?;
         }
         Ok(added)
     }

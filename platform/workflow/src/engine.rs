@@ -326,10 +326,12 @@ impl Engine {
         self.known.clone()
     }
 
-    /// Checks and stores a municipality's changes to a service. An empty
-    /// set removes the overrides.
+    /// Checks and stores a municipality's changes to a service, in the
+    /// caller's transaction (with its audit entry). An empty set removes
+    /// the overrides.
     pub async fn save_overrides(
         &self,
+        tx: &mut TenantTx<'_>,
         tdb: &TenantDb,
         process: &str,
         o: &Overrides,
@@ -344,7 +346,7 @@ impl Engine {
         if o.is_empty() {
             let mut q = tdb.delete(WorkflowOverrides::Table);
             q.and_where(Expr::col(WorkflowOverrides::Process).eq(process));
-            tdb.execute(&q).await?;
+            tx.execute(&q).await?;
             return Ok(d);
         }
         let body = serde_json::to_value(o).map_err(Error::internal)?;
@@ -372,7 +374,7 @@ impl Engine {
                 ])
                 .to_owned(),
         );
-        tdb.insert_rows(&q).await?;
+        tx.insert_rows(&q).await?;
         Ok(d)
     }
 

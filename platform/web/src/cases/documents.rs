@@ -12,6 +12,7 @@ use axum::body::Body;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use dimos_identity::{AuditEntry, AuditLog};
 use dimos_kernel::{Error, FieldError};
 use dimos_storage::documents::{self, Document};
 use dimos_workflow::query::CaseRow;
@@ -58,7 +59,7 @@ pub async fn attach(
         received,
         name,
     };
-    store(state, tenant, case, upload, by, None).await
+    store(state, tenant, case, upload, by, None, |_| None).await
 }
 
 /// A module's form sent with its documents: text fields, and files in
@@ -334,6 +335,7 @@ async fn store(
     upload: Upload,
     by: &Actor,
     replaces: Option<&Document>,
+    audit: impl FnOnce(&Document) -> Option<AuditEntry>,
 ) -> std::result::Result<Document, Error> {
     let max_case = state.config().storage.max_case_bytes;
     if documents::case_bytes(&tenant.db, case).await? + upload.received.size > max_case {
@@ -363,33 +365,67 @@ async fn store(
         internal: upload.internal,
         replaced_by: None,
     };
-    let saved = match replaces {
-        Some(old) => documents::replace(&tenant.db, old.id, &doc).await,
-        None => documents::insert(&tenant.db, &doc).await.map(|()| true),
-    };
+    // The row, the case event and the audit entry: one transaction. The
+    // object is already stored; without its row it is removed again.
+    let saved = save_row(state, tenant, case, &doc, by, replaces, audit(&doc)).await;
     if !matches!(saved, Ok(true)) {
         // No row, no object: do not leave an orphan behind.
         let _ = state.objects().delete(&key).await;
         return Err(match saved {
-            Err(e) => e.into(),
+            Err(e) => e,
             _ => Error::Conflict("document-replaced"),
         });
+    }
+    Ok(doc)
+}
+
+/// The document's row (replacing `replaces`), its case event and audit
+/// entry, committed together. False when `replaces` was replaced meanwhile.
+async fn save_row(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    case: Uuid,
+    doc: &Document,
+    by: &Actor,
+    replaces: Option<&Document>,
+    audit: Option<AuditEntry>,
+) -> std::result::Result<bool, Error> {
+    let mut tx = tenant.db.begin().await?;
+    match replaces {
+        Some(old) => {
+            if !documents::replace_in(&mut tx, &tenant.db, old.id, doc).await? {
+                return Ok(false);
+            }
+        }
+        None => documents::insert_in(&mut tx, &tenant.db, doc).await?,
     }
     let (kind, payload) = match replaces {
         Some(old) => (
             "document-replaced",
-            json!({"document": id, "replaces": old.id, "name": old.original_name, "new_name": doc.original_name}),
+            json!({"document": doc.id, "replaces": old.id, "name": old.original_name, "new_name": doc.original_name}),
         ),
         None => (
             "document-added",
-            json!({"document": id, "name": doc.original_name, "kind": doc.kind}),
+            json!({"document": doc.id, "name": doc.original_name, "kind": doc.kind}),
         ),
     };
     state
         .workflow()
-        .record_event(&tenant.db, CaseId(case), kind, by, !doc.internal, payload)
+        .record_event_tx(
+            &mut tx,
+            &tenant.db,
+            CaseId(case),
+            kind,
+            by,
+            !doc.internal,
+            payload,
+        )
         .await?;
-    Ok(doc)
+    if let Some(entry) = audit {
+        AuditLog::append_in(&mut tx, &tenant.db, &entry).await?;
+    }
+    tx.commit().await?;
+    Ok(true)
 }
 
 pub async fn citizen_upload(
@@ -412,22 +448,21 @@ pub async fn citizen_upload(
                 internal: false,
                 ..upload
             };
-            store(&state, &tenant, c.id, upload, &actor, None).await
+            store(&state, &tenant, c.id, upload, &actor, None, |doc| {
+                Some(
+                    user.audit(peer, "document_uploaded")
+                        .record(format!("case:{id}"))
+                        .detail(
+                            json!({"document": doc.id, "sha256": doc.sha256, "size": doc.size}),
+                        ),
+                )
+            })
+            .await
         }
         Err(e) => Err(e),
     };
     match result {
-        Ok(doc) => {
-            record(
-                &state,
-                &tenant,
-                user.audit(peer, "document_uploaded")
-                    .record(format!("case:{id}"))
-                    .detail(json!({"document": doc.id, "sha256": doc.sha256, "size": doc.size})),
-            )
-            .await?;
-            Ok(Redirect::to(&format!("/cases/{id}?done=uploaded#documents")).into_response())
-        }
+        Ok(_) => Ok(Redirect::to(&format!("/cases/{id}?done=uploaded#documents")).into_response()),
         Err(Error::Validation(errs)) => {
             super::citizen::error_page(&state, &ui, &tenant, &user, id, errs).await
         }
@@ -538,22 +573,21 @@ pub async fn citizen_replace(
                 internal: false,
                 ..upload
             };
-            store(&state, &tenant, c.id, upload, &actor, Some(&old)).await
+            store(&state, &tenant, c.id, upload, &actor, Some(&old), |new| {
+                Some(
+                    user.audit(peer, "document_replaced")
+                        .record(format!("case:{id}"))
+                        .detail(
+                            json!({"document": new.id, "replaces": old.id, "sha256": new.sha256}),
+                        ),
+                )
+            })
+            .await
         }
         Err(e) => Err(e),
     };
     match result {
-        Ok(new) => {
-            record(
-                &state,
-                &tenant,
-                user.audit(peer, "document_replaced")
-                    .record(format!("case:{id}"))
-                    .detail(json!({"document": new.id, "replaces": old.id, "sha256": new.sha256})),
-            )
-            .await?;
-            Ok(Redirect::to(&format!("/cases/{id}?done=uploaded#documents")).into_response())
-        }
+        Ok(_) => Ok(Redirect::to(&format!("/cases/{id}?done=uploaded#documents")).into_response()),
         Err(Error::Validation(errs)) => {
             super::citizen::error_page(&state, &ui, &tenant, &user, id, errs).await
         }
@@ -596,15 +630,16 @@ pub async fn staff_upload(
     let c = super::staff::visible_case(&state, &tenant, &who, id).await?;
     let actor = who.staff.actor();
     let upload = read_upload(&state, &who.user, form).await?;
-    let doc = store(&state, &tenant, c.id, upload, &actor, None).await?;
-    record(
-        &state,
-        &tenant,
-        who.user
-            .audit(peer, "document_uploaded")
-            .record(format!("case:{id}"))
-            .detail(json!({"document": doc.id, "sha256": doc.sha256, "internal": doc.internal})),
-    )
+    store(&state, &tenant, c.id, upload, &actor, None, |doc| {
+        Some(
+            who.user
+                .audit(peer, "document_uploaded")
+                .record(format!("case:{id}"))
+                .detail(
+                    json!({"document": doc.id, "sha256": doc.sha256, "internal": doc.internal}),
+                ),
+        )
+    })
     .await?;
     Ok(Redirect::to(&format!("/staff/cases/{id}?done=uploaded#documents")).into_response())
 }

@@ -6,7 +6,7 @@
 
 use super::errors_view;
 use crate::access::{Authorized, ConfigureServices};
-use crate::auth::{check_csrf, record};
+use crate::auth::{check_csrf, record_in};
 use crate::error::{AppError, Result};
 use crate::extract::{CurrentTenant, Form, Peer};
 use crate::state::AppState;
@@ -277,28 +277,39 @@ pub async fn save(
         .into_iter()
         .map(|(d, _)| d.slug)
         .collect();
+    // The service's new settings and their audit entry: one transaction.
+    let mut tx = tenant.db.begin().await?;
     let result = match overrides_from(shipped, &posted) {
         Ok(o) => state
             .workflow()
-            .save_overrides(&tenant.db, &process, &o, departments, &who.user.actor())
+            .save_overrides(
+                &mut tx,
+                &tenant.db,
+                &process,
+                &o,
+                departments,
+                &who.user.actor(),
+            )
             .await
             .map(|_| o),
         Err(e) => Err(Error::Validation(e)),
     };
     match result {
         Ok(o) => {
-            record(
-                &state,
+            record_in(
+                &mut tx,
                 &tenant,
                 who.user
                     .audit(peer, "service_configured")
                     .record(format!("process:{process}"))
-                    .detail(serde_json::to_value(&o).unwrap_or_default()),
+                    .detail(serde_json::to_value(&o).map_err(Error::internal)?),
             )
             .await?;
+            tx.commit().await?;
             Ok(Redirect::to(&format!("/admin/services/{process}?saved=1")).into_response())
         }
         Err(Error::Validation(errs)) => {
+            drop(tx);
             let effective = state.workflow().effective(&tenant.db, &process).await?;
             let o = state.workflow().overrides(&tenant.db, &process).await?;
             let (s, h) = render(

@@ -6,7 +6,7 @@
 
 use super::StaffMember;
 use crate::access::{ManageSigning, SignDocuments, subjects};
-use crate::auth::{CurrentUser, check_csrf, record};
+use crate::auth::{CurrentUser, check_csrf, record_in};
 use crate::error::{AppError, Result};
 use crate::extract::{CurrentTenant, Form, Peer};
 use crate::state::AppState;
@@ -107,18 +107,16 @@ pub async fn sign(
             &d.sha256,
         )
         .await?;
-    record(
-        &state,
-        &tenant,
-        who.user
-            .audit(peer, "document_signed")
-            .record(format!("case:{id}"))
-            .detail(json!({"document": d.id, "reference": sig.reference, "certificate": sig.cert_serial})),
-    )
-    .await?;
+    // The signature, its case event and audit entry: one transaction.
+    let mut tx = tenant.db.begin().await?;
+    state
+        .signing()
+        .record_signature(&mut tx, &tenant.db, &sig)
+        .await?;
     state
         .workflow()
-        .record_event(
+        .record_event_tx(
+            &mut tx,
             &tenant.db,
             dimos_workflow::CaseId(c.id),
             "document-signed",
@@ -127,6 +125,16 @@ pub async fn sign(
             json!({"document": d.id, "name": d.original_name, "reference": sig.reference}),
         )
         .await?;
+    record_in(
+        &mut tx,
+        &tenant,
+        who.user
+            .audit(peer, "document_signed")
+            .record(format!("case:{id}"))
+            .detail(json!({"document": d.id, "reference": sig.reference, "certificate": sig.cert_serial})),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(Redirect::to(&format!("/staff/cases/{id}?done=signed#documents")).into_response())
 }
 
@@ -327,9 +335,9 @@ pub async fn issue(
             match chosen {
                 None => invalid("no-signer"),
                 Some(a) => {
-                    let cert = state
+                    let new = state
                         .signing()
-                        .issue(
+                        .prepare_certificate(
                             &tenant.db,
                             &municipality(&tenant),
                             a.id,
@@ -337,8 +345,11 @@ pub async fn issue(
                             who.user.account.id,
                         )
                         .await?;
-                    record(
-                        &state,
+                    // The certificate and its audit entry: one transaction.
+                    let mut tx = tenant.db.begin().await?;
+                    let cert = state.signing().issue(&mut tx, &tenant.db, new).await?;
+                    record_in(
+                        &mut tx,
                         &tenant,
                         who.user
                             .audit(peer, "signing_certificate_issued")
@@ -346,6 +357,7 @@ pub async fn issue(
                             .detail(json!({"serial": cert.serial, "not_after": cert.not_after})),
                     )
                     .await?;
+                    tx.commit().await?;
                     return Ok(Redirect::to("/admin/signing?done=issued").into_response());
                 }
             }
@@ -396,15 +408,17 @@ pub async fn revoke(
     {
         return Err(Error::NotFound.into());
     }
+    // The revocation and its audit entry: one transaction.
+    let mut tx = tenant.db.begin().await?;
     if !state
         .signing()
-        .revoke(&tenant.db, &f.serial, who.user.account.id, reason)
+        .revoke(&mut tx, &tenant.db, &f.serial, who.user.account.id, reason)
         .await?
     {
         return Err(Error::Conflict("already-revoked").into());
     }
-    record(
-        &state,
+    record_in(
+        &mut tx,
         &tenant,
         who.user
             .audit(peer, "signing_certificate_revoked")
@@ -412,6 +426,7 @@ pub async fn revoke(
             .detail(json!({"reason": reason})),
     )
     .await?;
+    tx.commit().await?;
     Ok(Redirect::to("/admin/signing?done=revoked").into_response())
 }
 
