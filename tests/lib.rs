@@ -7,6 +7,19 @@
 //! database. There is no silent skip: if PostgreSQL is unreachable the
 //! PostgreSQL half of every test fails and says how to start it.
 
+// Test support: a failed unwrap is a failed test, the peers' addresses come
+// from the environment, and the tests read any tenant's rows as an
+// attacker with database access would.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
+
 use dimos_kernel::config::{Config, Secret};
 use dimos_server::Application;
 use dimos_web::ModuleDescriptor;
@@ -161,6 +174,19 @@ pub fn workspace_root() -> PathBuf {
 }
 
 impl TestApp {
+    /// The app's database as someone with database access reads it: a pool
+    /// of the test's own, not a handle the application lends out.
+    pub async fn db(&self) -> dimos_db::Db {
+        dimos_db::Db::connect(&self.database_url, &Default::default())
+            .await
+            .expect("the app's database")
+    }
+
+    /// One tenant's rows, through the test's own pool.
+    pub async fn tenant_db(&self, tenant: dimos_kernel::TenantId) -> dimos_db::TenantDb {
+        dimos_db::TenantDb::new(self.db().await, tenant)
+    }
+
     pub async fn spawn(backend: Backend) -> TestApp {
         Self::spawn_with(backend, Options::default()).await
     }

@@ -476,7 +476,7 @@ async fn sessions_end_after_idle_and_absolute_timeouts(b: Backend) {
     let mut idle = Browser::new(&app);
     idle.sign_in("alpha.localhost", "citizen", "/account").await;
     age_sessions(&app, |_, exp| {
-        *exp = chrono::Utc::now() - chrono::Duration::minutes(1)
+        *exp = chrono::Utc::now() - chrono::Duration::minutes(1);
     })
     .await;
     let res = idle

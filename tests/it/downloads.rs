@@ -97,7 +97,7 @@ async fn every_download_arrives_whole_under_compression(b: Backend) {
         .into_iter()
         .find(|t| t.slug() == "alpha")
         .unwrap();
-    let tdb = app.state.tenant_db(tenant.id);
+    let tdb = app.tenant_db(tenant.id).await;
     let docs = dimos_storage::documents::of_case(&tdb, case_id)
         .await
         .unwrap();

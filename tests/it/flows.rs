@@ -219,7 +219,7 @@ pub(crate) fn parse(raw: &[u8]) -> Parsed {
 /// delivery loop holds at that moment (it runs alongside the test).
 pub(crate) async fn settle(app: &TestApp) {
     use dimos_db::sea_query::{Alias, Condition, Expr, ExprTrait, Query};
-    let db = app.state.workflow().db().clone();
+    let db = app.db().await;
     for _ in 0..100 {
         app.state.outbox().deliver_due(1000).await.unwrap();
         let now = app.state.workflow().now();

@@ -2,6 +2,19 @@
 //! cheaper than one per file). Each `on_both_backends!` test runs twice:
 //! on SQLite and on PostgreSQL.
 
+// Test support: a failed unwrap is a failed test, the peers' addresses come
+// from the environment, and the tests read any tenant's rows as an
+// attacker with database access would.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
+
 mod access;
 mod auth;
 mod auth_faults;

@@ -363,7 +363,7 @@ async fn nothing_is_lost_when_smtp_is_down_and_the_app_restarts(b: Backend) {
     // Every message was tried and failed: the server is down. The app's own
     // delivery loop runs alongside and may hold a message for a moment, so
     // look again until every message is back to "pending".
-    let db = first.state.workflow().db().clone();
+    let db = first.db().await;
     let q = dimos_db::sea_query::Query::select()
         .columns([
             dimos_db::sea_query::Alias::new("status"),
@@ -426,8 +426,7 @@ async fn nothing_is_lost_when_smtp_is_down_and_the_app_restarts(b: Backend) {
         )
         .from(dimos_db::sea_query::Alias::new("notifications"))
         .to_owned();
-    let rows: Vec<(String, String, bool)> =
-        second.state.workflow().db().fetch_all(&q).await.unwrap();
+    let rows: Vec<(String, String, bool)> = second.db().await.fetch_all(&q).await.unwrap();
     assert_eq!(rows.len(), 100);
     assert!(
         rows.iter()
@@ -537,9 +536,8 @@ async fn sms_goes_through_an_http_gateway_with_segments_counted(b: Backend) {
     let expected = dimos_notify::sms::segments(text);
     assert_eq!(expected.encoding, dimos_notify::sms::Encoding::Ucs2);
     let counted: Vec<(Option<i32>,)> = app
-        .state
-        .workflow()
         .db()
+        .await
         .fetch_all(
             &dimos_db::sea_query::Query::select()
                 .column(dimos_db::sea_query::Alias::new("segments"))
@@ -778,7 +776,7 @@ async fn the_relay_s_credentials_are_used_and_a_wrong_password_loses_nothing(b: 
             assert_eq!(parse(&mails[0]).headers["To"], "maria@example.gr");
             continue;
         }
-        let db = app.state.workflow().db().clone();
+        let db = app.db().await;
         let q = dimos_db::sea_query::Query::select()
             .columns([
                 dimos_db::sea_query::Alias::new("status"),
@@ -913,7 +911,7 @@ async fn starttls_is_verified_against_the_configured_ca(b: Backend) {
         .column(dimos_db::sea_query::Alias::new("last_error"))
         .from(dimos_db::sea_query::Alias::new("notifications"))
         .to_owned();
-    let errors: Vec<(Option<String>,)> = app.state.workflow().db().fetch_all(&q).await.unwrap();
+    let errors: Vec<(Option<String>,)> = app.db().await.fetch_all(&q).await.unwrap();
     assert!(errors.iter().all(|e| e.0.is_none()), "{errors:?}");
     let mails = smtp.wait_for(1, &app).await;
     assert!(parse(&mails[0]).headers["Subject"].starts_with("Η αίτησή σας καταχωρίστηκε"));

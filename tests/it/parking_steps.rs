@@ -249,7 +249,7 @@ async fn a_file_kept_for_a_form_never_sent_is_swept_a_day_later(b: Backend) {
         .into_iter()
         .find(|t| t.slug() == "alpha")
         .unwrap();
-    let tdb = app.state.tenant_db(tenant.id);
+    let tdb = app.tenant_db(tenant.id).await;
     let doc = dimos_storage::documents::get(&tdb, id)
         .await
         .unwrap()

@@ -1012,7 +1012,7 @@ async fn desk_assistance_is_bounded_rechecked_and_only_for_citizens(b: Backend) 
     app.state
         .access()
         .revoke(
-            &app.state.tenant_db(t.id),
+            &app.tenant_db(t.id).await,
             &dimos_identity::access::tax_id_subject(dimos_it::tax_id("kep-officer")),
             "kep-officer",
         )
@@ -1055,7 +1055,7 @@ async fn anonymous_requests_never_make_a_signing_key(b: Backend) {
     let ca = app
         .state
         .signing()
-        .authority(&app.state.tenant_db(t.id))
+        .authority(&app.tenant_db(t.id).await)
         .await
         .unwrap();
     assert!(ca.is_none(), "no key was made");
@@ -1748,4 +1748,72 @@ async fn text(url: &str, sql: &str) -> String {
         let mut c = sqlx::PgConnection::connect(url).await.unwrap();
         sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
     }
+}
+
+dimos_it::on_both_backends!(every_form_the_pages_render_refuses_a_missing_or_wrong_token);
+
+/// CSRF by construction (issue 15): every form a citizen and a municipal
+/// admin reach from the home page, posted as rendered but with the token
+/// missing or another one, is refused (403) and writes nothing, in the
+/// platform and in every module, without a list of forms to keep.
+async fn every_form_the_pages_render_refuses_a_missing_or_wrong_token(b: Backend) {
+    let app = TestApp::spawn_with(
+        b,
+        Options {
+            apply_on_start: Some(dimos_it::workspace_root().join("tenants")),
+            ..Options::default()
+        },
+    )
+    .await;
+    app.enable_module("alimos", "example", json!({})).await;
+    let host = "alimos.localhost";
+    {
+        let mut citizen = crate::flows::person(&app, host, "citizen-verified").await;
+        crate::parking::apply(&app, &mut citizen, host, "ΙΚΑ1234").await;
+        crate::flows::submit(&mut citizen, host, "Αίτημα").await;
+    }
+    let audit = || scalar(&app.database_url, "SELECT COUNT(*) FROM audit_log");
+    let mut checked = 0;
+    for who in ["citizen-verified", "municipal-admin"] {
+        let mut person = crate::flows::person(&app, host, who).await;
+        let cookie = person.cookie_header(host).unwrap();
+        let (forms, _) = crate::hostile::collect_forms(&mut person, host, 120).await;
+        for f in forms
+            .iter()
+            .filter(|f| f.method.eq_ignore_ascii_case("post") && !f.multipart)
+            .filter(|f| f.fields.iter().any(|(n, _, _)| n == "_csrf"))
+        {
+            for token in [None, Some("not-the-session-token")] {
+                let pairs: Vec<(String, String)> = f
+                    .fields
+                    .iter()
+                    .filter_map(|(name, _, value)| match (name.as_str(), token) {
+                        ("_csrf", None) => None,
+                        ("_csrf", Some(t)) => Some((name.clone(), t.to_owned())),
+                        _ => Some((name.clone(), value.clone())),
+                    })
+                    .collect();
+                let before = audit().await;
+                let res = app
+                    .post(host, &f.action)
+                    .header("cookie", cookie.clone())
+                    .form(&pairs)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    res.status(),
+                    403,
+                    "{who}: {} with token {token:?}",
+                    f.action
+                );
+                assert_eq!(audit().await, before, "{who}: {} wrote", f.action);
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        checked >= 40,
+        "forms of the platform and the modules: {checked}"
+    );
 }

@@ -17,7 +17,7 @@ on_both_backends!(documents_live_in_s3_under_the_tenants_prefix);
 async fn downloads_can_redirect_to_short_lived_presigned_urls() {
     let moto = Moto::start().await;
     let (app, _) = app_on_s3(Backend::Sqlite, &moto, |c| {
-        c.storage.s3_presign_seconds = 60
+        c.storage.s3_presign_seconds = 60;
     })
     .await;
     let host = "alpha.localhost";
@@ -387,7 +387,7 @@ async fn documents_live_in_s3_under_the_tenants_prefix(b: Backend) {
         b"orphan".to_vec(),
     )
     .await;
-    let tdb = app.state.tenant_db(alpha);
+    let tdb = app.tenant_db(alpha).await;
     let removed = dimos_storage::sweep_orphans(
         app.state.objects().as_ref(),
         &tdb,

@@ -59,7 +59,6 @@ fn engine_with(e: &Env, defs: Vec<Definition>) -> Arc<Engine> {
     let hooks: BTreeMap<String, HookFn> = [("test.finish".to_owned(), finish as HookFn)].into();
     Arc::new(
         Engine::new(
-            e.db.clone(),
             e.clock.clone(),
             defs.into_iter().map(|d| ("test".to_owned(), d)).collect(),
             ["clerk", "head"].map(String::from).into(),
@@ -584,17 +583,9 @@ async fn protocol_numbers_are_gap_free_and_restart_each_year(backend: Backend) {
 
 #[tokio::test]
 async fn invalid_definitions_are_refused_at_start_up() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::connect(
-        &format!("sqlite://{}?mode=rwc", dir.path().join("x.db").display()),
-        &DbOptions::default(),
-    )
-    .await
-    .unwrap();
     let mut bad = fixture();
     bad.steps.retain(|s| s.id() != "lapsed");
     let errs = Engine::new(
-        db.clone(),
         ManualClock::new(),
         vec![("test".into(), bad)],
         ["clerk", "head"].map(String::from).into(),
@@ -605,7 +596,6 @@ async fn invalid_definitions_are_refused_at_start_up() {
     assert_eq!(errs[0].code, "unknown-step");
     // A module may only define processes under its own id.
     let errs = Engine::new(
-        db,
         ManualClock::new(),
         vec![("other".into(), fixture())],
         ["clerk", "head"].map(String::from).into(),

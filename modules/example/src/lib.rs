@@ -15,8 +15,7 @@ use chrono::{DateTime, Utc};
 use dimos_db::migrate::Migration;
 use dimos_kernel::i18n::FtlSource;
 use dimos_kernel::{Error, FieldError, Locale};
-use dimos_web::auth::{CurrentUser, check_csrf};
-use dimos_web::extract::Form;
+use dimos_web::auth::{CurrentUser, Posted};
 use dimos_web::extract::Json;
 use dimos_web::module::ConfigSchema;
 use dimos_web::{
@@ -142,11 +141,8 @@ struct Notice {
     created_at: DateTime<Utc>,
 }
 
-fn config(t: &CurrentTenant) -> ExampleConfig {
-    t.tenant
-        .module_config(ID)
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or_default()
+fn config(t: &CurrentTenant) -> Result<ExampleConfig, Error> {
+    t.module_config(ID)
 }
 
 async fn notices(t: &CurrentTenant) -> Result<Vec<Notice>> {
@@ -157,7 +153,7 @@ async fn notices(t: &CurrentTenant) -> Result<Vec<Notice>> {
         ExampleNotices::CreatedAt,
     ])
     .order_by(ExampleNotices::CreatedAt, Order::Desc)
-    .limit(u64::from(config(t).max_notices));
+    .limit(u64::from(config(t)?.max_notices));
     Ok(t.db.fetch_all(&q).await?)
 }
 
@@ -165,7 +161,7 @@ async fn index(ui: Ui, t: CurrentTenant) -> Result<Html<String>> {
     let notices = notices(&t).await?;
     ui.render(
         "example/index.html",
-        context! { greeting => config(&t).greeting, notices },
+        context! { greeting => config(&t)?.greeting, notices },
     )
 }
 
@@ -180,7 +176,7 @@ struct NewNotice {
 }
 
 async fn create(
-    State(_): State<AppState>,
+    State(state): State<AppState>,
     t: CurrentTenant,
     Json(body): Json<NewNotice>,
 ) -> Result<Response> {
@@ -199,7 +195,7 @@ async fn create(
     let notice = Notice {
         id: Uuid::now_v7(),
         title,
-        created_at: Utc::now(),
+        created_at: state.workflow().now(),
     };
     let mut q = t.db.insert(
         ExampleNotices::Table,
@@ -266,8 +262,6 @@ async fn request_form(
 
 #[derive(Deserialize)]
 struct RequestForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     #[serde(default)]
     title: String,
     #[serde(default)]
@@ -281,9 +275,8 @@ async fn submit_request(
     ui: Ui,
     t: CurrentTenant,
     user: CurrentUser,
-    Form(f): Form<RequestForm>,
+    Posted(f): Posted<RequestForm>,
 ) -> Result<Response> {
-    check_csrf(&user, &f.csrf)?;
     let (title, text) = (f.title.trim(), f.text.trim());
     let mut errors = vec![];
     for (field, v, max) in [("title", title, 200), ("text", text, 5000)] {

@@ -4,6 +4,9 @@
 //! `matching` on the cross-check's sibling-free instance when python3 has
 //! it. Results go in the module README's table.
 
+// The peak-heap figure needs a counting global allocator.
+#![allow(unsafe_code)]
+
 use dimos_module_nurseries::generate::{Shape, generate};
 use dimos_module_nurseries::placement::{place, stability, waiting_lists};
 use std::alloc::{GlobalAlloc, Layout, System};

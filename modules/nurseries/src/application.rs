@@ -129,7 +129,8 @@ pub fn months(birth: NaiveDate, on: NaiveDate) -> u32 {
     if on < birth {
         return 0;
     }
-    let mut m = (on.year() - birth.year()) * 12 + on.month() as i32 - birth.month() as i32;
+    let mut m =
+        (on.year() - birth.year()) * 12 + on.month().cast_signed() - birth.month().cast_signed();
     if on.day() < birth.day() {
         m -= 1;
     }
@@ -258,7 +259,7 @@ impl RawApplication {
             errors.push(FieldError::new("child-0-name", "nursery-no-child"));
         }
         let family_children = match self.family_children.trim().parse::<u32>() {
-            Ok(n) if n >= listed.max(1) as u32 && n <= 20 => n,
+            Ok(n) if n >= u32::try_from(listed.max(1)).unwrap_or(u32::MAX) && n <= 20 => n,
             Ok(_) => {
                 errors.push(
                     FieldError::new("family_children", "out-of-range")

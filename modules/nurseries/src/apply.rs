@@ -8,7 +8,7 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use dimos_kernel::{Error, FieldError};
-use dimos_web::auth::{Verified, check_csrf};
+use dimos_web::auth::{Posted, Verified};
 use dimos_web::{AppState, CurrentTenant, Result, Ui};
 use dimos_workflow::{NewCase, query};
 use minijinja::context;
@@ -388,8 +388,6 @@ pub(crate) fn case_of(row: &applications::Row) -> Result<Uuid> {
 
 #[derive(Deserialize)]
 pub(crate) struct AnswerForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     unit: usize,
     answer: String,
 }
@@ -402,9 +400,8 @@ pub(crate) async fn answer(
     Verified(user): Verified,
     peer: dimos_web::extract::Peer,
     Path(case): Path<Uuid>,
-    dimos_web::extract::Form(f): dimos_web::extract::Form<AnswerForm>,
+    Posted(f): Posted<AnswerForm>,
 ) -> Result<Response> {
-    check_csrf(&user, &f.csrf)?;
     let row = applications::of_case(&t.db, case)
         .await?
         .filter(|r| r.applicant == user.acting_for().0)

@@ -10,8 +10,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use dimos_kernel::{Error, FieldError, LocalizedText};
 use dimos_web::access::{Authorized, ConfigureServices};
-use dimos_web::auth::check_csrf;
-use dimos_web::extract::{Form, Peer};
+use dimos_web::auth::{Button, Posted};
+use dimos_web::extract::Peer;
 use dimos_web::{AppState, CurrentTenant, Result, Ui};
 use minijinja::context;
 use std::collections::BTreeMap;
@@ -287,12 +287,6 @@ async fn upsert(
     f: Vec<(String, String)>,
 ) -> Result<Response> {
     let v = posted(f);
-    check_csrf(
-        &who.user,
-        v.get("_csrf")
-            .and_then(|x| x.first())
-            .map_or("", String::as_str),
-    )?;
     let mut c = crate::config(&t).await?;
     let def = state.workflow().effective(&t.db, crate::PROCESS).await?;
     let kinds: Vec<String> = def.documents.iter().map(|d| d.id.clone()).collect();
@@ -374,7 +368,7 @@ pub(crate) async fn add(
     t: CurrentTenant,
     who: Authorized<ConfigureServices>,
     peer: Peer,
-    Form(f): Form<Vec<(String, String)>>,
+    Posted(f): Posted<Vec<(String, String)>>,
 ) -> Result<Response> {
     upsert(state, ui, t, who, peer, None, f).await
 }
@@ -386,7 +380,7 @@ pub(crate) async fn change(
     who: Authorized<ConfigureServices>,
     peer: Peer,
     Path(id): Path<String>,
-    Form(f): Form<Vec<(String, String)>>,
+    Posted(f): Posted<Vec<(String, String)>>,
 ) -> Result<Response> {
     upsert(state, ui, t, who, peer, Some(id), f).await
 }
@@ -418,13 +412,8 @@ pub(crate) async fn remove(
     who: Authorized<ConfigureServices>,
     peer: Peer,
     Path(id): Path<String>,
-    Form(f): Form<Vec<(String, String)>>,
+    _: Posted<Button>,
 ) -> Result<Response> {
-    let csrf = f
-        .iter()
-        .find(|(k, _)| k == "_csrf")
-        .map_or("", |(_, v)| v.as_str());
-    check_csrf(&who.user, csrf)?;
     let mut c = crate::config(&t).await?;
     let before = c.rules.criteria.len();
     c.rules.criteria.retain(|x| x.id != id);

@@ -138,8 +138,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use dimos_kernel::FieldError;
 use dimos_web::access::Authorized;
-use dimos_web::auth::{check_csrf, record_in};
-use dimos_web::extract::{Form, Peer};
+use dimos_web::auth::{Button, Posted, record_in};
+use dimos_web::extract::Peer;
 use dimos_web::{AppState, CurrentTenant, Result, Ui};
 use minijinja::context;
 use serde::Deserialize;
@@ -147,8 +147,6 @@ use serde_json::json;
 
 #[derive(Debug, Default, Deserialize, serde::Serialize)]
 pub(crate) struct EmergencyForm {
-    #[serde(rename = "_csrf", default, skip_serializing)]
-    csrf: String,
     #[serde(default)]
     station: String,
     #[serde(default)]
@@ -202,7 +200,7 @@ async fn render(
             .count();
         reserved.push(context! {
             station => name(p.station_id), group => group(&p.age_group),
-            reserved => p.reserved, held, free => (p.reserved as usize).saturating_sub(held),
+            reserved => p.reserved, held, free => usize::try_from(p.reserved).unwrap_or(0).saturating_sub(held),
         });
     }
     let (summary, messages) =
@@ -265,9 +263,8 @@ pub(crate) async fn add(
     who: Authorized<ManageNurseries>,
     peer: Peer,
     Path(id): Path<Uuid>,
-    Form(f): Form<EmergencyForm>,
+    Posted(f): Posted<EmergencyForm>,
 ) -> Result<Response> {
-    check_csrf(&who.user, &f.csrf)?;
     let year = year_of(&t, id).await?;
     let cfg = crate::config(&t).await?;
     let stations = crate::catalogue::stations(&t.db).await?;
@@ -335,12 +332,6 @@ pub(crate) async fn add(
     .into_response())
 }
 
-#[derive(Deserialize)]
-pub(crate) struct CsrfForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
-}
-
 /// The child left: the place is free for the next emergency.
 pub(crate) async fn release_case(
     State(state): State<AppState>,
@@ -348,9 +339,8 @@ pub(crate) async fn release_case(
     who: Authorized<ManageNurseries>,
     peer: Peer,
     Path((id, case)): Path<(Uuid, Uuid)>,
-    Form(f): Form<CsrfForm>,
+    _: Posted<Button>,
 ) -> Result<Response> {
-    check_csrf(&who.user, &f.csrf)?;
     year_of(&t, id).await?;
     // The release and its audit entry: one transaction.
     let mut tx = t.db.begin().await?;

@@ -30,7 +30,7 @@ impl Mix {
     }
 
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        usize::try_from(self.next() % n.max(1) as u64).unwrap_or(0)
     }
 }
 
@@ -42,7 +42,10 @@ pub fn generate(shape: Shape, seed: u64) -> Instance {
     let capacity = (0..shape.stations)
         .map(|_| {
             (0..shape.groups)
-                .map(|_| shape.places / 2 + rng.below(shape.places as usize + 1) as u32)
+                .map(|_| {
+                    shape.places / 2
+                        + u32::try_from(rng.below(shape.places as usize + 1)).unwrap_or(0)
+                })
                 .collect()
         })
         .collect();
@@ -68,7 +71,7 @@ pub fn generate(shape: Shape, seed: u64) -> Instance {
             preferences,
             priority: Priority {
                 reenrolment: rng.below(100) < 5,
-                points: 5 * rng.below(40) as u32,
+                points: 5 * u32::try_from(rng.below(40)).unwrap_or(0),
                 income: Some(5_000 * rng.below(12) as u64),
                 lottery: rng.next(),
             },

@@ -31,8 +31,8 @@ use dimos_db::migrate::Migration;
 use dimos_kernel::i18n::FtlSource;
 use dimos_kernel::{Error, FieldError, Locale, LocalizedText};
 use dimos_web::access::Authorized;
-use dimos_web::auth::{check_csrf, record_in};
-use dimos_web::extract::{Form, Peer};
+use dimos_web::auth::{Posted, record_in};
+use dimos_web::extract::Peer;
 use dimos_web::module::ConfigSchema;
 use dimos_web::{
     AppState, CurrentTenant, ModuleConfig, ModuleDescriptor, NavEntry, Permission, Result, Ui,
@@ -148,18 +148,15 @@ impl ModuleConfig for NurseriesConfig {
 
 /// The operator's `[modules.nurseries]` for this municipality, over the
 /// shipped defaults.
-pub fn defaults(t: &CurrentTenant) -> NurseriesConfig {
-    t.tenant
-        .module_config(ID)
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or_default()
+pub fn defaults(t: &CurrentTenant) -> Result<NurseriesConfig, Error> {
+    t.module_config(ID)
 }
 
 /// What applies now: the municipal admin's settings, else the defaults.
 pub async fn config(t: &CurrentTenant) -> Result<NurseriesConfig> {
     Ok(match settings::saved(&t.db).await? {
         Some(c) => c,
-        None => defaults(t),
+        None => defaults(t)?,
     })
 }
 
@@ -570,7 +567,7 @@ async fn add_station(
     t: CurrentTenant,
     who: Authorized<ManageNurseries>,
     peer: Peer,
-    Form(f): Form<StationForm>,
+    Posted(f): Posted<StationForm>,
 ) -> Result<Response> {
     save_station(&state, &ui, &t, &who, peer, None, f).await
 }
@@ -584,7 +581,7 @@ async fn update_station(
     who: Authorized<ManageNurseries>,
     peer: Peer,
     Path(id): Path<Uuid>,
-    Form(f): Form<StationForm>,
+    Posted(f): Posted<StationForm>,
 ) -> Result<Response> {
     catalogue::station(&t.db, id)
         .await?
@@ -603,7 +600,6 @@ async fn save_station(
     id: Option<Uuid>,
     f: StationForm,
 ) -> Result<Response> {
-    check_csrf(&who.user, &f.csrf)?;
     let errors = match f.validate() {
         Ok((name, address)) => {
             let active = id.is_none() || f.active.is_some();
@@ -653,9 +649,8 @@ async fn add_year(
     t: CurrentTenant,
     who: Authorized<ManageNurseries>,
     peer: Peer,
-    Form(mut f): Form<YearForm>,
+    Posted(mut f): Posted<YearForm>,
 ) -> Result<Response> {
-    check_csrf(&who.user, &f.csrf)?;
     f.join_date_parts();
     let errors = match f.validate(Uuid::now_v7()) {
         Ok(y) => {
@@ -818,9 +813,8 @@ async fn update_year(
     who: Authorized<ManageNurseries>,
     peer: Peer,
     Path(id): Path<Uuid>,
-    Form(mut f): Form<YearForm>,
+    Posted(mut f): Posted<YearForm>,
 ) -> Result<Response> {
-    check_csrf(&who.user, &f.csrf)?;
     f.join_date_parts();
     let year = load_year(&t, id).await?;
     // The label names the year; it is not changed here.
@@ -871,9 +865,8 @@ async fn save_places(
     who: Authorized<ManageNurseries>,
     peer: Peer,
     Path(id): Path<Uuid>,
-    Form(f): Form<HashMap<String, String>>,
+    Posted(f): Posted<HashMap<String, String>>,
 ) -> Result<Response> {
-    check_csrf(&who.user, f.get("_csrf").map_or("", String::as_str))?;
     let year = load_year(&t, id).await?;
     let cfg = config(&t).await?;
     let stations = catalogue::stations(&t.db).await?;

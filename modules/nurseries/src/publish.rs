@@ -13,9 +13,9 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use dimos_kernel::{Error, FieldError};
 use dimos_web::access::Authorized;
-use dimos_web::auth::{check_csrf, record_in};
+use dimos_web::auth::{Button, Posted, record_in};
 use dimos_web::cases::StaffMember;
-use dimos_web::extract::{Form, Peer};
+use dimos_web::extract::Peer;
 use dimos_web::{AppState, CurrentTenant, Result, Ui};
 use dimos_workflow::{CaseId, TaskId, query};
 use minijinja::{Value as Ctx, context};
@@ -208,8 +208,6 @@ pub(crate) async fn page(
 
 #[derive(Deserialize)]
 pub(crate) struct RunForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     #[serde(default)]
     seed: String,
 }
@@ -222,9 +220,8 @@ pub(crate) async fn run(
     t: CurrentTenant,
     who: Authorized<ReviewApplications>,
     peer: Peer,
-    Form(f): Form<RunForm>,
+    Posted(f): Posted<RunForm>,
 ) -> Result<Response> {
-    check_csrf(&who.user, &f.csrf)?;
     let year = closed_year(&state, &t).await?;
     let seed = f.seed.trim().to_owned();
     if seed.chars().count() > 64 {
@@ -272,12 +269,6 @@ pub(crate) async fn run(
     Ok(Redirect::to(&format!("/nurseries/admin/placement?done=ran&run={id}")).into_response())
 }
 
-#[derive(Deserialize)]
-pub(crate) struct CsrfForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
-}
-
 /// Per child: where the run put them (station id or none).
 fn placements(rows: &[ResultRow]) -> BTreeMap<(Uuid, i32), Option<Uuid>> {
     rows.iter()
@@ -301,9 +292,8 @@ pub(crate) async fn publish(
     who: StaffMember,
     peer: Peer,
     Path(id): Path<Uuid>,
-    Form(f): Form<CsrfForm>,
+    _: Posted<Button>,
 ) -> Result<Response> {
-    check_csrf(&who.user, &f.csrf)?;
     let year = closed_year(&state, &t).await?;
     let run = results::run(&t.db, id)
         .await?
@@ -745,9 +735,8 @@ pub(crate) async fn close_list(
     who: Authorized<ReviewApplications>,
     staff: StaffMember,
     peer: Peer,
-    Form(f): Form<CsrfForm>,
+    _: Posted<Button>,
 ) -> Result<Response> {
-    check_csrf(&who.user, &f.csrf)?;
     let year = closed_year(&state, &t).await?;
     let mut closed = 0;
     // Every waiting family's case and the audit entry: one transaction.

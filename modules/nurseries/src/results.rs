@@ -264,7 +264,9 @@ pub async fn record(
     tx.insert_rows(&q).await?;
     for (u, r) in snap.units.iter().enumerate() {
         let station = out.station[u].map(|s| snap.stations[s]);
-        let choice = out.choice(&snap.instance, u).map(|c| c as i32);
+        let choice = out
+            .choice(&snap.instance, u)
+            .map(|c| i32::try_from(c).unwrap_or(i32::MAX));
         for &child in &r.children {
             let mut q = tdb.insert(
                 NurseryResults::Table,
@@ -282,8 +284,8 @@ pub async fn record(
             q.values([
                 id.into(),
                 r.application.into(),
-                (child as i32).into(),
-                (u as i32).into(),
+                i32::try_from(child).unwrap_or(i32::MAX).into(),
+                i32::try_from(u).unwrap_or(i32::MAX).into(),
                 station.into(),
                 choice.into(),
                 if station.is_some() {
@@ -495,7 +497,9 @@ pub async fn vacate(
             (NurseryResults::StationId, snap.stations[m.to].into()),
             (
                 NurseryResults::Choice,
-                out.choice(&snap.instance, m.unit).map(|c| c as i32).into(),
+                out.choice(&snap.instance, m.unit)
+                    .map(|c| i32::try_from(c).unwrap_or(i32::MAX))
+                    .into(),
             ),
             (NurseryResults::Status, "placed".into()),
             (NurseryResults::Deadline, deadline.into()),
@@ -618,7 +622,7 @@ impl JobHandler for OfferExpiry {
         // Answered (or moved on) since this expiry was planned: nothing to do.
         let still_open = rows
             .iter()
-            .any(|r| r.unit as usize == unit && r.status == "placed");
+            .any(|r| usize::try_from(r.unit).ok() == Some(unit) && r.status == "placed");
         if !still_open {
             return Ok(());
         }
@@ -694,7 +698,7 @@ mod tests {
                 email: "p@example.gr".into(),
                 mobile: "+306912345678".into(),
                 income_euros: 15_000,
-                family_children: children.len() as u32,
+                family_children: u32::try_from(children.len()).unwrap_or(u32::MAX),
                 children: children
                     .iter()
                     .map(|g| Child {

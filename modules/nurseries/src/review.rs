@@ -12,9 +12,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use dimos_kernel::{Error, FieldError};
 use dimos_web::access::Authorized;
-use dimos_web::auth::{check_csrf, record_in};
+use dimos_web::auth::{Posted, record_in};
 use dimos_web::cases::StaffMember;
-use dimos_web::extract::{Form, Peer};
+use dimos_web::extract::Peer;
 use dimos_web::{AppState, CurrentTenant, Result, Ui};
 use dimos_workflow::{CaseId, TaskId, query};
 use minijinja::{Value as Ctx, context};
@@ -184,9 +184,8 @@ pub(crate) async fn review(
     who: StaffMember,
     peer: Peer,
     Path(case): Path<Uuid>,
-    Form(f): Form<HashMap<String, String>>,
+    Posted(f): Posted<HashMap<String, String>>,
 ) -> Result<Response> {
-    check_csrf(&who.user, f.get("_csrf").map_or("", String::as_str))?;
     let mut row = load(&t, case).await?;
     // After the check, decisions may still be corrected (an upheld
     // objection); finishing or asking needs the open task.

@@ -8,7 +8,7 @@ use crate::scoring::{Criterion, IncomeBand, LargeFamily, Rules, TieBreak};
 use crate::{AgeGroup, NurseriesConfig};
 use chrono::{DateTime, Utc};
 use dimos_db::{DbError, TenantDb};
-use dimos_kernel::{FieldError, LocalizedText};
+use dimos_kernel::{Error, FieldError, LocalizedText};
 use sea_query::{Iden, OnConflict};
 use sqlx::types::Json;
 use std::collections::BTreeMap;
@@ -48,7 +48,7 @@ pub(crate) async fn save_audited(
         t,
         user.audit(peer, "nursery_settings_changed")
             .record("module:nurseries")
-            .detail(serde_json::to_value(c).unwrap_or_default()),
+            .detail(serde_json::to_value(c).map_err(Error::internal)?),
     )
     .await?;
     tx.commit().await?;
@@ -405,8 +405,8 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use dimos_web::access::{Authorized, ConfigureServices};
-use dimos_web::auth::check_csrf;
-use dimos_web::extract::{Form, Peer};
+use dimos_web::auth::Posted as PostedForm;
+use dimos_web::extract::Peer;
 use dimos_web::{AppState, CurrentTenant, Result, Ui};
 use minijinja::context;
 use serde::Deserialize;
@@ -520,10 +520,9 @@ pub(crate) async fn save_page(
     t: CurrentTenant,
     who: Authorized<ConfigureServices>,
     peer: Peer,
-    Form(f): Form<Vec<(String, String)>>,
+    PostedForm(f): PostedForm<Vec<(String, String)>>,
 ) -> Result<Response> {
     let posted = Posted(f);
-    check_csrf(&who.user, posted.get("_csrf"))?;
     let def = state.workflow().effective(&t.db, crate::PROCESS).await?;
     let kinds: Vec<String> = def.documents.iter().map(|d| d.id.clone()).collect();
     match posted.parse(&kinds) {

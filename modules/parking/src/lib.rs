@@ -22,9 +22,9 @@ use dimos_db::migrate::Migration;
 use dimos_kernel::i18n::FtlSource;
 use dimos_kernel::{Error, FieldError, Locale};
 use dimos_web::access::Authorized;
-use dimos_web::auth::{Verified, check_csrf};
+use dimos_web::auth::{Button, Posted, Verified};
 use dimos_web::cases::StaffMember;
-use dimos_web::extract::{Form, Peer};
+use dimos_web::extract::Peer;
 use dimos_web::module::ConfigSchema;
 use dimos_web::{
     AppState, CurrentTenant, ModuleConfig, ModuleDescriptor, NavEntry, Permission, Result, Ui,
@@ -457,12 +457,6 @@ async fn issue_form(
     )
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
-}
-
 /// Whether this person can sign the permit now: the signing permission and
 /// a valid certificate.
 async fn can_sign(state: &AppState, t: &CurrentTenant, who: &StaffMember) -> Result<bool> {
@@ -493,9 +487,8 @@ async fn issue(
     who: StaffMember,
     peer: Peer,
     Path(id): Path<Uuid>,
-    Form(f): Form<CsrfForm>,
+    _: Posted<Button>,
 ) -> Result<Response> {
-    check_csrf(&who.user, &f.csrf)?;
     let (c, task) = issue_task(&t, &who, id).await?;
     if !can_sign(&state, &t, &who).await? {
         return Err(Error::Conflict("no-signing-certificate").into());
@@ -626,9 +619,8 @@ async fn renew(
     who: Authorized<ManageRegister>,
     peer: Peer,
     Path(id): Path<Uuid>,
-    Form(f): Form<CsrfForm>,
+    _: Posted<Button>,
 ) -> Result<Response> {
-    check_csrf(&who.user, &f.csrf)?;
     let p = register::get(&t.db, id).await?.ok_or(Error::NotFound)?;
     if p.revoked_at.is_some() {
         return Err(Error::Conflict("permit-revoked").into());
@@ -663,8 +655,6 @@ async fn renew(
 
 #[derive(Deserialize)]
 struct RevokeForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     #[serde(default)]
     reason: String,
 }
@@ -675,9 +665,8 @@ async fn revoke(
     who: Authorized<ManageRegister>,
     peer: Peer,
     Path(id): Path<Uuid>,
-    Form(f): Form<RevokeForm>,
+    Posted(f): Posted<RevokeForm>,
 ) -> Result<Response> {
-    check_csrf(&who.user, &f.csrf)?;
     let reason = f.reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(Error::invalid(
@@ -720,7 +709,7 @@ async fn settings_render(
     errors: &[FieldError],
     saved: bool,
 ) -> Result<Response> {
-    let defaults = settings::defaults(t);
+    let defaults = settings::defaults(t)?;
     let error = |f: &str| {
         errors
             .iter()
@@ -774,8 +763,6 @@ async fn settings_page(
 
 #[derive(Deserialize)]
 struct SettingsForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     #[serde(default)]
     validity_years: String,
     #[serde(default)]
@@ -788,9 +775,8 @@ async fn save_settings(
     t: CurrentTenant,
     who: Authorized<dimos_web::access::ConfigureServices>,
     peer: Peer,
-    Form(f): Form<SettingsForm>,
+    Posted(f): Posted<SettingsForm>,
 ) -> Result<Response> {
-    check_csrf(&who.user, &f.csrf)?;
     let mut errors = vec![];
     let mut number = |field: &str, v: &str| match v.trim().parse::<u32>() {
         Ok(n) => n,
@@ -874,9 +860,8 @@ async fn request_renewal(
     t: CurrentTenant,
     Verified(user): Verified,
     Path(id): Path<Uuid>,
-    Form(f): Form<CsrfForm>,
+    _: Posted<Button>,
 ) -> Result<Response> {
-    check_csrf(&user, &f.csrf)?;
     let p = register::get(&t.db, id)
         .await?
         .filter(|p| p.holder == user.acting_for().0)

@@ -4,6 +4,7 @@
 use crate::ParkingConfig;
 use chrono::{DateTime, Utc};
 use dimos_db::{DbError, TenantDb};
+use dimos_kernel::Error;
 use dimos_web::CurrentTenant;
 use sea_query::{Iden, OnConflict};
 use uuid::Uuid;
@@ -19,15 +20,12 @@ enum ParkingSettings {
 }
 
 /// The operator's defaults for this municipality.
-pub fn defaults(t: &CurrentTenant) -> ParkingConfig {
-    t.tenant
-        .module_config(crate::ID)
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or_default()
+pub fn defaults(t: &CurrentTenant) -> Result<ParkingConfig, Error> {
+    t.module_config(crate::ID)
 }
 
 /// What applies now: the admin's settings, else the defaults.
-pub async fn current(t: &CurrentTenant) -> Result<ParkingConfig, DbError> {
+pub async fn current(t: &CurrentTenant) -> Result<ParkingConfig, Error> {
     let mut q = t.db.select(ParkingSettings::Table);
     q.columns([
         ParkingSettings::ValidityYears,
@@ -39,7 +37,7 @@ pub async fn current(t: &CurrentTenant) -> Result<ParkingConfig, DbError> {
             validity_years: u32::try_from(years).unwrap_or(1),
             expiry_notice_days: u32::try_from(days).unwrap_or(60),
         },
-        None => defaults(t),
+        None => defaults(t)?,
     })
 }
 

@@ -11,9 +11,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use dimos_kernel::{Error, FieldError};
-use dimos_web::auth::{Verified, check_csrf};
+use dimos_web::auth::{Posted, Verified};
 use dimos_web::drafts::Drafts;
-use dimos_web::extract::Form;
 use dimos_web::{AppState, CurrentTenant, Result, Ui};
 use minijinja::context;
 use serde::Deserialize;
@@ -150,9 +149,8 @@ pub(crate) async fn answer(
     Verified(user): Verified,
     Path(step): Path<String>,
     Query(q): Query<StepQuery>,
-    Form(posted): Form<BTreeMap<String, String>>,
+    Posted(posted): Posted<BTreeMap<String, String>>,
 ) -> Result<Response> {
-    check_csrf(&user, posted.get("_csrf").map_or("", String::as_str))?;
     let Some(index) = STEPS.iter().position(|(s, _)| *s == step) else {
         return Err(Error::NotFound.into());
     };

@@ -63,7 +63,7 @@ impl Plate {
             .filter(|c| !matches!(c, ' ' | '-'))
             .flat_map(char::to_uppercase)
             .collect();
-        let split = clean.iter().position(|c| c.is_ascii_digit())?;
+        let split = clean.iter().position(char::is_ascii_digit)?;
         let (letters, digits) = clean.split_at(split);
         let greek: Option<String> = letters
             .iter()

@@ -29,6 +29,10 @@ pub enum DbError {
     Unavailable(String),
     #[error(transparent)]
     Other(sqlx::Error),
+    /// A statement built for one tenant run through another's handle: a
+    /// bug in our code, refused in every build (not only debug ones).
+    #[error("statement scoped to another tenant")]
+    WrongTenant,
 }
 
 impl DbError {
@@ -65,6 +69,7 @@ impl From<DbError> for Error {
                 Error::Unavailable
             }
             DbError::Other(e) => Error::internal(e),
+            DbError::WrongTenant => Error::internal("statement scoped to another tenant"),
         }
     }
 }

@@ -109,7 +109,7 @@ const PG_LOCK_KEY: i64 = 0x4449_4d4f_535f_4d49;
 pub async fn migrate(db: &Db, sets: &[MigrationSet]) -> Result<Vec<Applied>, MigrateError> {
     for set in sets {
         for (i, m) in set.migrations.iter().enumerate() {
-            let expected = i as i64 + 1;
+            let expected = i64::try_from(i).unwrap_or(i64::MAX).saturating_add(1);
             if m.version != expected {
                 return Err(MigrateError::Numbering {
                     component: set.component.into(),

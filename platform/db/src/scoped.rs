@@ -96,13 +96,7 @@ impl TenantDb {
     where
         T: IntoIden + Clone + 'static,
     {
-        let mut stmt = Query::select();
-        stmt.from(table.clone().into_iden())
-            .and_where(Expr::col((table.into_iden(), TENANT_ID)).eq(self.tenant.uuid()));
-        Scoped {
-            stmt,
-            tenant: self.tenant,
-        }
+        select_for(self.tenant, table)
     }
 
     pub fn insert<T, C, I>(&self, table: T, columns: I) -> ScopedInsert
@@ -111,48 +105,28 @@ impl TenantDb {
         C: IntoIden,
         I: IntoIterator<Item = C>,
     {
-        let mut stmt = Query::insert();
-        stmt.into_table(table).columns(
-            std::iter::once(TENANT_ID.into_iden())
-                .chain(columns.into_iter().map(IntoIden::into_iden)),
-        );
-        ScopedInsert {
-            stmt,
-            tenant: self.tenant,
-        }
+        insert_for(self.tenant, table, columns)
     }
 
     pub fn update<T>(&self, table: T) -> Scoped<UpdateStatement>
     where
         T: IntoIden + Clone + 'static,
     {
-        let mut stmt = Query::update();
-        stmt.table(table.clone().into_iden())
-            .and_where(Expr::col((table.into_iden(), TENANT_ID)).eq(self.tenant.uuid()));
-        Scoped {
-            stmt,
-            tenant: self.tenant,
-        }
+        update_for(self.tenant, table)
     }
 
     pub fn delete<T>(&self, table: T) -> Scoped<DeleteStatement>
     where
         T: IntoIden + Clone + 'static,
     {
-        let mut stmt = Query::delete();
-        stmt.from_table(table.clone().into_iden())
-            .and_where(Expr::col((table.into_iden(), TENANT_ID)).eq(self.tenant.uuid()));
-        Scoped {
-            stmt,
-            tenant: self.tenant,
-        }
+        delete_for(self.tenant, table)
     }
 
     pub async fn fetch_all<T: FromRowAny>(
         &self,
         q: &Scoped<SelectStatement>,
     ) -> Result<Vec<T>, DbError> {
-        self.check(q.tenant);
+        self.check(q.tenant)?;
         self.db.fetch_all(&q.stmt).await
     }
 
@@ -160,17 +134,17 @@ impl TenantDb {
         &self,
         q: &Scoped<SelectStatement>,
     ) -> Result<Option<T>, DbError> {
-        self.check(q.tenant);
+        self.check(q.tenant)?;
         self.db.fetch_optional(&q.stmt).await
     }
 
     pub async fn execute<S: SqlxBinder>(&self, q: &Scoped<S>) -> Result<u64, DbError> {
-        self.check(q.tenant);
+        self.check(q.tenant)?;
         self.db.execute(&q.stmt).await
     }
 
     pub async fn insert_rows(&self, q: &ScopedInsert) -> Result<u64, DbError> {
-        self.check(q.tenant);
+        self.check(q.tenant)?;
         self.db.execute(&q.stmt).await
     }
 
@@ -181,10 +155,62 @@ impl TenantDb {
         })
     }
 
-    fn check(&self, tenant: TenantId) {
-        // A statement built for one tenant and run through another's handle
-        // would be a bug in our code, never user input.
-        debug_assert_eq!(tenant, self.tenant, "statement scoped to another tenant");
+    fn check(&self, tenant: TenantId) -> Result<(), DbError> {
+        same_tenant(tenant, self.tenant)
+    }
+}
+
+fn select_for<T>(tenant: TenantId, table: T) -> Scoped<SelectStatement>
+where
+    T: IntoIden + Clone + 'static,
+{
+    let mut stmt = Query::select();
+    stmt.from(table.clone().into_iden())
+        .and_where(Expr::col((table.into_iden(), TENANT_ID)).eq(tenant.uuid()));
+    Scoped { stmt, tenant }
+}
+
+fn insert_for<T, C, I>(tenant: TenantId, table: T, columns: I) -> ScopedInsert
+where
+    T: IntoTableRef,
+    C: IntoIden,
+    I: IntoIterator<Item = C>,
+{
+    let mut stmt = Query::insert();
+    stmt.into_table(table).columns(
+        std::iter::once(TENANT_ID.into_iden()).chain(columns.into_iter().map(IntoIden::into_iden)),
+    );
+    ScopedInsert { stmt, tenant }
+}
+
+fn update_for<T>(tenant: TenantId, table: T) -> Scoped<UpdateStatement>
+where
+    T: IntoIden + Clone + 'static,
+{
+    let mut stmt = Query::update();
+    stmt.table(table.clone().into_iden())
+        .and_where(Expr::col((table.into_iden(), TENANT_ID)).eq(tenant.uuid()));
+    Scoped { stmt, tenant }
+}
+
+fn delete_for<T>(tenant: TenantId, table: T) -> Scoped<DeleteStatement>
+where
+    T: IntoIden + Clone + 'static,
+{
+    let mut stmt = Query::delete();
+    stmt.from_table(table.clone().into_iden())
+        .and_where(Expr::col((table.into_iden(), TENANT_ID)).eq(tenant.uuid()));
+    Scoped { stmt, tenant }
+}
+
+/// A statement built for one tenant and run through another's handle is a
+/// bug in our code, never user input: refused, and logged loudly.
+fn same_tenant(statement: TenantId, handle: TenantId) -> Result<(), DbError> {
+    if statement == handle {
+        Ok(())
+    } else {
+        tracing::error!(%statement, %handle, "statement scoped to another tenant refused");
+        Err(DbError::WrongTenant)
     }
 }
 
@@ -205,11 +231,43 @@ impl<'c> TenantTx<'c> {
         self.tenant
     }
 
+    /// The same statement builders as [`TenantDb`]'s, so a function given
+    /// the transaction needs nothing else.
+    pub fn select<T>(&self, table: T) -> Scoped<SelectStatement>
+    where
+        T: IntoIden + Clone + 'static,
+    {
+        select_for(self.tenant, table)
+    }
+
+    pub fn insert<T, C, I>(&self, table: T, columns: I) -> ScopedInsert
+    where
+        T: IntoTableRef,
+        C: IntoIden,
+        I: IntoIterator<Item = C>,
+    {
+        insert_for(self.tenant, table, columns)
+    }
+
+    pub fn update<T>(&self, table: T) -> Scoped<UpdateStatement>
+    where
+        T: IntoIden + Clone + 'static,
+    {
+        update_for(self.tenant, table)
+    }
+
+    pub fn delete<T>(&self, table: T) -> Scoped<DeleteStatement>
+    where
+        T: IntoIden + Clone + 'static,
+    {
+        delete_for(self.tenant, table)
+    }
+
     pub async fn fetch_optional<T: FromRowAny>(
         &mut self,
         q: &Scoped<SelectStatement>,
     ) -> Result<Option<T>, DbError> {
-        debug_assert_eq!(q.tenant, self.tenant);
+        same_tenant(q.tenant, self.tenant)?;
         self.tx.fetch_optional(&q.stmt).await
     }
 
@@ -217,17 +275,17 @@ impl<'c> TenantTx<'c> {
         &mut self,
         q: &Scoped<SelectStatement>,
     ) -> Result<Vec<T>, DbError> {
-        debug_assert_eq!(q.tenant, self.tenant);
+        same_tenant(q.tenant, self.tenant)?;
         self.tx.fetch_all(&q.stmt).await
     }
 
     pub async fn execute<S: SqlxBinder>(&mut self, q: &Scoped<S>) -> Result<u64, DbError> {
-        debug_assert_eq!(q.tenant, self.tenant);
+        same_tenant(q.tenant, self.tenant)?;
         self.tx.execute(&q.stmt).await
     }
 
     pub async fn insert_rows(&mut self, q: &ScopedInsert) -> Result<u64, DbError> {
-        debug_assert_eq!(q.tenant, self.tenant);
+        same_tenant(q.tenant, self.tenant)?;
         self.tx.execute(&q.stmt).await
     }
 
@@ -273,6 +331,38 @@ mod tests {
                 tenant: t,
             },
         )
+    }
+
+    #[tokio::test]
+    async fn a_statement_of_another_tenant_is_refused_in_every_build() {
+        let (_, a) = tdb();
+        let (_, b) = tdb();
+        let mut q = a.select("widgets");
+        q.column("name");
+        // No debug_assert: the same error in release builds.
+        assert!(matches!(
+            b.fetch_all::<(String,)>(&q).await,
+            Err(DbError::WrongTenant)
+        ));
+        assert!(matches!(
+            b.execute(&a.delete("widgets")).await,
+            Err(DbError::WrongTenant)
+        ));
+        let mut ins = a.insert("widgets", ["name"]);
+        ins.values(["x".into()]);
+        assert!(matches!(
+            b.insert_rows(&ins).await,
+            Err(DbError::WrongTenant)
+        ));
+        // Through a transaction too; its own builders are its tenant's.
+        let mut tx = b.begin().await.unwrap();
+        assert!(matches!(
+            tx.execute(&a.update("widgets")).await,
+            Err(DbError::WrongTenant)
+        ));
+        let (mine, _) = tx.select("widgets").build(SqliteQueryBuilder);
+        let (theirs, _) = b.select("widgets").build(SqliteQueryBuilder);
+        assert_eq!(mine, theirs);
     }
 
     #[tokio::test]

@@ -357,7 +357,12 @@ impl Access {
                 RoleGrants::GrantedAt,
             ],
         );
-        q.values([subject.into(), role.into(), by.into(), Utc::now().into()]);
+        q.values([
+            subject.into(),
+            role.into(),
+            by.into(),
+            dimos_kernel::clock::wall_now().into(),
+        ]);
         q.statement().on_conflict(
             sea_query::OnConflict::columns([
                 sea_query::Alias::new("tenant_id"),

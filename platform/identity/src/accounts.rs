@@ -147,7 +147,7 @@ async fn by_subject(
 /// The assurance level only ever goes up here: a provider asserting less
 /// than an in-person verification does not undo it.
 pub async fn upsert_on_sign_in(db: &TenantDb, id: &Identity) -> Result<(Account, bool), DbError> {
-    let now = Utc::now();
+    let now = dimos_kernel::clock::wall_now();
     if let Some(existing) = by_subject(db, &id.issuer, &id.subject).await? {
         let assurance = existing.assurance().max(id.assurance);
         let mut q = db.update(Accounts::Table);

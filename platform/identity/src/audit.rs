@@ -156,7 +156,7 @@ impl AuditLog {
             None => (1, GENESIS.to_owned()),
         };
         // Stored with microsecond precision on both databases, so hash it so.
-        let at = Utc::now().trunc_subsecs(6);
+        let at = dimos_kernel::clock::wall_now().trunc_subsecs(6);
         let hash = hash_of(seq, &at, entry, &prev);
         let mut ins = db.insert(AuditLogTable::Table, STORED_COLUMNS);
         ins.values([
@@ -268,7 +268,7 @@ mod tests {
 
     #[test]
     fn hashes_cover_every_field_and_the_previous_hash() {
-        let at = Utc::now();
+        let at = dimos_kernel::clock::wall_now();
         let e = AuditEntry {
             actor: "a".into(),
             action: "login".into(),

@@ -9,7 +9,6 @@
 use crate::oidc::{ExtraClaims, LogoutMetadata, Metadata};
 use crate::random_token;
 use base64::Engine;
-use chrono::Utc;
 use openidconnect::core::{
     CoreClaimName, CoreGenderClaim, CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm,
     CoreJwsSigningAlgorithm, CoreResponseType, CoreRsaPrivateSigningKey, CoreSubjectIdentifierType,
@@ -571,7 +570,10 @@ impl DevProvider {
         code_challenge: Option<String>,
     ) -> String {
         let code = random_token();
-        let mut codes = self.codes.lock().unwrap_or_else(|p| p.into_inner());
+        let mut codes = self
+            .codes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         codes.retain(|_, g| g.issued.elapsed() < CODE_TTL);
         codes.insert(
             code.clone(),
@@ -611,7 +613,7 @@ impl DevProvider {
         let grant = self
             .codes
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(code)
             .ok_or_else(|| OAuthError::new("invalid_grant", "unknown, used or expired code"))?;
         if grant.issued.elapsed() > CODE_TTL {
@@ -636,7 +638,7 @@ impl DevProvider {
         let access = random_token();
         self.tokens
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(access.clone(), (grant.person, Instant::now()));
         let id_token = self
             .id_token(
@@ -662,7 +664,7 @@ impl DevProvider {
         access: &AccessToken,
         code: &AuthorizationCode,
     ) -> Result<String, String> {
-        let now = Utc::now();
+        let now = dimos_kernel::clock::wall_now();
         let issuer = IssuerUrl::new(self.issuer.clone()).map_err(|e| e.to_string())?;
         let mut claims = IdTokenClaims::<ExtraClaims, CoreGenderClaim>::new(
             issuer,
@@ -697,7 +699,10 @@ impl DevProvider {
     }
 
     pub fn userinfo(&self, bearer: &str) -> Result<Value, OAuthError> {
-        let tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
+        let tokens = self
+            .tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (p, issued) = tokens
             .get(bearer)
             .ok_or_else(|| OAuthError::new("invalid_token", "unknown access token"))?;

@@ -379,7 +379,7 @@ impl OidcProvider {
         };
         // openidconnect checks expiry, not the issue time: a token "issued"
         // years from now would otherwise pass.
-        if claims.issue_time() > chrono::Utc::now() + MAX_CLOCK_SKEW {
+        if claims.issue_time() > dimos_kernel::clock::wall_now() + MAX_CLOCK_SKEW {
             return Err(SignInError::InvalidIdToken(
                 "issued in the future (iat)".into(),
             ));
@@ -573,7 +573,9 @@ mod tests {
         };
         let p = OidcProvider::new("p", &cfg).unwrap();
         assert_eq!(
-            p.client_secret.as_ref().map(|s| s.expose()),
+            p.client_secret
+                .as_ref()
+                .map(dimos_kernel::config::Secret::expose),
             Some("s3cret"),
             "trimmed"
         );

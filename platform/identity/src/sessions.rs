@@ -28,7 +28,8 @@ impl DbSessionStore {
 }
 
 fn expiry(r: &Record) -> DateTime<Utc> {
-    DateTime::from_timestamp(r.expiry_date.unix_timestamp(), 0).unwrap_or_else(Utc::now)
+    DateTime::from_timestamp(r.expiry_date.unix_timestamp(), 0)
+        .unwrap_or_else(dimos_kernel::clock::wall_now)
 }
 
 fn backend(e: impl std::fmt::Display) -> Error {
@@ -41,7 +42,10 @@ impl DbSessionStore {
         record: &Record,
         upsert: bool,
     ) -> std::result::Result<(), dimos_db::DbError> {
-        let data = serde_json::to_value(&record.data).unwrap_or_default();
+        // A session whose data cannot be written is an error, never an
+        // emptied session (the person would be signed out silently).
+        let data = serde_json::to_value(&record.data)
+            .map_err(|e| dimos_db::DbError::Other(sqlx::Error::Encode(Box::new(e))))?;
         let mut q = Query::insert();
         q.into_table(Sessions::Table)
             .columns([Sessions::Id, Sessions::Data, Sessions::ExpiresAt])
@@ -70,7 +74,7 @@ impl tower_sessions::SessionStore for DbSessionStore {
             match self.insert(record, false).await {
                 Ok(()) => return Ok(()),
                 Err(e) if e.is_unique_on("id") || e.is_unique_on("sessions") => {
-                    record.id = Id::default()
+                    record.id = Id::default();
                 }
                 Err(e) => return Err(backend(e)),
             }
@@ -87,7 +91,7 @@ impl tower_sessions::SessionStore for DbSessionStore {
             .columns([Sessions::Data, Sessions::ExpiresAt])
             .from(Sessions::Table)
             .and_where(Expr::col(Sessions::Id).eq(id.to_string()))
-            .and_where(Expr::col(Sessions::ExpiresAt).gt(Utc::now()))
+            .and_where(Expr::col(Sessions::ExpiresAt).gt(dimos_kernel::clock::wall_now()))
             .to_owned();
         let row: Option<(
             sqlx::types::Json<HashMap<String, serde_json::Value>>,
@@ -115,7 +119,7 @@ impl ExpiredDeletion for DbSessionStore {
     async fn delete_expired(&self) -> Result<()> {
         let q = Query::delete()
             .from_table(Sessions::Table)
-            .and_where(Expr::col(Sessions::ExpiresAt).lt(Utc::now()))
+            .and_where(Expr::col(Sessions::ExpiresAt).lt(dimos_kernel::clock::wall_now()))
             .to_owned();
         self.db.execute(&q).await.map(drop).map_err(backend)
     }

@@ -68,7 +68,7 @@ pub async fn verify_in_person(
         method: "in-person".into(),
         document_type: document_type.to_owned(),
         level: Assurance::Substantial.as_str().into(),
-        at: Utc::now(),
+        at: dimos_kernel::clock::wall_now(),
     };
     let mut q = db.insert(Verifications::Table, COLUMNS);
     q.values([

@@ -2,6 +2,20 @@
 //! `Clock`, so tests can move time forward instead of sleeping.
 
 use chrono::{DateTime, Duration, Utc};
+
+/// The one reading of the system's time; everything else asks a [`Clock`].
+#[allow(clippy::disallowed_methods)]
+fn system_now() -> DateTime<Utc> {
+    Utc::now()
+}
+
+/// The real time, for what the outside world checks against it (session
+/// and sign-in expiry, a token's issue time, when an audit entry or a grant
+/// was written). Dates of the domain (deadlines, due dates, validity) come
+/// from the [`Clock`] the workflow engine holds, which tests move.
+pub fn wall_now() -> DateTime<Utc> {
+    system_now()
+}
 use std::sync::{Arc, Mutex};
 
 pub trait Clock: Send + Sync + std::fmt::Debug {
@@ -15,7 +29,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        system_now()
     }
 }
 
@@ -31,21 +45,30 @@ impl ManualClock {
     }
 
     pub fn advance(&self, by: Duration) {
-        let mut o = self.offset.lock().unwrap_or_else(|p| p.into_inner());
+        let mut o = self
+            .offset
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         *o += by;
     }
 
     /// Moves the clock so that it reads `at` now.
     pub fn set(&self, at: DateTime<Utc>) {
-        let mut o = self.offset.lock().unwrap_or_else(|p| p.into_inner());
-        *o = at - Utc::now();
+        let mut o = self
+            .offset
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *o = at - system_now();
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
-        let o = *self.offset.lock().unwrap_or_else(|p| p.into_inner());
-        Utc::now() + o
+        let o = *self
+            .offset
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        system_now() + o
     }
 }
 

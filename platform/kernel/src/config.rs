@@ -537,7 +537,7 @@ impl Config {
             }
             Some(path) => fig = fig.merge(Toml::file_exact(path)),
             None if Path::new("dimos.toml").exists() => {
-                fig = fig.merge(Toml::file_exact("dimos.toml"))
+                fig = fig.merge(Toml::file_exact("dimos.toml"));
             }
             None => {}
         }

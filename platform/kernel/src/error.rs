@@ -52,7 +52,7 @@ pub enum Error {
     Forbidden,
     #[error("sign in as a national operator to use the operator console")]
     OperatorSignInRequired,
-    #[error("invalid input: {}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+    #[error("invalid input: {}", .0.iter().map(std::string::ToString::to_string).collect::<Vec<_>>().join("; "))]
     Validation(Vec<FieldError>),
     #[error("conflict: {0}")]
     Conflict(&'static str),

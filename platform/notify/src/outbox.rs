@@ -78,7 +78,8 @@ pub async fn enqueue(
     now: DateTime<Utc>,
     n: &NewNotification,
 ) -> Result<(), DbError> {
-    let segments = (n.channel == "sms").then(|| sms::segments(&n.text).segments as i32);
+    let segments = (n.channel == "sms")
+        .then(|| i32::try_from(sms::segments(&n.text).segments).unwrap_or(i32::MAX));
     let mut q = tdb.insert(
         Notifications::Table,
         [
@@ -357,6 +358,8 @@ impl Outbox {
         while n < max {
             let Some(due) = self.take().await? else { break };
             n += 1;
+            // The message names its tenant (a row, not a request).
+            #[allow(clippy::disallowed_methods)]
             let tdb = TenantDb::new(self.db.clone(), TenantId(due.tenant_id));
             let result = self.send(&tdb, &due).await;
             self.record(&tdb, &due, result).await?;

@@ -52,7 +52,6 @@ pub async fn connect_and_migrate(config: &Config, modules: &Modules) -> anyhow::
 /// The workflow engine over every module's process definitions; a
 /// definition error stops start-up with the path of each problem.
 pub fn build_engine(
-    db: &Db,
     clock: SharedClock,
     modules: &Modules,
     catalog: &dimos_identity::access::AccessCatalog,
@@ -65,7 +64,7 @@ pub fn build_engine(
             match dimos_workflow::Definition::parse_toml(w.source) {
                 Ok(d) => defs.push((m.id.to_owned(), d)),
                 Err(es) => {
-                    problems.extend(es.into_iter().map(|e| format!("{}/{}: {e}", m.id, w.id)))
+                    problems.extend(es.into_iter().map(|e| format!("{}/{}: {e}", m.id, w.id)));
                 }
             }
         }
@@ -74,7 +73,7 @@ pub fn build_engine(
         }
     }
     let roles = catalog.roles.keys().cloned().collect();
-    match dimos_workflow::Engine::new(db.clone(), clock, defs, roles, hooks) {
+    match dimos_workflow::Engine::new(clock, defs, roles, hooks) {
         Ok(e) if problems.is_empty() => Ok(e),
         Ok(_) => anyhow::bail!("invalid process definitions:\n{}", problems.join("\n")),
         Err(es) => {
@@ -108,7 +107,7 @@ pub fn build_outbox(
                     .mail
                     .smtp_url
                     .as_ref()
-                    .map(|s| s.expose())
+                    .map(dimos_kernel::config::Secret::expose)
                     .unwrap_or_default(),
                 ca.as_deref(),
             )
@@ -247,6 +246,7 @@ pub struct Application {
     /// `/metrics` on an address of its own (`http.metrics_listen`).
     metrics_listener: Option<TcpListener>,
     heads: tokio::task::JoinHandle<()>,
+    limits_pruner: tokio::task::JoinHandle<()>,
     state: AppState,
     refresher: tokio::task::JoinHandle<()>,
     access_refresher: tokio::task::JoinHandle<()>,
@@ -358,7 +358,7 @@ impl Application {
             )
         };
         let clock_for_sweep = clock.clone();
-        let mut engine = build_engine(&db, clock.clone(), &modules, &catalog)?;
+        let mut engine = build_engine(clock.clone(), &modules, &catalog)?;
         let mail_templates = Arc::new(dimos_notify::Templates::builtin().map_err(|es| {
             anyhow::anyhow!(
                 "invalid message templates:\n{}",
@@ -426,6 +426,8 @@ impl Application {
                         (objects.clone(), registry.clone(), db.clone(), clock.clone());
                     async move {
                         for t in registry.tenants() {
+                            // Every tenant in turn, from the registry.
+                            #[allow(clippy::disallowed_methods)]
                             let tdb = dimos_db::TenantDb::new(db.clone(), t.id);
                             let n =
                                 dimos_storage::sweep_orphans(objects.as_ref(), &tdb, clock.now())
@@ -485,7 +487,21 @@ impl Application {
                 },
             )
         };
+        // Rate-limit state of clients not seen for a while is dropped, so
+        // the maps stay as large as the recent traffic.
+        let limits_pruner = {
+            let state = state.clone();
+            dimos_db::background::spawn_every(
+                Duration::from_secs(60),
+                "rate-limit pruning",
+                move || {
+                    state.limits().prune();
+                    std::future::ready(Ok::<(), std::convert::Infallible>(()))
+                },
+            )
+        };
         Ok(Application {
+            limits_pruner,
             listener,
             addr,
             metrics_listener,
@@ -566,6 +582,7 @@ impl Application {
             m.abort();
         }
         self.heads.abort();
+        self.limits_pruner.abort();
         self.refresher.abort();
         self.access_refresher.abort();
         self.session_sweeper.abort();

@@ -1,6 +1,19 @@
 //! The `dimos` binary as an operator runs it: real processes, real
 //! PostgreSQL. (The HTTP behaviour itself is tested in `tests/it`.)
 
+// Test support: a failed unwrap is a failed test, the peers' addresses come
+// from the environment, and the tests read any tenant's rows as an
+// attacker with database access would.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
+
 use sqlx::Connection;
 use std::net::TcpListener;
 use std::path::Path;

@@ -373,7 +373,11 @@ pub fn verify_digest(
         .and_then(|a| a.values.iter().next())
         .and_then(|v| SigningCertificateV2::from_der(&v.to_der().ok()?).ok())
         .is_some_and(|s| {
-            let h = Sha256::digest(cert.to_der().unwrap_or_default());
+            // A certificate that cannot be encoded binds to nothing.
+            let Ok(der) = cert.to_der() else {
+                return false;
+            };
+            let h = Sha256::digest(der);
             s.certs
                 .iter()
                 .any(|c| c.cert_hash.as_bytes() == h.as_slice())
@@ -381,7 +385,7 @@ pub fn verify_digest(
     let signed_at = attr(const_oid::db::rfc5911::ID_SIGNING_TIME)
         .and_then(|a| a.values.iter().next())
         .and_then(|v| x509_cert::time::Time::from_der(&v.to_der().ok()?).ok())
-        .map(|t| t.to_unix_duration().as_secs() as i64);
+        .and_then(|t| i64::try_from(t.to_unix_duration().as_secs()).ok());
     let serial = hex::encode(cert.tbs_certificate.serial_number.as_bytes());
     let v = &cert.tbs_certificate.validity;
     let status = if revoked.iter().any(|r| r.eq_ignore_ascii_case(&serial)) {

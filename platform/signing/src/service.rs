@@ -245,7 +245,7 @@ pub fn new_reference() -> String {
 pub fn normalize_reference(input: &str) -> Option<String> {
     let clean: String = input
         .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
+        .filter(char::is_ascii_alphanumeric)
         .map(|c| match c.to_ascii_uppercase() {
             'O' => '0',
             'I' | 'L' => '1',

@@ -171,6 +171,7 @@ impl TenantStore {
 
     /// Tenant-scoped database access for one tenant (for the layers that
     /// keep tenant data next to the registry, e.g. initial role grants).
+    #[allow(clippy::disallowed_methods)]
     pub fn tenant_db(&self, tenant: TenantId) -> dimos_db::TenantDb {
         dimos_db::TenantDb::new(self.db.clone(), tenant)
     }
@@ -457,7 +458,7 @@ async fn apply_one(
 ) -> Result<ApplyOutcome, Error> {
     let slug = spec.slug.as_str();
     let current = load_one(tx, slug).await?;
-    let now = Utc::now();
+    let now = dimos_kernel::clock::wall_now();
     let (id, outcome, changes) = match (&current, mode) {
         (Some(_), ApplyMode::CreateOnly) => {
             return Err(Error::Validation(vec![

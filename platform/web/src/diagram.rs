@@ -203,7 +203,8 @@ pub fn render(
             Mark::Ahead => {}
         }
         let note = note.join(" · ");
-        let height = LINE * (lines.len() as u32 + u32::from(!note.is_empty())) + 16;
+        let count = u32::try_from(lines.len()).unwrap_or(u32::MAX);
+        let height = LINE * (count + u32::from(!note.is_empty())) + 16;
         let (fill, stroke, text, dash, width) = match mark {
             Mark::Current => ("#003476", "#003476", "#ffffff", "", 3),
             Mark::Done => ("#cce2d8", "#005a30", "#0b0c0c", "", 2),

@@ -18,6 +18,27 @@ pub struct CurrentTenant {
     pub db: TenantDb,
 }
 
+impl CurrentTenant {
+    /// The operator's configuration of `module` for this municipality, as
+    /// the module's type: its defaults when none is set. A configuration
+    /// that does not read as that type is an error, never the defaults in
+    /// silence (the operator's choices would be ignored unseen).
+    pub fn module_config<T: serde::de::DeserializeOwned + Default>(
+        &self,
+        module: &str,
+    ) -> Result<T, dimos_kernel::Error> {
+        match self.tenant.module_config(module) {
+            None => Ok(T::default()),
+            Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
+                dimos_kernel::Error::internal(format!(
+                    "{module} configuration of {}: {e}",
+                    self.tenant.slug()
+                ))
+            }),
+        }
+    }
+}
+
 impl<S> FromRequestParts<S> for CurrentTenant
 where
     S: Send + Sync,
@@ -151,8 +172,12 @@ fn hostile_string(v: &serde_json::Value) -> Option<crate::edge::Refused> {
     }
 }
 
-/// URL-encoded form body, with the same error mapping as [`Json`].
-pub struct Form<T>(pub T);
+/// URL-encoded form body, with the same error mapping as [`Json`]. Not
+/// for pages of ours: those take [`crate::auth::Posted`], which checks the
+/// CSRF token first. Only forms with their own proof use this (the
+/// operator console's token, the development provider's protocol posts,
+/// signing out without a session).
+pub(crate) struct Form<T>(pub T);
 
 impl<S, T> axum::extract::FromRequest<S> for Form<T>
 where
@@ -165,15 +190,19 @@ where
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(|e| AppError(Error::from_status(e.status().as_u16())))?;
-        let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(&bytes));
-        serde_path_to_error::deserialize(de).map(Form).map_err(|e| {
-            let path = e.path().to_string();
-            AppError(Error::Validation(vec![
-                dimos_kernel::FieldError::new(path, "invalid")
-                    .with_detail(e.into_inner().to_string()),
-            ]))
-        })
+        parse_form(&bytes).map(Form)
     }
+}
+
+/// A URL-encoded body as `T`; a field that does not fit is a 422 naming it.
+pub(crate) fn parse_form<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(bytes));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        AppError(Error::Validation(vec![
+            dimos_kernel::FieldError::new(path, "invalid").with_detail(e.into_inner().to_string()),
+        ]))
+    })
 }
 
 fn form_urlencoded_parse(bytes: &[u8]) -> form_urlencoded::Parse<'_> {

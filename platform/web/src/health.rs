@@ -57,7 +57,8 @@ pub async fn metrics(State(state): State<AppState>, req: Request) -> Response {
 /// The metrics themselves (the separate listener serves them as they are).
 pub async fn metrics_open(State(state): State<AppState>) -> Response {
     let m = state.metrics();
-    m.tenants.set(state.registry().tenants().len() as i64);
+    m.tenants
+        .set(i64::try_from(state.registry().tenants().len()).unwrap_or(i64::MAX));
     m.registry_version.set(state.registry().version());
     (
         [(

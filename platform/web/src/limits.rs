@@ -62,10 +62,43 @@ impl Limits {
             .map_err(retry_after)
     }
 
-    /// Forgets idle keys so the maps do not grow without bound.
+    /// Forgets idle keys so the maps do not grow without bound (the server
+    /// calls it every minute).
     pub fn prune(&self) {
         self.sign_in.retain_recent();
         self.verify.retain_recent();
         self.lookup.retain_recent();
+        self.sign_in.shrink_to_fit();
+        self.verify.shrink_to_fit();
+        self.lookup.shrink_to_fit();
+    }
+
+    /// Clients and officers with rate-limit state kept.
+    pub fn tracked(&self) -> usize {
+        self.sign_in.len() + self.verify.len() + self.lookup.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn idle_clients_are_forgotten() {
+        // 60,000 a minute: a used cell is back within a millisecond.
+        let limits = Limits::new(60_000, 1);
+        for i in 0..=255u8 {
+            let ip = IpAddr::from([10, 0, 0, i]);
+            limits.sign_in(Some(ip)).unwrap();
+            limits.lookup(Some(ip)).unwrap();
+        }
+        assert_eq!(limits.tracked(), 512);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        limits.prune();
+        assert_eq!(limits.tracked(), 0, "idle clients are dropped");
+        // A client still limited is kept.
+        limits.verification("officer").unwrap();
+        limits.prune();
+        assert_eq!(limits.tracked(), 1);
     }
 }

@@ -73,7 +73,7 @@ pub(crate) fn host_from(headers: &HeaderMap, uri: &axum::http::Uri) -> String {
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .map(str::to_owned)
-        .or_else(|| uri.authority().map(|a| a.to_string()))
+        .or_else(|| uri.authority().map(std::string::ToString::to_string))
         .unwrap_or_default()
 }
 

@@ -4,9 +4,9 @@
 //! message wording with a preview.
 
 use crate::access::{Authorized, ConfigureServices};
-use crate::auth::{CurrentUser, check_csrf, record_in};
+use crate::auth::{CurrentUser, Posted, record_in};
 use crate::error::{AppError, Result, rendered_page};
-use crate::extract::{CurrentTenant, Form, Peer};
+use crate::extract::{CurrentTenant, Peer};
 use crate::state::AppState;
 use crate::ui::Ui;
 use async_trait::async_trait;
@@ -271,8 +271,6 @@ pub async fn prefs_context(
 
 #[derive(Deserialize)]
 pub struct PrefsForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     #[serde(default)]
     email: Option<String>,
     #[serde(default)]
@@ -289,9 +287,8 @@ pub async fn save_prefs_handler(
     tenant: CurrentTenant,
     user: CurrentUser,
     peer: Peer,
-    Form(f): Form<PrefsForm>,
+    Posted(f): Posted<PrefsForm>,
 ) -> Result<Response> {
-    check_csrf(&user, &f.csrf)?;
     let mobile = if f.mobile.trim().is_empty() {
         None
     } else {
@@ -420,8 +417,6 @@ pub async fn admin_page(
 
 #[derive(Deserialize)]
 pub struct SettingsForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     #[serde(default)]
     from_name: String,
     #[serde(default)]
@@ -473,9 +468,8 @@ pub async fn save_settings(
     tenant: CurrentTenant,
     who: Authorized<ConfigureServices>,
     peer: Peer,
-    Form(f): Form<SettingsForm>,
+    Posted(f): Posted<SettingsForm>,
 ) -> Result<Response> {
-    check_csrf(&who.user, &f.csrf)?;
     let mut errs = vec![];
     for (field, v) in [
         ("from_address", &f.from_address),
@@ -529,7 +523,7 @@ pub async fn save_settings(
         &tenant,
         who.user
             .audit(peer, "notification_settings_changed")
-            .detail(serde_json::to_value(&s).unwrap_or_default()),
+            .detail(serde_json::to_value(&s).map_err(Error::internal)?),
     )
     .await?;
     tx.commit().await?;
@@ -538,8 +532,6 @@ pub async fn save_settings(
 
 #[derive(Deserialize)]
 pub struct TemplateForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     event: String,
     lang: String,
     #[serde(default)]
@@ -561,9 +553,8 @@ pub async fn save_template(
     tenant: CurrentTenant,
     who: Authorized<ConfigureServices>,
     peer: Peer,
-    Form(f): Form<TemplateForm>,
+    Posted(f): Posted<TemplateForm>,
 ) -> Result<Response> {
-    check_csrf(&who.user, &f.csrf)?;
     let templates = state.templates_for_mail();
     if !templates.events().any(|e| e == f.event) {
         return Err(Error::NotFound.into());

@@ -196,7 +196,7 @@ mod tests {
                     rng ^= rng << 13;
                     rng ^= rng >> 7;
                     rng ^= rng << 17;
-                    alphabet[(rng % alphabet.len() as u64) as usize]
+                    alphabet[usize::try_from(rng % alphabet.len() as u64).unwrap_or(0)]
                 })
                 .collect();
             let out = safe_next(Some(s.clone()));

@@ -8,10 +8,10 @@ use crate::access::{
     Permission, ReadAudit, ReadCaseFile, ReadCases, ReadProtocol, ReadReports, RegisterProtocol,
     SignDocuments, VerifyAccounts, WorkTasks, subjects,
 };
-use crate::auth::{CurrentUser, check_csrf};
+use crate::auth::{Button, CurrentUser, Posted};
 use crate::cases;
 use crate::error::{AppError, Result};
-use crate::extract::{CurrentTenant, Form, Peer};
+use crate::extract::{CurrentTenant, Peer};
 use crate::state::AppState;
 use crate::ui::Ui;
 use axum::Router;
@@ -155,8 +155,6 @@ async fn verify_page(
 
 #[derive(Deserialize)]
 struct VerifyForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     account: uuid::Uuid,
     document_type: String,
 }
@@ -166,9 +164,8 @@ async fn verify_confirm(
     tenant: CurrentTenant,
     who: Authorized<VerifyAccounts>,
     peer: Peer,
-    Form(f): Form<VerifyForm>,
+    Posted(f): Posted<VerifyForm>,
 ) -> Result<Response> {
-    check_csrf(&who.user, &f.csrf)?;
     state.limits().verification(&who.user.actor())?;
     if !DOCUMENT_TYPES.contains(&f.document_type.as_str()) {
         return Err(Error::invalid("document_type", "invalid").into());
@@ -259,8 +256,6 @@ async fn access_page(
 
 #[derive(Deserialize)]
 struct GrantForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     tax_id: String,
     role: String,
 }
@@ -270,9 +265,8 @@ async fn access_grant(
     tenant: CurrentTenant,
     who: Authorized<ManageAccess>,
     peer: Peer,
-    Form(f): Form<GrantForm>,
+    Posted(f): Posted<GrantForm>,
 ) -> Result<Response> {
-    check_csrf(&who.user, &f.csrf)?;
     let tax: TaxId = f.tax_id.trim().parse()?;
     AccessChange::new(&state, &tenant, &who.user, peer)
         .grant(tax_id_subject(tax.as_str()), &f.role)
@@ -282,8 +276,6 @@ async fn access_grant(
 
 #[derive(Deserialize)]
 struct RevokeForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     subject: String,
     role: String,
 }
@@ -293,9 +285,8 @@ async fn access_revoke(
     tenant: CurrentTenant,
     who: Authorized<ManageAccess>,
     peer: Peer,
-    Form(f): Form<RevokeForm>,
+    Posted(f): Posted<RevokeForm>,
 ) -> Result<Response> {
-    check_csrf(&who.user, &f.csrf)?;
     AccessChange::new(&state, &tenant, &who.user, peer)
         .revoke(&f.subject, &f.role)
         .await?;
@@ -371,8 +362,6 @@ pub async fn header_links(
 
 #[derive(Deserialize)]
 struct AssistForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     account: uuid::Uuid,
 }
 
@@ -383,9 +372,8 @@ async fn assist_start(
     who: Authorized<AssistCitizens>,
     session: tower_sessions::Session,
     peer: Peer,
-    Form(f): Form<AssistForm>,
+    Posted(f): Posted<AssistForm>,
 ) -> Result<Response> {
-    check_csrf(&who.user, &f.csrf)?;
     let citizen = accounts::get(&tenant.db, AccountId(f.account))
         .await?
         .ok_or(Error::NotFound)?;
@@ -432,9 +420,8 @@ async fn assist_end(
     who: Authorized<AssistCitizens>,
     session: tower_sessions::Session,
     peer: Peer,
-    Form(f): Form<crate::auth::CsrfOnly>,
+    _: Posted<Button>,
 ) -> Result<Response> {
-    check_csrf(&who.user, &f.csrf)?;
     if let Some(a) = crate::auth::stop_assisting(&session).await? {
         let on_behalf = Some(format!("account:{}", a.account));
         crate::auth::record(
@@ -644,8 +631,6 @@ async fn api_role_permissions(
 
 #[derive(Deserialize)]
 struct DepartmentForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     slug: String,
     name_el: String,
     name_en: String,
@@ -656,9 +641,8 @@ async fn access_department(
     tenant: CurrentTenant,
     who: Authorized<ManageAccess>,
     peer: Peer,
-    Form(f): Form<DepartmentForm>,
+    Posted(f): Posted<DepartmentForm>,
 ) -> Result<Response> {
-    check_csrf(&who.user, &f.csrf)?;
     let name = LocalizedText {
         el: f.name_el,
         en: f.name_en,
@@ -671,8 +655,6 @@ async fn access_department(
 
 #[derive(Deserialize)]
 struct MemberForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     department: String,
     tax_id: String,
 }
@@ -682,9 +664,8 @@ async fn access_member(
     tenant: CurrentTenant,
     who: Authorized<ManageAccess>,
     peer: Peer,
-    Form(f): Form<MemberForm>,
+    Posted(f): Posted<MemberForm>,
 ) -> Result<Response> {
-    check_csrf(&who.user, &f.csrf)?;
     let tax: TaxId = f.tax_id.trim().parse()?;
     let change = AccessChange::new(&state, &tenant, &who.user, peer);
     change.department_subject(&f.department).await?;

@@ -164,8 +164,11 @@ impl AppState {
         &self.inner.metrics
     }
 
-    /// Tenant data access: the only database handle modules get.
-    pub fn tenant_db(&self, tenant: TenantId) -> TenantDb {
+    /// A tenant's handle, for the platform's own extractors and jobs.
+    /// Not public: module code gets its handle from `CurrentTenant`, so it
+    /// cannot name another municipality's data.
+    #[allow(clippy::disallowed_methods)]
+    pub(crate) fn tenant_db(&self, tenant: TenantId) -> TenantDb {
         TenantDb::new(self.inner.db.clone(), tenant)
     }
 

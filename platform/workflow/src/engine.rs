@@ -10,7 +10,7 @@ use crate::query::{CaseRow, Cases, TaskCandidates, Tasks};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use dimos_db::sea_query::{Alias, Expr, ExprTrait, Iden, LockType, OnConflict};
-use dimos_db::{Db, DbError, TenantDb, TenantTx};
+use dimos_db::{DbError, TenantDb, TenantTx};
 use dimos_kernel::{Error, FieldError, SharedClock};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -184,7 +184,6 @@ struct Registered {
 }
 
 pub struct Engine {
-    db: Db,
     clock: SharedClock,
     processes: BTreeMap<String, Registered>,
     known: Known,
@@ -209,7 +208,6 @@ impl Engine {
     /// Validates every definition; all problems are returned, each prefixed
     /// with the process it belongs to.
     pub fn new(
-        db: Db,
         clock: SharedClock,
         definitions: Vec<(String, Definition)>,
         roles: BTreeSet<String>,
@@ -251,7 +249,6 @@ impl Engine {
             return Err(errs);
         }
         Ok(Engine {
-            db,
             clock,
             processes,
             known,
@@ -267,10 +264,6 @@ impl Engine {
 
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
-    }
-
-    pub fn db(&self) -> &Db {
-        &self.db
     }
 
     /// The processes shipped by the enabled modules, by id.
@@ -390,7 +383,7 @@ impl Engine {
     fn cached(&self, id: Uuid) -> Option<Arc<Definition>> {
         self.snapshots
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&id)
             .cloned()
     }
@@ -405,7 +398,7 @@ impl Engine {
         let d = Arc::new(d);
         self.snapshots
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(id, d.clone());
         Ok(d)
     }

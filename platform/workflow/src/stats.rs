@@ -30,6 +30,13 @@ pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     if sorted.is_empty() {
         return None;
     }
+    // Between 0 and the length (p is a percentage): no truncation or sign
+    // to lose.
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     Some(sorted[rank.clamp(1, sorted.len()) - 1])
 }
@@ -94,6 +101,11 @@ mod tests {
     use sqlx::types::Json;
     use uuid::Uuid;
 
+    /// A fixed instant: the tests do not depend on today.
+    fn at() -> chrono::DateTime<Utc> {
+        chrono::DateTime::from_timestamp(1_780_000_000, 0).unwrap()
+    }
+
     fn case(
         process: &str,
         status: &str,
@@ -101,7 +113,7 @@ mod tests {
         days: i64,
         overdue: bool,
     ) -> CaseRow {
-        let now = Utc::now();
+        let now = at();
         let submitted = now - Duration::days(100);
         CaseRow {
             id: Uuid::now_v7(),
@@ -160,7 +172,7 @@ mod tests {
         cases.push(case("a.x", "active", None, 0, true));
         cases.push(case("a.x", "waiting", None, 0, true));
         cases.push(case("b.y", "active", None, 0, false));
-        let s = services(&cases, Utc::now());
+        let s = services(&cases, at());
         assert_eq!(s.len(), 2);
         let a = &s[0];
         assert_eq!(

@@ -51,7 +51,7 @@ pub struct SessionAuth {
 }
 
 pub fn session_layer(state: &AppState) -> SessionManagerLayer<dimos_identity::DbSessionStore> {
-    let idle = state.identity().session_idle.as_secs() as i64;
+    let idle = i64::try_from(state.identity().session_idle.as_secs()).unwrap_or(i64::MAX);
     SessionManagerLayer::new(state.session_store())
         .with_name("dimos_session")
         .with_secure(state.config().behind_tls())
@@ -156,8 +156,8 @@ async fn load_user_uncached(parts: &Parts, state: &AppState) -> Result<Option<Cu
     if auth.tenant != tenant.id.uuid() {
         return Ok(None);
     }
-    let age = chrono::Utc::now().timestamp() - auth.signed_in_at;
-    if age < 0 || age as u64 > state.identity().session_absolute.as_secs() {
+    let age = dimos_kernel::clock::wall_now().timestamp() - auth.signed_in_at;
+    if u64::try_from(age).map_or(true, |a| a > state.identity().session_absolute.as_secs()) {
         session.flush().await.map_err(session_error)?;
         return Ok(None);
     }
@@ -200,7 +200,8 @@ async fn load_user_uncached(parts: &Parts, state: &AppState) -> Result<Option<Cu
     // Acting for a citizen is bounded in time and re-checked on every
     // request: a revoked officer stops at once.
     if let Some(a) = &user.assisting {
-        let limit = (state.config().identity.assist_minutes * 60) as i64;
+        let limit = i64::try_from(state.config().identity.assist_minutes.saturating_mul(60))
+            .unwrap_or(i64::MAX);
         let age = state.workflow().now().timestamp() - a.since;
         let still_allowed = state
             .access()
@@ -279,6 +280,42 @@ pub async fn stop_assisting(session: &Session) -> Result<Option<Assisting>> {
         .remove::<Assisting>(ASSIST_KEY)
         .await
         .map_err(session_error)
+}
+
+/// A form posted by the signed-in person from one of our pages: the only
+/// way a handler takes a URL-encoded form (clippy.toml disallows the
+/// others). Its `_csrf` field must be the session's token (compared in
+/// constant time) before the rest is read as `T`, so a handler cannot
+/// forget the check. Not signed in: the sign-in redirect, as for
+/// [`CurrentUser`]. Multipart forms check the token as their first field
+/// (`cases::documents::receive_form`).
+pub struct Posted<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for Posted<T>
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> std::result::Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let user =
+            <CurrentUser as FromRequestParts<S>>::from_request_parts(&mut parts, state).await?;
+        let req = Request::from_parts(parts, body);
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| AppError(Error::from_status(e.status().as_u16())).into_response())?;
+        let token = form_urlencoded::parse(&bytes)
+            .find(|(k, _)| k == "_csrf")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+        check_csrf(&user, &token).map_err(IntoResponse::into_response)?;
+        crate::extract::parse_form(&bytes)
+            .map(Posted)
+            .map_err(IntoResponse::into_response)
+    }
 }
 
 pub fn check_csrf(user: &CurrentUser, posted: &str) -> Result<()> {
@@ -520,8 +557,8 @@ async fn callback(
         tenant: tenant.tenant.id.uuid(),
         account: account.id,
         provider: pending.provider.clone(),
-        signed_in_at: chrono::Utc::now().timestamp(),
-        signed_in_at_ms: chrono::Utc::now().timestamp_millis(),
+        signed_in_at: dimos_kernel::clock::wall_now().timestamp(),
+        signed_in_at_ms: dimos_kernel::clock::wall_now().timestamp_millis(),
         id_token: signed_in.id_token,
     };
     session
@@ -549,6 +586,11 @@ struct CsrfForm {
     #[serde(rename = "_csrf")]
     csrf: String,
 }
+
+/// An action's button: a form with nothing but its token, taken as
+/// `_: Posted<Button>`.
+#[derive(Deserialize)]
+pub struct Button {}
 
 /// A form that carries only the session's CSRF token.
 #[derive(Deserialize)]
@@ -598,10 +640,9 @@ async fn logout_everywhere(
     session: Session,
     peer: Peer,
     user: CurrentUser,
-    Form(form): Form<CsrfForm>,
+    _: Posted<Button>,
 ) -> Result<Response> {
-    check_csrf(&user, &form.csrf)?;
-    accounts::sign_out_everywhere(&tenant.db, user.id(), chrono::Utc::now()).await?;
+    accounts::sign_out_everywhere(&tenant.db, user.id(), dimos_kernel::clock::wall_now()).await?;
     audit(
         &state,
         &tenant,
@@ -682,7 +723,7 @@ async fn export(tenant: CurrentTenant, user: CurrentUser) -> Result<Response> {
     let verifications = dimos_identity::verifications::history(&tenant.db, user.id()).await?;
     let body = serde_json::json!({
         "municipality": tenant.tenant.slug(),
-        "exported_at": chrono::Utc::now(),
+        "exported_at": dimos_kernel::clock::wall_now(),
         "account": user.account,
         "verifications": verifications,
     });

@@ -4,9 +4,9 @@
 //! of someone else, or of another municipality, is a 404.
 
 use super::{CaseView, PER_PAGE, case_view, page_of, pager, timeline};
-use crate::auth::{CurrentUser, check_csrf};
+use crate::auth::{CurrentUser, Posted};
 use crate::error::{AppError, Result};
-use crate::extract::{CurrentTenant, Form, Peer};
+use crate::extract::{CurrentTenant, Peer};
 use crate::state::AppState;
 use crate::ui::Ui;
 use axum::Router;
@@ -205,8 +205,6 @@ async fn page(
 
 #[derive(Deserialize)]
 struct RespondForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     #[serde(default)]
     message: String,
 }
@@ -218,9 +216,8 @@ async fn respond(
     user: CurrentUser,
     peer: Peer,
     Path(id): Path<Uuid>,
-    Form(f): Form<RespondForm>,
+    Posted(f): Posted<RespondForm>,
 ) -> Result<Response> {
-    check_csrf(&user, &f.csrf)?;
     let c = own_case(&tenant, &user, id).await?;
     // The answer and its audit entry: one transaction.
     let mut tx = tenant.db.begin().await?;
@@ -270,8 +267,6 @@ async fn respond(
 
 #[derive(Deserialize)]
 struct WithdrawForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     #[serde(default)]
     reason: String,
     #[serde(default)]
@@ -285,9 +280,8 @@ async fn withdraw(
     user: CurrentUser,
     peer: Peer,
     Path(id): Path<Uuid>,
-    Form(f): Form<WithdrawForm>,
+    Posted(f): Posted<WithdrawForm>,
 ) -> Result<Response> {
-    check_csrf(&user, &f.csrf)?;
     let c = own_case(&tenant, &user, id).await?;
     // Withdrawal cannot be undone: the person must tick the box.
     if f.confirm.is_none() {

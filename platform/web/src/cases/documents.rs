@@ -810,7 +810,7 @@ mod checklist_tests {
             object_key: String::new(),
             personal_data: false,
             uploaded_by: Uuid::nil(),
-            uploaded_at: chrono::Utc::now(),
+            uploaded_at: chrono::DateTime::UNIX_EPOCH,
             internal,
             replaced_by: replaced.then(Uuid::nil),
         }

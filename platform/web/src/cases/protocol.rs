@@ -5,9 +5,9 @@
 
 use super::{datetime, errors_view};
 use crate::access::{Authorized, ReadProtocol, RegisterProtocol};
-use crate::auth::{CurrentUser, check_csrf, record_in};
+use crate::auth::{CurrentUser, Posted, record_in};
 use crate::error::Result;
-use crate::extract::{CurrentTenant, Form, Peer};
+use crate::extract::{CurrentTenant, Peer};
 use crate::state::AppState;
 use crate::ui::Ui;
 use axum::extract::{Query, State};
@@ -81,7 +81,7 @@ async fn render(
     let more = entries.len() as u64 > PER_PAGE;
     let rows: Vec<_> = entries
         .iter()
-        .take(PER_PAGE as usize)
+        .take(usize::try_from(PER_PAGE).unwrap_or(usize::MAX))
         .map(|e| {
             // What is hidden is not sent to the page at all.
             let hidden = e.confidential || e.restricted;
@@ -191,9 +191,8 @@ pub async fn register(
     tenant: CurrentTenant,
     who: Authorized<RegisterProtocol>,
     peer: Peer,
-    Form(f): Form<NewForm>,
+    Posted(f): Posted<NewForm>,
 ) -> Result<Response> {
-    check_csrf(&who.user, &f.csrf)?;
     let (direction, attachments) = match f.validate() {
         Ok(v) => v,
         Err(errs) => {

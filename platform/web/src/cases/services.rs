@@ -6,9 +6,9 @@
 
 use super::errors_view;
 use crate::access::{Authorized, ConfigureServices};
-use crate::auth::{check_csrf, record_in};
+use crate::auth::{Posted, record_in};
 use crate::error::{AppError, Result};
-use crate::extract::{CurrentTenant, Form, Peer};
+use crate::extract::{CurrentTenant, Peer};
 use crate::state::AppState;
 use crate::ui::Ui;
 use axum::extract::{Path, Query, State};
@@ -263,13 +263,9 @@ pub async fn save(
     who: Authorized<ConfigureServices>,
     peer: Peer,
     Path(process): Path<String>,
-    Form(posted): Form<BTreeMap<String, String>>,
+    Posted(posted): Posted<BTreeMap<String, String>>,
 ) -> Result<Response> {
     let shipped = shipped_for(&state, &ui, &process)?;
-    let Some(token) = posted.get("_csrf") else {
-        return Err(Error::Validation(vec![FieldError::new("_csrf", "required")]).into());
-    };
-    check_csrf(&who.user, token)?;
     let departments: BTreeSet<String> = state
         .access()
         .departments(&tenant.db)

@@ -6,9 +6,9 @@
 
 use super::StaffMember;
 use crate::access::{ManageSigning, SignDocuments, subjects};
-use crate::auth::{CurrentUser, check_csrf, record_in};
+use crate::auth::{Button, CurrentUser, Posted, record_in};
 use crate::error::{AppError, Result};
-use crate::extract::{CurrentTenant, Form, Peer};
+use crate::extract::{CurrentTenant, Peer};
 use crate::state::AppState;
 use crate::ui::Ui;
 use axum::Router;
@@ -57,12 +57,6 @@ fn municipality(tenant: &CurrentTenant) -> String {
     tenant.tenant.name(dimos_kernel::Locale::El).to_owned()
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
-}
-
 /// Signs a document of a case the person may see.
 pub async fn sign(
     State(state): State<AppState>,
@@ -70,9 +64,8 @@ pub async fn sign(
     who: StaffMember,
     peer: Peer,
     Path((id, doc)): Path<(Uuid, Uuid)>,
-    Form(f): Form<CsrfForm>,
+    _: Posted<Button>,
 ) -> Result<Response> {
-    check_csrf(&who.user, &f.csrf)?;
     let c = super::staff::visible_case(&state, &tenant, &who, id).await?;
     let d = match documents::get(&tenant.db, doc).await? {
         Some(d) if d.case_id == Some(c.id) && d.replaced_by.is_none() => d,
@@ -290,8 +283,6 @@ pub async fn admin(
 
 #[derive(Deserialize)]
 pub struct IssueForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     #[serde(default)]
     tax_id: String,
 }
@@ -304,9 +295,8 @@ pub async fn issue(
     tenant: CurrentTenant,
     who: crate::access::Authorized<ManageSigning>,
     peer: Peer,
-    Form(f): Form<IssueForm>,
+    Posted(f): Posted<IssueForm>,
 ) -> Result<Response> {
-    check_csrf(&who.user, &f.csrf)?;
     let invalid = |code: &'static str| vec![FieldError::new("tax_id", code)];
     let errors = match f.tax_id.trim().parse::<TaxId>() {
         Err(_) => invalid("tax-id-invalid"),
@@ -378,8 +368,6 @@ pub async fn issue(
 
 #[derive(Deserialize)]
 pub struct RevokeForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     serial: String,
     #[serde(default)]
     reason: String,
@@ -392,9 +380,8 @@ pub async fn revoke(
     tenant: CurrentTenant,
     who: crate::access::Authorized<ManageSigning>,
     peer: Peer,
-    Form(f): Form<RevokeForm>,
+    Posted(f): Posted<RevokeForm>,
 ) -> Result<Response> {
-    check_csrf(&who.user, &f.csrf)?;
     let reason = if REASONS.contains(&f.reason.as_str()) {
         f.reason.as_str()
     } else {

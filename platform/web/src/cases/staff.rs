@@ -8,9 +8,9 @@ use super::{
     pager, staff_of, step_name, timeline, value_text,
 };
 use crate::access::{AssignTasks, Authorized, Permission, ReadCases, subjects};
-use crate::auth::check_csrf;
+use crate::auth::{Button, Posted};
 use crate::error::{AppError, Result};
-use crate::extract::{CurrentTenant, Form, Peer};
+use crate::extract::{CurrentTenant, Peer};
 use crate::state::AppState;
 use crate::ui::Ui;
 use axum::extract::{Path, Query, State};
@@ -125,20 +125,13 @@ pub async fn api_agenda(
     })))
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
-}
-
 pub async fn claim(
     State(state): State<AppState>,
     tenant: CurrentTenant,
     who: StaffMember,
     Path(id): Path<Uuid>,
-    Form(f): Form<CsrfForm>,
+    _: Posted<Button>,
 ) -> Result<Response> {
-    check_csrf(&who.user, &f.csrf)?;
     let t = query::task(&tenant.db, TaskId(id))
         .await?
         .ok_or(Error::NotFound)?;
@@ -154,9 +147,8 @@ pub async fn release(
     tenant: CurrentTenant,
     who: StaffMember,
     Path(id): Path<Uuid>,
-    Form(f): Form<CsrfForm>,
+    _: Posted<Button>,
 ) -> Result<Response> {
-    check_csrf(&who.user, &f.csrf)?;
     state
         .workflow()
         .release(&tenant.db, TaskId(id), &who.staff)
@@ -338,12 +330,8 @@ pub async fn complete(
     who: StaffMember,
     peer: Peer,
     Path(id): Path<Uuid>,
-    Form(posted): Form<BTreeMap<String, String>>,
+    Posted(posted): Posted<BTreeMap<String, String>>,
 ) -> Result<Response> {
-    let Some(token) = posted.get("_csrf") else {
-        return Err(Error::Validation(vec![FieldError::new("_csrf", "required")]).into());
-    };
-    check_csrf(&who.user, token)?;
     let t = query::task(&tenant.db, TaskId(id))
         .await?
         .ok_or(Error::NotFound)?;
@@ -414,8 +402,6 @@ pub async fn complete(
 
 #[derive(Deserialize)]
 pub struct CommentForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     #[serde(default)]
     comment: String,
 }
@@ -425,9 +411,8 @@ pub async fn comment(
     tenant: CurrentTenant,
     who: StaffMember,
     Path(id): Path<Uuid>,
-    Form(f): Form<CommentForm>,
+    Posted(f): Posted<CommentForm>,
 ) -> Result<Response> {
-    check_csrf(&who.user, &f.csrf)?;
     let c = visible_case(&state, &tenant, &who, id).await?;
     state
         .workflow()
@@ -537,8 +522,6 @@ async fn team_members(
 
 #[derive(Deserialize)]
 pub struct AssignForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     #[serde(default)]
     to: String,
 }
@@ -549,9 +532,8 @@ pub async fn assign(
     who: Authorized<AssignTasks>,
     peer: Peer,
     Path(id): Path<Uuid>,
-    Form(f): Form<AssignForm>,
+    Posted(f): Posted<AssignForm>,
 ) -> Result<Response> {
-    check_csrf(&who.user, &f.csrf)?;
     let me = staff_of(&state, tenant.tenant.id, &who.user).await;
     let t = query::task(&tenant.db, TaskId(id))
         .await?

@@ -51,8 +51,8 @@ pub async fn current(
 ) -> Option<(OperatorSession, String)> {
     let session = session?;
     let op: OperatorSession = session.get(OPERATOR_KEY).await.ok()??;
-    let age = chrono::Utc::now().timestamp() - op.signed_in_at;
-    if age < 0 || age as u64 > state.identity().session_absolute.as_secs() {
+    let age = dimos_kernel::clock::wall_now().timestamp() - op.signed_in_at;
+    if u64::try_from(age).map_or(true, |a| a > state.identity().session_absolute.as_secs()) {
         return None;
     }
     // Checked on every request: someone removed from the operators (or
@@ -199,8 +199,8 @@ async fn callback(
     let op = OperatorSession {
         tax_id,
         name,
-        signed_in_at: chrono::Utc::now().timestamp(),
-        signed_in_at_ms: chrono::Utc::now().timestamp_millis(),
+        signed_in_at: dimos_kernel::clock::wall_now().timestamp(),
+        signed_in_at_ms: dimos_kernel::clock::wall_now().timestamp_millis(),
         provider: pending.provider.clone(),
         id_token: signed_in.id_token,
     };
@@ -251,8 +251,12 @@ async fn logout_everywhere(
     Form(form): Form<crate::auth::CsrfOnly>,
 ) -> Result<Response> {
     if let Some(op) = signing_out(&state, &session, &form.csrf).await? {
-        dimos_identity::operators::sign_out_everywhere(state.db(), &op.tax_id, chrono::Utc::now())
-            .await?;
+        dimos_identity::operators::sign_out_everywhere(
+            state.db(),
+            &op.tax_id,
+            dimos_kernel::clock::wall_now(),
+        )
+        .await?;
         tracing::info!(operator = %op.tax_id, "operator signed out everywhere");
         session.flush().await.map_err(session_error)?;
     }

@@ -236,7 +236,10 @@ fn module_views(ui: &Ui, spec: Option<&TenantSpec>) -> Vec<ModuleView> {
                 config: if nested.is_empty() {
                     String::new()
                 } else {
-                    toml::to_string(&nested).unwrap_or_default()
+                    // A value TOML cannot write is shown as JSON, not lost.
+                    toml::to_string(&nested).unwrap_or_else(|_| {
+                        serde_json::to_string_pretty(&nested).unwrap_or_else(|e| e.to_string())
+                    })
                 },
             }
         })
