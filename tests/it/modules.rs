@@ -68,16 +68,33 @@ async fn module_routes_exist_only_for_tenants_that_enabled_them(b: Backend) {
 
 async fn module_data_never_crosses_tenants(b: Backend) {
     let app = TestApp::spawn(b).await;
-    for (slug, name) in [("alpha", "Άλφα"), ("beta", "Βήτα")] {
-        app.create_tenant(tenant_body(slug, name)).await;
+    dimos_it::tenant_with_staff(&app, "alpha", "Άλφα").await;
+    app.create_tenant(tenant_body("beta", "Βήτα")).await;
+    for slug in ["alpha", "beta"] {
         app.enable_module(slug, "example", json!({})).await;
     }
-    let res = app
-        .post("alpha.localhost", "/example/notices")
-        .json(&json!({"title": "Διακοπή νερού την Τρίτη"}))
-        .send()
-        .await
-        .unwrap();
+    let cookie_of = |who: &'static str| {
+        let app = &app;
+        async move {
+            let mut b = dimos_it::Browser::new(app);
+            b.sign_in("alpha.localhost", who, "/").await;
+            b.cookie_header("alpha.localhost").unwrap()
+        }
+    };
+    let admin = cookie_of("municipal-admin").await;
+    let post = |cookie: Option<String>, body: Value| {
+        let mut req = app.post("alpha.localhost", "/example/notices").json(&body);
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        async move { req.send().await.unwrap() }
+    };
+    let notice = json!({"title": "Διακοπή νερού την Τρίτη"});
+    // Publishing takes the permission: not anonymous, not a citizen.
+    assert_eq!(post(None, notice.clone()).await.status(), 303);
+    let citizen = cookie_of("citizen").await;
+    assert_eq!(post(Some(citizen), notice.clone()).await.status(), 403);
+    let res = post(Some(admin.clone()), notice).await;
     assert_eq!(res.status(), 201);
     let notice: Value = res.json().await.unwrap();
     let id = notice["id"].as_str().unwrap();
@@ -121,19 +138,9 @@ async fn module_data_never_crosses_tenants(b: Backend) {
     );
 
     // Bad input is a 4xx with the field, never a 500.
-    let res = app
-        .post("alpha.localhost", "/example/notices")
-        .json(&json!({"title": ""}))
-        .send()
-        .await
-        .unwrap();
+    let res = post(Some(admin.clone()), json!({"title": ""})).await;
     assert_eq!(res.status(), 422);
-    let res = app
-        .post("alpha.localhost", "/example/notices")
-        .json(&json!({"headline": "x"}))
-        .send()
-        .await
-        .unwrap();
+    let res = post(Some(admin), json!({"headline": "x"})).await;
     assert_eq!(res.status(), 422);
     let res = app
         .get("alpha.localhost", "/example/notices/not-a-uuid")

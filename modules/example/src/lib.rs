@@ -31,6 +31,11 @@ use uuid::Uuid;
 
 pub const ID: &str = "example";
 
+dimos_web::permission! {
+    /// Publish notices on the board.
+    Publish = "example.publish";
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExampleConfig {
@@ -175,9 +180,13 @@ struct NewNotice {
     title: String,
 }
 
+/// Staff with `example.publish` post notices (JSON: a browser cannot send
+/// it cross-site without a preflight, and the edge refuses cross-site
+/// writes).
 async fn create(
     State(state): State<AppState>,
     t: CurrentTenant,
+    _may: dimos_web::access::Authorized<Publish>,
     Json(body): Json<NewNotice>,
 ) -> Result<Response> {
     let title = body.title.trim().to_owned();
