@@ -3,88 +3,8 @@
 
 use dimos_kernel::FieldError;
 
-/// A Greek mobile number, kept as `+3069XXXXXXXX`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mobile(String);
-
-impl Mobile {
-    /// Accepts `6912345678`, `69 1234 5678`, `+30 691 234 5678`,
-    /// `0030...`: ten digits starting with 69 once the country code is off.
-    pub fn parse(input: &str) -> Option<Mobile> {
-        let digits: String = input
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
-            .collect();
-        let national = digits
-            .strip_prefix("+30")
-            .or_else(|| digits.strip_prefix("0030"))
-            .unwrap_or(&digits);
-        (national.len() == 10
-            && national.starts_with("69")
-            && national.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| Mobile(format!("+30{national}")))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// Letters used on Greek plates, with the Latin letters that look the same
-/// (people type either).
-const PLATE_LETTERS: &[(char, char)] = &[
-    ('Α', 'A'),
-    ('Β', 'B'),
-    ('Ε', 'E'),
-    ('Ζ', 'Z'),
-    ('Η', 'H'),
-    ('Ι', 'I'),
-    ('Κ', 'K'),
-    ('Μ', 'M'),
-    ('Ν', 'N'),
-    ('Ο', 'O'),
-    ('Ρ', 'P'),
-    ('Τ', 'T'),
-    ('Υ', 'Y'),
-    ('Χ', 'X'),
-];
-
-/// A Greek registration plate, kept in Greek capitals as `ΙΚΥ-1234`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plate(String);
-
-impl Plate {
-    /// Three letters and four digits (cars; older plates and motorcycles
-    /// have two or three letters and three or four digits); Greek or
-    /// look-alike Latin letters, any case, with or without a dash.
-    pub fn parse(input: &str) -> Option<Plate> {
-        let clean: Vec<char> = input
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-'))
-            .flat_map(char::to_uppercase)
-            .collect();
-        let split = clean.iter().position(char::is_ascii_digit)?;
-        let (letters, digits) = clean.split_at(split);
-        let greek: Option<String> = letters
-            .iter()
-            .map(|c| {
-                PLATE_LETTERS
-                    .iter()
-                    .find(|(g, l)| g == c || l == c)
-                    .map(|(g, _)| *g)
-            })
-            .collect();
-        let greek = greek?;
-        let ok = (2..=3).contains(&letters.len())
-            && (3..=4).contains(&digits.len())
-            && digits.iter().all(char::is_ascii_digit);
-        ok.then(|| Plate(format!("{greek}-{}", digits.iter().collect::<String>())))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+/// The platform's one parser of each: Greek mobile numbers and plates.
+pub use dimos_kernel::greek::{Mobile, Plate};
 
 /// How the citizen receives the card.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -274,35 +194,6 @@ mod tests {
             "",
         ] {
             assert_eq!(Mobile::parse(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn plates_in_greek_or_latin_look_alikes() {
-        for (input, want) in [
-            ("ΙΚΥ-1234", "ΙΚΥ-1234"),
-            ("iky 1234", "ΙΚΥ-1234"),
-            ("IKY1234", "ΙΚΥ-1234"),
-            ("ζηχ-987", "ΖΗΧ-987"),
-            ("ΑΒ 1234", "ΑΒ-1234"),
-        ] {
-            assert_eq!(
-                Plate::parse(input).map(|p| p.as_str().to_owned()),
-                Some(want.into()),
-                "{input}"
-            );
-        }
-        // Γ, Δ and the like are not used on plates; nor are Latin-only letters.
-        for bad in [
-            "ΓΔΛ-1234",
-            "QWE-1234",
-            "ΙΚΥ-12",
-            "ΙΚΥΚ-1234",
-            "1234-ΙΚΥ",
-            "ΙΚΥ-12345",
-            "",
-        ] {
-            assert_eq!(Plate::parse(bad), None, "{bad}");
         }
     }
 

@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod greek;
 pub mod i18n;
 pub mod values;
 

@@ -150,22 +150,9 @@ pub async fn remember_mobile(
 
 /// A Greek mobile number as `+3069…`, or why not.
 pub fn greek_mobile(s: &str) -> std::result::Result<String, FieldError> {
-    let digits: String = s
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .collect();
-    let national = digits
-        .strip_prefix("+30")
-        .or_else(|| digits.strip_prefix("0030"))
-        .unwrap_or(&digits);
-    if national.len() == 10
-        && national.starts_with("69")
-        && national.bytes().all(|b| b.is_ascii_digit())
-    {
-        Ok(format!("+30{national}"))
-    } else {
-        Err(FieldError::new("mobile", "phone-invalid"))
-    }
+    dimos_kernel::greek::Mobile::parse(s)
+        .map(|m| m.as_str().to_owned())
+        .ok_or_else(|| FieldError::new("mobile", "phone-invalid"))
 }
 
 pub async fn template_override(
