@@ -762,6 +762,7 @@ fn records_module() -> dimos_web::ModuleDescriptor {
         description_key: "records",
         routes: records_routes,
         migrations: &[],
+        tenant_tables: &[],
         permissions: &[],
         default_grants: &[],
         workflows: &[],

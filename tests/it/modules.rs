@@ -212,3 +212,57 @@ fn module_translations_are_complete() {
     let t = dimos_web::ui::build_translator(&modules).unwrap();
     assert_eq!(t.missing_keys(), vec![]);
 }
+
+dimos_it::on_both_backends!(every_tenant_owned_table_is_declared_and_keyed_by_tenant);
+
+/// Issue 15: the platform and every module declare their tenant-owned
+/// tables; start-up (run by every test) refuses an undeclared one and a
+/// declared one keyed otherwise. Here the check is shown a rogue table.
+async fn every_tenant_owned_table_is_declared_and_keyed_by_tenant(b: Backend) {
+    use dimos_db::migrate::{MigrationSet, TenantTable, check_tenant_tables};
+    let app = TestApp::spawn(b).await;
+    let db = app.db().await;
+    let mut sets = app.state.modules().migration_sets();
+    assert_eq!(
+        check_tenant_tables(&db, &sets).await.unwrap(),
+        Vec::<String>::new()
+    );
+    let declared: usize = sets.iter().map(|s| s.tenant_tables.len()).sum();
+    assert!(declared >= 30, "{declared}");
+
+    // Someone adds a table by hand, keyed by id first.
+    {
+        use sqlx::Connection;
+        let sql = "CREATE TABLE rogue (tenant_id TEXT NOT NULL, id TEXT NOT NULL, \
+                   PRIMARY KEY (id, tenant_id))";
+        if app.database_url.starts_with("sqlite") {
+            let mut c = sqlx::SqliteConnection::connect(&app.database_url)
+                .await
+                .unwrap();
+            sqlx::query(sql).execute(&mut c).await.unwrap();
+        } else {
+            let mut c = sqlx::PgConnection::connect(&app.database_url)
+                .await
+                .unwrap();
+            sqlx::query(sql).execute(&mut c).await.unwrap();
+        }
+    }
+    let problems = check_tenant_tables(&db, &sets).await.unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("rogue") && problems[0].contains("declares"));
+
+    sets.push(MigrationSet {
+        component: "rogue-module",
+        migrations: &[],
+        tenant_tables: &[TenantTable {
+            name: "rogue",
+            personal_data: false,
+        }],
+    });
+    let problems = check_tenant_tables(&db, &sets).await.unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("primary key (id, tenant_id) must start with tenant_id"),
+        "{problems:?}"
+    );
+}

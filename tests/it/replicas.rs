@@ -89,6 +89,7 @@ fn slow_module() -> ModuleDescriptor {
         description_key: "slow",
         routes: slow_routes,
         migrations: &[],
+        tenant_tables: &[],
         permissions: &[],
         default_grants: &[],
         workflows: &[],

@@ -79,6 +79,10 @@ pub fn descriptor() -> ModuleDescriptor {
             postgres: include_str!("../migrations/postgres/0001_notices.sql"),
             sqlite: include_str!("../migrations/sqlite/0001_notices.sql"),
         }],
+        tenant_tables: &[dimos_db::migrate::TenantTable {
+            name: "example_notices",
+            personal_data: false,
+        }],
         permissions: &[Permission {
             id: "example.publish",
             label_key: "example-permission-publish",

@@ -198,6 +198,40 @@ pub fn descriptor() -> ModuleDescriptor {
                 sqlite: include_str!("../migrations/sqlite/0005_emergency.sql"),
             },
         ],
+        tenant_tables: &[
+            dimos_db::migrate::TenantTable {
+                name: "nursery_stations",
+                personal_data: false,
+            },
+            dimos_db::migrate::TenantTable {
+                name: "nursery_years",
+                personal_data: false,
+            },
+            dimos_db::migrate::TenantTable {
+                name: "nursery_places",
+                personal_data: false,
+            },
+            dimos_db::migrate::TenantTable {
+                name: "nursery_applications",
+                personal_data: true,
+            },
+            dimos_db::migrate::TenantTable {
+                name: "nursery_runs",
+                personal_data: true,
+            },
+            dimos_db::migrate::TenantTable {
+                name: "nursery_results",
+                personal_data: true,
+            },
+            dimos_db::migrate::TenantTable {
+                name: "nursery_settings",
+                personal_data: false,
+            },
+            dimos_db::migrate::TenantTable {
+                name: "nursery_emergency",
+                personal_data: true,
+            },
+        ],
         permissions: &[
             Permission {
                 id: "nurseries.manage",

@@ -102,6 +102,16 @@ pub fn descriptor() -> ModuleDescriptor {
                 sqlite: include_str!("../migrations/sqlite/0002_settings.sql"),
             },
         ],
+        tenant_tables: &[
+            dimos_db::migrate::TenantTable {
+                name: "parking_permits",
+                personal_data: true,
+            },
+            dimos_db::migrate::TenantTable {
+                name: "parking_settings",
+                personal_data: false,
+            },
+        ],
         permissions: &[
             Permission {
                 id: "parking.issue",

@@ -204,6 +204,60 @@ macro_rules! with_conn {
 }
 
 impl Db {
+    /// Tables of this schema that have a column called `column` (the
+    /// catalogue is read the dialect's own way: this is where dialects meet).
+    pub async fn tables_with_column(&self, column: &str) -> Result<Vec<String>, DbError> {
+        let rows: Vec<(String,)> = match &self.pool {
+            Pool::Pg(p) => {
+                sqlx::query_as(
+                    "SELECT table_name::text FROM information_schema.columns \
+                     WHERE table_schema = current_schema() AND column_name = $1 \
+                     ORDER BY table_name",
+                )
+                .bind(column)
+                .fetch_all(p)
+                .await?
+            }
+            Pool::Sqlite(p) => {
+                sqlx::query_as(
+                    "SELECT m.name FROM sqlite_master m JOIN pragma_table_info(m.name) c \
+                     WHERE m.type = 'table' AND c.name = ?1 ORDER BY m.name",
+                )
+                .bind(column)
+                .fetch_all(p)
+                .await?
+            }
+        };
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    /// The columns of `table`'s primary key, in key order.
+    pub async fn primary_key(&self, table: &str) -> Result<Vec<String>, DbError> {
+        let rows: Vec<(String,)> = match &self.pool {
+            Pool::Pg(p) => {
+                sqlx::query_as(
+                    "SELECT a.attname::text FROM pg_index i \
+                     JOIN pg_class t ON t.oid = i.indrelid \
+                     JOIN pg_namespace n ON n.oid = t.relnamespace \
+                     CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, pos) \
+                     JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum \
+                     WHERE i.indisprimary AND t.relname = $1 AND n.nspname = current_schema() \
+                     ORDER BY k.pos",
+                )
+                .bind(table)
+                .fetch_all(p)
+                .await?
+            }
+            Pool::Sqlite(p) => {
+                sqlx::query_as("SELECT name FROM pragma_table_info(?1) WHERE pk > 0 ORDER BY pk")
+                    .bind(table)
+                    .fetch_all(p)
+                    .await?
+            }
+        };
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
     /// Connects to `postgres://…` or `sqlite://…` (the file and its folder are
     /// created if missing).
     pub async fn connect(url: &str, opts: &DbOptions) -> Result<Db, DbError> {

@@ -31,10 +31,46 @@ impl Backend {
 /// Column every tenant-owned table starts its keys with.
 pub const TENANT_ID: &str = "tenant_id";
 
+const fn t(name: &'static str, personal_data: bool) -> migrate::TenantTable {
+    migrate::TenantTable {
+        name,
+        personal_data,
+    }
+}
+
 /// The platform's own schema (tenants, registry version, …), in the
 /// repository's top-level `migrations/` folder.
 pub const PLATFORM_MIGRATIONS: migrate::MigrationSet = migrate::MigrationSet {
     component: "platform",
+    tenant_tables: &[
+        t("tenant_domains", false),
+        t("tenant_modules", false),
+        t("accounts", true),
+        t("audit_log", true),
+        t("role_grants", true),
+        t("role_permissions", false),
+        t("departments", false),
+        t("department_members", true),
+        t("verifications", true),
+        t("workflow_snapshots", false),
+        t("workflow_overrides", false),
+        t("protocol_counters", false),
+        t("protocol_entries", true),
+        t("cases", true),
+        t("tasks", true),
+        t("task_candidates", false),
+        t("case_events", true),
+        t("jobs", false),
+        t("named_locks", false),
+        t("documents", true),
+        t("notifications", true),
+        t("notification_settings", false),
+        t("notification_templates", false),
+        t("notification_prefs", true),
+        t("signing_authorities", false),
+        t("signing_certificates", true),
+        t("signatures", true),
+    ],
     migrations: &[
         migrate::Migration {
             version: 1,

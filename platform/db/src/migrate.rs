@@ -36,6 +36,53 @@ pub struct MigrationSet {
     /// `platform` or a module id.
     pub component: &'static str,
     pub migrations: &'static [Migration],
+    /// The tenant-owned tables these migrations create: what tenant export,
+    /// a citizen's data export and retention work over without knowing the
+    /// component. `check_tenant_tables` refuses a table with a `tenant_id`
+    /// column that no set declares, and a declared one whose primary key
+    /// does not start with `tenant_id`.
+    pub tenant_tables: &'static [TenantTable],
+}
+
+/// A tenant-owned table and whether its rows hold personal data.
+#[derive(Debug, Clone, Copy)]
+pub struct TenantTable {
+    pub name: &'static str,
+    pub personal_data: bool,
+}
+
+/// What is wrong with the schema's tenant-owned tables, one line each
+/// (empty when all is well).
+pub async fn check_tenant_tables(db: &Db, sets: &[MigrationSet]) -> Result<Vec<String>, DbError> {
+    let declared: std::collections::BTreeMap<&str, &str> = sets
+        .iter()
+        .flat_map(|s| s.tenant_tables.iter().map(move |t| (t.name, s.component)))
+        .collect();
+    let mut problems = vec![];
+    let present = db.tables_with_column(crate::TENANT_ID).await?;
+    for table in &present {
+        if !declared.contains_key(table.as_str()) {
+            problems.push(format!(
+                "table {table} has a tenant_id column but no component declares it (tenant_tables)"
+            ));
+        }
+    }
+    for (table, component) in &declared {
+        if !present.iter().any(|p| p == table) {
+            problems.push(format!(
+                "{component} declares table {table}, which has no tenant_id column"
+            ));
+            continue;
+        }
+        let key = db.primary_key(table).await?;
+        if key.first().map(String::as_str) != Some(crate::TENANT_ID) {
+            problems.push(format!(
+                "table {table} ({component}): primary key ({}) must start with tenant_id",
+                key.join(", ")
+            ));
+        }
+    }
+    Ok(problems)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -232,6 +279,7 @@ mod tests {
         let set = MigrationSet {
             component: "test",
             migrations: &[V1],
+            tenant_tables: &[],
         };
         assert_eq!(migrate(&db, &[set]).await.unwrap().len(), 1);
         assert!(migrate(&db, &[set]).await.unwrap().is_empty());
@@ -243,6 +291,7 @@ mod tests {
         let edited = MigrationSet {
             component: "test",
             migrations: &EDITED,
+            tenant_tables: &[],
         };
         assert!(matches!(
             migrate(&db, &[edited]).await,
@@ -265,6 +314,7 @@ mod tests {
         let set = MigrationSet {
             component: "test",
             migrations: &BAD,
+            tenant_tables: &[],
         };
         let err = migrate(&db, &[set]).await.unwrap_err();
         assert!(
@@ -294,6 +344,7 @@ mod tests {
         let set = MigrationSet {
             component: "test",
             migrations: &GAP,
+            tenant_tables: &[],
         };
         assert!(matches!(
             migrate(&db, &[set]).await,

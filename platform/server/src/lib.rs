@@ -38,13 +38,20 @@ pub async fn connect_and_migrate(config: &Config, modules: &Modules) -> anyhow::
     let db = Db::connect(url.expose(), &opts)
         .await
         .with_context(|| format!("connecting to {}", redact_url(url.expose())))?;
-    let applied = migrate::migrate(&db, &modules.migration_sets()).await?;
+    let sets = modules.migration_sets();
+    let applied = migrate::migrate(&db, &sets).await?;
     if !applied.is_empty() {
         tracing::info!(
             count = applied.len(),
             backend = db.backend().name(),
             "database migrated"
         );
+    }
+    // Every tenant-owned table declared, each keyed by tenant first: what
+    // tenant export, data export, retention and Citus rely on.
+    let problems = migrate::check_tenant_tables(&db, &sets).await?;
+    if !problems.is_empty() {
+        anyhow::bail!("tenant-owned tables:\n  {}", problems.join("\n  "));
     }
     Ok(db)
 }

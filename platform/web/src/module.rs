@@ -176,6 +176,9 @@ pub struct ModuleDescriptor {
     pub description_key: &'static str,
     pub routes: fn() -> Router<AppState>,
     pub migrations: &'static [Migration],
+    /// The tenant-owned tables the migrations create (every table with a
+    /// `tenant_id` column; start-up refuses one left out).
+    pub tenant_tables: &'static [dimos_db::migrate::TenantTable],
     pub permissions: &'static [Permission],
     /// Default (role, permission) grants, e.g. `("municipal-admin", "example.publish")`.
     pub default_grants: &'static [(&'static str, &'static str)],
@@ -287,6 +290,7 @@ impl Modules {
             .chain(self.list.iter().map(|m| MigrationSet {
                 component: m.id,
                 migrations: m.migrations,
+                tenant_tables: m.tenant_tables,
             }))
             .collect()
     }
@@ -387,6 +391,7 @@ mod tests {
             description_key: "d",
             routes: Router::new,
             migrations: &[],
+            tenant_tables: &[],
             permissions: &[],
             default_grants: &[],
             workflows: &[],
