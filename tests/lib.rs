@@ -153,11 +153,11 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            modules: vec![
-                dimos_module_example::descriptor(),
-                dimos_module_parking::descriptor(),
-                dimos_module_nurseries::descriptor(),
-            ],
+            // The server's list, and the reference module the platform's
+            // own tests use.
+            modules: std::iter::once(dimos_module_example::descriptor())
+                .chain(dimos_server::modules())
+                .collect(),
             database_url: None,
             apply_on_start: None,
             tweak: Box::new(|_| {}),

@@ -18,13 +18,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-/// The modules this server is built with, listed explicitly. Nurseries,
-/// bulky waste and documents join in their issues.
+/// The modules this server is built with: its `dimos-module-*`
+/// dependencies, in Cargo.toml's order (build.rs writes the list). Adding a
+/// module is one line there; the tests mount the same list.
 pub fn modules() -> Vec<ModuleDescriptor> {
-    vec![
-        dimos_module_parking::descriptor(),
-        dimos_module_nurseries::descriptor(),
-    ]
+    include!(concat!(env!("OUT_DIR"), "/modules.rs"))
 }
 
 /// A database connection and the platform's schema, up to date.
