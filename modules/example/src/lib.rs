@@ -19,8 +19,7 @@ use dimos_web::auth::{CurrentUser, Posted};
 use dimos_web::extract::Json;
 use dimos_web::module::ConfigSchema;
 use dimos_web::{
-    AppState, CurrentTenant, ModuleConfig, ModuleDescriptor, NavEntry, Permission, Result, Ui,
-    WorkflowSource,
+    AppState, CurrentTenant, ModuleConfig, ModuleDescriptor, NavEntry, Result, Ui, WorkflowSource,
 };
 use dimos_workflow::{HookInput, NewCase};
 use minijinja::context;
@@ -31,9 +30,10 @@ use uuid::Uuid;
 
 pub const ID: &str = "example";
 
-dimos_web::permission! {
+dimos_web::permissions! {
     /// Publish notices on the board.
-    Publish = "example.publish";
+    Publish = "example.publish", label "example-permission-publish",
+        granted to ["municipal-admin"];
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -83,11 +83,8 @@ pub fn descriptor() -> ModuleDescriptor {
             name: "example_notices",
             personal_data: false,
         }],
-        permissions: &[Permission {
-            id: "example.publish",
-            label_key: "example-permission-publish",
-        }],
-        default_grants: &[("municipal-admin", "example.publish")],
+        permissions: PERMISSIONS,
+        default_grants: DEFAULT_GRANTS,
         workflows: &[WorkflowSource {
             id: "request",
             source: include_str!("../workflows/request.toml"),

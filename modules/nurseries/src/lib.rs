@@ -34,9 +34,7 @@ use dimos_web::access::Authorized;
 use dimos_web::auth::{Posted, record_in};
 use dimos_web::extract::Peer;
 use dimos_web::module::ConfigSchema;
-use dimos_web::{
-    AppState, CurrentTenant, ModuleConfig, ModuleDescriptor, NavEntry, Permission, Result, Ui,
-};
+use dimos_web::{AppState, CurrentTenant, ModuleConfig, ModuleDescriptor, NavEntry, Result, Ui};
 use minijinja::{Value as Ctx, context};
 use scoring::Rules;
 use serde::{Deserialize, Serialize};
@@ -48,9 +46,13 @@ use values::{StationForm, YearForm};
 pub const ID: &str = "nurseries";
 pub const PROCESS: &str = "nurseries.registration";
 
-dimos_web::permission! {
+dimos_web::permissions! {
     /// Keep the stations, school years and places.
-    ManageNurseries = "nurseries.manage";
+    ManageNurseries = "nurseries.manage", label "nurseries-permission-manage",
+        granted to ["municipal-admin", "nursery-manager"];
+    /// Review nursery applications and run the placement.
+    ReviewApplications = "nurseries.review", label "nurseries-permission-review",
+        granted to ["nursery-manager"];
 }
 
 /// An age group, by the child's age in whole months on the first day of
@@ -232,21 +234,8 @@ pub fn descriptor() -> ModuleDescriptor {
                 personal_data: true,
             },
         ],
-        permissions: &[
-            Permission {
-                id: "nurseries.manage",
-                label_key: "nurseries-permission-manage",
-            },
-            Permission {
-                id: "nurseries.review",
-                label_key: "nurseries-permission-review",
-            },
-        ],
-        default_grants: &[
-            ("municipal-admin", "nurseries.manage"),
-            ("nursery-manager", "nurseries.manage"),
-            ("nursery-manager", "nurseries.review"),
-        ],
+        permissions: PERMISSIONS,
+        default_grants: DEFAULT_GRANTS,
         workflows: &[
             dimos_web::WorkflowSource {
                 id: "registration",

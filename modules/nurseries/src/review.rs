@@ -22,10 +22,7 @@ use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 
-dimos_web::permission! {
-    /// Review nursery applications and run the placement.
-    ReviewApplications = "nurseries.review";
-}
+pub(crate) use crate::ReviewApplications;
 
 /// The application as both the parent and the committee read it.
 pub(crate) async fn context_of(

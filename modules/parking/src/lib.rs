@@ -27,8 +27,7 @@ use dimos_web::cases::StaffMember;
 use dimos_web::extract::Peer;
 use dimos_web::module::ConfigSchema;
 use dimos_web::{
-    AppState, CurrentTenant, ModuleConfig, ModuleDescriptor, NavEntry, Permission, Result, Ui,
-    WorkflowSource,
+    AppState, CurrentTenant, ModuleConfig, ModuleDescriptor, NavEntry, Result, Ui, WorkflowSource,
 };
 use dimos_workflow::query;
 use dimos_workflow::{CaseId, NewCase, TaskId};
@@ -42,13 +41,16 @@ use values::RawApplication;
 pub const ID: &str = "parking";
 pub const PROCESS: &str = "parking.permit";
 
-dimos_web::permission! {
+dimos_web::permissions! {
     /// Issue parking cards and permits.
-    IssuePermits = "parking.issue";
+    IssuePermits = "parking.issue", label "parking-permission-issue",
+        granted to ["technical-employee"];
     /// Read the register of parking permits.
-    ReadRegister = "parking.register";
+    ReadRegister = "parking.register", label "parking-permission-register",
+        granted to ["technical-employee", "department-head", "municipal-admin"];
     /// Renew and revoke permits in the register.
-    ManageRegister = "parking.manage";
+    ManageRegister = "parking.manage", label "parking-permission-manage",
+        granted to ["department-head"];
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -112,27 +114,8 @@ pub fn descriptor() -> ModuleDescriptor {
                 personal_data: false,
             },
         ],
-        permissions: &[
-            Permission {
-                id: "parking.issue",
-                label_key: "parking-permission-issue",
-            },
-            Permission {
-                id: "parking.register",
-                label_key: "parking-permission-register",
-            },
-            Permission {
-                id: "parking.manage",
-                label_key: "parking-permission-manage",
-            },
-        ],
-        default_grants: &[
-            ("technical-employee", "parking.issue"),
-            ("technical-employee", "parking.register"),
-            ("department-head", "parking.register"),
-            ("department-head", "parking.manage"),
-            ("municipal-admin", "parking.register"),
-        ],
+        permissions: PERMISSIONS,
+        default_grants: DEFAULT_GRANTS,
         workflows: &[WorkflowSource {
             id: "permit",
             source: include_str!("../workflows/permit.toml"),

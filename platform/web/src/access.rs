@@ -35,6 +35,29 @@ macro_rules! permission {
     )*};
 }
 
+/// A module's permissions, declared once: the types handlers take
+/// (`Authorized<T>`), `PERMISSIONS` and `DEFAULT_GRANTS` for the descriptor.
+///
+/// ```ignore
+/// dimos_web::permissions! {
+///     /// Issue parking cards and permits.
+///     IssuePermits = "parking.issue", label "parking-permission-issue",
+///         granted to ["technical-employee"];
+/// }
+/// ```
+#[macro_export]
+macro_rules! permissions {
+    ($($(#[$m:meta])* $name:ident = $id:literal, label $label:literal
+        $(, granted to [$($role:literal),* $(,)?])? ;)*) => {
+        $crate::permission! { $($(#[$m])* $name = $id;)* }
+        /// This module's permissions, for its descriptor.
+        pub const PERMISSIONS: &[$crate::Permission] =
+            &[$($crate::Permission { id: $id, label_key: $label },)*];
+        /// The roles that hold them by default, for its descriptor.
+        pub const DEFAULT_GRANTS: &[(&str, &str)] = &[$($($(($role, $id),)*)?)*];
+    };
+}
+
 permission! {
     /// Check a citizen's identity in person and mark the account verified.
     VerifyAccounts = "accounts.verify";
