@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
-use dimos_db::migrate::Migration;
+use dimos_db::migrate::{Migration, TenantTable};
 use dimos_kernel::i18n::FtlSource;
 use dimos_kernel::{Error, FieldError, Locale};
 use dimos_web::auth::{CurrentUser, Posted};
@@ -67,6 +67,9 @@ impl ModuleConfig for ExampleConfig {
     }
 }
 
+/// The tenant-owned tables this module's migrations create.
+const TENANT_TABLES: &[TenantTable] = &[TenantTable::municipal("example_notices")];
+
 pub fn descriptor() -> ModuleDescriptor {
     ModuleDescriptor {
         id: ID,
@@ -79,10 +82,7 @@ pub fn descriptor() -> ModuleDescriptor {
             postgres: include_str!("../migrations/postgres/0001_notices.sql"),
             sqlite: include_str!("../migrations/sqlite/0001_notices.sql"),
         }],
-        tenant_tables: &[dimos_db::migrate::TenantTable {
-            name: "example_notices",
-            personal_data: false,
-        }],
+        tenant_tables: TENANT_TABLES,
         permissions: PERMISSIONS,
         default_grants: DEFAULT_GRANTS,
         workflows: &[WorkflowSource {

@@ -27,7 +27,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use catalogue::{Places, Year};
 use dimos_db::DbError;
-use dimos_db::migrate::Migration;
+use dimos_db::migrate::{Migration, TenantTable};
 use dimos_kernel::i18n::FtlSource;
 use dimos_kernel::{Error, FieldError, Locale, LocalizedText};
 use dimos_web::access::Authorized;
@@ -162,6 +162,18 @@ pub async fn config(t: &CurrentTenant) -> Result<NurseriesConfig> {
     })
 }
 
+/// The tenant-owned tables this module's migrations create.
+const TENANT_TABLES: &[TenantTable] = &[
+    TenantTable::municipal("nursery_stations"),
+    TenantTable::municipal("nursery_years"),
+    TenantTable::municipal("nursery_places"),
+    TenantTable::personal("nursery_applications"),
+    TenantTable::personal("nursery_runs"),
+    TenantTable::personal("nursery_results"),
+    TenantTable::municipal("nursery_settings"),
+    TenantTable::personal("nursery_emergency"),
+];
+
 pub fn descriptor() -> ModuleDescriptor {
     ModuleDescriptor {
         id: ID,
@@ -200,40 +212,7 @@ pub fn descriptor() -> ModuleDescriptor {
                 sqlite: include_str!("../migrations/sqlite/0005_emergency.sql"),
             },
         ],
-        tenant_tables: &[
-            dimos_db::migrate::TenantTable {
-                name: "nursery_stations",
-                personal_data: false,
-            },
-            dimos_db::migrate::TenantTable {
-                name: "nursery_years",
-                personal_data: false,
-            },
-            dimos_db::migrate::TenantTable {
-                name: "nursery_places",
-                personal_data: false,
-            },
-            dimos_db::migrate::TenantTable {
-                name: "nursery_applications",
-                personal_data: true,
-            },
-            dimos_db::migrate::TenantTable {
-                name: "nursery_runs",
-                personal_data: true,
-            },
-            dimos_db::migrate::TenantTable {
-                name: "nursery_results",
-                personal_data: true,
-            },
-            dimos_db::migrate::TenantTable {
-                name: "nursery_settings",
-                personal_data: false,
-            },
-            dimos_db::migrate::TenantTable {
-                name: "nursery_emergency",
-                personal_data: true,
-            },
-        ],
+        tenant_tables: TENANT_TABLES,
         permissions: PERMISSIONS,
         default_grants: DEFAULT_GRANTS,
         workflows: &[

@@ -18,7 +18,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{Datelike, NaiveDate};
-use dimos_db::migrate::Migration;
+use dimos_db::migrate::{Migration, TenantTable};
 use dimos_kernel::i18n::FtlSource;
 use dimos_kernel::{Error, FieldError, Locale};
 use dimos_web::access::Authorized;
@@ -84,6 +84,12 @@ impl ModuleConfig for ParkingConfig {
     }
 }
 
+/// The tenant-owned tables this module's migrations create.
+const TENANT_TABLES: &[TenantTable] = &[
+    TenantTable::personal("parking_permits"),
+    TenantTable::municipal("parking_settings"),
+];
+
 pub fn descriptor() -> ModuleDescriptor {
     ModuleDescriptor {
         id: ID,
@@ -104,16 +110,7 @@ pub fn descriptor() -> ModuleDescriptor {
                 sqlite: include_str!("../migrations/sqlite/0002_settings.sql"),
             },
         ],
-        tenant_tables: &[
-            dimos_db::migrate::TenantTable {
-                name: "parking_permits",
-                personal_data: true,
-            },
-            dimos_db::migrate::TenantTable {
-                name: "parking_settings",
-                personal_data: false,
-            },
-        ],
+        tenant_tables: TENANT_TABLES,
         permissions: PERMISSIONS,
         default_grants: DEFAULT_GRANTS,
         workflows: &[WorkflowSource {

@@ -32,9 +32,10 @@ impl Backend {
 pub const TENANT_ID: &str = "tenant_id";
 
 const fn t(name: &'static str, personal_data: bool) -> migrate::TenantTable {
-    migrate::TenantTable {
-        name,
-        personal_data,
+    if personal_data {
+        migrate::TenantTable::personal(name)
+    } else {
+        migrate::TenantTable::municipal(name)
     }
 }
 

@@ -51,6 +51,25 @@ pub struct TenantTable {
     pub personal_data: bool,
 }
 
+impl TenantTable {
+    /// A table whose rows are about people (exported with a citizen's data,
+    /// subject to retention).
+    pub const fn personal(name: &'static str) -> Self {
+        TenantTable {
+            name,
+            personal_data: true,
+        }
+    }
+
+    /// A table of the municipality's own settings and records.
+    pub const fn municipal(name: &'static str) -> Self {
+        TenantTable {
+            name,
+            personal_data: false,
+        }
+    }
+}
+
 /// What is wrong with the schema's tenant-owned tables, one line each
 /// (empty when all is well).
 pub async fn check_tenant_tables(db: &Db, sets: &[MigrationSet]) -> Result<Vec<String>, DbError> {
