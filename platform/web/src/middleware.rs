@@ -3,8 +3,9 @@
 
 use crate::error::ErrorInfo;
 use crate::extract::Lang;
+use crate::metrics::HttpLabels;
 use crate::state::AppState;
-use crate::ui::{HttpLabels, Ui};
+use crate::ui::Ui;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;

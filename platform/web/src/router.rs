@@ -136,7 +136,46 @@ pub fn route_table(state: &AppState) -> RouteTable {
     }
 }
 
+/// Who the page header shows: the signed-in person with the staff pages
+/// they may open, or on the admin host the operator.
+fn header_user<'a>(
+    parts: &'a mut axum::http::request::Parts,
+    state: &'a AppState,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<crate::ui::UserView>> + Send + 'a>> {
+    Box::pin(async move {
+        match crate::auth::load_user(parts, state).await {
+            Ok(Some(u)) => {
+                let links = match parts.extensions.get::<HostMatch>() {
+                    Some(HostMatch::Tenant(t)) => crate::staff::header_links(state, t, &u).await,
+                    _ => vec![],
+                };
+                Some(crate::ui::UserView {
+                    name: u.account.display_name(),
+                    assisting: u.assisting.as_ref().map(|a| a.name.clone()),
+                    csrf: u.csrf,
+                    links,
+                })
+            }
+            _ => match parts.extensions.get::<HostMatch>() {
+                Some(HostMatch::Operator) => crate::operator::auth_current(
+                    parts.extensions.get::<tower_sessions::Session>(),
+                    state,
+                )
+                .await
+                .map(|(op, csrf)| crate::ui::UserView {
+                    name: op.name,
+                    csrf,
+                    links: vec![],
+                    assisting: None,
+                }),
+                _ => None,
+            },
+        }
+    })
+}
+
 pub fn build_router(state: AppState) -> Router {
+    state.set_header(header_user);
     let tenant = tenant_routes(&state).with_state(state.clone());
     let operator = with_body_limit(operator::routes(&state), &state)
         .layer(crate::auth::session_layer(&state))

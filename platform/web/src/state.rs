@@ -1,5 +1,5 @@
+use crate::metrics::Metrics;
 use crate::module::Modules;
-use crate::ui::Metrics;
 use dimos_db::{Db, TenantDb};
 use dimos_kernel::config::Config;
 use dimos_kernel::{TenantId, Translator};
@@ -50,9 +50,22 @@ struct Inner {
     outbox: Arc<dimos_notify::Outbox>,
     mail_templates: Arc<dimos_notify::Templates>,
     signing: Arc<dimos_signing::service::Signing>,
+    /// Who the page header shows; installed by the router from the
+    /// features that know (the shell only asks).
+    header: std::sync::OnceLock<crate::ui::HeaderFn>,
 }
 
 impl AppState {
+    /// Installs the function that finds who the page header shows (done
+    /// once, by `build_router`).
+    pub fn set_header(&self, f: crate::ui::HeaderFn) {
+        let _ = self.inner.header.set(f);
+    }
+
+    pub(crate) fn header(&self) -> Option<crate::ui::HeaderFn> {
+        self.inner.header.get().copied()
+    }
+
     pub fn new(p: AppParts) -> Self {
         let csp = content_security_policy(&p.identity.provider_origins());
         let limits = crate::limits::Limits::new(
@@ -80,6 +93,7 @@ impl AppState {
                 outbox: p.outbox,
                 mail_templates: p.mail_templates,
                 signing: p.signing,
+                header: std::sync::OnceLock::new(),
             }),
         }
     }

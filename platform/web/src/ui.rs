@@ -1,5 +1,5 @@
 //! The server-rendered UI shell: templates, the page context every page
-//! gets (tenant, language, navigation), and metrics.
+//! gets (tenant, language, navigation).
 
 use crate::assets;
 use crate::error::AppError;
@@ -14,11 +14,6 @@ use dimos_kernel::{Error, Locale, Translator};
 use dimos_tenancy::{HostMatch, Tenant};
 use minijinja::value::Kwargs;
 use minijinja::{Environment, State, Value, context};
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -284,6 +279,16 @@ pub struct UserView {
     pub assisting: Option<String>,
 }
 
+/// Finds who the page header shows for a request (a signed-in person with
+/// their staff links, or the operator), from the features that know; the
+/// shell only calls it.
+pub type HeaderFn = for<'a> fn(
+    &'a mut Parts,
+    &'a AppState,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Option<UserView>> + Send + 'a>,
+>;
+
 /// What a handler needs to render a page: state, language, tenant, path.
 pub struct Ui {
     pub state: AppState,
@@ -303,33 +308,9 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        let user = match crate::auth::load_user(parts, &state).await {
-            Ok(Some(u)) => {
-                let links = match parts.extensions.get::<HostMatch>() {
-                    Some(HostMatch::Tenant(t)) => crate::staff::header_links(&state, t, &u).await,
-                    _ => vec![],
-                };
-                Some(UserView {
-                    name: u.account.display_name(),
-                    assisting: u.assisting.as_ref().map(|a| a.name.clone()),
-                    csrf: u.csrf,
-                    links,
-                })
-            }
-            _ => match parts.extensions.get::<HostMatch>() {
-                Some(HostMatch::Operator) => crate::operator::auth_current(
-                    parts.extensions.get::<tower_sessions::Session>(),
-                    &state,
-                )
-                .await
-                .map(|(op, csrf)| UserView {
-                    name: op.name,
-                    csrf,
-                    links: vec![],
-                    assisting: None,
-                }),
-                _ => None,
-            },
+        let user = match state.header() {
+            Some(find) => find(parts, &state).await,
+            None => None,
         };
         // An error page rendered later for this request keeps the header.
         if let (Some(slot), Some(u)) = (parts.extensions.get::<SeenUser>(), &user) {
@@ -416,97 +397,6 @@ impl Ui {
         }
         let prefix = self.t("error-title-prefix");
         html.replacen("<title>", &format!("<title>{prefix} "), 1)
-    }
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct HttpLabels {
-    pub method: String,
-    pub status: String,
-    /// tenant, operator, portal or other: per-tenant labels would not scale to 332 tenants × routes.
-    pub host: String,
-}
-
-type HistogramFamily = Family<HttpLabels, Histogram, fn() -> Histogram>;
-
-/// Prometheus metrics of this process (no global registry).
-pub struct Metrics {
-    registry: prometheus_client::registry::Registry,
-    pub requests: Family<HttpLabels, Counter>,
-    pub duration: HistogramFamily,
-    pub tenants: Gauge,
-    pub registry_version: Gauge,
-    /// Sign-in callbacks refused before any sign-in was found to blame
-    /// (replays, forged or stray callbacks): counted, not audited, so
-    /// nobody can fill a municipality's audit trail from outside.
-    pub stray_callbacks: Family<ReasonLabel, Counter>,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
-pub struct ReasonLabel {
-    pub reason: &'static str,
-}
-
-impl std::fmt::Debug for Metrics {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Metrics")
-    }
-}
-
-fn latency_histogram() -> Histogram {
-    Histogram::new(exponential_buckets(0.002, 2.0, 14))
-}
-
-impl Metrics {
-    pub fn new() -> Self {
-        let mut registry = prometheus_client::registry::Registry::with_prefix("dimos");
-        let requests = Family::<HttpLabels, Counter>::default();
-        let duration: HistogramFamily = Family::new_with_constructor(latency_histogram);
-        let tenants = Gauge::default();
-        let registry_version = Gauge::default();
-        let stray_callbacks = Family::<ReasonLabel, Counter>::default();
-        registry.register(
-            "sign_in_stray_callbacks",
-            "Sign-in callbacks refused with no sign-in in progress",
-            stray_callbacks.clone(),
-        );
-        registry.register("http_requests", "HTTP requests answered", requests.clone());
-        registry.register(
-            "http_request_duration_seconds",
-            "Time to answer HTTP requests",
-            duration.clone(),
-        );
-        registry.register(
-            "tenants",
-            "Tenants in this replica's registry",
-            tenants.clone(),
-        );
-        registry.register(
-            "tenant_registry_version",
-            "Registry version this replica serves",
-            registry_version.clone(),
-        );
-        Metrics {
-            registry,
-            requests,
-            duration,
-            tenants,
-            registry_version,
-            stray_callbacks,
-        }
-    }
-
-    pub fn encode(&self) -> String {
-        let mut out = String::new();
-        // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
-        out
-    }
-}
-
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
     }
 }
 

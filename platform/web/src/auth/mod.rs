@@ -532,7 +532,7 @@ async fn callback(
             state
                 .metrics()
                 .stray_callbacks
-                .get_or_create(&crate::ui::ReasonLabel { reason: e.code() })
+                .get_or_create(&crate::metrics::ReasonLabel { reason: e.code() })
                 .inc();
             return Err(Error::SignInFailed(e.code()).into());
         }
