@@ -302,10 +302,7 @@ async fn submit_request(
             .effective(&t.db, PROCESS)
             .await?
             .lead_time_days;
-        let errors: Vec<_> = errors
-            .iter()
-            .map(|e| context! { field => e.field.clone(), message => ui.state.translator().field_message(ui.lang, e) })
-            .collect();
+        let errors = ui.error_list(&errors);
         let page = ui.render(
             "example/request.html",
             context! { csrf => user.csrf, lead, title, text, errors },

@@ -429,15 +429,8 @@ fn messages(
         .iter()
         .map(|f| ((*f).to_owned(), String::new()))
         .collect();
-    let summary = errors
-        .iter()
-        .map(|e| {
-            let m = ui.state.translator().field_message(ui.lang, e);
-            map.insert(e.field.clone(), m.clone());
-            context! { field => e.field.clone(), message => m }
-        })
-        .collect();
-    (summary, map)
+    map.extend(ui.error_map(errors));
+    (ui.error_list(errors), map)
 }
 
 /// The public service page: the school year's dates, the stations and the

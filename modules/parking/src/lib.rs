@@ -251,12 +251,7 @@ pub(crate) async fn render_check(
     for d in documents {
         messages.insert(format!("doc-{}", d.id), String::new());
     }
-    for e in errors {
-        messages.insert(
-            e.field.clone(),
-            ui.state.translator().field_message(ui.lang, e),
-        );
-    }
+    messages.extend(ui.error_map(errors));
     let html = ui.render(
         "parking/apply.html",
         context! {
@@ -269,7 +264,7 @@ pub(crate) async fn render_check(
             max_mb => ui.state.config().storage.max_upload_bytes / 1_048_576,
             summary => errors.iter().map(|e| context! {
                 href => if e.field.starts_with("doc-") { format!("#f-{}", e.field) } else { steps::change_href(&e.field) },
-                message => ui.state.translator().field_message(ui.lang, e),
+                message => ui.error_message(e),
             }).collect::<Vec<_>>(),
         },
     )?;
@@ -700,17 +695,13 @@ async fn settings_render(
     saved: bool,
 ) -> Result<Response> {
     let defaults = settings::defaults(t)?;
-    let error = |f: &str| {
-        errors
-            .iter()
-            .find(|e| e.field == f)
-            .map(|e| ui.state.translator().field_message(ui.lang, e))
-    };
+    let by_field = ui.error_map(errors);
+    let error = |f: &str| by_field.get(f).cloned();
     let html = ui.render(
         "parking/settings.html",
         context! {
             csrf, saved,
-            summary => errors.iter().map(|e| context! { field => e.field.clone(), message => ui.state.translator().field_message(ui.lang, e) }).collect::<Vec<_>>(),
+            summary => ui.error_list(errors),
             fields => vec![
                 context! { id => "validity_years", label => ui.t("parking-settings-validity"), hint => ui.state.translator().t(ui.lang, "parking-settings-validity-hint", &[("default", defaults.validity_years.to_string())]), value => values.0, error => error("validity_years") },
                 context! { id => "expiry_notice_days", label => ui.t("parking-settings-notice"), hint => ui.state.translator().t(ui.lang, "parking-settings-notice-hint", &[("default", defaults.expiry_notice_days.to_string())]), value => values.1, error => error("expiry_notice_days") },

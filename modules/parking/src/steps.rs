@@ -88,19 +88,14 @@ fn render_step(
         .flat_map(|(_, fields)| fields.iter())
         .map(|f| ((*f).to_owned(), String::new()))
         .collect();
-    for e in errors {
-        messages.insert(
-            e.field.clone(),
-            ui.state.translator().field_message(ui.lang, e),
-        );
-    }
+    messages.extend(ui.error_map(errors));
     let html = ui.render(
         "parking/step.html",
         context! {
             step, number => index + 1, steps => STEPS.len() + 1, csrf, v => d,
             errors => messages, back_to_check,
             back => if index == 0 { "/parking".to_owned() } else { format!("/parking/apply/{}", STEPS[index - 1].0) },
-            summary => errors.iter().map(|e| context! { field => e.field.clone(), message => ui.state.translator().field_message(ui.lang, e) }).collect::<Vec<_>>(),
+            summary => ui.error_list(errors),
         },
     )?;
     let status = if errors.is_empty() {

@@ -363,7 +363,7 @@ async fn admin_render(
         context! {
             settings => s, events => templates.events().collect::<Vec<_>>(), event, lang => lang.code(),
             template => current, customised => own.is_some(), preview, dead, saved,
-            variables => VARIABLES, errors => crate::cases::errors_view(ui, errors), csrf => user.csrf.clone(),
+            variables => VARIABLES, errors => ui.error_list(errors), csrf => user.csrf.clone(),
         },
     )?;
     Ok((status, html))

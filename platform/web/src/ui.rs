@@ -344,6 +344,32 @@ impl Ui {
         self.state.translator().t(self.lang, key, &[])
     }
 
+    /// Field errors as the error summary shows them (`errors_list` in
+    /// macros.html): `[{field, message}]`, in this language. The one way
+    /// errors reach a template, with [`Self::error_map`].
+    pub fn error_list(&self, errors: &[dimos_kernel::FieldError]) -> Vec<Value> {
+        errors
+            .iter()
+            .map(|e| context! { field => e.field.clone(), message => self.error_message(e) })
+            .collect()
+    }
+
+    /// Field errors by field, for the message above each input.
+    pub fn error_map(
+        &self,
+        errors: &[dimos_kernel::FieldError],
+    ) -> std::collections::BTreeMap<String, String> {
+        errors
+            .iter()
+            .map(|e| (e.field.clone(), self.error_message(e)))
+            .collect()
+    }
+
+    /// One field error, in this language.
+    pub fn error_message(&self, e: &dimos_kernel::FieldError) -> String {
+        self.state.translator().field_message(self.lang, e)
+    }
+
     /// The context every page has: language, tenant, assets, switch links.
     pub fn base_context(&self) -> Value {
         let other = match self.lang {

@@ -179,7 +179,7 @@ async fn page(
         Some(Step::Wait(w)) => Some(w.stage.get(ui.lang).to_owned()),
         _ => None,
     };
-    let errors = super::errors_view(ui, &errors);
+    let errors = ui.error_list(&errors);
     let html = ui.render(
         "cases/show.html",
         context! {

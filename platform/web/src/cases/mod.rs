@@ -367,20 +367,6 @@ pub fn page_of(p: Option<&str>) -> u64 {
         .min(10_000)
 }
 
-/// Field errors with their translated messages, for the error summary and
-/// the messages next to each field.
-pub fn errors_view(ui: &Ui, errors: &[dimos_kernel::FieldError]) -> Vec<minijinja::Value> {
-    errors
-        .iter()
-        .map(|e| {
-            minijinja::context! {
-                field => e.field.clone(),
-                message => ui.state.translator().field_message(ui.lang, e),
-            }
-        })
-        .collect()
-}
-
 /// Form fields are labelled in the definition; other data keys as they are.
 pub fn field_label(
     def: &dimos_workflow::Definition,

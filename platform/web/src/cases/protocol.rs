@@ -3,7 +3,7 @@
 //! leave outside a case (paper mail, email). Numbers come from the same
 //! gap-free sequence the workflow uses.
 
-use super::{datetime, errors_view};
+use super::datetime;
 use crate::access::{Authorized, ReadProtocol, RegisterProtocol};
 use crate::auth::{CurrentUser, Posted, record_in};
 use crate::error::Result;
@@ -118,7 +118,7 @@ async fn render(
             prev => (page > 1).then(|| page - 1), next => more.then_some(page + 1),
             can_register, csrf => user.csrf.clone(),
             registered => q.registered.clone(),
-            errors => errors_view(ui, errors), form,
+            errors => ui.error_list(errors), form,
         },
     )?;
     Ok((status, html))

@@ -4,7 +4,6 @@
 //! steps switched off. Saved only if the resulting definition validates;
 //! cases already running keep the definition they started with.
 
-use super::errors_view;
 use crate::access::{Authorized, ConfigureServices};
 use crate::auth::{Posted, record_in};
 use crate::error::{AppError, Result};
@@ -158,7 +157,7 @@ async fn render(
         context! {
             process => shipped.process.clone(), name => shipped.name.get(ui.lang),
             lead => effective.lead_time_days, shipped_lead => shipped.lead_time_days,
-            tasks, waits, docs, saved, errors => errors_view(ui, errors),
+            tasks, waits, docs, saved, errors => ui.error_list(errors),
             process_svg => {
                 let stages = crate::diagram::stages(shipped, ui.lang);
                 let (changed, skipped) = crate::diagram::overridden(o);

@@ -253,8 +253,8 @@ async fn admin_render(
             provider => signing.provider_id(),
             certificates => certs.iter().map(|c| cert_view(c, now, &names)).collect::<Vec<_>>(),
             done, tax_id,
-            errors => super::errors_view(ui, errors),
-            tax_id_error => errors.iter().find(|e| e.field == "tax_id").map(|e| ui.state.translator().field_message(ui.lang, e)),
+            errors => ui.error_list(errors),
+            tax_id_error => ui.error_map(errors).remove("tax_id"),
             csrf => user.csrf.clone(),
         },
     )?;

@@ -4,8 +4,8 @@
 //! Routes and their permissions are declared in `crate::staff`'s table.
 
 use super::{
-    PER_PAGE, StaffMember, case_view, datetime, errors_view, field_label, outcome_label, page_of,
-    pager, staff_of, step_name, timeline, value_text,
+    PER_PAGE, StaffMember, case_view, datetime, field_label, outcome_label, page_of, pager,
+    staff_of, step_name, timeline, value_text,
 };
 use crate::access::{AssignTasks, Authorized, Permission, ReadCases, subjects};
 use crate::auth::{Button, Posted};
@@ -221,7 +221,7 @@ async fn case_page(
                             required => x.required,
                             value => posted.get(&x.id).cloned().or_else(|| c.data.0.get(&x.id).map(value_text)),
                             options => x.options.iter().map(|o| context! { id => o.id.clone(), label => o.label.get(ui.lang) }).collect::<Vec<_>>(),
-                            error => errors.iter().find(|e| e.field == x.id).map(|e| ui.state.translator().field_message(ui.lang, e)),
+                            error => ui.error_map(errors).remove(&x.id),
                         }
                     })
                     .collect()
@@ -244,8 +244,8 @@ async fn case_page(
             }).collect::<Vec<_>>(),
             outcome => posted.get("outcome").cloned(),
             comment => posted.get("comment").cloned(),
-            comment_error => errors.iter().find(|e| e.field == "comment").map(|e| ui.state.translator().field_message(ui.lang, e)),
-            outcome_error => errors.iter().find(|e| e.field == "outcome").map(|e| ui.state.translator().field_message(ui.lang, e)),
+            comment_error => ui.error_map(errors).remove("comment"),
+            outcome_error => ui.error_map(errors).remove("outcome"),
         });
     }
     let history: Vec<_> = tasks
@@ -285,7 +285,7 @@ async fn case_page(
             office => state.config().storage.allow_office,
             done,
             timeline => timeline(&def, &events, ui, true),
-            errors => errors_view(ui, errors),
+            errors => ui.error_list(errors),
             csrf => who.user.csrf.clone(),
         },
     )?;
