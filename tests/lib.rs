@@ -182,6 +182,46 @@ impl TestApp {
             .expect("the app's database")
     }
 
+    /// Runs SQL as someone with database access would (DDL, renames).
+    pub async fn raw_sql(&self, sql: &str) {
+        use sqlx::Connection;
+        if self.database_url.starts_with("sqlite") {
+            let mut c = sqlx::SqliteConnection::connect(&self.database_url)
+                .await
+                .unwrap();
+            sqlx::query(sql).execute(&mut c).await.unwrap();
+        } else {
+            let mut c = sqlx::PgConnection::connect(&self.database_url)
+                .await
+                .unwrap();
+            sqlx::query(sql).execute(&mut c).await.unwrap();
+        }
+    }
+
+    /// One value read with SQL, as someone with database access reads it.
+    pub async fn sql_value<T>(&self, sql: &str) -> T
+    where
+        T: Send
+            + Unpin
+            + sqlx::Type<sqlx::Sqlite>
+            + for<'r> sqlx::Decode<'r, sqlx::Sqlite>
+            + sqlx::Type<sqlx::Postgres>
+            + for<'r> sqlx::Decode<'r, sqlx::Postgres>,
+    {
+        use sqlx::Connection;
+        if self.database_url.starts_with("sqlite") {
+            let mut c = sqlx::SqliteConnection::connect(&self.database_url)
+                .await
+                .unwrap();
+            sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
+        } else {
+            let mut c = sqlx::PgConnection::connect(&self.database_url)
+                .await
+                .unwrap();
+            sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
+        }
+    }
+
     /// One tenant's rows, through the test's own pool.
     pub async fn tenant_db(&self, tenant: dimos_kernel::TenantId) -> dimos_db::TenantDb {
         dimos_db::TenantDb::new(self.db().await, tenant)

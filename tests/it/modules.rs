@@ -231,22 +231,11 @@ async fn every_tenant_owned_table_is_declared_and_keyed_by_tenant(b: Backend) {
     assert!(declared >= 30, "{declared}");
 
     // Someone adds a table by hand, keyed by id first.
-    {
-        use sqlx::Connection;
-        let sql = "CREATE TABLE rogue (tenant_id TEXT NOT NULL, id TEXT NOT NULL, \
-                   PRIMARY KEY (id, tenant_id))";
-        if app.database_url.starts_with("sqlite") {
-            let mut c = sqlx::SqliteConnection::connect(&app.database_url)
-                .await
-                .unwrap();
-            sqlx::query(sql).execute(&mut c).await.unwrap();
-        } else {
-            let mut c = sqlx::PgConnection::connect(&app.database_url)
-                .await
-                .unwrap();
-            sqlx::query(sql).execute(&mut c).await.unwrap();
-        }
-    }
+    app.raw_sql(
+        "CREATE TABLE rogue (tenant_id TEXT NOT NULL, id TEXT NOT NULL, \
+         PRIMARY KEY (id, tenant_id))",
+    )
+    .await;
     let problems = check_tenant_tables(&db, &sets).await.unwrap();
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(problems[0].contains("rogue") && problems[0].contains("declares"));

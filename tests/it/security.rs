@@ -1371,22 +1371,11 @@ async fn an_action_and_its_audit_entry_exist_together_or_not_at_all(b: Backend) 
     let register =
         |subject: &'static str| register_entry(&app, (&cookie, &csrf), subject, "Κάποιος", false);
     assert_eq!(register("Πρώτο").await, 303);
-    let db = dimos_db::Db::connect(&app.database_url, &Default::default())
-        .await
-        .unwrap();
     let count = |table: &'static str| {
-        let db = db.clone();
+        let app = &app;
         async move {
-            let rows: Vec<(String,)> = db
-                .fetch_all(
-                    &dimos_db::sea_query::Query::select()
-                        .expr(dimos_db::sea_query::Expr::cust("'x'"))
-                        .from(dimos_db::sea_query::Alias::new(table))
-                        .to_owned(),
-                )
+            app.sql_value::<i64>(&format!("SELECT COUNT(*) FROM {table}"))
                 .await
-                .unwrap();
-            rows.len()
         }
     };
     let (entries, audited) = (count("protocol_entries").await, count("audit_log").await);
@@ -1410,30 +1399,12 @@ async fn with_audit_unwritable<T>(
     app: &TestApp,
     action: impl std::future::Future<Output = T>,
 ) -> T {
-    raw_sql(
-        &app.database_url,
-        "ALTER TABLE audit_log RENAME TO audit_log_away",
-    )
-    .await;
+    app.raw_sql("ALTER TABLE audit_log RENAME TO audit_log_away")
+        .await;
     let out = action.await;
-    raw_sql(
-        &app.database_url,
-        "ALTER TABLE audit_log_away RENAME TO audit_log",
-    )
-    .await;
+    app.raw_sql("ALTER TABLE audit_log_away RENAME TO audit_log")
+        .await;
     out
-}
-
-/// Runs SQL as someone with database access would.
-async fn raw_sql(url: &str, sql: &str) {
-    use sqlx::Connection;
-    if url.starts_with("sqlite") {
-        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
-        sqlx::query(sql).execute(&mut c).await.unwrap();
-    } else {
-        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
-        sqlx::query(sql).execute(&mut c).await.unwrap();
-    }
 }
 
 dimos_it::on_both_backends!(a_withdrawal_and_its_audit_entry_exist_together_or_not_at_all);
@@ -1560,11 +1531,7 @@ async fn documents_signatures_and_access_changes_are_written_with_their_audit_en
             .1,
     );
     let admin_cookie = admin.cookie_header(host).unwrap();
-    let url = app.database_url.clone();
-    let count = |sql: &'static str| {
-        let url = url.clone();
-        async move { scalar(&url, sql).await }
-    };
+    let count = |sql: &'static str| app.sql_value::<i64>(sql);
     let upload = |path: String, cookie: &str, csrf: &str, text: &str| {
         let form = reqwest::multipart::Form::new()
             .text("_csrf", csrf.to_owned())
@@ -1676,11 +1643,9 @@ async fn documents_signatures_and_access_changes_are_written_with_their_audit_en
 
     // The certificate revoked.
     const REVOKED: &str = "SELECT COUNT(*) FROM signing_certificates WHERE revoked_at IS NOT NULL";
-    let serial = text(
-        &app.database_url,
-        "SELECT serial FROM signing_certificates WHERE revoked_at IS NULL",
-    )
-    .await;
+    let serial: String = app
+        .sql_value("SELECT serial FROM signing_certificates WHERE revoked_at IS NULL")
+        .await;
     let revoke = || {
         form(
             "/admin/signing/revoke".into(),
@@ -1726,30 +1691,6 @@ async fn documents_signatures_and_access_changes_are_written_with_their_audit_en
     assert_eq!(res.status(), 200, "once granted with its entry, it works");
 }
 
-/// One number from the database, as someone with database access reads it.
-async fn scalar(url: &str, sql: &str) -> i64 {
-    use sqlx::Connection;
-    if url.starts_with("sqlite") {
-        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
-        sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
-    } else {
-        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
-        sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
-    }
-}
-
-/// One text from the database.
-async fn text(url: &str, sql: &str) -> String {
-    use sqlx::Connection;
-    if url.starts_with("sqlite") {
-        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
-        sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
-    } else {
-        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
-        sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
-    }
-}
-
 dimos_it::on_both_backends!(every_form_the_pages_render_refuses_a_missing_or_wrong_token);
 
 /// CSRF by construction (issue 15): every form a citizen and a municipal
@@ -1772,7 +1713,7 @@ async fn every_form_the_pages_render_refuses_a_missing_or_wrong_token(b: Backend
         crate::parking::apply(&app, &mut citizen, host, "ΙΚΑ1234").await;
         crate::flows::submit(&mut citizen, host, "Αίτημα").await;
     }
-    let audit = || scalar(&app.database_url, "SELECT COUNT(*) FROM audit_log");
+    let audit = || app.sql_value::<i64>("SELECT COUNT(*) FROM audit_log");
     let mut checked = 0;
     for who in ["citizen-verified", "municipal-admin"] {
         let mut person = crate::flows::person(&app, host, who).await;

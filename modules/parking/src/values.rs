@@ -170,33 +170,6 @@ impl RawApplication {
 mod tests {
     use super::*;
 
-    #[test]
-    fn greek_mobiles_in_the_ways_people_write_them() {
-        for ok in [
-            "6912345678",
-            "69 1234 5678",
-            "+30 691 234 5678",
-            "0030-6912345678",
-            "(+30) 6912345678",
-        ] {
-            assert_eq!(
-                Mobile::parse(ok).map(|m| m.as_str().to_owned()),
-                Some("+306912345678".into()),
-                "{ok}"
-            );
-        }
-        for bad in [
-            "2109892000",
-            "691234567",
-            "69123456789",
-            "+44 7700 900123",
-            "69ΑΒΓ45678",
-            "",
-        ] {
-            assert_eq!(Mobile::parse(bad), None, "{bad}");
-        }
-    }
-
     fn good() -> RawApplication {
         RawApplication {
             full_name: "Μαρία Παπαδοπούλου".into(),
