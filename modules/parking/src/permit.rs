@@ -136,7 +136,7 @@ pub async fn save(
         .record_event_tx(
             tx,
             &t.db,
-            CaseId(doc.case_id.unwrap_or_default()),
+            CaseId(doc.case_id.ok_or_else(|| Error::internal("a permit without its case"))?),
             "document-signed",
             signer,
             true,

@@ -553,12 +553,13 @@ async fn callback(
     let (account, created) = accounts::upsert_on_sign_in(&tenant.db, &signed_in.identity).await?;
     // A new session id at sign-in: a fixated id from before is worthless.
     session.cycle_id().await.map_err(session_error)?;
+    let now = dimos_kernel::clock::wall_now();
     let auth = SessionAuth {
         tenant: tenant.tenant.id.uuid(),
         account: account.id,
         provider: pending.provider.clone(),
-        signed_in_at: dimos_kernel::clock::wall_now().timestamp(),
-        signed_in_at_ms: dimos_kernel::clock::wall_now().timestamp_millis(),
+        signed_in_at: now.timestamp(),
+        signed_in_at_ms: now.timestamp_millis(),
         id_token: signed_in.id_token,
     };
     session
