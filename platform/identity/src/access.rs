@@ -312,7 +312,10 @@ impl Access {
             .collect()
     }
 
-    async fn bump(&self) -> Result<(), DbError> {
+    /// After an access change commits (made with an `_in` function in the
+    /// caller's transaction, with its audit entry): every replica rebuilds
+    /// its enforcer, this one now.
+    pub async fn changed(&self) -> Result<(), DbError> {
         let q = Query::update()
             .table(AccessVersion::Table)
             .value(
@@ -338,10 +341,11 @@ impl Access {
         db.fetch_all(&q).await
     }
 
-    /// Inserts a grant row; `false` if it was there already. ON CONFLICT
-    /// rather than catching the error: a failed statement would end a
-    /// PostgreSQL transaction.
-    async fn insert_grant(
+    /// Grants a role in the caller's transaction; `false` if it was held
+    /// already. Call [`Self::changed`] after the commit when it returned
+    /// true. ON CONFLICT rather than catching the error: a failed statement
+    /// would end a PostgreSQL transaction.
+    pub async fn grant_in(
         tx: &mut TenantTx<'_>,
         db: &TenantDb,
         subject: &str,
@@ -385,13 +389,6 @@ impl Access {
         Ok(changed)
     }
 
-    /// After an access change commits (made with an `_in` function in the
-    /// caller's transaction, with its audit entry): every replica rebuilds
-    /// its enforcer, this one now.
-    pub async fn changed(&self) -> Result<(), DbError> {
-        self.bump().await
-    }
-
     /// Grants a role; granting one that is held already changes nothing.
     pub async fn grant(
         &self,
@@ -403,18 +400,6 @@ impl Access {
         let mut tx = db.begin().await?;
         let changed = Self::grant_in(&mut tx, db, subject, role, by).await?;
         self.finish(tx, changed).await
-    }
-
-    /// The same in the caller's transaction; call [`Self::changed`] after
-    /// the commit when it returned true.
-    pub async fn grant_in(
-        tx: &mut TenantTx<'_>,
-        db: &TenantDb,
-        subject: &str,
-        role: &str,
-        by: &str,
-    ) -> Result<bool, DbError> {
-        Self::insert_grant(tx, db, subject, role, by).await
     }
 
     pub async fn revoke(&self, db: &TenantDb, subject: &str, role: &str) -> Result<bool, DbError> {
@@ -586,7 +571,7 @@ impl Access {
         let mut tx = db.begin().await?;
         let mut added = 0;
         for (subject, role) in grants {
-            if Self::insert_grant(&mut tx, db, subject, role, by).await? {
+            if Self::grant_in(&mut tx, db, subject, role, by).await? {
                 added += 1;
             }
         }
