@@ -768,6 +768,8 @@ fn records_module() -> dimos_web::ModuleDescriptor {
         workflows: &[],
         hooks: &[],
         config: dimos_web::module::ConfigSchema::of::<NoConfig>(),
+        settings_page: dimos_web::module::SettingsPage::Generated,
+        documents: &[],
         navigation: &[],
         translations: &[],
         jobs: dimos_web::module::no_jobs,

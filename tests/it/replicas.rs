@@ -95,6 +95,8 @@ fn slow_module() -> ModuleDescriptor {
         workflows: &[],
         hooks: &[],
         config: ConfigSchema::of::<NoConfig>(),
+        settings_page: dimos_web::module::SettingsPage::Generated,
+        documents: &[],
         navigation: &[],
         translations: &[],
         jobs: dimos_web::module::no_jobs,

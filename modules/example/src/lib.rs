@@ -12,14 +12,13 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
-use dimos_db::migrate::{Migration, TenantTable};
-use dimos_kernel::i18n::FtlSource;
-use dimos_kernel::{Error, FieldError, Locale};
+use dimos_db::migrate::TenantTable;
+use dimos_kernel::{Error, FieldError};
 use dimos_web::auth::{CurrentUser, Posted};
 use dimos_web::extract::Json;
 use dimos_web::module::ConfigSchema;
 use dimos_web::{
-    AppState, CurrentTenant, ModuleConfig, ModuleDescriptor, NavEntry, Result, Ui, WorkflowSource,
+    AppState, CurrentTenant, ModuleConfig, ModuleDescriptor, Result, Ui,
 };
 use dimos_workflow::{HookInput, NewCase};
 use minijinja::context;
@@ -72,54 +71,13 @@ const TENANT_TABLES: &[TenantTable] = &[TenantTable::municipal("example_notices"
 
 pub fn descriptor() -> ModuleDescriptor {
     ModuleDescriptor {
-        id: ID,
-        name_key: "example-name",
-        description_key: "example-description",
         routes,
-        migrations: &[Migration {
-            version: 1,
-            name: "notices",
-            postgres: include_str!("../migrations/postgres/0001_notices.sql"),
-            sqlite: include_str!("../migrations/sqlite/0001_notices.sql"),
-        }],
         tenant_tables: TENANT_TABLES,
         permissions: PERMISSIONS,
         default_grants: DEFAULT_GRANTS,
-        workflows: &[WorkflowSource {
-            id: "request",
-            source: include_str!("../workflows/request.toml"),
-        }],
         hooks: &[("example.publish", publish_hook)],
         config: ConfigSchema::of::<ExampleConfig>(),
-        navigation: &[NavEntry {
-            path: "",
-            label_key: "example-name",
-            description_key: "example-description",
-        }],
-        translations: &[
-            FtlSource {
-                locale: Locale::El,
-                name: "modules/example/locales/el/example.ftl",
-                text: include_str!("../locales/el/example.ftl"),
-            },
-            FtlSource {
-                locale: Locale::En,
-                name: "modules/example/locales/en/example.ftl",
-                text: include_str!("../locales/en/example.ftl"),
-            },
-        ],
-        jobs: dimos_web::module::no_jobs,
-        staff_pages: &[],
-        templates: &[
-            (
-                "example/index.html",
-                include_str!("../templates/index.html"),
-            ),
-            (
-                "example/request.html",
-                include_str!("../templates/request.html"),
-            ),
-        ],
+        ..dimos_web::module_files!()
     }
 }
 
@@ -313,10 +271,7 @@ async fn submit_request(
         ));
     }
     let applicant = user.acting_for();
-    let applicant_name = match &user.assisting {
-        Some(a) => a.name.clone(),
-        None => user.account.display_name(),
-    };
+    let applicant_name = user.acting_for_name();
     let mut data = Map::new();
     data.insert("title".into(), title.into());
     data.insert("text".into(), text.into());

@@ -27,14 +27,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use catalogue::{Places, Year};
 use dimos_db::DbError;
-use dimos_db::migrate::{Migration, TenantTable};
-use dimos_kernel::i18n::FtlSource;
-use dimos_kernel::{Error, FieldError, Locale, LocalizedText};
+use dimos_db::migrate::TenantTable;
+use dimos_kernel::{Error, FieldError, LocalizedText};
 use dimos_web::access::Authorized;
 use dimos_web::auth::{Posted, record_in};
 use dimos_web::extract::Peer;
-use dimos_web::module::ConfigSchema;
-use dimos_web::{AppState, CurrentTenant, ModuleConfig, ModuleDescriptor, NavEntry, Result, Ui};
+use dimos_web::module::{ConfigSchema, SettingsPage, StaffPage};
+use dimos_web::{AppState, CurrentTenant, ModuleConfig, ModuleDescriptor, Result, Ui};
 use minijinja::{Value as Ctx, context};
 use scoring::Rules;
 use serde::{Deserialize, Serialize};
@@ -156,10 +155,7 @@ pub fn defaults(t: &CurrentTenant) -> Result<NurseriesConfig, Error> {
 
 /// What applies now: the municipal admin's settings, else the defaults.
 pub async fn config(t: &CurrentTenant) -> Result<NurseriesConfig> {
-    Ok(match settings::saved(&t.db).await? {
-        Some(c) => c,
-        None => defaults(t)?,
-    })
+    Ok(dimos_web::settings::effective(t, ID).await?)
 }
 
 /// The tenant-owned tables this module's migrations create.
@@ -170,172 +166,36 @@ const TENANT_TABLES: &[TenantTable] = &[
     TenantTable::personal("nursery_applications"),
     TenantTable::personal("nursery_runs"),
     TenantTable::personal("nursery_results"),
-    TenantTable::municipal("nursery_settings"),
     TenantTable::personal("nursery_emergency"),
 ];
 
 pub fn descriptor() -> ModuleDescriptor {
     ModuleDescriptor {
-        id: ID,
-        name_key: "nurseries-name",
-        description_key: "nurseries-description",
         routes,
-        migrations: &[
-            Migration {
-                version: 1,
-                name: "catalogue",
-                postgres: include_str!("../migrations/postgres/0001_catalogue.sql"),
-                sqlite: include_str!("../migrations/sqlite/0001_catalogue.sql"),
-            },
-            Migration {
-                version: 2,
-                name: "applications",
-                postgres: include_str!("../migrations/postgres/0002_applications.sql"),
-                sqlite: include_str!("../migrations/sqlite/0002_applications.sql"),
-            },
-            Migration {
-                version: 3,
-                name: "placement",
-                postgres: include_str!("../migrations/postgres/0003_placement.sql"),
-                sqlite: include_str!("../migrations/sqlite/0003_placement.sql"),
-            },
-            Migration {
-                version: 4,
-                name: "settings",
-                postgres: include_str!("../migrations/postgres/0004_settings.sql"),
-                sqlite: include_str!("../migrations/sqlite/0004_settings.sql"),
-            },
-            Migration {
-                version: 5,
-                name: "emergency",
-                postgres: include_str!("../migrations/postgres/0005_emergency.sql"),
-                sqlite: include_str!("../migrations/sqlite/0005_emergency.sql"),
-            },
-        ],
         tenant_tables: TENANT_TABLES,
         permissions: PERMISSIONS,
         default_grants: DEFAULT_GRANTS,
-        workflows: &[
-            dimos_web::WorkflowSource {
-                id: "registration",
-                source: include_str!("../workflows/registration.toml"),
-            },
-            dimos_web::WorkflowSource {
-                id: "objection",
-                source: include_str!("../workflows/objection.toml"),
-            },
-        ],
-        hooks: &[],
         config: ConfigSchema::of::<NurseriesConfig>(),
-        navigation: &[NavEntry {
-            path: "",
-            label_key: "nurseries-name",
-            description_key: "nurseries-description",
-        }],
-        translations: &[
-            FtlSource {
-                locale: Locale::El,
-                name: "modules/nurseries/locales/el/nurseries.ftl",
-                text: include_str!("../locales/el/nurseries.ftl"),
-            },
-            FtlSource {
-                locale: Locale::En,
-                name: "modules/nurseries/locales/en/nurseries.ftl",
-                text: include_str!("../locales/en/nurseries.ftl"),
-            },
-        ],
+        settings_page: SettingsPage::Own("/nurseries/settings"),
         jobs,
         staff_pages: &[
-            dimos_web::module::StaffPage {
+            StaffPage {
                 path: "/nurseries/admin",
                 label_key: "nurseries-admin-title",
                 permission: "nurseries.manage",
             },
-            dimos_web::module::StaffPage {
+            StaffPage {
                 path: "/nurseries/admin/placement",
                 label_key: "nurseries-placement-title",
                 permission: "nurseries.review",
             },
-            dimos_web::module::StaffPage {
+            StaffPage {
                 path: "/nurseries/settings",
                 label_key: "nurseries-settings-title",
                 permission: "services.configure",
             },
         ],
-        templates: &[
-            (
-                "nurseries/settings_overview.html",
-                include_str!("../templates/settings_overview.html"),
-            ),
-            (
-                "nurseries/criterion.html",
-                include_str!("../templates/criterion.html"),
-            ),
-            (
-                "nurseries/criterion_remove.html",
-                include_str!("../templates/criterion_remove.html"),
-            ),
-            (
-                "nurseries/year_new.html",
-                include_str!("../templates/year_new.html"),
-            ),
-            (
-                "nurseries/placement_wait.html",
-                include_str!("../templates/placement_wait.html"),
-            ),
-            (
-                "nurseries/index.html",
-                include_str!("../templates/index.html"),
-            ),
-            (
-                "nurseries/admin.html",
-                include_str!("../templates/admin.html"),
-            ),
-            (
-                "nurseries/year.html",
-                include_str!("../templates/year.html"),
-            ),
-            (
-                "nurseries/apply.html",
-                include_str!("../templates/apply.html"),
-            ),
-            (
-                "nurseries/application.html",
-                include_str!("../templates/application.html"),
-            ),
-            (
-                "nurseries/review.html",
-                include_str!("../templates/review.html"),
-            ),
-            (
-                "nurseries/points.html",
-                include_str!("../templates/points.html"),
-            ),
-            (
-                "nurseries/placement.html",
-                include_str!("../templates/placement.html"),
-            ),
-            (
-                "nurseries/notice.html",
-                include_str!("../templates/notice.html"),
-            ),
-            (
-                "nurseries/lists.html",
-                include_str!("../templates/lists.html"),
-            ),
-            (
-                "nurseries/settings.html",
-                include_str!("../templates/settings.html"),
-            ),
-            (
-                "nurseries/ranking.html",
-                include_str!("../templates/ranking.html"),
-            ),
-            (
-                "nurseries/emergency.html",
-                include_str!("../templates/emergency.html"),
-            ),
-        ],
+        ..dimos_web::module_files!()
     }
 }
 

@@ -6,31 +6,8 @@
 
 use crate::scoring::{Criterion, IncomeBand, LargeFamily, Rules, TieBreak};
 use crate::{AgeGroup, NurseriesConfig};
-use chrono::{DateTime, Utc};
-use dimos_db::{DbError, TenantDb};
 use dimos_kernel::{Error, FieldError, LocalizedText};
-use sea_query::{Iden, OnConflict};
-use sqlx::types::Json;
 use std::collections::BTreeMap;
-use uuid::Uuid;
-
-#[derive(Iden, Clone, Copy)]
-enum NurserySettings {
-    Table,
-    TenantId,
-    Config,
-    UpdatedAt,
-    UpdatedBy,
-}
-
-pub async fn saved(tdb: &TenantDb) -> Result<Option<NurseriesConfig>, DbError> {
-    let mut q = tdb.select(NurserySettings::Table);
-    q.column(NurserySettings::Config);
-    Ok(tdb
-        .fetch_optional::<(Json<NurseriesConfig>,)>(&q)
-        .await?
-        .map(|(c,)| c.0))
-}
 
 /// Saves the settings and their audit entry in one transaction: they exist
 /// together or not at all.
@@ -42,7 +19,8 @@ pub(crate) async fn save_audited(
     c: &NurseriesConfig,
 ) -> dimos_web::Result<()> {
     let mut tx = t.db.begin().await?;
-    save(&mut tx, &t.db, c, user.account.id, state.workflow().now()).await?;
+    let now = state.workflow().now();
+    dimos_web::settings::save(&mut tx, t, crate::ID, c, user.account.id, now).await?;
     dimos_web::auth::record_in(
         &mut tx,
         t,
@@ -53,36 +31,6 @@ pub(crate) async fn save_audited(
     .await?;
     tx.commit().await?;
     Ok(())
-}
-
-pub async fn save(
-    tx: &mut dimos_db::TenantTx<'_>,
-    tdb: &TenantDb,
-    c: &NurseriesConfig,
-    by: Uuid,
-    now: DateTime<Utc>,
-) -> Result<(), DbError> {
-    let body =
-        serde_json::to_value(c).map_err(|e| DbError::Other(sqlx::Error::Decode(Box::new(e))))?;
-    let mut q = tdb.insert(
-        NurserySettings::Table,
-        [
-            NurserySettings::Config,
-            NurserySettings::UpdatedAt,
-            NurserySettings::UpdatedBy,
-        ],
-    );
-    q.values([body.into(), now.into(), by.into()]);
-    q.statement().on_conflict(
-        OnConflict::column(NurserySettings::TenantId)
-            .update_columns([
-                NurserySettings::Config,
-                NurserySettings::UpdatedAt,
-                NurserySettings::UpdatedBy,
-            ])
-            .to_owned(),
-    );
-    tx.insert_rows(&q).await.map(drop)
 }
 
 /// Extra empty rows the form offers for adding.

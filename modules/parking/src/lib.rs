@@ -8,8 +8,7 @@
 pub mod expiry;
 pub mod permit;
 pub mod register;
-pub mod settings;
-mod steps;
+pub mod steps;
 pub mod values;
 
 use axum::Router;
@@ -18,16 +17,15 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{Datelike, NaiveDate};
-use dimos_db::migrate::{Migration, TenantTable};
-use dimos_kernel::i18n::FtlSource;
-use dimos_kernel::{Error, FieldError, Locale};
+use dimos_db::migrate::TenantTable;
+use dimos_kernel::{Error, FieldError};
 use dimos_web::access::Authorized;
 use dimos_web::auth::{Button, Posted, Verified};
 use dimos_web::cases::StaffMember;
 use dimos_web::extract::Peer;
-use dimos_web::module::ConfigSchema;
+use dimos_web::module::{ConfigSchema, SettingsPage, StaffPage};
 use dimos_web::{
-    AppState, CurrentTenant, ModuleConfig, ModuleDescriptor, NavEntry, Result, Ui, WorkflowSource,
+    AppState, CurrentTenant, ModuleConfig, ModuleDescriptor, Result, Ui,
 };
 use dimos_workflow::query;
 use dimos_workflow::{CaseId, NewCase, TaskId};
@@ -87,95 +85,30 @@ impl ModuleConfig for ParkingConfig {
 /// The tenant-owned tables this module's migrations create.
 const TENANT_TABLES: &[TenantTable] = &[
     TenantTable::personal("parking_permits"),
-    TenantTable::municipal("parking_settings"),
 ];
 
 pub fn descriptor() -> ModuleDescriptor {
     ModuleDescriptor {
-        id: ID,
-        name_key: "parking-name",
-        description_key: "parking-description",
         routes,
-        migrations: &[
-            Migration {
-                version: 1,
-                name: "permits",
-                postgres: include_str!("../migrations/postgres/0001_permits.sql"),
-                sqlite: include_str!("../migrations/sqlite/0001_permits.sql"),
-            },
-            Migration {
-                version: 2,
-                name: "settings",
-                postgres: include_str!("../migrations/postgres/0002_settings.sql"),
-                sqlite: include_str!("../migrations/sqlite/0002_settings.sql"),
-            },
-        ],
         tenant_tables: TENANT_TABLES,
         permissions: PERMISSIONS,
         default_grants: DEFAULT_GRANTS,
-        workflows: &[WorkflowSource {
-            id: "permit",
-            source: include_str!("../workflows/permit.toml"),
-        }],
-        hooks: &[],
         config: ConfigSchema::of::<ParkingConfig>(),
-        navigation: &[NavEntry {
-            path: "",
-            label_key: "parking-name",
-            description_key: "parking-description",
-        }],
-        translations: &[
-            FtlSource {
-                locale: Locale::El,
-                name: "modules/parking/locales/el/parking.ftl",
-                text: include_str!("../locales/el/parking.ftl"),
-            },
-            FtlSource {
-                locale: Locale::En,
-                name: "modules/parking/locales/en/parking.ftl",
-                text: include_str!("../locales/en/parking.ftl"),
-            },
-        ],
+        settings_page: SettingsPage::Own("/parking/settings"),
         jobs,
         staff_pages: &[
-            dimos_web::module::StaffPage {
+            StaffPage {
                 path: "/parking/register",
                 label_key: "parking-register-title",
                 permission: "parking.register",
             },
-            dimos_web::module::StaffPage {
+            StaffPage {
                 path: "/parking/settings",
                 label_key: "parking-settings-title",
                 permission: "services.configure",
             },
         ],
-        templates: &[
-            (
-                "parking/index.html",
-                include_str!("../templates/index.html"),
-            ),
-            ("parking/step.html", include_str!("../templates/step.html")),
-            (
-                "parking/apply.html",
-                include_str!("../templates/apply.html"),
-            ),
-            (
-                "parking/issue.html",
-                include_str!("../templates/issue.html"),
-            ),
-            (
-                "parking/register.html",
-                include_str!("../templates/register.html"),
-            ),
-            (
-                "parking/settings.html",
-                include_str!("../templates/settings.html"),
-            ),
-            (
-                "parking/permits.html",
-                include_str!("../templates/permits.html"),
-            ),
-        ],
+        ..dimos_web::module_files!()
     }
 }
 
@@ -205,7 +138,7 @@ fn routes() -> Router<AppState> {
 
 /// What applies now: the municipal admin's settings over the defaults.
 async fn config(t: &CurrentTenant) -> Result<ParkingConfig> {
-    Ok(settings::current(t).await?)
+    Ok(dimos_web::settings::effective(t, ID).await?)
 }
 
 /// The service page: what it is, who may apply, which documents, how long.
@@ -510,7 +443,18 @@ async fn issue(
         &data_str(&c, "decision_date"),
         &data_str(&c, "ada"),
     )?;
-    let signed = permit::store_and_sign(&state, &t, &permit, bytes, &signer).await?;
+    let signed = dimos_web::issue::store_and_sign(
+        &state,
+        &t,
+        CaseId(permit.case_id),
+        "permit",
+        dimos_web::issue::Issued {
+            file_name: format!("Άδεια στάθμευσης {}.pdf", permit.card_number.replace('/', "-")),
+            bytes,
+        },
+        &signer,
+    )
+    .await?;
     let mut posted = BTreeMap::new();
     posted.insert("card_number".to_owned(), permit.card_number.clone());
     posted.insert("valid_until".to_owned(), until.to_string());
@@ -518,7 +462,7 @@ async fn issue(
         let mut tx = t.db.begin().await?;
         register::insert(&mut tx, &t.db, &permit).await?;
         expiry::schedule(&mut tx, &t.db, permit.id, until, notice_days).await?;
-        permit::save(&state, &mut tx, &t, &signed, &signer).await?;
+        dimos_web::issue::save(&state, &mut tx, &t, &signed, &signer).await?;
         state
             .workflow()
             .complete_tx(
@@ -546,7 +490,7 @@ async fn issue(
     .await;
     if let Err(e) = saved {
         // No row, no object: do not leave an orphan behind.
-        let _ = state.objects().delete(&signed.document.object_key).await;
+        dimos_web::issue::discard(&state, &signed).await;
         return Err(e);
     }
     Ok(Redirect::to(&format!("/staff/cases/{id}")).into_response())
@@ -694,7 +638,7 @@ async fn settings_render(
     errors: &[FieldError],
     saved: bool,
 ) -> Result<Response> {
-    let defaults = settings::defaults(t)?;
+    let defaults = t.module_config::<ParkingConfig>(ID)?;
     let by_field = ui.error_map(errors);
     let error = |f: &str| by_field.get(f).cloned();
     let html = ui.render(
@@ -788,9 +732,10 @@ async fn save_settings(
         .await;
     }
     let mut tx = t.db.begin().await?;
-    settings::save(
+    dimos_web::settings::save(
         &mut tx,
-        &t.db,
+        &t,
+        ID,
         &c,
         who.user.account.id,
         state.workflow().now(),

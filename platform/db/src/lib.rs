@@ -46,6 +46,7 @@ pub const PLATFORM_MIGRATIONS: migrate::MigrationSet = migrate::MigrationSet {
     tenant_tables: &[
         t("tenant_domains", false),
         t("tenant_modules", false),
+        t("module_settings", false),
         t("accounts", true),
         t("audit_log", true),
         t("role_grants", true),
@@ -58,6 +59,7 @@ pub const PLATFORM_MIGRATIONS: migrate::MigrationSet = migrate::MigrationSet {
         t("protocol_counters", false),
         t("protocol_entries", true),
         t("cases", true),
+        t("case_submissions", false),
         t("tasks", true),
         t("task_candidates", false),
         t("case_events", true),
@@ -132,6 +134,18 @@ pub const PLATFORM_MIGRATIONS: migrate::MigrationSet = migrate::MigrationSet {
             name: "operator sign-out",
             postgres: include_str!("../../../migrations/postgres/0010_operator_sign_out.sql"),
             sqlite: include_str!("../../../migrations/sqlite/0010_operator_sign_out.sql"),
+        },
+        migrate::Migration {
+            version: 11,
+            name: "module settings",
+            postgres: include_str!("../../../migrations/postgres/0011_module_settings.sql"),
+            sqlite: include_str!("../../../migrations/sqlite/0011_module_settings.sql"),
+        },
+        migrate::Migration {
+            version: 12,
+            name: "case submissions",
+            postgres: include_str!("../../../migrations/postgres/0012_case_submissions.sql"),
+            sqlite: include_str!("../../../migrations/sqlite/0012_case_submissions.sql"),
         },
     ],
 };

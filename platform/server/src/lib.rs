@@ -55,6 +55,24 @@ pub async fn connect_and_migrate(config: &Config, modules: &Modules) -> anyhow::
 }
 
 /// The workflow engine over every module's process definitions; a
+
+/// The documents a definition's outcomes issue that no module declares.
+fn unknown_documents(modules: &Modules, d: &dimos_workflow::Definition) -> Vec<String> {
+    d.steps
+        .iter()
+        .filter_map(|s| match s {
+            dimos_workflow::definition::Step::Task(t) => Some(t),
+            _ => None,
+        })
+        .flat_map(|t| t.outcomes.iter().filter_map(|o| o.issues.clone()))
+        .filter(|doc| {
+            !modules
+                .iter()
+                .any(|m| m.documents.iter().any(|x| x.id == doc))
+        })
+        .collect()
+}
+
 /// definition error stops start-up with the path of each problem.
 pub fn build_engine(
     clock: SharedClock,
@@ -67,7 +85,12 @@ pub fn build_engine(
     for m in modules.iter() {
         for w in m.workflows {
             match dimos_workflow::Definition::parse_toml(w.source) {
-                Ok(d) => defs.push((m.id.to_owned(), d)),
+                Ok(d) => {
+                    problems.extend(unknown_documents(modules, &d).into_iter().map(|doc| {
+                        format!("{}/{}: an outcome issues {doc:?}, which no module declares", m.id, w.id)
+                    }));
+                    defs.push((m.id.to_owned(), d));
+                }
                 Err(es) => {
                     problems.extend(es.into_iter().map(|e| format!("{}/{}: {e}", m.id, w.id)));
                 }

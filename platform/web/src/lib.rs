@@ -3,6 +3,7 @@
 //! problem details, the UI shell and its translations.
 
 pub mod access;
+pub mod apply;
 pub mod assets;
 pub mod audit_heads;
 pub mod auth;
@@ -13,6 +14,7 @@ pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod issue;
 pub mod limits;
 pub mod metrics;
 pub mod middleware;
@@ -21,10 +23,13 @@ pub mod notify;
 pub mod operator;
 pub mod pages;
 pub mod router;
+pub mod settings;
+pub mod settings_page;
 pub mod staff;
 pub mod state;
 pub mod ui;
 
+pub use dimos_kit_macros::module_files;
 pub use error::{AppError, Result};
 pub use extract::{CurrentTenant, Lang};
 pub use module::{ModuleConfig, ModuleDescriptor, NavEntry, Permission, WorkflowSource};

@@ -5,9 +5,11 @@
 
 use crate::state::AppState;
 use axum::Router;
-use dimos_db::migrate::{Migration, MigrationSet};
+use dimos_db::migrate::MigrationSet;
+pub use dimos_db::migrate::Migration;
 use dimos_kernel::FieldError;
-use dimos_kernel::i18n::FtlSource;
+pub use dimos_kernel::Locale;
+pub use dimos_kernel::i18n::FtlSource;
 use dimos_tenancy::ModuleCatalog;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -186,6 +188,9 @@ pub struct ModuleDescriptor {
     /// Module code that process definitions call by name (`kind = "hook"`).
     pub hooks: &'static [(&'static str, dimos_workflow::HookFn)],
     pub config: ConfigSchema,
+    /// Where the municipal admin changes the settings: the kit's page
+    /// generated from the schema, or the module's own.
+    pub settings_page: SettingsPage,
     pub navigation: &'static [NavEntry],
     pub translations: &'static [FtlSource],
     /// `(name, source)`; names must start with `<id>/`.
@@ -194,6 +199,73 @@ pub struct ModuleDescriptor {
     /// by kind; the server registers them with the scheduler.
     pub jobs: fn(&Arc<dimos_workflow::Engine>) -> Vec<ModuleJob>,
     pub staff_pages: &'static [StaffPage],
+    /// Documents the module issues when a task ends with an outcome that
+    /// names them (`issues = "<id>.<name>"` in the process definition).
+    pub documents: &'static [crate::issue::IssuedDocument],
+}
+
+/// Where a module's settings are changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingsPage {
+    /// `/staff/settings/<id>`, generated from the settings' schema.
+    Generated,
+    /// The module's own page at this path (settings a form of single
+    /// values cannot hold: tables, lists).
+    Own(&'static str),
+}
+
+/// What `module_files!()` gathers from a module's folder by convention.
+#[derive(Debug, Clone, Copy)]
+pub struct ModuleFiles {
+    pub id: &'static str,
+    pub name_key: &'static str,
+    pub description_key: &'static str,
+    /// One catalogue entry, the module's root, under its name.
+    pub navigation: &'static [NavEntry],
+    pub migrations: &'static [Migration],
+    pub translations: &'static [FtlSource],
+    pub templates: &'static [(&'static str, &'static str)],
+    pub workflows: &'static [WorkflowSource],
+}
+
+/// A module without settings.
+#[derive(Debug, Default, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoSettings {}
+
+impl ModuleConfig for NoSettings {}
+
+fn no_routes() -> Router<AppState> {
+    Router::new()
+}
+
+impl ModuleDescriptor {
+    /// The descriptor of a module's files with the kit's defaults for the
+    /// rest (no routes, tables, permissions, hooks, jobs, staff pages or
+    /// settings): a module states only what is particular to it, with
+    /// `ModuleDescriptor { routes, …, ..dimos_web::module_files!() }`.
+    pub fn from_files(f: ModuleFiles) -> Self {
+        ModuleDescriptor {
+            id: f.id,
+            name_key: f.name_key,
+            description_key: f.description_key,
+            routes: no_routes,
+            migrations: f.migrations,
+            tenant_tables: &[],
+            permissions: &[],
+            default_grants: &[],
+            workflows: f.workflows,
+            hooks: &[],
+            config: ConfigSchema::of::<NoSettings>(),
+            settings_page: SettingsPage::Generated,
+            navigation: f.navigation,
+            translations: f.translations,
+            templates: f.templates,
+            jobs: no_jobs,
+            staff_pages: &[],
+            documents: &[],
+        }
+    }
 }
 
 /// A module's background job handler and the kind it handles (`<id>.<name>`).
@@ -397,6 +469,8 @@ mod tests {
             workflows: &[],
             hooks: &[],
             config: ConfigSchema::of::<Cfg>(),
+            settings_page: SettingsPage::Generated,
+            documents: &[],
             navigation: &[],
             translations: &[],
             jobs: no_jobs,

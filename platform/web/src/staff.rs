@@ -87,6 +87,9 @@ guarded_routes! {
     get "/admin/notifications" => crate::notify::admin_page requires ConfigureServices;
     post "/admin/notifications/settings" => crate::notify::save_settings requires ConfigureServices;
     post "/admin/notifications/template" => crate::notify::save_template requires ConfigureServices;
+    get "/admin/settings" => crate::settings_page::list requires ConfigureServices;
+    get "/admin/settings/{id}" => crate::settings_page::show requires ConfigureServices;
+    post "/admin/settings/{id}" => crate::settings_page::save requires ConfigureServices;
     get "/staff/verify" => verify_page requires VerifyAccounts;
     post "/staff/verify/confirm" => verify_confirm requires VerifyAccounts;
     get "/admin/access" => access_page requires ManageAccess;
@@ -312,7 +315,7 @@ pub async fn staff_links(
     user: &CurrentUser,
 ) -> Vec<(&'static str, &'static str)> {
     let subj = subjects(user);
-    let pages: [(&str, &str, &str); 10] = [
+    let pages: [(&str, &str, &str); 11] = [
         ("/staff/agenda", "nav-agenda", WorkTasks::ID),
         ("/staff/cases", "nav-cases", ReadCases::ID),
         ("/staff/team", "nav-team", AssignTasks::ID),
@@ -325,6 +328,7 @@ pub async fn staff_links(
             "nav-notifications",
             ConfigureServices::ID,
         ),
+        ("/admin/settings", "nav-module-settings", ConfigureServices::ID),
         ("/admin/access", "nav-access", ManageAccess::ID),
         ("/admin/signing", "nav-signing", ManageSigning::ID),
     ];

@@ -106,6 +106,15 @@ pub const PLATFORM_TEMPLATES: &[(&str, &str)] = &[
         "admin/signing.html",
         include_str!("../templates/admin/signing.html"),
     ),
+    ("kit/apply.html", include_str!("../templates/kit/apply.html")),
+    (
+        "admin/settings.html",
+        include_str!("../templates/admin/settings.html"),
+    ),
+    (
+        "admin/module_settings.html",
+        include_str!("../templates/admin/module_settings.html"),
+    ),
     (
         "verify/lookup.html",
         include_str!("../templates/verify/lookup.html"),

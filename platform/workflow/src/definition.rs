@@ -224,6 +224,11 @@ pub struct Outcome {
     /// The comment is shown to the citizen (a request, a reasoning).
     #[serde(default)]
     pub comment_public: bool,
+    /// A document this outcome issues (`<module>.<name>`, declared by the
+    /// module): rendered, signed by whoever completes the task and put in
+    /// the case file as the task completes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issues: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

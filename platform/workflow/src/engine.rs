@@ -170,6 +170,13 @@ pub struct NewCase {
     pub attachments: u32,
 }
 
+#[derive(Iden, Clone, Copy)]
+enum CaseSubmissions {
+    Table,
+    Submission,
+    CaseId,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Started {
     pub case_id: CaseId,
@@ -463,6 +470,28 @@ impl Engine {
     /// its protocol number (when the process registers one first) and its
     /// first task commit together.
     pub async fn start(&self, tdb: &TenantDb, new: NewCase) -> Result<Started, Error> {
+        self.start_keyed(tdb, new, None).await
+    }
+
+    /// Starts a case once per `submission` (a key the form carries): a
+    /// repeated submission (a retry, a double click, a reload) gets the
+    /// case the first one started, never a second. The database's unique
+    /// key decides, so it holds across replicas.
+    pub async fn start_once(
+        &self,
+        tdb: &TenantDb,
+        new: NewCase,
+        submission: Uuid,
+    ) -> Result<Started, Error> {
+        self.start_keyed(tdb, new, Some(submission)).await
+    }
+
+    async fn start_keyed(
+        &self,
+        tdb: &TenantDb,
+        new: NewCase,
+        submission: Option<Uuid>,
+    ) -> Result<Started, Error> {
         let def = self.effective(tdb, &new.process).await?;
         let module = self
             .processes
@@ -472,6 +501,19 @@ impl Engine {
         let now = self.clock.now();
         let id = CaseId::new();
         let mut tx = tdb.begin().await?;
+        if let Some(key) = submission {
+            let mut q = tx.insert(
+                CaseSubmissions::Table,
+                [CaseSubmissions::Submission, CaseSubmissions::CaseId],
+            );
+            q.values([key.into(), id.0.into()]);
+            q.statement()
+                .on_conflict(OnConflict::new().do_nothing().to_owned());
+            if tx.insert_rows(&q).await? == 0 {
+                drop(tx);
+                return self.started_by(tdb, key, &new).await;
+            }
+        }
         let snapshot = self.store_snapshot(&mut tx, tdb, &def).await?;
         let due = now + Duration::days(i64::from(def.lead_time_days));
         let mut ins = tdb.insert(
@@ -545,6 +587,26 @@ impl Engine {
             case_id: id,
             protocol: case.protocol_label(),
             registered_at: now,
+        })
+    }
+
+    /// The case an earlier submission with `key` started, when it was the
+    /// same person's.
+    async fn started_by(&self, tdb: &TenantDb, key: Uuid, new: &NewCase) -> Result<Started, Error> {
+        let mut q = tdb.select(CaseSubmissions::Table);
+        q.column(CaseSubmissions::CaseId)
+            .and_where(Expr::col(CaseSubmissions::Submission).eq(key));
+        let (case_id,): (Uuid,) = tdb.fetch_optional(&q).await?.ok_or(Error::Conflict("submission-in-progress"))?;
+        let case = crate::query::case(tdb, CaseId(case_id))
+            .await?
+            .ok_or(Error::NotFound)?;
+        if case.applicant != new.applicant || case.process != new.process {
+            return Err(Error::Conflict("submission-used"));
+        }
+        Ok(Started {
+            case_id: CaseId(case.id),
+            protocol: case.protocol_label(),
+            registered_at: case.submitted_at,
         })
     }
 

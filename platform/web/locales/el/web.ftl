@@ -680,3 +680,23 @@ date-year = Έτος
 op-module-config-nested = Σύνθετες ρυθμίσεις (λίστες και πίνακες, σε TOML)
 op-module-default = Προεπιλογή
 op-module-default-hint = Κενό για την προεπιλογή της ενότητας.
+
+## The module settings (generated pages)
+nav-module-settings = Παράμετροι υπηρεσιών
+nav-module-settings-description = Οι παράμετροι κάθε υπηρεσίας του δήμου, πάνω στις προεπιλογές του φορέα λειτουργίας.
+module-settings-title = Παράμετροι υπηρεσιών
+module-settings-intro = Οι υπηρεσίες του δήμου με παραμέτρους που ορίζετε εσείς.
+module-settings-none = Καμία ενεργή υπηρεσία δεν έχει παραμέτρους.
+module-settings-of = Παράμετροι: { $name }
+module-settings-saved = Οι παράμετροι αποθηκεύτηκαν.
+module-settings-empty-is-default = Ένα κενό πεδίο παίρνει την προεπιλογή του φορέα λειτουργίας.
+module-settings-default = Προεπιλογή: { $value }
+module-settings-use-default = Προεπιλογή
+yes = Ναι
+no = Όχι
+apply-for = Η αίτηση υποβάλλεται για: { $name }.
+apply-lead = Προθεσμία διεκπεραίωσης: { $days } ημέρες.
+apply-documents = Δικαιολογητικά
+apply-documents-after = Μετά την υποβολή τα ανεβάζετε στη σελίδα της αίτησης.
+apply-submit = Υποβολή αίτησης
+error-field-no-signing-certificate = Η επιλογή εκδίδει έγγραφο με την υπογραφή σας, αλλά δεν έχετε δικαίωμα υπογραφής ή πιστοποιητικό σε ισχύ· ζητήστε το από τον διαχειριστή του δήμου.

@@ -680,3 +680,23 @@ date-year = Year
 op-module-config-nested = Nested settings (lists and tables, as TOML)
 op-module-default = Default
 op-module-default-hint = Empty for the module's default.
+
+## The module settings (generated pages)
+nav-module-settings = Service parameters
+nav-module-settings-description = Each service's parameters for the municipality, over the operator's defaults.
+module-settings-title = Service parameters
+module-settings-intro = The municipality's services with parameters you set.
+module-settings-none = No enabled service has parameters.
+module-settings-of = Parameters: { $name }
+module-settings-saved = Parameters saved.
+module-settings-empty-is-default = An empty field takes the operator's default.
+module-settings-default = Default: { $value }
+module-settings-use-default = Default
+yes = Yes
+no = No
+apply-for = The application is made for: { $name }.
+apply-lead = Time to handle it: { $days } days.
+apply-documents = Documents
+apply-documents-after = After submitting, you upload them on the application's page.
+apply-submit = Submit the application
+error-field-no-signing-certificate = This outcome issues a document under your signature, but you have no right to sign or no valid certificate; ask the municipality's administrator.

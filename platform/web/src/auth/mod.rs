@@ -115,6 +115,15 @@ impl CurrentUser {
             .map_or(self.account.id(), |a| AccountId(a.account))
     }
 
+    /// The name of the person an application is for: the citizen being
+    /// assisted at the desk, else the person signed in.
+    pub fn acting_for_name(&self) -> String {
+        match &self.assisting {
+            Some(a) => a.name.clone(),
+            None => self.account.display_name(),
+        }
+    }
+
     /// For the audit trail: the citizen being assisted, if any.
     pub fn on_behalf_of(&self) -> Option<String> {
         self.assisting

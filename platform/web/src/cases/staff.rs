@@ -18,7 +18,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use dimos_identity::accounts;
 use dimos_kernel::{Error, FieldError};
-use dimos_workflow::definition::{FieldKind, Step};
+use dimos_workflow::definition::Step;
 use dimos_workflow::query::{self, Queue};
 use dimos_workflow::{CaseId, TaskId};
 use minijinja::context;
@@ -207,24 +207,12 @@ async fn case_page(
             .as_deref()
             .and_then(|f| def.form(f))
             .map(|f| {
-                f.fields
-                    .iter()
-                    .map(|x| {
-                        context! {
-                            id => x.id.clone(),
-                            kind => match x.kind {
-                                FieldKind::Text => "text", FieldKind::Textarea => "textarea",
-                                FieldKind::Number => "number", FieldKind::Date => "date",
-                                FieldKind::Boolean => "boolean", FieldKind::Choice => "choice",
-                            },
-                            label => x.label.get(ui.lang),
-                            required => x.required,
-                            value => posted.get(&x.id).cloned().or_else(|| c.data.0.get(&x.id).map(value_text)),
-                            options => x.options.iter().map(|o| context! { id => o.id.clone(), label => o.label.get(ui.lang) }).collect::<Vec<_>>(),
-                            error => ui.error_map(errors).remove(&x.id),
-                        }
-                    })
-                    .collect()
+                crate::apply::field_views(
+                    f,
+                    ui,
+                    |id| posted.get(id).cloned().or_else(|| c.data.0.get(id).map(value_text)),
+                    errors,
+                )
             })
             .unwrap_or_default();
         current = Some(context! {
@@ -345,9 +333,23 @@ pub async fn complete(
     }
     let outcome = posted.get("outcome").cloned().unwrap_or_default();
     let comment = posted.get("comment").cloned().unwrap_or_default();
-    // The decision and its audit entry: one transaction.
+    // A document the outcome issues is made and signed first (the slow
+    // work), then filed with the decision.
+    let (issued, refused) = if t.assignee == Some(who.staff.account) {
+        match issue_for_outcome(&state, &tenant, &who, &def, &c, &t.step, &outcome, &posted).await
+        {
+            Ok(issued) => (issued, None),
+            Err(AppError(Error::Validation(errs))) => (None, Some(errs)),
+            Err(e) => return Err(e),
+        }
+    } else {
+        (None, None)
+    };
+    // The decision, its document and its audit entry: one transaction.
     let mut tx = tenant.db.begin().await?;
-    let result = if outcome.is_empty() {
+    let result = if let Some(errs) = refused {
+        Err(Error::Validation(errs))
+    } else if outcome.is_empty() {
         Err(Error::Validation(vec![FieldError::new(
             "outcome", "required",
         )]))
@@ -365,23 +367,39 @@ pub async fn complete(
             )
             .await
     };
-    match result {
-        Ok(()) => {
-            crate::auth::record_in(
-                &mut tx,
-                &tenant,
-                who.user
-                    .audit(peer, "task_completed")
-                    .record(format!("case:{}", t.case_id))
-                    .detail(json!({"task": id, "step": t.step, "outcome": outcome})),
-            )
-            .await?;
-            tx.commit().await?;
-            Ok(Redirect::to("/staff/agenda?done=completed").into_response())
+    let result = match (result, &issued) {
+        (Ok(()), Some(signed)) => {
+            crate::issue::save(&state, &mut tx, &tenant, signed, &who.staff.actor()).await
         }
-        Err(Error::Validation(errs)) => {
-            // Nothing was changed: let the transaction go before the page.
+        (r, _) => r,
+    };
+    let result = match result {
+        Ok(()) => {
+            let entry = who
+                .user
+                .audit(peer, "task_completed")
+                .record(format!("case:{}", t.case_id))
+                .detail(json!({"task": id, "step": t.step, "outcome": outcome,
+                    "document": issued.as_ref().map(|s| s.document.id)}));
+            match crate::auth::record_in(&mut tx, &tenant, entry).await {
+                Ok(()) => tx.commit().await.map_err(Error::from),
+                Err(e) => Err(e.0),
+            }
+        }
+        // Nothing was changed: let the transaction go before any page.
+        Err(e) => {
             drop(tx);
+            Err(e)
+        }
+    };
+    if result.is_err()
+        && let Some(signed) = &issued
+    {
+        crate::issue::discard(&state, signed).await;
+    }
+    match result {
+        Ok(()) => Ok(Redirect::to("/staff/agenda?done=completed").into_response()),
+        Err(Error::Validation(errs)) => {
             let (s, h) = case_page(
                 &state,
                 &ui,
@@ -397,6 +415,71 @@ pub async fn complete(
             Ok(crate::error::rendered_page(s, h))
         }
         Err(e) => Err(AppError(e)),
+    }
+}
+
+/// The document the chosen outcome issues, rendered from the case and
+/// the task's form and signed as the member of staff; `None` when the
+/// outcome issues none or the form does not read (the completion then
+/// answers with the form's errors).
+#[allow(clippy::too_many_arguments)]
+async fn issue_for_outcome(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    who: &StaffMember,
+    def: &dimos_workflow::Definition,
+    c: &query::CaseRow,
+    step: &str,
+    outcome: &str,
+    posted: &BTreeMap<String, String>,
+) -> Result<Option<crate::issue::Signed>> {
+    let Some(Step::Task(task)) = def.step(step) else {
+        return Ok(None);
+    };
+    let Some(doc_id) = task
+        .outcomes
+        .iter()
+        .find(|o| o.id == outcome)
+        .and_then(|o| o.issues.as_deref())
+    else {
+        return Ok(None);
+    };
+    let Some((module, doc)) = state.modules().iter().find_map(|m| {
+        m.documents
+            .iter()
+            .find(|d| d.id == doc_id)
+            .map(|d| (m, *d))
+    }) else {
+        return Err(Error::internal(format!("no module issues {doc_id}")).into());
+    };
+    let mut data = c.data.0.clone();
+    if let Some(form) = task.form.as_deref().and_then(|f| def.form(f)) {
+        match form.parse(posted) {
+            Ok(values) => data.extend(values),
+            Err(_) => return Ok(None),
+        }
+    }
+    let settings = crate::settings::effective_value(tenant, module.id, &module.config).await?;
+    let signer = who.staff.actor();
+    let input = crate::issue::IssueInput {
+        municipality: tenant.tenant.name(dimos_kernel::Locale::El),
+        applicant_name: &c.applicant_name,
+        protocol: c.protocol_label(),
+        data: &data,
+        settings: &settings,
+        signer_name: &signer.name,
+        issued_on: dimos_kernel::clock::local_date(state.workflow().now()),
+    };
+    let rendered = (doc.render)(&input)?;
+    // Without a signing certificate the outcome cannot be chosen: said on
+    // the form, where the person can see why.
+    match crate::issue::store_and_sign(state, tenant, CaseId(c.id), doc.id, rendered, &signer).await
+    {
+        Ok(signed) => Ok(Some(signed)),
+        Err(Error::Conflict(code @ "no-signing-certificate")) => {
+            Err(Error::Validation(vec![FieldError::new("outcome", code)]).into())
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
