@@ -19,6 +19,7 @@ mod access;
 mod auth;
 mod auth_faults;
 mod browser;
+mod certificates;
 mod case_pages;
 mod crawl;
 mod diagram;

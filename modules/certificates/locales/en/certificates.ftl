@@ -1,0 +1,15 @@
+certificates-name = Registry certificates
+certificates-description = Certificate of family status and certificate of permanent residence, digitally signed.
+certificates-intro = Ask the municipal registry for a certificate without coming to the town hall. You receive it digitally signed on your application's page.
+certificates-kinds = What you can ask for
+certificates-family-status = Certificate of family status (the members of your family share)
+certificates-residence = Certificate of permanent residence
+certificates-how = How it works
+certificates-how-apply = You fill in the application and get a protocol number.
+certificates-how-check = A clerk checks the file and asks you for anything missing.
+certificates-how-issue = The certificate is issued with a digital signature and you download it from the application's page.
+certificates-verified = You need a verified account, because the certificate holds personal data.
+certificates-start = Apply
+certificates-setting-signatory_title = The signatory's title, as printed on the certificate
+certificates-setting-footer = Note at the foot (validity, use)
+certificates-setting-show_purpose = Print the purpose the citizen stated
