@@ -21,10 +21,10 @@ async fn every_protected_route_with_every_role(b: Backend) {
     tenant_with_staff(&app, "alpha", "Άλφα").await;
     let modules = dimos_web::module::Modules::new(Options::default().modules).unwrap();
     let catalog = dimos_web::access::build_catalog(&modules).unwrap();
-    assert!(!dimos_web::staff::PROTECTED_ROUTES.is_empty());
+    assert!(!dimos_pages::staff::PROTECTED_ROUTES.is_empty());
 
     // Anonymous: sent to sign in, never served.
-    for (method, path, _, _) in dimos_web::staff::PROTECTED_ROUTES {
+    for (method, path, _, _) in dimos_pages::staff::PROTECTED_ROUTES {
         let m: reqwest::Method = method.to_uppercase().parse().unwrap();
         let res = app.req(m, "alpha.localhost", path).send().await.unwrap();
         assert_eq!(res.status(), 303, "{method} {path} anonymous");
@@ -41,7 +41,7 @@ async fn every_protected_route_with_every_role(b: Backend) {
             .get(&browser.url("alpha.localhost", "/account"))
             .await;
         let csrf = dimos_it::csrf_of(&page.text().await.unwrap());
-        for (method, path, perm, or) in dimos_web::staff::PROTECTED_ROUTES {
+        for (method, path, perm, or) in dimos_pages::staff::PROTECTED_ROUTES {
             let expected = role.is_some_and(|r| {
                 let has = &catalog.roles[r].permissions;
                 has.contains(*perm) || or.iter().any(|p| has.contains(*p))

@@ -71,7 +71,10 @@ async fn a_certificate_is_applied_for_checked_issued_signed_and_downloaded(b: Ba
     assert_eq!(status, 200, "{html}");
     let (status, form) = page(&mut citizen, &host, &link(&html, "/certificates/apply")).await;
     assert_eq!(status, 200, "{form}");
-    assert!(form.contains("Πιστοποιητικό οικογενειακής κατάστασης"), "{form}");
+    assert!(
+        form.contains("Πιστοποιητικό οικογενειακής κατάστασης"),
+        "{form}"
+    );
     let (csrf, submission) = (csrf_of(&form), value_of(&form, "_submission"));
 
     // Missing and bad answers come back on the form, nothing filed.
@@ -124,7 +127,10 @@ async fn a_certificate_is_applied_for_checked_issued_signed_and_downloaded(b: Ba
     let issue = [
         ("outcome", "issued"),
         ("registry_entry", "Δημοτολόγιο Άλφα, μερίδα 1234"),
-        ("certified", "Μαρία Παπαδοπούλου, σύζυγος\nΝίκος Παπαδόπουλος, τέκνο"),
+        (
+            "certified",
+            "Μαρία Παπαδοπούλου, σύζυγος\nΝίκος Παπαδόπουλος, τέκνο",
+        ),
     ];
     let (status, html) = complete(&mut clerk, &host, &case, &task, &issue).await;
     assert_eq!(status, 422, "{html}");
@@ -159,9 +165,7 @@ async fn a_certificate_is_applied_for_checked_issued_signed_and_downloaded(b: Ba
         .chars()
         .take(14)
         .collect();
-    let (res, _) = citizen
-        .get(&citizen.url(&host, &doc))
-        .await;
+    let (res, _) = citizen.get(&citizen.url(&host, &doc)).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "application/pdf");
     let pdf = res.bytes().await.unwrap().to_vec();
@@ -189,7 +193,10 @@ async fn a_certificate_is_applied_for_checked_issued_signed_and_downloaded(b: Ba
     let audited: i64 = app
         .sql_value("SELECT COUNT(*) FROM audit_log WHERE action = 'task_completed'")
         .await;
-    assert_eq!(audited, 2, "each decision audited once, the refused one not");
+    assert_eq!(
+        audited, 2,
+        "each decision audited once, the refused one not"
+    );
 
     // Another municipality: the same case and document are not there.
     let mut other = person(&app, "beta.localhost", "citizen-verified").await;
@@ -207,7 +214,12 @@ async fn the_admin_changes_the_settings_on_the_generated_page(b: Backend) {
     let (_, hub) = page(&mut admin, &host, "/staff").await;
     let (status, list) = page(&mut admin, &host, &link(&hub, "/admin/settings")).await;
     assert_eq!(status, 200, "{list}");
-    let (status, form) = page(&mut admin, &host, &link(&list, "/admin/settings/certificates")).await;
+    let (status, form) = page(
+        &mut admin,
+        &host,
+        &link(&list, "/admin/settings/certificates"),
+    )
+    .await;
     assert_eq!(status, 200, "{form}");
     // The operator's default is shown as the default.
     assert!(form.contains("Ο Προϊστάμενος Δημοτολογίου"), "{form}");
@@ -234,9 +246,7 @@ async fn the_admin_changes_the_settings_on_the_generated_page(b: Backend) {
     .await;
     assert_eq!(status, 422, "the schema's own check: {html}");
     assert!(html.contains("f-footer-error"), "{html}");
-    let stored: i64 = app
-        .sql_value("SELECT COUNT(*) FROM module_settings")
-        .await;
+    let stored: i64 = app.sql_value("SELECT COUNT(*) FROM module_settings").await;
     assert_eq!(stored, 0, "nothing saved from a refused form");
 
     let (status, url, html) = post(
@@ -244,7 +254,10 @@ async fn the_admin_changes_the_settings_on_the_generated_page(b: Backend) {
         &host,
         "/admin/settings/certificates",
         &csrf,
-        &[("signatory_title", "Η Ληξίαρχος"), ("show_purpose", "false")],
+        &[
+            ("signatory_title", "Η Ληξίαρχος"),
+            ("show_purpose", "false"),
+        ],
     )
     .await;
     assert_eq!(status, 200, "{html}");

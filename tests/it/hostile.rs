@@ -390,7 +390,7 @@ async fn every_route_and_every_form_field_refuses_hostile_input_cleanly(b: Backe
         crate::parking::apply(&app, &mut citizen, host, "ΙΚΑ1234").await;
         submit(&mut citizen, host, "Αίτημα για τον κρατήρα").await;
     }
-    let table = dimos_web::router::route_table(&app.state);
+    let table = dimos_pages::router::route_table(&app.state);
     let corpus = corpus();
     // Route parameters and queries get the sharpest part of the corpus;
     // form fields get all of it.
@@ -542,7 +542,7 @@ async fn every_route_and_every_form_field_refuses_hostile_input_cleanly(b: Backe
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_route_table_lists_every_kind_of_route() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let t = dimos_web::router::route_table(&app.state);
+    let t = dimos_pages::router::route_table(&app.state);
     for p in [
         "/",
         "/auth/callback",

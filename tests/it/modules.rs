@@ -255,3 +255,71 @@ async fn every_tenant_owned_table_is_declared_and_keyed_by_tenant(b: Backend) {
         "{problems:?}"
     );
 }
+
+/// `module_files!()` gathers each module's folder by its conventions: the
+/// id from the package name, migrations numbered from 1 without gaps with
+/// both dialects, both languages, templates in the module's namespace,
+/// workflows named by their file; what the folder holds, the descriptor
+/// holds.
+#[test]
+fn module_files_gathers_each_modules_folder() {
+    let root = dimos_it::workspace_root().join("modules");
+    for m in dimos_it::Options::default().modules {
+        let dir = root.join(m.id);
+        let count = |sub: &str, ext: &str| {
+            walk(&dir.join(sub))
+                .iter()
+                .filter(|p| p.extension().is_some_and(|e| e == ext))
+                .count()
+        };
+        let versions: Vec<i64> = m.migrations.iter().map(|x| x.version).collect();
+        assert_eq!(
+            versions,
+            (1..=i64::try_from(versions.len()).unwrap()).collect::<Vec<_>>(),
+            "{}",
+            m.id
+        );
+        assert_eq!(m.migrations.len(), count("migrations/postgres", "sql"));
+        assert!(
+            m.migrations
+                .iter()
+                .all(|x| !x.postgres.is_empty() && !x.sqlite.is_empty())
+        );
+        assert_eq!(m.translations.len(), count("locales", "ftl"), "{}", m.id);
+        for l in [dimos_kernel::Locale::El, dimos_kernel::Locale::En] {
+            assert!(
+                m.translations.iter().any(|t| t.locale == l),
+                "{} {l:?}",
+                m.id
+            );
+        }
+        assert_eq!(m.templates.len(), count("templates", "html"), "{}", m.id);
+        assert!(
+            m.templates
+                .iter()
+                .all(|(n, s)| n.starts_with(&format!("{}/", m.id)) && !s.is_empty())
+        );
+        assert_eq!(m.workflows.len(), count("workflows", "toml"), "{}", m.id);
+        for w in m.workflows {
+            assert!(
+                dir.join(format!("workflows/{}.toml", w.id)).is_file(),
+                "{}",
+                w.id
+            );
+        }
+        assert_eq!(m.name_key, format!("{}-name", m.id));
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

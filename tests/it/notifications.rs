@@ -615,7 +615,7 @@ async fn staff_get_one_morning_digest_of_new_and_overdue_tasks(b: Backend) {
     submit(&mut citizen, &host, "Δεύτερη").await;
     let digests = |app: &TestApp| {
         let state = app.state.clone();
-        async move { dimos_web::notify::send_digests(&state).await.unwrap() }
+        async move { dimos_pages::notify::send_digests(&state).await.unwrap() }
     };
     // The technical employee works on tasks; the admin does not.
     assert_eq!(digests(&app).await, 1);

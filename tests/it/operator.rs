@@ -242,7 +242,7 @@ async fn console_is_loopback_only(b: Backend) {
         .await
         .unwrap();
     let remote: SocketAddr = "203.0.113.9:40000".parse().unwrap();
-    let router = dimos_web::build_router(app.state().clone()).layer(MockConnectInfo(remote));
+    let router = dimos_pages::build_router(app.state().clone()).layer(MockConnectInfo(remote));
     let req = |host: &str, path: &str| {
         axum::http::Request::builder()
             .uri(path)

@@ -79,7 +79,7 @@ async fn no_route_shows_one_municipality_s_records_on_another_s_host(b: Backend)
     let ids: Vec<String> = ids.into_iter().collect();
     assert!(ids.len() >= 5, "Beta's records give ids to try: {ids:?}");
 
-    let table = dimos_web::router::route_table(&app.state);
+    let table = dimos_pages::router::route_table(&app.state);
     // The control: on Beta's own host its admin meets the markers through
     // these very ids and routes, so a missing marker below means no leak,
     // not a probe that looks for the wrong thing.

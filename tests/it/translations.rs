@@ -14,8 +14,9 @@ fn every_key_a_template_names_is_translated() {
     let literal = regex::Regex::new(r#"(=\s*)?["']([a-z0-9]+(?:-[a-z0-9]+)*)["']"#).unwrap();
     let list = regex::Regex::new(r"\[[^\]]*\]").unwrap();
     let mut missing = vec![];
-    let templates = dimos_web::ui::PLATFORM_TEMPLATES
+    let templates = dimos_web::ui::SHELL_TEMPLATES
         .iter()
+        .chain(dimos_pages::TEMPLATES.iter())
         .chain(modules.iter().flat_map(|m| m.templates.iter()));
     let mut checked = 0;
     for (name, src) in templates {

@@ -9,7 +9,7 @@
 use axum::Router;
 use axum::routing::get;
 use dimos_kernel::{Error, FieldError};
-use dimos_web::issue::{IssueInput, IssuedDocument, Issued};
+use dimos_web::issue::{IssueInput, Issued, IssuedDocument};
 use dimos_web::module::ConfigSchema;
 use dimos_web::{ModuleConfig, ModuleDescriptor, Result, Ui};
 use minijinja::context;
@@ -41,14 +41,17 @@ impl Default for Settings {
 
 impl ModuleConfig for Settings {
     fn check(&self) -> Vec<FieldError> {
-        [("signatory_title", &self.signatory_title, 120), ("footer", &self.footer, 500)]
-            .into_iter()
-            .filter(|(_, v, max)| v.trim().is_empty() || v.chars().count() > *max)
-            .map(|(f, v, max)| match v.trim().is_empty() {
-                true => FieldError::new(f, "required"),
-                false => FieldError::new(f, "too-long").with_detail(max.to_string()),
-            })
-            .collect()
+        [
+            ("signatory_title", &self.signatory_title, 120),
+            ("footer", &self.footer, 500),
+        ]
+        .into_iter()
+        .filter(|(_, v, max)| v.trim().is_empty() || v.chars().count() > *max)
+        .map(|(f, v, max)| match v.trim().is_empty() {
+            true => FieldError::new(f, "required"),
+            false => FieldError::new(f, "too-long").with_detail(max.to_string()),
+        })
+        .collect()
     }
 }
 
@@ -56,7 +59,10 @@ pub fn descriptor() -> ModuleDescriptor {
     ModuleDescriptor {
         routes,
         config: ConfigSchema::of::<Settings>(),
-        documents: &[IssuedDocument { id: "certificates.certificate", render }],
+        documents: &[IssuedDocument {
+            id: "certificates.certificate",
+            render,
+        }],
         ..dimos_web::module_files!()
     }
 }
@@ -98,7 +104,7 @@ pub fn render(i: &IssueInput<'_>) -> std::result::Result<Issued, Error> {
         d.paragraph(line.trim());
     }
     d.space();
-    if i.settings.get("show_purpose").and_then(|v| v.as_bool()).unwrap_or(true) {
+    if i.setting("show_purpose") != "false" {
         d.field("Χορηγείται για", &i.text("purpose"));
     }
     d.field("Ημερομηνία έκδοσης", &i.issued_on.format("%d/%m/%Y").to_string())

@@ -17,9 +17,7 @@ use dimos_kernel::{Error, FieldError};
 use dimos_web::auth::{CurrentUser, Posted};
 use dimos_web::extract::Json;
 use dimos_web::module::ConfigSchema;
-use dimos_web::{
-    AppState, CurrentTenant, ModuleConfig, ModuleDescriptor, Result, Ui,
-};
+use dimos_web::{AppState, CurrentTenant, ModuleConfig, ModuleDescriptor, Result, Ui};
 use dimos_workflow::{HookInput, NewCase};
 use minijinja::context;
 use sea_query::{Expr, ExprTrait, Iden, Order};

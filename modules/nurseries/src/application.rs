@@ -187,7 +187,7 @@ impl RawApplication {
                 },
             ));
         }
-        let mobile = match dimos_web::notify::greek_mobile(&self.mobile) {
+        let mobile = match dimos_web::contact::greek_mobile(&self.mobile) {
             Ok(m) => m,
             Err(e) => {
                 errors.push(e);

@@ -42,7 +42,7 @@ async fn render_form(
     year: &catalogue::Year,
     csrf: &str,
     raw: &RawApplication,
-    kept: &[dimos_web::cases::documents::Kept],
+    kept: &[dimos_web::uploads::Kept],
     errors: &[FieldError],
     status: StatusCode,
     saved: bool,
@@ -155,13 +155,13 @@ pub(crate) async fn apply(
     let year = open_year(&state, &t).await?;
     let def = state.workflow().effective(&t.db, PROCESS).await?;
     let kinds: Vec<&str> = def.documents.iter().map(|d| d.id.as_str()).collect();
-    let form = dimos_web::cases::documents::receive_form(&state, &user, form, &kinds).await?;
+    let form = dimos_web::uploads::receive_form(&state, &user, form, &kinds).await?;
     let mut raw = RawApplication::default();
     for (name, value) in &form.fields {
         raw.set(name, value.clone());
     }
     let action = form.get("action").unwrap_or("").to_owned();
-    let actor = dimos_web::cases::citizen_actor(&user);
+    let actor = dimos_web::people::citizen_actor(&user);
     let kept = form.kept(&t, &actor).await?;
     let mut form = form;
     let parent = user.acting_for().0;
@@ -225,7 +225,7 @@ pub(crate) async fn apply(
     // Messages about this application reach the mobile typed here, unless
     // the parent chose another (before the case starts: its first message
     // is the protocol number).
-    dimos_web::notify::remember_mobile(&t.db, parent, &a.mobile).await?;
+    dimos_web::contact::remember_mobile(&t.db, parent, &a.mobile).await?;
     data.insert("children".into(), child_names.join(", ").into());
     data.insert("stations".into(), station_names.join(" → ").into());
     data.insert("points".into(), Value::from(score.total));
@@ -285,15 +285,7 @@ pub(crate) async fn apply(
     let sent_now: Vec<String> = form.files.iter().map(|(k, _, _)| k.clone()).collect();
     form.attach_all(&state, &t, started.case_id.0, &actor)
         .await?;
-    dimos_web::cases::documents::adopt_kept(
-        &state,
-        &t,
-        started.case_id.0,
-        &kept,
-        &sent_now,
-        &actor,
-    )
-    .await?;
+    dimos_web::uploads::adopt_kept(&state, &t, started.case_id.0, &kept, &sent_now, &actor).await?;
     Ok(Redirect::to(&format!(
         "/nurseries/applications/{}?done=submitted",
         started.case_id

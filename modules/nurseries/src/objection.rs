@@ -48,8 +48,7 @@ pub(crate) async fn object(
     if !may_object(&state, &t, &row).await? {
         return Err(Error::Conflict("nursery-objections-closed").into());
     }
-    let form =
-        dimos_web::cases::documents::receive_form(&state, &user, form, &["evidence"]).await?;
+    let form = dimos_web::uploads::receive_form(&state, &user, form, &["evidence"]).await?;
     let text = form.get("objection").unwrap_or("").to_owned();
     let mut problems = form.errors.clone();
     let text = text.trim().to_owned();
@@ -93,7 +92,7 @@ pub(crate) async fn object(
             },
         )
         .await?;
-    let actor = dimos_web::cases::citizen_actor(&user);
+    let actor = dimos_web::people::citizen_actor(&user);
     form.attach_all(&state, &t, started.case_id.0, &actor)
         .await?;
     Ok(Redirect::to(&format!("/cases/{}?done=submitted", started.case_id)).into_response())

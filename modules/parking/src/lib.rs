@@ -21,12 +21,10 @@ use dimos_db::migrate::TenantTable;
 use dimos_kernel::{Error, FieldError};
 use dimos_web::access::Authorized;
 use dimos_web::auth::{Button, Posted, Verified};
-use dimos_web::cases::StaffMember;
 use dimos_web::extract::Peer;
 use dimos_web::module::{ConfigSchema, SettingsPage, StaffPage};
-use dimos_web::{
-    AppState, CurrentTenant, ModuleConfig, ModuleDescriptor, Result, Ui,
-};
+use dimos_web::people::StaffMember;
+use dimos_web::{AppState, CurrentTenant, ModuleConfig, ModuleDescriptor, Result, Ui};
 use dimos_workflow::query;
 use dimos_workflow::{CaseId, NewCase, TaskId};
 use minijinja::context;
@@ -83,9 +81,7 @@ impl ModuleConfig for ParkingConfig {
 }
 
 /// The tenant-owned tables this module's migrations create.
-const TENANT_TABLES: &[TenantTable] = &[
-    TenantTable::personal("parking_permits"),
-];
+const TENANT_TABLES: &[TenantTable] = &[TenantTable::personal("parking_permits")];
 
 pub fn descriptor() -> ModuleDescriptor {
     ModuleDescriptor {
@@ -172,7 +168,7 @@ pub(crate) async fn render_check(
     documents: &[dimos_workflow::definition::DocumentSpec],
     csrf: &str,
     values: &RawApplication,
-    kept: &[dimos_web::cases::documents::Kept],
+    kept: &[dimos_web::uploads::Kept],
     errors: &[FieldError],
     status: StatusCode,
 ) -> Result<Response> {
@@ -217,7 +213,7 @@ async fn apply(
 ) -> Result<Response> {
     let def = state.workflow().effective(&t.db, PROCESS).await?;
     let kinds: Vec<&str> = def.documents.iter().map(|d| d.id.as_str()).collect();
-    let form = dimos_web::cases::documents::receive_form(&state, &user, form, &kinds).await?;
+    let form = dimos_web::uploads::receive_form(&state, &user, form, &kinds).await?;
     let mut raw = RawApplication::default();
     for (name, value) in &form.fields {
         let value = value.clone();
@@ -232,7 +228,7 @@ async fn apply(
             _ => {}
         }
     }
-    let actor = dimos_web::cases::citizen_actor(&user);
+    let actor = dimos_web::people::citizen_actor(&user);
     let kept = form.kept(&t, &actor).await?;
     let mut form = form;
     let file_errors = std::mem::take(&mut form.errors);
@@ -268,7 +264,7 @@ async fn apply(
     // Messages about this case reach the mobile typed here, unless the
     // citizen chose another (before the case starts: its first message is
     // the protocol number).
-    dimos_web::notify::remember_mobile(&t.db, user.acting_for().0, a.mobile.as_str()).await?;
+    dimos_web::contact::remember_mobile(&t.db, user.acting_for().0, a.mobile.as_str()).await?;
     let started = state
         .workflow()
         .start(
@@ -290,15 +286,7 @@ async fn apply(
     let sent_now: Vec<String> = form.files.iter().map(|(k, _, _)| k.clone()).collect();
     form.attach_all(&state, &t, started.case_id.0, &actor)
         .await?;
-    dimos_web::cases::documents::adopt_kept(
-        &state,
-        &t,
-        started.case_id.0,
-        &kept,
-        &sent_now,
-        &actor,
-    )
-    .await?;
+    dimos_web::uploads::adopt_kept(&state, &t, started.case_id.0, &kept, &sent_now, &actor).await?;
     drafts.clear(steps::DRAFT).await?;
     Ok(Redirect::to(&format!("/cases/{}?done=submitted", started.case_id)).into_response())
 }
@@ -449,7 +437,10 @@ async fn issue(
         CaseId(permit.case_id),
         "permit",
         dimos_web::issue::Issued {
-            file_name: format!("Άδεια στάθμευσης {}.pdf", permit.card_number.replace('/', "-")),
+            file_name: format!(
+                "Άδεια στάθμευσης {}.pdf",
+                permit.card_number.replace('/', "-")
+            ),
             bytes,
         },
         &signer,

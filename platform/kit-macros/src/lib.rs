@@ -26,7 +26,9 @@ pub fn module_files(input: TokenStream) -> TokenStream {
         return error("module_files!() takes no arguments");
     }
     match expand() {
-        Ok(code) => code.parse().unwrap_or_else(|_| error("module_files!: bad expansion")),
+        Ok(code) => code
+            .parse()
+            .unwrap_or_else(|_| error("module_files!: bad expansion")),
         Err(e) => error(&e),
     }
 }

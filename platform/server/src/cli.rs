@@ -224,7 +224,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             let (store, objects, signing) = audit_parts(&config).await?;
             let mut n = 0;
             for t in store.list().await? {
-                if dimos_web::audit_heads::publish_one(
+                if dimos_pages::audit_heads::publish_one(
                     objects.as_ref(),
                     &signing,
                     &store.tenant_db(t.id),
@@ -252,7 +252,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             for t in tenants {
                 let tdb = store.tenant_db(t.id);
                 let report = dimos_identity::AuditLog::verify(&tdb).await?;
-                let heads = dimos_web::audit_heads::check(objects.as_ref(), &signing, &tdb).await?;
+                let heads =
+                    dimos_pages::audit_heads::check(objects.as_ref(), &signing, &tdb).await?;
                 match report.broken_at {
                     None => println!("{}: {} entries, chain intact", t.slug(), report.entries),
                     Some(seq) => {

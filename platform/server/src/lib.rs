@@ -54,8 +54,6 @@ pub async fn connect_and_migrate(config: &Config, modules: &Modules) -> anyhow::
     Ok(db)
 }
 
-/// The workflow engine over every module's process definitions; a
-
 /// The documents a definition's outcomes issue that no module declares.
 fn unknown_documents(modules: &Modules, d: &dimos_workflow::Definition) -> Vec<String> {
     d.steps
@@ -73,6 +71,7 @@ fn unknown_documents(modules: &Modules, d: &dimos_workflow::Definition) -> Vec<S
         .collect()
 }
 
+/// The workflow engine over every module's process definitions; a
 /// definition error stops start-up with the path of each problem.
 pub fn build_engine(
     clock: SharedClock,
@@ -87,7 +86,10 @@ pub fn build_engine(
             match dimos_workflow::Definition::parse_toml(w.source) {
                 Ok(d) => {
                     problems.extend(unknown_documents(modules, &d).into_iter().map(|doc| {
-                        format!("{}/{}: an outcome issues {doc:?}, which no module declares", m.id, w.id)
+                        format!(
+                            "{}/{}: an outcome issues {doc:?}, which no module declares",
+                            m.id, w.id
+                        )
                     }));
                     defs.push((m.id.to_owned(), d));
                 }
@@ -309,8 +311,9 @@ impl Application {
         );
         let translator =
             Arc::new(dimos_web::ui::build_translator(&modules).map_err(anyhow::Error::msg)?);
-        let templates = dimos_web::ui::build_templates(&modules, translator.clone())
-            .map_err(anyhow::Error::msg)?;
+        let templates =
+            dimos_web::ui::build_templates(&modules, translator.clone(), dimos_pages::TEMPLATES)
+                .map_err(anyhow::Error::msg)?;
         let db = connect_and_migrate(&config, &modules).await?;
         let store = TenantStore::new(db.clone());
         let catalog =
@@ -398,7 +401,7 @@ impl Application {
         })?);
         engine.add_sink(Arc::new(dimos_notify::NotificationSink {
             templates: mail_templates.clone(),
-            directory: Arc::new(dimos_web::notify::WebDirectory {
+            directory: Arc::new(dimos_pages::notify::WebDirectory {
                 registry: registry.clone(),
                 config: config.clone(),
                 services: engine
@@ -498,12 +501,12 @@ impl Application {
                 "staff digests",
                 move || {
                     let state = state.clone();
-                    async move { dimos_web::notify::send_digests(&state).await.map(drop) }
+                    async move { dimos_pages::notify::send_digests(&state).await.map(drop) }
                 },
             )
         };
         // Audit chain heads, published where the database cannot reach
-        // (see dimos_web::audit_heads); idempotent on every replica.
+        // (see dimos_pages::audit_heads); idempotent on every replica.
         let heads_task = {
             let state = state.clone();
             dimos_db::background::spawn_every(
@@ -511,7 +514,7 @@ impl Application {
                 "audit head publication",
                 move || {
                     let state = state.clone();
-                    async move { dimos_web::audit_heads::publish(&state).await.map(drop) }
+                    async move { dimos_pages::audit_heads::publish(&state).await.map(drop) }
                 },
             )
         };
@@ -572,9 +575,9 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let grace = Duration::from_secs(self.state.config().http.shutdown_grace_secs);
-        let router = dimos_web::build_router(self.state.clone());
+        let router = dimos_pages::build_router(self.state.clone());
         let metrics_server = self.metrics_listener.map(|l| {
-            let app = dimos_web::router::metrics_router(self.state.clone());
+            let app = dimos_pages::router::metrics_router(self.state.clone());
             tokio::spawn(async move {
                 if let Err(e) = axum::serve(l, app).await {
                     tracing::error!(error = %e, "metrics listener stopped");

@@ -52,7 +52,7 @@ where
                 let state = AppState::from_ref(state);
                 Ok(CurrentTenant {
                     tenant: t.clone(),
-                    db: state.tenant_db(t.id),
+                    db: state.scoped(t.id),
                 })
             }
             Some(HostMatch::Tenant(_)) => Err(Error::TenantSuspended.into()),
@@ -172,30 +172,8 @@ fn hostile_string(v: &serde_json::Value) -> Option<crate::edge::Refused> {
     }
 }
 
-/// URL-encoded form body, with the same error mapping as [`Json`]. Not
-/// for pages of ours: those take [`crate::auth::Posted`], which checks the
-/// CSRF token first. Only forms with their own proof use this (the
-/// operator console's token, the development provider's protocol posts,
-/// signing out without a session).
-pub(crate) struct Form<T>(pub T);
-
-impl<S, T> axum::extract::FromRequest<S> for Form<T>
-where
-    S: Send + Sync,
-    T: serde::de::DeserializeOwned,
-{
-    type Rejection = AppError;
-
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, AppError> {
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|e| AppError(Error::from_status(e.status().as_u16())))?;
-        parse_form(&bytes).map(Form)
-    }
-}
-
 /// A URL-encoded body as `T`; a field that does not fit is a 422 naming it.
-pub(crate) fn parse_form<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+pub fn parse_form<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(bytes));
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

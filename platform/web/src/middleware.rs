@@ -63,13 +63,13 @@ fn choose_lang(headers: &HeaderMap, json: bool) -> Locale {
     Locale::El
 }
 
-pub(crate) fn host_of(req: &Request) -> String {
+pub fn host_of(req: &Request) -> String {
     host_from(req.headers(), req.uri())
 }
 
 /// The host a request is for: the Host header, or the request target's
 /// authority (HTTP/2 sends `:authority` instead).
-pub(crate) fn host_from(headers: &HeaderMap, uri: &axum::http::Uri) -> String {
+pub fn host_from(headers: &HeaderMap, uri: &axum::http::Uri) -> String {
     headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())

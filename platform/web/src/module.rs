@@ -5,8 +5,8 @@
 
 use crate::state::AppState;
 use axum::Router;
-use dimos_db::migrate::MigrationSet;
 pub use dimos_db::migrate::Migration;
+use dimos_db::migrate::MigrationSet;
 use dimos_kernel::FieldError;
 pub use dimos_kernel::Locale;
 pub use dimos_kernel::i18n::FtlSource;

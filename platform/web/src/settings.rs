@@ -55,12 +55,8 @@ fn merged(t: &CurrentTenant, module: &str, overrides: Map<String, Value>) -> Map
 /// the defaults in silence.
 pub async fn effective<T: ModuleConfig>(t: &CurrentTenant, module: &str) -> Result<T, Error> {
     let all = merged(t, module, overrides(&t.db, module).await?);
-    serde_json::from_value(Value::Object(all)).map_err(|e| {
-        Error::internal(format!(
-            "{module} settings of {}: {e}",
-            t.tenant.slug()
-        ))
-    })
+    serde_json::from_value(Value::Object(all))
+        .map_err(|e| Error::internal(format!("{module} settings of {}: {e}", t.tenant.slug())))
 }
 
 /// What applies now, as JSON with every default filled in (for code that

@@ -178,16 +178,23 @@ impl AppState {
         &self.inner.metrics
     }
 
-    /// A tenant's handle, for the platform's own extractors and jobs.
-    /// Not public: module code gets its handle from `CurrentTenant`, so it
-    /// cannot name another municipality's data.
+    /// A tenant's handle, for the platform's own pages and jobs (work
+    /// over every tenant). Disallowed elsewhere by `clippy.toml`: module
+    /// code gets its handle from `CurrentTenant`, so it cannot name another
+    /// municipality's data.
+    pub fn tenant_db(&self, tenant: TenantId) -> TenantDb {
+        self.scoped(tenant)
+    }
+
+    /// The same, for this crate's extractors.
     #[allow(clippy::disallowed_methods)]
-    pub(crate) fn tenant_db(&self, tenant: TenantId) -> TenantDb {
+    pub(crate) fn scoped(&self, tenant: TenantId) -> TenantDb {
         TenantDb::new(self.inner.db.clone(), tenant)
     }
 
-    /// Platform-level database access, for the platform crates only.
-    pub(crate) fn db(&self) -> &Db {
+    /// Platform-level database access, for the platform's own pages only
+    /// (health, the operator's console); disallowed elsewhere by `clippy.toml`.
+    pub fn db(&self) -> &Db {
         &self.inner.db
     }
 }

@@ -31,110 +31,20 @@ pub const PLATFORM_FTL: &[FtlSource] = &[
     },
 ];
 
-pub const PLATFORM_TEMPLATES: &[(&str, &str)] = &[
+/// The shell's own templates: the layout, the form macros, error pages,
+/// the "verify your account" page and the kit's application page. The
+/// platform's pages bring theirs (`dimos_pages::TEMPLATES`), as modules do.
+pub const SHELL_TEMPLATES: &[(&str, &str)] = &[
     ("layout.html", include_str!("../templates/layout.html")),
     ("macros.html", include_str!("../templates/macros.html")),
-    ("home.html", include_str!("../templates/home.html")),
-    ("portal.html", include_str!("../templates/portal.html")),
     ("error.html", include_str!("../templates/error.html")),
-    (
-        "staff/verify.html",
-        include_str!("../templates/staff/verify.html"),
-    ),
-    (
-        "admin/access.html",
-        include_str!("../templates/admin/access.html"),
-    ),
     (
         "verify_needed.html",
         include_str!("../templates/verify_needed.html"),
     ),
-    ("account.html", include_str!("../templates/account.html")),
     (
-        "cases/list.html",
-        include_str!("../templates/cases/list.html"),
-    ),
-    (
-        "cases/show.html",
-        include_str!("../templates/cases/show.html"),
-    ),
-    (
-        "cases/receipt.html",
-        include_str!("../templates/cases/receipt.html"),
-    ),
-    (
-        "staff/hub.html",
-        include_str!("../templates/staff/hub.html"),
-    ),
-    (
-        "staff/agenda.html",
-        include_str!("../templates/staff/agenda.html"),
-    ),
-    (
-        "staff/case.html",
-        include_str!("../templates/staff/case.html"),
-    ),
-    (
-        "staff/search.html",
-        include_str!("../templates/staff/search.html"),
-    ),
-    (
-        "staff/team.html",
-        include_str!("../templates/staff/team.html"),
-    ),
-    (
-        "staff/protocol.html",
-        include_str!("../templates/staff/protocol.html"),
-    ),
-    (
-        "staff/reports.html",
-        include_str!("../templates/staff/reports.html"),
-    ),
-    (
-        "admin/services.html",
-        include_str!("../templates/admin/services.html"),
-    ),
-    (
-        "admin/service.html",
-        include_str!("../templates/admin/service.html"),
-    ),
-    (
-        "admin/notifications.html",
-        include_str!("../templates/admin/notifications.html"),
-    ),
-    (
-        "admin/signing.html",
-        include_str!("../templates/admin/signing.html"),
-    ),
-    ("kit/apply.html", include_str!("../templates/kit/apply.html")),
-    (
-        "admin/settings.html",
-        include_str!("../templates/admin/settings.html"),
-    ),
-    (
-        "admin/module_settings.html",
-        include_str!("../templates/admin/module_settings.html"),
-    ),
-    (
-        "verify/lookup.html",
-        include_str!("../templates/verify/lookup.html"),
-    ),
-    (
-        "verify/show.html",
-        include_str!("../templates/verify/show.html"),
-    ),
-    ("dev_idp.html", include_str!("../templates/dev_idp.html")),
-    (
-        "operator/list.html",
-        include_str!("../templates/operator/list.html"),
-    ),
-    (
-        "operator/form.html",
-        include_str!("../templates/operator/form.html"),
-    ),
-    (
-        "operator/show.html",
-        include_str!("../templates/operator/show.html"),
+        "kit/apply.html",
+        include_str!("../templates/kit/apply.html"),
     ),
 ];
 
@@ -151,11 +61,13 @@ pub fn build_translator(modules: &Modules) -> Result<Translator, String> {
 pub fn build_templates(
     modules: &Modules,
     translator: Arc<Translator>,
+    pages: &'static [(&'static str, &'static str)],
 ) -> Result<Environment<'static>, String> {
     let mut env = Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-    for (name, src) in PLATFORM_TEMPLATES
+    for (name, src) in SHELL_TEMPLATES
         .iter()
+        .chain(pages.iter())
         .chain(modules.iter().flat_map(|m| m.templates.iter()))
     {
         env.add_template(name, src)
@@ -453,6 +365,6 @@ mod tests {
             let key = format!("error-{}", code.replace('_', "-"));
             assert!(t.has(&key) && t.has(&format!("{key}-help")), "{key}");
         }
-        build_templates(&modules, Arc::new(t)).unwrap();
+        build_templates(&modules, Arc::new(t), &[]).unwrap();
     }
 }

@@ -596,7 +596,10 @@ impl Engine {
         let mut q = tdb.select(CaseSubmissions::Table);
         q.column(CaseSubmissions::CaseId)
             .and_where(Expr::col(CaseSubmissions::Submission).eq(key));
-        let (case_id,): (Uuid,) = tdb.fetch_optional(&q).await?.ok_or(Error::Conflict("submission-in-progress"))?;
+        let (case_id,): (Uuid,) = tdb
+            .fetch_optional(&q)
+            .await?
+            .ok_or(Error::Conflict("submission-in-progress"))?;
         let case = crate::query::case(tdb, CaseId(case_id))
             .await?
             .ok_or(Error::NotFound)?;

@@ -1,10 +1,7 @@
 //! HTTP face of the development identity provider, on the base domain at
 //! `/dev-idp`. Mounted only when the provider is on.
 
-use crate::error::{AppError, Rendered, Result};
-use crate::extract::Form;
-use crate::state::AppState;
-use crate::ui::Ui;
+use crate::form::Form;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -14,6 +11,9 @@ use base64::Engine;
 use dimos_identity::dev_provider::{self, DevProvider, OAuthError, TokenRequest};
 use dimos_kernel::Error;
 use dimos_tenancy::HostMatch;
+use dimos_web::error::{AppError, Rendered, Result};
+use dimos_web::state::AppState;
+use dimos_web::ui::Ui;
 use minijinja::context;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -163,7 +163,7 @@ async fn authorize_page(
     let origin = url::Url::parse(&redirect)
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_default();
-    let csp = crate::state::content_security_policy(&[origin]);
+    let csp = dimos_web::state::content_security_policy(&[origin]);
     Ok(([(header::CONTENT_SECURITY_POLICY, csp)], page).into_response())
 }
 

@@ -5,12 +5,6 @@
 //! and the municipality's CA certificate to check it with their own tools.
 
 use super::StaffMember;
-use crate::access::{ManageSigning, SignDocuments, subjects};
-use crate::auth::{Button, CurrentUser, Posted, record_in};
-use crate::error::{AppError, Result};
-use crate::extract::{CurrentTenant, Peer};
-use crate::state::AppState;
-use crate::ui::Ui;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Multipart, Path, Query, State};
@@ -23,6 +17,12 @@ use dimos_identity::accounts;
 use dimos_kernel::{Error, FieldError, TaxId, TenantId};
 use dimos_signing::service::{CertificateInfo, SignatureRecord, normalize_reference};
 use dimos_storage::documents;
+use dimos_web::access::{ManageSigning, SignDocuments, subjects};
+use dimos_web::auth::{Button, CurrentUser, Posted, record_in};
+use dimos_web::error::{AppError, Result};
+use dimos_web::extract::{CurrentTenant, Peer};
+use dimos_web::state::AppState;
+use dimos_web::ui::Ui;
 use futures::StreamExt;
 use minijinja::context;
 use serde::Deserialize;
@@ -43,6 +43,7 @@ pub fn public_routes() -> Router<AppState> {
 /// Creates a newly onboarded municipality's signing CA in the background
 /// (key generation takes a moment); should it fail, it is created on first
 /// use instead.
+#[allow(clippy::disallowed_methods)] // the platform's own page: works across tenants or below them
 pub fn provision(state: &AppState, tenant: TenantId, municipality: String) {
     let state = state.clone();
     tokio::spawn(async move {
@@ -183,7 +184,7 @@ pub async fn signer_status(
         .allowed(
             tenant.tenant.id,
             &subjects(user),
-            <SignDocuments as crate::access::Permission>::ID,
+            <SignDocuments as dimos_web::access::Permission>::ID,
         )
         .await;
     if !may {
@@ -258,14 +259,14 @@ async fn admin_render(
             csrf => user.csrf.clone(),
         },
     )?;
-    Ok(crate::error::rendered_page(status, html))
+    Ok(dimos_web::error::rendered_page(status, html))
 }
 
 pub async fn admin(
     State(state): State<AppState>,
     ui: Ui,
     tenant: CurrentTenant,
-    who: crate::access::Authorized<ManageSigning>,
+    who: dimos_web::access::Authorized<ManageSigning>,
     Query(q): Query<AdminQuery>,
 ) -> Result<Response> {
     admin_render(
@@ -293,7 +294,7 @@ pub async fn issue(
     State(state): State<AppState>,
     ui: Ui,
     tenant: CurrentTenant,
-    who: crate::access::Authorized<ManageSigning>,
+    who: dimos_web::access::Authorized<ManageSigning>,
     peer: Peer,
     Posted(f): Posted<IssueForm>,
 ) -> Result<Response> {
@@ -314,7 +315,7 @@ pub async fn issue(
                     .allowed(
                         tenant.tenant.id,
                         &subj,
-                        <SignDocuments as crate::access::Permission>::ID,
+                        <SignDocuments as dimos_web::access::Permission>::ID,
                     )
                     .await
                 {
@@ -378,7 +379,7 @@ const REASONS: &[&str] = &["key-compromise", "left-office", "superseded", "other
 pub async fn revoke(
     State(state): State<AppState>,
     tenant: CurrentTenant,
-    who: crate::access::Authorized<ManageSigning>,
+    who: dimos_web::access::Authorized<ManageSigning>,
     peer: Peer,
     Posted(f): Posted<RevokeForm>,
 ) -> Result<Response> {
@@ -439,7 +440,7 @@ async fn lookup(ui: Ui, _tenant: CurrentTenant, Query(q): Query<LookupQuery>) ->
         StatusCode::OK
     };
     let html = ui.render("verify/lookup.html", context! { reference => typed, error })?;
-    Ok(crate::error::rendered_page(status, html))
+    Ok(dimos_web::error::rendered_page(status, html))
 }
 
 async fn record_of(
@@ -506,7 +507,7 @@ async fn verify_render(
             max_mb => state.config().storage.max_upload_bytes / 1_048_576,
         },
     )?;
-    Ok(crate::error::rendered_page(status, html))
+    Ok(dimos_web::error::rendered_page(status, html))
 }
 
 async fn verify_page(

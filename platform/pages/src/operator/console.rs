@@ -1,9 +1,6 @@
 use super::OperatorActor;
 use super::{public_url, validation_ctx};
-use crate::error::{AppError, Result};
-use crate::extract::Form;
-use crate::state::AppState;
-use crate::ui::Ui;
+use crate::form::Form;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -13,6 +10,9 @@ use dimos_kernel::{Error, FieldError, LocalizedText};
 use dimos_tenancy::model::{RawBranding, RawDomains, RawModule};
 use dimos_tenancy::store::ApplyMode;
 use dimos_tenancy::{ApplyOutcome, Contact, RawTenant, TenantSpec, TenantStatus};
+use dimos_web::error::{AppError, Result};
+use dimos_web::state::AppState;
+use dimos_web::ui::Ui;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -98,7 +98,7 @@ struct FieldView {
 /// or what was posted).
 fn field_views(
     ui: &Ui,
-    m: &crate::ModuleDescriptor,
+    m: &dimos_web::ModuleDescriptor,
     value: impl Fn(&str) -> String,
 ) -> Vec<FieldView> {
     m.config
@@ -298,7 +298,7 @@ fn render_form(
         },
     )?;
     let mut res = (status, page).into_response();
-    res.extensions_mut().insert(crate::error::Rendered);
+    res.extensions_mut().insert(dimos_web::error::Rendered);
     Ok(res)
 }
 

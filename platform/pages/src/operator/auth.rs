@@ -3,16 +3,17 @@
 //! operator's. Operators manage tenants; no citizen data is reachable here.
 
 use super::OperatorActor;
-use crate::error::{AppError, Result};
-use crate::extract::{Form, Peer};
-use crate::middleware::host_of;
-use crate::state::AppState;
+use crate::form::Form;
 use axum::Router;
 use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use dimos_kernel::Error;
+use dimos_web::error::{AppError, Result};
+use dimos_web::extract::Peer;
+use dimos_web::middleware::host_of;
+use dimos_web::state::AppState;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use tower_sessions::Session;
@@ -45,6 +46,7 @@ fn session_error(e: tower_sessions::session::Error) -> AppError {
     AppError(Error::internal(e))
 }
 
+#[allow(clippy::disallowed_methods)] // the platform's own page: works across tenants or below them
 pub async fn current(
     session: Option<&Session>,
     state: &AppState,
@@ -102,7 +104,7 @@ pub async fn operator_guard(
     // local proxy would make every visitor "loopback").
     let via_proxy = req
         .extensions()
-        .get::<crate::edge::ClientAddr>()
+        .get::<dimos_web::edge::ClientAddr>()
         .is_some_and(|c| c.via_proxy);
     if state.config().dev_provider_enabled()
         && state.trusted_proxies().is_empty()
@@ -131,7 +133,7 @@ pub async fn operator_guard(
 /// cross-site without a CORS preflight, which we never allow. Whatever the
 /// content type says, a body without the token is refused.
 async fn check_form_token(req: Request, csrf: &str, limit: usize) -> Result<Request, Response> {
-    let is_json = crate::extract::is_json(req.headers());
+    let is_json = dimos_web::extract::is_json(req.headers());
     if req.method() != axum::http::Method::POST || is_json {
         return Ok(req);
     }
@@ -166,19 +168,19 @@ async fn login(
         .identity()
         .operator_provider()
         .ok_or(Error::Unavailable)?;
-    crate::auth::begin_sign_in(&state, &session, provider, &host_of(&req), q.next).await
+    crate::sign_in::begin_sign_in(&state, &session, provider, &host_of(&req), q.next).await
 }
 
 async fn callback(
     State(state): State<AppState>,
     session: Session,
     peer: Peer,
-    host: crate::auth::HostHeader,
-    Query(q): Query<crate::auth::CallbackQuery>,
+    host: dimos_web::auth::HostHeader,
+    Query(q): Query<crate::sign_in::CallbackQuery>,
 ) -> Result<Response> {
     let operators = [state.config().operator_provider()];
     let (pending, signed_in) =
-        crate::auth::finish_sign_in(&state, &session, &q, &host.0, &operators)
+        crate::sign_in::finish_sign_in(&state, &session, &q, &host.0, &operators)
             .await
             .map_err(|e| {
                 tracing::warn!(error = %e, reason = e.code(), client = ?peer.ip(), "operator sign-in failed");
@@ -236,7 +238,7 @@ async fn signing_out(
 async fn logout(
     State(state): State<AppState>,
     session: Session,
-    Form(form): Form<crate::auth::CsrfOnly>,
+    Form(form): Form<dimos_web::auth::CsrfOnly>,
 ) -> Result<Response> {
     if signing_out(&state, &session, &form.csrf).await?.is_some() {
         session.flush().await.map_err(session_error)?;
@@ -245,10 +247,11 @@ async fn logout(
 }
 
 /// Ends every console session of this operator, on every device.
+#[allow(clippy::disallowed_methods)] // the platform's own page: works across tenants or below them
 async fn logout_everywhere(
     State(state): State<AppState>,
     session: Session,
-    Form(form): Form<crate::auth::CsrfOnly>,
+    Form(form): Form<dimos_web::auth::CsrfOnly>,
 ) -> Result<Response> {
     if let Some(op) = signing_out(&state, &session, &form.csrf).await? {
         dimos_identity::operators::sign_out_everywhere(

@@ -4,16 +4,16 @@
 //! steps switched off. Saved only if the resulting definition validates;
 //! cases already running keep the definition they started with.
 
-use crate::access::{Authorized, ConfigureServices};
-use crate::auth::{Posted, record_in};
-use crate::error::{AppError, Result};
-use crate::extract::{CurrentTenant, Peer};
-use crate::state::AppState;
-use crate::ui::Ui;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use dimos_kernel::{Error, FieldError};
+use dimos_web::access::{Authorized, ConfigureServices};
+use dimos_web::auth::{Posted, record_in};
+use dimos_web::error::{AppError, Result};
+use dimos_web::extract::{CurrentTenant, Peer};
+use dimos_web::state::AppState;
+use dimos_web::ui::Ui;
 use dimos_workflow::definition::{Definition, DocumentSpec, Overrides, Step, StepOverride};
 use minijinja::context;
 use serde::Deserialize;
@@ -159,9 +159,9 @@ async fn render(
             lead => effective.lead_time_days, shipped_lead => shipped.lead_time_days,
             tasks, waits, docs, saved, errors => ui.error_list(errors),
             process_svg => {
-                let stages = crate::diagram::stages(shipped, ui.lang);
-                let (changed, skipped) = crate::diagram::overridden(o);
-                crate::diagram::render(&stages, &crate::diagram::override_marks(&stages, &changed, &skipped), &ui.t("diagram-admin-title"), ui.state.translator(), ui.lang)
+                let stages = dimos_web::diagram::stages(shipped, ui.lang);
+                let (changed, skipped) = dimos_web::diagram::overridden(o);
+                dimos_web::diagram::render(&stages, &dimos_web::diagram::override_marks(&stages, &changed, &skipped), &ui.t("diagram-admin-title"), ui.state.translator(), ui.lang)
             },
             csrf => who.user.csrf.clone(),
         },
@@ -311,7 +311,7 @@ pub async fn save(
                 &state, &ui, &tenant, &who, shipped, &effective, &o, &errs, false,
             )
             .await?;
-            Ok(crate::error::rendered_page(s, h))
+            Ok(dimos_web::error::rendered_page(s, h))
         }
         Err(e) => Err(AppError(e)),
     }

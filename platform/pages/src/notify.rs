@@ -3,12 +3,6 @@
 //! page, and the municipal admin's sender settings, dead letters and
 //! message wording with a preview.
 
-use crate::access::{Authorized, ConfigureServices};
-use crate::auth::{CurrentUser, Posted, record_in};
-use crate::error::{AppError, Result, rendered_page};
-use crate::extract::{CurrentTenant, Peer};
-use crate::state::AppState;
-use crate::ui::Ui;
 use async_trait::async_trait;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -21,6 +15,12 @@ use dimos_notify::outbox::{self, Settings};
 use dimos_notify::templates::{Template, Templates, VARIABLES};
 use dimos_notify::{Directory, Recipient, TenantInfo};
 use dimos_tenancy::Registry;
+use dimos_web::access::{Authorized, ConfigureServices};
+use dimos_web::auth::{CurrentUser, Posted, record_in};
+use dimos_web::error::{AppError, Result, rendered_page};
+use dimos_web::extract::{CurrentTenant, Peer};
+use dimos_web::state::AppState;
+use dimos_web::ui::Ui;
 use minijinja::context;
 use sea_query::{Alias, Expr, ExprTrait, Iden, OnConflict};
 use serde::Deserialize;
@@ -29,16 +29,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use uuid::Uuid;
 
-#[derive(Iden, Clone, Copy)]
-enum NotificationPrefs {
-    Table,
-    AccountId,
-    Email,
-    Sms,
-    Mobile,
-    Digest,
-    Locale,
-}
+pub use dimos_web::contact::{Prefs, greek_mobile, prefs, remember_mobile, save_prefs};
 
 #[derive(Iden, Clone, Copy)]
 enum NotificationTemplates {
@@ -48,111 +39,6 @@ enum NotificationTemplates {
     Template,
     UpdatedBy,
     UpdatedAt,
-}
-
-/// A person's choices; without a row: email on, SMS on once they give a
-/// mobile number, Greek.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Prefs {
-    pub email: bool,
-    pub sms: bool,
-    pub mobile: Option<String>,
-    pub digest: bool,
-    pub locale: String,
-}
-
-impl Default for Prefs {
-    fn default() -> Self {
-        Prefs {
-            email: true,
-            sms: true,
-            mobile: None,
-            digest: true,
-            locale: "el".into(),
-        }
-    }
-}
-
-pub async fn prefs(tdb: &TenantDb, account: Uuid) -> std::result::Result<Prefs, Error> {
-    let mut q = tdb.select(NotificationPrefs::Table);
-    q.columns([
-        NotificationPrefs::Email,
-        NotificationPrefs::Sms,
-        NotificationPrefs::Mobile,
-        NotificationPrefs::Digest,
-        NotificationPrefs::Locale,
-    ])
-    .and_where(Expr::col(NotificationPrefs::AccountId).eq(account));
-    Ok(tdb.fetch_optional(&q).await?.unwrap_or_default())
-}
-
-async fn save_prefs(
-    tx: &mut dimos_db::TenantTx<'_>,
-    tdb: &TenantDb,
-    account: Uuid,
-    p: &Prefs,
-) -> std::result::Result<(), Error> {
-    let mut q = tdb.insert(
-        NotificationPrefs::Table,
-        [
-            NotificationPrefs::AccountId,
-            NotificationPrefs::Email,
-            NotificationPrefs::Sms,
-            NotificationPrefs::Mobile,
-            NotificationPrefs::Digest,
-            NotificationPrefs::Locale,
-        ],
-    );
-    q.values([
-        account.into(),
-        p.email.into(),
-        p.sms.into(),
-        p.mobile.clone().into(),
-        p.digest.into(),
-        p.locale.clone().into(),
-    ]);
-    q.statement().on_conflict(
-        OnConflict::columns([Alias::new(dimos_db::TENANT_ID), Alias::new("account_id")])
-            .update_columns([
-                NotificationPrefs::Email,
-                NotificationPrefs::Sms,
-                NotificationPrefs::Mobile,
-                NotificationPrefs::Digest,
-                NotificationPrefs::Locale,
-            ])
-            .to_owned(),
-    );
-    tx.insert_rows(&q).await?;
-    Ok(())
-}
-
-/// The mobile a citizen typed in an application becomes where SMS go,
-/// unless they already chose one (the citizen is told so on the
-/// application form; the preferences page changes it).
-pub async fn remember_mobile(
-    tdb: &TenantDb,
-    account: Uuid,
-    mobile: &str,
-) -> std::result::Result<(), Error> {
-    let Ok(mobile) = greek_mobile(mobile) else {
-        return Ok(());
-    };
-    let mut p = prefs(tdb, account).await?;
-    if p.mobile.is_some() {
-        return Ok(());
-    }
-    p.mobile = Some(mobile);
-    let mut tx = tdb.begin().await?;
-    save_prefs(&mut tx, tdb, account, &p).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// A Greek mobile number as `+3069…`, or why not.
-pub fn greek_mobile(s: &str) -> std::result::Result<String, FieldError> {
-    dimos_kernel::greek::Mobile::parse(s)
-        .map(|m| m.as_str().to_owned())
-        .ok_or_else(|| FieldError::new("mobile", "phone-invalid"))
 }
 
 pub async fn template_override(
@@ -245,8 +131,8 @@ pub async fn prefs_context(
         .access()
         .allowed(
             tdb.tenant_id(),
-            &crate::access::subjects(user),
-            <crate::access::WorkTasks as crate::access::Permission>::ID,
+            &dimos_web::access::subjects(user),
+            <dimos_web::access::WorkTasks as dimos_web::access::Permission>::ID,
         )
         .await;
     Ok(context! {
@@ -505,7 +391,7 @@ pub async fn save_settings(
     };
     let mut tx = tenant.db.begin().await?;
     outbox::save_settings(&mut tx, &tenant.db, &s, state.workflow().now()).await?;
-    crate::auth::record_in(
+    dimos_web::auth::record_in(
         &mut tx,
         &tenant,
         who.user
@@ -671,13 +557,14 @@ pub async fn send_digests(state: &AppState) -> std::result::Result<usize, Error>
     Ok(sent)
 }
 
+#[allow(clippy::disallowed_methods)] // the platform's own page: works across tenants or below them
 async fn digests_of(
     state: &AppState,
     tenant: &dimos_tenancy::Tenant,
     now: chrono::DateTime<chrono::Utc>,
     local: chrono::NaiveDateTime,
 ) -> std::result::Result<usize, Error> {
-    use crate::access::{Permission, WorkTasks};
+    use dimos_web::access::{Permission, WorkTasks};
     use dimos_workflow::query::{self, Queue};
     let tdb = state.tenant_db(tenant.id);
     // Staff are those granted a role or placed in a department.

@@ -3,17 +3,7 @@
 //! the router, puts a permission check in front of each route, and is what
 //! the role × route test walks. A route cannot be added without one.
 
-use crate::access::{
-    AssignTasks, AssistCitizens, Authorized, ConfigureServices, ManageAccess, ManageSigning,
-    Permission, ReadAudit, ReadCaseFile, ReadCases, ReadProtocol, ReadReports, RegisterProtocol,
-    SignDocuments, VerifyAccounts, WorkTasks, subjects,
-};
-use crate::auth::{Button, CurrentUser, Posted};
 use crate::cases;
-use crate::error::{AppError, Result};
-use crate::extract::{CurrentTenant, Peer};
-use crate::state::AppState;
-use crate::ui::Ui;
 use axum::Router;
 use axum::extract::{FromRequestParts, Query, Request, State};
 use axum::middleware::Next;
@@ -23,6 +13,16 @@ use dimos_identity::access::{Access, Department, tax_id_subject};
 use dimos_identity::accounts::{self, AccountId};
 use dimos_identity::verifications::{self, DOCUMENT_TYPES};
 use dimos_kernel::{Error, LocalizedText, Slug, TaxId};
+use dimos_web::access::{
+    AssignTasks, AssistCitizens, Authorized, ConfigureServices, ManageAccess, ManageSigning,
+    Permission, ReadAudit, ReadCaseFile, ReadCases, ReadProtocol, ReadReports, RegisterProtocol,
+    SignDocuments, VerifyAccounts, WorkTasks, subjects,
+};
+use dimos_web::auth::{Button, CurrentUser, Posted};
+use dimos_web::error::{AppError, Result};
+use dimos_web::extract::{CurrentTenant, Peer};
+use dimos_web::state::AppState;
+use dimos_web::ui::Ui;
 use minijinja::context;
 use serde::Deserialize;
 
@@ -192,7 +192,7 @@ async fn verify_confirm(
         &f.document_type,
     )
     .await?;
-    crate::auth::record_in(
+    dimos_web::auth::record_in(
         &mut tx,
         &tenant,
         who.user
@@ -328,7 +328,11 @@ pub async fn staff_links(
             "nav-notifications",
             ConfigureServices::ID,
         ),
-        ("/admin/settings", "nav-module-settings", ConfigureServices::ID),
+        (
+            "/admin/settings",
+            "nav-module-settings",
+            ConfigureServices::ID,
+        ),
         ("/admin/access", "nav-access", ManageAccess::ID),
         ("/admin/signing", "nav-signing", ManageSigning::ID),
     ];
@@ -397,7 +401,7 @@ async fn assist_start(
     {
         return Err(Error::invalid("account", "staff").into());
     }
-    let assisting = crate::auth::Assisting {
+    let assisting = dimos_web::auth::Assisting {
         account: citizen.id,
         name: citizen.display_name(),
         // The workflow's clock: what the time limit is measured with.
@@ -406,7 +410,7 @@ async fn assist_start(
     // The entry first: no assistance the trail does not show (the session
     // is not in the database, so there is no one transaction to share).
     let on_behalf = Some(format!("account:{}", citizen.id));
-    crate::auth::record(
+    dimos_web::auth::record(
         &state,
         &tenant,
         who.user
@@ -414,7 +418,7 @@ async fn assist_start(
             .on_behalf_of(on_behalf),
     )
     .await?;
-    crate::auth::start_assisting(&session, &assisting).await?;
+    dimos_web::auth::start_assisting(&session, &assisting).await?;
     Ok(Redirect::to("/account").into_response())
 }
 
@@ -426,9 +430,9 @@ async fn assist_end(
     peer: Peer,
     _: Posted<Button>,
 ) -> Result<Response> {
-    if let Some(a) = crate::auth::stop_assisting(&session).await? {
+    if let Some(a) = dimos_web::auth::stop_assisting(&session).await? {
         let on_behalf = Some(format!("account:{}", a.account));
-        crate::auth::record(
+        dimos_web::auth::record(
             &state,
             &tenant,
             who.user.audit(peer, "assist_ended").on_behalf_of(on_behalf),
@@ -476,7 +480,7 @@ async fn api_grant(
     tenant: CurrentTenant,
     who: Authorized<ManageAccess>,
     peer: Peer,
-    crate::extract::Json(b): crate::extract::Json<ApiGrant>,
+    dimos_web::extract::Json(b): dimos_web::extract::Json<ApiGrant>,
 ) -> Result<Response> {
     let change = AccessChange::new(&state, &tenant, &who.user, peer);
     let subject = match (&b.tax_id, &b.department) {
@@ -509,7 +513,7 @@ async fn api_revoke(
     tenant: CurrentTenant,
     who: Authorized<ManageAccess>,
     peer: Peer,
-    crate::extract::Json(b): crate::extract::Json<ApiRevoke>,
+    dimos_web::extract::Json(b): dimos_web::extract::Json<ApiRevoke>,
 ) -> Result<axum::Json<serde_json::Value>> {
     if !AccessChange::new(&state, &tenant, &who.user, peer)
         .revoke(&b.subject, &b.role)
@@ -532,7 +536,7 @@ async fn api_put_department(
     who: Authorized<ManageAccess>,
     peer: Peer,
     axum::extract::Path(slug): axum::extract::Path<String>,
-    crate::extract::Json(b): crate::extract::Json<ApiDepartment>,
+    dimos_web::extract::Json(b): dimos_web::extract::Json<ApiDepartment>,
 ) -> Result<axum::Json<serde_json::Value>> {
     let d = AccessChange::new(&state, &tenant, &who.user, peer)
         .save_department(&slug, b.name)
@@ -554,7 +558,7 @@ async fn api_add_member(
     who: Authorized<ManageAccess>,
     peer: Peer,
     axum::extract::Path(slug): axum::extract::Path<String>,
-    crate::extract::Json(b): crate::extract::Json<ApiMember>,
+    dimos_web::extract::Json(b): dimos_web::extract::Json<ApiMember>,
 ) -> Result<Response> {
     let change = AccessChange::new(&state, &tenant, &who.user, peer);
     // An unknown department in the path is a missing resource.
@@ -606,7 +610,7 @@ async fn api_role_permissions(
     who: Authorized<ManageAccess>,
     peer: Peer,
     axum::extract::Path(role): axum::extract::Path<String>,
-    crate::extract::Json(b): crate::extract::Json<ApiRolePermissions>,
+    dimos_web::extract::Json(b): dimos_web::extract::Json<ApiRolePermissions>,
 ) -> Result<axum::Json<serde_json::Value>> {
     let catalog = state.access().catalog();
     if !catalog.is_role(&role) {
@@ -711,7 +715,7 @@ impl<'a> AccessChange<'a> {
         record: String,
         detail: serde_json::Value,
     ) -> Result<()> {
-        crate::auth::record_in(
+        dimos_web::auth::record_in(
             &mut tx,
             self.tenant,
             self.who

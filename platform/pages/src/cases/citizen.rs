@@ -4,20 +4,20 @@
 //! of someone else, or of another municipality, is a 404.
 
 use super::{CaseView, PER_PAGE, case_view, page_of, pager, timeline};
-use crate::auth::{CurrentUser, Posted};
-use crate::error::{AppError, Result};
-use crate::extract::{CurrentTenant, Peer};
-use crate::state::AppState;
-use crate::ui::Ui;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use dimos_kernel::{Error, FieldError};
+use dimos_web::auth::{CurrentUser, Posted};
+use dimos_web::error::{AppError, Result};
+use dimos_web::extract::{CurrentTenant, Peer};
+use dimos_web::state::AppState;
+use dimos_web::ui::Ui;
+use dimos_workflow::CaseId;
 use dimos_workflow::definition::Step;
 use dimos_workflow::query::{self, CaseFilter, CaseRow};
-use dimos_workflow::{Actor, CaseId};
 use minijinja::context;
 use serde::Deserialize;
 use serde_json::json;
@@ -185,8 +185,8 @@ async fn page(
         context! {
             case => case_view(&def, &c, ui, engine.now()),
             process_svg => {
-                let stages = crate::diagram::stages(&def, ui.lang);
-                crate::diagram::render(&stages, &crate::diagram::case_marks(&stages, &c.step), &ui.t("diagram-case-title"), ui.state.translator(), ui.lang)
+                let stages = dimos_web::diagram::stages(&def, ui.lang);
+                dimos_web::diagram::render(&stages, &dimos_web::diagram::case_marks(&stages, &c.step), &ui.t("diagram-case-title"), ui.state.translator(), ui.lang)
             },
             timeline => timeline(&def, &events, ui, false),
             request, documents, waiting_step, errors, message, done,
@@ -234,7 +234,7 @@ async fn respond(
         .await;
     match result {
         Ok(()) => {
-            crate::auth::record_in(
+            dimos_web::auth::record_in(
                 &mut tx,
                 &tenant,
                 user.audit(peer, "case_responded")
@@ -259,7 +259,7 @@ async fn respond(
                 None,
             )
             .await?;
-            Ok(crate::error::rendered_page(s, h))
+            Ok(dimos_web::error::rendered_page(s, h))
         }
         Err(e) => Err(AppError(e)),
     }
@@ -307,7 +307,7 @@ async fn withdraw(
             &f.reason,
         )
         .await?;
-    crate::auth::record_in(
+    dimos_web::auth::record_in(
         &mut tx,
         &tenant,
         user.audit(peer, "case_withdrawn")
@@ -318,15 +318,7 @@ async fn withdraw(
     Ok(Redirect::to(&format!("/cases/{id}?done=withdrawn")).into_response())
 }
 
-/// The citizen (or the officer assisting them at the desk), as the case's
-/// history names them.
-pub fn actor(user: &CurrentUser) -> Actor {
-    Actor {
-        account: Some(user.account.id),
-        name: user.account.display_name(),
-        on_behalf_of: user.assisting.as_ref().map(|a| a.account),
-    }
-}
+pub use dimos_web::people::citizen_actor as actor;
 
 /// A printable receipt with the protocol number (law 2690/1999 art. 12).
 async fn receipt(
@@ -410,5 +402,5 @@ pub(crate) async fn error_page(
         None,
     )
     .await?;
-    Ok(crate::error::rendered_page(s, h))
+    Ok(dimos_web::error::rendered_page(s, h))
 }

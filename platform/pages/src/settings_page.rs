@@ -3,18 +3,18 @@
 //! generated from the module's schema (one input per setting, empty meaning
 //! "the default"), unless the module has its own page.
 
-use crate::access::Authorized;
-use crate::access::ConfigureServices;
-use crate::auth::Posted;
-use crate::error::{Result, rendered_page};
-use crate::extract::{CurrentTenant, Peer};
-use crate::module::{ModuleDescriptor, SchemaField, SettingsPage};
-use crate::state::AppState;
-use crate::ui::Ui;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use dimos_kernel::{Error, FieldError};
+use dimos_web::access::Authorized;
+use dimos_web::access::ConfigureServices;
+use dimos_web::auth::Posted;
+use dimos_web::error::{Result, rendered_page};
+use dimos_web::extract::{CurrentTenant, Peer};
+use dimos_web::module::{ModuleDescriptor, SchemaField, SettingsPage};
+use dimos_web::state::AppState;
+use dimos_web::ui::Ui;
 use minijinja::context;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -73,10 +73,10 @@ async fn page(
     errors: &[FieldError],
     saved: bool,
 ) -> Result<Html<String>> {
-    let overrides = crate::settings::overrides(&t.db, m.id).await?;
+    let overrides = dimos_web::settings::overrides(&t.db, m.id).await?;
     let defaults = m
         .config
-        .validate(&crate::settings::operator_defaults(t, m.id))
+        .validate(&dimos_web::settings::operator_defaults(t, m.id))
         .unwrap_or(Value::Null);
     let by_field = ui.error_map(errors);
     let fields: Vec<_> = m
@@ -177,8 +177,13 @@ pub async fn save(
         }
     }
     // Settings a form cannot show (lists, tables) keep their overrides.
-    let simple: Vec<String> = m.config.simple_fields().into_iter().map(|f| f.name).collect();
-    for (k, v) in crate::settings::overrides(&t.db, m.id).await? {
+    let simple: Vec<String> = m
+        .config
+        .simple_fields()
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
+    for (k, v) in dimos_web::settings::overrides(&t.db, m.id).await? {
         if !simple.contains(&k) {
             overrides.insert(k, v);
         }
@@ -187,11 +192,19 @@ pub async fn save(
         let mut tx = t.db.begin().await?;
         let by = may.user.account.id;
         let now = state.workflow().now();
-        match crate::settings::save_overrides(&mut tx, &t, m.id, &m.config, overrides.clone(), by, now)
-            .await
+        match dimos_web::settings::save_overrides(
+            &mut tx,
+            &t,
+            m.id,
+            &m.config,
+            overrides.clone(),
+            by,
+            now,
+        )
+        .await
         {
             Ok(()) => {
-                crate::auth::record_in(
+                dimos_web::auth::record_in(
                     &mut tx,
                     &t,
                     may.user
@@ -201,12 +214,24 @@ pub async fn save(
                 )
                 .await?;
                 tx.commit().await?;
-                return Ok(Redirect::to(&format!("/admin/settings/{}?done=saved", m.id)).into_response());
+                return Ok(
+                    Redirect::to(&format!("/admin/settings/{}?done=saved", m.id)).into_response(),
+                );
             }
             Err(Error::Validation(es)) => errors = es,
             Err(e) => return Err(e.into()),
         }
     }
-    let html = page(&state, &ui, &t, m, &may.user.csrf, Some(&posted), &errors, false).await?;
+    let html = page(
+        &state,
+        &ui,
+        &t,
+        m,
+        &may.user.csrf,
+        Some(&posted),
+        &errors,
+        false,
+    )
+    .await?;
     Ok(rendered_page(StatusCode::UNPROCESSABLE_ENTITY, html))
 }

@@ -7,17 +7,17 @@ use super::{
     PER_PAGE, StaffMember, case_view, datetime, field_label, outcome_label, page_of, pager,
     staff_of, step_name, timeline, value_text,
 };
-use crate::access::{AssignTasks, Authorized, Permission, ReadCases, subjects};
-use crate::auth::{Button, Posted};
-use crate::error::{AppError, Result};
-use crate::extract::{CurrentTenant, Peer};
-use crate::state::AppState;
-use crate::ui::Ui;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use dimos_identity::accounts;
 use dimos_kernel::{Error, FieldError};
+use dimos_web::access::{AssignTasks, Authorized, Permission, ReadCases, subjects};
+use dimos_web::auth::{Button, Posted};
+use dimos_web::error::{AppError, Result};
+use dimos_web::extract::{CurrentTenant, Peer};
+use dimos_web::state::AppState;
+use dimos_web::ui::Ui;
 use dimos_workflow::definition::Step;
 use dimos_workflow::query::{self, Queue};
 use dimos_workflow::{CaseId, TaskId};
@@ -207,10 +207,15 @@ async fn case_page(
             .as_deref()
             .and_then(|f| def.form(f))
             .map(|f| {
-                crate::apply::field_views(
+                dimos_web::apply::field_views(
                     f,
                     ui,
-                    |id| posted.get(id).cloned().or_else(|| c.data.0.get(id).map(value_text)),
+                    |id| {
+                        posted
+                            .get(id)
+                            .cloned()
+                            .or_else(|| c.data.0.get(id).map(value_text))
+                    },
                     errors,
                 )
             })
@@ -336,8 +341,7 @@ pub async fn complete(
     // A document the outcome issues is made and signed first (the slow
     // work), then filed with the decision.
     let (issued, refused) = if t.assignee == Some(who.staff.account) {
-        match issue_for_outcome(&state, &tenant, &who, &def, &c, &t.step, &outcome, &posted).await
-        {
+        match issue_for_outcome(&state, &tenant, &who, &def, &c, &t.step, &outcome, &posted).await {
             Ok(issued) => (issued, None),
             Err(AppError(Error::Validation(errs))) => (None, Some(errs)),
             Err(e) => return Err(e),
@@ -369,7 +373,7 @@ pub async fn complete(
     };
     let result = match (result, &issued) {
         (Ok(()), Some(signed)) => {
-            crate::issue::save(&state, &mut tx, &tenant, signed, &who.staff.actor()).await
+            dimos_web::issue::save(&state, &mut tx, &tenant, signed, &who.staff.actor()).await
         }
         (r, _) => r,
     };
@@ -381,7 +385,7 @@ pub async fn complete(
                 .record(format!("case:{}", t.case_id))
                 .detail(json!({"task": id, "step": t.step, "outcome": outcome,
                     "document": issued.as_ref().map(|s| s.document.id)}));
-            match crate::auth::record_in(&mut tx, &tenant, entry).await {
+            match dimos_web::auth::record_in(&mut tx, &tenant, entry).await {
                 Ok(()) => tx.commit().await.map_err(Error::from),
                 Err(e) => Err(e.0),
             }
@@ -395,7 +399,7 @@ pub async fn complete(
     if result.is_err()
         && let Some(signed) = &issued
     {
-        crate::issue::discard(&state, signed).await;
+        dimos_web::issue::discard(&state, signed).await;
     }
     match result {
         Ok(()) => Ok(Redirect::to("/staff/agenda?done=completed").into_response()),
@@ -412,7 +416,7 @@ pub async fn complete(
                 None,
             )
             .await?;
-            Ok(crate::error::rendered_page(s, h))
+            Ok(dimos_web::error::rendered_page(s, h))
         }
         Err(e) => Err(AppError(e)),
     }
@@ -432,7 +436,7 @@ async fn issue_for_outcome(
     step: &str,
     outcome: &str,
     posted: &BTreeMap<String, String>,
-) -> Result<Option<crate::issue::Signed>> {
+) -> Result<Option<dimos_web::issue::Signed>> {
     let Some(Step::Task(task)) = def.step(step) else {
         return Ok(None);
     };
@@ -444,12 +448,11 @@ async fn issue_for_outcome(
     else {
         return Ok(None);
     };
-    let Some((module, doc)) = state.modules().iter().find_map(|m| {
-        m.documents
-            .iter()
-            .find(|d| d.id == doc_id)
-            .map(|d| (m, *d))
-    }) else {
+    let Some((module, doc)) = state
+        .modules()
+        .iter()
+        .find_map(|m| m.documents.iter().find(|d| d.id == doc_id).map(|d| (m, *d)))
+    else {
         return Err(Error::internal(format!("no module issues {doc_id}")).into());
     };
     let mut data = c.data.0.clone();
@@ -459,9 +462,9 @@ async fn issue_for_outcome(
             Err(_) => return Ok(None),
         }
     }
-    let settings = crate::settings::effective_value(tenant, module.id, &module.config).await?;
+    let settings = dimos_web::settings::effective_value(tenant, module.id, &module.config).await?;
     let signer = who.staff.actor();
-    let input = crate::issue::IssueInput {
+    let input = dimos_web::issue::IssueInput {
         municipality: tenant.tenant.name(dimos_kernel::Locale::El),
         applicant_name: &c.applicant_name,
         protocol: c.protocol_label(),
@@ -473,7 +476,8 @@ async fn issue_for_outcome(
     let rendered = (doc.render)(&input)?;
     // Without a signing certificate the outcome cannot be chosen: said on
     // the form, where the person can see why.
-    match crate::issue::store_and_sign(state, tenant, CaseId(c.id), doc.id, rendered, &signer).await
+    match dimos_web::issue::store_and_sign(state, tenant, CaseId(c.id), doc.id, rendered, &signer)
+        .await
     {
         Ok(signed) => Ok(Some(signed)),
         Err(Error::Conflict(code @ "no-signing-certificate")) => {
@@ -651,7 +655,7 @@ pub async fn assign(
         .workflow()
         .assign_tx(&mut tx, &tenant.db, TaskId(id), to.clone(), &me)
         .await?;
-    crate::auth::record_in(
+    dimos_web::auth::record_in(
         &mut tx,
         &tenant,
         who.user
@@ -669,7 +673,7 @@ pub async fn hub(
     State(state): State<AppState>,
     ui: Ui,
     tenant: CurrentTenant,
-    user: crate::auth::CurrentUser,
+    user: dimos_web::auth::CurrentUser,
 ) -> Result<Response> {
     let links: Vec<_> = crate::staff::staff_links(&state, &tenant.tenant, &user)
         .await

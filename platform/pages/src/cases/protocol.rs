@@ -4,16 +4,16 @@
 //! gap-free sequence the workflow uses.
 
 use super::datetime;
-use crate::access::{Authorized, ReadProtocol, RegisterProtocol};
-use crate::auth::{CurrentUser, Posted, record_in};
-use crate::error::Result;
-use crate::extract::{CurrentTenant, Peer};
-use crate::state::AppState;
-use crate::ui::Ui;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use dimos_kernel::FieldError;
+use dimos_web::access::{Authorized, ReadProtocol, RegisterProtocol};
+use dimos_web::auth::{CurrentUser, Posted, record_in};
+use dimos_web::error::Result;
+use dimos_web::extract::{CurrentTenant, Peer};
+use dimos_web::state::AppState;
+use dimos_web::ui::Ui;
 use dimos_workflow::protocol::{self, Direction, EntryFilter, NewEntry};
 use minijinja::context;
 use serde::Deserialize;
@@ -102,8 +102,8 @@ async fn render(
         .access()
         .allowed(
             tenant.tenant.id,
-            &crate::access::subjects(user),
-            <RegisterProtocol as crate::access::Permission>::ID,
+            &dimos_web::access::subjects(user),
+            <RegisterProtocol as dimos_web::access::Permission>::ID,
         )
         .await;
     let status = if errors.is_empty() {
@@ -206,7 +206,7 @@ pub async fn register(
                 &f,
             )
             .await?;
-            return Ok(crate::error::rendered_page(s, h));
+            return Ok(dimos_web::error::rendered_page(s, h));
         }
     };
     let engine = state.workflow();

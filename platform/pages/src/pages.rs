@@ -1,15 +1,15 @@
 //! Pages every tenant host has (home, language switch, branding) and the
 //! portal on the base domain.
 
-use crate::error::Result;
-use crate::extract::CurrentTenant;
-use crate::middleware::LANG_COOKIE;
-use crate::state::AppState;
-use crate::ui::Ui;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use dimos_kernel::{Error, Locale};
+use dimos_web::error::Result;
+use dimos_web::extract::CurrentTenant;
+use dimos_web::middleware::LANG_COOKIE;
+use dimos_web::state::AppState;
+use dimos_web::ui::Ui;
 use minijinja::context;
 use serde::Deserialize;
 

@@ -4,7 +4,7 @@
 //! check who is asking, render, and translate.
 
 pub mod citizen;
-pub use citizen::actor as citizen_actor;
+pub use dimos_web::people::{CaseFileReader, StaffMember, citizen_actor, staff_of};
 pub mod documents;
 pub mod protocol;
 pub mod reports;
@@ -12,92 +12,17 @@ pub mod services;
 pub mod signing;
 pub mod staff;
 
-use crate::access::{Authorized, WorkTasks, subjects};
-use crate::auth::CurrentUser;
-use crate::error::AppError;
-use crate::state::AppState;
-use crate::ui::Ui;
-use axum::extract::{FromRef, FromRequestParts};
-use axum::http::request::Parts;
-use axum::response::Response;
 use chrono::{DateTime, Utc};
+use dimos_kernel::Locale;
 use dimos_kernel::clock::local_datetime;
-use dimos_kernel::{Error, Locale};
-use dimos_tenancy::HostMatch;
+use dimos_web::ui::Ui;
+use dimos_workflow::Definition;
 use dimos_workflow::definition::Step;
 use dimos_workflow::query::{CaseRow, EventRow};
-use dimos_workflow::{Definition, Staff};
 use serde::Serialize;
 use serde_json::Value;
 
 pub const PER_PAGE: u64 = 20;
-
-/// A member of staff with the roles and departments the engine matches
-/// task queues against.
-pub struct StaffMember {
-    pub user: CurrentUser,
-    pub staff: Staff,
-}
-
-impl<S> FromRequestParts<S> for StaffMember
-where
-    S: Send + Sync,
-    AppState: FromRef<S>,
-{
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
-        let who = Authorized::<WorkTasks>::from_request_parts(parts, state).await?;
-        let app = AppState::from_ref(state);
-        let Some(HostMatch::Tenant(t)) = parts.extensions.get::<HostMatch>() else {
-            return Err(axum::response::IntoResponse::into_response(AppError(
-                Error::NotFound,
-            )));
-        };
-        Ok(StaffMember {
-            staff: staff_of(&app, t.id, &who.user).await,
-            user: who.user,
-        })
-    }
-}
-
-/// A member of staff opening a case file: works on tasks, or may read
-/// every case ([`crate::access::ReadCaseFile`]); which case they may open
-/// is `staff::visible_case`'s to say.
-pub struct CaseFileReader(pub StaffMember);
-
-impl<S> FromRequestParts<S> for CaseFileReader
-where
-    S: Send + Sync,
-    AppState: FromRef<S>,
-{
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
-        let who =
-            Authorized::<crate::access::ReadCaseFile>::from_request_parts(parts, state).await?;
-        let app = AppState::from_ref(state);
-        let Some(HostMatch::Tenant(t)) = parts.extensions.get::<HostMatch>() else {
-            return Err(axum::response::IntoResponse::into_response(AppError(
-                Error::NotFound,
-            )));
-        };
-        Ok(CaseFileReader(StaffMember {
-            staff: staff_of(&app, t.id, &who.user).await,
-            user: who.user,
-        }))
-    }
-}
-
-pub async fn staff_of(app: &AppState, tenant: dimos_kernel::TenantId, user: &CurrentUser) -> Staff {
-    let subj = subjects(user);
-    Staff {
-        account: user.account.id,
-        name: user.account.display_name(),
-        roles: app.access().roles_of(tenant, &subj).await,
-        departments: app.access().departments_of(tenant, &subj).await,
-    }
-}
 
 pub fn date(at: DateTime<Utc>) -> String {
     local_datetime(at).format("%d/%m/%Y").to_string()

@@ -7,9 +7,9 @@ mod api;
 mod auth;
 mod console;
 
-use crate::state::AppState;
 use axum::Router;
 use dimos_tenancy::{Tenant, ValidationContext};
+use dimos_web::state::AppState;
 
 pub use auth::OperatorSession;
 pub use auth::current as auth_current;
@@ -35,7 +35,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 pub struct OperatorActor(pub String);
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for OperatorActor {
-    type Rejection = crate::error::AppError;
+    type Rejection = dimos_web::error::AppError;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
@@ -45,7 +45,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for OperatorActor {
             .extensions
             .get::<OperatorActor>()
             .cloned()
-            .ok_or(crate::error::AppError(
+            .ok_or(dimos_web::error::AppError(
                 dimos_kernel::Error::OperatorSignInRequired,
             ))
     }
@@ -65,7 +65,7 @@ fn public_url(state: &AppState, t: &Tenant) -> String {
 }
 
 /// What follows a municipality's creation, whichever way it was onboarded.
-async fn onboarded(state: &AppState, slug: &str) -> crate::error::Result<()> {
+async fn onboarded(state: &AppState, slug: &str) -> dimos_web::error::Result<()> {
     if state.config().signing.ca_at_onboarding {
         let t = state.registry().store().require(slug).await?;
         crate::cases::signing::provision(state, t.id, t.name(dimos_kernel::Locale::El).to_owned());

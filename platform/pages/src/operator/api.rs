@@ -1,8 +1,5 @@
 use super::OperatorActor;
 use super::{public_url, validation_ctx};
-use crate::error::Result;
-use crate::extract::Json;
-use crate::state::AppState;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -11,6 +8,9 @@ use axum::routing::{delete, get, post, put};
 use dimos_kernel::{DomainName, Error, FieldError};
 use dimos_tenancy::store::ApplyMode;
 use dimos_tenancy::{ApplyOutcome, ModuleSettings, RawTenant, Tenant, TenantStatus};
+use dimos_web::error::Result;
+use dimos_web::extract::Json;
+use dimos_web::state::AppState;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -100,6 +100,7 @@ async fn create(
 }
 
 /// Grants listed in a tenant definition (e.g. its first administrator).
+#[allow(clippy::disallowed_methods)] // the platform's own page: works across tenants or below them
 async fn apply_grants(
     state: &AppState,
     spec: &dimos_tenancy::TenantSpec,

@@ -3,16 +3,16 @@
 //! queue, open and overdue tasks. The same figures as CSV for a spreadsheet.
 
 use super::step_name;
-use crate::access::{Authorized, ReadReports};
-use crate::error::Result;
-use crate::extract::CurrentTenant;
-use crate::state::AppState;
-use crate::ui::Ui;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use chrono::Duration;
 use dimos_kernel::Error;
+use dimos_web::access::{Authorized, ReadReports};
+use dimos_web::error::Result;
+use dimos_web::extract::CurrentTenant;
+use dimos_web::state::AppState;
+use dimos_web::ui::Ui;
 use dimos_workflow::query;
 use dimos_workflow::stats::{self, ServiceStats};
 use minijinja::context;

@@ -2,9 +2,7 @@
 //! middleware resolves the host, and requests are dispatched to the tenant,
 //! operator or portal routes accordingly.
 
-use crate::error::AppError;
-use crate::state::AppState;
-use crate::{assets, health, middleware, operator, pages};
+use crate::{health, operator, pages};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, StatusCode};
@@ -13,6 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use dimos_kernel::Error;
 use dimos_tenancy::HostMatch;
+use dimos_web::error::AppError;
+use dimos_web::state::AppState;
+use dimos_web::{assets, middleware};
 use std::time::Duration;
 use tower::{ServiceBuilder, ServiceExt};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -30,7 +31,7 @@ fn tenant_routes(state: &AppState) -> Router<AppState> {
         .route("/lang/{code}", get(pages::switch_lang))
         .route("/branding.css", get(pages::branding_css))
         .route("/branding/logo", get(pages::logo))
-        .merge(crate::auth::routes())
+        .merge(crate::sign_in::routes())
         .route("/staff", get(crate::cases::staff::hub))
         .merge(crate::cases::citizen::routes())
         .merge(crate::cases::signing::public_routes())
@@ -43,14 +44,14 @@ fn tenant_routes(state: &AppState) -> Router<AppState> {
         r = r.nest(&format!("/{id}"), gated);
     }
     // Sessions only where people sign in: the tenant hosts.
-    with_body_limit(r, state).layer(crate::auth::session_layer(state))
+    with_body_limit(r, state).layer(dimos_web::auth::session_layer(state))
 }
 
 /// The body limit inside each host's routes (not around them all), so a
 /// refused upload comes back through `header_for_errors` and its page keeps
 /// the signed-in header.
 fn with_body_limit(r: Router<AppState>, state: &AppState) -> Router<AppState> {
-    r.layer(from_fn_with_state(state.clone(), crate::edge::input))
+    r.layer(from_fn_with_state(state.clone(), dimos_web::edge::input))
         .layer(RequestBodyLimitLayer::new(
             state.config().http.body_limit_bytes,
         ))
@@ -82,7 +83,7 @@ fn portal_routes(state: &AppState) -> Router<AppState> {
         .route("/", get(pages::portal))
         .route("/lang/{code}", get(pages::switch_lang));
     if state.identity().dev().is_some() {
-        portal = portal.merge(crate::auth::dev_idp::routes());
+        portal = portal.merge(crate::dev_idp::routes());
     }
     portal
 }
@@ -141,15 +142,16 @@ pub fn route_table(state: &AppState) -> RouteTable {
 fn header_user<'a>(
     parts: &'a mut axum::http::request::Parts,
     state: &'a AppState,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<crate::ui::UserView>> + Send + 'a>> {
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<dimos_web::ui::UserView>> + Send + 'a>>
+{
     Box::pin(async move {
-        match crate::auth::load_user(parts, state).await {
+        match dimos_web::auth::load_user(parts, state).await {
             Ok(Some(u)) => {
                 let links = match parts.extensions.get::<HostMatch>() {
                     Some(HostMatch::Tenant(t)) => crate::staff::header_links(state, t, &u).await,
                     _ => vec![],
                 };
-                Some(crate::ui::UserView {
+                Some(dimos_web::ui::UserView {
                     name: u.account.display_name(),
                     assisting: u.assisting.as_ref().map(|a| a.name.clone()),
                     csrf: u.csrf,
@@ -162,7 +164,7 @@ fn header_user<'a>(
                     state,
                 )
                 .await
-                .map(|(op, csrf)| crate::ui::UserView {
+                .map(|(op, csrf)| dimos_web::ui::UserView {
                     name: op.name,
                     csrf,
                     links: vec![],
@@ -178,7 +180,7 @@ pub fn build_router(state: AppState) -> Router {
     state.set_header(header_user);
     let tenant = tenant_routes(&state).with_state(state.clone());
     let operator = with_body_limit(operator::routes(&state), &state)
-        .layer(crate::auth::session_layer(&state))
+        .layer(dimos_web::auth::session_layer(&state))
         .with_state(state.clone());
     let portal = with_body_limit(portal_routes(&state), &state).with_state(state.clone());
 
@@ -201,7 +203,7 @@ pub fn build_router(state: AppState) -> Router {
     let body_limit = cfg.http.body_limit_bytes;
     let timeout = Duration::from_secs(cfg.http.request_timeout_secs);
     let layers = ServiceBuilder::new()
-        .layer(from_fn(crate::edge::request_id))
+        .layer(from_fn(dimos_web::edge::request_id))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -211,9 +213,9 @@ pub fn build_router(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), middleware::security_headers))
         .layer(CompressionLayer::new())
         .layer(from_fn_with_state(state.clone(), middleware::metrics))
-        .layer(from_fn_with_state(state.clone(), crate::edge::client))
+        .layer(from_fn_with_state(state.clone(), dimos_web::edge::client))
         .layer(from_fn_with_state(state.clone(), middleware::context))
-        .layer(from_fn(crate::edge::target))
+        .layer(from_fn(dimos_web::edge::target))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("handler panicked");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()

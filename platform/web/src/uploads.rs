@@ -1,0 +1,424 @@
+//! Files people send: the deployment's upload policy (size, type, virus
+//! scan), a module's form with its documents, files kept across a form's
+//! errors, and a checked upload stored on a case with its history and
+//! audit entry in one transaction.
+
+use crate::auth::{CurrentUser, check_csrf};
+use crate::error::Result;
+use crate::extract::CurrentTenant;
+use crate::state::AppState;
+use axum::extract::Multipart;
+use dimos_identity::{AuditEntry, AuditLog};
+use dimos_kernel::{Error, FieldError};
+use dimos_storage::documents::{self, Document};
+use dimos_workflow::{Actor, CaseId};
+use serde_json::json;
+use uuid::Uuid;
+
+/// What a multipart upload carried besides the file.
+pub struct Upload {
+    pub kind: Option<String>,
+    /// Staff only: kept out of the applicant's view.
+    pub internal: bool,
+    pub received: dimos_storage::Received,
+    pub name: String,
+}
+
+/// This deployment's rules for uploads, and where they wait meanwhile.
+pub fn upload_policy(state: &AppState) -> (dimos_storage::Policy, std::path::PathBuf) {
+    let s = &state.config().storage;
+    (
+        dimos_storage::Policy {
+            limit: s.max_upload_bytes,
+            allow_office: s.allow_office,
+            scan_command: Some(s.scan_command.clone()).filter(|c| !c.trim().is_empty()),
+        },
+        state.config().storage_dir().join("tmp"),
+    )
+}
+
+/// A file a module received with its own form (an application with its
+/// documents), stored on the case like any upload of the applicant's.
+pub async fn attach(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    case: Uuid,
+    kind: Option<String>,
+    name: String,
+    received: dimos_storage::Received,
+    by: &Actor,
+) -> std::result::Result<Document, Error> {
+    let upload = Upload {
+        kind,
+        internal: false,
+        received,
+        name,
+    };
+    store(state, tenant, case, upload, by, None, |_| None).await
+}
+
+/// A module's form sent with its documents: text fields, and files in
+/// inputs named `doc-<kind>`. The CSRF token must come first (our forms
+/// put it there): nothing is stored for a request that has not shown it.
+pub struct FormWithDocuments {
+    /// Text fields in order (repeated names repeat).
+    pub fields: Vec<(String, String)>,
+    /// (kind, file name, the received file) for each file chosen.
+    pub files: Vec<(String, String, dimos_storage::Received)>,
+    /// A file refused (too large, wrong type), on its input.
+    pub errors: Vec<FieldError>,
+}
+
+/// A file of a form that came back with errors, stored so that the person
+/// need not choose it again: given to the case when the form is sent
+/// ([`adopt_kept`]), swept a day later otherwise.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Kept {
+    pub id: Uuid,
+    pub kind: String,
+    pub name: String,
+}
+
+impl FormWithDocuments {
+    /// The files kept from earlier tries (`kept-<kind>` fields), those
+    /// that are still this person's and unclaimed.
+    pub async fn kept(
+        &self,
+        tenant: &CurrentTenant,
+        by: &Actor,
+    ) -> std::result::Result<Vec<Kept>, Error> {
+        let mut out = vec![];
+        for (name, value) in &self.fields {
+            let (Some(kind), Ok(id)) = (name.strip_prefix("kept-"), value.parse::<Uuid>()) else {
+                continue;
+            };
+            if let Some(d) = documents::get(&tenant.db, id).await?
+                && d.case_id.is_none()
+                && Some(d.uploaded_by) == by.account
+                && d.kind.as_deref() == Some(kind)
+            {
+                out.push(Kept {
+                    id,
+                    kind: kind.to_owned(),
+                    name: d.original_name,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stores the files received now as kept ones, with the earlier kept
+    /// ones of other kinds: what the form shows again.
+    pub async fn keep_files(
+        self,
+        state: &AppState,
+        tenant: &CurrentTenant,
+        by: &Actor,
+        earlier: Vec<Kept>,
+    ) -> std::result::Result<Vec<Kept>, Error> {
+        let mut out: Vec<Kept> = vec![];
+        for (kind, name, received) in self.files {
+            let id = Uuid::now_v7();
+            let key = documents::new_key(&tenant.db, id);
+            state.objects().put_file(&key, received.temp.path()).await?;
+            let doc = Document {
+                id,
+                case_id: None,
+                kind: Some(kind.clone()),
+                original_name: name.clone(),
+                content_type: received.content_type.to_owned(),
+                size: i64::try_from(received.size).unwrap_or(i64::MAX),
+                sha256: received.sha256.clone(),
+                object_key: key.clone(),
+                personal_data: true,
+                uploaded_by: by.account.unwrap_or_default(),
+                uploaded_at: state.workflow().now(),
+                internal: false,
+                replaced_by: None,
+            };
+            if let Err(e) = documents::insert(&tenant.db, &doc).await {
+                let _ = state.objects().delete(&key).await;
+                return Err(e.into());
+            }
+            out.push(Kept { id, kind, name });
+        }
+        for k in earlier {
+            if !out.iter().any(|o| o.kind == k.kind) {
+                out.push(k);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Attaches every file to the case, as the applicant's upload.
+    pub async fn attach_all(
+        self,
+        state: &AppState,
+        tenant: &CurrentTenant,
+        case: Uuid,
+        by: &Actor,
+    ) -> std::result::Result<(), Error> {
+        for (kind, name, received) in self.files {
+            attach(state, tenant, case, Some(kind), name, received, by).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Gives the new case the files kept from earlier tries of its form, for
+/// the kinds no new file was sent for; the case's history says each came.
+pub async fn adopt_kept(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    case: Uuid,
+    kept: &[Kept],
+    sent_now: &[String],
+    by: &Actor,
+) -> std::result::Result<(), Error> {
+    let owner = by.account.unwrap_or_default();
+    for k in kept.iter().filter(|k| !sent_now.contains(&k.kind)) {
+        if documents::adopt(&tenant.db, k.id, owner, &k.kind, case).await? {
+            state
+                .workflow()
+                .record_event(
+                    &tenant.db,
+                    CaseId(case),
+                    "document-added",
+                    by,
+                    true,
+                    json!({"document": k.id, "name": k.name, "kind": k.kind}),
+                )
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads a form with documents; only `kinds` are accepted (an input left
+/// empty, or of another kind, is skipped).
+pub async fn receive_form(
+    state: &AppState,
+    user: &CurrentUser,
+    mut form: Multipart,
+    kinds: &[&str],
+) -> Result<FormWithDocuments> {
+    let (policy, tmp) = upload_policy(state);
+    let bad = |e: axum::extract::multipart::MultipartError| Error::BadRequest(e.body_text());
+    let mut csrf_ok = false;
+    let mut out = FormWithDocuments {
+        fields: vec![],
+        files: vec![],
+        errors: vec![],
+    };
+    while let Some(field) = form.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or("").to_owned();
+        if name == "_csrf" {
+            check_csrf(user, &field.text().await.map_err(bad)?)?;
+            csrf_ok = true;
+            continue;
+        }
+        if let Some(kind) = name.strip_prefix("doc-") {
+            if !csrf_ok {
+                return Err(Error::Forbidden.into());
+            }
+            let file_name: String = field.file_name().unwrap_or("").chars().take(200).collect();
+            if file_name.is_empty() || !kinds.contains(&kind) {
+                continue;
+            }
+            let kind = kind.to_owned();
+            match dimos_storage::receive(&tmp, Box::pin(field), &policy).await {
+                Ok(r) => out.files.push((kind, file_name, r)),
+                Err(e) => match Error::from(e) {
+                    Error::Validation(errs) => out.errors.extend(errs.into_iter().map(|mut e| {
+                        e.field = name.clone();
+                        e
+                    })),
+                    other => return Err(other.into()),
+                },
+            }
+            continue;
+        }
+        let value = field.text().await.map_err(bad)?;
+        out.fields.push((name, value));
+    }
+    if !csrf_ok {
+        return Err(Error::Forbidden.into());
+    }
+    Ok(out)
+}
+
+pub async fn read_upload(
+    state: &AppState,
+    user: &CurrentUser,
+    mut form: Multipart,
+) -> std::result::Result<Upload, Error> {
+    let (policy, tmp) = upload_policy(state);
+    let mut csrf_ok = false;
+    let mut kind = None;
+    let mut internal = false;
+    let mut file = None;
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| Error::BadRequest(e.body_text()))?
+    {
+        match field.name().unwrap_or("") {
+            "_csrf" => {
+                let v = field
+                    .text()
+                    .await
+                    .map_err(|e| Error::BadRequest(e.body_text()))?;
+                check_csrf(user, &v).map_err(|e| e.0)?;
+                csrf_ok = true;
+            }
+            "kind" => {
+                let v = field
+                    .text()
+                    .await
+                    .map_err(|e| Error::BadRequest(e.body_text()))?;
+                kind = Some(v).filter(|v| !v.is_empty() && v.len() <= 64);
+            }
+            "internal" => {
+                let v = field
+                    .text()
+                    .await
+                    .map_err(|e| Error::BadRequest(e.body_text()))?;
+                internal = v == "on";
+            }
+            "file" => {
+                // The token comes first in our forms; nothing is stored for
+                // a request that has not shown it.
+                if !csrf_ok {
+                    return Err(Error::Forbidden);
+                }
+                let name = field
+                    .file_name()
+                    .unwrap_or("")
+                    .chars()
+                    .take(200)
+                    .collect::<String>();
+                let received = dimos_storage::receive(&tmp, Box::pin(field), &policy).await?;
+                file = Some((received, name));
+            }
+            _ => {}
+        }
+    }
+    let Some((received, name)) = file else {
+        return Err(Error::Validation(vec![FieldError::new("file", "required")]));
+    };
+    Ok(Upload {
+        kind,
+        internal,
+        received,
+        name,
+    })
+}
+
+/// Stores a checked upload for a case (as the new version of `replaces`,
+/// if given) and records it in the case history.
+pub async fn store(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    case: Uuid,
+    upload: Upload,
+    by: &Actor,
+    replaces: Option<&Document>,
+    audit: impl FnOnce(&Document) -> Option<AuditEntry>,
+) -> std::result::Result<Document, Error> {
+    let max_case = state.config().storage.max_case_bytes;
+    if documents::case_bytes(&tenant.db, case).await? + upload.received.size > max_case {
+        return Err(dimos_storage::StorageError::TooLarge(max_case).into());
+    }
+    let id = Uuid::now_v7();
+    let key = documents::new_key(&tenant.db, id);
+    state
+        .objects()
+        .put_file(&key, upload.received.temp.path())
+        .await?;
+    let doc = Document {
+        id,
+        case_id: Some(case),
+        kind: match replaces {
+            Some(old) => old.kind.clone(),
+            None => upload.kind,
+        },
+        original_name: upload.name,
+        content_type: upload.received.content_type.to_owned(),
+        size: i64::try_from(upload.received.size).unwrap_or(i64::MAX),
+        sha256: upload.received.sha256.clone(),
+        object_key: key.clone(),
+        personal_data: true,
+        uploaded_by: by.account.unwrap_or_default(),
+        uploaded_at: state.workflow().now(),
+        internal: upload.internal,
+        replaced_by: None,
+    };
+    // The row, the case event and the audit entry: one transaction. The
+    // object is already stored; without its row it is removed again.
+    let saved = save_row(state, tenant, case, &doc, by, replaces, audit(&doc)).await;
+    if !matches!(saved, Ok(true)) {
+        // No row, no object: do not leave an orphan behind.
+        let _ = state.objects().delete(&key).await;
+        return Err(match saved {
+            Err(e) => e,
+            _ => Error::Conflict("document-replaced"),
+        });
+    }
+    Ok(doc)
+}
+
+/// The document's row (replacing `replaces`), its case event and audit
+/// entry, committed together. False when `replaces` was replaced meanwhile.
+pub async fn save_row(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    case: Uuid,
+    doc: &Document,
+    by: &Actor,
+    replaces: Option<&Document>,
+    audit: Option<AuditEntry>,
+) -> std::result::Result<bool, Error> {
+    let mut tx = tenant.db.begin().await?;
+    match replaces {
+        Some(old) => {
+            if !documents::replace_in(&mut tx, &tenant.db, old.id, doc).await? {
+                return Ok(false);
+            }
+        }
+        None => documents::insert_in(&mut tx, &tenant.db, doc).await?,
+    }
+    let (kind, payload) = match replaces {
+        Some(old) => (
+            "document-replaced",
+            json!({"document": doc.id, "replaces": old.id, "name": old.original_name, "new_name": doc.original_name}),
+        ),
+        None => (
+            "document-added",
+            json!({"document": doc.id, "name": doc.original_name, "kind": doc.kind}),
+        ),
+    };
+    state
+        .workflow()
+        .record_event_tx(
+            &mut tx,
+            &tenant.db,
+            CaseId(case),
+            kind,
+            by,
+            !doc.internal,
+            payload,
+        )
+        .await?;
+    if let Some(entry) = audit {
+        AuditLog::append_in(&mut tx, &tenant.db, &entry).await?;
+    }
+    tx.commit().await?;
+    Ok(true)
+}
