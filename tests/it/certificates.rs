@@ -90,6 +90,19 @@ async fn a_certificate_is_applied_for_checked_issued_signed_and_downloaded(b: Ba
     assert!(html.contains("f-father_name"), "{html}");
     assert!(html.contains("Το πεδίο είναι υποχρεωτικό"), "{html}");
 
+    // A form that lost its key comes back with the answers, not filed.
+    let (status, _, html) = post(
+        &mut citizen,
+        &host,
+        "/certificates/apply",
+        &csrf,
+        &[("father_name", "Γεώργιος")],
+    )
+    .await;
+    assert_eq!(status, 422, "{html}");
+    assert!(html.contains("Η φόρμα δεν ήρθε ολόκληρη"), "{html}");
+    assert!(html.contains("value=\"Γεώργιος\""), "{html}");
+
     let answers = [
         ("_submission", submission.as_str()),
         ("kind", "family-status"),
@@ -278,6 +291,22 @@ async fn the_admin_changes_the_settings_on_the_generated_page(b: Backend) {
     )
     .await;
     assert!(!html.contains("value=\"Η Ληξίαρχος\""), "{html}");
+
+    // The default typed again is no override: nothing stays stored.
+    let (status, _, _) = post(
+        &mut admin,
+        &host,
+        "/admin/settings/certificates",
+        &csrf,
+        &[
+            ("signatory_title", "Ο Προϊστάμενος Δημοτολογίου"),
+            ("show_purpose", "true"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let stored: i64 = app.sql_value("SELECT COUNT(*) FROM module_settings").await;
+    assert_eq!(stored, 0, "only what differs from the defaults is kept");
 
     // Staff without the permission, and a module the tenant did not
     // enable, are refused.

@@ -121,16 +121,31 @@ fn migrations(root: &Path) -> Result<String, String> {
             names(&lite)
         ));
     }
-    let mut out = String::from("migrations: &[");
+    let mut numbered = vec![];
     for (p, s) in pg.iter().zip(&lite) {
         let file = name_of(p);
-        let stem = file.trim_end_matches(".sql");
+        let stem = file.trim_end_matches(".sql").to_owned();
         let (num, name) = stem
             .split_once('_')
             .ok_or_else(|| format!("migration {file:?} is not named NNNN_name.sql"))?;
         let version: i64 = num
             .parse()
             .map_err(|_| format!("migration {file:?} is not named NNNN_name.sql"))?;
+        numbered.push((version, name.to_owned(), p, s));
+    }
+    // By number, not by name ("9_x" before "10_y"), and 1, 2, 3… without
+    // gaps or twins: a compile error here, not a start-up failure.
+    numbered.sort_by_key(|(v, ..)| *v);
+    for (i, (v, ..)) in numbered.iter().enumerate() {
+        if usize::try_from(*v).ok() != Some(i + 1) {
+            return Err(format!(
+                "migrations must be numbered 1, 2, 3… without gaps or twins; found {v} at place {}",
+                i + 1
+            ));
+        }
+    }
+    let mut out = String::from("migrations: &[");
+    for (version, name, p, s) in &numbered {
         let _ = write!(
             out,
             "::dimos_web::module::Migration {{ version: {version}, name: {name:?}, postgres: {}, sqlite: {} }},",

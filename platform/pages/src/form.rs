@@ -18,6 +18,7 @@ where
 {
     type Rejection = AppError;
 
+    #[allow(clippy::disallowed_methods)] // the platform's sign-in and desk pages: what these calls are for
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, AppError> {
         let bytes = axum::body::Bytes::from_request(req, state)
             .await

@@ -165,10 +165,17 @@ pub async fn save(
     Posted(posted): Posted<BTreeMap<String, String>>,
 ) -> Result<Response> {
     let m = generated(&state, &t, &id)?;
+    let defaults = m
+        .config
+        .validate(&dimos_web::settings::operator_defaults(&t, m.id))
+        .unwrap_or(Value::Null);
     let mut overrides = Map::new();
     let mut errors = vec![];
     for f in m.config.simple_fields() {
         match parse(&f, posted.get(&f.name).map_or("", String::as_str)) {
+            // The default typed again is no override: a later change of
+            // the default still reaches this municipality.
+            Ok(Some(v)) if defaults.get(&f.name) == Some(&v) => {}
             Ok(Some(v)) => {
                 overrides.insert(f.name.clone(), v);
             }

@@ -7,10 +7,13 @@ use axum::Router;
 use axum::extract::{Query, Request, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use dimos_identity::Pending;
 use dimos_identity::accounts::{self};
-use dimos_identity::{Pending, random_token};
 use dimos_kernel::Error;
 use dimos_web::auth::*;
+
+/// The sign-in begun, in the session until the provider answers.
+const PENDING_KEY: &str = "oidc_pending";
 use dimos_web::error::Result;
 use dimos_web::extract::{CurrentTenant, Peer};
 use dimos_web::middleware::host_of;
@@ -155,6 +158,7 @@ pub(crate) struct CallbackQuery {
     error_description: Option<String>,
 }
 
+#[allow(clippy::disallowed_methods)] // the platform's sign-in and desk pages: what these calls are for
 async fn callback(
     State(state): State<AppState>,
     tenant: CurrentTenant,
@@ -213,14 +217,8 @@ async fn callback(
         signed_in_at_ms: now.timestamp_millis(),
         id_token: signed_in.id_token,
     };
-    session
-        .insert(AUTH_KEY, &auth)
-        .await
-        .map_err(session_error)?;
-    session
-        .insert(CSRF_KEY, random_token())
-        .await
-        .map_err(session_error)?;
+    #[allow(clippy::disallowed_methods)] // this is the sign-in
+    establish(&session, &auth).await?;
     audit(
         &state,
         &tenant,
@@ -239,6 +237,7 @@ struct CsrfForm {
     csrf: String,
 }
 
+#[allow(clippy::disallowed_methods)] // the platform's sign-in and desk pages: what these calls are for
 async fn logout(
     State(state): State<AppState>,
     tenant: CurrentTenant,
@@ -274,6 +273,7 @@ async fn logout(
 }
 
 /// Ends this person's sessions on every device, this one included.
+#[allow(clippy::disallowed_methods)] // the platform's sign-in and desk pages: what these calls are for
 async fn logout_everywhere(
     State(state): State<AppState>,
     tenant: CurrentTenant,

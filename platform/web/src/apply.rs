@@ -118,10 +118,17 @@ async fn submit(
     process: &str,
     posted: &BTreeMap<String, String>,
 ) -> Result<Response> {
-    let submission = posted
+    let Some(submission) = posted
         .get("_submission")
         .and_then(|s| Uuid::parse_str(s).ok())
-        .ok_or_else(|| Error::invalid("_submission", "required"))?;
+    else {
+        // A form that lost its key (an old page, a tampered one): shown
+        // again with a new key and the answers kept, never filed blind.
+        let mut answers = posted.clone();
+        answers.remove("_submission");
+        let errors = [FieldError::new("_submission", "form-expired")];
+        return page(state, ui, t, user, process, &answers, &errors).await;
+    };
     let def = state.workflow().effective(&t.db, process).await?;
     let form = def
         .form(FORM)

@@ -89,8 +89,40 @@ pub async fn store_and_sign(
     doc: Issued,
     signer: &Actor,
 ) -> Result<Signed, Error> {
+    let account = signer
+        .account
+        .ok_or_else(|| Error::internal("a document signed by nobody"))?;
+    let size = i64::try_from(doc.bytes.len()).map_err(Error::internal)?;
     let id = Uuid::now_v7();
     let key = documents::new_key(&t.db, id);
+    let document = Document {
+        id,
+        case_id: Some(case.0),
+        kind: Some(kind.to_owned()),
+        original_name: doc.file_name,
+        content_type: "application/pdf".into(),
+        size,
+        sha256: hex::encode(Sha256::digest(&doc.bytes)),
+        object_key: key.clone(),
+        personal_data: true,
+        uploaded_by: account,
+        uploaded_at: state.workflow().now(),
+        internal: false,
+        replaced_by: None,
+    };
+    // The signature first (it writes nothing), then the object: a refusal
+    // to sign leaves nothing to clean up.
+    let signature = state
+        .signing()
+        .sign(
+            &t.db,
+            document.id,
+            Some(case.0),
+            account,
+            &signer.name,
+            &document.sha256,
+        )
+        .await?;
     let tmp = state.config().storage_dir().join("tmp");
     tokio::fs::create_dir_all(&tmp)
         .await
@@ -102,45 +134,10 @@ pub async fn store_and_sign(
     let stored = state.objects().put_file(&key, &path).await;
     let _ = tokio::fs::remove_file(&path).await;
     stored?;
-    let account = signer
-        .account
-        .ok_or_else(|| Error::internal("a document signed by nobody"))?;
-    let document = Document {
-        id,
-        case_id: Some(case.0),
-        kind: Some(kind.to_owned()),
-        original_name: doc.file_name,
-        content_type: "application/pdf".into(),
-        size: i64::try_from(doc.bytes.len()).map_err(Error::internal)?,
-        sha256: hex::encode(Sha256::digest(&doc.bytes)),
-        object_key: key.clone(),
-        personal_data: true,
-        uploaded_by: account,
-        uploaded_at: state.workflow().now(),
-        internal: false,
-        replaced_by: None,
-    };
-    let signed = state
-        .signing()
-        .sign(
-            &t.db,
-            document.id,
-            Some(case.0),
-            account,
-            &signer.name,
-            &document.sha256,
-        )
-        .await;
-    match signed {
-        Ok(signature) => Ok(Signed {
-            document,
-            signature,
-        }),
-        Err(e) => {
-            let _ = state.objects().delete(&key).await;
-            Err(e.into())
-        }
-    }
+    Ok(Signed {
+        document,
+        signature,
+    })
 }
 
 /// Puts the signed document in the case file, in the caller's

@@ -207,7 +207,7 @@ pub struct ModuleDescriptor {
 /// Where a module's settings are changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SettingsPage {
-    /// `/staff/settings/<id>`, generated from the settings' schema.
+    /// `/admin/settings/<id>`, generated from the settings' schema.
     Generated,
     /// The module's own page at this path (settings a form of single
     /// values cannot hold: tables, lists).
@@ -293,6 +293,9 @@ const RESERVED_PATHS: &[&str] = &[
     "auth",
     "verify",
     "signing",
+    // Template namespaces of the shell and the platform's pages.
+    "kit",
+    "operator",
 ];
 
 /// The modules this server was built with.

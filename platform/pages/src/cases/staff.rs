@@ -340,24 +340,24 @@ pub async fn complete(
     let comment = posted.get("comment").cloned().unwrap_or_default();
     // A document the outcome issues is made and signed first (the slow
     // work), then filed with the decision.
-    let (issued, refused) = if t.assignee == Some(who.staff.account) {
-        match issue_for_outcome(&state, &tenant, &who, &def, &c, &t.step, &outcome, &posted).await {
+    let (issued, refused) =
+        match issue_for_outcome(&state, &tenant, &who, &def, &c, &t, &outcome, &posted).await {
             Ok(issued) => (issued, None),
             Err(AppError(Error::Validation(errs))) => (None, Some(errs)),
             Err(e) => return Err(e),
+        };
+    // The decision, its document and its audit entry: one transaction,
+    // begun inside the attempt so that any failure removes the document.
+    let decided = async {
+        if let Some(errs) = refused {
+            return Err(Error::Validation(errs));
         }
-    } else {
-        (None, None)
-    };
-    // The decision, its document and its audit entry: one transaction.
-    let mut tx = tenant.db.begin().await?;
-    let result = if let Some(errs) = refused {
-        Err(Error::Validation(errs))
-    } else if outcome.is_empty() {
-        Err(Error::Validation(vec![FieldError::new(
-            "outcome", "required",
-        )]))
-    } else {
+        if outcome.is_empty() {
+            return Err(Error::Validation(vec![FieldError::new(
+                "outcome", "required",
+            )]));
+        }
+        let mut tx = tenant.db.begin().await?;
         state
             .workflow()
             .complete_tx(
@@ -369,33 +369,31 @@ pub async fn complete(
                 &posted,
                 &comment,
             )
-            .await
-    };
-    let result = match (result, &issued) {
-        (Ok(()), Some(signed)) => {
-            dimos_web::issue::save(&state, &mut tx, &tenant, signed, &who.staff.actor()).await
-        }
-        (r, _) => r,
-    };
-    let result = match result {
-        Ok(()) => {
-            let entry = who
-                .user
-                .audit(peer, "task_completed")
-                .record(format!("case:{}", t.case_id))
-                .detail(json!({"task": id, "step": t.step, "outcome": outcome,
-                    "document": issued.as_ref().map(|s| s.document.id)}));
-            match dimos_web::auth::record_in(&mut tx, &tenant, entry).await {
-                Ok(()) => tx.commit().await.map_err(Error::from),
-                Err(e) => Err(e.0),
+            .await?;
+        match &issued {
+            Some(signed) => {
+                dimos_web::issue::save(&state, &mut tx, &tenant, signed, &who.staff.actor())
+                    .await?;
             }
+            // Never a decision that issues a document without it.
+            None if issues(&def, &t.step, &outcome).is_some() => {
+                return Err(Error::internal("an issuing outcome without its document"));
+            }
+            None => {}
         }
-        // Nothing was changed: let the transaction go before any page.
-        Err(e) => {
-            drop(tx);
-            Err(e)
-        }
+        let entry = who
+            .user
+            .audit(peer, "task_completed")
+            .record(format!("case:{}", t.case_id))
+            .detail(json!({"task": id, "step": t.step, "outcome": outcome,
+                "document": issued.as_ref().map(|s| s.document.id)}));
+        dimos_web::auth::record_in(&mut tx, &tenant, entry)
+            .await
+            .map_err(|e| e.0)?;
+        tx.commit().await?;
+        Ok::<(), Error>(())
     };
+    let result = decided.await;
     if result.is_err()
         && let Some(signed) = &issued
     {
@@ -422,6 +420,18 @@ pub async fn complete(
     }
 }
 
+/// The document a task's outcome issues, if any.
+fn issues<'d>(def: &'d dimos_workflow::Definition, step: &str, outcome: &str) -> Option<&'d str> {
+    match def.step(step) {
+        Some(Step::Task(task)) => task
+            .outcomes
+            .iter()
+            .find(|o| o.id == outcome)
+            .and_then(|o| o.issues.as_deref()),
+        _ => None,
+    }
+}
+
 /// The document the chosen outcome issues, rendered from the case and
 /// the task's form and signed as the member of staff; `None` when the
 /// outcome issues none or the form does not read (the completion then
@@ -433,19 +443,28 @@ async fn issue_for_outcome(
     who: &StaffMember,
     def: &dimos_workflow::Definition,
     c: &query::CaseRow,
-    step: &str,
+    t: &query::TaskRow,
     outcome: &str,
     posted: &BTreeMap<String, String>,
 ) -> Result<Option<dimos_web::issue::Signed>> {
-    let Some(Step::Task(task)) = def.step(step) else {
+    let Some(doc_id) = issues(def, &t.step, outcome) else {
         return Ok(None);
     };
-    let Some(doc_id) = task
-        .outcomes
-        .iter()
-        .find(|o| o.id == outcome)
-        .and_then(|o| o.issues.as_deref())
-    else {
+    // Checked again in the transaction; here so that nothing is signed
+    // for a task that is not this person's.
+    if t.status != "open" || t.assignee != Some(who.staff.account) {
+        return Err(Error::Conflict("task-not-yours").into());
+    }
+    // Signing needs the permission as well as a certificate (a
+    // certificate outlives a role taken away).
+    let subj = dimos_web::access::subjects(&who.user);
+    let sign = <dimos_web::access::SignDocuments as Permission>::ID;
+    if !state.access().allowed(tenant.tenant.id, &subj, sign).await {
+        return Err(
+            Error::Validation(vec![FieldError::new("outcome", "no-signing-certificate")]).into(),
+        );
+    }
+    let Some(Step::Task(task)) = def.step(&t.step) else {
         return Ok(None);
     };
     let Some((module, doc)) = state

@@ -700,3 +700,4 @@ apply-documents = Documents
 apply-documents-after = After submitting, you upload them on the application's page.
 apply-submit = Submit the application
 error-field-no-signing-certificate = This outcome issues a document under your signature, but you have no right to sign or no valid certificate; ask the municipality's administrator.
+error-field-form-expired = The form did not arrive whole; check your answers and submit again.
