@@ -57,6 +57,14 @@ async fn a_certificate_is_applied_for_checked_issued_signed_and_downloaded(b: Ba
     let app = TestApp::spawn(b).await;
     let host = tenants(&app).await;
 
+    // Someone not signed in comes back to the form after signing in.
+    let res = app.get(&host, "/certificates/apply").send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        res.headers()["location"],
+        "/auth/login?next=%2Fcertificates%2Fapply"
+    );
+
     // An unverified citizen is told what to do, not shown the form.
     let mut unverified = person(&app, &host, "citizen").await;
     let (status, html) = page(&mut unverified, &host, "/certificates/apply").await;

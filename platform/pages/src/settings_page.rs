@@ -151,6 +151,8 @@ fn parse(f: &SchemaField, text: &str) -> std::result::Result<Option<Value>, Fiel
             _ => return Err(bad()),
         },
         "choice" if !f.choices.iter().any(|c| c == text) => return Err(bad()),
+        // A setting is one line (a title, a note), never a block.
+        "string" if text.contains(['\n', '\r']) => return Err(bad()),
         _ => Value::String(text.to_owned()),
     }))
 }

@@ -246,9 +246,14 @@ where
         match load_user(parts, &AppState::from_ref(state)).await {
             Ok(Some(u)) => Ok(u),
             Ok(None) => {
+                // The address as the person asked for it: inside a module's
+                // router `parts.uri` has lost the module's prefix.
+                let asked = parts
+                    .extensions
+                    .get::<axum::extract::OriginalUri>()
+                    .map_or(&parts.uri, |o| &o.0);
                 let next: String = form_urlencoded::byte_serialize(
-                    parts
-                        .uri
+                    asked
                         .path_and_query()
                         .map_or("/", |p| p.as_str())
                         .as_bytes(),
@@ -261,7 +266,6 @@ where
     }
 }
 
-/// Checks the session-bound CSRF token of a posted form.
 /// Binds the session to the person who just signed in, with a fresh CSRF
 /// token (the sign-in pages' alone: disallowed elsewhere by clippy.toml).
 pub async fn establish(session: &Session, auth: &SessionAuth) -> Result<()> {
@@ -327,6 +331,7 @@ where
     }
 }
 
+/// Checks the session-bound CSRF token of a posted form.
 pub fn check_csrf(user: &CurrentUser, posted: &str) -> Result<()> {
     if constant_time_eq(user.csrf.as_bytes(), posted.as_bytes()) {
         Ok(())

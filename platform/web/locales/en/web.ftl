@@ -701,3 +701,5 @@ apply-documents-after = After submitting, you upload them on the application's p
 apply-submit = Submit the application
 error-field-no-signing-certificate = This outcome issues a document under your signature, but you have no right to sign or no valid certificate; ask the municipality's administrator.
 error-field-form-expired = The form did not arrive whole; check your answers and submit again.
+error-conflict-submission-used = This form was already submitted by another account or for another service; open the form again.
+error-conflict-submission-in-progress = The same form is being submitted already; look at your applications in a moment.
