@@ -6,7 +6,7 @@
 //! changes the module's settings on the generated page. Another
 //! municipality sees none of it.
 
-use crate::flows::{claim, complete, openssl_verifies, page, person, post};
+use crate::flows::{claim, complete, page, person, post, published_signature_verifies};
 use dimos_it::{Backend, TestApp, csrf_of, on_both_backends, tax_id, tenant_with_grants};
 use serde_json::json;
 
@@ -191,26 +191,10 @@ async fn a_certificate_is_applied_for_checked_issued_signed_and_downloaded(b: Ba
     assert_eq!(res.headers()["content-type"], "application/pdf");
     let pdf = res.bytes().await.unwrap().to_vec();
     assert!(pdf.starts_with(b"%PDF-"));
-    let sig = app
-        .get(&host, &format!("/verify/{reference}/signature.p7s"))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let ca = app
-        .get(&host, "/signing/ca.pem")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("signature.p7s"), &sig).unwrap();
-    std::fs::write(dir.path().join("ca.pem"), &ca).unwrap();
-    assert!(openssl_verifies(dir.path(), &pdf), "OpenSSL verifies it");
+    assert!(
+        published_signature_verifies(&app, &host, &reference, &pdf).await,
+        "OpenSSL verifies it"
+    );
     let audited: i64 = app
         .sql_value("SELECT COUNT(*) FROM audit_log WHERE action = 'task_completed'")
         .await;

@@ -265,3 +265,34 @@ pub(crate) fn openssl_verifies(dir: &std::path::Path, content: &[u8]) -> bool {
         .expect("openssl runs (infra/test.sh installs it)");
     out.status.success()
 }
+
+/// Whether OpenSSL verifies `content` against the signature published at
+/// `/verify/<reference>/signature.p7s` and the municipality's CA, fetched
+/// as anyone would.
+pub(crate) async fn published_signature_verifies(
+    app: &TestApp,
+    host: &str,
+    reference: &str,
+    content: &[u8],
+) -> bool {
+    let sig = app
+        .get(host, &format!("/verify/{reference}/signature.p7s"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let ca = app
+        .get(host, "/signing/ca.pem")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("signature.p7s"), &sig).unwrap();
+    std::fs::write(dir.path().join("ca.pem"), &ca).unwrap();
+    openssl_verifies(dir.path(), content)
+}

@@ -4,8 +4,8 @@
 //! Then the rejection and withdrawal paths, and the permit register.
 
 use crate::flows::{
-    agenda, citizen_case, claim, complete, has_case, openssl_verifies, page, parse, person, post,
-    settle, timeline, unescape, upload,
+    agenda, citizen_case, claim, complete, has_case, page, parse, person, post,
+    published_signature_verifies, settle, timeline, unescape, upload,
 };
 use dimos_it::{
     Backend, Browser, Options, TestApp, csrf_of, on_both_backends, tax_id, tenant_with_grants,
@@ -525,27 +525,8 @@ async fn a_permit_goes_from_application_to_delivery_through_six_people(b: Backen
     assert_eq!(res.headers()["content-type"], "application/pdf");
     let pdf = res.bytes().await.unwrap().to_vec();
     assert!(pdf.starts_with(b"%PDF-"));
-    let sig = app
-        .get(&host, &format!("/verify/{reference}/signature.p7s"))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let ca = app
-        .get(&host, "/signing/ca.pem")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("signature.p7s"), &sig).unwrap();
-    std::fs::write(dir.path().join("ca.pem"), &ca).unwrap();
     assert!(
-        openssl_verifies(dir.path(), &pdf),
+        published_signature_verifies(&app, &host, &reference, &pdf).await,
         "OpenSSL verifies the permit"
     );
 
