@@ -191,6 +191,12 @@ async fn a_certificate_is_applied_for_checked_issued_signed_and_downloaded(b: Ba
     assert_eq!(res.headers()["content-type"], "application/pdf");
     let pdf = res.bytes().await.unwrap().to_vec();
     assert!(pdf.starts_with(b"%PDF-"));
+    // It carries the code it is verified by (printed, and in its
+    // properties where a program reads it).
+    assert!(
+        String::from_utf8_lossy(&pdf).contains(&format!("/verify/{reference}")),
+        "the verification address in the PDF"
+    );
     assert!(
         published_signature_verifies(&app, &host, &reference, &pdf).await,
         "OpenSSL verifies it"

@@ -1,18 +1,14 @@
-//! Certificates of family status and of permanent residence, from the
-//! municipal registry. The citizen applies on the kit's application page
-//! (the process's `apply` form); a clerk checks the file and issues the
-//! certificate on the platform's task page, where the outcome `issued`
-//! renders the PDF below, signs it as the clerk and files it in the case,
-//! all in one transaction. Everything else comes from the folder:
-//! `workflows/request.toml`, `templates/`, `locales/`.
+//! Certificates of family status and of permanent residence. The citizen
+//! applies on the kit's application page (the process's `apply` form); on
+//! the platform's task page the clerk's outcome `issued` renders the PDF
+//! below, signs it and files it in the case, in one transaction. The rest
+//! comes from the folder: `workflows/`, `templates/`, `locales/`.
 
 use axum::Router;
-use axum::routing::get;
 use dimos_kernel::{Error, FieldError};
 use dimos_web::issue::{IssueInput, Issued, IssuedDocument};
 use dimos_web::module::ConfigSchema;
-use dimos_web::{ModuleConfig, ModuleDescriptor, Result, Ui};
-use minijinja::context;
+use dimos_web::{ModuleConfig, ModuleDescriptor};
 use serde::{Deserialize, Serialize};
 
 pub const PROCESS: &str = "certificates.request";
@@ -69,12 +65,8 @@ pub fn descriptor() -> ModuleDescriptor {
 
 fn routes() -> Router<dimos_web::AppState> {
     Router::new()
-        .route("/", get(index))
+        .route("/", dimos_web::ui::page("certificates/index.html"))
         .route("/apply", dimos_web::apply::routes(PROCESS))
-}
-
-async fn index(ui: Ui) -> Result<axum::response::Html<String>> {
-    ui.render("certificates/index.html", context! {})
 }
 
 /// The certificate, in Greek (the language of the administration).
@@ -107,11 +99,19 @@ pub fn render(i: &IssueInput<'_>) -> std::result::Result<Issued, Error> {
     if i.setting("show_purpose") != "false" {
         d.field("Χορηγείται για", &i.text("purpose"));
     }
-    d.field("Ημερομηνία έκδοσης", &i.issued_on.format("%d/%m/%Y").to_string())
-        .field(&i.setting("signatory_title"), i.signer_name)
-        .space()
-        .small(&i.setting("footer"))
-        .small("Φέρει ψηφιακή υπογραφή· ελέγχεται με τον κωδικό επαλήθευσης στη διεύθυνση /verify του δήμου.");
+    d.field(
+        "Ημερομηνία έκδοσης",
+        &i.issued_on.format("%d/%m/%Y").to_string(),
+    )
+    .field(&i.setting("signatory_title"), i.signer_name)
+    .field("Κωδικός επαλήθευσης", i.reference)
+    .space()
+    .small(&i.setting("footer"))
+    .small(&format!(
+        "Φέρει ψηφιακή υπογραφή· ελέγχεται στη διεύθυνση {}",
+        i.verify_url
+    ))
+    .subject(i.verify_url);
     Ok(Issued {
         file_name: format!("{title}.pdf"),
         bytes: d.render().map_err(Error::internal)?,

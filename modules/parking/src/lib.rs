@@ -425,11 +425,14 @@ async fn issue(
     // The slow work first (the PDF, its object, the signature), then one
     // transaction: the register entry, its expiry reminder, the permit in
     // the case file, the decision and its audit entry exist together.
+    let reference = dimos_web::issue::new_reference();
+    let verify_url = dimos_web::issue::verify_url(&state, &t, &reference);
     let bytes = permit::render(
         &permit::municipality(&t),
         &permit,
         &data_str(&c, "decision_date"),
         &data_str(&c, "ada"),
+        (&reference, &verify_url),
     )?;
     let signed = dimos_web::issue::store_and_sign(
         &state,
@@ -444,6 +447,7 @@ async fn issue(
             bytes,
         },
         &signer,
+        reference,
     )
     .await?;
     let mut posted = BTreeMap::new();

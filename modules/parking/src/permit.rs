@@ -12,6 +12,7 @@ pub fn render(
     p: &Permit,
     decision_date: &str,
     ada: &str,
+    (reference, verify_url): (&str, &str),
 ) -> Result<Vec<u8>, Error> {
     let mut d = dimos_pdf::Document::new(
         &format!("Άδεια στάθμευσης ΑμεΑ {}", p.card_number),
@@ -38,7 +39,9 @@ pub fn render(
         .space()
         .paragraph("Η κάρτα τοποθετείται σε εμφανές σημείο του οχήματος. Η άδεια ανακαλείται αν εκλείψουν οι προϋποθέσεις χορήγησής της.")
         .space()
-        .small("Το έγγραφο φέρει ψηφιακή υπογραφή. Ο κωδικός επαλήθευσης εμφανίζεται στη σελίδα της αίτησης· η υπογραφή ελέγχεται στη διεύθυνση /verify του δήμου.");
+        .field("Κωδικός επαλήθευσης", reference)
+        .small(&format!("Το έγγραφο φέρει ψηφιακή υπογραφή· ελέγχεται με τον κωδικό επαλήθευσης στη διεύθυνση {verify_url}"))
+        .subject(verify_url);
     d.render().map_err(Error::internal)
 }
 

@@ -84,6 +84,7 @@ impl Subset {
 pub struct Document {
     title: String,
     author: String,
+    subject: String,
     blocks: Vec<Block>,
 }
 
@@ -161,8 +162,16 @@ impl Document {
         Document {
             title: title.to_owned(),
             author: author.to_owned(),
+            subject: String::new(),
             blocks: vec![],
         }
+    }
+
+    /// The document's subject in its properties (where a signed document
+    /// carries its verification code, readable without the page).
+    pub fn subject(&mut self, text: &str) -> &mut Self {
+        text.clone_into(&mut self.subject);
+        self
     }
 
     pub fn title(&mut self, text: &str) -> &mut Self {
@@ -291,10 +300,15 @@ impl Document {
         pdf.pages(tree)
             .kids(page_ids.iter().map(|(p, _)| *p))
             .count(i32::try_from(pages).unwrap_or(i32::MAX));
-        pdf.document_info(info)
+        let mut props = pdf.document_info(info);
+        props
             .title(TextStr(&self.title))
             .author(TextStr(&self.author))
             .producer(TextStr("Dimos"));
+        if !self.subject.is_empty() {
+            props.subject(TextStr(&self.subject));
+        }
+        drop(props);
 
         // Glyphs used, with what they stand for (for ToUnicode) and widths;
         // the embedded font keeps only those, renumbered.
@@ -409,6 +423,11 @@ mod tests {
         let text = String::from_utf8_lossy(&bytes);
         assert!(text.contains("/Identity-H") && text.contains("/ToUnicode"));
         assert!(text.contains("/FontFile2"));
+        assert!(!text.contains("/Subject"), "no subject unless given");
+        let mut d = Document::new("Βεβαίωση", "Δήμος Αλίμου");
+        d.subject("https://alimos.example/verify/K7QM-2XPD-9HWA");
+        let text = String::from_utf8_lossy(&d.render().unwrap()).into_owned();
+        assert!(text.contains("/Subject (https://alimos.example/verify/K7QM-2XPD-9HWA)"));
         assert!(
             text.contains("+DejaVuSans"),
             "a subset font is named as one"

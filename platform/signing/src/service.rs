@@ -585,6 +585,32 @@ impl Signing {
         signer_name: &str,
         sha256_hex: &str,
     ) -> Result<SignatureRecord, SigningError> {
+        let reference = new_reference();
+        self.sign_under(
+            tdb,
+            reference,
+            document,
+            case,
+            account,
+            signer_name,
+            sha256_hex,
+        )
+        .await
+    }
+
+    /// The same under a reference chosen beforehand ([`new_reference`]),
+    /// so that the document can print the code it is verified by.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn sign_under(
+        &self,
+        tdb: &TenantDb,
+        reference: String,
+        document: Uuid,
+        case: Option<Uuid>,
+        account: Uuid,
+        signer_name: &str,
+        sha256_hex: &str,
+    ) -> Result<SignatureRecord, SigningError> {
         let digest: [u8; 32] = hex::decode(sha256_hex)
             .ok()
             .and_then(|d| d.try_into().ok())
@@ -602,7 +628,7 @@ impl Signing {
             )
             .await?;
         let record = SignatureRecord {
-            reference: new_reference(),
+            reference,
             document_id: document,
             case_id: case,
             signer_account: account,

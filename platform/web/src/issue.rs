@@ -42,6 +42,9 @@ pub struct IssueInput<'a> {
     pub settings: &'a Value,
     pub signer_name: &'a str,
     pub issued_on: chrono::NaiveDate,
+    /// The code the signature is verified by, and where.
+    pub reference: &'a str,
+    pub verify_url: &'a str,
 }
 
 impl IssueInput<'_> {
@@ -79,8 +82,20 @@ pub struct Signed {
     pub signature: SignatureRecord,
 }
 
-/// Stores the PDF and signs it as `signer` (the slow work, before any
-/// transaction begins). On error nothing is left behind.
+/// A new verification code, to print on the document before it is signed
+/// under it.
+pub fn new_reference() -> String {
+    dimos_signing::service::new_reference()
+}
+
+/// Where anyone checks a document of this municipality by its code.
+pub fn verify_url(state: &AppState, t: &CurrentTenant, reference: &str) -> String {
+    let host = t.tenant.canonical_host(state.registry().base_domain());
+    format!("{}/verify/{reference}", state.config().public_origin(&host))
+}
+
+/// Signs the PDF as `signer` under `reference` and stores it (the slow
+/// work, before any transaction begins). On error nothing is left behind.
 pub async fn store_and_sign(
     state: &AppState,
     t: &CurrentTenant,
@@ -88,6 +103,7 @@ pub async fn store_and_sign(
     kind: &str,
     doc: Issued,
     signer: &Actor,
+    reference: String,
 ) -> Result<Signed, Error> {
     let account = signer
         .account
@@ -114,8 +130,9 @@ pub async fn store_and_sign(
     // to sign leaves nothing to clean up.
     let signature = state
         .signing()
-        .sign(
+        .sign_under(
             &t.db,
+            reference,
             document.id,
             Some(case.0),
             account,

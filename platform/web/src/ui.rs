@@ -347,6 +347,12 @@ impl Ui {
     }
 }
 
+/// A page of the module's that only shows a template (a service's
+/// introduction): `.route("/", dimos_web::ui::page("<id>/index.html"))`.
+pub fn page(template: &'static str) -> axum::routing::MethodRouter<AppState> {
+    axum::routing::get(move |ui: Ui| async move { ui.render(template, context! {}) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -483,6 +483,8 @@ async fn issue_for_outcome(
     }
     let settings = dimos_web::settings::effective_value(tenant, module.id, &module.config).await?;
     let signer = who.staff.actor();
+    let reference = dimos_web::issue::new_reference();
+    let verify_url = dimos_web::issue::verify_url(state, tenant, &reference);
     let input = dimos_web::issue::IssueInput {
         municipality: tenant.tenant.name(dimos_kernel::Locale::El),
         applicant_name: &c.applicant_name,
@@ -491,13 +493,22 @@ async fn issue_for_outcome(
         settings: &settings,
         signer_name: &signer.name,
         issued_on: dimos_kernel::clock::local_date(state.workflow().now()),
+        reference: &reference,
+        verify_url: &verify_url,
     };
     let rendered = (doc.render)(&input)?;
     // Without a signing certificate the outcome cannot be chosen: said on
     // the form, where the person can see why.
-    match dimos_web::issue::store_and_sign(state, tenant, CaseId(c.id), doc.id, rendered, &signer)
-        .await
-    {
+    let signed = dimos_web::issue::store_and_sign(
+        state,
+        tenant,
+        CaseId(c.id),
+        doc.id,
+        rendered,
+        &signer,
+        reference,
+    );
+    match signed.await {
         Ok(signed) => Ok(Some(signed)),
         Err(Error::Conflict(code @ "no-signing-certificate")) => {
             Err(Error::Validation(vec![FieldError::new("outcome", code)]).into())
