@@ -424,10 +424,6 @@ mod tests {
         assert!(text.contains("/Identity-H") && text.contains("/ToUnicode"));
         assert!(text.contains("/FontFile2"));
         assert!(!text.contains("/Subject"), "no subject unless given");
-        let mut d = Document::new("Βεβαίωση", "Δήμος Αλίμου");
-        d.subject("https://alimos.example/verify/K7QM-2XPD-9HWA");
-        let text = String::from_utf8_lossy(&d.render().unwrap()).into_owned();
-        assert!(text.contains("/Subject (https://alimos.example/verify/K7QM-2XPD-9HWA)"));
         assert!(
             text.contains("+DejaVuSans"),
             "a subset font is named as one"
@@ -443,6 +439,14 @@ mod tests {
                 || text.contains("/Count 3"),
             "paginated"
         );
+    }
+
+    #[test]
+    fn a_subject_is_in_the_properties_as_given() {
+        let mut d = Document::new("Βεβαίωση", "Δήμος Αλίμου");
+        d.subject("https://alimos.example/verify/K7QM-2XPD-9HWA");
+        let text = String::from_utf8_lossy(&d.render().unwrap()).into_owned();
+        assert!(text.contains("/Subject (https://alimos.example/verify/K7QM-2XPD-9HWA)"));
     }
 
     #[test]
