@@ -252,6 +252,9 @@ impl TestApp {
         config.database.url = Some(Secret::new(database_url.clone()));
         config.tenancy.apply_on_start = opts.apply_on_start;
         config.tenancy.refresh_interval_ms = 200;
+        // Every test is also a search for code that holds a transaction
+        // and asks the pool for a second connection (how a pool starves).
+        config.database.strict_connections = true;
         (opts.tweak)(&mut config);
         let clock: dimos_kernel::SharedClock = match opts.clock {
             Some(c) => c,
@@ -564,6 +567,15 @@ pub async fn tenant_with_grants(app: &TestApp, slug: &str, name: &str, grants: &
 }
 
 /// The CSRF token of the first form on a page.
+/// The form's idempotency key (`_submission`), as a browser sends it back;
+/// a new one when the page has none (the form is on a later page).
+pub fn submission_of(html: &str) -> String {
+    html.split("name=\"_submission\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+}
+
 pub fn csrf_of(html: &str) -> String {
     html.split("name=\"_csrf\" value=\"")
         .nth(1)

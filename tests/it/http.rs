@@ -30,16 +30,9 @@ async fn health_readiness_and_metrics(b: Backend) {
         .json()
         .await
         .unwrap();
-    assert_eq!(ready["status"], "ready");
-    assert_eq!(
-        ready["database"],
-        if b == Backend::Sqlite {
-            "sqlite"
-        } else {
-            "postgres"
-        }
-    );
-    assert_eq!(ready["tenants"], 1);
+    // Ready, and nothing more to any host that asks (the backend and the
+    // number of municipalities are for /metrics).
+    assert_eq!(ready, serde_json::json!({"status": "ready"}));
 
     // Metrics are not on the public listener unless a token is configured
     // (see security::metrics_are_private).

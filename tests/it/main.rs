@@ -43,6 +43,7 @@ mod replicas;
 mod security;
 mod signing;
 mod storage_s3;
+mod submissions;
 mod tenancy;
 mod translations;
 mod workflow_engine;

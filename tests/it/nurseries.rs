@@ -531,7 +531,9 @@ pub(crate) async fn send_application(
 ) -> (u16, String, String) {
     let (status, html) = page(parent, host, "/nurseries/apply").await;
     assert_eq!(status, 200, "{html}");
-    let mut form = reqwest::multipart::Form::new().text("_csrf", csrf_of(&html));
+    let mut form = reqwest::multipart::Form::new()
+        .text("_csrf", csrf_of(&html))
+        .text("_submission", dimos_it::submission_of(&html));
     for (k, v) in fields {
         form = form.text(k.as_ref().to_owned(), v.clone());
     }

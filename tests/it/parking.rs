@@ -49,7 +49,9 @@ async fn submit_form(
 ) -> (u16, String, String) {
     let (status, html) = page(citizen, host, "/parking/apply").await;
     assert_eq!(status, 200, "{html}");
-    let mut form = reqwest::multipart::Form::new().text("_csrf", csrf_of(&html));
+    let mut form = reqwest::multipart::Form::new()
+        .text("_csrf", csrf_of(&html))
+        .text("_submission", dimos_it::submission_of(&html));
     for (k, v) in fields {
         form = form.text(k.to_string(), v.to_string());
     }

@@ -8,7 +8,64 @@ use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-on_both_backends!(documents_live_in_s3_under_the_tenants_prefix);
+on_both_backends!(
+    documents_live_in_s3_under_the_tenants_prefix,
+    an_object_store_outage_refuses_submissions_and_leaves_nothing,
+);
+
+/// The object store stops while citizens submit applications with
+/// documents: each is refused with 503 and `Retry-After` before anything
+/// is written (before issue 16: 500, and a case with its protocol number
+/// and no documents), and `/readyz` names what is down.
+async fn an_object_store_outage_refuses_submissions_and_leaves_nothing(b: Backend) {
+    use crate::submissions::{citizens, count, form, send};
+    let mut moto = Moto::start().await;
+    let (app, _) = app_on_s3(b, &moto, |_| {}).await;
+    let host = crate::parking::tenant(&app).await;
+    let people = citizens(&app, &host, 2).await;
+    let key = uuid::Uuid::new_v4().to_string();
+    let (status, _) = send(
+        &app,
+        &host,
+        &people[0].0,
+        form(&people[0].1, &key, "ΙΚΥ-1000"),
+    )
+    .await;
+    assert_eq!(status, 303, "accepted while the store is up");
+    let ready = app.get("127.0.0.1", "/readyz").send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+
+    let _ = moto.child.kill();
+    let _ = moto.child.wait();
+    for (i, (cookie, csrf)) in people.iter().enumerate() {
+        let key = uuid::Uuid::new_v4().to_string();
+        let res = app
+            .post(&host, "/parking/apply")
+            .header("cookie", cookie)
+            .multipart(form(csrf, &key, &format!("ΙΚΥ-20{i:02}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 503);
+        assert_eq!(res.headers()["retry-after"], "5");
+        let html = res.text().await.unwrap();
+        assert!(html.contains("προσωρινά μη διαθέσιμη"), "{html}");
+    }
+    let cases = "SELECT COUNT(*) FROM cases";
+    assert_eq!(count(&app, cases).await, 1, "no case from the refused ones");
+    let numbers = "SELECT COUNT(*) FROM protocol_entries";
+    assert_eq!(count(&app, numbers).await, 1, "no protocol number spent");
+    let rows = "SELECT COUNT(*) FROM documents";
+    assert_eq!(
+        count(&app, rows).await,
+        2,
+        "the first case's two documents only"
+    );
+    let ready = app.get("127.0.0.1", "/readyz").send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["down"], json!(["object-store"]));
+}
 
 /// With `s3_presign_seconds`, an authorized download is a redirect to a
 /// short-lived URL of the S3 server itself, which names the file and

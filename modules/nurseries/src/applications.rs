@@ -193,19 +193,20 @@ pub async fn save_draft(
 /// Marks the parent's application submitted with its case; false when it
 /// was submitted already (two submissions at once: one wins).
 #[allow(clippy::too_many_arguments)]
+/// Turns the parent's draft (saved just before) into the submitted
+/// application, in the case's transaction. False when it was no longer a
+/// draft (another submission got there first).
 pub async fn submit(
-    tdb: &TenantDb,
+    tx: &mut TenantTx<'_>,
     year: Uuid,
     parent: Uuid,
-    form: &RawApplication,
     application: &Application,
     points: i32,
     case: Uuid,
     protocol: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<bool, DbError> {
-    save_draft(tdb, year, parent, form, now).await?;
-    let mut q = tdb.update(NurseryApplications::Table);
+    let mut q = tx.update(NurseryApplications::Table);
     q.values([
         (NurseryApplications::Status, "submitted".into()),
         (NurseryApplications::Application, json(application)?.into()),
@@ -218,7 +219,7 @@ pub async fn submit(
     .and_where(Expr::col(NurseryApplications::YearId).eq(year))
     .and_where(Expr::col(NurseryApplications::Applicant).eq(parent))
     .and_where(Expr::col(NurseryApplications::Status).eq("draft"));
-    Ok(tdb.execute(&q).await? == 1)
+    Ok(tx.execute(&q).await? == 1)
 }
 
 /// Records the reviewers' decisions and the points they give.

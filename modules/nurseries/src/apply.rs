@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use dimos_kernel::{Error, FieldError};
 use dimos_web::auth::{Posted, Verified};
 use dimos_web::{AppState, CurrentTenant, Result, Ui};
-use dimos_workflow::{NewCase, query};
+use dimos_workflow::{CaseId, NewCase};
 use minijinja::context;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -41,6 +41,7 @@ async fn render_form(
     state: &AppState,
     year: &catalogue::Year,
     csrf: &str,
+    submission: Uuid,
     raw: &RawApplication,
     kept: &[dimos_web::uploads::Kept],
     errors: &[FieldError],
@@ -66,7 +67,7 @@ async fn render_form(
     let html = ui.render(
         "nurseries/apply.html",
         context! {
-            csrf, summary, errors => messages, saved,
+            csrf, submission, summary, errors => messages, saved,
             year => context! { label => year.label.clone(), closes => crate::date(year.closes_on), starts => crate::date(year.starts_on) },
             v => raw,
             children => raw.child_rows(),
@@ -133,6 +134,7 @@ pub(crate) async fn apply_form(
         &state,
         &year,
         &user.csrf,
+        Uuid::now_v7(),
         &raw,
         &[],
         &[],
@@ -166,6 +168,19 @@ pub(crate) async fn apply(
     let mut form = form;
     let parent = user.acting_for().0;
     let now = state.workflow().now();
+    // The form's idempotency key: a retry after a lost answer is shown the
+    // application it filed.
+    let key = form
+        .get("_submission")
+        .and_then(|k| Uuid::parse_str(k).ok());
+    if let Some(k) = key
+        && let Some(earlier) = state
+            .workflow()
+            .submitted_with(&t.db, k, parent, PROCESS)
+            .await?
+    {
+        return Ok(submitted(earlier.case_id));
+    }
     if let Some(row) = applications::of_parent(&t.db, year.id, parent).await?
         && row.status != "draft"
     {
@@ -187,7 +202,10 @@ pub(crate) async fn apply(
         stations: &stations,
         starts_on: year.starts_on,
     };
-    let file_errors = std::mem::take(&mut form.errors);
+    let mut file_errors = std::mem::take(&mut form.errors);
+    if key.is_none() {
+        file_errors.push(FieldError::new("_submission", "form-expired"));
+    }
     let a = match raw.validate(&cx) {
         Ok(a) if file_errors.is_empty() => a,
         result => {
@@ -201,6 +219,7 @@ pub(crate) async fn apply(
                 &state,
                 &year,
                 &user.csrf,
+                key.unwrap_or_else(Uuid::now_v7),
                 &raw,
                 &kept,
                 &errors,
@@ -222,20 +241,22 @@ pub(crate) async fn apply(
     data.insert("parent_name".into(), a.parent_name.clone().into());
     data.insert("email".into(), a.email.clone().into());
     data.insert("mobile".into(), a.mobile.clone().into());
-    // Messages about this application reach the mobile typed here, unless
-    // the parent chose another (before the case starts: its first message
-    // is the protocol number).
-    dimos_web::contact::remember_mobile(&t.db, parent, &a.mobile).await?;
     data.insert("children".into(), child_names.join(", ").into());
     data.insert("stations".into(), station_names.join(" → ").into());
     data.insert("points".into(), Value::from(score.total));
-    // The same account may not file twice: the draft row is claimed first.
+    // The same account may not file twice: the draft row is claimed in the
+    // case's transaction.
     applications::save_draft(&t.db, year.id, parent, &raw, now).await?;
-    let started = state
-        .workflow()
-        .start(
-            &t.db,
-            NewCase {
+    let attachments = u32::try_from(form.files.len() + kept.len()).unwrap_or(0);
+    // The case, its documents, the mobile for its messages (unless the
+    // parent chose another), its protocol number and the application's
+    // row: one transaction, whole or not at all.
+    let filed = dimos_web::uploads::file_case(
+        &state,
+        &t,
+        &actor,
+        dimos_web::uploads::Submission {
+            new: NewCase {
                 process: PROCESS.into(),
                 applicant: parent,
                 applicant_name: match &user.assisting {
@@ -245,52 +266,43 @@ pub(crate) async fn apply(
                 filed_by: user.assisting.as_ref().map(|_| user.account.id),
                 subject: format!("{} — {}", year.label, child_names.join(", ")),
                 data,
-                attachments: u32::try_from(form.files.len() + kept.len()).unwrap_or(0),
+                attachments,
             },
-        )
-        .await?;
-    let case = query::case(&t.db, started.case_id).await?;
-    let protocol = case.as_ref().and_then(|c| {
-        c.protocol_number
-            .zip(c.protocol_year)
-            .map(|(n, y)| format!("{n}/{y}"))
-    });
+            key,
+            files: form.files,
+            kept,
+            mobile: Some(a.mobile.clone()),
+        },
+    )
+    .await?;
+    let mut pending = match filed {
+        dimos_web::uploads::Filed::New(p) => p,
+        dimos_web::uploads::Filed::Earlier(s) => return Ok(submitted(s.case_id)),
+    };
+    let (case_id, protocol) = (pending.started.case_id, pending.started.protocol.clone());
     let won = applications::submit(
-        &t.db,
+        pending.tx(),
         year.id,
         parent,
-        &raw,
         &a,
         i32::try_from(score.total).unwrap_or(i32::MAX),
-        started.case_id.0,
+        case_id.0,
         protocol,
         now,
     )
     .await?;
     if !won {
-        // Another submission of the same draft got there first: this case
-        // is withdrawn, the parent sees the one that counts.
-        state
-            .workflow()
-            .withdraw(
-                &t.db,
-                started.case_id,
-                &dimos_workflow::Actor::system(),
-                parent,
-                "Διπλή υποβολή / Duplicate submission",
-            )
-            .await?;
+        // Another submission of the same draft got there first: nothing of
+        // this one is kept; the parent sees the one that counts.
+        pending.abandon().await;
         return Err(Error::Conflict("nursery-already-applied").into());
     }
-    let sent_now: Vec<String> = form.files.iter().map(|(k, _, _)| k.clone()).collect();
-    form.attach_all(&state, &t, started.case_id.0, &actor)
-        .await?;
-    dimos_web::uploads::adopt_kept(&state, &t, started.case_id.0, &kept, &sent_now, &actor).await?;
-    Ok(Redirect::to(&format!(
-        "/nurseries/applications/{}?done=submitted",
-        started.case_id
-    ))
-    .into_response())
+    let started = pending.commit().await?;
+    Ok(submitted(started.case_id))
+}
+
+fn submitted(case: CaseId) -> Response {
+    Redirect::to(&format!("/nurseries/applications/{case}?done=submitted")).into_response()
 }
 
 #[derive(Deserialize)]
@@ -316,6 +328,16 @@ pub(crate) async fn application_page(
     render_application(&state, &ui, &t, &user, &row, q.done, None).await
 }
 
+/// An objection sent back with its problems: the text, the problems, and
+/// the form's idempotency key (kept, so a corrected objection is still the
+/// same submission).
+#[derive(Default)]
+pub(crate) struct ObjectionTry {
+    pub text: String,
+    pub problems: Vec<FieldError>,
+    pub submission: Option<Uuid>,
+}
+
 /// The application's page; `objection` is a rejected objection's text and
 /// problems, shown again on its form.
 pub(crate) async fn render_application(
@@ -325,7 +347,7 @@ pub(crate) async fn render_application(
     user: &dimos_web::auth::CurrentUser,
     row: &applications::Row,
     done: Option<String>,
-    objection: Option<(String, Vec<FieldError>)>,
+    objection: Option<ObjectionTry>,
 ) -> Result<Response> {
     let case = case_of(row)?;
     let app = crate::review::context_of(state, ui, t, row).await?;
@@ -357,13 +379,19 @@ pub(crate) async fn render_application(
     } else {
         StatusCode::OK
     };
-    let (text, problems) = objection.unwrap_or_default();
+    let ObjectionTry {
+        text,
+        problems,
+        submission,
+    } = objection.unwrap_or_default();
     let (summary, errors) = crate::messages(ui, &problems, &["objection", "doc-evidence"]);
     let html = ui.render(
         "nurseries/application.html",
         context! {
             app, case_id => case, results, seed, may_object, summary, errors, staff => false,
             objection => text,
+            // A new key each time the page is shown; kept across errors.
+            submission => submission.unwrap_or_else(Uuid::now_v7),
             csrf => user.csrf.clone(),
             protocol => row.protocol.clone(),
             max_mb => ui.state.config().storage.max_upload_bytes / 1_048_576,

@@ -49,6 +49,9 @@ pub(crate) async fn object(
         return Err(Error::Conflict("nursery-objections-closed").into());
     }
     let form = dimos_web::uploads::receive_form(&state, &user, form, &["evidence"]).await?;
+    let key = form
+        .get("_submission")
+        .and_then(|k| Uuid::parse_str(k).ok());
     let text = form.get("objection").unwrap_or("").to_owned();
     let mut problems = form.errors.clone();
     let text = text.trim().to_owned();
@@ -68,7 +71,11 @@ pub(crate) async fn object(
             &user,
             &row,
             None,
-            Some((text, problems)),
+            Some(crate::apply::ObjectionTry {
+                text,
+                problems,
+                submission: key,
+            }),
         )
         .await;
     }
@@ -77,23 +84,30 @@ pub(crate) async fn object(
     data.insert("application".into(), protocol.clone().into());
     data.insert("application_case".into(), case.to_string().into());
     data.insert("objection".into(), text.into());
-    let started = state
-        .workflow()
-        .start(
-            &t.db,
-            NewCase {
+    let actor = dimos_web::people::citizen_actor(&user);
+    let attachments = u32::try_from(form.files.len()).unwrap_or(0);
+    // The objection with its evidence: one transaction; a retry with the
+    // same form gets the same case.
+    let started = dimos_web::uploads::file_and_commit(
+        &state,
+        &t,
+        &actor,
+        dimos_web::uploads::Submission {
+            new: NewCase {
                 process: PROCESS.into(),
                 applicant: row.applicant,
                 applicant_name: user.account.display_name(),
                 filed_by: user.assisting.as_ref().map(|_| user.account.id),
                 subject: format!("Ένσταση — {protocol}"),
                 data,
-                attachments: u32::try_from(form.files.len()).unwrap_or(0),
+                attachments,
             },
-        )
-        .await?;
-    let actor = dimos_web::people::citizen_actor(&user);
-    form.attach_all(&state, &t, started.case_id.0, &actor)
-        .await?;
+            key,
+            files: form.files,
+            kept: vec![],
+            mobile: None,
+        },
+    )
+    .await?;
     Ok(Redirect::to(&format!("/cases/{}?done=submitted", started.case_id)).into_response())
 }

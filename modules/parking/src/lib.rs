@@ -163,10 +163,12 @@ const FIELDS: [&str; 7] = [
 
 /// The check page: the answers, each with a link to change it, and the
 /// documents to attach; its form files the case.
+#[allow(clippy::too_many_arguments)] // the page's parts, each from elsewhere
 pub(crate) async fn render_check(
     ui: &Ui,
     documents: &[dimos_workflow::definition::DocumentSpec],
     csrf: &str,
+    submission: Uuid,
     values: &RawApplication,
     kept: &[dimos_web::uploads::Kept],
     errors: &[FieldError],
@@ -184,7 +186,7 @@ pub(crate) async fn render_check(
     let html = ui.render(
         "parking/apply.html",
         context! {
-            csrf, v => values, errors => messages,
+            csrf, submission, v => values, errors => messages,
             // Every kind has an entry (templates treat a missing key as an error).
             kept => documents.iter().map(|d| (d.id.clone(), kept.iter().find(|k| k.kind == d.id).map(|k| context! { id => k.id, name => k.name.clone() }))).collect::<BTreeMap<_, _>>(),
             steps => steps::STEPS.len() + 1,
@@ -231,7 +233,15 @@ async fn apply(
     let actor = dimos_web::people::citizen_actor(&user);
     let kept = form.kept(&t, &actor).await?;
     let mut form = form;
-    let file_errors = std::mem::take(&mut form.errors);
+    let mut file_errors = std::mem::take(&mut form.errors);
+    // The form's idempotency key: a retry after a lost answer files nothing
+    // new. A form without one (an old page) is shown again, never filed.
+    let key = form
+        .get("_submission")
+        .and_then(|k| Uuid::parse_str(k).ok());
+    if key.is_none() {
+        file_errors.push(FieldError::new("_submission", "form-expired"));
+    }
     let a = match raw.validate() {
         Ok(a) if file_errors.is_empty() => a,
         result => {
@@ -243,6 +253,7 @@ async fn apply(
                 &ui,
                 &def.documents,
                 &user.csrf,
+                key.unwrap_or_else(Uuid::now_v7),
                 &raw,
                 &kept,
                 &errors,
@@ -261,15 +272,15 @@ async fn apply(
     if let Some(addr) = &a.delivery_address {
         data.insert("delivery_address".into(), addr.clone().into());
     }
-    // Messages about this case reach the mobile typed here, unless the
-    // citizen chose another (before the case starts: its first message is
-    // the protocol number).
-    dimos_web::contact::remember_mobile(&t.db, user.acting_for().0, a.mobile.as_str()).await?;
-    let started = state
-        .workflow()
-        .start(
-            &t.db,
-            NewCase {
+    let attachments = u32::try_from(form.files.len() + kept.len()).unwrap_or(0);
+    // The case, its documents, the mobile for its messages (unless the
+    // citizen chose another) and its protocol number: one transaction.
+    let started = dimos_web::uploads::file_and_commit(
+        &state,
+        &t,
+        &actor,
+        dimos_web::uploads::Submission {
+            new: NewCase {
                 process: PROCESS.into(),
                 applicant: user.acting_for().0,
                 applicant_name: match &user.assisting {
@@ -279,14 +290,15 @@ async fn apply(
                 filed_by: user.assisting.as_ref().map(|_| user.account.id),
                 subject: format!("{} — {}", a.location, a.plate.as_str()),
                 data,
-                attachments: u32::try_from(form.files.len() + kept.len()).unwrap_or(0),
+                attachments,
             },
-        )
-        .await?;
-    let sent_now: Vec<String> = form.files.iter().map(|(k, _, _)| k.clone()).collect();
-    form.attach_all(&state, &t, started.case_id.0, &actor)
-        .await?;
-    dimos_web::uploads::adopt_kept(&state, &t, started.case_id.0, &kept, &sent_now, &actor).await?;
+            key,
+            files: form.files,
+            kept,
+            mobile: Some(a.mobile.as_str().to_owned()),
+        },
+    )
+    .await?;
     drafts.clear(steps::DRAFT).await?;
     Ok(Redirect::to(&format!("/cases/{}?done=submitted", started.case_id)).into_response())
 }
@@ -553,17 +565,13 @@ async fn renew(
     // From the later of today and the current expiry: renewing early
     // loses nothing.
     let from = p.valid_until.max(dimos_kernel::clock::local_date(now));
-    let until = valid_until(from, config(&t).await?.validity_years);
+    // Read before the transaction: inside it, a read on another connection
+    // is how a pool starves.
+    let cfg = config(&t).await?;
+    let until = valid_until(from, cfg.validity_years);
     let mut tx = t.db.begin().await?;
     register::renew(&mut tx, &t.db, id, until, now).await?;
-    expiry::schedule(
-        &mut tx,
-        &t.db,
-        id,
-        until,
-        config(&t).await?.expiry_notice_days,
-    )
-    .await?;
+    expiry::schedule(&mut tx, &t.db, id, until, cfg.expiry_notice_days).await?;
     dimos_web::auth::record_in(
         &mut tx,
         &t,

@@ -198,6 +198,7 @@ pub(crate) async fn check(
         &ui,
         &def.documents,
         &user.csrf,
+        uuid::Uuid::now_v7(),
         &d,
         &[],
         &[],

@@ -6,8 +6,13 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Connection, FromRow, PgConnection, PgPool, SqliteConnection, SqlitePool};
+use sqlx::{
+    ConnectOptions, Connection, FromRow, PgConnection, PgPool, SqliteConnection, SqlitePool,
+};
+use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A row type that decodes from both backends; `#[derive(sqlx::FromRow)]`
@@ -33,6 +38,11 @@ pub enum DbError {
     /// bug in our code, refused in every build (not only debug ones).
     #[error("statement scoped to another tenant")]
     WrongTenant,
+    /// A task holding a transaction asked the pool for another connection
+    /// (strict pools only: tests). Under load every request doing so holds
+    /// one connection while waiting for a second, and the pool starves.
+    #[error("a second connection was asked for while this task holds a transaction")]
+    SecondConnection,
 }
 
 impl DbError {
@@ -55,6 +65,17 @@ impl From<sqlx::Error> for DbError {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 DbError::Unavailable(e.to_string())
             }
+            // The server is going away, out of resources, or cancelled a
+            // statement that ran past the timeout (PostgreSQL's SQLSTATE
+            // classes 08, 53, 57); SQLite's file is locked past the busy
+            // timeout. Each passes: the client is told to retry (503).
+            sqlx::Error::Database(d)
+                if d.code().is_some_and(|c| {
+                    c.starts_with("08") || c.starts_with("53") || c.starts_with("57")
+                }) || matches!(d.code().as_deref(), Some("5" | "6")) =>
+            {
+                DbError::Unavailable(e.to_string())
+            }
             _ => DbError::Other(e),
         }
     }
@@ -70,6 +91,9 @@ impl From<DbError> for Error {
             }
             DbError::Other(e) => Error::internal(e),
             DbError::WrongTenant => Error::internal("statement scoped to another tenant"),
+            DbError::SecondConnection => Error::internal(
+                "a second connection was asked for while this task holds a transaction",
+            ),
         }
     }
 }
@@ -79,6 +103,13 @@ pub struct DbOptions {
     pub max_connections: u32,
     pub acquire_timeout: Duration,
     pub sqlite_busy_timeout: Duration,
+    /// PostgreSQL cancels a statement running longer (zero: never).
+    pub statement_timeout: Duration,
+    /// Statements slower than this are logged at WARN with their SQL.
+    pub slow_statement: Duration,
+    /// A task that holds a transaction and asks for a second connection
+    /// gets an error instead of a warning (tests).
+    pub strict_connections: bool,
 }
 
 impl Default for DbOptions {
@@ -87,6 +118,73 @@ impl Default for DbOptions {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(5),
             sqlite_busy_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(30),
+            slow_statement: Duration::from_millis(500),
+            strict_connections: false,
+        }
+    }
+}
+
+/// Which tasks hold a transaction of this pool now. A task that holds one
+/// and asks for a second connection is how a pool starves: N requests each
+/// holding one and waiting for another block each other until the acquire
+/// timeout, while the first one's row locks stay taken.
+#[derive(Debug, Default)]
+struct Holders {
+    tasks: Mutex<HashMap<tokio::task::Id, u32>>,
+    strict: bool,
+    /// How many times it happened (for `/metrics`).
+    seen: AtomicU64,
+}
+
+impl Holders {
+    fn enter(self: &Arc<Self>) -> Holding {
+        let task = tokio::task::try_id();
+        if let (Some(id), Ok(mut m)) = (task, self.tasks.lock()) {
+            *m.entry(id).or_default() += 1;
+        }
+        Holding {
+            holders: self.clone(),
+            task,
+        }
+    }
+
+    /// Before taking a connection from the pool.
+    fn check(&self) -> Result<(), DbError> {
+        let Some(id) = tokio::task::try_id() else {
+            return Ok(());
+        };
+        let holds = self.tasks.lock().is_ok_and(|m| m.contains_key(&id));
+        if !holds {
+            return Ok(());
+        }
+        self.seen.fetch_add(1, Ordering::Relaxed);
+        if self.strict {
+            return Err(DbError::SecondConnection);
+        }
+        tracing::warn!(
+            "a second database connection was taken while this request holds a transaction"
+        );
+        Ok(())
+    }
+}
+
+/// Marks the current task as holding a transaction until dropped.
+#[derive(Debug)]
+struct Holding {
+    holders: Arc<Holders>,
+    task: Option<tokio::task::Id>,
+}
+
+impl Drop for Holding {
+    fn drop(&mut self) {
+        if let (Some(id), Ok(mut m)) = (self.task, self.holders.tasks.lock())
+            && let Some(n) = m.get_mut(&id)
+        {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&id);
+            }
         }
     }
 }
@@ -101,6 +199,17 @@ enum Pool {
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: Pool,
+    holders: Arc<Holders>,
+}
+
+/// The pool's state, for `/metrics`.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStats {
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
+    /// Times a task holding a transaction asked for a second connection.
+    pub second_connections: u64,
 }
 
 /// A borrowed connection of either backend: the one place where a query
@@ -188,6 +297,7 @@ impl Conn<'_> {
 /// Runs `$body` with `$conn` bound to a fresh pooled connection.
 macro_rules! with_conn {
     ($db:expr, |$conn:ident| $body:expr) => {{
+        $db.holders.check()?;
         match &$db.pool {
             Pool::Pg(p) => {
                 let mut c = p.acquire().await?;
@@ -261,8 +371,15 @@ impl Db {
     /// Connects to `postgres://…` or `sqlite://…` (the file and its folder are
     /// created if missing).
     pub async fn connect(url: &str, opts: &DbOptions) -> Result<Db, DbError> {
+        let slow = (log::LevelFilter::Warn, opts.slow_statement);
         let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let o = PgConnectOptions::from_str(url)?.application_name("dimos");
+            let mut o = PgConnectOptions::from_str(url)?
+                .application_name("dimos")
+                .log_slow_statements(slow.0, slow.1);
+            if !opts.statement_timeout.is_zero() {
+                let ms = opts.statement_timeout.as_millis().to_string();
+                o = o.options([("statement_timeout", ms.as_str())]);
+            }
             Pool::Pg(
                 PgPoolOptions::new()
                     .max_connections(opts.max_connections)
@@ -276,7 +393,8 @@ impl Db {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(opts.sqlite_busy_timeout)
-                .foreign_keys(true);
+                .foreign_keys(true)
+                .log_slow_statements(slow.0, slow.1);
             if let Some(dir) = o
                 .get_filename()
                 .parent()
@@ -297,7 +415,26 @@ impl Db {
                 "DATABASE_URL must start with postgres:// or sqlite:".to_string(),
             ));
         };
-        Ok(Db { pool })
+        Ok(Db {
+            pool,
+            holders: Arc::new(Holders {
+                strict: opts.strict_connections,
+                ..Holders::default()
+            }),
+        })
+    }
+
+    pub fn stats(&self) -> PoolStats {
+        let (size, idle, max) = match &self.pool {
+            Pool::Pg(p) => (p.size(), p.num_idle(), p.options().get_max_connections()),
+            Pool::Sqlite(p) => (p.size(), p.num_idle(), p.options().get_max_connections()),
+        };
+        PoolStats {
+            size,
+            idle: u32::try_from(idle).unwrap_or(u32::MAX),
+            max,
+            second_connections: self.holders.seen.load(Ordering::Relaxed),
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -346,20 +483,30 @@ impl Db {
     }
 
     pub async fn begin(&self) -> Result<Tx<'static>, DbError> {
-        Ok(match &self.pool {
-            Pool::Pg(p) => Tx::Pg(p.begin().await?),
+        self.holders.check()?;
+        let inner = match &self.pool {
+            Pool::Pg(p) => TxInner::Pg(p.begin().await?),
             // IMMEDIATE takes the write lock up front, so a transaction that
             // reads then writes waits (busy_timeout) instead of failing.
-            Pool::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Sqlite(p) => TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+        };
+        Ok(Tx {
+            inner,
+            _holding: Some(self.holders.enter()),
         })
     }
 
     /// A transaction that only reads (one consistent snapshot). On SQLite it
     /// does not take the write lock, so it never waits for writers.
     pub async fn begin_read(&self) -> Result<Tx<'static>, DbError> {
-        Ok(match &self.pool {
-            Pool::Pg(p) => Tx::Pg(p.begin().await?),
-            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+        self.holders.check()?;
+        let inner = match &self.pool {
+            Pool::Pg(p) => TxInner::Pg(p.begin().await?),
+            Pool::Sqlite(p) => TxInner::Sqlite(p.begin().await?),
+        };
+        Ok(Tx {
+            inner,
+            _holding: Some(self.holders.enter()),
         })
     }
 
@@ -387,9 +534,13 @@ impl Detached {
     }
 
     pub(crate) async fn begin(&mut self) -> Result<Tx<'_>, DbError> {
-        Ok(match self {
-            Detached::Pg(c) => Tx::Pg(c.begin().await?),
-            Detached::Sqlite(c) => Tx::Sqlite(c.begin_with("BEGIN IMMEDIATE").await?),
+        let inner = match self {
+            Detached::Pg(c) => TxInner::Pg(c.begin().await?),
+            Detached::Sqlite(c) => TxInner::Sqlite(c.begin_with("BEGIN IMMEDIATE").await?),
+        };
+        Ok(Tx {
+            inner,
+            _holding: None,
         })
     }
 
@@ -402,16 +553,23 @@ impl Detached {
 }
 
 /// A transaction. Dropped without `commit` it rolls back.
-pub enum Tx<'c> {
+pub struct Tx<'c> {
+    inner: TxInner<'c>,
+    /// The pool's note that this task holds a transaction (none for a
+    /// detached connection's).
+    _holding: Option<Holding>,
+}
+
+enum TxInner<'c> {
     Pg(sqlx::Transaction<'c, sqlx::Postgres>),
     Sqlite(sqlx::Transaction<'c, sqlx::Sqlite>),
 }
 
 impl Tx<'_> {
     pub(crate) fn conn(&mut self) -> Conn<'_> {
-        match self {
-            Tx::Pg(t) => Conn::Pg(t),
-            Tx::Sqlite(t) => Conn::Sqlite(t),
+        match &mut self.inner {
+            TxInner::Pg(t) => Conn::Pg(t),
+            TxInner::Sqlite(t) => Conn::Sqlite(t),
         }
     }
 
@@ -434,9 +592,9 @@ impl Tx<'_> {
     }
 
     pub async fn commit(self) -> Result<(), DbError> {
-        match self {
-            Tx::Pg(t) => t.commit().await?,
-            Tx::Sqlite(t) => t.commit().await?,
+        match self.inner {
+            TxInner::Pg(t) => t.commit().await?,
+            TxInner::Sqlite(t) => t.commit().await?,
         }
         Ok(())
     }
@@ -452,6 +610,7 @@ impl Db {
                     .connect_lazy("sqlite::memory:")
                     .expect("valid URL"),
             ),
+            holders: Arc::default(),
         }
     }
 }
@@ -470,5 +629,66 @@ mod send_tests {
             .to_owned();
         let g = db.fetch_all::<(i64,)>(&q);
         assert_send(&g);
+    }
+}
+
+#[cfg(test)]
+mod second_connection_tests {
+    use super::*;
+
+    fn one() -> sea_query::SelectStatement {
+        sea_query::Query::select()
+            .expr(sea_query::Expr::val(1))
+            .to_owned()
+    }
+
+    async fn db(strict: bool) -> Db {
+        let opts = DbOptions {
+            max_connections: 2,
+            strict_connections: strict,
+            ..DbOptions::default()
+        };
+        Db::connect("sqlite::memory:", &opts).await.unwrap()
+    }
+
+    // Requests run in tasks of their own; a test's body is not one.
+    #[tokio::test]
+    async fn a_task_holding_a_transaction_may_not_take_a_second_connection() {
+        tokio::spawn(holding_strict()).await.unwrap();
+    }
+
+    async fn holding_strict() {
+        let db = db(true).await;
+        db.fetch_one::<(i32,)>(&one()).await.unwrap();
+        let mut tx = db.begin().await.unwrap();
+        tx.fetch_all::<(i32,)>(&one()).await.unwrap();
+        assert!(matches!(
+            db.fetch_one::<(i32,)>(&one()).await,
+            Err(DbError::SecondConnection)
+        ));
+        assert!(matches!(db.begin().await, Err(DbError::SecondConnection)));
+        // Another task is not this one.
+        let other = db.clone();
+        tokio::spawn(async move { other.fetch_one::<(i32,)>(&one()).await.map(drop) })
+            .await
+            .unwrap()
+            .unwrap();
+        tx.commit().await.unwrap();
+        db.fetch_one::<(i32,)>(&one()).await.unwrap();
+        assert_eq!(db.stats().second_connections, 2);
+    }
+
+    #[tokio::test]
+    async fn outside_tests_it_is_counted_and_allowed() {
+        tokio::spawn(holding_lenient()).await.unwrap();
+    }
+
+    async fn holding_lenient() {
+        let db = db(false).await;
+        let tx = db.begin().await.unwrap();
+        db.fetch_one::<(i32,)>(&one()).await.unwrap();
+        drop(tx);
+        db.fetch_one::<(i32,)>(&one()).await.unwrap();
+        assert_eq!(db.stats().second_connections, 1);
     }
 }

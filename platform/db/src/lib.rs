@@ -8,8 +8,8 @@ mod conn;
 pub mod migrate;
 mod scoped;
 
-pub use conn::{Db, DbError, DbOptions, FromRowAny, Tx};
-pub use scoped::{Scoped, ScopedInsert, TenantDb, TenantTx};
+pub use conn::{Db, DbError, DbOptions, FromRowAny, PoolStats, Tx};
+pub use scoped::{Reader, Scoped, ScopedInsert, TenantDb, TenantTx};
 pub use sea_query;
 
 /// Which SQL dialect a `Db` speaks.

@@ -214,6 +214,72 @@ fn same_tenant(statement: TenantId, handle: TenantId) -> Result<(), DbError> {
     }
 }
 
+/// Reads one tenant's rows either on a connection of its own (`&TenantDb`)
+/// or inside the caller's transaction (`&mut TenantTx`). A function that
+/// only reads takes `impl Reader`, so code holding a transaction reads
+/// through it instead of taking a second connection from the pool (two
+/// connections per request starve the pool under load).
+pub trait Reader: Send {
+    fn tenant_id(&self) -> TenantId;
+
+    fn select<T>(&self, table: T) -> Scoped<SelectStatement>
+    where
+        T: IntoIden + Clone + 'static,
+    {
+        select_for(self.tenant_id(), table)
+    }
+
+    fn fetch_optional<T: FromRowAny>(
+        &mut self,
+        q: &Scoped<SelectStatement>,
+    ) -> impl Future<Output = Result<Option<T>, DbError>> + Send;
+
+    fn fetch_all<T: FromRowAny>(
+        &mut self,
+        q: &Scoped<SelectStatement>,
+    ) -> impl Future<Output = Result<Vec<T>, DbError>> + Send;
+}
+
+impl Reader for &TenantDb {
+    fn tenant_id(&self) -> TenantId {
+        self.tenant
+    }
+
+    fn fetch_optional<T: FromRowAny>(
+        &mut self,
+        q: &Scoped<SelectStatement>,
+    ) -> impl Future<Output = Result<Option<T>, DbError>> + Send {
+        TenantDb::fetch_optional(self, q)
+    }
+
+    fn fetch_all<T: FromRowAny>(
+        &mut self,
+        q: &Scoped<SelectStatement>,
+    ) -> impl Future<Output = Result<Vec<T>, DbError>> + Send {
+        TenantDb::fetch_all(self, q)
+    }
+}
+
+impl Reader for &mut TenantTx<'_> {
+    fn tenant_id(&self) -> TenantId {
+        self.tenant
+    }
+
+    fn fetch_optional<T: FromRowAny>(
+        &mut self,
+        q: &Scoped<SelectStatement>,
+    ) -> impl Future<Output = Result<Option<T>, DbError>> + Send {
+        TenantTx::fetch_optional(self, q)
+    }
+
+    fn fetch_all<T: FromRowAny>(
+        &mut self,
+        q: &Scoped<SelectStatement>,
+    ) -> impl Future<Output = Result<Vec<T>, DbError>> + Send {
+        TenantTx::fetch_all(self, q)
+    }
+}
+
 /// A transaction over one tenant's data.
 pub struct TenantTx<'c> {
     tx: Tx<'c>,

@@ -3,7 +3,7 @@
 
 use crate::oidc::Identity;
 use chrono::{DateTime, Utc};
-use dimos_db::{DbError, TenantDb, TenantTx};
+use dimos_db::{DbError, Reader, TenantDb, TenantTx};
 use sea_query::{Expr, ExprTrait, Iden};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -124,7 +124,7 @@ fn columns() -> impl IntoIterator<Item = Accounts> {
     INSERT_COLUMNS.into_iter().chain([Accounts::SignedOutAt])
 }
 
-pub async fn get(db: &TenantDb, id: AccountId) -> Result<Option<Account>, DbError> {
+pub async fn get(mut db: impl Reader, id: AccountId) -> Result<Option<Account>, DbError> {
     let mut q = db.select(Accounts::Table);
     q.columns(columns())
         .and_where(Expr::col((Accounts::Table, Accounts::Id)).eq(id.0));

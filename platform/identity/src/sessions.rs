@@ -36,6 +36,17 @@ fn backend(e: impl std::fmt::Display) -> Error {
     Error::Backend(e.to_string())
 }
 
+/// Whether a session error is the database being unavailable (the pool
+/// exhausted, the server restarting): the request answers 503 with
+/// `Retry-After`, not 500. The store's errors carry only text, and a
+/// `DbError::Unavailable` reads "database unavailable: …".
+pub fn unavailable(e: &tower_sessions::session::Error) -> bool {
+    matches!(
+        e,
+        tower_sessions::session::Error::Store(Error::Backend(m)) if m.starts_with("database unavailable")
+    )
+}
+
 impl DbSessionStore {
     async fn insert(
         &self,

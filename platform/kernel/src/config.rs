@@ -412,9 +412,32 @@ impl Default for IdentityConfig {
 pub struct DatabaseConfig {
     /// `postgres://…` or `sqlite://…`. Unset: a SQLite file `dimos.db` in `data_dir`.
     pub url: Option<Secret>,
+    /// Pool size per process; 0: derived from the machine
+    /// ([`DatabaseConfig::pool_size`]).
     pub max_connections: u32,
     pub acquire_timeout_secs: u64,
     pub sqlite_busy_timeout_ms: u64,
+    /// PostgreSQL cancels a statement running longer (0: never).
+    pub statement_timeout_secs: u64,
+    /// Statements slower than this are logged with their SQL.
+    pub slow_statement_ms: u64,
+    /// A request holding a transaction that asks for a second connection
+    /// fails instead of logging a warning (the tests set it).
+    pub strict_connections: bool,
+}
+
+impl DatabaseConfig {
+    /// The pool size: as configured, or four connections per core with at
+    /// least 10 and at most 50. Each request holds at most one connection
+    /// at a time, so this bounds the requests in the database at once, not
+    /// the requests served; more only adds lock waits on a small machine.
+    pub fn pool_size(&self) -> u32 {
+        if self.max_connections > 0 {
+            return self.max_connections;
+        }
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        u32::try_from(cores * 4).unwrap_or(50).clamp(10, 50)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -483,9 +506,12 @@ impl Default for DatabaseConfig {
     fn default() -> Self {
         DatabaseConfig {
             url: None,
-            max_connections: 10,
-            acquire_timeout_secs: 5,
+            max_connections: 0,
+            acquire_timeout_secs: 3,
             sqlite_busy_timeout_ms: 5000,
+            statement_timeout_secs: 30,
+            slow_statement_ms: 500,
+            strict_connections: false,
         }
     }
 }

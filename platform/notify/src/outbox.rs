@@ -10,7 +10,7 @@ use crate::email::{Email, Mailer};
 use crate::sms::SmsSender;
 use crate::{SendError, sms};
 use chrono::{DateTime, Duration, Utc};
-use dimos_db::{Db, DbError, TenantDb, TenantTx};
+use dimos_db::{Db, DbError, Reader, TenantDb, TenantTx};
 use dimos_kernel::{SharedClock, TenantId};
 use sea_query::{Alias, Expr, ExprTrait, Iden, LockBehavior, LockType, OnConflict, Order, Query};
 use serde::Serialize;
@@ -74,13 +74,12 @@ pub struct NewNotification {
 /// idempotency key again does nothing.
 pub async fn enqueue(
     tx: &mut TenantTx<'_>,
-    tdb: &TenantDb,
     now: DateTime<Utc>,
     n: &NewNotification,
 ) -> Result<(), DbError> {
     let segments = (n.channel == "sms")
         .then(|| i32::try_from(sms::segments(&n.text).segments).unwrap_or(i32::MAX));
-    let mut q = tdb.insert(
+    let mut q = tx.insert(
         Notifications::Table,
         [
             Notifications::Id,
@@ -154,7 +153,7 @@ pub struct Settings {
     pub alert_address: String,
 }
 
-pub async fn settings(tdb: &TenantDb) -> Result<Option<Settings>, DbError> {
+pub async fn settings(mut tdb: impl Reader) -> Result<Option<Settings>, DbError> {
     let mut q = tdb.select(NotificationSettings::Table);
     q.columns([
         NotificationSettings::FromName,
@@ -462,7 +461,6 @@ impl Outbox {
         let mut tx = tdb.begin().await?;
         enqueue(
             &mut tx,
-            tdb,
             self.clock.now(),
             &NewNotification {
                 idempotency_key: format!("dead-letter:{}", due.id),

@@ -7,7 +7,7 @@
 use crate::outbox::{self, NewNotification};
 use crate::templates::{Template, Templates};
 use async_trait::async_trait;
-use dimos_db::{TenantDb, TenantTx};
+use dimos_db::TenantTx;
 use dimos_kernel::{Error, Locale};
 use dimos_workflow::{Event, EventSink};
 use serde_json::Value;
@@ -37,12 +37,20 @@ pub struct TenantInfo {
 /// municipalities (the web layer answers from accounts and the registry).
 #[async_trait]
 pub trait Directory: Send + Sync {
-    async fn recipient(&self, tdb: &TenantDb, account: Uuid) -> Result<Option<Recipient>, Error>;
-    async fn tenant(&self, tdb: &TenantDb) -> Result<Option<TenantInfo>, Error>;
+    ///
+    /// Each reads through the transaction of the change that raised the
+    /// event: a second connection taken while that transaction holds the
+    /// protocol counter starves the pool under load.
+    async fn recipient(
+        &self,
+        tx: &mut TenantTx<'_>,
+        account: Uuid,
+    ) -> Result<Option<Recipient>, Error>;
+    async fn tenant(&self, tx: &mut TenantTx<'_>) -> Result<Option<TenantInfo>, Error>;
     /// A municipality's own wording, if it changed this message.
     async fn template(
         &self,
-        tdb: &TenantDb,
+        tx: &mut TenantTx<'_>,
         event: &str,
         lang: Locale,
     ) -> Result<Option<Template>, Error>;
@@ -72,22 +80,17 @@ fn template_for(kind: &str, templates: &Templates) -> Option<String> {
 
 #[async_trait]
 impl EventSink for NotificationSink {
-    async fn on_event(
-        &self,
-        tx: &mut TenantTx<'_>,
-        tdb: &TenantDb,
-        e: &Event,
-    ) -> Result<(), Error> {
+    async fn on_event(&self, tx: &mut TenantTx<'_>, e: &Event) -> Result<(), Error> {
         let Some(event) = template_for(&e.kind, &self.templates) else {
             return Ok(());
         };
-        let Some(r) = self.directory.recipient(tdb, e.applicant).await? else {
+        let Some(r) = self.directory.recipient(tx, e.applicant).await? else {
             return Ok(());
         };
-        let Some(t) = self.directory.tenant(tdb).await? else {
+        let Some(t) = self.directory.tenant(tx).await? else {
             return Ok(());
         };
-        let template = match self.directory.template(tdb, &event, r.locale).await? {
+        let template = match self.directory.template(tx, &event, r.locale).await? {
             Some(own) => own,
             None => match self.templates.get(&event, r.locale) {
                 Some(t) => t.clone(),
@@ -163,7 +166,6 @@ impl EventSink for NotificationSink {
         {
             outbox::enqueue(
                 tx,
-                tdb,
                 now,
                 &NewNotification {
                     idempotency_key: key("email"),
@@ -186,7 +188,6 @@ impl EventSink for NotificationSink {
         {
             outbox::enqueue(
                 tx,
-                tdb,
                 now,
                 &NewNotification {
                     idempotency_key: key("sms"),

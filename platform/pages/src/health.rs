@@ -10,26 +10,32 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready when the database answers.
+/// Ready when the database and the object store answer; otherwise 503
+/// naming the dependency that is down (what an operator looks at first).
 #[allow(clippy::disallowed_methods)] // the platform's own page: works across tenants or below them
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    match state.db().ping().await {
-        Ok(()) => Json(serde_json::json!({
-            "status": "ready",
-            "database": state.db().backend().name(),
-            "tenants": state.registry().tenants().len(),
-            "registry_version": state.registry().version(),
-        }))
-        .into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(serde_json::json!({"status": "unavailable"})),
-            )
-                .into_response()
-        }
+    let (db, objects) = tokio::join!(state.db().ping(), state.objects().ping());
+    let mut down = vec![];
+    if let Err(e) = &db {
+        tracing::warn!(error = %e, "readiness: database down");
+        down.push("database");
     }
+    if let Err(e) = &objects {
+        tracing::warn!(error = %e, "readiness: object store down");
+        down.push("object-store");
+    }
+    if down.is_empty() {
+        return Json(serde_json::json!({"status": "ready"})).into_response();
+    }
+    let mut res = (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "5")],
+        Json(serde_json::json!({"status": "unavailable", "down": down})),
+    )
+        .into_response();
+    // The answer for balancers and monitors as it is, not an error page.
+    res.extensions_mut().insert(dimos_web::error::Rendered);
+    res
 }
 
 /// Prometheus text format on the public listener: only with the configured
@@ -56,11 +62,13 @@ pub async fn metrics(State(state): State<AppState>, req: Request) -> Response {
 }
 
 /// The metrics themselves (the separate listener serves them as they are).
+#[allow(clippy::disallowed_methods)] // the pool's own state, no tenant's data
 pub async fn metrics_open(State(state): State<AppState>) -> Response {
     let m = state.metrics();
     m.tenants
         .set(i64::try_from(state.registry().tenants().len()).unwrap_or(i64::MAX));
     m.registry_version.set(state.registry().version());
+    m.set_pool(state.db().stats());
     (
         [(
             header::CONTENT_TYPE,

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use dimos_db::TenantDb;
+use dimos_db::{Reader, TenantDb, TenantTx};
 use dimos_identity::accounts::{self, AccountId};
 use dimos_kernel::config::Config;
 use dimos_kernel::{Error, FieldError, Locale, LocalizedText};
@@ -42,7 +42,7 @@ enum NotificationTemplates {
 }
 
 pub async fn template_override(
-    tdb: &TenantDb,
+    mut tdb: impl Reader,
     event: &str,
     lang: Locale,
 ) -> std::result::Result<Option<Template>, Error> {
@@ -67,13 +67,13 @@ pub struct WebDirectory {
 impl Directory for WebDirectory {
     async fn recipient(
         &self,
-        tdb: &TenantDb,
+        tx: &mut TenantTx<'_>,
         account: Uuid,
     ) -> std::result::Result<Option<Recipient>, Error> {
-        let Some(a) = accounts::get(tdb, AccountId(account)).await? else {
+        let Some(a) = accounts::get(&mut *tx, AccountId(account)).await? else {
             return Ok(None);
         };
-        let p = prefs(tdb, account).await?;
+        let p = prefs(&mut *tx, account).await?;
         // The number the person chose for messages; else the one their
         // identity provider gave, when it is a Greek mobile.
         let mobile = p
@@ -89,13 +89,18 @@ impl Directory for WebDirectory {
         }))
     }
 
-    async fn tenant(&self, tdb: &TenantDb) -> std::result::Result<Option<TenantInfo>, Error> {
-        let id = tdb.tenant_id();
+    async fn tenant(
+        &self,
+        tx: &mut TenantTx<'_>,
+    ) -> std::result::Result<Option<TenantInfo>, Error> {
+        let id = tx.tenant_id();
         let Some(t) = self.registry.tenants().into_iter().find(|t| t.id == id) else {
             return Ok(None);
         };
         let host = t.canonical_host(&self.config.base_domain);
-        let sms_enabled = outbox::settings(tdb).await?.is_some_and(|s| s.sms_enabled);
+        let sms_enabled = outbox::settings(&mut *tx)
+            .await?
+            .is_some_and(|s| s.sms_enabled);
         Ok(Some(TenantInfo {
             name: t.spec.name.clone(),
             base_url: self.config.public_origin(&host),
@@ -105,11 +110,11 @@ impl Directory for WebDirectory {
 
     async fn template(
         &self,
-        tdb: &TenantDb,
+        tx: &mut TenantTx<'_>,
         event: &str,
         lang: Locale,
     ) -> std::result::Result<Option<Template>, Error> {
-        template_override(tdb, event, lang).await
+        template_override(&mut *tx, event, lang).await
     }
 
     fn service_name(&self, process: &str, lang: Locale) -> String {
@@ -662,7 +667,6 @@ async fn digests_of(
             let mut tx = tdb.begin().await?;
             outbox::enqueue(
                 &mut tx,
-                &tdb,
                 now,
                 &outbox::NewNotification {
                     idempotency_key: format!("digest:{}:{}", account.id, local.date()),

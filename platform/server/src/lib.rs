@@ -28,10 +28,14 @@ pub fn modules() -> Vec<ModuleDescriptor> {
 /// A database connection and the platform's schema, up to date.
 pub async fn connect_and_migrate(config: &Config, modules: &Modules) -> anyhow::Result<Db> {
     let url = config.database_url();
+    let d = &config.database;
     let opts = DbOptions {
-        max_connections: config.database.max_connections,
-        acquire_timeout: Duration::from_secs(config.database.acquire_timeout_secs),
-        sqlite_busy_timeout: Duration::from_millis(config.database.sqlite_busy_timeout_ms),
+        max_connections: d.pool_size(),
+        acquire_timeout: Duration::from_secs(d.acquire_timeout_secs),
+        sqlite_busy_timeout: Duration::from_millis(d.sqlite_busy_timeout_ms),
+        statement_timeout: Duration::from_secs(d.statement_timeout_secs),
+        slow_statement: Duration::from_millis(d.slow_statement_ms),
+        strict_connections: d.strict_connections,
     };
     let db = Db::connect(url.expose(), &opts)
         .await

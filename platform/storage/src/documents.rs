@@ -154,20 +154,20 @@ pub async fn case_bytes(tdb: &TenantDb, case: Uuid) -> Result<u64, DbError> {
 /// Gives a case a document its owner uploaded before the case existed (a
 /// file kept while a form came back with errors). False when the document
 /// is not that person's, already belongs to a case, or is of another kind.
-pub async fn adopt(
-    tdb: &TenantDb,
+pub async fn adopt_in(
+    tx: &mut TenantTx<'_>,
     id: Uuid,
     owner: Uuid,
     kind: &str,
     case: Uuid,
 ) -> Result<bool, DbError> {
-    let mut q = tdb.update(Documents::Table);
+    let mut q = tx.update(Documents::Table);
     q.value(Documents::CaseId, case)
         .and_where(Expr::col(Documents::Id).eq(id))
         .and_where(Expr::col(Documents::UploadedBy).eq(owner))
         .and_where(Expr::col(Documents::Kind).eq(kind))
         .and_where(Expr::col(Documents::CaseId).is_null());
-    Ok(tdb.execute(&q).await? == 1)
+    Ok(tx.execute(&q).await? == 1)
 }
 
 /// Documents kept for a form that was never sent, uploaded before

@@ -49,6 +49,9 @@ pub enum StorageError {
     Upload(String),
     #[error("object storage: {0}")]
     Io(#[from] std::io::Error),
+    /// The store is down or failing on its side.
+    #[error("object storage unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl From<StorageError> for dimos_kernel::Error {
@@ -72,6 +75,10 @@ impl From<StorageError> for dimos_kernel::Error {
             }
             StorageError::Upload(m) => Error::BadRequest(m),
             StorageError::Io(e) => Error::internal(e),
+            StorageError::Unavailable(m) => {
+                tracing::error!(error = %m, "object storage unavailable");
+                Error::Unavailable
+            }
         }
     }
 }
@@ -100,6 +107,8 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     ) -> Result<Option<String>, StorageError> {
         Ok(None)
     }
+    /// Whether the store answers (for `/readyz`).
+    async fn ping(&self) -> Result<(), StorageError>;
 }
 
 /// `Content-Disposition` for a download: always an attachment, with an
@@ -145,6 +154,11 @@ impl LocalStore {
 
 #[async_trait]
 impl ObjectStore for LocalStore {
+    async fn ping(&self) -> Result<(), StorageError> {
+        tokio::fs::create_dir_all(&self.root).await?;
+        Ok(())
+    }
+
     async fn put_file(&self, key: &str, file: &Path) -> Result<(), StorageError> {
         let dest = self.path(key)?;
         if let Some(dir) = dest.parent() {

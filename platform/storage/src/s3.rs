@@ -6,7 +6,9 @@
 use crate::{ObjectStore, StorageError};
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
+use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::config::{Credentials, Region};
+use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
@@ -38,6 +40,28 @@ pub struct S3Store {
 
 fn io(e: impl std::fmt::Display) -> StorageError {
     StorageError::Io(std::io::Error::other(e.to_string()))
+}
+
+/// The server not reachable, timing out or failing on its side (5xx) is
+/// an outage: the request answers 503 with `Retry-After`. Anything else
+/// (a missing object, refused credentials) is an error of ours.
+fn sdk<E>(e: SdkError<E, HttpResponse>) -> StorageError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let outage = match &e {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(se) => se.raw().status().is_server_error(),
+        _ => false,
+    };
+    let text = aws_sdk_s3::error::DisplayErrorContext(e).to_string();
+    if outage {
+        StorageError::Unavailable(text)
+    } else {
+        StorageError::Io(std::io::Error::other(text))
+    }
 }
 
 impl S3Store {
@@ -87,6 +111,16 @@ impl S3Store {
 
 #[async_trait]
 impl ObjectStore for S3Store {
+    async fn ping(&self) -> Result<(), StorageError> {
+        self.client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map_err(sdk)?;
+        Ok(())
+    }
+
     async fn presign_get(
         &self,
         key: &str,
@@ -119,9 +153,7 @@ impl ObjectStore for S3Store {
         if let Some(sse) = &self.sse {
             req = req.server_side_encryption(sse.clone());
         }
-        req.send()
-            .await
-            .map_err(|e| io(aws_sdk_s3::error::DisplayErrorContext(e)))?;
+        req.send().await.map_err(sdk)?;
         Ok(())
     }
 
@@ -133,7 +165,7 @@ impl ObjectStore for S3Store {
             .key(key)
             .send()
             .await
-            .map_err(|e| io(aws_sdk_s3::error::DisplayErrorContext(e)))?;
+            .map_err(sdk)?;
         Ok(Box::new(out.body.into_async_read()))
     }
 
@@ -144,7 +176,7 @@ impl ObjectStore for S3Store {
             .key(key)
             .send()
             .await
-            .map_err(|e| io(aws_sdk_s3::error::DisplayErrorContext(e)))?;
+            .map_err(sdk)?;
         Ok(())
     }
 
@@ -161,7 +193,7 @@ impl ObjectStore for S3Store {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| io(aws_sdk_s3::error::DisplayErrorContext(e)))?;
+            let page = page.map_err(sdk)?;
             for o in page.contents() {
                 let modified = o
                     .last_modified()

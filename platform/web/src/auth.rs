@@ -58,6 +58,10 @@ pub fn session_layer(state: &AppState) -> SessionManagerLayer<dimos_identity::Db
 }
 
 pub fn session_error(e: tower_sessions::session::Error) -> AppError {
+    if dimos_identity::sessions::unavailable(&e) {
+        tracing::warn!(error = %e, "session store unavailable");
+        return AppError(Error::Unavailable);
+    }
     AppError(Error::internal(e))
 }
 

@@ -3,7 +3,7 @@
 //! directory and the account page, and the mobile a citizen gives in an
 //! application remembered for SMS.
 
-use dimos_db::TenantDb;
+use dimos_db::{Reader, TenantDb};
 use dimos_kernel::{Error, FieldError};
 use sea_query::{Alias, Expr, ExprTrait, Iden, OnConflict};
 use uuid::Uuid;
@@ -42,7 +42,7 @@ impl Default for Prefs {
     }
 }
 
-pub async fn prefs(tdb: &TenantDb, account: Uuid) -> std::result::Result<Prefs, Error> {
+pub async fn prefs(mut tdb: impl Reader, account: Uuid) -> std::result::Result<Prefs, Error> {
     let mut q = tdb.select(NotificationPrefs::Table);
     q.columns([
         NotificationPrefs::Email,
@@ -99,6 +99,7 @@ pub async fn save_prefs(
 /// unless they already chose one (the citizen is told so on the
 /// application form; the preferences page changes it).
 pub async fn remember_mobile(
+    tx: &mut dimos_db::TenantTx<'_>,
     tdb: &TenantDb,
     account: Uuid,
     mobile: &str,
@@ -106,15 +107,12 @@ pub async fn remember_mobile(
     let Ok(mobile) = greek_mobile(mobile) else {
         return Ok(());
     };
-    let mut p = prefs(tdb, account).await?;
+    let mut p = prefs(&mut *tx, account).await?;
     if p.mobile.is_some() {
         return Ok(());
     }
     p.mobile = Some(mobile);
-    let mut tx = tdb.begin().await?;
-    save_prefs(&mut tx, tdb, account, &p).await?;
-    tx.commit().await?;
-    Ok(())
+    save_prefs(tx, tdb, account, &p).await
 }
 
 /// A Greek mobile number as `+3069…`, or why not.

@@ -27,9 +27,12 @@ pub struct ErrorInfo {
     pub title_key: String,
     pub detail: Option<String>,
     pub fields: Vec<FieldError>,
-    /// Seconds, for `Retry-After` on 429.
+    /// Seconds, for `Retry-After` on 429 and 503.
     pub retry_after: Option<u64>,
 }
+
+/// What a 503 tells the client to wait before retrying.
+pub const UNAVAILABLE_RETRY_SECS: u64 = 5;
 
 impl From<&Error> for ErrorInfo {
     fn from(e: &Error) -> Self {
@@ -41,6 +44,9 @@ impl From<&Error> for ErrorInfo {
             fields: e.field_errors().to_vec(),
             retry_after: match e {
                 Error::RateLimited(s) => Some(*s),
+                // Overload or a dependency down: nothing was done, and a
+                // retry in a few seconds usually succeeds.
+                Error::Unavailable => Some(UNAVAILABLE_RETRY_SECS),
                 _ => None,
             },
         }

@@ -8,10 +8,11 @@ use crate::error::Result;
 use crate::extract::CurrentTenant;
 use crate::state::AppState;
 use axum::extract::Multipart;
+use dimos_db::TenantTx;
 use dimos_identity::{AuditEntry, AuditLog};
 use dimos_kernel::{Error, FieldError};
 use dimos_storage::documents::{self, Document};
-use dimos_workflow::{Actor, CaseId};
+use dimos_workflow::{Actor, CaseId, NewCase, Started};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -71,7 +72,7 @@ pub struct FormWithDocuments {
 
 /// A file of a form that came back with errors, stored so that the person
 /// need not choose it again: given to the case when the form is sent
-/// ([`adopt_kept`]), swept a day later otherwise.
+/// ([`file_case`]), swept a day later otherwise.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Kept {
     pub id: Uuid,
@@ -156,49 +157,6 @@ impl FormWithDocuments {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
-
-    /// Attaches every file to the case, as the applicant's upload.
-    pub async fn attach_all(
-        self,
-        state: &AppState,
-        tenant: &CurrentTenant,
-        case: Uuid,
-        by: &Actor,
-    ) -> std::result::Result<(), Error> {
-        for (kind, name, received) in self.files {
-            attach(state, tenant, case, Some(kind), name, received, by).await?;
-        }
-        Ok(())
-    }
-}
-
-/// Gives the new case the files kept from earlier tries of its form, for
-/// the kinds no new file was sent for; the case's history says each came.
-pub async fn adopt_kept(
-    state: &AppState,
-    tenant: &CurrentTenant,
-    case: Uuid,
-    kept: &[Kept],
-    sent_now: &[String],
-    by: &Actor,
-) -> std::result::Result<(), Error> {
-    let owner = by.account.unwrap_or_default();
-    for k in kept.iter().filter(|k| !sent_now.contains(&k.kind)) {
-        if documents::adopt(&tenant.db, k.id, owner, &k.kind, case).await? {
-            state
-                .workflow()
-                .record_event(
-                    &tenant.db,
-                    CaseId(case),
-                    "document-added",
-                    by,
-                    true,
-                    json!({"document": k.id, "name": k.name, "kind": k.kind}),
-                )
-                .await?;
-        }
-    }
-    Ok(())
 }
 
 /// Reads a form with documents; only `kinds` are accepted (an input left
@@ -421,4 +379,198 @@ pub async fn save_row(
     }
     tx.commit().await?;
     Ok(true)
+}
+
+/// A case to file with the documents of its form ([`file_case`]).
+pub struct Submission {
+    pub new: NewCase,
+    /// The form's idempotency key: a retry with it gets the same case.
+    pub key: Option<Uuid>,
+    /// The form's files, as [`receive_form`] read them.
+    pub files: Vec<(String, String, dimos_storage::Received)>,
+    /// Files kept from earlier tries of the form (kinds not sent again).
+    pub kept: Vec<Kept>,
+    /// The mobile typed in the form: messages about the case go there,
+    /// unless the applicant chose another.
+    pub mobile: Option<String>,
+}
+
+/// What [`file_case`] did.
+pub enum Filed {
+    /// Written, not yet committed: the module adds its own rows through
+    /// [`Pending::tx`], then [`Pending::commit`].
+    New(Pending),
+    /// An earlier submission with the same key started this case; nothing
+    /// was written now.
+    Earlier(Started),
+}
+
+/// A filed case whose transaction is still open.
+pub struct Pending {
+    tx: TenantTx<'static>,
+    pub started: Started,
+    objects: Vec<String>,
+    state: AppState,
+}
+
+impl Pending {
+    pub fn tx(&mut self) -> &mut TenantTx<'static> {
+        &mut self.tx
+    }
+
+    /// Commits the case with everything written with it. If the commit
+    /// fails the stored objects are removed (after a crash, the orphan
+    /// sweep removes them).
+    pub async fn commit(self) -> std::result::Result<Started, Error> {
+        match self.tx.commit().await {
+            Ok(()) => Ok(self.started),
+            Err(e) => {
+                remove_objects(&self.state, &self.objects).await;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Gives up: nothing of the case is kept.
+    pub async fn abandon(self) {
+        drop(self.tx);
+        remove_objects(&self.state, &self.objects).await;
+    }
+}
+
+async fn remove_objects(state: &AppState, keys: &[String]) {
+    for key in keys {
+        if let Err(e) = state.objects().delete(key).await {
+            tracing::warn!(error = %e, key, "object of an uncommitted case left for the orphan sweep");
+        }
+    }
+}
+
+/// Files a case with its documents as one action, so that it exists whole
+/// or not at all: the files are stored first (for the case's id, chosen
+/// beforehand), then one transaction writes the case, each document's row
+/// and history entry, the files kept from earlier tries, the mobile for
+/// messages, and last the protocol number. Nothing needs a second
+/// connection. If anything fails, nothing is left: the transaction rolls
+/// back and the stored objects are removed. A repeated `key` returns the
+/// earlier case and stores nothing new.
+pub async fn file_case(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    by: &Actor,
+    s: Submission,
+) -> std::result::Result<Filed, Error> {
+    let engine = state.workflow();
+    let tdb = &tenant.db;
+    let mut filing = engine.prepare(tdb, s.new).await?;
+    let case = filing.case_id.0;
+    let owner = by.account.unwrap_or_default();
+    let total: u64 = s.files.iter().map(|(_, _, r)| r.size).sum();
+    let max_case = state.config().storage.max_case_bytes;
+    if total > max_case {
+        return Err(dimos_storage::StorageError::TooLarge(max_case).into());
+    }
+    // The objects first: a store that is down refuses the submission
+    // before anything is written.
+    let mut docs = vec![];
+    let mut objects = vec![];
+    for (kind, name, received) in s.files {
+        let id = Uuid::now_v7();
+        let key = documents::new_key(tdb, id);
+        if let Err(e) = state.objects().put_file(&key, received.temp.path()).await {
+            remove_objects(state, &objects).await;
+            return Err(e.into());
+        }
+        objects.push(key.clone());
+        docs.push(Document {
+            id,
+            case_id: Some(case),
+            kind: Some(kind),
+            original_name: name,
+            content_type: received.content_type.to_owned(),
+            size: i64::try_from(received.size).unwrap_or(i64::MAX),
+            sha256: received.sha256.clone(),
+            object_key: key,
+            personal_data: true,
+            uploaded_by: owner,
+            uploaded_at: filing.now(),
+            internal: false,
+            replaced_by: None,
+        });
+    }
+    let written = async {
+        let mut tx = tdb.begin().await?;
+        if let Some(earlier) = engine.open(&mut tx, tdb, &mut filing, s.key).await? {
+            return Ok(Filed::Earlier(earlier));
+        }
+        for doc in &docs {
+            documents::insert_in(&mut tx, tdb, doc).await?;
+            let payload = json!({"document": doc.id, "name": doc.original_name, "kind": doc.kind});
+            engine
+                .record_event_tx(
+                    &mut tx,
+                    tdb,
+                    CaseId(case),
+                    "document-added",
+                    by,
+                    true,
+                    payload,
+                )
+                .await?;
+        }
+        for k in s
+            .kept
+            .iter()
+            .filter(|k| !docs.iter().any(|d| d.kind.as_deref() == Some(&k.kind)))
+        {
+            if documents::adopt_in(&mut tx, k.id, owner, &k.kind, case).await? {
+                let payload = json!({"document": k.id, "name": k.name, "kind": k.kind});
+                engine
+                    .record_event_tx(
+                        &mut tx,
+                        tdb,
+                        CaseId(case),
+                        "document-added",
+                        by,
+                        true,
+                        payload,
+                    )
+                    .await?;
+            }
+        }
+        if let Some(m) = &s.mobile {
+            crate::contact::remember_mobile(&mut tx, tdb, filing.applicant(), m).await?;
+        }
+        let started = engine.register(&mut tx, tdb, filing).await?;
+        Ok::<_, Error>(Filed::New(Pending {
+            tx,
+            started,
+            objects: objects.clone(),
+            state: state.clone(),
+        }))
+    }
+    .await;
+    match written {
+        Ok(Filed::New(p)) => Ok(Filed::New(p)),
+        other => {
+            // An earlier submission, or a failure: the objects stored now
+            // belong to no case.
+            remove_objects(state, &objects).await;
+            other
+        }
+    }
+}
+
+/// Files a case with its documents and commits it ([`file_case`] for a
+/// module with no rows of its own).
+pub async fn file_and_commit(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    by: &Actor,
+    s: Submission,
+) -> std::result::Result<Started, Error> {
+    match file_case(state, tenant, by, s).await? {
+        Filed::New(p) => p.commit().await,
+        Filed::Earlier(started) => Ok(started),
+    }
 }

@@ -10,7 +10,7 @@ use crate::query::{CaseRow, Cases, TaskCandidates, Tasks};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use dimos_db::sea_query::{Alias, Expr, ExprTrait, Iden, LockType, OnConflict};
-use dimos_db::{DbError, TenantDb, TenantTx};
+use dimos_db::{DbError, Reader, TenantDb, TenantTx};
 use dimos_kernel::{Error, FieldError, SharedClock};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -103,15 +103,12 @@ pub struct Event {
 }
 
 /// Notifications and statistics plug in here. Called inside the
-/// transaction of the change: write to your own outbox table through `tx`.
+/// transaction of the change, and given only that: a sink reads and writes
+/// through `tx` (a second connection taken while the change holds its
+/// locks starves the pool under load, so it is not on offer).
 #[async_trait]
 pub trait EventSink: Send + Sync {
-    async fn on_event(
-        &self,
-        tx: &mut TenantTx<'_>,
-        tdb: &TenantDb,
-        event: &Event,
-    ) -> Result<(), Error>;
+    async fn on_event(&self, tx: &mut TenantTx<'_>, event: &Event) -> Result<(), Error>;
 }
 
 /// A member of staff as the engine needs to know them.
@@ -168,6 +165,29 @@ pub struct NewCase {
     pub subject: String,
     pub data: Map<String, Value>,
     pub attachments: u32,
+}
+
+/// A case being filed in the caller's transaction: [`Engine::prepare`],
+/// then [`Engine::open`], the caller's own writes, [`Engine::register`].
+#[derive(Debug)]
+pub struct Filing {
+    /// Known before anything is written: objects can be stored for it first.
+    pub case_id: CaseId,
+    def: Definition,
+    module: String,
+    new: NewCase,
+    now: DateTime<Utc>,
+    case: Option<CaseRow>,
+}
+
+impl Filing {
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    pub fn applicant(&self) -> Uuid {
+        self.new.applicant
+    }
 }
 
 #[derive(Iden, Clone, Copy)]
@@ -492,15 +512,51 @@ impl Engine {
         new: NewCase,
         submission: Option<Uuid>,
     ) -> Result<Started, Error> {
+        let mut filing = self.prepare(tdb, new).await?;
+        let mut tx = tdb.begin().await?;
+        if let Some(earlier) = self.open(&mut tx, tdb, &mut filing, submission).await? {
+            return Ok(earlier);
+        }
+        let started = self.register(&mut tx, tdb, filing).await?;
+        tx.commit().await?;
+        Ok(started)
+    }
+
+    /// The first of three steps that file a case inside the caller's
+    /// transaction, so that what belongs with it (its documents, a module's
+    /// own row) commits with it or not at all: reads the process as it
+    /// applies now and chooses the case's id. Nothing is written; call it
+    /// before the transaction begins (it reads on a connection of its own).
+    pub async fn prepare(&self, tdb: &TenantDb, new: NewCase) -> Result<Filing, Error> {
         let def = self.effective(tdb, &new.process).await?;
         let module = self
             .processes
             .get(&new.process)
             .map(|r| r.module.clone())
             .ok_or(Error::NotFound)?;
-        let now = self.clock.now();
-        let id = CaseId::new();
-        let mut tx = tdb.begin().await?;
+        Ok(Filing {
+            case_id: CaseId::new(),
+            def,
+            module,
+            new,
+            now: self.clock.now(),
+            case: None,
+        })
+    }
+
+    /// Writes the case and its "submitted" event in `tx`. With a
+    /// `submission` key already used, writes nothing and returns the case
+    /// the earlier submission started (a retry gets the same case; the
+    /// database's unique key decides, across replicas).
+    pub async fn open(
+        &self,
+        tx: &mut TenantTx<'_>,
+        tdb: &TenantDb,
+        filing: &mut Filing,
+        submission: Option<Uuid>,
+    ) -> Result<Option<Started>, Error> {
+        let id = filing.case_id;
+        let (def, new, now) = (&filing.def, &filing.new, filing.now);
         if let Some(key) = submission {
             let mut q = tx.insert(
                 CaseSubmissions::Table,
@@ -510,11 +566,10 @@ impl Engine {
             q.statement()
                 .on_conflict(OnConflict::new().do_nothing().to_owned());
             if tx.insert_rows(&q).await? == 0 {
-                drop(tx);
-                return self.started_by(tdb, key, &new).await;
+                return self.started_by(tx, key, new).await.map(Some);
             }
         }
-        let snapshot = self.store_snapshot(&mut tx, tdb, &def).await?;
+        let snapshot = self.store_snapshot(tx, tdb, def).await?;
         let due = now + Duration::days(i64::from(def.lead_time_days));
         let mut ins = tdb.insert(
             Cases::Table,
@@ -540,7 +595,7 @@ impl Engine {
             id.0.into(),
             new.process.clone().into(),
             snapshot.into(),
-            module.into(),
+            filing.module.clone().into(),
             new.applicant.into(),
             new.applicant_name.clone().into(),
             new.filed_by.into(),
@@ -554,22 +609,22 @@ impl Engine {
             now.into(),
         ]);
         tx.insert_rows(&ins).await?;
-        let mut case = load_case(&mut tx, tdb, id).await?;
+        let case = load_case(tx, tdb, id).await?;
         let actor = Actor {
             account: Some(new.filed_by.unwrap_or(new.applicant)),
             name: new.applicant_name.clone(),
             on_behalf_of: new.filed_by.map(|_| new.applicant),
         };
-        let mut run = Run {
+        let run = Run {
             engine: self,
             tdb,
-            def: &def,
+            def,
             now,
             attachments: new.attachments,
             reason: None,
         };
         run.event(
-            &mut tx,
+            tx,
             &case,
             "submitted",
             def.start(),
@@ -580,37 +635,80 @@ impl Engine {
             json!({}),
         )
         .await?;
-        run.advance(&mut tx, &mut case, def.start().to_owned())
-            .await?;
-        tx.commit().await?;
+        filing.case = Some(case);
+        Ok(None)
+    }
+
+    /// Walks the case's first steps in `tx`: the protocol number is taken
+    /// here, after what belongs with the case was written, so the
+    /// counter's row stays locked only until the caller commits.
+    pub async fn register(
+        &self,
+        tx: &mut TenantTx<'_>,
+        tdb: &TenantDb,
+        filing: Filing,
+    ) -> Result<Started, Error> {
+        let Filing {
+            def,
+            now,
+            new,
+            case,
+            ..
+        } = filing;
+        let mut case = case.ok_or_else(|| Error::internal("register before open"))?;
+        let mut run = Run {
+            engine: self,
+            tdb,
+            def: &def,
+            now,
+            attachments: new.attachments,
+            reason: None,
+        };
+        run.advance(tx, &mut case, def.start().to_owned()).await?;
         Ok(Started {
-            case_id: id,
+            case_id: CaseId(case.id),
             protocol: case.protocol_label(),
             registered_at: now,
         })
     }
 
     /// The case an earlier submission with `key` started, when it was the
-    /// same person's.
-    async fn started_by(&self, tdb: &TenantDb, key: Uuid, new: &NewCase) -> Result<Started, Error> {
-        let mut q = tdb.select(CaseSubmissions::Table);
+    /// same person's in the same process; None when the key is unused.
+    pub async fn submitted_with(
+        &self,
+        mut r: impl Reader,
+        key: Uuid,
+        applicant: Uuid,
+        process: &str,
+    ) -> Result<Option<Started>, Error> {
+        let mut q = r.select(CaseSubmissions::Table);
         q.column(CaseSubmissions::CaseId)
             .and_where(Expr::col(CaseSubmissions::Submission).eq(key));
-        let (case_id,): (Uuid,) = tdb
-            .fetch_optional(&q)
-            .await?
-            .ok_or(Error::Conflict("submission-in-progress"))?;
-        let case = crate::query::case(tdb, CaseId(case_id))
+        let Some((case_id,)) = r.fetch_optional::<(Uuid,)>(&q).await? else {
+            return Ok(None);
+        };
+        let case = crate::query::case(r, CaseId(case_id))
             .await?
             .ok_or(Error::NotFound)?;
-        if case.applicant != new.applicant || case.process != new.process {
+        if case.applicant != applicant || case.process != process {
             return Err(Error::Conflict("submission-used"));
         }
-        Ok(Started {
+        Ok(Some(Started {
             case_id: CaseId(case.id),
             protocol: case.protocol_label(),
             registered_at: case.submitted_at,
-        })
+        }))
+    }
+
+    async fn started_by(
+        &self,
+        tx: &mut TenantTx<'_>,
+        key: Uuid,
+        new: &NewCase,
+    ) -> Result<Started, Error> {
+        self.submitted_with(tx, key, new.applicant, &new.process)
+            .await?
+            .ok_or(Error::Conflict("submission-in-progress"))
     }
 
     /// Takes an open task from a queue the person belongs to.
@@ -1401,7 +1499,7 @@ impl Run<'_> {
             payload,
         };
         for s in &self.engine.sinks {
-            s.on_event(tx, tdb, &e).await?;
+            s.on_event(tx, &e).await?;
         }
         Ok(())
     }

@@ -11,6 +11,7 @@ pub mod stats;
 
 pub use definition::{Definition, Known, Overrides, Step};
 pub use engine::{
-    Actor, CaseId, Engine, Event, EventSink, HookFn, HookInput, NewCase, Staff, Started, TaskId,
+    Actor, CaseId, Engine, Event, EventSink, Filing, HookFn, HookInput, NewCase, Staff, Started,
+    TaskId,
 };
 pub use jobs::Scheduler;

@@ -5,7 +5,7 @@
 use crate::engine::{CaseEvents, CaseId, Staff, TaskId};
 use chrono::{DateTime, Utc};
 use dimos_db::sea_query::{Expr, ExprTrait, Iden, Order, SelectStatement};
-use dimos_db::{DbError, Scoped, TenantDb, TenantTx};
+use dimos_db::{DbError, Reader, Scoped, TenantDb, TenantTx};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use sqlx::types::Json;
@@ -174,8 +174,9 @@ fn task_select(tdb: &TenantDb) -> Scoped<SelectStatement> {
     q
 }
 
-pub async fn case(tdb: &TenantDb, id: CaseId) -> Result<Option<CaseRow>, DbError> {
-    let mut q = case_select(tdb);
+pub async fn case(mut tdb: impl Reader, id: CaseId) -> Result<Option<CaseRow>, DbError> {
+    let mut q = tdb.select(Cases::Table);
+    q.columns(CASE_COLUMNS.map(|c| (Cases::Table, c)));
     q.and_where(Expr::col((Cases::Table, Cases::Id)).eq(id.0));
     tdb.fetch_optional(&q).await
 }

@@ -18,9 +18,7 @@ use dimos_workflow::query::CaseRow;
 use serde_json::json;
 use uuid::Uuid;
 
-pub use dimos_web::uploads::{
-    FormWithDocuments, Kept, adopt_kept, attach, receive_form, upload_policy,
-};
+pub use dimos_web::uploads::{FormWithDocuments, Kept, attach, receive_form, upload_policy};
 use dimos_web::uploads::{Upload, read_upload, store};
 
 pub async fn citizen_upload(

@@ -43,6 +43,10 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn session_error(e: tower_sessions::session::Error) -> AppError {
+    if dimos_identity::sessions::unavailable(&e) {
+        tracing::warn!(error = %e, "session store unavailable");
+        return AppError(Error::Unavailable);
+    }
     AppError(Error::internal(e))
 }
 
