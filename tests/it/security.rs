@@ -801,10 +801,15 @@ async fn metrics_are_private(b: Backend) {
         .text()
         .await
         .unwrap();
+    // Latency per route template (a bounded set), never per path.
     assert!(
-        text.contains("dimos_http_request_duration_seconds_bucket"),
+        text.contains("dimos_http_request_duration_seconds_count{method=\"GET\",route=\"/\"} 1"),
         "{text}"
     );
+    assert!(!text.contains("route=\"/cases/0"), "{text}");
+    // The pool: its size and the count the starvation guard keeps.
+    assert!(text.contains("dimos_db_pool_max "), "{text}");
+    assert!(text.contains("dimos_db_second_connections 0"), "{text}");
 }
 
 /// Signs in on a fresh municipality through a provider with `fault`;

@@ -43,6 +43,7 @@ fn tenant_routes(state: &AppState) -> Router<AppState> {
         }));
         r = r.nest(&format!("/{id}"), gated);
     }
+    let r = r.route_layer(from_fn(middleware::tag_route));
     // Sessions only where people sign in: the tenant hosts.
     with_body_limit(r, state).layer(dimos_web::auth::session_layer(state))
 }
@@ -179,10 +180,12 @@ fn header_user<'a>(
 pub fn build_router(state: AppState) -> Router {
     state.set_header(header_user);
     let tenant = tenant_routes(&state).with_state(state.clone());
-    let operator = with_body_limit(operator::routes(&state), &state)
+    let operator = operator::routes(&state).route_layer(from_fn(middleware::tag_route));
+    let operator = with_body_limit(operator, &state)
         .layer(dimos_web::auth::session_layer(&state))
         .with_state(state.clone());
-    let portal = with_body_limit(portal_routes(&state), &state).with_state(state.clone());
+    let portal = portal_routes(&state).route_layer(from_fn(middleware::tag_route));
+    let portal = with_body_limit(portal, &state).with_state(state.clone());
 
     let dispatch = move |req: Request| {
         let target = match req.extensions().get::<HostMatch>() {

@@ -322,8 +322,12 @@ pub async fn metrics(State(state): State<AppState>, req: Request, next: Next) ->
         HostMatch::Unknown => "other",
     };
     let res = next.run(req).await;
+    let route = res
+        .extensions()
+        .get::<RouteTag>()
+        .map_or_else(|| "unmatched".to_owned(), |r| r.0.to_string());
     let labels = HttpLabels {
-        method,
+        method: method.clone(),
         status: res.status().as_u16().to_string(),
         host: host.to_owned(),
     };
@@ -331,8 +335,20 @@ pub async fn metrics(State(state): State<AppState>, req: Request, next: Next) ->
     state
         .metrics()
         .duration
-        .get_or_create(&labels)
+        .get_or_create(&crate::metrics::RouteLabels { method, route })
         .observe(start.elapsed().as_secs_f64());
+    res
+}
+
+/// The route a response answered, for the latency histogram.
+#[derive(Debug, Clone)]
+pub struct RouteTag(pub std::sync::Arc<str>);
+
+/// Notes the matched route on the response (a route layer: only there is
+/// the route known), so the metrics around the router can label by it.
+pub async fn tag_route(path: axum::extract::MatchedPath, req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    res.extensions_mut().insert(RouteTag(path.as_str().into()));
     res
 }
 
