@@ -38,6 +38,7 @@ mod nursery_settings;
 mod operator;
 mod parking;
 mod parking_steps;
+mod plans;
 mod probe;
 mod replicas;
 mod security;

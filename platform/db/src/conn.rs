@@ -1,5 +1,6 @@
 use crate::Backend;
 use dimos_kernel::Error;
+use sea_query::QueryStatementWriter;
 use sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
 use sea_query_sqlx::{SqlxBinder, SqlxValues};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
@@ -25,6 +26,11 @@ impl<T> FromRowAny for T where
     T: for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin
 {
 }
+
+/// A statement this layer runs: built by sea-query (bound for either
+/// dialect, or written out with its values for the statement capture).
+pub trait Statement: SqlxBinder + QueryStatementWriter + Sync {}
+impl<T: SqlxBinder + QueryStatementWriter + Sync> Statement for T {}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -110,6 +116,10 @@ pub struct DbOptions {
     /// A task that holds a transaction and asks for a second connection
     /// gets an error instead of a warning (tests).
     pub strict_connections: bool,
+    /// Appends every statement run, with its values written out, to this
+    /// file (the load harness replays them with pgbench; tests EXPLAIN
+    /// them). Holds personal data: never in production.
+    pub capture: Option<std::path::PathBuf>,
 }
 
 impl Default for DbOptions {
@@ -121,6 +131,7 @@ impl Default for DbOptions {
             statement_timeout: Duration::from_secs(30),
             slow_statement: Duration::from_millis(500),
             strict_connections: false,
+            capture: None,
         }
     }
 }
@@ -200,6 +211,37 @@ enum Pool {
 pub struct Db {
     pool: Pool,
     holders: Arc<Holders>,
+    capture: Option<Arc<Capture>>,
+}
+
+/// Where [`DbOptions::capture`] writes: one record per statement, headed
+/// by the task that ran it (`-- task <id>`), so one request's statements
+/// can be told from the background work's.
+#[derive(Debug)]
+struct Capture {
+    file: Mutex<std::fs::File>,
+    backend: Backend,
+}
+
+impl Capture {
+    fn record(&self, stmt: &impl Statement) {
+        let sql = match self.backend {
+            Backend::Postgres => stmt.to_string(PostgresQueryBuilder),
+            Backend::Sqlite => stmt.to_string(SqliteQueryBuilder),
+        };
+        self.line(&sql);
+    }
+
+    fn line(&self, sql: &str) {
+        use std::io::Write;
+        let task = tokio::task::try_id()
+            .map(|i| i.to_string())
+            .unwrap_or_default();
+        if let Ok(mut f) = self.file.lock() {
+            // A failed write loses a line of a diagnostic file, no data.
+            let _ = write!(f, "-- task {task}\n{sql};\n");
+        }
+    }
 }
 
 /// The pool's state, for `/metrics`.
@@ -220,7 +262,7 @@ pub(crate) enum Conn<'a> {
 }
 
 impl Conn<'_> {
-    fn build(&self, stmt: &impl SqlxBinder) -> (String, SqlxValues) {
+    fn build(&self, stmt: &impl Statement) -> (String, SqlxValues) {
         match self {
             Conn::Pg(_) => stmt.build_sqlx(PostgresQueryBuilder),
             Conn::Sqlite(_) => stmt.build_sqlx(SqliteQueryBuilder),
@@ -229,7 +271,7 @@ impl Conn<'_> {
 
     pub(crate) async fn fetch_all<T: FromRowAny>(
         &mut self,
-        stmt: &impl SqlxBinder,
+        stmt: &impl Statement,
     ) -> Result<Vec<T>, DbError> {
         let (sql, values) = self.build(stmt);
         Ok(match self {
@@ -248,7 +290,7 @@ impl Conn<'_> {
 
     pub(crate) async fn fetch_optional<T: FromRowAny>(
         &mut self,
-        stmt: &impl SqlxBinder,
+        stmt: &impl Statement,
     ) -> Result<Option<T>, DbError> {
         let (sql, values) = self.build(stmt);
         Ok(match self {
@@ -265,7 +307,7 @@ impl Conn<'_> {
         })
     }
 
-    pub(crate) async fn execute(&mut self, stmt: &impl SqlxBinder) -> Result<u64, DbError> {
+    pub(crate) async fn execute(&mut self, stmt: &impl Statement) -> Result<u64, DbError> {
         let (sql, values) = self.build(stmt);
         Ok(match self {
             Conn::Pg(c) => sqlx::query_with(&sql, values)
@@ -415,12 +457,30 @@ impl Db {
                 "DATABASE_URL must start with postgres:// or sqlite:".to_string(),
             ));
         };
+        let backend = match pool {
+            Pool::Pg(_) => Backend::Postgres,
+            Pool::Sqlite(_) => Backend::Sqlite,
+        };
+        let capture = match &opts.capture {
+            Some(path) => Some(Arc::new(Capture {
+                file: Mutex::new(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(path)
+                        .map_err(|e| DbError::Unavailable(format!("{}: {e}", path.display())))?,
+                ),
+                backend,
+            })),
+            None => None,
+        };
         Ok(Db {
             pool,
             holders: Arc::new(Holders {
                 strict: opts.strict_connections,
                 ..Holders::default()
             }),
+            capture,
         })
     }
 
@@ -458,27 +518,33 @@ impl Db {
         }
     }
 
-    pub async fn fetch_all<T: FromRowAny>(
-        &self,
-        stmt: &impl SqlxBinder,
-    ) -> Result<Vec<T>, DbError> {
+    pub async fn fetch_all<T: FromRowAny>(&self, stmt: &impl Statement) -> Result<Vec<T>, DbError> {
+        self.record(stmt);
         with_conn!(self, |c| c.fetch_all(stmt).await)
+    }
+
+    fn record(&self, stmt: &impl Statement) {
+        if let Some(c) = &self.capture {
+            c.record(stmt);
+        }
     }
 
     pub async fn fetch_optional<T: FromRowAny>(
         &self,
-        stmt: &impl SqlxBinder,
+        stmt: &impl Statement,
     ) -> Result<Option<T>, DbError> {
+        self.record(stmt);
         with_conn!(self, |c| c.fetch_optional(stmt).await)
     }
 
-    pub async fn fetch_one<T: FromRowAny>(&self, stmt: &impl SqlxBinder) -> Result<T, DbError> {
+    pub async fn fetch_one<T: FromRowAny>(&self, stmt: &impl Statement) -> Result<T, DbError> {
         self.fetch_optional(stmt)
             .await?
             .ok_or(DbError::Other(sqlx::Error::RowNotFound))
     }
 
-    pub async fn execute(&self, stmt: &impl SqlxBinder) -> Result<u64, DbError> {
+    pub async fn execute(&self, stmt: &impl Statement) -> Result<u64, DbError> {
+        self.record(stmt);
         with_conn!(self, |c| c.execute(stmt).await)
     }
 
@@ -490,9 +556,13 @@ impl Db {
             // reads then writes waits (busy_timeout) instead of failing.
             Pool::Sqlite(p) => TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
         };
+        if let Some(c) = &self.capture {
+            c.line("BEGIN");
+        }
         Ok(Tx {
             inner,
             _holding: Some(self.holders.enter()),
+            capture: self.capture.clone(),
         })
     }
 
@@ -504,9 +574,13 @@ impl Db {
             Pool::Pg(p) => TxInner::Pg(p.begin().await?),
             Pool::Sqlite(p) => TxInner::Sqlite(p.begin().await?),
         };
+        if let Some(c) = &self.capture {
+            c.line("BEGIN");
+        }
         Ok(Tx {
             inner,
             _holding: Some(self.holders.enter()),
+            capture: self.capture.clone(),
         })
     }
 
@@ -541,6 +615,7 @@ impl Detached {
         Ok(Tx {
             inner,
             _holding: None,
+            capture: None,
         })
     }
 
@@ -558,6 +633,7 @@ pub struct Tx<'c> {
     /// The pool's note that this task holds a transaction (none for a
     /// detached connection's).
     _holding: Option<Holding>,
+    capture: Option<Arc<Capture>>,
 }
 
 enum TxInner<'c> {
@@ -575,23 +651,35 @@ impl Tx<'_> {
 
     pub async fn fetch_all<T: FromRowAny>(
         &mut self,
-        stmt: &impl SqlxBinder,
+        stmt: &impl Statement,
     ) -> Result<Vec<T>, DbError> {
+        self.record(stmt);
         self.conn().fetch_all(stmt).await
     }
 
     pub async fn fetch_optional<T: FromRowAny>(
         &mut self,
-        stmt: &impl SqlxBinder,
+        stmt: &impl Statement,
     ) -> Result<Option<T>, DbError> {
+        self.record(stmt);
         self.conn().fetch_optional(stmt).await
     }
 
-    pub async fn execute(&mut self, stmt: &impl SqlxBinder) -> Result<u64, DbError> {
+    pub async fn execute(&mut self, stmt: &impl Statement) -> Result<u64, DbError> {
+        self.record(stmt);
         self.conn().execute(stmt).await
     }
 
+    fn record(&self, stmt: &impl Statement) {
+        if let Some(c) = &self.capture {
+            c.record(stmt);
+        }
+    }
+
     pub async fn commit(self) -> Result<(), DbError> {
+        if let Some(c) = &self.capture {
+            c.line("COMMIT");
+        }
         match self.inner {
             TxInner::Pg(t) => t.commit().await?,
             TxInner::Sqlite(t) => t.commit().await?,
@@ -611,6 +699,7 @@ impl Db {
                     .expect("valid URL"),
             ),
             holders: Arc::default(),
+            capture: None,
         }
     }
 }

@@ -8,7 +8,7 @@ mod conn;
 pub mod migrate;
 mod scoped;
 
-pub use conn::{Db, DbError, DbOptions, FromRowAny, PoolStats, Tx};
+pub use conn::{Db, DbError, DbOptions, FromRowAny, PoolStats, Statement, Tx};
 pub use scoped::{Reader, Scoped, ScopedInsert, TenantDb, TenantTx};
 pub use sea_query;
 

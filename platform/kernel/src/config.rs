@@ -424,6 +424,9 @@ pub struct DatabaseConfig {
     /// A request holding a transaction that asks for a second connection
     /// fails instead of logging a warning (the tests set it).
     pub strict_connections: bool,
+    /// The load harness and tests: append every statement run, with its
+    /// values, to this file. Holds personal data: never in production.
+    pub capture_statements: Option<PathBuf>,
 }
 
 impl DatabaseConfig {
@@ -512,6 +515,7 @@ impl Default for DatabaseConfig {
             statement_timeout_secs: 30,
             slow_statement_ms: 500,
             strict_connections: false,
+            capture_statements: None,
         }
     }
 }

@@ -36,6 +36,7 @@ pub async fn connect_and_migrate(config: &Config, modules: &Modules) -> anyhow::
         statement_timeout: Duration::from_secs(d.statement_timeout_secs),
         slow_statement: Duration::from_millis(d.slow_statement_ms),
         strict_connections: d.strict_connections,
+        capture: d.capture_statements.clone(),
     };
     let db = Db::connect(url.expose(), &opts)
         .await
