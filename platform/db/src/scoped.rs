@@ -3,13 +3,12 @@
 //! forgetting the `tenant_id` filter is not possible through this API.
 
 use crate::TENANT_ID;
-use crate::conn::{Db, DbError, FromRowAny, Tx};
+use crate::conn::{Db, DbError, FromRowAny, Statement, Tx};
 use dimos_kernel::TenantId;
 use sea_query::{
     DeleteStatement, Expr, ExprTrait, IntoIden, IntoTableRef, JoinType, Query, SelectStatement,
     SimpleExpr, UpdateStatement,
 };
-use sea_query_sqlx::SqlxBinder;
 use std::ops::{Deref, DerefMut};
 
 /// A statement restricted to one tenant's rows.
@@ -138,7 +137,7 @@ impl TenantDb {
         self.db.fetch_optional(&q.stmt).await
     }
 
-    pub async fn execute<S: SqlxBinder>(&self, q: &Scoped<S>) -> Result<u64, DbError> {
+    pub async fn execute<S: Statement>(&self, q: &Scoped<S>) -> Result<u64, DbError> {
         self.check(q.tenant)?;
         self.db.execute(&q.stmt).await
     }
@@ -146,6 +145,27 @@ impl TenantDb {
     pub async fn insert_rows(&self, q: &ScopedInsert) -> Result<u64, DbError> {
         self.check(q.tenant)?;
         self.db.execute(&q.stmt).await
+    }
+
+    /// The number of rows `q` selects, counting no further than `limit + 1`:
+    /// a queue of thousands shows "more than `limit`" instead of paying a
+    /// pass over every row on each page.
+    pub async fn count_upto(
+        &self,
+        q: &Scoped<SelectStatement>,
+        limit: u64,
+    ) -> Result<u64, DbError> {
+        use sea_query::{Alias, Asterisk};
+        self.check(q.tenant)?;
+        let mut inner = q.stmt.clone();
+        inner.clear_selects();
+        inner.expr(Expr::val(1)).clear_order_by().limit(limit + 1);
+        let outer = Query::select()
+            .expr(Expr::col(Asterisk).count())
+            .from_subquery(inner, Alias::new("upto"))
+            .to_owned();
+        let (n,): (i64,) = self.db.fetch_one(&outer).await?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     pub async fn begin(&self) -> Result<TenantTx<'static>, DbError> {
@@ -345,7 +365,7 @@ impl<'c> TenantTx<'c> {
         self.tx.fetch_all(&q.stmt).await
     }
 
-    pub async fn execute<S: SqlxBinder>(&mut self, q: &Scoped<S>) -> Result<u64, DbError> {
+    pub async fn execute<S: Statement>(&mut self, q: &Scoped<S>) -> Result<u64, DbError> {
         same_tenant(q.tenant, self.tenant)?;
         self.tx.execute(&q.stmt).await
     }
@@ -473,6 +493,60 @@ mod tests {
         assert!(
             sql.contains(r#"INNER JOIN "b" ON "a"."b_id" = "b"."id" AND "b"."tenant_id" = $1"#),
             "{sql}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod count_tests {
+    use super::*;
+    use crate::DbOptions;
+    use sea_query::{Alias, Expr};
+
+    #[tokio::test]
+    async fn count_upto_stops_after_the_limit_and_counts_only_the_tenant() {
+        // A shared in-memory database: the table made on one connection is
+        // seen by the pool's.
+        let opts = DbOptions::default();
+        let url = format!(
+            "sqlite:file:count-{}?mode=memory&cache=shared",
+            TenantId::new()
+        );
+        let db = Db::connect(&url, &opts).await.unwrap();
+        let (mine, theirs) = (TenantId::new(), TenantId::new());
+        let create = Query::select().expr(Expr::val(1)).to_owned();
+        db.fetch_one::<(i32,)>(&create).await.unwrap();
+        let mut c = db.detach().await.unwrap();
+        c.conn()
+            .execute_raw("CREATE TABLE things (tenant_id BLOB NOT NULL, n INTEGER NOT NULL)")
+            .await
+            .unwrap();
+        c.close().await;
+        for (tenant, rows) in [(mine, 25), (theirs, 40)] {
+            let t = TenantDb {
+                db: db.clone(),
+                tenant,
+            };
+            for n in 0..rows {
+                let mut ins = t.insert(Alias::new("things"), [Alias::new("n")]);
+                ins.values([Expr::val(n)]);
+                t.insert_rows(&ins).await.unwrap();
+            }
+        }
+        let t = TenantDb {
+            db: db.clone(),
+            tenant: mine,
+        };
+        let q = t.select(Alias::new("things"));
+        assert_eq!(
+            t.count_upto(&q, 10).await.unwrap(),
+            11,
+            "stops at limit + 1"
+        );
+        assert_eq!(
+            t.count_upto(&q, 100).await.unwrap(),
+            25,
+            "only this tenant's"
         );
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::engine::{CaseEvents, CaseId, Staff, TaskId};
 use chrono::{DateTime, Utc};
-use dimos_db::sea_query::{Expr, ExprTrait, Iden, Order, SelectStatement};
+use dimos_db::sea_query::{Expr, ExprTrait, Iden, NullOrdering, Order, SelectStatement};
 use dimos_db::{DbError, Reader, Scoped, TenantDb, TenantTx};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -312,9 +312,12 @@ pub async fn events(
 #[derive(Debug, Clone, Serialize)]
 pub struct Page<T> {
     pub items: Vec<T>,
+    /// All the rows, or (with `more`) a lower bound.
     pub total: u64,
     pub page: u64,
     pub per_page: u64,
+    /// There are more than `total` rows (the count stopped there).
+    pub more: bool,
 }
 
 impl<T> Page<T> {
@@ -365,6 +368,7 @@ pub async fn cases_of(
         total,
         page,
         per_page,
+        more: false,
     })
 }
 
@@ -421,6 +425,10 @@ fn candidate_of(tdb: &TenantDb, who: &Staff) -> dimos_db::sea_query::SimpleExpr 
     Expr::exists(sub.clone_inner())
 }
 
+/// A queue counts its tasks up to this many; beyond, the page says "more
+/// than 1,000" (counting a queue of 10,000 was most of its page's cost).
+pub const AGENDA_COUNT_LIMIT: u64 = 1000;
+
 /// The staff agenda: open tasks, overdue ones first, then by due date
 /// (tasks without one last).
 pub async fn agenda(
@@ -432,6 +440,42 @@ pub async fn agenda(
     per_page: u64,
 ) -> Result<Page<AgendaRow>, DbError> {
     let mut q = tdb.select(Tasks::Table);
+    q.and_where(Expr::col((Tasks::Table, Tasks::Status)).eq("open"));
+    match queue {
+        Queue::Mine => {
+            q.and_where(Expr::col((Tasks::Table, Tasks::Assignee)).eq(who.account));
+        }
+        Queue::Available => {
+            q.and_where(Expr::col((Tasks::Table, Tasks::Assignee)).is_null())
+                .and_where(candidate_of(tdb, who));
+        }
+        Queue::Escalated => {
+            q.and_where(Expr::col((Tasks::Table, Tasks::Escalated)).eq(true))
+                .and_where(candidate_of(tdb, who));
+        }
+    }
+    let join = |q: &mut Scoped<SelectStatement>| {
+        q.join_scoped(
+            Cases::Table,
+            Expr::col((Cases::Table, Cases::Id)).equals((Tasks::Table, Tasks::CaseId)),
+        );
+    };
+    // The count reads the tasks alone unless a process is chosen: joining
+    // every open task to its case only to count them made a queue of
+    // thousands read the whole cases table.
+    let filtered = process.filter(|p| !p.is_empty());
+    if let Some(p) = filtered {
+        join(&mut q);
+        q.and_where(Expr::col((Cases::Table, Cases::Process)).eq(p));
+    }
+    let counted = tdb.count_upto(&q, AGENDA_COUNT_LIMIT).await?;
+    let (total, more) = (
+        Ord::min(counted, AGENDA_COUNT_LIMIT),
+        counted > AGENDA_COUNT_LIMIT,
+    );
+    if filtered.is_none() {
+        join(&mut q);
+    }
     q.columns(
         [
             Tasks::Id,
@@ -456,41 +500,20 @@ pub async fn agenda(
         ]
         .map(|c| (Cases::Table, c)),
     );
-    q.join_scoped(
-        Cases::Table,
-        Expr::col((Cases::Table, Cases::Id)).equals((Tasks::Table, Tasks::CaseId)),
-    );
-    q.and_where(Expr::col((Tasks::Table, Tasks::Status)).eq("open"));
-    match queue {
-        Queue::Mine => {
-            q.and_where(Expr::col((Tasks::Table, Tasks::Assignee)).eq(who.account));
-        }
-        Queue::Available => {
-            q.and_where(Expr::col((Tasks::Table, Tasks::Assignee)).is_null())
-                .and_where(candidate_of(tdb, who));
-        }
-        Queue::Escalated => {
-            q.and_where(Expr::col((Tasks::Table, Tasks::Escalated)).eq(true))
-                .and_where(candidate_of(tdb, who));
-        }
-    }
-    if let Some(p) = process.filter(|p| !p.is_empty()) {
-        q.and_where(Expr::col((Cases::Table, Cases::Process)).eq(p));
-    }
-    let total = count(tdb, q.clone()).await?;
-    q.order_by_expr(
-        Expr::col((Tasks::Table, Tasks::DueAt)).is_null(),
-        Order::Asc,
-    )
-    .order_by((Tasks::Table, Tasks::DueAt), Order::Asc)
-    .order_by((Tasks::Table, Tasks::CreatedAt), Order::Asc)
-    .limit(per_page)
-    .offset(page.saturating_sub(1) * per_page);
+    // Overdue first, then by due date, tasks without one last: the order
+    // of the `tasks_open` index (tenant, status, due_at), so a page is read
+    // from the index and stops after `per_page` rows instead of sorting
+    // the whole queue.
+    q.order_by_with_nulls((Tasks::Table, Tasks::DueAt), Order::Asc, NullOrdering::Last)
+        .order_by((Tasks::Table, Tasks::CreatedAt), Order::Asc)
+        .limit(per_page)
+        .offset(page.saturating_sub(1) * per_page);
     Ok(Page {
         items: tdb.fetch_all(&q).await?,
         total,
         page,
         per_page,
+        more,
     })
 }
 
@@ -593,6 +616,7 @@ pub async fn search(
         total,
         page,
         per_page,
+        more: false,
     })
 }
 

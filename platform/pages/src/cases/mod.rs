@@ -262,6 +262,8 @@ pub struct Pager {
     pub page: u64,
     pub pages: u64,
     pub total: u64,
+    /// `total` is a lower bound: there are more.
+    pub more: bool,
     pub prev: Option<String>,
     pub next: Option<String>,
 }
@@ -279,6 +281,7 @@ pub fn pager<T>(p: &dimos_workflow::query::Page<T>, base: &str, params: &[(&str,
         page: p.page,
         pages: p.pages(),
         total: p.total,
+        more: p.more,
         prev: (p.page > 1).then(|| link(p.page - 1)),
         next: (p.page < p.pages()).then(|| link(p.page + 1)),
     }

@@ -330,6 +330,7 @@ agenda-count = { $count ->
     [one] 1 εργασία
    *[other] { $count } εργασίες
 }
+agenda-count-more = πάνω από { $count } εργασίες
 agenda-sorted = οι εκπρόθεσμες πρώτες, μετά κατά προθεσμία
 agenda-due = Προθεσμία
 agenda-task = Εργασία

@@ -330,6 +330,7 @@ agenda-count = { $count ->
     [one] 1 task
    *[other] { $count } tasks
 }
+agenda-count-more = more than { $count } tasks
 agenda-sorted = overdue first, then by due date
 agenda-due = Due
 agenda-task = Task
