@@ -57,13 +57,17 @@ SELECT s.tenant_id, md5(s.id::text || d.kind)::uuid, s.id, d.kind, d.kind || '.p
 FROM seed_cases s
 CROSS JOIN (VALUES ('disability-certificate'), ('vehicle-registration')) AS d(kind);
 
+-- Messages past the retention period (365 days) were purged long ago, as
+-- in a settled deployment: their bodies are gone, the record stays.
 INSERT INTO notifications (tenant_id, id, idempotency_key, case_id, account_id, event, channel,
                            recipient, locale, subject, body_text, status, attempts,
-                           next_attempt_at, created_at, sent_at)
+                           next_attempt_at, created_at, sent_at, purged_at)
 SELECT s.tenant_id, md5(s.id::text || ':registered')::uuid, 'seed:' || s.id, s.id, s.applicant,
-       'registered', 'email', 'person' || s.n || '@example.gr', 'el', 'Αρ. πρωτοκόλλου',
-       'Η αίτησή σας πήρε αριθμό.', 'sent', 1, s.at, s.at, s.at
-FROM seed_cases s;
+       'registered', 'email', 'person' || s.n || '@example.gr', 'el',
+       CASE WHEN old THEN NULL ELSE 'Αρ. πρωτοκόλλου' END,
+       CASE WHEN old THEN NULL ELSE 'Η αίτησή σας πήρε αριθμό.' END, 'sent', 1, s.at, s.at, s.at,
+       CASE WHEN old THEN s.at + interval '366 days' END
+FROM seed_cases s, LATERAL (SELECT s.at < now() - interval '365 days' AS old) o;
 
 -- Alimos' technical service: 10,000 open tasks waiting to be claimed.
 CREATE TEMP TABLE seed_tasks ON COMMIT DROP AS

@@ -70,6 +70,9 @@ pub struct NewNotification {
     pub html: Option<String>,
 }
 
+/// Messages whose bodies one purge statement removes.
+pub const PURGE_BATCH: u64 = 1000;
+
 /// Writes a message in the caller's transaction; writing the same
 /// idempotency key again does nothing.
 pub async fn enqueue(
@@ -480,19 +483,41 @@ impl Outbox {
     }
 
     /// Removes message bodies older than the retention period; who, when,
-    /// which channel and what happened stay.
+    /// which channel and what happened stay. In batches of
+    /// [`PURGE_BATCH`], each its own short statement: a deployment's first
+    /// purge (a year of messages at once) was one UPDATE of a million rows
+    /// that held the database busy for minutes.
     pub async fn purge(&self) -> Result<u64, DbError> {
         let before = self.clock.now() - Duration::days(self.defaults.retention_days);
-        let q = Query::update()
-            .table(Notifications::Table)
-            .value(Notifications::Subject, Option::<String>::None)
-            .value(Notifications::BodyText, Option::<String>::None)
-            .value(Notifications::BodyHtml, Option::<String>::None)
-            .value(Notifications::PurgedAt, self.clock.now())
-            .and_where(Expr::col(Notifications::CreatedAt).lt(before))
-            .and_where(Expr::col(Notifications::PurgedAt).is_null())
-            .and_where(Expr::col(Notifications::Status).is_in(["sent", "dead"]))
-            .to_owned();
-        self.db.execute(&q).await
+        let mut purged = 0;
+        loop {
+            let due = Query::select()
+                .columns([Notifications::TenantId, Notifications::Id])
+                .from(Notifications::Table)
+                .and_where(Expr::col(Notifications::CreatedAt).lt(before))
+                .and_where(Expr::col(Notifications::PurgedAt).is_null())
+                .and_where(Expr::col(Notifications::Status).is_in(["sent", "dead"]))
+                .limit(PURGE_BATCH)
+                .to_owned();
+            let q = Query::update()
+                .table(Notifications::Table)
+                .value(Notifications::Subject, Option::<String>::None)
+                .value(Notifications::BodyText, Option::<String>::None)
+                .value(Notifications::BodyHtml, Option::<String>::None)
+                .value(Notifications::PurgedAt, self.clock.now())
+                .and_where(
+                    Expr::tuple([
+                        Expr::col(Notifications::TenantId),
+                        Expr::col(Notifications::Id),
+                    ])
+                    .in_subquery(due),
+                )
+                .to_owned();
+            let n = self.db.execute(&q).await?;
+            purged += n;
+            if n < PURGE_BATCH {
+                return Ok(purged);
+            }
+        }
     }
 }
