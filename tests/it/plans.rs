@@ -37,6 +37,16 @@ async fn the_pages_people_click_through_use_indexes_on_a_large_database() {
         },
     )
     .await;
+    // The server's connections plan each statement for its values: the
+    // generic plan a prepared statement falls back to (blind to the
+    // tenant) read a whole table of candidates for a staff queue.
+    let setting = dimos_db::sea_query::Query::select()
+        .expr(dimos_db::sea_query::Expr::cust(
+            "current_setting('plan_cache_mode')",
+        ))
+        .to_owned();
+    let (mode,): (String,) = app.state.db().fetch_one(&setting).await.unwrap();
+    assert_eq!(mode, "force_custom_plan");
     let host = crate::parking::tenant(&app).await;
     // Another municipality holds most of the rows, as in a national
     // deployment.
