@@ -562,14 +562,20 @@ impl Db {
             // reads then writes waits (busy_timeout) instead of failing.
             Pool::Sqlite(p) => TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
         };
+        Ok(self.pooled(inner))
+    }
+
+    /// A transaction on one of the pool's connections, noted as this
+    /// task's (for the second-connection guard) and captured if asked.
+    fn pooled(&self, inner: TxInner<'static>) -> Tx<'static> {
         if let Some(c) = &self.capture {
             c.line("BEGIN");
         }
-        Ok(Tx {
+        Tx {
             inner,
             _holding: Some(self.holders.enter()),
             capture: self.capture.clone(),
-        })
+        }
     }
 
     /// A transaction that only reads (one consistent snapshot). On SQLite it
@@ -580,14 +586,7 @@ impl Db {
             Pool::Pg(p) => TxInner::Pg(p.begin().await?),
             Pool::Sqlite(p) => TxInner::Sqlite(p.begin().await?),
         };
-        if let Some(c) = &self.capture {
-            c.line("BEGIN");
-        }
-        Ok(Tx {
-            inner,
-            _holding: Some(self.holders.enter()),
-            capture: self.capture.clone(),
-        })
+        Ok(self.pooled(inner))
     }
 
     /// A dedicated connection, for work that must stay on one session

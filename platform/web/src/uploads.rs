@@ -503,9 +503,21 @@ pub async fn file_case(
         if let Some(earlier) = engine.open(&mut tx, tdb, &mut filing, s.key).await? {
             return Ok(Filed::Earlier(earlier));
         }
+        // Each document in the case file, with its entry in the history:
+        // the ones sent now, and those kept from earlier tries for the
+        // kinds not sent again.
+        let mut added = vec![];
         for doc in &docs {
             documents::insert_in(&mut tx, tdb, doc).await?;
-            let payload = json!({"document": doc.id, "name": doc.original_name, "kind": doc.kind});
+            added.push(json!({"document": doc.id, "name": doc.original_name, "kind": doc.kind}));
+        }
+        let sent_again = |k: &Kept| docs.iter().any(|d| d.kind.as_deref() == Some(&k.kind));
+        for k in s.kept.iter().filter(|k| !sent_again(k)) {
+            if documents::adopt_in(&mut tx, k.id, owner, &k.kind, case).await? {
+                added.push(json!({"document": k.id, "name": k.name, "kind": k.kind}));
+            }
+        }
+        for payload in added {
             engine
                 .record_event_tx(
                     &mut tx,
@@ -517,26 +529,6 @@ pub async fn file_case(
                     payload,
                 )
                 .await?;
-        }
-        for k in s
-            .kept
-            .iter()
-            .filter(|k| !docs.iter().any(|d| d.kind.as_deref() == Some(&k.kind)))
-        {
-            if documents::adopt_in(&mut tx, k.id, owner, &k.kind, case).await? {
-                let payload = json!({"document": k.id, "name": k.name, "kind": k.kind});
-                engine
-                    .record_event_tx(
-                        &mut tx,
-                        tdb,
-                        CaseId(case),
-                        "document-added",
-                        by,
-                        true,
-                        payload,
-                    )
-                    .await?;
-            }
         }
         if let Some(m) = &s.mobile {
             crate::contact::remember_mobile(&mut tx, tdb, filing.applicant(), m).await?;
