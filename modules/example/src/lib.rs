@@ -281,7 +281,7 @@ async fn submit_request(
                 process: PROCESS.into(),
                 applicant: applicant.0,
                 applicant_name,
-                filed_by: user.assisting.as_ref().map(|_| user.account.id),
+                filed_by: user.filed_by(),
                 subject: title.to_owned(),
                 data,
                 attachments: 0,

@@ -170,9 +170,7 @@ pub(crate) async fn apply(
     let now = state.workflow().now();
     // The form's idempotency key: a retry after a lost answer is shown the
     // application it filed.
-    let key = form
-        .get("_submission")
-        .and_then(|k| Uuid::parse_str(k).ok());
+    let key = form.submission_key();
     if let Some(k) = key
         && let Some(earlier) = state
             .workflow()
@@ -247,7 +245,6 @@ pub(crate) async fn apply(
     // The same account may not file twice: the draft row is claimed in the
     // case's transaction.
     applications::save_draft(&t.db, year.id, parent, &raw, now).await?;
-    let attachments = u32::try_from(form.files.len() + kept.len()).unwrap_or(0);
     // The case, its documents, the mobile for its messages (unless the
     // parent chose another), its protocol number and the application's
     // row: one transaction, whole or not at all.
@@ -263,10 +260,11 @@ pub(crate) async fn apply(
                     Some(x) => x.name.clone(),
                     None => a.parent_name.clone(),
                 },
-                filed_by: user.assisting.as_ref().map(|_| user.account.id),
+                filed_by: user.filed_by(),
                 subject: format!("{} — {}", year.label, child_names.join(", ")),
                 data,
-                attachments,
+                // Counted by file_case from the files.
+                attachments: 0,
             },
             key,
             files: form.files,

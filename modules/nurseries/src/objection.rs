@@ -49,9 +49,7 @@ pub(crate) async fn object(
         return Err(Error::Conflict("nursery-objections-closed").into());
     }
     let form = dimos_web::uploads::receive_form(&state, &user, form, &["evidence"]).await?;
-    let key = form
-        .get("_submission")
-        .and_then(|k| Uuid::parse_str(k).ok());
+    let key = form.submission_key();
     let text = form.get("objection").unwrap_or("").to_owned();
     let mut problems = form.errors.clone();
     let text = text.trim().to_owned();
@@ -85,7 +83,6 @@ pub(crate) async fn object(
     data.insert("application_case".into(), case.to_string().into());
     data.insert("objection".into(), text.into());
     let actor = dimos_web::people::citizen_actor(&user);
-    let attachments = u32::try_from(form.files.len()).unwrap_or(0);
     // The objection with its evidence: one transaction; a retry with the
     // same form gets the same case.
     let started = dimos_web::uploads::file_and_commit(
@@ -97,10 +94,11 @@ pub(crate) async fn object(
                 process: PROCESS.into(),
                 applicant: row.applicant,
                 applicant_name: user.account.display_name(),
-                filed_by: user.assisting.as_ref().map(|_| user.account.id),
+                filed_by: user.filed_by(),
                 subject: format!("Ένσταση — {protocol}"),
                 data,
-                attachments,
+                // Counted by file_case from the files.
+                attachments: 0,
             },
             key,
             files: form.files,

@@ -236,9 +236,7 @@ async fn apply(
     let mut file_errors = std::mem::take(&mut form.errors);
     // The form's idempotency key: a retry after a lost answer files nothing
     // new. A form without one (an old page) is shown again, never filed.
-    let key = form
-        .get("_submission")
-        .and_then(|k| Uuid::parse_str(k).ok());
+    let key = form.submission_key();
     if key.is_none() {
         file_errors.push(FieldError::new("_submission", "form-expired"));
     }
@@ -272,7 +270,6 @@ async fn apply(
     if let Some(addr) = &a.delivery_address {
         data.insert("delivery_address".into(), addr.clone().into());
     }
-    let attachments = u32::try_from(form.files.len() + kept.len()).unwrap_or(0);
     // The case, its documents, the mobile for its messages (unless the
     // citizen chose another) and its protocol number: one transaction.
     let started = dimos_web::uploads::file_and_commit(
@@ -287,10 +284,11 @@ async fn apply(
                     Some(x) => x.name.clone(),
                     None => a.full_name.clone(),
                 },
-                filed_by: user.assisting.as_ref().map(|_| user.account.id),
+                filed_by: user.filed_by(),
                 subject: format!("{} — {}", a.location, a.plate.as_str()),
                 data,
-                attachments,
+                // Counted by file_case from the files.
+                attachments: 0,
             },
             key,
             files: form.files,
@@ -824,7 +822,7 @@ async fn request_renewal(
                 process: PROCESS.into(),
                 applicant: p.holder,
                 applicant_name: original.applicant_name.clone(),
-                filed_by: user.assisting.as_ref().map(|_| user.account.id),
+                filed_by: user.filed_by(),
                 subject: format!("Ανανέωση {} — {}", p.card_number, p.location),
                 data,
                 attachments: 0,

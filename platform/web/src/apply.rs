@@ -145,7 +145,7 @@ async fn submit(
                 process: process.to_owned(),
                 applicant: user.acting_for().0,
                 applicant_name: user.acting_for_name(),
-                filed_by: user.assisting.as_ref().map(|_| user.account.id),
+                filed_by: user.filed_by(),
                 subject: def.name.get(Locale::El).to_owned(),
                 data,
                 attachments: 0,

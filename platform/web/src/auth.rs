@@ -114,6 +114,12 @@ impl CurrentUser {
         }
     }
 
+    /// Who filed an application for someone else: the officer at the desk
+    /// while assisting a citizen; None when people file their own.
+    pub fn filed_by(&self) -> Option<Uuid> {
+        self.assisting.as_ref().map(|_| self.account.id)
+    }
+
     /// For the audit trail: the citizen being assisted, if any.
     pub fn on_behalf_of(&self) -> Option<String> {
         self.assisting

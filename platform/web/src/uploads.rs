@@ -151,6 +151,12 @@ impl FormWithDocuments {
         Ok(out)
     }
 
+    /// The form's idempotency key (`_submission`), if it carries one.
+    pub fn submission_key(&self) -> Option<Uuid> {
+        self.get("_submission")
+            .and_then(|k| Uuid::parse_str(k).ok())
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.fields
             .iter()
@@ -383,6 +389,7 @@ pub async fn save_row(
 
 /// A case to file with the documents of its form ([`file_case`]).
 pub struct Submission {
+    /// The case; its `attachments` is set here (the files sent and kept).
     pub new: NewCase,
     /// The form's idempotency key: a retry with it gets the same case.
     pub key: Option<Uuid>,
@@ -462,7 +469,9 @@ pub async fn file_case(
 ) -> std::result::Result<Filed, Error> {
     let engine = state.workflow();
     let tdb = &tenant.db;
-    let mut filing = engine.prepare(tdb, s.new).await?;
+    let mut new = s.new;
+    new.attachments = u32::try_from(s.files.len() + s.kept.len()).unwrap_or(u32::MAX);
+    let mut filing = engine.prepare(tdb, new).await?;
     let case = filing.case_id.0;
     let owner = by.account.unwrap_or_default();
     let total: u64 = s.files.iter().map(|(_, _, r)| r.size).sum();
