@@ -24,13 +24,19 @@ async fn an_object_store_outage_refuses_submissions_and_leaves_nothing(b: Backen
     let host = crate::parking::tenant(&app).await;
     let people = citizens(&app, &host, 2).await;
     let key = uuid::Uuid::new_v4().to_string();
-    let (status, _) = send(
-        &app,
-        &host,
-        &people[0].0,
-        form(&people[0].1, &key, "ΙΚΥ-1000"),
-    )
-    .await;
+    // While the store is up it is accepted. On a loaded machine (the whole
+    // suite on two cores) moto itself can be slow enough to count as down:
+    // the client then does what a 503 asks, tries again with the same
+    // form, and gets one case (the key makes the retry safe).
+    let mut status = 0;
+    for _ in 0..3 {
+        let again = form(&people[0].1, &key, "ΙΚΥ-1000");
+        status = send(&app, &host, &people[0].0, again).await.0;
+        if status != 503 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
     assert_eq!(status, 303, "accepted while the store is up");
     let ready = app.get("127.0.0.1", "/readyz").send().await.unwrap();
     assert_eq!(ready.status(), 200);
