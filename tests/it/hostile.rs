@@ -348,7 +348,9 @@ pub async fn sweep_routes(
     for pattern in paths {
         for value in corpus {
             let path = fill(pattern, value);
-            let target = format!("{path}?q={value}&next={value}&page={value}&id={value}");
+            let target = format!(
+                "{path}?q={value}&next={value}&page={value}&id={value}&after={value}&before={value}"
+            );
             for method in [Method::GET, Method::POST] {
                 let body = (method == Method::POST).then(|| {
                     let token = csrf.unwrap_or("");

@@ -10,6 +10,7 @@ use std::sync::Arc;
 on_both_backends!(
     twenty_citizens_submit_at_once_through_a_pool_of_two,
     a_retried_submission_files_one_case,
+    a_citizen_pages_through_every_application_by_the_links,
 );
 
 const FIELDS: &[(&str, &str)] = &[
@@ -190,6 +191,120 @@ async fn a_retried_submission_files_one_case(b: Backend) {
     )
     .await;
     assert_eq!(status, 409);
+}
+
+/// The pages of a list are found by key (after the last row shown, before
+/// the first), not by counting rows: following "next" to the end and
+/// "previous" back shows every application once, in order, while new ones
+/// arrive in between (an OFFSET page would shift and repeat a row).
+async fn a_citizen_pages_through_every_application_by_the_links(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let host = crate::parking::tenant(&app).await;
+    let mut citizen = person(&app, &host, "citizen-verified").await;
+    let (_, html) = page(&mut citizen, &host, "/parking/apply").await;
+    let (cookie, csrf) = (citizen.cookie_header(&host).unwrap(), csrf_of(&html));
+    let file = async |n: usize| {
+        let key = uuid::Uuid::new_v4().to_string();
+        let plate = format!("ΙΚΥ-{:04}", 1000 + n);
+        let (status, _) = send(&app, &host, &cookie, form(&csrf, &key, &plate)).await;
+        assert_eq!(status, 303);
+    };
+    for n in 0..45 {
+        file(n).await;
+    }
+    let ids = |html: &str| -> Vec<String> {
+        let mut out: Vec<String> = vec![];
+        for part in html.split("href=\"/cases/").skip(1) {
+            let id: String = part.chars().take(36).collect();
+            if uuid::Uuid::parse_str(&id).is_ok() && !out.contains(&id) {
+                out.push(id);
+            }
+        }
+        out
+    };
+    let link = |html: &str, rel: &str| -> Option<String> {
+        let at = html.find(&format!("rel=\"{rel}\""))?;
+        let tag_start = html[..at].rfind('<')?;
+        let tag = &html[tag_start..html[at..].find('>')? + at];
+        let href = tag.split("href=\"").nth(1)?.split('"').next()?;
+        Some(href.replace("&amp;", "&"))
+    };
+    let mut forward: Vec<Vec<String>> = vec![];
+    let mut forward_html: Vec<String> = vec![];
+    let mut path = "/cases".to_owned();
+    loop {
+        let (status, html) = page(&mut citizen, &host, &path).await;
+        assert_eq!(status, 200, "{path}");
+        forward.push(ids(&html));
+        forward_html.push(html.clone());
+        if forward.len() == 1 {
+            // A new application while the citizen reads the first page:
+            // it goes before it, and the next page is not shifted by it.
+            file(45).await;
+        }
+        match link(&html, "next") {
+            Some(next) => path = next,
+            None => break,
+        }
+        assert!(forward.len() < 10, "the pages never end");
+    }
+    assert_eq!(forward.len(), 3);
+    assert_eq!(
+        forward.iter().map(Vec::len).collect::<Vec<_>>(),
+        [20, 20, 5]
+    );
+    let seen: Vec<String> = forward.concat();
+    let unique: std::collections::BTreeSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), 45, "no application shown twice or skipped");
+    let stored: i64 = count(
+        &app,
+        "SELECT COUNT(*) FROM cases WHERE process = 'parking.permit'",
+    )
+    .await;
+    assert_eq!(stored, 46);
+    // Newest first: the plates were filed in order.
+    let plates: Vec<String> = forward_html
+        .iter()
+        .flat_map(|h| {
+            h.split("ΙΚΥ-")
+                .skip(1)
+                .map(|p| p.chars().take(4).collect::<String>())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut expected: Vec<String> = (1000..1045).rev().map(|n| n.to_string()).collect();
+    expected.dedup();
+    let mut shown = plates.clone();
+    shown.dedup();
+    assert_eq!(shown, expected, "newest first");
+    // Back from the last page: the same pages, then the first page with
+    // the application filed meanwhile at its top.
+    let (_, last) = page(&mut citizen, &host, &path).await;
+    let mut back = link(&last, "prev").expect("a previous page");
+    let (_, html) = page(&mut citizen, &host, &back).await;
+    assert_eq!(ids(&html), forward[1]);
+    back = link(&html, "prev").expect("the first page");
+    let (_, html) = page(&mut citizen, &host, &back).await;
+    assert_eq!(ids(&html)[..], forward[0][..], "the page before the second");
+    // Before it now: only the application filed meanwhile.
+    back = link(&html, "prev").expect("the newer application");
+    let (_, html) = page(&mut citizen, &host, &back).await;
+    assert_eq!(ids(&html).len(), 1);
+    assert!(html.contains("ΙΚΥ-1045"));
+    assert!(
+        link(&html, "prev").is_none(),
+        "nothing before the first page"
+    );
+    // A key none of our links carries is a clear error, not a 500.
+    for bad in [
+        "after=x",
+        "before=2026-13-01~1",
+        "after=%00",
+        "after=a&before=b",
+    ] {
+        let (status, _) = page(&mut citizen, &host, &format!("/cases?{bad}")).await;
+        assert_eq!(status, 400, "{bad}");
+    }
 }
 
 fn walk(dir: &std::path::Path) -> usize {

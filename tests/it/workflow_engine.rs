@@ -144,15 +144,31 @@ async fn every_element_type_runs_end_to_end(backend: Backend) {
     let case = started.case_id;
 
     // The clerk's queue has it; the head's does not.
-    let avail = query::agenda(&e.tdb, &clerk, Queue::Available, None, 1, 20)
-        .await
-        .unwrap();
+    let avail = query::agenda(
+        &e.tdb,
+        &clerk,
+        Queue::Available,
+        None,
+        &query::Position::First,
+        1,
+        20,
+    )
+    .await
+    .unwrap();
     assert_eq!(avail.total, 1);
     assert_eq!(
-        query::agenda(&e.tdb, &head, Queue::Available, None, 1, 20)
-            .await
-            .unwrap()
-            .total,
+        query::agenda(
+            &e.tdb,
+            &head,
+            Queue::Available,
+            None,
+            &query::Position::First,
+            1,
+            20
+        )
+        .await
+        .unwrap()
+        .total,
         0
     );
     let task = open_task(&e, case).await;
@@ -372,6 +388,7 @@ async fn overdue_tasks_remind_then_escalate(backend: Backend) {
         &staff("Άλλος", "clerk"),
         Queue::Escalated,
         None,
+        &query::Position::First,
         1,
         20,
     )
@@ -386,9 +403,17 @@ async fn overdue_tasks_remind_then_escalate(backend: Backend) {
         .case_id;
     let t2 = open_task(&e, second).await;
     engine.claim(&e.tdb, t2, &clerk).await.unwrap();
-    let mine = query::agenda(&e.tdb, &clerk, Queue::Mine, None, 1, 20)
-        .await
-        .unwrap();
+    let mine = query::agenda(
+        &e.tdb,
+        &clerk,
+        Queue::Mine,
+        None,
+        &query::Position::First,
+        1,
+        20,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         mine.items.iter().map(|t| t.id).collect::<Vec<_>>(),
         vec![task.0, t2.0]
@@ -573,10 +598,18 @@ async fn protocol_numbers_are_gap_free_and_restart_each_year(backend: Backend) {
         .protocol;
     assert_eq!(p.as_deref(), Some("1/2032"));
     assert_eq!(
-        query::agenda(&other, &staff("x", "clerk"), Queue::Available, None, 1, 100)
-            .await
-            .unwrap()
-            .total,
+        query::agenda(
+            &other,
+            &staff("x", "clerk"),
+            Queue::Available,
+            None,
+            &query::Position::First,
+            1,
+            100
+        )
+        .await
+        .unwrap()
+        .total,
         1
     );
 }

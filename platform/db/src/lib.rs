@@ -5,6 +5,7 @@
 
 pub mod background;
 mod conn;
+pub mod keyset;
 pub mod migrate;
 mod scoped;
 

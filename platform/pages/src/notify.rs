@@ -617,7 +617,7 @@ async fn digests_of(
             let lang = Locale::parse(&p.locale).unwrap_or(Locale::El);
             let mut lines = vec![];
             for queue in [Queue::Mine, Queue::Available] {
-                for t in query::agenda(&tdb, &staff, queue, None, 1, 100)
+                for t in query::agenda(&tdb, &staff, queue, None, &query::Position::First, 1, 100)
                     .await?
                     .items
                 {

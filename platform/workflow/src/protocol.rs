@@ -5,8 +5,11 @@
 //! rolled-back registration gives its number back. No gaps, no duplicates,
 //! whatever the number of replicas; the unique key proves it.
 
+use crate::query::{ListKey, Page, Position, page_by_key};
 use chrono::{DateTime, Datelike, Utc};
-use dimos_db::sea_query::{Expr, ExprTrait, Iden, OnConflict, Order};
+use dimos_db::keyset::SortKey;
+use dimos_db::sea_query::Value;
+use dimos_db::sea_query::{Expr, ExprTrait, Iden, OnConflict};
 use dimos_db::{DbError, TenantDb, TenantTx};
 use serde::Serialize;
 use uuid::Uuid;
@@ -199,13 +202,58 @@ pub struct EntryFilter {
     pub text: Option<String>,
 }
 
-/// One page of the book, newest first.
+/// The book's order: newest first (the id orders entries that share a
+/// number in different books).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryKey {
+    year: i32,
+    number: i64,
+    id: Uuid,
+}
+
+impl ListKey for EntryKey {
+    type Row = Entry;
+    fn of(e: &Entry) -> Self {
+        Self {
+            year: e.year,
+            number: e.number,
+            id: e.id,
+        }
+    }
+    fn values(&self) -> Vec<Value> {
+        vec![self.year.into(), self.number.into(), self.id.into()]
+    }
+    fn token(&self) -> String {
+        format!("{}~{}~{}", self.year, self.number, self.id)
+    }
+    fn parse(token: &str) -> Option<Self> {
+        let mut parts = token.split('~');
+        let key = Self {
+            year: parts.next()?.parse().ok()?,
+            number: parts.next()?.parse().ok()?,
+            id: parts.next()?.parse().ok()?,
+        };
+        parts.next().is_none().then_some(key)
+    }
+    fn sort() -> Vec<SortKey> {
+        vec![
+            SortKey::desc(Expr::col(ProtocolEntries::Year)),
+            SortKey::desc(Expr::col(ProtocolEntries::Number)),
+            SortKey::desc(Expr::col(ProtocolEntries::Id)),
+        ]
+    }
+}
+
+/// One page of the book, newest first (not counted: the book of a year
+/// holds tens of thousands of entries and its page says only what is
+/// before and after).
 pub async fn list(
     tdb: &TenantDb,
     f: &EntryFilter,
-    limit: u64,
-    offset: u64,
-) -> Result<Vec<Entry>, DbError> {
+    at: &Position<EntryKey>,
+    page: u64,
+    per_page: u64,
+) -> Result<Page<Entry>, DbError> {
     let mut q = tdb.select(ProtocolEntries::Table);
     q.columns([
         ProtocolEntries::Id,
@@ -245,9 +293,5 @@ pub async fn list(
         .and_where(Expr::col(ProtocolEntries::Confidential).eq(false))
         .and_where(Expr::col(ProtocolEntries::Restricted).eq(false));
     }
-    q.order_by(ProtocolEntries::Year, Order::Desc)
-        .order_by(ProtocolEntries::Number, Order::Desc)
-        .limit(limit)
-        .offset(offset);
-    tdb.fetch_all(&q).await
+    page_by_key(tdb, q, at, page, per_page, (0, false)).await
 }

@@ -4,7 +4,9 @@
 
 use crate::engine::{CaseEvents, CaseId, Staff, TaskId};
 use chrono::{DateTime, Utc};
-use dimos_db::sea_query::{Expr, ExprTrait, Iden, NullOrdering, Order, SelectStatement};
+use dimos_db::keyset::{self, Seek, SortKey};
+use dimos_db::sea_query::Value as SqlValue;
+use dimos_db::sea_query::{Expr, ExprTrait, Iden, Order, SelectStatement};
 use dimos_db::{DbError, Reader, Scoped, TenantDb, TenantTx};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -314,15 +316,200 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// All the rows, or (with `more`) a lower bound.
     pub total: u64,
+    /// The page's number, for its label ("page 3 of 40"): the rows are
+    /// found by key, not by counting past the pages before.
     pub page: u64,
     pub per_page: u64,
     /// There are more than `total` rows (the count stopped there).
     pub more: bool,
+    /// The key after which the next page starts, if there is one.
+    pub next: Option<String>,
+    /// The key before which the previous page ends, if there is one.
+    pub prev: Option<String>,
 }
 
 impl<T> Page<T> {
     pub fn pages(&self) -> u64 {
         Ord::max(self.total.div_ceil(self.per_page), 1)
+    }
+}
+
+/// A list's sort key as its page links carry it (`after=` / `before=`).
+pub trait ListKey: Sized {
+    type Row;
+    fn of(row: &Self::Row) -> Self;
+    fn values(&self) -> Vec<SqlValue>;
+    fn token(&self) -> String;
+    fn parse(token: &str) -> Option<Self>;
+    fn sort() -> Vec<SortKey>;
+}
+
+/// Where in a list a page is: the first page, after a key or before one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Position<K> {
+    First,
+    After(K),
+    Before(K),
+}
+
+/// A page link's key that is not one of ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadKey;
+
+impl<K: ListKey> Position<K> {
+    /// From a link's `after` and `before` (empty ones ignored).
+    pub fn parse(after: Option<&str>, before: Option<&str>) -> Result<Self, BadKey> {
+        fn given(s: Option<&str>) -> Option<&str> {
+            s.map(str::trim).filter(|s| !s.is_empty())
+        }
+        match (given(after), given(before)) {
+            (None, None) => Ok(Self::First),
+            (Some(a), None) => K::parse(a).map(Self::After).ok_or(BadKey),
+            (None, Some(b)) => K::parse(b).map(Self::Before).ok_or(BadKey),
+            (Some(_), Some(_)) => Err(BadKey),
+        }
+    }
+
+    fn seek(&self) -> Seek {
+        match self {
+            Self::First => Seek::First,
+            Self::After(k) => Seek::After(k.values()),
+            Self::Before(k) => Seek::Before(k.values()),
+        }
+    }
+}
+
+/// Reads one page of `q` by key, with its total and its neighbours' keys.
+pub(crate) async fn page_by_key<K>(
+    tdb: &TenantDb,
+    mut q: Scoped<SelectStatement>,
+    at: &Position<K>,
+    number: u64,
+    per_page: u64,
+    (total, more): (u64, bool),
+) -> Result<Page<K::Row>, DbError>
+where
+    K: ListKey,
+    K::Row: dimos_db::FromRowAny,
+{
+    let seek = at.seek();
+    keyset::apply(&mut q, &K::sort(), &seek, per_page);
+    let w = keyset::finish(tdb.fetch_all(&q).await?, &seek, per_page);
+    let page = match at {
+        Position::First => 1,
+        _ if !w.has_prev => 1,
+        Position::After(_) => Ord::max(number, 2),
+        Position::Before(_) => Ord::max(number, 1),
+    };
+    Ok(Page {
+        next: w
+            .has_next
+            .then(|| w.rows.last().map(|r| K::of(r).token()))
+            .flatten(),
+        prev: w
+            .has_prev
+            .then(|| w.rows.first().map(|r| K::of(r).token()))
+            .flatten(),
+        items: w.rows,
+        total,
+        page,
+        per_page,
+        more,
+    })
+}
+
+fn time_token(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// Case lists' order: newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseKey {
+    submitted_at: DateTime<Utc>,
+    id: Uuid,
+}
+
+impl ListKey for CaseKey {
+    type Row = CaseRow;
+    fn of(row: &CaseRow) -> Self {
+        Self {
+            submitted_at: row.submitted_at,
+            id: row.id,
+        }
+    }
+    fn values(&self) -> Vec<SqlValue> {
+        vec![self.submitted_at.into(), self.id.into()]
+    }
+    fn token(&self) -> String {
+        format!("{}~{}", time_token(&self.submitted_at), self.id)
+    }
+    fn parse(token: &str) -> Option<Self> {
+        let (at, id) = token.split_once('~')?;
+        Some(Self {
+            submitted_at: parse_time(at)?,
+            id: id.parse().ok()?,
+        })
+    }
+    fn sort() -> Vec<SortKey> {
+        vec![
+            SortKey::desc(Expr::col((Cases::Table, Cases::SubmittedAt))),
+            SortKey::desc(Expr::col((Cases::Table, Cases::Id))),
+        ]
+    }
+}
+
+/// The agenda's order: by due date (none last), then oldest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskKey {
+    due_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    id: Uuid,
+}
+
+impl ListKey for TaskKey {
+    type Row = AgendaRow;
+    fn of(row: &AgendaRow) -> Self {
+        Self {
+            due_at: row.due_at,
+            created_at: row.created_at,
+            id: row.id,
+        }
+    }
+    fn values(&self) -> Vec<SqlValue> {
+        vec![self.due_at.into(), self.created_at.into(), self.id.into()]
+    }
+    fn token(&self) -> String {
+        let due = self
+            .due_at
+            .as_ref()
+            .map_or_else(|| "-".to_owned(), time_token);
+        format!("{due}~{}~{}", time_token(&self.created_at), self.id)
+    }
+    fn parse(token: &str) -> Option<Self> {
+        let mut parts = token.split('~');
+        let due = match parts.next()? {
+            "-" => None,
+            d => Some(parse_time(d)?),
+        };
+        let key = Self {
+            due_at: due,
+            created_at: parse_time(parts.next()?)?,
+            id: parts.next()?.parse().ok()?,
+        };
+        parts.next().is_none().then_some(key)
+    }
+    fn sort() -> Vec<SortKey> {
+        vec![
+            SortKey::asc_nulls_last(Expr::col((Tasks::Table, Tasks::DueAt))),
+            SortKey::asc(Expr::col((Tasks::Table, Tasks::CreatedAt))),
+            SortKey::asc(Expr::col((Tasks::Table, Tasks::Id))),
+        ]
     }
 }
 
@@ -345,6 +532,7 @@ pub async fn cases_of(
     tdb: &TenantDb,
     applicant: Uuid,
     filter: CaseFilter,
+    at: &Position<CaseKey>,
     page: u64,
     per_page: u64,
 ) -> Result<Page<CaseRow>, DbError> {
@@ -360,16 +548,7 @@ pub async fn cases_of(
         }
     }
     let total = count(tdb, q.clone()).await?;
-    q.order_by((Cases::Table, Cases::SubmittedAt), Order::Desc)
-        .limit(per_page)
-        .offset(page.saturating_sub(1) * per_page);
-    Ok(Page {
-        items: tdb.fetch_all(&q).await?,
-        total,
-        page,
-        per_page,
-        more: false,
-    })
+    page_by_key(tdb, q, at, page, per_page, (total, false)).await
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -436,6 +615,7 @@ pub async fn agenda(
     who: &Staff,
     queue: Queue,
     process: Option<&str>,
+    at: &Position<TaskKey>,
     page: u64,
     per_page: u64,
 ) -> Result<Page<AgendaRow>, DbError> {
@@ -504,17 +684,7 @@ pub async fn agenda(
     // of the `tasks_open` index (tenant, status, due_at), so a page is read
     // from the index and stops after `per_page` rows instead of sorting
     // the whole queue.
-    q.order_by_with_nulls((Tasks::Table, Tasks::DueAt), Order::Asc, NullOrdering::Last)
-        .order_by((Tasks::Table, Tasks::CreatedAt), Order::Asc)
-        .limit(per_page)
-        .offset(page.saturating_sub(1) * per_page);
-    Ok(Page {
-        items: tdb.fetch_all(&q).await?,
-        total,
-        page,
-        per_page,
-        more,
-    })
+    page_by_key(tdb, q, at, page, per_page, (total, more)).await
 }
 
 /// Whether a member of staff works on this case: a task of it is (or was)
@@ -585,6 +755,7 @@ pub async fn search(
     tdb: &TenantDb,
     text: &str,
     process: Option<&str>,
+    at: &Position<CaseKey>,
     page: u64,
     per_page: u64,
 ) -> Result<Page<CaseRow>, DbError> {
@@ -608,16 +779,7 @@ pub async fn search(
         q.and_where(Expr::col((Cases::Table, Cases::Process)).eq(p));
     }
     let total = count(tdb, q.clone()).await?;
-    q.order_by((Cases::Table, Cases::SubmittedAt), Order::Desc)
-        .limit(per_page)
-        .offset(page.saturating_sub(1) * per_page);
-    Ok(Page {
-        items: tdb.fetch_all(&q).await?,
-        total,
-        page,
-        per_page,
-        more: false,
-    })
+    page_by_key(tdb, q, at, page, per_page, (total, false)).await
 }
 
 /// Everything the reports need about cases since `from`.

@@ -3,7 +3,7 @@
 //! timeline, the answer to a request, withdrawal, and the receipt. A case
 //! of someone else, or of another municipality, is a 404.
 
-use super::{CaseView, PER_PAGE, case_view, page_of, pager, timeline};
+use super::{CaseView, PER_PAGE, case_view, page_of, pager, position, timeline};
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -54,6 +54,8 @@ pub fn routes() -> Router<AppState> {
 struct ListQuery {
     filter: Option<String>,
     page: Option<String>,
+    after: Option<String>,
+    before: Option<String>,
 }
 
 fn filter_of(f: Option<&str>) -> CaseFilter {
@@ -92,6 +94,7 @@ async fn list(
         &tenant.db,
         user.acting_for().0,
         filter_of(q.filter.as_deref()),
+        &position(q.after.as_deref(), q.before.as_deref())?,
         page_of(q.page.as_deref()),
         PER_PAGE,
     )
@@ -355,6 +358,7 @@ async fn api_list(
         &tenant.db,
         user.acting_for().0,
         filter_of(q.filter.as_deref()),
+        &position(q.after.as_deref(), q.before.as_deref())?,
         page_of(q.page.as_deref()),
         PER_PAGE,
     )
@@ -362,6 +366,7 @@ async fn api_list(
     let cases = views(&state, &tenant, &ui, &page.items).await?;
     Ok(axum::Json(json!({
         "cases": cases, "total": page.total, "page": page.page, "pages": page.pages(),
+        "next": page.next, "prev": page.prev,
     })))
 }
 

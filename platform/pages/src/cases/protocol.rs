@@ -26,6 +26,8 @@ pub struct ListQuery {
     year: Option<String>,
     q: Option<String>,
     page: Option<String>,
+    after: Option<String>,
+    before: Option<String>,
     registered: Option<String>,
 }
 
@@ -65,7 +67,7 @@ async fn render(
         .unwrap_or_else(|| protocol::year_of(state.workflow().now()));
     let text = q.q.clone().unwrap_or_default();
     let number = text.trim().parse::<i64>().ok();
-    let page = super::page_of(q.page.as_deref());
+    let at = super::position(q.after.as_deref(), q.before.as_deref())?;
     let entries = protocol::list(
         &tenant.db,
         &EntryFilter {
@@ -74,14 +76,19 @@ async fn render(
             number,
             text: number.is_none().then(|| text.clone()),
         },
-        PER_PAGE + 1,
-        (page - 1) * PER_PAGE,
+        &at,
+        super::page_of(q.page.as_deref()),
+        PER_PAGE,
     )
     .await?;
-    let more = entries.len() as u64 > PER_PAGE;
+    let pager = super::pager(
+        &entries,
+        "/staff/protocol",
+        &[("year", &year.to_string()), ("q", &text)],
+    );
     let rows: Vec<_> = entries
+        .items
         .iter()
-        .take(usize::try_from(PER_PAGE).unwrap_or(usize::MAX))
         .map(|e| {
             // What is hidden is not sent to the page at all.
             let hidden = e.confidential || e.restricted;
@@ -114,8 +121,7 @@ async fn render(
     let html = ui.render(
         "staff/protocol.html",
         context! {
-            entries => rows, year, q => text, page, more,
-            prev => (page > 1).then(|| page - 1), next => more.then_some(page + 1),
+            entries => rows, year, q => text, pager,
             can_register, csrf => user.csrf.clone(),
             registered => q.registered.clone(),
             errors => ui.error_list(errors), form,

@@ -32,6 +32,8 @@ pub struct AgendaQuery {
     queue: Option<String>,
     process: Option<String>,
     page: Option<String>,
+    after: Option<String>,
+    before: Option<String>,
 }
 
 fn queue_of(q: Option<&str>) -> (Queue, &'static str) {
@@ -59,6 +61,7 @@ async fn agenda_rows(
         &who.staff,
         queue,
         q.process.as_deref(),
+        &super::position(q.after.as_deref(), q.before.as_deref())?,
         page_of(q.page.as_deref()),
         PER_PAGE,
     )
@@ -121,7 +124,8 @@ pub async fn api_agenda(
 ) -> Result<axum::Json<Value>> {
     let (tasks, page, queue) = agenda_rows(&state, &tenant, &ui, &who, &q).await?;
     Ok(axum::Json(json!({
-        "queue": queue, "tasks": tasks, "total": page.total, "page": page.page, "pages": page.pages(),
+        "queue": queue, "tasks": tasks, "total": page.total, "more": page.more,
+        "page": page.page, "pages": page.pages(), "next": page.next, "prev": page.prev,
     })))
 }
 
@@ -543,6 +547,8 @@ pub struct SearchQuery {
     q: Option<String>,
     process: Option<String>,
     page: Option<String>,
+    after: Option<String>,
+    before: Option<String>,
 }
 
 pub async fn search(
@@ -558,6 +564,7 @@ pub async fn search(
         &tenant.db,
         &text,
         Some(process.as_str()),
+        &super::position(q.after.as_deref(), q.before.as_deref())?,
         page_of(q.page.as_deref()),
         PER_PAGE,
     )
