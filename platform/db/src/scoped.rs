@@ -375,6 +375,15 @@ impl<'c> TenantTx<'c> {
         self.tx.execute(&q.stmt).await
     }
 
+    /// An insert (or upsert) with `RETURNING`: the row it wrote.
+    pub async fn insert_returning<T: FromRowAny>(
+        &mut self,
+        q: &ScopedInsert,
+    ) -> Result<Option<T>, DbError> {
+        same_tenant(q.tenant, self.tenant)?;
+        self.tx.fetch_optional(&q.stmt).await
+    }
+
     pub async fn commit(self) -> Result<(), DbError> {
         self.tx.commit().await
     }

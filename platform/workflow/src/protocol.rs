@@ -104,7 +104,10 @@ pub async fn register(
     e: &NewEntry,
 ) -> Result<Entry, DbError> {
     let year = year_of(at);
-    let mut init = tdb.insert(
+    // One statement takes the next number: it creates the year's counter
+    // at 1 or adds one to it, and holds the counter's row until the
+    // commit (numbers stay gap-free: a rolled-back number is not spent).
+    let mut next = tdb.insert(
         ProtocolCounters::Table,
         [
             ProtocolCounters::Book,
@@ -112,31 +115,23 @@ pub async fn register(
             ProtocolCounters::LastNumber,
         ],
     );
-    init.values([e.book.clone().into(), year.into(), 0i64.into()]);
-    init.statement().on_conflict(
-        OnConflict::columns([
-            dimos_db::sea_query::Alias::new(dimos_db::TENANT_ID),
-            dimos_db::sea_query::Alias::new("book"),
-            dimos_db::sea_query::Alias::new("year"),
-        ])
-        .do_nothing()
-        .to_owned(),
-    );
-    tx.insert_rows(&init).await?;
-    let mut bump = tdb.update(ProtocolCounters::Table);
-    bump.value(
-        ProtocolCounters::LastNumber,
-        Expr::col(ProtocolCounters::LastNumber).add(1),
-    )
-    .and_where(Expr::col(ProtocolCounters::Book).eq(e.book.as_str()))
-    .and_where(Expr::col(ProtocolCounters::Year).eq(year));
-    tx.execute(&bump).await?;
-    let mut read = tdb.select(ProtocolCounters::Table);
-    read.column(ProtocolCounters::LastNumber)
-        .and_where(Expr::col(ProtocolCounters::Book).eq(e.book.as_str()))
-        .and_where(Expr::col(ProtocolCounters::Year).eq(year));
+    next.values([e.book.clone().into(), year.into(), 1i64.into()]);
+    next.statement()
+        .on_conflict(
+            OnConflict::columns([
+                dimos_db::sea_query::Alias::new(dimos_db::TENANT_ID),
+                dimos_db::sea_query::Alias::new("book"),
+                dimos_db::sea_query::Alias::new("year"),
+            ])
+            .value(
+                ProtocolCounters::LastNumber,
+                Expr::col((ProtocolCounters::Table, ProtocolCounters::LastNumber)).add(1),
+            )
+            .to_owned(),
+        )
+        .returning_col(ProtocolCounters::LastNumber);
     let (number,): (i64,) = tx
-        .fetch_optional(&read)
+        .insert_returning(&next)
         .await?
         .ok_or(DbError::Other(sqlx::Error::RowNotFound))?;
     let entry = Entry {
