@@ -528,15 +528,7 @@ pub async fn file_case(
         }
         for payload in added {
             engine
-                .record_event_tx(
-                    &mut tx,
-                    tdb,
-                    CaseId(case),
-                    "document-added",
-                    by,
-                    true,
-                    payload,
-                )
+                .record_filing_event(&mut tx, tdb, &filing, "document-added", by, payload)
                 .await?;
         }
         if let Some(m) = &s.mobile {

@@ -9,9 +9,9 @@ use crate::protocol::{self, Direction, NewEntry};
 use crate::query::{CaseRow, Cases, TaskCandidates, Tasks};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
-use dimos_db::sea_query::{Alias, Expr, ExprTrait, Iden, LockType, OnConflict};
+use dimos_db::sea_query::{Alias, Expr, ExprTrait, Func, Iden, LockType, OnConflict, SimpleExpr};
 use dimos_db::{DbError, Reader, TenantDb, TenantTx};
-use dimos_kernel::{Error, FieldError, SharedClock};
+use dimos_kernel::{Error, FieldError, SharedClock, TenantId};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -217,6 +217,9 @@ pub struct Engine {
     hooks: BTreeMap<String, HookFn>,
     sinks: Vec<Arc<dyn EventSink>>,
     snapshots: Mutex<HashMap<Uuid, Arc<Definition>>>,
+    /// The stored snapshot of a content (tenant, hash), once known to be
+    /// committed: a case then refers to it without writing it again.
+    snapshot_ids: Mutex<HashMap<(TenantId, String), Uuid>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -282,6 +285,7 @@ impl Engine {
             hooks,
             sinks: vec![],
             snapshots: Mutex::new(HashMap::new()),
+            snapshot_ids: Mutex::new(HashMap::new()),
         })
     }
 
@@ -454,6 +458,11 @@ impl Engine {
     ) -> Result<Uuid, Error> {
         let body = serde_json::to_value(d).map_err(Error::internal)?;
         let hash = hex::encode(Sha256::digest(body.to_string().as_bytes()));
+        let known = (tdb.tenant_id(), hash.clone());
+        if let Some(id) = self.snapshot_ids_lock().get(&known) {
+            return Ok(*id);
+        }
+        let fresh = Uuid::now_v7();
         let mut ins = tdb.insert(
             WorkflowSnapshots::Table,
             [
@@ -466,7 +475,7 @@ impl Engine {
             ],
         );
         ins.values([
-            Uuid::now_v7().into(),
+            fresh.into(),
             d.process.clone().into(),
             i64::from(d.version).into(),
             hash.clone().into(),
@@ -483,7 +492,18 @@ impl Engine {
         q.column(WorkflowSnapshots::Id)
             .and_where(Expr::col(WorkflowSnapshots::Hash).eq(hash));
         let (id,): (Uuid,) = tx.fetch_optional(&q).await?.ok_or(Error::NotFound)?;
+        // Another id than ours: it was stored (and committed) before this
+        // transaction, so it can be remembered. Ours may still roll back.
+        if id != fresh {
+            self.snapshot_ids_lock().insert(known, id);
+        }
         Ok(id)
+    }
+
+    fn snapshot_ids_lock(&self) -> std::sync::MutexGuard<'_, HashMap<(TenantId, String), Uuid>> {
+        self.snapshot_ids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Files a new case and runs it to its first person or wait: the case,
@@ -1257,6 +1277,27 @@ impl Engine {
         Ok(())
     }
 
+    /// An event of a case being filed (after [`Engine::open`], before
+    /// [`Engine::register`]): the case and its definition are the filing's
+    /// own, so nothing is read again.
+    pub async fn record_filing_event(
+        &self,
+        tx: &mut TenantTx<'_>,
+        tdb: &TenantDb,
+        filing: &Filing,
+        kind: &str,
+        actor: &Actor,
+        payload: Value,
+    ) -> Result<(), Error> {
+        let case = filing
+            .case
+            .as_ref()
+            .ok_or_else(|| Error::internal("an event before the case is open"))?;
+        self.run(tdb, &filing.def, filing.now)
+            .event(tx, case, kind, &case.step, actor, None, None, true, payload)
+            .await
+    }
+
     fn run<'a>(&'a self, tdb: &'a TenantDb, def: &'a Definition, now: DateTime<Utc>) -> Run<'a> {
         Run {
             engine: self,
@@ -1446,10 +1487,13 @@ impl Run<'_> {
         payload: Value,
     ) -> Result<(), Error> {
         let tdb = self.tdb;
-        let mut q = tdb.select(CaseEvents::Table);
-        q.expr(Expr::col(CaseEvents::Seq).max())
+        // The next number in the case's history, in the insert itself (one
+        // statement, not a read then a write; the case's row is locked by
+        // the change, and the key (case, seq) refuses a duplicate).
+        let mut next = tdb.select(CaseEvents::Table);
+        next.expr(Expr::expr(Func::if_null(Expr::col(CaseEvents::Seq).max(), 0)).add(1))
             .and_where(Expr::col(CaseEvents::CaseId).eq(case.id));
-        let (last,): (Option<i32>,) = tx.fetch_optional(&q).await?.unwrap_or((None,));
+        let seq_of = SimpleExpr::SubQuery(None, Box::new(next.clone_inner().into()));
         let mut ins = tdb.insert(
             CaseEvents::Table,
             [
@@ -1469,7 +1513,7 @@ impl Run<'_> {
         );
         ins.values([
             case.id.into(),
-            (last.unwrap_or(0) + 1).into(),
+            seq_of,
             kind.into(),
             step.into(),
             self.now.into(),
@@ -1481,10 +1525,14 @@ impl Run<'_> {
             public.into(),
             payload.clone().into(),
         ]);
-        tx.insert_rows(&ins).await?;
+        ins.statement().returning_col(CaseEvents::Seq);
+        let (seq,): (i32,) = tx
+            .insert_returning(&ins)
+            .await?
+            .ok_or_else(|| Error::internal("an event insert returned no row"))?;
         let e = Event {
             case_id: CaseId(case.id),
-            seq: last.unwrap_or(0) + 1,
+            seq,
             process: case.process.clone(),
             applicant: case.applicant,
             applicant_name: case.applicant_name.clone(),
