@@ -39,7 +39,7 @@ need() {
 }
 need wrk wrk
 need python3 python3
-[ "$DB" = postgres ] && need psql postgresql-client
+[ "$DB" = postgres ] && need psql postgresql-client && need pgbench postgresql-client
 
 log "building the release server"
 cargo build --release -q -p dimos-server
@@ -137,6 +137,39 @@ measure() { # name, script, path, connections[, sessions file; "" for none]
 measure "Home page (public, anonymous)" get.lua / 50 ""
 measure "Home page (signed in)" get.lua / 50
 measure "Submission with 2 documents" submit.lua /parking/apply "$CONC"
+server_rps=$(awk '/^Requests\/sec/ {s += $2} END {printf "%.1f", s}' "$work"/wrk-"Submission with 2 documents"-*.txt)
+
+# The database's own limit for the same work: one submission's statements,
+# captured from a replica as it ran them, replayed by pgbench (fresh ids,
+# the counter's protocol number) with as many clients as the replicas hold
+# connections, on the same database, for as long.
+ratio=""
+if [ "$DB" = postgres ]; then
+  log "capturing one submission's statements for pgbench"
+  env -i PATH="$PATH" HOME="$HOME" \
+    DIMOS_LISTEN="127.0.0.1:18089" DIMOS_DATA_DIR="$work/data" \
+    DIMOS_DATABASE__URL="$DB_URL" DIMOS_LOG_FILTER=warn \
+    DIMOS_DATABASE__CAPTURE_STATEMENTS="$work/capture.sql" \
+    "$bin" >"$work/capture.log" 2>&1 &
+  cap=$!
+  for _ in $(seq 1 300); do curl -fsS "http://127.0.0.1:18089/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+  IFS=$'\t' read -r cookie csrf < <(head -1 "$work/sessions.tsv")
+  python3 bench/replay.py submit "$host" 18089 "$cookie" "$csrf"
+  kill "$cap"; wait "$cap" 2>/dev/null || true
+  python3 bench/replay.py script "$work/capture.sql" "$work/replay.sql"
+  per_pool=$(( $(nproc) * 4 )); [ "$per_pool" -lt 10 ] && per_pool=10; [ "$per_pool" -gt 50 ] && per_pool=50
+  clients=$(( per_pool * ${#PORTS[@]} ))
+  pgbench -n -M simple -c "$clients" -j "$(nproc)" -T "${DURATION%s}" -f "$work/replay.sql" "$DB_URL" >"$work/pgbench.txt" 2>&1 \
+    || { cat "$work/pgbench.txt" >&2; exit 1; }
+  tps=$(awk -F'= ' '/^tps/ {printf "%.1f", $2}' "$work/pgbench.txt")
+  lat=$(awk -F'= ' '/^latency average/ {print $2}' "$work/pgbench.txt")
+  done_tx=$(awk -F': ' '/actually processed/ {print $2}' "$work/pgbench.txt")
+  failed=$(awk '/number of failed/ {print $5}' "$work/pgbench.txt")
+  rows+=("| The same SQL replayed by pgbench | $clients | ${tps} | ${lat} (mean) | — | ${failed:-0} of ${done_tx} | — | — |")
+  log "${rows[-1]}"
+  ratio=$(python3 -c "print(f'{100 * $server_rps / $tps:.0f}')")
+  log "server ${server_rps}/s = ${ratio} % of pgbench's ${tps}/s"
+fi
 
 # The SQL of the run so far is what a submission costs; then the volume.
 if [ "$DB" = postgres ]; then
@@ -207,7 +240,11 @@ table=$(
   echo "|---|---:|---:|---:|---:|---:|---:|---:|"
   printf '%s\n' "${rows[@]}"
   echo
-  echo "After the run: $cases applications filed, $gaps protocol-number gaps, $half applications without exactly their 2 documents; 332 municipalities loaded; first start (migrations, 332 municipalities applied from files) ${startup}s, restart on the full database ${restart}s; largest replica ${rss_all} MB resident."
+  if [ -n "$ratio" ]; then
+    echo "Submissions: the server's ${server_rps} per second are **${ratio} %** of pgbench's ${tps} for the same statements (captured from the server; \`bench/replay.py\`)."
+    echo
+  fi
+  echo "After the run: $cases applications filed (the server's and pgbench's), $gaps protocol-number gaps, $half applications without exactly their 2 documents; 332 municipalities loaded; first start (migrations, 332 municipalities applied from files) ${startup}s, restart on the full database ${restart}s; largest replica ${rss_all} MB resident."
 )
 echo "$table"
 if [ -z "${BENCH_NO_WRITE:-}" ]; then
