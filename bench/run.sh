@@ -12,7 +12,9 @@
 # development provider as a browser does, and measures with wrk (Debian's
 # package; not a home-made loop): the public home page, submissions of an
 # application with two documents, the citizen's "My applications" and case
-# page. It prints a table (throughput, p50, p99, errors, CPU, RSS) and writes
+# page, the same submission's SQL replayed by pgbench, a staff queue, the
+# protocol book, sign-in, and a large municipality's nursery placement and
+# publication. It prints a table (throughput, p50, p99, errors, CPU, RSS) and writes
 # it into docs/performance.md between the bench markers, with the machine.
 #
 # Settings (environment): BENCH_DB (postgres|sqlite), BENCH_DURATION (20s),
@@ -209,6 +211,15 @@ IFS=$'\t' read -r s_rps s_p50 s_p99 s_err < <(python3 bench/session.py --load "$
 rows+=("| Sign-in (whole flow, 5 requests) | 20 | $s_rps | $s_p50 ms | $s_p99 ms | $s_err of 400 | — | $(rss_mb) MB |")
 log "${rows[-1]}"
 
+# A large municipality's nursery placement and publication (PostgreSQL):
+# 5,000 applications for 70 stations, the committee's two clicks timed.
+nursery=""
+if [ "$DB" = postgres ]; then
+  log "nursery placement and publication: 5,000 applications, 70 stations"
+  nursery=$(python3 bench/nursery.py "$host" "${PORTS[0]}" "$DB_URL" 5000 70 | grep '^NURSERY')
+  log "$nursery"
+fi
+
 # A restart of the last replica on the full database: until it answers.
 last=${#pids[@]}; kill "${pids[$((last - 1))]}"; wait "${pids[$((last - 1))]}" 2>/dev/null || true
 unset "pids[$((last - 1))]"; pids=("${pids[@]}")
@@ -242,6 +253,11 @@ table=$(
   echo
   if [ -n "$ratio" ]; then
     echo "Submissions: the server's ${server_rps} per second are **${ratio} %** of pgbench's ${tps} for the same statements (captured from the server; \`bench/replay.py\`)."
+    echo
+  fi
+  if [ -n "$nursery" ]; then
+    IFS=$'\t' read -r _ n_apps n_children n_stations n_run n_pub n_moved n_still n_told n_placed _ <<<"$nursery"
+    echo "Nursery placement and publication ($n_apps applications, $n_children children, $n_stations stations; \`bench/nursery.py\`): the placement run answered in **${n_run} s**, the publication in **${n_pub} s**; $n_moved cases moved on ($n_still left waiting), $n_told families told, $n_placed children placed."
     echo
   fi
   echo "After the run: $cases applications filed (the server's and pgbench's), $gaps protocol-number gaps, $half applications without exactly their 2 documents; 332 municipalities loaded; first start (migrations, 332 municipalities applied from files) ${startup}s, restart on the full database ${restart}s; largest replica ${rss_all} MB resident."

@@ -21,6 +21,7 @@ pub mod limits;
 pub mod metrics;
 pub mod middleware;
 pub mod module;
+pub mod paging;
 pub mod people;
 pub mod settings;
 pub mod state;

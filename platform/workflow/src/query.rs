@@ -380,7 +380,7 @@ impl<K: ListKey> Position<K> {
 }
 
 /// Reads one page of `q` by key, with its total and its neighbours' keys.
-pub(crate) async fn page_by_key<K>(
+pub async fn page_by_key<K>(
     tdb: &TenantDb,
     mut q: Scoped<SelectStatement>,
     at: &Position<K>,
