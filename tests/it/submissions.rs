@@ -11,6 +11,7 @@ on_both_backends!(
     twenty_citizens_submit_at_once_through_a_pool_of_two,
     a_retried_submission_files_one_case,
     a_citizen_pages_through_every_application_by_the_links,
+    a_session_that_cannot_be_saved_answers_503_and_the_retry_files_nothing_twice,
 );
 
 const FIELDS: &[(&str, &str)] = &[
@@ -305,6 +306,66 @@ async fn a_citizen_pages_through_every_application_by_the_links(b: Backend) {
         let (status, _) = page(&mut citizen, &host, &format!("/cases?{bad}")).await;
         assert_eq!(status, 400, "{bad}");
     }
+}
+
+/// The session is saved after the handler ran; when its store (the
+/// database) refuses the write, the session layer's own answer was a bare
+/// 500 although the action had committed. It is a 503 with `Retry-After`,
+/// and the retry it asks for is shown the same case.
+async fn a_session_that_cannot_be_saved_answers_503_and_the_retry_files_nothing_twice(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let host = crate::parking::tenant(&app).await;
+    let (cookie, csrf) = citizens(&app, &host, 1).await.remove(0);
+    // The sessions table stops taking writes (reads still work).
+    if matches!(b, Backend::Postgres) {
+        app.raw_sql(
+            "CREATE FUNCTION refuse_session_writes() RETURNS trigger LANGUAGE plpgsql \
+             AS $$ BEGIN RAISE EXCEPTION 'sessions are read-only'; END $$",
+        )
+        .await;
+        app.raw_sql(
+            "CREATE TRIGGER refuse_session_writes BEFORE INSERT OR UPDATE ON sessions \
+             FOR EACH ROW EXECUTE FUNCTION refuse_session_writes()",
+        )
+        .await;
+    } else {
+        for op in ["INSERT", "UPDATE"] {
+            app.raw_sql(&format!(
+                "CREATE TRIGGER refuse_session_{op} BEFORE {op} ON sessions \
+                 BEGIN SELECT RAISE(ABORT, 'sessions are read-only'); END"
+            ))
+            .await;
+        }
+    }
+    // A visitor beginning to sign in (a new session).
+    let res = app.get(&host, "/auth/login?next=/").send().await.unwrap();
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.headers()["retry-after"], "5");
+    // A submission: filed, but its session not saved.
+    let key = uuid::Uuid::new_v4().to_string();
+    let res = app
+        .post(&host, "/parking/apply")
+        .header("cookie", &cookie)
+        .multipart(form(&csrf, &key, "ΙΚΥ-1234"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.headers()["retry-after"], "5");
+    let filed = "SELECT COUNT(*) FROM cases WHERE process = 'parking.permit'";
+    assert_eq!(count(&app, filed).await, 1);
+    if matches!(b, Backend::Postgres) {
+        app.raw_sql("DROP TRIGGER refuse_session_writes ON sessions")
+            .await;
+    } else {
+        app.raw_sql("DROP TRIGGER refuse_session_INSERT").await;
+        app.raw_sql("DROP TRIGGER refuse_session_UPDATE").await;
+    }
+    // The retry is shown the case the first try filed.
+    let (status, to) = send(&app, &host, &cookie, form(&csrf, &key, "ΙΚΥ-1234")).await;
+    assert_eq!(status, 303);
+    assert!(to.starts_with("/cases/"), "{to}");
+    assert_eq!(count(&app, filed).await, 1, "nothing filed twice");
 }
 
 fn walk(dir: &std::path::Path) -> usize {

@@ -45,7 +45,9 @@ fn tenant_routes(state: &AppState) -> Router<AppState> {
     }
     let r = r.route_layer(from_fn(middleware::tag_route));
     // Sessions only where people sign in: the tenant hosts.
-    with_body_limit(r, state).layer(dimos_web::auth::session_layer(state))
+    with_body_limit(r, state)
+        .layer(dimos_web::auth::session_layer(state))
+        .layer(from_fn(dimos_web::auth::session_unsaved))
 }
 
 /// The body limit inside each host's routes (not around them all), so a
@@ -183,6 +185,7 @@ pub fn build_router(state: AppState) -> Router {
     let operator = operator::routes(&state).route_layer(from_fn(middleware::tag_route));
     let operator = with_body_limit(operator, &state)
         .layer(dimos_web::auth::session_layer(&state))
+        .layer(from_fn(dimos_web::auth::session_unsaved))
         .with_state(state.clone());
     let portal = portal_routes(&state).route_layer(from_fn(middleware::tag_route));
     let portal = with_body_limit(portal, &state).with_state(state.clone());

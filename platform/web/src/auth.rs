@@ -57,6 +57,27 @@ pub fn session_layer(state: &AppState) -> SessionManagerLayer<dimos_identity::Db
         .with_expiry(Expiry::OnInactivity(time::Duration::seconds(idle)))
 }
 
+/// Around the session layer: when the session cannot be saved after the
+/// handler ran, the layer answers a bare 500 of its own (no body, no
+/// content type; our own errors always have both). Its store is the
+/// database, so this is the database down or overloaded: answer as for any
+/// dependency that is unavailable (503, `Retry-After`). What the handler
+/// wrote stays written; forms carry idempotency keys, so the retry the
+/// answer asks for files nothing twice.
+pub async fn session_unsaved(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let res = next.run(req).await;
+    let bare = res.status() == axum::http::StatusCode::INTERNAL_SERVER_ERROR
+        && !res.headers().contains_key(axum::http::header::CONTENT_TYPE);
+    if bare {
+        tracing::warn!("the session could not be saved after the request");
+        return axum::response::IntoResponse::into_response(AppError(Error::Unavailable));
+    }
+    res
+}
+
 pub fn session_error(e: tower_sessions::session::Error) -> AppError {
     if dimos_identity::sessions::unavailable(&e) {
         tracing::warn!(error = %e, "session store unavailable");
