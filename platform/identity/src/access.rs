@@ -147,8 +147,39 @@ pub fn tax_id_subject(tax_id: &str) -> String {
 pub struct Access {
     db: Db,
     catalog: Arc<AccessCatalog>,
-    enforcer: RwLock<Enforcer>,
+    /// The enforcer and, beside it, its grouping rules: casbin's own
+    /// lookup of a person's roles needs the enforcer mutably (a write lock
+    /// that every signed-in page took); these are read under a read lock.
+    enforcer: RwLock<(Enforcer, Groups)>,
     version: std::sync::atomic::AtomicI64,
+}
+
+/// Who belongs to what (a role, a department), per tenant: the grouping
+/// rules the enforcer holds.
+#[derive(Debug, Default)]
+struct Groups(std::collections::HashMap<(String, String), Vec<String>>);
+
+impl Groups {
+    fn add(&mut self, subject: String, group: String, tenant: String) {
+        self.0.entry((tenant, subject)).or_default().push(group);
+    }
+
+    /// Every group `subject` belongs to in `tenant`, directly or through
+    /// another (a role granted to a department), as casbin's
+    /// `get_implicit_roles_for_user` finds them.
+    fn implicit(&self, tenant: &str, subject: &str) -> Vec<String> {
+        let mut seen: Vec<String> = vec![];
+        let mut queue = vec![subject.to_owned()];
+        while let Some(s) = queue.pop() {
+            for g in self.0.get(&(tenant.to_owned(), s)).into_iter().flatten() {
+                if !seen.contains(g) {
+                    seen.push(g.clone());
+                    queue.push(g.clone());
+                }
+            }
+        }
+        seen
+    }
 }
 
 impl std::fmt::Debug for Access {
@@ -169,7 +200,7 @@ impl Access {
         let a = Access {
             db,
             catalog,
-            enforcer: RwLock::new(enforcer.0),
+            enforcer: RwLock::new((enforcer.0, enforcer.2)),
             version: enforcer.1.into(),
         };
         Ok(a)
@@ -192,7 +223,7 @@ impl Access {
         Ok(db.fetch_one::<(i64,)>(&q).await?.0)
     }
 
-    async fn build(db: &Db, catalog: &AccessCatalog) -> Result<(Enforcer, i64), DbError> {
+    async fn build(db: &Db, catalog: &AccessCatalog) -> Result<(Enforcer, i64, Groups), DbError> {
         let version = Self::current_version(db).await?;
         let model = DefaultModel::from_str(MODEL).await.map_err(casbin_err)?;
         let mut e = Enforcer::new(model, MemoryAdapter::default())
@@ -256,17 +287,23 @@ impl Access {
         if !policies.is_empty() {
             e.add_policies(policies).await.map_err(casbin_err)?;
         }
+        let mut groups = Groups::default();
+        for g in &groupings {
+            if let [subject, group, tenant] = g.as_slice() {
+                groups.add(subject.clone(), group.clone(), tenant.clone());
+            }
+        }
         if !groupings.is_empty() {
             e.add_grouping_policies(groupings)
                 .await
                 .map_err(casbin_err)?;
         }
-        Ok((e, version))
+        Ok((e, version, groups))
     }
 
     pub async fn reload(&self) -> Result<(), DbError> {
-        let (e, v) = Self::build(&self.db, &self.catalog).await?;
-        *self.enforcer.write().await = e;
+        let (e, v, groups) = Self::build(&self.db, &self.catalog).await?;
+        *self.enforcer.write().await = (e, groups);
         self.version.store(v, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
@@ -285,29 +322,29 @@ impl Access {
         let e = self.enforcer.read().await;
         let dom = tenant.to_string();
         subjects.iter().any(|s| {
-            e.enforce((s.as_str(), dom.as_str(), permission))
+            e.0.enforce((s.as_str(), dom.as_str(), permission))
                 .unwrap_or(false)
         })
     }
 
     /// Roles of a subject in a tenant (directly or through departments).
     pub async fn roles_of(&self, tenant: TenantId, subjects: &[String]) -> BTreeSet<String> {
-        let e = self.enforcer.write().await;
+        let e = self.enforcer.read().await;
         let dom = tenant.to_string();
         subjects
             .iter()
-            .flat_map(|s| e.get_implicit_roles_for_user(s, Some(&dom)))
+            .flat_map(|s| e.1.implicit(&dom, s))
             .filter_map(|r| r.strip_prefix("role:").map(str::to_owned))
             .collect()
     }
 
     /// Departments a subject belongs to in a tenant.
     pub async fn departments_of(&self, tenant: TenantId, subjects: &[String]) -> BTreeSet<String> {
-        let e = self.enforcer.write().await;
+        let e = self.enforcer.read().await;
         let dom = tenant.to_string();
         subjects
             .iter()
-            .flat_map(|s| e.get_implicit_roles_for_user(s, Some(&dom)))
+            .flat_map(|s| e.1.implicit(&dom, s))
             .filter_map(|r| r.strip_prefix("dept:").map(str::to_owned))
             .collect()
     }
@@ -607,5 +644,40 @@ mod tests {
         assert!(c.grant_default("kep-officer", "accounts.verify").is_ok());
         assert!(c.grant_default("kep-officer", "nope").is_err());
         assert!(c.grant_default("nobody", "accounts.verify").is_err());
+    }
+
+    /// The grouping rules read without casbin find what casbin finds: a
+    /// person's roles, their departments, and the roles of those.
+    #[tokio::test]
+    async fn groups_find_the_roles_casbin_finds() {
+        let model = DefaultModel::from_str(MODEL).await.unwrap();
+        let mut e = Enforcer::new(model, MemoryAdapter::default())
+            .await
+            .unwrap();
+        let rules = [
+            ("ann", "role:clerk", "t1"),
+            ("ann", "dept:finance", "t1"),
+            ("dept:finance", "role:cashier", "t1"),
+            ("dept:finance", "role:clerk", "t1"),
+            ("ann", "role:mayor", "t2"),
+            ("bob", "dept:finance", "t2"),
+        ];
+        let mut groups = Groups::default();
+        for (s, g, t) in rules {
+            groups.add(s.into(), g.into(), t.into());
+            e.add_grouping_policy(vec![s.into(), g.into(), t.into()])
+                .await
+                .unwrap();
+        }
+        for who in ["ann", "bob", "dept:finance", "nobody"] {
+            for t in ["t1", "t2", "t3"] {
+                let mut ours = groups.implicit(t, who);
+                let mut theirs = e.get_implicit_roles_for_user(who, Some(t));
+                ours.sort();
+                theirs.sort();
+                assert_eq!(ours, theirs, "{who} in {t}");
+            }
+        }
+        assert_eq!(groups.implicit("t1", "ann").len(), 3);
     }
 }
