@@ -4,7 +4,7 @@
 //! and extra role permissions are rows in our database. Every replica builds
 //! an enforcer from them and rebuilds it when the access version moves.
 
-use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi, RbacApi};
+use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi};
 use chrono::{DateTime, Utc};
 use dimos_db::{Db, DbError, TenantDb, TenantTx};
 use dimos_kernel::TenantId;
@@ -635,6 +635,7 @@ impl Access {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use casbin::RbacApi;
 
     #[test]
     fn default_grants_must_name_known_things() {
