@@ -104,7 +104,10 @@ def script(capture, out):
     for s in stmts:
         for i, u in enumerate(fresh):
             s = s.replace(":" + u, f":c{i}").replace(u, f":u{i}").replace(u.replace("-", ""), f":h{i}")
-        if s.startswith('SELECT "last_number" FROM "protocol_counters"'):
+        # The statement that gives the number: an upsert returning it (or,
+        # in older servers, a read after the update).
+        if (s.startswith('INSERT INTO "protocol_counters"') and 'RETURNING "last_number"' in s) \
+                or s.startswith('SELECT "last_number" FROM "protocol_counters"'):
             s = s.rstrip(";") + " \\gset"
         elif number is not None:
             n = number

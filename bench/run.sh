@@ -21,6 +21,9 @@
 # BENCH_CONCURRENCY (50 submitters, split over the replicas),
 # BENCH_POSTGRES_URL (the server's admin URL; default the local one),
 # BENCH_NO_WRITE=1 (print only).
+# The whole script is one block, read before any of it runs: editing the
+# file during a run (a long one) does not change the run.
+{
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -267,3 +270,5 @@ if [ -z "${BENCH_NO_WRITE:-}" ]; then
   python3 bench/write_doc.py docs/performance.md "$DB" "$table"
   log "written to docs/performance.md"
 fi
+exit
+}
