@@ -59,7 +59,7 @@ pub fn session_layer(state: &AppState) -> SessionManagerLayer<dimos_identity::Db
 
 /// Around the session layer: when the session cannot be saved after the
 /// handler ran, the layer answers a bare 500 of its own (no body, no
-/// content type; our own errors always have both). Its store is the
+/// content type, no `ErrorInfo`, which all of ours carry). Its store is the
 /// database, so this is the database down or overloaded: answer as for any
 /// dependency that is unavailable (503, `Retry-After`). What the handler
 /// wrote stays written; forms carry idempotency keys, so the retry the
@@ -69,7 +69,9 @@ pub async fn session_unsaved(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let res = next.run(req).await;
+    // Ours carry their `ErrorInfo` (the error page is drawn further out).
     let bare = res.status() == axum::http::StatusCode::INTERNAL_SERVER_ERROR
+        && res.extensions().get::<crate::error::ErrorInfo>().is_none()
         && !res.headers().contains_key(axum::http::header::CONTENT_TYPE);
     if bare {
         tracing::warn!("the session could not be saved after the request");
