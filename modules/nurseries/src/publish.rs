@@ -310,12 +310,16 @@ pub(crate) async fn publish(
     // The publication is one action: the run published, every case moved
     // on, every family told, and the audit entry, or none of it.
     let mut tx = t.db.begin().await?;
-    let mut waiting = vec![];
-    for (app, case) in &cases {
-        if let Some(task) = query::open_task_in(&mut tx, &t.db, CaseId(*case), "results").await? {
-            waiting.push((*app, task));
-        }
-    }
+    // The cases waiting for the results: one read for them all.
+    let app_of: BTreeMap<Uuid, Uuid> = cases.iter().map(|(a, c)| (*c, *a)).collect();
+    let ids: Vec<CaseId> = cases.values().map(|c| CaseId(*c)).collect();
+    let mut waiting: Vec<(Uuid, query::TaskRow)> =
+        query::open_tasks_in(&mut tx, &t.db, &ids, "results")
+            .await?
+            .into_iter()
+            .filter_map(|task| app_of.get(&task.case_id).map(|a| (*a, task)))
+            .collect();
+    waiting.sort_by_key(|(a, _)| *a);
     if !results::publish(&mut tx, &t.db, run.id, who.user.account.id, deadline, now).await? {
         return Err(Error::Conflict("nursery-run-published").into());
     }
@@ -340,7 +344,7 @@ pub(crate) async fn publish(
         let outcome = if placed { "placed" } else { "waiting" };
         state
             .workflow()
-            .complete_action_tx(&mut tx, &t.db, TaskId(task.id), &actor, outcome, "")
+            .complete_open_action_tx(&mut tx, &t.db, task, &actor, outcome, "")
             .await?;
     }
     // Published before: tell those whose result changed; a family that

@@ -942,6 +942,22 @@ impl Engine {
         if t.status != "open" {
             return Err(Error::Conflict("task-closed"));
         }
+        self.complete_open_action_tx(tx, tdb, t, actor, outcome, comment)
+            .await
+    }
+
+    /// As [`Engine::complete_action_tx`], for a task the caller read in
+    /// this transaction (`query::open_tasks_in`: one read for many cases).
+    /// The completion is still refused if the task is no longer open.
+    pub async fn complete_open_action_tx(
+        &self,
+        tx: &mut TenantTx<'_>,
+        tdb: &TenantDb,
+        t: crate::query::TaskRow,
+        actor: &Actor,
+        outcome: &str,
+        comment: &str,
+    ) -> Result<(), Error> {
         self.finish(
             tx,
             tdb,

@@ -260,6 +260,25 @@ pub async fn open_task_in(
     tx.fetch_optional(&q).await
 }
 
+/// The open tasks at `step` of many cases (a publication moving thousands
+/// on): read a thousand cases at a time, not one statement per case.
+pub async fn open_tasks_in(
+    tx: &mut TenantTx<'_>,
+    tdb: &TenantDb,
+    cases: &[CaseId],
+    step: &str,
+) -> Result<Vec<TaskRow>, DbError> {
+    let mut out = vec![];
+    for chunk in cases.chunks(1000) {
+        let mut q = task_select(tdb);
+        q.and_where(Expr::col((Tasks::Table, Tasks::CaseId)).is_in(chunk.iter().map(|c| c.0)))
+            .and_where(Expr::col((Tasks::Table, Tasks::Step)).eq(step))
+            .and_where(Expr::col((Tasks::Table, Tasks::Status)).eq("open"));
+        out.extend(tx.fetch_all::<TaskRow>(&q).await?);
+    }
+    Ok(out)
+}
+
 pub async fn tasks_of_case(tdb: &TenantDb, case: CaseId) -> Result<Vec<TaskRow>, DbError> {
     let mut q = task_select(tdb);
     q.and_where(Expr::col((Tasks::Table, Tasks::CaseId)).eq(case.0))
