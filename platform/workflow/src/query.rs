@@ -699,10 +699,10 @@ pub async fn agenda(
         ]
         .map(|c| (Cases::Table, c)),
     );
-    // Overdue first, then by due date, tasks without one last: the order
-    // of the `tasks_open` index (tenant, status, due_at), so a page is read
-    // from the index and stops after `per_page` rows instead of sorting
-    // the whole queue.
+    // Overdue first, then by due date, tasks without one last, then the
+    // oldest: exactly the order of the `tasks_open_order` index (tenant,
+    // status, due_at, created_at, id), so a page is read from the index and
+    // stops after `per_page` rows instead of sorting the whole queue.
     page_by_key(tdb, q, at, page, per_page, (total, more)).await
 }
 
