@@ -5,7 +5,7 @@
 //! rolled-back registration gives its number back. No gaps, no duplicates,
 //! whatever the number of replicas; the unique key proves it.
 
-use crate::query::{ListKey, Page, Position, page_by_key};
+use crate::query::{ListKey, Page, Position, key_parts, page_by_key};
 use chrono::{DateTime, Datelike, Utc};
 use dimos_db::keyset::SortKey;
 use dimos_db::sea_query::Value;
@@ -222,13 +222,12 @@ impl ListKey for EntryKey {
         format!("{}~{}~{}", self.year, self.number, self.id)
     }
     fn parse(token: &str) -> Option<Self> {
-        let mut parts = token.split('~');
-        let key = Self {
-            year: parts.next()?.parse().ok()?,
-            number: parts.next()?.parse().ok()?,
-            id: parts.next()?.parse().ok()?,
-        };
-        parts.next().is_none().then_some(key)
+        let [year, number, id] = key_parts(token)?;
+        Some(Self {
+            year: year.parse().ok()?,
+            number: number.parse().ok()?,
+            id: id.parse().ok()?,
+        })
     }
     fn sort() -> Vec<SortKey> {
         vec![

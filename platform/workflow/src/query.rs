@@ -441,6 +441,11 @@ fn time_token(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
+/// A key's `~`-separated parts, exactly `N` of them.
+pub(crate) fn key_parts<const N: usize>(token: &str) -> Option<[&str; N]> {
+    token.split('~').collect::<Vec<_>>().try_into().ok()
+}
+
 fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .ok()
@@ -469,7 +474,7 @@ impl ListKey for CaseKey {
         format!("{}~{}", time_token(&self.submitted_at), self.id)
     }
     fn parse(token: &str) -> Option<Self> {
-        let (at, id) = token.split_once('~')?;
+        let [at, id] = key_parts(token)?;
         Some(Self {
             submitted_at: parse_time(at)?,
             id: id.parse().ok()?,
@@ -511,17 +516,15 @@ impl ListKey for TaskKey {
         format!("{due}~{}~{}", time_token(&self.created_at), self.id)
     }
     fn parse(token: &str) -> Option<Self> {
-        let mut parts = token.split('~');
-        let due = match parts.next()? {
-            "-" => None,
-            d => Some(parse_time(d)?),
-        };
-        let key = Self {
-            due_at: due,
-            created_at: parse_time(parts.next()?)?,
-            id: parts.next()?.parse().ok()?,
-        };
-        parts.next().is_none().then_some(key)
+        let [due, created, id] = key_parts(token)?;
+        Some(Self {
+            due_at: match due {
+                "-" => None,
+                d => Some(parse_time(d)?),
+            },
+            created_at: parse_time(created)?,
+            id: id.parse().ok()?,
+        })
     }
     fn sort() -> Vec<SortKey> {
         vec![
