@@ -87,6 +87,55 @@ pub async fn enqueue(
     Ok(id)
 }
 
+/// A job to plan with [`enqueue_many`].
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub kind: String,
+    pub ref_id: Option<Uuid>,
+    pub run_at: DateTime<Utc>,
+    pub payload: Value,
+}
+
+/// Rows per multi-row insert: well under either database's limit on bound
+/// values (7 columns and the tenant per row).
+const ROWS_PER_INSERT: usize = 500;
+
+/// Plans many jobs in a statement per 500 (a publication planning an
+/// expiry for thousands of offers), in the caller's transaction.
+pub async fn enqueue_many(
+    tx: &mut TenantTx<'_>,
+    tdb: &TenantDb,
+    jobs: &[NewJob],
+) -> Result<(), DbError> {
+    for chunk in jobs.chunks(ROWS_PER_INSERT) {
+        let mut q = tdb.insert(
+            Jobs::Table,
+            [
+                Jobs::Id,
+                Jobs::Kind,
+                Jobs::RefId,
+                Jobs::RunAt,
+                Jobs::Payload,
+                Jobs::Status,
+                Jobs::Attempts,
+            ],
+        );
+        for j in chunk {
+            q.values([
+                Uuid::now_v7().into(),
+                j.kind.clone().into(),
+                j.ref_id.into(),
+                j.run_at.into(),
+                j.payload.clone().into(),
+                "pending".into(),
+                0i32.into(),
+            ]);
+        }
+        tx.insert_rows(&q).await?;
+    }
+    Ok(())
+}
+
 /// Cancels the pending jobs about these things (a task's timers once it
 /// is done, a case's once it is withdrawn). Handlers still check that a job
 /// is not moot: cancelling is tidiness, not correctness.
@@ -98,11 +147,15 @@ pub async fn cancel_for(
     if refs.is_empty() {
         return Ok(0);
     }
-    let mut q = tdb.update(Jobs::Table);
-    q.value(Jobs::Status, "cancelled")
-        .and_where(Expr::col(Jobs::Status).eq("pending"))
-        .and_where(Expr::col(Jobs::RefId).is_in(refs.iter().copied()));
-    tx.execute(&q).await
+    let mut n = 0;
+    for chunk in refs.chunks(1000) {
+        let mut q = tdb.update(Jobs::Table);
+        q.value(Jobs::Status, "cancelled")
+            .and_where(Expr::col(Jobs::Status).eq("pending"))
+            .and_where(Expr::col(Jobs::RefId).is_in(chunk.iter().copied()));
+        n += tx.execute(&q).await?;
+    }
+    Ok(n)
 }
 
 pub struct Scheduler {
