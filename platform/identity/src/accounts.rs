@@ -131,6 +131,19 @@ pub async fn get(mut db: impl Reader, id: AccountId) -> Result<Option<Account>, 
     db.fetch_optional(&q).await
 }
 
+/// Many accounts at once (a thousand ids per statement); those that do
+/// not exist are left out.
+pub async fn get_many(mut db: impl Reader, ids: &[AccountId]) -> Result<Vec<Account>, DbError> {
+    let mut out = vec![];
+    for chunk in ids.chunks(1000) {
+        let mut q = db.select(Accounts::Table);
+        q.columns(columns())
+            .and_where(Expr::col((Accounts::Table, Accounts::Id)).is_in(chunk.iter().map(|a| a.0)));
+        out.extend(db.fetch_all::<Account>(&q).await?);
+    }
+    Ok(out)
+}
+
 async fn by_subject(
     db: &TenantDb,
     issuer: &str,

@@ -82,56 +82,74 @@ pub async fn enqueue(
     now: DateTime<Utc>,
     n: &NewNotification,
 ) -> Result<(), DbError> {
-    let segments = (n.channel == "sms")
-        .then(|| i32::try_from(sms::segments(&n.text).segments).unwrap_or(i32::MAX));
-    let mut q = tx.insert(
-        Notifications::Table,
-        [
-            Notifications::Id,
-            Notifications::IdempotencyKey,
-            Notifications::CaseId,
-            Notifications::AccountId,
-            Notifications::Event,
-            Notifications::Channel,
-            Notifications::Recipient,
-            Notifications::Locale,
-            Notifications::Subject,
-            Notifications::BodyText,
-            Notifications::BodyHtml,
-            Notifications::Segments,
-            Notifications::Status,
-            Notifications::Attempts,
-            Notifications::NextAttemptAt,
-            Notifications::CreatedAt,
-        ],
-    );
-    q.values([
-        Uuid::now_v7().into(),
-        n.idempotency_key.clone().into(),
-        n.case_id.into(),
-        n.account_id.into(),
-        n.event.clone().into(),
-        n.channel.into(),
-        n.recipient.clone().into(),
-        n.locale.clone().into(),
-        n.subject.clone().into(),
-        n.text.clone().into(),
-        n.html.clone().into(),
-        segments.into(),
-        "pending".into(),
-        0i32.into(),
-        now.into(),
-        now.into(),
-    ]);
-    q.statement().on_conflict(
-        OnConflict::columns([
-            Alias::new(dimos_db::TENANT_ID),
-            Alias::new("idempotency_key"),
-        ])
-        .do_nothing()
-        .to_owned(),
-    );
-    tx.insert_rows(&q).await.map(drop)
+    enqueue_many(tx, now, std::slice::from_ref(n)).await
+}
+
+/// Messages per multi-row insert (16 values a row).
+const ROWS_PER_INSERT: usize = 500;
+
+/// As [`enqueue`], for many messages (a publication telling thousands of
+/// families) in a statement per 500.
+pub async fn enqueue_many(
+    tx: &mut TenantTx<'_>,
+    now: DateTime<Utc>,
+    messages: &[NewNotification],
+) -> Result<(), DbError> {
+    for chunk in messages.chunks(ROWS_PER_INSERT) {
+        let mut q = tx.insert(
+            Notifications::Table,
+            [
+                Notifications::Id,
+                Notifications::IdempotencyKey,
+                Notifications::CaseId,
+                Notifications::AccountId,
+                Notifications::Event,
+                Notifications::Channel,
+                Notifications::Recipient,
+                Notifications::Locale,
+                Notifications::Subject,
+                Notifications::BodyText,
+                Notifications::BodyHtml,
+                Notifications::Segments,
+                Notifications::Status,
+                Notifications::Attempts,
+                Notifications::NextAttemptAt,
+                Notifications::CreatedAt,
+            ],
+        );
+        for n in chunk {
+            let segments = (n.channel == "sms")
+                .then(|| i32::try_from(sms::segments(&n.text).segments).unwrap_or(i32::MAX));
+            q.values([
+                Uuid::now_v7().into(),
+                n.idempotency_key.clone().into(),
+                n.case_id.into(),
+                n.account_id.into(),
+                n.event.clone().into(),
+                n.channel.into(),
+                n.recipient.clone().into(),
+                n.locale.clone().into(),
+                n.subject.clone().into(),
+                n.text.clone().into(),
+                n.html.clone().into(),
+                segments.into(),
+                "pending".into(),
+                0i32.into(),
+                now.into(),
+                now.into(),
+            ]);
+        }
+        q.statement().on_conflict(
+            OnConflict::columns([
+                Alias::new(dimos_db::TENANT_ID),
+                Alias::new("idempotency_key"),
+            ])
+            .do_nothing()
+            .to_owned(),
+        );
+        tx.insert_rows(&q).await?;
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -11,7 +11,7 @@ use dimos_db::TenantTx;
 use dimos_kernel::{Error, Locale};
 use dimos_workflow::{Event, EventSink};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -41,11 +41,13 @@ pub trait Directory: Send + Sync {
     /// Each reads through the transaction of the change that raised the
     /// event: a second connection taken while that transaction holds the
     /// protocol counter starves the pool under load.
-    async fn recipient(
+    /// The people among `accounts` who can be reached (one read for
+    /// many: a publication tells thousands of families at once).
+    async fn recipients(
         &self,
         tx: &mut TenantTx<'_>,
-        account: Uuid,
-    ) -> Result<Option<Recipient>, Error>;
+        accounts: &[Uuid],
+    ) -> Result<BTreeMap<Uuid, Recipient>, Error>;
     async fn tenant(&self, tx: &mut TenantTx<'_>) -> Result<Option<TenantInfo>, Error>;
     /// A municipality's own wording, if it changed this message.
     async fn template(
@@ -81,22 +83,65 @@ fn template_for(kind: &str, templates: &Templates) -> Option<String> {
 #[async_trait]
 impl EventSink for NotificationSink {
     async fn on_event(&self, tx: &mut TenantTx<'_>, e: &Event) -> Result<(), Error> {
-        let Some(event) = template_for(&e.kind, &self.templates) else {
+        self.on_events(tx, std::slice::from_ref(e)).await
+    }
+
+    /// The people, the municipality and its own wordings are read once
+    /// for all the events, and the messages written together.
+    async fn on_events(&self, tx: &mut TenantTx<'_>, events: &[Event]) -> Result<(), Error> {
+        let wanted: Vec<(&Event, String)> = events
+            .iter()
+            .filter_map(|e| template_for(&e.kind, &self.templates).map(|t| (e, t)))
+            .collect();
+        let Some(first) = wanted.first() else {
             return Ok(());
         };
-        let Some(r) = self.directory.recipient(tx, e.applicant).await? else {
+        let now = first.0.at;
+        let people: BTreeSet<Uuid> = wanted.iter().map(|(e, _)| e.applicant).collect();
+        let people: Vec<Uuid> = people.into_iter().collect();
+        let recipients = self.directory.recipients(tx, &people).await?;
+        if recipients.is_empty() {
             return Ok(());
-        };
+        }
         let Some(t) = self.directory.tenant(tx).await? else {
             return Ok(());
         };
-        let template = match self.directory.template(tx, &event, r.locale).await? {
-            Some(own) => own,
-            None => match self.templates.get(&event, r.locale) {
-                Some(t) => t.clone(),
-                None => return Ok(()),
-            },
-        };
+        let mut own: HashMap<(String, Locale), Option<Template>> = HashMap::new();
+        let mut out = vec![];
+        for (e, event) in wanted {
+            let Some(r) = recipients.get(&e.applicant) else {
+                continue;
+            };
+            let k = (event.clone(), r.locale);
+            if !own.contains_key(&k) {
+                let found = self.directory.template(tx, &event, r.locale).await?;
+                own.insert(k.clone(), found);
+            }
+            let template = match own.get(&k).and_then(Option::as_ref) {
+                Some(own) => own,
+                None => match self.templates.get(&event, r.locale) {
+                    Some(t) => t,
+                    None => continue,
+                },
+            };
+            out.extend(self.messages(e, event, r, &t, template)?);
+        }
+        outbox::enqueue_many(tx, now, &out).await?;
+        Ok(())
+    }
+}
+
+impl NotificationSink {
+    /// The messages one event sends its applicant, on each channel they
+    /// chose.
+    fn messages(
+        &self,
+        e: &Event,
+        event: String,
+        r: &Recipient,
+        t: &TenantInfo,
+        template: &Template,
+    ) -> Result<Vec<NewNotification>, Error> {
         let p = &e.payload;
         let deadline = p
             .get("until")
@@ -159,51 +204,41 @@ impl EventSink for NotificationSink {
         let rendered = template
             .render(&vars)
             .map_err(|err| Error::internal(format!("template {event}: {err}")))?;
-        let now = e.at;
+        let mut out = vec![];
         let key = |channel: &str| format!("case:{}:{}:{channel}", e.case_id, e.seq);
         if r.email_on
             && let Some(to) = r.email.as_deref().filter(|m| !m.is_empty())
         {
-            outbox::enqueue(
-                tx,
-                now,
-                &NewNotification {
-                    idempotency_key: key("email"),
-                    case_id: Some(e.case_id.0),
-                    account_id: Some(e.applicant),
-                    event: event.clone(),
-                    channel: "email",
-                    recipient: to.to_owned(),
-                    locale: r.locale.code().to_owned(),
-                    subject: Some(rendered.subject.clone()),
-                    text: rendered.text.clone(),
-                    html: Some(rendered.html.clone()),
-                },
-            )
-            .await?;
+            out.push(NewNotification {
+                idempotency_key: key("email"),
+                case_id: Some(e.case_id.0),
+                account_id: Some(e.applicant),
+                event: event.clone(),
+                channel: "email",
+                recipient: to.to_owned(),
+                locale: r.locale.code().to_owned(),
+                subject: Some(rendered.subject.clone()),
+                text: rendered.text.clone(),
+                html: Some(rendered.html.clone()),
+            });
         }
         if t.sms_enabled
             && r.sms_on
             && let Some(to) = r.mobile.as_deref().filter(|m| !m.is_empty())
         {
-            outbox::enqueue(
-                tx,
-                now,
-                &NewNotification {
-                    idempotency_key: key("sms"),
-                    case_id: Some(e.case_id.0),
-                    account_id: Some(e.applicant),
-                    event,
-                    channel: "sms",
-                    recipient: to.to_owned(),
-                    locale: r.locale.code().to_owned(),
-                    subject: None,
-                    text: rendered.sms,
-                    html: None,
-                },
-            )
-            .await?;
+            out.push(NewNotification {
+                idempotency_key: key("sms"),
+                case_id: Some(e.case_id.0),
+                account_id: Some(e.applicant),
+                event,
+                channel: "sms",
+                recipient: to.to_owned(),
+                locale: r.locale.code().to_owned(),
+                subject: None,
+                text: rendered.sms,
+                html: None,
+            });
         }
-        Ok(())
+        Ok(out)
     }
 }

@@ -65,28 +65,36 @@ pub struct WebDirectory {
 
 #[async_trait]
 impl Directory for WebDirectory {
-    async fn recipient(
+    async fn recipients(
         &self,
         tx: &mut TenantTx<'_>,
-        account: Uuid,
-    ) -> std::result::Result<Option<Recipient>, Error> {
-        let Some(a) = accounts::get(&mut *tx, AccountId(account)).await? else {
-            return Ok(None);
-        };
-        let p = prefs(&mut *tx, account).await?;
-        // The number the person chose for messages; else the one their
-        // identity provider gave, when it is a Greek mobile.
-        let mobile = p
-            .mobile
-            .clone()
-            .or_else(|| a.phone.as_deref().and_then(|n| greek_mobile(n).ok()));
-        Ok(Some(Recipient {
-            email: a.email.clone(),
-            mobile,
-            email_on: p.email,
-            sms_on: p.sms,
-            locale: Locale::parse(&p.locale).unwrap_or(Locale::El),
-        }))
+        accounts: &[Uuid],
+    ) -> std::result::Result<BTreeMap<Uuid, Recipient>, Error> {
+        let ids: Vec<AccountId> = accounts.iter().copied().map(AccountId).collect();
+        let people = accounts::get_many(&mut *tx, &ids).await?;
+        let mut chosen = dimos_web::contact::prefs_many(&mut *tx, accounts).await?;
+        Ok(people
+            .into_iter()
+            .map(|a| {
+                let p = chosen.remove(&a.id).unwrap_or_default();
+                // The number the person chose for messages; else the one
+                // their identity provider gave, when it is a Greek mobile.
+                let mobile = p
+                    .mobile
+                    .clone()
+                    .or_else(|| a.phone.as_deref().and_then(|n| greek_mobile(n).ok()));
+                (
+                    a.id,
+                    Recipient {
+                        email: a.email.clone(),
+                        mobile,
+                        email_on: p.email,
+                        sms_on: p.sms,
+                        locale: Locale::parse(&p.locale).unwrap_or(Locale::El),
+                    },
+                )
+            })
+            .collect())
     }
 
     async fn tenant(

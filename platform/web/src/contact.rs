@@ -55,6 +55,37 @@ pub async fn prefs(mut tdb: impl Reader, account: Uuid) -> std::result::Result<P
     Ok(tdb.fetch_optional(&q).await?.unwrap_or_default())
 }
 
+/// Many people's choices (a thousand per statement); a person without a
+/// row has the defaults.
+pub async fn prefs_many(
+    mut tdb: impl Reader,
+    accounts: &[Uuid],
+) -> std::result::Result<std::collections::HashMap<Uuid, Prefs>, Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        account_id: Uuid,
+        #[sqlx(flatten)]
+        prefs: Prefs,
+    }
+    let mut out = std::collections::HashMap::new();
+    for chunk in accounts.chunks(1000) {
+        let mut q = tdb.select(NotificationPrefs::Table);
+        q.columns([
+            NotificationPrefs::AccountId,
+            NotificationPrefs::Email,
+            NotificationPrefs::Sms,
+            NotificationPrefs::Mobile,
+            NotificationPrefs::Digest,
+            NotificationPrefs::Locale,
+        ])
+        .and_where(Expr::col(NotificationPrefs::AccountId).is_in(chunk.iter().copied()));
+        for r in tdb.fetch_all::<Row>(&q).await? {
+            out.insert(r.account_id, r.prefs);
+        }
+    }
+    Ok(out)
+}
+
 pub async fn save_prefs(
     tx: &mut dimos_db::TenantTx<'_>,
     tdb: &TenantDb,
