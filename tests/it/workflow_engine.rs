@@ -6,7 +6,7 @@
 use chrono::{Datelike, Duration};
 use dimos_db::{Db, DbOptions, TenantDb};
 use dimos_it::{Backend, fresh_database, on_both_backends};
-use dimos_kernel::{ManualClock, TenantId};
+use dimos_kernel::{Clock, ManualClock, TenantId};
 use dimos_workflow::query::{self, Queue};
 use dimos_workflow::{
     Actor, CaseId, Definition, Engine, HookFn, HookInput, NewCase, Scheduler, Staff, TaskId,
@@ -646,6 +646,7 @@ on_both_backends!(
     withdrawal_cancels_work_and_timers,
     protocol_numbers_are_gap_free_and_restart_each_year,
     modules_complete_the_steps_they_own_and_only_those,
+    many_cases_moved_at_once_end_as_they_would_one_by_one,
 );
 
 /// A module completes a task whose work its own page or job does (a step
@@ -712,6 +713,251 @@ async fn modules_complete_the_steps_they_own_and_only_those(backend: Backend) {
         again,
         dimos_kernel::Error::Conflict("task-closed")
     ));
+}
+
+/// Records what a sink is told, in order.
+#[derive(Default)]
+struct Told(std::sync::Mutex<Vec<(Uuid, i32, String)>>);
+
+#[async_trait::async_trait]
+impl dimos_workflow::EventSink for Told {
+    async fn on_event(
+        &self,
+        _tx: &mut dimos_db::TenantTx<'_>,
+        e: &dimos_workflow::Event,
+    ) -> Result<(), dimos_kernel::Error> {
+        self.0
+            .lock()
+            .unwrap()
+            .push((e.case_id.0, e.seq, e.kind.clone()));
+        Ok(())
+    }
+}
+
+/// What a case became, without the ids and times that differ between two
+/// cases moved the same way.
+async fn outcome_of(e: &Env, case: CaseId) -> Value {
+    let c = query::case(&e.tdb, case).await.unwrap().unwrap();
+    let events: Vec<Value> = query::events(&e.tdb, case, false)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|ev| {
+            let mut payload = ev.payload.0.clone();
+            if let Some(p) = payload.as_object_mut() {
+                // Ids and each case's own protocol number.
+                for k in ["task", "number", "protocol"] {
+                    p.remove(k);
+                }
+            }
+            json!([
+                ev.seq,
+                ev.kind,
+                ev.step,
+                ev.actor_name,
+                ev.outcome,
+                ev.comment,
+                ev.public,
+                payload
+            ])
+        })
+        .collect();
+    let tasks: Vec<Value> = query::tasks_of_case(&e.tdb, case)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| json!([t.step, t.status, t.outcome, t.due_at.is_some()]))
+        .collect();
+    let mut candidates = vec![];
+    for t in query::tasks_of_case(&e.tdb, case).await.unwrap() {
+        candidates.push(json!(
+            query::candidates(&e.tdb, TaskId(t.id)).await.unwrap()
+        ));
+    }
+    let mut data = c.data.0.clone();
+    data.remove("reference");
+    json!({
+        "status": c.status, "step": c.step, "result": c.result, "data": data,
+        "reasoning": c.reasoning, "closed": c.closed_at.is_some(),
+        "updated": c.updated_at == e.clock.now(), "closed_at": c.closed_at.map(|t| t == e.clock.now()),
+        "events": events, "tasks": tasks, "candidates": candidates,
+    })
+}
+
+/// A publication moves thousands of cases with one action; the engine
+/// does it in a few statements per thousand (`complete_open_actions_tx`).
+/// Each case must end exactly as if completed alone: the same state, the
+/// same history in the same order, the same tasks, and the sinks told the
+/// same events. A task closed meanwhile refuses the whole batch.
+async fn many_cases_moved_at_once_end_as_they_would_one_by_one(backend: Backend) {
+    let e = env(backend).await;
+    let owned = FIXTURE.replacen(
+        "form = \"review\"\n",
+        "action = { path = \"/test/{case}/review\", label = { el = \"Έλεγχος\", en = \"Review\" } }\n",
+        1,
+    );
+    let told = Arc::new(Told::default());
+    let hooks: BTreeMap<String, HookFn> = [("test.finish".to_owned(), finish as HookFn)].into();
+    let mut engine = Engine::new(
+        e.clock.clone(),
+        vec![("test".to_owned(), Definition::parse_toml(&owned).unwrap())],
+        ["clerk", "head"].map(String::from).into(),
+        hooks,
+    )
+    .unwrap();
+    engine.add_sink(told.clone());
+    let engine = Arc::new(engine);
+    let system = Actor {
+        account: Some(Uuid::now_v7()),
+        name: "Γραμματεία".into(),
+        on_behalf_of: None,
+    };
+    // Pairs of cases alike: urgent ones end approved through a compute, a
+    // notify and a hook; the others open the head's approval task.
+    let mut alone = vec![];
+    let mut together = vec![];
+    for i in 0..6 {
+        let data = json!({ "urgent": i % 2 == 0 });
+        for list in [&mut alone, &mut together] {
+            let c = engine
+                .start(&e.tdb, new_case(Uuid::now_v7(), data.clone()))
+                .await
+                .unwrap()
+                .case_id;
+            list.push(c);
+        }
+    }
+    e.clock.advance(Duration::hours(3));
+    let before = told.0.lock().unwrap().len();
+    for c in &alone {
+        let mut tx = e.tdb.begin().await.unwrap();
+        let t = query::open_task_in(&mut tx, &e.tdb, *c, "review")
+            .await
+            .unwrap()
+            .unwrap();
+        engine
+            .complete_open_action_tx(&mut tx, &e.tdb, t, &system, "accept", "")
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let alone_told: Vec<(Uuid, i32, String)> = told.0.lock().unwrap()[before..].to_vec();
+
+    // A batch with a task already closed changes nothing.
+    let closed = together[0];
+    let mut tx = e.tdb.begin().await.unwrap();
+    let tasks = query::open_tasks_in(&mut tx, &e.tdb, &together, "review")
+        .await
+        .unwrap();
+    assert_eq!(tasks.len(), together.len());
+    let first = tasks
+        .iter()
+        .find(|t| t.case_id == closed.0)
+        .unwrap()
+        .clone();
+    engine
+        .complete_open_action_tx(&mut tx, &e.tdb, first, &system, "accept", "")
+        .await
+        .unwrap();
+    let refused = engine
+        .complete_open_actions_tx(
+            &mut tx,
+            &e.tdb,
+            tasks
+                .iter()
+                .map(|t| (t.clone(), "accept".to_owned()))
+                .collect(),
+            &system,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, dimos_kernel::Error::Conflict("task-closed")),
+        "{refused:?}"
+    );
+    drop(tx);
+    // An outcome that needs a comment is refused before anything is written.
+    let mut tx = e.tdb.begin().await.unwrap();
+    let tasks = query::open_tasks_in(&mut tx, &e.tdb, &together, "review")
+        .await
+        .unwrap();
+    let invalid = engine
+        .complete_open_actions_tx(
+            &mut tx,
+            &e.tdb,
+            tasks
+                .iter()
+                .map(|t| (t.clone(), "reject".to_owned()))
+                .collect(),
+            &system,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(invalid, dimos_kernel::Error::Validation(_)),
+        "{invalid:?}"
+    );
+    drop(tx);
+    for c in &together {
+        assert_eq!(
+            kinds(&e, *c).await,
+            ["submitted", "registered", "stage"],
+            "the refused batches left nothing"
+        );
+    }
+
+    let before = told.0.lock().unwrap().len();
+    let mut tx = e.tdb.begin().await.unwrap();
+    let tasks = query::open_tasks_in(&mut tx, &e.tdb, &together, "review")
+        .await
+        .unwrap();
+    engine
+        .complete_open_actions_tx(
+            &mut tx,
+            &e.tdb,
+            tasks
+                .into_iter()
+                .map(|t| (t, "accept".to_owned()))
+                .collect(),
+            &system,
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let together_told: Vec<(Uuid, i32, String)> = told.0.lock().unwrap()[before..].to_vec();
+
+    for (a, b) in alone.iter().zip(&together) {
+        let (a_state, b_state) = (outcome_of(&e, *a).await, outcome_of(&e, *b).await);
+        assert_eq!(a_state, b_state);
+        let told_of = |list: &[(Uuid, i32, String)], c: &CaseId| -> Vec<(i32, String)> {
+            list.iter()
+                .filter(|(id, _, _)| *id == c.0)
+                .map(|(_, seq, kind)| (*seq, kind.clone()))
+                .collect()
+        };
+        assert_eq!(told_of(&alone_told, a), told_of(&together_told, b));
+    }
+    // Both paths were exercised: cases that ended and cases that went on.
+    let approved = outcome_of(&e, together[0]).await;
+    assert_eq!(approved["result"], "approved");
+    let c = query::case(&e.tdb, together[0]).await.unwrap().unwrap();
+    assert_eq!(
+        c.data.0["reference"],
+        json!(format!("REF-{}", c.protocol_label().unwrap())),
+        "the hook ran on the case's own data"
+    );
+    let waiting = outcome_of(&e, together[1]).await;
+    assert_eq!(waiting["step"], "approve");
+    assert_eq!(waiting["tasks"][1], json!(["approve", "open", null, false]));
+    // The timers of the completed review tasks were cancelled, for both.
+    let pending: i64 = {
+        use dimos_db::sea_query::{Alias, Expr, ExprTrait};
+        let mut q = e.tdb.select(Alias::new("jobs"));
+        q.expr(Expr::col(Alias::new("id")).count())
+            .and_where(Expr::col(Alias::new("status")).eq("pending"));
+        e.tdb.fetch_all::<(i64,)>(&q).await.unwrap()[0].0
+    };
+    assert_eq!(pending, 0, "no timer of a done task left pending");
 }
 
 /// Two replicas poll the same due timers at once: each fires exactly once.

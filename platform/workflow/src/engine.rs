@@ -34,6 +34,8 @@ pub const TIMER_JOB: &str = "workflow.timer";
 /// Guards against a definition bug slipping through validation.
 const MAX_AUTOMATED_STEPS: usize = 64;
 
+mod batch;
+
 #[derive(Iden, Clone, Copy)]
 pub(crate) enum WorkflowSnapshots {
     Table,
@@ -109,6 +111,15 @@ pub struct Event {
 #[async_trait]
 pub trait EventSink: Send + Sync {
     async fn on_event(&self, tx: &mut TenantTx<'_>, event: &Event) -> Result<(), Error>;
+
+    /// The events of one action that moved many cases (a publication), in
+    /// order: one by one unless the sink reads once for them all.
+    async fn on_events(&self, tx: &mut TenantTx<'_>, events: &[Event]) -> Result<(), Error> {
+        for e in events {
+            self.on_event(tx, e).await?;
+        }
+        Ok(())
+    }
 }
 
 /// A member of staff as the engine needs to know them.
@@ -635,13 +646,14 @@ impl Engine {
             name: new.applicant_name.clone(),
             on_behalf_of: new.filed_by.map(|_| new.applicant),
         };
-        let run = Run {
+        let mut run = Run {
             engine: self,
             tdb,
             def,
             now,
             attachments: new.attachments,
             reason: None,
+            batch: None,
         };
         run.event(
             tx,
@@ -683,6 +695,7 @@ impl Engine {
             now,
             attachments: new.attachments,
             reason: None,
+            batch: None,
         };
         run.advance(tx, &mut case, def.start().to_owned()).await?;
         Ok(Started {
@@ -757,7 +770,7 @@ impl Engine {
         }
         let case = load_case(&mut tx, tdb, CaseId(t.case_id)).await?;
         let def = self.snapshot_in(&mut tx, tdb, case.snapshot_id).await?;
-        let run = self.run(tdb, &def, now);
+        let mut run = self.run(tdb, &def, now);
         let actor = who.actor();
         run.event(
             &mut tx,
@@ -1008,38 +1021,8 @@ impl Engine {
         let now = self.clock.now();
         let mut case = load_case(tx, tdb, CaseId(t.case_id)).await?;
         let def = self.snapshot_in(tx, tdb, case.snapshot_id).await?;
-        let Some(Step::Task(step)) = def.step(&t.step) else {
-            return Err(Error::internal(format!("task step {} missing", t.step)));
-        };
-        if module_only && step.action.is_none() {
-            return Err(Error::Conflict("task-not-module"));
-        }
-        let Some(o) = step.outcomes.iter().find(|o| o.id == outcome) else {
-            return Err(Error::Validation(vec![FieldError::new(
-                "outcome", "invalid",
-            )]));
-        };
+        let (o, values) = checked_outcome(&def, &t.step, module_only, outcome, posted, comment)?;
         let comment = comment.trim();
-        let mut problems = vec![];
-        if o.comment_required && comment.is_empty() {
-            problems.push(FieldError::new("comment", "required"));
-        }
-        if comment.chars().count() > 5000 {
-            problems.push(FieldError::new("comment", "too-long").with_detail("5000"));
-        }
-        let values = match step.form.as_deref().and_then(|f| def.form(f)) {
-            Some(form) => match form.parse(posted) {
-                Ok(v) => v,
-                Err(e) => {
-                    problems.extend(e);
-                    Map::new()
-                }
-            },
-            None => Map::new(),
-        };
-        if !problems.is_empty() {
-            return Err(Error::Validation(problems));
-        }
         let mut q = tdb.update(Tasks::Table);
         q.value(Tasks::Status, "done")
             .value(Tasks::Outcome, outcome)
@@ -1322,6 +1305,7 @@ impl Engine {
             now,
             attachments: 0,
             reason: None,
+            batch: None,
         }
     }
 
@@ -1473,6 +1457,9 @@ struct Run<'a> {
     /// The public comment of the outcome that led here: the reasoning if
     /// the case ends rejected.
     reason: Option<String>,
+    /// When many cases move at once: their writes, gathered to be made in
+    /// a few statements (`batch`); otherwise each is made at once.
+    batch: Option<batch::Batch>,
 }
 
 impl Run<'_> {
@@ -1491,7 +1478,7 @@ impl Run<'_> {
 
     #[allow(clippy::too_many_arguments)]
     async fn event(
-        &self,
+        &mut self,
         tx: &mut TenantTx<'_>,
         case: &CaseRow,
         kind: &str,
@@ -1502,6 +1489,12 @@ impl Run<'_> {
         public: bool,
         payload: Value,
     ) -> Result<(), Error> {
+        if let Some(b) = self.batch.as_mut() {
+            b.event(
+                case, kind, step, actor, outcome, comment, public, payload, self.now,
+            );
+            return Ok(());
+        }
         let tdb = self.tdb;
         // The next number in the case's history, in the insert itself (one
         // statement, not a read then a write; the case's row is locked by
@@ -1685,7 +1678,7 @@ impl Run<'_> {
                     )
                     .await?;
                     case.status = "active".into();
-                    save_case(tx, tdb, case, self.now).await?;
+                    self.save(tx, case).await?;
                     return Ok(());
                 }
                 Step::Wait(w) => {
@@ -1693,10 +1686,8 @@ impl Run<'_> {
                     case.status = "waiting".into();
                     case.waiting_since = Some(self.now);
                     case.waiting_until = Some(until);
-                    jobs::enqueue(
+                    self.enqueue(
                         tx,
-                        tdb,
-                        TIMER_JOB,
                         Some(case.id),
                         until,
                         json!({"timer": "deadline", "case": case.id, "step": step}),
@@ -1714,7 +1705,7 @@ impl Run<'_> {
                         json!({"until": until, "request": self.reason}),
                     )
                     .await?;
-                    save_case(tx, tdb, case, self.now).await?;
+                    self.save(tx, case).await?;
                     return Ok(());
                 }
                 Step::End(e) => {
@@ -1738,7 +1729,7 @@ impl Run<'_> {
                         json!({"reasoning": reasoning}),
                     )
                     .await?;
-                    save_case(tx, tdb, case, self.now).await?;
+                    self.save(tx, case).await?;
                     return Ok(());
                 }
             }
@@ -1752,9 +1743,68 @@ impl Run<'_> {
         case: &CaseRow,
         t: &crate::definition::Task,
     ) -> Result<(), Error> {
-        let tdb = self.tdb;
         let id = Uuid::now_v7();
         let due = t.due_days.map(|d| self.now + Duration::days(i64::from(d)));
+        if let Some(b) = self.batch.as_mut() {
+            b.task(id, case.id, t, self.now, due);
+        } else {
+            self.insert_task(tx, case.id, id, t, due).await?;
+        }
+        if let Some(due) = due {
+            let base = json!({"case": case.id, "task": id, "step": t.id});
+            if let Some(before) = t.remind_days_before {
+                let mut p = base.clone();
+                p["timer"] = "remind".into();
+                let at = due - Duration::days(i64::from(before));
+                self.enqueue(tx, Some(id), at, p).await?;
+            }
+            let mut p = base;
+            p["timer"] = "due".into();
+            self.enqueue(tx, Some(id), due, p).await?;
+        }
+        Ok(())
+    }
+
+    /// Plans a timer of the workflow's.
+    async fn enqueue(
+        &mut self,
+        tx: &mut TenantTx<'_>,
+        ref_id: Option<Uuid>,
+        run_at: DateTime<Utc>,
+        payload: Value,
+    ) -> Result<(), Error> {
+        match self.batch.as_mut() {
+            Some(b) => b.jobs.push(jobs::NewJob {
+                kind: TIMER_JOB.to_owned(),
+                ref_id,
+                run_at,
+                payload,
+            }),
+            None => {
+                jobs::enqueue(tx, self.tdb, TIMER_JOB, ref_id, run_at, payload).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the case's new state.
+    async fn save(&mut self, tx: &mut TenantTx<'_>, case: &CaseRow) -> Result<(), Error> {
+        match self.batch.as_mut() {
+            Some(b) => b.cases.push(case.clone()),
+            None => save_case(tx, self.tdb, case, self.now).await?,
+        }
+        Ok(())
+    }
+
+    async fn insert_task(
+        &self,
+        tx: &mut TenantTx<'_>,
+        case: Uuid,
+        id: Uuid,
+        t: &crate::definition::Task,
+        due: Option<DateTime<Utc>>,
+    ) -> Result<(), Error> {
+        let tdb = self.tdb;
         let mut ins = tdb.insert(
             Tasks::Table,
             [
@@ -1769,7 +1819,7 @@ impl Run<'_> {
         );
         ins.values([
             id.into(),
-            case.id.into(),
+            case.into(),
             t.id.clone().into(),
             "open".into(),
             self.now.into(),
@@ -1792,20 +1842,54 @@ impl Run<'_> {
             cands.values([id.into(), "department".into(), d.clone().into()]);
         }
         tx.insert_rows(&cands).await?;
-        if let Some(due) = due {
-            let base = json!({"case": case.id, "task": id, "step": t.id});
-            if let Some(before) = t.remind_days_before {
-                let mut p = base.clone();
-                p["timer"] = "remind".into();
-                let at = due - Duration::days(i64::from(before));
-                jobs::enqueue(tx, tdb, TIMER_JOB, Some(id), at, p).await?;
-            }
-            let mut p = base;
-            p["timer"] = "due".into();
-            jobs::enqueue(tx, tdb, TIMER_JOB, Some(id), due, p).await?;
-        }
         Ok(())
     }
+}
+
+/// The outcome a task's completion names, checked against its step: the
+/// outcome exists, a module completes only its own steps, the comment and
+/// the step's form are valid. Returns the outcome and the form's values.
+fn checked_outcome<'d>(
+    def: &'d Definition,
+    step_id: &str,
+    module_only: bool,
+    outcome: &str,
+    posted: &BTreeMap<String, String>,
+    comment: &str,
+) -> Result<(&'d crate::definition::Outcome, Map<String, Value>), Error> {
+    let Some(Step::Task(step)) = def.step(step_id) else {
+        return Err(Error::internal(format!("task step {step_id} missing")));
+    };
+    if module_only && step.action.is_none() {
+        return Err(Error::Conflict("task-not-module"));
+    }
+    let Some(o) = step.outcomes.iter().find(|o| o.id == outcome) else {
+        return Err(Error::Validation(vec![FieldError::new(
+            "outcome", "invalid",
+        )]));
+    };
+    let comment = comment.trim();
+    let mut problems = vec![];
+    if o.comment_required && comment.is_empty() {
+        problems.push(FieldError::new("comment", "required"));
+    }
+    if comment.chars().count() > 5000 {
+        problems.push(FieldError::new("comment", "too-long").with_detail("5000"));
+    }
+    let values = match step.form.as_deref().and_then(|f| def.form(f)) {
+        Some(form) => match form.parse(posted) {
+            Ok(v) => v,
+            Err(e) => {
+                problems.extend(e);
+                Map::new()
+            }
+        },
+        None => Map::new(),
+    };
+    if !problems.is_empty() {
+        return Err(Error::Validation(problems));
+    }
+    Ok((o, values))
 }
 
 /// Compares case data with a branch value: numbers as numbers, everything
