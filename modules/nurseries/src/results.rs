@@ -262,26 +262,16 @@ pub async fn record(
         by.into(),
     ]);
     tx.insert_rows(&q).await?;
+    // Every child's result: 500 rows per statement (5,500 children in a
+    // large municipality).
+    let mut rows: Vec<[sea_query::SimpleExpr; 8]> = vec![];
     for (u, r) in snap.units.iter().enumerate() {
         let station = out.station[u].map(|s| snap.stations[s]);
         let choice = out
             .choice(&snap.instance, u)
             .map(|c| i32::try_from(c).unwrap_or(i32::MAX));
         for &child in &r.children {
-            let mut q = tdb.insert(
-                NurseryResults::Table,
-                [
-                    NurseryResults::RunId,
-                    NurseryResults::ApplicationId,
-                    NurseryResults::Child,
-                    NurseryResults::Unit,
-                    NurseryResults::StationId,
-                    NurseryResults::Choice,
-                    NurseryResults::Status,
-                    NurseryResults::UpdatedAt,
-                ],
-            );
-            q.values([
+            rows.push([
                 id.into(),
                 r.application.into(),
                 i32::try_from(child).unwrap_or(i32::MAX).into(),
@@ -296,8 +286,26 @@ pub async fn record(
                 .into(),
                 now.into(),
             ]);
-            tx.insert_rows(&q).await?;
         }
+    }
+    for chunk in rows.chunks(500) {
+        let mut q = tdb.insert(
+            NurseryResults::Table,
+            [
+                NurseryResults::RunId,
+                NurseryResults::ApplicationId,
+                NurseryResults::Child,
+                NurseryResults::Unit,
+                NurseryResults::StationId,
+                NurseryResults::Choice,
+                NurseryResults::Status,
+                NurseryResults::UpdatedAt,
+            ],
+        );
+        for row in chunk {
+            q.values(row.clone());
+        }
+        tx.insert_rows(&q).await?;
     }
     Ok(id)
 }
@@ -390,9 +398,15 @@ pub async fn publish(
         .filter(|r| r.status == "placed")
         .map(|r| r.unit)
         .collect();
-    for u in units {
-        plan_expiry(tx, tdb, run, u, deadline).await?;
-    }
+    // Every offer's expiry planned in a few statements (thousands of
+    // offers in a large municipality).
+    let keys: Vec<Uuid> = units.iter().map(|u| job_key(run, *u)).collect();
+    dimos_workflow::jobs::cancel_for(tx, tdb, &keys).await?;
+    let jobs: Vec<dimos_workflow::jobs::NewJob> = units
+        .iter()
+        .map(|u| expiry_job(run, *u, deadline))
+        .collect();
+    dimos_workflow::jobs::enqueue_many(tx, tdb, &jobs).await?;
     Ok(true)
 }
 
@@ -408,6 +422,16 @@ fn job_key(run: Uuid, unit: i32) -> Uuid {
     Uuid::from_bytes(b)
 }
 
+/// The job that ends an offer at the end of its last day.
+fn expiry_job(run: Uuid, unit: i32, deadline: NaiveDate) -> dimos_workflow::jobs::NewJob {
+    dimos_workflow::jobs::NewJob {
+        kind: EXPIRY.to_owned(),
+        ref_id: Some(job_key(run, unit)),
+        run_at: deadline_end(deadline),
+        payload: json!({ "run": run, "unit": unit, "deadline": deadline }),
+    }
+}
+
 async fn plan_expiry(
     tx: &mut TenantTx<'_>,
     tdb: &TenantDb,
@@ -415,18 +439,8 @@ async fn plan_expiry(
     unit: i32,
     deadline: NaiveDate,
 ) -> Result<(), DbError> {
-    let key = job_key(run, unit);
-    dimos_workflow::jobs::cancel_for(tx, tdb, &[key]).await?;
-    dimos_workflow::jobs::enqueue(
-        tx,
-        tdb,
-        EXPIRY,
-        Some(key),
-        deadline_end(deadline),
-        json!({ "run": run, "unit": unit, "deadline": deadline }),
-    )
-    .await?;
-    Ok(())
+    dimos_workflow::jobs::cancel_for(tx, tdb, &[job_key(run, unit)]).await?;
+    dimos_workflow::jobs::enqueue_many(tx, tdb, &[expiry_job(run, unit, deadline)]).await
 }
 
 /// The outcome as it stands: the units holding a place, where.
