@@ -20,7 +20,8 @@
 # Settings (environment): BENCH_DB (postgres|sqlite), BENCH_DURATION (20s),
 # BENCH_CONCURRENCY (50 submitters, split over the replicas),
 # BENCH_POSTGRES_URL (the server's admin URL; default the local one),
-# BENCH_NO_WRITE=1 (print only).
+# BENCH_NO_WRITE=1 (print only), BENCH_KEEP_DB=1 (leave the PostgreSQL
+# database behind, named on exit, to EXPLAIN what was slow).
 # The whole script is one block, read before any of it runs: editing the
 # file during a run (a long one) does not change the run.
 {
@@ -56,7 +57,11 @@ dbname=""
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  if [ -n "$dbname" ]; then psql "$ADMIN_URL" -qc "DROP DATABASE IF EXISTS $dbname" >/dev/null 2>&1 || true; fi
+  if [ -n "$dbname" ] && [ -n "${BENCH_KEEP_DB:-}" ]; then
+    echo "kept database: $dbname" >&2
+  elif [ -n "$dbname" ]; then
+    psql "$ADMIN_URL" -qc "DROP DATABASE IF EXISTS $dbname" >/dev/null 2>&1 || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -164,13 +169,19 @@ if [ "$DB" = postgres ]; then
   python3 bench/replay.py script "$work/capture.sql" "$work/replay.sql"
   per_pool=$(( $(nproc) * 4 )); [ "$per_pool" -lt 10 ] && per_pool=10; [ "$per_pool" -gt 50 ] && per_pool=50
   clients=$(( per_pool * ${#PORTS[@]} ))
-  pgbench -n -M simple -c "$clients" -j "$(nproc)" -T "${DURATION%s}" -f "$work/replay.sql" "$DB_URL" >"$work/pgbench.txt" 2>&1 \
+  # -l: every transaction's latency, for pgbench's own p50 and p99.
+  (cd "$work" && pgbench -n -M simple -c "$clients" -j "$(nproc)" -T "${DURATION%s}" -l --log-prefix=pgbench-log \
+    -f "$work/replay.sql" "$DB_URL" >"$work/pgbench.txt" 2>&1) \
     || { cat "$work/pgbench.txt" >&2; exit 1; }
   tps=$(awk -F'= ' '/^tps/ {printf "%.1f", $2}' "$work/pgbench.txt")
-  lat=$(awk -F'= ' '/^latency average/ {print $2}' "$work/pgbench.txt")
+  read -r p50 p99 < <(cat "$work"/pgbench-log* | python3 -c '
+import sys
+lat = sorted(int(l.split()[2]) for l in sys.stdin if l.strip())
+pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] / 1000
+print(f"{pick(0.5):.0f}", f"{pick(0.99):.0f}")')
   done_tx=$(awk -F': ' '/actually processed/ {print $2}' "$work/pgbench.txt")
   failed=$(awk '/number of failed/ {print $5}' "$work/pgbench.txt")
-  rows+=("| The same SQL replayed by pgbench | $clients | ${tps} | ${lat} (mean) | — | ${failed:-0} of ${done_tx} | — | — |")
+  rows+=("| The same SQL replayed by pgbench | $clients | ${tps} | ${p50} ms | ${p99} ms | ${failed:-0} of ${done_tx} | — | — |")
   log "${rows[-1]}"
   ratio=$(python3 -c "print(f'{100 * $server_rps / $tps:.0f}')")
   log "server ${server_rps}/s = ${ratio} % of pgbench's ${tps}/s"
