@@ -82,18 +82,17 @@ pub async fn enqueue(
     now: DateTime<Utc>,
     n: &NewNotification,
 ) -> Result<(), DbError> {
-    enqueue_many(tx, now, std::slice::from_ref(n)).await
+    enqueue_many(tx, &[(now, n.clone())]).await
 }
 
 /// Messages per multi-row insert (16 values a row).
 const ROWS_PER_INSERT: usize = 500;
 
 /// As [`enqueue`], for many messages (a publication telling thousands of
-/// families) in a statement per 500.
+/// families), each with its time, in a statement per 500.
 pub async fn enqueue_many(
     tx: &mut TenantTx<'_>,
-    now: DateTime<Utc>,
-    messages: &[NewNotification],
+    messages: &[(DateTime<Utc>, NewNotification)],
 ) -> Result<(), DbError> {
     for chunk in messages.chunks(ROWS_PER_INSERT) {
         let mut q = tx.insert(
@@ -117,7 +116,7 @@ pub async fn enqueue_many(
                 Notifications::CreatedAt,
             ],
         );
-        for n in chunk {
+        for (now, n) in chunk {
             let segments = (n.channel == "sms")
                 .then(|| i32::try_from(sms::segments(&n.text).segments).unwrap_or(i32::MAX));
             q.values([
@@ -135,8 +134,8 @@ pub async fn enqueue_many(
                 segments.into(),
                 "pending".into(),
                 0i32.into(),
-                now.into(),
-                now.into(),
+                (*now).into(),
+                (*now).into(),
             ]);
         }
         q.statement().on_conflict(

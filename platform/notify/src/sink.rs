@@ -35,14 +35,13 @@ pub struct TenantInfo {
 
 /// What the sink needs to know from outside the workflow: people and
 /// municipalities (the web layer answers from accounts and the registry).
+/// Each reads through the transaction of the change that raised the
+/// event: a second connection taken while that transaction holds the
+/// protocol counter starves the pool under load.
 #[async_trait]
 pub trait Directory: Send + Sync {
-    ///
-    /// Each reads through the transaction of the change that raised the
-    /// event: a second connection taken while that transaction holds the
-    /// protocol counter starves the pool under load.
-    /// The people among `accounts` who can be reached (one read for
-    /// many: a publication tells thousands of families at once).
+    /// The people among `accounts` who can be reached, in one read for
+    /// many (a publication tells thousands of families at once).
     async fn recipients(
         &self,
         tx: &mut TenantTx<'_>,
@@ -80,6 +79,9 @@ fn template_for(kind: &str, templates: &Templates) -> Option<String> {
     }
 }
 
+/// Messages rendered before they are written.
+const MESSAGES_PER_WRITE: usize = 500;
+
 #[async_trait]
 impl EventSink for NotificationSink {
     async fn on_event(&self, tx: &mut TenantTx<'_>, e: &Event) -> Result<(), Error> {
@@ -93,10 +95,9 @@ impl EventSink for NotificationSink {
             .iter()
             .filter_map(|e| template_for(&e.kind, &self.templates).map(|t| (e, t)))
             .collect();
-        let Some(first) = wanted.first() else {
+        if wanted.is_empty() {
             return Ok(());
-        };
-        let now = first.0.at;
+        }
         let people: BTreeSet<Uuid> = wanted.iter().map(|(e, _)| e.applicant).collect();
         let people: Vec<Uuid> = people.into_iter().collect();
         let recipients = self.directory.recipients(tx, &people).await?;
@@ -124,9 +125,20 @@ impl EventSink for NotificationSink {
                     None => continue,
                 },
             };
-            out.extend(self.messages(e, event, r, &t, template)?);
+            let at = e.at;
+            out.extend(
+                self.messages(e, event, r, &t, template)?
+                    .into_iter()
+                    .map(|m| (at, m)),
+            );
+            // Written as they come, so thousands of rendered messages are
+            // never all in memory at once.
+            if out.len() >= MESSAGES_PER_WRITE {
+                outbox::enqueue_many(tx, &out).await?;
+                out.clear();
+            }
         }
-        outbox::enqueue_many(tx, now, &out).await?;
+        outbox::enqueue_many(tx, &out).await?;
         Ok(())
     }
 }

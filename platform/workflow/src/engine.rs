@@ -113,7 +113,8 @@ pub trait EventSink: Send + Sync {
     async fn on_event(&self, tx: &mut TenantTx<'_>, event: &Event) -> Result<(), Error>;
 
     /// The events of one action that moved many cases (a publication), in
-    /// order: one by one unless the sink reads once for them all.
+    /// order, after all of that action's writes: one by one unless the
+    /// sink reads once for them all.
     async fn on_events(&self, tx: &mut TenantTx<'_>, events: &[Event]) -> Result<(), Error> {
         for e in events {
             self.on_event(tx, e).await?;
@@ -758,6 +759,10 @@ impl Engine {
         }
         let now = self.clock.now();
         let mut tx = tdb.begin().await?;
+        // The case's row first, as every change to a case takes it: a task
+        // locked before its case deadlocks with a completion (or a
+        // publication) that holds the case and wants the task.
+        let case = load_case(&mut tx, tdb, CaseId(t.case_id)).await?;
         let mut q = tdb.update(Tasks::Table);
         q.value(Tasks::Assignee, who.account)
             .value(Tasks::AssigneeName, who.name.clone())
@@ -768,7 +773,6 @@ impl Engine {
         if tx.execute(&q).await? != 1 {
             return Err(Error::Conflict("task-taken"));
         }
-        let case = load_case(&mut tx, tdb, CaseId(t.case_id)).await?;
         let def = self.snapshot_in(&mut tx, tdb, case.snapshot_id).await?;
         let mut run = self.run(tdb, &def, now);
         let actor = who.actor();
@@ -856,6 +860,8 @@ impl Engine {
             return Err(Error::Forbidden);
         }
         let now = self.clock.now();
+        // The case's row before the task's (see `claim`).
+        let case = load_case(tx, tdb, CaseId(t.case_id)).await?;
         let mut q = tdb.update(Tasks::Table);
         q.value(Tasks::Assignee, to.as_ref().map(|t| t.0))
             .value(Tasks::AssigneeName, to.as_ref().map(|t| t.1.clone()))
@@ -865,7 +871,6 @@ impl Engine {
         if tx.execute(&q).await? != 1 {
             return Err(Error::Conflict("task-closed"));
         }
-        let case = load_case(tx, tdb, CaseId(t.case_id)).await?;
         let def = self.snapshot_in(tx, tdb, case.snapshot_id).await?;
         self.run(tdb, &def, now)
             .event(
@@ -1790,7 +1795,7 @@ impl Run<'_> {
     /// Writes the case's new state.
     async fn save(&mut self, tx: &mut TenantTx<'_>, case: &CaseRow) -> Result<(), Error> {
         match self.batch.as_mut() {
-            Some(b) => b.cases.push(case.clone()),
+            Some(b) => b.save(case, self.now)?,
             None => save_case(tx, self.tdb, case, self.now).await?,
         }
         Ok(())

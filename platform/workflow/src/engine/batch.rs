@@ -55,7 +55,9 @@ pub(super) struct Batch {
     pub(super) jobs: Vec<jobs::NewJob>,
     /// Each case as read, to write only what changed.
     before: HashMap<Uuid, CaseRow>,
-    pub(super) cases: Vec<CaseRow>,
+    /// Cases that changed alike (the same columns to the same values),
+    /// to update together.
+    groups: BTreeMap<String, (Set, Vec<Uuid>)>,
 }
 
 impl Batch {
@@ -122,12 +124,30 @@ impl Batch {
         });
     }
 
+    /// A case's new state: what differs from the row as read.
+    pub(super) fn save(&mut self, case: &CaseRow, now: DateTime<Utc>) -> Result<(), Error> {
+        let Some(before) = self.before.get(&case.id) else {
+            return Err(Error::internal("a case saved that was not read"));
+        };
+        let set = changes(before, case, now);
+        let key = set
+            .iter()
+            .map(|(c, v)| format!("{}={v:?}", dimos_db::sea_query::Iden::to_string(c)))
+            .collect::<Vec<_>>()
+            .join(";");
+        self.groups
+            .entry(key)
+            .or_insert_with(|| (set, vec![]))
+            .1
+            .push(case.id);
+        Ok(())
+    }
+
     /// Makes the gathered writes, then tells the sinks.
     async fn flush(
         self,
         tx: &mut TenantTx<'_>,
         tdb: &TenantDb,
-        now: DateTime<Utc>,
         sinks: &[Arc<dyn EventSink>],
     ) -> Result<(), Error> {
         for chunk in self.events.chunks(ROWS) {
@@ -213,26 +233,7 @@ impl Batch {
             tx.insert_rows(&ins).await?;
         }
         jobs::enqueue_many(tx, tdb, &self.jobs).await?;
-        // Cases that changed alike (the same columns to the same values)
-        // are updated together.
-        let mut groups: BTreeMap<String, (Set, Vec<Uuid>)> = BTreeMap::new();
-        for after in &self.cases {
-            let Some(before) = self.before.get(&after.id) else {
-                return Err(Error::internal("a case saved that was not read"));
-            };
-            let set = changes(before, after, now);
-            let key = set
-                .iter()
-                .map(|(c, v)| format!("{}={v:?}", dimos_db::sea_query::Iden::to_string(c)))
-                .collect::<Vec<_>>()
-                .join(";");
-            groups
-                .entry(key)
-                .or_insert_with(|| (set, vec![]))
-                .1
-                .push(after.id);
-        }
-        for (set, ids) in groups.into_values() {
+        for (set, ids) in self.groups.into_values() {
             for chunk in ids.chunks(IDS) {
                 let mut q = tdb.update(Cases::Table);
                 q.values(set.clone())
@@ -287,8 +288,10 @@ impl Engine {
     /// [`Engine::complete_open_action_tx`] would one by one, in a few
     /// statements per thousand cases. Each task must be open (read in this
     /// transaction, e.g. by `query::open_tasks_in`) and belong to a
-    /// different case; if any was closed meanwhile, nothing is completed
-    /// (`task-closed`, and the caller's transaction must not commit).
+    /// different case. A task closed meanwhile or an invalid outcome is
+    /// refused (`task-closed`, a validation error) before anything is
+    /// written; on any error the caller's transaction must not commit.
+    /// Sinks are told after every write, with the events in order.
     pub async fn complete_open_actions_tx(
         &self,
         tx: &mut TenantTx<'_>,
@@ -332,6 +335,20 @@ impl Engine {
             by_outcome.entry(outcome.clone()).or_default().push(t.id);
             moves.push((t, outcome, o.next.clone(), values, def.clone()));
         }
+        // Every task still open, before anything is written (the cases'
+        // locks keep them so: completing a task locks its case first).
+        let task_ids: Vec<Uuid> = moves.iter().map(|m| m.0.id).collect();
+        let mut open = 0;
+        for chunk in task_ids.chunks(IDS) {
+            let mut q = tdb.select(Tasks::Table);
+            q.column(Tasks::Id)
+                .and_where(Expr::col(Tasks::Id).is_in(chunk.iter().copied()))
+                .and_where(Expr::col(Tasks::Status).eq("open"));
+            open += tx.fetch_all::<(Uuid,)>(&q).await?.len();
+        }
+        if open != task_ids.len() {
+            return Err(Error::Conflict("task-closed"));
+        }
         for (outcome, tasks) in &by_outcome {
             for chunk in tasks.chunks(IDS) {
                 let mut q = tdb.update(Tasks::Table);
@@ -345,7 +362,6 @@ impl Engine {
                 }
             }
         }
-        let task_ids: Vec<Uuid> = moves.iter().map(|m| m.0.id).collect();
         jobs::cancel_for(tx, tdb, &task_ids).await?;
         for chunk in ids.chunks(IDS) {
             let mut q = tdb.select(CaseEvents::Table);
@@ -359,6 +375,7 @@ impl Engine {
         }
         for (t, outcome, next, values, def) in moves {
             let mut case = b.before.get(&t.case_id).cloned().ok_or(Error::NotFound)?;
+            let id = case.id;
             for (k, v) in &values {
                 case.data.0.insert(k.clone(), v.clone());
             }
@@ -381,7 +398,9 @@ impl Engine {
                 .batch
                 .take()
                 .ok_or_else(|| Error::internal("the batch went missing"))?;
+            // Its changes are gathered: the row as read is not needed again.
+            b.before.remove(&id);
         }
-        b.flush(tx, tdb, now, &self.sinks).await
+        b.flush(tx, tdb, &self.sinks).await
     }
 }
