@@ -19,6 +19,16 @@ enum NotificationPrefs {
     Locale,
 }
 
+/// A row: the person, then their choices.
+const PREF_COLUMNS: [NotificationPrefs; 6] = [
+    NotificationPrefs::AccountId,
+    NotificationPrefs::Email,
+    NotificationPrefs::Sms,
+    NotificationPrefs::Mobile,
+    NotificationPrefs::Digest,
+    NotificationPrefs::Locale,
+];
+
 /// A person's choices; without a row: email on, SMS on once they give a
 /// mobile number, Greek.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -44,14 +54,8 @@ impl Default for Prefs {
 
 pub async fn prefs(mut tdb: impl Reader, account: Uuid) -> std::result::Result<Prefs, Error> {
     let mut q = tdb.select(NotificationPrefs::Table);
-    q.columns([
-        NotificationPrefs::Email,
-        NotificationPrefs::Sms,
-        NotificationPrefs::Mobile,
-        NotificationPrefs::Digest,
-        NotificationPrefs::Locale,
-    ])
-    .and_where(Expr::col(NotificationPrefs::AccountId).eq(account));
+    q.columns(PREF_COLUMNS.into_iter().skip(1))
+        .and_where(Expr::col(NotificationPrefs::AccountId).eq(account));
     Ok(tdb.fetch_optional(&q).await?.unwrap_or_default())
 }
 
@@ -70,15 +74,8 @@ pub async fn prefs_many(
     let mut out = std::collections::HashMap::new();
     for chunk in accounts.chunks(1000) {
         let mut q = tdb.select(NotificationPrefs::Table);
-        q.columns([
-            NotificationPrefs::AccountId,
-            NotificationPrefs::Email,
-            NotificationPrefs::Sms,
-            NotificationPrefs::Mobile,
-            NotificationPrefs::Digest,
-            NotificationPrefs::Locale,
-        ])
-        .and_where(Expr::col(NotificationPrefs::AccountId).is_in(chunk.iter().copied()));
+        q.columns(PREF_COLUMNS)
+            .and_where(Expr::col(NotificationPrefs::AccountId).is_in(chunk.iter().copied()));
         for r in tdb.fetch_all::<Row>(&q).await? {
             out.insert(r.account_id, r.prefs);
         }
@@ -92,17 +89,7 @@ pub async fn save_prefs(
     account: Uuid,
     p: &Prefs,
 ) -> std::result::Result<(), Error> {
-    let mut q = tdb.insert(
-        NotificationPrefs::Table,
-        [
-            NotificationPrefs::AccountId,
-            NotificationPrefs::Email,
-            NotificationPrefs::Sms,
-            NotificationPrefs::Mobile,
-            NotificationPrefs::Digest,
-            NotificationPrefs::Locale,
-        ],
-    );
+    let mut q = tdb.insert(NotificationPrefs::Table, PREF_COLUMNS);
     q.values([
         account.into(),
         p.email.into(),

@@ -73,6 +73,22 @@ pub(crate) enum CaseEvents {
     Payload,
 }
 
+/// A history row's columns, as inserted (one by one or many at once).
+pub(crate) const EVENT_COLUMNS: [CaseEvents; 12] = [
+    CaseEvents::CaseId,
+    CaseEvents::Seq,
+    CaseEvents::Kind,
+    CaseEvents::Step,
+    CaseEvents::At,
+    CaseEvents::Actor,
+    CaseEvents::ActorName,
+    CaseEvents::OnBehalfOf,
+    CaseEvents::Outcome,
+    CaseEvents::Comment,
+    CaseEvents::Public,
+    CaseEvents::Payload,
+];
+
 /// Module code a definition may call by name (`kind = "hook"`): reads the
 /// case data and returns fields to set.
 pub type HookFn = fn(&HookInput<'_>) -> Result<Map<String, Value>, String>;
@@ -1508,23 +1524,7 @@ impl Run<'_> {
         next.expr(Expr::expr(Func::if_null(Expr::col(CaseEvents::Seq).max(), 0)).add(1))
             .and_where(Expr::col(CaseEvents::CaseId).eq(case.id));
         let seq_of = SimpleExpr::SubQuery(None, Box::new(next.clone_inner().into()));
-        let mut ins = tdb.insert(
-            CaseEvents::Table,
-            [
-                CaseEvents::CaseId,
-                CaseEvents::Seq,
-                CaseEvents::Kind,
-                CaseEvents::Step,
-                CaseEvents::At,
-                CaseEvents::Actor,
-                CaseEvents::ActorName,
-                CaseEvents::OnBehalfOf,
-                CaseEvents::Outcome,
-                CaseEvents::Comment,
-                CaseEvents::Public,
-                CaseEvents::Payload,
-            ],
-        );
+        let mut ins = tdb.insert(CaseEvents::Table, EVENT_COLUMNS);
         ins.values([
             case.id.into(),
             seq_of,
@@ -1809,45 +1809,8 @@ impl Run<'_> {
         t: &crate::definition::Task,
         due: Option<DateTime<Utc>>,
     ) -> Result<(), Error> {
-        let tdb = self.tdb;
-        let mut ins = tdb.insert(
-            Tasks::Table,
-            [
-                Tasks::Id,
-                Tasks::CaseId,
-                Tasks::Step,
-                Tasks::Status,
-                Tasks::CreatedAt,
-                Tasks::DueAt,
-                Tasks::Escalated,
-            ],
-        );
-        ins.values([
-            id.into(),
-            case.into(),
-            t.id.clone().into(),
-            "open".into(),
-            self.now.into(),
-            due.into(),
-            false.into(),
-        ]);
-        tx.insert_rows(&ins).await?;
-        let mut cands = tdb.insert(
-            TaskCandidates::Table,
-            [
-                TaskCandidates::TaskId,
-                TaskCandidates::Kind,
-                TaskCandidates::Name,
-            ],
-        );
-        for r in t.roles.iter().collect::<BTreeSet<_>>() {
-            cands.values([id.into(), "role".into(), r.clone().into()]);
-        }
-        for d in t.departments.iter().collect::<BTreeSet<_>>() {
-            cands.values([id.into(), "department".into(), d.clone().into()]);
-        }
-        tx.insert_rows(&cands).await?;
-        Ok(())
+        let task = batch::NewTask::new(id, case, t, self.now, due);
+        batch::insert_tasks(tx, self.tdb, std::slice::from_ref(&task)).await
     }
 }
 

@@ -61,29 +61,14 @@ pub async fn enqueue(
     run_at: DateTime<Utc>,
     payload: Value,
 ) -> Result<Uuid, DbError> {
+    let job = NewJob {
+        kind: kind.to_owned(),
+        ref_id,
+        run_at,
+        payload,
+    };
     let id = Uuid::now_v7();
-    let mut q = tdb.insert(
-        Jobs::Table,
-        [
-            Jobs::Id,
-            Jobs::Kind,
-            Jobs::RefId,
-            Jobs::RunAt,
-            Jobs::Payload,
-            Jobs::Status,
-            Jobs::Attempts,
-        ],
-    );
-    q.values([
-        id.into(),
-        kind.into(),
-        ref_id.into(),
-        run_at.into(),
-        payload.into(),
-        "pending".into(),
-        0i32.into(),
-    ]);
-    tx.insert_rows(&q).await?;
+    insert_jobs(tx, tdb, &[(id, &job)]).await?;
     Ok(id)
 }
 
@@ -107,6 +92,15 @@ pub async fn enqueue_many(
     tdb: &TenantDb,
     jobs: &[NewJob],
 ) -> Result<(), DbError> {
+    let jobs: Vec<(Uuid, &NewJob)> = jobs.iter().map(|j| (Uuid::now_v7(), j)).collect();
+    insert_jobs(tx, tdb, &jobs).await
+}
+
+async fn insert_jobs(
+    tx: &mut TenantTx<'_>,
+    tdb: &TenantDb,
+    jobs: &[(Uuid, &NewJob)],
+) -> Result<(), DbError> {
     for chunk in jobs.chunks(ROWS_PER_INSERT) {
         let mut q = tdb.insert(
             Jobs::Table,
@@ -120,9 +114,9 @@ pub async fn enqueue_many(
                 Jobs::Attempts,
             ],
         );
-        for j in chunk {
+        for (id, j) in chunk {
             q.values([
-                Uuid::now_v7().into(),
+                (*id).into(),
                 j.kind.clone().into(),
                 j.ref_id.into(),
                 j.run_at.into(),

@@ -308,21 +308,10 @@ pub async fn events(
     public_only: bool,
 ) -> Result<Vec<EventRow>, DbError> {
     let mut q = tdb.select(CaseEvents::Table);
-    q.columns([
-        CaseEvents::Seq,
-        CaseEvents::Kind,
-        CaseEvents::Step,
-        CaseEvents::At,
-        CaseEvents::Actor,
-        CaseEvents::ActorName,
-        CaseEvents::OnBehalfOf,
-        CaseEvents::Outcome,
-        CaseEvents::Comment,
-        CaseEvents::Public,
-        CaseEvents::Payload,
-    ])
-    .and_where(Expr::col(CaseEvents::CaseId).eq(case.0))
-    .order_by(CaseEvents::Seq, Order::Asc);
+    // Every inserted column but the case's own id.
+    q.columns(crate::engine::EVENT_COLUMNS.into_iter().skip(1))
+        .and_where(Expr::col(CaseEvents::CaseId).eq(case.0))
+        .order_by(CaseEvents::Seq, Order::Asc);
     if public_only {
         q.and_where(Expr::col(CaseEvents::Public).eq(true));
     }

@@ -8,7 +8,7 @@
 //! few per thousand.
 
 use super::{
-    Actor, CaseEvents, CaseId, Engine, Event, EventSink, Run, TaskCandidates, Tasks,
+    Actor, CaseEvents, CaseId, EVENT_COLUMNS, Engine, Event, EventSink, Run, TaskCandidates, Tasks,
     checked_outcome, jobs,
 };
 use crate::definition::Definition;
@@ -35,7 +35,7 @@ struct PendingEvent {
     comment: Option<String>,
 }
 
-struct NewTask {
+pub(super) struct NewTask {
     id: Uuid,
     case_id: Uuid,
     step: String,
@@ -107,21 +107,7 @@ impl Batch {
         now: DateTime<Utc>,
         due_at: Option<DateTime<Utc>>,
     ) {
-        let roles = t.roles.iter().collect::<BTreeSet<_>>();
-        let departments = t.departments.iter().collect::<BTreeSet<_>>();
-        let candidates = roles
-            .into_iter()
-            .map(|r| ("role", r.clone()))
-            .chain(departments.into_iter().map(|d| ("department", d.clone())))
-            .collect();
-        self.tasks.push(NewTask {
-            id,
-            case_id,
-            step: t.id.clone(),
-            created_at: now,
-            due_at,
-            candidates,
-        });
+        self.tasks.push(NewTask::new(id, case_id, t, now, due_at));
     }
 
     /// A case's new state: what differs from the row as read.
@@ -151,23 +137,7 @@ impl Batch {
         sinks: &[Arc<dyn EventSink>],
     ) -> Result<(), Error> {
         for chunk in self.events.chunks(ROWS) {
-            let mut ins = tdb.insert(
-                CaseEvents::Table,
-                [
-                    CaseEvents::CaseId,
-                    CaseEvents::Seq,
-                    CaseEvents::Kind,
-                    CaseEvents::Step,
-                    CaseEvents::At,
-                    CaseEvents::Actor,
-                    CaseEvents::ActorName,
-                    CaseEvents::OnBehalfOf,
-                    CaseEvents::Outcome,
-                    CaseEvents::Comment,
-                    CaseEvents::Public,
-                    CaseEvents::Payload,
-                ],
-            );
+            let mut ins = tdb.insert(CaseEvents::Table, EVENT_COLUMNS);
             for p in chunk {
                 let e = &p.event;
                 ins.values([
@@ -187,51 +157,7 @@ impl Batch {
             }
             tx.insert_rows(&ins).await?;
         }
-        for chunk in self.tasks.chunks(ROWS) {
-            let mut ins = tdb.insert(
-                Tasks::Table,
-                [
-                    Tasks::Id,
-                    Tasks::CaseId,
-                    Tasks::Step,
-                    Tasks::Status,
-                    Tasks::CreatedAt,
-                    Tasks::DueAt,
-                    Tasks::Escalated,
-                ],
-            );
-            for t in chunk {
-                ins.values([
-                    t.id.into(),
-                    t.case_id.into(),
-                    t.step.clone().into(),
-                    "open".into(),
-                    t.created_at.into(),
-                    t.due_at.into(),
-                    false.into(),
-                ]);
-            }
-            tx.insert_rows(&ins).await?;
-        }
-        let candidates: Vec<(Uuid, &str, &str)> = self
-            .tasks
-            .iter()
-            .flat_map(|t| t.candidates.iter().map(|(k, n)| (t.id, *k, n.as_str())))
-            .collect();
-        for chunk in candidates.chunks(ROWS) {
-            let mut ins = tdb.insert(
-                TaskCandidates::Table,
-                [
-                    TaskCandidates::TaskId,
-                    TaskCandidates::Kind,
-                    TaskCandidates::Name,
-                ],
-            );
-            for (task, kind, name) in chunk {
-                ins.values([(*task).into(), (*kind).into(), (*name).into()]);
-            }
-            tx.insert_rows(&ins).await?;
-        }
+        insert_tasks(tx, tdb, &self.tasks).await?;
         jobs::enqueue_many(tx, tdb, &self.jobs).await?;
         for (set, ids) in self.groups.into_values() {
             for chunk in ids.chunks(IDS) {
@@ -247,6 +173,85 @@ impl Batch {
         }
         Ok(())
     }
+}
+
+impl NewTask {
+    pub(super) fn new(
+        id: Uuid,
+        case_id: Uuid,
+        t: &crate::definition::Task,
+        now: DateTime<Utc>,
+        due_at: Option<DateTime<Utc>>,
+    ) -> Self {
+        let roles = t.roles.iter().collect::<BTreeSet<_>>();
+        let departments = t.departments.iter().collect::<BTreeSet<_>>();
+        let candidates = roles
+            .into_iter()
+            .map(|r| ("role", r.clone()))
+            .chain(departments.into_iter().map(|d| ("department", d.clone())))
+            .collect();
+        NewTask {
+            id,
+            case_id,
+            step: t.id.clone(),
+            created_at: now,
+            due_at,
+            candidates,
+        }
+    }
+}
+
+/// Opens tasks with their candidates, 500 rows per statement.
+pub(super) async fn insert_tasks(
+    tx: &mut TenantTx<'_>,
+    tdb: &TenantDb,
+    tasks: &[NewTask],
+) -> Result<(), Error> {
+    for chunk in tasks.chunks(ROWS) {
+        let mut ins = tdb.insert(
+            Tasks::Table,
+            [
+                Tasks::Id,
+                Tasks::CaseId,
+                Tasks::Step,
+                Tasks::Status,
+                Tasks::CreatedAt,
+                Tasks::DueAt,
+                Tasks::Escalated,
+            ],
+        );
+        for t in chunk {
+            ins.values([
+                t.id.into(),
+                t.case_id.into(),
+                t.step.clone().into(),
+                "open".into(),
+                t.created_at.into(),
+                t.due_at.into(),
+                false.into(),
+            ]);
+        }
+        tx.insert_rows(&ins).await?;
+    }
+    let candidates: Vec<(Uuid, &str, &str)> = tasks
+        .iter()
+        .flat_map(|t| t.candidates.iter().map(|(k, n)| (t.id, *k, n.as_str())))
+        .collect();
+    for chunk in candidates.chunks(ROWS) {
+        let mut ins = tdb.insert(
+            TaskCandidates::Table,
+            [
+                TaskCandidates::TaskId,
+                TaskCandidates::Kind,
+                TaskCandidates::Name,
+            ],
+        );
+        for (task, kind, name) in chunk {
+            ins.values([(*task).into(), (*kind).into(), (*name).into()]);
+        }
+        tx.insert_rows(&ins).await?;
+    }
+    Ok(())
 }
 
 /// Columns of a case and their new values.
