@@ -1524,42 +1524,18 @@ impl Run<'_> {
         next.expr(Expr::expr(Func::if_null(Expr::col(CaseEvents::Seq).max(), 0)).add(1))
             .and_where(Expr::col(CaseEvents::CaseId).eq(case.id));
         let seq_of = SimpleExpr::SubQuery(None, Box::new(next.clone_inner().into()));
+        let mut pending = batch::PendingEvent::new(
+            case, 0, kind, step, actor, outcome, comment, public, payload, self.now,
+        );
         let mut ins = tdb.insert(CaseEvents::Table, EVENT_COLUMNS);
-        ins.values([
-            case.id.into(),
-            seq_of,
-            kind.into(),
-            step.into(),
-            self.now.into(),
-            actor.account.into(),
-            (!actor.name.is_empty()).then(|| actor.name.clone()).into(),
-            actor.on_behalf_of.into(),
-            outcome.map(str::to_owned).into(),
-            comment.map(str::to_owned).into(),
-            public.into(),
-            payload.clone().into(),
-        ]);
+        ins.values(pending.values(seq_of));
         ins.statement().returning_col(CaseEvents::Seq);
         let (seq,): (i32,) = tx
             .insert_returning(&ins)
             .await?
             .ok_or_else(|| Error::internal("an event insert returned no row"))?;
-        let e = Event {
-            case_id: CaseId(case.id),
-            seq,
-            process: case.process.clone(),
-            applicant: case.applicant,
-            applicant_name: case.applicant_name.clone(),
-            subject: case.subject.clone(),
-            protocol: case.protocol_label(),
-            kind: kind.to_owned(),
-            step: step.to_owned(),
-            at: self.now,
-            actor: actor.account,
-            outcome: outcome.map(str::to_owned),
-            public,
-            payload,
-        };
+        pending.event.seq = seq;
+        let e = pending.event;
         for s in &self.engine.sinks {
             s.on_event(tx, &e).await?;
         }

@@ -28,11 +28,70 @@ const ROWS: usize = 500;
 /// Ids per `IN (...)` list.
 const IDS: usize = 1000;
 
-struct PendingEvent {
-    event: Event,
+/// An event to write: what the sinks are told, and the row's own columns.
+pub(super) struct PendingEvent {
+    pub(super) event: Event,
     actor_name: Option<String>,
     on_behalf_of: Option<Uuid>,
     comment: Option<String>,
+}
+
+impl PendingEvent {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn new(
+        case: &CaseRow,
+        seq: i32,
+        kind: &str,
+        step: &str,
+        actor: &Actor,
+        outcome: Option<&str>,
+        comment: Option<&str>,
+        public: bool,
+        payload: Value,
+        now: DateTime<Utc>,
+    ) -> Self {
+        PendingEvent {
+            event: Event {
+                case_id: CaseId(case.id),
+                seq,
+                process: case.process.clone(),
+                applicant: case.applicant,
+                applicant_name: case.applicant_name.clone(),
+                subject: case.subject.clone(),
+                protocol: case.protocol_label(),
+                kind: kind.to_owned(),
+                step: step.to_owned(),
+                at: now,
+                actor: actor.account,
+                outcome: outcome.map(str::to_owned),
+                public,
+                payload,
+            },
+            actor_name: (!actor.name.is_empty()).then(|| actor.name.clone()),
+            on_behalf_of: actor.on_behalf_of,
+            comment: comment.map(str::to_owned),
+        }
+    }
+
+    /// The row's values in `EVENT_COLUMNS` order, its number given as an
+    /// expression (a value, or the single path's subquery).
+    pub(super) fn values(&self, seq: SimpleExpr) -> [SimpleExpr; 12] {
+        let e = &self.event;
+        [
+            e.case_id.0.into(),
+            seq,
+            e.kind.clone().into(),
+            e.step.clone().into(),
+            e.at.into(),
+            e.actor.into(),
+            self.actor_name.clone().into(),
+            self.on_behalf_of.into(),
+            e.outcome.clone().into(),
+            self.comment.clone().into(),
+            e.public.into(),
+            e.payload.clone().into(),
+        ]
+    }
 }
 
 pub(super) struct NewTask {
@@ -76,27 +135,9 @@ impl Batch {
     ) {
         let seq = self.seqs.entry(case.id).or_insert(0);
         *seq += 1;
-        self.events.push(PendingEvent {
-            event: Event {
-                case_id: CaseId(case.id),
-                seq: *seq,
-                process: case.process.clone(),
-                applicant: case.applicant,
-                applicant_name: case.applicant_name.clone(),
-                subject: case.subject.clone(),
-                protocol: case.protocol_label(),
-                kind: kind.to_owned(),
-                step: step.to_owned(),
-                at: now,
-                actor: actor.account,
-                outcome: outcome.map(str::to_owned),
-                public,
-                payload,
-            },
-            actor_name: (!actor.name.is_empty()).then(|| actor.name.clone()),
-            on_behalf_of: actor.on_behalf_of,
-            comment: comment.map(str::to_owned),
-        });
+        self.events.push(PendingEvent::new(
+            case, *seq, kind, step, actor, outcome, comment, public, payload, now,
+        ));
     }
 
     pub(super) fn task(
@@ -139,21 +180,7 @@ impl Batch {
         for chunk in self.events.chunks(ROWS) {
             let mut ins = tdb.insert(CaseEvents::Table, EVENT_COLUMNS);
             for p in chunk {
-                let e = &p.event;
-                ins.values([
-                    e.case_id.0.into(),
-                    e.seq.into(),
-                    e.kind.clone().into(),
-                    e.step.clone().into(),
-                    e.at.into(),
-                    e.actor.into(),
-                    p.actor_name.clone().into(),
-                    p.on_behalf_of.into(),
-                    e.outcome.clone().into(),
-                    p.comment.clone().into(),
-                    e.public.into(),
-                    e.payload.clone().into(),
-                ]);
+                ins.values(p.values(p.event.seq.into()));
             }
             tx.insert_rows(&ins).await?;
         }
