@@ -274,7 +274,8 @@ table=$(
     echo "Nursery placement and publication ($n_apps applications, $n_children children, $n_stations stations; \`bench/nursery.py\`): the placement run answered in **${n_run} s**, the publication in **${n_pub} s**; $n_moved cases moved on ($n_still left waiting), $n_told families told, $n_placed children placed."
     echo
   fi
-  echo "After the run: $cases applications filed (the server's and pgbench's), $gaps protocol-number gaps, $half applications without exactly their 2 documents; 332 municipalities loaded; first start (migrations, 332 municipalities applied from files) ${startup}s, restart on the full database ${restart}s; largest replica ${rss_all} MB resident."
+  filed_by="the server's"; [ "$DB" = postgres ] && filed_by="the server's and pgbench's"
+  echo "After the run: $cases applications filed ($filed_by), $gaps protocol-number gaps, $half applications without exactly their 2 documents; 332 municipalities loaded; first start (migrations, 332 municipalities applied from files) ${startup}s, restart on the full database ${restart}s; largest replica ${rss_all} MB resident."
 )
 echo "$table"
 if [ -z "${BENCH_NO_WRITE:-}" ]; then
