@@ -288,7 +288,8 @@ pub async fn record(
             ]);
         }
     }
-    for chunk in rows.chunks(500) {
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
         let mut q = tdb.insert(
             NurseryResults::Table,
             [
@@ -302,8 +303,8 @@ pub async fn record(
                 NurseryResults::UpdatedAt,
             ],
         );
-        for row in chunk {
-            q.values(row.clone());
+        for row in rows.by_ref().take(500) {
+            q.values(row);
         }
         tx.insert_rows(&q).await?;
     }
@@ -398,15 +399,8 @@ pub async fn publish(
         .filter(|r| r.status == "placed")
         .map(|r| r.unit)
         .collect();
-    // Every offer's expiry planned in a few statements (thousands of
-    // offers in a large municipality).
-    let keys: Vec<Uuid> = units.iter().map(|u| job_key(run, *u)).collect();
-    dimos_workflow::jobs::cancel_for(tx, tdb, &keys).await?;
-    let jobs: Vec<dimos_workflow::jobs::NewJob> = units
-        .iter()
-        .map(|u| expiry_job(run, *u, deadline))
-        .collect();
-    dimos_workflow::jobs::enqueue_many(tx, tdb, &jobs).await?;
+    let units: Vec<i32> = units.into_iter().collect();
+    plan_expiry(tx, tdb, run, &units, deadline).await?;
     Ok(true)
 }
 
@@ -422,25 +416,28 @@ fn job_key(run: Uuid, unit: i32) -> Uuid {
     Uuid::from_bytes(b)
 }
 
-/// The job that ends an offer at the end of its last day.
-fn expiry_job(run: Uuid, unit: i32, deadline: NaiveDate) -> dimos_workflow::jobs::NewJob {
-    dimos_workflow::jobs::NewJob {
-        kind: EXPIRY.to_owned(),
-        ref_id: Some(job_key(run, unit)),
-        run_at: deadline_end(deadline),
-        payload: json!({ "run": run, "unit": unit, "deadline": deadline }),
-    }
-}
-
+/// Plans each offer's expiry at the end of its last day, replacing an
+/// earlier one; every offer of a publication in a few statements
+/// (thousands in a large municipality).
 async fn plan_expiry(
     tx: &mut TenantTx<'_>,
     tdb: &TenantDb,
     run: Uuid,
-    unit: i32,
+    units: &[i32],
     deadline: NaiveDate,
 ) -> Result<(), DbError> {
-    dimos_workflow::jobs::cancel_for(tx, tdb, &[job_key(run, unit)]).await?;
-    dimos_workflow::jobs::enqueue_many(tx, tdb, &[expiry_job(run, unit, deadline)]).await
+    let keys: Vec<Uuid> = units.iter().map(|u| job_key(run, *u)).collect();
+    dimos_workflow::jobs::cancel_for(tx, tdb, &keys).await?;
+    let jobs: Vec<dimos_workflow::jobs::NewJob> = units
+        .iter()
+        .map(|&unit| dimos_workflow::jobs::NewJob {
+            kind: EXPIRY.to_owned(),
+            ref_id: Some(job_key(run, unit)),
+            run_at: deadline_end(deadline),
+            payload: json!({ "run": run, "unit": unit, "deadline": deadline }),
+        })
+        .collect();
+    dimos_workflow::jobs::enqueue_many(tx, tdb, &jobs).await
 }
 
 /// The outcome as it stands: the units holding a place, where.
@@ -522,7 +519,7 @@ pub async fn vacate(
         .and_where(Expr::col(NurseryResults::RunId).eq(run.id))
         .and_where(Expr::col(NurseryResults::Unit).eq(u));
         tx.execute(&q).await?;
-        plan_expiry(tx, tdb, run.id, u, deadline).await?;
+        plan_expiry(tx, tdb, run.id, &[u], deadline).await?;
         let who = &snap.units[m.unit];
         // A family still waiting: its case ends with the place.
         if let Some(task) =
