@@ -255,6 +255,9 @@ impl TestApp {
         // Every test is also a search for code that holds a transaction
         // and asks the pool for a second connection (how a pool starves).
         config.database.strict_connections = true;
+        // Stopping a test server need not wait for a balancer (the drain
+        // itself is tested with a drain period of its own).
+        config.http.drain_secs = 0;
         (opts.tweak)(&mut config);
         let clock: dimos_kernel::SharedClock = match opts.clock {
             Some(c) => c,
@@ -363,6 +366,13 @@ impl TestApp {
         let dir = self._dir.take();
         self.stop().await;
         dir
+    }
+
+    /// Asks the server to stop (as SIGTERM does) without waiting for it.
+    pub fn begin_stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
     }
 
     /// Stops the server gracefully and waits for it.

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 on_both_backends!(
     a_change_on_one_replica_is_served_by_another,
     shutdown_finishes_in_flight_requests,
+    shutdown_says_not_ready_first_and_serves_while_draining,
     requests_running_too_long_get_408
 );
 
@@ -127,6 +128,77 @@ async fn shutdown_finishes_in_flight_requests(b: Backend) {
         .expect("the in-flight request completes");
     assert_eq!(res.status(), 200);
     assert_eq!(res.text().await.unwrap(), "finished");
+}
+
+/// Issue 17: a replica told to stop (SIGTERM in production) first answers
+/// `/readyz` 503 while still serving for `http.drain_secs`, closing each
+/// kept-alive connection after its answer, so a balancer moves its traffic
+/// before the listener closes; a request begun then still finishes.
+async fn shutdown_says_not_ready_first_and_serves_while_draining(b: Backend) {
+    let mut app = TestApp::spawn_with(
+        b,
+        Options {
+            modules: vec![slow_module()],
+            tweak: Box::new(|c| c.http.drain_secs = 3),
+            ..Options::default()
+        },
+    )
+    .await;
+    app.create_tenant(tenant_body("xi", "Ξι")).await;
+    app.enable_module("xi", "slow", serde_json::json!({})).await;
+    let ready = app.get("127.0.0.1", "/readyz").send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(ready.headers().get("connection"), None);
+
+    let started = Instant::now();
+    app.begin_stop();
+    loop {
+        let res = app.get("127.0.0.1", "/readyz").send().await.unwrap();
+        if res.status() == 503 {
+            assert!(res.headers().contains_key("retry-after"));
+            let body: serde_json::Value = res.json().await.unwrap();
+            assert_eq!(body["status"], "draining");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "not ready at once"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let page = app.get("xi.localhost", "/").send().await.unwrap();
+    assert_eq!(page.status(), 200, "still serving while draining");
+    assert_eq!(
+        page.headers()
+            .get("connection")
+            .map(|v| v.to_str().unwrap()),
+        Some("close"),
+        "each answer closes its connection while draining"
+    );
+
+    // Begun just before the listener closes, answered after.
+    tokio::time::sleep(Duration::from_millis(2500).saturating_sub(started.elapsed())).await;
+    let in_flight = tokio::spawn(app.get("xi.localhost", "/slow").send());
+    let res = in_flight
+        .await
+        .unwrap()
+        .expect("the request begun while draining completes");
+    assert!(
+        started.elapsed() > Duration::from_secs(3),
+        "answered after the drain period"
+    );
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), "finished");
+    let fresh = reqwest::Client::new();
+    assert!(
+        fresh
+            .get(format!("http://127.0.0.1:{}/healthz", app.port()))
+            .send()
+            .await
+            .is_err(),
+        "after the drain the listener is closed"
+    );
+    app.stop().await;
 }
 
 async fn requests_running_too_long_get_408(b: Backend) {

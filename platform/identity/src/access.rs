@@ -619,11 +619,11 @@ impl Access {
         Ok(added)
     }
 
-    /// Polls for changes made by other replicas until aborted.
+    /// Polls for changes made by other replicas until stopped.
     pub fn spawn_refresher(
         self: &Arc<Self>,
         every: std::time::Duration,
-    ) -> tokio::task::JoinHandle<()> {
+    ) -> dimos_db::background::Worker {
         let me = Arc::clone(self);
         dimos_db::background::spawn_every(every, "access policy refresh", move || {
             let me = Arc::clone(&me);

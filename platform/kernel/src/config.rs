@@ -456,6 +456,10 @@ pub struct HttpConfig {
     pub request_timeout_secs: u64,
     /// In-flight requests get this long to finish on shutdown.
     pub shutdown_grace_secs: u64,
+    /// After SIGTERM, `/readyz` answers 503 for this long while requests
+    /// are still served, so that balancers stop sending new ones before
+    /// the listener closes.
+    pub drain_secs: u64,
     /// A client that has not sent a request's headers within this many
     /// seconds (a slow or idle connection) is disconnected.
     pub header_read_timeout_secs: u64,
@@ -528,6 +532,7 @@ impl Default for HttpConfig {
             body_limit_bytes: 10 * 1024 * 1024,
             request_timeout_secs: 30,
             shutdown_grace_secs: 20,
+            drain_secs: 3,
             header_read_timeout_secs: 10,
             max_connections: 4096,
             trusted_proxies: vec![],

@@ -5,6 +5,7 @@
 pub mod cli;
 
 use anyhow::Context;
+use dimos_db::background::Worker;
 use dimos_db::migrate;
 use dimos_db::{Db, DbOptions};
 use dimos_kernel::config::{Config, redact_url};
@@ -280,17 +281,10 @@ pub struct Application {
     addr: SocketAddr,
     /// `/metrics` on an address of its own (`http.metrics_listen`).
     metrics_listener: Option<TcpListener>,
-    heads: tokio::task::JoinHandle<()>,
-    limits_pruner: tokio::task::JoinHandle<()>,
     state: AppState,
-    refresher: tokio::task::JoinHandle<()>,
-    access_refresher: tokio::task::JoinHandle<()>,
-    session_sweeper: tokio::task::JoinHandle<()>,
-    scheduler: tokio::task::JoinHandle<()>,
-    outbox: tokio::task::JoinHandle<()>,
-    purge: tokio::task::JoinHandle<()>,
-    digest: tokio::task::JoinHandle<()>,
-    sweep: tokio::task::JoinHandle<()>,
+    /// Jobs, message delivery, sweeps and refreshers: stopped on shutdown
+    /// after the run in progress.
+    workers: Vec<Worker>,
 }
 
 impl Application {
@@ -537,20 +531,23 @@ impl Application {
             )
         };
         Ok(Application {
-            limits_pruner,
             listener,
             addr,
             metrics_listener,
-            heads: heads_task,
             state,
-            refresher,
-            access_refresher,
-            session_sweeper: sweeper,
-            scheduler: scheduler_task,
-            outbox: outbox_task,
-            purge: purge_task,
-            digest: digest_task,
-            sweep: sweep_task,
+            // Writers first, so that they are asked to stop first.
+            workers: vec![
+                scheduler_task,
+                outbox_task,
+                digest_task,
+                heads_task,
+                sweep_task,
+                purge_task,
+                sweeper,
+                limits_pruner,
+                refresher,
+                access_refresher,
+            ],
         })
     }
 
@@ -573,11 +570,40 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish
-    /// (for at most `http.shutdown_grace_secs`).
+    /// Serves until `shutdown` completes, then drains: `/readyz` answers
+    /// 503 for `http.drain_secs` while requests are still served (balancers
+    /// stop sending new ones), then the listener closes, in-flight requests
+    /// and background runs (jobs, messages) finish, for at most
+    /// `http.shutdown_grace_secs`.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let drain = Duration::from_secs(self.state.config().http.drain_secs);
+        self.run_draining(async move {
+            shutdown.await;
+            drain
+        })
+        .await
+    }
+
+    /// Serves until SIGTERM (drains as `run_until` does) or Ctrl-C (someone
+    /// at a terminal: no wait for balancers, the rest as for SIGTERM).
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let drain = Duration::from_secs(self.state.config().http.drain_secs);
+        self.run_draining(async move {
+            match shutdown_signal().await {
+                StopSignal::Terminate => drain,
+                StopSignal::Interrupt => Duration::ZERO,
+            }
+        })
+        .await
+    }
+
+    /// `shutdown` completes with how long to keep serving while not ready.
+    async fn run_draining(
+        self,
+        shutdown: impl Future<Output = Duration> + Send + 'static,
     ) -> anyhow::Result<()> {
         let grace = Duration::from_secs(self.state.config().http.shutdown_grace_secs);
         let router = dimos_pages::build_router(self.state.clone());
@@ -590,15 +616,21 @@ impl Application {
             })
         });
         let (tx, mut rx) = tokio::sync::watch::channel(false);
+        let mut listener_closed = rx.clone();
+        let state = self.state.clone();
         let signal = async move {
-            shutdown.await;
-            tracing::info!("shutting down: finishing in-flight requests");
+            let drain = shutdown.await;
+            state.set_draining();
+            tracing::info!(?drain, "shutting down: not ready, still serving");
+            tokio::time::sleep(drain).await;
+            tracing::info!("shutting down: finishing in-flight requests and background work");
             let _ = tx.send(true);
         };
         let http = &self.state.config().http;
         let server = serve(
             self.listener,
             router,
+            self.state.clone(),
             Duration::from_secs(http.header_read_timeout_secs),
             http.max_connections,
             signal,
@@ -607,31 +639,29 @@ impl Application {
             let _ = rx.wait_for(|stopped| *stopped).await;
             tokio::time::sleep(grace).await;
         };
-        let result = tokio::select! {
-            r = server => r.context("HTTP server"),
-            () = deadline => {
-                tracing::warn!(?grace, "grace period over; closing remaining connections");
-                Ok(())
+        let workers = self.workers;
+        let (result, cut) = tokio::join!(
+            async move {
+                tokio::select! {
+                    r = server => r.context("HTTP server"),
+                    () = deadline => {
+                        tracing::warn!(?grace, "grace period over; closing remaining connections");
+                        Ok(())
+                    }
+                }
+            },
+            async {
+                // Background work stops with the listener, not before: a
+                // request still being answered may rely on it.
+                let _ = listener_closed.wait_for(|closed| *closed).await;
+                dimos_db::background::stop_all(workers, grace).await
             }
-        };
+        );
         if let Some(m) = metrics_server {
             m.abort();
         }
-        self.heads.abort();
-        self.limits_pruner.abort();
-        self.refresher.abort();
-        self.access_refresher.abort();
-        self.session_sweeper.abort();
-        self.scheduler.abort();
-        self.outbox.abort();
-        self.purge.abort();
-        self.digest.abort();
-        self.sweep.abort();
+        tracing::info!(cut_short = cut, "stopped");
         result
-    }
-
-    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.run_until(shutdown_signal()).await
     }
 }
 
@@ -643,6 +673,7 @@ impl Application {
 async fn serve(
     listener: TcpListener,
     router: axum::Router,
+    state: AppState,
     header_timeout: Duration,
     max_connections: usize,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -684,11 +715,27 @@ async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
+        let state = state.clone();
         let service =
             hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
                 req.extensions_mut()
                     .insert(axum::extract::ConnectInfo(peer));
-                router.clone().oneshot(req.map(axum::body::Body::new))
+                let http1 = req.version() <= hyper::Version::HTTP_11;
+                let state = state.clone();
+                let answer = router.clone().oneshot(req.map(axum::body::Body::new));
+                async move {
+                    let mut res = answer.await?;
+                    // While draining, a kept-alive connection is closed after
+                    // its answer, so a balancer's next request goes to a
+                    // replica that stays (HTTP/2 is told by GOAWAY instead).
+                    if http1 && state.is_draining() {
+                        res.headers_mut().insert(
+                            axum::http::header::CONNECTION,
+                            axum::http::HeaderValue::from_static("close"),
+                        );
+                    }
+                    Ok::<_, std::convert::Infallible>(res)
+                }
             });
         let builder = builder.clone();
         let watcher = graceful.watcher();
@@ -717,8 +764,17 @@ async fn serve(
     Ok(())
 }
 
-/// Ctrl-C or SIGTERM (what orchestrators send before killing a replica).
-pub async fn shutdown_signal() {
+/// How the process was asked to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopSignal {
+    /// SIGTERM: what orchestrators and systemd send before killing a replica.
+    Terminate,
+    /// Ctrl-C at a terminal.
+    Interrupt,
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() -> StopSignal {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -734,8 +790,8 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        () = ctrl_c => StopSignal::Interrupt,
+        () = term => StopSignal::Terminate,
     }
 }
 

@@ -98,12 +98,20 @@ impl Server {
         }
     }
 
-    fn terminate(mut self) -> std::process::ExitStatus {
+    fn send_term(&self) {
         // SIGTERM is what orchestrators send; the server must exit cleanly.
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(self.0.id().to_string())
             .status();
+    }
+
+    fn terminate(self) -> std::process::ExitStatus {
+        self.send_term();
+        self.exit_status()
+    }
+
+    fn exit_status(mut self) -> std::process::ExitStatus {
         self.0.wait().expect("dimos exits")
     }
 }
@@ -141,7 +149,19 @@ async fn two_serve_processes_on_one_postgres_database() {
         .await;
     println!("served by the other process after {:?}", created.elapsed());
 
-    assert!(a.terminate().success(), "SIGTERM exits with status 0");
+    // SIGTERM: not ready at once, still alive and serving while balancers
+    // move away (http.drain_secs, 3 s by default), then a clean exit.
+    let stopping = Instant::now();
+    a.send_term();
+    a.wait("127.0.0.1", "/readyz", 503, Duration::from_secs(2))
+        .await;
+    assert_eq!(a.get("omikron.localhost", "/").await, Some(200));
+    assert!(stopping.elapsed() < Duration::from_secs(3));
+    assert!(a.exit_status().success(), "SIGTERM exits with status 0");
+    assert!(
+        stopping.elapsed() >= Duration::from_secs(3),
+        "after the drain period"
+    );
     assert!(b.terminate().success());
 }
 

@@ -152,8 +152,8 @@ impl Registry {
         Ok(true)
     }
 
-    /// Polls for changes until the returned task is aborted.
-    pub fn spawn_refresher(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+    /// Polls for changes until the returned worker is stopped.
+    pub fn spawn_refresher(self: &Arc<Self>, every: Duration) -> dimos_db::background::Worker {
         let me = Arc::clone(self);
         dimos_db::background::spawn_every(every, "tenant registry refresh", move || {
             let me = Arc::clone(&me);

@@ -53,6 +53,8 @@ struct Inner {
     /// Who the page header shows; installed by the router from the
     /// features that know (the shell only asks).
     header: std::sync::OnceLock<crate::ui::HeaderFn>,
+    /// Set on shutdown: readiness answers no while requests still run.
+    draining: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {
@@ -94,8 +96,23 @@ impl AppState {
                 mail_templates: p.mail_templates,
                 signing: p.signing,
                 header: std::sync::OnceLock::new(),
+                draining: std::sync::atomic::AtomicBool::new(false),
             }),
         }
+    }
+
+    /// This replica is shutting down: `/readyz` answers 503 so that
+    /// balancers send no new requests, while the ones sent are served.
+    pub fn set_draining(&self) {
+        self.inner
+            .draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.inner
+            .draining
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn workflow(&self) -> &Arc<dimos_workflow::Engine> {

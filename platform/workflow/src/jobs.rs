@@ -262,8 +262,9 @@ impl Scheduler {
         Ok(true)
     }
 
-    /// Polls for due jobs until aborted.
-    pub fn spawn(self: Arc<Self>, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    /// Polls for due jobs until stopped; a stop lets the jobs being run
+    /// finish (see `dimos_db::background::Worker::stop`).
+    pub fn spawn(self: Arc<Self>, every: std::time::Duration) -> dimos_db::background::Worker {
         dimos_db::background::spawn_every(every, "job scheduler", move || {
             let s = self.clone();
             async move { s.run_due(100).await.map(drop) }
