@@ -243,16 +243,118 @@ async fn every_tenant_owned_table_is_declared_and_keyed_by_tenant(b: Backend) {
     sets.push(MigrationSet {
         component: "rogue-module",
         migrations: &[],
-        tenant_tables: &[TenantTable {
-            name: "rogue",
-            personal_data: false,
-        }],
+        tenant_tables: {
+            const ROGUE: &[TenantTable] = &[
+                TenantTable::municipal("rogue"),
+                TenantTable::municipal("rogue_lines"),
+            ];
+            ROGUE
+        },
+        global_tables: &[],
     });
+    app.raw_sql(
+        "CREATE TABLE rogue_lines (tenant_id TEXT NOT NULL, id TEXT NOT NULL, rogue TEXT NOT NULL, \
+         PRIMARY KEY (tenant_id, id))",
+    )
+    .await;
     let problems = check_tenant_tables(&db, &sets).await.unwrap();
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(
         problems[0].contains("primary key (id, tenant_id) must start with tenant_id"),
         "{problems:?}"
+    );
+
+    // What would stop the schema being spread by tenant (Citus): a unique
+    // key across tenants, and a reference from one tenant's row to a row
+    // found without the tenant.
+    app.raw_sql("CREATE UNIQUE INDEX rogue_lines_rogue ON rogue_lines (rogue)")
+        .await;
+    app.raw_sql(
+        "CREATE TABLE rogue_links (tenant_id TEXT NOT NULL, id TEXT NOT NULL, line TEXT NOT NULL \
+         REFERENCES rogue_lines (rogue), PRIMARY KEY (tenant_id, id))",
+    )
+    .await;
+    app.raw_sql("CREATE TABLE rogue_global (id TEXT PRIMARY KEY)")
+        .await;
+    let mut problems = check_tenant_tables(&db, &sets).await.unwrap();
+    problems.sort();
+    assert_eq!(problems.len(), 4, "{problems:#?}");
+    let has = |needle: &str| problems.iter().any(|p| p.contains(needle));
+    assert!(
+        has(
+            "table rogue_global has no tenant_id column and is not one of the platform's global tables"
+        ),
+        "{problems:#?}"
+    );
+    assert!(has(
+        "table rogue_links has a tenant_id column but no component declares it"
+    ));
+    assert!(
+        has("unique index rogue_lines_rogue (rogue) must include tenant_id"),
+        "{problems:#?}"
+    );
+
+    sets.push(MigrationSet {
+        component: "rogue-module-2",
+        migrations: &[],
+        tenant_tables: {
+            const LINKS: &[TenantTable] = &[TenantTable::municipal("rogue_links")];
+            LINKS
+        },
+        global_tables: &[],
+    });
+    let problems = check_tenant_tables(&db, &sets).await.unwrap();
+    assert!(
+        problems.iter().any(|p| p.contains("rogue_links")
+            && p.contains("foreign key (line) to rogue_lines must stay within a tenant")),
+        "{problems:#?}"
+    );
+}
+
+/// Issue 17: the distribution statements follow the declarations, so
+/// `docs/scaling.md` cannot drift from the schema: the registry is copied,
+/// every tenant-owned table spread by tenant and colocated, sessions spread
+/// by id.
+#[test]
+fn the_citus_ddl_spreads_every_declared_table() {
+    // The modules the `dimos` binary ships (the tests' example module aside).
+    let modules = dimos_web::module::Modules::new(dimos_server::modules()).unwrap();
+    let sets = modules.migration_sets();
+    let ddl = dimos_db::migrate::citus_ddl(&sets);
+    assert!(ddl.contains("SELECT create_reference_table('tenants');"));
+    assert!(ddl.contains("SELECT create_reference_table('tenant_domains');"));
+    assert!(
+        ddl.find("('tenants')").unwrap() < ddl.find("('tenant_domains')").unwrap(),
+        "what a reference table points at is made one first"
+    );
+    assert!(
+        ddl.contains("SELECT create_distributed_table('module_settings', 'tenant_id');"),
+        "{ddl}"
+    );
+    assert!(ddl.contains(
+        "SELECT create_distributed_table('cases', 'tenant_id', colocate_with => 'module_settings');"
+    ));
+    assert!(ddl.contains(
+        "SELECT create_distributed_table('nursery_applications', 'tenant_id', colocate_with => 'module_settings');"
+    ));
+    assert!(
+        ddl.contains("SELECT create_distributed_table('sessions', 'id', colocate_with => 'none');")
+    );
+    for set in &sets {
+        for t in set.tenant_tables {
+            assert_eq!(
+                ddl.matches(&format!("('{}'", t.name)).count(),
+                1,
+                "{}",
+                t.name
+            );
+        }
+    }
+    // The documented DDL is this one.
+    let doc = std::fs::read_to_string(dimos_it::workspace_root().join("docs/scaling.md")).unwrap();
+    assert!(
+        doc.contains(&ddl),
+        "docs/scaling.md must hold `dimos schema citus`'s output:\n{ddl}"
     );
 }
 

@@ -7,6 +7,7 @@ on_both_backends!(
     suspended_tenants_answer_503_and_resume,
     unknown_hosts_get_a_clear_404,
     custom_domains_resolve_to_their_tenant,
+    the_tls_ask_endpoint_allows_only_our_domains,
     invalid_tenants_are_refused_with_field_errors,
 );
 
@@ -203,6 +204,66 @@ async fn unknown_hosts_get_a_clear_404(b: Backend) {
         app.get("localhost", "/").send().await.unwrap().status(),
         200
     );
+}
+
+/// Issue 17: the proxy (Caddy's on-demand TLS) asks before getting a
+/// certificate; only the deployment's own names may have one.
+async fn the_tls_ask_endpoint_allows_only_our_domains(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let mut body = tenant_body("eta", "Ήτα");
+    body["domains"] = json!({ "primary": "eta.gov.gr", "aliases": ["www.eta.gov.gr"] });
+    app.create_tenant(body).await;
+    app.create_tenant(tenant_body("theta", "Θήτα")).await;
+    app.post("admin.localhost", "/api/v1/tenants/theta/suspend")
+        .send()
+        .await
+        .unwrap();
+    let ask = |domain: &str| {
+        // Caddy asks on the address it is given, whatever the host.
+        let req = app
+            .get("127.0.0.1", "/tls/ask")
+            .query(&[("domain", domain)]);
+        async move {
+            let res = req.send().await.unwrap();
+            (res.status().as_u16(), res.text().await.unwrap())
+        }
+    };
+    for ours in [
+        "eta.gov.gr",
+        "www.eta.gov.gr",
+        "WWW.ETA.gov.gr.",
+        "eta.localhost",
+        "theta.localhost",
+        "admin.localhost",
+        "localhost",
+    ] {
+        assert_eq!(ask(ours).await.0, 200, "{ours}");
+    }
+    for not_ours in [
+        "example.com",
+        "gov.gr",
+        "www2.eta.gov.gr",
+        "iota.localhost",
+        "eta.gov.gr:443",
+        "eta.gov.gr/x",
+    ] {
+        let (status, text) = ask(not_ours).await;
+        assert_eq!(status, 404, "{not_ours:?}");
+        assert_eq!(text, "not a domain of this deployment\n");
+    }
+    // Control characters are refused before anything looks at them.
+    for hostile in ["eta.gov.gr\u{0}", "eta.gov.gr\r\nX-Evil: 1", ""] {
+        assert_eq!(ask(hostile).await.0, 400, "{hostile:?}");
+    }
+    let res = app.get("127.0.0.1", "/tls/ask").send().await.unwrap();
+    assert_eq!(res.status(), 400);
+    // The same answer on any host, a tenant's included.
+    let res = app
+        .get("eta.gov.gr", "/tls/ask?domain=eta.gov.gr")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
 }
 
 async fn custom_domains_resolve_to_their_tenant(b: Backend) {

@@ -355,6 +355,13 @@ macro_rules! with_conn {
     }};
 }
 
+fn split_columns(list: &str) -> Vec<String> {
+    list.split(',')
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 impl Db {
     /// Tables of this schema that have a column called `column` (the
     /// catalogue is read the dialect's own way: this is where dialects meet).
@@ -381,6 +388,104 @@ impl Db {
             }
         };
         Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    /// Every table of this schema (SQLite's own excepted).
+    pub async fn tables(&self) -> Result<Vec<String>, DbError> {
+        let rows: Vec<(String,)> = match &self.pool {
+            Pool::Pg(p) => {
+                sqlx::query_as(
+                    "SELECT table_name::text FROM information_schema.tables \
+                     WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' \
+                     ORDER BY table_name",
+                )
+                .fetch_all(p)
+                .await?
+            }
+            Pool::Sqlite(p) => {
+                sqlx::query_as(
+                    "SELECT name FROM sqlite_master \
+                     WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+                     ORDER BY name",
+                )
+                .fetch_all(p)
+                .await?
+            }
+        };
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    /// `table`'s unique indexes (its primary key's included), each by name
+    /// with its columns. A column that is an expression is left out.
+    pub async fn unique_indexes(&self, table: &str) -> Result<Vec<(String, Vec<String>)>, DbError> {
+        let rows: Vec<(String, String)> = match &self.pool {
+            Pool::Pg(p) => {
+                sqlx::query_as(
+                    "SELECT ic.relname::text, array_to_string(ARRAY( \
+                       SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY AS k(attnum, pos) \
+                       JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum \
+                       ORDER BY k.pos), ',') \
+                     FROM pg_index i \
+                     JOIN pg_class t ON t.oid = i.indrelid \
+                     JOIN pg_class ic ON ic.oid = i.indexrelid \
+                     JOIN pg_namespace n ON n.oid = t.relnamespace \
+                     WHERE i.indisunique AND t.relname = $1 AND n.nspname = current_schema() \
+                     ORDER BY 1",
+                )
+                .bind(table)
+                .fetch_all(p)
+                .await?
+            }
+            Pool::Sqlite(p) => {
+                sqlx::query_as(
+                    "SELECT il.name, group_concat(ii.name, ',') \
+                     FROM pragma_index_list(?1) il JOIN pragma_index_info(il.name) ii \
+                     WHERE il.\"unique\" = 1 GROUP BY il.name ORDER BY il.name",
+                )
+                .bind(table)
+                .fetch_all(p)
+                .await?
+            }
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(n, c)| (n, split_columns(&c)))
+            .collect())
+    }
+
+    /// `table`'s foreign keys: the table each points at and its own columns.
+    pub async fn foreign_keys(&self, table: &str) -> Result<Vec<(String, Vec<String>)>, DbError> {
+        let rows: Vec<(String, String)> = match &self.pool {
+            Pool::Pg(p) => {
+                sqlx::query_as(
+                    "SELECT (SELECT relname FROM pg_class WHERE oid = con.confrelid)::text, \
+                       array_to_string(ARRAY( \
+                         SELECT a.attname::text FROM unnest(con.conkey) AS k(attnum) \
+                         JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum), ',') \
+                     FROM pg_constraint con \
+                     JOIN pg_class t ON t.oid = con.conrelid \
+                     JOIN pg_namespace n ON n.oid = t.relnamespace \
+                     WHERE con.contype = 'f' AND t.relname = $1 AND n.nspname = current_schema() \
+                     ORDER BY con.conname",
+                )
+                .bind(table)
+                .fetch_all(p)
+                .await?
+            }
+            Pool::Sqlite(p) => {
+                sqlx::query_as(
+                    "SELECT \"table\", group_concat(\"from\", ',') \
+                     FROM pragma_foreign_key_list(?1) GROUP BY id ORDER BY id",
+                )
+                .bind(table)
+                .fetch_all(p)
+                .await?
+            }
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(t, c)| (t, split_columns(&c)))
+            .collect())
     }
 
     /// The columns of `table`'s primary key, in key order.

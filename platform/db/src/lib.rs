@@ -13,6 +13,8 @@ pub use conn::{Db, DbError, DbOptions, FromRowAny, PoolStats, Statement, Tx};
 pub use scoped::{Reader, Scoped, ScopedInsert, TenantDb, TenantTx};
 pub use sea_query;
 
+use migrate::Placement;
+
 /// Which SQL dialect a `Db` speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -40,13 +42,17 @@ const fn t(name: &'static str, personal_data: bool) -> migrate::TenantTable {
     }
 }
 
+const fn g(name: &'static str, placement: migrate::Placement) -> migrate::GlobalTable {
+    migrate::GlobalTable { name, placement }
+}
+
 /// The platform's own schema (tenants, registry version, …), in the
 /// repository's top-level `migrations/` folder.
 pub const PLATFORM_MIGRATIONS: migrate::MigrationSet = migrate::MigrationSet {
     component: "platform",
     tenant_tables: &[
-        t("tenant_domains", false),
-        t("tenant_modules", false),
+        t("tenant_domains", false).reference(),
+        t("tenant_modules", false).reference(),
         t("module_settings", false),
         t("accounts", true),
         t("audit_log", true),
@@ -74,6 +80,15 @@ pub const PLATFORM_MIGRATIONS: migrate::MigrationSet = migrate::MigrationSet {
         t("signing_authorities", false),
         t("signing_certificates", true),
         t("signatures", true),
+    ],
+    global_tables: &[
+        g("tenants", Placement::Reference),
+        g("registry_version", Placement::Reference),
+        g("access_version", Placement::Reference),
+        g("operator_sign_outs", Placement::Reference),
+        g("platform_audit", Placement::Reference),
+        // Read and written by id only; the busiest table of all.
+        g("sessions", Placement::By("id")),
     ],
     migrations: &[
         migrate::Migration {

@@ -38,10 +38,28 @@ pub struct MigrationSet {
     pub migrations: &'static [Migration],
     /// The tenant-owned tables these migrations create: what tenant export,
     /// a citizen's data export and retention work over without knowing the
-    /// component. `check_tenant_tables` refuses a table with a `tenant_id`
-    /// column that no set declares, and a declared one whose primary key
-    /// does not start with `tenant_id`.
+    /// component. [`check_tenant_tables`] holds the schema to them.
     pub tenant_tables: &'static [TenantTable],
+    /// Tables without a `tenant_id` (the platform's registry, sessions).
+    /// Only the platform has any: a module's every table is a tenant's.
+    pub global_tables: &'static [GlobalTable],
+}
+
+/// Where a table lives when the database is spread over several servers
+/// (Citus; `docs/scaling.md`). On one server this changes nothing, but the
+/// schema is kept so that the step needs no migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Spread by `tenant_id`, every such table colocated: one tenant's rows
+    /// of every table on the same server, so its transactions stay local.
+    ByTenant,
+    /// Spread by another column (sessions, by their id).
+    By(&'static str),
+    /// Copied to every server: small, read by every request, written
+    /// rarely (the registry of tenants and their domains).
+    Reference,
+    /// Kept on the coordinator only (migration bookkeeping).
+    Coordinator,
 }
 
 /// A tenant-owned table and whether its rows hold personal data.
@@ -49,6 +67,8 @@ pub struct MigrationSet {
 pub struct TenantTable {
     pub name: &'static str,
     pub personal_data: bool,
+    /// [`Placement::ByTenant`] but for the registry's own tables.
+    pub placement: Placement,
 }
 
 impl TenantTable {
@@ -58,6 +78,7 @@ impl TenantTable {
         TenantTable {
             name,
             personal_data: true,
+            placement: Placement::ByTenant,
         }
     }
 
@@ -66,42 +87,204 @@ impl TenantTable {
         TenantTable {
             name,
             personal_data: false,
+            placement: Placement::ByTenant,
+        }
+    }
+
+    /// The same table, copied to every server instead of spread (the
+    /// registry reads it across tenants, e.g. to find a tenant by domain).
+    pub const fn reference(self) -> Self {
+        TenantTable {
+            placement: Placement::Reference,
+            ..self
         }
     }
 }
 
-/// What is wrong with the schema's tenant-owned tables, one line each
-/// (empty when all is well).
-pub async fn check_tenant_tables(db: &Db, sets: &[MigrationSet]) -> Result<Vec<String>, DbError> {
-    let declared: std::collections::BTreeMap<&str, &str> = sets
+/// A table that belongs to no tenant, and where it lives.
+#[derive(Debug, Clone, Copy)]
+pub struct GlobalTable {
+    pub name: &'static str,
+    pub placement: Placement,
+}
+
+/// The migrations' own bookkeeping table, present in every schema.
+pub const BOOKKEEPING: GlobalTable = GlobalTable {
+    name: "dimos_migrations",
+    placement: Placement::Coordinator,
+};
+
+/// Every table the sets declare with its placement: the global ones first
+/// (tenant-owned reference tables point at them).
+fn placements(sets: &[MigrationSet]) -> Vec<(&'static str, Placement, bool)> {
+    let tenant = sets
         .iter()
-        .flat_map(|s| s.tenant_tables.iter().map(move |t| (t.name, s.component)))
-        .collect();
-    let mut problems = vec![];
-    let present = db.tables_with_column(crate::TENANT_ID).await?;
-    for table in &present {
-        if !declared.contains_key(table.as_str()) {
-            problems.push(format!(
-                "table {table} has a tenant_id column but no component declares it (tenant_tables)"
-            ));
+        .flat_map(|s| s.tenant_tables.iter().map(|t| (t.name, t.placement, true)));
+    let global = sets
+        .iter()
+        .flat_map(|s| s.global_tables.iter().map(|t| (t.name, t.placement, false)));
+    global
+        .chain(tenant)
+        .chain(std::iter::once((
+            BOOKKEEPING.name,
+            BOOKKEEPING.placement,
+            false,
+        )))
+        .collect()
+}
+
+/// What is wrong with the schema, one line each (empty when all is well).
+/// Every table is declared, tenant-owned or global; a tenant-owned table
+/// has a `tenant_id` and its primary key starts with it; and the schema can
+/// be spread over servers by tenant (Citus): every unique index of a spread
+/// table includes the column it is spread by, and a foreign key either
+/// stays within a tenant (it includes `tenant_id`) or points at a reference
+/// table. Start-up refuses a schema with any problem.
+pub async fn check_tenant_tables(db: &Db, sets: &[MigrationSet]) -> Result<Vec<String>, DbError> {
+    let mut declared: std::collections::BTreeMap<&str, (&str, Placement, bool)> =
+        std::collections::BTreeMap::new();
+    for s in sets {
+        for t in s.tenant_tables {
+            declared.insert(t.name, (s.component, t.placement, true));
+        }
+        for t in s.global_tables {
+            declared.insert(t.name, (s.component, t.placement, false));
         }
     }
-    for (table, component) in &declared {
-        if !present.iter().any(|p| p == table) {
+    declared.insert(BOOKKEEPING.name, ("platform", BOOKKEEPING.placement, false));
+    let mut problems = vec![];
+    let with_tenant = db.tables_with_column(crate::TENANT_ID).await?;
+    let all = db.tables().await?;
+    for table in &all {
+        if declared.contains_key(table.as_str()) {
+            continue;
+        }
+        problems.push(if with_tenant.contains(table) {
+            format!("table {table} has a tenant_id column but no component declares it (tenant_tables)")
+        } else {
+            format!(
+                "table {table} has no tenant_id column and is not one of the platform's global tables"
+            )
+        });
+    }
+    for (table, (component, placement, tenant_owned)) in &declared {
+        if !all.iter().any(|p| p == table) {
+            if *table != BOOKKEEPING.name {
+                problems.push(format!(
+                    "{component} declares table {table}, which does not exist"
+                ));
+            }
+            continue;
+        }
+        let has_tenant = with_tenant.iter().any(|p| p == table);
+        if *tenant_owned && !has_tenant {
             problems.push(format!(
                 "{component} declares table {table}, which has no tenant_id column"
             ));
             continue;
         }
-        let key = db.primary_key(table).await?;
-        if key.first().map(String::as_str) != Some(crate::TENANT_ID) {
-            problems.push(format!(
-                "table {table} ({component}): primary key ({}) must start with tenant_id",
-                key.join(", ")
-            ));
+        if *tenant_owned {
+            let key = db.primary_key(table).await?;
+            if key.first().map(String::as_str) != Some(crate::TENANT_ID) {
+                problems.push(format!(
+                    "table {table} ({component}): primary key ({}) must start with tenant_id",
+                    key.join(", ")
+                ));
+            }
+        }
+        let spread_by = match placement {
+            Placement::ByTenant => Some(crate::TENANT_ID),
+            Placement::By(column) => Some(*column),
+            Placement::Reference | Placement::Coordinator => None,
+        };
+        if let Some(column) = spread_by {
+            for (index, columns) in db.unique_indexes(table).await? {
+                if !columns.iter().any(|c| c == column) {
+                    problems.push(format!(
+                        "table {table} ({component}): unique index {index} ({}) must include {column}, the column it is spread by",
+                        columns.join(", ")
+                    ));
+                }
+            }
+        }
+        for (target, columns) in db.foreign_keys(table).await? {
+            let target_placement = declared.get(target.as_str()).map(|d| d.1);
+            let fine = match (placement, target_placement) {
+                (_, Some(Placement::Reference)) => true,
+                (Placement::ByTenant, Some(Placement::ByTenant)) => {
+                    columns.iter().any(|c| c == crate::TENANT_ID)
+                }
+                _ => false,
+            };
+            if !fine {
+                problems.push(format!(
+                    "table {table} ({component}): foreign key ({}) to {target} must stay within a tenant (include tenant_id, both tables spread by tenant) or point at a reference table",
+                    columns.join(", ")
+                ));
+            }
         }
     }
     Ok(problems)
+}
+
+/// The statements that spread this schema over a Citus cluster, run once on
+/// the coordinator after the migrations (`dimos schema citus`).
+pub fn citus_ddl(sets: &[MigrationSet]) -> String {
+    let tables = placements(sets);
+    let mut out = String::from(
+        "-- Spreads the Dimos schema over a Citus cluster (docs/scaling.md).\n\
+         -- Run on the coordinator once, after `dimos migrate`.\n\
+         CREATE EXTENSION IF NOT EXISTS citus;\n\n\
+         -- Copied to every server: the registry, read by every request.\n",
+    );
+    for (name, placement, _) in &tables {
+        if *placement == Placement::Reference {
+            out.push_str(&format!("SELECT create_reference_table('{name}');\n"));
+        }
+    }
+    out.push_str(
+        "\n-- Spread by tenant, colocated: a tenant's rows of every table on one server.\n",
+    );
+    let mut first: Option<&str> = None;
+    for (name, placement, _) in &tables {
+        if *placement != Placement::ByTenant {
+            continue;
+        }
+        match first {
+            None => {
+                out.push_str(&format!(
+                    "SELECT create_distributed_table('{name}', 'tenant_id');\n"
+                ));
+                first = Some(name);
+            }
+            Some(anchor) => out.push_str(&format!(
+                "SELECT create_distributed_table('{name}', 'tenant_id', colocate_with => '{anchor}');\n"
+            )),
+        }
+    }
+    let others: Vec<_> = tables
+        .iter()
+        .filter_map(|(name, p, _)| match p {
+            Placement::By(column) => Some((name, column)),
+            _ => None,
+        })
+        .collect();
+    if !others.is_empty() {
+        out.push_str("\n-- Spread by their own key.\n");
+        for (name, column) in others {
+            out.push_str(&format!(
+                "SELECT create_distributed_table('{name}', '{column}', colocate_with => 'none');\n"
+            ));
+        }
+    }
+    out.push_str("\n-- Left on the coordinator:");
+    for (name, placement, _) in &tables {
+        if *placement == Placement::Coordinator {
+            out.push_str(&format!(" {name}"));
+        }
+    }
+    out.push_str(".\n");
+    out
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -299,6 +482,7 @@ mod tests {
             component: "test",
             migrations: &[V1],
             tenant_tables: &[],
+            global_tables: &[],
         };
         assert_eq!(migrate(&db, &[set]).await.unwrap().len(), 1);
         assert!(migrate(&db, &[set]).await.unwrap().is_empty());
@@ -311,6 +495,7 @@ mod tests {
             component: "test",
             migrations: &EDITED,
             tenant_tables: &[],
+            global_tables: &[],
         };
         assert!(matches!(
             migrate(&db, &[edited]).await,
@@ -334,6 +519,7 @@ mod tests {
             component: "test",
             migrations: &BAD,
             tenant_tables: &[],
+            global_tables: &[],
         };
         let err = migrate(&db, &[set]).await.unwrap_err();
         assert!(
@@ -364,6 +550,7 @@ mod tests {
             component: "test",
             migrations: &GAP,
             tenant_tables: &[],
+            global_tables: &[],
         };
         assert!(matches!(
             migrate(&db, &[set]).await,

@@ -11,9 +11,13 @@ pub async fn healthz() -> &'static str {
 }
 
 /// Ready when the database and the object store answer; otherwise 503
-/// naming the dependency that is down (what an operator looks at first).
+/// naming the dependency that is down (what an operator looks at first),
+/// or saying that this replica is shutting down.
 #[allow(clippy::disallowed_methods)] // the platform's own page: works across tenants or below them
 pub async fn readyz(State(state): State<AppState>) -> Response {
+    if state.is_draining() {
+        return unavailable(serde_json::json!({"status": "draining"}));
+    }
     let (db, objects) = tokio::join!(state.db().ping(), state.objects().ping());
     let mut down = vec![];
     if let Err(e) = &db {
@@ -27,13 +31,63 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     if down.is_empty() {
         return Json(serde_json::json!({"status": "ready"})).into_response();
     }
+    unavailable(serde_json::json!({"status": "unavailable", "down": down}))
+}
+
+fn unavailable(body: serde_json::Value) -> Response {
     let mut res = (
         StatusCode::SERVICE_UNAVAILABLE,
         [(header::RETRY_AFTER, "5")],
-        Json(serde_json::json!({"status": "unavailable", "down": down})),
+        Json(body),
     )
         .into_response();
     // The answer for balancers and monitors as it is, not an error page.
+    res.extensions_mut().insert(dimos_web::error::Rendered);
+    res
+}
+
+#[derive(serde::Deserialize)]
+pub struct AskQuery {
+    domain: Option<String>,
+}
+
+/// Whether a certificate may be obtained for `domain` (Caddy's on-demand
+/// TLS `ask`, `docs/operator-guide.md`): 200 for a domain of a municipality
+/// (its primary domain, an alias, its name under the base domain), the
+/// operator console and the portal; 404 for anything else, so nobody can
+/// make the proxy request certificates for names that are not ours.
+/// A suspended municipality keeps its certificate: its visitors are shown
+/// the notice over HTTPS rather than a certificate warning.
+#[allow(clippy::disallowed_methods)] // the platform's own page: across tenants
+pub async fn tls_ask(
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<AskQuery>,
+) -> Response {
+    let Some(domain) = q.domain.filter(|d| !d.is_empty()) else {
+        let mut res = (
+            StatusCode::BAD_REQUEST,
+            "the query parameter domain is missing\n",
+        )
+            .into_response();
+        res.extensions_mut().insert(dimos_web::error::Rendered);
+        return res;
+    };
+    // A host name, nothing else: no port, no path, no control characters.
+    let plain = domain.len() <= 253
+        && domain
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    let found = plain
+        && !matches!(
+            state.registry().resolve(&domain),
+            dimos_tenancy::HostMatch::Unknown
+        );
+    let mut res = if found {
+        (StatusCode::OK, "ours\n").into_response()
+    } else {
+        (StatusCode::NOT_FOUND, "not a domain of this deployment\n").into_response()
+    };
+    // The answer for the proxy as it is, not an error page.
     res.extensions_mut().insert(dimos_web::error::Rendered);
     res
 }

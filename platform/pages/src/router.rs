@@ -96,6 +96,7 @@ fn any_host_routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/tls/ask", get(health::tls_ask))
         .route("/metrics", get(health::metrics))
         .route("/static/{name}", get(assets::serve))
 }

@@ -45,6 +45,16 @@ enum Command {
     /// The tenants' audit trails.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The database schema.
+    #[command(subcommand)]
+    Schema(SchemaCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum SchemaCommand {
+    /// Print the statements that spread the schema over a Citus cluster
+    /// (docs/scaling.md), from the platform's and the modules' declarations.
+    Citus,
 }
 
 #[derive(Subcommand, Debug)]
@@ -129,6 +139,14 @@ pub fn main() -> ExitCode {
 async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve => serve(config).await,
+        Command::Schema(SchemaCommand::Citus) => {
+            let modules = Modules::new(modules()).map_err(anyhow::Error::msg)?;
+            print!(
+                "{}",
+                dimos_db::migrate::citus_ddl(&modules.migration_sets())
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Migrate => {
             let modules = Modules::new(modules())
                 .map_err(anyhow::Error::msg)?

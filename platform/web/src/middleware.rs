@@ -19,7 +19,7 @@ pub const LANG_COOKIE: &str = "dimos_lang";
 
 /// Paths that answer on any host, even unknown or suspended ones.
 fn is_infrastructure(path: &str) -> bool {
-    matches!(path, "/healthz" | "/readyz" | "/metrics") || path.starts_with("/static/")
+    matches!(path, "/healthz" | "/readyz" | "/metrics" | "/tls/ask") || path.starts_with("/static/")
 }
 
 fn wants_json(headers: &HeaderMap, path: &str) -> bool {

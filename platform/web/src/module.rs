@@ -284,6 +284,7 @@ const RESERVED_PATHS: &[&str] = &[
     "branding.css",
     "healthz",
     "readyz",
+    "tls",
     "metrics",
     "api",
     "account",
@@ -366,6 +367,7 @@ impl Modules {
                 component: m.id,
                 migrations: m.migrations,
                 tenant_tables: m.tenant_tables,
+                global_tables: &[],
             }))
             .collect()
     }
