@@ -176,9 +176,10 @@ async fn shutdown_says_not_ready_first_and_serves_while_draining(b: Backend) {
         "each answer closes its connection while draining"
     );
 
-    // Begun just before the listener closes, answered after.
-    tokio::time::sleep(Duration::from_millis(2500).saturating_sub(started.elapsed())).await;
-    let in_flight = tokio::spawn(app.get("xi.localhost", "/slow").send());
+    // Begun while draining (1.5 s before the listener closes, a margin for
+    // a loaded machine), answered well after (it takes 5 s).
+    tokio::time::sleep(Duration::from_millis(1500).saturating_sub(started.elapsed())).await;
+    let in_flight = tokio::spawn(app.get("xi.localhost", "/slow/stuck").send());
     let res = in_flight
         .await
         .unwrap()
@@ -188,7 +189,7 @@ async fn shutdown_says_not_ready_first_and_serves_while_draining(b: Backend) {
         "answered after the drain period"
     );
     assert_eq!(res.status(), 200);
-    assert_eq!(res.text().await.unwrap(), "finished");
+    assert_eq!(res.text().await.unwrap(), "too late");
     let fresh = reqwest::Client::new();
     assert!(
         fresh

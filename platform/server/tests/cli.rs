@@ -155,8 +155,11 @@ async fn two_serve_processes_on_one_postgres_database() {
     a.send_term();
     a.wait("127.0.0.1", "/readyz", 503, Duration::from_secs(2))
         .await;
-    assert_eq!(a.get("omikron.localhost", "/").await, Some(200));
-    assert!(stopping.elapsed() < Duration::from_secs(3));
+    assert_eq!(
+        a.get("omikron.localhost", "/").await,
+        Some(200),
+        "still serving while draining"
+    );
     assert!(a.exit_status().success(), "SIGTERM exits with status 0");
     assert!(
         stopping.elapsed() >= Duration::from_secs(3),
