@@ -7,6 +7,7 @@ on_both_backends!(
     a_change_on_one_replica_is_served_by_another,
     shutdown_finishes_in_flight_requests,
     shutdown_says_not_ready_first_and_serves_while_draining,
+    replicas_starting_together_apply_the_same_tenant_files,
     requests_running_too_long_get_408
 );
 
@@ -128,6 +129,31 @@ async fn shutdown_finishes_in_flight_requests(b: Backend) {
         .expect("the in-flight request completes");
     assert_eq!(res.status(), 200);
     assert_eq!(res.text().await.unwrap(), "finished");
+}
+
+/// Found by `infra/cluster/up.sh`: three replicas starting at once, each
+/// applying the same tenant files, and one of them stopped on "slug taken"
+/// (it had seen the tenant missing, then another replica created it). The
+/// applies now take turns, and the later ones find nothing to change.
+async fn replicas_starting_together_apply_the_same_tenant_files(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = dimos_it::fresh_database(b, dir.path()).await;
+    let opts = || Options {
+        database_url: Some(url.clone()),
+        apply_on_start: Some(dimos_it::workspace_root().join("tenants")),
+        ..Options::default()
+    };
+    let (one, two, three) = tokio::join!(
+        TestApp::spawn_with(b, opts()),
+        TestApp::spawn_with(b, opts()),
+        TestApp::spawn_with(b, opts()),
+    );
+    for app in [&one, &two, &three] {
+        let res = app.get("alimos.localhost", "/").send().await.unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    let tenants: i64 = one.sql_value("SELECT COUNT(*) FROM tenants").await;
+    assert_eq!(tenants, 2, "each file's tenant once");
 }
 
 /// Issue 17: a replica told to stop (SIGTERM in production) first answers

@@ -419,6 +419,25 @@ async fn run(
                     source,
                 };
                 let mut tx = conn.begin().await?;
+                // Another process may have applied it since the list was
+                // read: SQLite has no advisory lock, but this transaction
+                // holds its write lock, so the answer here is final.
+                let again = Query::select()
+                    .columns(["version", "checksum"])
+                    .from("dimos_migrations")
+                    .and_where(Expr::col("component").eq(set.component))
+                    .and_where(Expr::col("version").eq(m.version))
+                    .to_owned();
+                if let Some(row) = tx.fetch_optional::<AppliedRow>(&again).await? {
+                    if row.checksum != sum {
+                        return Err(MigrateError::Changed {
+                            component: set.component.into(),
+                            version: m.version,
+                            name: m.name.into(),
+                        });
+                    }
+                    continue;
+                }
                 tx.conn().execute_raw(m.sql(backend)).await.map_err(fail)?;
                 let record = Query::insert()
                     .into_table("dimos_migrations")

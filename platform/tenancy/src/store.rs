@@ -4,7 +4,7 @@
 
 use crate::model::{Contact, LogoData, ModuleSettings, Tenant, TenantSpec, TenantStatus};
 use chrono::{DateTime, Utc};
-use dimos_db::sea_query::{Expr, ExprTrait, Iden, Order, Query};
+use dimos_db::sea_query::{Expr, ExprTrait, Iden, LockType, Order, Query};
 use dimos_db::{Db, DbError, Tx};
 use dimos_kernel::{Error, FieldError, LocalizedText, TenantId};
 use serde::Serialize;
@@ -240,6 +240,17 @@ impl TenantStore {
         mode: ApplyMode,
     ) -> Result<Vec<ApplyOutcome>, Error> {
         let mut tx = self.db.begin().await?;
+        // One apply at a time: replicas starting together each apply the
+        // same tenant files, and the second must find the first's tenants
+        // (and leave them be) rather than fail on their slugs. (SQLite's
+        // transactions take its one write lock at the start already.)
+        let serialise = Query::select()
+            .column(RegistryVersion::Version)
+            .from(RegistryVersion::Table)
+            .and_where(Expr::col(RegistryVersion::Id).eq(1))
+            .lock(LockType::Update)
+            .to_owned();
+        tx.execute(&serialise).await?;
         let mut outcomes = vec![];
         let mut changed = false;
         for spec in specs {
