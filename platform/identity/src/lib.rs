@@ -49,8 +49,12 @@ impl IdentityService {
     /// provider is served, at `/dev-idp`).
     pub fn from_config(cfg: &Config, public_base: &str) -> Result<Self, String> {
         let mut providers = BTreeMap::new();
+        let roots = OidcProvider::extra_roots(&cfg.identity.ca_file)?;
         for (name, p) in &cfg.identity.providers {
-            providers.insert(name.clone(), Arc::new(OidcProvider::new(name, p)?));
+            providers.insert(
+                name.clone(),
+                Arc::new(OidcProvider::with_roots(name, p, &roots)?),
+            );
         }
         if cfg.dev_provider_enabled()
             && cfg.base_domain != "localhost"
@@ -82,7 +86,10 @@ impl IdentityService {
                 acr_levels: Default::default(),
             };
             // The demo signs in through the same client code as production.
-            providers.insert("dev".into(), Arc::new(OidcProvider::new("dev", &client)?));
+            providers.insert(
+                "dev".into(),
+                Arc::new(OidcProvider::with_roots("dev", &client, &roots)?),
+            );
             Some(Arc::new(dev))
         } else {
             None

@@ -203,6 +203,15 @@ const MAX_CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
 impl OidcProvider {
     pub fn new(name: &str, cfg: &ProviderConfig) -> Result<Self, String> {
+        Self::with_roots(name, cfg, &[])
+    }
+
+    /// As `new`, trusting `roots` besides the web's (`identity.ca_file`).
+    pub fn with_roots(
+        name: &str,
+        cfg: &ProviderConfig,
+        roots: &[openidconnect::reqwest::Certificate],
+    ) -> Result<Self, String> {
         IssuerUrl::new(cfg.issuer.clone()).map_err(|e| format!("provider {name}: issuer: {e}"))?;
         let secret = match (&cfg.client_secret, &cfg.client_secret_file) {
             (Some(s), _) => Some(s.clone()),
@@ -226,10 +235,14 @@ impl OidcProvider {
             })?;
             acr_levels.insert(acr.clone(), l);
         }
-        let http = openidconnect::reqwest::ClientBuilder::new()
+        let mut http = openidconnect::reqwest::ClientBuilder::new()
             // Following redirects would open the door to SSRF.
             .redirect(openidconnect::reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(10));
+        for root in roots {
+            http = http.add_root_certificate(root.clone());
+        }
+        let http = http
             .build()
             .map_err(|e| format!("provider {name}: HTTP client: {e}"))?;
         Ok(OidcProvider {
@@ -243,6 +256,26 @@ impl OidcProvider {
             http,
             cached: RwLock::new(None),
         })
+    }
+
+    /// The extra CA certificates of `identity.ca_file` (none when empty).
+    pub fn extra_roots(
+        path: &std::path::Path,
+    ) -> Result<Vec<openidconnect::reqwest::Certificate>, String> {
+        if path.as_os_str().is_empty() {
+            return Ok(vec![]);
+        }
+        let pem =
+            std::fs::read(path).map_err(|e| format!("identity.ca_file {}: {e}", path.display()))?;
+        let roots = openidconnect::reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| format!("identity.ca_file {}: {e}", path.display()))?;
+        if roots.is_empty() {
+            return Err(format!(
+                "identity.ca_file {}: no PEM certificate in the file",
+                path.display()
+            ));
+        }
+        Ok(roots)
     }
 
     pub fn issuer(&self) -> &str {
@@ -507,6 +540,39 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extra_roots_come_from_a_pem_file_or_fail_clearly() {
+        use std::path::Path;
+        assert!(OidcProvider::extra_roots(Path::new("")).unwrap().is_empty());
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("ca.pem"), dir.path().join("key.pem"));
+        let made = std::process::Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .args(["-subj", "/CN=Private CA", "-days", "1"])
+            .output()
+            .expect("openssl runs");
+        assert!(made.status.success());
+        assert_eq!(OidcProvider::extra_roots(&cert).unwrap().len(), 1);
+        let provider = ProviderConfig {
+            issuer: "https://idp.internal.example/realms/citizens".into(),
+            client_id: "dimos".into(),
+            client_secret: None,
+            client_secret_file: None,
+            scopes: vec!["openid".into()],
+            claims: Default::default(),
+            acr_levels: Default::default(),
+        };
+        let roots = OidcProvider::extra_roots(&cert).unwrap();
+        assert!(OidcProvider::with_roots("internal", &provider, &roots).is_ok());
+        let e = OidcProvider::extra_roots(&key).unwrap_err();
+        assert!(e.contains("no PEM certificate"), "{e}");
+        let e = OidcProvider::extra_roots(&dir.path().join("missing.pem")).unwrap_err();
+        assert!(e.starts_with("identity.ca_file"), "{e}");
+    }
 
     fn provider(acr_levels: &[(&str, &str)]) -> OidcProvider {
         let cfg = ProviderConfig {

@@ -333,6 +333,9 @@ pub struct IdentityConfig {
     /// `localhost` (a staging deployment with demo people). Never in
     /// production: anyone can sign in as anyone there.
     pub allow_dev_provider_on_public_domain: bool,
+    /// PEM file of extra CA certificates to trust when talking to identity
+    /// providers (a broker behind a private CA); empty: the web roots only.
+    pub ca_file: PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -403,6 +406,7 @@ impl Default for IdentityConfig {
             providers: Default::default(),
             operator_provider: None,
             allow_dev_provider_on_public_domain: false,
+            ca_file: PathBuf::new(),
         }
     }
 }
