@@ -2,6 +2,7 @@
 CLUSTER_DIR="${CLUSTER_DIR:-$PWD/target/cluster}"
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
 CLUSTER_BIN="${CLUSTER_BIN:-$PWD/target/release/dimos}"
+CLUSTER_CA="$CLUSTER_DIR/caddy/pki/authorities/local/root.crt"
 
 log() { printf '\033[1m[cluster]\033[0m %s\n' "$*" >&2; }
 fail() { log "FAILED: $*"; exit 1; }
@@ -56,6 +57,7 @@ start_replica() {
   DIMOS_CONFIG=infra/cluster/dimos.toml \
   DIMOS_LISTEN="127.0.0.1:5552$i" \
   DIMOS_DATA_DIR="$CLUSTER_DIR/replica-$i" \
+  DIMOS_IDENTITY__CA_FILE="$CLUSTER_CA" \
     start_bg "replica-$i" "$CLUSTER_BIN" serve
 }
 

@@ -34,10 +34,15 @@ start_bg moto python3 -m moto.server -H 127.0.0.1 -p 55510
 wait_http "http://127.0.0.1:55510/" 200 30
 curl -fsS -X PUT "http://127.0.0.1:55510/dimos" >/dev/null
 
-for i in 1 2 3; do start_replica "$i"; done
-for i in 1 2 3; do wait_http "http://127.0.0.1:5552$i/readyz" 200 60; done
-
 log "Caddy on https://127.0.0.1:55443"
 CLUSTER_DIR="$CLUSTER_DIR" start_bg caddy caddy run --config infra/cluster/Caddyfile --adapter caddyfile
 wait_http "http://127.0.0.1:55419/config/" 200 30
+# Its CA signs the certificates; the replicas trust it for the sign-in
+# provider they reach through Caddy (identity.ca_file).
+for _ in $(seq 1 100); do [ -f "$CLUSTER_CA" ] && break; sleep 0.1; done
+[ -f "$CLUSTER_CA" ] || fail "Caddy made no CA at $CLUSTER_CA"
+
+for i in 1 2 3; do start_replica "$i"; done
+for i in 1 2 3; do wait_http "http://127.0.0.1:5552$i/readyz" 200 60; done
+
 log "up: https://kifisia.example:55443 (curl --resolve kifisia.example:55443:127.0.0.1 --cacert $CLUSTER_DIR/caddy/pki/authorities/local/root.crt)"
