@@ -89,4 +89,7 @@ drop_old_test_databases
 ensure_browser
 ensure_python_peers
 log "PostgreSQL for tests: $DIMOS_TEST_POSTGRES_URL"
-exec cargo test --workspace --locked "$@"
+cargo test --workspace --locked "$@"
+# The deployment artefacts, checked with the binary the tests built.
+command -v systemd-analyze >/dev/null || apt_install systemd
+infra/systemd/check.sh
