@@ -55,6 +55,7 @@ start_replica() {
   local i=$1
   mkdir -p "$CLUSTER_DIR/replica-$i"
   DIMOS_CONFIG=infra/cluster/dimos.toml \
+  DATABASE_URL="${CLUSTER_DATABASE_URL:-postgres://postgres@127.0.0.1:55501/dimos}" \
   DIMOS_LISTEN="127.0.0.1:5552$i" \
   DIMOS_DATA_DIR="$CLUSTER_DIR/replica-$i" \
   DIMOS_IDENTITY__CA_FILE="$CLUSTER_CA" \

@@ -4,10 +4,13 @@ proxy over HTTPS, back to back, as browsers do: signed in through the
 development identity provider, the form's CSRF token, a new idempotency key
 per application, the same-origin headers.
 
-    submit.py HOST SECONDS WORKERS OUT.tsv
+    submit.py HOST SECONDS WORKERS OUT.tsv [TRIES]
 
-OUT.tsv gets one line per application: its idempotency key, then the
-status it was answered with (0 when the connection failed). Only the
+OUT.tsv gets one line per application: its idempotency key, the status it
+was last answered with (0 when the connection failed) and how many times
+it was sent. With TRIES above 1, an application answered 502, 503 or 504
+or not at all is sent again with the same key a second later, as a citizen
+told to try again does, up to TRIES times. Only the
 standard library; the CA of the proxy comes from CLUSTER_CA.
 """
 import http.client
@@ -104,8 +107,12 @@ def multipart(fields, files):
     return b"".join(out)
 
 
+RETRY = (0, 502, 503, 504)
+
+
 def main():
     host, seconds, workers, out = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    retries = int(sys.argv[5]) if len(sys.argv) > 5 else 1
     sessions = [sign_in(host, "citizen-verified") for _ in range(workers)]
     results, lock = [], threading.Lock()
     deadline = time.monotonic() + seconds
@@ -124,13 +131,21 @@ def main():
                 [("doc-disability-certificate", "kepa.pdf", b"%PDF-1.7\n% KEPA " + plate.encode() + b"\n" + b"x" * 20000),
                  ("doc-vehicle-registration", "adeia.pdf", b"%PDF-1.7\n% adeia " + plate.encode() + b"\n" + b"y" * 20000)],
             )
-            try:
-                status, _, _ = request(host, "POST", "/parking/apply", dict(cookies), body,
-                                       f"multipart/form-data; boundary={BOUNDARY}")
-            except (OSError, http.client.HTTPException):
-                status = 0
+            # As a citizen does when told to try again (503), or when the
+            # answer never came: the same form, so the same key, again.
+            tries = 0
+            while True:
+                tries += 1
+                try:
+                    status, _, _ = request(host, "POST", "/parking/apply", dict(cookies), body,
+                                           f"multipart/form-data; boundary={BOUNDARY}")
+                except (OSError, http.client.HTTPException):
+                    status = 0
+                if status not in RETRY or tries >= retries:
+                    break
+                time.sleep(1)
             with lock:
-                results.append((key, status))
+                results.append((key, status, tries))
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(workers)]
     for t in threads:
@@ -138,8 +153,8 @@ def main():
     for t in threads:
         t.join()
     with open(out, "w") as f:
-        for key, status in results:
-            f.write(f"{key}\t{status}\n")
+        for key, status, tries in results:
+            f.write(f"{key}\t{status}\t{tries}\n")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts Dimos as a national deployment runs it, on this machine's loopback:
 # a PostgreSQL primary (127.0.0.1:55501) with a streaming standby made by
-# pg_basebackup (55502), an S3-compatible store (PyPI moto, 55510), three
+# pg_basebackup (55502, synchronous), an S3-compatible store (PyPI moto, 55510), three
 # replicas (55521-55523) with the shipped configuration plus
 # infra/cluster/dimos.toml, and Caddy in front (https on 55443) with
 # on-demand TLS from its internal CA. State in target/cluster; stop it all
@@ -28,6 +28,16 @@ as_pg "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p 55501 -U postgres -D "$CLUSTER_DIR
 pg_start "$CLUSTER_DIR/pg-standby" 55502
 [ "$(psql "postgres://postgres@127.0.0.1:55502/postgres" -Atc 'select pg_is_in_recovery()')" = t ] \
   || fail "the standby is not in recovery"
+# Synchronous: a commit is acknowledged once the standby has it too, so a
+# failover loses nothing that a citizen was told is filed.
+psql "postgres://postgres@127.0.0.1:55501/postgres" -qc "ALTER SYSTEM SET synchronous_standby_names = '*'" \
+  -c "SELECT pg_reload_conf()" >/dev/null
+for _ in $(seq 1 50); do
+  [ "$(psql "postgres://postgres@127.0.0.1:55501/postgres" -Atc "select sync_state from pg_stat_replication")" = sync ] && break
+  sleep 0.1
+done
+[ "$(psql "postgres://postgres@127.0.0.1:55501/postgres" -Atc "select sync_state from pg_stat_replication")" = sync ] \
+  || fail "the standby is not synchronous"
 
 log "S3 store (moto) on 127.0.0.1:55510"
 start_bg moto python3 -m moto.server -H 127.0.0.1 -p 55510
