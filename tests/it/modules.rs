@@ -311,6 +311,101 @@ async fn every_tenant_owned_table_is_declared_and_keyed_by_tenant(b: Backend) {
     );
 }
 
+/// What an expand/contract migration may not do in its expand step: each
+/// pattern breaks a replica of the previous release still running during a
+/// rolling upgrade (it reads the dropped column, or inserts without the new
+/// required one).
+const BREAKS_THE_PREVIOUS_RELEASE: &[(&str, Option<&str>, &str)] = &[
+    (r"\bdrop\s+table\b", None, "drops a table"),
+    (r"\bdrop\s+column\b", None, "drops a column"),
+    (r"\brename\b", None, "renames"),
+    (
+        r"\balter\s+column\s+\S+\s+(set\s+data\s+)?type\b",
+        None,
+        "changes a column's type",
+    ),
+    (r"\bset\s+not\s+null\b", None, "makes a column required"),
+    (
+        r"\badd\s+(column\s+)?\S+\s.*\bnot\s+null\b",
+        Some("default"),
+        "adds a required column without a default",
+    ),
+];
+
+/// Applied before the rule, each moving settings to the platform's store in
+/// one step (the replicas of the time were stopped for it).
+const BEFORE_THE_RULE: &[(&str, i64)] = &[("parking", 3), ("nurseries", 6)];
+
+/// Issue 17: migrations expand; a contract step (dropping what the previous
+/// release no longer reads) says so on its first line, `-- contract: …`,
+/// and ships a release after the one that stopped reading it
+/// (`docs/operator-guide.md`, Upgrades).
+#[test]
+fn migrations_expand_and_contract_steps_say_so() {
+    let patterns: Vec<(regex::Regex, Option<&str>, &str)> = BREAKS_THE_PREVIOUS_RELEASE
+        .iter()
+        .map(|(p, unless, why)| (regex::Regex::new(p).unwrap(), *unless, *why))
+        .collect();
+    let check = |sql: &str| -> Vec<&str> {
+        let code: String = sql
+            .lines()
+            .map(|l| l.split("--").next().unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join("\n")
+            .to_lowercase();
+        // Clause by clause: `ALTER TABLE t ADD a …, ADD b …`.
+        code.split([';', ','])
+            .flat_map(|clause| {
+                let one_line = clause.split_whitespace().collect::<Vec<_>>().join(" ");
+                patterns
+                    .iter()
+                    .filter(move |(p, unless, _)| {
+                        p.is_match(&one_line) && !unless.is_some_and(|u| one_line.contains(u))
+                    })
+                    .map(|(_, _, why)| *why)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    // The check itself.
+    assert_eq!(
+        check("ALTER TABLE a DROP COLUMN b;"),
+        vec!["drops a column"]
+    );
+    assert_eq!(check("ALTER TABLE a RENAME COLUMN b TO c"), vec!["renames"]);
+    assert_eq!(
+        check("ALTER TABLE a ADD COLUMN b TEXT NOT NULL"),
+        vec!["adds a required column without a default"]
+    );
+    assert!(check("ALTER TABLE a ADD COLUMN b TEXT NOT NULL DEFAULT ''").is_empty());
+    assert_eq!(
+        check("ALTER TABLE a ADD b INT NOT NULL DEFAULT 0, ADD c INT NOT NULL"),
+        vec!["adds a required column without a default"]
+    );
+    assert!(check("CREATE TABLE t (a TEXT NOT NULL, b INT NOT NULL)").is_empty());
+    assert!(check("-- DROP TABLE x\nCREATE INDEX i ON t (a)").is_empty());
+
+    let modules = dimos_web::module::Modules::new(dimos_it::Options::default().modules).unwrap();
+    let mut problems = vec![];
+    for set in modules.migration_sets() {
+        for m in set.migrations {
+            let grandfathered = BEFORE_THE_RULE.contains(&(set.component, m.version));
+            for (dialect, sql) in [("postgres", m.postgres), ("sqlite", m.sqlite)] {
+                let contract = sql.trim_start().starts_with("-- contract:");
+                for why in check(sql) {
+                    if !contract && !grandfathered {
+                        problems.push(format!(
+                            "{} {} ({}, {dialect}) {why}: only a contract step may, marked `-- contract: …` on its first line",
+                            set.component, m.version, m.name
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(problems, Vec::<String>::new());
+}
+
 /// Issue 17: the distribution statements follow the declarations, so
 /// `docs/scaling.md` cannot drift from the schema: the registry is copied,
 /// every tenant-owned table spread by tenant and colocated, sessions spread
