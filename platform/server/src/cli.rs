@@ -48,6 +48,9 @@ enum Command {
     /// The database schema.
     #[command(subcommand)]
     Schema(SchemaCommand),
+    /// Exit 0 when the replica of this configuration is ready (its
+    /// `/readyz` answers 200), 1 otherwise: for container health checks.
+    Healthcheck,
 }
 
 #[derive(Subcommand, Debug)]
@@ -139,6 +142,36 @@ pub fn main() -> ExitCode {
 async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve => serve(config).await,
+        Command::Healthcheck => {
+            let mut addr = config.listen;
+            // Listening on every address: ask on this machine's own.
+            if addr.ip().is_unspecified() {
+                addr.set_ip(match addr {
+                    std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                    std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+                });
+            }
+            let url = format!("http://{addr}/readyz");
+            let client = reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(5))
+                .build()?;
+            match client.get(&url).send().await {
+                Ok(res) if res.status() == reqwest::StatusCode::OK => Ok(ExitCode::SUCCESS),
+                Ok(res) => {
+                    let status = res.status();
+                    let body = match res.text().await {
+                        Ok(b) => b,
+                        Err(e) => format!("(the answer could not be read: {e})"),
+                    };
+                    eprintln!("{url}: {status} {}", body.trim());
+                    Ok(ExitCode::FAILURE)
+                }
+                Err(e) => {
+                    eprintln!("{url}: {e}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
         Command::Schema(SchemaCommand::Citus) => {
             let modules = Modules::new(modules()).map_err(anyhow::Error::msg)?;
             print!(

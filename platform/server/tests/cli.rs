@@ -133,6 +133,19 @@ async fn two_serve_processes_on_one_postgres_database() {
     b.wait("127.0.0.1", "/readyz", 200, Duration::from_secs(30))
         .await;
     assert_eq!(b.get("omikron.localhost", "/").await, Some(404));
+    // `dimos healthcheck`, what a container's HEALTHCHECK runs.
+    let healthcheck = |port: u16| {
+        Command::new(DIMOS)
+            .arg("healthcheck")
+            .env("DIMOS_LISTEN", format!("0.0.0.0:{port}"))
+            .env("DIMOS_TENANCY__APPLY_ON_START", "")
+            .output()
+            .expect("dimos runs")
+    };
+    assert!(healthcheck(a.1).status.success());
+    let nobody = healthcheck(free_port());
+    assert!(!nobody.status.success());
+    assert!(String::from_utf8_lossy(&nobody.stderr).contains("/readyz"));
 
     let body = serde_json_body("omikron");
     let res = reqwest::Client::new()
@@ -155,6 +168,9 @@ async fn two_serve_processes_on_one_postgres_database() {
     a.send_term();
     a.wait("127.0.0.1", "/readyz", 503, Duration::from_secs(2))
         .await;
+    let draining = healthcheck(a.1);
+    assert!(!draining.status.success(), "not healthy while draining");
+    assert!(String::from_utf8_lossy(&draining.stderr).contains("draining"));
     assert_eq!(
         a.get("omikron.localhost", "/").await,
         Some(200),
