@@ -335,6 +335,25 @@ struct AppliedRow {
     checksum: String,
 }
 
+/// An applied migration must be the one in the binary: the fix for a bad
+/// migration is a new one.
+fn same_as_applied(
+    set: &MigrationSet,
+    m: &Migration,
+    row: &AppliedRow,
+    sum: &str,
+) -> Result<(), MigrateError> {
+    if row.checksum == sum {
+        Ok(())
+    } else {
+        Err(MigrateError::Changed {
+            component: set.component.into(),
+            version: m.version,
+            name: m.name.into(),
+        })
+    }
+}
+
 const BOOKKEEPING_PG: &str = "CREATE TABLE IF NOT EXISTS dimos_migrations (
     component TEXT NOT NULL,
     version BIGINT NOT NULL,
@@ -403,13 +422,7 @@ async fn run(
             for m in set.migrations {
                 let sum = m.checksum(backend);
                 if let Some(row) = done.iter().find(|r| r.version == m.version) {
-                    if row.checksum != sum {
-                        return Err(MigrateError::Changed {
-                            component: set.component.into(),
-                            version: m.version,
-                            name: m.name.into(),
-                        });
-                    }
+                    same_as_applied(set, m, row, &sum)?;
                     continue;
                 }
                 let fail = |source| MigrateError::Failed {
@@ -429,13 +442,7 @@ async fn run(
                     .and_where(Expr::col("version").eq(m.version))
                     .to_owned();
                 if let Some(row) = tx.fetch_optional::<AppliedRow>(&again).await? {
-                    if row.checksum != sum {
-                        return Err(MigrateError::Changed {
-                            component: set.component.into(),
-                            version: m.version,
-                            name: m.name.into(),
-                        });
-                    }
+                    same_as_applied(set, m, &row, &sum)?;
                     continue;
                 }
                 tx.conn().execute_raw(m.sql(backend)).await.map_err(fail)?;
