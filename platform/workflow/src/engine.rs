@@ -1510,10 +1510,17 @@ impl Run<'_> {
         public: bool,
         payload: Value,
     ) -> Result<(), Error> {
+        let what = batch::What {
+            kind,
+            step,
+            actor,
+            outcome,
+            comment,
+            public,
+            payload,
+        };
         if let Some(b) = self.batch.as_mut() {
-            b.event(
-                case, kind, step, actor, outcome, comment, public, payload, self.now,
-            );
+            b.event(case, what, self.now);
             return Ok(());
         }
         let tdb = self.tdb;
@@ -1524,9 +1531,7 @@ impl Run<'_> {
         next.expr(Expr::expr(Func::if_null(Expr::col(CaseEvents::Seq).max(), 0)).add(1))
             .and_where(Expr::col(CaseEvents::CaseId).eq(case.id));
         let seq_of = SimpleExpr::SubQuery(None, Box::new(next.clone_inner().into()));
-        let mut pending = batch::PendingEvent::new(
-            case, 0, kind, step, actor, outcome, comment, public, payload, self.now,
-        );
+        let mut pending = batch::PendingEvent::new(case, 0, what, self.now);
         let mut ins = tdb.insert(CaseEvents::Table, EVENT_COLUMNS);
         ins.values(pending.values(seq_of));
         ins.statement().returning_col(CaseEvents::Seq);

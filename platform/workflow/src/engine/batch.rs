@@ -36,20 +36,21 @@ pub(super) struct PendingEvent {
     comment: Option<String>,
 }
 
+/// What happened, as a history entry says it (the case and the time are
+/// given beside it).
+pub(super) struct What<'a> {
+    pub(super) kind: &'a str,
+    pub(super) step: &'a str,
+    pub(super) actor: &'a Actor,
+    pub(super) outcome: Option<&'a str>,
+    pub(super) comment: Option<&'a str>,
+    pub(super) public: bool,
+    pub(super) payload: Value,
+}
+
 impl PendingEvent {
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn new(
-        case: &CaseRow,
-        seq: i32,
-        kind: &str,
-        step: &str,
-        actor: &Actor,
-        outcome: Option<&str>,
-        comment: Option<&str>,
-        public: bool,
-        payload: Value,
-        now: DateTime<Utc>,
-    ) -> Self {
+    pub(super) fn new(case: &CaseRow, seq: i32, what: What<'_>, now: DateTime<Utc>) -> Self {
+        let actor = what.actor;
         PendingEvent {
             event: Event {
                 case_id: CaseId(case.id),
@@ -59,17 +60,17 @@ impl PendingEvent {
                 applicant_name: case.applicant_name.clone(),
                 subject: case.subject.clone(),
                 protocol: case.protocol_label(),
-                kind: kind.to_owned(),
-                step: step.to_owned(),
+                kind: what.kind.to_owned(),
+                step: what.step.to_owned(),
                 at: now,
                 actor: actor.account,
-                outcome: outcome.map(str::to_owned),
-                public,
-                payload,
+                outcome: what.outcome.map(str::to_owned),
+                public: what.public,
+                payload: what.payload,
             },
             actor_name: (!actor.name.is_empty()).then(|| actor.name.clone()),
             on_behalf_of: actor.on_behalf_of,
-            comment: comment.map(str::to_owned),
+            comment: what.comment.map(str::to_owned),
         }
     }
 
@@ -120,24 +121,10 @@ pub(super) struct Batch {
 }
 
 impl Batch {
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn event(
-        &mut self,
-        case: &CaseRow,
-        kind: &str,
-        step: &str,
-        actor: &Actor,
-        outcome: Option<&str>,
-        comment: Option<&str>,
-        public: bool,
-        payload: Value,
-        now: DateTime<Utc>,
-    ) {
+    pub(super) fn event(&mut self, case: &CaseRow, what: What<'_>, now: DateTime<Utc>) {
         let seq = self.seqs.entry(case.id).or_insert(0);
         *seq += 1;
-        self.events.push(PendingEvent::new(
-            case, *seq, kind, step, actor, outcome, comment, public, payload, now,
-        ));
+        self.events.push(PendingEvent::new(case, *seq, what, now));
     }
 
     pub(super) fn task(
