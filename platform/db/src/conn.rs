@@ -415,13 +415,14 @@ impl Db {
         Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
-    /// `table`'s unique indexes (its primary key's included), each by name
-    /// with its columns. A column that is an expression is left out.
-    pub async fn unique_indexes(&self, table: &str) -> Result<Vec<(String, Vec<String>)>, DbError> {
-        let rows: Vec<(String, String)> = match &self.pool {
+    /// Every unique index of the schema (primary keys included) as
+    /// (table, index, columns), read in one statement. A column that is an
+    /// expression is left out.
+    pub async fn unique_indexes(&self) -> Result<Vec<(String, String, Vec<String>)>, DbError> {
+        let rows: Vec<(String, String, String)> = match &self.pool {
             Pool::Pg(p) => {
                 sqlx::query_as(
-                    "SELECT ic.relname::text, array_to_string(ARRAY( \
+                    "SELECT t.relname::text, ic.relname::text, array_to_string(ARRAY( \
                        SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY AS k(attnum, pos) \
                        JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum \
                        ORDER BY k.pos), ',') \
@@ -429,62 +430,63 @@ impl Db {
                      JOIN pg_class t ON t.oid = i.indrelid \
                      JOIN pg_class ic ON ic.oid = i.indexrelid \
                      JOIN pg_namespace n ON n.oid = t.relnamespace \
-                     WHERE i.indisunique AND t.relname = $1 AND n.nspname = current_schema() \
-                     ORDER BY 1",
+                     WHERE i.indisunique AND n.nspname = current_schema() \
+                     ORDER BY 1, 2",
                 )
-                .bind(table)
                 .fetch_all(p)
                 .await?
             }
             Pool::Sqlite(p) => {
                 sqlx::query_as(
-                    "SELECT il.name, group_concat(ii.name, ',') \
-                     FROM pragma_index_list(?1) il JOIN pragma_index_info(il.name) ii \
-                     WHERE il.\"unique\" = 1 GROUP BY il.name ORDER BY il.name",
+                    "SELECT m.name, il.name, group_concat(ii.name, ',') \
+                     FROM sqlite_master m JOIN pragma_index_list(m.name) il \
+                     JOIN pragma_index_info(il.name) ii \
+                     WHERE m.type = 'table' AND il.\"unique\" = 1 \
+                     GROUP BY m.name, il.name ORDER BY 1, 2",
                 )
-                .bind(table)
                 .fetch_all(p)
                 .await?
             }
         };
         Ok(rows
             .into_iter()
-            .map(|(n, c)| (n, split_columns(&c)))
+            .map(|(t, i, c)| (t, i, split_columns(&c)))
             .collect())
     }
 
-    /// `table`'s foreign keys: the table each points at and its own columns.
-    pub async fn foreign_keys(&self, table: &str) -> Result<Vec<(String, Vec<String>)>, DbError> {
-        let rows: Vec<(String, String)> = match &self.pool {
+    /// Every foreign key of the schema as (table, the table it points at,
+    /// its own columns), read in one statement.
+    pub async fn foreign_keys(&self) -> Result<Vec<(String, String, Vec<String>)>, DbError> {
+        let rows: Vec<(String, String, String)> = match &self.pool {
             Pool::Pg(p) => {
                 sqlx::query_as(
-                    "SELECT (SELECT relname FROM pg_class WHERE oid = con.confrelid)::text, \
+                    "SELECT t.relname::text, \
+                       (SELECT relname FROM pg_class WHERE oid = con.confrelid)::text, \
                        array_to_string(ARRAY( \
                          SELECT a.attname::text FROM unnest(con.conkey) AS k(attnum) \
                          JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum), ',') \
                      FROM pg_constraint con \
                      JOIN pg_class t ON t.oid = con.conrelid \
                      JOIN pg_namespace n ON n.oid = t.relnamespace \
-                     WHERE con.contype = 'f' AND t.relname = $1 AND n.nspname = current_schema() \
-                     ORDER BY con.conname",
+                     WHERE con.contype = 'f' AND n.nspname = current_schema() \
+                     ORDER BY t.relname, con.conname",
                 )
-                .bind(table)
                 .fetch_all(p)
                 .await?
             }
             Pool::Sqlite(p) => {
                 sqlx::query_as(
-                    "SELECT \"table\", group_concat(\"from\", ',') \
-                     FROM pragma_foreign_key_list(?1) GROUP BY id ORDER BY id",
+                    "SELECT m.name, f.\"table\", group_concat(f.\"from\", ',') \
+                     FROM sqlite_master m JOIN pragma_foreign_key_list(m.name) f \
+                     WHERE m.type = 'table' GROUP BY m.name, f.id ORDER BY 1, f.id",
                 )
-                .bind(table)
                 .fetch_all(p)
                 .await?
             }
         };
         Ok(rows
             .into_iter()
-            .map(|(t, c)| (t, split_columns(&c)))
+            .map(|(t, target, c)| (t, target, split_columns(&c)))
             .collect())
     }
 

@@ -155,6 +155,9 @@ pub async fn check_tenant_tables(db: &Db, sets: &[MigrationSet]) -> Result<Vec<S
     let mut problems = vec![];
     let with_tenant = db.tables_with_column(crate::TENANT_ID).await?;
     let all = db.tables().await?;
+    // The catalogue read once, not table by table (this runs at every start).
+    let unique = db.unique_indexes().await?;
+    let foreign = db.foreign_keys().await?;
     for table in &all {
         if declared.contains_key(table.as_str()) {
             continue;
@@ -198,7 +201,7 @@ pub async fn check_tenant_tables(db: &Db, sets: &[MigrationSet]) -> Result<Vec<S
             Placement::Reference | Placement::Coordinator => None,
         };
         if let Some(column) = spread_by {
-            for (index, columns) in db.unique_indexes(table).await? {
+            for (_, index, columns) in unique.iter().filter(|u| u.0 == **table) {
                 if !columns.iter().any(|c| c == column) {
                     problems.push(format!(
                         "table {table} ({component}): unique index {index} ({}) must include {column}, the column it is spread by",
@@ -207,7 +210,7 @@ pub async fn check_tenant_tables(db: &Db, sets: &[MigrationSet]) -> Result<Vec<S
                 }
             }
         }
-        for (target, columns) in db.foreign_keys(table).await? {
+        for (_, target, columns) in foreign.iter().filter(|f| f.0 == **table) {
             let target_placement = declared.get(target.as_str()).map(|d| d.1);
             let fine = match (placement, target_placement) {
                 (_, Some(Placement::Reference)) => true,
