@@ -46,6 +46,7 @@ mod signing;
 mod storage_s3;
 mod submissions;
 mod tenancy;
+mod transfer;
 mod translations;
 mod workflow_engine;
 mod workflow_http;

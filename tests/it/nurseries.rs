@@ -477,7 +477,7 @@ pub(crate) async fn open_year(app: &TestApp, host: &str) -> (Vec<String>, chrono
 /// A submitted application's fields: the parent, one child per
 /// (age in months on the first day, re-enrolling), the claims, the stations.
 #[allow(clippy::too_many_arguments)]
-fn family_fields(
+pub(crate) fn family_fields(
     who: &str,
     starts: chrono::NaiveDate,
     children: &[(u32, bool)],
@@ -784,7 +784,7 @@ struct Family {
     prefs: &'static [usize],
 }
 
-const INFANT: (u32, bool) = (14, false);
+pub(crate) const INFANT: (u32, bool) = (14, false);
 const PRESCHOOL: (u32, bool) = (36, false);
 
 /// Points by the Alimos table are in the comments; income breaks ties.

@@ -200,6 +200,12 @@ impl Drop for Holding {
     }
 }
 
+/// Rows as a backend returned them.
+pub(crate) enum RawRows {
+    Pg(Vec<PgRow>),
+    Sqlite(Vec<SqliteRow>),
+}
+
 #[derive(Clone, Debug)]
 enum Pool {
     Pg(PgPool),
@@ -490,6 +496,29 @@ impl Db {
             .collect())
     }
 
+    /// The columns of `table` with their declared types, in order: the
+    /// SQL type names on PostgreSQL, the declared ones on SQLite.
+    pub(crate) async fn column_types(&self, table: &str) -> Result<Vec<(String, String)>, DbError> {
+        Ok(match &self.pool {
+            Pool::Pg(p) => {
+                sqlx::query_as(
+                    "SELECT column_name::text, data_type::text FROM information_schema.columns \
+                     WHERE table_schema = current_schema() AND table_name = $1 \
+                     ORDER BY ordinal_position",
+                )
+                .bind(table)
+                .fetch_all(p)
+                .await?
+            }
+            Pool::Sqlite(p) => {
+                sqlx::query_as("SELECT name, type FROM pragma_table_info(?1) ORDER BY cid")
+                    .bind(table)
+                    .fetch_all(p)
+                    .await?
+            }
+        })
+    }
+
     /// The columns of `table`'s primary key, in key order.
     pub async fn primary_key(&self, table: &str) -> Result<Vec<String>, DbError> {
         let rows: Vec<(String,)> = match &self.pool {
@@ -696,6 +725,21 @@ impl Db {
         Ok(self.pooled(inner))
     }
 
+    /// A read-only transaction whose every statement sees the same
+    /// snapshot (PostgreSQL's default sees a new one per statement): for
+    /// reading many tables as of one moment.
+    pub async fn begin_snapshot(&self) -> Result<Tx<'static>, DbError> {
+        self.holders.check()?;
+        let inner = match &self.pool {
+            Pool::Pg(p) => TxInner::Pg(
+                p.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?,
+            ),
+            Pool::Sqlite(p) => TxInner::Sqlite(p.begin().await?),
+        };
+        Ok(self.pooled(inner))
+    }
+
     /// A dedicated connection, for work that must stay on one session
     /// (advisory locks while migrating).
     pub(crate) async fn detach(&self) -> Result<Detached, DbError> {
@@ -780,6 +824,25 @@ impl Tx<'_> {
     pub async fn execute(&mut self, stmt: &impl Statement) -> Result<u64, DbError> {
         self.record(stmt);
         self.conn().execute(stmt).await
+    }
+
+    /// Rows whose shape only the caller knows (moving a tenant's rows).
+    pub(crate) async fn fetch_raw(&mut self, stmt: &impl Statement) -> Result<RawRows, DbError> {
+        self.record(stmt);
+        let mut c = self.conn();
+        let (sql, values) = c.build(stmt);
+        Ok(match &mut c {
+            Conn::Pg(conn) => RawRows::Pg(
+                sqlx::query_with(&sql, values)
+                    .fetch_all(&mut **conn)
+                    .await?,
+            ),
+            Conn::Sqlite(conn) => RawRows::Sqlite(
+                sqlx::query_with(&sql, values)
+                    .fetch_all(&mut **conn)
+                    .await?,
+            ),
+        })
     }
 
     fn record(&self, stmt: &impl Statement) {

@@ -7,6 +7,7 @@ pub mod background;
 mod conn;
 pub mod keyset;
 pub mod migrate;
+pub mod portable;
 mod scoped;
 
 pub use conn::{Db, DbError, DbOptions, FromRowAny, PoolStats, Statement, Tx};

@@ -353,16 +353,21 @@ impl Access {
     /// caller's transaction, with its audit entry): every replica rebuilds
     /// its enforcer, this one now.
     pub async fn changed(&self) -> Result<(), DbError> {
-        let q = Query::update()
+        self.db.execute(&Self::version_bump()).await?;
+        self.reload().await
+    }
+
+    /// What makes every replica rebuild its enforcer, run by a change
+    /// made outside this handle (a municipality imported whole).
+    pub fn version_bump() -> sea_query::UpdateStatement {
+        Query::update()
             .table(AccessVersion::Table)
             .value(
                 AccessVersion::Version,
                 Expr::col(AccessVersion::Version).add(1),
             )
             .and_where(Expr::col(AccessVersion::Id).eq(1))
-            .to_owned();
-        self.db.execute(&q).await?;
-        self.reload().await
+            .to_owned()
     }
 
     pub async fn grants(&self, db: &TenantDb) -> Result<Vec<Grant>, DbError> {

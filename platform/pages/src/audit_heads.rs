@@ -96,6 +96,29 @@ pub async fn publish_one(
     Ok(true)
 }
 
+/// The prefix under which a municipality's heads are published.
+pub fn object_prefix(tenant: uuid::Uuid) -> String {
+    format!("{}/", prefix(tenant))
+}
+
+/// Whether a published head (its object's bytes) is one this deployment
+/// attested for `tenant`: what a move takes along.
+pub fn vouched(bytes: &[u8], signing: &Signing, tenant: uuid::Uuid) -> bool {
+    serde_json::from_slice::<Head>(bytes).is_ok_and(|h| {
+        h.tenant == tenant
+            && signing.attested(PURPOSE, &message(h.tenant, h.seq, &h.hash), &h.attestation)
+    })
+}
+
+/// A head vouched for by the deployment a municipality moved from,
+/// attested again by this one (the import trusts the archive its operator
+/// chose, as it trusts the rows).
+pub fn attest_again(bytes: &[u8], signing: &Signing) -> Result<Vec<u8>, dimos_kernel::Error> {
+    let mut head: Head = serde_json::from_slice(bytes).map_err(dimos_kernel::Error::internal)?;
+    head.attestation = signing.attest(PURPOSE, &message(head.tenant, head.seq, &head.hash));
+    serde_json::to_vec_pretty(&head).map_err(dimos_kernel::Error::internal)
+}
+
 /// What the published heads say about one municipality's trail.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HeadReport {

@@ -81,6 +81,22 @@ enum TenantsCommand {
     },
     /// List the tenants in the database.
     List,
+    /// Print this deployment's transfer key: what another deployment's
+    /// `export --to` seals a municipality's signing keys for.
+    TransferKey,
+    /// Write one municipality (rows, objects, signing keys, manifest) to
+    /// an archive for the deployment whose transfer key is `--to`.
+    Export {
+        slug: String,
+        /// The target deployment's transfer key (`dimos tenants transfer-key` there).
+        #[arg(long)]
+        to: String,
+        /// The archive to write (default: <slug>.dimos-tenant.tar.gz).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Load a municipality from an archive made for this deployment.
+    Import { archive: PathBuf },
 }
 
 #[derive(Subcommand, Debug)]
@@ -270,6 +286,69 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Config(ConfigCommand::Default) => {
             print!("{DEFAULT_TOML}");
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Tenants(TenantsCommand::TransferKey) => {
+            let (_, _, signing) = audit_parts(&config).await?;
+            println!("{}", signing.transfer_key()?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tenants(TenantsCommand::Export { slug, to, out }) => {
+            let to: dimos_signing::transfer::TransferKey = to.parse()?;
+            let (store, objects, signing) = audit_parts(&config).await?;
+            let sets = Modules::new(modules())
+                .map_err(anyhow::Error::msg)?
+                .migration_sets();
+            let out = out.unwrap_or_else(|| PathBuf::from(format!("{slug}.dimos-tenant.tar.gz")));
+            let dep = crate::transfer::Deployment {
+                db: store.db(),
+                objects: objects.as_ref(),
+                signing: &signing,
+                sets: &sets,
+            };
+            let m = crate::transfer::export(dep, &slug, &to, &out).await?;
+            let rows: u64 = m.tables.iter().map(|t| t.rows).sum();
+            println!(
+                "{}: {rows} rows in {} tables, {} objects, written to {}",
+                m.tenant.slug,
+                m.tables.len(),
+                m.objects.len(),
+                out.display()
+            );
+            if m.unattested_heads > 0 {
+                eprintln!(
+                    "{} published audit heads failed their attestation and were left out",
+                    m.unattested_heads
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tenants(TenantsCommand::Import { archive }) => {
+            let (store, objects, signing) = audit_parts(&config).await?;
+            let sets = Modules::new(modules())
+                .map_err(anyhow::Error::msg)?
+                .migration_sets();
+            let dep = crate::transfer::Deployment {
+                db: store.db(),
+                objects: objects.as_ref(),
+                signing: &signing,
+                sets: &sets,
+            };
+            match crate::transfer::import(dep, &archive).await {
+                Ok(done) => {
+                    println!(
+                        "{}: {} rows and {} objects imported",
+                        done.manifest.tenant.slug,
+                        done.rows,
+                        done.manifest.objects.len()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("{e:#}");
+                    eprintln!("nothing was imported");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
         }
         Command::Audit(AuditCommand::Publish) => {
             let (store, objects, signing) = audit_parts(&config).await?;

@@ -3,6 +3,7 @@
 //! black-box tests.
 
 pub mod cli;
+pub mod transfer;
 
 use anyhow::Context;
 use dimos_db::background::Worker;

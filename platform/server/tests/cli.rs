@@ -364,3 +364,87 @@ async fn audit_verify_detects_a_tampered_entry() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// A municipality moves from a SQLite deployment to a PostgreSQL one with
+/// the commands an operator types: the target's transfer key, the export
+/// for it, the import there (and a second import refused).
+#[tokio::test]
+async fn tenants_export_and_import_move_a_municipality() {
+    let (from, to) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let from_db = format!("sqlite://{}?mode=rwc", from.path().join("d.db").display());
+    let to_db = fresh_postgres().await;
+    let files = from.path().join("rho.toml");
+    std::fs::write(
+        &files,
+        "slug = \"rho\"\n[name]\nel = \"Δήμος Ρο\"\nen = \"Municipality of Rho\"\n[branding]\nprimary_colour = \"#003476\"\n",
+    )
+    .unwrap();
+    let ok = |out: &Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    ok(&dimos(
+        from.path(),
+        &from_db,
+        &["tenants", "apply", files.to_str().unwrap()],
+    ));
+
+    let key = ok(&dimos(to.path(), &to_db, &["tenants", "transfer-key"]));
+    assert!(key.starts_with("dimos-transfer-1:"), "{key}");
+    let archive = from.path().join("rho.tar.gz");
+    let out = ok(&dimos(
+        from.path(),
+        &from_db,
+        &[
+            "tenants",
+            "export",
+            "rho",
+            "--to",
+            key.trim(),
+            "--out",
+            archive.to_str().unwrap(),
+        ],
+    ));
+    assert!(
+        out.starts_with("rho: ") && out.contains("written to"),
+        "{out}"
+    );
+    // A key typed wrong is refused before anything is read.
+    let out = dimos(
+        from.path(),
+        &from_db,
+        &["tenants", "export", "rho", "--to", "abc"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("transfer key"));
+
+    let out = ok(&dimos(
+        to.path(),
+        &to_db,
+        &["tenants", "import", archive.to_str().unwrap()],
+    ));
+    assert!(
+        out.starts_with("rho: ") && out.contains("imported"),
+        "{out}"
+    );
+    let list = ok(&dimos(to.path(), &to_db, &["tenants", "list"]));
+    assert!(
+        list.starts_with("rho ") && list.contains("active"),
+        "{list}"
+    );
+    let out = dimos(
+        to.path(),
+        &to_db,
+        &["tenants", "import", archive.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("exists here already") && err.contains("nothing was imported"),
+        "{err}"
+    );
+}

@@ -30,6 +30,14 @@ use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::Validity;
 
 pub mod service;
+pub mod transfer;
+
+/// Columns holding private keys sealed under the deployment key, as
+/// (table, column): what a move between deployments seals again.
+pub const SEALED_COLUMNS: &[(&str, &str)] = &[
+    ("signing_authorities", "key_sealed"),
+    ("signing_certificates", "key_sealed"),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum SigningError {

@@ -285,6 +285,11 @@ impl Signing {
         self.provider.id()
     }
 
+    /// For sealing and opening keys at rest (here and in `transfer`).
+    pub(crate) fn deployment_key(&self) -> &[u8; 32] {
+        &self.key
+    }
+
     /// An HMAC-SHA256 of `message` under the deployment key, kept apart per
     /// `purpose`: what the deployment vouches for (a published audit chain
     /// head) without a certificate. Hex.

@@ -140,6 +140,19 @@ pub struct AuditEntry {
     pub changes: Vec<Change>,
 }
 
+/// What every change to the tenants runs in its transaction: replicas
+/// poll the version and reload.
+pub fn registry_bump() -> dimos_db::sea_query::UpdateStatement {
+    Query::update()
+        .table(RegistryVersion::Table)
+        .value(
+            RegistryVersion::Version,
+            Expr::col(RegistryVersion::Version).add(1),
+        )
+        .and_where(Expr::col(RegistryVersion::Id).eq(1))
+        .to_owned()
+}
+
 #[derive(Clone, Debug)]
 pub struct TenantStore {
     db: Db,
@@ -148,6 +161,11 @@ pub struct TenantStore {
 impl TenantStore {
     pub fn new(db: Db) -> Self {
         TenantStore { db }
+    }
+
+    /// The database the registry lives in (for the operator's commands).
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
     /// Number bumped by every tenant change.
@@ -259,15 +277,7 @@ impl TenantStore {
             outcomes.push(outcome);
         }
         if changed {
-            let bump = Query::update()
-                .table(RegistryVersion::Table)
-                .value(
-                    RegistryVersion::Version,
-                    Expr::col(RegistryVersion::Version).add(1),
-                )
-                .and_where(Expr::col(RegistryVersion::Id).eq(1))
-                .to_owned();
-            tx.execute(&bump).await?;
+            tx.execute(&registry_bump()).await?;
         }
         tx.commit().await?;
         Ok(outcomes)
