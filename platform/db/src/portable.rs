@@ -291,6 +291,19 @@ fn decode(rows: RawRows, columns: &Columns) -> Result<Vec<Vec<Cell>>, DbError> {
 }
 
 impl Tx<'_> {
+    /// Deletes every row of one tenant in a tenant-owned `table`.
+    pub async fn delete_tenant_rows(
+        &mut self,
+        table: &str,
+        tenant: uuid::Uuid,
+    ) -> Result<u64, DbError> {
+        let q = Query::delete()
+            .from_table(Alias::new(table))
+            .and_where(Expr::col(Alias::new(TENANT_ID)).eq(tenant))
+            .to_owned();
+        self.execute(&q).await
+    }
+
     /// Every row of one tenant in a tenant-owned `table`.
     pub async fn tenant_rows(
         &mut self,
@@ -323,13 +336,15 @@ impl Tx<'_> {
     /// Inserts `rows` (cells in the order of `columns` as the archive
     /// named them) into `table`, whose columns here are `target`: each
     /// cell made what the target column holds. An error names the table,
-    /// column and row.
+    /// column and row. With `keep_existing`, a row whose key is here
+    /// already is left as it is (a history that stayed behind).
     pub async fn insert_rows(
         &mut self,
         table: &str,
         columns: &[String],
         target: &Columns,
         rows: Vec<Vec<Cell>>,
+        keep_existing: bool,
     ) -> Result<u64, InsertError> {
         let mut kinds = Vec::with_capacity(columns.len());
         for c in columns {
@@ -380,6 +395,9 @@ impl Tx<'_> {
                 }
                 q.values(values)
                     .map_err(|e| InsertError::Shape(format!("{table}: {e}")))?;
+            }
+            if keep_existing {
+                q.on_conflict(sea_query::OnConflict::new().do_nothing().to_owned());
             }
             inserted += self.execute(&q).await?;
         }

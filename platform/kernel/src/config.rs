@@ -489,6 +489,9 @@ pub struct TenancyConfig {
     pub refresh_interval_ms: u64,
     /// Tenant files applied at start-up (`dimos tenants apply`); empty to skip.
     pub apply_on_start: Option<PathBuf>,
+    /// How long a municipality stays suspended (unchanged) before
+    /// `dimos tenants delete` removes it: time to change one's mind.
+    pub delete_after_days: u32,
 }
 
 impl Default for Config {
@@ -551,6 +554,7 @@ impl Default for TenancyConfig {
         TenancyConfig {
             refresh_interval_ms: 1000,
             apply_on_start: Some(PathBuf::from("tenants")),
+            delete_after_days: 30,
         }
     }
 }

@@ -97,6 +97,15 @@ enum TenantsCommand {
     },
     /// Load a municipality from an archive made for this deployment.
     Import { archive: PathBuf },
+    /// Delete a municipality suspended for `tenancy.delete_after_days`:
+    /// its final archive is written first (import brings it back); the
+    /// operator's history of it stays.
+    Delete {
+        slug: String,
+        /// Where the final archive goes.
+        #[arg(long)]
+        archive: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -321,6 +330,41 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 );
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Tenants(TenantsCommand::Delete { slug, archive }) => {
+            let (store, objects, signing) = audit_parts(&config).await?;
+            let sets = Modules::new(modules())
+                .map_err(anyhow::Error::msg)?
+                .migration_sets();
+            let dep = crate::transfer::Deployment {
+                db: store.db(),
+                objects: objects.as_ref(),
+                signing: &signing,
+                sets: &sets,
+            };
+            let retention = chrono::Duration::days(config.tenancy.delete_after_days.into());
+            match crate::transfer::offboard(dep, &slug, &archive, retention, "dimos tenants delete")
+                .await
+            {
+                Ok(done) => {
+                    println!(
+                        "{slug}: {} rows and {} objects deleted; final archive {} (sha256 {})",
+                        done.rows,
+                        done.manifest.objects.len() - done.objects_left.len(),
+                        archive.display(),
+                        done.archive_sha256
+                    );
+                    for key in &done.objects_left {
+                        eprintln!("object {key} could not be deleted; remove it by hand");
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("{e:#}");
+                    eprintln!("nothing was deleted");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
         }
         Command::Tenants(TenantsCommand::Import { archive }) => {
             let (store, objects, signing) = audit_parts(&config).await?;

@@ -14,6 +14,7 @@ use anyhow::{Context, anyhow, bail};
 use chrono::{DateTime, Utc};
 use dimos_db::migrate::MigrationSet;
 use dimos_db::portable::{Cell, Columns, Kind};
+use dimos_db::sea_query::ExprTrait;
 use dimos_db::{Db, DbError, sea_query};
 use dimos_signing::service::Signing;
 use dimos_signing::transfer::TransferKey;
@@ -473,7 +474,9 @@ async fn load(
     let mut total = 0;
     for (name, names, target, rows) in parsed {
         total += tx
-            .insert_rows(&name, &names, &target, rows)
+            // The operator's history of a municipality stays when it is
+            // deleted: importing its final archive back finds it here.
+            .insert_rows(&name, &names, &target, rows, name == OPERATOR_TRAIL.0)
             .await
             .map_err(|e| match e {
                 dimos_db::portable::InsertError::Db(DbError::Unique(what)) => anyhow!(
@@ -513,4 +516,105 @@ fn check_owner(t: &TableEntry, rows: &[Vec<Cell>], manifest: &Manifest) -> anyho
         }
     }
     Ok(())
+}
+
+/// What deleting a municipality did.
+#[derive(Debug, Clone)]
+pub struct Offboarded {
+    pub manifest: Manifest,
+    /// SHA-256 of the final archive, as the operator's history records it.
+    pub archive_sha256: String,
+    pub rows: u64,
+    /// Objects the store would not delete (left as orphans; named).
+    pub objects_left: Vec<String>,
+}
+
+/// Deletes a municipality that has been suspended, unchanged, for
+/// `retention`: first its final archive is written to `archive` (sealed for
+/// this deployment, so `import` brings it back), then every row of it goes
+/// in one transaction with an entry in the operator's history (which
+/// stays), then its objects.
+pub async fn offboard(
+    dep: Deployment<'_>,
+    slug: &str,
+    archive: &Path,
+    retention: chrono::Duration,
+    actor: &str,
+) -> anyhow::Result<Offboarded> {
+    let tenant = dimos_tenancy::TenantStore::new(dep.db.clone())
+        .get(slug)
+        .await?
+        .ok_or_else(|| anyhow!("no municipality {slug:?} here"))?;
+    if tenant.is_active() {
+        bail!(
+            "{slug} is active: suspend it first, and delete it once it has been suspended for the retention period"
+        );
+    }
+    let now = dep.signing.now();
+    let from = tenant.updated_at + retention;
+    if now < from {
+        bail!(
+            "{slug} has been suspended (unchanged) since {}; it may be deleted from {} (tenancy.delete_after_days)",
+            tenant.updated_at.format("%F %R UTC"),
+            from.format("%F %R UTC")
+        );
+    }
+    let own = dep.signing.transfer_key()?;
+    let manifest = export(dep, slug, &own, archive).await?;
+    let archive_sha256 = sha256_hex(&std::fs::read(archive)?);
+    let id = tenant.id.uuid();
+    let mut tx = dep.db.begin().await?;
+    let mut rows = 0;
+    for name in tables_of(dep.sets).into_iter().rev() {
+        if name == OPERATOR_TRAIL.0 || name == TENANT_ROW.0 {
+            continue;
+        }
+        rows += tx.delete_tenant_rows(name, id).await?;
+    }
+    let own_row = sea_query::Query::delete()
+        .from_table(sea_query::Alias::new(TENANT_ROW.0))
+        .and_where(sea_query::Expr::col(sea_query::Alias::new(TENANT_ROW.1)).eq(id))
+        .to_owned();
+    rows += tx.execute(&own_row).await?;
+    let exported: u64 = manifest.tables.iter().map(|t| t.rows).sum();
+    let trail = manifest
+        .tables
+        .iter()
+        .find(|t| t.name == OPERATOR_TRAIL.0)
+        .map_or(0, |t| t.rows);
+    // What the archive holds is what is deleted (the trail stays).
+    if rows != exported - trail {
+        bail!(
+            "{rows} rows to delete, but the archive holds {}: nothing was deleted",
+            exported - trail
+        );
+    }
+    tx.execute(&dimos_tenancy::store::operator_entry(
+        actor,
+        "tenant.deleted",
+        slug,
+        serde_json::json!({
+            "archive_sha256": archive_sha256,
+            "rows": rows,
+            "objects": manifest.objects.len(),
+        }),
+        now,
+    ))
+    .await?;
+    tx.execute(&dimos_tenancy::store::registry_bump()).await?;
+    tx.execute(&dimos_identity::access::Access::version_bump())
+        .await?;
+    tx.commit().await?;
+    let mut objects_left = vec![];
+    for o in &manifest.objects {
+        if dep.objects.delete(&o.key).await.is_err() {
+            objects_left.push(o.key.clone());
+        }
+    }
+    Ok(Offboarded {
+        manifest,
+        archive_sha256,
+        rows,
+        objects_left,
+    })
 }

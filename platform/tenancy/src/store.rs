@@ -153,6 +153,37 @@ pub fn registry_bump() -> dimos_db::sea_query::UpdateStatement {
         .to_owned()
 }
 
+/// An entry of the operator's change history, for changes made outside
+/// this store (a municipality deleted): written in the change's own
+/// transaction.
+pub fn operator_entry(
+    actor: &str,
+    action: &str,
+    slug: &str,
+    changes: serde_json::Value,
+    at: DateTime<Utc>,
+) -> dimos_db::sea_query::InsertStatement {
+    Query::insert()
+        .into_table(PlatformAudit::Table)
+        .columns([
+            PlatformAudit::Id,
+            PlatformAudit::At,
+            PlatformAudit::Actor,
+            PlatformAudit::Action,
+            PlatformAudit::TenantSlug,
+            PlatformAudit::Changes,
+        ])
+        .values_panic([
+            Uuid::now_v7().into(),
+            at.into(),
+            actor.into(),
+            action.into(),
+            slug.into(),
+            changes.into(),
+        ])
+        .to_owned()
+}
+
 #[derive(Clone, Debug)]
 pub struct TenantStore {
     db: Db,
