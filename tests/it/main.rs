@@ -39,6 +39,7 @@ mod operator;
 mod parking;
 mod parking_steps;
 mod plans;
+mod privacy;
 mod probe;
 mod replicas;
 mod security;

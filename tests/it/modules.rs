@@ -309,6 +309,47 @@ async fn every_tenant_owned_table_is_declared_and_keyed_by_tenant(b: Backend) {
             && p.contains("foreign key (line) to rogue_lines must stay within a tenant")),
         "{problems:#?}"
     );
+
+    // Personal data that does not say whom it is about (so a citizen's
+    // download and retention would miss it), and a link to a table that
+    // is not about a person.
+    app.raw_sql(
+        "CREATE TABLE rogue_people (tenant_id TEXT NOT NULL, id TEXT NOT NULL, line TEXT NOT NULL, \
+         PRIMARY KEY (tenant_id, id))",
+    )
+    .await;
+    app.raw_sql(
+        "CREATE TABLE rogue_notes (tenant_id TEXT NOT NULL, id TEXT NOT NULL, line TEXT NOT NULL, \
+         PRIMARY KEY (tenant_id, id))",
+    )
+    .await;
+    sets.push(MigrationSet {
+        component: "rogue-module-3",
+        migrations: &[],
+        tenant_tables: {
+            const PEOPLE: &[TenantTable] = &[
+                TenantTable::personal("rogue_people"),
+                TenantTable::personal("rogue_notes")
+                    .about(&[dimos_db::migrate::row_of("line", "rogue_lines")]),
+            ];
+            PEOPLE
+        },
+        global_tables: &[],
+    });
+    let problems = check_tenant_tables(&db, &sets).await.unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("rogue_people holds personal data: say whom")),
+        "{problems:#?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p
+                .contains("rogue_notes.line leads to rogue_lines, which is not about a person")),
+        "{problems:#?}"
+    );
 }
 
 /// What an expand/contract migration may not do in its expand step: each

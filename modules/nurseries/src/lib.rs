@@ -27,7 +27,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use catalogue::{Places, Year};
 use dimos_db::DbError;
-use dimos_db::migrate::TenantTable;
+use dimos_db::migrate::{TenantTable, account, row_of};
 use dimos_kernel::{Error, FieldError, LocalizedText};
 use dimos_web::access::Authorized;
 use dimos_web::auth::{Posted, record_in};
@@ -163,10 +163,13 @@ const TENANT_TABLES: &[TenantTable] = &[
     TenantTable::municipal("nursery_stations"),
     TenantTable::municipal("nursery_years"),
     TenantTable::municipal("nursery_places"),
-    TenantTable::personal("nursery_applications"),
-    TenantTable::personal("nursery_runs"),
-    TenantTable::personal("nursery_results"),
-    TenantTable::personal("nursery_emergency"),
+    TenantTable::personal("nursery_applications").about(&[account("applicant")]),
+    // A run's snapshot holds every applicant of the year.
+    TenantTable::personal("nursery_runs").about_unlinked(),
+    TenantTable::personal("nursery_results")
+        .about(&[row_of("application_id", "nursery_applications")]),
+    // A child placed by staff in an emergency has no account here.
+    TenantTable::personal("nursery_emergency").about_unlinked(),
 ];
 
 pub fn descriptor() -> ModuleDescriptor {

@@ -17,7 +17,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{Datelike, NaiveDate};
-use dimos_db::migrate::TenantTable;
+use dimos_db::migrate::{TenantTable, account, row_of};
 use dimos_kernel::{Error, FieldError};
 use dimos_web::access::Authorized;
 use dimos_web::auth::{Button, Posted, Verified};
@@ -81,7 +81,8 @@ impl ModuleConfig for ParkingConfig {
 }
 
 /// The tenant-owned tables this module's migrations create.
-const TENANT_TABLES: &[TenantTable] = &[TenantTable::personal("parking_permits")];
+const TENANT_TABLES: &[TenantTable] = &[TenantTable::personal("parking_permits")
+    .about(&[row_of("case_id", "cases"), account("holder")])];
 
 pub fn descriptor() -> ModuleDescriptor {
     ModuleDescriptor {

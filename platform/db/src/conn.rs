@@ -519,6 +519,27 @@ impl Db {
         })
     }
 
+    /// Rows whose shape only the caller knows (moving a tenant's rows, a
+    /// person's data across every table).
+    pub(crate) async fn fetch_raw(&self, stmt: &impl Statement) -> Result<RawRows, DbError> {
+        self.record(stmt);
+        with_conn!(self, |c| {
+            let (sql, values) = c.build(stmt);
+            Ok(match &mut c {
+                Conn::Pg(conn) => RawRows::Pg(
+                    sqlx::query_with(&sql, values)
+                        .fetch_all(&mut **conn)
+                        .await?,
+                ),
+                Conn::Sqlite(conn) => RawRows::Sqlite(
+                    sqlx::query_with(&sql, values)
+                        .fetch_all(&mut **conn)
+                        .await?,
+                ),
+            })
+        })
+    }
+
     /// The columns of `table`'s primary key, in key order.
     pub async fn primary_key(&self, table: &str) -> Result<Vec<String>, DbError> {
         let rows: Vec<(String,)> = match &self.pool {

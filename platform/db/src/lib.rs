@@ -14,7 +14,7 @@ pub use conn::{Db, DbError, DbOptions, FromRowAny, PoolStats, Statement, Tx};
 pub use scoped::{Reader, Scoped, ScopedInsert, TenantDb, TenantTx};
 pub use sea_query;
 
-use migrate::Placement;
+use migrate::{Placement, account, actor, row_of, tax_subject};
 
 /// Which SQL dialect a `Db` speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,32 +55,37 @@ pub const PLATFORM_MIGRATIONS: migrate::MigrationSet = migrate::MigrationSet {
         t("tenant_domains", false).reference(),
         t("tenant_modules", false).reference(),
         t("module_settings", false),
-        t("accounts", true),
-        t("audit_log", true),
-        t("role_grants", true),
+        t("accounts", true).about(&[account("id")]),
+        t("audit_log", true).about(&[actor("actor"), actor("on_behalf_of")]),
+        t("role_grants", true).about(&[tax_subject("subject")]),
         t("role_permissions", false),
         t("departments", false),
-        t("department_members", true),
-        t("verifications", true),
+        t("department_members", true).about(&[tax_subject("subject")]),
+        t("verifications", true).about(&[account("account_id")]),
         t("workflow_snapshots", false),
         t("workflow_overrides", false),
         t("protocol_counters", false),
-        t("protocol_entries", true),
-        t("cases", true),
+        t("protocol_entries", true).about(&[row_of("case_id", "cases")]),
+        t("cases", true).about(&[account("applicant")]),
         t("case_submissions", false),
-        t("tasks", true),
+        t("tasks", true).about(&[row_of("case_id", "cases")]),
         t("task_candidates", false),
-        t("case_events", true),
+        // What staff noted for each other stays out of the download.
+        t("case_events", true)
+            .about(&[row_of("case_id", "cases"), account("actor")])
+            .hidden_when("public", false),
         t("jobs", false),
         t("named_locks", false),
-        t("documents", true),
-        t("notifications", true),
+        t("documents", true)
+            .about(&[row_of("case_id", "cases"), account("uploaded_by")])
+            .hidden_when("internal", true),
+        t("notifications", true).about(&[account("account_id")]),
         t("notification_settings", false),
         t("notification_templates", false),
-        t("notification_prefs", true),
+        t("notification_prefs", true).about(&[account("account_id")]),
         t("signing_authorities", false),
-        t("signing_certificates", true),
-        t("signatures", true),
+        t("signing_certificates", true).about(&[account("account_id")]),
+        t("signatures", true).about(&[account("signer_account"), row_of("case_id", "cases")]),
     ],
     global_tables: &[
         g("tenants", Placement::Reference),

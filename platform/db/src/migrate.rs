@@ -62,6 +62,79 @@ pub enum Placement {
     Coordinator,
 }
 
+/// What a column of a personal table holds that leads to the person a row
+/// is about (for a citizen's own data export and for retention).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holds {
+    /// The person's account id.
+    Account,
+    /// `account:<id>`, as audit entries name who acted.
+    Actor,
+    /// `taxid:<tax id>`, as role grants and departments name a person.
+    TaxSubject,
+    /// The `id` of a row of that (declared) table about the person.
+    RowOf(&'static str),
+}
+
+/// A column that leads to the person a row is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Link {
+    pub column: &'static str,
+    pub holds: Holds,
+}
+
+/// The person's account id in `column`.
+pub const fn account(column: &'static str) -> Link {
+    Link {
+        column,
+        holds: Holds::Account,
+    }
+}
+
+/// `account:<id>` in `column`.
+pub const fn actor(column: &'static str) -> Link {
+    Link {
+        column,
+        holds: Holds::Actor,
+    }
+}
+
+/// `taxid:<tax id>` in `column`.
+pub const fn tax_subject(column: &'static str) -> Link {
+    Link {
+        column,
+        holds: Holds::TaxSubject,
+    }
+}
+
+/// The id of a row of `table` about the person, in `column`.
+pub const fn row_of(column: &'static str, table: &'static str) -> Link {
+    Link {
+        column,
+        holds: Holds::RowOf(table),
+    }
+}
+
+/// Whom a table's rows are about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum About {
+    /// The municipality's own settings and records.
+    Nobody,
+    /// A personal table that has not said yet: refused at start-up.
+    Unsaid,
+    /// One person per row, found through any of `links`; rows whose column
+    /// `hidden.0` equals `hidden.1` (staff-only notes, internal documents)
+    /// stay out of the person's own download.
+    Person {
+        links: &'static [Link],
+        hidden: Option<(&'static str, bool)>,
+    },
+    /// People not linked to an account (a child placed in an emergency) or
+    /// several in one row (a placement run's snapshot): the municipality's
+    /// data protection officer answers requests about them.
+    Unlinked,
+}
+
 /// A tenant-owned table and whether its rows hold personal data.
 #[derive(Debug, Clone, Copy)]
 pub struct TenantTable {
@@ -69,16 +142,18 @@ pub struct TenantTable {
     pub personal_data: bool,
     /// [`Placement::ByTenant`] but for the registry's own tables.
     pub placement: Placement,
+    pub about: About,
 }
 
 impl TenantTable {
     /// A table whose rows are about people (exported with a citizen's data,
-    /// subject to retention).
+    /// subject to retention); say whom with [`TenantTable::about`].
     pub const fn personal(name: &'static str) -> Self {
         TenantTable {
             name,
             personal_data: true,
             placement: Placement::ByTenant,
+            about: About::Unsaid,
         }
     }
 
@@ -88,6 +163,7 @@ impl TenantTable {
             name,
             personal_data: false,
             placement: Placement::ByTenant,
+            about: About::Nobody,
         }
     }
 
@@ -96,6 +172,39 @@ impl TenantTable {
     pub const fn reference(self) -> Self {
         TenantTable {
             placement: Placement::Reference,
+            ..self
+        }
+    }
+
+    /// Each row is about the person any of `links` leads to.
+    pub const fn about(self, links: &'static [Link]) -> Self {
+        TenantTable {
+            about: About::Person {
+                links,
+                hidden: None,
+            },
+            ..self
+        }
+    }
+
+    /// Rows whose `column` is `value` stay out of the person's download.
+    pub const fn hidden_when(self, column: &'static str, value: bool) -> Self {
+        TenantTable {
+            about: match self.about {
+                About::Person { links, .. } => About::Person {
+                    links,
+                    hidden: Some((column, value)),
+                },
+                other => other,
+            },
+            ..self
+        }
+    }
+
+    /// Rows about people not linked to an account, or about several.
+    pub const fn about_unlinked(self) -> Self {
+        TenantTable {
+            about: About::Unlinked,
             ..self
         }
     }
@@ -169,6 +278,35 @@ pub async fn check_tenant_tables(db: &Db, sets: &[MigrationSet]) -> Result<Vec<S
                 "table {table} has no tenant_id column and is not one of the platform's global tables"
             )
         });
+    }
+    let linked: Vec<&str> = sets
+        .iter()
+        .flat_map(|s| s.tenant_tables)
+        .filter(|t| matches!(t.about, About::Person { .. }))
+        .map(|t| t.name)
+        .collect();
+    for s in sets {
+        for t in s.tenant_tables {
+            match t.about {
+                About::Unsaid => problems.push(format!(
+                    "{}: table {} holds personal data: say whom its rows are about (.about(…) or .about_unlinked())",
+                    s.component, t.name
+                )),
+                About::Person { links, .. } => {
+                    for l in links {
+                        if let Holds::RowOf(other) = l.holds
+                            && !linked.contains(&other)
+                        {
+                            problems.push(format!(
+                                "{}: {}.{} leads to {other}, which is not about a person",
+                                s.component, t.name, l.column
+                            ));
+                        }
+                    }
+                }
+                About::Nobody | About::Unlinked => {}
+            }
+        }
     }
     for (table, (component, placement, tenant_owned)) in &declared {
         if !all.iter().any(|p| p == table) {

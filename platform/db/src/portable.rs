@@ -282,7 +282,7 @@ fn select_where(
         .to_owned()
 }
 
-fn decode(rows: RawRows, columns: &Columns) -> Result<Vec<Vec<Cell>>, DbError> {
+pub(crate) fn decode(rows: RawRows, columns: &Columns) -> Result<Vec<Vec<Cell>>, DbError> {
     let rows: Result<Vec<Vec<Cell>>, sqlx::Error> = match rows {
         RawRows::Pg(rows) => rows.iter().map(|r| pg_row(r, columns)).collect(),
         RawRows::Sqlite(rows) => rows.iter().map(|r| sqlite_row(r, columns.len())).collect(),

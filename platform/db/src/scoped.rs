@@ -129,6 +129,22 @@ impl TenantDb {
         self.db.fetch_all(&q.stmt).await
     }
 
+    /// Rows whose shape only the caller knows: a person's data read from
+    /// every declared table (`crate::portable`).
+    pub async fn cells(
+        &self,
+        q: &Scoped<SelectStatement>,
+        columns: &crate::portable::Columns,
+    ) -> Result<Vec<Vec<crate::portable::Cell>>, DbError> {
+        self.check(q.tenant)?;
+        crate::portable::decode(self.db.fetch_raw(&q.stmt).await?, columns)
+    }
+
+    /// The columns of a table (the catalogue is no tenant's).
+    pub async fn columns(&self, table: &str) -> Result<crate::portable::Columns, DbError> {
+        self.db.columns(table).await
+    }
+
     pub async fn fetch_optional<T: FromRowAny>(
         &self,
         q: &Scoped<SelectStatement>,

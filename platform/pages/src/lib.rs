@@ -10,6 +10,7 @@ pub mod cases;
 pub mod dev_idp;
 pub mod form;
 pub mod health;
+pub mod my_data;
 pub mod notify;
 pub mod operator;
 pub mod pages;

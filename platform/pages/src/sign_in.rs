@@ -345,14 +345,24 @@ async fn account(
 }
 
 /// Everything this municipality holds about the signed-in person (GDPR
-/// access and portability), as a JSON download.
-async fn export(tenant: CurrentTenant, user: CurrentUser) -> Result<Response> {
-    let verifications = dimos_identity::verifications::history(&tenant.db, user.id()).await?;
+/// access and portability), as a JSON download: every row of every
+/// module's personal tables that leads to them (`crate::my_data`).
+async fn export(ui: Ui, tenant: CurrentTenant, user: CurrentUser) -> Result<Response> {
+    let sets = ui.state.modules().migration_sets();
+    let person = crate::my_data::Person {
+        account: user.account.id,
+        tax_id: user.account.tax_id.as_deref(),
+    };
+    let tables = crate::my_data::collect(&tenant.db, &sets, &person).await?;
     let body = serde_json::json!({
         "municipality": tenant.tenant.slug(),
         "exported_at": dimos_kernel::clock::wall_now(),
         "account": user.account,
-        "verifications": verifications,
+        "tables": tables,
+        "not_included": {
+            "tables": crate::my_data::unlinked(&sets),
+            "why": "rows about people not linked to an account, or about several people at once; the municipality's data protection officer answers requests about them",
+        },
     });
     let disposition = format!(
         "attachment; filename=\"dimos-{}-account.json\"",
