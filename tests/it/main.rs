@@ -18,6 +18,7 @@
 mod access;
 mod auth;
 mod auth_faults;
+mod backup;
 mod browser;
 mod case_pages;
 mod certificates;

@@ -540,6 +540,34 @@ impl Db {
         })
     }
 
+    /// Writes a consistent copy of a SQLite database to `path` while it is
+    /// in use (`VACUUM INTO`); PostgreSQL is backed up with its own tools.
+    pub async fn sqlite_copy_to(&self, path: &std::path::Path) -> Result<(), DbError> {
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                sqlx::query("VACUUM INTO ?1")
+                    .bind(path.to_string_lossy().into_owned())
+                    .execute(p)
+                    .await?;
+                Ok(())
+            }
+            Pool::Pg(_) => Err(DbError::Other(sqlx::Error::Protocol(
+                "PostgreSQL is backed up with pg_basebackup and WAL archiving (docs/operator-guide.md)".into(),
+            ))),
+        }
+    }
+
+    /// The number of rows in `table`.
+    pub async fn count_rows(&self, table: &str) -> Result<i64, DbError> {
+        let q = sea_query::Query::select()
+            .expr(sea_query::Func::count(sea_query::Expr::col(
+                sea_query::Asterisk,
+            )))
+            .from(sea_query::Alias::new(table))
+            .to_owned();
+        Ok(self.fetch_one::<(i64,)>(&q).await?.0)
+    }
+
     /// The columns of `table`'s primary key, in key order.
     pub async fn primary_key(&self, table: &str) -> Result<Vec<String>, DbError> {
         let rows: Vec<(String,)> = match &self.pool {

@@ -48,6 +48,23 @@ enum Command {
     /// The database schema.
     #[command(subcommand)]
     Schema(SchemaCommand),
+    /// Back up a SQLite deployment (database copy taken while it runs, its
+    /// objects, a manifest) into an empty folder. PostgreSQL: pg_basebackup.
+    Backup {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup into a scratch database and check it: row counts,
+    /// objects, every audit chain against the published heads. Either a
+    /// folder from `dimos backup`, or a restored PostgreSQL database.
+    VerifyBackup {
+        /// A folder written by `dimos backup`.
+        dir: Option<PathBuf>,
+        /// A database restored from pg_basebackup (never the live one's URL
+        /// by mistake: it is only read).
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// Exit 0 when the replica of this configuration is ready (its
     /// `/readyz` answers 200), 1 otherwise: for container health checks.
     Healthcheck,
@@ -295,6 +312,51 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Config(ConfigCommand::Default) => {
             print!("{DEFAULT_TOML}");
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup { out } => {
+            let (store, objects, _) = audit_parts(&config).await?;
+            let m = crate::backup::backup(store.db(), objects.as_ref(), &out).await?;
+            println!(
+                "backup in {}: {} rows in {} tables, {} objects, {} municipalities",
+                out.display(),
+                m.rows.values().sum::<i64>(),
+                m.rows.len(),
+                m.objects.len(),
+                m.audit_heads.len()
+            );
+            eprintln!(
+                "the deployment key is not in the backup: keep {} (or signing.key) apart from it",
+                config.signing_key_file().display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::VerifyBackup { dir, database_url } => {
+            let (_, objects, signing) = audit_parts(&config).await?;
+            let report = match (dir, database_url) {
+                (Some(dir), None) => crate::backup::verify_folder(&dir, &signing).await?,
+                (None, Some(url)) => {
+                    let db = dimos_db::Db::connect(&url, &Default::default()).await?;
+                    crate::backup::verify_database(&db, objects.as_ref(), &signing, None).await?
+                }
+                _ => anyhow::bail!("give either a backup folder or --database-url"),
+            };
+            println!(
+                "{} tables, {} rows, {} municipalities, {} audit entries, {} objects checked",
+                report.tables,
+                report.rows,
+                report.municipalities,
+                report.audit_entries,
+                report.objects
+            );
+            for p in &report.problems {
+                println!("PROBLEM: {p}");
+            }
+            Ok(if report.problems.is_empty() {
+                println!("the backup is good");
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Tenants(TenantsCommand::TransferKey) => {
             let (_, _, signing) = audit_parts(&config).await?;

@@ -2,6 +2,7 @@
 //! and the HTTP server. [`Application::build`] is shared by `main` and the
 //! black-box tests.
 
+pub mod backup;
 pub mod cli;
 pub mod transfer;
 

@@ -448,3 +448,54 @@ async fn tenants_export_and_import_move_a_municipality() {
         "{err}"
     );
 }
+
+/// The backup commands as an operator types them: a backup of a SQLite
+/// deployment, its verification, and a folder that is not empty refused.
+#[tokio::test]
+async fn backup_and_verify_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("d.db").display());
+    let file = dir.path().join("pi.toml");
+    std::fs::write(
+        &file,
+        "slug = \"pi\"\n[name]\nel = \"Δήμος Πι\"\nen = \"Municipality of Pi\"\n[branding]\nprimary_colour = \"#003476\"\n",
+    )
+    .unwrap();
+    let out = dimos(
+        dir.path(),
+        &db,
+        &["tenants", "apply", file.to_str().unwrap()],
+    );
+    assert!(out.status.success());
+    let backup = dir.path().join("backup");
+    let out = dimos(
+        dir.path(),
+        &db,
+        &["backup", "--out", backup.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 municipalities"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("deployment key is not in the backup"));
+    let out = dimos(
+        dir.path(),
+        &db,
+        &["verify-backup", backup.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("the backup is good"));
+    let out = dimos(
+        dir.path(),
+        &db,
+        &["backup", "--out", backup.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
+}
