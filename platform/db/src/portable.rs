@@ -18,7 +18,12 @@ use sqlx::{Column, Row, TypeInfo, ValueRef};
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Bool,
+    /// BIGINT (and every SQLite integer).
     Int,
+    /// PostgreSQL's INTEGER: bound as 4 bytes, as the application binds
+    /// it (a statement the application prepared with the same text keeps
+    /// its parameter types, and 8 bytes would not fit).
+    Int32,
     Float,
     Text,
     Bytes,
@@ -94,6 +99,10 @@ impl Cell {
             (C::Time(t), K::Time) => C::Time(t.trunc_subsecs(6)),
             (C::Bool(b), K::Bool) => C::Bool(b),
             (C::Int(i), K::Int) => C::Int(i),
+            (C::Int(i), K::Int32) => {
+                i32::try_from(i).map_err(|_| format!("{i} does not fit a 4-byte integer"))?;
+                C::Int(i)
+            }
             (C::Float(f), K::Float) => C::Float(f),
             (C::Text(s), K::Text) => C::Text(s),
             (C::Bytes(b), K::Bytes) => C::Bytes(b),
@@ -101,7 +110,7 @@ impl Cell {
             (C::Date(d), K::Date) => C::Date(d),
             (C::Json(j), K::Json) => C::Json(j),
             (C::Int(i), K::Bool) => C::Bool(i != 0),
-            (C::Bool(b), K::Int) => C::Int(i64::from(b)),
+            (C::Bool(b), K::Int | K::Int32) => C::Int(i64::from(b)),
             #[allow(clippy::cast_precision_loss)] // only where a column is a float
             (C::Int(i), K::Float) => C::Float(i as f64),
             (C::Bytes(b), K::Uuid) => C::Uuid(
@@ -140,6 +149,7 @@ impl Cell {
             Cell::Null => match kind {
                 Kind::Bool => V::Bool(None),
                 Kind::Int => V::BigInt(None),
+                Kind::Int32 => V::Int(None),
                 Kind::Float => V::Double(None),
                 Kind::Text => V::String(None),
                 Kind::Bytes => V::Bytes(None),
@@ -149,6 +159,8 @@ impl Cell {
                 Kind::Json => V::Json(None),
             },
             Cell::Bool(b) => V::Bool(Some(b)),
+            // In range: `coerce` checked it for a 4-byte column.
+            Cell::Int(i) if kind == Kind::Int32 => V::Int(i32::try_from(i).ok()),
             Cell::Int(i) => V::BigInt(Some(i)),
             Cell::Float(f) => V::Double(Some(f)),
             Cell::Text(s) => V::String(Some(s)),
@@ -164,7 +176,8 @@ impl Cell {
 fn kind_of_pg(data_type: &str) -> Option<Kind> {
     Some(match data_type {
         "boolean" => Kind::Bool,
-        "smallint" | "integer" | "bigint" => Kind::Int,
+        "integer" => Kind::Int32,
+        "bigint" => Kind::Int,
         "real" | "double precision" => Kind::Float,
         "text" | "character varying" | "character" => Kind::Text,
         "bytea" => Kind::Bytes,
@@ -228,11 +241,8 @@ fn pg_row(r: &sqlx::postgres::PgRow, columns: &Columns) -> Result<Vec<Cell>, sql
             }
             let cell = match kind {
                 Kind::Bool => get::<bool>(r, i)?.map(Cell::Bool),
-                Kind::Int => match r.column(i).type_info().name() {
-                    "INT2" => get::<i16>(r, i)?.map(|v| Cell::Int(v.into())),
-                    "INT4" => get::<i32>(r, i)?.map(|v| Cell::Int(v.into())),
-                    _ => get::<i64>(r, i)?.map(Cell::Int),
-                },
+                Kind::Int32 => get::<i32>(r, i)?.map(|v| Cell::Int(v.into())),
+                Kind::Int => get::<i64>(r, i)?.map(Cell::Int),
                 Kind::Float => match r.column(i).type_info().name() {
                     "FLOAT4" => get::<f32>(r, i)?.map(|v| Cell::Float(v.into())),
                     _ => get::<f64>(r, i)?.map(Cell::Float),
