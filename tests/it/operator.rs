@@ -276,3 +276,151 @@ async fn console_is_loopback_only(b: Backend) {
     let res = router.oneshot(req("localhost", "/")).await.unwrap();
     assert_eq!(res.status(), 200);
 }
+
+on_both_backends!(operator_tokens_are_scoped_hashed_expiring_and_revocable);
+
+/// Automation reaches the tenants API with a token: only what its scopes
+/// allow, not after expiry or revocation, never with a guessed secret;
+/// the database holds only a hash; changes name the token as their actor.
+async fn operator_tokens_are_scoped_hashed_expiring_and_revocable(b: Backend) {
+    use dimos_identity::operator_tokens::{self, Scope};
+    // No open demo console on loopback: the API needs a credential.
+    let app = TestApp::spawn_with(
+        b,
+        Options {
+            tweak: Box::new(|c| c.identity.dev_provider = dimos_kernel::config::DevProvider::Off),
+            ..Options::default()
+        },
+    )
+    .await;
+    let api = |token: Option<&str>, method: reqwest::Method, path: &str| {
+        let mut r = app
+            .req(method, "admin.localhost", path)
+            .header("accept", "application/json");
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r
+    };
+    let res = api(None, reqwest::Method::GET, "/api/v1/tenants")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+
+    let db = app.state.db();
+    let now = chrono::Utc::now();
+    let month = now + chrono::Duration::days(30);
+    let (reader, _) =
+        operator_tokens::create(db, "monitoring", &[Scope::TenantsRead], month, "test", now)
+            .await
+            .unwrap();
+    let (writer, info) = operator_tokens::create(
+        db,
+        "provisioning",
+        &[Scope::TenantsRead, Scope::TenantsWrite],
+        month,
+        "test",
+        now,
+    )
+    .await
+    .unwrap();
+    assert!(reader.starts_with("dimos_op_"));
+
+    let res = api(Some(&reader), reqwest::Method::GET, "/api/v1/tenants")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = api(Some(&reader), reqwest::Method::POST, "/api/v1/tenants")
+        .json(&dimos_it::tenant_body("omega", "Ωμέγα"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "reading is not writing");
+    let res = api(Some(&writer), reqwest::Method::POST, "/api/v1/tenants")
+        .json(&dimos_it::tenant_body("omega", "Ωμέγα"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let history: serde_json::Value = api(
+        Some(&reader),
+        reqwest::Method::GET,
+        "/api/v1/tenants/omega/history",
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert!(history.to_string().contains(&info.actor()), "{history}");
+    // Not the console: tokens are for the API only.
+    let res = api(Some(&writer), reqwest::Method::GET, "/")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(res.status(), 200);
+
+    // A secret one character off, a made-up id, a stranger's header.
+    let mut wrong = writer.clone();
+    let last = wrong.pop().unwrap();
+    wrong.push(if last == '0' { '1' } else { '0' });
+    for bad in [
+        wrong.as_str(),
+        "dimos_op_00000000000000000000000000000000_ab",
+        "garbage",
+    ] {
+        let res = api(Some(bad), reqwest::Method::GET, "/api/v1/tenants")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401, "{bad}");
+    }
+    // At rest: a hash, not the token; its last use is noted.
+    let stored: String = app
+        .sql_value("SELECT secret_hash FROM operator_tokens WHERE name = 'provisioning'")
+        .await;
+    assert!(!writer.contains(&stored) && !stored.contains(&writer[20..]));
+    let listed = operator_tokens::list(db).await.unwrap();
+    assert!(
+        listed.iter().all(|t| t.last_used_at.is_some()),
+        "{listed:?}"
+    );
+
+    // Revoked: refused at once. Expired: refused.
+    assert!(
+        operator_tokens::revoke(db, info.id, "test", chrono::Utc::now())
+            .await
+            .unwrap()
+    );
+    let res = api(Some(&writer), reqwest::Method::GET, "/api/v1/tenants")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let soon = chrono::Utc::now() + chrono::Duration::milliseconds(300);
+    let (brief, _) = operator_tokens::create(
+        db,
+        "brief",
+        &[Scope::TenantsRead],
+        soon,
+        "test",
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    let res = api(Some(&brief), reqwest::Method::GET, "/api/v1/tenants")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let res = api(Some(&brief), reqwest::Method::GET, "/api/v1/tenants")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    app.stop().await;
+}

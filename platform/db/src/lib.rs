@@ -93,6 +93,7 @@ pub const PLATFORM_MIGRATIONS: migrate::MigrationSet = migrate::MigrationSet {
         g("access_version", Placement::Reference),
         g("operator_sign_outs", Placement::Reference),
         g("platform_audit", Placement::Reference),
+        g("operator_tokens", Placement::Reference),
         // Read and written by id only; the busiest table of all.
         g("sessions", Placement::By("id")),
     ],
@@ -174,6 +175,12 @@ pub const PLATFORM_MIGRATIONS: migrate::MigrationSet = migrate::MigrationSet {
             name: "list order",
             postgres: include_str!("../../../migrations/postgres/0013_list_order.sql"),
             sqlite: include_str!("../../../migrations/sqlite/0013_list_order.sql"),
+        },
+        migrate::Migration {
+            version: 14,
+            name: "operator tokens",
+            postgres: include_str!("../../../migrations/postgres/0014_operator_tokens.sql"),
+            sqlite: include_str!("../../../migrations/sqlite/0014_operator_tokens.sql"),
         },
     ],
 };

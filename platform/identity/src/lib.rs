@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod audit;
 pub mod dev_provider;
 pub mod oidc;
+pub mod operator_tokens;
 pub mod operators;
 pub mod sessions;
 pub mod verifications;

@@ -48,6 +48,9 @@ enum Command {
     /// The database schema.
     #[command(subcommand)]
     Schema(SchemaCommand),
+    /// API tokens for the operator's automation (the tenants API).
+    #[command(subcommand)]
+    OperatorTokens(TokensCommand),
     /// Back up a SQLite deployment (database copy taken while it runs, its
     /// objects, a manifest) into an empty folder. PostgreSQL: pg_basebackup.
     Backup {
@@ -123,6 +126,25 @@ enum TenantsCommand {
         #[arg(long)]
         archive: PathBuf,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum TokensCommand {
+    /// Make a token; it is printed once, only a hash of it is kept.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// tenants:read, tenants:write (repeat for several).
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        /// Days until it expires (at most 365).
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+    },
+    /// List the tokens (never their secrets).
+    List,
+    /// Revoke a token at once.
+    Revoke { id: uuid::Uuid },
 }
 
 #[derive(Subcommand, Debug)]
@@ -311,6 +333,85 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         }
         Command::Config(ConfigCommand::Default) => {
             print!("{DEFAULT_TOML}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::OperatorTokens(cmd) => {
+            use dimos_identity::operator_tokens::{self, Scope};
+            let modules = Modules::new(modules()).map_err(anyhow::Error::msg)?;
+            let db = connect_and_migrate(&config, &modules).await?;
+            let now = dimos_kernel::clock::wall_now();
+            let actor = "dimos operator-tokens";
+            match cmd {
+                TokensCommand::Create { name, scopes, days } => {
+                    if !(1..=365).contains(&days) {
+                        anyhow::bail!("--days must be between 1 and 365");
+                    }
+                    let scopes = scopes
+                        .iter()
+                        .map(|s| {
+                            Scope::parse(s).ok_or_else(|| {
+                                anyhow::anyhow!(
+                                    "unknown scope {s:?}: tenants:read or tenants:write"
+                                )
+                            })
+                        })
+                        .collect::<anyhow::Result<Vec<_>>>()?;
+                    let expires = now + chrono::Duration::days(days.into());
+                    let (token, info) =
+                        operator_tokens::create(&db, &name, &scopes, expires, actor, now).await?;
+                    db.execute(&dimos_tenancy::store::operator_entry(
+                        actor,
+                        "operator_token.created",
+                        "*",
+                        serde_json::json!({"id": info.id, "name": info.name, "scopes": info.scopes, "expires_at": info.expires_at}),
+                        now,
+                    ))
+                    .await?;
+                    println!("{token}");
+                    eprintln!(
+                        "token {} ({}) expires {}; it is shown this once",
+                        info.id,
+                        info.name,
+                        info.expires_at.format("%F")
+                    );
+                }
+                TokensCommand::List => {
+                    for t in operator_tokens::list(&db).await? {
+                        let state = if t.revoked_at.is_some() {
+                            "revoked"
+                        } else if t.expires_at <= now {
+                            "expired"
+                        } else {
+                            "active"
+                        };
+                        println!(
+                            "{} {:<20} {:<8} {:<28} expires {} last used {}",
+                            t.id,
+                            t.name,
+                            state,
+                            t.scopes.join(","),
+                            t.expires_at.format("%F"),
+                            t.last_used_at
+                                .map_or("never".into(), |u| u.format("%F %R").to_string())
+                        );
+                    }
+                }
+                TokensCommand::Revoke { id } => {
+                    if !operator_tokens::revoke(&db, id, actor, now).await? {
+                        eprintln!("no active token {id}");
+                        return Ok(ExitCode::FAILURE);
+                    }
+                    db.execute(&dimos_tenancy::store::operator_entry(
+                        actor,
+                        "operator_token.revoked",
+                        "*",
+                        serde_json::json!({"id": id}),
+                        now,
+                    ))
+                    .await?;
+                    println!("token {id} revoked");
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Backup { out } => {

@@ -499,3 +499,64 @@ async fn backup_and_verify_backup() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
 }
+
+/// Operator API tokens from the command line: made (printed once),
+/// listed without their secret, revoked; an unknown scope refused.
+#[tokio::test]
+async fn operator_tokens_are_made_listed_and_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("d.db").display());
+    let out = dimos(
+        dir.path(),
+        &db,
+        &[
+            "operator-tokens",
+            "create",
+            "--name",
+            "ci",
+            "--scope",
+            "tenants:read",
+            "--days",
+            "30",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(token.starts_with("dimos_op_"), "{token}");
+    let list = dimos(dir.path(), &db, &["operator-tokens", "list"]);
+    let listed = String::from_utf8_lossy(&list.stdout).into_owned();
+    assert!(
+        listed.contains(" ci ") && listed.contains("active") && listed.contains("tenants:read"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&token[30..]), "never the secret");
+    let id = listed.split_whitespace().next().unwrap().to_owned();
+    let out = dimos(dir.path(), &db, &["operator-tokens", "revoke", &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list = dimos(dir.path(), &db, &["operator-tokens", "list"]);
+    assert!(String::from_utf8_lossy(&list.stdout).contains("revoked"));
+    let out = dimos(dir.path(), &db, &["operator-tokens", "revoke", &id]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = dimos(
+        dir.path(),
+        &db,
+        &[
+            "operator-tokens",
+            "create",
+            "--name",
+            "x",
+            "--scope",
+            "tenants:delete",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown scope"));
+}

@@ -82,11 +82,39 @@ pub async fn current(
 /// Signed-in operators pass. On loopback, with the development provider on
 /// (the demo), everyone passes. Anyone else: the console sends them to sign
 /// in, the API answers 401.
+#[allow(clippy::disallowed_methods)] // the operator's console: platform-level tokens
 pub async fn operator_guard(
     State(state): State<AppState>,
     mut req: Request,
     next: Next,
 ) -> Response {
+    // Automation: an API token, for the API only, within its scopes.
+    if let Some(presented) = bearer(req.headers()) {
+        if !req.uri().path().starts_with("/api/") {
+            return AppError(Error::OperatorSignInRequired).into_response();
+        }
+        let now = dimos_kernel::clock::wall_now();
+        let token = match dimos_identity::operator_tokens::authenticate(state.db(), &presented, now)
+            .await
+        {
+            Ok(Some(t)) => t,
+            Ok(None) => return AppError(Error::OperatorSignInRequired).into_response(),
+            Err(e) => return AppError(e.into()).into_response(),
+        };
+        let needed = if matches!(
+            *req.method(),
+            axum::http::Method::GET | axum::http::Method::HEAD
+        ) {
+            dimos_identity::operator_tokens::Scope::TenantsRead
+        } else {
+            dimos_identity::operator_tokens::Scope::TenantsWrite
+        };
+        if !token.allows(needed) {
+            return AppError(Error::Forbidden).into_response();
+        }
+        req.extensions_mut().insert(OperatorActor(token.actor()));
+        return next.run(req).await;
+    }
     if let Some((op, csrf)) = current(req.extensions().get::<Session>(), &state).await {
         let mut req = match check_form_token(req, &csrf, state.config().http.body_limit_bytes).await
         {
@@ -130,6 +158,18 @@ pub async fn operator_guard(
     )
     .collect();
     Redirect::to(&format!("/auth/login?next={next_path}")).into_response()
+}
+
+/// The token of `Authorization: Bearer …`, if the request has one.
+fn bearer(headers: &axum::http::HeaderMap) -> Option<String> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
 }
 
 /// Every POST a signed-in operator sends must carry the session's token,

@@ -1,0 +1,15 @@
+-- API tokens for the national operator's automation (the tenants API).
+-- Platform-level, like the operators themselves. Only a SHA-256 of each
+-- token is kept: a token is shown once, when it is made.
+CREATE TABLE operator_tokens (
+    id BLOB PRIMARY KEY,
+    name TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    revoked_at TEXT,
+    revoked_by TEXT,
+    last_used_at TEXT
+);
