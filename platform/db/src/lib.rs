@@ -14,7 +14,7 @@ pub use conn::{Db, DbError, DbOptions, FromRowAny, PoolStats, Statement, Tx};
 pub use scoped::{Reader, Scoped, ScopedInsert, TenantDb, TenantTx};
 pub use sea_query;
 
-use migrate::{Placement, account, actor, row_of, tax_subject};
+use migrate::{Placement, account, actor, record_of, row_of, tax_subject};
 
 /// Which SQL dialect a `Db` speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +56,10 @@ pub const PLATFORM_MIGRATIONS: migrate::MigrationSet = migrate::MigrationSet {
         t("tenant_modules", false).reference(),
         t("module_settings", false),
         t("accounts", true).about(&[account("id")]),
-        t("audit_log", true).about(&[actor("actor"), actor("on_behalf_of")]),
+        // What was done for them at the desk and on their cases (who
+        // opened their files). Not every entry someone made as actor: a
+        // clerk's entries are about other people.
+        t("audit_log", true).about(&[actor("on_behalf_of"), record_of("record", "case", "cases")]),
         t("role_grants", true).about(&[tax_subject("subject")]),
         t("role_permissions", false),
         t("departments", false),
@@ -71,13 +74,16 @@ pub const PLATFORM_MIGRATIONS: migrate::MigrationSet = migrate::MigrationSet {
         t("tasks", true).about(&[row_of("case_id", "cases")]),
         t("task_candidates", false),
         // What staff noted for each other stays out of the download.
+        // Links lead to the person a row is about, never to who wrote it:
+        // a clerk's events, uploads and signatures are on other people's
+        // cases.
         t("case_events", true)
-            .about(&[row_of("case_id", "cases"), account("actor")])
+            .about(&[row_of("case_id", "cases")])
             .hidden_when("public", false),
         t("jobs", false),
         t("named_locks", false),
         t("documents", true)
-            .about(&[row_of("case_id", "cases"), account("uploaded_by")])
+            .about(&[row_of("case_id", "cases")])
             .hidden_when("internal", true),
         t("notifications", true).about(&[account("account_id")]),
         t("notification_settings", false),
@@ -85,7 +91,7 @@ pub const PLATFORM_MIGRATIONS: migrate::MigrationSet = migrate::MigrationSet {
         t("notification_prefs", true).about(&[account("account_id")]),
         t("signing_authorities", false),
         t("signing_certificates", true).about(&[account("account_id")]),
-        t("signatures", true).about(&[account("signer_account"), row_of("case_id", "cases")]),
+        t("signatures", true).about(&[row_of("case_id", "cases")]),
     ],
     global_tables: &[
         g("tenants", Placement::Reference),

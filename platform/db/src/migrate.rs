@@ -74,6 +74,8 @@ pub enum Holds {
     TaxSubject,
     /// The `id` of a row of that (declared) table about the person.
     RowOf(&'static str),
+    /// `<prefix>:<id>` of a row of that table (the audit trail's records).
+    RecordOf(&'static str, &'static str),
 }
 
 /// A column that leads to the person a row is about.
@@ -112,6 +114,14 @@ pub const fn row_of(column: &'static str, table: &'static str) -> Link {
     Link {
         column,
         holds: Holds::RowOf(table),
+    }
+}
+
+/// `<prefix>:<id>` of a row of `table` about the person, in `column`.
+pub const fn record_of(column: &'static str, prefix: &'static str, table: &'static str) -> Link {
+    Link {
+        column,
+        holds: Holds::RecordOf(prefix, table),
     }
 }
 
@@ -294,7 +304,7 @@ pub async fn check_tenant_tables(db: &Db, sets: &[MigrationSet]) -> Result<Vec<S
                 )),
                 About::Person { links, .. } => {
                     for l in links {
-                        if let Holds::RowOf(other) = l.holds
+                        if let Holds::RowOf(other) | Holds::RecordOf(_, other) = l.holds
                             && !linked.contains(&other)
                         {
                             problems.push(format!(

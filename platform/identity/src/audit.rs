@@ -67,6 +67,11 @@ impl AuditEntry {
     }
 }
 
+/// What counts as opening someone's sensitive personal data (health,
+/// disability, income): a case file, a document holding personal data,
+/// acting for a citizen at the desk.
+pub const SENSITIVE_ACCESS: [&str; 3] = ["case_viewed", "document_viewed", "assist_started"];
+
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct StoredEntry {
     pub seq: i64,
@@ -180,6 +185,34 @@ impl AuditLog {
         q.columns(STORED_COLUMNS)
             .order_by(AuditLogTable::Seq, Order::Desc)
             .limit(limit);
+        db.fetch_all(&q).await
+    }
+
+    /// Accesses to sensitive personal data (the data protection officer's
+    /// log), newest first: before entry `before`, by `actor`, on `record`.
+    pub async fn sensitive_access(
+        db: &TenantDb,
+        actor: Option<&str>,
+        record: Option<&str>,
+        before: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<StoredEntry>, DbError> {
+        let mut q = db.select(AuditLogTable::Table);
+        q.columns(STORED_COLUMNS)
+            .and_where(
+                sea_query::Expr::col(AuditLogTable::Action).is_in(SENSITIVE_ACCESS.iter().copied()),
+            )
+            .order_by(AuditLogTable::Seq, Order::Desc)
+            .limit(limit);
+        if let Some(a) = actor {
+            q.and_where(sea_query::Expr::col(AuditLogTable::Actor).eq(a));
+        }
+        if let Some(r) = record {
+            q.and_where(sea_query::Expr::col(AuditLogTable::Record).eq(r));
+        }
+        if let Some(b) = before {
+            q.and_where(sea_query::Expr::col(AuditLogTable::Seq).lt(b));
+        }
         db.fetch_all(&q).await
     }
 

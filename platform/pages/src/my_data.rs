@@ -52,7 +52,7 @@ fn value_for(kind: Kind, id: uuid::Uuid) -> Value {
 }
 
 /// The tables about one person, each after the tables its links lead to.
-fn in_order(sets: &[MigrationSet]) -> Vec<&'static TenantTable> {
+fn in_order(sets: &[MigrationSet]) -> Result<Vec<&'static TenantTable>, Error> {
     let mut pending: Vec<&'static TenantTable> = sets
         .iter()
         .flat_map(|s| s.tenant_tables.iter())
@@ -66,7 +66,9 @@ fn in_order(sets: &[MigrationSet]) -> Vec<&'static TenantTable> {
                 return false;
             };
             let ready = links.iter().all(|l| match l.holds {
-                Holds::RowOf(other) => done.iter().any(|d| d.name == other),
+                Holds::RowOf(other) | Holds::RecordOf(_, other) => {
+                    done.iter().any(|d| d.name == other)
+                }
                 _ => true,
             });
             if ready {
@@ -74,13 +76,19 @@ fn in_order(sets: &[MigrationSet]) -> Vec<&'static TenantTable> {
             }
             !ready
         });
-        // A cycle or a link to an undeclared table (start-up refuses
-        // both): what is left is skipped rather than looped on.
         if pending.len() == before {
             break;
         }
     }
-    done
+    // Tables whose links go round in a circle would be left out of the
+    // download: a declaration error, refused rather than silent.
+    if let Some(t) = pending.first() {
+        return Err(Error::internal(format!(
+            "{}: its links to other tables go round in a circle",
+            t.name
+        )));
+    }
+    Ok(done)
 }
 
 /// Every row of every personal table about `person`, by table, without
@@ -92,7 +100,7 @@ pub async fn collect(
 ) -> Result<BTreeMap<&'static str, Vec<serde_json::Value>>, Error> {
     let mut ids: BTreeMap<&'static str, Vec<Value>> = BTreeMap::new();
     let mut out = BTreeMap::new();
-    for table in in_order(sets) {
+    for table in in_order(sets)? {
         let About::Person { links, hidden } = table.about else {
             continue;
         };
@@ -117,6 +125,21 @@ pub async fn collect(
                 }
                 Holds::RowOf(other) => {
                     let found = ids.get(other).cloned().unwrap_or_default();
+                    if found.is_empty() {
+                        continue;
+                    }
+                    any = any.add(col.is_in(found));
+                }
+                Holds::RecordOf(prefix, other) => {
+                    let found: Vec<String> = ids
+                        .get(other)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|v| match v {
+                            Value::Uuid(Some(u)) => Some(format!("{prefix}:{u}")),
+                            _ => None,
+                        })
+                        .collect();
                     if found.is_empty() {
                         continue;
                     }

@@ -15,8 +15,8 @@ use dimos_identity::verifications::{self, DOCUMENT_TYPES};
 use dimos_kernel::{Error, LocalizedText, Slug, TaxId};
 use dimos_web::access::{
     AssignTasks, AssistCitizens, Authorized, ConfigureServices, ManageAccess, ManageSigning,
-    Permission, ReadAudit, ReadCaseFile, ReadCases, ReadProtocol, ReadReports, RegisterProtocol,
-    SignDocuments, VerifyAccounts, WorkTasks, subjects,
+    Permission, ReadAccessLog, ReadAudit, ReadCaseFile, ReadCases, ReadProtocol, ReadReports,
+    RegisterProtocol, SignDocuments, VerifyAccounts, WorkTasks, subjects,
 };
 use dimos_web::auth::{Button, CurrentUser, Posted};
 use dimos_web::error::{AppError, Result};
@@ -25,6 +25,7 @@ use dimos_web::state::AppState;
 use dimos_web::ui::Ui;
 use minijinja::context;
 use serde::Deserialize;
+use uuid::Uuid;
 
 /// Runs before the handler of a guarded route, whatever the handler takes.
 async fn require<P: Permission>(
@@ -96,6 +97,7 @@ guarded_routes! {
     post "/admin/access/grant" => access_grant requires ManageAccess;
     post "/admin/access/revoke" => access_revoke requires ManageAccess;
     get "/admin/audit" => audit_json requires ReadAudit;
+    get "/admin/privacy" => privacy_page requires ReadAccessLog;
     post "/staff/assist/start" => assist_start requires AssistCitizens;
     post "/staff/assist/end" => assist_end requires AssistCitizens;
     get "/admin/api/access" => api_access requires ManageAccess;
@@ -308,6 +310,131 @@ async fn audit_json(
     ))
 }
 
+#[derive(Debug, serde::Deserialize)]
+struct PrivacyQuery {
+    case: Option<String>,
+    tax_id: Option<String>,
+    before: Option<i64>,
+}
+
+/// The data protection officer's log: who opened sensitive personal data
+/// (a case file, a document, a citizen's account at the desk), when and
+/// from where; by case or by member of staff, newest first, a page at a
+/// time.
+async fn privacy_page(
+    ui: Ui,
+    tenant: CurrentTenant,
+    _who: Authorized<ReadAccessLog>,
+    Query(q): Query<PrivacyQuery>,
+) -> Result<Html<String>> {
+    const PAGE: u64 = 50;
+    let case = q
+        .case
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(|c| {
+            Uuid::try_parse(c).map_err(|_| Error::BadRequest("case: not a case number".into()))
+        })
+        .transpose()?;
+    let tax_id = q.tax_id.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    // Staff are named by account in the trail: one tax id, maybe several
+    // accounts (one per provider); none means nobody by that tax id.
+    let actors: Option<Vec<String>> = match tax_id {
+        Some(t) => Some(
+            dimos_identity::accounts::by_tax_id(&tenant.db, t)
+                .await?
+                .iter()
+                .map(|a| format!("account:{}", a.id))
+                .collect(),
+        ),
+        None => None,
+    };
+    let record = case.map(|c| format!("case:{c}"));
+    let mut entries = vec![];
+    match &actors {
+        Some(list) if list.is_empty() => {}
+        Some(list) => {
+            for a in list {
+                entries.extend(
+                    AuditLog::sensitive_access(
+                        &tenant.db,
+                        Some(a),
+                        record.as_deref(),
+                        q.before,
+                        PAGE,
+                    )
+                    .await?,
+                );
+            }
+            entries.sort_by_key(|e| std::cmp::Reverse(e.seq));
+            entries.truncate(usize::try_from(PAGE).unwrap_or(usize::MAX));
+        }
+        None => {
+            entries =
+                AuditLog::sensitive_access(&tenant.db, None, record.as_deref(), q.before, PAGE)
+                    .await?;
+        }
+    }
+    let ids: Vec<AccountId> = entries
+        .iter()
+        .filter_map(|e| e.actor.strip_prefix("account:"))
+        .filter_map(|id| Uuid::try_parse(id).ok())
+        .map(AccountId)
+        .collect();
+    let people = dimos_identity::accounts::get_many(&tenant.db, &ids).await?;
+    let name_of = |actor: &str| {
+        people
+            .iter()
+            .find(|a| actor.strip_prefix("account:") == Some(a.id.to_string().as_str()))
+            .map(|a| (a.display_name(), a.tax_id.clone().unwrap_or_default()))
+            .unwrap_or_else(|| (actor.to_owned(), String::new()))
+    };
+    let rows: Vec<_> = entries
+        .iter()
+        .map(|e| {
+            let (name, tax) = name_of(&e.actor);
+            let case = e
+                .record
+                .as_deref()
+                .and_then(|r| r.strip_prefix("case:"))
+                .map(str::to_owned);
+            context! {
+                when => dimos_kernel::clock::local_datetime(e.at).format("%d/%m/%Y %H:%M:%S").to_string(),
+                who => name,
+                tax_id => tax,
+                what => e.action.clone(),
+                case => case,
+                for_whom => e.on_behalf_of.clone(),
+                from => e.source.clone(),
+            }
+        })
+        .collect();
+    let older = (entries.len() == usize::try_from(PAGE).unwrap_or(usize::MAX))
+        .then(|| entries.last().map(|e| e.seq))
+        .flatten()
+        .map(|seq| {
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            if let Some(c) = case {
+                query.append_pair("case", &c.to_string());
+            }
+            if let Some(t) = tax_id {
+                query.append_pair("tax_id", t);
+            }
+            query.append_pair("before", &seq.to_string());
+            query.finish()
+        });
+    ui.render(
+        "admin/privacy.html",
+        context! {
+            rows,
+            case => case.map(|c| c.to_string()).unwrap_or_default(),
+            tax_id => tax_id.unwrap_or_default(),
+            older,
+        },
+    )
+}
+
 /// Roles the signed-in person holds here, for the header's staff links.
 pub async fn staff_links(
     state: &AppState,
@@ -321,7 +448,7 @@ pub async fn staff_links(
     if state.access().roles_of(tenant.id, &subj).await.is_empty() {
         return vec![];
     }
-    let pages: [(&str, &str, &str); 11] = [
+    let pages: [(&str, &str, &str); 12] = [
         ("/staff/agenda", "nav-agenda", WorkTasks::ID),
         ("/staff/cases", "nav-cases", ReadCases::ID),
         ("/staff/team", "nav-team", AssignTasks::ID),
@@ -341,6 +468,7 @@ pub async fn staff_links(
         ),
         ("/admin/access", "nav-access", ManageAccess::ID),
         ("/admin/signing", "nav-signing", ManageSigning::ID),
+        ("/admin/privacy", "nav-privacy", ReadAccessLog::ID),
     ];
     let mut links = vec![];
     for (href, key, perm) in pages {

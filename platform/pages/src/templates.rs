@@ -69,6 +69,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/admin/signing.html"),
     ),
     (
+        "admin/privacy.html",
+        include_str!("../templates/admin/privacy.html"),
+    ),
+    (
         "admin/settings.html",
         include_str!("../templates/admin/settings.html"),
     ),

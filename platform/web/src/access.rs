@@ -87,6 +87,9 @@ permission! {
     SignDocuments = "documents.sign";
     /// Issue and revoke the staff's signing certificates.
     ManageSigning = "signing.manage";
+    /// See who opened sensitive personal data (case files, documents,
+    /// desk assistance): the data protection officer's log.
+    ReadAccessLog = "privacy.access_log";
 }
 
 /// Reading a case file: those who work on tasks (their own cases), and
@@ -115,6 +118,7 @@ pub const PLATFORM_PERMISSIONS: &[(&str, &str)] = &[
     ("services.configure", "perm-services-configure"),
     ("documents.sign", "perm-documents-sign"),
     ("signing.manage", "perm-signing-manage"),
+    ("privacy.access_log", "perm-privacy-access-log"),
 ];
 
 /// The roles every municipality has (id, label key). Module permissions are
@@ -128,6 +132,7 @@ pub const PLATFORM_ROLES: &[(&str, &str)] = &[
     ("municipal-admin", "role-municipal-admin"),
     ("department-head", "role-department-head"),
     ("protocol-officer", "role-protocol-officer"),
+    ("data-protection-officer", "role-data-protection-officer"),
 ];
 
 const PLATFORM_GRANTS: &[(&str, &str)] = &[
@@ -157,6 +162,8 @@ const PLATFORM_GRANTS: &[(&str, &str)] = &[
     ("mayor", "documents.sign"),
     ("department-head", "documents.sign"),
     ("municipal-admin", "signing.manage"),
+    ("data-protection-officer", "privacy.access_log"),
+    ("data-protection-officer", "audit.read"),
 ];
 
 pub fn build_catalog(modules: &Modules) -> Result<AccessCatalog, String> {

@@ -299,13 +299,14 @@ pub async fn case_file(
     ui: Ui,
     tenant: CurrentTenant,
     super::CaseFileReader(who): super::CaseFileReader,
+    peer: Peer,
     Path(id): Path<Uuid>,
     Query(q): Query<CaseFileQuery>,
 ) -> Result<Html<String>> {
     let done = q
         .done
         .filter(|d| ["signed", "uploaded"].contains(&d.as_str()));
-    case_page(
+    let (_, html) = case_page(
         &state,
         &ui,
         &tenant,
@@ -316,8 +317,19 @@ pub async fn case_file(
         StatusCode::OK,
         done,
     )
-    .await
-    .map(|(_, h)| h)
+    .await?;
+    // A case file holds the applicant's health, disability or income
+    // data: every opening is in the trail, for the data protection officer
+    // (and the applicant's own download). No trail, no page.
+    dimos_web::auth::record(
+        &state,
+        &tenant,
+        who.user
+            .audit(peer, "case_viewed")
+            .record(format!("case:{id}")),
+    )
+    .await?;
+    Ok(html)
 }
 
 pub async fn complete(

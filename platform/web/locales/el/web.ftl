@@ -704,3 +704,24 @@ error-field-no-signing-certificate = Η επιλογή εκδίδει έγγρα
 error-field-form-expired = Η φόρμα δεν ήρθε ολόκληρη· ελέγξτε τις απαντήσεις σας και υποβάλετε ξανά.
 error-conflict-submission-used = Αυτή η φόρμα έχει ήδη υποβληθεί από άλλον λογαριασμό ή για άλλη υπηρεσία· ανοίξτε τη φόρμα ξανά.
 error-conflict-submission-in-progress = Η ίδια φόρμα υποβάλλεται ήδη· δείτε τις αιτήσεις σας σε λίγο.
+
+# The data protection officer's log of access to sensitive personal data.
+role-data-protection-officer = Υπεύθυνος προστασίας δεδομένων
+perm-privacy-access-log = Ποιος άνοιξε ευαίσθητα προσωπικά δεδομένα
+nav-privacy = Πρόσβαση σε προσωπικά δεδομένα
+nav-privacy-description = Ποιος άνοιξε φακέλους υποθέσεων, έγγραφα και λογαριασμούς πολιτών, πότε και από πού.
+privacy-title = Πρόσβαση σε ευαίσθητα προσωπικά δεδομένα
+privacy-intro = Κάθε άνοιγμα φακέλου υπόθεσης, εγγράφου με προσωπικά δεδομένα (υγεία, αναπηρία, εισόδημα) και κάθε εξυπηρέτηση πολίτη στο γκισέ καταγράφεται στο αρχείο ελέγχου. Οι πολίτες βλέπουν τις προσβάσεις στις δικές τους υποθέσεις στα δεδομένα που κατεβάζουν από τον λογαριασμό τους.
+privacy-filter-case = Αριθμός υπόθεσης
+privacy-filter-tax-id = ΑΦΜ υπαλλήλου
+privacy-filter-submit = Αναζήτηση
+privacy-when = Πότε
+privacy-who = Ποιος
+privacy-what = Τι
+privacy-case = Υπόθεση
+privacy-from = Από
+privacy-older = Παλαιότερες
+privacy-none = Καμία πρόσβαση δεν καταγράφηκε με αυτά τα κριτήρια.
+privacy-action-case_viewed = Άνοιξε τον φάκελο της υπόθεσης
+privacy-action-document_viewed = Άνοιξε έγγραφο με προσωπικά δεδομένα
+privacy-action-assist_started = Εξυπηρέτησε πολίτη στο γκισέ

@@ -704,3 +704,24 @@ error-field-no-signing-certificate = This outcome issues a document under your s
 error-field-form-expired = The form did not arrive whole; check your answers and submit again.
 error-conflict-submission-used = This form was already submitted by another account or for another service; open the form again.
 error-conflict-submission-in-progress = The same form is being submitted already; look at your applications in a moment.
+
+# The data protection officer's log of access to sensitive personal data.
+role-data-protection-officer = Data protection officer
+perm-privacy-access-log = See who opened sensitive personal data
+nav-privacy = Access to personal data
+nav-privacy-description = Who opened case files, documents and citizens' accounts, when and from where.
+privacy-title = Access to sensitive personal data
+privacy-intro = Every opening of a case file, of a document holding personal data (health, disability, income) and every citizen served at the desk is in the audit trail. Citizens see the accesses to their own cases in the data they download from their account.
+privacy-filter-case = Case number
+privacy-filter-tax-id = Staff member's tax id
+privacy-filter-submit = Search
+privacy-when = When
+privacy-who = Who
+privacy-what = What
+privacy-case = Case
+privacy-from = From
+privacy-older = Older
+privacy-none = No access was recorded with these criteria.
+privacy-action-case_viewed = Opened the case file
+privacy-action-document_viewed = Opened a document holding personal data
+privacy-action-assist_started = Served a citizen at the desk
