@@ -167,6 +167,92 @@ async fn serving(app: &TestApp) {
     panic!("the imported municipality is not served");
 }
 
+/// The archive's entries, by name.
+fn entries(archive: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(archive).unwrap();
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut out = std::collections::BTreeMap::new();
+    for e in tar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().to_string_lossy().into_owned();
+        let mut bytes = vec![];
+        e.read_to_end(&mut bytes).unwrap();
+        out.insert(name, bytes);
+    }
+    out
+}
+
+/// A well-formed archive made from `archive` with `change` applied, its
+/// checksums made right again: what someone who doctors one would send.
+fn doctored(
+    archive: &std::path::Path,
+    out: &std::path::Path,
+    change: impl FnOnce(&mut transfer::Manifest, &mut std::collections::BTreeMap<String, Vec<u8>>),
+) {
+    use sha2::Digest;
+    let mut files = entries(archive);
+    let mut manifest: transfer::Manifest =
+        serde_json::from_slice(&files.remove("manifest.json").unwrap()).unwrap();
+    change(&mut manifest, &mut files);
+    for t in &mut manifest.tables {
+        if let Some(body) = files.get(&format!("tables/{}.jsonl", t.name)) {
+            t.sha256 = hex::encode(sha2::Sha256::digest(body));
+            t.rows = body
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .count() as u64;
+        }
+    }
+    for o in &mut manifest.objects {
+        if let Some(body) = files.get(&format!("objects/{}", o.key)) {
+            o.sha256 = hex::encode(sha2::Sha256::digest(body));
+            o.size = body.len() as u64;
+        }
+    }
+    files.insert(
+        "manifest.json".into(),
+        serde_json::to_vec(&manifest).unwrap(),
+    );
+    let gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(out).unwrap(),
+        flate2::Compression::fast(),
+    );
+    let mut tar = tar::Builder::new(gz);
+    for (name, body) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o600);
+        h.set_cksum();
+        tar.append_data(&mut h, name, body.as_slice()).unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap();
+}
+
+/// Rewrites every row of one table in an archive's entries.
+fn rewrite_rows(
+    files: &mut std::collections::BTreeMap<String, Vec<u8>>,
+    manifest: &transfer::Manifest,
+    table: &str,
+    column: &str,
+    f: impl Fn(&dimos_db::portable::Cell) -> dimos_db::portable::Cell,
+) {
+    let t = manifest.tables.iter().find(|t| t.name == table).unwrap();
+    let i = t.columns.iter().position(|(c, _)| c == column).unwrap();
+    let name = format!("tables/{table}.jsonl");
+    let mut out = vec![];
+    for line in files[&name]
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+    {
+        let mut row: Vec<dimos_db::portable::Cell> = serde_json::from_slice(line).unwrap();
+        row[i] = f(&row[i]);
+        out.extend(serde_json::to_vec(&row).unwrap());
+        out.push(b'\n');
+    }
+    files.insert(name, out);
+}
+
 async fn a_municipality_moves_to_the_other_database_and_back(b: Backend) {
     let other = match b {
         Backend::Sqlite => Backend::Postgres,
@@ -302,6 +388,65 @@ async fn a_municipality_moves_to_the_other_database_and_back(b: Backend) {
         transfer::import(deployment(&target, &sets), &damaged)
             .await
             .is_err()
+    );
+    // Well-formed but doctored archives (checksums made right): a document
+    // pointing at another municipality's file, a table left out, a key
+    // stored as text, a head the trail does not hold. Each refused whole.
+    use dimos_db::portable::Cell;
+    let other_file = |c: &Cell| match c {
+        Cell::Text(_) => Cell::Text(format!("{}/stolen", uuid::Uuid::new_v4().simple())),
+        c => c.clone(),
+    };
+    let as_text = |c: &Cell| match c.clone().coerce(dimos_db::portable::Kind::Uuid) {
+        Ok(Cell::Uuid(u)) => Cell::Text(u.to_string()),
+        _ => c.clone(),
+    };
+    let cases: Vec<(
+        &str,
+        Box<dyn FnOnce(&mut transfer::Manifest, &mut std::collections::BTreeMap<String, Vec<u8>>)>,
+    )> = vec![
+        (
+            "not the municipality's",
+            Box::new(|m, f| rewrite_rows(f, m, "documents", "object_key", other_file)),
+        ),
+        (
+            "the archive's tables are",
+            Box::new(|m, f| {
+                m.tables.retain(|t| t.name != "parking_permits");
+                f.remove("tables/parking_permits.jsonl");
+            }),
+        ),
+        (
+            "is not a",
+            Box::new(|m, f| rewrite_rows(f, m, "cases", "tenant_id", as_text)),
+        ),
+        (
+            "does not match the archive's audit trail",
+            Box::new(|_, f| {
+                let key = f
+                    .keys()
+                    .find(|k| k.starts_with("objects/audit-heads/"))
+                    .unwrap()
+                    .clone();
+                let mut head: serde_json::Value = serde_json::from_slice(&f[&key]).unwrap();
+                head["hash"] = serde_json::Value::from("0".repeat(64));
+                f.insert(key, serde_json::to_vec(&head).unwrap());
+            }),
+        ),
+    ];
+    for (n, (expected, change)) in cases.into_iter().enumerate() {
+        let path = dir.path().join(format!("doctored-{n}.tar.gz"));
+        doctored(&archive, &path, change);
+        let err = transfer::import(deployment(&target, &sets), &path)
+            .await
+            .unwrap_err();
+        assert!(format!("{err:#}").contains(expected), "{expected}: {err:#}");
+    }
+    assert!(
+        transfer::object_keys(target.state.objects().as_ref(), id)
+            .await
+            .unwrap()
+            .is_empty()
     );
     assert!(
         transfer::object_keys(target.state.objects().as_ref(), id)

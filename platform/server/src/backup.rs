@@ -79,6 +79,14 @@ pub async fn backup(db: &Db, objects: &dyn ObjectStore, out: &Path) -> anyhow::R
             out.display()
         );
     }
+    // Every citizen's data and the sessions: for its owner's eyes only.
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(out)?;
+    }
     std::fs::create_dir_all(out.join(OBJECTS_DIR))?;
     let copy = out.join(DATABASE_FILE);
     db.sqlite_copy_to(&copy).await?;
@@ -96,7 +104,9 @@ pub async fn backup(db: &Db, objects: &dyn ObjectStore, out: &Path) -> anyhow::R
     let target = dimos_storage::LocalStore::new(out.join(OBJECTS_DIR));
     let dir = tempfile::tempdir()?;
     for key in referenced_objects(&snapshot, objects).await? {
-        let bytes = crate::transfer::read_object(objects, &key).await?;
+        let bytes = crate::transfer::read_object(objects, &key)
+            .await
+            .with_context(|| format!("object {key}, which the copy refers to"))?;
         manifest.objects.insert(key.clone(), sha256_hex(&bytes));
         let file = dir.path().join("object");
         tokio::fs::write(&file, &bytes).await?;

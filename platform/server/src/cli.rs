@@ -436,6 +436,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             let report = match (dir, database_url) {
                 (Some(dir), None) => crate::backup::verify_folder(&dir, &signing).await?,
                 (None, Some(url)) => {
+                    println!(
+                        "no manifest for a restored database: counts and objects are not compared, the audit chains are"
+                    );
                     let db = dimos_db::Db::connect(&url, &Default::default()).await?;
                     crate::backup::verify_database(&db, objects.as_ref(), &signing, None).await?
                 }
@@ -453,7 +456,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 println!("PROBLEM: {p}");
             }
             Ok(if report.problems.is_empty() {
-                println!("the backup is good");
+                println!("no problem found");
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE

@@ -144,6 +144,19 @@ pub async fn dump(dep: Deployment<'_>, id: uuid::Uuid, slug: &str) -> anyhow::Re
         });
     }
     tx.commit().await?;
+    // The operator's history is kept by slug, and a slug can be used
+    // again after a municipality is deleted: only this one's entries.
+    let created = out.first().and_then(|t| {
+        let i = t.columns.iter().position(|(c, _)| c == "created_at")?;
+        t.rows.first()?.get(i)?.clone().coerce(Kind::Time).ok()
+    });
+    if let (Some(Cell::Time(created)), Some(trail)) = (created, out.last_mut())
+        && let Some(i) = trail.columns.iter().position(|(c, _)| c == "at")
+    {
+        trail.rows.retain(
+            |r| matches!(r[i].clone().coerce(Kind::Time), Ok(Cell::Time(at)) if at >= created),
+        );
+    }
     Ok(out)
 }
 
@@ -223,8 +236,15 @@ pub async fn export(
     // One snapshot would be better still; the operator suspends the
     // municipality first (docs/operator-guide.md), so nothing changes.
     let tables = dump(dep, id, slug).await?;
-    let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
-    let gz = flate2::write::GzEncoder::new(file, flate2::Compression::default());
+    // Written beside its name, readable by its owner only (it holds every
+    // citizen's data), and renamed when whole: never half an archive.
+    let dir = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let partial = tempfile::NamedTempFile::new_in(&dir)
+        .with_context(|| format!("writing in {}", dir.display()))?;
+    let gz = flate2::write::GzEncoder::new(partial, flate2::Compression::default());
     let mut tar = tar::Builder::new(gz);
     let mut manifest = Manifest {
         format: FORMAT.to_owned(),
@@ -277,7 +297,11 @@ pub async fn export(
         "manifest.json",
         &serde_json::to_vec_pretty(&manifest)?,
     )?;
-    tar.into_inner()?.finish()?.sync_all()?;
+    let partial = tar.into_inner()?.finish()?;
+    partial.as_file().sync_all()?;
+    partial
+        .persist(out)
+        .with_context(|| format!("writing {}", out.display()))?;
     Ok(manifest)
 }
 
@@ -401,9 +425,11 @@ pub async fn import(dep: Deployment<'_>, archive: &Path) -> anyhow::Result<Impor
     let mut stored = vec![];
     let result = load(dep, &manifest, &tables, &objects, &opener, &mut stored).await;
     if result.is_err() {
+        // The rows were rolled back; their objects go too.
         for key in stored {
-            // Best effort: what is left is swept as an orphan upload.
-            let _ = dep.objects.delete(&key).await;
+            if let Err(e) = dep.objects.delete(&key).await {
+                tracing::warn!(key, error = %e, "an object of a failed import stays behind");
+            }
         }
     }
     let rows = result?;
@@ -419,27 +445,27 @@ async fn load(
     stored: &mut Vec<String>,
 ) -> anyhow::Result<u64> {
     let id = manifest.tenant.id;
-    let own = [
-        format!("{}/", id.simple()),
-        dimos_pages::audit_heads::object_prefix(id),
-    ];
-    let dir = tempfile::tempdir()?;
-    for (key, bytes) in objects {
-        if !own.iter().any(|p| key.starts_with(p.as_str())) {
-            bail!("object {key} is not the municipality's");
-        }
-        let bytes = if is_head(key) {
-            dimos_pages::audit_heads::attest_again(bytes, dep.signing)?
-        } else {
-            bytes.clone()
-        };
-        let file = dir.path().join("object");
-        tokio::fs::write(&file, &bytes).await?;
-        dep.objects.put_file(key, &file).await?;
-        stored.push(key.clone());
+    // The archive holds every table of its components and nothing else:
+    // a table left out would import a municipality with a hole in it.
+    let expected: Vec<&str> = {
+        let sets: Vec<MigrationSet> = dep
+            .sets
+            .iter()
+            .filter(|s| manifest.schema.contains_key(s.component))
+            .copied()
+            .collect();
+        let mut names = tables_of(&sets);
+        names.sort_unstable();
+        names
+    };
+    let mut listed: Vec<&str> = manifest.tables.iter().map(|t| t.name.as_str()).collect();
+    listed.sort_unstable();
+    if listed != expected {
+        bail!("the archive's tables are {listed:?}; a municipality here has {expected:?}");
     }
-    // Rows parsed and keys opened before the transaction starts.
+    // Everything parsed, checked and opened before anything is written.
     let mut parsed = vec![];
+    let mut trail: Vec<(i64, String)> = vec![];
     for t in &manifest.tables {
         let names: Vec<String> = t.columns.iter().map(|(c, _)| c.clone()).collect();
         let mut rows = vec![];
@@ -447,10 +473,31 @@ async fn load(
             if line.is_empty() {
                 continue;
             }
-            rows.push(
-                serde_json::from_slice::<Vec<Cell>>(line)
-                    .with_context(|| format!("{}, line {}", t.name, n + 1))?,
-            );
+            let row = serde_json::from_slice::<Vec<Cell>>(line)
+                .with_context(|| format!("{}, line {}", t.name, n + 1))?;
+            if row.len() != t.columns.len() {
+                bail!(
+                    "{}, line {}: {} cells for {} columns",
+                    t.name,
+                    n + 1,
+                    row.len(),
+                    t.columns.len()
+                );
+            }
+            // Each cell of the kind its column says (as the source's
+            // database returned it): nothing stored in a form the
+            // application would not read back.
+            for (cell, (column, kind)) in row.iter().zip(&t.columns) {
+                if !fits(cell, *kind) {
+                    bail!(
+                        "{}.{}, line {}: {cell:?} is not a {kind:?}",
+                        t.name,
+                        column,
+                        n + 1
+                    );
+                }
+            }
+            rows.push(row);
         }
         if rows.len() as u64 != t.rows {
             bail!(
@@ -468,15 +515,46 @@ async fn load(
             bail!("there is no table {} here", t.name);
         }
         check_owner(t, &rows, manifest)?;
+        if t.name == "audit_log" {
+            trail = audit_trail(t, &rows)?;
+        }
         parsed.push((t.name.clone(), names, target, rows));
+    }
+    let own = [
+        format!("{}/", id.simple()),
+        dimos_pages::audit_heads::object_prefix(id),
+    ];
+    let mut ready = vec![];
+    for (key, bytes) in objects {
+        if !own.iter().any(|p| key.starts_with(p.as_str())) {
+            bail!("object {key} is not the municipality's");
+        }
+        let bytes = if is_head(key) {
+            // Attested here only if it is a head of the trail imported.
+            let head: dimos_pages::audit_heads::Head =
+                serde_json::from_slice(bytes).with_context(|| format!("object {key}"))?;
+            if head.tenant != id || !trail.contains(&(head.seq, head.hash.clone())) {
+                bail!("published head {key} does not match the archive's audit trail");
+            }
+            dimos_pages::audit_heads::attest_again(bytes, dep.signing)?
+        } else {
+            bytes.clone()
+        };
+        ready.push((key, bytes));
     }
     let mut tx = dep.db.begin().await?;
     let mut total = 0;
     for (name, names, target, rows) in parsed {
         total += tx
-            // The operator's history of a municipality stays when it is
-            // deleted: importing its final archive back finds it here.
-            .insert_rows(&name, &names, &target, rows, name == OPERATOR_TRAIL.0)
+            .insert_rows(
+                &name,
+                &names,
+                &target,
+                rows,
+                // The operator's history of a municipality stays when it
+                // is deleted: importing its final archive back finds it.
+                name == OPERATOR_TRAIL.0,
+            )
             .await
             .map_err(|e| match e {
                 dimos_db::portable::InsertError::Db(DbError::Unique(what)) => anyhow!(
@@ -488,12 +566,56 @@ async fn load(
     tx.execute(&dimos_tenancy::store::registry_bump()).await?;
     tx.execute(&dimos_identity::access::Access::version_bump())
         .await?;
+    // Objects last, before the commit: a failure leaves neither.
+    let dir = tempfile::tempdir()?;
+    for (key, bytes) in ready {
+        let file = dir.path().join("object");
+        tokio::fs::write(&file, &bytes).await?;
+        dep.objects.put_file(key, &file).await?;
+        stored.push(key.clone());
+    }
     tx.commit().await?;
     Ok(total)
 }
 
+/// Whether a cell is what a column of `kind` returned at the source.
+fn fits(cell: &Cell, kind: Kind) -> bool {
+    matches!(
+        (cell, kind),
+        (Cell::Null, _)
+            | (Cell::Bool(_), Kind::Bool)
+            | (Cell::Int(_), Kind::Int | Kind::Int32)
+            | (Cell::Float(_), Kind::Float)
+            | (Cell::Text(_), Kind::Text)
+            | (Cell::Bytes(_), Kind::Bytes)
+            | (Cell::Uuid(_), Kind::Uuid)
+            | (Cell::Time(_), Kind::Time)
+            | (Cell::Date(_), Kind::Date)
+            | (Cell::Json(_), Kind::Json)
+    )
+}
+
+/// The audit trail's (seq, hash) pairs, to hold published heads against.
+fn audit_trail(t: &TableEntry, rows: &[Vec<Cell>]) -> anyhow::Result<Vec<(i64, String)>> {
+    let at = |name: &str| {
+        t.columns
+            .iter()
+            .position(|(c, _)| c == name)
+            .ok_or_else(|| anyhow!("audit_log has no column {name} in the archive"))
+    };
+    let (seq, hash) = (at("seq")?, at("hash")?);
+    Ok(rows
+        .iter()
+        .filter_map(|r| match (&r[seq], &r[hash]) {
+            (Cell::Int(s), Cell::Text(h)) => Some((*s, h.clone())),
+            _ => None,
+        })
+        .collect())
+}
+
 /// Every row of the archive belongs to the municipality it names: a
-/// doctored archive cannot write into another tenant here.
+/// doctored archive cannot write into another tenant here, rename itself,
+/// or point a document at another municipality's file.
 fn check_owner(t: &TableEntry, rows: &[Vec<Cell>], manifest: &Manifest) -> anyhow::Result<()> {
     let (column, expected) = if t.name == TENANT_ROW.0 {
         (TENANT_ROW.1, Cell::Uuid(manifest.tenant.id))
@@ -502,17 +624,33 @@ fn check_owner(t: &TableEntry, rows: &[Vec<Cell>], manifest: &Manifest) -> anyho
     } else {
         (dimos_db::TENANT_ID, Cell::Uuid(manifest.tenant.id))
     };
-    let Some(i) = t.columns.iter().position(|(c, _)| c == column) else {
+    let position = |c: &str| t.columns.iter().position(|(n, _)| n == c);
+    let Some(i) = position(column) else {
         bail!("{} has no column {column} in the archive", t.name);
     };
     let kind = match expected {
         Cell::Uuid(_) => Kind::Uuid,
         _ => Kind::Text,
     };
+    let slug = (t.name == TENANT_ROW.0).then(|| position("slug")).flatten();
+    let object_key = (t.name == "documents")
+        .then(|| position("object_key"))
+        .flatten();
+    let prefix = format!("{}/", manifest.tenant.id.simple());
     for row in rows {
         let cell = row.get(i).cloned().unwrap_or(Cell::Null).coerce(kind);
         if cell.as_ref() != Ok(&expected) {
             bail!("{}: a row belongs to another municipality", t.name);
+        }
+        if let Some(s) = slug
+            && row.get(s) != Some(&Cell::Text(manifest.tenant.slug.clone()))
+        {
+            bail!("the municipality's row names another slug than its manifest");
+        }
+        if let Some(k) = object_key
+            && !matches!(row.get(k), Some(Cell::Text(key)) if key.starts_with(&prefix))
+        {
+            bail!("documents: a row points at a file that is not the municipality's");
         }
     }
     Ok(())
@@ -561,6 +699,8 @@ pub async fn offboard(
     }
     let own = dep.signing.transfer_key()?;
     let manifest = export(dep, slug, &own, archive).await?;
+    // Read back whole before anything goes: the archive is all that stays.
+    unpack(archive).context("the final archive does not read back; nothing was deleted")?;
     let archive_sha256 = sha256_hex(&std::fs::read(archive)?);
     let id = tenant.id.uuid();
     let mut tx = dep.db.begin().await?;
@@ -569,7 +709,19 @@ pub async fn offboard(
         if name == OPERATOR_TRAIL.0 || name == TENANT_ROW.0 {
             continue;
         }
-        rows += tx.delete_tenant_rows(name, id).await?;
+        let deleted = tx.delete_tenant_rows(name, id).await?;
+        let archived = manifest
+            .tables
+            .iter()
+            .find(|t| t.name == name)
+            .map_or(0, |t| t.rows);
+        // Something was written after the archive: it would be lost.
+        if deleted != archived {
+            bail!(
+                "{name}: {deleted} rows here, {archived} in the archive (written meanwhile?): nothing was deleted; try again"
+            );
+        }
+        rows += deleted;
     }
     let own_row = sea_query::Query::delete()
         .from_table(sea_query::Alias::new(TENANT_ROW.0))

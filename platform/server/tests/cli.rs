@@ -490,7 +490,7 @@ async fn backup_and_verify_backup() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("the backup is good"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no problem found"));
     let out = dimos(
         dir.path(),
         &db,
