@@ -93,3 +93,7 @@ cargo test --workspace --locked "$@"
 # The deployment artefacts, checked with the binary the tests built.
 command -v systemd-analyze >/dev/null || apt_install systemd
 infra/systemd/check.sh
+command -v caddy >/dev/null || apt_install caddy
+python3 -c 'import yaml' 2>/dev/null || apt_install python3-yaml
+infra/compose/check.sh
+infra/kubernetes/check.sh
