@@ -43,6 +43,7 @@ mod plans;
 mod privacy;
 mod probe;
 mod replicas;
+mod retention;
 mod security;
 mod signing;
 mod storage_s3;

@@ -163,7 +163,8 @@ const TENANT_TABLES: &[TenantTable] = &[
     TenantTable::municipal("nursery_stations"),
     TenantTable::municipal("nursery_years"),
     TenantTable::municipal("nursery_places"),
-    TenantTable::personal("nursery_applications").about(&[account("applicant")]),
+    TenantTable::personal("nursery_applications")
+        .about(&[account("applicant"), row_of("case_id", "cases")]),
     // A run's snapshot holds every applicant of the year.
     TenantTable::personal("nursery_runs").about_unlinked(),
     TenantTable::personal("nursery_results")

@@ -14,7 +14,7 @@ pub use conn::{Db, DbError, DbOptions, FromRowAny, PoolStats, Statement, Tx};
 pub use scoped::{Reader, Scoped, ScopedInsert, TenantDb, TenantTx};
 pub use sea_query;
 
-use migrate::{Placement, account, actor, record_of, row_of, tax_subject};
+use migrate::{Blank, Placement, account, actor, record_of, row_of, tax_subject};
 
 /// Which SQL dialect a `Db` speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +59,9 @@ pub const PLATFORM_MIGRATIONS: migrate::MigrationSet = migrate::MigrationSet {
         // What was done for them at the desk and on their cases (who
         // opened their files). Not every entry someone made as actor: a
         // clerk's entries are about other people.
-        t("audit_log", true).about(&[actor("on_behalf_of"), record_of("record", "case", "cases")]),
+        t("audit_log", true)
+            .about(&[actor("on_behalf_of"), record_of("record", "case", "cases")])
+            .kept(),
         t("role_grants", true).about(&[tax_subject("subject")]),
         t("role_permissions", false),
         t("departments", false),
@@ -68,10 +70,13 @@ pub const PLATFORM_MIGRATIONS: migrate::MigrationSet = migrate::MigrationSet {
         t("workflow_snapshots", false),
         t("workflow_overrides", false),
         t("protocol_counters", false),
-        t("protocol_entries", true).about(&[row_of("case_id", "cases")]),
+        // The protocol book is kept by law.
+        t("protocol_entries", true)
+            .about(&[row_of("case_id", "cases")])
+            .kept(),
         t("cases", true).about(&[account("applicant")]),
         t("case_submissions", false),
-        t("tasks", true).about(&[row_of("case_id", "cases")]),
+        t("tasks", true).about(&[row_of("case_id", "cases")]).kept(),
         t("task_candidates", false),
         // What staff noted for each other stays out of the download.
         // Links lead to the person a row is about, never to who wrote it:
@@ -79,7 +84,8 @@ pub const PLATFORM_MIGRATIONS: migrate::MigrationSet = migrate::MigrationSet {
         // cases.
         t("case_events", true)
             .about(&[row_of("case_id", "cases")])
-            .hidden_when("public", false),
+            .hidden_when("public", false)
+            .cleared(&[("comment", Blank::Null), ("payload", Blank::Json)]),
         t("jobs", false),
         t("named_locks", false),
         t("documents", true)
@@ -187,6 +193,12 @@ pub const PLATFORM_MIGRATIONS: migrate::MigrationSet = migrate::MigrationSet {
             name: "operator tokens",
             postgres: include_str!("../../../migrations/postgres/0014_operator_tokens.sql"),
             sqlite: include_str!("../../../migrations/sqlite/0014_operator_tokens.sql"),
+        },
+        migrate::Migration {
+            version: 15,
+            name: "retention",
+            postgres: include_str!("../../../migrations/postgres/0015_retention.sql"),
+            sqlite: include_str!("../../../migrations/sqlite/0015_retention.sql"),
         },
     ],
 };

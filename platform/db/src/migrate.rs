@@ -153,6 +153,33 @@ pub struct TenantTable {
     /// [`Placement::ByTenant`] but for the registry's own tables.
     pub placement: Placement,
     pub about: About,
+    /// What happens to its rows that lead to a case when the case's
+    /// retention runs out.
+    pub retention: Retention,
+}
+
+/// What clearing a case whose retention ran out does to a table's rows
+/// that lead to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retention {
+    /// Deleted (a document and its file, a permit, an application).
+    Delete,
+    /// Kept as they are: the protocol book (kept by law), the audit trail
+    /// (a hash chain), the tasks (who did what, when).
+    Keep,
+    /// These columns emptied (what staff noted on a case).
+    Clear(&'static [(&'static str, Blank)]),
+}
+
+/// What an emptied column holds (the declaration says: SQLite's columns do
+/// not tell JSON from text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blank {
+    Null,
+    /// `""`.
+    Text,
+    /// `{}`.
+    Json,
 }
 
 impl TenantTable {
@@ -164,6 +191,7 @@ impl TenantTable {
             personal_data: true,
             placement: Placement::ByTenant,
             about: About::Unsaid,
+            retention: Retention::Delete,
         }
     }
 
@@ -174,6 +202,7 @@ impl TenantTable {
             personal_data: false,
             placement: Placement::ByTenant,
             about: About::Nobody,
+            retention: Retention::Keep,
         }
     }
 
@@ -207,6 +236,23 @@ impl TenantTable {
                 },
                 other => other,
             },
+            ..self
+        }
+    }
+
+    /// Rows leading to a case stay when its retention runs out.
+    pub const fn kept(self) -> Self {
+        TenantTable {
+            retention: Retention::Keep,
+            ..self
+        }
+    }
+
+    /// These columns of rows leading to a case are emptied when its
+    /// retention runs out.
+    pub const fn cleared(self, columns: &'static [(&'static str, Blank)]) -> Self {
+        TenantTable {
+            retention: Retention::Clear(columns),
             ..self
         }
     }

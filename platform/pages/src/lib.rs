@@ -14,6 +14,7 @@ pub mod my_data;
 pub mod notify;
 pub mod operator;
 pub mod pages;
+pub mod retention;
 pub mod router;
 pub mod settings_page;
 pub mod sign_in;

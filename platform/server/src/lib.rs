@@ -519,6 +519,19 @@ impl Application {
                 },
             )
         };
+        // Case files whose service's retention has run out are cleared
+        // (dimos_pages::retention); each case claimed by one replica.
+        let retention_task = {
+            let state = state.clone();
+            dimos_db::background::spawn_every(
+                Duration::from_secs(3600),
+                "case retention",
+                move || {
+                    let state = state.clone();
+                    async move { dimos_pages::retention::run(&state).await.map(drop) }
+                },
+            )
+        };
         // Rate-limit state of clients not seen for a while is dropped, so
         // the maps stay as large as the recent traffic.
         let limits_pruner = {
@@ -543,6 +556,7 @@ impl Application {
                 outbox_task,
                 digest_task,
                 heads_task,
+                retention_task,
                 sweep_task,
                 purge_task,
                 sweeper,

@@ -19,6 +19,10 @@ pub struct Definition {
     pub name: LocalizedText,
     /// Expected handling time, in calendar days, shown to the citizen.
     pub lead_time_days: u32,
+    /// Years a closed case's file is kept before it is cleared
+    /// (`dimos_pages::retention`); the municipality may change it.
+    #[serde(default = "default_retention_years")]
+    pub retention_years: u32,
     #[serde(default = "default_book")]
     pub protocol_book: String,
     /// Case data fields the application provides (gateways may test them;
@@ -36,6 +40,10 @@ pub struct Definition {
     pub forms: BTreeMap<String, Form>,
     /// The first step is where a case starts.
     pub steps: Vec<Step>,
+}
+
+fn default_retention_years() -> u32 {
+    5
 }
 
 fn default_book() -> String {
@@ -509,6 +517,9 @@ impl Definition {
         if !(1..=3650).contains(&self.lead_time_days) {
             push(&mut errs, "lead_time_days".into(), "invalid", "1–3650");
         }
+        if !(1..=100).contains(&self.retention_years) {
+            push(&mut errs, "retention_years".into(), "invalid", "1–100");
+        }
         if !is_ident(&self.protocol_book) {
             push(&mut errs, "protocol_book".into(), "invalid", "");
         }
@@ -816,6 +827,9 @@ impl Definition {
         if let Some(days) = o.lead_time_days {
             d.lead_time_days = days;
         }
+        if let Some(years) = o.retention_years {
+            d.retention_years = years;
+        }
         if let Some(docs) = &o.documents {
             d.documents = docs.clone();
         }
@@ -908,6 +922,8 @@ impl Definition {
 pub struct Overrides {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lead_time_days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_years: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub documents: Option<Vec<DocumentSpec>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

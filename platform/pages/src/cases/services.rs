@@ -157,6 +157,7 @@ async fn render(
         context! {
             process => shipped.process.clone(), name => shipped.name.get(ui.lang),
             lead => effective.lead_time_days, shipped_lead => shipped.lead_time_days,
+            retention => effective.retention_years, shipped_retention => shipped.retention_years,
             tasks, waits, docs, saved, errors => ui.error_list(errors),
             process_svg => {
                 let stages = dimos_web::diagram::stages(shipped, ui.lang);
@@ -195,6 +196,11 @@ fn overrides_from(
         && n != shipped.lead_time_days
     {
         o.lead_time_days = Some(n);
+    }
+    if let Some(n) = number(posted, "retention_years", &mut errs)
+        && n != shipped.retention_years
+    {
+        o.retention_years = Some(n);
     }
     for s in &shipped.steps {
         let mut so = StepOverride::default();

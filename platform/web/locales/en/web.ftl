@@ -725,3 +725,6 @@ privacy-none = No access was recorded with these criteria.
 privacy-action-case_viewed = Opened the case file
 privacy-action-document_viewed = Opened a document holding personal data
 privacy-action-assist_started = Served a citizen at the desk
+
+services-retention-label = Keep case files for (years after closing)
+services-retention-hint = This many years after a case closes its documents and the personal data of its file are deleted; the protocol number, the dates and the outcome stay.

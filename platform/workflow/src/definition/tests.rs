@@ -184,6 +184,7 @@ fn overrides_change_deadlines_departments_and_documents() {
     let d = fixture();
     let o = Overrides {
         lead_time_days: Some(30),
+        retention_years: Some(10),
         documents: Some(vec![]),
         steps: [
             (
@@ -217,6 +218,8 @@ fn overrides_change_deadlines_departments_and_documents() {
     };
     assert_eq!(w.deadline_days, 15);
     assert_eq!(e.lead_time_days, 30);
+    assert_eq!(e.retention_years, 10);
+    assert_eq!(d.retention_years, 5, "the default when a module says nothing");
     assert!(e.documents.is_empty());
     // Departments are checked against the municipality's own.
     let mut k = known();
