@@ -222,6 +222,39 @@ impl TestApp {
         }
     }
 
+    /// The id of municipality `slug` on this deployment.
+    pub fn tenant_uuid(&self, slug: &str) -> uuid::Uuid {
+        self.state
+            .registry()
+            .tenants()
+            .into_iter()
+            .find(|t| t.slug() == slug)
+            .unwrap_or_else(|| panic!("no municipality {slug} here"))
+            .id
+            .uuid()
+    }
+
+    /// One table's rows of municipality `slug` as the database holds
+    /// them, read in one snapshot through the test's own pool.
+    pub async fn table_rows(
+        &self,
+        slug: &str,
+        table: &str,
+    ) -> (
+        dimos_db::portable::Columns,
+        Vec<Vec<dimos_db::portable::Cell>>,
+    ) {
+        let db = self.db().await;
+        let columns = db.columns(table).await.unwrap();
+        let mut tx = db.begin_snapshot().await.unwrap();
+        let rows = tx
+            .tenant_rows(table, &columns, self.tenant_uuid(slug))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        (columns, rows)
+    }
+
     /// One tenant's rows, through the test's own pool.
     pub async fn tenant_db(&self, tenant: dimos_kernel::TenantId) -> dimos_db::TenantDb {
         dimos_db::TenantDb::new(self.db().await, tenant)

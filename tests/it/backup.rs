@@ -78,18 +78,12 @@ async fn a_backup_is_verified_restored_and_served(b: Backend) {
     .await;
     let mut citizen = person(&app, HOST, "citizen-verified").await;
     let (case, _) = crate::parking::apply(&app, &mut citizen, HOST, "ΚΗΖ5005").await;
-    let tenant = app
-        .state
-        .registry()
-        .tenants()
-        .into_iter()
-        .find(|t| t.slug() == "alimos")
-        .unwrap();
+    let tenant = dimos_kernel::TenantId(app.tenant_uuid("alimos"));
     assert!(
         dimos_pages::audit_heads::publish_one(
             app.state.objects().as_ref(),
             app.state.signing(),
-            &app.state.tenant_db(tenant.id),
+            &app.state.tenant_db(tenant),
             "alimos"
         )
         .await

@@ -112,24 +112,8 @@ async fn a_citizen_downloads_everything_the_municipality_holds_about_them(b: Bac
         "{shown:?}"
     );
     // Her case has events the timeline does not show; none is here.
-    let tenant = app
-        .state
-        .registry()
-        .tenants()
-        .into_iter()
-        .find(|t| t.slug() == "alimos")
-        .unwrap()
-        .id
-        .uuid();
-    let db = app.db().await;
-    let columns = db.columns("case_events").await.unwrap();
+    let (columns, rows) = app.table_rows("alimos", "case_events").await;
     let at = |name: &str| columns.iter().position(|(c, _)| c == name).unwrap();
-    let mut tx = db.begin_snapshot().await.unwrap();
-    let rows = tx
-        .tenant_rows("case_events", &columns, tenant)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
     let hidden_of_hers = rows
         .into_iter()
         .filter(|r| {

@@ -14,25 +14,6 @@ on_both_backends!(a_closed_case_is_cleared_when_its_retention_runs_out);
 
 const HOST: &str = "alimos.localhost";
 
-/// One table's rows of the municipality, through a snapshot.
-async fn rows(app: &TestApp, table: &str) -> (dimos_db::portable::Columns, Vec<Vec<Cell>>) {
-    let tenant = app
-        .state
-        .registry()
-        .tenants()
-        .into_iter()
-        .find(|t| t.slug() == "alimos")
-        .unwrap()
-        .id
-        .uuid();
-    let db = app.db().await;
-    let columns = db.columns(table).await.unwrap();
-    let mut tx = db.begin_snapshot().await.unwrap();
-    let rows = tx.tenant_rows(table, &columns, tenant).await.unwrap();
-    tx.commit().await.unwrap();
-    (columns, rows)
-}
-
 /// Rows of `table` whose `column` is the case `case`.
 async fn of_case(
     app: &TestApp,
@@ -40,7 +21,7 @@ async fn of_case(
     column: &str,
     case: &str,
 ) -> Vec<std::collections::BTreeMap<String, Cell>> {
-    let (columns, all) = rows(app, table).await;
+    let (columns, all) = app.table_rows("alimos", table).await;
     let i = columns.iter().position(|(c, _)| c == column).unwrap();
     let case = Cell::Uuid(uuid::Uuid::parse_str(case).unwrap());
     all.into_iter()
@@ -154,7 +135,7 @@ async fn a_closed_case_is_cleared_when_its_retention_runs_out(b: Backend) {
             "{k} is deleted"
         );
     }
-    let (columns, cases) = rows(&app, "cases").await;
+    let (columns, cases) = app.table_rows("alimos", "cases").await;
     let at = |c: &str| columns.iter().position(|(n, _)| n == c).unwrap();
     let case_of = |id: &str| {
         cases
@@ -190,7 +171,7 @@ async fn a_closed_case_is_cleared_when_its_retention_runs_out(b: Backend) {
         1
     );
     assert_eq!(cleared[at("result")], Cell::Text("withdrawn".into()));
-    let (acols, trail) = rows(&app, "audit_log").await;
+    let (acols, trail) = app.table_rows("alimos", "audit_log").await;
     let action = acols.iter().position(|(c, _)| c == "action").unwrap();
     let record = acols.iter().position(|(c, _)| c == "record").unwrap();
     assert!(

@@ -63,17 +63,6 @@ fn transfer_key(key: u8) -> dimos_signing::transfer::TransferKey {
     .unwrap()
 }
 
-async fn alimos_id(app: &TestApp) -> uuid::Uuid {
-    app.state
-        .registry()
-        .tenants()
-        .iter()
-        .find(|t| t.slug() == "alimos")
-        .expect("alimos is here")
-        .id
-        .uuid()
-}
-
 /// Every table's rows compared, each cell as the PostgreSQL side's column
 /// holds it; sealed keys differ by design (each deployment's own key).
 fn assert_same(label: &str, pg: &[Dump], other: &[Dump]) {
@@ -287,7 +276,7 @@ async fn a_municipality_moves_to_the_other_database_and_back(b: Backend) {
     assert_eq!(status, 303, "{html}");
     let mut citizen = person(&source, HOST, "citizen-verified").await;
     submit(&mut citizen, HOST, "Λακκούβα στην Κύπρου").await;
-    let id = alimos_id(&source).await;
+    let id = source.tenant_uuid("alimos");
     let tdb = source.state.tenant_db(dimos_kernel::TenantId(id));
     assert!(
         dimos_pages::audit_heads::publish_one(
@@ -550,7 +539,7 @@ async fn a_suspended_municipality_is_deleted_after_its_final_archive(b: Backend)
     let mut citizen = person(&app, HOST, "citizen-verified").await;
     let (case, _) = crate::parking::apply(&app, &mut citizen, HOST, "ΚΗΡ4321").await;
     let before = citizen_case(&mut citizen, HOST, &case).await;
-    let id = alimos_id(&app).await;
+    let id = app.tenant_uuid("alimos");
     let tdb = app.state.tenant_db(dimos_kernel::TenantId(id));
     dimos_pages::audit_heads::publish_one(
         app.state.objects().as_ref(),

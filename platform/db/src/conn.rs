@@ -275,6 +275,17 @@ impl Conn<'_> {
         }
     }
 
+    /// Rows whose shape only the caller knows.
+    pub(crate) async fn fetch_raw(&mut self, stmt: &impl Statement) -> Result<RawRows, DbError> {
+        let (sql, values) = self.build(stmt);
+        Ok(match self {
+            Conn::Pg(c) => RawRows::Pg(sqlx::query_with(&sql, values).fetch_all(&mut **c).await?),
+            Conn::Sqlite(c) => {
+                RawRows::Sqlite(sqlx::query_with(&sql, values).fetch_all(&mut **c).await?)
+            }
+        })
+    }
+
     pub(crate) async fn fetch_all<T: FromRowAny>(
         &mut self,
         stmt: &impl Statement,
@@ -523,21 +534,7 @@ impl Db {
     /// person's data across every table).
     pub(crate) async fn fetch_raw(&self, stmt: &impl Statement) -> Result<RawRows, DbError> {
         self.record(stmt);
-        with_conn!(self, |c| {
-            let (sql, values) = c.build(stmt);
-            Ok(match &mut c {
-                Conn::Pg(conn) => RawRows::Pg(
-                    sqlx::query_with(&sql, values)
-                        .fetch_all(&mut **conn)
-                        .await?,
-                ),
-                Conn::Sqlite(conn) => RawRows::Sqlite(
-                    sqlx::query_with(&sql, values)
-                        .fetch_all(&mut **conn)
-                        .await?,
-                ),
-            })
-        })
+        with_conn!(self, |c| c.fetch_raw(stmt).await)
     }
 
     /// Writes a consistent copy of a SQLite database to `path` while it is
@@ -878,20 +875,7 @@ impl Tx<'_> {
     /// Rows whose shape only the caller knows (moving a tenant's rows).
     pub(crate) async fn fetch_raw(&mut self, stmt: &impl Statement) -> Result<RawRows, DbError> {
         self.record(stmt);
-        let mut c = self.conn();
-        let (sql, values) = c.build(stmt);
-        Ok(match &mut c {
-            Conn::Pg(conn) => RawRows::Pg(
-                sqlx::query_with(&sql, values)
-                    .fetch_all(&mut **conn)
-                    .await?,
-            ),
-            Conn::Sqlite(conn) => RawRows::Sqlite(
-                sqlx::query_with(&sql, values)
-                    .fetch_all(&mut **conn)
-                    .await?,
-            ),
-        })
+        self.conn().fetch_raw(stmt).await
     }
 
     fn record(&self, stmt: &impl Statement) {

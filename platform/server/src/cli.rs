@@ -498,10 +498,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Tenants(TenantsCommand::Delete { slug, archive }) => {
-            let (store, objects, signing) = audit_parts(&config).await?;
-            let sets = Modules::new(modules())
-                .map_err(anyhow::Error::msg)?
-                .migration_sets();
+            let (store, objects, signing, sets) = transfer_parts(&config).await?;
             let dep = crate::transfer::Deployment {
                 db: store.db(),
                 objects: objects.as_ref(),
@@ -533,10 +530,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Tenants(TenantsCommand::Import { archive }) => {
-            let (store, objects, signing) = audit_parts(&config).await?;
-            let sets = Modules::new(modules())
-                .map_err(anyhow::Error::msg)?
-                .migration_sets();
+            let (store, objects, signing, sets) = transfer_parts(&config).await?;
             let dep = crate::transfer::Deployment {
                 db: store.db(),
                 objects: objects.as_ref(),
@@ -624,6 +618,23 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+/// What moving a municipality needs: the audit commands' parts and every
+/// component's migrations and declared tables.
+async fn transfer_parts(
+    config: &Config,
+) -> anyhow::Result<(
+    TenantStore,
+    std::sync::Arc<dyn dimos_storage::ObjectStore>,
+    dimos_signing::service::Signing,
+    Vec<dimos_db::migrate::MigrationSet>,
+)> {
+    let (store, objects, signing) = audit_parts(config).await?;
+    let sets = Modules::new(modules())
+        .map_err(anyhow::Error::msg)?
+        .migration_sets();
+    Ok((store, objects, signing, sets))
 }
 
 /// What the audit commands need: the tenants, the object store where heads

@@ -669,27 +669,13 @@ async fn apply_one(
     } else {
         "tenant.created"
     };
-    let audit = Query::insert()
-        .into_table(PlatformAudit::Table)
-        .columns([
-            PlatformAudit::Id,
-            PlatformAudit::At,
-            PlatformAudit::Actor,
-            PlatformAudit::Action,
-            PlatformAudit::TenantSlug,
-            PlatformAudit::Changes,
-        ])
-        .values_panic([
-            Uuid::now_v7().into(),
-            now.into(),
-            actor.into(),
-            action.into(),
-            slug.into(),
-            serde_json::to_value(&changes)
-                .map_err(Error::internal)?
-                .into(),
-        ])
-        .to_owned();
+    let audit = operator_entry(
+        actor,
+        action,
+        slug,
+        serde_json::to_value(&changes).map_err(Error::internal)?,
+        now,
+    );
     tx.execute(&audit).await?;
     Ok(outcome)
 }

@@ -219,7 +219,10 @@ fn overrides_change_deadlines_departments_and_documents() {
     assert_eq!(w.deadline_days, 15);
     assert_eq!(e.lead_time_days, 30);
     assert_eq!(e.retention_years, 10);
-    assert_eq!(d.retention_years, 5, "the default when a module says nothing");
+    assert_eq!(
+        d.retention_years, 5,
+        "the default when a module says nothing"
+    );
     assert!(e.documents.is_empty());
     // Departments are checked against the municipality's own.
     let mut k = known();
