@@ -218,6 +218,10 @@ fn doctored(
     tar.into_inner().unwrap().finish().unwrap();
 }
 
+/// A change made to an archive's manifest and entries.
+type Doctor<'a> =
+    Box<dyn FnOnce(&mut transfer::Manifest, &mut std::collections::BTreeMap<String, Vec<u8>>) + 'a>;
+
 /// Rewrites every row of one table in an archive's entries.
 fn rewrite_rows(
     files: &mut std::collections::BTreeMap<String, Vec<u8>>,
@@ -390,10 +394,7 @@ async fn a_municipality_moves_to_the_other_database_and_back(b: Backend) {
         Ok(Cell::Uuid(u)) => Cell::Text(u.to_string()),
         _ => c.clone(),
     };
-    let cases: Vec<(
-        &str,
-        Box<dyn FnOnce(&mut transfer::Manifest, &mut std::collections::BTreeMap<String, Vec<u8>>)>,
-    )> = vec![
+    let cases: Vec<(&str, Doctor<'_>)> = vec![
         (
             "not the municipality's",
             Box::new(|m, f| rewrite_rows(f, m, "documents", "object_key", other_file)),

@@ -500,7 +500,11 @@ mod tests {
             Cell::Text("Δήμος \u{0}\n".into()),
             Cell::Bytes(vec![0, 255, 16]),
             Cell::Uuid(uuid::Uuid::new_v4()),
-            Cell::Time(Utc::now().trunc_subsecs(6)),
+            Cell::Time(
+                DateTime::parse_from_rfc3339("2026-12-07T05:04:01.123456Z")
+                    .unwrap()
+                    .with_timezone(&Utc),
+            ),
             Cell::Date(NaiveDate::from_ymd_opt(2027, 2, 28).unwrap()),
             Cell::Json(serde_json::json!({"x": [1, "y", null]})),
         ];
