@@ -3,6 +3,10 @@ CLUSTER_DIR="${CLUSTER_DIR:-$PWD/target/cluster}"
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
 CLUSTER_BIN="${CLUSTER_BIN:-$PWD/target/release/dimos}"
 CLUSTER_CA="$CLUSTER_DIR/caddy/pki/authorities/local/root.crt"
+# One deployment key for every replica (and the operator's commands): each
+# replica making its own in its data folder could not open the others'
+# signing keys. A fixed one: this cluster is a test's.
+CLUSTER_SIGNING_KEY="Y2x1c3Rlci1kZXBsb3ltZW50LWtleS0zMi1ieXRlcyE="
 
 log() { printf '\033[1m[cluster]\033[0m %s\n' "$*" >&2; }
 fail() { log "FAILED: $*"; exit 1; }
@@ -59,6 +63,7 @@ start_replica() {
   DIMOS_LISTEN="127.0.0.1:5552$i" \
   DIMOS_DATA_DIR="$CLUSTER_DIR/replica-$i" \
   DIMOS_IDENTITY__CA_FILE="$CLUSTER_CA" \
+  DIMOS_SIGNING__KEY="$CLUSTER_SIGNING_KEY" \
     start_bg "replica-$i" "$CLUSTER_BIN" serve
 }
 
