@@ -13,10 +13,10 @@
 //! marks it cleared, which only one transaction can make.
 
 use chrono::{DateTime, Months, Utc};
-use dimos_db::TenantDb;
 use dimos_db::migrate::{About, Blank, Holds, MigrationSet, Retention, TenantTable};
 use dimos_db::portable::Columns;
 use dimos_db::sea_query::{Alias, Expr, ExprTrait, SimpleExpr};
+use dimos_db::{Db, TenantDb};
 use dimos_identity::{AuditEntry, AuditLog};
 use dimos_kernel::Error;
 use dimos_web::state::AppState;
@@ -26,13 +26,23 @@ use uuid::Uuid;
 /// Cases cleared per statement batch.
 const BATCH: u64 = 100;
 
-/// The tables a case's clearing touches, each after the tables its links
-/// lead to, with their columns (read before any transaction begins).
-struct Plan {
-    tables: Vec<(&'static TenantTable, Columns)>,
+/// One table a case's clearing touches.
+struct Step {
+    table: &'static TenantTable,
+    /// Whether another table's rows lead to its rows (then their ids are
+    /// needed), and whether its rows name files in the object store.
+    linked_to: bool,
+    object_key: bool,
 }
 
-async fn plan(tdb: &TenantDb, sets: &[MigrationSet]) -> Result<Plan, Error> {
+/// The tables a case's clearing touches, each after the tables its links
+/// lead to. The same for every municipality: made once a run, from the
+/// catalogue, before any transaction begins.
+struct Plan {
+    steps: Vec<Step>,
+}
+
+async fn plan(db: &Db, sets: &[MigrationSet]) -> Result<Plan, Error> {
     let mut pending: Vec<&'static TenantTable> = sets
         .iter()
         .flat_map(|s| s.tenant_tables.iter())
@@ -56,7 +66,7 @@ async fn plan(tdb: &TenantDb, sets: &[MigrationSet]) -> Result<Plan, Error> {
                 .any(|l| matches!(l.holds, Holds::RowOf(o) if reached.contains(&o)))
             {
                 reached.push(t.name);
-                tables.push((t, tdb.columns(t.name).await?));
+                tables.push(t);
             } else {
                 next.push(t);
             }
@@ -66,14 +76,32 @@ async fn plan(tdb: &TenantDb, sets: &[MigrationSet]) -> Result<Plan, Error> {
             break;
         }
     }
-    Ok(Plan { tables })
+    let mut steps = vec![];
+    for &table in &tables {
+        let columns: Columns = db.columns(table.name).await?;
+        let has = |name: &str| columns.iter().any(|(c, _)| c == name);
+        let linked_to = has("id")
+            && tables.iter().any(|t| {
+                matches!(t.about, About::Person { links, .. }
+                    if links.iter().any(|l| l.holds == Holds::RowOf(table.name)))
+            });
+        steps.push(Step {
+            table,
+            linked_to,
+            object_key: has("object_key"),
+        });
+    }
+    Ok(Plan { steps })
 }
 
 /// Clears every case of this municipality whose retention has run out;
 /// returns how many.
-pub async fn run_for(state: &AppState, tdb: &TenantDb, now: DateTime<Utc>) -> Result<usize, Error> {
-    let sets = state.modules().migration_sets();
-    let plan = plan(tdb, &sets).await?;
+async fn run_for(
+    state: &AppState,
+    tdb: &TenantDb,
+    plan: &Plan,
+    now: DateTime<Utc>,
+) -> Result<usize, Error> {
     let mut cleared = 0;
     let processes: Vec<String> = state
         .workflow()
@@ -97,7 +125,7 @@ pub async fn run_for(state: &AppState, tdb: &TenantDb, now: DateTime<Utc>) -> Re
             let due: Vec<(Uuid,)> = tdb.fetch_all(&q).await?;
             let n = due.len();
             for (id,) in due {
-                if clear(state, tdb, &plan, id, now).await? {
+                if clear(state, tdb, plan, id, now).await? {
                     cleared += 1;
                 }
             }
@@ -113,9 +141,10 @@ pub async fn run_for(state: &AppState, tdb: &TenantDb, now: DateTime<Utc>) -> Re
 #[allow(clippy::disallowed_methods)] // the platform's own job: works across tenants
 pub async fn run(state: &AppState) -> Result<usize, Error> {
     let now = state.workflow().now();
+    let plan = plan(state.db(), &state.modules().migration_sets()).await?;
     let mut n = 0;
     for t in state.registry().tenants() {
-        n += run_for(state, &state.tenant_db(t.id), now).await?;
+        n += run_for(state, &state.tenant_db(t.id), &plan, now).await?;
     }
     Ok(n)
 }
@@ -153,7 +182,8 @@ async fn clear(
     let mut ids: BTreeMap<&str, Vec<Uuid>> = BTreeMap::from([("cases", vec![id])]);
     let mut objects = vec![];
     let mut counts = serde_json::Map::new();
-    for (table, columns) in &plan.tables {
+    for step in &plan.steps {
+        let table = step.table;
         let About::Person { links, .. } = table.about else {
             continue;
         };
@@ -170,7 +200,7 @@ async fn clear(
         if conditions == 0 {
             continue;
         }
-        if columns.iter().any(|(c, _)| c == "id") {
+        if step.linked_to {
             let mut q = tdb.select(Alias::new(table.name));
             q.column(Alias::new("id")).cond_where(any.clone());
             let found: Vec<(Uuid,)> = tx.fetch_all(&q).await?;
@@ -187,7 +217,7 @@ async fn clear(
                 tx.execute(&q).await?
             }
             Retention::Delete => {
-                if columns.iter().any(|(c, _)| c == "object_key") {
+                if step.object_key {
                     let mut q = tdb.select(Alias::new(table.name));
                     q.column(Alias::new("object_key")).cond_where(any.clone());
                     let keys: Vec<(String,)> = tx.fetch_all(&q).await?;
