@@ -88,6 +88,34 @@ pub struct Config {
     pub sms: SmsConfig,
     pub notifications: NotificationsConfig,
     pub signing: SigningConfig,
+    pub telemetry: TelemetryConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// Base URL of an OpenTelemetry collector's OTLP/HTTP receiver, e.g.
+    /// `http://127.0.0.1:4318`; spans go to `<url>/v1/traces`. Unset: no
+    /// export (the logs carry the same spans).
+    pub otlp_endpoint: Option<String>,
+    /// Headers sent with every export, `name=value,name=value` (a
+    /// collector's API key). Never printed.
+    pub otlp_headers: Option<Secret>,
+    /// `service.name` of the exported spans.
+    pub service_name: String,
+    /// Share of traces exported, 0.0–1.0 (decided on the trace id).
+    pub sample_ratio: f64,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        TelemetryConfig {
+            otlp_endpoint: None,
+            otlp_headers: None,
+            service_name: "dimos".into(),
+            sample_ratio: 1.0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -512,6 +540,7 @@ impl Default for Config {
             sms: SmsConfig::default(),
             notifications: NotificationsConfig::default(),
             signing: SigningConfig::default(),
+            telemetry: TelemetryConfig::default(),
         }
     }
 }
@@ -764,6 +793,28 @@ impl Config {
                 "jobs.poll_interval_ms must be at least 100".into(),
             ));
         }
+        if let Some(url) = &self.telemetry.otlp_endpoint
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError(format!(
+                "telemetry.otlp_endpoint {url:?} must be an http:// or https:// URL (the collector's OTLP/HTTP receiver)"
+            )));
+        }
+        if !(0.0..=1.0).contains(&self.telemetry.sample_ratio) {
+            return Err(ConfigError(
+                "telemetry.sample_ratio must be between 0.0 and 1.0".into(),
+            ));
+        }
+        if self
+            .telemetry
+            .otlp_headers
+            .as_ref()
+            .is_some_and(|h| parse_headers(h.expose()).is_none())
+        {
+            return Err(ConfigError(
+                "telemetry.otlp_headers must read name=value,name=value".into(),
+            ));
+        }
         if self.tenancy.refresh_interval_ms < 100 {
             return Err(ConfigError(
                 "tenancy.refresh_interval_ms must be at least 100".into(),
@@ -850,6 +901,19 @@ pub fn parse_cidr(s: &str) -> Option<IpNet> {
     s.parse::<IpNet>()
         .ok()
         .or_else(|| s.parse::<std::net::IpAddr>().ok().map(IpNet::from))
+}
+
+/// `name=value,name=value` → pairs; `None` when a part has no `=` or an
+/// empty name.
+pub fn parse_headers(s: &str) -> Option<Vec<(String, String)>> {
+    s.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=')?;
+            let k = k.trim();
+            (!k.is_empty()).then(|| (k.to_owned(), v.trim().to_owned()))
+        })
+        .collect()
 }
 
 #[cfg(test)]

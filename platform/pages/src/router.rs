@@ -214,7 +214,14 @@ pub fn build_router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-            tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path(), tenant = tracing::field::Empty)
+            let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path(), tenant = tracing::field::Empty, status = tracing::field::Empty, otel.status_code = tracing::field::Empty);
+            dimos_web::edge::continue_trace(&span, req.headers());
+            span
+        }).on_response(|res: &Response, _: Duration, span: &tracing::Span| {
+            span.record("status", i64::from(res.status().as_u16()));
+            if res.status().is_server_error() {
+                span.record("otel.status_code", "ERROR");
+            }
         }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(from_fn_with_state(state.clone(), middleware::security_headers))

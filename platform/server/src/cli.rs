@@ -7,7 +7,7 @@
 use crate::{Application, connect_and_migrate, modules};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use dimos_kernel::config::{Config, DEFAULT_TOML, LogFormat, redact_url};
+use dimos_kernel::config::{Config, DEFAULT_TOML, redact_url};
 use dimos_kernel::{Locale, Translator};
 use dimos_tenancy::file::{FileError, load_path};
 use dimos_tenancy::store::ApplyMode;
@@ -153,23 +153,6 @@ enum ConfigCommand {
     Default,
 }
 
-fn init_tracing(config: &Config) {
-    use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log_filter));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match config.log_format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .try_init(),
-        LogFormat::Pretty => builder.try_init(),
-    };
-}
-
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Config(ConfigCommand::Default)) = &cli.command {
@@ -183,7 +166,6 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_tracing(&config);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -194,13 +176,28 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command.unwrap_or(Command::Serve), config)) {
+    let command = cli.command.unwrap_or(Command::Serve);
+    // Traces are the server's; a one-off command only logs.
+    let mut logged = config.clone();
+    if !matches!(command, Command::Serve) {
+        logged.telemetry.otlp_endpoint = None;
+    }
+    let telemetry = match crate::telemetry::init(&logged, runtime.handle().clone()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("dimos: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let code = match runtime.block_on(run(command, config)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("dimos: {e:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    telemetry.shutdown();
+    code
 }
 
 async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {

@@ -4,6 +4,7 @@
 
 pub mod backup;
 pub mod cli;
+pub mod telemetry;
 pub mod transfer;
 
 use anyhow::Context;

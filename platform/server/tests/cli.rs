@@ -61,6 +61,11 @@ struct Server(Child, u16, std::path::PathBuf);
 
 impl Server {
     fn start(data_dir: &Path, db: &str) -> Server {
+        Self::start_with(data_dir, db, &[])
+    }
+
+    /// With more settings (environment form); later ones win.
+    fn start_with(data_dir: &Path, db: &str, settings: &[(&str, &str)]) -> Server {
         let port = free_port();
         let child = Command::new(DIMOS)
             .arg("serve")
@@ -69,6 +74,7 @@ impl Server {
             .env("DIMOS_LISTEN", format!("127.0.0.1:{port}"))
             .env("DIMOS_TENANCY__APPLY_ON_START", "")
             .env("DIMOS_LOG_FORMAT", "json")
+            .envs(settings.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(data_dir.join("server.log")).expect("log file"))
             .spawn()
@@ -559,4 +565,149 @@ async fn operator_tokens_are_made_listed_and_revoked() {
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown scope"));
+}
+
+/// A collector's OTLP/HTTP receiver on loopback: what the server sends to
+/// `/v1/traces`, with the headers it came with.
+async fn collector() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, bytes::Bytes)>>>,
+) {
+    use axum::routing::post;
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = got.clone();
+    let app = axum::Router::new().route(
+        "/v1/traces",
+        post(move |headers: axum::http::HeaderMap, body: bytes::Bytes| {
+            let keep = keep.clone();
+            async move {
+                keep.lock().unwrap().push((headers, body));
+                // An empty ExportTraceServiceResponse: all accepted.
+                (
+                    [("content-type", "application/x-protobuf")],
+                    Vec::<u8>::new(),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, got)
+}
+
+// Two threads: the collector answers while the test waits for the exit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_are_exported_over_otlp_and_continue_the_callers_trace() {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    use prost::Message;
+
+    let (endpoint, got) = collector().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("dimos.db").display()
+    );
+    let tenants = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tenants");
+    let server = Server::start_with(
+        dir.path(),
+        &db,
+        &[
+            ("DIMOS_TENANCY__APPLY_ON_START", tenants),
+            ("DIMOS_TELEMETRY__OTLP_ENDPOINT", &endpoint),
+            ("DIMOS_TELEMETRY__OTLP_HEADERS", "x-collector-key=s3cret"),
+            ("DIMOS_TELEMETRY__SERVICE_NAME", "dimos-test"),
+        ],
+    );
+    server
+        .wait("alimos.localhost", "/", 200, Duration::from_secs(60))
+        .await;
+    // The proxy's trace: the server's span must join it.
+    let (trace_id, parent) = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
+    let res = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{}/", server.1))
+        .header("host", format!("alimos.localhost:{}", server.1))
+        .header("traceparent", format!("00-{trace_id}-{parent}-01"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let request_id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    // SIGTERM: what is queued is sent before the process exits.
+    assert!(server.terminate().success());
+
+    let got = got.lock().unwrap();
+    assert!(!got.is_empty(), "the collector received nothing");
+    let mut found = None;
+    for (headers, body) in got.iter() {
+        assert_eq!(headers["content-type"], "application/x-protobuf");
+        assert_eq!(headers["x-collector-key"], "s3cret");
+        let req = ExportTraceServiceRequest::decode(body.as_ref()).expect("OTLP protobuf");
+        for rs in &req.resource_spans {
+            let resource = rs.resource.as_ref().unwrap();
+            let service = resource
+                .attributes
+                .iter()
+                .find(|a| a.key == "service.name")
+                .and_then(|a| a.value.as_ref()?.value.clone());
+            assert_eq!(service, Some(Value::StringValue("dimos-test".into())));
+            for span in rs.scope_spans.iter().flat_map(|s| &s.spans) {
+                let attr = |k: &str| {
+                    span.attributes
+                        .iter()
+                        .find(|a| a.key == k)
+                        .and_then(|a| a.value.as_ref()?.value.clone())
+                };
+                if span.name == "request"
+                    && attr("request_id") == Some(Value::StringValue(request_id.clone()))
+                {
+                    found = Some((
+                        hex::encode(&span.trace_id),
+                        hex::encode(&span.parent_span_id),
+                        attr("tenant"),
+                        attr("status"),
+                        attr("path"),
+                    ));
+                }
+            }
+        }
+    }
+    let (trace, parent_span, tenant, status, path) =
+        found.expect("the request's span was exported");
+    assert_eq!(trace, trace_id, "the caller's trace is continued");
+    assert_eq!(parent_span, parent);
+    assert_eq!(tenant, Some(Value::StringValue("alimos".into())));
+    assert_eq!(status, Some(Value::IntValue(200)));
+    assert_eq!(path, Some(Value::StringValue("/".into())));
+}
+
+#[test]
+fn a_bad_telemetry_setting_is_named_and_exits_2() {
+    for (key, value, names) in [
+        (
+            "DIMOS_TELEMETRY__OTLP_ENDPOINT",
+            "collector:4318",
+            "telemetry.otlp_endpoint",
+        ),
+        (
+            "DIMOS_TELEMETRY__SAMPLE_RATIO",
+            "1.5",
+            "telemetry.sample_ratio",
+        ),
+        (
+            "DIMOS_TELEMETRY__OTLP_HEADERS",
+            "no-equals-sign",
+            "telemetry.otlp_headers",
+        ),
+    ] {
+        let out = Command::new(DIMOS)
+            .arg("healthcheck")
+            .env(key, value)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{key}={value}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(names), "{key}={value}: {err}");
+    }
 }

@@ -139,6 +139,27 @@ pub async fn request_id(mut req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
+/// Makes a request's span a child of the caller's trace (W3C
+/// `traceparent`, e.g. from the proxy) when traces are exported; without
+/// an exporter the propagator is a no-op and so is this.
+pub fn continue_trace(span: &tracing::Span, headers: &axum::http::HeaderMap) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    struct Headers<'a>(&'a axum::http::HeaderMap);
+    impl opentelemetry::propagation::Extractor for Headers<'_> {
+        fn get(&self, key: &str) -> Option<&str> {
+            self.0.get(key).and_then(|v| v.to_str().ok())
+        }
+        fn keys(&self) -> Vec<&str> {
+            self.0.keys().map(axum::http::HeaderName::as_str).collect()
+        }
+    }
+    if !headers.contains_key("traceparent") {
+        return;
+    }
+    let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&Headers(headers)));
+    let _ = span.set_parent(parent);
+}
+
 /// Sets [`ClientAddr`] for everything after it.
 pub async fn client(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let peer = req

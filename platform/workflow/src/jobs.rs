@@ -220,8 +220,12 @@ impl Scheduler {
         #[allow(clippy::disallowed_methods)]
         let tdb = TenantDb::new(self.db.clone(), tenant);
         let mut ttx = TenantTx::adopt(tx, tenant);
+        let span = tracing::info_span!("job", job_id = %job.id, kind = %job.kind, tenant = %tenant.0, attempt = job.attempts + 1);
         let outcome = match self.handlers.get(&job.kind) {
-            Some(h) => h.run(&mut ttx, &tdb, &job).await,
+            Some(h) => {
+                use tracing::Instrument;
+                h.run(&mut ttx, &tdb, &job).instrument(span).await
+            }
             None => Err(Error::internal(format!(
                 "no handler for job kind {}",
                 job.kind
