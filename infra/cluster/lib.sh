@@ -34,6 +34,60 @@ build_dimos() {
     cargo build --release --quiet -p dimos-server
   fi
   [ -x "$CLUSTER_BIN" ] || fail "no binary at $CLUSTER_BIN"
+  cp "$CLUSTER_BIN" "$CLUSTER_DIR/dimos-current"
+}
+
+# The next release, for the upgrade drill: this checkout plus one platform
+# migration, built from a copy of the tree (tracked and new files). The
+# migration expands (a nullable column): the running release neither reads
+# nor writes it, as docs/operator-guide.md's rule requires. The binary goes
+# to CLUSTER_DIR/dimos-next.
+#
+# Its own target folder, seeded with a copy of this checkout's: Cargo
+# names our crates' artifacts the same from any folder and checks their
+# freshness by the modification times of files relative to each crate, so
+# a build from the copy into this checkout's target folder would be taken
+# for this checkout's own. The copy's sources are extracted with fresh
+# times (tar -m): our crates are compiled again there, the rest is reused.
+build_next() {
+  local src="$CLUSTER_DIR/next-src" out="$CLUSTER_DIR/next-target"
+  local target="${CARGO_TARGET_DIR:-$PWD/target}" profile flags=() n
+  case "$CLUSTER_BIN" in
+    *target/debug/dimos) profile=debug ;;
+    *) profile=release flags=(--release) ;;
+  esac
+  rm -rf "$src" "$out" && mkdir -p "$src" "$out/$profile"
+  git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xmf - -C "$src"
+  n=$(( $(find migrations/postgres -name '[0-9]*.sql' | wc -l) + 1 ))
+  NEXT_MIGRATION=$(printf '%04d_upgrade_drill' "$n")
+  for dialect in postgres sqlite; do
+    echo "-- The upgrade drill's migration (infra/cluster): expand only." \
+      >"$src/migrations/$dialect/$NEXT_MIGRATION.sql"
+    echo "ALTER TABLE cases ADD COLUMN upgrade_drill TEXT;" >>"$src/migrations/$dialect/$NEXT_MIGRATION.sql"
+  done
+  python3 - "$src/platform/db/src/lib.rs" "$n" "$NEXT_MIGRATION" <<'PY'
+import sys
+path, n, name = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+text = open(path).read()
+start = text.index("pub const PLATFORM_MIGRATIONS")
+end = text.index("\n    ],\n};", start)
+entry = f"""
+        migrate::Migration {{
+            version: {n},
+            name: "upgrade_drill",
+            postgres: include_str!("../../../migrations/postgres/{name}.sql"),
+            sqlite: include_str!("../../../migrations/sqlite/{name}.sql"),
+        }},"""
+open(path, "w").write(text[:end] + entry + text[end:])
+PY
+  for part in deps build .fingerprint; do
+    [ -d "$target/$profile/$part" ] && cp -a "$target/$profile/$part" "$out/$profile/"
+  done
+  log "building the next release (one more migration, $NEXT_MIGRATION) in $src"
+  (cd "$src" && CARGO_TARGET_DIR="$out" cargo build "${flags[@]}" --quiet -p dimos-server --bin dimos) \
+    || fail "the next release did not build"
+  cp "$out/$profile/dimos" "$CLUSTER_DIR/dimos-next"
+  rm -rf "$out"
 }
 
 pg_init() {
@@ -55,8 +109,13 @@ start_bg() {
   echo $! >"$CLUSTER_DIR/$name.pid"
 }
 
-start_replica() {
-  local i=$1
+# The release each replica runs is a copy in CLUSTER_DIR (replica-N.bin
+# names it), so that building another release (the upgrade drill) does not
+# change what a running replica restarts on.
+start_replica() { # I [BINARY]: on BINARY from now on, else on what it ran
+  local i=$1 bin
+  bin=${2:-$(cat "$CLUSTER_DIR/replica-$i.bin" 2>/dev/null || echo "$CLUSTER_DIR/dimos-current")}
+  echo "$bin" >"$CLUSTER_DIR/replica-$i.bin"
   mkdir -p "$CLUSTER_DIR/replica-$i"
   DIMOS_CONFIG=infra/cluster/dimos.toml \
   DATABASE_URL="${CLUSTER_DATABASE_URL:-postgres://postgres@127.0.0.1:55501/dimos}" \
@@ -64,7 +123,7 @@ start_replica() {
   DIMOS_DATA_DIR="$CLUSTER_DIR/replica-$i" \
   DIMOS_IDENTITY__CA_FILE="$CLUSTER_CA" \
   DIMOS_SIGNING__KEY="$CLUSTER_SIGNING_KEY" \
-    start_bg "replica-$i" "$CLUSTER_BIN" serve
+    start_bg "replica-$i" "$bin" serve
 }
 
 # wait_http URL STATUS SECONDS

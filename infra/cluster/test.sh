@@ -7,9 +7,13 @@
 #   2. a rolling restart under continuous load: each of the three replicas
 #      is stopped with SIGTERM and started again, in turn, while wrk loads
 #      the proxy; not one request may fail;
-#   3. the same with citizens filing applications (POST, two documents):
-#      every one acknowledged, each acknowledged one filed once with both
-#      documents, none filed unacknowledged, protocol numbers without gaps;
+#   3. an upgrade while citizens file applications (POST, two documents):
+#      the replicas restart in turn, the second onto the next release
+#      (this checkout plus one migration, built by build_next), applying
+#      its migration while the others serve; every application
+#      acknowledged, each acknowledged one filed once with both documents,
+#      none filed unacknowledged, protocol numbers without gaps, every
+#      message sent (its file in an outbox), no job failed or overdue;
 #   4. the primary database fails (stopped hard) while citizens file: the
 #      synchronous standby is promoted, the replicas restarted onto it;
 #      citizens told to try again do, and the same checks hold on the new
@@ -26,18 +30,21 @@ cd "$(dirname "$0")/../.."
 trap '[ "${CLUSTER_KEEP:-0}" = 1 ] || infra/cluster/down.sh' EXIT
 CA="$CLUSTER_CA"
 
-rolling_restart() { # each replica in turn: SIGTERM, wait for the exit, start, ready
-  local i started stopped
-  for i in 1 2 3; do
-    started=$(date +%s.%N)
-    kill -TERM "$(cat "$CLUSTER_DIR/replica-$i.pid")"
-    while kill -0 "$(cat "$CLUSTER_DIR/replica-$i.pid")" 2>/dev/null; do sleep 0.1; done
-    stopped=$(date +%s.%N)
-    start_replica "$i"
-    wait_http "http://127.0.0.1:5552$i/readyz" 200 60
-    log "   replica $i: drained and exited in $(printf '%.1f' "$(echo "$stopped - $started" | bc)") s, ready again"
-    sleep 3 # Caddy's health check sees it up again before the next one goes
-  done
+restart_replica() { # I [BINARY]: SIGTERM, wait for the exit, start (on BINARY), ready
+  local i=$1 started stopped
+  started=$(date +%s.%N)
+  kill -TERM "$(cat "$CLUSTER_DIR/replica-$i.pid")"
+  while kill -0 "$(cat "$CLUSTER_DIR/replica-$i.pid")" 2>/dev/null; do sleep 0.1; done
+  stopped=$(date +%s.%N)
+  start_replica "$@"
+  wait_http "http://127.0.0.1:5552$i/readyz" 200 60
+  log "   replica $i: drained and exited in $(printf '%.1f' "$(echo "$stopped - $started" | bc)") s, ready again on $(basename "$(cat "$CLUSTER_DIR/replica-$i.bin")")"
+  sleep 3 # Caddy's health check sees it up again before the next one goes
+}
+
+rolling_restart() { # each replica in turn, on the release it runs
+  local i
+  for i in 1 2 3; do restart_replica "$i"; done
 }
 
 check_filed() { # TSV DATABASE_URL FILED_BEFORE: every application acknowledged and filed once
@@ -67,6 +74,35 @@ SQL
   [ "$unacknowledged" = 0 ] || fail "$unacknowledged applications were filed that nobody was told about"
   [ "$half" = 0 ] || fail "$half applications lack one of their two documents"
   [ "$gaps" = 0 ] || fail "$gaps protocol numbers are missing"
+}
+
+check_delivered() { # DATABASE_URL: no message or job lost or stuck
+  local db=$1 waiting sent dead missing=0 unsent failed overdue id
+  local kifisia="tenant_id = (SELECT id FROM tenants WHERE slug = 'kifisia')"
+  for _ in $(seq 1 120); do
+    waiting=$(psql "$db" -Atc "SELECT count(*) FROM notifications WHERE $kifisia AND status IN ('pending', 'sending')")
+    [ "$waiting" = 0 ] && break
+    sleep 0.5
+  done
+  [ "$waiting" = 0 ] || fail "$waiting messages still not sent a minute later"
+  dead=$(psql "$db" -Atc "SELECT count(*) FROM notifications WHERE $kifisia AND status = 'dead'")
+  [ "$dead" = 0 ] || fail "$dead messages were given up"
+  # Mail goes to files here: each message sent is a file in the outbox of
+  # the replica that sent it.
+  while read -r id; do
+    compgen -G "$CLUSTER_DIR/replica-*/outbox/$id.eml" >/dev/null || missing=$((missing + 1))
+  done < <(psql "$db" -Atc "SELECT provider_id FROM notifications WHERE $kifisia AND status = 'sent' AND channel = 'email'")
+  sent=$(psql "$db" -Atc "SELECT count(*) FROM notifications WHERE $kifisia AND status = 'sent'")
+  [ "$missing" = 0 ] || fail "$missing messages marked sent have no file in any outbox"
+  # Each application filed is acknowledged to its citizen by a message.
+  unsent=$(psql "$db" -Atc "SELECT count(*) FROM cases c WHERE $kifisia AND NOT EXISTS
+    (SELECT 1 FROM notifications n WHERE n.tenant_id = c.tenant_id AND n.case_id = c.id AND n.status = 'sent')")
+  [ "$unsent" = 0 ] || fail "$unsent applications have no message sent about them"
+  failed=$(psql "$db" -Atc "SELECT count(*) FROM jobs WHERE status = 'failed'")
+  overdue=$(psql "$db" -Atc "SELECT count(*) FROM jobs WHERE status = 'pending' AND run_at < now() - interval '1 minute'")
+  [ "$failed" = 0 ] || fail "$failed jobs failed"
+  [ "$overdue" = 0 ] || fail "$overdue jobs are overdue by more than a minute"
+  log "   $sent messages sent, one for each application, each in an outbox, none waiting or given up; no job failed or overdue"
 }
 
 https_get() { # DOMAIN PATH → body on stdout; fails on a bad certificate
@@ -104,17 +140,36 @@ requests=$(awk '/requests in/ {print $1}' "$out")
 [ "${requests:-0}" -gt 1000 ] || fail "too few requests to tell ($requests)"
 log "   $requests requests during three restarts, not one failed"
 
-log "3. rolling restart while citizens file applications"
+log "3. an upgrade under load: citizens file applications while the replicas move to the next release"
+# The next release carries one more migration. Replica 1 restarts on the
+# release it runs; replica 2 on the next one, applying the migration while
+# replicas 1 and 3 (the running release) serve on the new schema; then
+# replica 3 and finally replica 1 move too.
+build_next
 subs="$CLUSTER_DIR/submissions.tsv"
 db="postgres://postgres@127.0.0.1:55501/dimos"
+[ "$(psql "$db" -Atc "SELECT count(*) FROM dimos_migrations WHERE name = 'upgrade_drill'")" = 0 ] \
+  || fail "the running release already has the drill's migration (is $CLUSTER_BIN stale?)"
 filed_before=$(psql "$db" -Atc "SELECT count(*) FROM case_submissions")
-CLUSTER_CA="$CA" python3 infra/cluster/submit.py kifisia.localhost 40 8 "$subs" &
+CLUSTER_CA="$CA" python3 infra/cluster/submit.py kifisia.localhost 50 8 "$subs" &
 submit_pid=$!
 sleep 8 # signed in and filing
-rolling_restart
+restart_replica 1
+restart_replica 2 "$CLUSTER_DIR/dimos-next"
+grep -q '"upgrade_drill"' "$CLUSTER_DIR/replica-2.log" || fail "replica 2 did not apply the next release's migration"
+restart_replica 3 "$CLUSTER_DIR/dimos-next"
+restart_replica 1 "$CLUSTER_DIR/dimos-next"
 wait "$submit_pid"
+[ "$(psql "$db" -Atc "SELECT count(*) FROM dimos_migrations WHERE name = 'upgrade_drill'")" = 1 ] \
+  || fail "the migration is not recorded once"
+[ "$(psql "$db" -Atc "SELECT count(*) FROM information_schema.columns WHERE table_name = 'cases' AND column_name = 'upgrade_drill'")" = 1 ] \
+  || fail "the migration's column is not there"
 check_filed "$subs" "$db" "$filed_before"
-log "   every acknowledged application filed once with both documents, none unacknowledged, no protocol gaps"
+check_delivered "$db"
+log "   every acknowledged application filed once with both documents, none unacknowledged, no protocol gaps;"
+log "   $NEXT_MIGRATION applied once, by replica 2, while the running release served on"
+# From here on the operator's commands are the next release's too.
+CLUSTER_BIN="$CLUSTER_DIR/dimos-next"
 
 log "4. the primary fails: the standby is promoted and the replicas follow"
 subs="$CLUSTER_DIR/failover.tsv"
@@ -133,6 +188,7 @@ export CLUSTER_DATABASE_URL="$db"
 rolling_restart
 wait "$submit_pid"
 check_filed "$subs" "$db" "$filed_before"
+check_delivered "$db"
 log "   every application acknowledged in the end and filed once on the new primary, nothing acknowledged lost"
 log "5. a municipality moves out of the cluster, to SQLite and local files"
 away="$CLUSTER_DIR/elsewhere"

@@ -616,6 +616,21 @@ async fn run(
                 .and_where(Expr::col("component").eq(set.component))
                 .to_owned();
             let done: Vec<AppliedRow> = conn.conn().fetch_all(&q).await?;
+            let newer: Vec<i64> = done
+                .iter()
+                .map(|r| r.version)
+                .filter(|v| !set.migrations.iter().any(|m| m.version == *v))
+                .collect();
+            if !newer.is_empty() {
+                // Fine while a rolling upgrade is under way (expand steps
+                // leave this release working); after a contract step an
+                // older release must not come back.
+                tracing::warn!(
+                    component = set.component,
+                    versions = ?newer,
+                    "the database has migrations of a newer release than this one"
+                );
+            }
             for m in set.migrations {
                 let sum = m.checksum(backend);
                 if let Some(row) = done.iter().find(|r| r.version == m.version) {
@@ -724,6 +739,31 @@ mod tests {
             migrate(&db, &[edited]).await,
             Err(MigrateError::Changed { version: 1, .. })
         ));
+    }
+
+    /// A rolling upgrade: the next release applied its migration, and a
+    /// replica of the running release restarts before it is replaced.
+    #[tokio::test]
+    async fn the_previous_release_starts_on_a_newer_schema() {
+        let (_dir, db) = sqlite().await;
+        const NEXT: [Migration; 2] = [
+            V1,
+            Migration {
+                version: 2,
+                name: "gadgets",
+                postgres: "",
+                sqlite: "ALTER TABLE widgets ADD COLUMN colour TEXT",
+            },
+        ];
+        let set = |migrations| MigrationSet {
+            component: "test",
+            migrations,
+            tenant_tables: &[],
+            global_tables: &[],
+        };
+        assert_eq!(migrate(&db, &[set(&[V1])]).await.unwrap().len(), 1);
+        assert_eq!(migrate(&db, &[set(&NEXT)]).await.unwrap().len(), 1);
+        assert!(migrate(&db, &[set(&[V1])]).await.unwrap().is_empty());
     }
 
     #[tokio::test]
