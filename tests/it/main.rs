@@ -16,6 +16,7 @@
 )]
 
 mod access;
+mod api;
 mod auth;
 mod auth_faults;
 mod backup;

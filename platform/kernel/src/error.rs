@@ -44,6 +44,10 @@ impl fmt::Display for FieldError {
 pub enum Error {
     #[error("not found")]
     NotFound,
+    /// The address exists, not with this method (the answer's `Allow`
+    /// header lists those it has).
+    #[error("method not allowed")]
+    MethodNotAllowed,
     #[error("no municipality is served at this address")]
     UnknownTenant,
     #[error("this municipality is temporarily suspended")]
@@ -80,6 +84,7 @@ pub enum Error {
 /// Every stable error code, for documentation and completeness tests.
 pub const CODES: &[&str] = &[
     "not_found",
+    "method_not_allowed",
     "tenant_unknown",
     "tenant_suspended",
     "forbidden",
@@ -109,6 +114,7 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::NotFound => "not_found",
+            Error::MethodNotAllowed => "method_not_allowed",
             Error::UnknownTenant => "tenant_unknown",
             Error::TenantSuspended => "tenant_suspended",
             Error::Forbidden => "forbidden",
@@ -129,6 +135,7 @@ impl Error {
     pub fn status(&self) -> u16 {
         match self {
             Error::NotFound | Error::UnknownTenant => 404,
+            Error::MethodNotAllowed => 405,
             Error::TenantSuspended | Error::Unavailable => 503,
             Error::Forbidden => 403,
             Error::OperatorSignInRequired => 401,
@@ -170,7 +177,8 @@ impl Error {
     /// to the error it stands for.
     pub fn from_status(status: u16) -> Self {
         match status {
-            404 | 405 => Error::NotFound,
+            404 => Error::NotFound,
+            405 => Error::MethodNotAllowed,
             403 => Error::Forbidden,
             408 => Error::Timeout,
             413 => Error::PayloadTooLarge,
@@ -190,6 +198,7 @@ mod tests {
     fn codes_are_unique_and_statuses_are_client_or_server_errors() {
         let all = [
             Error::NotFound,
+            Error::MethodNotAllowed,
             Error::UnknownTenant,
             Error::TenantSuspended,
             Error::Forbidden,

@@ -5,6 +5,7 @@
 //! settings, the operator console and its API, health and metrics, and the
 //! router that puts them and every module's routes together.
 
+pub mod api;
 pub mod audit_heads;
 pub mod cases;
 pub mod dev_idp;

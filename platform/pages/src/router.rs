@@ -35,7 +35,8 @@ fn tenant_routes(state: &AppState) -> Router<AppState> {
         .route("/staff", get(crate::cases::staff::hub))
         .merge(crate::cases::citizen::routes())
         .merge(crate::cases::signing::public_routes())
-        .merge(crate::staff::routes(state));
+        .merge(crate::staff::routes(state))
+        .merge(crate::api::routes());
     for m in state.modules().iter() {
         let id = m.id;
         let gated = (m.routes)().layer(from_fn(move |req: Request, next: Next| {

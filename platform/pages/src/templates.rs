@@ -2,6 +2,10 @@
 
 pub const TEMPLATES: &[(&str, &str)] = &[
     ("home.html", include_str!("../templates/home.html")),
+    (
+        "api/reference.html",
+        include_str!("../templates/api/reference.html"),
+    ),
     ("portal.html", include_str!("../templates/portal.html")),
     (
         "staff/verify.html",

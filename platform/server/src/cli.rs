@@ -42,6 +42,12 @@ enum Command {
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Print the public API's OpenAPI document (docs/api/openapi.json is
+    /// this output); with --check FILE, exit 1 when FILE differs from it.
+    Openapi {
+        #[arg(long)]
+        check: Option<PathBuf>,
+    },
     /// The tenants' audit trails.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -153,11 +159,44 @@ enum ConfigCommand {
     Default,
 }
 
+fn openapi(check: Option<&std::path::Path>) -> ExitCode {
+    let generated = match dimos_pages::api::document_json() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("dimos: the OpenAPI document: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(path) = check else {
+        print!("{generated}");
+        return ExitCode::SUCCESS;
+    };
+    match std::fs::read_to_string(path) {
+        Ok(committed) if committed == generated => ExitCode::SUCCESS,
+        Ok(_) => {
+            eprintln!(
+                "dimos: {} is not the API's document: `dimos openapi > {}` and review the change",
+                path.display(),
+                path.display()
+            );
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("dimos: {}: {e}", path.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Config(ConfigCommand::Default)) = &cli.command {
         print!("{DEFAULT_TOML}");
         return ExitCode::SUCCESS;
+    }
+    // Needs no configuration: it describes the code.
+    if let Some(Command::Openapi { check }) = &cli.command {
+        return openapi(check.as_deref());
     }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
@@ -332,6 +371,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             print!("{DEFAULT_TOML}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Openapi { check } => Ok(openapi(check.as_deref())),
         Command::OperatorTokens(cmd) => {
             use dimos_identity::operator_tokens::{self, Scope};
             let modules = Modules::new(modules()).map_err(anyhow::Error::msg)?;

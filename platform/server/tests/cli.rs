@@ -711,3 +711,30 @@ fn a_bad_telemetry_setting_is_named_and_exits_2() {
         assert!(err.contains(names), "{key}={value}: {err}");
     }
 }
+
+#[test]
+fn openapi_prints_the_committed_document_and_check_tells_a_difference() {
+    let committed = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/api/openapi.json");
+    let out = Command::new(DIMOS).arg("openapi").output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        std::fs::read_to_string(committed).unwrap()
+    );
+    let ok = Command::new(DIMOS)
+        .args(["openapi", "--check", committed])
+        .output()
+        .unwrap();
+    assert!(ok.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let stale = dir.path().join("openapi.json");
+    std::fs::write(&stale, "{}\n").unwrap();
+    let out = Command::new(DIMOS)
+        .arg("openapi")
+        .arg("--check")
+        .arg(&stale)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("dimos openapi >"));
+}

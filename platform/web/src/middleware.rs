@@ -170,6 +170,8 @@ pub async fn context(State(state): State<AppState>, mut req: Request, next: Next
         Some(i) => i.clone(),
         None => ErrorInfo::from(&Error::from_status(res.status().as_u16())),
     };
+    // The router's 405 names the methods there are (RFC 9110 requires it).
+    let allow = res.headers().get(header::ALLOW).cloned();
     let ui = Ui {
         state: state.clone(),
         lang,
@@ -181,7 +183,11 @@ pub async fn context(State(state): State<AppState>, mut req: Request, next: Next
         path,
         user: seen.take(),
     };
-    render_error(&ui, &info, &request_id, json, res.status())
+    let mut out = render_error(&ui, &info, &request_id, json, res.status());
+    if let Some(allow) = allow {
+        out.headers_mut().insert(header::ALLOW, allow);
+    }
+    out
 }
 
 fn field_messages(ui: &Ui, info: &ErrorInfo) -> Vec<serde_json::Value> {

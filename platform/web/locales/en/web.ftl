@@ -27,6 +27,8 @@ portal-empty = There are no municipalities on this installation yet.
 ## Errors
 error-not-found = Page not found
 error-not-found-help = Check the address or go back to the home page.
+error-method-not-allowed = Not allowed at this address
+error-method-not-allowed-help = The address exists, but not for this kind of request.
 error-tenant-unknown = No municipality is served at this address
 error-tenant-unknown-help = Check the address. If you are the administrator, register the domain in the operator console.
 error-tenant-suspended = This municipality's services are temporarily unavailable
@@ -728,3 +730,23 @@ privacy-action-assist_started = Served a citizen at the desk
 
 services-retention-label = Keep case files for (years after closing)
 services-retention-hint = This many years after a case closes its documents and the personal data of its file are deleted; the protocol number, the dates and the outcome stay.
+
+footer-api = For developers: API
+api-title = Programming interface (API)
+api-intro = The municipality's systems and those of others (websites, apps, registries, open-data portals) connect to the municipality's services through this interface. The operations are documented in English, as is usual for developers.
+api-base = Base address
+api-version = Version
+api-document = OpenAPI description
+api-operations = Operations
+api-parameters = Parameters
+api-responses = Responses
+api-schemas = Data structures
+api-fields = Fields
+api-name = Name
+api-type = Type
+api-required = Required
+api-description = Description
+api-status = Status
+api-body = Body
+api-yes = Yes
+api-no = No

@@ -1,0 +1,266 @@
+//! The public API's foundation: the catalogue at `/api/v1/services`, the
+//! OpenAPI document and its reference page, errors as problem+json.
+
+use dimos_it::{Backend, Options, TestApp, browser_headers, on_both_backends, workspace_root};
+use serde_json::Value;
+
+on_both_backends!(
+    the_catalogue_lists_each_municipalitys_services_with_their_forms,
+    the_document_and_the_reference_page_describe_the_api,
+    schemathesis_finds_nothing_the_document_does_not_say
+);
+
+const HOST: &str = "alimos.localhost";
+
+async fn demo(b: Backend) -> TestApp {
+    TestApp::spawn_with(
+        b,
+        Options {
+            apply_on_start: Some(workspace_root().join("tenants")),
+            ..Options::default()
+        },
+    )
+    .await
+}
+
+async fn json(app: &TestApp, host: &str, path: &str) -> (u16, String, Value) {
+    let res = app
+        .get(host, path)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let kind = res.headers()["content-type"].to_str().unwrap().to_owned();
+    (status, kind, res.json().await.unwrap())
+}
+
+async fn the_catalogue_lists_each_municipalitys_services_with_their_forms(b: Backend) {
+    let app = demo(b).await;
+    let (status, kind, list) = json(&app, HOST, "/api/v1/services").await;
+    assert_eq!(status, 200);
+    assert_eq!(kind, "application/json");
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    assert_eq!(ids, sorted, "a stable order");
+    for id in [
+        "parking.permit",
+        "certificates.request",
+        "nurseries.registration",
+    ] {
+        assert!(ids.contains(&id), "{id} in {ids:?}");
+    }
+    // The certificate's application is the generic form: its JSON Schema.
+    let cert = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "certificates.request")
+        .unwrap();
+    assert_eq!(cert["module"], "certificates");
+    assert_eq!(cert["lead_time_days"], 3);
+    assert_eq!(
+        cert["name"]["en"],
+        "Certificate of family status or of residence"
+    );
+    let form = &cert["form"];
+    assert_eq!(form["type"], "object");
+    assert_eq!(form["additionalProperties"], false);
+    assert_eq!(
+        form["properties"]["kind"]["enum"],
+        serde_json::json!(["family-status", "residence"])
+    );
+    assert_eq!(form["properties"]["birth_date"]["format"], "date");
+    assert_eq!(form["properties"]["father_name"]["maxLength"], 100);
+    assert_eq!(
+        form["required"],
+        serde_json::json!(["kind", "father_name", "birth_date", "purpose"])
+    );
+    assert_eq!(cert["documents"][0]["id"], "residence-proof");
+    assert_eq!(cert["documents"][0]["required"], false);
+    // Parking's application is the module's own page: no generic form.
+    let parking = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "parking.permit")
+        .unwrap();
+    assert!(parking["form"].is_null(), "{parking}");
+    assert!(!parking["documents"].as_array().unwrap().is_empty());
+
+    // One service; the same as in the list.
+    let (status, _, one) = json(&app, HOST, "/api/v1/services/certificates.request").await;
+    assert_eq!(status, 200);
+    assert_eq!(&one, cert);
+
+    // A municipality without these modules offers none of them, and a
+    // service it does not offer is not found there.
+    let (status, _, none) = json(&app, "papagou-cholargou.localhost", "/api/v1/services").await;
+    assert_eq!(status, 200);
+    assert!(
+        !none
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["id"] == "parking.permit"),
+        "{none}"
+    );
+    for (host, path) in [
+        (
+            "papagou-cholargou.localhost",
+            "/api/v1/services/parking.permit",
+        ),
+        (HOST, "/api/v1/services/no.such"),
+    ] {
+        let (status, kind, problem) = json(&app, host, path).await;
+        assert_eq!(status, 404, "{host}{path}");
+        assert_eq!(kind, "application/problem+json");
+        assert_eq!(problem["code"], "not_found");
+        assert_eq!(problem["status"], 404);
+        assert!(
+            problem["request_id"]
+                .as_str()
+                .is_some_and(|r| !r.is_empty())
+        );
+    }
+    // A control character is refused before anything looks it up.
+    let (status, kind, problem) = json(&app, HOST, "/api/v1/services/%00").await;
+    assert!(matches!(status, 400 | 404), "{status}");
+    assert_eq!(kind, "application/problem+json");
+    assert!(problem["code"].is_string());
+    // No municipality at this host.
+    let (status, kind, _) = json(&app, "nowhere.localhost", "/api/v1/services").await;
+    assert_eq!(status, 404);
+    assert_eq!(kind, "application/problem+json");
+
+    // Another method: 405 with the methods there are.
+    let res = app.post(HOST, "/api/v1/services").send().await.unwrap();
+    assert_eq!(res.status(), 405);
+    assert!(
+        res.headers()["allow"].to_str().unwrap().contains("GET"),
+        "{:?}",
+        res.headers()
+    );
+    let problem: Value = res.json().await.unwrap();
+    assert_eq!(problem["code"], "method_not_allowed");
+
+    // Any web page may read the catalogue from a script.
+    let res = app
+        .get(HOST, "/api/v1/services")
+        .header("origin", "https://www.alimos.gov.gr")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["access-control-allow-origin"], "*");
+}
+
+async fn the_document_and_the_reference_page_describe_the_api(b: Backend) {
+    let app = demo(b).await;
+    let (status, kind, doc) = json(&app, HOST, "/api/v1/openapi.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(kind, "application/json");
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(
+        doc,
+        serde_json::from_str::<Value>(
+            &std::fs::read_to_string(workspace_root().join("docs/api/openapi.json")).unwrap()
+        )
+        .unwrap(),
+        "the served document is the committed one"
+    );
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.contains_key("/api/v1/services"));
+    // Every operation in the document answers here (none documented and
+    // missing); path parameters get a real value.
+    for path in paths.keys() {
+        let real = path.replace("{id}", "certificates.request");
+        let res = app.get(HOST, &real).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{real}");
+    }
+
+    // The reference page, reached as a browser does, names each operation
+    // and each schema.
+    let res = app
+        .get(HOST, "/api/v1")
+        .headers(browser_headers())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = res.text().await.unwrap();
+    for op in paths.values().flat_map(|p| p.as_object().unwrap().values()) {
+        let id = op["operationId"].as_str().unwrap();
+        assert!(html.contains(&format!("id=\"op-{id}\"")), "{id} in {html}");
+    }
+    for schema in doc["components"]["schemas"].as_object().unwrap().keys() {
+        assert!(
+            html.contains(&format!("id=\"schema-{schema}\"")),
+            "{schema}"
+        );
+    }
+    assert!(html.contains("href=\"/api/v1/openapi.json\""));
+    assert!(
+        !html.contains("<script src=\"http"),
+        "nothing from elsewhere"
+    );
+}
+
+/// Schemathesis (PyPI; infra/test.sh installs it) generates requests from
+/// the served document, valid and invalid, and checks every answer against
+/// it: no server error, every status, content type and body as documented.
+async fn schemathesis_finds_nothing_the_document_does_not_say(b: Backend) {
+    let app = demo(b).await;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("openapi.json");
+    let body = app
+        .get(HOST, "/api/v1/openapi.json")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    std::fs::write(&spec, body).unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let host = format!("Host: {HOST}:{}", app.port());
+    let out = tokio::process::Command::new("python3")
+        .args(["-m", "schemathesis.cli", "run"])
+        .arg(&spec)
+        .args(["--url", &base, "--header", &host, "--checks", "all"])
+        .args(["--max-examples", "40", "--seed", "1", "--no-color"])
+        .env("SCHEMATHESIS_HOOKS", "")
+        .current_dir(dir.path())
+        .output()
+        .await
+        .expect("python3 -m schemathesis (infra/test.sh installs it)");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "schemathesis:\n{report}");
+    // Every operation of the document was tried.
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&spec).unwrap()).unwrap();
+    let operations: usize = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|p| p.as_object().unwrap().len())
+        .sum();
+    assert!(
+        report.contains(&format!("Tested: {operations}")),
+        "{operations} operations: {report}"
+    );
+}
