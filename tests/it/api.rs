@@ -176,12 +176,27 @@ async fn the_document_and_the_reference_page_describe_the_api(b: Backend) {
     );
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.contains_key("/api/v1/services"));
-    // Every operation in the document answers here (none documented and
-    // missing); path parameters get a real value.
-    for path in paths.keys() {
-        let real = path.replace("{id}", "certificates.request");
-        let res = app.get(HOST, &real).send().await.unwrap();
-        assert_eq!(res.status(), 200, "{real}");
+    // Every operation in the document is served here (none documented and
+    // missing): the public ones answer, the others ask for a token.
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            let real = path.replace("{id}", "certificates.request");
+            let res = app
+                .req(method.to_uppercase().parse().unwrap(), HOST, &real)
+                .send()
+                .await
+                .unwrap();
+            let public = op["security"]
+                .as_array()
+                .is_none_or(|s| s.iter().any(|r| r.as_object().unwrap().is_empty()));
+            let status = res.status().as_u16();
+            if public {
+                assert_ne!(status, 404, "{method} {real}");
+                assert_ne!(status, 405, "{method} {real}");
+            } else {
+                assert_eq!(status, 401, "{method} {real}");
+            }
+        }
     }
 
     // The reference page, reached as a browser does, names each operation
@@ -233,12 +248,29 @@ async fn schemathesis_finds_nothing_the_document_does_not_say(b: Backend) {
         .await
         .unwrap();
     std::fs::write(&spec, body).unwrap();
+    // A client that may read cases, so the cases' answers are tried too.
+    let mut admin = crate::flows::person(&app, HOST, "municipal-admin").await;
+    let (_, html) = crate::api_clients::register(
+        &mut admin,
+        HOST,
+        &[
+            ("name", "Schemathesis"),
+            ("scope", "cases.read"),
+            ("scope", "protocol.read"),
+        ],
+    )
+    .await;
+    let (id, secret) = crate::api_clients::credentials(&html);
+    let token = crate::api_clients::token(&app, HOST, &id, &secret).await;
+    let auth = format!("Authorization: Bearer {token}");
     let base = format!("http://127.0.0.1:{}", app.port());
     let host = format!("Host: {HOST}:{}", app.port());
     let out = tokio::process::Command::new("python3")
         .args(["-m", "schemathesis.cli", "run"])
         .arg(&spec)
-        .args(["--url", &base, "--header", &host, "--checks", "all"])
+        .args([
+            "--url", &base, "--header", &host, "--header", &auth, "--checks", "all",
+        ])
         .args(["--max-examples", "40", "--seed", "1", "--no-color"])
         .env("SCHEMATHESIS_HOOKS", "")
         .current_dir(dir.path())

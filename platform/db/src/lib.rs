@@ -98,6 +98,9 @@ pub const PLATFORM_MIGRATIONS: migrate::MigrationSet = migrate::MigrationSet {
         t("signing_authorities", false),
         t("signing_certificates", true).about(&[account("account_id")]),
         t("signatures", true).about(&[row_of("case_id", "cases")]),
+        // The public API's machine clients and their short-lived tokens.
+        t("api_clients", false),
+        t("api_tokens", false),
     ],
     global_tables: &[
         g("tenants", Placement::Reference),
@@ -199,6 +202,12 @@ pub const PLATFORM_MIGRATIONS: migrate::MigrationSet = migrate::MigrationSet {
             name: "retention",
             postgres: include_str!("../../../migrations/postgres/0015_retention.sql"),
             sqlite: include_str!("../../../migrations/sqlite/0015_retention.sql"),
+        },
+        migrate::Migration {
+            version: 16,
+            name: "api clients",
+            postgres: include_str!("../../../migrations/postgres/0016_api_clients.sql"),
+            sqlite: include_str!("../../../migrations/sqlite/0016_api_clients.sql"),
         },
     ],
 };

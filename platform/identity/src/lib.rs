@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod api_clients;
 pub mod audit;
 pub mod dev_provider;
 pub mod oidc;

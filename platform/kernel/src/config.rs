@@ -508,6 +508,9 @@ pub struct HttpConfig {
     pub metrics_listen: Option<SocketAddr>,
     /// Bearer token that `/metrics` on the public listener requires.
     pub metrics_token: Option<Secret>,
+    /// Public API calls one client may make per minute, per replica (429
+    /// with `Retry-After` above; answers carry `RateLimit` headers).
+    pub api_requests_per_minute: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -574,6 +577,7 @@ impl Default for HttpConfig {
             trusted_proxies: vec![],
             metrics_listen: None,
             metrics_token: None,
+            api_requests_per_minute: 600,
         }
     }
 }
@@ -729,6 +733,11 @@ impl Config {
             || self.identity.verifications_per_hour == 0
         {
             return Err(ConfigError("identity rate limits must be positive".into()));
+        }
+        if self.http.api_requests_per_minute == 0 {
+            return Err(ConfigError(
+                "http.api_requests_per_minute must be positive".into(),
+            ));
         }
         if self.http.header_read_timeout_secs == 0 || self.http.max_connections == 0 {
             return Err(ConfigError(

@@ -48,6 +48,11 @@ pub enum Error {
     /// header lists those it has).
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// A public API call without a valid access token (missing, unknown,
+    /// expired, or its client revoked); the answer says how to get one
+    /// (`WWW-Authenticate: Bearer`).
+    #[error("a valid access token is required")]
+    InvalidToken,
     #[error("no municipality is served at this address")]
     UnknownTenant,
     #[error("this municipality is temporarily suspended")]
@@ -85,6 +90,7 @@ pub enum Error {
 pub const CODES: &[&str] = &[
     "not_found",
     "method_not_allowed",
+    "invalid_token",
     "tenant_unknown",
     "tenant_suspended",
     "forbidden",
@@ -115,6 +121,7 @@ impl Error {
         match self {
             Error::NotFound => "not_found",
             Error::MethodNotAllowed => "method_not_allowed",
+            Error::InvalidToken => "invalid_token",
             Error::UnknownTenant => "tenant_unknown",
             Error::TenantSuspended => "tenant_suspended",
             Error::Forbidden => "forbidden",
@@ -136,6 +143,7 @@ impl Error {
         match self {
             Error::NotFound | Error::UnknownTenant => 404,
             Error::MethodNotAllowed => 405,
+            Error::InvalidToken => 401,
             Error::TenantSuspended | Error::Unavailable => 503,
             Error::Forbidden => 403,
             Error::OperatorSignInRequired => 401,
@@ -199,6 +207,7 @@ mod tests {
         let all = [
             Error::NotFound,
             Error::MethodNotAllowed,
+            Error::InvalidToken,
             Error::UnknownTenant,
             Error::TenantSuspended,
             Error::Forbidden,

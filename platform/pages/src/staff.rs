@@ -109,6 +109,9 @@ guarded_routes! {
     put "/admin/api/roles/{role}/permissions" => api_role_permissions requires ManageAccess;
     post "/admin/access/department" => access_department requires ManageAccess;
     post "/admin/access/member" => access_member requires ManageAccess;
+    get "/admin/api-clients" => crate::api::admin::page requires ManageAccess;
+    post "/admin/api-clients" => crate::api::admin::create requires ManageAccess;
+    post "/admin/api-clients/{id}/revoke" => crate::api::admin::revoke requires ManageAccess;
 }
 
 #[derive(Deserialize)]
@@ -448,7 +451,7 @@ pub async fn staff_links(
     if state.access().roles_of(tenant.id, &subj).await.is_empty() {
         return vec![];
     }
-    let pages: [(&str, &str, &str); 12] = [
+    let pages: [(&str, &str, &str); 13] = [
         ("/staff/agenda", "nav-agenda", WorkTasks::ID),
         ("/staff/cases", "nav-cases", ReadCases::ID),
         ("/staff/team", "nav-team", AssignTasks::ID),
@@ -467,6 +470,7 @@ pub async fn staff_links(
             ConfigureServices::ID,
         ),
         ("/admin/access", "nav-access", ManageAccess::ID),
+        ("/admin/api-clients", "nav-api-clients", ManageAccess::ID),
         ("/admin/signing", "nav-signing", ManageSigning::ID),
         ("/admin/privacy", "nav-privacy", ReadAccessLog::ID),
     ];

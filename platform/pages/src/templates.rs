@@ -6,6 +6,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "api/reference.html",
         include_str!("../templates/api/reference.html"),
     ),
+    (
+        "admin/api_clients.html",
+        include_str!("../templates/admin/api_clients.html"),
+    ),
     ("portal.html", include_str!("../templates/portal.html")),
     (
         "staff/verify.html",

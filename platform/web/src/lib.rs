@@ -7,6 +7,7 @@
 //! `dimos-pages`, above it, and use this same public kit.
 
 pub mod access;
+pub mod api_client;
 pub mod apply;
 pub mod assets;
 pub mod auth;

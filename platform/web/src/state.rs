@@ -73,6 +73,7 @@ impl AppState {
         let limits = crate::limits::Limits::new(
             p.config.identity.sign_in_attempts_per_minute,
             p.config.identity.verifications_per_hour,
+            p.config.http.api_requests_per_minute,
         );
         let trusted_proxies = p.config.trusted_proxies();
         AppState {

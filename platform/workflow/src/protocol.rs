@@ -238,6 +238,31 @@ impl ListKey for EntryKey {
     }
 }
 
+const ENTRY_COLUMNS: [ProtocolEntries; 14] = [
+    ProtocolEntries::Id,
+    ProtocolEntries::Book,
+    ProtocolEntries::Year,
+    ProtocolEntries::Number,
+    ProtocolEntries::Direction,
+    ProtocolEntries::RegisteredAt,
+    ProtocolEntries::Subject,
+    ProtocolEntries::Correspondent,
+    ProtocolEntries::Attachments,
+    ProtocolEntries::Restricted,
+    ProtocolEntries::Confidential,
+    ProtocolEntries::PersonalData,
+    ProtocolEntries::CaseId,
+    ProtocolEntries::RegisteredBy,
+];
+
+/// One entry, by its id.
+pub async fn entry(tdb: &TenantDb, id: Uuid) -> Result<Option<Entry>, DbError> {
+    let mut q = tdb.select(ProtocolEntries::Table);
+    q.columns(ENTRY_COLUMNS)
+        .and_where(Expr::col(ProtocolEntries::Id).eq(id));
+    tdb.fetch_optional(&q).await
+}
+
 /// One page of the book, newest first (not counted: the book of a year
 /// holds tens of thousands of entries and its page says only what is
 /// before and after).
@@ -249,22 +274,7 @@ pub async fn list(
     per_page: u64,
 ) -> Result<Page<Entry>, DbError> {
     let mut q = tdb.select(ProtocolEntries::Table);
-    q.columns([
-        ProtocolEntries::Id,
-        ProtocolEntries::Book,
-        ProtocolEntries::Year,
-        ProtocolEntries::Number,
-        ProtocolEntries::Direction,
-        ProtocolEntries::RegisteredAt,
-        ProtocolEntries::Subject,
-        ProtocolEntries::Correspondent,
-        ProtocolEntries::Attachments,
-        ProtocolEntries::Restricted,
-        ProtocolEntries::Confidential,
-        ProtocolEntries::PersonalData,
-        ProtocolEntries::CaseId,
-        ProtocolEntries::RegisteredBy,
-    ]);
+    q.columns(ENTRY_COLUMNS);
     if let Some(b) = &f.book {
         q.and_where(Expr::col(ProtocolEntries::Book).eq(b.as_str()));
     }

@@ -6,6 +6,10 @@
 //! released; a test fails when the code and it differ
 //! (`dimos openapi > docs/api/openapi.json` after a deliberate change).
 
+pub mod admin;
+pub mod cases;
+pub mod oauth;
+pub mod protocol;
 pub mod reference;
 pub mod services;
 
@@ -32,8 +36,19 @@ pub fn routes() -> Router<AppState> {
             header::ACCESS_CONTROL_ALLOW_ORIGIN,
             HeaderValue::from_static("*"),
         ));
+    let with_clients = Router::new()
+        .route("/api/v1/cases", get(cases::list))
+        .route("/api/v1/cases/{id}", get(cases::one))
+        .route("/api/v1/cases/{id}/timeline", get(cases::timeline))
+        .route("/api/v1/protocol", get(protocol::list))
+        .route("/api/v1/protocol/{id}", get(protocol::one))
+        .layer(axum::middleware::from_fn(
+            dimos_web::api_client::rate_limit_headers,
+        ));
     Router::new()
         .route("/api/v1", get(reference::page))
+        .route("/api/v1/oauth/token", axum::routing::post(oauth::token))
+        .merge(with_clients)
         .merge(public)
 }
 
@@ -92,11 +107,79 @@ pub struct FieldProblem {
 depends on the modules it has enabled. Errors are `application/problem+json` with a stable `code`.",
         license(name = "EUPL-1.2", identifier = "EUPL-1.2"),
     ),
-    paths(services::list, services::one),
-    components(schemas(Text, Problem, FieldProblem, services::Service, services::DocumentRequirement)),
-    tags((name = "services", description = "The catalogue: what a municipality offers and what an application needs.")),
+    paths(
+        services::list,
+        services::one,
+        oauth::token,
+        cases::list,
+        cases::one,
+        cases::timeline,
+        protocol::list,
+        protocol::one
+    ),
+    components(schemas(
+        Text,
+        Problem,
+        FieldProblem,
+        services::Service,
+        services::DocumentRequirement,
+        oauth::TokenRequest,
+        oauth::TokenResponse,
+        oauth::TokenError,
+        cases::Case,
+        cases::CaseList,
+        cases::Event,
+        protocol::ProtocolEntry,
+        protocol::ProtocolPage
+    )),
+    modifiers(&Security),
+    tags(
+        (name = "services", description = "The catalogue: what a municipality offers and what an application needs."),
+        (name = "authentication", description = "API clients, registered by the municipal admin, get access tokens with their credentials (OAuth 2.0 client credentials)."),
+        (name = "cases", description = "Applications and their handling, for the municipality's other systems."),
+        (name = "protocol", description = "The protocol book: every document registered, incoming and outgoing, numbered without gaps."),
+    ),
 )]
 pub struct ApiDoc;
+
+/// How clients authenticate: their id and secret at the token endpoint
+/// (HTTP Basic or in the form), then the token as a bearer. Scopes are the
+/// permission ids of the municipality's catalogue.
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme,
+        };
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "clientCredentials",
+            SecurityScheme::OAuth2(OAuth2::with_description(
+                [Flow::ClientCredentials(ClientCredentials::new(
+                    "/api/v1/oauth/token",
+                    Scopes::from_iter([
+                        ("cases.read", "Read and search every case"),
+                        ("protocol.read", "Read the protocol book"),
+                    ]),
+                ))],
+                "Tokens are valid for ten minutes. A scope is a permission id of the municipality's catalogue; \
+                 a client holds those its admin gave it.",
+            )),
+        );
+        components.add_security_scheme(
+            "clientSecret",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "The client's id and secret, at the token endpoint only.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The OpenAPI document, as `/api/v1/openapi.json` serves it.
 pub fn document() -> utoipa::openapi::OpenApi {

@@ -73,9 +73,10 @@ pub async fn list(State(state): State<AppState>, t: CurrentTenant) -> Result<Jso
     path = "/api/v1/services/{id}",
     tag = "services",
     operation_id = "getService",
-    params(("id" = String, Path, description = "The service's id, e.g. `parking.permit`")),
+    params(("id" = String, Path, description = "The service's id, e.g. `parking.permit`", pattern = "^[a-z][a-z0-9-]*\\.[a-z][a-z0-9-]*$")),
     responses(
         (status = 200, description = "The service", body = Service),
+        (status = 400, description = "An address the edge refuses (a control character)", body = super::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such service here", body = super::Problem, content_type = "application/problem+json"),
     )
 )]

@@ -1,0 +1,288 @@
+//! Cases for a municipality's other systems: list and search with keyset
+//! pagination, one case, its timeline. A client needs the `cases.read`
+//! scope; reading a case file is in the audit trail with the client as
+//! the actor, as a person's opening is.
+
+use super::Problem;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use chrono::{DateTime, Utc};
+use dimos_kernel::Error;
+use dimos_web::access::ReadCases;
+use dimos_web::api_client::ApiScope;
+use dimos_web::error::{AppError, Result};
+use dimos_web::extract::{CurrentTenant, Peer};
+use dimos_web::state::AppState;
+use dimos_workflow::CaseId;
+use dimos_workflow::query::{self, CaseKey, CaseRow, EventRow, ListKey, Position};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+/// A case (an application and its handling).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Case {
+    pub id: Uuid,
+    /// The service, e.g. `parking.permit`.
+    pub service: String,
+    pub subject: String,
+    pub applicant_name: String,
+    /// `open`, `waiting` or `closed`.
+    pub status: String,
+    /// The step it is at (the process definition's step id).
+    pub step: String,
+    /// How it ended, once closed (`approved`, `rejected`, `withdrawn`, …).
+    pub result: Option<String>,
+    /// The protocol number the applicant quotes, `123/2026`.
+    pub protocol: Option<String>,
+    pub submitted_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+    /// The application's data, by the service's field ids.
+    #[schema(value_type = Object)]
+    pub data: Map<String, Value>,
+}
+
+impl From<CaseRow> for Case {
+    fn from(c: CaseRow) -> Self {
+        let protocol = c.protocol_label();
+        Case {
+            id: c.id,
+            service: c.process,
+            subject: c.subject,
+            applicant_name: c.applicant_name,
+            status: c.status,
+            step: c.step,
+            result: c.result,
+            protocol,
+            submitted_at: c.submitted_at,
+            due_at: c.due_at,
+            closed_at: c.closed_at,
+            updated_at: c.updated_at,
+            data: c.data.0,
+        }
+    }
+}
+
+/// A page of cases, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseList {
+    pub items: Vec<Case>,
+    /// Pass as `after` for the next page; absent on the last.
+    pub next: Option<Uuid>,
+    /// Pass as `before` for the previous page; absent on the first.
+    pub previous: Option<Uuid>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CaseQuery {
+    /// Words of the subject or the applicant's name, or a protocol number.
+    #[param(
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069]*$",
+        max_length = 200
+    )]
+    pub q: Option<String>,
+    /// Only this service's cases.
+    #[param(
+        pattern = "^([a-z][a-z0-9-]*\\.[a-z][a-z0-9-]*)?$",
+        example = "parking.permit"
+    )]
+    pub service: Option<String>,
+    /// The page after this case (a previous answer's `next`).
+    pub after: Option<Uuid>,
+    /// The page before this case (a previous answer's `previous`); ignored
+    /// with `after`.
+    pub before: Option<Uuid>,
+    /// Cases per page, 1–100 (25).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u64>,
+}
+
+/// One entry of a case's history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Event {
+    pub seq: i32,
+    /// `started`, `task_completed`, `comment`, `closed`, …
+    pub kind: String,
+    pub step: String,
+    pub at: DateTime<Utc>,
+    /// Who did it, as shown to people.
+    pub actor_name: Option<String>,
+    pub outcome: Option<String>,
+    pub comment: Option<String>,
+    /// Shown to the applicant too.
+    pub public: bool,
+}
+
+impl From<EventRow> for Event {
+    fn from(e: EventRow) -> Self {
+        Event {
+            seq: e.seq,
+            kind: e.kind,
+            step: e.step,
+            at: e.at,
+            actor_name: e.actor_name,
+            outcome: e.outcome,
+            comment: e.comment,
+            public: e.public,
+        }
+    }
+}
+
+/// Cases of the municipality, newest first, searched and filtered.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases",
+    tag = "cases",
+    operation_id = "listCases",
+    params(CaseQuery),
+    security(("clientCredentials" = ["cases.read"])),
+    responses(
+        (status = 200, description = "A page of cases", body = CaseList, links(
+            ("getFirstCase" = (operation_id = "getCase", parameters(("id" = "$response.body#/items/0/id")))),
+            ("getFirstCaseTimeline" = (operation_id = "getCaseTimeline", parameters(("id" = "$response.body#/items/0/id")))),
+        )),
+        (status = 400, description = "A parameter that is not understood", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the `cases.read` scope, or the client calls from an address not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the client\'s rate limit (`http.api_requests_per_minute`): wait `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No municipality at this host, or no case `after` or `before` names", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list(
+    _client: ApiScope<ReadCases>,
+    t: CurrentTenant,
+    Query(p): Query<CaseQuery>,
+) -> Result<Json<CaseList>> {
+    let limit = p.limit.unwrap_or(25);
+    if !(1..=100).contains(&limit) {
+        return Err(AppError(Error::BadRequest("limit must be 1-100".into())));
+    }
+    if p.service
+        .as_deref()
+        .is_some_and(|s| !s.is_empty() && !is_service_id(s))
+    {
+        return Err(AppError(Error::BadRequest(
+            "service is not a service id".into(),
+        )));
+    }
+    if p.q.as_ref().is_some_and(|q| q.chars().count() > 200) {
+        return Err(AppError(Error::BadRequest(
+            "q is longer than 200 characters".into(),
+        )));
+    }
+    // The cursor is a case of the list: the page starts after (or ends
+    // before) it.
+    let at = match (p.after, p.before) {
+        (None, None) => Position::First,
+        (Some(a), None) => Position::After(CaseKey::of(&find_id(&t, a).await?)),
+        (None, Some(b)) => Position::Before(CaseKey::of(&find_id(&t, b).await?)),
+        (Some(a), Some(_)) => Position::After(CaseKey::of(&find_id(&t, a).await?)),
+    };
+    let page = query::search(
+        &t.db,
+        p.q.as_deref().unwrap_or(""),
+        p.service.as_deref(),
+        &at,
+        1,
+        limit,
+    )
+    .await?;
+    let next = page.next.and_then(|_| page.items.last().map(|c| c.id));
+    let previous = page.prev.and_then(|_| page.items.first().map(|c| c.id));
+    Ok(Json(CaseList {
+        next,
+        previous,
+        items: page.items.into_iter().map(Case::from).collect(),
+    }))
+}
+
+/// `<module>.<process>`: lowercase letters, digits and hyphens, each part
+/// starting with a letter (the parameter's documented pattern).
+fn is_service_id(s: &str) -> bool {
+    let part = |p: &str| {
+        p.starts_with(|c: char| c.is_ascii_lowercase())
+            && p.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    };
+    s.split_once('.').is_some_and(|(m, p)| part(m) && part(p))
+}
+
+async fn find_id(t: &CurrentTenant, id: Uuid) -> Result<CaseRow> {
+    query::case(&t.db, CaseId(id))
+        .await?
+        .ok_or(AppError(Error::NotFound))
+}
+
+async fn find(t: &CurrentTenant, id: &str) -> Result<CaseRow> {
+    let id = Uuid::try_parse(id).map_err(|_| AppError(Error::NotFound))?;
+    find_id(t, id).await
+}
+
+/// One case. Opening it is recorded in the audit trail.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/{id}",
+    tag = "cases",
+    operation_id = "getCase",
+    params(("id" = Uuid, Path, description = "The case's id")),
+    security(("clientCredentials" = ["cases.read"])),
+    responses(
+        (status = 200, description = "The case", body = Case),
+        (status = 400, description = "An address the edge refuses (a control character)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the `cases.read` scope", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the client\'s rate limit (`http.api_requests_per_minute`): wait `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such case in this municipality", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn one(
+    State(state): State<AppState>,
+    ApiScope(client, _): ApiScope<ReadCases>,
+    t: CurrentTenant,
+    peer: Peer,
+    Path(id): Path<String>,
+) -> Result<Json<Case>> {
+    let case = find(&t, &id).await?;
+    // As on the staff case page: no trail, no case file.
+    dimos_web::auth::record(
+        &state,
+        &t,
+        dimos_identity::audit::AuditEntry::new(client.client.actor(), "case_viewed")
+            .from_address(peer.address())
+            .record(format!("case:{}", case.id)),
+    )
+    .await?;
+    Ok(Json(Case::from(case)))
+}
+
+/// A case's history, oldest first, internal entries included.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/{id}/timeline",
+    tag = "cases",
+    operation_id = "getCaseTimeline",
+    params(("id" = Uuid, Path, description = "The case's id")),
+    security(("clientCredentials" = ["cases.read"])),
+    responses(
+        (status = 200, description = "The case's events", body = [Event]),
+        (status = 400, description = "An address the edge refuses (a control character)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the `cases.read` scope", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the client\'s rate limit (`http.api_requests_per_minute`): wait `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such case in this municipality", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn timeline(
+    _client: ApiScope<ReadCases>,
+    t: CurrentTenant,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Event>>> {
+    let case = find(&t, &id).await?;
+    let events = query::events(&t.db, case.case_id(), false).await?;
+    Ok(Json(events.into_iter().map(Event::from).collect()))
+}

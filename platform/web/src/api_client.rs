@@ -1,0 +1,123 @@
+//! The machine client calling the public API: [`ApiCaller`] from its
+//! bearer token (issued at `/api/v1/oauth/token`), [`ApiScope<P>`] when it
+//! must hold permission `P` as a scope. A token is the municipality's own:
+//! the same token at another municipality's host is unknown there.
+
+use crate::access::Permission;
+use crate::edge::ClientAddr;
+use crate::error::AppError;
+use crate::extract::CurrentTenant;
+use crate::state::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use dimos_identity::api_clients::{self, Caller};
+use dimos_kernel::Error;
+use dimos_kernel::config::parse_cidr;
+use std::marker::PhantomData;
+
+/// A client with a valid token for this municipality, calling from an
+/// address it may call from, within its rate limit.
+#[derive(Debug, Clone)]
+pub struct ApiCaller(pub Caller);
+
+/// Where the caller stands against its rate limit, for the answer's
+/// headers: put in the request by [`rate_limit_headers`], filled in by
+/// [`ApiCaller`].
+#[derive(Debug, Clone, Default)]
+pub struct QuotaSlot(std::sync::Arc<std::sync::Mutex<Option<crate::limits::ApiQuota>>>);
+
+/// Middleware for the API's routes: `RateLimit-Policy` and `RateLimit`
+/// (draft-ietf-httpapi-ratelimit-headers) on every answer to a client.
+pub async fn rate_limit_headers(
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let slot = QuotaSlot::default();
+    req.extensions_mut().insert(slot.clone());
+    let mut res = next.run(req).await;
+    let quota = slot.0.lock().ok().and_then(|q| *q);
+    if let Some(q) = quota {
+        let h = res.headers_mut();
+        if let Ok(v) = format!("\"client\";q={};w=60", q.limit).parse() {
+            h.insert("ratelimit-policy", v);
+        }
+        if let Ok(v) = format!("\"client\";r={};t={}", q.remaining, q.reset_secs).parse() {
+            h.insert("ratelimit", v);
+        }
+    }
+    res
+}
+
+/// `Authorization: Bearer <token>`.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+impl FromRequestParts<AppState> for ApiCaller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        if let Some(c) = parts.extensions.get::<ApiCaller>() {
+            return Ok(c.clone());
+        }
+        let t = CurrentTenant::from_request_parts(parts, state).await?;
+        let token = bearer(&parts.headers).ok_or(AppError(Error::InvalidToken))?;
+        let caller = api_clients::authenticate(&t.db, token, state.workflow().now())
+            .await
+            .map_err(|e| AppError(e.into()))?
+            .ok_or(AppError(Error::InvalidToken))?;
+        if !caller.client.allowed_ips.is_empty() {
+            let ip = parts.extensions.get::<ClientAddr>().and_then(|a| a.ip);
+            let allowed = ip.is_some_and(|ip| {
+                caller
+                    .client
+                    .allowed_ips
+                    .iter()
+                    .filter_map(|c| parse_cidr(c))
+                    .any(|net| net.contains(&ip))
+            });
+            if !allowed {
+                return Err(AppError(Error::Forbidden));
+            }
+        }
+        let quota = state.limits().api_call(caller.client.id);
+        if let Some(slot) = parts.extensions.get::<QuotaSlot>()
+            && let Ok(mut s) = slot.0.lock()
+        {
+            *s = Some(match &quota {
+                Ok(q) => *q,
+                Err(_) => crate::limits::ApiQuota {
+                    limit: state.config().http.api_requests_per_minute,
+                    remaining: 0,
+                    reset_secs: 60,
+                },
+            });
+        }
+        quota.map_err(AppError)?;
+        let c = ApiCaller(caller);
+        parts.extensions.insert(c.clone());
+        Ok(c)
+    }
+}
+
+/// A client whose token holds `P` (or one of `P::OR`) as a scope.
+#[derive(Debug, Clone)]
+pub struct ApiScope<P: Permission>(pub Caller, pub PhantomData<P>);
+
+impl<P: Permission> FromRequestParts<AppState> for ApiScope<P> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let ApiCaller(caller) = ApiCaller::from_request_parts(parts, state).await?;
+        if caller.holds(P::ID) || P::OR.iter().any(|p| caller.holds(p)) {
+            Ok(ApiScope(caller, PhantomData))
+        } else {
+            Err(AppError(Error::Forbidden))
+        }
+    }
+}
