@@ -10,7 +10,8 @@ use serde_json::Value;
 on_both_backends!(
     clients_get_tokens_and_read_cases_within_their_scopes_and_municipality,
     the_protocol_book_through_the_api_hides_what_the_staff_page_hides,
-    a_client_over_its_rate_is_told_to_wait
+    a_client_over_its_rate_is_told_to_wait,
+    tokens_and_clients_expire
 );
 
 const HOST: &str = "alimos.localhost";
@@ -157,6 +158,17 @@ async fn clients_get_tokens_and_read_cases_within_their_scopes_and_municipality(
     )
     .await;
     let (far_id, far_secret) = credentials(&html);
+    let (_, html) = register(
+        &mut admin,
+        HOST,
+        &[
+            ("name", "Από εδώ"),
+            ("scope", "cases.read"),
+            ("allowed_ips", "127.0.0.1/32"),
+        ],
+    )
+    .await;
+    let (near_id, near_secret) = credentials(&html);
 
     // The token endpoint, as OAuth libraries call it.
     let (status, headers, body) = token_with(
@@ -184,6 +196,30 @@ async fn clients_get_tokens_and_read_cases_within_their_scopes_and_municipality(
     )
     .await;
     assert_eq!(status, 200, "credentials in the form");
+    // Naming itself in the form beside Basic is allowed; naming another is
+    // not.
+    let (status, _, _) = token_with(
+        &app,
+        HOST,
+        &[("grant_type", "client_credentials"), ("client_id", &id)],
+        Some((&id, &secret)),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _, body) = token_with(
+        &app,
+        HOST,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "someone-else"),
+        ],
+        Some((&id, &secret)),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
     for (form, basic, want_status, want_error) in [
         (
             vec![("grant_type", "client_credentials")],
@@ -250,6 +286,8 @@ async fn clients_get_tokens_and_read_cases_within_their_scopes_and_municipality(
         .map(|c| c["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, [second.as_str(), first.as_str()]);
+    // A list is not the case file: no application data in it.
+    assert!(list["items"][0].get("data").is_none(), "{list}");
     let (_, _, one) = api(&app, HOST, "/api/v1/cases?limit=1", &access).await;
     assert_eq!(one["items"].as_array().unwrap().len(), 1);
     let next = one["next"].as_str().unwrap();
@@ -303,6 +341,13 @@ async fn clients_get_tokens_and_read_cases_within_their_scopes_and_municipality(
         !seqs.is_empty() && seqs.windows(2).all(|w| w[0] < w[1]),
         "{seqs:?}"
     );
+    // The history is part of the case file: its reading is recorded too.
+    let viewed: i64 = app
+        .sql_value(&format!(
+            "SELECT count(*) FROM audit_log WHERE action = 'case_viewed' AND actor = 'client:{id}' AND record = 'case:{first}'"
+        ))
+        .await;
+    assert_eq!(viewed, 2);
     for missing in [
         "/api/v1/cases/not-a-uuid",
         "/api/v1/cases/00000000-0000-0000-0000-000000000000/timeline",
@@ -316,9 +361,33 @@ async fn clients_get_tokens_and_read_cases_within_their_scopes_and_municipality(
     let (status, _, problem) = api(&app, HOST, "/api/v1/cases", &narrow).await;
     assert_eq!(status, 403);
     assert_eq!(problem["code"], "forbidden");
-    let far = token(&app, HOST, &far_id, &far_secret).await;
-    let (status, _, _) = api(&app, HOST, "/api/v1/cases", &far).await;
-    assert_eq!(status, 403, "127.0.0.1 is not in 192.0.2.0/24");
+    // From an address not allowed it gets no token at all.
+    let (status, _, body) = token_with(
+        &app,
+        HOST,
+        &[("grant_type", "client_credentials")],
+        Some((&far_id, &far_secret)),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client")),
+        "127.0.0.1 is not in 192.0.2.0/24"
+    );
+    let near = token(&app, HOST, &near_id, &near_secret).await;
+    let (status, _, _) = api(&app, HOST, "/api/v1/cases", &near).await;
+    assert_eq!(status, 200, "127.0.0.1 is allowed");
+    // Claiming an allowed address in X-Forwarded-For from a peer that is
+    // no trusted proxy changes nothing.
+    let res = app
+        .post(HOST, "/api/v1/oauth/token")
+        .basic_auth(&far_id, Some(&far_secret))
+        .header("x-forwarded-for", "192.0.2.7")
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
 
     // Another municipality: the token is unknown there, and its own
     // client does not find this municipality's case.
@@ -567,4 +636,66 @@ async fn a_client_over_its_rate_is_told_to_wait(b: Backend) {
     let calm = token(&app, HOST, &calm_id, &calm_secret).await;
     let (status, _, _) = api(&app, HOST, "/api/v1/cases", &calm).await;
     assert_eq!(status, 200);
+}
+
+async fn tokens_and_clients_expire(b: Backend) {
+    let clock = dimos_kernel::ManualClock::new();
+    let app = TestApp::spawn_with(
+        b,
+        Options {
+            apply_on_start: Some(workspace_root().join("tenants")),
+            clock: Some(clock.clone()),
+            ..Options::default()
+        },
+    )
+    .await;
+    let mut admin = person(&app, HOST, "municipal-admin").await;
+    let (_, html) = register(
+        &mut admin,
+        HOST,
+        &[
+            ("name", "Για μία μέρα"),
+            ("scope", "cases.read"),
+            ("days", "1"),
+        ],
+    )
+    .await;
+    let (id, secret) = credentials(&html);
+    let first = token(&app, HOST, &id, &secret).await;
+    let (status, _, _) = api(&app, HOST, "/api/v1/cases", &first).await;
+    assert_eq!(status, 200);
+    // Ten minutes on, the token is spent; the client gets another.
+    clock.advance(chrono::Duration::minutes(11));
+    let (status, _, _) = api(&app, HOST, "/api/v1/cases", &first).await;
+    assert_eq!(status, 401);
+    let second = token(&app, HOST, &id, &secret).await;
+    let (status, _, _) = api(&app, HOST, "/api/v1/cases", &second).await;
+    assert_eq!(status, 200);
+    // A token never outlives its client.
+    clock.advance(chrono::Duration::hours(23) + chrono::Duration::minutes(45));
+    let (status, _, body) = token_with(
+        &app,
+        HOST,
+        &[("grant_type", "client_credentials")],
+        Some((&id, &secret)),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let life = body["expires_in"].as_i64().unwrap();
+    assert!((1..=4 * 60).contains(&life), "{life}");
+    // Past its validity the client is refused, and the page says so.
+    clock.advance(chrono::Duration::minutes(5));
+    let (status, _, body) = token_with(
+        &app,
+        HOST,
+        &[("grant_type", "client_credentials")],
+        Some((&id, &secret)),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let (_, html) = page(&mut admin, HOST, "/admin/api-clients").await;
+    assert!(html.contains("Έληξε"), "{html}");
 }

@@ -181,6 +181,73 @@ async fn no_route_shows_one_municipality_s_records_on_another_s_host(b: Backend)
             }
         }
     }
+    // The public API as a machine client of each municipality sees it,
+    // with every scope its admin can give. The control: Beta's own client
+    // meets Beta's records; Alpha's, given Beta's ids, never does.
+    let client_of = |host: &'static str| {
+        let app = &app;
+        async move {
+            let mut admin = person(app, host, "municipal-admin").await;
+            let (_, html) = crate::api_clients::register(
+                &mut admin,
+                host,
+                &[
+                    ("name", "Probe"),
+                    ("scope", "cases.read"),
+                    ("scope", "protocol.read"),
+                ],
+            )
+            .await;
+            let (id, secret) = crate::api_clients::credentials(&html);
+            crate::api_clients::token(app, host, &id, &secret).await
+        }
+    };
+    let betas = client_of(beta).await;
+    let own = app
+        .get(beta, "/api/v1/cases")
+        .bearer_auth(&betas)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        MARKERS.iter().any(|m| own.contains(m)),
+        "Beta's client sees Beta's cases: {own}"
+    );
+    let alphas = client_of(alpha).await;
+    for pattern in table.tenant.iter().filter(|p| p.starts_with("/api/")) {
+        let tries: Vec<String> = if pattern.contains('{') {
+            ids.clone()
+        } else {
+            vec![String::new()]
+        };
+        for id in tries {
+            let path = if id.is_empty() {
+                pattern.clone()
+            } else {
+                fill(pattern, &id)
+            };
+            requests += 1;
+            let res = app
+                .get(alpha, &path)
+                .bearer_auth(&alphas)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            let body = res.text().await.unwrap_or_default();
+            if status >= 500 {
+                leaks.push(format!("Alpha's API client GET {path}: {status}"));
+            }
+            if let Some(m) = MARKERS.iter().find(|m| body.contains(*m)) {
+                leaks.push(format!(
+                    "Alpha's API client GET {path}: {status} shows Beta's {m:?}"
+                ));
+            }
+        }
+    }
     assert!(
         leaks.is_empty(),
         "{} of {requests} requests leaked or failed:\n{}",

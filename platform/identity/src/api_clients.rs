@@ -59,6 +59,22 @@ pub struct Client {
 }
 
 impl Client {
+    /// Whether `ip` may call as this client (its allow-list, if any). An
+    /// IPv4 address seen as IPv6 (`::ffff:a.b.c.d`, a dual-stack listener)
+    /// is read as IPv4.
+    pub fn allows_address(&self, ip: Option<std::net::IpAddr>) -> bool {
+        if self.allowed_ips.is_empty() {
+            return true;
+        }
+        let Some(ip) = ip.map(|i| i.to_canonical()) else {
+            return false;
+        };
+        self.allowed_ips
+            .iter()
+            .filter_map(|c| dimos_kernel::config::parse_cidr(c))
+            .any(|net| net.contains(&ip))
+    }
+
     /// How the client is named as the actor of what it does.
     pub fn actor(&self) -> String {
         actor(self.id)
@@ -244,6 +260,13 @@ pub async fn revoke(
     Ok(done)
 }
 
+/// An access token and its life in seconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    pub token: String,
+    pub expires_in: i64,
+}
+
 /// Why a client was refused at the token endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refused {
@@ -261,8 +284,9 @@ pub async fn issue_token(
     client_id: &str,
     secret: &str,
     requested: Option<&[String]>,
+    from: Option<std::net::IpAddr>,
     now: DateTime<Utc>,
-) -> Result<Result<(String, Caller), Refused>, DbError> {
+) -> Result<Result<(Token, Caller), Refused>, DbError> {
     let Ok(id) = Uuid::try_parse(client_id) else {
         return Ok(Err(Refused::InvalidClient));
     };
@@ -272,7 +296,7 @@ pub async fn issue_token(
     let matches: bool =
         subtle::ConstantTimeEq::ct_eq(hash(secret).as_bytes(), row.secret_hash.as_bytes()).into();
     let client = row.client();
-    if !matches || !client.usable(now) {
+    if !matches || !client.usable(now) || !client.allows_address(from) {
         return Ok(Err(Refused::InvalidClient));
     }
     let scopes = match requested {
@@ -288,7 +312,16 @@ pub async fn issue_token(
         }
     };
     let token = format!("{TOKEN_PREFIX}{}", random_hex());
-    let mut q = tdb.insert(
+    // Never past the client's own end.
+    let expires_at = Ord::min(now + Duration::minutes(TOKEN_MINUTES), client.expires_at);
+    let mut tx = tdb.begin().await?;
+    // The client's tokens expired a day ago go as it takes a new one: the
+    // table holds about a day of each client's tokens, whatever it does.
+    let mut old = tx.delete(ApiTokens::Table);
+    old.and_where(Expr::col(ApiTokens::ClientId).eq(id))
+        .and_where(Expr::col(ApiTokens::ExpiresAt).lt(now - Duration::days(1)));
+    tx.execute(&old).await?;
+    let mut q = tx.insert(
         ApiTokens::Table,
         [
             ApiTokens::TokenHash,
@@ -303,14 +336,25 @@ pub async fn issue_token(
         id.into(),
         serde_json::json!(scopes).into(),
         now.into(),
-        (now + Duration::minutes(TOKEN_MINUTES)).into(),
+        expires_at.into(),
     ]);
-    tdb.insert_rows(&q).await?;
-    let mut used = tdb.update(ApiClients::Table);
+    tx.insert_rows(&q).await?;
+    let mut used = tx.update(ApiClients::Table);
     used.value(ApiClients::LastUsedAt, now)
-        .and_where(Expr::col(ApiClients::Id).eq(id));
-    tdb.execute(&used).await?;
-    Ok(Ok((token, Caller { client, scopes })))
+        .and_where(Expr::col(ApiClients::Id).eq(id))
+        // A revocation committed meanwhile wins: no token for it.
+        .and_where(Expr::col(ApiClients::RevokedAt).is_null());
+    if tx.execute(&used).await? != 1 {
+        return Ok(Err(Refused::InvalidClient));
+    }
+    tx.commit().await?;
+    Ok(Ok((
+        Token {
+            token,
+            expires_in: Ord::max((expires_at - now).num_seconds(), 0),
+        },
+        Caller { client, scopes },
+    )))
 }
 
 #[derive(sqlx::FromRow)]

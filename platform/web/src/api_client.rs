@@ -4,7 +4,6 @@
 //! the same token at another municipality's host is unknown there.
 
 use crate::access::Permission;
-use crate::edge::ClientAddr;
 use crate::error::AppError;
 use crate::extract::CurrentTenant;
 use crate::state::AppState;
@@ -12,7 +11,6 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use dimos_identity::api_clients::{self, Caller};
 use dimos_kernel::Error;
-use dimos_kernel::config::parse_cidr;
 use std::marker::PhantomData;
 
 /// A client with a valid token for this municipality, calling from an
@@ -71,19 +69,11 @@ impl FromRequestParts<AppState> for ApiCaller {
             .await
             .map_err(|e| AppError(e.into()))?
             .ok_or(AppError(Error::InvalidToken))?;
-        if !caller.client.allowed_ips.is_empty() {
-            let ip = parts.extensions.get::<ClientAddr>().and_then(|a| a.ip);
-            let allowed = ip.is_some_and(|ip| {
-                caller
-                    .client
-                    .allowed_ips
-                    .iter()
-                    .filter_map(|c| parse_cidr(c))
-                    .any(|net| net.contains(&ip))
-            });
-            if !allowed {
-                return Err(AppError(Error::Forbidden));
-            }
+        let crate::extract::Peer(ip) = crate::extract::Peer::from_request_parts(parts, state)
+            .await
+            .unwrap_or(crate::extract::Peer(None));
+        if !caller.client.allows_address(ip) {
+            return Err(AppError(Error::Forbidden));
         }
         let quota = state.limits().api_call(caller.client.id);
         if let Some(slot) = parts.extensions.get::<QuotaSlot>()
@@ -91,10 +81,14 @@ impl FromRequestParts<AppState> for ApiCaller {
         {
             *s = Some(match &quota {
                 Ok(q) => *q,
-                Err(_) => crate::limits::ApiQuota {
+                Err(e) => crate::limits::ApiQuota {
                     limit: state.config().http.api_requests_per_minute,
                     remaining: 0,
-                    reset_secs: 60,
+                    // As Retry-After says.
+                    reset_secs: match e {
+                        Error::RateLimited(secs) => *secs,
+                        _ => 60,
+                    },
                 },
             });
         }

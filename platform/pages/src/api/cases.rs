@@ -66,10 +66,52 @@ impl From<CaseRow> for Case {
     }
 }
 
+/// A case as lists show it: what the staff search shows, not the
+/// application's data (reading that is opening the case file, which is
+/// audited: `GET /api/v1/cases/{id}`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseSummary {
+    pub id: Uuid,
+    /// The service, e.g. `parking.permit`.
+    pub service: String,
+    pub subject: String,
+    pub applicant_name: String,
+    /// `open`, `waiting` or `closed`.
+    pub status: String,
+    pub step: String,
+    pub result: Option<String>,
+    /// The protocol number the applicant quotes, `123/2026`.
+    pub protocol: Option<String>,
+    pub submitted_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<CaseRow> for CaseSummary {
+    fn from(c: CaseRow) -> Self {
+        let protocol = c.protocol_label();
+        CaseSummary {
+            id: c.id,
+            service: c.process,
+            subject: c.subject,
+            applicant_name: c.applicant_name,
+            status: c.status,
+            step: c.step,
+            result: c.result,
+            protocol,
+            submitted_at: c.submitted_at,
+            due_at: c.due_at,
+            closed_at: c.closed_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
 /// A page of cases, newest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CaseList {
-    pub items: Vec<Case>,
+    pub items: Vec<CaseSummary>,
     /// Pass as `after` for the next page; absent on the last.
     pub next: Option<Uuid>,
     /// Pass as `before` for the previous page; absent on the first.
@@ -197,8 +239,28 @@ pub async fn list(
     Ok(Json(CaseList {
         next,
         previous,
-        items: page.items.into_iter().map(Case::from).collect(),
+        items: page.items.into_iter().map(CaseSummary::from).collect(),
     }))
+}
+
+/// As on the staff case page: no trail, no case file.
+async fn viewed(
+    state: &AppState,
+    t: &CurrentTenant,
+    client: &dimos_identity::api_clients::Client,
+    peer: Peer,
+    case: &CaseRow,
+    part: &str,
+) -> Result<()> {
+    dimos_web::auth::record(
+        state,
+        t,
+        dimos_identity::audit::AuditEntry::new(client.actor(), "case_viewed")
+            .from_address(peer.address())
+            .record(format!("case:{}", case.id))
+            .detail(serde_json::json!({ "via": "api", "part": part })),
+    )
+    .await
 }
 
 /// `<module>.<process>`: lowercase letters, digits and hyphens, each part
@@ -235,7 +297,7 @@ async fn find(t: &CurrentTenant, id: &str) -> Result<CaseRow> {
         (status = 200, description = "The case", body = Case),
         (status = 400, description = "An address the edge refuses (a control character)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the `cases.read` scope", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the `cases.read` scope, or the client calls from an address not allowed", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Over the client\'s rate limit (`http.api_requests_per_minute`): wait `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such case in this municipality", body = Problem, content_type = "application/problem+json"),
     )
@@ -248,19 +310,12 @@ pub async fn one(
     Path(id): Path<String>,
 ) -> Result<Json<Case>> {
     let case = find(&t, &id).await?;
-    // As on the staff case page: no trail, no case file.
-    dimos_web::auth::record(
-        &state,
-        &t,
-        dimos_identity::audit::AuditEntry::new(client.client.actor(), "case_viewed")
-            .from_address(peer.address())
-            .record(format!("case:{}", case.id)),
-    )
-    .await?;
+    viewed(&state, &t, &client.client, peer, &case, "case").await?;
     Ok(Json(Case::from(case)))
 }
 
-/// A case's history, oldest first, internal entries included.
+/// A case's history, oldest first, internal entries included. Reading it
+/// is opening the case file: recorded in the audit trail.
 #[utoipa::path(
     get,
     path = "/api/v1/cases/{id}/timeline",
@@ -272,17 +327,20 @@ pub async fn one(
         (status = 200, description = "The case's events", body = [Event]),
         (status = 400, description = "An address the edge refuses (a control character)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the `cases.read` scope", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the `cases.read` scope, or the client calls from an address not allowed", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Over the client\'s rate limit (`http.api_requests_per_minute`): wait `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such case in this municipality", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn timeline(
-    _client: ApiScope<ReadCases>,
+    State(state): State<AppState>,
+    ApiScope(client, _): ApiScope<ReadCases>,
     t: CurrentTenant,
+    peer: Peer,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Event>>> {
     let case = find(&t, &id).await?;
+    viewed(&state, &t, &client.client, peer, &case, "timeline").await?;
     let events = query::events(&t.db, case.case_id(), false).await?;
     Ok(Json(events.into_iter().map(Event::from).collect()))
 }

@@ -127,6 +127,7 @@ depends on the modules it has enabled. Errors are `application/problem+json` wit
         oauth::TokenResponse,
         oauth::TokenError,
         cases::Case,
+        cases::CaseSummary,
         cases::CaseList,
         cases::Event,
         protocol::ProtocolEntry,

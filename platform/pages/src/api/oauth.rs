@@ -9,9 +9,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use dimos_identity::api_clients::{self, Refused, TOKEN_MINUTES};
+use dimos_identity::api_clients::{self, Refused};
 use dimos_web::error::{AppError, Rendered};
-use dimos_web::extract::CurrentTenant;
+use dimos_web::extract::{CurrentTenant, Peer};
 use dimos_web::state::AppState;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -41,7 +41,8 @@ pub struct TokenResponse {
     pub access_token: String,
     /// `Bearer`.
     pub token_type: &'static str,
-    /// Seconds it is valid for.
+    /// Seconds it is valid for: ten minutes, or less if the client's own
+    /// validity ends sooner.
     pub expires_in: i64,
     /// The scopes it holds, space-separated.
     pub scope: String,
@@ -70,16 +71,22 @@ pub struct TokenError {
             (TokenError = "application/json"),
             (super::Problem = "application/problem+json")
         )),
-        (status = 401, description = "Unknown client, wrong secret, revoked or expired", body = TokenError),
+        (status = 401, description = "Unknown client, wrong secret, revoked, expired, or calling from an address not allowed", body = TokenError),
+        (status = 429, description = "Too many attempts from this address: wait `Retry-After` seconds", body = super::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No municipality at this host", body = super::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn token(
     State(state): State<AppState>,
     t: CurrentTenant,
+    Peer(from): Peer,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // Secrets are not guessed here: as many tries per address as sign-ins.
+    if let Err(e) = state.limits().sign_in(from) {
+        return AppError(e).into_response();
+    }
     // A machine's form: no session, so no CSRF token to check.
     #[allow(clippy::disallowed_methods)]
     let form: TokenRequest = match dimos_web::extract::parse_form(&body) {
@@ -103,7 +110,9 @@ pub async fn token(
     }
     let basic = basic_credentials(&headers);
     let (id, secret) = match (&basic, &form.client_id, &form.client_secret) {
-        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+        // One way to authenticate (RFC 6749 §2.3); naming oneself in the
+        // form too is allowed (§3.2.1), as the same client.
+        (Some(_), _, Some(_)) => {
             return refuse(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
@@ -111,7 +120,15 @@ pub async fn token(
                 false,
             );
         }
-        (Some((id, secret)), None, None) => (id.clone(), secret.clone()),
+        (Some((id, _)), Some(named), None) if named != id => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "client_id differs from the authenticated client",
+                false,
+            );
+        }
+        (Some((id, secret)), _, None) => (id.clone(), secret.clone()),
         (None, Some(id), Some(secret)) => (id.clone(), secret.clone()),
         _ => {
             return refuse(
@@ -129,12 +146,12 @@ pub async fn token(
             .collect()
     });
     let now = state.workflow().now();
-    match api_clients::issue_token(&t.db, &id, &secret, requested.as_deref(), now).await {
+    match api_clients::issue_token(&t.db, &id, &secret, requested.as_deref(), from, now).await {
         Ok(Ok((token, caller))) => {
             let body = TokenResponse {
-                access_token: token,
+                access_token: token.token,
                 token_type: "Bearer",
-                expires_in: TOKEN_MINUTES * 60,
+                expires_in: token.expires_in,
                 scope: caller.scopes.join(" "),
             };
             let mut res = axum::Json(body).into_response();

@@ -116,7 +116,7 @@ pub struct ProtocolQuery {
         )),
         (status = 400, description = "A parameter that is not understood", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the `protocol.read` scope", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the `protocol.read` scope, or the client calls from an address not allowed", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Over the client\'s rate limit (`http.api_requests_per_minute`): wait `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No municipality at this host, or no entry `after` or `before` names", body = Problem, content_type = "application/problem+json"),
     )
@@ -179,7 +179,7 @@ async fn find(t: &CurrentTenant, id: Uuid) -> Result<Entry> {
         (status = 200, description = "The entry", body = ProtocolEntry),
         (status = 400, description = "An address the edge refuses (a control character)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the `protocol.read` scope", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the `protocol.read` scope, or the client calls from an address not allowed", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Over the client\'s rate limit (`http.api_requests_per_minute`): wait `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such entry in this municipality", body = Problem, content_type = "application/problem+json"),
     )
