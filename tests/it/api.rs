@@ -7,7 +7,8 @@ use serde_json::Value;
 on_both_backends!(
     the_catalogue_lists_each_municipalitys_services_with_their_forms,
     the_document_and_the_reference_page_describe_the_api,
-    schemathesis_finds_nothing_the_document_does_not_say
+    schemathesis_finds_nothing_the_document_does_not_say,
+    a_client_generated_from_the_document_reads_a_case
 );
 
 const HOST: &str = "alimos.localhost";
@@ -304,5 +305,66 @@ async fn schemathesis_finds_nothing_the_document_does_not_say(b: Backend) {
     assert!(
         report.contains(&format!("Tested: {operations}")),
         "{operations} operations: {report}"
+    );
+}
+
+/// An integrator's view: a Python client generated from the served
+/// document by openapi-python-client (PyPI; infra/test.sh installs it)
+/// lists the cases, reads one and its timeline, through its own models.
+async fn a_client_generated_from_the_document_reads_a_case(b: Backend) {
+    let app = demo(b).await;
+    let mut citizen = crate::flows::person(&app, HOST, "citizen-verified").await;
+    let (case, _) = crate::parking::apply(&app, &mut citizen, HOST, "ΚΗΧ3003").await;
+    let mut admin = crate::flows::person(&app, HOST, "municipal-admin").await;
+    let (_, html) = crate::api_clients::register(
+        &mut admin,
+        HOST,
+        &[("name", "Πύλη δήμου"), ("scope", "cases.read")],
+    )
+    .await;
+    let (id, secret) = crate::api_clients::credentials(&html);
+    let token = crate::api_clients::token(&app, HOST, &id, &secret).await;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("openapi.json");
+    let body = app
+        .get(HOST, "/api/v1/openapi.json")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    std::fs::write(&spec, body).unwrap();
+    let out = tokio::process::Command::new("python3")
+        .arg(workspace_root().join("tests/python/generated_client.py"))
+        .arg(&spec)
+        .arg(format!("http://127.0.0.1:{}", app.port()))
+        .arg(format!("{HOST}:{}", app.port()))
+        .arg(&token)
+        .arg(&case)
+        .arg(dir.path())
+        .output()
+        .await
+        .expect("python3 with openapi-python-client (infra/test.sh installs it)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(read["listed"], serde_json::json!([case]));
+    assert_eq!(read["service"], "parking.permit");
+    let protocol = read["protocol"].as_str().unwrap();
+    assert!(
+        protocol
+            .split_once('/')
+            .is_some_and(|(n, y)| n.parse::<u32>().is_ok() && y.len() == 4),
+        "{protocol}"
+    );
+    assert_eq!(
+        read["events"],
+        serde_json::json!(["submitted", "document-added", "registered", "stage"]),
+        "{read}"
     );
 }

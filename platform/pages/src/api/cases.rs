@@ -148,7 +148,7 @@ pub struct CaseQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Event {
     pub seq: i32,
-    /// `started`, `task_completed`, `comment`, `closed`, …
+    /// `submitted`, `document-added`, `registered`, `stage`, `task-completed`, …
     pub kind: String,
     pub step: String,
     pub at: DateTime<Utc>,
