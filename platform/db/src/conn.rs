@@ -633,13 +633,29 @@ impl Db {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| DbError::Unavailable(format!("{}: {e}", dir.display())))?;
             }
-            Pool::Sqlite(
-                SqlitePoolOptions::new()
+            // Processes starting together on one new file (replicas, a
+            // command beside the server) meet its creation and the switch to
+            // WAL, which need the file to themselves: a busy answer then is
+            // a wait, for as long as a slow machine takes.
+            let started = std::time::Instant::now();
+            let pool = loop {
+                match SqlitePoolOptions::new()
                     .max_connections(opts.max_connections)
                     .acquire_timeout(opts.acquire_timeout)
-                    .connect_with(o)
-                    .await?,
-            )
+                    .connect_with(o.clone())
+                    .await
+                {
+                    Ok(p) => break p,
+                    Err(sqlx::Error::Database(d))
+                        if d.code().as_deref() == Some("5")
+                            && started.elapsed() < std::time::Duration::from_secs(60) =>
+                    {
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            };
+            Pool::Sqlite(pool)
         } else {
             return Err(DbError::Unavailable(
                 "DATABASE_URL must start with postgres:// or sqlite:".to_string(),
@@ -987,5 +1003,33 @@ mod second_connection_tests {
         drop(tx);
         db.fetch_one::<(i32,)>(&one()).await.unwrap();
         assert_eq!(db.stats().second_connections, 1);
+    }
+}
+
+#[cfg(test)]
+mod starting_together_tests {
+    use super::*;
+    use sqlx::{Connection, Executor};
+
+    /// Another process holds the new file (creating it, switching it to
+    /// WAL, migrating) for longer than the busy timeout: connecting waits
+    /// for it instead of failing a replica's start.
+    #[tokio::test]
+    async fn connecting_waits_for_another_process_holding_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("d.db").display());
+        let mut holder = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        holder.execute("BEGIN EXCLUSIVE").await.unwrap();
+        holder.execute("CREATE TABLE t (x INTEGER)").await.unwrap();
+        let opts = DbOptions {
+            max_connections: 1,
+            sqlite_busy_timeout: Duration::from_millis(50),
+            ..DbOptions::default()
+        };
+        let connecting = tokio::spawn(async move { Db::connect(&url, &opts).await.map(drop) });
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert!(!connecting.is_finished(), "it waits while the file is held");
+        holder.execute("COMMIT").await.unwrap();
+        connecting.await.unwrap().unwrap();
     }
 }
