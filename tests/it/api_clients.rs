@@ -341,6 +341,64 @@ async fn clients_get_tokens_and_read_cases_within_their_scopes_and_municipality(
         !seqs.is_empty() && seqs.windows(2).all(|w| w[0] < w[1]),
         "{seqs:?}"
     );
+    // Its documents, and a file downloaded as a browser would ask for it:
+    // the bytes stored, hashing to what the list says.
+    let (status, _, docs) = api(
+        &app,
+        HOST,
+        &format!("/api/v1/cases/{first}/documents"),
+        &access,
+    )
+    .await;
+    assert_eq!(status, 200, "{docs}");
+    let doc = &docs[0];
+    assert_eq!(doc["name"], "Γνωμάτευση ΚΕΠΑ.pdf");
+    assert_eq!(doc["kind"], "disability-certificate");
+    let res = app
+        .get(
+            HOST,
+            &format!(
+                "/api/v1/cases/{first}/documents/{}",
+                doc["id"].as_str().unwrap()
+            ),
+        )
+        .bearer_auth(&access)
+        .header("accept-encoding", "gzip, deflate, br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/pdf");
+    let bytes = res.bytes().await.unwrap();
+    assert_eq!(&bytes[..], b"%PDF-1.7\n% KEPA 80%\n");
+    use sha2::Digest;
+    assert_eq!(doc["sha256"], hex::encode(sha2::Sha256::digest(&bytes)));
+    let downloads: i64 = app
+        .sql_value(&format!(
+            "SELECT count(*) FROM audit_log WHERE action = 'document_viewed' AND actor = 'client:{id}' AND record = 'case:{first}'"
+        ))
+        .await;
+    assert_eq!(
+        downloads,
+        i64::from(doc["personal_data"].as_bool().unwrap())
+    );
+    // A document of another case, through this one: not found.
+    let (_, _, others) = api(
+        &app,
+        HOST,
+        &format!("/api/v1/cases/{second}/documents"),
+        &access,
+    )
+    .await;
+    let theirs = others[0]["id"].as_str().unwrap();
+    let (status, _, _) = api(
+        &app,
+        HOST,
+        &format!("/api/v1/cases/{first}/documents/{theirs}"),
+        &access,
+    )
+    .await;
+    assert_eq!(status, 404);
     // The history is part of the case file: its reading is recorded too.
     let viewed: i64 = app
         .sql_value(&format!(

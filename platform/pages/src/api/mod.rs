@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod cases;
+pub mod documents;
 pub mod oauth;
 pub mod protocol;
 pub mod reference;
@@ -40,6 +41,11 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/cases", get(cases::list))
         .route("/api/v1/cases/{id}", get(cases::one))
         .route("/api/v1/cases/{id}/timeline", get(cases::timeline))
+        .route("/api/v1/cases/{id}/documents", get(documents::list))
+        .route(
+            "/api/v1/cases/{id}/documents/{doc}",
+            get(documents::download),
+        )
         .route("/api/v1/protocol", get(protocol::list))
         .route("/api/v1/protocol/{id}", get(protocol::one))
         .layer(axum::middleware::from_fn(
@@ -114,6 +120,8 @@ depends on the modules it has enabled. Errors are `application/problem+json` wit
         cases::list,
         cases::one,
         cases::timeline,
+        documents::list,
+        documents::download,
         protocol::list,
         protocol::one
     ),
@@ -130,6 +138,8 @@ depends on the modules it has enabled. Errors are `application/problem+json` wit
         cases::CaseSummary,
         cases::CaseList,
         cases::Event,
+        documents::Document,
+        documents::Signature,
         protocol::ProtocolEntry,
         protocol::ProtocolPage
     )),
