@@ -150,25 +150,7 @@ pub async fn register(
         case_id: e.case_id,
         registered_by: e.registered_by.clone(),
     };
-    let mut ins = tdb.insert(
-        ProtocolEntries::Table,
-        [
-            ProtocolEntries::Id,
-            ProtocolEntries::Book,
-            ProtocolEntries::Year,
-            ProtocolEntries::Number,
-            ProtocolEntries::Direction,
-            ProtocolEntries::RegisteredAt,
-            ProtocolEntries::Subject,
-            ProtocolEntries::Correspondent,
-            ProtocolEntries::Attachments,
-            ProtocolEntries::Restricted,
-            ProtocolEntries::Confidential,
-            ProtocolEntries::PersonalData,
-            ProtocolEntries::CaseId,
-            ProtocolEntries::RegisteredBy,
-        ],
-    );
+    let mut ins = tdb.insert(ProtocolEntries::Table, ENTRY_COLUMNS);
     ins.values([
         entry.id.into(),
         entry.book.clone().into(),

@@ -20,48 +20,23 @@ use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-/// A case (an application and its handling).
+/// A case (an application and its handling): what lists show, and the
+/// application's data.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Case {
-    pub id: Uuid,
-    /// The service, e.g. `parking.permit`.
-    pub service: String,
-    pub subject: String,
-    pub applicant_name: String,
-    /// `open`, `waiting` or `closed`.
-    pub status: String,
-    /// The step it is at (the process definition's step id).
-    pub step: String,
-    /// How it ended, once closed (`approved`, `rejected`, `withdrawn`, …).
-    pub result: Option<String>,
-    /// The protocol number the applicant quotes, `123/2026`.
-    pub protocol: Option<String>,
-    pub submitted_at: DateTime<Utc>,
-    pub due_at: DateTime<Utc>,
-    pub closed_at: Option<DateTime<Utc>>,
-    pub updated_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub summary: CaseSummary,
     /// The application's data, by the service's field ids.
     #[schema(value_type = Object)]
     pub data: Map<String, Value>,
 }
 
 impl From<CaseRow> for Case {
-    fn from(c: CaseRow) -> Self {
-        let protocol = c.protocol_label();
+    fn from(mut c: CaseRow) -> Self {
+        let data = std::mem::take(&mut c.data.0);
         Case {
-            id: c.id,
-            service: c.process,
-            subject: c.subject,
-            applicant_name: c.applicant_name,
-            status: c.status,
-            step: c.step,
-            result: c.result,
-            protocol,
-            submitted_at: c.submitted_at,
-            due_at: c.due_at,
-            closed_at: c.closed_at,
-            updated_at: c.updated_at,
-            data: c.data.0,
+            summary: CaseSummary::from(c),
+            data,
         }
     }
 }
@@ -78,7 +53,9 @@ pub struct CaseSummary {
     pub applicant_name: String,
     /// `open`, `waiting` or `closed`.
     pub status: String,
+    /// The step it is at (the process definition's step id).
     pub step: String,
+    /// How it ended, once closed (`approved`, `rejected`, `withdrawn`, …).
     pub result: Option<String>,
     /// The protocol number the applicant quotes, `123/2026`.
     pub protocol: Option<String>,

@@ -126,26 +126,39 @@ fn schemas(doc: &Value) -> Vec<Schema> {
     };
     all.iter()
         .map(|(name, s)| {
-            let required: Vec<&str> = s["required"]
-                .as_array()
-                .map(|r| r.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
+            // `allOf`: another schema's fields (named by it) and its own.
+            let parts: Vec<&Value> = match s["allOf"].as_array() {
+                Some(parts) => parts.iter().collect(),
+                None => vec![s],
+            };
+            let mut fields = vec![];
+            for part in parts {
+                if part.get("$ref").is_some() {
+                    fields.push(Field {
+                        name: "…".into(),
+                        kind: kind(part),
+                        required: true,
+                        description: format!("every field of {}", kind(part)),
+                    });
+                    continue;
+                }
+                let required: Vec<&str> = part["required"]
+                    .as_array()
+                    .map(|r| r.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                if let Some(ps) = part["properties"].as_object() {
+                    fields.extend(ps.iter().map(|(n, p)| Field {
+                        name: n.clone(),
+                        kind: kind(p),
+                        required: required.contains(&n.as_str()),
+                        description: text(&p["description"]),
+                    }));
+                }
+            }
             Schema {
                 name: name.clone(),
                 description: text(&s["description"]),
-                fields: s["properties"]
-                    .as_object()
-                    .map(|ps| {
-                        ps.iter()
-                            .map(|(n, p)| Field {
-                                name: n.clone(),
-                                kind: kind(p),
-                                required: required.contains(&n.as_str()),
-                                description: text(&p["description"]),
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                fields,
             }
         })
         .collect()
