@@ -263,18 +263,37 @@ async fn clients_get_tokens_and_read_cases_within_their_scopes_and_municipality(
         }
     }
 
-    // Without a token, or with one that is not ours: 401 and how to get one.
-    for bad in ["", "dimos_at_0000", "Basic abc"] {
+    // Without a token: 401 and how to get one; with one that is not ours,
+    // also that it is not valid (RFC 6750 §3.1).
+    for (bad, challenge) in [
+        ("", "Bearer realm=\"api\""),
+        (
+            "dimos_at_0000",
+            "Bearer realm=\"api\", error=\"invalid_token\"",
+        ),
+    ] {
         let (status, headers, problem) = api(&app, HOST, "/api/v1/cases", bad).await;
         assert_eq!(status, 401, "{bad:?}");
         assert_eq!(problem["code"], "invalid_token");
-        assert!(
-            headers["www-authenticate"]
-                .to_str()
-                .unwrap()
-                .starts_with("Bearer")
-        );
+        assert_eq!(headers["www-authenticate"], challenge, "{bad:?}");
     }
+    let res = app
+        .get(HOST, "/api/v1/cases")
+        .header("authorization", "Basic abc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401, "another scheme is no token");
+    // The problem's type explains itself.
+    let problem: Value = res.json().await.unwrap();
+    let (status, html) = page(&mut admin, HOST, problem["type"].as_str().unwrap()).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("Χρειάζεται έγκυρο διακριτικό πρόσβασης") && html.contains("401"),
+        "{html}"
+    );
+    let (status, _) = page(&mut admin, HOST, "/problems/no_such_code").await;
+    assert_eq!(status, 404);
 
     // The cases, newest first, a page at a time by key.
     let (status, _, list) = api(&app, HOST, "/api/v1/cases", &access).await;
@@ -416,9 +435,13 @@ async fn clients_get_tokens_and_read_cases_within_their_scopes_and_municipality(
 
     // A token without the scope: 403. From an address not allowed: 403.
     let narrow = token(&app, HOST, &protocol_id, &protocol_secret).await;
-    let (status, _, problem) = api(&app, HOST, "/api/v1/cases", &narrow).await;
+    let (status, headers, problem) = api(&app, HOST, "/api/v1/cases", &narrow).await;
     assert_eq!(status, 403);
     assert_eq!(problem["code"], "forbidden");
+    assert_eq!(
+        headers["www-authenticate"],
+        "Bearer realm=\"api\", error=\"insufficient_scope\", scope=\"cases.read\""
+    );
     // From an address not allowed it gets no token at all.
     let (status, _, body) = token_with(
         &app,

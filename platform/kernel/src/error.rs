@@ -108,6 +108,30 @@ pub const CODES: &[&str] = &[
 ];
 
 impl Error {
+    /// One error of each kind: what `/problems/<code>` pages describe, and
+    /// what a test holds `CODES` to.
+    pub fn one_of_each() -> Vec<Error> {
+        vec![
+            Error::NotFound,
+            Error::MethodNotAllowed,
+            Error::InvalidToken,
+            Error::UnknownTenant,
+            Error::TenantSuspended,
+            Error::Forbidden,
+            Error::OperatorSignInRequired,
+            Error::Validation(vec![]),
+            Error::Conflict("conflict"),
+            Error::BadRequest(String::new()),
+            Error::PayloadTooLarge,
+            Error::UnsupportedMediaType,
+            Error::Timeout,
+            Error::Unavailable,
+            Error::SignInFailed("state_mismatch"),
+            Error::RateLimited(30),
+            Error::Internal("example".into()),
+        ]
+    }
+
     pub fn internal(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Self::Internal(e.into())
     }
@@ -204,25 +228,7 @@ mod tests {
 
     #[test]
     fn codes_are_unique_and_statuses_are_client_or_server_errors() {
-        let all = [
-            Error::NotFound,
-            Error::MethodNotAllowed,
-            Error::InvalidToken,
-            Error::UnknownTenant,
-            Error::TenantSuspended,
-            Error::Forbidden,
-            Error::OperatorSignInRequired,
-            Error::Validation(vec![]),
-            Error::Conflict("x"),
-            Error::BadRequest("x".into()),
-            Error::PayloadTooLarge,
-            Error::UnsupportedMediaType,
-            Error::Timeout,
-            Error::Unavailable,
-            Error::SignInFailed("state_mismatch"),
-            Error::RateLimited(30),
-            Error::internal("boom"),
-        ];
+        let all = Error::one_of_each();
         let mut codes: Vec<_> = all.iter().map(Error::code).collect();
         codes.sort();
         codes.dedup();

@@ -7,6 +7,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/api/reference.html"),
     ),
     (
+        "api/problem.html",
+        include_str!("../templates/api/problem.html"),
+    ),
+    (
         "admin/api_clients.html",
         include_str!("../templates/admin/api_clients.html"),
     ),

@@ -9,6 +9,7 @@ use crate::extract::CurrentTenant;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use dimos_identity::api_clients::{self, Caller};
 use dimos_kernel::Error;
 use std::marker::PhantomData;
@@ -53,27 +54,48 @@ pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
         .to_str()
         .ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// An error with the RFC 6750 challenge that says how to authenticate
+/// (and, after a token, what was wrong with it).
+fn challenged(error: Error, challenge: &str) -> Response {
+    let mut res = AppError(error).into_response();
+    if let Ok(v) = challenge.parse() {
+        res.headers_mut()
+            .insert(axum::http::header::WWW_AUTHENTICATE, v);
+    }
+    res
 }
 
 impl FromRequestParts<AppState> for ApiCaller {
-    type Rejection = AppError;
+    type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         if let Some(c) = parts.extensions.get::<ApiCaller>() {
             return Ok(c.clone());
         }
-        let t = CurrentTenant::from_request_parts(parts, state).await?;
-        let token = bearer(&parts.headers).ok_or(AppError(Error::InvalidToken))?;
+        let t = CurrentTenant::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        // No token: how to get one, no error named (RFC 6750 §3.1).
+        let token = bearer(&parts.headers)
+            .ok_or_else(|| challenged(Error::InvalidToken, "Bearer realm=\"api\""))?;
         let caller = api_clients::authenticate(&t.db, token, state.workflow().now())
             .await
-            .map_err(|e| AppError(e.into()))?
-            .ok_or(AppError(Error::InvalidToken))?;
+            .map_err(|e| AppError(e.into()).into_response())?
+            .ok_or_else(|| {
+                challenged(
+                    Error::InvalidToken,
+                    "Bearer realm=\"api\", error=\"invalid_token\"",
+                )
+            })?;
         let crate::extract::Peer(ip) = crate::extract::Peer::from_request_parts(parts, state)
             .await
             .unwrap_or(crate::extract::Peer(None));
         if !caller.client.allows_address(ip) {
-            return Err(AppError(Error::Forbidden));
+            return Err(AppError(Error::Forbidden).into_response());
         }
         let quota = state.limits().api_call(caller.client.id);
         if let Some(slot) = parts.extensions.get::<QuotaSlot>()
@@ -92,7 +114,7 @@ impl FromRequestParts<AppState> for ApiCaller {
                 },
             });
         }
-        quota.map_err(AppError)?;
+        quota.map_err(|e| AppError(e).into_response())?;
         let c = ApiCaller(caller);
         parts.extensions.insert(c.clone());
         Ok(c)
@@ -104,14 +126,20 @@ impl FromRequestParts<AppState> for ApiCaller {
 pub struct ApiScope<P: Permission>(pub Caller, pub PhantomData<P>);
 
 impl<P: Permission> FromRequestParts<AppState> for ApiScope<P> {
-    type Rejection = AppError;
+    type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let ApiCaller(caller) = ApiCaller::from_request_parts(parts, state).await?;
         if caller.holds(P::ID) || P::OR.iter().any(|p| caller.holds(p)) {
             Ok(ApiScope(caller, PhantomData))
         } else {
-            Err(AppError(Error::Forbidden))
+            Err(challenged(
+                Error::Forbidden,
+                &format!(
+                    "Bearer realm=\"api\", error=\"insufficient_scope\", scope=\"{}\"",
+                    P::ID
+                ),
+            ))
         }
     }
 }

@@ -171,11 +171,17 @@ pub async fn context(State(state): State<AppState>, mut req: Request, next: Next
         None => ErrorInfo::from(&Error::from_status(res.status().as_u16())),
     };
     // Kept from the handler's answer: the router's 405 names the methods
-    // there are (RFC 9110 requires it), an API client's answers its rate.
-    let kept: Vec<_> = [header::ALLOW.as_str(), "ratelimit", "ratelimit-policy"]
-        .iter()
-        .filter_map(|name| Some((*name, res.headers().get(*name)?.clone())))
-        .collect();
+    // there are (RFC 9110 requires it); an API's answers say the client's
+    // rate and how to authenticate (RFC 6750).
+    let kept: Vec<_> = [
+        header::ALLOW.as_str(),
+        header::WWW_AUTHENTICATE.as_str(),
+        "ratelimit",
+        "ratelimit-policy",
+    ]
+    .iter()
+    .filter_map(|name| Some((*name, res.headers().get(*name)?.clone())))
+    .collect();
     let ui = Ui {
         state: state.clone(),
         lang,
@@ -256,14 +262,7 @@ fn render_error(
     };
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if info.code == "invalid_token" {
-        // RFC 6750: how to authenticate, and that the token presented (if
-        // any) is not valid.
-        res.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"api\", error=\"invalid_token\""),
-        );
-    }
+
     if let Some(secs) = info.retry_after
         && let Ok(v) = HeaderValue::from_str(&secs.to_string())
     {

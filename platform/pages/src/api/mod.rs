@@ -10,6 +10,7 @@ pub mod admin;
 pub mod cases;
 pub mod documents;
 pub mod oauth;
+pub mod problems;
 pub mod protocol;
 pub mod reference;
 pub mod services;
@@ -53,6 +54,7 @@ pub fn routes() -> Router<AppState> {
         ));
     Router::new()
         .route("/api/v1", get(reference::page))
+        .route("/problems/{code}", get(problems::page))
         .route("/api/v1/oauth/token", axum::routing::post(oauth::token))
         .merge(with_clients)
         .merge(public)

@@ -784,3 +784,7 @@ error-for-scope-invalid = Ένα από τα δικαιώματα δεν μπο�
 error-for-days-invalid = Η ισχύς είναι από 1 έως 730 ημέρες
 error-for-allowed-ips-invalid = Γράψτε διευθύνσεις IP ή δίκτυα όπως 192.0.2.0/24
 nav-api-clients-description = Τα συστήματα που συνδέονται με τη διεπαφή (API) του δήμου και τι τους επιτρέπεται.
+problem-caption = Σφάλμα της διεπαφής (API)
+problem-code = Κωδικός
+api-problems = Σφάλματα
+api-problems-intro = Κάθε σφάλμα είναι application/problem+json με σταθερό κωδικό (code)· ο τύπος του (type) οδηγεί στη σελίδα που τον εξηγεί.

@@ -784,3 +784,7 @@ error-for-scope-invalid = One of the permissions is not yours to give
 error-for-days-invalid = Valid for 1 to 730 days
 error-for-allowed-ips-invalid = Write IP addresses or networks like 192.0.2.0/24
 nav-api-clients-description = The systems connected to the municipality's API and what they may do.
+problem-caption = An error of the API
+problem-code = Code
+api-problems = Errors
+api-problems-intro = Every error is application/problem+json with a stable code; its type leads to the page that explains it.
