@@ -776,6 +776,7 @@ fn records_module() -> dimos_web::ModuleDescriptor {
         jobs: dimos_web::module::no_jobs,
         staff_pages: &[],
         templates: &[],
+        api: dimos_web::module::NO_API,
     }
 }
 

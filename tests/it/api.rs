@@ -268,6 +268,7 @@ async fn schemathesis_finds_nothing_the_document_does_not_say(b: Backend) {
             ("name", "Schemathesis"),
             ("scope", "cases.read"),
             ("scope", "protocol.read"),
+            ("scope", "parking.register"),
         ],
     )
     .await;

@@ -11,7 +11,8 @@ on_both_backends!(
     clients_get_tokens_and_read_cases_within_their_scopes_and_municipality,
     the_protocol_book_through_the_api_hides_what_the_staff_page_hides,
     a_client_over_its_rate_is_told_to_wait,
-    tokens_and_clients_expire
+    tokens_and_clients_expire,
+    the_parking_register_through_the_api
 );
 
 const HOST: &str = "alimos.localhost";
@@ -779,4 +780,87 @@ async fn tokens_and_clients_expire(b: Backend) {
     );
     let (_, html) = page(&mut admin, HOST, "/admin/api-clients").await;
     assert!(html.contains("Έληξε"), "{html}");
+}
+
+/// A module's resources: the register of parking permits, where the module
+/// is enabled, for a client holding the register's permission.
+async fn the_parking_register_through_the_api(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let host = crate::parking::tenant(&app).await;
+    dimos_it::tenant_with_staff(&app, "beta", "Βήτα").await;
+    crate::parking::issued(&app, &host, "ΚΗΧ4004").await;
+    let mut admin = person(&app, &host, "municipal-admin").await;
+    let (_, html) = register(
+        &mut admin,
+        &host,
+        &[
+            ("name", "Δημοτική αστυνομία"),
+            ("scope", "parking.register"),
+        ],
+    )
+    .await;
+    let (id, secret) = credentials(&html);
+    let access = token(&app, &host, &id, &secret).await;
+    let (status, headers, permits) = api(&app, &host, "/api/v1/parking/permits", &access).await;
+    assert_eq!(status, 200, "{permits}");
+    assert!(
+        headers.contains_key("ratelimit"),
+        "the clients' rate applies"
+    );
+    let permits = permits.as_array().unwrap();
+    assert_eq!(permits.len(), 1);
+    assert_eq!(permits[0]["plate"], "ΚΗΧ-4004");
+    assert_eq!(permits[0]["status"], "active");
+    // A plate typed in Latin look-alikes finds it; another does not.
+    let (_, _, found) = api(&app, &host, "/api/v1/parking/permits?q=KHX4004", &access).await;
+    assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
+    let (_, _, none) = api(&app, &host, "/api/v1/parking/permits?q=ZZZ9999", &access).await;
+    assert!(none.as_array().unwrap().is_empty());
+    let permit = permits[0]["id"].as_str().unwrap();
+    let (status, _, one) = api(
+        &app,
+        &host,
+        &format!("/api/v1/parking/permits/{permit}"),
+        &access,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(one["card_number"], permits[0]["card_number"]);
+    // Without the register's permission: 403, naming the scope.
+    let (_, html) = register(
+        &mut admin,
+        &host,
+        &[("name", "Υποθέσεις"), ("scope", "cases.read")],
+    )
+    .await;
+    let (cases_id, cases_secret) = credentials(&html);
+    let other = token(&app, &host, &cases_id, &cases_secret).await;
+    let (status, headers, _) = api(&app, &host, "/api/v1/parking/permits", &other).await;
+    assert_eq!(status, 403);
+    assert!(
+        headers["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("scope=\"parking.register\"")
+    );
+    // Where the module is not enabled, it is not there.
+    let mut beta_admin = person(&app, "beta.localhost", "municipal-admin").await;
+    let (_, html) = register(
+        &mut beta_admin,
+        "beta.localhost",
+        &[("name", "Αστυνομία"), ("scope", "cases.read")],
+    )
+    .await;
+    let (beta_id, beta_secret) = credentials(&html);
+    let beta = token(&app, "beta.localhost", &beta_id, &beta_secret).await;
+    let (status, _, _) = api(&app, "beta.localhost", "/api/v1/parking/permits", &beta).await;
+    assert_eq!(status, 404);
+    let (status, _, _) = api(
+        &app,
+        "beta.localhost",
+        &format!("/api/v1/parking/permits/{permit}"),
+        &beta,
+    )
+    .await;
+    assert_eq!(status, 404);
 }

@@ -104,6 +104,7 @@ fn slow_module() -> ModuleDescriptor {
         jobs: dimos_web::module::no_jobs,
         staff_pages: &[],
         templates: &[],
+        api: dimos_web::module::NO_API,
     }
 }
 

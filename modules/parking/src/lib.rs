@@ -5,6 +5,7 @@
 //! service issues the card from this module's page, which writes the
 //! permit register. See README.md.
 
+pub mod api;
 pub mod expiry;
 pub mod permit;
 pub mod register;
@@ -105,6 +106,10 @@ pub fn descriptor() -> ModuleDescriptor {
                 permission: "services.configure",
             },
         ],
+        api: dimos_web::module::ModuleApi {
+            routes: api::routes,
+            doc: api::doc,
+        },
         ..dimos_web::module_files!()
     }
 }

@@ -43,6 +43,12 @@ fn tenant_routes(state: &AppState) -> Router<AppState> {
             module_gate(id, req, next)
         }));
         r = r.nest(&format!("/{id}"), gated);
+        let api = (m.api.routes)()
+            .layer(from_fn(dimos_web::api_client::rate_limit_headers))
+            .layer(from_fn(move |req: Request, next: Next| {
+                module_gate(id, req, next)
+            }));
+        r = r.nest(&format!("/api/v1/{id}"), api);
     }
     let r = r.route_layer(from_fn(middleware::tag_route));
     // Sessions only where people sign in: the tenant hosts.

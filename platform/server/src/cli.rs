@@ -160,7 +160,14 @@ enum ConfigCommand {
 }
 
 fn openapi(check: Option<&std::path::Path>) -> ExitCode {
-    let generated = match dimos_pages::api::document_json() {
+    let modules = match Modules::new(modules()) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("dimos: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let generated = match dimos_pages::api::document_json(&modules) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("dimos: the OpenAPI document: {e}");

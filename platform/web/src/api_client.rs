@@ -143,3 +143,30 @@ impl<P: Permission> FromRequestParts<AppState> for ApiScope<P> {
         }
     }
 }
+
+/// An error (RFC 9457). `code` is stable and documented; `title` is in the
+/// language asked for; `errors` names each refused field.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// `/problems/<code>`.
+    #[schema(example = "/problems/not_found")]
+    pub r#type: String,
+    pub title: String,
+    pub status: u16,
+    #[schema(example = "not_found")]
+    pub code: String,
+    pub detail: Option<String>,
+    pub errors: Vec<FieldProblem>,
+    /// Quote it when asking the municipality about this answer.
+    pub request_id: String,
+}
+
+/// One refused field.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct FieldProblem {
+    /// The field's path, e.g. `documents[0]`.
+    pub field: String,
+    pub code: String,
+    pub message: String,
+    pub label: Option<String>,
+}

@@ -202,7 +202,35 @@ pub struct ModuleDescriptor {
     /// Documents the module issues when a task ends with an outcome that
     /// names them (`issues = "<id>.<name>"` in the process definition).
     pub documents: &'static [crate::issue::IssuedDocument],
+    /// The module's part of the public API, under `/api/v1/<id>/`.
+    pub api: ModuleApi,
 }
+
+/// A module's resources in the public API: its routes (paths relative to
+/// `/api/v1/<id>`, answered only where the module is enabled, with the
+/// clients' rate limit), and their OpenAPI paths and schemas (utoipa, with
+/// the full paths), merged into the one document.
+#[derive(Clone, Copy)]
+pub struct ModuleApi {
+    pub routes: fn() -> Router<AppState>,
+    pub doc: fn() -> utoipa::openapi::OpenApi,
+}
+
+impl std::fmt::Debug for ModuleApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ModuleApi")
+    }
+}
+
+fn no_api_doc() -> utoipa::openapi::OpenApi {
+    utoipa::openapi::OpenApiBuilder::new().build()
+}
+
+/// For modules with nothing in the public API.
+pub const NO_API: ModuleApi = ModuleApi {
+    routes: no_routes,
+    doc: no_api_doc,
+};
 
 /// Where a module's settings are changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -264,6 +292,7 @@ impl ModuleDescriptor {
             jobs: no_jobs,
             staff_pages: &[],
             documents: &[],
+            api: NO_API,
         }
     }
 }
@@ -287,6 +316,7 @@ const RESERVED_PATHS: &[&str] = &[
     "tls",
     "metrics",
     "api",
+    "problems",
     "account",
     "admin",
     "staff",
@@ -481,6 +511,7 @@ mod tests {
             jobs: no_jobs,
             staff_pages: &[],
             templates: &[],
+            api: NO_API,
         }
     }
 

@@ -45,7 +45,7 @@ struct Schema {
 }
 
 pub async fn page(ui: Ui, t: CurrentTenant) -> Result<Html<String>> {
-    let doc = serde_json::to_value(super::document())
+    let doc = serde_json::to_value(super::document(ui.state.modules()))
         .map_err(|e| dimos_kernel::Error::internal(e.to_string()))?;
     let base = ui
         .state
