@@ -8,7 +8,8 @@ on_both_backends!(
     the_catalogue_lists_each_municipalitys_services_with_their_forms,
     the_document_and_the_reference_page_describe_the_api,
     schemathesis_finds_nothing_the_document_does_not_say,
-    a_client_generated_from_the_document_reads_a_case
+    a_client_generated_from_the_document_reads_a_case,
+    the_nurseries_public_facts_without_a_token
 );
 
 const HOST: &str = "alimos.localhost";
@@ -192,8 +193,13 @@ async fn the_document_and_the_reference_page_describe_the_api(b: Backend) {
                 .is_none_or(|s| s.iter().any(|r| r.as_object().unwrap().is_empty()));
             let status = res.status().as_u16();
             if public {
-                assert_ne!(status, 404, "{method} {real}");
+                // A made-up id may name nothing; a path without one must
+                // be there.
+                if !path.contains('{') {
+                    assert_ne!(status, 404, "{method} {real}");
+                }
                 assert_ne!(status, 405, "{method} {real}");
+                assert!(status < 500, "{method} {real}: {status}");
             } else {
                 assert_eq!(status, 401, "{method} {real}");
             }
@@ -368,4 +374,68 @@ async fn a_client_generated_from_the_document_reads_a_case(b: Backend) {
         serde_json::json!(["submitted", "document-added", "registered", "stage"]),
         "{read}"
     );
+}
+
+/// A module's public resources: the nurseries' stations, years and places,
+/// as the public pages show them, readable by anyone from anywhere.
+async fn the_nurseries_public_facts_without_a_token(b: Backend) {
+    let app = demo(b).await;
+    let (stations, starts) = crate::nurseries::open_year(&app, HOST).await;
+    let (status, kind, listed) = json(&app, HOST, "/api/v1/nurseries/stations").await;
+    assert_eq!(
+        (status, kind.as_str()),
+        (200, "application/json"),
+        "{listed}"
+    );
+    let mut ids: Vec<String> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    let mut expected = stations.clone();
+    expected.sort();
+    assert_eq!(ids, expected);
+    assert_eq!(listed[0]["name"], "Α' Παιδικός Σταθμός");
+    let (_, _, years) = json(&app, HOST, "/api/v1/nurseries/years").await;
+    let year = &years[0];
+    assert_eq!(year["label"], "2027-2028");
+    assert_eq!(year["phase"], "open");
+    assert_eq!(year["starts_on"], starts.to_string());
+    let (status, _, places) = json(
+        &app,
+        HOST,
+        &format!(
+            "/api/v1/nurseries/years/{}/places",
+            year["id"].as_str().unwrap()
+        ),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let places = places.as_array().unwrap();
+    assert!(!places.is_empty());
+    assert!(places.iter().all(|p| p["places"] == 10), "{places:?}");
+    // Any web page may read them; another municipality has none of them.
+    let res = app
+        .get(HOST, "/api/v1/nurseries/stations")
+        .header("origin", "https://www.alimos.gov.gr")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["access-control-allow-origin"], "*");
+    let (status, _, _) = json(
+        &app,
+        "papagou-cholargou.localhost",
+        "/api/v1/nurseries/stations",
+    )
+    .await;
+    assert_eq!(status, 404, "the module is not enabled there");
+    let (status, _, _) = json(
+        &app,
+        HOST,
+        "/api/v1/nurseries/years/00000000-0000-0000-0000-000000000000/places",
+    )
+    .await;
+    assert_eq!(status, 404);
 }

@@ -4,6 +4,7 @@
 //! the nursery department keeps: stations, school years and their dates,
 //! places per age group. See README.md.
 
+pub mod api;
 pub mod application;
 pub mod applications;
 mod apply;
@@ -199,6 +200,10 @@ pub fn descriptor() -> ModuleDescriptor {
                 permission: "services.configure",
             },
         ],
+        api: dimos_web::module::ModuleApi {
+            routes: api::routes,
+            doc: api::doc,
+        },
         ..dimos_web::module_files!()
     }
 }
