@@ -1397,6 +1397,32 @@ async fn twenty_families_are_placed_explained_and_the_waiting_list_moves(b: Back
         !html.contains("Αθανασίου") && !html.contains("Παιδί 1"),
         "no names"
     );
+    // The same lists in the public API, with no more than the notice.
+    let years: serde_json::Value = app
+        .get(&host, "/api/v1/nurseries/years")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let year_id = years[0]["id"].as_str().unwrap().to_owned();
+    let published = app
+        .get(&host, &format!("/api/v1/nurseries/years/{year_id}/results"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(published.status(), 200);
+    let published: serde_json::Value = published.json().await.unwrap();
+    assert_eq!(published["seed"], "alimos-2027");
+    let text = published.to_string();
+    for p in &protocols {
+        assert!(text.contains(&format!("\"{p}\"")), "{p} in the API's lists");
+    }
+    assert!(
+        !text.contains("Αθανασίου") && !text.contains("children") && !text.contains("reenrolment"),
+        "{text}"
+    );
     // Nor what points could reveal about a family: how many children,
     // re-enrolment. And how long the list stays public.
     assert!(
@@ -1559,6 +1585,12 @@ async fn twenty_families_are_placed_explained_and_the_waiting_list_moves(b: Back
     for p in &protocols {
         assert!(!html.contains(p.as_str()), "{p} is no longer public");
     }
+    let gone = app
+        .get(&host, &format!("/api/v1/nurseries/years/{year_id}/results"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404, "nor in the API");
 }
 
 async fn the_admin_sets_the_points_and_an_upheld_objection_revises_the_results(b: Backend) {

@@ -4,12 +4,14 @@
 //! group. What the public pages show, so anyone may read them (no token).
 
 use crate::catalogue::{self, Places, Station, Year};
+use crate::publish;
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::routing::get;
 use chrono::NaiveDate;
+use chrono::{DateTime, Utc};
 use dimos_kernel::Error;
 use dimos_web::api_client::Problem;
 use dimos_web::error::{AppError, Result};
@@ -25,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/stations", get(stations))
         .route("/years", get(years))
         .route("/years/{id}/places", get(places))
+        .route("/years/{id}/results", get(results))
         // Public facts: any web page's script may read them.
         .layer(SetResponseHeaderLayer::if_not_present(
             header::ACCESS_CONTROL_ALLOW_ORIGIN,
@@ -38,8 +41,8 @@ pub fn doc() -> utoipa::openapi::OpenApi {
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(stations, years, places),
-    components(schemas(NurseryStation, SchoolYear, NurseryPlaces)),
+    paths(stations, years, places, results),
+    components(schemas(NurseryStation, SchoolYear, NurseryPlaces, PublishedResults, ResultList, Admission, WaitingPlace)),
     tags((name = "nurseries", description = "Municipal nurseries (module `nurseries`): stations, school years and places."))
 )]
 struct Doc;
@@ -173,4 +176,115 @@ pub async fn places(t: CurrentTenant, Path(id): Path<String>) -> Result<Json<Vec
         .collect();
     all.sort_by(|a, b| (a.station_id, &a.age_group).cmp(&(b.station_id, &b.age_group)));
     Ok(Json(all))
+}
+
+/// A school year's published placement, as the notice board shows it:
+/// by protocol number, with points; public until a month into the year.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublishedResults {
+    pub year_id: Uuid,
+    pub published_at: Option<DateTime<Utc>>,
+    /// The lottery's recorded seed, for anyone to re-run the ties.
+    pub seed: String,
+    pub objections_until: NaiveDate,
+    /// After this day the results are no longer public.
+    pub public_until: NaiveDate,
+    pub lists: Vec<ResultList>,
+}
+
+/// One station's list for one age group.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResultList {
+    pub station_id: Uuid,
+    pub station: String,
+    pub age_group: String,
+    pub places: u32,
+    /// Who holds a place, best first.
+    pub admitted: Vec<Admission>,
+    pub waiting: Vec<WaitingPlace>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Admission {
+    /// The application's protocol number.
+    pub protocol: String,
+    pub points: u32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WaitingPlace {
+    pub position: usize,
+    pub protocol: String,
+    pub points: u32,
+}
+
+/// A school year's published results, while they are public.
+#[utoipa::path(
+    get,
+    path = "/api/v1/nurseries/years/{id}/results",
+    tag = "nurseries",
+    operation_id = "getNurseryResults",
+    params(("id" = Uuid, Path, description = "The school year's id")),
+    responses(
+        (status = 200, description = "The published lists", body = PublishedResults),
+        (status = 400, description = "An address the edge refuses (a control character)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such school year here, nothing published yet, or no longer public", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn results(
+    State(state): State<AppState>,
+    t: CurrentTenant,
+    Path(id): Path<String>,
+) -> Result<Json<PublishedResults>> {
+    let id = Uuid::try_parse(&id).map_err(|_| AppError(Error::NotFound))?;
+    let year = catalogue::year(&t.db, id)
+        .await?
+        .ok_or(AppError(Error::NotFound))?;
+    let run = crate::results::published(&t.db, year.id)
+        .await?
+        .ok_or(AppError(Error::NotFound))?;
+    // Public only while it serves objections and enrolment, as the notice.
+    let until = publish::public_until(&year);
+    if crate::today(&state) > until {
+        return Err(AppError(Error::NotFound));
+    }
+    let rows = crate::results::results(&t.db, run.id).await?;
+    let stations = catalogue::stations(&t.db).await?;
+    let snap = &run.snapshot.0;
+    let names = publish::station_names(&stations, snap);
+    let lists = publish::lists(snap, &rows, &names, &snap.groups)
+        .into_iter()
+        .map(|l| ResultList {
+            station_id: l.station_id,
+            station: l.station,
+            age_group: l.group_id,
+            places: l.places,
+            // What Greek practice publishes: protocol number and points.
+            admitted: l
+                .admitted
+                .into_iter()
+                .map(|a| Admission {
+                    protocol: a.protocol,
+                    points: a.points,
+                })
+                .collect(),
+            waiting: l
+                .waiting
+                .into_iter()
+                .map(|w| WaitingPlace {
+                    position: w.position,
+                    protocol: w.protocol,
+                    points: w.points,
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(Json(PublishedResults {
+        year_id: year.id,
+        published_at: run.published_at,
+        seed: run.seed.clone(),
+        objections_until: year.objections_until,
+        public_until: until,
+        lists,
+    }))
 }

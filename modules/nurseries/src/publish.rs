@@ -18,7 +18,7 @@ use dimos_web::extract::Peer;
 use dimos_web::people::StaffMember;
 use dimos_web::{AppState, CurrentTenant, Result, Ui};
 use dimos_workflow::{CaseId, TaskId, query};
-use minijinja::{Value as Ctx, context};
+use minijinja::context;
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -37,7 +37,7 @@ async fn closed_year(state: &AppState, t: &CurrentTenant) -> Result<catalogue::Y
     Ok(y)
 }
 
-fn station_names(stations: &[catalogue::Station], snap: &Snapshot) -> Vec<String> {
+pub(crate) fn station_names(stations: &[catalogue::Station], snap: &Snapshot) -> Vec<String> {
     snap.stations
         .iter()
         .map(|id| {
@@ -61,50 +61,88 @@ fn group_labels(ui: &Ui, cfg: &crate::NurseriesConfig, snap: &Snapshot) -> Vec<S
         .collect()
 }
 
-/// Per station and age group: who holds a place and the waiting list,
-/// best first, by protocol number with points.
-fn lists(snap: &Snapshot, rows: &[ResultRow], names: &[String], groups: &[String]) -> Vec<Ctx> {
+/// One station's list for one age group: who holds a place and the
+/// waiting list, best first, by protocol number with points.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct List {
+    pub station_id: Uuid,
+    pub station: String,
+    pub group_id: String,
+    pub group: String,
+    pub places: u32,
+    pub admitted: Vec<Admitted>,
+    pub waiting: Vec<Waiting>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct Admitted {
+    pub protocol: String,
+    pub points: u32,
+    /// The family's alone: not on the public notice.
+    pub children: usize,
+    pub reenrolment: bool,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct Waiting {
+    pub position: usize,
+    pub protocol: String,
+    pub points: u32,
+}
+
+/// The lists of every station and age group with anyone or any place in
+/// them; `names` and `groups` are how the stations and groups are called.
+pub(crate) fn lists(
+    snap: &Snapshot,
+    rows: &[ResultRow],
+    names: &[String],
+    groups: &[String],
+) -> Vec<List> {
     let (out, out_of_play) = results::current(snap, rows);
     let waiting = placement::waiting_lists(&snap.instance, &out);
     let inst = &snap.instance;
     let order = placement::served_order(inst);
     let mut tables = vec![];
-    for (s, name) in names.iter().enumerate() {
-        for (g, group) in groups.iter().enumerate() {
+    for (s, (station_id, name)) in snap.stations.iter().zip(names).enumerate() {
+        for (g, (group_id, group)) in snap.groups.iter().zip(groups).enumerate() {
             let cap = inst
                 .capacity
                 .get(s)
                 .and_then(|c| c.get(g))
                 .copied()
                 .unwrap_or(0);
-            let admitted: Vec<Ctx> = order
+            let admitted: Vec<Admitted> = order
                 .iter()
                 .filter(|&&u| out.station[u] == Some(s) && inst.units[u].children.contains(&g))
-                .map(|&u| {
-                    context! {
-                        protocol => snap.units[u].protocol.clone(),
-                        points => inst.units[u].priority.points,
-                        children => inst.units[u].children.iter().filter(|&&x| x == g).count(),
-                        reenrolment => inst.units[u].priority.reenrolment,
-                    }
+                .map(|&u| Admitted {
+                    protocol: snap.units[u].protocol.clone(),
+                    points: inst.units[u].priority.points,
+                    children: inst.units[u].children.iter().filter(|&&x| x == g).count(),
+                    reenrolment: inst.units[u].priority.reenrolment,
                 })
                 .collect();
-            let list: Vec<Ctx> = waiting[s][g]
+            let list: Vec<Waiting> = waiting[s][g]
                 .iter()
                 .filter(|&&u| !out_of_play[u])
                 .enumerate()
-                .map(|(i, &u)| {
-                    context! {
-                        position => i + 1,
-                        protocol => snap.units[u].protocol.clone(),
-                        points => inst.units[u].priority.points,
-                    }
+                .map(|(i, &u)| Waiting {
+                    position: i + 1,
+                    protocol: snap.units[u].protocol.clone(),
+                    points: inst.units[u].priority.points,
                 })
                 .collect();
             if cap == 0 && admitted.is_empty() && list.is_empty() {
                 continue;
             }
-            tables.push(context! { station => name.clone(), group => group.clone(), places => cap, admitted, waiting => list });
+            tables.push(List {
+                station_id: *station_id,
+                station: name.clone(),
+                group_id: group_id.clone(),
+                group: group.clone(),
+                places: cap,
+                admitted,
+                waiting: list,
+            });
         }
     }
     tables
