@@ -628,3 +628,53 @@ pub fn csrf_of(html: &str) -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+/// An access token of the development provider for a demo person, as a
+/// citizen's own app gets one (the code flow, at the provider the
+/// municipality's sign-in sends people to), for calling the API.
+pub async fn citizen_token(app: &TestApp, host: &str, person: &str) -> String {
+    let res = app.get(host, "/auth/login").send().await.unwrap();
+    assert_eq!(res.status(), 303, "login redirects to the provider");
+    let authorize = res.headers()["location"].to_str().unwrap().to_owned();
+    let base = authorize.split("/authorize").next().unwrap().to_owned();
+    let redirect = format!("http://{host}:{}/auth/callback", app.port());
+    let (h, path) = {
+        let rest = base.strip_prefix("http://").unwrap();
+        let (hp, p) = rest.split_once('/').unwrap();
+        (hp.split(':').next().unwrap().to_owned(), format!("/{p}"))
+    };
+    let res = app
+        .post(&h, &format!("{path}/authorize"))
+        .form(&[
+            ("response_type", "code"),
+            ("client_id", dimos_identity::dev_provider::CLIENT_ID),
+            ("redirect_uri", redirect.as_str()),
+            ("state", "app"),
+            ("person", person),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "the provider issues a code");
+    let back = url::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap();
+    let code = back
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let res = app
+        .post(&h, &format!("{path}/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", redirect.as_str()),
+            ("client_id", dimos_identity::dev_provider::CLIENT_ID),
+            ("client_secret", dimos_identity::dev_provider::CLIENT_SECRET),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_owned()
+}

@@ -17,6 +17,7 @@
 
 mod access;
 mod api;
+mod api_apply;
 mod api_clients;
 mod auth;
 mod auth_faults;

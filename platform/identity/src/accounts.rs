@@ -228,6 +228,16 @@ pub async fn upsert_on_sign_in(db: &TenantDb, id: &Identity) -> Result<(Account,
     Ok((created, true))
 }
 
+/// The account an app's access token stands for: found by the provider's
+/// subject (nothing written), created on first use, its assurance raised
+/// when the provider now asserts more.
+pub async fn for_access_token(db: &TenantDb, id: &Identity) -> Result<Account, DbError> {
+    match by_subject(db, &id.issuer, &id.subject).await? {
+        Some(a) if a.assurance() >= id.assurance => Ok(a),
+        _ => upsert_on_sign_in(db, id).await.map(|(a, _)| a),
+    }
+}
+
 /// Accounts with this tax id (normally one per provider).
 pub async fn by_tax_id(db: &TenantDb, tax_id: &str) -> Result<Vec<Account>, DbError> {
     let mut q = db.select(Accounts::Table);

@@ -12,7 +12,8 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 const SECRET_PREFIX: &str = "dimos_cs_";
-const TOKEN_PREFIX: &str = "dimos_at_";
+/// What the platform's access tokens begin with (an identity provider's never do here).
+pub const TOKEN_PREFIX: &str = "dimos_at_";
 
 /// How long an access token is valid.
 pub const TOKEN_MINUTES: i64 = 10;

@@ -717,6 +717,9 @@ impl DevProvider {
             "email": p.email,
             "phone_number": p.phone,
             "tax_id": p.tax_id,
+            // The level as the ID token says it: an app calling the API
+            // with this person's access token learns it here.
+            "acr": p.acr,
         }))
     }
 }

@@ -120,6 +120,8 @@ pub enum SignInError {
     IssuerMismatch,
     #[error("this provider may not sign people in here")]
     ProviderNotTrusted,
+    #[error("the provider does not honour this access token")]
+    TokenRefused,
 }
 
 impl SignInError {
@@ -136,6 +138,7 @@ impl SignInError {
             SignInError::WrongHost => "wrong_host",
             SignInError::IssuerMismatch => "issuer_mismatch",
             SignInError::ProviderNotTrusted => "provider_not_trusted",
+            SignInError::TokenRefused => "token_refused",
         }
     }
 }
@@ -186,6 +189,9 @@ pub struct OidcProvider {
     acr_levels: BTreeMap<String, Assurance>,
     http: openidconnect::reqwest::Client,
     cached: RwLock<Option<(Metadata, Instant)>>,
+    /// Access tokens the provider honoured lately (by SHA-256), with whom
+    /// they stand for: see [`OidcProvider::identity_of_access_token`].
+    tokens: std::sync::Mutex<std::collections::HashMap<[u8; 32], (Identity, Instant)>>,
 }
 
 impl std::fmt::Debug for OidcProvider {
@@ -198,6 +204,11 @@ impl std::fmt::Debug for OidcProvider {
 }
 
 const METADATA_TTL: Duration = Duration::from_secs(600);
+/// How long an access token the provider honoured is taken without asking
+/// again (a token revoked at the provider stops within this).
+pub const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(60);
+/// Access tokens remembered at most; past it the memory starts afresh.
+const ACCESS_TOKENS_KEPT: usize = 10_000;
 /// How far a provider's clock may be ahead of ours.
 const MAX_CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
@@ -255,6 +266,7 @@ impl OidcProvider {
             acr_levels,
             http,
             cached: RwLock::new(None),
+            tokens: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -308,14 +320,70 @@ impl OidcProvider {
     fn client(&self, m: Metadata, redirect_uri: &str) -> Result<DimosClient, SignInError> {
         let redirect = RedirectUrl::new(redirect_uri.to_owned())
             .map_err(|e| SignInError::Discovery(e.to_string()))?;
-        Ok(DimosClient::from_provider_metadata(
+        Ok(self.bare_client(m).set_redirect_uri(redirect))
+    }
+
+    fn bare_client(&self, m: Metadata) -> DimosClient {
+        DimosClient::from_provider_metadata(
             m,
             ClientId::new(self.client_id.clone()),
             self.client_secret
                 .as_ref()
                 .map(|s| ClientSecret::new(s.expose().to_owned())),
         )
-        .set_redirect_uri(redirect))
+    }
+
+    /// Who an access token of this provider stands for (a citizen's app
+    /// calling the public API with the token it got from the provider):
+    /// the provider's userinfo endpoint says, or refuses a token it does
+    /// not honour ([`SignInError::TokenRefused`]). An answer is remembered
+    /// for [`ACCESS_TOKEN_TTL`], so an app calling often does not make the
+    /// provider answer each call.
+    pub async fn identity_of_access_token(&self, token: &str) -> Result<Identity, SignInError> {
+        use sha2::Digest;
+        let key: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        if let Some((id, at)) = self.tokens_lock().get(&key)
+            && at.elapsed() < ACCESS_TOKEN_TTL
+        {
+            return Ok(id.clone());
+        }
+        let metadata = self.metadata(false).await?;
+        let issuer = metadata.issuer().to_string();
+        let client = self.bare_client(metadata);
+        let req = client
+            .user_info(openidconnect::AccessToken::new(token.to_owned()), None)
+            .map_err(|e| SignInError::UserInfo(e.to_string()))?;
+        let info: openidconnect::UserInfoClaims<ExtraClaims, CoreGenderClaim> =
+            match req.request_async(&self.http).await {
+                Ok(info) => info,
+                Err(openidconnect::UserInfoError::Response(status, _, _))
+                    if status.is_client_error() =>
+                {
+                    return Err(SignInError::TokenRefused);
+                }
+                Err(e) => return Err(SignInError::UserInfo(error_chain(&e))),
+            };
+        let mut extra = info.additional_claims().0.clone();
+        put_standard(&mut extra, info.standard_claims());
+        let identity =
+            self.map_claims(issuer, info.standard_claims().subject().to_string(), &extra);
+        let mut kept = self.tokens_lock();
+        if kept.len() >= ACCESS_TOKENS_KEPT {
+            kept.retain(|_, (_, at)| at.elapsed() < ACCESS_TOKEN_TTL);
+            if kept.len() >= ACCESS_TOKENS_KEPT {
+                kept.clear();
+            }
+        }
+        kept.insert(key, (identity.clone(), Instant::now()));
+        Ok(identity)
+    }
+
+    fn tokens_lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<[u8; 32], (Identity, Instant)>> {
+        self.tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The URL to send the person to, and what to remember until they return.
@@ -452,26 +520,7 @@ impl OidcProvider {
             for (k, v) in &info.additional_claims().0 {
                 extra.entry(k.clone()).or_insert(v.clone());
             }
-            let s = info.standard_claims();
-            let mut put = |k: &str, v: Option<String>| {
-                if let Some(v) = v {
-                    extra.entry(k.to_owned()).or_insert(Value::String(v));
-                }
-            };
-            put(
-                "given_name",
-                s.given_name()
-                    .and_then(|n| n.get(None))
-                    .map(|n| n.to_string()),
-            );
-            put(
-                "family_name",
-                s.family_name()
-                    .and_then(|n| n.get(None))
-                    .map(|n| n.to_string()),
-            );
-            put("email", s.email().map(|e| e.to_string()));
-            put("phone_number", s.phone_number().map(|p| p.to_string()));
+            put_standard(&mut extra, info.standard_claims());
         }
         let identity = self.map_claims(
             claims.issuer().to_string(),
@@ -535,6 +584,32 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+/// The standard claims the mapping may name, added where `extra` lacks them.
+fn put_standard(
+    extra: &mut BTreeMap<String, Value>,
+    s: &openidconnect::StandardClaims<CoreGenderClaim>,
+) {
+    let mut put = |k: &str, v: Option<String>| {
+        if let Some(v) = v {
+            extra.entry(k.to_owned()).or_insert(Value::String(v));
+        }
+    };
+    put(
+        "given_name",
+        s.given_name()
+            .and_then(|n| n.get(None))
+            .map(|n| n.to_string()),
+    );
+    put(
+        "family_name",
+        s.family_name()
+            .and_then(|n| n.get(None))
+            .map(|n| n.to_string()),
+    );
+    put("email", s.email().map(|e| e.to_string()));
+    put("phone_number", s.phone_number().map(|p| p.to_string()));
 }
 
 #[cfg(test)]

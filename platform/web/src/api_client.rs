@@ -1,7 +1,10 @@
-//! The machine client calling the public API: [`ApiCaller`] from its
+//! Who calls the public API: [`ApiCaller`], a machine client with its
 //! bearer token (issued at `/api/v1/oauth/token`), [`ApiScope<P>`] when it
-//! must hold permission `P` as a scope. A token is the municipality's own:
-//! the same token at another municipality's host is unknown there.
+//! must hold permission `P` as a scope; [`ApiUser`], that or a citizen's
+//! own app with the person's access token from the municipality's
+//! identity provider ([`ApiAccess<P>`], [`ApiCitizen`]). A token is the
+//! municipality's own: the same token at another municipality's host is
+//! unknown there.
 
 use crate::access::Permission;
 use crate::error::AppError;
@@ -10,6 +13,7 @@ use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
+use dimos_identity::accounts::{self, Account};
 use dimos_identity::api_clients::{self, Caller};
 use dimos_kernel::Error;
 use std::marker::PhantomData;
@@ -73,7 +77,51 @@ impl FromRequestParts<AppState> for ApiCaller {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        if let Some(c) = parts.extensions.get::<ApiCaller>() {
+        match ApiUser::from_request_parts(parts, state).await? {
+            ApiUser::Client(c) => Ok(ApiCaller(c)),
+            // A person's token where a client's is needed.
+            ApiUser::Citizen(_) => Err(challenged(
+                Error::Forbidden,
+                "Bearer realm=\"api\", error=\"insufficient_scope\"",
+            )),
+        }
+    }
+}
+
+/// Who calls the public API: a registered client, with a token from the
+/// token endpoint; or a citizen's own app, with an access token the
+/// municipality's identity provider for citizens issued to the person
+/// (asked of the provider's userinfo endpoint), who sees only their own
+/// cases.
+#[derive(Debug, Clone)]
+pub enum ApiUser {
+    Client(Caller),
+    Citizen(Box<Account>),
+}
+
+impl ApiUser {
+    /// The audit trail's actor.
+    pub fn actor(&self) -> String {
+        match self {
+            ApiUser::Client(c) => c.client.actor(),
+            ApiUser::Citizen(a) => format!("account:{}", a.id),
+        }
+    }
+
+    /// Whom the answer's rate limit counts.
+    fn quota_key(&self) -> uuid::Uuid {
+        match self {
+            ApiUser::Client(c) => c.client.id,
+            ApiUser::Citizen(a) => a.id,
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for ApiUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        if let Some(c) = parts.extensions.get::<ApiUser>() {
             return Ok(c.clone());
         }
         let t = CurrentTenant::from_request_parts(parts, state)
@@ -81,23 +129,54 @@ impl FromRequestParts<AppState> for ApiCaller {
             .map_err(IntoResponse::into_response)?;
         // No token: how to get one, no error named (RFC 6750 §3.1).
         let token = bearer(&parts.headers)
-            .ok_or_else(|| challenged(Error::InvalidToken, "Bearer realm=\"api\""))?;
-        let caller = api_clients::authenticate(&t.db, token, state.workflow().now())
-            .await
-            .map_err(|e| AppError(e.into()).into_response())?
-            .ok_or_else(|| {
-                challenged(
-                    Error::InvalidToken,
-                    "Bearer realm=\"api\", error=\"invalid_token\"",
-                )
-            })?;
+            .ok_or_else(|| challenged(Error::InvalidToken, "Bearer realm=\"api\""))?
+            .to_owned();
+        let token = token.as_str();
         let crate::extract::Peer(ip) = crate::extract::Peer::from_request_parts(parts, state)
             .await
             .unwrap_or(crate::extract::Peer(None));
-        if !caller.client.allows_address(ip) {
-            return Err(AppError(Error::Forbidden).into_response());
-        }
-        let quota = state.limits().api_call(caller.client.id);
+        let refused = || {
+            challenged(
+                Error::InvalidToken,
+                "Bearer realm=\"api\", error=\"invalid_token\"",
+            )
+        };
+        let user = if token.starts_with(api_clients::TOKEN_PREFIX) {
+            let caller = api_clients::authenticate(&t.db, token, state.workflow().now())
+                .await
+                .map_err(|e| AppError(e.into()).into_response())?
+                .ok_or_else(refused)?;
+            if !caller.client.allows_address(ip) {
+                return Err(AppError(Error::Forbidden).into_response());
+            }
+            ApiUser::Client(caller)
+        } else {
+            let ident = &t.tenant.spec.identity;
+            let provider = state
+                .identity()
+                .provider(crate::auth::citizens_provider(ident, state.config()))
+                .ok_or_else(|| AppError(Error::Unavailable).into_response())?;
+            let identity = match provider.identity_of_access_token(token).await {
+                Ok(i) => i,
+                Err(dimos_identity::SignInError::TokenRefused) => {
+                    // Guessing tokens costs what guessing passwords does.
+                    state
+                        .limits()
+                        .sign_in(ip)
+                        .map_err(|e| AppError(e).into_response())?;
+                    return Err(refused());
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "an access token could not be checked with the provider");
+                    return Err(AppError(Error::Unavailable).into_response());
+                }
+            };
+            let account = accounts::for_access_token(&t.db, &identity)
+                .await
+                .map_err(|e| AppError(e.into()).into_response())?;
+            ApiUser::Citizen(Box::new(account))
+        };
+        let quota = state.limits().api_call(user.quota_key());
         if let Some(slot) = parts.extensions.get::<QuotaSlot>()
             && let Ok(mut s) = slot.0.lock()
         {
@@ -115,10 +194,60 @@ impl FromRequestParts<AppState> for ApiCaller {
             });
         }
         quota.map_err(|e| AppError(e).into_response())?;
-        let c = ApiCaller(caller);
-        parts.extensions.insert(c.clone());
-        Ok(c)
+        parts.extensions.insert(user.clone());
+        Ok(user)
     }
+}
+
+/// A caller that may read what `P` guards: a client whose token holds `P`
+/// (or one of `P::OR`) as a scope, or a citizen (whose own records only
+/// the handler then shows).
+#[derive(Debug, Clone)]
+pub struct ApiAccess<P: Permission>(pub ApiUser, pub PhantomData<P>);
+
+impl<P: Permission> FromRequestParts<AppState> for ApiAccess<P> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let user = ApiUser::from_request_parts(parts, state).await?;
+        match &user {
+            ApiUser::Client(c) if !holds::<P>(c) => Err(insufficient::<P>()),
+            _ => Ok(ApiAccess(user, PhantomData)),
+        }
+    }
+}
+
+/// A citizen calling through their own app (a client's token is refused:
+/// clients do not apply or withdraw on people's behalf).
+#[derive(Debug, Clone)]
+pub struct ApiCitizen(pub Box<Account>);
+
+impl FromRequestParts<AppState> for ApiCitizen {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        match ApiUser::from_request_parts(parts, state).await? {
+            ApiUser::Citizen(a) => Ok(ApiCitizen(a)),
+            ApiUser::Client(_) => Err(challenged(
+                Error::Forbidden,
+                "Bearer realm=\"api\", error=\"insufficient_scope\"",
+            )),
+        }
+    }
+}
+
+fn holds<P: Permission>(c: &Caller) -> bool {
+    c.holds(P::ID) || P::OR.iter().any(|p| c.holds(p))
+}
+
+fn insufficient<P: Permission>() -> Response {
+    challenged(
+        Error::Forbidden,
+        &format!(
+            "Bearer realm=\"api\", error=\"insufficient_scope\", scope=\"{}\"",
+            P::ID
+        ),
+    )
 }
 
 /// A client whose token holds `P` (or one of `P::OR`) as a scope.
@@ -130,16 +259,10 @@ impl<P: Permission> FromRequestParts<AppState> for ApiScope<P> {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let ApiCaller(caller) = ApiCaller::from_request_parts(parts, state).await?;
-        if caller.holds(P::ID) || P::OR.iter().any(|p| caller.holds(p)) {
+        if holds::<P>(&caller) {
             Ok(ApiScope(caller, PhantomData))
         } else {
-            Err(challenged(
-                Error::Forbidden,
-                &format!(
-                    "Bearer realm=\"api\", error=\"insufficient_scope\", scope=\"{}\"",
-                    P::ID
-                ),
-            ))
+            Err(insufficient::<P>())
         }
     }
 }

@@ -770,9 +770,11 @@ pub async fn team_load(
 }
 
 /// Staff search over all cases of the municipality (for those allowed to
-/// read every case): by protocol number, subject or applicant.
+/// read every case): by protocol number, subject or applicant; or, with
+/// `applicant`, over that person's own.
 pub async fn search(
     tdb: &TenantDb,
+    applicant: Option<Uuid>,
     text: &str,
     process: Option<&str>,
     at: &Position<CaseKey>,
@@ -780,6 +782,9 @@ pub async fn search(
     per_page: u64,
 ) -> Result<Page<CaseRow>, DbError> {
     let mut q = case_select(tdb);
+    if let Some(a) = applicant {
+        q.and_where(Expr::col((Cases::Table, Cases::Applicant)).eq(a));
+    }
     let text = text.trim();
     if !text.is_empty() {
         let number = text

@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use chrono::{DateTime, Utc};
 use dimos_kernel::Error;
 use dimos_web::access::ReadCases;
-use dimos_web::api_client::ApiScope;
+use dimos_web::api_client::{ApiAccess, ApiUser};
 use dimos_web::error::{AppError, Result};
 use dimos_web::extract::{CurrentTenant, Peer};
 use dimos_web::state::AppState;
@@ -159,7 +159,7 @@ impl From<EventRow> for Event {
     tag = "cases",
     operation_id = "listCases",
     params(CaseQuery),
-    security(("clientCredentials" = ["cases.read"])),
+    security(("clientCredentials" = ["cases.read"]), ("citizenToken" = [])),
     responses(
         (status = 200, description = "A page of cases", body = CaseList, links(
             ("getFirstCase" = (operation_id = "getCase", parameters(("id" = "$response.body#/items/0/id")))),
@@ -173,7 +173,7 @@ impl From<EventRow> for Event {
     )
 )]
 pub async fn list(
-    _client: ApiScope<ReadCases>,
+    ApiAccess(user, _): ApiAccess<ReadCases>,
     t: CurrentTenant,
     Query(p): Query<CaseQuery>,
 ) -> Result<Json<CaseList>> {
@@ -198,12 +198,12 @@ pub async fn list(
     // before) it.
     let at = match (p.after, p.before) {
         (None, None) => Position::First,
-        (Some(a), None) => Position::After(CaseKey::of(&find_id(&t, a).await?)),
-        (None, Some(b)) => Position::Before(CaseKey::of(&find_id(&t, b).await?)),
-        (Some(a), Some(_)) => Position::After(CaseKey::of(&find_id(&t, a).await?)),
+        (Some(a), _) => Position::After(CaseKey::of(&find_id(&t, &user, a).await?)),
+        (None, Some(b)) => Position::Before(CaseKey::of(&find_id(&t, &user, b).await?)),
     };
     let page = query::search(
         &t.db,
+        applicant(&user),
         p.q.as_deref().unwrap_or(""),
         p.service.as_deref(),
         &at,
@@ -220,15 +220,28 @@ pub async fn list(
     }))
 }
 
-/// As on the staff case page: no trail, no case file.
+/// Whose cases the caller sees: a citizen only their own.
+pub(crate) fn applicant(user: &ApiUser) -> Option<Uuid> {
+    match user {
+        ApiUser::Client(_) => None,
+        ApiUser::Citizen(a) => Some(a.id),
+    }
+}
+
+/// As on the staff case page: no trail, no case file. A person reading
+/// their own case is not recorded (as on their own pages).
 async fn viewed(
     state: &AppState,
     t: &CurrentTenant,
-    client: &dimos_identity::api_clients::Client,
+    user: &ApiUser,
     peer: Peer,
     case: &CaseRow,
     part: &str,
 ) -> Result<()> {
+    let ApiUser::Client(client) = user else {
+        return Ok(());
+    };
+    let client = &client.client;
     dimos_web::auth::record(
         state,
         t,
@@ -251,15 +264,18 @@ fn is_service_id(s: &str) -> bool {
     s.split_once('.').is_some_and(|(m, p)| part(m) && part(p))
 }
 
-async fn find_id(t: &CurrentTenant, id: Uuid) -> Result<CaseRow> {
+/// The case, if the caller may see it (a citizen's own only: another's is
+/// not found).
+async fn find_id(t: &CurrentTenant, user: &ApiUser, id: Uuid) -> Result<CaseRow> {
     query::case(&t.db, CaseId(id))
         .await?
+        .filter(|c| applicant(user).is_none_or(|a| a == c.applicant))
         .ok_or(AppError(Error::NotFound))
 }
 
-async fn find(t: &CurrentTenant, id: &str) -> Result<CaseRow> {
+pub(crate) async fn find(t: &CurrentTenant, user: &ApiUser, id: &str) -> Result<CaseRow> {
     let id = Uuid::try_parse(id).map_err(|_| AppError(Error::NotFound))?;
-    find_id(t, id).await
+    find_id(t, user, id).await
 }
 
 /// One case. Opening it is recorded in the audit trail.
@@ -269,7 +285,7 @@ async fn find(t: &CurrentTenant, id: &str) -> Result<CaseRow> {
     tag = "cases",
     operation_id = "getCase",
     params(("id" = Uuid, Path, description = "The case's id")),
-    security(("clientCredentials" = ["cases.read"])),
+    security(("clientCredentials" = ["cases.read"]), ("citizenToken" = [])),
     responses(
         (status = 200, description = "The case", body = Case),
         (status = 400, description = "An address the edge refuses (a control character)", body = Problem, content_type = "application/problem+json"),
@@ -281,13 +297,13 @@ async fn find(t: &CurrentTenant, id: &str) -> Result<CaseRow> {
 )]
 pub async fn one(
     State(state): State<AppState>,
-    ApiScope(client, _): ApiScope<ReadCases>,
+    ApiAccess(user, _): ApiAccess<ReadCases>,
     t: CurrentTenant,
     peer: Peer,
     Path(id): Path<String>,
 ) -> Result<Json<Case>> {
-    let case = find(&t, &id).await?;
-    viewed(&state, &t, &client.client, peer, &case, "case").await?;
+    let case = find(&t, &user, &id).await?;
+    viewed(&state, &t, &user, peer, &case, "case").await?;
     Ok(Json(Case::from(case)))
 }
 
@@ -299,7 +315,7 @@ pub async fn one(
     tag = "cases",
     operation_id = "getCaseTimeline",
     params(("id" = Uuid, Path, description = "The case's id")),
-    security(("clientCredentials" = ["cases.read"])),
+    security(("clientCredentials" = ["cases.read"]), ("citizenToken" = [])),
     responses(
         (status = 200, description = "The case's events", body = [Event]),
         (status = 400, description = "An address the edge refuses (a control character)", body = Problem, content_type = "application/problem+json"),
@@ -311,13 +327,15 @@ pub async fn one(
 )]
 pub async fn timeline(
     State(state): State<AppState>,
-    ApiScope(client, _): ApiScope<ReadCases>,
+    ApiAccess(user, _): ApiAccess<ReadCases>,
     t: CurrentTenant,
     peer: Peer,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Event>>> {
-    let case = find(&t, &id).await?;
-    viewed(&state, &t, &client.client, peer, &case, "timeline").await?;
-    let events = query::events(&t.db, case.case_id(), false).await?;
+    let case = find(&t, &user, &id).await?;
+    viewed(&state, &t, &user, peer, &case, "timeline").await?;
+    // The applicant sees what their own pages show.
+    let public_only = applicant(&user).is_some();
+    let events = query::events(&t.db, case.case_id(), public_only).await?;
     Ok(Json(events.into_iter().map(Event::from).collect()))
 }

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use dimos_kernel::Error;
 use dimos_storage::documents::{self, Document as Stored};
 use dimos_web::access::ReadCases;
-use dimos_web::api_client::ApiScope;
+use dimos_web::api_client::{ApiAccess, ApiUser};
 use dimos_web::error::{AppError, Result};
 use dimos_web::extract::{CurrentTenant, Peer};
 use dimos_web::state::AppState;
@@ -54,12 +54,33 @@ pub struct Signature {
     pub content_sha256: String,
 }
 
-async fn case_of(t: &CurrentTenant, id: &str) -> Result<Uuid> {
-    let id = Uuid::try_parse(id).map_err(|_| AppError(Error::NotFound))?;
-    dimos_workflow::query::case(&t.db, dimos_workflow::CaseId(id))
-        .await?
-        .map(|c| c.id)
-        .ok_or(AppError(Error::NotFound))
+impl Document {
+    /// A document as stored, before anyone signs it.
+    pub fn unsigned(d: Stored) -> Self {
+        Document {
+            signatures: vec![],
+            id: d.id,
+            kind: d.kind,
+            name: d.original_name,
+            content_type: d.content_type,
+            size: d.size,
+            sha256: d.sha256,
+            uploaded_at: d.uploaded_at,
+            internal: d.internal,
+            personal_data: d.personal_data,
+            replaced_by: d.replaced_by,
+        }
+    }
+}
+
+async fn case_of(t: &CurrentTenant, user: &ApiUser, id: &str) -> Result<Uuid> {
+    super::cases::find(t, user, id).await.map(|c| c.id)
+}
+
+/// What the applicant sees of their case file: not what staff keep
+/// internal.
+fn visible(user: &ApiUser, d: &Stored) -> bool {
+    matches!(user, ApiUser::Client(_)) || !d.internal
 }
 
 /// The case's documents, oldest first, with their signatures.
@@ -69,7 +90,7 @@ async fn case_of(t: &CurrentTenant, id: &str) -> Result<Uuid> {
     tag = "cases",
     operation_id = "listCaseDocuments",
     params(("id" = Uuid, Path, description = "The case's id")),
-    security(("clientCredentials" = ["cases.read"])),
+    security(("clientCredentials" = ["cases.read"]), ("citizenToken" = [])),
     responses(
         (status = 200, description = "The case's documents", body = [Document], links(
             ("downloadFirstDocument" = (operation_id = "downloadCaseDocument", parameters(("id" = "$request.path.id"), ("doc" = "$response.body#/0/id")))),
@@ -83,12 +104,13 @@ async fn case_of(t: &CurrentTenant, id: &str) -> Result<Uuid> {
 )]
 pub async fn list(
     State(state): State<AppState>,
-    _client: ApiScope<ReadCases>,
+    ApiAccess(user, _): ApiAccess<ReadCases>,
     t: CurrentTenant,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Document>>> {
-    let case = case_of(&t, &id).await?;
-    let docs = documents::of_case(&t.db, case).await?;
+    let case = case_of(&t, &user, &id).await?;
+    let mut docs = documents::of_case(&t.db, case).await?;
+    docs.retain(|d| visible(&user, d));
     let ids: Vec<Uuid> = docs.iter().map(|d| d.id).collect();
     let signatures = state
         .signing()
@@ -109,16 +131,7 @@ pub async fn list(
                         content_sha256: s.content_sha256.clone(),
                     })
                     .collect(),
-                id: d.id,
-                kind: d.kind,
-                name: d.original_name,
-                content_type: d.content_type,
-                size: d.size,
-                sha256: d.sha256,
-                uploaded_at: d.uploaded_at,
-                internal: d.internal,
-                personal_data: d.personal_data,
-                replaced_by: d.replaced_by,
+                ..Document::unsigned(d)
             })
             .collect(),
     ))
@@ -135,7 +148,7 @@ pub async fn list(
         ("id" = Uuid, Path, description = "The case's id"),
         ("doc" = Uuid, Path, description = "The document's id"),
     ),
-    security(("clientCredentials" = ["cases.read"])),
+    security(("clientCredentials" = ["cases.read"]), ("citizenToken" = [])),
     responses(
         (status = 200, description = "The file, with its own content type (PDF, JPEG, PNG, …); its SHA-256 is the listed `sha256`", content_type = "*/*", body = Vec<u8>),
         (status = 303, description = "Fetch it from this short-lived address of the object store"),
@@ -148,18 +161,20 @@ pub async fn list(
 )]
 pub async fn download(
     State(state): State<AppState>,
-    ApiScope(client, _): ApiScope<ReadCases>,
+    ApiAccess(user, _): ApiAccess<ReadCases>,
     t: CurrentTenant,
     peer: Peer,
     Path((id, doc)): Path<(String, String)>,
 ) -> Result<Response> {
-    let case = case_of(&t, &id).await?;
+    let case = case_of(&t, &user, &id).await?;
     let doc = Uuid::try_parse(&doc).map_err(|_| AppError(Error::NotFound))?;
     let d = match documents::get(&t.db, doc).await? {
-        Some(d) if d.case_id == Some(case) => d,
+        Some(d) if d.case_id == Some(case) && visible(&user, &d) => d,
         _ => return Err(AppError(Error::NotFound)),
     };
-    if d.personal_data {
+    if let ApiUser::Client(client) = &user
+        && d.personal_data
+    {
         dimos_web::auth::record(
             &state,
             &t,

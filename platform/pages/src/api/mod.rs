@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod cases;
 pub mod documents;
+pub mod filing;
 pub mod oauth;
 pub mod problems;
 pub mod protocol;
@@ -41,8 +42,13 @@ pub fn routes() -> Router<AppState> {
             HeaderValue::from_static("*"),
         ));
     let with_clients = Router::new()
-        .route("/api/v1/cases", get(cases::list))
+        .route("/api/v1/cases", get(cases::list).post(filing::create))
         .route("/api/v1/cases/{id}", get(cases::one))
+        .route(
+            "/api/v1/cases/{id}/withdraw",
+            axum::routing::post(filing::withdraw),
+        )
+        .route("/api/v1/documents", axum::routing::post(filing::upload))
         .route("/api/v1/cases/{id}/timeline", get(cases::timeline))
         .route("/api/v1/cases/{id}/documents", get(documents::list))
         .route(
@@ -101,6 +107,9 @@ depends on the modules it has enabled. Errors are `application/problem+json` wit
         cases::timeline,
         documents::list,
         documents::download,
+        filing::upload,
+        filing::create,
+        filing::withdraw,
         protocol::list,
         protocol::one
     ),
@@ -119,6 +128,9 @@ depends on the modules it has enabled. Errors are `application/problem+json` wit
         cases::Event,
         documents::Document,
         documents::Signature,
+        filing::Upload,
+        filing::NewApplication,
+        filing::Withdrawal,
         protocol::ProtocolEntry,
         protocol::ProtocolPage
     )),
@@ -126,7 +138,8 @@ depends on the modules it has enabled. Errors are `application/problem+json` wit
     tags(
         (name = "services", description = "The catalogue: what a municipality offers and what an application needs."),
         (name = "authentication", description = "API clients, registered by the municipal admin, get access tokens with their credentials (OAuth 2.0 client credentials)."),
-        (name = "cases", description = "Applications and their handling, for the municipality's other systems."),
+        (name = "cases", description = "Applications and their handling: every case for the municipality's other systems, their own for people."),
+        (name = "applying", description = "A person's own app applies for them: documents first, then the application naming them; and withdraws."),
         (name = "protocol", description = "The protocol book: every document registered, incoming and outgoing, numbered without gaps."),
     ),
 )]
@@ -156,6 +169,19 @@ impl utoipa::Modify for Security {
                 "Tokens are valid for ten minutes. A scope is a permission id of the municipality's catalogue; \
                  a client holds those its admin gave it.",
             )),
+        );
+        components.add_security_scheme(
+            "citizenToken",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A person's own app: the access token the municipality's identity provider for citizens \
+                         issued to the person, checked with the provider (its userinfo endpoint; an answer is \
+                         trusted for a minute). The person sees and acts on their own cases only.",
+                    ))
+                    .build(),
+            ),
         );
         components.add_security_scheme(
             "clientSecret",

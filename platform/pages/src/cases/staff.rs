@@ -574,6 +574,7 @@ pub async fn search(
     let process = q.process.clone().unwrap_or_default();
     let page = query::search(
         &tenant.db,
+        None,
         &text,
         Some(process.as_str()),
         &super::position(q.after.as_deref(), q.before.as_deref())?,
