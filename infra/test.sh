@@ -71,8 +71,8 @@ ensure_python_peers() {
   # OpenSSL is the independent verifier of our signatures and makes the
   # test SMTP server's certificates.
   command -v openssl >/dev/null || apt_install openssl
-  if ! python3 -c 'import aiosmtpd, moto.server, matching, schemathesis, openapi_python_client' 2>/dev/null; then
-    log "installing the Python test peers (aiosmtpd, moto, matching, schemathesis, openapi-python-client)"
+  if ! python3 -c 'import aiosmtpd, moto.server, matching, schemathesis, openapi_python_client, standardwebhooks' 2>/dev/null; then
+    log "installing the Python test peers (aiosmtpd, moto, matching, schemathesis, openapi-python-client, standardwebhooks)"
     python3 -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
   fi
 }

@@ -337,12 +337,34 @@ async fn schemathesis_finds_nothing_the_document_does_not_say(b: Backend) {
     // file's real type), so a well-formed one refused with a 422 is not a
     // fault here; every other check stands.
     let citizen = dimos_it::citizen_token(&app, HOST, "citizen-verified").await;
+    // A case of the citizen's first, so that there is a task to work.
+    let mut application = crate::api_apply::application("");
+    application["documents"] = serde_json::json!([]);
+    let (status, _, _) = crate::api_apply::apply(&app, &citizen, None, &application).await;
+    assert_eq!(status, 201);
     let report = run(
         &citizen,
         &["applying", "cases"],
         &["positive_data_acceptance"],
     )
     .await;
+    assert!(!report.contains("Authentication failed"), "{report}");
+    // A system working the registry's queue: the tasks, with the same
+    // reservation (an outcome is acceptable only for its task's step).
+    crate::api_clients::take_role(&mut admin, HOST, "kep-officer").await;
+    let (_, html) = crate::api_clients::register(
+        &mut admin,
+        HOST,
+        &[
+            ("name", "Schemathesis tasks"),
+            ("scope", "tasks.work"),
+            ("role", "kep-officer"),
+        ],
+    )
+    .await;
+    let (id, secret) = crate::api_clients::credentials(&html);
+    let worker = crate::api_clients::token(&app, HOST, &id, &secret).await;
+    let report = run(&worker, &["tasks"], &["positive_data_acceptance"]).await;
     assert!(!report.contains("Authentication failed"), "{report}");
 }
 

@@ -31,14 +31,14 @@ async fn demo(b: Backend) -> TestApp {
     .await
 }
 
-async fn send(req: reqwest::RequestBuilder) -> (u16, reqwest::header::HeaderMap, Value) {
+pub(crate) async fn send(req: reqwest::RequestBuilder) -> (u16, reqwest::header::HeaderMap, Value) {
     let res = req.send().await.unwrap();
     let status = res.status().as_u16();
     let headers = res.headers().clone();
     (status, headers, res.json().await.unwrap_or(Value::Null))
 }
 
-async fn upload(
+pub(crate) async fn upload(
     app: &TestApp,
     token: &str,
     key: Option<&str>,
@@ -64,7 +64,7 @@ async fn upload(
     send(req).await
 }
 
-fn application(document: &str) -> Value {
+pub(crate) fn application(document: &str) -> Value {
     json!({
         "service": "certificates.request",
         "data": {
@@ -77,7 +77,7 @@ fn application(document: &str) -> Value {
     })
 }
 
-async fn apply(
+pub(crate) async fn apply(
     app: &TestApp,
     token: &str,
     key: Option<&str>,

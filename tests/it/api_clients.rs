@@ -30,6 +30,23 @@ pub(crate) async fn register(
     (status, html)
 }
 
+/// The admin takes on `role` (to give a client what only it holds).
+pub(crate) async fn take_role(admin: &mut Browser<'_>, host: &str, role: &str) {
+    let (_, html) = page(admin, host, "/admin/access").await;
+    let (status, _, html) = post(
+        admin,
+        host,
+        "/admin/access/grant",
+        &csrf_of(&html),
+        &[
+            ("tax_id", dimos_it::tax_id("municipal-admin")),
+            ("role", role),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+}
+
 /// The id and the secret the page shows once.
 pub(crate) fn credentials(html: &str) -> (String, String) {
     let panel = html

@@ -812,68 +812,8 @@ async fn the_relay_s_credentials_are_used_and_a_wrong_password_loses_nothing(b: 
 async fn starttls_is_verified_against_the_configured_ca(b: Backend) {
     let mut smtp = Smtp::stopped();
     let certs = tempfile::tempdir().unwrap();
-    let p = |n: &str| certs.path().join(n);
-    let (ca, cert, key) = (p("ca.pem"), p("cert.pem"), p("key.pem"));
-    std::fs::write(
-        p("leaf.ext"),
-        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n",
-    )
-    .unwrap();
     // A private CA and a relay certificate it signed.
-    let openssl = |args: &[&str]| {
-        let ok = Command::new("openssl")
-            .args(args)
-            .current_dir(certs.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(ok.success(), "openssl {args:?}");
-    };
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=Dimos test CA",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-    ]);
-    openssl(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=localhost",
-        "-keyout",
-        "key.pem",
-        "-out",
-        "leaf.csr",
-    ]);
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "leaf.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "1",
-        "-extfile",
-        "leaf.ext",
-        "-out",
-        "cert.pem",
-    ]);
+    let (ca, cert, key) = dimos_it::private_ca(certs.path());
     smtp.tls = Some((cert, key));
     smtp.start().await;
     let url = format!("smtp://localhost:{}?tls=required", smtp.port);

@@ -188,6 +188,7 @@ async fn no_route_shows_one_municipality_s_records_on_another_s_host(b: Backend)
         let app = &app;
         async move {
             let mut admin = person(app, host, "municipal-admin").await;
+            crate::api_clients::take_role(&mut admin, host, "kep-officer").await;
             let (_, html) = crate::api_clients::register(
                 &mut admin,
                 host,
@@ -195,6 +196,9 @@ async fn no_route_shows_one_municipality_s_records_on_another_s_host(b: Backend)
                     ("name", "Probe"),
                     ("scope", "cases.read"),
                     ("scope", "protocol.read"),
+                    ("scope", "tasks.work"),
+                    ("role", "kep-officer"),
+                    ("role", "technical-employee"),
                 ],
             )
             .await;
@@ -217,6 +221,8 @@ async fn no_route_shows_one_municipality_s_records_on_another_s_host(b: Backend)
         "Beta's client sees Beta's cases: {own}"
     );
     let alphas = client_of(alpha).await;
+    // And as a person's own app at Alpha: their token, Beta's ids.
+    let alpha_citizen = dimos_it::citizen_token(&app, alpha, "citizen-verified").await;
     for pattern in table.tenant.iter().filter(|p| p.starts_with("/api/")) {
         let tries: Vec<String> = if pattern.contains('{') {
             ids.clone()
@@ -229,22 +235,25 @@ async fn no_route_shows_one_municipality_s_records_on_another_s_host(b: Backend)
             } else {
                 fill(pattern, &id)
             };
-            requests += 1;
-            let res = app
-                .get(alpha, &path)
-                .bearer_auth(&alphas)
-                .send()
-                .await
-                .unwrap();
-            let status = res.status().as_u16();
-            let body = res.text().await.unwrap_or_default();
-            if status >= 500 {
-                leaks.push(format!("Alpha's API client GET {path}: {status}"));
-            }
-            if let Some(m) = MARKERS.iter().find(|m| body.contains(*m)) {
-                leaks.push(format!(
-                    "Alpha's API client GET {path}: {status} shows Beta's {m:?}"
-                ));
+            for (who, token) in [("client", &alphas), ("citizen's app", &alpha_citizen)] {
+                for method in [Method::GET, Method::POST] {
+                    requests += 1;
+                    let mut req = app.req(method.clone(), alpha, &path).bearer_auth(token);
+                    if method == Method::POST {
+                        req = req.json(&serde_json::json!({}));
+                    }
+                    let res = req.send().await.unwrap();
+                    let status = res.status().as_u16();
+                    let body = res.text().await.unwrap_or_default();
+                    if status >= 500 {
+                        leaks.push(format!("Alpha's {who} {method} {path}: {status}"));
+                    }
+                    if let Some(m) = MARKERS.iter().find(|m| body.contains(*m)) {
+                        leaks.push(format!(
+                            "Alpha's {who} {method} {path}: {status} shows Beta's {m:?}"
+                        ));
+                    }
+                }
             }
         }
     }

@@ -101,6 +101,10 @@ pub const PLATFORM_MIGRATIONS: migrate::MigrationSet = migrate::MigrationSet {
         // The public API's machine clients and their short-lived tokens.
         t("api_clients", false),
         t("api_tokens", false),
+        // Webhook subscriptions and their delivery log (no personal data:
+        // a delivery names a case, a step and an outcome).
+        t("webhook_subscriptions", false),
+        t("webhook_deliveries", false),
     ],
     global_tables: &[
         g("tenants", Placement::Reference),
@@ -208,6 +212,18 @@ pub const PLATFORM_MIGRATIONS: migrate::MigrationSet = migrate::MigrationSet {
             name: "api clients",
             postgres: include_str!("../../../migrations/postgres/0016_api_clients.sql"),
             sqlite: include_str!("../../../migrations/sqlite/0016_api_clients.sql"),
+        },
+        migrate::Migration {
+            version: 17,
+            name: "webhooks",
+            postgres: include_str!("../../../migrations/postgres/0017_webhooks.sql"),
+            sqlite: include_str!("../../../migrations/sqlite/0017_webhooks.sql"),
+        },
+        migrate::Migration {
+            version: 18,
+            name: "api client roles",
+            postgres: include_str!("../../../migrations/postgres/0018_api_client_roles.sql"),
+            sqlite: include_str!("../../../migrations/sqlite/0018_api_client_roles.sql"),
         },
     ],
 };

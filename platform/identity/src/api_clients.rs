@@ -32,6 +32,7 @@ enum ApiClients {
     RevokedAt,
     RevokedBy,
     LastUsedAt,
+    Roles,
 }
 
 #[derive(Iden, Clone, Copy)]
@@ -50,6 +51,9 @@ pub struct Client {
     pub id: Uuid,
     pub name: String,
     pub scopes: Vec<String>,
+    /// The task queues it works: tasks offered to these roles are offered
+    /// to it (with the `tasks.work` scope).
+    pub roles: Vec<String>,
     /// CIDRs it may call from; empty: anywhere.
     pub allowed_ips: Vec<String>,
     pub created_by: String,
@@ -110,6 +114,7 @@ struct Row {
     id: Uuid,
     name: String,
     scopes: Json<Vec<String>>,
+    roles: Json<Vec<String>>,
     allowed_ips: Option<Json<Vec<String>>>,
     secret_hash: String,
     created_by: String,
@@ -125,6 +130,7 @@ impl Row {
             id: self.id,
             name: self.name,
             scopes: self.scopes.0,
+            roles: self.roles.0,
             allowed_ips: self.allowed_ips.map(|j| j.0).unwrap_or_default(),
             created_by: self.created_by,
             created_at: self.created_at,
@@ -135,10 +141,11 @@ impl Row {
     }
 }
 
-const COLUMNS: [ApiClients; 10] = [
+const COLUMNS: [ApiClients; 11] = [
     ApiClients::Id,
     ApiClients::Name,
     ApiClients::Scopes,
+    ApiClients::Roles,
     ApiClients::AllowedIps,
     ApiClients::SecretHash,
     ApiClients::CreatedBy,
@@ -163,6 +170,7 @@ fn random_hex() -> String {
 pub struct NewClient {
     pub name: String,
     pub scopes: Vec<String>,
+    pub roles: Vec<String>,
     pub allowed_ips: Vec<String>,
     pub expires_at: DateTime<Utc>,
 }
@@ -181,6 +189,9 @@ pub async fn create(
     let mut scopes = new.scopes;
     scopes.sort();
     scopes.dedup();
+    let mut roles = new.roles;
+    roles.sort();
+    roles.dedup();
     let allowed = (!new.allowed_ips.is_empty()).then(|| serde_json::json!(new.allowed_ips));
     let mut q = tx.insert(
         ApiClients::Table,
@@ -188,6 +199,7 @@ pub async fn create(
             ApiClients::Id,
             ApiClients::Name,
             ApiClients::Scopes,
+            ApiClients::Roles,
             ApiClients::AllowedIps,
             ApiClients::SecretHash,
             ApiClients::CreatedBy,
@@ -199,6 +211,7 @@ pub async fn create(
         id.into(),
         new.name.clone().into(),
         serde_json::json!(scopes).into(),
+        serde_json::json!(roles).into(),
         allowed.into(),
         hash(&secret).into(),
         created_by.into(),
@@ -212,6 +225,7 @@ pub async fn create(
             id,
             name: new.name,
             scopes,
+            roles,
             allowed_ips: new.allowed_ips,
             created_by: created_by.to_owned(),
             created_at: now,

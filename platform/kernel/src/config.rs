@@ -89,6 +89,38 @@ pub struct Config {
     pub notifications: NotificationsConfig,
     pub signing: SigningConfig,
     pub telemetry: TelemetryConfig,
+    pub webhooks: WebhooksConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// A delivery that failed this many times is `dead` and the
+    /// municipality's alert address is told (backoff 1, 2, 4 … minutes,
+    /// at most an hour between tries: twelve take about seven hours).
+    pub max_attempts: u32,
+    /// How long an endpoint has to answer.
+    pub timeout_secs: u64,
+    /// PEM file of extra CA certificates to trust for endpoints (a
+    /// municipality's private CA); empty means the usual web roots only.
+    pub ca_file: PathBuf,
+    /// Deliver to loopback, private and link-local addresses too. Off in
+    /// production: an admin's URL must not reach inside the deployment.
+    pub allow_private_addresses: bool,
+    /// The delivery log is kept this many days.
+    pub log_days: u32,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        WebhooksConfig {
+            max_attempts: 12,
+            timeout_secs: 10,
+            ca_file: PathBuf::new(),
+            allow_private_addresses: false,
+            log_days: 30,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -544,6 +576,7 @@ impl Default for Config {
             notifications: NotificationsConfig::default(),
             signing: SigningConfig::default(),
             telemetry: TelemetryConfig::default(),
+            webhooks: WebhooksConfig::default(),
         }
     }
 }

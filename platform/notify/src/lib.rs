@@ -10,12 +10,14 @@ pub mod outbox;
 pub mod sink;
 pub mod sms;
 pub mod templates;
+pub mod webhooks;
 
 pub use email::Mailer;
 pub use outbox::Outbox;
 pub use sink::{Directory, NotificationSink, Recipient, TenantInfo};
 pub use sms::SmsSender;
 pub use templates::Templates;
+pub use webhooks::{WebhookSink, Webhooks};
 
 /// A delivery failure: worth retrying, or not.
 #[derive(Debug, Clone)]

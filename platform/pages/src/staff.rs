@@ -112,6 +112,11 @@ guarded_routes! {
     get "/admin/api-clients" => crate::api::admin::page requires ManageAccess;
     post "/admin/api-clients" => crate::api::admin::create requires ManageAccess;
     post "/admin/api-clients/{id}/revoke" => crate::api::admin::revoke requires ManageAccess;
+    get "/admin/webhooks" => crate::api::webhooks::page requires ManageAccess;
+    post "/admin/webhooks" => crate::api::webhooks::create requires ManageAccess;
+    get "/admin/webhooks/{id}" => crate::api::webhooks::log requires ManageAccess;
+    post "/admin/webhooks/{id}/disable" => crate::api::webhooks::disable requires ManageAccess;
+    post "/admin/webhooks/{id}/deliveries/{delivery}/replay" => crate::api::webhooks::replay requires ManageAccess;
 }
 
 #[derive(Deserialize)]
@@ -451,7 +456,7 @@ pub async fn staff_links(
     if state.access().roles_of(tenant.id, &subj).await.is_empty() {
         return vec![];
     }
-    let pages: [(&str, &str, &str); 13] = [
+    let pages: [(&str, &str, &str); 14] = [
         ("/staff/agenda", "nav-agenda", WorkTasks::ID),
         ("/staff/cases", "nav-cases", ReadCases::ID),
         ("/staff/team", "nav-team", AssignTasks::ID),
@@ -471,6 +476,7 @@ pub async fn staff_links(
         ),
         ("/admin/access", "nav-access", ManageAccess::ID),
         ("/admin/api-clients", "nav-api-clients", ManageAccess::ID),
+        ("/admin/webhooks", "nav-webhooks", ManageAccess::ID),
         ("/admin/signing", "nav-signing", ManageSigning::ID),
         ("/admin/privacy", "nav-privacy", ReadAccessLog::ID),
     ];

@@ -14,6 +14,14 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "admin/api_clients.html",
         include_str!("../templates/admin/api_clients.html"),
     ),
+    (
+        "admin/webhooks.html",
+        include_str!("../templates/admin/webhooks.html"),
+    ),
+    (
+        "admin/webhook.html",
+        include_str!("../templates/admin/webhook.html"),
+    ),
     ("portal.html", include_str!("../templates/portal.html")),
     (
         "staff/verify.html",

@@ -401,17 +401,20 @@ impl Application {
                     .join("\n")
             )
         })?);
-        engine.add_sink(Arc::new(dimos_notify::NotificationSink {
-            templates: mail_templates.clone(),
-            directory: Arc::new(dimos_pages::notify::WebDirectory {
+        let directory: Arc<dyn dimos_notify::Directory> =
+            Arc::new(dimos_pages::notify::WebDirectory {
                 registry: registry.clone(),
                 config: config.clone(),
                 services: engine
                     .processes()
                     .map(|(id, _, d)| (id.to_owned(), d.name.clone()))
                     .collect(),
-            }),
+            });
+        engine.add_sink(Arc::new(dimos_notify::NotificationSink {
+            templates: mail_templates.clone(),
+            directory: directory.clone(),
         }));
+        engine.add_sink(Arc::new(dimos_notify::WebhookSink { directory }));
         let workflow = Arc::new(engine);
         let outbox = Arc::new(build_outbox(&config, &db, clock.clone())?);
         let outbox_task = {
@@ -422,6 +425,32 @@ impl Application {
                 move || {
                     let outbox = outbox.clone();
                     async move { outbox.deliver_due(50).await.map(drop) }
+                },
+            )
+        };
+        let webhooks = Arc::new(
+            dimos_notify::Webhooks::new(db.clone(), clock.clone(), &config.webhooks)
+                .map_err(anyhow::Error::msg)?,
+        );
+        let webhooks_task = {
+            let webhooks = webhooks.clone();
+            dimos_db::background::spawn_every(
+                Duration::from_millis(config.jobs.poll_interval_ms),
+                "webhook delivery",
+                move || {
+                    let webhooks = webhooks.clone();
+                    async move { webhooks.deliver_due(50).await.map(drop) }
+                },
+            )
+        };
+        let webhook_log_task = {
+            let webhooks = webhooks.clone();
+            dimos_db::background::spawn_every(
+                Duration::from_secs(3600),
+                "webhook log retention",
+                move || {
+                    let webhooks = webhooks.clone();
+                    async move { webhooks.purge().await.map(drop) }
                 },
             )
         };
@@ -493,6 +522,7 @@ impl Application {
             scheduler,
             objects,
             outbox,
+            webhooks,
             mail_templates,
             signing,
         });
@@ -555,11 +585,13 @@ impl Application {
             workers: vec![
                 scheduler_task,
                 outbox_task,
+                webhooks_task,
                 digest_task,
                 heads_task,
                 retention_task,
                 sweep_task,
                 purge_task,
+                webhook_log_task,
                 sweeper,
                 limits_pruner,
                 refresher,

@@ -20,6 +20,7 @@ pub struct AppParts {
     pub scheduler: Arc<dimos_workflow::Scheduler>,
     pub objects: Arc<dyn dimos_storage::ObjectStore>,
     pub outbox: Arc<dimos_notify::Outbox>,
+    pub webhooks: Arc<dimos_notify::Webhooks>,
     pub mail_templates: Arc<dimos_notify::Templates>,
     pub signing: Arc<dimos_signing::service::Signing>,
 }
@@ -48,6 +49,7 @@ struct Inner {
     scheduler: Arc<dimos_workflow::Scheduler>,
     objects: Arc<dyn dimos_storage::ObjectStore>,
     outbox: Arc<dimos_notify::Outbox>,
+    webhooks: Arc<dimos_notify::Webhooks>,
     mail_templates: Arc<dimos_notify::Templates>,
     signing: Arc<dimos_signing::service::Signing>,
     /// Who the page header shows; installed by the router from the
@@ -94,6 +96,7 @@ impl AppState {
                 scheduler: p.scheduler,
                 objects: p.objects,
                 outbox: p.outbox,
+                webhooks: p.webhooks,
                 mail_templates: p.mail_templates,
                 signing: p.signing,
                 header: std::sync::OnceLock::new(),
@@ -123,6 +126,11 @@ impl AppState {
     /// Timers and background jobs (tests drive it with a manual clock).
     pub fn scheduler(&self) -> &Arc<dimos_workflow::Scheduler> {
         &self.inner.scheduler
+    }
+
+    /// The webhook delivery worker (tests deliver with it directly).
+    pub fn webhooks(&self) -> &Arc<dimos_notify::Webhooks> {
+        &self.inner.webhooks
     }
 
     /// The notification outbox (tests deliver with it directly).

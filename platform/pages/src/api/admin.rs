@@ -55,7 +55,7 @@ async fn render(
         .map(|c| {
             let usable = c.usable(now);
             context! {
-                id => c.id.to_string(), name => c.name, scopes => c.scopes,
+                id => c.id.to_string(), name => c.name, scopes => c.scopes, roles => c.roles,
                 allowed_ips => c.allowed_ips.join(", "),
                 created_at => c.created_at.format("%Y-%m-%d").to_string(),
                 expires_at => c.expires_at.format("%Y-%m-%d").to_string(),
@@ -69,10 +69,17 @@ async fn render(
         .into_iter()
         .map(|(id, label)| context! { id => id, label => ui.t(&label) })
         .collect();
+    let roles: Vec<_> = state
+        .access()
+        .catalog()
+        .roles
+        .values()
+        .map(|r| context! { id => r.id.clone(), label => ui.t(&r.label_key) })
+        .collect();
     let html = ui.render(
         "admin/api_clients.html",
         context! {
-            clients, scopes, created, csrf => who.user.csrf.clone(),
+            clients, scopes, roles, created, csrf => who.user.csrf.clone(),
             errors => ui.error_list(errors), max_days => MAX_DAYS,
         },
     )?;
@@ -123,6 +130,17 @@ pub async fn create(
         .filter(|(k, _)| k == "scope")
         .map(|(_, v)| v.clone())
         .collect();
+    let roles: Vec<String> = form
+        .iter()
+        .filter(|(k, _)| k == "role")
+        .map(|(_, v)| v.clone())
+        .collect();
+    if roles
+        .iter()
+        .any(|r| !state.access().catalog().roles.contains_key(r))
+    {
+        errors.push(FieldError::new("role", "invalid"));
+    }
     if scopes.is_empty() {
         errors.push(FieldError::new("scope", "required"));
     } else if scopes.iter().any(|s| !held.contains(s)) {
@@ -164,6 +182,7 @@ pub async fn create(
         NewClient {
             name,
             scopes,
+            roles,
             allowed_ips,
             expires_at: now + Duration::days(days),
         },
@@ -194,7 +213,7 @@ pub async fn create(
         who.user
             .audit(peer, "api_client_created")
             .record(api_clients::actor(client.id))
-            .detail(serde_json::json!({ "name": client.name, "scopes": client.scopes })),
+            .detail(serde_json::json!({ "name": client.name, "scopes": client.scopes, "roles": client.roles })),
     )
     .await?;
     tx.commit().await?;

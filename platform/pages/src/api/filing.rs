@@ -30,7 +30,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// The `Idempotency-Key` header, if sent: 1–255 visible ASCII characters.
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>> {
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>> {
     let Some(v) = headers.get("idempotency-key") else {
         return Ok(None);
     };
@@ -225,6 +225,35 @@ fn same_upload(earlier: Stored, kind: &str, sha256: &str) -> Result<Document> {
     }
 }
 
+/// A form's answers sent as JSON, as the form's parser takes them (the
+/// text a browser would post), with what cannot be: fields the form does
+/// not have, and arrays or objects, each named `data.<field>`.
+pub(crate) fn form_answers(
+    data: &Map<String, Value>,
+    form: &dimos_workflow::definition::Form,
+) -> (BTreeMap<String, String>, Vec<FieldError>) {
+    let mut errors = vec![];
+    let mut answers = BTreeMap::new();
+    for (k, v) in data {
+        if !form.fields.iter().any(|f| &f.id == k) {
+            errors.push(FieldError::new(format!("data.{k}"), "unknown-field"));
+            continue;
+        }
+        let text = match v {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Null => continue,
+            _ => {
+                errors.push(FieldError::new(format!("data.{k}"), "invalid"));
+                continue;
+            }
+        };
+        answers.insert(k.clone(), text);
+    }
+    (answers, errors)
+}
+
 /// A document kind as services name them.
 fn is_kind(k: &str) -> bool {
     (1..=64).contains(&k.len())
@@ -314,25 +343,7 @@ pub async fn create(
     let form = def
         .form(dimos_web::apply::FORM)
         .ok_or_else(|| service_error("no-api-form"))?;
-    let mut errors = vec![];
-    let mut answers = BTreeMap::new();
-    for (k, v) in &app.data {
-        if !form.fields.iter().any(|f| &f.id == k) {
-            errors.push(FieldError::new(format!("data.{k}"), "unknown-field"));
-            continue;
-        }
-        let text = match v {
-            Value::String(s) => s.clone(),
-            Value::Number(n) => n.to_string(),
-            Value::Bool(b) => b.to_string(),
-            Value::Null => continue,
-            _ => {
-                errors.push(FieldError::new(format!("data.{k}"), "invalid"));
-                continue;
-            }
-        };
-        answers.insert(k.clone(), text);
-    }
+    let (answers, mut errors) = form_answers(&app.data, form);
     let data = match form.parse(&answers) {
         Ok(d) => d,
         Err(es) => {

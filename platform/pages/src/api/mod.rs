@@ -17,6 +17,8 @@ pub mod problems;
 pub mod protocol;
 pub mod reference;
 pub mod services;
+pub mod tasks;
+pub mod webhooks;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
@@ -49,6 +51,16 @@ pub fn routes() -> Router<AppState> {
             axum::routing::post(filing::withdraw),
         )
         .route("/api/v1/documents", axum::routing::post(filing::upload))
+        .route("/api/v1/tasks", get(tasks::list))
+        .route("/api/v1/tasks/{id}", get(tasks::one))
+        .route(
+            "/api/v1/tasks/{id}/claim",
+            axum::routing::post(tasks::claim),
+        )
+        .route(
+            "/api/v1/tasks/{id}/complete",
+            axum::routing::post(tasks::complete),
+        )
         .route("/api/v1/cases/{id}/timeline", get(cases::timeline))
         .route("/api/v1/cases/{id}/documents", get(documents::list))
         .route(
@@ -110,6 +122,10 @@ depends on the modules it has enabled. Errors are `application/problem+json` wit
         filing::upload,
         filing::create,
         filing::withdraw,
+        tasks::list,
+        tasks::one,
+        tasks::claim,
+        tasks::complete,
         protocol::list,
         protocol::one
     ),
@@ -131,6 +147,10 @@ depends on the modules it has enabled. Errors are `application/problem+json` wit
         filing::Upload,
         filing::NewApplication,
         filing::Withdrawal,
+        tasks::Task,
+        tasks::TaskOutcome,
+        tasks::TaskList,
+        tasks::Completion,
         protocol::ProtocolEntry,
         protocol::ProtocolPage
     )),
@@ -140,6 +160,7 @@ depends on the modules it has enabled. Errors are `application/problem+json` wit
         (name = "authentication", description = "API clients, registered by the municipal admin, get access tokens with their credentials (OAuth 2.0 client credentials)."),
         (name = "cases", description = "Applications and their handling: every case for the municipality's other systems, their own for people."),
         (name = "applying", description = "A person's own app applies for them: documents first, then the application naming them; and withdraws."),
+        (name = "tasks", description = "Steps of cases for the municipality's own systems to do, in the queues of the roles their admin gave them."),
         (name = "protocol", description = "The protocol book: every document registered, incoming and outgoing, numbered without gaps."),
     ),
 )]
@@ -164,6 +185,7 @@ impl utoipa::Modify for Security {
                     Scopes::from_iter([
                         ("cases.read", "Read and search every case"),
                         ("protocol.read", "Read the protocol book"),
+                        ("tasks.work", "Work the tasks of the client's roles"),
                     ]),
                 ))],
                 "Tokens are valid for ten minutes. A scope is a permission id of the municipality's catalogue; \

@@ -59,6 +59,10 @@ pub async fn page(ui: Ui, t: CurrentTenant) -> Result<Html<String>> {
             base => format!("{base}{}", super::PREFIX),
             operations => operations(&doc),
             schemas => schemas(&doc),
+            webhook_types => dimos_notify::webhooks::TYPES
+                .iter()
+                .map(|(id, el, en)| context! { id => id, label => if ui.lang == dimos_kernel::Locale::En { en } else { el } })
+                .collect::<Vec<_>>(),
             problems => dimos_kernel::Error::one_of_each()
                 .iter()
                 .map(|e| context! { code => e.code(), status => e.status(), title => ui.t(&e.title_key()) })
