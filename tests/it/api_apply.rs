@@ -13,7 +13,8 @@ use sha2::{Digest, Sha256};
 
 on_both_backends!(
     a_citizens_app_applies_with_a_document_follows_and_withdraws,
-    the_api_refuses_what_it_should_and_says_why
+    the_api_refuses_what_it_should_and_says_why,
+    a_parking_permit_is_applied_for_through_the_modules_own_resource
 );
 
 const HOST: &str = "alimos.localhost";
@@ -253,6 +254,10 @@ async fn a_citizens_app_applies_with_a_document_follows_and_withdraws(b: Backend
         .filter(|e| e["kind"] == "withdrawn")
         .count();
     assert_eq!(withdrawn, 1, "{events}");
+    let audited: i64 = app
+        .sql_value("SELECT COUNT(*) FROM audit_log WHERE action = 'case_withdrawn'")
+        .await;
+    assert_eq!(audited, 1, "in the audit trail, once");
 }
 
 async fn the_api_refuses_what_it_should_and_says_why(b: Backend) {
@@ -343,4 +348,78 @@ async fn the_api_refuses_what_it_should_and_says_why(b: Backend) {
     // Used once: the same document cannot go to a second case.
     let (status, _, again) = apply(&app, &token, None, &application(&doc)).await;
     assert_eq!(status, 422, "{again}");
+}
+
+/// The flagship service's own form (module `parking`), through the API:
+/// the same checks as the web form, its required documents, once per key,
+/// and the case then followed as any other.
+async fn a_parking_permit_is_applied_for_through_the_modules_own_resource(b: Backend) {
+    let app = demo(b).await;
+    let token = citizen_token(&app, HOST, "citizen-verified").await;
+    let mut docs = vec![];
+    for kind in [
+        "disability-certificate",
+        "vehicle-registration",
+        "residence",
+        "no-private-parking",
+    ] {
+        let (status, _, d) = upload(&app, &token, None, kind, BILL).await;
+        assert_eq!(status, 201, "{d}");
+        docs.push(d["id"].as_str().unwrap().to_owned());
+    }
+    let post = |body: Value, key: Option<&'static str>| {
+        let mut req = app
+            .post(HOST, "/api/v1/parking/applications")
+            .bearer_auth(&token)
+            .json(&body);
+        if let Some(k) = key {
+            req = req.header("idempotency-key", k);
+        }
+        send(req)
+    };
+    let good = json!({
+        "full_name": "Μαρία Παπαδοπούλου",
+        "email": "maria@example.gr",
+        "mobile": "691 234 5678",
+        "location": "Λεωφ. Ποσειδώνος 10",
+        "plate": "ΙΚΥ1234",
+        "delivery": "pickup",
+        "documents": docs,
+    });
+    // The web form's checks, and a required document missing.
+    let mut bad = good.clone();
+    bad["mobile"] = json!("2101234567");
+    bad["plate"] = json!("???");
+    bad["documents"] = json!([docs[0]]);
+    let (status, _, problem) = post(bad, None).await;
+    assert_eq!(status, 422, "{problem}");
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    for f in ["mobile", "plate", "documents"] {
+        assert!(fields.contains(&f), "{f}: {problem}");
+    }
+    let (status, headers, filed) = post(good.clone(), Some("permit-1")).await;
+    assert_eq!(status, 201, "{filed}");
+    let id = filed["id"].as_str().unwrap().to_owned();
+    assert_eq!(headers["location"], format!("/api/v1/cases/{id}").as_str());
+    assert!(filed["protocol"].as_str().is_some_and(|p| p.contains('/')));
+    let (status, _, again) = post(good, Some("permit-1")).await;
+    assert_eq!((status, &again["id"]), (200, &filed["id"]));
+    let (status, case) = get(&app, HOST, &format!("/api/v1/cases/{id}"), &token).await;
+    assert_eq!(status, 200);
+    assert_eq!(case["service"], "parking.permit");
+    assert_eq!(
+        case["subject"], "Λεωφ. Ποσειδώνος 10 — ΙΚΥ-1234",
+        "the plate as the one parser writes it"
+    );
+    let (_, files) = get(&app, HOST, &format!("/api/v1/cases/{id}/documents"), &token).await;
+    assert_eq!(files.as_array().unwrap().len(), 4, "{files}");
+    let n: i64 = app
+        .sql_value("SELECT COUNT(*) FROM cases WHERE process = 'parking.permit'")
+        .await;
+    assert_eq!(n, 1);
 }

@@ -192,6 +192,13 @@ async fn a_system_works_the_tasks_of_its_roles_and_no_others(b: Backend) {
         .collect();
     assert_eq!(completed.len(), 1, "{events}");
     assert_eq!(completed[0]["actor_name"], "Σύστημα δημοτολογίου");
+    // What the step recorded is the municipality's: its system reads it,
+    // the applicant's app does not.
+    let (_, seen) = get(&app, &format!("/api/v1/cases/{case_id}"), &registry).await;
+    assert_eq!(seen["data"]["check_notes"], "Πλήρης φάκελος", "{seen}");
+    let (_, own) = get(&app, &format!("/api/v1/cases/{case_id}"), &citizen).await;
+    assert!(own["data"].get("check_notes").is_none(), "{own}");
+    assert_eq!(own["data"]["father_name"], "Γεώργιος");
     let audited: i64 = app
         .sql_value("SELECT COUNT(*) FROM audit_log WHERE action = 'task_completed' AND actor LIKE 'client:%'")
         .await;

@@ -266,6 +266,39 @@ async fn apply(
             .await;
         }
     };
+    // The case, its documents, the mobile for its messages (unless the
+    // citizen chose another) and its protocol number: one transaction.
+    let started = dimos_web::uploads::file_and_commit(
+        &state,
+        &t,
+        &actor,
+        dimos_web::uploads::Submission {
+            new: new_case(
+                &a,
+                user.acting_for().0,
+                user.assisting.as_ref().map(|x| x.name.clone()),
+                user.filed_by(),
+            ),
+            key,
+            files: form.files,
+            kept,
+            mobile: Some(a.mobile.as_str().to_owned()),
+        },
+    )
+    .await?;
+    drafts.clear(steps::DRAFT).await?;
+    Ok(Redirect::to(&format!("/cases/{}?done=submitted", started.case_id)).into_response())
+}
+
+/// The case an application files, on the web or through the API: the
+/// applicant is named as the form gives the name, unless an officer files
+/// it for someone (`assisted`).
+pub(crate) fn new_case(
+    a: &values::Application,
+    applicant: Uuid,
+    assisted: Option<String>,
+    filed_by: Option<Uuid>,
+) -> NewCase {
     let mut data = Map::new();
     data.insert("full_name".into(), a.full_name.clone().into());
     data.insert("email".into(), a.email.clone().into());
@@ -276,35 +309,16 @@ async fn apply(
     if let Some(addr) = &a.delivery_address {
         data.insert("delivery_address".into(), addr.clone().into());
     }
-    // The case, its documents, the mobile for its messages (unless the
-    // citizen chose another) and its protocol number: one transaction.
-    let started = dimos_web::uploads::file_and_commit(
-        &state,
-        &t,
-        &actor,
-        dimos_web::uploads::Submission {
-            new: NewCase {
-                process: PROCESS.into(),
-                applicant: user.acting_for().0,
-                applicant_name: match &user.assisting {
-                    Some(x) => x.name.clone(),
-                    None => a.full_name.clone(),
-                },
-                filed_by: user.filed_by(),
-                subject: format!("{} — {}", a.location, a.plate.as_str()),
-                data,
-                // Counted by file_case from the files.
-                attachments: 0,
-            },
-            key,
-            files: form.files,
-            kept,
-            mobile: Some(a.mobile.as_str().to_owned()),
-        },
-    )
-    .await?;
-    drafts.clear(steps::DRAFT).await?;
-    Ok(Redirect::to(&format!("/cases/{}?done=submitted", started.case_id)).into_response())
+    NewCase {
+        process: PROCESS.into(),
+        applicant,
+        applicant_name: assisted.unwrap_or_else(|| a.full_name.clone()),
+        filed_by,
+        subject: format!("{} — {}", a.location, a.plate.as_str()),
+        data,
+        // Counted by file_case from the files.
+        attachments: 0,
+    }
 }
 
 /// The case's open `issue` task, which must be the caller's.

@@ -453,11 +453,36 @@ struct Due {
 struct Attempt {
     status: Option<u16>,
     error: Option<String>,
-    /// Not worth trying again (the subscription is gone).
+    /// Not worth trying again (the subscription is gone, its URL or secret
+    /// refused).
     permanent: bool,
+    /// Tell the municipality when it ends dead (not when the admin
+    /// disabled or removed the subscription).
+    alert: bool,
 }
 
-const LEASE_MINUTES: i64 = 5;
+/// Deliveries one worker sends at once.
+const PARALLEL: usize = 8;
+
+/// A delivery's outcome as the worker collects it; a lost task (a panic)
+/// is logged, its lease ends and another worker takes it.
+fn finished(done: Result<Result<(), DbError>, tokio::task::JoinError>) -> Option<DbError> {
+    match done {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e),
+        Err(e) => {
+            tracing::error!(error = %e, "a webhook delivery task failed");
+            None
+        }
+    }
+}
+
+/// A lease outlasts the longest send: the timeout and a margin, at least
+/// five minutes.
+fn lease(timeout_secs: u64) -> Duration {
+    Duration::seconds(i64::try_from(timeout_secs.saturating_add(60)).unwrap_or(i64::MAX))
+        .max(Duration::minutes(5))
+}
 
 /// The delivery worker.
 pub struct Webhooks {
@@ -467,6 +492,7 @@ pub struct Webhooks {
     max_attempts: i32,
     log_days: i64,
     allow_private: bool,
+    lease: Duration,
 }
 
 impl std::fmt::Debug for Webhooks {
@@ -482,6 +508,9 @@ impl Webhooks {
         let mut http = reqwest::Client::builder()
             // A redirect would take the delivery somewhere not subscribed.
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy from the environment would resolve names itself,
+            // past the check of addresses below.
+            .no_proxy()
             .timeout(std::time::Duration::from_secs(cfg.timeout_secs))
             .user_agent("Dimos-Webhooks/1");
         if !cfg.allow_private_addresses {
@@ -505,6 +534,7 @@ impl Webhooks {
             max_attempts: i32::try_from(cfg.max_attempts).unwrap_or(i32::MAX),
             log_days: i64::from(cfg.log_days),
             allow_private: cfg.allow_private_addresses,
+            lease: lease(cfg.timeout_secs),
         })
     }
 
@@ -579,10 +609,7 @@ impl Webhooks {
         let lease = Query::update()
             .table(WebhookDeliveries::Table)
             .value(WebhookDeliveries::Status, "sending")
-            .value(
-                WebhookDeliveries::LeaseUntil,
-                now + Duration::minutes(LEASE_MINUTES),
-            )
+            .value(WebhookDeliveries::LeaseUntil, now + self.lease)
             .value(
                 WebhookDeliveries::Attempts,
                 Expr::col(WebhookDeliveries::Attempts).add(1),
@@ -595,19 +622,39 @@ impl Webhooks {
         Ok(Some(due))
     }
 
-    /// Delivers up to `max` due deliveries; returns how many were tried.
-    pub async fn deliver_due(&self, max: usize) -> Result<usize, DbError> {
+    /// Delivers up to `max` due deliveries, [`PARALLEL`] at a time (one
+    /// municipality's slow endpoint does not hold up the others'); returns
+    /// how many were tried.
+    pub async fn deliver_due(self: &Arc<Self>, max: usize) -> Result<usize, DbError> {
         let mut n = 0;
+        let mut sending = tokio::task::JoinSet::new();
+        let mut failed = None;
         while n < max {
             let Some(due) = self.take().await? else { break };
             n += 1;
-            // The delivery names its tenant (a row, not a request).
-            #[allow(clippy::disallowed_methods)]
-            let tdb = TenantDb::new(self.db.clone(), TenantId(due.tenant_id));
-            let attempt = self.send(&tdb, &due).await?;
-            self.record(&tdb, &due, attempt).await?;
+            let me = self.clone();
+            sending.spawn(async move { me.deliver(due).await });
+            if sending.len() >= PARALLEL
+                && let Some(done) = sending.join_next().await
+            {
+                failed = failed.or(finished(done));
+            }
         }
-        Ok(n)
+        while let Some(done) = sending.join_next().await {
+            failed = failed.or(finished(done));
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(n),
+        }
+    }
+
+    async fn deliver(&self, due: Due) -> Result<(), DbError> {
+        // The delivery names its tenant (a row, not a request).
+        #[allow(clippy::disallowed_methods)]
+        let tdb = TenantDb::new(self.db.clone(), TenantId(due.tenant_id));
+        let attempt = self.send(&tdb, &due).await?;
+        self.record(&tdb, &due, attempt).await
     }
 
     async fn send(&self, tdb: &TenantDb, due: &Due) -> Result<Attempt, DbError> {
@@ -615,12 +662,17 @@ impl Webhooks {
             status: None,
             error: Some(why.to_owned()),
             permanent: true,
+            alert: true,
+        };
+        let stopped = |why: &str| Attempt {
+            alert: false,
+            ..refused(why)
         };
         let Some(sub) = subscription(tdb, due.subscription_id).await? else {
-            return Ok(refused("the subscription is gone"));
+            return Ok(stopped("the subscription is gone"));
         };
         if sub.disabled_at.is_some() {
-            return Ok(refused("the subscription is disabled"));
+            return Ok(stopped("the subscription is disabled"));
         }
         if let Err(why) = check_url(&sub.url, self.allow_private) {
             return Ok(refused(why));
@@ -646,16 +698,19 @@ impl Webhooks {
                 status: Some(r.status().as_u16()),
                 error: None,
                 permanent: false,
+                alert: true,
             },
             Ok(r) => Attempt {
                 status: Some(r.status().as_u16()),
                 error: Some(format!("the endpoint answered {}", r.status())),
                 permanent: false,
+                alert: true,
             },
             Err(e) => Attempt {
                 status: None,
                 error: Some(error_chain(&e).chars().take(500).collect()),
                 permanent: false,
+                alert: true,
             },
         })
     }
@@ -665,6 +720,10 @@ impl Webhooks {
         let attempts = due.attempts + 1;
         let mut q = tdb.update(WebhookDeliveries::Table);
         q.and_where(Expr::col(WebhookDeliveries::Id).eq(due.id))
+            // Still ours: a send that outlived its lease, taken again by
+            // another worker, does not overwrite that one's outcome.
+            .and_where(Expr::col(WebhookDeliveries::Status).eq("sending"))
+            .and_where(Expr::col(WebhookDeliveries::Attempts).eq(attempts))
             .value(WebhookDeliveries::LeaseUntil, Option::<DateTime<Utc>>::None)
             .value(WebhookDeliveries::LastStatus, a.status.map(i32::from))
             .value(WebhookDeliveries::LastError, a.error.clone());
@@ -687,8 +746,10 @@ impl Webhooks {
                     .value(WebhookDeliveries::NextAttemptAt, now + wait);
             }
         }
-        tdb.execute(&q).await?;
-        if dead && !a.permanent {
+        if tdb.execute(&q).await? == 0 {
+            return Ok(());
+        }
+        if dead && a.alert {
             self.alert(tdb, due, a.error.as_deref().unwrap_or_default())
                 .await?;
         }
@@ -771,30 +832,52 @@ pub fn check_url(url: &str, allow_private: bool) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// An address on the internet: not loopback, private, link-local,
-/// shared (CGNAT), unspecified or for documentation.
+/// An address on the internet: none of the special-purpose ranges
+/// (loopback, private, link-local, shared/CGNAT, benchmarking, reserved,
+/// multicast, documentation, unspecified), and for IPv6 the IPv4 address
+/// it carries (mapped, compatible, NAT64, 6to4) checked as IPv4.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v) => {
-            let [a, b, ..] = v.octets();
+            let [a, b, c, _] = v.octets();
             !(v.is_loopback()
                 || v.is_private()
                 || v.is_link_local()
                 || v.is_unspecified()
                 || v.is_broadcast()
                 || v.is_documentation()
+                || v.is_multicast()
+                || a == 0
                 || (a == 100 && (b & 0xc0) == 64)
-                || a == 0)
+                || (a == 192 && b == 0 && c == 0)
+                || (a == 198 && (b & 0xfe) == 18)
+                || a >= 240)
         }
         IpAddr::V6(v) => {
-            if let Some(m) = v.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(m));
+            let s = v.segments();
+            let embedded = |hi: u16, lo: u16| {
+                let [a, b] = hi.to_be_bytes();
+                let [c, d] = lo.to_be_bytes();
+                std::net::Ipv4Addr::new(a, b, c, d)
+            };
+            // ::a.b.c.d (compatible) and ::ffff:a.b.c.d (mapped).
+            if s[..5].iter().all(|x| *x == 0) && (s[5] == 0 || s[5] == 0xffff) {
+                return is_public(IpAddr::V4(embedded(s[6], s[7])));
             }
-            let first = v.segments()[0];
+            // NAT64 (64:ff9b::/96 and the local-use 64:ff9b:1::/48).
+            if s[0] == 0x64 && s[1] == 0xff9b {
+                return is_public(IpAddr::V4(embedded(s[6], s[7])));
+            }
+            // 6to4 (2002::/16) carries the IPv4 address after the prefix.
+            if s[0] == 0x2002 {
+                return is_public(IpAddr::V4(embedded(s[1], s[2])));
+            }
             !(v.is_loopback()
                 || v.is_unspecified()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80)
+                || v.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] == 0x2001 && s[1] == 0x0db8))
         }
     }
 }
@@ -865,6 +948,13 @@ mod tests {
             "https://[::1]/",
             "https://[::ffff:192.168.1.1]/",
             "https://100.64.0.1/",
+            "https://[64:ff9b::a9fe:a9fe]/",
+            "https://[2002:c0a8:0101::1]/",
+            "https://[::a9fe:a9fe]/",
+            "https://198.18.0.1/",
+            "https://240.0.0.1/",
+            "https://224.0.0.1/",
+            "https://[ff02::1]/",
             "ftp://x/",
             "not a url",
         ] {

@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod api_client;
+pub mod api_filing;
 pub mod apply;
 pub mod assets;
 pub mod auth;

@@ -26,7 +26,9 @@ use uuid::Uuid;
 pub struct Case {
     #[serde(flatten)]
     pub summary: CaseSummary,
-    /// The application's data, by the service's field ids.
+    /// The application's data, by the service's field ids. A person's own
+    /// app gets the application form's fields only (none for a service
+    /// whose module has a form of its own).
     #[schema(value_type = Object)]
     pub data: Map<String, Value>,
 }
@@ -304,7 +306,20 @@ pub async fn one(
 ) -> Result<Json<Case>> {
     let case = find(&t, &user, &id).await?;
     viewed(&state, &t, &user, peer, &case, "case").await?;
-    Ok(Json(Case::from(case)))
+    let snapshot = case.snapshot_id;
+    let mut out = Case::from(case);
+    if applicant(&user).is_some() {
+        // What the person applied with, not what staff's steps added to
+        // the case's data (notes, findings, recommendations): the fields
+        // of the application form, when the service has the generic one.
+        let def = state.workflow().snapshot(&t.db, snapshot).await?;
+        let asked: Vec<&str> = def
+            .form(dimos_web::apply::FORM)
+            .map(|f| f.fields.iter().map(|x| x.id.as_str()).collect())
+            .unwrap_or_default();
+        out.data.retain(|k, _| asked.contains(&k.as_str()));
+    }
+    Ok(Json(out))
 }
 
 /// A case's history, oldest first, internal entries included. Reading it
@@ -337,5 +352,17 @@ pub async fn timeline(
     // The applicant sees what their own pages show.
     let public_only = applicant(&user).is_some();
     let events = query::events(&t.db, case.case_id(), public_only).await?;
-    Ok(Json(events.into_iter().map(Event::from).collect()))
+    Ok(Json(
+        events
+            .into_iter()
+            .map(Event::from)
+            .map(|mut e| {
+                // As on the person's own pages: staff are not named.
+                if public_only {
+                    e.actor_name = None;
+                }
+                e
+            })
+            .collect(),
+    ))
 }

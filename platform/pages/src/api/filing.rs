@@ -11,77 +11,22 @@ use super::Problem;
 use super::cases::Case;
 use super::documents::Document;
 use axum::extract::{Multipart, Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use dimos_identity::Account;
 use dimos_kernel::{Error, FieldError, Locale};
 use dimos_storage::documents::{self, Document as Stored};
 use dimos_web::api_client::ApiCitizen;
+use dimos_web::api_filing::{self, actor, created, idempotency_key, verified};
 use dimos_web::error::{AppError, Result};
 use dimos_web::extract::{CurrentTenant, Json};
 use dimos_web::state::AppState;
-use dimos_web::uploads::{Filed, Kept, Submission};
-use dimos_workflow::{Actor, CaseId, NewCase};
+use dimos_web::uploads::{Filed, Submission};
+use dimos_workflow::{CaseId, NewCase};
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 use uuid::Uuid;
-
-/// The `Idempotency-Key` header, if sent: 1–255 visible ASCII characters.
-pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>> {
-    let Some(v) = headers.get("idempotency-key") else {
-        return Ok(None);
-    };
-    let v = v
-        .to_str()
-        .ok()
-        .filter(|s| !s.is_empty() && s.len() <= 255 && s.bytes().all(|b| b.is_ascii_graphic()))
-        .ok_or_else(|| {
-            AppError(Error::BadRequest(
-                "Idempotency-Key must be 1-255 visible ASCII characters".into(),
-            ))
-        })?;
-    Ok(Some(v.to_owned()))
-}
-
-/// The id a person's key stands for in `what` (an upload, a case): the
-/// same key of the same person always names the same row, another
-/// person's never.
-fn keyed_id(account: Uuid, what: &str, key: &str) -> Uuid {
-    let digest = Sha256::digest(format!("{account}\n{what}\n{key}").as_bytes());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_custom_bytes(bytes).into_uuid()
-}
-
-fn verified(a: &Account) -> Result<()> {
-    if a.assurance().is_verified() {
-        Ok(())
-    } else {
-        // Applications carry personal data: as on the web, a verified
-        // identity (a KEP desk, or a provider asserting it) is needed.
-        Err(AppError(Error::Forbidden))
-    }
-}
-
-fn actor(a: &Account) -> Actor {
-    Actor {
-        account: Some(a.id),
-        name: a.display_name(),
-        on_behalf_of: None,
-    }
-}
-
-fn created(location: String, body: impl serde::Serialize) -> Response {
-    (
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        axum::Json(body),
-    )
-        .into_response()
-}
 
 /// A document as sent: the file and which of a service's documents it is.
 /// (The schema of the multipart body, which the handler reads part by
@@ -171,14 +116,16 @@ pub async fn upload(
         return Err(AppError(Error::Validation(errors)));
     };
     let id = match &key {
-        Some(k) => keyed_id(account.id, "document", k),
+        Some(k) => api_filing::keyed_id(account.id, "document", k),
         None => Uuid::now_v7(),
     };
     if let Some(earlier) = documents::get(&t.db, id).await? {
         return same_upload(earlier, &kind, &received.sha256)
             .map(|d| axum::Json(d).into_response());
     }
-    let object_key = documents::new_key(&t.db, id);
+    // Each attempt stores under a key of its own: two retries racing for
+    // the same document id never overwrite or remove each other's file.
+    let object_key = documents::new_key(&t.db, Uuid::now_v7());
     state
         .objects()
         .put_file(&object_key, received.temp.path())
@@ -277,6 +224,7 @@ pub struct NewApplication {
     pub data: Map<String, Value>,
     /// Documents uploaded for it (`POST /api/v1/documents`), by id.
     #[serde(default)]
+    #[schema(max_items = 20)]
     pub documents: Vec<Uuid>,
 }
 
@@ -316,10 +264,7 @@ pub async fn create(
 ) -> Result<Response> {
     let key = idempotency_key(&headers)?;
     verified(&account)?;
-    let submission = match &key {
-        Some(k) => keyed_id(account.id, "case", k),
-        None => Uuid::now_v7(),
-    };
+    let submission = api_filing::submission(account.id, key.as_deref());
     // A retry: its documents are the case's by now, so it is answered
     // before they are checked.
     if let Some(s) = state
@@ -354,31 +299,9 @@ pub async fn create(
             Map::new()
         }
     };
-    let mut kept = vec![];
-    for (i, id) in app.documents.iter().enumerate() {
-        let field = format!("documents[{i}]");
-        let usable = documents::get(&t.db, *id).await?.filter(|d| {
-            d.case_id.is_none()
-                && d.uploaded_by == account.id
-                && !kept.iter().any(|k: &Kept| k.id == d.id)
-        });
-        match usable {
-            None => errors.push(FieldError::new(field, "not-found")),
-            Some(d) => match d.kind.filter(|k| def.documents.iter().any(|s| &s.id == k)) {
-                None => errors.push(FieldError::new(field, "unknown-kind")),
-                Some(kind) => kept.push(Kept {
-                    id: d.id,
-                    kind,
-                    name: d.original_name,
-                }),
-            },
-        }
-    }
-    for spec in def.documents.iter().filter(|s| s.required) {
-        if !kept.iter().any(|k| k.kind == spec.id) {
-            errors.push(FieldError::new("documents", "required").with_detail(spec.id.clone()));
-        }
-    }
+    let (kept, doc_errors) =
+        api_filing::uploaded(&state, &t, account.id, &app.documents, &def).await?;
+    errors.extend(doc_errors);
     if !errors.is_empty() {
         return Err(AppError(Error::Validation(errors)));
     }
@@ -411,6 +334,12 @@ pub async fn create(
         // The same key sent twice at once: the other one filed it.
         Filed::Earlier(s) => axum::Json(case_by_id(&t, s.case_id).await?).into_response(),
     })
+}
+
+async fn case_row(t: &CurrentTenant, id: Uuid) -> Result<dimos_workflow::query::CaseRow> {
+    dimos_workflow::query::case(&t.db, CaseId(id))
+        .await?
+        .ok_or(AppError(Error::NotFound))
 }
 
 async fn case_by_id(t: &CurrentTenant, id: CaseId) -> Result<Case> {
@@ -460,6 +389,7 @@ pub async fn withdraw(
     State(state): State<AppState>,
     ApiCitizen(account): ApiCitizen,
     t: CurrentTenant,
+    peer: dimos_web::extract::Peer,
     headers: HeaderMap,
     Path(id): Path<String>,
     Json(w): Json<Withdrawal>,
@@ -472,16 +402,53 @@ pub async fn withdraw(
             FieldError::new("reason", "too-long").with_detail("1000"),
         ])));
     }
-    let case = dimos_workflow::query::case(&t.db, CaseId(id))
-        .await?
-        .filter(|c| c.applicant == account.id)
-        .ok_or(AppError(Error::NotFound))?;
-    let withdrawn = case.status == "closed" && case.result.as_deref() == Some("withdrawn");
-    if !withdrawn {
-        state
+    let case = case_row(&t, id).await?;
+    if case.applicant != account.id {
+        return Err(AppError(Error::NotFound));
+    }
+    let withdrawn = |c: &dimos_workflow::query::CaseRow| {
+        c.status == "closed" && c.result.as_deref() == Some("withdrawn")
+    };
+    if !withdrawn(&case) {
+        let mut tx = t.db.begin().await?;
+        let done = state
             .workflow()
-            .withdraw(&t.db, CaseId(id), &actor(&account), account.id, &reason)
-            .await?;
+            .withdraw_tx(
+                &mut tx,
+                &t.db,
+                CaseId(id),
+                &actor(&account),
+                account.id,
+                &reason,
+            )
+            .await;
+        match done {
+            Ok(()) => {
+                dimos_web::auth::record_in(
+                    &mut tx,
+                    &t,
+                    dimos_identity::audit::AuditEntry::new(
+                        format!("account:{}", account.id),
+                        "case_withdrawn",
+                    )
+                    .from_address(peer.address())
+                    .record(format!("case:{id}"))
+                    .detail(serde_json::json!({ "via": "api" })),
+                )
+                .await?;
+                tx.commit().await?;
+            }
+            // Withdrawn meanwhile by the same person (a retry racing the
+            // first): answered as it is.
+            Err(Error::Conflict(_)) => {
+                drop(tx);
+                let now = case_row(&t, id).await?;
+                if !withdrawn(&now) {
+                    return Err(AppError(Error::Conflict("case-closed")));
+                }
+            }
+            Err(e) => return Err(AppError(e)),
+        }
     }
     Ok(axum::Json(case_by_id(&t, CaseId(id)).await?))
 }

@@ -295,7 +295,7 @@ pub async fn claim(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Task>> {
-    super::filing::idempotency_key(&headers)?;
+    dimos_web::api_filing::idempotency_key(&headers)?;
     let (task, _, _) = find(&state, &t, &c, &id).await?;
     if task.assignee != Some(c.client.id) {
         state
@@ -365,7 +365,7 @@ pub async fn complete(
     Path(id): Path<String>,
     dimos_web::extract::Json(done): dimos_web::extract::Json<Completion>,
 ) -> Result<Json<Task>> {
-    super::filing::idempotency_key(&headers)?;
+    dimos_web::api_filing::idempotency_key(&headers)?;
     // What the document promises, checked before anything else (a repeat
     // of a completion too).
     let mut malformed = vec![];
