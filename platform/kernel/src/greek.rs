@@ -3,6 +3,7 @@
 //! social security number). Every parser accepts the ways people write the value (spaces,
 //! dashes, dots, brackets, the country code) and keeps one canonical form;
 //! a module never writes its own. The tax id (ΑΦΜ) is [`crate::TaxId`].
+//! And [`fold`], text as searches compare it.
 
 use std::fmt;
 
@@ -239,6 +240,29 @@ impl Plate {
     }
 }
 
+/// Text as searches and lists compare it: accents and marks removed
+/// (Greek tonos and dialytika too), lower case, final sigma as sigma,
+/// runs of white space as one space, trimmed. «Λεωφ. ΠΟΣΕΙΔΏΝΟΣ» and
+/// «λεωφ. ποσειδωνος» fold alike.
+pub fn fold(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    use unicode_normalization::char::is_combining_mark;
+    let mut out = String::with_capacity(text.len());
+    let mut gap = false;
+    for c in text.nfd().filter(|c| !is_combining_mark(*c)) {
+        if c.is_whitespace() {
+            gap = !out.is_empty();
+            continue;
+        }
+        if gap {
+            out.push(' ');
+            gap = false;
+        }
+        out.extend(c.to_lowercase().map(|l| if l == 'ς' { 'σ' } else { l }));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,5 +426,14 @@ mod tests {
             let typo = String::from_utf8(bytes).unwrap();
             prop_assert!(Iban::parse(&typo).is_none(), "{}", typo);
         }
+    }
+
+    #[test]
+    fn folding_takes_out_accents_case_final_sigma_and_extra_space() {
+        assert_eq!(fold("  Λεωφ.  ΠΟΣΕΙΔΏΝΟΣ "), "λεωφ. ποσειδωνοσ");
+        assert_eq!(fold("ποσειδώνος"), fold("ΠΟΣΕΙΔΩΝΟΣ"));
+        assert_eq!(fold("Ϊάσονας Ϋ ΐ ΰ"), "ιασονασ υ ι υ");
+        assert_eq!(fold("Café Ñandú"), "cafe nandu");
+        assert_eq!(fold(""), "");
     }
 }
