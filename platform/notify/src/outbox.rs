@@ -277,6 +277,43 @@ pub async fn dead(tdb: &TenantDb) -> Result<Vec<Sent>, DbError> {
     tdb.fetch_all(&q).await
 }
 
+/// Emails the municipality's alert address (its notification settings),
+/// once per `key`; nothing when it set none. For what the admin must hear
+/// of: a message or a webhook that could not be delivered.
+pub async fn alert(
+    tdb: &TenantDb,
+    now: DateTime<Utc>,
+    key: &str,
+    subject: &str,
+    text: String,
+) -> Result<(), DbError> {
+    let Some(s) = settings(tdb).await? else {
+        return Ok(());
+    };
+    if s.alert_address.is_empty() {
+        return Ok(());
+    }
+    let mut tx = tdb.begin().await?;
+    enqueue(
+        &mut tx,
+        now,
+        &NewNotification {
+            idempotency_key: key.to_owned(),
+            case_id: None,
+            account_id: None,
+            event: "dead-letter".into(),
+            channel: "email",
+            recipient: s.alert_address.clone(),
+            locale: "el".into(),
+            subject: Some(subject.to_owned()),
+            html: Some(format!("<pre>{}</pre>", text.replace('<', "&lt;"))),
+            text,
+        },
+    )
+    .await?;
+    tx.commit().await
+}
+
 /// Defaults for municipalities that set nothing.
 #[derive(Debug, Clone)]
 pub struct Defaults {
@@ -484,35 +521,18 @@ impl Outbox {
 
     /// Tells the municipality's alert address that a message could not go.
     async fn alert(&self, tdb: &TenantDb, due: &Due) -> Result<(), DbError> {
-        let Some(s) = settings(tdb).await? else {
-            return Ok(());
-        };
-        if s.alert_address.is_empty() {
-            return Ok(());
-        }
         let text = format!(
             "Ένα μήνυμα δεν παραδόθηκε / A message could not be delivered:\n\n{} → {} ({})\n",
             due.channel, due.recipient, due.event
         );
-        let mut tx = tdb.begin().await?;
-        enqueue(
-            &mut tx,
+        alert(
+            tdb,
             self.clock.now(),
-            &NewNotification {
-                idempotency_key: format!("dead-letter:{}", due.id),
-                case_id: None,
-                account_id: None,
-                event: "dead-letter".into(),
-                channel: "email",
-                recipient: s.alert_address.clone(),
-                locale: "el".into(),
-                subject: Some("Dimos: μήνυμα που δεν παραδόθηκε / undelivered message".into()),
-                html: Some(format!("<pre>{}</pre>", text.replace('<', "&lt;"))),
-                text,
-            },
+            &format!("dead-letter:{}", due.id),
+            "Dimos: μήνυμα που δεν παραδόθηκε / undelivered message",
+            text,
         )
-        .await?;
-        tx.commit().await
+        .await
     }
 
     /// Removes message bodies older than the retention period; who, when,

@@ -15,7 +15,7 @@
 //! names the case, the service, the step and the outcome, never the
 //! applicant: the receiver reads what it may through the API.
 
-use crate::outbox::{self, NewNotification};
+use crate::outbox;
 use crate::sink::Directory;
 use async_trait::async_trait;
 use base64::Engine;
@@ -759,12 +759,6 @@ impl Webhooks {
     /// Tells the municipality's alert address that an endpoint did not
     /// take a delivery.
     async fn alert(&self, tdb: &TenantDb, due: &Due, error: &str) -> Result<(), DbError> {
-        let Some(s) = outbox::settings(tdb).await? else {
-            return Ok(());
-        };
-        if s.alert_address.is_empty() {
-            return Ok(());
-        }
         let url = subscription(tdb, due.subscription_id)
             .await?
             .map(|s| s.url)
@@ -774,25 +768,14 @@ impl Webhooks {
             due.event_type, due.case_id, due.subscription_id
         );
         let now = self.clock.now();
-        let mut tx = tdb.begin().await?;
-        outbox::enqueue(
-            &mut tx,
+        outbox::alert(
+            tdb,
             now,
-            &NewNotification {
-                idempotency_key: format!("webhook-dead:{}:{}", due.id, now.timestamp()),
-                case_id: None,
-                account_id: None,
-                event: "dead-letter".into(),
-                channel: "email",
-                recipient: s.alert_address.clone(),
-                locale: "el".into(),
-                subject: Some("Dimos: webhook που δεν παραδόθηκε / undelivered webhook".into()),
-                html: Some(format!("<pre>{}</pre>", text.replace('<', "&lt;"))),
-                text,
-            },
+            &format!("webhook-dead:{}:{}", due.id, now.timestamp()),
+            "Dimos: webhook που δεν παραδόθηκε / undelivered webhook",
+            text,
         )
-        .await?;
-        tx.commit().await
+        .await
     }
 
     /// Removes deliveries past `webhooks.log_days` that are done with.
