@@ -100,10 +100,15 @@ impl CaseRow {
 
     /// `123/2026`, the number the citizen quotes.
     pub fn protocol_label(&self) -> Option<String> {
-        match (self.protocol_number, self.protocol_year) {
-            (Some(n), Some(y)) => Some(format!("{n}/{y}")),
-            _ => None,
-        }
+        protocol_label(self.protocol_number, self.protocol_year)
+    }
+}
+
+/// `123/2026`: a protocol number as people quote it.
+pub fn protocol_label(number: Option<i64>, year: Option<i32>) -> Option<String> {
+    match (number, year) {
+        (Some(n), Some(y)) => Some(format!("{n}/{y}")),
+        _ => None,
     }
 }
 
@@ -588,6 +593,13 @@ pub struct AgendaRow {
     pub applicant_name: String,
     pub protocol_number: Option<i64>,
     pub protocol_year: Option<i32>,
+}
+
+impl AgendaRow {
+    /// The case's protocol number, `123/2026`.
+    pub fn protocol_label(&self) -> Option<String> {
+        protocol_label(self.protocol_number, self.protocol_year)
+    }
 }
 
 /// Condition: the task's candidates include one of the person's roles or departments.

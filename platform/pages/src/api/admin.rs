@@ -107,12 +107,7 @@ pub async fn create(
     peer: Peer,
     Posted(form): Posted<Vec<(String, String)>>,
 ) -> Result<Response> {
-    let value = |k: &str| {
-        form.iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.trim().to_owned())
-            .unwrap_or_default()
-    };
+    let value = |k: &str| super::form_value(&form, k);
     let mut errors = vec![];
     let name = value("name");
     if name.is_empty() {

@@ -80,6 +80,15 @@ pub fn routes() -> Router<AppState> {
         .merge(public)
 }
 
+/// A posted form's field, trimmed; empty when absent (the admin pages'
+/// forms read their fields so, and say what an empty one means).
+pub(crate) fn form_value(form: &[(String, String)], key: &str) -> String {
+    form.iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.trim().to_owned())
+        .unwrap_or_default()
+}
+
 /// Text in Greek and in English.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Text {

@@ -104,7 +104,24 @@ fn staff(c: &Caller) -> Staff {
     }
 }
 
-fn task_view(def: &Definition, t: &query::TaskRow, case: &query::CaseRow, me: Uuid) -> Task {
+/// What a task's answer says of its case.
+struct OfCase {
+    service: String,
+    subject: String,
+    protocol: Option<String>,
+}
+
+impl From<&query::CaseRow> for OfCase {
+    fn from(c: &query::CaseRow) -> Self {
+        OfCase {
+            service: c.process.clone(),
+            subject: c.subject.clone(),
+            protocol: c.protocol_label(),
+        }
+    }
+}
+
+fn task_view(def: &Definition, t: &query::TaskRow, case: OfCase, me: Uuid) -> Task {
     let step = match def.step(&t.step) {
         Some(Step::Task(s)) => Some(s),
         _ => None,
@@ -112,9 +129,9 @@ fn task_view(def: &Definition, t: &query::TaskRow, case: &query::CaseRow, me: Uu
     Task {
         id: t.id,
         case_id: t.case_id,
-        service: case.process.clone(),
-        subject: case.subject.clone(),
-        protocol: case.protocol_label(),
+        service: case.service,
+        subject: case.subject,
+        protocol: case.protocol,
         step: t.step.clone(),
         name: step.map_or_else(
             || Text {
@@ -223,15 +240,31 @@ pub async fn list(
     let who = staff(&c);
     let page = query::agenda(&t.db, &who, queue, None, &at, 1, limit).await?;
     let mut items = vec![];
-    for row in &page.items {
-        let task = query::task(&t.db, TaskId(row.id))
-            .await?
-            .ok_or(AppError(Error::NotFound))?;
-        let case = query::case(&t.db, CaseId(row.case_id))
-            .await?
-            .ok_or(AppError(Error::NotFound))?;
+    // The agenda's rows carry their case's facts: no read per row (the
+    // definitions are the engine's cached snapshots).
+    for row in page.items {
         let def = state.workflow().snapshot(&t.db, row.snapshot_id).await?;
-        items.push(task_view(&def, &task, &case, c.client.id));
+        let of_case = OfCase {
+            protocol: row.protocol_label(),
+            service: row.process,
+            subject: row.subject,
+        };
+        let task = query::TaskRow {
+            id: row.id,
+            case_id: row.case_id,
+            step: row.step,
+            // The agenda lists open tasks only.
+            status: "open".into(),
+            assignee: row.assignee,
+            assignee_name: row.assignee_name,
+            created_at: row.created_at,
+            due_at: row.due_at,
+            claimed_at: None,
+            completed_at: None,
+            outcome: None,
+            escalated: row.escalated,
+        };
+        items.push(task_view(&def, &task, of_case, c.client.id));
     }
     Ok(Json(TaskList {
         items,
@@ -263,7 +296,12 @@ pub async fn one(
     Path(id): Path<String>,
 ) -> Result<Json<Task>> {
     let (task, case, def) = find(&state, &t, &c, &id).await?;
-    Ok(Json(task_view(&def, &task, &case, c.client.id)))
+    Ok(Json(task_view(
+        &def,
+        &task,
+        OfCase::from(&case),
+        c.client.id,
+    )))
 }
 
 /// Claims a task of the client's queues. Claiming one it holds answers it
@@ -304,7 +342,12 @@ pub async fn claim(
             .await?;
     }
     let (task, case, def) = find(&state, &t, &c, &id).await?;
-    Ok(Json(task_view(&def, &task, &case, c.client.id)))
+    Ok(Json(task_view(
+        &def,
+        &task,
+        OfCase::from(&case),
+        c.client.id,
+    )))
 }
 
 /// How the client ends a task.
@@ -391,9 +434,14 @@ pub async fn complete(
         && task.assignee == Some(c.client.id)
         && task.outcome.as_deref() == Some(done.outcome.as_str())
     {
-        return Ok(Json(task_view(&def, &task, &case, c.client.id)));
+        return Ok(Json(task_view(
+            &def,
+            &task,
+            OfCase::from(&case),
+            c.client.id,
+        )));
     }
-    let view = task_view(&def, &task, &case, c.client.id);
+    let view = task_view(&def, &task, OfCase::from(&case), c.client.id);
     if view.people_only {
         return Err(AppError(Error::Conflict("task-has-own-page")));
     }
@@ -454,5 +502,10 @@ pub async fn complete(
     .map_err(|e| e.0)?;
     tx.commit().await?;
     let (task, case, def) = find(&state, &t, &c, &id).await?;
-    Ok(Json(task_view(&def, &task, &case, c.client.id)))
+    Ok(Json(task_view(
+        &def,
+        &task,
+        OfCase::from(&case),
+        c.client.id,
+    )))
 }
