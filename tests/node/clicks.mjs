@@ -29,6 +29,14 @@ function assert(cond, message) {
   if (!cond) throw new Error(message);
 }
 
+// What a page shows after a click: waited for (a form sent by a click may
+// still be loading when the next line runs on a busy machine).
+async function seen(locator, message) {
+  await locator.waitFor({ state: 'visible', timeout: 20000 }).catch((e) => {
+    throw new Error(`${message} (${String(e.message || e).split('\n')[0]})`);
+  });
+}
+
 let failed = 0;
 const docPages = ['parking service page', 'parking application: the space', 'parking application: check your answers',
   'submitted', 'the case, claimed', 'service settings', 'nurseries points table', 'a nurseries criterion'];
@@ -103,7 +111,7 @@ for (const width of widths) {
     });
     await page.getByRole('button', { name: 'Υποβολή αίτησης' }).click();
     await page.waitForURL((u) => u.pathname.startsWith('/cases/'));
-    assert(await page.getByText('Η αίτησή σας υποβλήθηκε').isVisible(), 'the confirmation');
+    await seen(page.getByText('Η αίτησή σας υποβλήθηκε'), 'the confirmation');
     assert(await page.evaluate(() => window.scrollY) === 0, 'the confirmation is at the top');
     await look('submitted');
     await headerLink('Οι αιτήσεις μου');

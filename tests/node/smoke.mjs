@@ -46,6 +46,14 @@ function assert(cond, message) {
   if (!cond) throw new Error(message);
 }
 
+// What a page shows after a click: waited for (a form sent by a click may
+// still be loading when the next line runs on a busy machine).
+async function seen(locator, message) {
+  await locator.waitFor({ state: 'visible', timeout: 20000 }).catch((e) => {
+    throw new Error(`${message} (${String(e.message || e).split('\n')[0]})`);
+  });
+}
+
 // gov.gr's date boxes: the fieldset named `legend`, day, month and year.
 async function fillDate(page, legend, iso) {
   const [y, m, d] = iso.split('-');
@@ -81,14 +89,14 @@ await check('tenant home is Greek, branded and accessible', async (page) => {
 await check('language switch works without JavaScript and keeps the tenant', async (page) => {
   await page.goto(url('alimos.localhost'));
   await page.getByRole('link', { name: 'English' }).click();
-  await page.waitForLoadState();
+  await page.waitForFunction(() => document.documentElement.lang === 'en');
   assert((await page.getAttribute('html', 'lang')) === 'en', 'html lang is en');
-  assert(await page.getByRole('heading', { name: 'Online services' }).isVisible(), 'English heading');
+  await seen(page.getByRole('heading', { name: 'Online services' }), 'English heading');
   assert((await page.title()).includes('Municipality of Alimos'), 'English tenant name');
   await shot(page, 'alimos-en');
   await axe(page, 'alimos home (en)');
   await page.getByRole('link', { name: 'Ελληνικά' }).click();
-  await page.waitForLoadState();
+  await page.waitForFunction(() => document.documentElement.lang === 'el');
   assert((await page.getAttribute('html', 'lang')) === 'el', 'back to Greek');
 });
 
@@ -109,24 +117,24 @@ await check('skip link is the first stop for keyboard users', async (page) => {
 
 await check('portal and unknown hosts', async (page) => {
   await page.goto(url('localhost'));
-  assert(await page.getByRole('link', { name: 'Δήμος Αλίμου' }).isVisible(), 'portal lists Alimos');
+  await seen(page.getByRole('link', { name: 'Δήμος Αλίμου' }), 'portal lists Alimos');
   await axe(page, 'portal');
   const res = await page.goto(url('nowhere.localhost'));
   assert(res.status() === 404, `unknown host status ${res.status()}`);
-  assert(await page.getByRole('heading', { name: 'Δεν εξυπηρετείται δήμος σε αυτή τη διεύθυνση' }).isVisible(), '404 says why');
+  await seen(page.getByRole('heading', { name: 'Δεν εξυπηρετείται δήμος σε αυτή τη διεύθυνση' }), '404 says why');
   await axe(page, 'unknown host page');
 });
 
 await check('operator creates a municipality in the console, it is served at once', async (page) => {
   await page.goto(url('admin.localhost'));
-  assert(await page.getByRole('link', { name: 'Δήμος Αλίμου' }).isVisible(), 'console lists tenants');
+  await seen(page.getByRole('link', { name: 'Δήμος Αλίμου' }), 'console lists tenants');
   await axe(page, 'operator list');
   await page.getByRole('link', { name: 'Νέος δήμος' }).click();
   await axe(page, 'operator form');
   await page.getByLabel('Σύντομο όνομα').fill('nea-smyrni');
   await page.getByLabel('Όνομα (ελληνικά)').fill('Δήμος Νέας Σμύρνης');
   await page.getByRole('button', { name: 'Δημιουργία' }).click();
-  assert(await page.locator('.govgr-error-summary').isVisible(), 'error summary shown');
+  await seen(page.locator('.govgr-error-summary'), 'error summary shown');
   await shot(page, 'operator-form-errors');
   await axe(page, 'operator form with errors');
   await page.getByRole('link', { name: /Όνομα \(αγγλικά\)/ }).click();
@@ -134,7 +142,7 @@ await check('operator creates a municipality in the console, it is served at onc
   assert(focusedId === 'name-en', `error link moves focus to the field: ${focusedId}`);
   await page.getByLabel('Όνομα (αγγλικά)').fill('Municipality of Nea Smyrni');
   await page.getByRole('button', { name: 'Δημιουργία' }).click();
-  assert(await page.getByText('Ο δήμος δημιουργήθηκε.').isVisible(), 'created');
+  await seen(page.getByText('Ο δήμος δημιουργήθηκε.'), 'created');
   await axe(page, 'operator tenant page');
   await page.goto(url('nea-smyrni.localhost'));
   assert((await page.title()).includes('Δήμος Νέας Σμύρνης'), 'served at once');
@@ -143,22 +151,21 @@ await check('operator creates a municipality in the console, it is served at onc
 await check('a citizen signs in through the provider page and sees what to do to get verified', async (page) => {
   await page.goto(url('alimos.localhost'));
   await page.getByRole('link', { name: 'Σύνδεση' }).click();
-  await page.waitForLoadState();
-  assert(page.url().includes('/dev-idp/authorize'), `at the provider: ${page.url()}`);
+  await page.waitForURL((u) => u.pathname.startsWith('/dev-idp/authorize'));
   await axe(page, 'development provider page');
   await page.getByRole('button', { name: 'Σύνδεση ως Μαρία Παπαδοπούλου' }).click();
   // Provider → callback → back where the person started.
   await page.waitForURL((u) => u.hostname === 'alimos.localhost' && !u.pathname.startsWith('/auth'));
-  assert(await page.getByRole('link', { name: 'Μαρία Παπαδοπούλου' }).isVisible(), 'signed in: name in the header');
+  await seen(page.getByRole('link', { name: 'Μαρία Παπαδοπούλου' }), 'signed in: name in the header');
   await page.getByRole('link', { name: 'Μαρία Παπαδοπούλου' }).click();
-  assert(await page.getByRole('heading', { name: 'Ο λογαριασμός μου' }).isVisible(), 'account page');
-  assert(await page.getByText('Μη επαληθευμένος').isVisible(), 'unverified');
-  assert(await page.getByText('Επισκεφθείτε ένα ΚΕΠ ή το δημαρχείο').isVisible(), 'told what to do');
+  await seen(page.getByRole('heading', { name: 'Ο λογαριασμός μου' }), 'account page');
+  await seen(page.getByText('Μη επαληθευμένος'), 'unverified');
+  await seen(page.getByText('Επισκεφθείτε ένα ΚΕΠ ή το δημαρχείο'), 'told what to do');
   await shot(page, 'account-unverified');
   await axe(page, 'account page');
   await page.getByRole('button', { name: 'Αποσύνδεση', exact: true }).click();
   await page.waitForURL((u) => u.hostname === 'alimos.localhost' && u.pathname === '/');
-  assert(await page.getByRole('link', { name: 'Σύνδεση' }).isVisible(), 'signed out');
+  await seen(page.getByRole('link', { name: 'Σύνδεση' }), 'signed out');
 });
 
 await check('staff pages (verification desk, roles) are accessible', async (page) => {
@@ -173,7 +180,7 @@ await check('staff pages (verification desk, roles) are accessible', async (page
   await page.getByRole('link', { name: 'Ταυτοποίηση πολιτών' }).click();
   await page.getByLabel('ΑΦΜ').fill('100000015');
   await page.getByRole('button', { name: 'Αναζήτηση' }).click();
-  await page.waitForLoadState();
+  await page.waitForURL((u) => u.search.includes('100000015'));
   await axe(page, 'verification desk');
   await shot(page, 'staff-verify');
   await page.getByRole('button', { name: 'Αποσύνδεση', exact: true }).click();
@@ -181,7 +188,7 @@ await check('staff pages (verification desk, roles) are accessible', async (page
   await signIn('Δημήτρης Βασιλείου');
   await page.getByRole('link', { name: 'Χώρος εργασίας' }).click();
   await page.getByRole('link', { name: 'Ρόλοι και δικαιώματα' }).click();
-  assert(await page.getByRole('heading', { name: 'Ποιος έχει ποιον ρόλο' }).isVisible(), 'grants listed');
+  await seen(page.getByRole('heading', { name: 'Ποιος έχει ποιον ρόλο' }), 'grants listed');
   await axe(page, 'roles and permissions');
   await shot(page, 'admin-access');
 });
@@ -200,16 +207,16 @@ await check('a case goes from the citizen to the staff agenda and back', async (
   await page.goto(url('alimos.localhost', '/example/requests/new'));
   await axe(page, 'application form');
   await page.getByRole('button', { name: 'Υποβολή αίτησης' }).click();
-  assert(await page.locator('.govgr-error-summary').isVisible(), 'empty form refused with a summary');
+  await seen(page.locator('.govgr-error-summary'), 'empty form refused with a summary');
   await page.getByLabel('Τίτλος ανακοίνωσης').fill('Εθελοντικός καθαρισμός παραλίας');
   await page.getByLabel('Κείμενο ανακοίνωσης').fill('Το Σάββατο στις 10:00.');
   await page.getByRole('button', { name: 'Υποβολή αίτησης' }).click();
   await page.waitForURL((u) => u.pathname.startsWith('/cases/'));
-  assert(await page.getByText('Η αίτησή σας υποβλήθηκε').isVisible(), 'confirmation with protocol number');
+  await seen(page.getByText('Η αίτησή σας υποβλήθηκε'), 'confirmation with protocol number');
   await shot(page, 'case-submitted');
   await axe(page, 'case page (submitted)');
   await page.getByRole('link', { name: 'Οι αιτήσεις μου' }).first().click();
-  assert(await page.getByRole('heading', { name: 'Οι αιτήσεις μου' }).isVisible(), 'my applications');
+  await seen(page.getByRole('heading', { name: 'Οι αιτήσεις μου' }), 'my applications');
   await axe(page, 'my applications');
   await signOut();
 
@@ -221,7 +228,7 @@ await check('a case goes from the citizen to the staff agenda and back', async (
   await shot(page, 'staff-case');
   await axe(page, 'staff case file with task form');
   await page.getByRole('button', { name: 'Ολοκλήρωση εργασίας' }).click();
-  assert(await page.locator('.govgr-error-summary').isVisible(), 'task form errors shown');
+  await seen(page.locator('.govgr-error-summary'), 'task form errors shown');
   await axe(page, 'task form with errors');
   await page.getByLabel('Εκτίμηση').fill('Λείπει η ώρα λήξης');
   await page.getByLabel('Ζήτηση συμπληρωματικών στοιχείων').check();
@@ -239,12 +246,12 @@ await check('a case goes from the citizen to the staff agenda and back', async (
     name: 'πρόγραμμα.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n% programme\n'),
   });
   await page.getByRole('button', { name: 'Υποβολή εγγράφου', exact: true }).click();
-  assert(await page.getByText('Το έγγραφο υποβλήθηκε.').isVisible(), 'document uploaded without JavaScript');
-  assert(await page.getByRole('link', { name: 'πρόγραμμα.pdf' }).isVisible(), 'listed on the case');
+  await seen(page.getByText('Το έγγραφο υποβλήθηκε.'), 'document uploaded without JavaScript');
+  await seen(page.getByRole('link', { name: 'πρόγραμμα.pdf' }), 'listed on the case');
   await axe(page, 'case page with a document');
   await page.getByLabel('Η απάντησή σας').fill('Δύο ώρες.');
   await page.getByRole('button', { name: 'Αποστολή απάντησης' }).click();
-  assert(await page.getByText('Η απάντησή σας στάλθηκε στον δήμο.').isVisible(), 'answer sent');
+  await seen(page.getByText('Η απάντησή σας στάλθηκε στον δήμο.'), 'answer sent');
   await page.getByRole('link', { name: /Απόδειξη κατάθεσης/ }).click();
   await axe(page, 'receipt');
   await signOut();
@@ -278,7 +285,7 @@ await check('a document is signed, and anyone verifies it (with a dropped file)'
   await axe(page, 'signing certificates');
   await page.getByLabel('ΑΦΜ').fill('100000064');
   await page.getByRole('button', { name: 'Έκδοση πιστοποιητικού' }).click();
-  assert(await page.getByText('Το πιστοποιητικό εκδόθηκε.').isVisible(), 'certificate issued');
+  await seen(page.getByText('Το πιστοποιητικό εκδόθηκε.'), 'certificate issued');
   await axe(page, 'signing certificates (issued)');
   await shot(page, 'admin-signing');
   await signOut();
@@ -292,7 +299,7 @@ await check('a document is signed, and anyone verifies it (with a dropped file)'
   await page.locator('#f-file').setInputFiles({ name: 'πρόγραμμα.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n% programme\n') });
   await page.getByRole('button', { name: 'Υποβολή εγγράφου' }).click();
   await page.getByRole('button', { name: /^Υπογραφή/ }).first().click();
-  assert(await page.getByText('Το έγγραφο υπογράφηκε.').isVisible(), 'signed');
+  await seen(page.getByText('Το έγγραφο υπογράφηκε.'), 'signed');
   await axe(page, 'staff case file with a signature');
   await page.getByRole('link', { name: /^Επαλήθευση/ }).first().click();
   await page.waitForURL((u) => u.pathname.startsWith('/verify/'));
@@ -306,11 +313,11 @@ await check('a document is signed, and anyone verifies it (with a dropped file)'
   });
   assert((await page.locator('.dimos-dropzone').textContent()).includes('πρόγραμμα.pdf'), 'dropped file announced');
   await page.getByRole('button', { name: 'Έλεγχος' }).click();
-  assert(await page.getByText('Η υπογραφή είναι έγκυρη και το αρχείο δεν έχει αλλοιωθεί.').isVisible(), 'verified');
+  await seen(page.getByText('Η υπογραφή είναι έγκυρη και το αρχείο δεν έχει αλλοιωθεί.'), 'verified');
   await axe(page, 'signature verification result');
   await shot(page, 'verify-result');
   await page.goto(url('alimos.localhost', '/verify?ref=12'));
-  assert(await page.locator('.govgr-error-message').isVisible(), 'a short code is refused');
+  await seen(page.locator('.govgr-error-message'), 'a short code is refused');
   await axe(page, 'verification look-up with an error');
   await signOut();
 });
@@ -335,8 +342,8 @@ await check('a citizen applies for a disabled parking space; the technical servi
   await page.getByLabel('Κινητό τηλέφωνο').fill('210 9892000');
   if (!(await page.getByLabel('Ηλεκτρονικό ταχυδρομείο').inputValue())) await page.getByLabel('Ηλεκτρονικό ταχυδρομείο').fill('giorgos@example.gr');
   await page.getByRole('button', { name: 'Συνέχεια' }).click();
-  assert(await page.locator('.govgr-error-summary').isVisible(), 'errors summarised');
-  assert(await page.getByText('Δώστε ελληνικό κινητό').first().isVisible(), 'the mobile explained');
+  await seen(page.locator('.govgr-error-summary'), 'errors summarised');
+  await seen(page.getByText('Δώστε ελληνικό κινητό').first(), 'the mobile explained');
   assert((await page.title()).startsWith('Σφάλμα:'), `the title says there is an error: ${await page.title()}`);
   await axe(page, 'parking application step with errors');
   await page.getByLabel('Κινητό τηλέφωνο').fill('69 1234 5678');
@@ -345,7 +352,7 @@ await check('a citizen applies for a disabled parking space; the technical servi
   await page.getByLabel('Θέση στάθμευσης (διεύθυνση)').fill('Αριστοτέλους 53, Άλιμος');
   await page.getByLabel('Αριθμός κυκλοφορίας οχήματος').fill('ΓΔ-1');
   await page.getByRole('button', { name: 'Συνέχεια' }).click();
-  assert(await page.getByText('Δώστε αριθμό κυκλοφορίας').first().isVisible(), 'the plate explained');
+  await seen(page.getByText('Δώστε αριθμό κυκλοφορίας').first(), 'the plate explained');
   await page.getByLabel('Αριθμός κυκλοφορίας οχήματος').fill('iky 1234');
   await page.getByRole('button', { name: 'Συνέχεια' }).click();
   await page.waitForURL((u) => u.pathname === '/parking/apply/delivery');
@@ -360,14 +367,14 @@ await check('a citizen applies for a disabled parking space; the technical servi
   await page.getByLabel('Θέση στάθμευσης (διεύθυνση)').fill('Αριστοτέλους 55, Άλιμος');
   await page.getByRole('button', { name: 'Συνέχεια' }).click();
   await page.waitForURL((u) => u.pathname === '/parking/apply/check');
-  assert(await page.getByText('Αριστοτέλους 55, Άλιμος').isVisible(), 'the changed answer');
+  await seen(page.getByText('Αριστοτέλους 55, Άλιμος'), 'the changed answer');
   await page.getByLabel(/^Γνωμάτευση ΚΕΠΑ/).setInputFiles({
     name: 'kepa.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n% kepa\n'),
   });
   await page.getByRole('button', { name: 'Υποβολή αίτησης' }).click();
   await page.waitForURL((u) => u.pathname.startsWith('/cases/'));
-  assert(await page.getByText('Η αίτησή σας υποβλήθηκε').isVisible(), 'submitted with a protocol number');
-  assert(await page.getByRole('link', { name: 'kepa.pdf' }).isVisible(), 'the document sent with the form');
+  await seen(page.getByText('Η αίτησή σας υποβλήθηκε'), 'submitted with a protocol number');
+  await seen(page.getByRole('link', { name: 'kepa.pdf' }), 'the document sent with the form');
   await axe(page, 'parking case page (submitted)');
   await shot(page, 'parking-submitted');
   await page.goto(url('alimos.localhost', '/parking/permits'));
@@ -378,7 +385,7 @@ await check('a citizen applies for a disabled parking space; the technical servi
   await page.goto(url('alimos.localhost', '/staff/agenda?queue=available'));
   await page.locator('tr', { hasText: 'ΙΚΥ-1234' }).getByRole('button', { name: /^Ανάληψη/ }).click();
   await page.waitForURL((u) => u.pathname.startsWith('/staff/cases/'));
-  assert(await page.getByText('Αναπηρία κάτω άκρων 67% και άνω').isVisible(), 'the eligibility helper');
+  await seen(page.getByText('Αναπηρία κάτω άκρων 67% και άνω'), 'the eligibility helper');
   await axe(page, 'parking document check');
   await shot(page, 'parking-check');
   await page.getByLabel('Αναπηρία κάτω άκρων 67% και άνω').check();
@@ -411,7 +418,7 @@ await check('the nursery department sets up a school year; parents read the poin
   await fillDate(page, 'Έναρξη σχολικής χρονιάς', '2027-09-01');
   await page.getByLabel('Ημέρες για αποδοχή θέσης').fill('10');
   await page.getByRole('button', { name: 'Προσθήκη σχολικής χρονιάς' }).click();
-  assert(await page.locator('.govgr-error-summary').isVisible(), 'the date order explained');
+  await seen(page.locator('.govgr-error-summary'), 'the date order explained');
   await axe(page, 'nurseries admin with errors');
   await fillDate(page, 'Λήξη αιτήσεων', '2027-06-15');
   await page.getByRole('button', { name: 'Προσθήκη σχολικής χρονιάς' }).click();
@@ -423,7 +430,7 @@ await check('the nursery department sets up a school year; parents read the poin
   await page.waitForURL((u) => u.search.includes('places-saved'));
   await page.goto(url('alimos.localhost', '/nurseries'));
   const station = page.locator('tr', { hasText: 'Α΄ Παιδικός Σταθμός' });
-  assert(await station.getByRole('cell', { name: '10', exact: true }).isVisible(), '12 places less 2 reserved');
+  await seen(station.getByRole('cell', { name: '10', exact: true }), '12 places less 2 reserved');
   await axe(page, 'nurseries service page');
   await shot(page, 'nurseries-service');
 });
@@ -475,10 +482,10 @@ await check('a parent applies for a nursery place, saves a draft, fixes errors a
   await page.getByLabel('Παιδί 1: ονοματεπώνυμο').fill('Μάριος Αθανασίου');
   await page.getByRole('button', { name: 'Αποθήκευση πρόχειρου' }).click();
   await page.waitForURL((u) => u.search.includes('saved'));
-  assert(await page.getByText('Το πρόχειρο αποθηκεύτηκε').isVisible(), 'draft saved');
+  await seen(page.getByText('Το πρόχειρο αποθηκεύτηκε'), 'draft saved');
   assert((await page.getByLabel('Παιδί 1: ονοματεπώνυμο').inputValue()) === 'Μάριος Αθανασίου', 'draft kept');
   await page.getByRole('button', { name: 'Υποβολή αίτησης' }).click();
-  assert(await page.locator('.govgr-error-summary').isVisible(), 'errors summarised');
+  await seen(page.locator('.govgr-error-summary'), 'errors summarised');
   await axe(page, 'nursery application form with errors');
   const born = new Date(starts); born.setUTCMonth(born.getUTCMonth() - 14);
   await page.getByLabel('Παιδί 1: ημερομηνία γέννησης').fill(iso(born));
@@ -494,8 +501,8 @@ await check('a parent applies for a nursery place, saves a draft, fixes errors a
   });
   await page.getByRole('button', { name: 'Υποβολή αίτησης' }).click();
   await page.waitForURL((u) => u.pathname.startsWith('/nurseries/applications/'));
-  assert(await page.getByText('Η αίτησή σας υποβλήθηκε').isVisible(), 'submitted');
-  assert(await page.getByText('Τα μόριά σας: 120').isVisible(), 'points line by line');
+  await seen(page.getByText('Η αίτησή σας υποβλήθηκε'), 'submitted');
+  await seen(page.getByText('Τα μόριά σας: 120'), 'points line by line');
   await axe(page, 'nursery application page');
   await shot(page, 'nursery-application');
   await signOut();
@@ -512,7 +519,7 @@ await check('a parent applies for a nursery place, saves a draft, fixes errors a
   await page.locator('#f-review-working-mother-rejected').check();
   await page.locator('#f-review-income-accepted').check();
   await page.getByRole('button', { name: 'Ολοκλήρωση ελέγχου' }).click();
-  assert(await page.locator('.govgr-error-summary').isVisible(), 'the reason is asked for');
+  await seen(page.locator('.govgr-error-summary'), 'the reason is asked for');
   await axe(page, 'nursery application check with errors');
   await page.locator('#f-reason-working-mother').fill('Η βεβαίωση εργασίας λείπει');
   await page.getByRole('button', { name: 'Ολοκλήρωση ελέγχου' }).click();
@@ -527,7 +534,7 @@ await check('a parent applies for a nursery place, saves a draft, fixes errors a
   await axe(page, 'a nursery criterion');
   await page.getByLabel('Μόρια').fill('πενήντα');
   await page.getByRole('button', { name: 'Αποθήκευση' }).click();
-  assert(await page.locator('.govgr-error-summary').isVisible(), 'errors on their inputs');
+  await seen(page.locator('.govgr-error-summary'), 'errors on their inputs');
   await axe(page, 'a nursery criterion with errors');
   await page.getByLabel('Μόρια').fill('55');
   await page.getByRole('button', { name: 'Αποθήκευση' }).click();
