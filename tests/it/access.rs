@@ -777,6 +777,7 @@ fn records_module() -> dimos_web::ModuleDescriptor {
         staff_pages: &[],
         templates: &[],
         api: dimos_web::module::NO_API,
+        sinks: dimos_web::module::no_sinks,
     }
 }
 

@@ -105,6 +105,7 @@ fn slow_module() -> ModuleDescriptor {
         staff_pages: &[],
         templates: &[],
         api: dimos_web::module::NO_API,
+        sinks: dimos_web::module::no_sinks,
     }
 }
 

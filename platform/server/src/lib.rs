@@ -113,7 +113,14 @@ pub fn build_engine(
     }
     let roles = catalog.roles.keys().cloned().collect();
     match dimos_workflow::Engine::new(clock, defs, roles, hooks) {
-        Ok(e) if problems.is_empty() => Ok(e),
+        Ok(mut e) if problems.is_empty() => {
+            for m in modules.iter() {
+                for sink in (m.sinks)() {
+                    e.add_sink(sink);
+                }
+            }
+            Ok(e)
+        }
         Ok(_) => anyhow::bail!("invalid process definitions:\n{}", problems.join("\n")),
         Err(es) => {
             problems.extend(es.iter().map(ToString::to_string));

@@ -204,6 +204,9 @@ pub struct ModuleDescriptor {
     pub documents: &'static [crate::issue::IssuedDocument],
     /// The module's part of the public API, under `/api/v1/<id>/`.
     pub api: ModuleApi,
+    /// What the module does in the transaction of a change to a case (its
+    /// own rows following a withdrawal, say); an error refuses the change.
+    pub sinks: fn() -> Vec<Arc<dyn dimos_workflow::EventSink>>,
 }
 
 /// A module's resources in the public API: its routes (paths relative to
@@ -293,8 +296,14 @@ impl ModuleDescriptor {
             staff_pages: &[],
             documents: &[],
             api: NO_API,
+            sinks: no_sinks,
         }
     }
+}
+
+/// For modules that follow no case changes.
+pub fn no_sinks() -> Vec<Arc<dyn dimos_workflow::EventSink>> {
+    vec![]
 }
 
 /// A module's background job handler and the kind it handles (`<id>.<name>`).
@@ -512,6 +521,7 @@ mod tests {
             staff_pages: &[],
             templates: &[],
             api: NO_API,
+            sinks: no_sinks,
         }
     }
 

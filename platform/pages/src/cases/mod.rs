@@ -206,6 +206,19 @@ pub fn timeline(
                 k if k.starts_with("notify.") => {
                     tr(ui, "ev-notify", &[("event", k[7..].to_owned())])
                 }
+                // A module's own event, worded in its translations
+                // (`ev-<kind>`, with the payload's text as arguments).
+                other if ui.state.translator().has(&format!("ev-{other}")) => {
+                    let args: Vec<(&str, String)> = p
+                        .as_object()
+                        .map(|o| {
+                            o.iter()
+                                .filter_map(|(k, v)| v.as_str().map(|s| (k.as_str(), s.to_owned())))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    tr(ui, &format!("ev-{other}"), &args)
+                }
                 other => other.to_owned(),
             };
             TimelineItem {
