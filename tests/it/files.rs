@@ -178,7 +178,7 @@ async fn the_demo_tenants_are_valid(b: Backend) {
         report,
         [
             "alimos: created",
-            "  grants: 9 added",
+            "  grants: 11 added",
             "papagou-cholargou: created",
             "  grants: 1 added"
         ],

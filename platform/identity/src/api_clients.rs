@@ -372,6 +372,37 @@ pub async fn issue_token(
     )))
 }
 
+/// The caller an API key stands for (`<client id>.<secret>`, for
+/// protocols that send one key with each request, such as Open311's
+/// `api_key`): the client's own secret, checked as the token endpoint
+/// checks it, with all the client's scopes. One answer (`None`) for an
+/// unknown client, a wrong secret, a revoked or expired client and an
+/// address it may not call from.
+pub async fn authenticate_key(
+    tdb: &TenantDb,
+    key: &str,
+    from: Option<std::net::IpAddr>,
+    now: DateTime<Utc>,
+) -> Result<Option<Caller>, DbError> {
+    let Some((id, secret)) = key.split_once('.') else {
+        return Ok(None);
+    };
+    let Ok(id) = Uuid::try_parse(id) else {
+        return Ok(None);
+    };
+    let Some(row) = row(tdb, id).await? else {
+        return Ok(None);
+    };
+    let matches: bool =
+        subtle::ConstantTimeEq::ct_eq(hash(secret).as_bytes(), row.secret_hash.as_bytes()).into();
+    let client = row.client();
+    if !matches || !client.usable(now) || !client.allows_address(from) {
+        return Ok(None);
+    }
+    let scopes = client.scopes.clone();
+    Ok(Some(Caller { client, scopes }))
+}
+
 #[derive(sqlx::FromRow)]
 struct TokenRow {
     client_id: Uuid,
