@@ -24,6 +24,7 @@ mod auth;
 mod auth_faults;
 mod backup;
 mod browser;
+mod bulky;
 mod case_pages;
 mod certificates;
 mod crawl;

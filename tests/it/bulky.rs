@@ -1,0 +1,763 @@
+//! Bulky waste pickups over HTTP, in the demo municipality of Alimos (its
+//! three collection areas from `tenants/alimos.toml`): the cleaning
+//! department imports the street list, a citizen books a pickup by
+//! following links, the crew closes it on the route and the citizen reads
+//! why; a withdrawal gives the day's place back; many people at once never
+//! overbook a day; Open311 clients file and read requests in XML and JSON.
+
+use crate::flows::{page, person, post, send_multipart, unescape};
+use dimos_it::{Backend, Browser, Options, TestApp, csrf_of, on_both_backends, workspace_root};
+use serde_json::{Value, json};
+
+on_both_backends!(
+    a_pickup_is_booked_worked_by_the_crew_and_explained_to_the_citizen,
+    many_people_at_once_never_overbook_a_day_or_an_address,
+    open311_clients_file_and_read_requests_in_xml_and_json,
+);
+
+const HOST: &str = "alimos.localhost";
+const STREETS: &str = include_str!("../../modules/bulky/data/alimos-streets.csv");
+
+async fn app(b: Backend) -> TestApp {
+    TestApp::spawn_with(
+        b,
+        Options {
+            apply_on_start: Some(workspace_root().join("tenants")),
+            ..Options::default()
+        },
+    )
+    .await
+}
+
+/// The `href`s of a page that start with `prefix`.
+fn hrefs(html: &str, prefix: &str) -> Vec<String> {
+    html.split("href=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .map(|h| h.replace("&amp;", "&"))
+        .filter(|h| h.starts_with(prefix))
+        .collect()
+}
+
+/// The supervisor reaches the import page from the staff area and pastes
+/// the sample list.
+async fn import_streets(app: &TestApp) {
+    let mut sup = person(app, HOST, "cleaning-supervisor").await;
+    let (_, hub) = page(&mut sup, HOST, "/staff").await;
+    let days = hrefs(&hub, "/bulky/days");
+    assert!(!days.is_empty(), "the staff area links the days: {hub}");
+    let (status, html) = page(&mut sup, HOST, &days[0]).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("0 οδούς"), "no list yet");
+    let import = hrefs(&html, "/bulky/streets/import");
+    let (_, html) = page(&mut sup, HOST, &import[0]).await;
+    // A bad line is named and nothing changes.
+    let bad = format!("{STREETS}Οδός Χωρίς Περιοχή,17455,Γλυφάδα\n");
+    let (status, _, page_html) = post(
+        &mut sup,
+        HOST,
+        "/bulky/streets/import",
+        &csrf_of(&html),
+        &[("csv", &bad)],
+    )
+    .await;
+    assert_eq!(status, 422, "{page_html}");
+    assert!(page_html.contains("Οδός Χωρίς Περιοχή: η περιοχή δεν είναι περιοχή αποκομιδής"));
+    let (status, url, html) = post(
+        &mut sup,
+        HOST,
+        "/bulky/streets/import",
+        &csrf_of(&page_html),
+        &[("csv", STREETS)],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(url.contains("/bulky/days"), "{url}");
+    assert!(html.contains("12 οδούς"), "{html}");
+}
+
+/// Step 1 with an address; the page it answers with.
+async fn address(b: &mut Browser<'_>, street: &str, number: &str, area: &str) -> (u16, String) {
+    // Without a street list the postcode is asked for; with one, it is not needed.
+    let postcode = if area.is_empty() { "" } else { "17455" };
+    let (status, html) = page(b, HOST, "/bulky/request").await;
+    assert_eq!(status, 200, "{html}");
+    let (status, _, html) = post(
+        b,
+        HOST,
+        "/bulky/request/details",
+        &csrf_of(&html),
+        &[
+            ("street", street),
+            ("number", number),
+            ("postcode", postcode),
+            ("area", area),
+        ],
+    )
+    .await;
+    (status, html)
+}
+
+/// The values of the day radios offered on step 2.
+fn offered_days(html: &str) -> Vec<String> {
+    html.split("name=\"day\" value=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Sends step 2 (multipart, as a browser does): the response, unfollowed.
+async fn send(
+    app: &TestApp,
+    b: &Browser<'_>,
+    step2: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut form = reqwest::multipart::Form::new()
+        .text("_csrf", csrf_of(step2))
+        .text("_submission", dimos_it::submission_of(step2));
+    for name in ["street", "number", "postcode", "area"] {
+        let v = step2
+            .split(&format!("name=\"{name}\" value=\""))
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or("")
+            .to_owned();
+        form = form.text(name.to_owned(), unescape(v));
+    }
+    for (k, v) in fields {
+        form = form.text(k.to_string(), v.to_string());
+    }
+    send_multipart(b, app, HOST, "/bulky/request", form).await
+}
+
+fn case_of(res: &reqwest::Response) -> String {
+    let loc = res
+        .headers()
+        .get("location")
+        .unwrap_or_else(|| panic!("no redirect: {}", res.status()))
+        .to_str()
+        .unwrap()
+        .to_owned();
+    loc.trim_start_matches("/cases/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// The Monday of a `YYYY-MM-DD` day's week.
+fn week(day: &str) -> chrono::NaiveDate {
+    let d = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap();
+    d - chrono::Duration::days(i64::from(
+        chrono::Datelike::weekday(&d).num_days_from_monday(),
+    ))
+}
+
+async fn booked(app: &TestApp, area: &str) -> i64 {
+    app.sql_value::<i64>(&format!(
+        "SELECT COALESCE(SUM(booked), 0) FROM bulky_days WHERE area = '{area}'"
+    ))
+    .await
+}
+
+async fn a_pickup_is_booked_worked_by_the_crew_and_explained_to_the_citizen(b: Backend) {
+    let app = app(b).await;
+    import_streets(&app).await;
+    let mut citizen = person(&app, HOST, "citizen").await;
+    // From the municipality's home page to the service and its form.
+    let (_, home) = page(&mut citizen, HOST, "/").await;
+    assert!(
+        hrefs(&home, "/bulky")
+            .iter()
+            .any(|h| h == "/bulky/" || h == "/bulky"),
+        "a card on the home page"
+    );
+    let (status, intro) = page(&mut citizen, HOST, "/bulky/").await;
+    assert_eq!(status, 200, "{intro}");
+    assert!(
+        intro.contains("Μπάζα και οικοδομικά υλικά"),
+        "what is not collected is said"
+    );
+    assert!(hrefs(&intro, "/bulky/request").len() == 1);
+
+    // A street not quite typed is offered back; the folded one is found.
+    let (status, html) = address(&mut citizen, "Ποσειδ", "12", "").await;
+    assert_eq!(status, 422, "{html}");
+    assert!(
+        html.contains("μήπως εννοείτε: Λεωφόρος Ποσειδώνος (17455)"),
+        "{html}"
+    );
+    let (status, html) = address(&mut citizen, "Γλυφάδας", "1", "").await;
+    assert_eq!(status, 422);
+    assert!(html.contains("δεν είναι στον κατάλογο"));
+    let (status, step2) = address(&mut citizen, "λεωφορος ποσειδωνος", "12α", "").await;
+    assert_eq!(status, 200, "{step2}");
+    assert!(step2.contains("Λεωφόρος Ποσειδώνος 12Α, 17455") && step2.contains("Καλαμάκι"));
+    let days = offered_days(&step2);
+    assert!(days.len() >= 4, "{days:?}");
+    // Kalamaki is collected on Mondays and Thursdays.
+    for d in &days {
+        let wd =
+            chrono::Datelike::weekday(&chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap());
+        assert!(
+            matches!(wd, chrono::Weekday::Mon | chrono::Weekday::Thu),
+            "{d}"
+        );
+    }
+
+    // What the rules refuse, all at once, and nothing filed.
+    let res = send(
+        &app,
+        &citizen,
+        &step2,
+        &[
+            ("item-debris", "1"),
+            ("item-mattress", "100"),
+            ("contact_phone", "12"),
+            ("day", "2020-01-01"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    let html = unescape(res.text().await.unwrap());
+    for m in ["Γράψτε ελληνικό κινητό ή σταθερό", "Μη έγκυρη τιμή"]
+    {
+        assert!(html.contains(m), "{m}: {html}");
+    }
+    let res = send(
+        &app,
+        &citizen,
+        &step2,
+        &[
+            ("item-debris", "1"),
+            ("item-mattress", "11"),
+            ("contact_phone", "6912345678"),
+            ("day", "2020-01-01"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    let html = unescape(res.text().await.unwrap());
+    for m in [
+        "Δεν παραλαμβάνεται με αυτόν τον τρόπο",
+        "δεν είναι ημέρα αποκομιδής",
+    ] {
+        assert!(html.contains(m), "{m}: {html}");
+    }
+    assert_eq!(
+        app.sql_value::<i64>("SELECT COUNT(*) FROM bulky_requests")
+            .await,
+        0
+    );
+
+    // Booked: the case page says the day.
+    let res = send(
+        &app,
+        &citizen,
+        &step2,
+        &[
+            ("item-mattress", "2"),
+            ("item-furniture", "1"),
+            ("description", "Δίπλα στην είσοδο"),
+            ("contact_phone", "69 1234 5678"),
+            ("day", &days[0]),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    let case = case_of(&res);
+    // Sent again (a double click): the same case, no second booking.
+    let again = send(
+        &app,
+        &citizen,
+        &step2,
+        &[
+            ("item-mattress", "2"),
+            ("item-furniture", "1"),
+            ("contact_phone", "69 1234 5678"),
+            ("day", &days[0]),
+        ],
+    )
+    .await;
+    assert_eq!(case_of(&again), case);
+    assert_eq!(booked(&app, "kalamaki").await, 1);
+    let (_, html) = page(&mut citizen, HOST, &format!("/cases/{case}")).await;
+    let day0 = chrono::NaiveDate::parse_from_str(&days[0], "%Y-%m-%d").unwrap();
+    assert!(
+        html.contains(&format!(
+            "Η αποκομιδή ορίστηκε για τις {}",
+            day0.format("%d/%m/%Y")
+        )),
+        "{html}"
+    );
+
+    // The same address, the same week: the weekly limit.
+    let (_, step2b) = address(&mut citizen, "Λεωφόρος Ποσειδώνος", "12Α", "").await;
+    let same_week = offered_days(&step2b)
+        .into_iter()
+        .find(|d| *d != days[0] && week(d) == week(&days[0]));
+    if let Some(d) = same_week {
+        let res = send(
+            &app,
+            &citizen,
+            &step2b,
+            &[
+                ("item-garden", "1"),
+                ("contact_phone", "6912345678"),
+                ("day", &d),
+            ],
+        )
+        .await;
+        assert_eq!(res.status(), 422);
+        assert!(
+            res.text()
+                .await
+                .unwrap()
+                .contains("όσες αιτήσεις επιτρέπονται")
+        );
+    }
+    // Another week: booked, then withdrawn: the place is given back.
+    let later = offered_days(&step2b)
+        .into_iter()
+        .rev()
+        .find(|d| d.as_str() != days[0].as_str())
+        .unwrap();
+    let res = send(
+        &app,
+        &citizen,
+        &step2b,
+        &[
+            ("item-garden", "3"),
+            ("contact_phone", "6912345678"),
+            ("day", &later),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let second = case_of(&res);
+    assert_eq!(booked(&app, "kalamaki").await, 2);
+    let (_, html) = page(&mut citizen, HOST, &format!("/cases/{second}")).await;
+    let (status, _, html) = post(
+        &mut citizen,
+        HOST,
+        &format!("/cases/{second}/withdraw"),
+        &csrf_of(&html),
+        &[("confirm", "yes"), ("reason", "Τα πήρε γείτονας")],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert_eq!(booked(&app, "kalamaki").await, 1);
+    assert_eq!(
+        app.sql_value::<i64>("SELECT COUNT(*) FROM bulky_requests WHERE status = 'cancelled'")
+            .await,
+        1
+    );
+
+    // The supervisor sees the day's route; the crew walks to that day.
+    let mut sup = person(&app, HOST, "cleaning-supervisor").await;
+    let (_, html) = page(&mut sup, HOST, "/bulky/days").await;
+    let link = hrefs(&html, &format!("/bulky/days/{}", days[0]))
+        .into_iter()
+        .find(|h| h.contains("area=kalamaki"))
+        .unwrap_or_else(|| panic!("{html}"));
+    let (status, route) = page(&mut sup, HOST, &link).await;
+    assert_eq!(status, 200);
+    assert!(
+        route.contains("Λεωφόρος Ποσειδώνος 12Α, 17455") && route.contains("+306912345678"),
+        "{route}"
+    );
+
+    let mut crew = person(&app, HOST, "cleaning-crew").await;
+    let (_, hub) = page(&mut crew, HOST, "/staff").await;
+    let mut at = hrefs(&hub, "/bulky/crew")[0].clone();
+    let mut html = String::new();
+    for _ in 0..30 {
+        let (_, h) = page(&mut crew, HOST, &at).await;
+        html = h;
+        if html.contains("Λεωφόρος Ποσειδώνος 12Α") {
+            break;
+        }
+        at = hrefs(&html, "/bulky/crew?day=").into_iter().nth(1).unwrap();
+    }
+    assert!(
+        html.contains("Λεωφόρος Ποσειδώνος 12Α"),
+        "the crew reaches the day"
+    );
+    let request = html
+        .split("action=\"/bulky/crew/")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    let csrf = csrf_of(&html);
+    // Not taken needs its reason.
+    let (status, _, _) = post(
+        &mut crew,
+        HOST,
+        &format!("/bulky/crew/{request}"),
+        &csrf,
+        &[("outcome", "refused")],
+    )
+    .await;
+    assert_eq!(status, 422);
+    let (status, _, html) = post(
+        &mut crew,
+        HOST,
+        &format!("/bulky/crew/{request}"),
+        &csrf,
+        &[("outcome", "refused"), ("note", "Υπήρχαν και μπάζα")],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Δεν παραλήφθηκαν"), "{html}");
+    // A second press changes nothing.
+    let (status, _, _) = post(
+        &mut crew,
+        HOST,
+        &format!("/bulky/crew/{request}"),
+        &csrf,
+        &[("outcome", "collected")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        app.sql_value::<i64>("SELECT COUNT(*) FROM bulky_requests WHERE status = 'refused'")
+            .await,
+        1
+    );
+
+    // The citizen reads the outcome and the reason.
+    let (_, html) = page(&mut citizen, HOST, &format!("/cases/{case}")).await;
+    assert!(
+        html.contains("Τα αντικείμενα δεν παραλήφθηκαν") && html.contains("Υπήρχαν και μπάζα"),
+        "{html}"
+    );
+}
+
+async fn many_people_at_once_never_overbook_a_day_or_an_address(b: Backend) {
+    let app = app(b).await;
+    // A small day, to fill it.
+    let mut cfg: Value = json!({
+        "areas": [{"id": "all", "name": "Όλος ο δήμος", "weekdays": ["mon","tue","wed","thu","fri"], "capacity": 3}],
+    });
+    cfg["per_week"] = json!(1);
+    app.enable_module("alimos", "bulky", cfg).await;
+    let n = 8;
+    let mut people = vec![];
+    let mut forms = vec![];
+    for i in 0..n {
+        let mut c = person(&app, HOST, "citizen-verified").await;
+        let (status, step2) = address(&mut c, "Οδός Δοκιμής", &format!("{}", i + 1), "all").await;
+        assert_eq!(status, 200, "{step2}");
+        forms.push(step2);
+        people.push(c);
+    }
+    let day = offered_days(&forms[0])[0].clone();
+    let sends = people.iter().zip(&forms).map(|(c, f)| {
+        let (app, day) = (&app, day.clone());
+        async move {
+            send(
+                app,
+                c,
+                f,
+                &[
+                    ("item-mattress", "1"),
+                    ("contact_phone", "6912345678"),
+                    ("day", &day),
+                ],
+            )
+            .await
+        }
+    });
+    let results = futures::future::join_all(sends).await;
+    let ok = results.iter().filter(|r| r.status() == 303).count();
+    let full = results.iter().filter(|r| r.status() == 422).count();
+    assert_eq!(
+        (ok, full),
+        (3, n - 3),
+        "{:?}",
+        results.iter().map(reqwest::Response::status).collect::<Vec<_>>()
+    );
+    assert_eq!(booked(&app, "all").await, 3);
+    assert_eq!(
+        app.sql_value::<i64>("SELECT COUNT(*) FROM bulky_requests WHERE status = 'booked'")
+            .await,
+        3
+    );
+    assert_eq!(
+        app.sql_value::<i64>("SELECT COUNT(*) FROM cases").await,
+        3,
+        "a refused booking files no case"
+    );
+
+    // One address, four days of the same week at once: one request.
+    let next_week: Vec<String> = offered_days(&forms[0])
+        .into_iter()
+        .filter(|d| week(d) != week(&day))
+        .collect();
+    let target = week(&next_week[0]);
+    let same: Vec<String> = next_week
+        .into_iter()
+        .filter(|d| week(d) == target)
+        .take(4)
+        .collect();
+    assert!(same.len() >= 2, "{same:?}");
+    let mut people = vec![];
+    let mut forms = vec![];
+    for _ in &same {
+        let mut c = person(&app, HOST, "citizen-verified").await;
+        let (_, step2) = address(&mut c, "Οδός Δοκιμής", "100", "all").await;
+        forms.push(step2);
+        people.push(c);
+    }
+    let sends = people.iter().zip(&forms).zip(&same).map(|((c, f), d)| {
+        let app = &app;
+        async move {
+            send(
+                app,
+                c,
+                f,
+                &[
+                    ("item-mattress", "1"),
+                    ("contact_phone", "6912345678"),
+                    ("day", d),
+                ],
+            )
+            .await
+        }
+    });
+    let results = futures::future::join_all(sends).await;
+    assert_eq!(
+        results.iter().filter(|r| r.status() == 303).count(),
+        1,
+        "{:?}",
+        results.iter().map(reqwest::Response::status).collect::<Vec<_>>()
+    );
+}
+
+async fn open311(
+    app: &TestApp,
+    host: &str,
+    method: reqwest::Method,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (u16, String, String) {
+    let mut req = app.req(
+        method.clone(),
+        host,
+        &format!("/api/v1/bulky/open311/{path}"),
+    );
+    if method == reqwest::Method::POST {
+        req = req.form(form);
+    } else {
+        req = req.query(form);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let ctype = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, ctype, res.text().await.unwrap())
+}
+
+async fn open311_clients_file_and_read_requests_in_xml_and_json(b: Backend) {
+    let app = app(b).await;
+    import_streets(&app).await;
+    let mut admin = person(&app, HOST, "municipal-admin").await;
+    let (status, html) = crate::api_clients::register(
+        &mut admin,
+        HOST,
+        &[
+            ("name", "Εφαρμογή γειτονιάς"),
+            ("scope", "bulky.open311"),
+            ("days", "30"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    let key = html
+        .split("<code>")
+        .filter_map(|c| c.split("</code>").next())
+        .find(|c| c.contains(".dimos_cs_"))
+        .unwrap_or_else(|| panic!("the Open311 key is shown: {html}"))
+        .to_owned();
+    use reqwest::Method as M;
+
+    // Services: open to all, in both formats.
+    let (status, ctype, body) = open311(&app, HOST, M::GET, "services.xml", &[]).await;
+    assert_eq!(
+        (status, ctype.as_str()),
+        (200, "text/xml; charset=utf-8"),
+        "{body}"
+    );
+    assert!(
+        body.starts_with("<?xml")
+            && body.contains("<services><service>")
+            && body.contains("<service_code>bulky</service_code>"),
+        "{body}"
+    );
+    let (status, _, body) = open311(
+        &app,
+        HOST,
+        M::GET,
+        "services.json",
+        &[("jurisdiction_id", "alimos")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let services: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(services[0]["service_code"], "bulky");
+    assert_eq!(services[0]["metadata"], true);
+    let (_, _, body) = open311(&app, HOST, M::GET, "services/bulky.json", &[]).await;
+    let def: Value = serde_json::from_str(&body).unwrap();
+    let codes: Vec<&str> = def["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["code"].as_str().unwrap())
+        .collect();
+    assert!(
+        codes.contains(&"mattress") && codes.contains(&"day") && !codes.contains(&"debris"),
+        "{codes:?}"
+    );
+    let (status, _, body) = open311(&app, HOST, M::GET, "services/nothing.xml", &[]).await;
+    assert_eq!(status, 404);
+    assert!(body.contains("<errors><error><code>404</code>"), "{body}");
+    let (status, _, _) = open311(
+        &app,
+        HOST,
+        M::GET,
+        "services.json",
+        &[("jurisdiction_id", "athens")],
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // Filing needs a key, the service, an address of the list.
+    let request = [
+        ("service_code", "bulky"),
+        ("address_string", "Αμφιτρίτης 7, 17455"),
+        ("attribute[furniture]", "2"),
+        ("first_name", "Ελένη"),
+        ("last_name", "Παππά"),
+        ("phone", "6900000001"),
+        ("description", "Δύο καρέκλες"),
+    ];
+    let (status, _, body) = open311(&app, HOST, M::POST, "requests.json", &request).await;
+    assert_eq!(status, 403, "{body}");
+    let errors: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(errors[0]["code"], 403);
+    let mut with_key = request.to_vec();
+    with_key.push(("api_key", key.as_str()));
+    let (status, _, body) = open311(
+        &app,
+        "papagou-cholargou.localhost",
+        M::POST,
+        "requests.json",
+        &with_key,
+    )
+    .await;
+    assert!(
+        status == 403 || status == 404,
+        "another municipality: {status} {body}"
+    );
+    let (status, _, body) = open311(&app, HOST, M::POST, "requests.json", &with_key).await;
+    assert_eq!(status, 201, "{body}");
+    let made: Value = serde_json::from_str(&body).unwrap();
+    let id = made[0]["service_request_id"].as_str().unwrap().to_owned();
+    let mut bad = with_key.clone();
+    bad[1] = ("address_string", "Ανύπαρκτη 1");
+    let (status, _, body) = open311(&app, HOST, M::POST, "requests.xml", &bad).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.starts_with("<?xml")
+            && body.contains(
+                "<errors><error><code>400</code><description>street: bulky-street-unknown"
+            ),
+        "{body}"
+    );
+    let mut xml = with_key.clone();
+    xml[1] = ("address_string", "Δωδεκανήσου 3");
+    let (status, ctype, body) = open311(&app, HOST, M::POST, "requests.xml", &xml).await;
+    assert_eq!(
+        (status, ctype.as_str()),
+        (201, "text/xml; charset=utf-8"),
+        "{body}"
+    );
+    assert!(
+        body.contains("<service_requests><request>") && body.contains("<service_request_id>"),
+        "{body}"
+    );
+
+    // Read back: one, a list, a token, in both formats; closed by the crew.
+    let (status, _, body) = open311(
+        &app,
+        HOST,
+        M::GET,
+        &format!("requests/{id}.json"),
+        &[("api_key", &key)],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let one: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (one[0]["status"].as_str(), one[0]["dimos_status"].as_str()),
+        (Some("open"), Some("booked"))
+    );
+    assert_eq!(one[0]["address"], "Αμφιτρίτης 7");
+    let (status, _, _) = open311(&app, HOST, M::GET, &format!("requests/{id}.json"), &[]).await;
+    assert_eq!(status, 403, "addresses are not for everyone");
+    let (_, _, body) = open311(
+        &app,
+        HOST,
+        M::GET,
+        "requests.xml",
+        &[("api_key", &key), ("status", "open")],
+    )
+    .await;
+    assert_eq!(body.matches("<request>").count(), 2, "{body}");
+    let (_, _, body) = open311(
+        &app,
+        HOST,
+        M::GET,
+        &format!("tokens/{id}.json"),
+        &[("api_key", &key)],
+    )
+    .await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()[0]["service_request_id"],
+        id.as_str()
+    );
+
+    // The crew closes it; Open311 says closed, and why.
+    let mut crew = person(&app, HOST, "cleaning-crew").await;
+    let day = one[0]["expected_datetime"].as_str().unwrap()[..10].to_owned();
+    let (_, html) = page(&mut crew, HOST, &format!("/bulky/crew?day={day}")).await;
+    let (status, _, _) = post(
+        &mut crew,
+        HOST,
+        &format!("/bulky/crew/{id}"),
+        &csrf_of(&html),
+        &[("outcome", "not-found"), ("note", "Δεν υπήρχε τίποτα έξω")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, _, body) = open311(
+        &app,
+        HOST,
+        M::GET,
+        &format!("requests/{id}.xml"),
+        &[("api_key", &key)],
+    )
+    .await;
+    assert!(
+        body.contains("<status>closed</status>")
+            && body.contains("<dimos_status>not-found</dimos_status>")
+            && body.contains("Δεν υπήρχε τίποτα έξω"),
+        "{body}"
+    );
+}
