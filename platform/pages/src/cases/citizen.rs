@@ -201,9 +201,34 @@ async fn page(
             csrf => user.csrf.clone(),
             can_withdraw => c.status != "closed",
             citizen_page => def.citizen_page.as_ref().map(|p| context! { href => p.href(c.id), label => p.label.get(ui.lang) }),
+            answers => answers(&def, &c, ui),
         },
     )?;
     Ok((status, html))
+}
+
+/// What the case holds that the process declares for the citizen (its
+/// `data`), in words: the answers given and what the municipality added
+/// (a card's number). A process with a page of its own shows it there;
+/// lists, tables and bare ids are left to such pages.
+fn answers(def: &dimos_workflow::Definition, c: &CaseRow, ui: &Ui) -> Vec<minijinja::Value> {
+    if def.citizen_page.is_some() {
+        return vec![];
+    }
+    def.data
+        .iter()
+        .filter_map(|d| {
+            let v = c.data.0.get(d.id())?;
+            if v.is_object() || v.is_array() {
+                return None;
+            }
+            let text = super::value_words(def, d.id(), v, ui.lang);
+            if text.trim().is_empty() || Uuid::try_parse(&text).is_ok() {
+                return None;
+            }
+            Some(context! { key => super::field_label(def, d.id(), ui.lang), value => text })
+        })
+        .collect()
 }
 
 #[derive(Deserialize)]

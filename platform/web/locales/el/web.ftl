@@ -245,6 +245,7 @@ case-protocol-number = Αίτηση με αρ. πρωτ. { $number }
 case-no-protocol = (χωρίς αριθμό)
 case-service = Υπηρεσία
 case-subject = Θέμα
+case-answers = Τα στοιχεία της αίτησης
 case-submitted = Υποβλήθηκε
 case-stage = Στάδιο
 case-status = Κατάσταση

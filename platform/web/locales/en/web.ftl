@@ -245,6 +245,7 @@ case-protocol-number = Application no. { $number }
 case-no-protocol = (no number)
 case-service = Service
 case-subject = Subject
+case-answers = What the application says
 case-submitted = Submitted
 case-stage = Stage
 case-status = Status
