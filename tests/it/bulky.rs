@@ -292,6 +292,10 @@ async fn a_pickup_is_booked_worked_by_the_crew_and_explained_to_the_citizen(b: B
         )),
         "{html}"
     );
+    assert!(
+        html.contains("2 × Στρώμα, 1 × Έπιπλο"),
+        "what was asked: {html}"
+    );
 
     // The same address, the same week: the weekly limit.
     let (_, step2b) = address(&mut citizen, "Λεωφόρος Ποσειδώνος", "12Α", "").await;
@@ -478,7 +482,10 @@ async fn many_people_at_once_never_overbook_a_day_or_an_address(b: Backend) {
         (ok, full),
         (3, n - 3),
         "{:?}",
-        results.iter().map(reqwest::Response::status).collect::<Vec<_>>()
+        results
+            .iter()
+            .map(reqwest::Response::status)
+            .collect::<Vec<_>>()
     );
     assert_eq!(booked(&app, "all").await, 3);
     assert_eq!(
@@ -533,7 +540,10 @@ async fn many_people_at_once_never_overbook_a_day_or_an_address(b: Backend) {
         results.iter().filter(|r| r.status() == 303).count(),
         1,
         "{:?}",
-        results.iter().map(reqwest::Response::status).collect::<Vec<_>>()
+        results
+            .iter()
+            .map(reqwest::Response::status)
+            .collect::<Vec<_>>()
     );
 }
 
@@ -731,6 +741,25 @@ async fn open311_clients_file_and_read_requests_in_xml_and_json(b: Backend) {
     assert_eq!(
         serde_json::from_str::<Value>(&body).unwrap()[0]["service_request_id"],
         id.as_str()
+    );
+
+    // A client that is not ours: curl as the spec's examples call it.
+    let out = tokio::process::Command::new("bash")
+        .arg(workspace_root().join("tests/open311/georeport.sh"))
+        .arg(format!(
+            "http://127.0.0.1:{}/api/v1/bulky/open311",
+            app.port()
+        ))
+        .arg(format!("{HOST}:{}", app.port()))
+        .arg(&key)
+        .output()
+        .await
+        .expect("bash and curl");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
 
     // The crew closes it; Open311 says closed, and why.

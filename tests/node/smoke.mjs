@@ -4,7 +4,7 @@
 // every page with axe-core against WCAG 2.1 A and AA.
 import { chromium } from 'playwright-core';
 import AxeBuilder from '@axe-core/playwright';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 
 const port = process.env.DIMOS_PORT;
 if (!port) throw new Error('DIMOS_PORT is not set');
@@ -26,8 +26,8 @@ const browser = await chromium.launch({
 
 let passed = 0;
 let failed = 0;
-async function check(name, fn) {
-  const context = await browser.newContext({ locale: 'el-GR' });
+async function check(name, fn, options = {}) {
+  const context = await browser.newContext({ locale: 'el-GR', ...options });
   const page = await context.newPage();
   try {
     await fn(page);
@@ -543,6 +543,92 @@ await check('a parent applies for a nursery place, saves a draft, fixes errors a
   await axe(page, 'nurseries settings, all in one form');
   await signOut();
 });
+
+await check('bulky waste: the department imports the streets, a citizen asks on a phone, the crew closes it', async (page) => {
+  const signIn = async (who) => {
+    await page.goto(url('alimos.localhost', '/auth/login?next=/'));
+    await page.getByRole('button', { name: `Σύνδεση ως ${who}` }).click();
+    await page.waitForURL((u) => u.hostname === 'alimos.localhost' && !u.pathname.startsWith('/auth'));
+  };
+  // On a phone the account links sit in the header's menu.
+  const openMenu = async () => {
+    const menu = page.locator('details.dimos-nav-narrow');
+    if (await menu.isVisible() && !(await menu.evaluate((d) => d.open))) await menu.locator('summary').click();
+  };
+  const headerLink = async (name) => {
+    await openMenu();
+    await page.getByRole('banner').getByRole('link', { name }).click();
+  };
+  const signOut = async () => {
+    await openMenu();
+    await page.getByRole('button', { name: 'Αποσύνδεση', exact: true }).click();
+    await page.waitForURL((u) => u.pathname === '/');
+  };
+  const narrow = async (label) => {
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert(wide <= 0, `${label} scrolls sideways by ${wide} px on a phone`);
+  };
+  await signIn('Παναγιώτης Σταυρόπουλος');
+  await headerLink('Χώρος εργασίας');
+  await page.getByRole('link', { name: 'Αποκομιδές ογκωδών: ημέρες' }).click();
+  await seen(page.getByRole('heading', { name: 'Αποκομιδές ογκωδών: ημέρες' }), 'the days');
+  await axe(page, 'bulky days');
+  await page.getByRole('link', { name: 'Εισαγωγή καταλόγου οδών' }).click();
+  await axe(page, 'bulky street import');
+  const csv = readFileSync(new URL('../../modules/bulky/data/alimos-streets.csv', import.meta.url), 'utf8');
+  await page.getByLabel('Ο κατάλογος σε μορφή CSV').fill(csv);
+  await page.getByRole('button', { name: 'Αντικατάσταση καταλόγου' }).click();
+  await seen(page.getByText('Ο κατάλογος έχει 12 οδούς.'), 'the list imported');
+  await signOut();
+
+  // An unverified citizen is enough for this service.
+  await signIn('Μαρία Παπαδοπούλου');
+  await page.goto(url('alimos.localhost'));
+  await page.getByRole('link', { name: /Αποκομιδή ογκωδών/ }).first().click();
+  await seen(page.getByRole('heading', { name: 'Αποκομιδή ογκωδών αντικειμένων' }), 'the service page');
+  await axe(page, 'bulky service page');
+  await narrow('bulky service page');
+  await page.getByRole('link', { name: 'Αίτηση αποκομιδής' }).click();
+  await axe(page, 'bulky address');
+  await page.getByLabel('Οδός', { exact: true }).fill('ποσειδ');
+  await page.getByLabel('Αριθμός', { exact: true }).fill('12');
+  await page.getByRole('button', { name: 'Συνέχεια' }).click();
+  await seen(page.getByText(/μήπως εννοείτε: Λεωφόρος Ποσειδώνος/).first(), 'the near street offered');
+  await axe(page, 'bulky address with errors');
+  await page.getByLabel('Οδός', { exact: true }).fill('λεωφορος ποσειδωνος');
+  await page.getByRole('button', { name: 'Συνέχεια' }).click();
+  await seen(page.getByRole('heading', { name: 'Τι και πότε' }), 'step 2');
+  await seen(page.getByText('Λεωφόρος Ποσειδώνος 12, 17455'), 'the address found');
+  await axe(page, 'bulky items and day');
+  await narrow('bulky items and day');
+  await shot(page, 'bulky-request-phone');
+  await page.getByLabel('Στρώμα', { exact: true }).fill('2');
+  await page.getByLabel('Τηλέφωνο επικοινωνίας').fill('69 1234 5678');
+  await page.getByRole('button', { name: 'Υποβολή αίτησης' }).click();
+  await page.waitForURL((u) => u.pathname.startsWith('/cases/'));
+  await seen(page.getByText('2 × Στρώμα'), 'what was asked, on the case page');
+  await seen(page.getByText(/Η αποκομιδή ορίστηκε για τις/), 'the day in the history');
+  await axe(page, 'bulky request page');
+  await narrow('bulky request page');
+  await signOut();
+
+  // The crew walks to the day and closes the stop.
+  await signIn('Βασίλης Μιχαηλίδης');
+  await headerLink('Χώρος εργασίας');
+  await page.getByRole('link', { name: 'Δρομολόγιο συνεργείου' }).click();
+  await seen(page.getByRole('heading', { name: /Δρομολόγιο συνεργείου/ }), 'the crew page');
+  for (let i = 0; i < 30 && !(await page.locator('strong', { hasText: 'Λεωφόρος Ποσειδώνος 12, 17455' }).isVisible()); i += 1) {
+    const was = page.url();
+    await page.getByRole('link', { name: 'Επόμενη ημέρα' }).click();
+    await page.waitForURL((u) => u.href !== was);
+  }
+  await axe(page, 'bulky crew route');
+  await narrow('bulky crew route');
+  await shot(page, 'bulky-crew-phone');
+  await page.getByRole('button', { name: /^Συλλέχθηκαν/ }).click();
+  await seen(page.getByText('Καταγράφηκε· ο πολίτης ενημερώθηκε.'), 'recorded');
+  await axe(page, 'bulky crew route after a stop');
+}, { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
 
 await browser.close();
 console.log(`browser: ${passed} passed, ${failed} failed`);
