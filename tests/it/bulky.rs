@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 on_both_backends!(
     a_pickup_is_booked_worked_by_the_crew_and_explained_to_the_citizen,
+    the_department_sets_areas_items_fees_and_holidays,
     many_people_at_once_never_overbook_a_day_or_an_address,
     open311_clients_file_and_read_requests_in_xml_and_json,
 );
@@ -153,6 +154,27 @@ fn week(day: &str) -> chrono::NaiveDate {
     d - chrono::Duration::days(i64::from(
         chrono::Datelike::weekday(&d).num_days_from_monday(),
     ))
+}
+
+/// Books a pickup for `citizen` in Kalamaki (no street list needed); the
+/// case's id. For tests that need one to look at.
+pub(crate) async fn book(app: &TestApp, citizen: &mut Browser<'_>) -> String {
+    let (status, step2) = address(citizen, "Αγίου Νικολάου", "5", "kalamaki").await;
+    assert_eq!(status, 200, "{step2}");
+    let day = offered_days(&step2)[0].clone();
+    let res = send(
+        app,
+        citizen,
+        &step2,
+        &[
+            ("item-furniture", "1"),
+            ("contact_phone", "6912345678"),
+            ("day", &day),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    case_of(&res)
 }
 
 async fn booked(app: &TestApp, area: &str) -> i64 {
@@ -766,15 +788,37 @@ async fn open311_clients_file_and_read_requests_in_xml_and_json(b: Backend) {
     let mut crew = person(&app, HOST, "cleaning-crew").await;
     let day = one[0]["expected_datetime"].as_str().unwrap()[..10].to_owned();
     let (_, html) = page(&mut crew, HOST, &format!("/bulky/crew?day={day}")).await;
-    let (status, _, _) = post(
-        &mut crew,
+    // Not found, with the reason and a photo from the phone's camera.
+    use base64::Engine as _;
+    let png = base64::engine::general_purpose::STANDARD
+        .decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
+        .unwrap();
+    let form = reqwest::multipart::Form::new()
+        .text("_csrf", csrf_of(&html))
+        .text("outcome", "not-found")
+        .text("note", "Δεν υπήρχε τίποτα έξω")
+        .part(
+            "doc-photo",
+            reqwest::multipart::Part::bytes(png)
+                .file_name("stop.png")
+                .mime_str("image/png")
+                .unwrap(),
+        );
+    let res = send_multipart(
+        &crew,
+        &app,
         HOST,
-        &format!("/bulky/crew/{id}"),
-        &csrf_of(&html),
-        &[("outcome", "not-found"), ("note", "Δεν υπήρχε τίποτα έξω")],
+        &format!("/bulky/crew/{id}/problem"),
+        form,
     )
     .await;
-    assert_eq!(status, 200);
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    assert_eq!(
+        app.sql_value::<i64>("SELECT COUNT(*) FROM documents WHERE original_name = 'stop.png'")
+            .await,
+        1,
+        "the photo is in the case file"
+    );
     let (_, _, body) = open311(
         &app,
         HOST,
@@ -789,4 +833,159 @@ async fn open311_clients_file_and_read_requests_in_xml_and_json(b: Backend) {
             && body.contains("Δεν υπήρχε τίποτα έξω"),
         "{body}"
     );
+}
+
+/// The form's fields as a browser sends them back: every input's value,
+/// checked checkboxes only.
+fn form_fields(html: &str) -> Vec<(String, String)> {
+    let form = html
+        .split("<form method=\"post\" action=\"/bulky/settings\"")
+        .nth(1)
+        .unwrap();
+    let form = form.split("</form>").next().unwrap();
+    let mut out = vec![];
+    for tag in form.split('<').skip(1) {
+        let attr = |name: &str| {
+            tag.split(&format!(" {name}=\""))
+                .nth(1)
+                .and_then(|s| s.split('"').next())
+                .map(|v| unescape(v.to_owned()))
+        };
+        if tag.starts_with("input") {
+            let Some(name) = attr("name") else { continue };
+            if name == "_csrf" {
+                continue;
+            }
+            if attr("type").as_deref() == Some("checkbox") && !tag.contains(" checked") {
+                continue;
+            }
+            out.push((name, attr("value").unwrap_or_default()));
+        } else if tag.starts_with("textarea") {
+            let name = attr("name").unwrap();
+            let text = tag
+                .split_once('>')
+                .map(|(_, t)| t.to_owned())
+                .unwrap_or_default();
+            out.push((name, unescape(text)));
+        }
+    }
+    out
+}
+
+fn set(fields: &mut Vec<(String, String)>, name: &str, value: &str) {
+    fields.retain(|(k, _)| k != name);
+    fields.push((name.to_owned(), value.to_owned()));
+}
+
+async fn the_department_sets_areas_items_fees_and_holidays(b: Backend) {
+    let app = app(b).await;
+    let mut sup = person(&app, HOST, "cleaning-supervisor").await;
+    let (_, days) = page(&mut sup, HOST, "/bulky/days").await;
+    let (status, html) = page(&mut sup, HOST, &hrefs(&days, "/bulky/settings")[0]).await;
+    assert_eq!(status, 200, "{html}");
+    let mut fields = form_fields(&html);
+    assert!(
+        fields
+            .iter()
+            .any(|(k, v)| k == "area-0-name" && v == "Καλαμάκι"),
+        "{fields:?}"
+    );
+    // A fee that is not money and a day that does not exist: both named,
+    // nothing saved.
+    let spare_item = (0..20)
+        .find(|i| {
+            !fields
+                .iter()
+                .any(|(k, v)| *k == format!("item-{i}-id") && !v.is_empty())
+        })
+        .unwrap();
+    set(&mut fields, &format!("item-{spare_item}-id"), "sofa");
+    set(&mut fields, &format!("item-{spare_item}-el"), "Καναπές");
+    set(&mut fields, &format!("item-{spare_item}-en"), "Sofa");
+    set(&mut fields, &format!("item-{spare_item}-fee"), "δύο");
+    set(&mut fields, "closed_days", "25/12/2026\n30/02/2027");
+    let form: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (status, _, page_html) =
+        post(&mut sup, HOST, "/bulky/settings", &csrf_of(&html), &form).await;
+    assert_eq!(status, 422, "{page_html}");
+    assert!(
+        page_html.contains("id=\"f-item-") && page_html.contains("30/02/2027"),
+        "{page_html}"
+    );
+    // Corrected: saved, and the citizen sees the fee and the holiday.
+    set(&mut fields, &format!("item-{spare_item}-fee"), "5,50");
+    set(&mut fields, "closed_days", "25/12/2026");
+    set(&mut fields, "area-0-capacity", "1");
+    let form: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (status, url, saved) = post(
+        &mut sup,
+        HOST,
+        "/bulky/settings",
+        &csrf_of(&page_html),
+        &form,
+    )
+    .await;
+    assert_eq!(status, 200, "{saved}");
+    assert!(
+        url.contains("saved=1") && saved.contains("Οι ρυθμίσεις αποθηκεύτηκαν"),
+        "{url}"
+    );
+    let mut citizen = person(&app, HOST, "citizen-verified").await;
+    let (_, intro) = page(&mut citizen, HOST, "/bulky/").await;
+    assert!(intro.contains("Καναπές — 5,50 € το τεμάχιο"), "{intro}");
+    let (status, step2) = address(&mut citizen, "Αγίου Νικολάου", "8", "kalamaki").await;
+    assert_eq!(status, 200, "{step2}");
+    assert!(
+        !offered_days(&step2).contains(&"2026-12-25".to_owned()),
+        "the holiday is not offered"
+    );
+    let day = offered_days(&step2)[0].clone();
+    let res = send(
+        &app,
+        &citizen,
+        &step2,
+        &[
+            ("item-sofa", "1"),
+            ("contact_phone", "6912345678"),
+            ("day", &day),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let case = case_of(&res);
+    let (_, html) = page(&mut citizen, HOST, &format!("/cases/{case}")).await;
+    assert!(html.contains("5,50 €"), "the fee on the case: {html}");
+    // A day of capacity 1, now full: no longer offered to the next person.
+    let (_, step2) = address(&mut citizen, "Αγίου Νικολάου", "9", "kalamaki").await;
+    assert!(
+        !offered_days(&step2).contains(&day),
+        "a full day is not offered"
+    );
+
+    // Kalamaki has a booking: it cannot be removed.
+    let (_, html) = page(&mut sup, HOST, "/bulky/settings").await;
+    let mut fields = form_fields(&html);
+    set(&mut fields, "area-0-id", "");
+    set(&mut fields, "area-0-name", "");
+    let form: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (status, _, html) = post(&mut sup, HOST, "/bulky/settings", &csrf_of(&html), &form).await;
+    assert_eq!(status, 422);
+    assert!(
+        html.contains("Η περιοχή έχει προγραμματισμένες αποκομιδές"),
+        "{html}"
+    );
+
+    // A crew member may not change the settings.
+    let mut crew = person(&app, HOST, "cleaning-crew").await;
+    let (status, _) = page(&mut crew, HOST, "/bulky/settings").await;
+    assert_eq!(status, 403);
 }

@@ -397,6 +397,17 @@ pub async fn book(
         closed_by: None,
     };
     store::insert(pending.tx(), &request).await?;
+    // The address's week counter is kept only as long as it counts.
+    let week = schedule::week_of(b.day);
+    dimos_workflow::jobs::enqueue(
+        pending.tx(),
+        &t.db,
+        FORGET,
+        Some(request.id),
+        forget_at(week),
+        serde_json::json!({"address": request.address, "week": week}),
+    )
+    .await?;
     state
         .workflow()
         .record_event_tx(
@@ -410,6 +421,41 @@ pub async fn book(
         )
         .await?;
     Ok(Ok(pending.commit().await?))
+}
+
+/// The job that forgets an address's week counter once the week is over
+/// (addresses are personal data; the counter is needed only to count).
+pub const FORGET: &str = "bulky.forget-week";
+
+/// 03:00 UTC on the Tuesday after the week.
+fn forget_at(week: NaiveDate) -> chrono::DateTime<chrono::Utc> {
+    let day = week + chrono::Duration::days(8);
+    chrono::DateTime::from_naive_utc_and_offset(
+        day.and_hms_opt(3, 0, 0).unwrap_or_default(),
+        chrono::Utc,
+    )
+}
+
+pub struct ForgetWeek;
+
+#[async_trait::async_trait]
+impl dimos_workflow::jobs::JobHandler for ForgetWeek {
+    async fn run(
+        &self,
+        tx: &mut TenantTx<'_>,
+        _tdb: &dimos_db::TenantDb,
+        job: &dimos_workflow::jobs::Job,
+    ) -> Result<(), Error> {
+        let p = &job.payload.0;
+        let address = p.get("address").and_then(Value::as_str);
+        let week = p
+            .get("week")
+            .and_then(|w| serde_json::from_value::<NaiveDate>(w.clone()).ok());
+        if let (Some(address), Some(week)) = (address, week) {
+            store::forget_week(tx, address, week).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Follows withdrawals of pickups: a request withdrawn before its day

@@ -11,6 +11,7 @@ pub mod filing;
 pub mod open311;
 pub mod route;
 pub mod schedule;
+pub mod settings_page;
 pub mod staff;
 pub mod store;
 pub mod streets;
@@ -58,11 +59,16 @@ pub fn descriptor() -> ModuleDescriptor {
         permissions: PERMISSIONS,
         default_grants: DEFAULT_GRANTS,
         config: ConfigSchema::of::<BulkyConfig>(),
-        settings_page: SettingsPage::Generated,
+        settings_page: SettingsPage::Own("/bulky/settings"),
         staff_pages: &[
             StaffPage {
                 path: "/bulky/days",
                 label_key: "bulky-days-title",
+                permission: "bulky.schedule",
+            },
+            StaffPage {
+                path: "/bulky/settings",
+                label_key: "bulky-settings-title",
                 permission: "bulky.schedule",
             },
             StaffPage {
@@ -76,8 +82,13 @@ pub fn descriptor() -> ModuleDescriptor {
             doc: open311::doc,
         },
         sinks,
+        jobs,
         ..dimos_web::module_files!()
     }
+}
+
+fn jobs(_: &Arc<dimos_workflow::Engine>) -> Vec<dimos_web::module::ModuleJob> {
+    vec![(filing::FORGET, Arc::new(filing::ForgetWeek))]
 }
 
 fn sinks() -> Vec<Arc<dyn dimos_workflow::EventSink>> {
@@ -96,8 +107,13 @@ fn routes() -> Router<AppState> {
             "/streets/import",
             get(staff::import_form).post(staff::import),
         )
+        .route(
+            "/settings",
+            get(settings_page::page).post(settings_page::save),
+        )
         .route("/crew", get(staff::crew))
         .route("/crew/{id}", post(staff::mark))
+        .route("/crew/{id}/problem", post(staff::problem))
 }
 
 /// What applies now: the municipal admin's settings over the defaults.

@@ -39,10 +39,23 @@ pub fn routes() -> Router<AppState> {
         .route("/open311/tokens/{file}", get(token))
 }
 
-/// Open311 has its own specification; the OpenAPI document names none of
-/// these routes (README.md documents them).
+/// Open311 has its own specification: the OpenAPI document names the
+/// endpoint in a tag and describes none of its routes (the module's
+/// README.md does).
 pub fn doc() -> utoipa::openapi::OpenApi {
-    utoipa::openapi::OpenApiBuilder::new().build()
+    utoipa::openapi::OpenApiBuilder::new()
+        .tags(Some([utoipa::openapi::tag::TagBuilder::new()
+            .name("bulky")
+            .description(Some(
+                "Bulky waste pickups (module `bulky`): an Open311 GeoReport v2 endpoint at \
+                 `/api/v1/bulky/open311/` in XML and JSON (`services`, `services/{code}`, \
+                 `requests` GET and POST, `requests/{id}`, `tokens/{id}`), with an API \
+                 client's key (`<client id>.<secret>`, scope `bulky.open311`) as `api_key`. \
+                 Beyond `open` and `closed`, the extension field `dimos_status` says \
+                 `booked`, `collected`, `not-found`, `refused` or `cancelled`.",
+            ))
+            .build()]))
+        .build()
 }
 
 #[derive(Clone, Copy, PartialEq)]

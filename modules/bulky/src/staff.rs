@@ -297,24 +297,58 @@ pub struct MarkForm {
     note: String,
 }
 
-/// Closes a pickup on the route: its task completed with the outcome (the
-/// citizen is told by the process), the request's row closed, an audit
-/// entry, in one transaction. A second press changes nothing.
+/// "Collected": one button on the route.
 pub async fn mark(
     State(state): State<AppState>,
-    ui: Ui,
     t: CurrentTenant,
     who: Authorized<Collect>,
     peer: Peer,
     Path(id): Path<Uuid>,
     Posted(form): Posted<MarkForm>,
 ) -> Result<Response> {
+    close_stop(&state, &t, &who, peer, id, &form.outcome, &form.note, None).await
+}
+
+/// "Not found" or "not taken": the reason, and a photo if the crew took
+/// one (kept in the case file, where the citizen sees it too).
+pub async fn problem(
+    State(state): State<AppState>,
+    t: CurrentTenant,
+    who: Authorized<Collect>,
+    peer: Peer,
+    Path(id): Path<Uuid>,
+    form: axum::extract::Multipart,
+) -> Result<Response> {
+    let mut form = dimos_web::uploads::receive_form(&state, &who.user, form, &["photo"]).await?;
+    if let Some(e) = form.errors.first() {
+        return Err(Error::Validation(vec![e.clone()]).into());
+    }
+    let outcome = form.get("outcome").unwrap_or("").to_owned();
+    let note = form.get("note").unwrap_or("").to_owned();
+    let photo = form.files.pop();
+    close_stop(&state, &t, &who, peer, id, &outcome, &note, photo).await
+}
+
+/// Closes a pickup on the route: its task completed with the outcome (the
+/// citizen is told by the process), the request's row closed, an audit
+/// entry, in one transaction (a photo is filed in the case first). A
+/// second press changes nothing.
+#[allow(clippy::too_many_arguments)] // one action's parts, each from its edge
+async fn close_stop(
+    state: &AppState,
+    t: &CurrentTenant,
+    who: &Authorized<Collect>,
+    peer: Peer,
+    id: Uuid,
+    outcome: &str,
+    note: &str,
+    photo: Option<(String, String, dimos_storage::Received)>,
+) -> Result<Response> {
     let r = store::get(&t.db, id).await?.ok_or(Error::NotFound)?;
-    let ("collected" | "not-found" | "refused") = form.outcome.as_str() else {
+    let ("collected" | "not-found" | "refused") = outcome else {
         return Err(Error::Validation(vec![FieldError::new("outcome", "required")]).into());
     };
-    let outcome = form.outcome.as_str();
-    let note = form.note.trim();
+    let note = note.trim();
     if note.chars().count() > 1000
         || note
             .chars()
@@ -326,7 +360,6 @@ pub async fn mark(
         .into());
     }
     if outcome != "collected" && note.is_empty() {
-        let _ = &ui;
         return Err(
             Error::Validation(vec![FieldError::new("note", "bulky-reason-required")]).into(),
         );
@@ -345,6 +378,18 @@ pub async fn mark(
         name: who.user.account.display_name(),
         on_behalf_of: None,
     };
+    if let Some((_, name, received)) = photo {
+        dimos_web::uploads::attach(
+            state,
+            t,
+            r.case_id,
+            Some("photo".into()),
+            name,
+            received,
+            &actor,
+        )
+        .await?;
+    }
     let mut tx = t.db.begin().await?;
     if !store::close(
         &mut tx,
@@ -365,7 +410,7 @@ pub async fn mark(
         .await?;
     dimos_web::auth::record_in(
         &mut tx,
-        &t,
+        t,
         who.user
             .audit(peer, "bulky_pickup_closed")
             .record(format!("case:{}", r.case_id))

@@ -224,6 +224,19 @@ pub async fn take_week(
     Ok(tx.execute(&q).await? == 1)
 }
 
+/// Forgets an address's counter for a week that is over.
+pub async fn forget_week(
+    tx: &mut TenantTx<'_>,
+    address: &str,
+    week: NaiveDate,
+) -> Result<(), DbError> {
+    let mut q = tx.delete(BulkyHouseholds::Table);
+    q.and_where(Expr::col(BulkyHouseholds::Address).eq(address))
+        .and_where(Expr::col(BulkyHouseholds::Week).eq(week));
+    tx.execute(&q).await?;
+    Ok(())
+}
+
 /// Gives back a request's place on its day and its address's week (a
 /// cancellation, or a move to another day for the place).
 pub async fn give_back(tx: &mut TenantTx<'_>, r: &Request, week_too: bool) -> Result<(), DbError> {

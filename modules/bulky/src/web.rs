@@ -22,6 +22,20 @@ use uuid::Uuid;
 /// list is checked on sending, with near names offered back).
 const SUGGESTED_STREETS: usize = 3000;
 
+/// A street's name as people type it without accents or capitals
+/// (`λεωφορος ποσειδωνος`): the suggestion's label, so that the browser's
+/// own matching finds it however it is typed.
+fn unaccented(name: &str) -> String {
+    dimos_kernel::greek::fold(name)
+        .split(' ')
+        .map(|w| match w.strip_suffix('σ') {
+            Some(stem) => format!("{stem}ς"),
+            None => w.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// `Τρίτη 15/12/2026`.
 pub fn day_label(ui: &Ui, day: NaiveDate) -> String {
     let wd = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -88,7 +102,7 @@ async fn render_address(
         context! {
             csrf => user.csrf.clone(),
             v => typed,
-            streets => if list.len() <= SUGGESTED_STREETS { list.iter().map(|s| s.name.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect::<Vec<_>>() } else { vec![] },
+            streets => if list.len() <= SUGGESTED_STREETS { list.iter().map(|s| context! { name => s.name.clone(), label => format!("{} · {}", unaccented(&s.name), s.postcode) }).collect::<Vec<_>>() } else { vec![] },
             has_list => !list.is_empty(),
             areas => cfg.areas.iter().map(|a| context! { id => a.id.clone(), name => a.name.clone() }).collect::<Vec<_>>(),
             errors => {
