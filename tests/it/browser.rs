@@ -65,6 +65,8 @@ async fn every_kind_of_page_each_kind_of_person_reaches_passes_axe() {
         let host = "alimos.localhost";
         let mut citizen = crate::flows::person(&app, host, "citizen-verified").await;
         crate::parking::apply(&app, &mut citizen, host, "ΙΚΑ1234").await;
+        // And a pickup, so the department's day and the crew's route have a stop.
+        crate::bulky::book(&app, &mut citizen).await;
     }
     let port = app.port().to_string();
     let out = tokio::task::spawn_blocking(move || {

@@ -31,6 +31,8 @@ const ALIMOS: &[Option<&str>] = &[
     Some("council-secretary"),
     Some("mayor"),
     Some("nursery-manager"),
+    Some("cleaning-supervisor"),
+    Some("cleaning-crew"),
     Some("municipal-admin"),
     Some("national-operator"),
 ];
@@ -59,6 +61,7 @@ async fn every_page_a_person_can_reach_by_clicking_works(b: Backend) {
         let mut citizen = person(&app, alimos, "citizen-verified").await;
         crate::parking::apply(&app, &mut citizen, alimos, "ΙΚΑ1234").await;
         submit(&mut citizen, alimos, "Αίτημα για τον κρατήρα").await;
+        crate::bulky::book(&app, &mut citizen).await;
     }
 
     let mut failures = vec![];

@@ -35,6 +35,8 @@ const people = [
   { kind: 'anonymous', host: 'alimos.localhost' },
   { kind: 'citizen', host: 'alimos.localhost', name: 'Γιώργος Νικολάου' },
   { kind: 'staff', host: 'alimos.localhost', name: 'Νίκος Κωνσταντίνου' },
+  { kind: 'cleaning supervisor', host: 'alimos.localhost', name: 'Παναγιώτης Σταυρόπουλος' },
+  { kind: 'cleaning crew', host: 'alimos.localhost', name: 'Βασίλης Μιχαηλίδης' },
   { kind: 'municipal admin', host: 'alimos.localhost', name: 'Δημήτρης Βασιλείου' },
   { kind: 'operator', host: 'admin.localhost' },
 ];

@@ -859,6 +859,6 @@ mod tests {
             "http://localhost:8080/dev-idp/logout"
         );
         assert_eq!(p.jwks()["keys"][0]["kid"], KEY_ID);
-        assert_eq!(PEOPLE.len(), 9);
+        assert_eq!(PEOPLE.len(), 11);
     }
 }
