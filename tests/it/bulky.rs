@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 on_both_backends!(
     a_pickup_is_booked_worked_by_the_crew_and_explained_to_the_citizen,
     the_department_sets_areas_items_fees_and_holidays,
+    on_the_day_it_is_too_late_to_cancel_and_a_past_week_is_forgotten,
     many_people_at_once_never_overbook_a_day_or_an_address,
     open311_clients_file_and_read_requests_in_xml_and_json,
 );
@@ -988,4 +989,53 @@ async fn the_department_sets_areas_items_fees_and_holidays(b: Backend) {
     let mut crew = person(&app, HOST, "cleaning-crew").await;
     let (status, _) = page(&mut crew, HOST, "/bulky/settings").await;
     assert_eq!(status, 403);
+}
+
+async fn on_the_day_it_is_too_late_to_cancel_and_a_past_week_is_forgotten(b: Backend) {
+    let clock = dimos_kernel::ManualClock::new();
+    let app = TestApp::spawn_with(
+        b,
+        Options {
+            apply_on_start: Some(workspace_root().join("tenants")),
+            clock: Some(clock.clone()),
+            ..Options::default()
+        },
+    )
+    .await;
+    let mut citizen = person(&app, HOST, "citizen-verified").await;
+    let case = book(&app, &mut citizen).await;
+    let households = || app.sql_value::<i64>("SELECT COUNT(*) FROM bulky_households");
+    assert_eq!(households().await, 1);
+    let (_, html) = page(&mut citizen, HOST, &format!("/cases/{case}")).await;
+    let day = html
+        .split("Η αποκομιδή ορίστηκε για τις ")
+        .nth(1)
+        .map(|s| s[..10].to_owned())
+        .unwrap();
+    let day = chrono::NaiveDate::parse_from_str(&day, "%d/%m/%Y").unwrap();
+    // The morning of the pickup day: the crew may be on the way.
+    clock.set(chrono::DateTime::from_naive_utc_and_offset(
+        day.and_hms_opt(6, 0, 0).unwrap(),
+        chrono::Utc,
+    ));
+    let (status, _, html) = post(
+        &mut citizen,
+        HOST,
+        &format!("/cases/{case}/withdraw"),
+        &csrf_of(&html),
+        &[("confirm", "yes"), ("reason", "Άλλαξα γνώμη")],
+    )
+    .await;
+    assert_eq!(status, 409, "{html}");
+    assert!(html.contains("δεν ακυρώνεται πια"), "{html}");
+    assert_eq!(booked(&app, "kalamaki").await, 1, "the place stays taken");
+    assert_eq!(
+        app.sql_value::<i64>("SELECT COUNT(*) FROM bulky_requests WHERE status = 'booked'")
+            .await,
+        1
+    );
+    // The week is over: its counter, which holds the address, goes.
+    clock.advance(chrono::Duration::days(10));
+    app.state.scheduler().run_due(100).await.unwrap();
+    assert_eq!(households().await, 0, "the address's week is forgotten");
 }

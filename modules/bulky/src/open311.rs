@@ -635,6 +635,22 @@ async fn list_requests(
     ))
 }
 
+/// The request a `{id}.{fmt}` names, for a client that may read it.
+async fn named_request(
+    state: &AppState,
+    t: &CurrentTenant,
+    peer: Peer,
+    p: &[(String, String)],
+    id: &str,
+    what: &str,
+) -> Result<Request, Problem> {
+    jurisdiction(t, p)?;
+    client(state, t, peer, p).await?;
+    let unknown = || problem(StatusCode::NOT_FOUND, format!("{what}: unknown"));
+    let id = Uuid::try_parse(id).map_err(|_| unknown())?;
+    store::get(&t.db, id).await?.ok_or_else(unknown)
+}
+
 /// `GET requests/{id}.{fmt}`.
 async fn one_request(
     State(state): State<AppState>,
@@ -648,14 +664,8 @@ async fn one_request(
     };
     let p = params(q.unwrap_or_default().as_bytes());
     let r = async {
-        jurisdiction(&t, &p)?;
-        client(&state, &t, peer, &p).await?;
+        let r = named_request(&state, &t, peer, &p, id, "service_request_id").await?;
         let cfg = settings(&t).await.map_err(|e| Problem::from(e.0))?;
-        let id = Uuid::try_parse(id)
-            .map_err(|_| problem(StatusCode::NOT_FOUND, "service_request_id: unknown"))?;
-        let r = store::get(&t.db, id)
-            .await?
-            .ok_or_else(|| problem(StatusCode::NOT_FOUND, "service_request_id: unknown"))?;
         Ok(answer(
             f,
             StatusCode::OK,
@@ -682,19 +692,13 @@ async fn token(
     };
     let p = params(q.unwrap_or_default().as_bytes());
     let r = async {
-        jurisdiction(&t, &p)?;
-        client(&state, &t, peer, &p).await?;
-        let id =
-            Uuid::try_parse(id).map_err(|_| problem(StatusCode::NOT_FOUND, "token: unknown"))?;
-        store::get(&t.db, id)
-            .await?
-            .ok_or_else(|| problem(StatusCode::NOT_FOUND, "token: unknown"))?;
+        let r = named_request(&state, &t, peer, &p, id, "token").await?;
         Ok(answer(
             f,
             StatusCode::OK,
             "service_requests",
             "request",
-            &[json!({"service_request_id": id.to_string(), "token": id.to_string()})],
+            &[json!({"service_request_id": r.id.to_string(), "token": r.id.to_string()})],
         ))
     }
     .await;

@@ -200,11 +200,7 @@ pub async fn move_request(
             Error::Validation(vec![FieldError::new("day", "bulky-day-not-offered")]).into(),
         );
     }
-    let actor = dimos_workflow::Actor {
-        account: Some(who.user.account.id),
-        name: who.user.account.display_name(),
-        on_behalf_of: None,
-    };
+    let actor = dimos_web::people::staff_actor(&who.user);
     let mut tx = t.db.begin().await?;
     if !store::take_place(&mut tx, &area.id, to, area.capacity).await? {
         return Err(Error::Validation(vec![FieldError::new("day", "bulky-day-full")]).into());
@@ -373,11 +369,7 @@ async fn close_stop(
         .into_iter()
         .find(|x| x.status == "open" && x.step == "collect")
         .ok_or(Error::Conflict("bulky-not-booked"))?;
-    let actor = dimos_workflow::Actor {
-        account: Some(who.user.account.id),
-        name: who.user.account.display_name(),
-        on_behalf_of: None,
-    };
+    let actor = dimos_web::people::staff_actor(&who.user);
     if let Some((_, name, received)) = photo {
         dimos_web::uploads::attach(
             state,

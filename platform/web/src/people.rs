@@ -80,6 +80,16 @@ pub async fn staff_of(app: &AppState, tenant: dimos_kernel::TenantId, user: &Cur
     }
 }
 
+/// A member of staff acting on a module's page (who holds a permission,
+/// not a task), as the case's history names them.
+pub fn staff_actor(user: &CurrentUser) -> Actor {
+    Actor {
+        account: Some(user.account.id),
+        name: user.account.display_name(),
+        on_behalf_of: None,
+    }
+}
+
 /// The citizen (or the officer assisting them at the desk), as the case's
 /// history names them.
 pub fn citizen_actor(user: &CurrentUser) -> Actor {
