@@ -766,6 +766,35 @@ async fn open311_clients_file_and_read_requests_in_xml_and_json(b: Backend) {
         id.as_str()
     );
 
+    // Another client of the same municipality reads none of them.
+    let (_, html) = crate::api_clients::register(
+        &mut admin,
+        HOST,
+        &[
+            ("name", "Άλλη εφαρμογή"),
+            ("scope", "bulky.open311"),
+            ("days", "30"),
+        ],
+    )
+    .await;
+    let other = html
+        .split("<code>")
+        .filter_map(|c| c.split("</code>").next())
+        .find(|c| c.contains(".dimos_cs_"))
+        .unwrap()
+        .to_owned();
+    let (status, _, _) = open311(
+        &app,
+        HOST,
+        M::GET,
+        &format!("requests/{id}.json"),
+        &[("api_key", &other)],
+    )
+    .await;
+    assert_eq!(status, 404, "another client's request");
+    let (_, _, body) = open311(&app, HOST, M::GET, "requests.json", &[("api_key", &other)]).await;
+    assert_eq!(body, "[]");
+
     // A client that is not ours: curl as the spec's examples call it.
     let out = tokio::process::Command::new("bash")
         .arg(workspace_root().join("tests/open311/georeport.sh"))

@@ -179,6 +179,15 @@ pub fn address(
     }
 }
 
+/// A day as forms and clients write it (`YYYY-MM-DD`), within years any
+/// pickup can be in: anything else is not a day here.
+pub fn parse_day(s: &str) -> Option<NaiveDate> {
+    use chrono::Datelike;
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .ok()
+        .filter(|d| (2000..=2100).contains(&d.year()))
+}
+
 /// The items as asked: `(item id, quantity)` with quantities of 0 left
 /// out; a quantity that is not a whole number is the item's error.
 pub fn items(pairs: &[(String, String)]) -> Result<Vec<Asked>, Vec<FieldError>> {
@@ -263,6 +272,38 @@ pub fn euros(cents: i64) -> String {
     format!("{},{:02} €", cents / 100, cents % 100)
 }
 
+/// The rules alone (the day offered and with room, the items), before
+/// anything is stored: a form refused here keeps its photo for the next
+/// try. The counters in [`book`] still decide a race for the last place.
+pub async fn precheck(
+    state: &AppState,
+    t: &CurrentTenant,
+    cfg: &BulkyConfig,
+    b: &Booking,
+) -> Result<Result<u32, Vec<FieldError>>, Error> {
+    let Some(area) = cfg.area(&b.address.area) else {
+        return Ok(Err(vec![FieldError::new("street", "bulky-street-no-area")]));
+    };
+    let today = dimos_kernel::clock::local_date(state.workflow().now());
+    let booked = store::booked(&t.db, &area.id, today).await?;
+    let asked: Vec<(String, u32)> = b
+        .items
+        .iter()
+        .map(|a| (a.item.clone(), a.quantity))
+        .collect();
+    Ok(schedule::check(
+        today,
+        &BulkyConfig::calendar(area),
+        &cfg.rules(),
+        &booked,
+        b.day,
+        &[],
+        &asked,
+        &cfg.list(),
+    )
+    .map_err(|refused| refusal_errors(&refused)))
+}
+
 /// Books a request: the rules first (every refusal at once), then one
 /// transaction for the case, its places and its row. `key`: a repeated
 /// submission gets the case the first one filed.
@@ -277,30 +318,24 @@ pub async fn book(
     files: Vec<(String, String, dimos_storage::Received)>,
     kept: Vec<Kept>,
 ) -> Result<Result<Started, Vec<FieldError>>, Error> {
+    // A retry gets the case the first attempt filed, whatever the rules
+    // would say now (the day may have filled with that very booking).
+    if let Some(key) = key
+        && let Some(earlier) = state
+            .workflow()
+            .submitted_with(&t.db, key, b.applicant, crate::PROCESS)
+            .await?
+    {
+        return Ok(Ok(earlier));
+    }
+    // The household's other days are counted by its week counter below;
+    // here the day and the items.
+    let fee = match precheck(state, t, cfg, &b).await? {
+        Ok(fee) => fee,
+        Err(errors) => return Ok(Err(errors)),
+    };
     let Some(area) = cfg.area(&b.address.area) else {
         return Ok(Err(vec![FieldError::new("street", "bulky-street-no-area")]));
-    };
-    let today = dimos_kernel::clock::local_date(state.workflow().now());
-    let booked = store::booked(&t.db, &area.id, today).await?;
-    let asked: Vec<(String, u32)> = b
-        .items
-        .iter()
-        .map(|a| (a.item.clone(), a.quantity))
-        .collect();
-    // The household's other days are counted by its week counter below;
-    // here only the day and the items.
-    let fee = match schedule::check(
-        today,
-        &BulkyConfig::calendar(area),
-        &cfg.rules(),
-        &booked,
-        b.day,
-        &[],
-        &asked,
-        &cfg.list(),
-    ) {
-        Ok(fee) => fee,
-        Err(refused) => return Ok(Err(refusal_errors(&refused))),
     };
     let items = serde_json::to_string(&b.items).map_err(Error::internal)?;
     let mut data = Map::new();
@@ -333,8 +368,6 @@ pub async fn book(
         data,
         attachments: 0,
     };
-    let mobile =
-        dimos_kernel::greek::Mobile::parse(&b.contact_phone).map(|m| m.as_str().to_owned());
     let filed = dimos_web::uploads::file_case(
         state,
         t,
@@ -344,7 +377,9 @@ pub async fn book(
             key,
             files,
             kept,
-            mobile,
+            // A pickup's contact phone (maybe a neighbour's) is for the
+            // crew, not the person's number for messages.
+            mobile: None,
         },
     )
     .await?;
@@ -481,8 +516,9 @@ impl EventSink for Withdrawals {
         let actor = event
             .actor
             .map_or_else(|| "system".to_owned(), |a| format!("account:{a}"));
-        store::close(tx, r.id, "cancelled", None, &actor, event.at).await?;
-        store::give_back(tx, &r, true).await?;
+        if store::close(tx, r.id, "cancelled", None, &actor, event.at).await? {
+            store::give_back(tx, &r, true).await?;
+        }
         Ok(())
     }
 }

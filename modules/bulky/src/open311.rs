@@ -5,7 +5,8 @@
 //! name or a domain of its own). `api_key` is an API client's key (`<client
 //! id>.<secret>`, shown when the municipal admin registers the client)
 //! holding scope `bulky.open311`; it is needed to file and to read
-//! requests (they hold addresses), not to read the services.
+//! requests (they hold addresses), not to read the services. A client
+//! reads the requests it filed, no others.
 //!
 //! A request goes through the same checks and the same booking as the web
 //! form ([`crate::filing::book`]); it is filed at once, so the answer holds
@@ -105,6 +106,8 @@ impl From<dimos_kernel::Error> for Problem {
                     .join("; "),
             ),
             E::Conflict(c) => problem(StatusCode::CONFLICT, c),
+            E::BadRequest(m) => problem(StatusCode::BAD_REQUEST, m),
+            E::Forbidden => problem(StatusCode::FORBIDDEN, "forbidden"),
             E::Unavailable => problem(StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             other => {
                 tracing::error!(error = %other, "open311");
@@ -306,8 +309,8 @@ async fn root_get(
                 &[service_json(&t)],
             )),
             "requests" => {
-                client(&state, &t, peer, &p).await?;
-                list_requests(&state, &t, f, &p).await
+                let caller = client(&state, &t, peer, &p).await?;
+                list_requests(&state, &t, caller.client.id, f, &p).await
             }
             _ => Err(problem(StatusCode::NOT_FOUND, "not found")),
         }
@@ -463,8 +466,8 @@ async fn root_post(
             )
         })?;
         let day = match param(&p, "attribute[day]") {
-            Some(d) => NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d")
-                .map_err(|_| problem(StatusCode::BAD_REQUEST, "attribute[day]: YYYY-MM-DD"))?,
+            Some(d) => filing::parse_day(d)
+                .ok_or_else(|| problem(StatusCode::BAD_REQUEST, "attribute[day]: YYYY-MM-DD"))?,
             None => {
                 let booked = store::booked(&t.db, &area.id, today).await?;
                 schedule::first_available(
@@ -544,12 +547,30 @@ fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
+/// 07:00 in Athens on the pickup day (UTC+2 in winter, +3 in summer), as
+/// a w3 date-time in UTC.
+fn expected(day: NaiveDate) -> String {
+    use chrono::Timelike;
+    let at = |h: u32| {
+        day.and_hms_opt(h, 0, 0)
+            .map(|t| DateTime::<Utc>::from_naive_utc_and_offset(t, Utc))
+    };
+    [5, 4]
+        .into_iter()
+        .filter_map(at)
+        .find(|t| dimos_kernel::clock::local_datetime(*t).hour() == 7)
+        .or_else(|| at(5))
+        .map_or_else(|| day.to_string(), stamp)
+}
+
 fn request_json(cfg: &BulkyConfig, r: &Request) -> Value {
     json!({
         "service_request_id": r.id.to_string(),
         "status": if r.status == "booked" { "open" } else { "closed" },
         "dimos_status": r.status,
-        "status_notes": r.outcome_note.clone().unwrap_or_default(),
+        // The reason of a stop not collected is public; a crew's note on a
+        // collected one is not.
+        "status_notes": if matches!(r.status.as_str(), "not-found" | "refused") { r.outcome_note.clone().unwrap_or_default() } else { String::new() },
         "service_name": "Αποκομιδή ογκωδών αντικειμένων",
         "service_code": SERVICE_CODE,
         "description": if r.description.is_empty() { filing::items_line(cfg, &r.asked(), false) } else { format!("{} — {}", filing::items_line(cfg, &r.asked(), false), r.description) },
@@ -557,7 +578,7 @@ fn request_json(cfg: &BulkyConfig, r: &Request) -> Value {
         "service_notice": "",
         "requested_datetime": stamp(r.created_at),
         "updated_datetime": stamp(r.closed_at.unwrap_or(r.created_at)),
-        "expected_datetime": format!("{}T07:00:00+02:00", r.day),
+        "expected_datetime": expected(r.day),
         "address": format!("{} {}", r.street, r.number),
         "address_id": "",
         "zipcode": r.postcode,
@@ -567,9 +588,12 @@ fn request_json(cfg: &BulkyConfig, r: &Request) -> Value {
     })
 }
 
+/// The client's own requests (a client reads what it filed, never the
+/// municipality's other requests, which hold other people's addresses).
 async fn list_requests(
     state: &AppState,
     t: &CurrentTenant,
+    applicant: Uuid,
     f: Format,
     p: &[(String, String)],
 ) -> Result<Response, Problem> {
@@ -610,13 +634,15 @@ async fn list_requests(
     match ids {
         Some(ids) => {
             for id in ids.into_iter().take(100) {
-                if let Some(r) = store::get(&t.db, id).await? {
+                if let Some(r) = store::get(&t.db, id).await?
+                    && r.applicant == applicant
+                {
                     out.push(request_json(&cfg, &r));
                 }
             }
         }
         None => {
-            for r in store::created_between(&t.db, start, end, 1000).await? {
+            for r in store::created_between(&t.db, applicant, start, end, 1000).await? {
                 let open = r.status == "booked";
                 let keep =
                     status.is_none_or(|s| s.split(',').any(|s| (s.trim() == "open") == open));
@@ -635,7 +661,7 @@ async fn list_requests(
     ))
 }
 
-/// The request a `{id}.{fmt}` names, for a client that may read it.
+/// The request a `{id}.{fmt}` names, if the calling client filed it.
 async fn named_request(
     state: &AppState,
     t: &CurrentTenant,
@@ -645,10 +671,14 @@ async fn named_request(
     what: &str,
 ) -> Result<Request, Problem> {
     jurisdiction(t, p)?;
-    client(state, t, peer, p).await?;
+    let caller = client(state, t, peer, p).await?;
     let unknown = || problem(StatusCode::NOT_FOUND, format!("{what}: unknown"));
     let id = Uuid::try_parse(id).map_err(|_| unknown())?;
-    store::get(&t.db, id).await?.ok_or_else(unknown)
+    // Another client's request is as unknown as a made-up id.
+    store::get(&t.db, id)
+        .await?
+        .filter(|r| r.applicant == caller.client.id)
+        .ok_or_else(unknown)
 }
 
 /// `GET requests/{id}.{fmt}`.
@@ -724,6 +754,15 @@ mod tests {
         assert!(split("services.xml").is_some_and(|(n, f)| n == "services" && f == Format::Xml));
         assert!(split("services.yaml").is_none());
         assert!(split(".json").is_none());
+        // 07:00 in Athens: UTC+2 in December, UTC+3 in July.
+        assert_eq!(
+            expected(NaiveDate::from_ymd_opt(2026, 12, 10).unwrap()),
+            "2026-12-10T05:00:00Z"
+        );
+        assert_eq!(
+            expected(NaiveDate::from_ymd_opt(2027, 7, 1).unwrap()),
+            "2027-07-01T04:00:00Z"
+        );
         let mut out = String::new();
         xml_value(
             "x",

@@ -100,7 +100,11 @@ fn room(day: NaiveDate, area: &Calendar, booked: &BTreeMap<NaiveDate, u32>) -> b
 
 /// The Monday of `day`'s week.
 pub fn week_of(day: NaiveDate) -> NaiveDate {
-    day - Duration::days(i64::from(day.weekday().num_days_from_monday()))
+    // At the calendar's first days there is no Monday before: the day itself.
+    day.checked_sub_signed(Duration::days(i64::from(
+        day.weekday().num_days_from_monday(),
+    )))
+    .unwrap_or(day)
 }
 
 /// Checks a request for `day` with `items` (item id, quantity), given the

@@ -161,7 +161,10 @@ fn parse(f: &Form) -> std::result::Result<BulkyConfig, Vec<FieldError>> {
         .filter(|l| !l.is_empty())
     {
         match NaiveDate::parse_from_str(line, "%d/%m/%Y")
-            .or_else(|_| NaiveDate::parse_from_str(line, "%Y-%m-%d"))
+            .ok()
+            .filter(|d| chrono::Datelike::year(d) >= 2000 && chrono::Datelike::year(d) <= 2100)
+            .or_else(|| crate::filing::parse_day(line))
+            .ok_or(())
         {
             Ok(d) => c.closed_days.push(d.to_string()),
             Err(_) => {

@@ -120,7 +120,7 @@ pub struct AreaQuery {
 }
 
 fn parse_day(s: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| Error::NotFound.into())
+    filing::parse_day(s).ok_or_else(|| Error::NotFound.into())
 }
 
 /// A day's route list for an area: printable, with where each request can
@@ -185,7 +185,7 @@ pub async fn move_request(
 ) -> Result<Response> {
     let cfg = settings(&t).await?;
     let r = store::get(&t.db, id).await?.ok_or(Error::NotFound)?;
-    let Ok(to) = NaiveDate::parse_from_str(&form.day, "%Y-%m-%d") else {
+    let Some(to) = filing::parse_day(&form.day) else {
         return Err(Error::Validation(vec![FieldError::new("day", "required")]).into());
     };
     let area = cfg.area(&r.area).ok_or(Error::NotFound)?;
@@ -202,14 +202,24 @@ pub async fn move_request(
     }
     let actor = dimos_web::people::staff_actor(&who.user);
     let mut tx = t.db.begin().await?;
+    // The move itself first, from the day this page read: a second press
+    // (or another supervisor's move meanwhile) changes nothing.
+    if !store::move_to(&mut tx, id, r.day, to).await? {
+        return Err(Error::Conflict("bulky-not-booked").into());
+    }
     if !store::take_place(&mut tx, &area.id, to, area.capacity).await? {
         return Err(Error::Validation(vec![FieldError::new("day", "bulky-day-full")]).into());
     }
-    // The week counter stays: the limit is on asking, not on the crew's plan.
     store::give_back(&mut tx, &r, false).await?;
-    if !store::move_to(&mut tx, id, to).await? {
-        return Err(Error::Conflict("bulky-not-booked").into());
-    }
+    // The address's request counts in the week it is now in (the limit is
+    // on asking; a move by the department may go over it).
+    store::shift_week(
+        &mut tx,
+        &r.address,
+        schedule::week_of(r.day),
+        schedule::week_of(to),
+    )
+    .await?;
     state
         .workflow()
         .record_event_tx(
@@ -275,8 +285,8 @@ pub async fn crew(
         context! {
             day => day.to_string(),
             label => day_label(&ui, day),
-            prev => (day - Duration::days(1)).to_string(),
-            next => (day + Duration::days(1)).to_string(),
+            prev => day.pred_opt().unwrap_or(day).to_string(),
+            next => day.succ_opt().unwrap_or(day).to_string(),
             area => area.map(|a| a.id.clone()),
             stops,
             csrf => who.user.csrf.clone(),

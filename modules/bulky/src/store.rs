@@ -416,15 +416,18 @@ pub async fn between(
     tdb.fetch_all(&q).await
 }
 
-/// Requests made from `from` to `to`, newest first, at most `limit`.
+/// Requests one applicant (an Open311 client) made from `from` to `to`,
+/// newest first, at most `limit`.
 pub async fn created_between(
     tdb: &TenantDb,
+    applicant: Uuid,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     limit: u64,
 ) -> Result<Vec<Request>, DbError> {
     let mut q = tdb.select(BulkyRequests::Table);
     q.columns(columns().iter().copied())
+        .and_where(Expr::col(BulkyRequests::Applicant).eq(applicant))
         .and_where(Expr::col(BulkyRequests::CreatedAt).gte(from))
         .and_where(Expr::col(BulkyRequests::CreatedAt).lte(to))
         .order_by(BulkyRequests::CreatedAt, Order::Desc)
@@ -452,11 +455,67 @@ pub async fn close(
     Ok(tx.execute(&q).await? == 1)
 }
 
-/// Moves a booked request to another day.
-pub async fn move_to(tx: &mut TenantTx<'_>, id: Uuid, day: NaiveDate) -> Result<bool, DbError> {
+/// Moves a booked request from `from` to another day; false if it is no
+/// longer booked on `from`.
+pub async fn move_to(
+    tx: &mut TenantTx<'_>,
+    id: Uuid,
+    from: NaiveDate,
+    day: NaiveDate,
+) -> Result<bool, DbError> {
     let mut q = tx.update(BulkyRequests::Table);
     q.value(BulkyRequests::Day, day)
         .and_where(Expr::col(BulkyRequests::Id).eq(id))
+        .and_where(Expr::col(BulkyRequests::Day).eq(from))
         .and_where(Expr::col(BulkyRequests::Status).eq("booked"));
     Ok(tx.execute(&q).await? == 1)
+}
+
+/// Counts an address's request in another week (a move across weeks).
+pub async fn shift_week(
+    tx: &mut TenantTx<'_>,
+    address: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<(), DbError> {
+    if from == to {
+        return Ok(());
+    }
+    let mut q = tx.update(BulkyHouseholds::Table);
+    q.value(
+        BulkyHouseholds::Requests,
+        Expr::col(BulkyHouseholds::Requests).sub(1),
+    )
+    .and_where(Expr::col(BulkyHouseholds::Address).eq(address))
+    .and_where(Expr::col(BulkyHouseholds::Week).eq(from))
+    .and_where(Expr::col(BulkyHouseholds::Requests).gt(0));
+    tx.execute(&q).await?;
+    let mut q = tx.insert(
+        BulkyHouseholds::Table,
+        [
+            BulkyHouseholds::Address,
+            BulkyHouseholds::Week,
+            BulkyHouseholds::Requests,
+        ],
+    );
+    q.values([address.into(), to.into(), 0.into()]);
+    q.statement().on_conflict(
+        OnConflict::columns([
+            Alias::new(dimos_db::TENANT_ID),
+            Alias::new("address"),
+            Alias::new("week"),
+        ])
+        .do_nothing()
+        .to_owned(),
+    );
+    tx.insert_rows(&q).await?;
+    let mut q = tx.update(BulkyHouseholds::Table);
+    q.value(
+        BulkyHouseholds::Requests,
+        Expr::col(BulkyHouseholds::Requests).add(1),
+    )
+    .and_where(Expr::col(BulkyHouseholds::Address).eq(address))
+    .and_where(Expr::col(BulkyHouseholds::Week).eq(to));
+    tx.execute(&q).await?;
+    Ok(())
 }

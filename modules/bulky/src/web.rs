@@ -309,7 +309,7 @@ pub async fn submit(
         errors.extend(e);
         vec![]
     });
-    let day = NaiveDate::parse_from_str(&v.day, "%Y-%m-%d").ok();
+    let day = filing::parse_day(&v.day);
     if day.is_none() {
         errors.push(FieldError::new("day", "required"));
     }
@@ -348,8 +348,14 @@ pub async fn submit(
                 description: v.description.clone(),
                 contact_phone: phone,
             };
-            let files = std::mem::take(&mut form.files);
-            filing::book(&state, &t, &cfg, &actor, b, key, files, kept.clone()).await?
+            // The rules first: a refused form keeps its photo.
+            match filing::precheck(&state, &t, &cfg, &b).await? {
+                Err(errors) => Err(errors),
+                Ok(_) => {
+                    let files = std::mem::take(&mut form.files);
+                    filing::book(&state, &t, &cfg, &actor, b, key, files, kept.clone()).await?
+                }
+            }
         }
         _ => Err(errors),
     };
