@@ -88,6 +88,8 @@ ensure_postgres
 drop_old_test_databases
 ensure_browser
 ensure_python_peers
+# The Open311 conformance script is a curl client.
+command -v curl >/dev/null || apt_install curl
 log "PostgreSQL for tests: $DIMOS_TEST_POSTGRES_URL"
 cargo test --workspace --locked "$@"
 # The deployment artefacts, checked with the binary the tests built.

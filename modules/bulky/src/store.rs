@@ -194,6 +194,17 @@ pub async fn take_week(
     week: NaiveDate,
     per_week: u32,
 ) -> Result<bool, DbError> {
+    raise_week(tx, address, week, Some(per_week)).await
+}
+
+/// Counts one more request of the address in the week (its row made if
+/// missing), only while below `limit` when there is one.
+async fn raise_week(
+    tx: &mut TenantTx<'_>,
+    address: &str,
+    week: NaiveDate,
+    limit: Option<u32>,
+) -> Result<bool, DbError> {
     let mut q = tx.insert(
         BulkyHouseholds::Table,
         [
@@ -219,8 +230,10 @@ pub async fn take_week(
         Expr::col(BulkyHouseholds::Requests).add(1),
     )
     .and_where(Expr::col(BulkyHouseholds::Address).eq(address))
-    .and_where(Expr::col(BulkyHouseholds::Week).eq(week))
-    .and_where(Expr::col(BulkyHouseholds::Requests).lt(i64::from(per_week)));
+    .and_where(Expr::col(BulkyHouseholds::Week).eq(week));
+    if let Some(limit) = limit {
+        q.and_where(Expr::col(BulkyHouseholds::Requests).lt(i64::from(limit)));
+    }
     Ok(tx.execute(&q).await? == 1)
 }
 
@@ -490,32 +503,6 @@ pub async fn shift_week(
     .and_where(Expr::col(BulkyHouseholds::Week).eq(from))
     .and_where(Expr::col(BulkyHouseholds::Requests).gt(0));
     tx.execute(&q).await?;
-    let mut q = tx.insert(
-        BulkyHouseholds::Table,
-        [
-            BulkyHouseholds::Address,
-            BulkyHouseholds::Week,
-            BulkyHouseholds::Requests,
-        ],
-    );
-    q.values([address.into(), to.into(), 0.into()]);
-    q.statement().on_conflict(
-        OnConflict::columns([
-            Alias::new(dimos_db::TENANT_ID),
-            Alias::new("address"),
-            Alias::new("week"),
-        ])
-        .do_nothing()
-        .to_owned(),
-    );
-    tx.insert_rows(&q).await?;
-    let mut q = tx.update(BulkyHouseholds::Table);
-    q.value(
-        BulkyHouseholds::Requests,
-        Expr::col(BulkyHouseholds::Requests).add(1),
-    )
-    .and_where(Expr::col(BulkyHouseholds::Address).eq(address))
-    .and_where(Expr::col(BulkyHouseholds::Week).eq(to));
-    tx.execute(&q).await?;
+    raise_week(tx, address, to, None).await?;
     Ok(())
 }
