@@ -105,6 +105,11 @@ pub const PLATFORM_MIGRATIONS: migrate::MigrationSet = migrate::MigrationSet {
         // a delivery names a case, a step and an outcome).
         t("webhook_subscriptions", false),
         t("webhook_deliveries", false),
+        // What a case owes and the attempts to pay it: kept as accounts are.
+        t("payments", true)
+            .about(&[row_of("case_id", "cases")])
+            .kept(),
+        t("payment_attempts", false),
     ],
     global_tables: &[
         g("tenants", Placement::Reference),
@@ -115,6 +120,8 @@ pub const PLATFORM_MIGRATIONS: migrate::MigrationSet = migrate::MigrationSet {
         g("operator_tokens", Placement::Reference),
         // Read and written by id only; the busiest table of all.
         g("sessions", Placement::By("id")),
+        // The development bank's ledger (demo and tests only).
+        g("dev_pay_sessions", Placement::By("id")),
     ],
     migrations: &[
         migrate::Migration {
@@ -224,6 +231,12 @@ pub const PLATFORM_MIGRATIONS: migrate::MigrationSet = migrate::MigrationSet {
             name: "api client roles",
             postgres: include_str!("../../../migrations/postgres/0018_api_client_roles.sql"),
             sqlite: include_str!("../../../migrations/sqlite/0018_api_client_roles.sql"),
+        },
+        migrate::Migration {
+            version: 19,
+            name: "payments",
+            postgres: include_str!("../../../migrations/postgres/0019_payments.sql"),
+            sqlite: include_str!("../../../migrations/sqlite/0019_payments.sql"),
         },
     ],
 };

@@ -90,6 +90,42 @@ pub struct Config {
     pub signing: SigningConfig,
     pub telemetry: TelemetryConfig,
     pub webhooks: WebhooksConfig,
+    pub payments: PaymentsConfig,
+}
+
+/// Which payment provider takes fees, and how unsettled checkouts are
+/// followed up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PaymentsConfig {
+    /// `auto` (the development bank while the development identity
+    /// provider is on, else none), `dev` or `off`. With none, fees are
+    /// shown as owed and paid at the municipality's desk.
+    pub provider: PaymentProvider,
+    /// A checkout the provider has not told us about after this many
+    /// seconds is asked about (a lost notice is caught this way).
+    pub poll_after_secs: u64,
+    /// A checkout still unsettled after this many hours is given up.
+    pub give_up_after_hours: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentProvider {
+    #[default]
+    Auto,
+    Dev,
+    Off,
+}
+
+impl Default for PaymentsConfig {
+    fn default() -> Self {
+        PaymentsConfig {
+            provider: PaymentProvider::Auto,
+            poll_after_secs: 120,
+            give_up_after_hours: 24,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -577,6 +613,7 @@ impl Default for Config {
             signing: SigningConfig::default(),
             telemetry: TelemetryConfig::default(),
             webhooks: WebhooksConfig::default(),
+            payments: PaymentsConfig::default(),
         }
     }
 }
@@ -882,6 +919,15 @@ impl Config {
             DevProvider::On => true,
             DevProvider::Off => false,
             DevProvider::Auto => self.base_domain == "localhost",
+        }
+    }
+
+    /// Whether the development bank takes payments.
+    pub fn dev_payments_enabled(&self) -> bool {
+        match self.payments.provider {
+            PaymentProvider::Dev => true,
+            PaymentProvider::Off => false,
+            PaymentProvider::Auto => self.dev_provider_enabled(),
         }
     }
 

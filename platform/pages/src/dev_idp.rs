@@ -60,7 +60,7 @@ async fn jwks(State(state): State<AppState>) -> Result<Response> {
 /// Our own address for `url` if it is one: the public scheme, a host that
 /// is a registered municipality or the admin host (operators sign in too),
 /// and no query or fragment of its own.
-fn own_host(state: &AppState, url: &url::Url) -> Option<HostMatch> {
+pub(crate) fn own_host(state: &AppState, url: &url::Url) -> Option<HostMatch> {
     if url.scheme() != state.config().http.public_scheme
         || url.query().is_some()
         || url.fragment().is_some()

@@ -35,6 +35,7 @@ fn tenant_routes(state: &AppState) -> Router<AppState> {
         .route("/staff", get(crate::cases::staff::hub))
         .merge(crate::cases::citizen::routes())
         .merge(crate::cases::signing::public_routes())
+        .merge(crate::payments::routes())
         .merge(crate::staff::routes(state))
         .merge(crate::api::routes());
     for m in state.modules().iter() {
@@ -94,6 +95,9 @@ fn portal_routes(state: &AppState) -> Router<AppState> {
         .route("/lang/{code}", get(pages::switch_lang));
     if state.identity().dev().is_some() {
         portal = portal.merge(crate::dev_idp::routes());
+    }
+    if state.config().dev_payments_enabled() {
+        portal = portal.merge(crate::dev_pay::routes());
     }
     portal
 }

@@ -109,6 +109,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/verify/show.html"),
     ),
     ("dev_idp.html", include_str!("../templates/dev_idp.html")),
+    ("dev_pay.html", include_str!("../templates/dev_pay.html")),
     (
         "operator/list.html",
         include_str!("../templates/operator/list.html"),

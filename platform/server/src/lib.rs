@@ -379,6 +379,25 @@ impl Application {
                  person. It is for the demo only; set identity.dev_provider = \"off\" and configure a real provider."
             );
         }
+        let payments: Option<Arc<dyn dimos_payments::Provider>> = if config.dev_payments_enabled() {
+            if config.base_domain != "localhost"
+                && !config.identity.allow_dev_provider_on_public_domain
+            {
+                anyhow::bail!(
+                    "the development bank takes no money; it is refused on {:?} (set payments.provider = \"off\")",
+                    config.base_domain
+                );
+            }
+            tracing::warn!(
+                "THE DEVELOPMENT BANK IS ON ({public_base}/dev-pay): fees are \"paid\" without money. Demo only."
+            );
+            Some(Arc::new(
+                dimos_payments::dev::DevBank::new(&format!("{public_base}/dev-pay"))
+                    .map_err(anyhow::Error::msg)?,
+            ))
+        } else {
+            None
+        };
         let access_refresher =
             access.spawn_refresher(Duration::from_millis(config.tenancy.refresh_interval_ms));
         // Expired sessions are never served; deleting them keeps the table
@@ -422,6 +441,7 @@ impl Application {
             directory: directory.clone(),
         }));
         engine.add_sink(Arc::new(dimos_notify::WebhookSink { directory }));
+        engine.add_sink(Arc::new(dimos_pages::payments::PaymentsSink));
         let workflow = Arc::new(engine);
         let outbox = Arc::new(build_outbox(&config, &db, clock.clone())?);
         let outbox_task = {
@@ -532,6 +552,7 @@ impl Application {
             webhooks,
             mail_templates,
             signing,
+            payments,
         });
         let digest_task = {
             let state = state.clone();
@@ -570,6 +591,20 @@ impl Application {
                 },
             )
         };
+        // Checkouts nobody told us about are asked about (a lost notice, a
+        // person who never came back); settling is conditional, so every
+        // replica may run it.
+        let payments_task = {
+            let state = state.clone();
+            dimos_db::background::spawn_every(
+                Duration::from_secs(60),
+                "payment reconciliation",
+                move || {
+                    let state = state.clone();
+                    async move { dimos_pages::payments::reconcile(&state).await.map(drop) }
+                },
+            )
+        };
         // Rate-limit state of clients not seen for a while is dropped, so
         // the maps stay as large as the recent traffic.
         let limits_pruner = {
@@ -596,6 +631,7 @@ impl Application {
                 digest_task,
                 heads_task,
                 retention_task,
+                payments_task,
                 sweep_task,
                 purge_task,
                 webhook_log_task,

@@ -23,6 +23,8 @@ pub struct AppParts {
     pub webhooks: Arc<dimos_notify::Webhooks>,
     pub mail_templates: Arc<dimos_notify::Templates>,
     pub signing: Arc<dimos_signing::service::Signing>,
+    /// Who takes fees online; none: fees are paid at the desk.
+    pub payments: Option<Arc<dyn dimos_payments::Provider>>,
 }
 
 /// Everything a handler may need, shared by every request. Cheap to clone.
@@ -42,6 +44,7 @@ struct Inner {
     metrics: Metrics,
     identity: Arc<dimos_identity::IdentityService>,
     csp: axum::http::HeaderValue,
+    form_targets: Vec<String>,
     access: Arc<dimos_identity::access::Access>,
     limits: crate::limits::Limits,
     trusted_proxies: Vec<dimos_kernel::config::IpNet>,
@@ -52,6 +55,7 @@ struct Inner {
     webhooks: Arc<dimos_notify::Webhooks>,
     mail_templates: Arc<dimos_notify::Templates>,
     signing: Arc<dimos_signing::service::Signing>,
+    payments: Option<Arc<dyn dimos_payments::Provider>>,
     /// Who the page header shows; installed by the router from the
     /// features that know (the shell only asks).
     header: std::sync::OnceLock<crate::ui::HeaderFn>,
@@ -71,7 +75,13 @@ impl AppState {
     }
 
     pub fn new(p: AppParts) -> Self {
-        let csp = content_security_policy(&p.identity.provider_origins());
+        let mut targets = p.identity.provider_origins();
+        // The pay form is answered with a redirect to the checkout.
+        targets.extend(p.payments.iter().map(|p| p.checkout_origin()));
+        targets.sort();
+        targets.dedup();
+        let csp = content_security_policy(&targets);
+        let form_targets = targets;
         let limits = crate::limits::Limits::new(
             p.config.identity.sign_in_attempts_per_minute,
             p.config.identity.verifications_per_hour,
@@ -90,6 +100,7 @@ impl AppState {
                 metrics: Metrics::new(),
                 identity: p.identity,
                 csp,
+                form_targets,
                 access: p.access,
                 limits,
                 workflow: p.workflow,
@@ -99,6 +110,7 @@ impl AppState {
                 webhooks: p.webhooks,
                 mail_templates: p.mail_templates,
                 signing: p.signing,
+                payments: p.payments,
                 header: std::sync::OnceLock::new(),
                 draining: std::sync::atomic::AtomicBool::new(false),
             }),
@@ -117,6 +129,11 @@ impl AppState {
         self.inner
             .draining
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The payment provider, if fees are taken online.
+    pub fn payments(&self) -> Option<&Arc<dyn dimos_payments::Provider>> {
+        self.inner.payments.as_ref()
     }
 
     pub fn workflow(&self) -> &Arc<dimos_workflow::Engine> {
@@ -167,6 +184,12 @@ impl AppState {
     }
 
     /// The pages' Content-Security-Policy.
+    /// The usual policy, with images also from `img_sources` (origins):
+    /// for a page that shows a map from a configured tile server.
+    pub fn csp_with_images(&self, img_sources: &[String]) -> axum::http::HeaderValue {
+        content_security_policy_with(&self.inner.form_targets, img_sources)
+    }
+
     pub fn csp(&self) -> &axum::http::HeaderValue {
         &self.inner.csp
     }
@@ -228,9 +251,18 @@ impl AppState {
 /// No inline script or style anywhere; forms post to this origin, or end in a
 /// redirect to an identity provider (sign-out), whose origins are listed.
 pub fn content_security_policy(form_targets: &[String]) -> axum::http::HeaderValue {
+    content_security_policy_with(form_targets, &[])
+}
+
+/// The policy with images from `img_sources` too (a map's tile server).
+pub fn content_security_policy_with(
+    form_targets: &[String],
+    img_sources: &[String],
+) -> axum::http::HeaderValue {
     let extra: String = form_targets.iter().map(|o| format!(" {o}")).collect();
+    let images: String = img_sources.iter().map(|o| format!(" {o}")).collect();
     let csp = format!(
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; \
+        "default-src 'self'; img-src 'self' data:{images}; style-src 'self'; script-src 'self'; object-src 'none'; \
          base-uri 'none'; form-action 'self'{extra}; frame-ancestors 'none'"
     );
     axum::http::HeaderValue::from_str(&csp).unwrap_or_else(|_| {

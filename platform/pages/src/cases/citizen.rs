@@ -129,9 +129,18 @@ async fn show(
     Path(id): Path<Uuid>,
     Query(q): Query<ShowQuery>,
 ) -> Result<Html<String>> {
-    let done = q
-        .done
-        .filter(|d| ["submitted", "responded", "withdrawn", "uploaded"].contains(&d.as_str()));
+    let done = q.done.filter(|d| {
+        [
+            "submitted",
+            "responded",
+            "withdrawn",
+            "uploaded",
+            "paid",
+            "unpaid",
+            "payment-pending",
+        ]
+        .contains(&d.as_str())
+    });
     page(
         &state,
         &ui,
@@ -202,9 +211,35 @@ async fn page(
             can_withdraw => c.status != "closed",
             citizen_page => def.citizen_page.as_ref().map(|p| context! { href => p.href(c.id), label => p.label.get(ui.lang) }),
             answers => answers(&def, &c, ui),
+            payments => payments(state, tenant, &c).await?,
         },
     )?;
     Ok((status, html))
+}
+
+/// What the case owes or paid, and whether it can be paid online now.
+async fn payments(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    c: &CaseRow,
+) -> Result<Vec<minijinja::Value>> {
+    let mut out = vec![];
+    for p in dimos_payments::for_case(&tenant.db, c.id).await? {
+        let last = dimos_payments::attempts(&tenant.db, p.id)
+            .await?
+            .into_iter()
+            .next();
+        out.push(context! {
+            id => p.id,
+            description => p.description,
+            amount => dimos_payments::euros(p.amount_cents),
+            status => p.status,
+            paid_at => p.paid_at.map(|t| dimos_kernel::clock::local_date(t).format("%d/%m/%Y").to_string()),
+            last_failed => last.as_ref().is_some_and(|a| a.status == "failed" || a.status == "cancelled"),
+            online => state.payments().is_some() && p.status == "due" && c.status != "closed",
+        });
+    }
+    Ok(out)
 }
 
 /// What the case holds that the process declares for the citizen (its
