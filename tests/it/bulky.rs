@@ -15,6 +15,8 @@ on_both_backends!(
     on_the_day_it_is_too_late_to_cancel_and_a_past_week_is_forgotten,
     many_people_at_once_never_overbook_a_day_or_an_address,
     open311_clients_file_and_read_requests_in_xml_and_json,
+    a_fee_is_paid_once_through_the_bank_whichever_word_comes_first,
+    drawn_areas_and_the_municipality_s_map_place_a_pin,
 );
 
 const HOST: &str = "alimos.localhost";
@@ -119,7 +121,7 @@ async fn send(
     let mut form = reqwest::multipart::Form::new()
         .text("_csrf", csrf_of(step2))
         .text("_submission", dimos_it::submission_of(step2));
-    for name in ["street", "number", "postcode", "area"] {
+    for name in ["street", "number", "postcode", "area", "lat", "lon"] {
         let v = step2
             .split(&format!("name=\"{name}\" value=\""))
             .nth(1)
@@ -679,6 +681,9 @@ async fn open311_clients_file_and_read_requests_in_xml_and_json(b: Backend) {
         ("last_name", "Παππά"),
         ("phone", "6900000001"),
         ("description", "Δύο καρέκλες"),
+        // The spot, with the address.
+        ("lat", "37.9105"),
+        ("long", "23.7101"),
     ];
     let (status, _, body) = open311(&app, HOST, M::POST, "requests.json", &request).await;
     assert_eq!(status, 403, "{body}");
@@ -713,6 +718,12 @@ async fn open311_clients_file_and_read_requests_in_xml_and_json(b: Backend) {
             ),
         "{body}"
     );
+    let mut far = with_key.clone();
+    far.retain(|(k, _)| *k != "lat");
+    far.push(("lat", "north"));
+    let (status, _, body) = open311(&app, HOST, M::POST, "requests.json", &far).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("map: bulky-pin"), "{body}");
     let mut xml = with_key.clone();
     xml[1] = ("address_string", "Δωδεκανήσου 3");
     let (status, ctype, body) = open311(&app, HOST, M::POST, "requests.xml", &xml).await;
@@ -742,6 +753,10 @@ async fn open311_clients_file_and_read_requests_in_xml_and_json(b: Backend) {
         (Some("open"), Some("booked"))
     );
     assert_eq!(one[0]["address"], "Αμφιτρίτης 7");
+    assert_eq!(
+        (one[0]["lat"].as_f64(), one[0]["long"].as_f64()),
+        (Some(37.9105), Some(23.7101))
+    );
     let (status, _, _) = open311(&app, HOST, M::GET, &format!("requests/{id}.json"), &[]).await;
     assert_eq!(status, 403, "addresses are not for everyone");
     let (_, _, body) = open311(
@@ -1067,4 +1082,485 @@ async fn on_the_day_it_is_too_late_to_cancel_and_a_past_week_is_forgotten(b: Bac
     clock.advance(chrono::Duration::days(10));
     app.state.scheduler().run_due(100).await.unwrap();
     assert_eq!(households().await, 0, "the address's week is forgotten");
+}
+
+/// Books a pickup of a large load of cuttings (a fee of 20 €) at `number`;
+/// the case id.
+async fn book_with_fee(app: &TestApp, citizen: &mut Browser<'_>, number: &str) -> String {
+    let (status, step2) = address(citizen, "Αγίου Νικολάου", number, "kalamaki").await;
+    assert_eq!(status, 200, "{step2}");
+    assert!(
+        step2.contains("20,00 € το τεμάχιο"),
+        "the fee is said: {step2}"
+    );
+    let day = offered_days(&step2)[0].clone();
+    let res = send(
+        app,
+        citizen,
+        &step2,
+        &[
+            ("item-garden-load", "1"),
+            ("contact_phone", "6912345678"),
+            ("day", &day),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    case_of(&res)
+}
+
+/// From the case page's pay button to the bank's checkout page: (the
+/// payment's id, the checkout's URL, its page).
+async fn to_the_bank(
+    app: &TestApp,
+    citizen: &mut Browser<'_>,
+    case: &str,
+) -> (String, String, String) {
+    let (_, html) = page(citizen, HOST, &format!("/cases/{case}")).await;
+    assert!(html.contains("Πληρωμή 20,00 € με κάρτα"), "{html}");
+    let pay = html
+        .split("action=\"/payments/")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .unwrap()
+        .to_owned();
+    let url = citizen.url(HOST, &format!("/payments/{pay}/pay"));
+    let res = citizen
+        .request(
+            reqwest::Method::POST,
+            &url,
+            Some(&[("_csrf", csrf_of(&html).as_str())]),
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let checkout = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        checkout.starts_with(&format!(
+            "http://localhost:{}/dev-pay/checkout/",
+            app.port()
+        )),
+        "{checkout}"
+    );
+    let res = citizen.request(reqwest::Method::GET, &checkout, None).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    // The bank's page may send the person back to the municipality.
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains(&format!("form-action 'self' http://{HOST}:{}", app.port())),
+        "{csp}"
+    );
+    let bank = res.text().await.unwrap();
+    assert!(
+        bank.contains("20,00 €") && bank.contains("Δήμος Αλίμου"),
+        "{bank}"
+    );
+    (pay, checkout, bank)
+}
+
+/// The person's choice on the bank's page; the page they end on, unless
+/// they close the tab on the way back.
+async fn at_the_bank(
+    citizen: &mut Browser<'_>,
+    checkout: &str,
+    fields: &[(&str, &str)],
+    come_back: bool,
+) -> (String, String) {
+    let res = citizen
+        .request(reqwest::Method::POST, checkout, Some(fields))
+        .await;
+    assert_eq!(res.status(), 303);
+    if !come_back {
+        return (String::new(), String::new());
+    }
+    let (res, url) = citizen.follow(res, checkout.to_owned()).await;
+    assert_eq!(res.status(), 200);
+    (url, unescape(res.text().await.unwrap()))
+}
+
+async fn a_fee_is_paid_once_through_the_bank_whichever_word_comes_first(b: Backend) {
+    let clock = dimos_kernel::ManualClock::new();
+    let app = TestApp::spawn_with(
+        b,
+        Options {
+            apply_on_start: Some(workspace_root().join("tenants")),
+            clock: Some(clock.clone()),
+            ..Options::default()
+        },
+    )
+    .await;
+    let mut citizen = person(&app, HOST, "citizen").await;
+    let case = book_with_fee(&app, &mut citizen, "5").await;
+    let payments = |status: &'static str| {
+        let app = &app;
+        async move {
+            app.sql_value::<i64>(&format!(
+                "SELECT COUNT(*) FROM payments WHERE status = '{status}'"
+            ))
+            .await
+        }
+    };
+    let events =
+        || app.sql_value::<i64>("SELECT COUNT(*) FROM case_events WHERE kind = 'payment-paid'");
+    assert_eq!(payments("due").await, 1);
+
+    // Declined: nothing paid, the page says so and offers another try.
+    let (_, checkout, _) = to_the_bank(&app, &mut citizen, &case).await;
+    let (url, html) = at_the_bank(&mut citizen, &checkout, &[("action", "decline")], true).await;
+    assert!(
+        url.ends_with(&format!("/cases/{case}?done=unpaid")),
+        "{url}"
+    );
+    assert!(html.contains("Η πληρωμή δεν ολοκληρώθηκε"), "{html}");
+    assert!(html.contains("Πληρωμή 20,00 € με κάρτα"), "another try");
+    assert_eq!(payments("due").await, 1);
+
+    // Paid: the bank's notice settles it, the return finds it settled.
+    let (pay, checkout, _) = to_the_bank(&app, &mut citizen, &case).await;
+    let (url, html) = at_the_bank(&mut citizen, &checkout, &[("action", "pay")], true).await;
+    assert!(url.ends_with(&format!("/cases/{case}?done=paid")), "{url}");
+    assert!(html.contains("Η πληρωμή καταχωρίστηκε"), "{html}");
+    assert!(
+        html.contains("Πληρώθηκαν 20,00 €"),
+        "in the history: {html}"
+    );
+    assert!(!html.contains("με κάρτα"), "nothing more to pay");
+    assert_eq!((payments("paid").await, events().await), (1, 1));
+    // The return again, the poll, the bank's pages again, the pay form
+    // again: still paid once.
+    dimos_pages::payments::reconcile(&app.state).await.unwrap();
+    let res = citizen
+        .request(reqwest::Method::POST, &checkout, Some(&[("action", "pay")]))
+        .await;
+    assert_eq!(res.status(), 303);
+    let (_, html) = page(&mut citizen, HOST, &format!("/cases/{case}")).await;
+    let res = citizen
+        .request(
+            reqwest::Method::POST,
+            &citizen.url(HOST, &format!("/payments/{pay}/pay")),
+            Some(&[("_csrf", csrf_of(&html).as_str())]),
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        res.headers()["location"],
+        format!("/cases/{case}").as_str(),
+        "a paid fee is not charged again"
+    );
+    assert_eq!((payments("paid").await, events().await), (1, 1));
+
+    // Notices: a forged one is refused, one for no checkout of ours is
+    // unknown, the bank's own sent again changes nothing.
+    let checkout_id = checkout.rsplit('/').next().unwrap().to_owned();
+    let notice = |id: &str, status: &str| json!({"checkout": id, "status": status}).to_string();
+    let send_notice = |body: String, signature: Option<String>| {
+        let app = &app;
+        async move {
+            let ts = app.state.workflow().now().timestamp();
+            let sig = signature
+                .unwrap_or_else(|| dimos_payments::dev::sign("n-1", ts, body.as_bytes()).unwrap());
+            app.req(reqwest::Method::POST, HOST, "/payments/notify/dev")
+                .header("content-type", "application/json")
+                .header("webhook-id", "n-1")
+                .header("webhook-timestamp", ts.to_string())
+                .header("webhook-signature", sig)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(
+        send_notice(notice(&checkout_id, "paid"), Some("v1,Zm9yZ2Vk".into())).await,
+        400
+    );
+    assert_eq!(
+        send_notice(notice(&uuid::Uuid::now_v7().to_string(), "paid"), None).await,
+        404
+    );
+    assert_eq!(send_notice(notice(&checkout_id, "paid"), None).await, 204);
+    assert_eq!((payments("paid").await, events().await), (1, 1));
+
+    // Nobody else's: another person, another municipality.
+    let mut other = person(&app, HOST, "citizen-verified").await;
+    let (_, html) = page(&mut other, HOST, "/").await;
+    let res = other
+        .request(
+            reqwest::Method::POST,
+            &other.url(HOST, &format!("/payments/{pay}/pay")),
+            Some(&[("_csrf", csrf_of(&html).as_str())]),
+        )
+        .await;
+    assert_eq!(res.status(), 404);
+    let there = "papagou-cholargou.localhost";
+    let mut elsewhere = person(&app, there, "citizen").await;
+    let (_, html) = page(&mut elsewhere, there, "/").await;
+    let res = elsewhere
+        .request(
+            reqwest::Method::POST,
+            &elsewhere.url(there, &format!("/payments/{pay}/pay")),
+            Some(&[("_csrf", csrf_of(&html).as_str())]),
+        )
+        .await;
+    assert_eq!(res.status(), 404);
+
+    // The notice lost, the person back: the return asks the bank.
+    let case2 = book_with_fee(&app, &mut other, "7").await;
+    let (_, checkout, _) = to_the_bank(&app, &mut other, &case2).await;
+    let (url, _) = at_the_bank(
+        &mut other,
+        &checkout,
+        &[("action", "pay"), ("lose_notice", "on")],
+        true,
+    )
+    .await;
+    assert!(url.ends_with("?done=paid"), "{url}");
+    assert_eq!((payments("paid").await, events().await), (2, 2));
+
+    // The notice lost and the tab closed: the poll catches it, once the
+    // checkout is old enough to ask about.
+    let mut third = person(&app, HOST, "parent-01").await;
+    let case3 = book_with_fee(&app, &mut third, "9").await;
+    let (_, checkout, _) = to_the_bank(&app, &mut third, &case3).await;
+    at_the_bank(
+        &mut third,
+        &checkout,
+        &[("action", "pay"), ("lose_notice", "on")],
+        false,
+    )
+    .await;
+    assert_eq!(payments("paid").await, 2, "nobody has told us yet");
+    assert_eq!(
+        dimos_pages::payments::reconcile(&app.state).await.unwrap(),
+        0
+    );
+    clock.advance(chrono::Duration::minutes(3));
+    assert_eq!(
+        dimos_pages::payments::reconcile(&app.state).await.unwrap(),
+        1
+    );
+    assert_eq!((payments("paid").await, events().await), (3, 3));
+    let (_, html) = page(&mut third, HOST, &format!("/cases/{case3}")).await;
+    assert!(html.contains("Πληρώθηκαν 20,00 €"), "{html}");
+
+    // The crew's list says who paid; a withdrawn request owes nothing.
+    let mut fourth = person(&app, HOST, "parent-02").await;
+    let case4 = book_with_fee(&app, &mut fourth, "11").await;
+    let mut sup = person(&app, HOST, "cleaning-supervisor").await;
+    let day = app
+        .sql_value::<String>("SELECT MIN(CAST(day AS TEXT)) FROM bulky_requests")
+        .await;
+    let (_, list) = page(&mut sup, HOST, "/bulky/days").await;
+    let first_day = hrefs(&list, "/bulky/days/")
+        .into_iter()
+        .find(|h| h.contains(&day) && h.contains("area=kalamaki"))
+        .unwrap();
+    let (_, route) = page(&mut sup, HOST, &first_day).await;
+    assert!(
+        route.contains("20,00 € (πληρώθηκε)") && route.contains("20,00 € (δεν έχει πληρωθεί)"),
+        "{route}"
+    );
+    let (_, html) = page(&mut fourth, HOST, &format!("/cases/{case4}")).await;
+    let (status, _, html) = post(
+        &mut fourth,
+        HOST,
+        &format!("/cases/{case4}/withdraw"),
+        &csrf_of(&html),
+        &[("confirm", "yes"), ("reason", "")],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert_eq!(payments("cancelled").await, 1);
+    assert!(!html.contains("με κάρτα"), "{html}");
+}
+
+/// Trachones drawn as a square around (37.905, 23.755).
+const TRACHONES: &str = "37.90, 23.75\n37.90, 23.76\n37.91, 23.76\n37.91, 23.75";
+
+async fn drawn_areas_and_the_municipality_s_map_place_a_pin(b: Backend) {
+    let app = app(b).await;
+    let mut citizen = person(&app, HOST, "citizen").await;
+    // No tile server: no map, nothing from elsewhere allowed.
+    let url = citizen.url(HOST, "/bulky/request");
+    let res = citizen.request(reqwest::Method::GET, &url, None).await;
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let html = res.text().await.unwrap();
+    assert!(
+        !html.contains("dimos-map") && !html.contains("leaflet"),
+        "{html}"
+    );
+    assert!(csp.contains("img-src 'self' data:;"), "{csp}");
+
+    // The department draws Trachones and configures its tile server.
+    let mut sup = person(&app, HOST, "cleaning-supervisor").await;
+    let (_, days) = page(&mut sup, HOST, "/bulky/days").await;
+    let (_, html) = page(&mut sup, HOST, &hrefs(&days, "/bulky/settings")[0]).await;
+    let mut fields = form_fields(&html);
+    assert_eq!(
+        fields
+            .iter()
+            .find(|(k, _)| k == "area-2-name")
+            .map(|(_, v)| v.as_str()),
+        Some("Τράχωνες")
+    );
+    set(&mut fields, "area-2-polygon", "37.90, 23.75\n37.90");
+    set(
+        &mut fields,
+        "map-tiles",
+        "http://tiles.example.gr/{z}/{x}/{y}.png",
+    );
+    set(
+        &mut fields,
+        "map-attribution",
+        "© OpenStreetMap contributors",
+    );
+    set(&mut fields, "map-lat", "37,905");
+    set(&mut fields, "map-lon", "23.73");
+    set(&mut fields, "map-zoom", "14");
+    let form: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (status, _, page_html) =
+        post(&mut sup, HOST, "/bulky/settings", &csrf_of(&html), &form).await;
+    assert_eq!(status, 422, "{page_html}");
+    assert!(
+        page_html.contains("Τα όρια δεν διαβάζονται (line 2"),
+        "{page_html}"
+    );
+    assert!(
+        page_html.contains("Χρειάζεται διεύθυνση https"),
+        "{page_html}"
+    );
+    set(&mut fields, "area-2-polygon", TRACHONES);
+    set(
+        &mut fields,
+        "map-tiles",
+        "http://127.0.0.1:9/{z}/{x}/{y}.png",
+    );
+    let form: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (status, _, saved) = post(
+        &mut sup,
+        HOST,
+        "/bulky/settings",
+        &csrf_of(&page_html),
+        &form,
+    )
+    .await;
+    assert_eq!(status, 200, "{saved}");
+    assert!(
+        saved.contains("37.9, 23.75"),
+        "the outline shown back: {saved}"
+    );
+
+    // The citizen's address step: the map, its scripts, the tile server's
+    // origin allowed for images only.
+    let res = citizen.request(reqwest::Method::GET, &url, None).await;
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let html = unescape(res.text().await.unwrap());
+    assert!(
+        csp.contains("img-src 'self' data: http://127.0.0.1:9;"),
+        "{csp}"
+    );
+    assert!(csp.contains("script-src 'self';"), "{csp}");
+    assert!(
+        html.contains("data-tiles=\"http://127.0.0.1:9/{z}/{x}/{y}.png\""),
+        "{html}"
+    );
+    assert!(html.contains("Τράχωνες"), "the drawn area goes to the map");
+    for asset in ["leaflet.js", "dimos-map.js", "leaflet.css"] {
+        let src = html
+            .split(&format!("/static/{asset}?v="))
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or_else(|| panic!("{asset} linked: {html}"));
+        let res = citizen
+            .request(
+                reqwest::Method::GET,
+                &citizen.url(HOST, &format!("/static/{asset}?v={src}")),
+                None,
+            )
+            .await;
+        assert_eq!(res.status(), 200, "{asset}");
+        assert!(res.bytes().await.unwrap().len() > 1000, "{asset}");
+    }
+    // Other pages stay without the map's scripts.
+    let (_, home) = page(&mut citizen, HOST, "/").await;
+    assert!(!home.contains("leaflet"), "{home}");
+
+    // No street list: a pin inside Trachones places the address there,
+    // without asking for the area.
+    let step1 = |lat: &'static str, lon: &'static str| {
+        vec![
+            ("street", "Οδός Δοκιμής"),
+            ("number", "3"),
+            ("postcode", "17456"),
+            ("area", ""),
+            ("lat", lat),
+            ("lon", lon),
+        ]
+    };
+    let (_, html) = page(&mut citizen, HOST, "/bulky/request").await;
+    let (status, _, step2) = post(
+        &mut citizen,
+        HOST,
+        "/bulky/request/details",
+        &csrf_of(&html),
+        &step1("37.905", "23.755"),
+    )
+    .await;
+    assert_eq!(status, 200, "{step2}");
+    assert!(step2.contains("Τράχωνες"), "{step2}");
+    // Outside every drawn area, or not a point: said on the map.
+    for ((lat, lon), message) in [
+        (("37.80", "23.755"), "έξω από τις περιοχές αποκομιδής"),
+        (("abc", "23.7"), "Το σημείο του χάρτη δεν διαβάζεται"),
+        (("37.9", ""), "Το σημείο του χάρτη δεν διαβάζεται"),
+    ] {
+        let (status, _, html2) = post(
+            &mut citizen,
+            HOST,
+            "/bulky/request/details",
+            &csrf_of(&html),
+            &step1(lat, lon),
+        )
+        .await;
+        assert_eq!(status, 422, "{html2}");
+        assert!(html2.contains(message), "{message}: {html2}");
+        assert!(html2.contains("id=\"f-map-error\""), "{html2}");
+    }
+    // Booked with the pin: the request keeps the spot, for the route.
+    let day = offered_days(&step2)[0].clone();
+    let res = send(
+        &app,
+        &citizen,
+        &step2,
+        &[
+            ("item-mattress", "1"),
+            ("contact_phone", "6912345678"),
+            ("day", &day),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        app.sql_value::<String>("SELECT area FROM bulky_requests")
+            .await,
+        "trachones"
+    );
+    let lat = app.sql_value::<f64>("SELECT lat FROM bulky_requests").await;
+    assert!((lat - 37.905).abs() < 1e-9, "{lat}");
 }

@@ -5,6 +5,7 @@
 import { chromium } from 'playwright-core';
 import AxeBuilder from '@axe-core/playwright';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 
 const port = process.env.DIMOS_PORT;
 if (!port) throw new Error('DIMOS_PORT is not set');
@@ -579,6 +580,25 @@ await check('bulky waste: the department imports the streets, a citizen asks on 
   await page.getByLabel('Ο κατάλογος σε μορφή CSV').fill(csv);
   await page.getByRole('button', { name: 'Αντικατάσταση καταλόγου' }).click();
   await seen(page.getByText('Ο κατάλογος έχει 12 οδούς.'), 'the list imported');
+  // The municipality's own tile server (here on loopback): a map on the
+  // address step, its tiles allowed by that page's CSP alone.
+  const tile = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+  let tilesServed = 0;
+  const tiles = createServer((req, res) => {
+    tilesServed += 1;
+    res.writeHead(200, { 'content-type': 'image/png' });
+    res.end(tile);
+  });
+  await new Promise((ok) => tiles.listen(0, '127.0.0.1', ok));
+  const tilePort = tiles.address().port;
+  await page.getByRole('link', { name: /^Ρυθμίσεις \(περιοχές/ }).click();
+  await page.getByLabel('Διεύθυνση πλακιδίων').fill(`http://127.0.0.1:${tilePort}/{z}/{x}/{y}.png`);
+  await page.getByLabel(/^Αναφορά πηγής/).fill('Δοκιμαστικά πλακίδια');
+  await page.getByLabel('Κέντρο: γεωγρ. πλάτος').fill('37.9106');
+  await page.getByLabel('Κέντρο: γεωγρ. μήκος').fill('23.7083');
+  await page.getByLabel('Εστίαση', { exact: true }).fill('16');
+  await page.getByRole('button', { name: 'Αποθήκευση', exact: true }).click();
+  await seen(page.getByText('Οι ρυθμίσεις αποθηκεύτηκαν'), 'the map saved');
   await signOut();
 
   // An unverified citizen is enough for this service.
@@ -588,7 +608,15 @@ await check('bulky waste: the department imports the streets, a citizen asks on 
   await seen(page.getByRole('heading', { name: 'Αποκομιδή ογκωδών αντικειμένων' }), 'the service page');
   await axe(page, 'bulky service page');
   await narrow('bulky service page');
+  const cspErrors = [];
+  page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) cspErrors.push(m.text()); });
   await page.getByRole('link', { name: 'Αίτηση αποκομιδής' }).click();
+  await seen(page.locator('#f-map .leaflet-tile-loaded').first(), 'the map\'s tiles');
+  await page.locator('#f-map').click();
+  await seen(page.getByText(/Επιλέξατε σημείο: 37\.9/), 'the pin');
+  assert(await page.locator('#f-lat').inputValue() !== '', 'the pin fills the form');
+  assert(tilesServed > 0, 'tiles came from the municipality\'s server');
+  assert(cspErrors.length === 0, `CSP: ${cspErrors.join('; ')}`);
   await axe(page, 'bulky address');
   await page.getByLabel('Οδός', { exact: true }).fill('ποσειδ');
   await page.getByLabel('Αριθμός', { exact: true }).fill('12');
@@ -599,17 +627,31 @@ await check('bulky waste: the department imports the streets, a citizen asks on 
   await page.getByRole('button', { name: 'Συνέχεια' }).click();
   await seen(page.getByRole('heading', { name: 'Τι και πότε' }), 'step 2');
   await seen(page.getByText('Λεωφόρος Ποσειδώνος 12, 17455'), 'the address found');
+  assert(await page.locator('input[name="lat"]').inputValue() !== '', 'the pin goes on to step 2');
   await axe(page, 'bulky items and day');
   await narrow('bulky items and day');
   await shot(page, 'bulky-request-phone');
   await page.getByLabel('Στρώμα', { exact: true }).fill('2');
+  await page.getByLabel(/^Κλαδέματα πάνω από ένα κυβικό μέτρο/).fill('1');
   await page.getByLabel('Τηλέφωνο επικοινωνίας').fill('69 1234 5678');
   await page.getByRole('button', { name: 'Υποβολή αίτησης' }).click();
   await page.waitForURL((u) => u.pathname.startsWith('/cases/'));
-  await seen(page.getByText('2 × Στρώμα'), 'what was asked, on the case page');
+  await seen(page.getByText(/2 × Στρώμα/).first(), 'what was asked, on the case page');
   await seen(page.getByText(/Η αποκομιδή ορίστηκε για τις/), 'the day in the history');
   await axe(page, 'bulky request page');
   await narrow('bulky request page');
+  // The fee, paid at the (development) bank: the pay form's redirect to
+  // another origin and the bank's redirect back pass the browser's CSP.
+  const casePath = new URL(page.url()).pathname;
+  await page.getByRole('button', { name: 'Πληρωμή 20,00 € με κάρτα' }).click();
+  await page.waitForURL((u) => u.pathname.startsWith('/dev-pay/checkout/'));
+  await seen(page.getByRole('heading', { name: 'Τράπεζα δοκιμών' }), 'the bank');
+  await axe(page, 'development bank');
+  await narrow('development bank');
+  await page.getByRole('button', { name: 'Πληρωμή 20,00 €', exact: true }).click();
+  await page.waitForURL((u) => u.hostname === 'alimos.localhost' && u.pathname === casePath && u.search.includes('done=paid'));
+  await seen(page.getByText('Η πληρωμή καταχωρίστηκε.'), 'paid');
+  await seen(page.getByText('Πληρώθηκαν 20,00 €'), 'the payment in the history');
   await signOut();
 
   // The crew walks to the day and closes the stop.
@@ -628,6 +670,7 @@ await check('bulky waste: the department imports the streets, a citizen asks on 
   await page.getByRole('button', { name: /^Συλλέχθηκαν/ }).click();
   await seen(page.getByText('Καταγράφηκε· ο πολίτης ενημερώθηκε.'), 'recorded');
   await axe(page, 'bulky crew route after a stop');
+  tiles.close();
 }, { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
 
 await browser.close();

@@ -29,6 +29,44 @@ pub struct BulkyConfig {
     pub items: Vec<ItemSetting>,
     /// No collection on these days (YYYY-MM-DD), e.g. holidays.
     pub closed_days: Vec<String>,
+    /// A map on the address step, from the municipality's own tile
+    /// server; none by default (nothing is loaded from elsewhere).
+    pub map: Option<MapSetting>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MapSetting {
+    /// Tile address with `{z}`, `{x}`, `{y}`, e.g.
+    /// `https://tiles.example.gr/{z}/{x}/{y}.png` (https; http only on
+    /// loopback, for tests).
+    pub tiles: String,
+    /// The credit the tile server's licence asks for, shown on the map.
+    pub attribution: String,
+    /// Where the map opens: latitude, longitude and zoom (10–19).
+    pub lat: f64,
+    pub lon: f64,
+    pub zoom: u8,
+}
+
+impl MapSetting {
+    /// The tile server's origin (for the page's CSP), if the address is
+    /// acceptable.
+    pub fn origin(&self) -> Option<String> {
+        let probe = self
+            .tiles
+            .replace("{z}", "0")
+            .replace("{x}", "0")
+            .replace("{y}", "0")
+            .replace("{s}", "a");
+        let u = url::Url::parse(&probe).ok()?;
+        let loopback = matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+        let ok = (u.scheme() == "https" || (u.scheme() == "http" && loopback))
+            && u.username().is_empty()
+            && u.password().is_none()
+            && ["{z}", "{x}", "{y}"].iter().all(|p| self.tiles.contains(p));
+        ok.then(|| u.origin().ascii_serialization())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -41,6 +79,10 @@ pub struct AreaSetting {
     pub weekdays: Vec<String>,
     /// Pickups a day (1–1000).
     pub capacity: u32,
+    /// The area's outline as `[lat, lon]` points, where the municipality
+    /// draws its areas (a pin inside it belongs to it); empty: by streets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub polygon: Vec<[f64; 2]>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -81,6 +123,7 @@ impl Default for BulkyConfig {
                 name: "Όλος ο δήμος".into(),
                 weekdays: vec!["tue".into(), "thu".into()],
                 capacity: 20,
+                polygon: vec![],
             }],
             items: vec![
                 item("furniture", "Έπιπλο", "Piece of furniture", false),
@@ -111,6 +154,7 @@ impl Default for BulkyConfig {
                 ),
             ],
             closed_days: vec![],
+            map: None,
         }
     }
 }
@@ -169,6 +213,15 @@ impl dimos_web::ModuleConfig for BulkyConfig {
                 e.push(FieldError::new(format!("areas.{i}.weekdays"), "invalid"));
             }
             range(&mut e, &format!("areas.{i}.capacity"), a.capacity, 1, 1000);
+            if !a.polygon.is_empty()
+                && (a.polygon.len() < 3
+                    || a.polygon.len() > 2000
+                    || a.polygon.iter().any(|[lat, lon]| {
+                        !(-90.0..=90.0).contains(lat) || !(-180.0..=180.0).contains(lon)
+                    }))
+            {
+                e.push(FieldError::new(format!("areas.{i}.polygon"), "invalid"));
+            }
         }
         let mut seen = HashSet::new();
         for (i, it) in self.items.iter().enumerate() {
@@ -196,6 +249,18 @@ impl dimos_web::ModuleConfig for BulkyConfig {
                 e.push(FieldError::new(format!("closed_days.{i}"), "invalid"));
             }
         }
+        if let Some(m) = &self.map {
+            if m.origin().is_none() {
+                e.push(FieldError::new("map.tiles", "bulky-map-tiles"));
+            }
+            if m.attribution.trim().is_empty() || m.attribution.chars().count() > 200 {
+                e.push(FieldError::new("map.attribution", "required"));
+            }
+            if !(-90.0..=90.0).contains(&m.lat) || !(-180.0..=180.0).contains(&m.lon) {
+                e.push(FieldError::new("map.lat", "invalid"));
+            }
+            range(&mut e, "map.zoom", u32::from(m.zoom), 10, 19);
+        }
         e
     }
 }
@@ -203,6 +268,22 @@ impl dimos_web::ModuleConfig for BulkyConfig {
 impl BulkyConfig {
     pub fn area(&self, id: &str) -> Option<&AreaSetting> {
         self.areas.iter().find(|a| a.id == id)
+    }
+
+    /// The area whose outline holds `p`, among those drawn.
+    pub fn area_at(&self, p: crate::geo::Point) -> Option<&AreaSetting> {
+        let id = crate::geo::area_of(
+            self.areas
+                .iter()
+                .map(|a| (a.id.as_str(), a.polygon.as_slice())),
+            p,
+        )?;
+        self.area(id)
+    }
+
+    /// Whether any area is drawn.
+    pub fn has_polygons(&self) -> bool {
+        self.areas.iter().any(|a| !a.polygon.is_empty())
     }
 
     pub fn calendar(area: &AreaSetting) -> Calendar {

@@ -26,6 +26,9 @@ pub struct TypedAddress {
     pub postcode: String,
     /// Chosen by the person where the municipality has no street list.
     pub area: String,
+    /// The pin dropped on the map, if any (`lat`, `lon` as sent).
+    pub lat: String,
+    pub lon: String,
 }
 
 /// An address found in the municipality's list (or, without a list, as
@@ -97,6 +100,21 @@ pub fn address(
             }
         }
     };
+    let pin = crate::geo::pin(&typed.lat, &typed.lon).unwrap_or_else(|crate::geo::BadPin| {
+        errors.push(FieldError::new("map", "bulky-pin"));
+        None
+    });
+    // A pin inside a drawn area places the address there.
+    let drawn = match pin {
+        Some(p) if cfg.has_polygons() => match cfg.area_at(p) {
+            Some(a) => Some(a),
+            None => {
+                errors.push(FieldError::new("map", "bulky-pin-outside"));
+                None
+            }
+        },
+        _ => None,
+    };
     let street = typed.street.trim();
     if street.is_empty() || street.chars().count() > 100 || street.chars().any(char::is_control) {
         errors.push(FieldError::new(
@@ -110,7 +128,7 @@ pub fn address(
         return Err(errors);
     }
     let found = if list.is_empty() {
-        let Some(area) = cfg.area(typed.area.trim()) else {
+        let Some(area) = drawn.or_else(|| cfg.area(typed.area.trim())) else {
             errors.push(FieldError::new("area", "required"));
             return Err(errors);
         };
@@ -125,7 +143,7 @@ pub fn address(
             number: String::new(),
             postcode: pc.as_str().to_owned(),
             area: area.id.clone(),
-            point: None,
+            point: pin,
         }
     } else {
         let folded = fold(street);
@@ -157,11 +175,11 @@ pub fn address(
                 return Err(errors);
             }
         };
-        let Some(area) = cfg
-            .areas
-            .iter()
-            .find(|a| a.id == row.area || fold(&a.name) == fold(&row.area))
-        else {
+        let Some(area) = drawn.or_else(|| {
+            cfg.areas
+                .iter()
+                .find(|a| a.id == row.area || fold(&a.name) == fold(&row.area))
+        }) else {
             errors.push(FieldError::new("street", "bulky-street-no-area"));
             return Err(errors);
         };
@@ -170,7 +188,8 @@ pub fn address(
             number: String::new(),
             postcode: row.postcode.clone(),
             area: area.id.clone(),
-            point: row.lat.zip(row.lon),
+            // The pin is where the items are; the street's point is near.
+            point: pin.or(row.lat.zip(row.lon)),
         }
     };
     match number {
@@ -269,8 +288,11 @@ pub fn items_line(cfg: &BulkyConfig, asked: &[Asked], english: bool) -> String {
 
 /// `12,50 €`.
 pub fn euros(cents: i64) -> String {
-    format!("{},{:02} €", cents / 100, cents % 100)
+    dimos_payments::euros(cents)
 }
+
+/// What the citizen and the bank read for a pickup's fee.
+const FEE_DESCRIPTION: &str = "Τέλος αποκομιδής ογκωδών αντικειμένων";
 
 /// The rules alone (the day offered and with room, the items), before
 /// anything is stored: a form refused here keeps its photo for the next
@@ -432,6 +454,18 @@ pub async fn book(
         closed_by: None,
     };
     store::insert(pending.tx(), &request).await?;
+    if fee > 0 {
+        // Paid from the case page (online where the municipality takes
+        // payments, else at its cashier).
+        dimos_payments::owe(
+            pending.tx(),
+            case_id,
+            i64::from(fee),
+            FEE_DESCRIPTION,
+            state.workflow().now(),
+        )
+        .await?;
+    }
     // The address's week counter is kept only as long as it counts.
     let week = schedule::week_of(b.day);
     dimos_workflow::jobs::enqueue(
@@ -557,7 +591,7 @@ mod tests {
             street: street.into(),
             number: number.into(),
             postcode: postcode.into(),
-            area: String::new(),
+            ..TypedAddress::default()
         }
     }
 

@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod filing;
+pub mod geo;
 pub mod open311;
 pub mod route;
 pub mod schedule;

@@ -383,7 +383,7 @@ fn address_string(s: &str) -> TypedAddress {
         street: street.trim_end_matches(',').trim().to_owned(),
         number: number.to_owned(),
         postcode,
-        area: String::new(),
+        ..TypedAddress::default()
     }
 }
 
@@ -420,7 +420,14 @@ async fn root_post(
             ));
         };
         let list = store::streets(&t.db).await?;
-        let address = filing::address(&cfg, &list, &address_string(addr))
+        // `lat`/`long` with the address are the spot (and, where the
+        // municipality draws its areas, the area).
+        let typed = filing::TypedAddress {
+            lat: param(&p, "lat").unwrap_or("").to_owned(),
+            lon: param(&p, "long").unwrap_or("").to_owned(),
+            ..address_string(addr)
+        };
+        let address = filing::address(&cfg, &list, &typed)
             .map_err(|e| Problem::from(dimos_kernel::Error::Validation(e)))?;
         let mut pairs = vec![];
         for i in &cfg.items {

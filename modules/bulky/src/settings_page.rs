@@ -5,7 +5,7 @@
 //! whole (`BulkyConfig::check`), every problem shown on its input. An area
 //! with pickups still booked cannot be removed.
 
-use crate::config::{AreaSetting, BulkyConfig, ItemSetting};
+use crate::config::{AreaSetting, BulkyConfig, ItemSetting, MapSetting};
 use crate::{Schedule, settings, store};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -100,12 +100,49 @@ fn field_of(path: &str) -> String {
         ["items", i, "fee_cents"] => format!("item-{i}-fee"),
         ["items", i, f] => format!("item-{i}-{f}"),
         ["closed_days", _] => "closed_days".into(),
+        ["map", f] => format!("map-{f}"),
         _ => path.to_owned(),
     }
 }
 
+/// The map's fields: all empty is no map.
+fn map(errors: &mut Vec<FieldError>, f: &Form) -> Option<MapSetting> {
+    let fields = [
+        "map-tiles",
+        "map-attribution",
+        "map-lat",
+        "map-lon",
+        "map-zoom",
+    ];
+    if fields.iter().all(|n| f.get(n).is_empty()) {
+        return None;
+    }
+    let mut coordinate = |name: &str| match f.get(name).replace(',', ".").parse::<f64>() {
+        Ok(v) if v.is_finite() => v,
+        _ => {
+            errors.push(FieldError::new(name, "invalid"));
+            0.0
+        }
+    };
+    let (lat, lon) = (coordinate("map-lat"), coordinate("map-lon"));
+    let zoom = f.get("map-zoom").parse::<u8>().unwrap_or_else(|_| {
+        errors.push(FieldError::new("map-zoom", "invalid"));
+        0
+    });
+    Some(MapSetting {
+        tiles: f.get("map-tiles").to_owned(),
+        attribution: f.get("map-attribution").to_owned(),
+        lat,
+        lon,
+        zoom,
+    })
+}
+
 fn parse(f: &Form) -> std::result::Result<BulkyConfig, Vec<FieldError>> {
     let mut errors = vec![];
+    // An outline that does not read is left out of the check below (an
+    // empty one is valid), so it is named with whatever else is wrong.
+    let mut outlines = vec![];
     let mut c = BulkyConfig {
         lead_days: number(&mut errors, "lead_days", f.get("lead_days")),
         horizon_days: number(&mut errors, "horizon_days", f.get("horizon_days")),
@@ -115,6 +152,7 @@ fn parse(f: &Form) -> std::result::Result<BulkyConfig, Vec<FieldError>> {
         areas: vec![],
         items: vec![],
         closed_days: vec![],
+        map: map(&mut errors, f),
     };
     for i in 0..f.rows("area-") {
         let id = f.get(&format!("area-{i}-id"));
@@ -132,6 +170,15 @@ fn parse(f: &Form) -> std::result::Result<BulkyConfig, Vec<FieldError>> {
                 .map(|d| (*d).to_owned())
                 .collect(),
             capacity: number(&mut errors, &format!("area-{i}-capacity"), capacity),
+            polygon: crate::geo::parse_polygon(f.get(&format!("area-{i}-polygon"))).unwrap_or_else(
+                |why| {
+                    outlines.push(
+                        FieldError::new(format!("area-{i}-polygon"), "bulky-polygon")
+                            .with_detail(why),
+                    );
+                    vec![]
+                },
+            ),
         });
     }
     for i in 0..f.rows("item-") {
@@ -176,15 +223,17 @@ fn parse(f: &Form) -> std::result::Result<BulkyConfig, Vec<FieldError>> {
     c.closed_days.dedup();
     if !errors.is_empty() {
         // The rest is checked once the numbers read.
+        errors.extend(outlines);
         return Err(errors);
     }
-    let checked: Vec<FieldError> = dimos_web::ModuleConfig::check(&c)
+    let mut checked: Vec<FieldError> = dimos_web::ModuleConfig::check(&c)
         .into_iter()
         .map(|mut e| {
             e.field = field_of(&e.field);
             e
         })
         .collect();
+    checked.extend(outlines);
     if checked.is_empty() {
         Ok(c)
     } else {
@@ -215,6 +264,21 @@ fn values(c: &BulkyConfig, posted: Option<&Form>) -> BTreeMap<String, String> {
         for d in &a.weekdays {
             v.insert(format!("area-{i}-{d}"), "on".into());
         }
+        v.insert(
+            format!("area-{i}-polygon"),
+            a.polygon
+                .iter()
+                .map(|[lat, lon]| format!("{lat}, {lon}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+    }
+    if let Some(m) = &c.map {
+        v.insert("map-tiles".into(), m.tiles.clone());
+        v.insert("map-attribution".into(), m.attribution.clone());
+        v.insert("map-lat".into(), m.lat.to_string());
+        v.insert("map-lon".into(), m.lon.to_string());
+        v.insert("map-zoom".into(), m.zoom.to_string());
     }
     for (i, it) in c.items.iter().enumerate() {
         v.insert(format!("item-{i}-id"), it.id.clone());
@@ -277,13 +341,18 @@ fn render(
         "per_week",
         "max_items",
         "closed_days",
+        "map-tiles",
+        "map-attribution",
+        "map-lat",
+        "map-lon",
+        "map-zoom",
     ]
     .iter()
     .map(|s| (*s).to_owned())
     .collect();
     for i in 0..areas {
         names.extend(
-            ["id", "name", "capacity", "weekdays"]
+            ["id", "name", "capacity", "weekdays", "polygon"]
                 .iter()
                 .map(|f| format!("area-{i}-{f}")),
         );
@@ -430,6 +499,38 @@ mod tests {
             .map(|e| e.field)
             .collect();
         assert_eq!(fields, ["area-0-weekdays"]);
+        // A drawn area and a map read back as shown; a bad outline is named.
+        let mut drawn = c.clone();
+        drawn.areas[0].polygon = vec![[37.9, 23.7], [37.9, 23.72], [37.92, 23.72]];
+        drawn.map = Some(MapSetting {
+            tiles: "https://tiles.example.gr/{z}/{x}/{y}.png".into(),
+            attribution: "© OpenStreetMap".into(),
+            lat: 37.91,
+            lon: 23.71,
+            zoom: 15,
+        });
+        let shown: Vec<(String, String)> = values(&drawn, None).into_iter().collect();
+        assert_eq!(parse(&Form(shown.clone())).unwrap(), drawn);
+        let mut bad = shown;
+        bad.retain(|(k, _)| k != "area-0-polygon" && k != "map-tiles");
+        bad.push(("area-0-polygon".into(), "37.9, 23.7\n37.9".into()));
+        bad.push((
+            "map-tiles".into(),
+            "http://tiles.example.gr/{z}/{x}/{y}.png".into(),
+        ));
+        let fields: Vec<String> = parse(&Form(bad.clone()))
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields, ["map-tiles", "area-0-polygon"]);
+        bad.retain(|(k, _)| k != "area-0-polygon");
+        let fields: Vec<String> = parse(&Form(bad))
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields, ["map-tiles"], "plain http off loopback");
         assert_eq!(cents("2,5"), Some(250));
         assert_eq!(cents("0.05"), Some(5));
         assert_eq!(cents("-1"), None);

@@ -97,7 +97,12 @@ fn in_route_order(mut list: Vec<Request>) -> Vec<Request> {
         .collect()
 }
 
-fn request_view(ui: &Ui, cfg: &BulkyConfig, r: &Request) -> minijinja::Value {
+fn request_view(
+    ui: &Ui,
+    cfg: &BulkyConfig,
+    r: &Request,
+    paid: &std::collections::HashSet<Uuid>,
+) -> minijinja::Value {
     context! {
         id => r.id,
         case_id => r.case_id,
@@ -107,10 +112,24 @@ fn request_view(ui: &Ui, cfg: &BulkyConfig, r: &Request) -> minijinja::Value {
         name => r.contact_name.clone(),
         phone => r.contact_phone.clone(),
         fee => (r.fee_cents > 0).then(|| filing::euros(i64::from(r.fee_cents))),
+        paid => paid.contains(&r.case_id),
         status => r.status.clone(),
         note => r.outcome_note.clone(),
         channel => r.channel.clone(),
     }
+}
+
+/// The requests of `list` whose fee is paid.
+async fn paid_of(
+    tdb: &dimos_db::TenantDb,
+    list: &[Request],
+) -> Result<std::collections::HashSet<Uuid>> {
+    let fees: Vec<Uuid> = list
+        .iter()
+        .filter(|r| r.fee_cents > 0)
+        .map(|r| r.case_id)
+        .collect();
+    Ok(dimos_payments::paid_cases(tdb, &fees).await?)
 }
 
 #[derive(Deserialize)]
@@ -150,6 +169,7 @@ pub async fn day(
             .filter(|d| *d != day)
             .take(10)
             .collect();
+    let paid = paid_of(&t.db, &list).await?;
     ui.render(
         "bulky/day.html",
         context! {
@@ -158,7 +178,7 @@ pub async fn day(
             area => area.id.clone(),
             area_name => area.name.clone(),
             areas => cfg.areas.iter().map(|a| context! { id => a.id.clone(), name => a.name.clone() }).collect::<Vec<_>>(),
-            requests => list.iter().map(|r| request_view(&ui, &cfg, r)).collect::<Vec<_>>(),
+            requests => list.iter().map(|r| request_view(&ui, &cfg, r, &paid)).collect::<Vec<_>>(),
             targets => targets.iter().map(|d| context! { value => d.to_string(), label => day_label(&ui, *d) }).collect::<Vec<_>>(),
             csrf => who.user.csrf.clone(),
             done => q.done.filter(|d| d == "moved"),
@@ -274,9 +294,10 @@ pub async fn crew(
         }
         let list = in_route_order(store::of_day(&t.db, day, Some(&a.id)).await?);
         if !list.is_empty() {
+            let paid = paid_of(&t.db, &list).await?;
             stops.push(context! {
                 area => a.name.clone(),
-                requests => list.iter().map(|r| request_view(&ui, &cfg, r)).collect::<Vec<_>>(),
+                requests => list.iter().map(|r| request_view(&ui, &cfg, r, &paid)).collect::<Vec<_>>(),
             });
         }
     }

@@ -97,9 +97,32 @@ async fn render_address(
 ) -> Result<Response> {
     let cfg = settings(t).await?;
     let list = store::streets(&t.db).await?;
+    // The map only with a tile server the municipality configured, whose
+    // origin the page's CSP then allows for images (and nothing else).
+    let map = cfg
+        .map
+        .as_ref()
+        .and_then(|m| Some((m, m.origin()?)))
+        .and_then(|(m, origin)| {
+            Some((
+                context! {
+                    tiles => m.tiles.clone(),
+                    attribution => m.attribution.clone(),
+                    lat => m.lat,
+                    lon => m.lon,
+                    zoom => m.zoom,
+                    areas => cfg.areas.iter().filter(|a| !a.polygon.is_empty()).map(|a| serde_json::json!({"name": a.name, "polygon": a.polygon})).collect::<Vec<_>>(),
+                    css => dimos_web::assets::url("leaflet.css")?,
+                    leaflet => dimos_web::assets::url("leaflet.js")?,
+                    script => dimos_web::assets::url("dimos-map.js")?,
+                },
+                origin,
+            ))
+        });
     let html = ui.render(
         "bulky/address.html",
         context! {
+            map => map.as_ref().map(|(m, _)| m.clone()),
             csrf => user.csrf.clone(),
             v => typed,
             streets => if list.len() <= SUGGESTED_STREETS { list.iter().map(|s| context! { name => s.name.clone(), label => format!("{} · {}", unaccented(&s.name), s.postcode) }).collect::<Vec<_>>() } else { vec![] },
@@ -107,7 +130,7 @@ async fn render_address(
             areas => cfg.areas.iter().map(|a| context! { id => a.id.clone(), name => a.name.clone() }).collect::<Vec<_>>(),
             errors => {
                 let mut m = ui.error_map(errors);
-                for f in ["street", "number", "postcode", "area"] {
+                for f in ["street", "number", "postcode", "area", "map"] {
                     m.entry(f.to_owned()).or_default();
                 }
                 m
@@ -120,7 +143,14 @@ async fn render_address(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    Ok(dimos_web::error::rendered_page(status, html))
+    let mut res = dimos_web::error::rendered_page(status, html);
+    if let Some((_, origin)) = map {
+        res.headers_mut().insert(
+            axum::http::header::CONTENT_SECURITY_POLICY,
+            ui.state.csp_with_images(&[origin]),
+        );
+    }
+    Ok(res)
 }
 
 /// Step 1: the address.
@@ -139,6 +169,10 @@ pub struct AddressForm {
     postcode: String,
     #[serde(default)]
     area: String,
+    #[serde(default)]
+    lat: String,
+    #[serde(default)]
+    lon: String,
 }
 
 impl AddressForm {
@@ -148,6 +182,8 @@ impl AddressForm {
             number: self.number,
             postcode: self.postcode,
             area: self.area,
+            lat: self.lat,
+            lon: self.lon,
         }
     }
 }
@@ -278,6 +314,8 @@ pub async fn submit(
             "number" => typed.number = value.clone(),
             "postcode" => typed.postcode = value.clone(),
             "area" => typed.area = value.clone(),
+            "lat" => typed.lat = value.clone(),
+            "lon" => typed.lon = value.clone(),
             "description" => v.description = value.trim().to_owned(),
             "contact_phone" => v.contact_phone = value.trim().to_owned(),
             "day" => v.day = value.clone(),
