@@ -397,6 +397,60 @@ async fn a_pickup_is_booked_worked_by_the_crew_and_explained_to_the_citizen(b: B
         route.contains("Λεωφόρος Ποσειδώνος 12Α, 17455") && route.contains("+306912345678"),
         "{route}"
     );
+    // The supervisor moves it to the next day offered: the place follows,
+    // the citizen's history says so, Open311 would see it updated.
+    let move_to = route
+        .split("name=\"day\"><option value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    let action = route
+        .split("action=\"/bulky/requests/")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    let (status, url, moved) = post(
+        &mut sup,
+        HOST,
+        &format!("/bulky/requests/{action}"),
+        &csrf_of(&route),
+        &[("day", &move_to)],
+    )
+    .await;
+    assert_eq!(status, 200, "{moved}");
+    assert!(url.contains("done=moved"), "{url}");
+    assert_eq!(
+        app.sql_value::<String>(
+            "SELECT CAST(day AS TEXT) FROM bulky_requests WHERE status = 'booked'"
+        )
+        .await,
+        move_to
+    );
+    assert_eq!(
+        app.sql_value::<i64>(&format!(
+            "SELECT COALESCE(SUM(booked), 0) FROM bulky_days WHERE CAST(day AS TEXT) = '{move_to}'"
+        ))
+        .await,
+        1,
+        "the new day's place is taken"
+    );
+    assert_eq!(
+        booked(&app, "kalamaki").await,
+        1,
+        "and the old one given back"
+    );
+    assert_eq!(
+        app.sql_value::<i64>(
+            "SELECT COUNT(*) FROM bulky_requests WHERE status = 'booked' AND updated_at > created_at"
+        )
+        .await,
+        1,
+        "updated when moved"
+    );
+    let (_, html) = page(&mut citizen, HOST, &format!("/cases/{case}")).await;
+    assert!(html.contains("Η αποκομιδή μεταφέρθηκε στις"), "{html}");
 
     let mut crew = person(&app, HOST, "cleaning-crew").await;
     let (_, hub) = page(&mut crew, HOST, "/staff").await;
@@ -863,6 +917,41 @@ async fn open311_clients_file_and_read_requests_in_xml_and_json(b: Backend) {
             .await,
         1,
         "the photo is in the case file"
+    );
+    // Sent again (a second press with the photo): no second photo.
+    let png = base64::engine::general_purpose::STANDARD
+        .decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
+        .unwrap();
+    let again = reqwest::multipart::Form::new()
+        .text("_csrf", csrf_of(&html))
+        .text("outcome", "not-found")
+        .text("note", "Δεν υπήρχε τίποτα έξω")
+        .part(
+            "doc-photo",
+            reqwest::multipart::Part::bytes(png)
+                .file_name("stop.png")
+                .mime_str("image/png")
+                .unwrap(),
+        );
+    let res = send_multipart(
+        &crew,
+        &app,
+        HOST,
+        &format!("/bulky/crew/{id}/problem"),
+        again,
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        app.sql_value::<i64>("SELECT COUNT(*) FROM documents WHERE original_name = 'stop.png'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.sql_value::<i64>("SELECT COUNT(*) FROM api_clients WHERE last_used_at IS NULL")
+            .await,
+        0,
+        "each key's use is noted"
     );
     let (_, _, body) = open311(
         &app,

@@ -452,6 +452,7 @@ pub async fn book(
         created_at: state.workflow().now(),
         closed_at: None,
         closed_by: None,
+        updated_at: Some(state.workflow().now()),
     };
     store::insert(pending.tx(), &request).await?;
     if fee > 0 {

@@ -584,7 +584,7 @@ fn request_json(cfg: &BulkyConfig, r: &Request) -> Value {
         "agency_responsible": "",
         "service_notice": "",
         "requested_datetime": stamp(r.created_at),
-        "updated_datetime": stamp(r.closed_at.unwrap_or(r.created_at)),
+        "updated_datetime": stamp(r.updated_at.or(r.closed_at).unwrap_or(r.created_at)),
         "expected_datetime": expected(r.day),
         "address": format!("{} {}", r.street, r.number),
         "address_id": "",

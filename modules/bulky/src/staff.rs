@@ -222,9 +222,24 @@ pub async fn move_request(
     }
     let actor = dimos_web::people::staff_actor(&who.user);
     let mut tx = t.db.begin().await?;
-    // The move itself first, from the day this page read: a second press
-    // (or another supervisor's move meanwhile) changes nothing.
-    if !store::move_to(&mut tx, id, r.day, to).await? {
+    // The case's history first: it locks the case's row, so a move and a
+    // withdrawal (case, then request, then day) take their locks in the
+    // same order and never wait for each other in a circle.
+    state
+        .workflow()
+        .record_event_tx(
+            &mut tx,
+            &t.db,
+            CaseId(r.case_id),
+            "bulky-moved",
+            &actor,
+            true,
+            json!({"day": to.format("%d/%m/%Y").to_string()}),
+        )
+        .await?;
+    // Then the move, from the day this page read: a second press (or
+    // another supervisor's move meanwhile) changes nothing.
+    if !store::move_to(&mut tx, id, r.day, to, state.workflow().now()).await? {
         return Err(Error::Conflict("bulky-not-booked").into());
     }
     if !store::take_place(&mut tx, &area.id, to, area.capacity).await? {
@@ -240,18 +255,6 @@ pub async fn move_request(
         schedule::week_of(to),
     )
     .await?;
-    state
-        .workflow()
-        .record_event_tx(
-            &mut tx,
-            &t.db,
-            CaseId(r.case_id),
-            "bulky-moved",
-            &actor,
-            true,
-            json!({"day": to.format("%d/%m/%Y").to_string()}),
-        )
-        .await?;
     dimos_web::auth::record_in(
         &mut tx,
         &t,
@@ -401,22 +404,70 @@ async fn close_stop(
         .find(|x| x.status == "open" && x.step == "collect")
         .ok_or(Error::Conflict("bulky-not-booked"))?;
     let actor = dimos_web::people::staff_actor(&who.user);
-    if let Some((_, name, received)) = photo {
-        dimos_web::uploads::attach(
-            state,
-            t,
-            r.case_id,
-            Some("photo".into()),
-            name,
-            received,
-            &actor,
-        )
-        .await?;
+    // The photo's file is written first; its row goes in the transaction
+    // that closes the stop, so a stop closed by someone else meanwhile (or
+    // a failed close) leaves no photo on the case.
+    let photo = match photo {
+        Some((_, name, received)) => Some(
+            dimos_web::uploads::prepare(
+                state,
+                t,
+                r.case_id,
+                Some("photo".into()),
+                name,
+                received,
+                &actor,
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    let closed = close_in_tx(
+        state,
+        t,
+        who,
+        peer,
+        &r,
+        &task,
+        outcome,
+        note,
+        photo.as_ref(),
+    )
+    .await;
+    if !matches!(closed, Ok(true))
+        && let Some(doc) = &photo
+    {
+        let _ = state.objects().delete(&doc.object_key).await;
     }
+    closed?;
+    Ok(Redirect::to(&back).into_response())
+}
+
+/// The stop's row, its photo, the task and the audit entry: one
+/// transaction. False when someone else closed it meanwhile.
+#[allow(clippy::too_many_arguments)] // one action's parts, each from its edge
+async fn close_in_tx(
+    state: &AppState,
+    t: &CurrentTenant,
+    who: &Authorized<Collect>,
+    peer: Peer,
+    r: &Request,
+    task: &dimos_workflow::query::TaskRow,
+    outcome: &str,
+    note: &str,
+    photo: Option<&dimos_storage::documents::Document>,
+) -> Result<bool> {
+    let actor = dimos_web::people::staff_actor(&who.user);
     let mut tx = t.db.begin().await?;
+    // The task first: it locks the case's row, the order a withdrawal
+    // takes its locks in (case, then request).
+    state
+        .workflow()
+        .complete_action_tx(&mut tx, &t.db, TaskId(task.id), &actor, outcome, note)
+        .await?;
     if !store::close(
         &mut tx,
-        id,
+        r.id,
         outcome,
         (!note.is_empty()).then_some(note),
         &who.user.actor(),
@@ -424,13 +475,12 @@ async fn close_stop(
     )
     .await?
     {
-        // Closed by someone else meanwhile.
-        return Ok(Redirect::to(&back).into_response());
+        // Closed by someone else meanwhile: nothing of this is kept.
+        return Ok(false);
     }
-    state
-        .workflow()
-        .complete_action_tx(&mut tx, &t.db, TaskId(task.id), &actor, outcome, note)
-        .await?;
+    if let Some(doc) = photo {
+        dimos_web::uploads::record_in(state, &mut tx, t, doc, &actor).await?;
+    }
     dimos_web::auth::record_in(
         &mut tx,
         t,
@@ -441,7 +491,7 @@ async fn close_stop(
     )
     .await?;
     tx.commit().await?;
-    Ok(Redirect::to(&back).into_response())
+    Ok(true)
 }
 
 /// The street list's import page.

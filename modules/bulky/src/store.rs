@@ -59,6 +59,7 @@ enum BulkyRequests {
     OutcomeNote,
     CreatedAt,
     ClosedAt,
+    UpdatedAt,
     ClosedBy,
 }
 
@@ -304,6 +305,8 @@ pub struct Request {
     pub created_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
     pub closed_by: Option<String>,
+    /// Booked, moved or closed, whichever was last.
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 impl Request {
@@ -317,7 +320,7 @@ impl Request {
     }
 }
 
-const COLUMNS: [BulkyRequests; 22] = [
+const COLUMNS: [BulkyRequests; 23] = [
     BulkyRequests::Id,
     BulkyRequests::CaseId,
     BulkyRequests::Applicant,
@@ -340,6 +343,7 @@ const COLUMNS: [BulkyRequests; 22] = [
     BulkyRequests::CreatedAt,
     BulkyRequests::ClosedAt,
     BulkyRequests::ClosedBy,
+    BulkyRequests::UpdatedAt,
 ];
 
 fn columns() -> &'static [BulkyRequests] {
@@ -371,6 +375,7 @@ pub async fn insert(tx: &mut TenantTx<'_>, r: &Request) -> Result<(), DbError> {
         r.created_at.into(),
         r.closed_at.into(),
         r.closed_by.clone().into(),
+        r.updated_at.into(),
     ]);
     tx.insert_rows(&q).await?;
     Ok(())
@@ -462,6 +467,7 @@ pub async fn close(
     q.value(BulkyRequests::Status, status)
         .value(BulkyRequests::OutcomeNote, note.map(str::to_owned))
         .value(BulkyRequests::ClosedAt, at)
+        .value(BulkyRequests::UpdatedAt, at)
         .value(BulkyRequests::ClosedBy, by)
         .and_where(Expr::col(BulkyRequests::Id).eq(id))
         .and_where(Expr::col(BulkyRequests::Status).eq("booked"));
@@ -475,9 +481,11 @@ pub async fn move_to(
     id: Uuid,
     from: NaiveDate,
     day: NaiveDate,
+    at: DateTime<Utc>,
 ) -> Result<bool, DbError> {
     let mut q = tx.update(BulkyRequests::Table);
     q.value(BulkyRequests::Day, day)
+        .value(BulkyRequests::UpdatedAt, at)
         .and_where(Expr::col(BulkyRequests::Id).eq(id))
         .and_where(Expr::col(BulkyRequests::Day).eq(from))
         .and_where(Expr::col(BulkyRequests::Status).eq("booked"));

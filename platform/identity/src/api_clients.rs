@@ -399,6 +399,17 @@ pub async fn authenticate_key(
     if !matches || !client.usable(now) || !client.allows_address(from) {
         return Ok(None);
     }
+    // Its use is noted as a token's issue is (at most once a minute, so a
+    // busy client does not write on every request).
+    if client
+        .last_used_at
+        .is_none_or(|t| now - t > chrono::Duration::minutes(1))
+    {
+        let mut used = tdb.update(ApiClients::Table);
+        used.value(ApiClients::LastUsedAt, now)
+            .and_where(Expr::col(ApiClients::Id).eq(id));
+        tdb.execute(&used).await?;
+    }
     let scopes = client.scopes.clone();
     Ok(Some(Caller { client, scopes }))
 }

@@ -58,6 +58,72 @@ pub async fn attach(
     store(state, tenant, case, upload, by, None, |_| None).await
 }
 
+/// A module's file for a case, to be recorded in the module's own
+/// transaction (with the change it documents, e.g. a crew's photo with the
+/// stop it closes): the size is checked and the object written now;
+/// [`record_in`] writes its row and history entry in the transaction.
+/// Should that transaction not commit, the caller deletes the object
+/// (`state.objects().delete(&doc.object_key)`); after a crash the orphan
+/// sweep does.
+pub async fn prepare(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    case: Uuid,
+    kind: Option<String>,
+    name: String,
+    received: dimos_storage::Received,
+    by: &Actor,
+) -> std::result::Result<Document, Error> {
+    let max_case = state.config().storage.max_case_bytes;
+    if documents::case_bytes(&tenant.db, case).await? + received.size > max_case {
+        return Err(dimos_storage::StorageError::TooLarge(max_case).into());
+    }
+    let id = Uuid::now_v7();
+    let key = documents::new_key(&tenant.db, id);
+    state.objects().put_file(&key, received.temp.path()).await?;
+    Ok(Document {
+        id,
+        case_id: Some(case),
+        kind,
+        original_name: name,
+        content_type: received.content_type.to_owned(),
+        size: i64::try_from(received.size).unwrap_or(i64::MAX),
+        sha256: received.sha256.clone(),
+        object_key: key,
+        personal_data: true,
+        uploaded_by: by.account.unwrap_or_default(),
+        uploaded_at: state.workflow().now(),
+        internal: false,
+        replaced_by: None,
+    })
+}
+
+/// The row and history entry of a [`prepare`]d document, in the caller's
+/// transaction.
+pub async fn record_in(
+    state: &AppState,
+    tx: &mut TenantTx<'_>,
+    tenant: &CurrentTenant,
+    doc: &Document,
+    by: &Actor,
+) -> std::result::Result<(), Error> {
+    let case = doc.case_id.ok_or(Error::NotFound)?;
+    documents::insert_in(tx, &tenant.db, doc).await?;
+    state
+        .workflow()
+        .record_event_tx(
+            tx,
+            &tenant.db,
+            CaseId(case),
+            "document-added",
+            by,
+            !doc.internal,
+            json!({"document": doc.id, "name": doc.original_name, "kind": doc.kind}),
+        )
+        .await?;
+    Ok(())
+}
+
 /// A module's form sent with its documents: text fields, and files in
 /// inputs named `doc-<kind>`. The CSRF token must come first (our forms
 /// put it there): nothing is stored for a request that has not shown it.
