@@ -17,6 +17,7 @@ on_both_backends!(
     open311_clients_file_and_read_requests_in_xml_and_json,
     a_fee_is_paid_once_through_the_bank_whichever_word_comes_first,
     drawn_areas_and_the_municipality_s_map_place_a_pin,
+    money_to_give_back_is_named_and_a_wrong_amount_never_pays,
 );
 
 const HOST: &str = "alimos.localhost";
@@ -1319,7 +1320,11 @@ async fn a_fee_is_paid_once_through_the_bank_whichever_word_comes_first(b: Backe
     assert_eq!((payments("paid").await, events().await), (1, 1));
     // The return again, the poll, the bank's pages again, the pay form
     // again: still paid once.
-    dimos_pages::payments::reconcile(&app.state).await.unwrap();
+    assert_eq!(
+        dimos_pages::payments::reconcile(&app.state).await.unwrap(),
+        0,
+        "nothing open to ask about"
+    );
     let res = citizen
         .request(reqwest::Method::POST, &checkout, Some(&[("action", "pay")]))
         .await;
@@ -1613,9 +1618,20 @@ async fn drawn_areas_and_the_municipality_s_map_place_a_pin(b: Backend) {
     .await;
     assert_eq!(status, 200, "{step2}");
     assert!(step2.contains("Τράχωνες"), "{step2}");
-    // Outside every drawn area, or not a point: said on the map.
+    // Outside the drawn area (the others are not drawn): the area is asked
+    // for as without a pin.
+    let (status, _, html2) = post(
+        &mut citizen,
+        HOST,
+        "/bulky/request/details",
+        &csrf_of(&html),
+        &step1("37.80", "23.755"),
+    )
+    .await;
+    assert_eq!(status, 422, "{html2}");
+    assert!(html2.contains("id=\"f-area-error\""), "{html2}");
+    // Not a point: said on the map.
     for ((lat, lon), message) in [
-        (("37.80", "23.755"), "έξω από τις περιοχές αποκομιδής"),
         (("abc", "23.7"), "Το σημείο του χάρτη δεν διαβάζεται"),
         (("37.9", ""), "Το σημείο του χάρτη δεν διαβάζεται"),
     ] {
@@ -1652,4 +1668,105 @@ async fn drawn_areas_and_the_municipality_s_map_place_a_pin(b: Backend) {
     );
     let lat = app.sql_value::<f64>("SELECT lat FROM bulky_requests").await;
     assert!((lat - 37.905).abs() < 1e-9, "{lat}");
+}
+
+/// A notice as the development bank signs it, sent to `host`; the status.
+async fn bank_notice(app: &TestApp, host: &str, body: Value) -> u16 {
+    let body = body.to_string();
+    let ts = app.state.workflow().now().timestamp();
+    let sig = dimos_payments::dev::sign("n-2", ts, body.as_bytes()).unwrap();
+    app.req(reqwest::Method::POST, host, "/payments/notify/dev")
+        .header("content-type", "application/json")
+        .header("webhook-id", "n-2")
+        .header("webhook-timestamp", ts.to_string())
+        .header("webhook-signature", sig)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn money_to_give_back_is_named_and_a_wrong_amount_never_pays(b: Backend) {
+    let app = app(b).await;
+    let kinds = |kind: &'static str| {
+        let app = &app;
+        async move {
+            app.sql_value::<i64>(&format!(
+                "SELECT COUNT(*) FROM case_events WHERE kind = '{kind}'"
+            ))
+            .await
+        }
+    };
+    // Two tabs, both paid: one payment, the second to give back.
+    let mut citizen = person(&app, HOST, "citizen").await;
+    let case = book_with_fee(&app, &mut citizen, "5").await;
+    let (_, first, _) = to_the_bank(&app, &mut citizen, &case).await;
+    let (_, second, _) = to_the_bank(&app, &mut citizen, &case).await;
+    assert_ne!(first, second);
+    at_the_bank(&mut citizen, &first, &[("action", "pay")], true).await;
+    at_the_bank(&mut citizen, &second, &[("action", "pay")], true).await;
+    assert_eq!(
+        (
+            kinds("payment-paid").await,
+            kinds("payment-paid-twice").await
+        ),
+        (1, 1)
+    );
+
+    // A checkout whose amount was altered on its way: not paid, named.
+    let mut other = person(&app, HOST, "citizen-verified").await;
+    let case2 = book_with_fee(&app, &mut other, "7").await;
+    let (_, checkout, _) = to_the_bank(&app, &mut other, &case2).await;
+    let id = checkout.rsplit('/').next().unwrap().to_owned();
+    // Another municipality's host knows no such checkout.
+    assert_eq!(
+        bank_notice(
+            &app,
+            "papagou-cholargou.localhost",
+            json!({"checkout": id, "status": "paid", "amount_cents": 2000})
+        )
+        .await,
+        404
+    );
+    assert_eq!(
+        bank_notice(
+            &app,
+            HOST,
+            json!({"checkout": id, "status": "paid", "amount_cents": 1})
+        )
+        .await,
+        204
+    );
+    assert_eq!(kinds("payment-wrong-amount").await, 1);
+    let (_, html) = page(&mut other, HOST, &format!("/cases/{case2}")).await;
+    assert!(
+        html.contains("Πληρωμή 20,00 € με κάρτα"),
+        "still due: {html}"
+    );
+    assert!(html.contains("δεν ολοκληρώθηκε"), "{html}");
+
+    // Paid after the request was withdrawn: nothing was owed, to give back.
+    let (_, checkout, _) = to_the_bank(&app, &mut other, &case2).await;
+    let (_, html) = page(&mut other, HOST, &format!("/cases/{case2}")).await;
+    let (status, _, html) = post(
+        &mut other,
+        HOST,
+        &format!("/cases/{case2}/withdraw"),
+        &csrf_of(&html),
+        &[("confirm", "yes"), ("reason", "")],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    at_the_bank(&mut other, &checkout, &[("action", "pay")], true).await;
+    assert_eq!(kinds("payment-paid-after-withdrawal").await, 1);
+    assert_eq!(
+        app.sql_value::<i64>("SELECT COUNT(*) FROM payments WHERE status = 'cancelled'")
+            .await,
+        1
+    );
+    // A closed request's fee is not paid online any more.
+    let (_, html) = page(&mut other, HOST, &format!("/cases/{case2}")).await;
+    assert!(!html.contains("με κάρτα"), "{html}");
 }

@@ -617,6 +617,7 @@ await check('bulky waste: the department imports the streets, a citizen asks on 
   assert(await page.locator('#f-lat').inputValue() !== '', 'the pin fills the form');
   assert(tilesServed > 0, 'tiles came from the municipality\'s server');
   assert(cspErrors.length === 0, `CSP: ${cspErrors.join('; ')}`);
+  await shot(page, 'bulky-address-map-phone');
   await axe(page, 'bulky address');
   await page.getByLabel('Οδός', { exact: true }).fill('ποσειδ');
   await page.getByLabel('Αριθμός', { exact: true }).fill('12');

@@ -57,15 +57,24 @@ impl MapSetting {
             .tiles
             .replace("{z}", "0")
             .replace("{x}", "0")
-            .replace("{y}", "0")
-            .replace("{s}", "a");
+            .replace("{y}", "0");
         let u = url::Url::parse(&probe).ok()?;
-        let loopback = matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+        let host = u.host_str()?;
+        let loopback = matches!(host, "127.0.0.1" | "localhost" | "[::1]");
+        // A plain name (or address): nothing that means more in a CSP
+        // (`*`, `;`, `,`, quotes).
+        let plain = host.chars().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | '[' | ']' | ':')
+        });
+        let origin = u.origin().ascii_serialization();
         let ok = (u.scheme() == "https" || (u.scheme() == "http" && loopback))
+            && plain
             && u.username().is_empty()
             && u.password().is_none()
+            // The placeholders in the path only: the origin is one.
+            && self.tiles.starts_with(&format!("{origin}/"))
             && ["{z}", "{x}", "{y}"].iter().all(|p| self.tiles.contains(p));
-        ok.then(|| u.origin().ascii_serialization())
+        ok.then_some(origin)
     }
 }
 
@@ -253,11 +262,16 @@ impl dimos_web::ModuleConfig for BulkyConfig {
             if m.origin().is_none() {
                 e.push(FieldError::new("map.tiles", "bulky-map-tiles"));
             }
-            if m.attribution.trim().is_empty() || m.attribution.chars().count() > 200 {
+            if m.attribution.trim().is_empty() {
                 e.push(FieldError::new("map.attribution", "required"));
+            } else if m.attribution.chars().count() > 200 {
+                e.push(FieldError::new("map.attribution", "too-long").with_detail("200"));
             }
-            if !(-90.0..=90.0).contains(&m.lat) || !(-180.0..=180.0).contains(&m.lon) {
+            if !(-90.0..=90.0).contains(&m.lat) {
                 e.push(FieldError::new("map.lat", "invalid"));
+            }
+            if !(-180.0..=180.0).contains(&m.lon) {
+                e.push(FieldError::new("map.lon", "invalid"));
             }
             range(&mut e, "map.zoom", u32::from(m.zoom), 10, 19);
         }
@@ -323,6 +337,42 @@ impl BulkyConfig {
 mod tests {
     use super::*;
     use dimos_web::ModuleConfig;
+
+    #[test]
+    fn only_a_plain_tile_server_origin_reaches_the_csp() {
+        let map = |tiles: &str| MapSetting {
+            tiles: tiles.into(),
+            attribution: "x".into(),
+            lat: 0.0,
+            lon: 0.0,
+            zoom: 15,
+        };
+        assert_eq!(
+            map("https://tiles.example.gr/{z}/{x}/{y}.png")
+                .origin()
+                .as_deref(),
+            Some("https://tiles.example.gr")
+        );
+        assert_eq!(
+            map("http://127.0.0.1:8099/{z}/{x}/{y}.png")
+                .origin()
+                .as_deref(),
+            Some("http://127.0.0.1:8099")
+        );
+        for bad in [
+            "http://tiles.example.gr/{z}/{x}/{y}.png",
+            "https://{s}.tiles.example.gr/{z}/{x}/{y}.png",
+            "https://t{z}.example.gr/{x}/{y}.png",
+            "https://*/{z}/{x}/{y}.png",
+            "https://a;b.example/{z}/{x}/{y}.png",
+            "https://a,b.example/{z}/{x}/{y}.png",
+            "https://user@tiles.example.gr/{z}/{x}/{y}.png",
+            "https://tiles.example.gr/{z}/{x}.png",
+            "javascript:alert(1)//{z}/{x}/{y}",
+        ] {
+            assert_eq!(map(bad).origin(), None, "{bad}");
+        }
+    }
 
     #[test]
     fn the_defaults_are_valid_and_bad_settings_are_named() {

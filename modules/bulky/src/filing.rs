@@ -104,15 +104,18 @@ pub fn address(
         errors.push(FieldError::new("map", "bulky-pin"));
         None
     });
-    // A pin inside a drawn area places the address there.
+    // A pin inside a drawn area places an address the street list does
+    // not (with a list, the street's area stands). A pin outside them all
+    // is a mistake only when every area is drawn; otherwise the area comes
+    // as without a pin.
     let drawn = match pin {
-        Some(p) if cfg.has_polygons() => match cfg.area_at(p) {
-            Some(a) => Some(a),
-            None => {
+        Some(p) if cfg.has_polygons() => {
+            let at = cfg.area_at(p);
+            if at.is_none() && cfg.areas.iter().all(|a| !a.polygon.is_empty()) {
                 errors.push(FieldError::new("map", "bulky-pin-outside"));
-                None
             }
-        },
+            at
+        }
         _ => None,
     };
     let street = typed.street.trim();
@@ -175,11 +178,11 @@ pub fn address(
                 return Err(errors);
             }
         };
-        let Some(area) = drawn.or_else(|| {
-            cfg.areas
-                .iter()
-                .find(|a| a.id == row.area || fold(&a.name) == fold(&row.area))
-        }) else {
+        let Some(area) = cfg
+            .areas
+            .iter()
+            .find(|a| a.id == row.area || fold(&a.name) == fold(&row.area))
+        else {
             errors.push(FieldError::new("street", "bulky-street-no-area"));
             return Err(errors);
         };
@@ -594,6 +597,39 @@ mod tests {
             postcode: postcode.into(),
             ..TypedAddress::default()
         }
+    }
+
+    #[test]
+    fn a_pin_places_an_address_only_where_the_streets_do_not() {
+        let mut c = cfg();
+        let mut south = c.areas[0].clone();
+        south.id = "south".into();
+        south.name = "Νότος".into();
+        c.areas[0].polygon = vec![[37.0, 23.0], [37.0, 24.0], [38.0, 24.0], [38.0, 23.0]];
+        c.areas.push(south);
+        let pinned = |lat: &str, lon: &str, area: &str| TypedAddress {
+            lat: lat.into(),
+            lon: lon.into(),
+            area: area.into(),
+            ..typed("Οδός", "1", "17455")
+        };
+        // No list: inside the drawn area, that area, whatever was chosen.
+        let a = address(&c, &[], &pinned("37.5", "23.5", "south")).unwrap();
+        assert_eq!((a.area.as_str(), a.point), ("kalamaki", Some((37.5, 23.5))));
+        // Outside it, with an area not drawn: the chosen area.
+        let a = address(&c, &[], &pinned("36.0", "23.5", "south")).unwrap();
+        assert_eq!(a.area, "south");
+        // With a list, the street's area stands; the pin is the point.
+        let list = [row("Οδός", "17455", "south")];
+        let a = address(&c, &list, &pinned("37.5", "23.5", "")).unwrap();
+        assert_eq!((a.area.as_str(), a.point), ("south", Some((37.5, 23.5))));
+        // Every area drawn: a pin outside them all is a mistake.
+        c.areas[1].polygon = vec![[36.0, 23.0], [36.0, 23.1], [36.1, 23.1]];
+        let e = address(&c, &list, &pinned("10.0", "10.0", "")).unwrap_err();
+        assert_eq!(e[0].field, "map");
+        assert_eq!(e[0].code, "bulky-pin-outside");
+        let e = address(&c, &[], &pinned("x", "1", "south")).unwrap_err();
+        assert_eq!((e[0].field.as_str(), e[0].code), ("map", "bulky-pin"));
     }
 
     #[test]

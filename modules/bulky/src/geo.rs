@@ -89,17 +89,32 @@ pub fn parse_polygon(text: &str) -> Result<Vec<[f64; 2]>, String> {
     let mut ring: Vec<[f64; 2]> = if text.starts_with('{') {
         let v: serde_json::Value =
             serde_json::from_str(text).map_err(|e| format!("GeoJSON: {e}"))?;
-        let geometry = if v["type"] == "Feature" {
-            &v["geometry"]
-        } else {
-            &v
+        // What GIS tools export: a FeatureCollection of one feature, a
+        // Feature, or the geometry; a Polygon, or a MultiPolygon of one.
+        let feature = match v["type"].as_str() {
+            Some("FeatureCollection") => match v["features"].as_array().map(Vec::as_slice) {
+                Some([one]) => one,
+                _ => return Err("GeoJSON: one feature per area".into()),
+            },
+            _ => &v,
         };
-        if geometry["type"] != "Polygon" {
-            return Err("GeoJSON: not a Polygon".into());
+        let geometry = if feature["type"] == "Feature" {
+            &feature["geometry"]
+        } else {
+            feature
+        };
+        let polygon = match geometry["type"].as_str() {
+            Some("Polygon") => &geometry["coordinates"],
+            Some("MultiPolygon") => match geometry["coordinates"].as_array().map(Vec::as_slice) {
+                Some([one]) => one,
+                _ => return Err("GeoJSON: one polygon per area".into()),
+            },
+            _ => return Err("GeoJSON: not a Polygon".into()),
+        };
+        if polygon.as_array().is_some_and(|rings| rings.len() > 1) {
+            return Err("GeoJSON: an area with holes".into());
         }
-        let outer = geometry["coordinates"][0]
-            .as_array()
-            .ok_or("GeoJSON: no outer ring")?;
+        let outer = polygon[0].as_array().ok_or("GeoJSON: no outer ring")?;
         outer
             .iter()
             .map(|c| match (c[0].as_f64(), c[1].as_f64()) {
@@ -240,6 +255,17 @@ mod tests {
             "two points"
         );
         assert!(parse_polygon(r#"{"type":"Point","coordinates":[23.7,37.9]}"#).is_err());
+        let ring = r#"[[[23.70,37.90],[23.72,37.90],[23.72,37.92],[23.70,37.90]]]"#;
+        let collection = format!(
+            r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","properties":{{}},"geometry":{{"type":"Polygon","coordinates":{ring}}}}}]}}"#
+        );
+        assert_eq!(parse_polygon(&collection).unwrap(), lines);
+        let multi = format!(r#"{{"type":"MultiPolygon","coordinates":[{ring}]}}"#);
+        assert_eq!(parse_polygon(&multi).unwrap(), lines);
+        let holed = r#"{"type":"Polygon","coordinates":[[[23.70,37.90],[23.72,37.90],[23.72,37.92],[23.70,37.90]],[[23.705,37.905],[23.71,37.905],[23.71,37.91],[23.705,37.905]]]}"#;
+        assert!(parse_polygon(holed).unwrap_err().contains("holes"));
+        let two = format!(r#"{{"type":"MultiPolygon","coordinates":[{ring},{ring}]}}"#);
+        assert!(parse_polygon(&two).is_err());
         assert!(parse_polygon("{not json").is_err());
     }
 

@@ -73,11 +73,17 @@ impl From<sqlx::Error> for DbError {
             }
             // The server is going away, out of resources, or cancelled a
             // statement that ran past the timeout (PostgreSQL's SQLSTATE
-            // classes 08, 53, 57); SQLite's file is locked past the busy
-            // timeout. Each passes: the client is told to retry (503).
+            // classes 08, 53, 57), or chose this transaction as a deadlock's
+            // or a serialization conflict's victim (40P01, 40001: rolled
+            // back whole); SQLite's file is locked past the busy timeout.
+            // Each passes: the client is told to retry (503).
             sqlx::Error::Database(d)
                 if d.code().is_some_and(|c| {
-                    c.starts_with("08") || c.starts_with("53") || c.starts_with("57")
+                    c.starts_with("08")
+                        || c.starts_with("53")
+                        || c.starts_with("57")
+                        || c == "40P01"
+                        || c == "40001"
                 }) || matches!(d.code().as_deref(), Some("5" | "6")) =>
             {
                 DbError::Unavailable(e.to_string())

@@ -50,13 +50,33 @@ fn merchant(headers: &HeaderMap) -> Result<()> {
     }
 }
 
-/// One of this deployment's municipalities: the bank sends people and
-/// notices nowhere else.
-fn ours(state: &AppState, url: &str) -> bool {
-    url::Url::parse(url)
-        .ok()
-        .and_then(|u| crate::dev_idp::own_host(state, &u))
-        .is_some()
+/// One of this deployment's municipalities, at the one path each address
+/// may have (`/payments/notify/dev`, `/payments/attempts/{id}/return`):
+/// the bank sends people and notices nowhere else.
+fn ours(state: &AppState, url: &str, notice: bool) -> bool {
+    let Ok(u) = url::Url::parse(url) else {
+        return false;
+    };
+    let path_ok = if notice {
+        u.path() == "/payments/notify/dev"
+    } else {
+        u.path()
+            .strip_prefix("/payments/attempts/")
+            .and_then(|rest| rest.strip_suffix("/return"))
+            .is_some_and(|id| Uuid::try_parse(id).is_ok())
+    };
+    path_ok
+        && matches!(
+            crate::dev_idp::own_host(state, &u),
+            Some(dimos_tenancy::HostMatch::Tenant(_))
+        )
+}
+
+/// Past its lifetime, an open checkout can no longer be paid.
+fn expired(state: &AppState, s: &dev::Session) -> bool {
+    s.status == "open"
+        && state.workflow().now() - s.created_at
+            > chrono::Duration::minutes(dev::CHECKOUT_LIFETIME_MINUTES)
 }
 
 async fn open(
@@ -68,7 +88,7 @@ async fn open(
     if !(1..=100_000_000).contains(&c.amount_cents) {
         return Err(Error::invalid("amount_cents", "out-of-range").into());
     }
-    if !ours(&state, &c.return_url) || !ours(&state, &c.notify_url) {
+    if !ours(&state, &c.return_url, false) || !ours(&state, &c.notify_url, true) {
         return Err(Error::BadRequest("return_url and notify_url must be ours".into()).into());
     }
     if c.description.chars().count() > 500 || c.merchant.chars().count() > 200 {
@@ -104,11 +124,16 @@ async fn status(
 ) -> Result<Response> {
     merchant(&headers)?;
     let s = session(&state, id).await?;
+    let status = if expired(&state, &s) {
+        "cancelled".to_owned()
+    } else {
+        s.status
+    };
     Ok(api(
         StatusCode::OK,
         &CheckoutState {
             id: s.id,
-            status: s.status,
+            status,
             amount_cents: s.amount_cents,
             url: None,
         },
@@ -124,7 +149,7 @@ async fn page(ui: Ui, State(state): State<AppState>, Path(id): Path<Uuid>) -> Re
             merchant => s.merchant,
             description => s.description,
             amount => dimos_payments::euros(s.amount_cents),
-            status => s.status,
+            status => if expired(&state, &s) { "cancelled".to_owned() } else { s.status.clone() },
             return_url => s.return_url.clone(),
         },
     )?;
@@ -156,6 +181,13 @@ async fn finish(
         _ => return Err(Error::invalid("action", "invalid").into()),
     };
     let s = session(&state, id).await?;
+    // Too late to pay: closed as cancelled (the platform gave up on it, or
+    // will).
+    let status = if expired(&state, &s) {
+        "cancelled"
+    } else {
+        status
+    };
     #[allow(clippy::disallowed_methods)] // the bank's own ledger
     let db = state.db();
     if dev::finish(db, id, status).await? && f.lose_notice.is_none() {
@@ -170,6 +202,7 @@ async fn notify(state: &AppState, s: &dev::Session, status: &str) {
     let body = match serde_json::to_vec(&NoticeBody {
         checkout: s.id,
         status: status.to_owned(),
+        amount_cents: (status == "paid").then_some(s.amount_cents),
     }) {
         Ok(b) => b,
         Err(e) => {

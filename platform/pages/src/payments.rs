@@ -56,6 +56,12 @@ async fn pay(
 ) -> Result<Response> {
     let p = own_payment(&tenant, &user, id).await?;
     let case_page = format!("/cases/{}", p.case_id);
+    let closed = dimos_workflow::query::case(&tenant.db, CaseId(p.case_id))
+        .await?
+        .is_some_and(|c| c.status == "closed");
+    if closed && p.status == "due" {
+        return Err(Error::Conflict("payment-case-closed").into());
+    }
     if p.status != "due" {
         // Paid meanwhile (another tab), or the request withdrawn.
         return Ok(Redirect::to(&case_page).into_response());
@@ -101,13 +107,14 @@ async fn back(
         return Err(Error::NotFound.into());
     };
     let p = own_payment(&tenant, &user, a.payment_id).await?;
-    if a.status == "started"
+    // Asked also about one we gave up on: the person may have paid late.
+    if (a.status == "started" || a.status == "expired")
         && let (Some(provider), Some(r)) = (state.payments(), a.provider_ref.as_deref())
         && provider.name() == a.provider
     {
         match provider.status(r).await {
-            Ok(outcome) => {
-                settle(&state, &tenant.db, &a, outcome).await?;
+            Ok(st) => {
+                settle(&state, &tenant.db, &a, st.outcome, st.amount_cents).await?;
             }
             // The poll will know later; the page says it is being checked.
             Err(e) => tracing::warn!(error = %e, "payment status unknown on return"),
@@ -144,7 +151,7 @@ async fn notify(
     else {
         return Err(Error::NotFound.into());
     };
-    settle(&state, &tenant.db, &a, notice.outcome).await?;
+    settle(&state, &tenant.db, &a, notice.outcome, notice.amount_cents).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -155,16 +162,37 @@ pub async fn settle(
     tdb: &TenantDb,
     a: &Attempt,
     outcome: Outcome,
+    amount_cents: Option<i64>,
 ) -> std::result::Result<Settled, Error> {
+    if outcome == Outcome::Open {
+        return Ok(Settled::Unchanged);
+    }
     let now = state.workflow().now();
     let mut tx = tdb.begin().await?;
-    let settled = dimos_payments::settle(&mut tx, a, outcome, now).await?;
+    // The case first, as a withdrawal takes it before the payment: the two
+    // never wait on each other.
+    let Some(owed) = dimos_payments::payment(&mut tx, a.payment_id).await? else {
+        return Err(Error::NotFound);
+    };
+    state
+        .workflow()
+        .lock_case(&mut tx, tdb, CaseId(owed.case_id))
+        .await?;
+    let settled = dimos_payments::settle(&mut tx, a, outcome, amount_cents, now).await?;
+    // Money to give back goes in the staff's history (and the log).
     let entry = match &settled {
         Settled::Paid(p) => Some((p, "payment-paid", true)),
-        // Money to give back: the staff's history says so.
         Settled::PaidTwice(p) => {
             tracing::warn!(payment = %p.id, attempt = %a.id, "a payment was paid twice: refund the second");
             Some((p, "payment-paid-twice", false))
+        }
+        Settled::PaidAfterCancel(p) => {
+            tracing::warn!(payment = %p.id, attempt = %a.id, "a payment was paid after its case was withdrawn: refund it");
+            Some((p, "payment-paid-after-withdrawal", false))
+        }
+        Settled::WrongAmount(p) => {
+            tracing::warn!(payment = %p.id, attempt = %a.id, taken = ?amount_cents, "the provider took another amount than was owed: not recorded as paid");
+            Some((p, "payment-wrong-amount", false))
         }
         Settled::Unchanged | Settled::NotPaid => None,
     };
@@ -196,35 +224,74 @@ pub async fn reconcile(state: &AppState) -> std::result::Result<usize, Error> {
     };
     let cfg = &state.config().payments;
     let now = state.workflow().now();
-    let poll_after = Duration::seconds(i64::try_from(cfg.poll_after_secs).unwrap_or(i64::MAX));
-    let give_up = Duration::hours(i64::try_from(cfg.give_up_after_hours).unwrap_or(i64::MAX));
+    // Bounded, so that no setting overflows a date.
+    let poll_after =
+        Duration::seconds(i64::try_from(cfg.poll_after_secs.min(86_400)).unwrap_or(86_400));
+    let give_up =
+        Duration::hours(i64::try_from(cfg.give_up_after_hours.min(24 * 365)).unwrap_or(24));
     let mut settled = 0;
     for t in state.registry().tenants() {
-        // Work over every municipality, as the other sweeps do.
+        // Work over every municipality, as the other sweeps do; one that
+        // fails is logged and the others go on.
         #[allow(clippy::disallowed_methods)]
         let tdb = state.tenant_db(t.id);
-        for a in dimos_payments::open_attempts(&tdb, now - poll_after, 100).await? {
-            let mut outcome = match a.provider_ref.as_deref() {
-                Some(r) if a.provider == provider.name() => match provider.status(r).await {
-                    Ok(o) => o,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "payment status unknown");
-                        continue;
-                    }
-                },
-                // No checkout was opened (the provider failed), or another
-                // provider's: only time settles it.
-                _ => Outcome::Open,
-            };
-            if outcome == Outcome::Open && a.created_at < now - give_up {
-                outcome = Outcome::Cancelled;
-            }
-            if settle(state, &tdb, &a, outcome).await? != Settled::Unchanged {
-                settled += 1;
+        match reconcile_tenant(state, provider.as_ref(), &tdb, now, poll_after, give_up).await {
+            Ok(n) => settled += n,
+            Err(e) => {
+                tracing::warn!(tenant = %t.slug(), error = %e, "payment reconciliation failed");
             }
         }
     }
     Ok(settled)
+}
+
+async fn reconcile_tenant(
+    state: &AppState,
+    provider: &dyn dimos_payments::Provider,
+    tdb: &TenantDb,
+    now: chrono::DateTime<chrono::Utc>,
+    poll_after: Duration,
+    give_up: Duration,
+) -> std::result::Result<usize, Error> {
+    let mut settled = 0;
+    for a in dimos_payments::open_attempts(tdb, now - poll_after, 100).await? {
+        let (outcome, amount) = match a.provider_ref.as_deref() {
+            Some(r) if a.provider == provider.name() => match provider.status(r).await {
+                Ok(st) => (st.outcome, st.amount_cents),
+                Err(e) => {
+                    tracing::warn!(error = %e, "payment status unknown");
+                    continue;
+                }
+            },
+            // No checkout was opened (the provider failed to answer in
+            // time), or another provider's: nothing to ask; given up.
+            _ => {
+                settled += usize::from(expire(tdb, &a, now).await?);
+                continue;
+            }
+        };
+        if outcome == Outcome::Open {
+            if a.created_at < now - give_up {
+                settled += usize::from(expire(tdb, &a, now).await?);
+            }
+            continue;
+        }
+        if settle(state, tdb, &a, outcome, amount).await? != Settled::Unchanged {
+            settled += 1;
+        }
+    }
+    Ok(settled)
+}
+
+async fn expire(
+    tdb: &TenantDb,
+    a: &Attempt,
+    now: chrono::DateTime<chrono::Utc>,
+) -> std::result::Result<bool, Error> {
+    let mut tx = tdb.begin().await?;
+    let done = dimos_payments::expire(&mut tx, a, now).await?;
+    tx.commit().await?;
+    Ok(done)
 }
 
 /// A withdrawn case owes nothing more: its due payments are cancelled in

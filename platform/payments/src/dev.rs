@@ -13,7 +13,7 @@
 //! and the bank's own ledger (table `dev_pay_sessions`) and signer for the
 //! pages in `dimos-pages`.
 
-use crate::{Checkout, Created, HeaderMap, Notice, Outcome, Provider, ProviderError};
+use crate::{Checkout, Created, HeaderMap, Notice, Outcome, Provider, ProviderError, Status};
 use async_trait::async_trait;
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -32,7 +32,10 @@ pub const MERCHANT_KEY: &str = "dev-merchant-key";
 /// The key the bank signs notices with (no secret either).
 const NOTICE_KEY: &[u8] = b"dimos-development-bank-notices-0";
 /// Notices older or newer than this are refused (replays).
-const NOTICE_TOLERANCE_SECS: i64 = 300;
+const NOTICE_TOLERANCE_SECS: u64 = 300;
+/// A checkout not finished within this is closed, as acquirers' hosted
+/// pages are (keep `payments.give_up_after_hours` longer).
+pub const CHECKOUT_LIFETIME_MINUTES: i64 = 60;
 
 /// A client for HTTP calls to this deployment's own loopback names
 /// (`localhost`, `<municipality>.localhost`), which the system resolver
@@ -111,6 +114,9 @@ pub struct CheckoutState {
 pub struct NoticeBody {
     pub checkout: Uuid,
     pub status: String,
+    /// What was taken (with "paid").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount_cents: Option<i64>,
 }
 
 fn outcome(status: &str) -> Result<Outcome, ProviderError> {
@@ -170,7 +176,7 @@ impl Provider for DevBank {
         })
     }
 
-    async fn status(&self, provider_ref: &str) -> Result<Outcome, ProviderError> {
+    async fn status(&self, provider_ref: &str) -> Result<Status, ProviderError> {
         let id = Uuid::try_parse(provider_ref).map_err(unavailable)?;
         let res = self
             .http
@@ -183,7 +189,10 @@ impl Provider for DevBank {
             return Err(unavailable(format!("the bank answered {}", res.status())));
         }
         let s: CheckoutState = res.json().await.map_err(unavailable)?;
-        outcome(&s.status).map_err(unavailable)
+        Ok(Status {
+            outcome: outcome(&s.status).map_err(unavailable)?,
+            amount_cents: Some(s.amount_cents),
+        })
     }
 
     fn notice(
@@ -198,6 +207,7 @@ impl Provider for DevBank {
         Ok(Notice {
             provider_ref: n.checkout.to_string(),
             outcome: outcome(&n.status)?,
+            amount_cents: n.amount_cents,
         })
     }
 }
@@ -227,7 +237,7 @@ pub fn verify(headers: &HeaderMap, body: &[u8], now: DateTime<Utc>) -> Result<()
     let ts: i64 = get("webhook-timestamp")?
         .parse()
         .map_err(|_| ProviderError::BadNotice("webhook-timestamp is not a number".into()))?;
-    if (now.timestamp() - ts).abs() > NOTICE_TOLERANCE_SECS {
+    if now.timestamp().abs_diff(ts) > NOTICE_TOLERANCE_SECS {
         return Err(ProviderError::BadNotice("stale notice".into()));
     }
     let expected =
@@ -362,6 +372,11 @@ mod tests {
         let old = now.timestamp() - 600;
         let stale = sign("n1", old, body).unwrap();
         assert!(verify(&headers("n1", old, &stale), body, now).is_err());
+        // Absurd times are refused, not overflowed.
+        for ts in [i64::MIN, i64::MAX, i64::MIN + now.timestamp()] {
+            let sig = sign("n1", ts, body).unwrap();
+            assert!(verify(&headers("n1", ts, &sig), body, now).is_err());
+        }
         let mut h = headers("n1", now.timestamp(), &sig);
         h.remove("webhook-signature");
         assert!(verify(&h, body, now).is_err());

@@ -76,6 +76,16 @@ impl Outcome {
 pub struct Notice {
     pub provider_ref: String,
     pub outcome: Outcome,
+    /// The amount the provider took, where it says (checked against what
+    /// was owed: a checkout whose amount was altered does not pay).
+    pub amount_cents: Option<i64>,
+}
+
+/// What a provider's status call says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Status {
+    pub outcome: Outcome,
+    pub amount_cents: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -98,7 +108,7 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
     /// browser go there).
     fn checkout_origin(&self) -> String;
     async fn create(&self, checkout: &Checkout) -> Result<Created, ProviderError>;
-    async fn status(&self, provider_ref: &str) -> Result<Outcome, ProviderError>;
+    async fn status(&self, provider_ref: &str) -> Result<Status, ProviderError>;
     /// Checks a notice's signature (and its time against `now`) and reads it.
     fn notice(
         &self,
@@ -153,7 +163,8 @@ pub struct Attempt {
     pub payment_id: Uuid,
     pub provider: String,
     pub provider_ref: Option<String>,
-    /// `started`, `paid`, `failed`, `cancelled`.
+    /// `started`, `paid`, `failed`, `cancelled`, `expired` (given up by
+    /// us), `wrong-amount`.
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub settled_at: Option<DateTime<Utc>>,
@@ -280,7 +291,8 @@ pub async fn attempt_by_ref(
 }
 
 /// Attempts still open that were started before `before` (oldest first):
-/// the ones to ask the provider about.
+/// the ones to ask the provider about. (An attempt we gave up on is
+/// `expired`; a provider's late notice still pays it.)
 pub async fn open_attempts(
     tdb: &TenantDb,
     before: DateTime<Utc>,
@@ -344,10 +356,31 @@ pub enum Settled {
     /// The payment is paid, by this attempt: record it.
     Paid(Payment),
     /// The attempt paid, but another attempt had already paid the same
-    /// payment: money to give back.
+    /// payment (two tabs): money to give back.
     PaidTwice(Payment),
+    /// The attempt paid after the case was withdrawn (nothing was owed any
+    /// more): money to give back.
+    PaidAfterCancel(Payment),
+    /// The provider took another amount than was owed (a checkout altered
+    /// on its way): not paid; what was taken is to be given back.
+    WrongAmount(Payment),
     /// The attempt failed or was given up; the payment is still due.
     NotPaid,
+}
+
+/// Gives up an attempt nobody told us about (`expired`): the person may
+/// try again. A provider's "paid" for it that comes later still counts.
+pub async fn expire(
+    tx: &mut TenantTx<'_>,
+    attempt: &Attempt,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let mut q = tx.update(PaymentAttempts::Table);
+    q.value(PaymentAttempts::Status, "expired")
+        .value(PaymentAttempts::SettledAt, now)
+        .and_where(Expr::col(PaymentAttempts::Id).eq(attempt.id))
+        .and_where(Expr::col(PaymentAttempts::Status).eq("started"));
+    Ok(tx.execute(&q).await? == 1)
 }
 
 /// Settles an attempt with what the provider says, in the caller's
@@ -358,25 +391,42 @@ pub async fn settle(
     tx: &mut TenantTx<'_>,
     attempt: &Attempt,
     outcome: Outcome,
+    amount_cents: Option<i64>,
     now: DateTime<Utc>,
 ) -> Result<Settled, DbError> {
     if outcome == Outcome::Open {
         return Ok(Settled::Unchanged);
     }
-    // A checkout we gave up on that the provider then reports paid was
-    // paid: the money came.
+    // A "paid" counts whatever we had concluded meanwhile: a checkout we
+    // gave up on, one a return or poll saw declined and the person then
+    // paid on the provider's page. The money came.
     let from: &[&str] = if outcome == Outcome::Paid {
-        &["started", "cancelled"]
+        &["started", "expired", "failed", "cancelled"]
     } else {
         &["started"]
     };
+    let Some(owed) = payment(&mut *tx, attempt.payment_id).await? else {
+        // The attempt names its payment; a row gone is a broken database.
+        return Err(DbError::Other(sqlx::Error::RowNotFound));
+    };
+    let wrong = outcome == Outcome::Paid && amount_cents.is_some_and(|a| a != owed.amount_cents);
     let mut q = tx.update(PaymentAttempts::Table);
-    q.value(PaymentAttempts::Status, outcome.status())
-        .value(PaymentAttempts::SettledAt, now)
-        .and_where(Expr::col(PaymentAttempts::Id).eq(attempt.id))
-        .and_where(Expr::col(PaymentAttempts::Status).is_in(from.iter().copied()));
+    q.value(
+        PaymentAttempts::Status,
+        if wrong {
+            "wrong-amount"
+        } else {
+            outcome.status()
+        },
+    )
+    .value(PaymentAttempts::SettledAt, now)
+    .and_where(Expr::col(PaymentAttempts::Id).eq(attempt.id))
+    .and_where(Expr::col(PaymentAttempts::Status).is_in(from.iter().copied()));
     if tx.execute(&q).await? == 0 {
         return Ok(Settled::Unchanged);
+    }
+    if wrong {
+        return Ok(Settled::WrongAmount(owed));
     }
     if outcome != Outcome::Paid {
         return Ok(Settled::NotPaid);
@@ -389,11 +439,12 @@ pub async fn settle(
         .and_where(Expr::col(Payments::Status).eq("due"));
     let first = tx.execute(&q).await? == 1;
     let Some(p) = payment(&mut *tx, attempt.payment_id).await? else {
-        // The attempt names its payment; a row gone is a broken database.
         return Err(DbError::Other(sqlx::Error::RowNotFound));
     };
     Ok(if first {
         Settled::Paid(p)
+    } else if p.status == "cancelled" {
+        Settled::PaidAfterCancel(p)
     } else {
         Settled::PaidTwice(p)
     })

@@ -183,13 +183,13 @@ impl AppState {
         &self.inner.access
     }
 
-    /// The pages' Content-Security-Policy.
     /// The usual policy, with images also from `img_sources` (origins):
     /// for a page that shows a map from a configured tile server.
     pub fn csp_with_images(&self, img_sources: &[String]) -> axum::http::HeaderValue {
         content_security_policy_with(&self.inner.form_targets, img_sources)
     }
 
+    /// The pages' Content-Security-Policy.
     pub fn csp(&self) -> &axum::http::HeaderValue {
         &self.inner.csp
     }

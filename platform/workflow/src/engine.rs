@@ -1297,6 +1297,19 @@ impl Engine {
         Ok(())
     }
 
+    /// Locks a case's row until the transaction ends (PostgreSQL; SQLite
+    /// holds the database): code that changes a case's own rows and then
+    /// its history takes the case first, in the order every change of the
+    /// case takes its locks, so two changes never wait on each other.
+    pub async fn lock_case(
+        &self,
+        tx: &mut TenantTx<'_>,
+        tdb: &TenantDb,
+        case_id: CaseId,
+    ) -> Result<(), Error> {
+        load_case(tx, tdb, case_id).await.map(drop)
+    }
+
     /// An event of a case being filed (after [`Engine::open`], before
     /// [`Engine::register`]): the case and its definition are the filing's
     /// own, so nothing is read again.

@@ -184,3 +184,7 @@ bulky-map-hint = Προαιρετικά: πατήστε στον χάρτη το
 bulky-map-chosen = Επιλέξατε σημείο: { $lat }, { $lon }
 error-field-bulky-pin = Το σημείο του χάρτη δεν διαβάζεται
 error-field-bulky-pin-outside = Το σημείο του χάρτη είναι έξω από τις περιοχές αποκομιδής του δήμου
+bulky-map-clear = Αφαίρεση σημείου
+bulky-map-cleared = Το σημείο αφαιρέθηκε.
+bulky-map-zoom-in = Μεγέθυνση
+bulky-map-zoom-out = Σμίκρυνση

@@ -184,3 +184,7 @@ bulky-map-hint = Optional: press on the map where you will leave the items. The 
 bulky-map-chosen = You chose the point { $lat }, { $lon }
 error-field-bulky-pin = The map point cannot be read
 error-field-bulky-pin-outside = The map point is outside the municipality's collection areas
+bulky-map-clear = Remove the point
+bulky-map-cleared = The point was removed.
+bulky-map-zoom-in = Zoom in
+bulky-map-zoom-out = Zoom out

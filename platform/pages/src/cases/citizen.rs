@@ -235,7 +235,7 @@ async fn payments(
             amount => dimos_payments::euros(p.amount_cents),
             status => p.status,
             paid_at => p.paid_at.map(|t| dimos_kernel::clock::local_date(t).format("%d/%m/%Y").to_string()),
-            last_failed => last.as_ref().is_some_and(|a| a.status == "failed" || a.status == "cancelled"),
+            last_failed => last.as_ref().is_some_and(|a| ["failed", "cancelled", "expired", "wrong-amount"].contains(&a.status.as_str())),
             online => state.payments().is_some() && p.status == "due" && c.status != "closed",
         });
     }

@@ -865,3 +865,6 @@ devpay-decline = Απόρριψη κάρτας
 devpay-cancel = Ακύρωση
 devpay-closed = Η συναλλαγή έχει ολοκληρωθεί.
 devpay-back = Επιστροφή στον δήμο
+ev-payment-paid-after-withdrawal = Πληρωμή { $amount } μετά την απόσυρση: να επιστραφεί
+ev-payment-wrong-amount = Η τράπεζα χρέωσε άλλο ποσό από τα { $amount }: δεν καταχωρίστηκε ως πληρωμή, να επιστραφεί
+error-conflict-payment-case-closed = Η αίτηση έχει κλείσει· δεν πληρώνεται πια ηλεκτρονικά.

@@ -865,3 +865,6 @@ devpay-decline = Decline the card
 devpay-cancel = Cancel
 devpay-closed = The transaction is over.
 devpay-back = Back to the municipality
+ev-payment-paid-after-withdrawal = { $amount } paid after the withdrawal: to be refunded
+ev-payment-wrong-amount = The bank took another amount than { $amount }: not recorded as paid, to be refunded
+error-conflict-payment-case-closed = The application is closed; it can no longer be paid online.
