@@ -889,21 +889,7 @@ async fn open311_clients_file_and_read_requests_in_xml_and_json(b: Backend) {
     let day = one[0]["expected_datetime"].as_str().unwrap()[..10].to_owned();
     let (_, html) = page(&mut crew, HOST, &format!("/bulky/crew?day={day}")).await;
     // Not found, with the reason and a photo from the phone's camera.
-    use base64::Engine as _;
-    let png = base64::engine::general_purpose::STANDARD
-        .decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
-        .unwrap();
-    let form = reqwest::multipart::Form::new()
-        .text("_csrf", csrf_of(&html))
-        .text("outcome", "not-found")
-        .text("note", "Δεν υπήρχε τίποτα έξω")
-        .part(
-            "doc-photo",
-            reqwest::multipart::Part::bytes(png)
-                .file_name("stop.png")
-                .mime_str("image/png")
-                .unwrap(),
-        );
+    let form = not_found_with_photo(&csrf_of(&html));
     let res = send_multipart(
         &crew,
         &app,
@@ -920,20 +906,7 @@ async fn open311_clients_file_and_read_requests_in_xml_and_json(b: Backend) {
         "the photo is in the case file"
     );
     // Sent again (a second press with the photo): no second photo.
-    let png = base64::engine::general_purpose::STANDARD
-        .decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
-        .unwrap();
-    let again = reqwest::multipart::Form::new()
-        .text("_csrf", csrf_of(&html))
-        .text("outcome", "not-found")
-        .text("note", "Δεν υπήρχε τίποτα έξω")
-        .part(
-            "doc-photo",
-            reqwest::multipart::Part::bytes(png)
-                .file_name("stop.png")
-                .mime_str("image/png")
-                .unwrap(),
-        );
+    let again = not_found_with_photo(&csrf_of(&html));
     let res = send_multipart(
         &crew,
         &app,
@@ -968,6 +941,25 @@ async fn open311_clients_file_and_read_requests_in_xml_and_json(b: Backend) {
             && body.contains("Δεν υπήρχε τίποτα έξω"),
         "{body}"
     );
+}
+
+/// The crew's "not found" with its reason and a photo from the camera.
+fn not_found_with_photo(csrf: &str) -> reqwest::multipart::Form {
+    use base64::Engine as _;
+    let png = base64::engine::general_purpose::STANDARD
+        .decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
+        .unwrap();
+    reqwest::multipart::Form::new()
+        .text("_csrf", csrf.to_owned())
+        .text("outcome", "not-found")
+        .text("note", "Δεν υπήρχε τίποτα έξω")
+        .part(
+            "doc-photo",
+            reqwest::multipart::Part::bytes(png)
+                .file_name("stop.png")
+                .mime_str("image/png")
+                .unwrap(),
+        )
 }
 
 /// The form's fields as a browser sends them back: every input's value,
@@ -1526,7 +1518,7 @@ async fn drawn_areas_and_the_municipality_s_map_place_a_pin(b: Backend) {
         post(&mut sup, HOST, "/bulky/settings", &csrf_of(&html), &form).await;
     assert_eq!(status, 422, "{page_html}");
     assert!(
-        page_html.contains("Τα όρια δεν διαβάζονται (line 2"),
+        page_html.contains("Γραμμή 2: χρειάζεται «γεωγρ. πλάτος, μήκος»"),
         "{page_html}"
     );
     assert!(

@@ -77,24 +77,54 @@ pub fn pin(lat: &str, lon: &str) -> Result<Option<Point>, BadPin> {
     }
 }
 
+/// Why an outline does not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolygonError {
+    /// Not GeoJSON we read (not one Polygon, a position not two numbers).
+    GeoJson,
+    /// A polygon with holes.
+    Holes,
+    /// This line (from 1) is not `lat, lon`.
+    Line(usize),
+    /// Fewer than three points.
+    TooFew,
+    /// More than 2,000 points.
+    TooMany,
+    /// A point off the globe.
+    OutOfRange,
+}
+
+impl PolygonError {
+    /// The form's error code (`bulky-polygon-*`) and its detail.
+    pub fn code(self) -> (&'static str, Option<String>) {
+        match self {
+            PolygonError::GeoJson => ("bulky-polygon-geojson", None),
+            PolygonError::Holes => ("bulky-polygon-holes", None),
+            PolygonError::Line(n) => ("bulky-polygon-line", Some(n.to_string())),
+            PolygonError::TooFew => ("bulky-polygon-few", None),
+            PolygonError::TooMany => ("bulky-polygon-many", None),
+            PolygonError::OutOfRange => ("bulky-polygon-range", None),
+        }
+    }
+}
+
 /// A polygon as the settings page takes it: one `lat, lon` per line, or a
 /// GeoJSON `Polygon` (or a `Feature` holding one), as GIS tools export
 /// them (GeoJSON writes `[lon, lat]`; its outer ring is read). An empty
 /// text is no polygon.
-pub fn parse_polygon(text: &str) -> Result<Vec<[f64; 2]>, String> {
+pub fn parse_polygon(text: &str) -> Result<Vec<[f64; 2]>, PolygonError> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(vec![]);
     }
     let mut ring: Vec<[f64; 2]> = if text.starts_with('{') {
-        let v: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| format!("GeoJSON: {e}"))?;
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|_| PolygonError::GeoJson)?;
         // What GIS tools export: a FeatureCollection of one feature, a
         // Feature, or the geometry; a Polygon, or a MultiPolygon of one.
         let feature = match v["type"].as_str() {
             Some("FeatureCollection") => match v["features"].as_array().map(Vec::as_slice) {
                 Some([one]) => one,
-                _ => return Err("GeoJSON: one feature per area".into()),
+                _ => return Err(PolygonError::GeoJson),
             },
             _ => &v,
         };
@@ -107,19 +137,19 @@ pub fn parse_polygon(text: &str) -> Result<Vec<[f64; 2]>, String> {
             Some("Polygon") => &geometry["coordinates"],
             Some("MultiPolygon") => match geometry["coordinates"].as_array().map(Vec::as_slice) {
                 Some([one]) => one,
-                _ => return Err("GeoJSON: one polygon per area".into()),
+                _ => return Err(PolygonError::GeoJson),
             },
-            _ => return Err("GeoJSON: not a Polygon".into()),
+            _ => return Err(PolygonError::GeoJson),
         };
         if polygon.as_array().is_some_and(|rings| rings.len() > 1) {
-            return Err("GeoJSON: an area with holes".into());
+            return Err(PolygonError::Holes);
         }
-        let outer = polygon[0].as_array().ok_or("GeoJSON: no outer ring")?;
+        let outer = polygon[0].as_array().ok_or(PolygonError::GeoJson)?;
         outer
             .iter()
             .map(|c| match (c[0].as_f64(), c[1].as_f64()) {
                 (Some(lon), Some(lat)) => Ok([lat, lon]),
-                _ => Err("GeoJSON: a position is not two numbers".to_owned()),
+                _ => Err(PolygonError::GeoJson),
             })
             .collect::<Result<_, _>>()?
     } else {
@@ -132,9 +162,9 @@ pub fn parse_polygon(text: &str) -> Result<Vec<[f64; 2]>, String> {
                 match (parts.next(), parts.next(), parts.next()) {
                     (Some(a), Some(b), None) => match pin(a, b) {
                         Ok(Some((lat, lon))) => Ok([lat, lon]),
-                        _ => Err(format!("line {}: not \"lat, lon\"", n + 1)),
+                        _ => Err(PolygonError::Line(n + 1)),
                     },
-                    _ => Err(format!("line {}: not \"lat, lon\"", n + 1)),
+                    _ => Err(PolygonError::Line(n + 1)),
                 }
             })
             .collect::<Result<_, _>>()?
@@ -144,16 +174,16 @@ pub fn parse_polygon(text: &str) -> Result<Vec<[f64; 2]>, String> {
         ring.pop();
     }
     if ring.len() < 3 {
-        return Err("at least three points".into());
+        return Err(PolygonError::TooFew);
     }
     if ring.len() > 2000 {
-        return Err("at most 2,000 points".into());
+        return Err(PolygonError::TooMany);
     }
     if ring
         .iter()
         .any(|[lat, lon]| !(-90.0..=90.0).contains(lat) || !(-180.0..=180.0).contains(lon))
     {
-        return Err("a point out of range".into());
+        return Err(PolygonError::OutOfRange);
     }
     Ok(ring)
 }
@@ -245,10 +275,9 @@ mod tests {
             "coordinates":[[[23.70,37.90],[23.72,37.90],[23.72,37.92],[23.70,37.90]]]}}"#;
         assert_eq!(parse_polygon(geojson).unwrap(), lines);
         assert_eq!(parse_polygon("  ").unwrap(), Vec::<[f64; 2]>::new());
-        assert!(
-            parse_polygon("37.9, 23.7\n37.8")
-                .unwrap_err()
-                .contains("line 2")
+        assert_eq!(
+            parse_polygon("37.9, 23.7\n37.8").unwrap_err(),
+            PolygonError::Line(2)
         );
         assert!(
             parse_polygon("37.9, 23.7\n37.8, 23.7").is_err(),
@@ -263,7 +292,7 @@ mod tests {
         let multi = format!(r#"{{"type":"MultiPolygon","coordinates":[{ring}]}}"#);
         assert_eq!(parse_polygon(&multi).unwrap(), lines);
         let holed = r#"{"type":"Polygon","coordinates":[[[23.70,37.90],[23.72,37.90],[23.72,37.92],[23.70,37.90]],[[23.705,37.905],[23.71,37.905],[23.71,37.91],[23.705,37.905]]]}"#;
-        assert!(parse_polygon(holed).unwrap_err().contains("holes"));
+        assert_eq!(parse_polygon(holed).unwrap_err(), PolygonError::Holes);
         let two = format!(r#"{{"type":"MultiPolygon","coordinates":[{ring},{ring}]}}"#);
         assert!(parse_polygon(&two).is_err());
         assert!(parse_polygon("{not json").is_err());

@@ -172,10 +172,12 @@ fn parse(f: &Form) -> std::result::Result<BulkyConfig, Vec<FieldError>> {
             capacity: number(&mut errors, &format!("area-{i}-capacity"), capacity),
             polygon: crate::geo::parse_polygon(f.get(&format!("area-{i}-polygon"))).unwrap_or_else(
                 |why| {
-                    outlines.push(
-                        FieldError::new(format!("area-{i}-polygon"), "bulky-polygon")
-                            .with_detail(why),
-                    );
+                    let (code, detail) = why.code();
+                    let e = FieldError::new(format!("area-{i}-polygon"), code);
+                    outlines.push(match detail {
+                        Some(d) => e.with_detail(d),
+                        None => e,
+                    });
                     vec![]
                 },
             ),

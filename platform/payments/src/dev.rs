@@ -286,20 +286,22 @@ pub struct Session {
     pub created_at: DateTime<Utc>,
 }
 
+const SESSION_COLUMNS: [DevPaySessions; 8] = [
+    DevPaySessions::Id,
+    DevPaySessions::Merchant,
+    DevPaySessions::AmountCents,
+    DevPaySessions::Description,
+    DevPaySessions::ReturnUrl,
+    DevPaySessions::NotifyUrl,
+    DevPaySessions::Status,
+    DevPaySessions::CreatedAt,
+];
+
 pub async fn open(db: &Db, c: &OpenCheckout, now: DateTime<Utc>) -> Result<Uuid, DbError> {
     let id = Uuid::now_v7();
     let q = Query::insert()
         .into_table(DevPaySessions::Table)
-        .columns([
-            DevPaySessions::Id,
-            DevPaySessions::Merchant,
-            DevPaySessions::AmountCents,
-            DevPaySessions::Description,
-            DevPaySessions::ReturnUrl,
-            DevPaySessions::NotifyUrl,
-            DevPaySessions::Status,
-            DevPaySessions::CreatedAt,
-        ])
+        .columns(SESSION_COLUMNS)
         .values_panic([
             id.into(),
             c.merchant.clone().into(),
@@ -317,16 +319,7 @@ pub async fn open(db: &Db, c: &OpenCheckout, now: DateTime<Utc>) -> Result<Uuid,
 
 pub async fn session(db: &Db, id: Uuid) -> Result<Option<Session>, DbError> {
     let q = Query::select()
-        .columns([
-            DevPaySessions::Id,
-            DevPaySessions::Merchant,
-            DevPaySessions::AmountCents,
-            DevPaySessions::Description,
-            DevPaySessions::ReturnUrl,
-            DevPaySessions::NotifyUrl,
-            DevPaySessions::Status,
-            DevPaySessions::CreatedAt,
-        ])
+        .columns(SESSION_COLUMNS)
         .from(DevPaySessions::Table)
         .and_where(Expr::col(DevPaySessions::Id).eq(id))
         .to_owned();

@@ -168,7 +168,6 @@ bulky-config-verified-only = Μόνο επαληθευμένοι λογαρια�
 # Map and drawn areas
 bulky-setting-polygon = Όρια περιοχής (προαιρετικά)
 bulky-setting-polygon-hint = Ένα σημείο «γεωγρ. πλάτος, μήκος» ανά γραμμή, ή επικόλληση GeoJSON Polygon από πρόγραμμα GIS. Σημείο του χάρτη μέσα στα όρια ανήκει στην περιοχή.
-error-field-bulky-polygon = Τα όρια δεν διαβάζονται ({ $detail })
 bulky-settings-map = Χάρτης
 bulky-settings-map-hint = Προαιρετικά: ο πολίτης δείχνει το σημείο σε χάρτη, από διακομιστή πλακιδίων του δήμου. Χωρίς διακομιστή δεν εμφανίζεται χάρτης και τίποτα δεν φορτώνεται από αλλού.
 bulky-setting-map-tiles = Διεύθυνση πλακιδίων
@@ -188,3 +187,9 @@ bulky-map-clear = Αφαίρεση σημείου
 bulky-map-cleared = Το σημείο αφαιρέθηκε.
 bulky-map-zoom-in = Μεγέθυνση
 bulky-map-zoom-out = Σμίκρυνση
+error-field-bulky-polygon-geojson = Τα όρια δεν διαβάζονται ως GeoJSON: χρειάζεται ένα Polygon (ή MultiPolygon με ένα πολύγωνο)
+error-field-bulky-polygon-holes = Τα όρια έχουν «τρύπες»· δώστε μόνο το εξωτερικό περίγραμμα
+error-field-bulky-polygon-line = Γραμμή { $detail }: χρειάζεται «γεωγρ. πλάτος, μήκος», π.χ. 37.91, 23.71
+error-field-bulky-polygon-few = Τα όρια χρειάζονται τουλάχιστον τρία σημεία
+error-field-bulky-polygon-many = Τα όρια έχουν πάνω από 2.000 σημεία
+error-field-bulky-polygon-range = Ένα σημείο είναι εκτός ορίων (πλάτος −90 έως 90, μήκος −180 έως 180)

@@ -168,7 +168,6 @@ bulky-config-verified-only = Verified accounts only
 # Map and drawn areas
 bulky-setting-polygon = Area outline (optional)
 bulky-setting-polygon-hint = One "latitude, longitude" point per line, or paste a GeoJSON Polygon from a GIS tool. A map point inside the outline belongs to the area.
-error-field-bulky-polygon = The outline cannot be read ({ $detail })
 bulky-settings-map = Map
 bulky-settings-map-hint = Optional: citizens point at the spot on a map, from the municipality's tile server. Without a server no map is shown and nothing is loaded from elsewhere.
 bulky-setting-map-tiles = Tile address
@@ -188,3 +187,9 @@ bulky-map-clear = Remove the point
 bulky-map-cleared = The point was removed.
 bulky-map-zoom-in = Zoom in
 bulky-map-zoom-out = Zoom out
+error-field-bulky-polygon-geojson = The outline does not read as GeoJSON: one Polygon (or a MultiPolygon of one) is needed
+error-field-bulky-polygon-holes = The outline has holes; give its outer boundary only
+error-field-bulky-polygon-line = Line { $detail }: "latitude, longitude" is needed, e.g. 37.91, 23.71
+error-field-bulky-polygon-few = The outline needs at least three points
+error-field-bulky-polygon-many = The outline has more than 2,000 points
+error-field-bulky-polygon-range = A point is out of range (latitude −90 to 90, longitude −180 to 180)
