@@ -1433,6 +1433,34 @@ async fn a_fee_is_paid_once_through_the_bank_whichever_word_comes_first(b: Backe
     let (_, html) = page(&mut third, HOST, &format!("/cases/{case3}")).await;
     assert!(html.contains("Πληρώθηκαν 20,00 €"), "{html}");
 
+    // A checkout left open: the bank closes it after its hour, the poll
+    // then gives the attempt up, and the person may try again.
+    let mut fifth = person(&app, HOST, "parent-03").await;
+    let case5 = book_with_fee(&app, &mut fifth, "13").await;
+    let (_, left_open, _) = to_the_bank(&app, &mut fifth, &case5).await;
+    clock.advance(chrono::Duration::minutes(61));
+    assert_eq!(
+        dimos_pages::payments::reconcile(&app.state).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        app.sql_value::<i64>("SELECT COUNT(*) FROM payment_attempts WHERE status = 'cancelled'")
+            .await,
+        1
+    );
+    let (bank, _) = fifth.get(&left_open).await;
+    assert!(
+        bank.text()
+            .await
+            .unwrap()
+            .contains("Η συναλλαγή έχει ολοκληρωθεί")
+    );
+    let (_, html) = page(&mut fifth, HOST, &format!("/cases/{case5}")).await;
+    assert!(
+        html.contains("δεν ολοκληρώθηκε") && html.contains("Πληρωμή 20,00 € με κάρτα"),
+        "{html}"
+    );
+
     // The crew's list says who paid; a withdrawn request owes nothing.
     let mut fourth = person(&app, HOST, "parent-02").await;
     let case4 = book_with_fee(&app, &mut fourth, "11").await;

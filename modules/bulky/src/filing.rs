@@ -294,8 +294,9 @@ pub fn euros(cents: i64) -> String {
     dimos_payments::euros(cents)
 }
 
-/// What the citizen and the bank read for a pickup's fee.
-const FEE_DESCRIPTION: &str = "Τέλος αποκομιδής ογκωδών αντικειμένων";
+/// What the citizen and the bank read for a pickup's fee (one text for
+/// both languages: the bank's page has no language of ours).
+const FEE_DESCRIPTION: &str = "Τέλος αποκομιδής ογκωδών αντικειμένων / Bulky waste pickup fee";
 
 /// The rules alone (the day offered and with room, the items), before
 /// anything is stored: a form refused here keeps its photo for the next
