@@ -612,8 +612,12 @@ await check('bulky waste: the department imports the streets, a citizen asks on 
   page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) cspErrors.push(m.text()); });
   await page.getByRole('link', { name: 'Αίτηση αποκομιδής' }).click();
   await seen(page.locator('#f-map .leaflet-tile-loaded').first(), 'the map\'s tiles');
-  await page.locator('#f-map').click();
-  await seen(page.getByText(/Επιλέξατε σημείο: 37\.9/), 'the pin');
+  // By keyboard first (focus, Enter: the pin at the centre), then a press.
+  await page.locator('#f-map').focus();
+  await page.keyboard.press('Enter');
+  await seen(page.getByText('Επιλέξατε σημείο: 37.910600, 23.708300'), 'the pin by keyboard');
+  await page.locator('#f-map').click({ position: { x: 250, y: 200 } });
+  await page.waitForFunction(() => document.getElementById('f-lat').value !== '37.910600', null, { timeout: 20000 });
   assert(await page.locator('#f-lat').inputValue() !== '', 'the pin fills the form');
   assert(tilesServed > 0, 'tiles came from the municipality\'s server');
   assert(cspErrors.length === 0, `CSP: ${cspErrors.join('; ')}`);

@@ -68,5 +68,12 @@
     });
     if (lat.value && lon.value) place(L.latLng(parseFloat(lat.value), parseFloat(lon.value)));
     map.on("click", function (e) { place(e.latlng); });
+    // By keyboard: the arrows move the map (Leaflet's own), Enter or Space
+    // puts the pin at its centre.
+    el.addEventListener("keydown", function (e) {
+      if (e.target !== el || (e.key !== "Enter" && e.key !== " ")) return;
+      e.preventDefault();
+      place(map.getCenter());
+    });
   });
 })();
