@@ -362,34 +362,13 @@ pub async fn store(
     replaces: Option<&Document>,
     audit: impl FnOnce(&Document) -> Option<AuditEntry>,
 ) -> std::result::Result<Document, Error> {
-    let max_case = state.config().storage.max_case_bytes;
-    if documents::case_bytes(&tenant.db, case).await? + upload.received.size > max_case {
-        return Err(dimos_storage::StorageError::TooLarge(max_case).into());
-    }
-    let id = Uuid::now_v7();
-    let key = documents::new_key(&tenant.db, id);
-    state
-        .objects()
-        .put_file(&key, upload.received.temp.path())
-        .await?;
-    let doc = Document {
-        id,
-        case_id: Some(case),
-        kind: match replaces {
-            Some(old) => old.kind.clone(),
-            None => upload.kind,
-        },
-        original_name: upload.name,
-        content_type: upload.received.content_type.to_owned(),
-        size: i64::try_from(upload.received.size).unwrap_or(i64::MAX),
-        sha256: upload.received.sha256.clone(),
-        object_key: key.clone(),
-        personal_data: true,
-        uploaded_by: by.account.unwrap_or_default(),
-        uploaded_at: state.workflow().now(),
-        internal: upload.internal,
-        replaced_by: None,
+    let kind = match replaces {
+        Some(old) => old.kind.clone(),
+        None => upload.kind,
     };
+    let mut doc = prepare(state, tenant, case, kind, upload.name, upload.received, by).await?;
+    doc.internal = upload.internal;
+    let key = doc.object_key.clone();
     // The row, the case event and the audit entry: one transaction. The
     // object is already stored; without its row it is removed again.
     let saved = save_row(state, tenant, case, &doc, by, replaces, audit(&doc)).await;
@@ -421,31 +400,21 @@ pub async fn save_row(
             if !documents::replace_in(&mut tx, &tenant.db, old.id, doc).await? {
                 return Ok(false);
             }
+            state
+                .workflow()
+                .record_event_tx(
+                    &mut tx,
+                    &tenant.db,
+                    CaseId(case),
+                    "document-replaced",
+                    by,
+                    !doc.internal,
+                    json!({"document": doc.id, "replaces": old.id, "name": old.original_name, "new_name": doc.original_name}),
+                )
+                .await?;
         }
-        None => documents::insert_in(&mut tx, &tenant.db, doc).await?,
+        None => record_in(state, &mut tx, tenant, doc, by).await?,
     }
-    let (kind, payload) = match replaces {
-        Some(old) => (
-            "document-replaced",
-            json!({"document": doc.id, "replaces": old.id, "name": old.original_name, "new_name": doc.original_name}),
-        ),
-        None => (
-            "document-added",
-            json!({"document": doc.id, "name": doc.original_name, "kind": doc.kind}),
-        ),
-    };
-    state
-        .workflow()
-        .record_event_tx(
-            &mut tx,
-            &tenant.db,
-            CaseId(case),
-            kind,
-            by,
-            !doc.internal,
-            payload,
-        )
-        .await?;
     if let Some(entry) = audit {
         AuditLog::append_in(&mut tx, &tenant.db, &entry).await?;
     }
