@@ -427,8 +427,12 @@ impl Db {
             }
             Pool::Sqlite(p) => {
                 sqlx::query_as(
-                    "SELECT name FROM sqlite_master \
-                     WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+                    // Ordinary tables only: a full-text index (FTS5) is a
+                    // virtual table over shadow tables, kept by triggers
+                    // like an index and no component's to declare.
+                    "SELECT name FROM pragma_table_list \
+                     WHERE schema = 'main' AND type = 'table' \
+                     AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
                      ORDER BY name",
                 )
                 .fetch_all(p)

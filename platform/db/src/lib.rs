@@ -9,6 +9,7 @@ pub mod keyset;
 pub mod migrate;
 pub mod portable;
 mod scoped;
+pub mod search;
 
 pub use conn::{Db, DbError, DbOptions, FromRowAny, PoolStats, Statement, Tx};
 pub use scoped::{Reader, Scoped, ScopedInsert, TenantDb, TenantTx};
@@ -237,6 +238,12 @@ pub const PLATFORM_MIGRATIONS: migrate::MigrationSet = migrate::MigrationSet {
             name: "payments",
             postgres: include_str!("../../../migrations/postgres/0019_payments.sql"),
             sqlite: include_str!("../../../migrations/sqlite/0019_payments.sql"),
+        },
+        migrate::Migration {
+            version: 20,
+            name: "held_documents",
+            postgres: include_str!("../../../migrations/postgres/0020_held_documents.sql"),
+            sqlite: include_str!("../../../migrations/sqlite/0020_held_documents.sql"),
         },
     ],
 };

@@ -184,6 +184,16 @@ impl TenantDb {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
+    /// The condition "this row's folded text holds every word of the
+    /// folded query" in this database's dialect (`crate::search`).
+    pub fn text_match(
+        &self,
+        index: &crate::search::TextIndex,
+        terms: &[String],
+    ) -> Option<SimpleExpr> {
+        crate::search::matches(self.db.backend(), self.tenant, index, terms)
+    }
+
     pub async fn begin(&self) -> Result<TenantTx<'static>, DbError> {
         Ok(TenantTx {
             tx: self.db.begin().await?,

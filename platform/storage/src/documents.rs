@@ -22,6 +22,7 @@ enum Documents {
     UploadedAt,
     Internal,
     ReplacedBy,
+    HeldBy,
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -65,7 +66,14 @@ pub fn new_key(tdb: &TenantDb, id: Uuid) -> String {
 }
 
 fn insert_statement(tdb: &TenantDb, d: &Document) -> dimos_db::ScopedInsert {
-    let mut q = tdb.insert(Documents::Table, COLUMNS);
+    held_statement(tdb, d, None)
+}
+
+fn held_statement(tdb: &TenantDb, d: &Document, holder: Option<&str>) -> dimos_db::ScopedInsert {
+    let mut q = tdb.insert(
+        Documents::Table,
+        COLUMNS.into_iter().chain([Documents::HeldBy]),
+    );
     q.values([
         d.id.into(),
         d.case_id.into(),
@@ -80,6 +88,7 @@ fn insert_statement(tdb: &TenantDb, d: &Document) -> dimos_db::ScopedInsert {
         d.uploaded_at.into(),
         d.internal.into(),
         d.replaced_by.into(),
+        holder.map(str::to_owned).into(),
     ]);
     q
 }
@@ -136,6 +145,29 @@ pub async fn get(tdb: &TenantDb, id: Uuid) -> Result<Option<Document>, DbError> 
     tdb.fetch_optional(&q).await
 }
 
+/// Marks a document as held by a module's own record (`holder` names its
+/// table), in the caller's transaction: it belongs to no case and is not a
+/// form's leftover, so neither the sweep nor a form's filing takes it.
+pub async fn hold_in(
+    tx: &mut TenantTx<'_>,
+    tdb: &TenantDb,
+    d: &Document,
+    holder: &str,
+) -> Result<(), DbError> {
+    tx.insert_rows(&held_statement(tdb, d, Some(holder)))
+        .await
+        .map(drop)
+}
+
+/// A document held by `holder` (see [`hold_in`]), by its id.
+pub async fn held(tdb: &TenantDb, id: Uuid, holder: &str) -> Result<Option<Document>, DbError> {
+    let mut q = tdb.select(Documents::Table);
+    q.columns(COLUMNS)
+        .and_where(Expr::col(Documents::Id).eq(id))
+        .and_where(Expr::col(Documents::HeldBy).eq(holder));
+    tdb.fetch_optional(&q).await
+}
+
 /// Bytes already stored for a case (for the per-case limit).
 pub async fn case_bytes(tdb: &TenantDb, case: Uuid) -> Result<u64, DbError> {
     // SUM is NUMERIC on PostgreSQL: cast so both databases return an integer.
@@ -166,7 +198,8 @@ pub async fn adopt_in(
         .and_where(Expr::col(Documents::Id).eq(id))
         .and_where(Expr::col(Documents::UploadedBy).eq(owner))
         .and_where(Expr::col(Documents::Kind).eq(kind))
-        .and_where(Expr::col(Documents::CaseId).is_null());
+        .and_where(Expr::col(Documents::CaseId).is_null())
+        .and_where(Expr::col(Documents::HeldBy).is_null());
     Ok(tx.execute(&q).await? == 1)
 }
 
@@ -179,6 +212,7 @@ pub async fn unclaimed(
     let mut q = tdb.select(Documents::Table);
     q.columns([Documents::Id, Documents::ObjectKey])
         .and_where(Expr::col(Documents::CaseId).is_null())
+        .and_where(Expr::col(Documents::HeldBy).is_null())
         .and_where(Expr::col(Documents::UploadedAt).lt(before));
     tdb.fetch_all(&q).await
 }
@@ -186,7 +220,8 @@ pub async fn unclaimed(
 pub async fn delete_unclaimed(tdb: &TenantDb, id: Uuid) -> Result<(), DbError> {
     let mut q = tdb.delete(Documents::Table);
     q.and_where(Expr::col(Documents::Id).eq(id))
-        .and_where(Expr::col(Documents::CaseId).is_null());
+        .and_where(Expr::col(Documents::CaseId).is_null())
+        .and_where(Expr::col(Documents::HeldBy).is_null());
     tdb.execute(&q).await.map(drop)
 }
 

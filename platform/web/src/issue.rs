@@ -105,6 +105,32 @@ pub async fn store_and_sign(
     signer: &Actor,
     reference: String,
 ) -> Result<Signed, Error> {
+    store_signed(state, t, Some(case.0), kind, doc, signer, reference).await
+}
+
+/// The same for a document that belongs to a module's own record, not to
+/// a case (an outgoing letter of `edms`): the module files its row with
+/// `documents::hold_in` and its signature with `record_signature`.
+pub async fn store_and_sign_held(
+    state: &AppState,
+    t: &CurrentTenant,
+    kind: &str,
+    doc: Issued,
+    signer: &Actor,
+    reference: String,
+) -> Result<Signed, Error> {
+    store_signed(state, t, None, kind, doc, signer, reference).await
+}
+
+async fn store_signed(
+    state: &AppState,
+    t: &CurrentTenant,
+    case: Option<Uuid>,
+    kind: &str,
+    doc: Issued,
+    signer: &Actor,
+    reference: String,
+) -> Result<Signed, Error> {
     let account = signer
         .account
         .ok_or_else(|| Error::internal("a document signed by nobody"))?;
@@ -113,7 +139,7 @@ pub async fn store_and_sign(
     let key = documents::new_key(&t.db, id);
     let document = Document {
         id,
-        case_id: Some(case.0),
+        case_id: case,
         kind: Some(kind.to_owned()),
         original_name: doc.file_name,
         content_type: "application/pdf".into(),
@@ -134,7 +160,7 @@ pub async fn store_and_sign(
             &t.db,
             reference,
             document.id,
-            Some(case.0),
+            case,
             account,
             &signer.name,
             &document.sha256,

@@ -53,3 +53,12 @@ pub fn position<K: dimos_workflow::query::ListKey>(
         .into()
     })
 }
+
+/// A page's number from a link's `page` (a label only: the key says
+/// where): 1 to 10,000, whatever the address says.
+pub fn page_of(p: Option<&str>) -> u64 {
+    p.and_then(|p| p.parse::<u64>().ok())
+        .filter(|p| *p >= 1)
+        .unwrap_or(1)
+        .min(10_000)
+}

@@ -436,7 +436,7 @@ fn time_token(t: &DateTime<Utc>) -> String {
 }
 
 /// A key's `~`-separated parts, exactly `N` of them.
-pub(crate) fn key_parts<const N: usize>(token: &str) -> Option<[&str; N]> {
+pub fn key_parts<const N: usize>(token: &str) -> Option<[&str; N]> {
     token.split('~').collect::<Vec<_>>().try_into().ok()
 }
 

@@ -4,9 +4,7 @@
 //! to download, never to render: an upload can never run as a page here.
 
 use super::citizen::own_case;
-use axum::body::Body;
 use axum::extract::{Multipart, Path, State};
-use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use dimos_kernel::Error;
 use dimos_storage::documents::{self, Document};
@@ -63,61 +61,7 @@ pub async fn citizen_upload(
     }
 }
 
-/// Streams a stored document as a download, or, where the deployment
-/// allows it, redirects to a short-lived pre-signed URL of the object
-/// store (the authorization and the audit have happened by then).
-pub async fn send(state: &AppState, doc: &Document) -> Result<Response> {
-    let name = dimos_storage::download_name(&doc.original_name, &doc.content_type);
-    let presign = state.config().storage.s3_presign_seconds;
-    if presign > 0 {
-        let url = state
-            .objects()
-            .presign_get(
-                &doc.object_key,
-                &name,
-                &doc.content_type,
-                std::time::Duration::from_secs(presign),
-            )
-            .await
-            .map_err(Error::from)?;
-        if let Some(url) = url {
-            let mut res = Redirect::to(&url).into_response();
-            res.headers_mut().insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("private, no-store"),
-            );
-            return Ok(res);
-        }
-    }
-    let reader = state
-        .objects()
-        .get(&doc.object_key)
-        .await
-        .map_err(Error::from)?;
-    let mut res = Body::from_stream(dimos_storage::verified_stream(reader, doc.sha256.clone()))
-        .into_response();
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_str(&doc.content_type)
-            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
-    );
-    if let Ok(v) = HeaderValue::from_str(&dimos_storage::attachment_header(&name)) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    // No Content-Length: the body is chunked, so a hash mismatch found at
-    // the end aborts the download instead of completing a damaged file.
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-store"),
-    );
-    // Even if a browser tried to render it, it would have no powers.
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("sandbox; default-src 'none'"),
-    );
-    Ok(res)
-}
+pub use dimos_web::uploads::send;
 
 async fn case_document(tenant: &CurrentTenant, case: Uuid, doc: Uuid) -> Result<Document> {
     match documents::get(&tenant.db, doc).await? {

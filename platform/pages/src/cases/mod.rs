@@ -269,14 +269,7 @@ pub fn outcome_label(def: &Definition, step: &str, outcome: Option<&str>, lang: 
     }
 }
 
-pub use dimos_web::paging::{Pager, pager, position};
-
-pub fn page_of(p: Option<&str>) -> u64 {
-    p.and_then(|p| p.parse::<u64>().ok())
-        .filter(|p| *p >= 1)
-        .unwrap_or(1)
-        .min(10_000)
-}
+pub use dimos_web::paging::{Pager, page_of, pager, position};
 
 /// Form fields are labelled in the definition; other data keys as they are.
 pub fn field_label(
