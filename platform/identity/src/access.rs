@@ -624,6 +624,55 @@ impl Access {
         Ok(added)
     }
 
+    /// Applies the departments a tenant file declares: each one missing is
+    /// created with its members (idempotent; adds only: a department that
+    /// exists keeps the name and the people the admin gave it, so a member
+    /// taken out is not put back at the next start). Returns
+    /// (departments, members) added.
+    pub async fn ensure_departments(
+        &self,
+        db: &TenantDb,
+        departments: &[(Department, Vec<String>)],
+    ) -> Result<(usize, usize), DbError> {
+        let mut tx = db.begin().await?;
+        let (mut added, mut members) = (0, 0);
+        for (d, subjects) in departments {
+            let mut q = db.insert(
+                Departments::Table,
+                [Departments::Slug, Departments::NameEl, Departments::NameEn],
+            );
+            q.values([
+                d.slug.clone().into(),
+                d.name_el.clone().into(),
+                d.name_en.clone().into(),
+            ]);
+            q.statement().on_conflict(
+                sea_query::OnConflict::columns([
+                    sea_query::Alias::new("tenant_id"),
+                    sea_query::Alias::new("slug"),
+                ])
+                .do_nothing()
+                .to_owned(),
+            );
+            // Members come with a new department only: one the admin has
+            // since changed keeps its people as the admin left them.
+            if tx.insert_rows(&q).await? == 0 {
+                continue;
+            }
+            added += 1;
+            for s in subjects {
+                if Self::add_member_in(&mut tx, db, &d.slug, s).await? {
+                    members += 1;
+                }
+            }
+        }
+        tx.commit().await?;
+        if added > 0 {
+            self.changed().await?;
+        }
+        Ok((added, members))
+    }
+
     /// Polls for changes made by other replicas until stopped.
     pub fn spawn_refresher(
         self: &Arc<Self>,

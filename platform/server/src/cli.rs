@@ -783,6 +783,21 @@ pub async fn apply_tenant_files(
                 report.extend(changes.iter().map(|c| format!("  {c}")));
             }
         }
+        if !spec.departments.is_empty() {
+            let tenant = store
+                .require(spec.slug.as_str())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let db = store.tenant_db(tenant.id);
+            let (depts, members) = access
+                .ensure_departments(&db, &dimos_web::access::department_rows(&spec.departments))
+                .await?;
+            if depts + members > 0 {
+                report.push(format!(
+                    "  departments: {depts} added, {members} members added"
+                ));
+            }
+        }
         if !spec.grants.is_empty() {
             let tenant = store
                 .require(spec.slug.as_str())

@@ -116,6 +116,11 @@ pub struct RawTenant {
     /// a new municipality's first administrator.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grants: Vec<RawGrant>,
+    /// Departments to create with their members by tax id (a department
+    /// that exists is left as the municipal admin keeps it at
+    /// /admin/access).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub departments: Vec<RawDepartment>,
 }
 
 /// Names of `[identity.providers]` (or `dev`) for citizens and for staff.
@@ -152,6 +157,26 @@ impl TenantIdentity {
 pub struct RawGrant {
     pub tax_id: TaxId,
     pub role: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDepartment {
+    pub slug: String,
+    pub name: LocalizedText,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<TaxId>,
+}
+
+impl RawDepartment {
+    /// A department's slug: lowercase letters, digits and '-', as the
+    /// admin's form takes it.
+    pub fn slug_is_valid(slug: &str) -> bool {
+        (1..=40).contains(&slug.len())
+            && slug
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -224,6 +249,8 @@ pub struct TenantSpec {
     pub identity: TenantIdentity,
     /// Initial role grants; applied by the access layer, not stored with the tenant.
     pub grants: Vec<RawGrant>,
+    /// Initial departments; applied by the access layer like the grants.
+    pub departments: Vec<RawDepartment>,
 }
 
 /// What validation needs to know beyond the tenant itself.
@@ -327,6 +354,23 @@ impl RawTenant {
                 );
             }
         }
+        for (i, d) in self.departments.iter().enumerate() {
+            if !RawDepartment::slug_is_valid(&d.slug) {
+                errs.push(FieldError::new(format!("departments[{i}].slug"), "invalid"));
+            }
+            if self.departments[..i].iter().any(|o| o.slug == d.slug) {
+                errs.push(FieldError::new(
+                    format!("departments[{i}].slug"),
+                    "duplicate",
+                ));
+            }
+            if d.name.el.trim().is_empty() || d.name.en.trim().is_empty() {
+                errs.push(FieldError::new(
+                    format!("departments[{i}].name"),
+                    "required",
+                ));
+            }
+        }
         if !errs.is_empty() {
             return Err(Error::Validation(errs));
         }
@@ -342,6 +386,7 @@ impl RawTenant {
             modules,
             identity: self.identity,
             grants: self.grants,
+            departments: self.departments,
         })
     }
 }
@@ -484,6 +529,7 @@ impl TenantSpec {
                 .collect(),
             identity: self.identity.clone(),
             grants: vec![],
+            departments: vec![],
         }
     }
 }

@@ -463,6 +463,7 @@ fn assemble(rows: Vec<TenantRow>, domains: Vec<DomainRow>, modules: Vec<ModuleRo
                     modules,
                     identity: r.identity.map(|j| j.0).unwrap_or_default(),
                     grants: vec![],
+                    departments: vec![],
                 })
             })();
             if spec.is_none() {

@@ -245,3 +245,25 @@ where
         }
     }
 }
+
+/// A tenant file's departments as the access layer adds them.
+pub fn department_rows(
+    departments: &[dimos_tenancy::model::RawDepartment],
+) -> Vec<(dimos_identity::access::Department, Vec<String>)> {
+    departments
+        .iter()
+        .map(|d| {
+            (
+                dimos_identity::access::Department {
+                    slug: d.slug.clone(),
+                    name_el: d.name.el.clone(),
+                    name_en: d.name.en.clone(),
+                },
+                d.members
+                    .iter()
+                    .map(|t| dimos_identity::access::tax_id_subject(t.as_str()))
+                    .collect(),
+            )
+        })
+        .collect()
+}

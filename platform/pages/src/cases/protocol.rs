@@ -113,6 +113,16 @@ async fn render(
             <RegisterProtocol as dimos_web::access::Permission>::ID,
         )
         .await;
+    // An entry links its case only for someone who may open every case
+    // file (the protocol office keeps the book, not the files).
+    let opens_cases = state
+        .access()
+        .allowed(
+            tenant.tenant.id,
+            &dimos_web::access::subjects(user),
+            <dimos_web::access::ReadCases as dimos_web::access::Permission>::ID,
+        )
+        .await;
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
@@ -122,7 +132,7 @@ async fn render(
         "staff/protocol.html",
         context! {
             entries => rows, year, q => text, pager,
-            can_register, csrf => user.csrf.clone(),
+            can_register, opens_cases, csrf => user.csrf.clone(),
             registered => q.registered.clone(),
             errors => ui.error_list(errors), form,
         },

@@ -99,17 +99,25 @@ async fn create(
     changed(&state, spec.slug.as_str(), outcome).await
 }
 
-/// Grants listed in a tenant definition (e.g. its first administrator).
+/// Grants and departments listed in a tenant definition (e.g. its first
+/// administrator).
 #[allow(clippy::disallowed_methods)] // the platform's own page: works across tenants or below them
 async fn apply_grants(
     state: &AppState,
     spec: &dimos_tenancy::TenantSpec,
     actor: &str,
 ) -> Result<()> {
-    if spec.grants.is_empty() {
+    if spec.grants.is_empty() && spec.departments.is_empty() {
         return Ok(());
     }
     let t = state.registry().store().require(spec.slug.as_str()).await?;
+    state
+        .access()
+        .ensure_departments(
+            &state.tenant_db(t.id),
+            &dimos_web::access::department_rows(&spec.departments),
+        )
+        .await?;
     let grants: Vec<(String, String)> = spec
         .grants
         .iter()

@@ -496,6 +496,7 @@ fn parse_form(
             // The form does not edit providers; keep the tenant's choice.
             identity: current.map(|c| c.identity.clone()).unwrap_or_default(),
             grants: vec![],
+            departments: vec![],
         }),
         _ => Err(()),
     };
