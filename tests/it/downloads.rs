@@ -16,7 +16,12 @@ on_both_backends!(every_download_arrives_whole_under_compression);
 /// The body of `path` for `b`: decoded by the browser-like client, raw
 /// with `Accept-Encoding: gzip` (decoded here with flate2), and asked for
 /// without compression. All three must be the same bytes.
-async fn three_ways(app: &TestApp, b: &Browser<'_>, host: &str, path: &str) -> (String, Vec<u8>) {
+pub(crate) async fn three_ways(
+    app: &TestApp,
+    b: &Browser<'_>,
+    host: &str,
+    path: &str,
+) -> (String, Vec<u8>) {
     let cookie = b.cookie_header(host).unwrap_or_default();
     let res = app
         .get(host, path)

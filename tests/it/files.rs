@@ -178,7 +178,8 @@ async fn the_demo_tenants_are_valid(b: Backend) {
         report,
         [
             "alimos: created",
-            "  grants: 11 added",
+            "  departments: 3 added, 5 members added",
+            "  grants: 12 added",
             "papagou-cholargou: created",
             "  grants: 1 added"
         ],

@@ -30,6 +30,7 @@ mod certificates;
 mod crawl;
 mod diagram;
 mod downloads;
+mod edms;
 mod external_idp;
 mod faulty_idp;
 mod files;

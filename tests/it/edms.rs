@@ -1,0 +1,715 @@
+//! Document management over HTTP, in the demo municipality of Alimos (its
+//! departments and people from `tenants/alimos.toml`): the protocol office
+//! registers an incoming letter with its scan and routes it; the mayor, who
+//! heads the administration, charges it to the council's secretary; she
+//! reads the scan, notes, adds her draft and closes it; everyone sees where
+//! it was and for how long. People outside its path do not see it; a
+//! confidential one is seen only with clearance, in lists, search and
+//! downloads alike. The search folds Greek accents and case, and reads the
+//! text of the PDFs.
+
+use crate::downloads::three_ways;
+use crate::flows::{page, person, post, published_signature_verifies, send_multipart};
+use dimos_it::{Backend, Browser, Options, TestApp, csrf_of, on_both_backends, workspace_root};
+
+on_both_backends!(
+    an_outgoing_decision_is_drafted_approved_signed_numbered_and_sent,
+    an_incoming_letter_is_registered_routed_charged_handled_and_closed,
+    confidential_documents_are_seen_only_with_clearance,
+    the_registration_form_names_each_mistake_and_keeps_nothing_half_done,
+);
+
+const HOST: &str = "alimos.localhost";
+
+async fn app(b: Backend) -> TestApp {
+    TestApp::spawn_with(
+        b,
+        Options {
+            apply_on_start: Some(workspace_root().join("tenants")),
+            ..Options::default()
+        },
+    )
+    .await
+}
+
+/// A PDF with Greek text, as a scanner's OCR or a sender's software makes it.
+fn letter(body: &str) -> Vec<u8> {
+    let mut d = dimos_pdf::Document::new("Επιστολή", "Σύλλογος");
+    d.title("Σύλλογος Κατοίκων Καλαμακίου")
+        .heading("Επιστολή προς τον Δήμο")
+        .paragraph(body);
+    d.render().unwrap()
+}
+
+fn hrefs(html: &str, prefix: &str) -> Vec<String> {
+    html.split("href=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .map(|h| h.replace("&amp;", "&"))
+        .filter(|h| h.starts_with(prefix))
+        .collect()
+}
+
+fn submission_of(html: &str) -> String {
+    html.split("name=\"_submission\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned()
+}
+
+/// The registering form as the protocol office's browser sends it.
+fn form(
+    csrf: &str,
+    key: &str,
+    fields: &[(&str, &str)],
+    pdf: Option<Vec<u8>>,
+) -> reqwest::multipart::Form {
+    let mut f = reqwest::multipart::Form::new()
+        .text("_csrf", csrf.to_owned())
+        .text("_submission", key.to_owned());
+    for (k, v) in fields {
+        f = f.text((*k).to_owned(), (*v).to_owned());
+    }
+    if let Some(bytes) = pdf {
+        f = f.part(
+            "doc-file",
+            reqwest::multipart::Part::bytes(bytes)
+                .file_name("σάρωση επιστολής.pdf")
+                .mime_str("application/pdf")
+                .unwrap(),
+        );
+    }
+    f
+}
+
+/// The protocol office reaches the form from the staff area and registers
+/// a letter; returns the record's path.
+async fn register(
+    app: &TestApp,
+    office: &mut Browser<'_>,
+    fields: &[(&str, &str)],
+    pdf: Vec<u8>,
+) -> String {
+    let (_, hub) = page(office, HOST, "/staff").await;
+    let links = hrefs(&hub, "/edms/register");
+    assert!(
+        !links.is_empty(),
+        "the staff area links the register: {hub}"
+    );
+    let (status, html) = page(office, HOST, &links[0]).await;
+    assert_eq!(status, 200, "{html}");
+    let res = send_multipart(
+        office,
+        app,
+        HOST,
+        "/edms/register",
+        form(&csrf_of(&html), &submission_of(&html), fields, Some(pdf)),
+    )
+    .await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    let to = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(to.ends_with("?done=registered"), "{to}");
+    to.split('?').next().unwrap().to_owned()
+}
+
+const LETTER: &[(&str, &str)] = &[
+    ("subject", "Κλάδεμα δέντρων στην πλατεία"),
+    ("correspondent", "Σύλλογος Κατοίκων Καλαμακίου"),
+    ("correspondent_ref", "Α.Π. 45/28-11-2026"),
+    ("channel", "post"),
+    ("kind", "request"),
+    ("attachments", "1"),
+    ("department", "administration"),
+];
+
+/// Search results' record links for `who`.
+async fn found(b: &mut Browser<'_>, query: &str) -> Vec<String> {
+    let path = format!(
+        "/edms/search?q={}",
+        percent_encoding::utf8_percent_encode(query, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let (status, html) = page(b, HOST, &path).await;
+    assert_eq!(status, 200, "{html}");
+    hrefs(&html, "/edms/records/")
+}
+
+async fn an_incoming_letter_is_registered_routed_charged_handled_and_closed(b: Backend) {
+    let app = app(b).await;
+    // She has signed in before: her name is known when she is charged.
+    let mut secretary = person(&app, HOST, "council-secretary").await;
+    let mut office = person(&app, HOST, "kep-officer").await;
+    let scan = letter("Παρακαλούμε για το ΚΛΆΔΕΜΑ των δέντρων της οδού Ποσειδώνος.");
+    let record = register(&app, &mut office, LETTER, scan.clone()).await;
+    let (status, html) = page(&mut office, HOST, &format!("{record}?done=registered")).await;
+    assert_eq!(status, 200, "{html}");
+    let year = chrono::Datelike::year(&dimos_kernel::clock::local_date(chrono::Utc::now()));
+    assert!(
+        html.contains(&format!("Καταχωρίστηκε με αριθμό πρωτοκόλλου 1/{year}")),
+        "{html}"
+    );
+    assert!(
+        html.contains("Στην υπηρεσία") && html.contains("Διοικητική Υπηρεσία"),
+        "{html}"
+    );
+    let receipt = hrefs(&html, &format!("{record}/receipt"));
+    let (status, html) = page(&mut office, HOST, &receipt[0]).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&format!("1/{year}")) && html.contains("Κλάδεμα δέντρων"));
+
+    // A second press of the same form registers nothing new.
+    let (_, html) = page(&mut office, HOST, "/edms/register").await;
+    let key = submission_of(&html);
+    let again = |key: String, csrf: String| {
+        let fields: Vec<(&str, &str)> = LETTER.to_vec();
+        form(&csrf, &key, &fields, Some(scan.clone()))
+    };
+    let first = send_multipart(
+        &office,
+        &app,
+        HOST,
+        "/edms/register",
+        again(key.clone(), csrf_of(&html)),
+    )
+    .await;
+    let second = send_multipart(
+        &office,
+        &app,
+        HOST,
+        "/edms/register",
+        again(key, csrf_of(&html)),
+    )
+    .await;
+    assert_eq!(first.headers()["location"], second.headers()["location"]);
+    let (_, book) = page(&mut office, HOST, "/staff/protocol").await;
+    assert_eq!(
+        book.matches("Κλάδεμα δέντρων στην πλατεία").count(),
+        2,
+        "two registrations, not three: {book}"
+    );
+
+    // The mayor heads the administration: the letter waits in its queue.
+    let mut mayor = person(&app, HOST, "mayor").await;
+    let (_, hub) = page(&mut mayor, HOST, "/staff").await;
+    let mine = hrefs(&hub, "/edms");
+    assert!(mine.iter().any(|h| h == "/edms"), "{hub}");
+    let (_, html) = page(&mut mayor, HOST, "/edms?tab=queue").await;
+    assert!(html.contains(&record), "{html}");
+    let (_, html) = page(&mut mayor, HOST, &record).await;
+    assert!(
+        html.contains("Κατερίνα Δημητρίου"),
+        "she is offered to charge: {html}"
+    );
+    let (status, _, html) = post(
+        &mut mayor,
+        HOST,
+        &format!("{record}/charge"),
+        &csrf_of(&html),
+        &[
+            ("to", "taxid:100000052"),
+            (
+                "instructions",
+                "Συνεννόηση με την Τεχνική Υπηρεσία και απάντηση",
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("Χρεώθηκε") && html.contains("Κατερίνα Δημητρίου"),
+        "{html}"
+    );
+    let deadline = (dimos_kernel::clock::local_date(chrono::Utc::now())
+        + chrono::Duration::days(30))
+    .format("%d/%m/%Y")
+    .to_string();
+    assert!(
+        html.contains(&deadline),
+        "the municipality's 30 days: {html}"
+    );
+    // Sending it where it already is says so.
+    let (status, _, html) = post(
+        &mut mayor,
+        HOST,
+        &format!("{record}/route"),
+        &csrf_of(&html),
+        &[("department", "administration")],
+    )
+    .await;
+    assert_eq!(status, 422, "already there: {html}");
+    let (_, html) = page(&mut mayor, HOST, "/edms?tab=charged-by-me").await;
+    assert!(html.contains(&record), "{html}");
+
+    // The secretary finds it charged to her, reads the scan as a browser
+    // does, notes, adds her draft and closes it.
+    let (_, html) = page(&mut secretary, HOST, "/edms").await;
+    assert!(html.contains(&record), "charged to me: {html}");
+    let (status, html) = page(&mut secretary, HOST, &record).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("Συνεννόηση με την Τεχνική Υπηρεσία"),
+        "{html}"
+    );
+    let file = hrefs(&html, &format!("{record}/files/"));
+    assert_eq!(file.len(), 1, "{html}");
+    let (content_type, bytes) = three_ways(&app, &secretary, HOST, &file[0]).await;
+    assert_eq!(content_type, "application/pdf");
+    assert_eq!(bytes, scan, "the file arrives as it was registered");
+    let csrf = csrf_of(&html);
+    let (status, _, html) = post(
+        &mut secretary,
+        HOST,
+        &format!("{record}/note"),
+        &csrf,
+        &[("note", "Ζητήθηκε αυτοψία")],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    let draft = letter("Σχέδιο απάντησης: η αυτοψία ορίστηκε για τη Δευτέρα.");
+    let res = send_multipart(
+        &secretary,
+        &app,
+        HOST,
+        &format!("{record}/files"),
+        reqwest::multipart::Form::new()
+            .text("_csrf", csrf.clone())
+            .part(
+                "doc-file",
+                reqwest::multipart::Part::bytes(draft)
+                    .file_name("σχέδιο.pdf")
+                    .mime_str("application/pdf")
+                    .unwrap(),
+            ),
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let (status, _, html) = post(
+        &mut secretary,
+        HOST,
+        &format!("{record}/close"),
+        &csrf,
+        &[("outcome", "Απαντήθηκε· αυτοψία τη Δευτέρα")],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Διεκπεραιώθηκε"), "{html}");
+    for step in [
+        "Πρωτοκολλήθηκε",
+        "Διαβιβάστηκε",
+        "Χρεώθηκε",
+        "Σημείωση",
+        "Προστέθηκε αρχείο",
+        "έμεινε",
+    ] {
+        assert!(html.contains(step), "the path shows {step}: {html}");
+    }
+    // Closed: nothing more to do with it, and a late press is refused.
+    assert!(!html.contains(&format!("{record}/close")), "{html}");
+    let (status, _, _) = post(
+        &mut secretary,
+        HOST,
+        &format!("{record}/note"),
+        &csrf,
+        &[("note", "x")],
+    )
+    .await;
+    assert_eq!(status, 403);
+
+    // The search: accents and capitals fold, words match their beginnings,
+    // the scan's text and the draft's are read.
+    for q in [
+        "ΚΛΑΔΕΜΑ",
+        "κλάδ",
+        "ποσειδωνος",
+        "Καλαμακιου 45",
+        "αυτοψια δευτερα",
+    ] {
+        assert!(found(&mut mayor, q).await.contains(&record), "{q}");
+    }
+    assert!(found(&mut mayor, "ανύπαρκτη λέξη").await.is_empty());
+    let (_, html) = page(
+        &mut mayor,
+        HOST,
+        &format!("/edms/search?number=1&year={year}"),
+    )
+    .await;
+    assert!(html.contains(&record), "by number: {html}");
+
+    // Someone outside its path sees nothing of it.
+    let mut technical = person(&app, HOST, "technical-employee").await;
+    assert!(found(&mut technical, "κλαδεμα").await.is_empty());
+    let (status, _) = page(&mut technical, HOST, &record).await;
+    assert_eq!(status, 404);
+    let (status, _) = page(&mut technical, HOST, &file[0]).await;
+    assert_eq!(status, 404);
+    // Nor does a citizen, nor another municipality.
+    let mut citizen = person(&app, HOST, "citizen-verified").await;
+    let (status, _) = page(&mut citizen, HOST, &record).await;
+    assert_eq!(status, 403);
+    let mut other = person(&app, "papagou-cholargou.localhost", "mayor").await;
+    let (status, _) = page(&mut other, "papagou-cholargou.localhost", &record).await;
+    assert_eq!(status, 404);
+}
+
+async fn confidential_documents_are_seen_only_with_clearance(b: Backend) {
+    let app = app(b).await;
+    let mut secretary = person(&app, HOST, "council-secretary").await;
+    let mut office = person(&app, HOST, "kep-officer").await;
+    let mut fields = LETTER.to_vec();
+    fields[0] = ("subject", "Πειθαρχική υπόθεση υπαλλήλου");
+    fields.push(("confidential", "on"));
+    let record = register(
+        &app,
+        &mut office,
+        &fields,
+        letter("Εμπιστευτική αναφορά για πειθαρχικό παράπτωμα."),
+    )
+    .await;
+    let (status, html) = page(&mut office, HOST, &record).await;
+    assert_eq!(status, 200, "the protocol office has clearance");
+    let file = hrefs(&html, &format!("{record}/files/"));
+
+    // In her department, but without clearance: not in her lists, her
+    // search, nor reachable by its address.
+    let (_, html) = page(&mut secretary, HOST, "/edms?tab=queue").await;
+    assert!(!html.contains(&record), "{html}");
+    assert!(found(&mut secretary, "πειθαρχικη").await.is_empty());
+    for path in [record.clone(), file[0].clone()] {
+        let (status, _) = page(&mut secretary, HOST, &path).await;
+        assert_eq!(status, 404, "{path}");
+    }
+    // A public protocol book does not tell its subject either.
+    let (_, book) = page(&mut office, HOST, "/staff/protocol").await;
+    assert!(!book.contains("Πειθαρχική"), "{book}");
+
+    // The mayor is cleared: sees it, finds it, and may not charge it to
+    // someone who is not.
+    let mut mayor = person(&app, HOST, "mayor").await;
+    assert!(found(&mut mayor, "πειθαρχικη").await.contains(&record));
+    let (status, html) = page(&mut mayor, HOST, &record).await;
+    assert_eq!(status, 200);
+    let (status, _, html) = post(
+        &mut mayor,
+        HOST,
+        &format!("{record}/charge"),
+        &csrf_of(&html),
+        &[("to", "taxid:100000052")],
+    )
+    .await;
+    assert_eq!(status, 422, "{html}");
+    assert!(html.contains("δεν έχει διαβάθμιση"), "{html}");
+    let (status, _) = page(&mut secretary, HOST, &record).await;
+    assert_eq!(status, 404, "still not hers");
+}
+
+async fn the_registration_form_names_each_mistake_and_keeps_nothing_half_done(b: Backend) {
+    let app = app(b).await;
+    let mut office = person(&app, HOST, "kep-officer").await;
+    let (_, html) = page(&mut office, HOST, "/edms/register").await;
+    let csrf = csrf_of(&html);
+    let res = send_multipart(
+        &office,
+        &app,
+        HOST,
+        "/edms/register",
+        form(
+            &csrf,
+            &submission_of(&html),
+            &[
+                ("subject", ""),
+                ("correspondent", "Υπουργείο Εσωτερικών"),
+                ("received_on-day", "1"),
+                ("received_on-month", "1"),
+                ("received_on-year", "2099"),
+                ("channel", "pigeon"),
+                ("kind", "request"),
+                ("department", "nowhere"),
+            ],
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    for message in [
+        "Σφάλμα:",
+        "Επισυνάψτε το έγγραφο",
+        "δεν μπορεί να είναι μετά τη σημερινή",
+        "href=\"#f-subject\"",
+        "href=\"#f-channel\"",
+        "href=\"#f-department\"",
+    ] {
+        assert!(html.contains(message), "{message}: {html}");
+    }
+    // What was typed is kept; nothing was registered.
+    assert!(html.contains("Υπουργείο Εσωτερικών"));
+    let (_, book) = page(&mut office, HOST, "/staff/protocol").await;
+    assert!(!book.contains("Υπουργείο Εσωτερικών"), "{book}");
+    // Not a PDF though it says so: refused by content, on its input.
+    let res = send_multipart(
+        &office,
+        &app,
+        HOST,
+        "/edms/register",
+        form(
+            &csrf,
+            &submission_of(&html),
+            LETTER,
+            Some(b"<script>alert(1)</script>".to_vec()),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    // Without the form's token nothing is read.
+    let res = send_multipart(
+        &office,
+        &app,
+        HOST,
+        "/edms/register",
+        form("forged", &submission_of(&html), LETTER, Some(letter("x"))),
+    )
+    .await;
+    assert_eq!(res.status(), 403);
+}
+
+async fn an_outgoing_decision_is_drafted_approved_signed_numbered_and_sent(b: Backend) {
+    let app = app(b).await;
+    let mut head = person(&app, HOST, "technical-employee").await;
+    let mut mayor = person(&app, HOST, "mayor").await;
+    let mut secretary = person(&app, HOST, "council-secretary").await;
+
+    // The secretary drafts from the staff area; a chain is required.
+    let (_, hub) = page(&mut secretary, HOST, "/staff").await;
+    let new = hrefs(&hub, "/edms/drafts/new");
+    assert!(!new.is_empty(), "{hub}");
+    let (status, html) = page(&mut secretary, HOST, &new[0]).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("Νίκος Κωνσταντίνου") && html.contains("Ανδρέας Ιωάννου"),
+        "approvers offered: {html}"
+    );
+    let key = submission_of(&html);
+    let mut draft = vec![
+        ("template", "decision"),
+        ("subject", "Έγκριση κλαδέματος στην πλατεία Καλαμακίου"),
+        ("recipient", "Σύλλογος Κατοίκων Καλαμακίου"),
+        ("recipient_email", "syllogos@example.gr"),
+        (
+            "body",
+            "Εγκρίνεται το κλάδεμα των δέντρων.\n\nΗ εργασία θα γίνει από την Τεχνική Υπηρεσία.",
+        ),
+        ("department", "administration"),
+        ("_submission", key.as_str()),
+    ];
+    let (status, _, html) = post(
+        &mut secretary,
+        HOST,
+        "/edms/drafts",
+        &csrf_of(&html),
+        &draft,
+    )
+    .await;
+    assert_eq!(status, 422, "{html}");
+    assert!(html.contains("href=\"#f-approver1\""), "{html}");
+    draft.push(("approver1", "taxid:100000040"));
+    draft.push(("approver2", "taxid:100000064"));
+    let (status, record, html) = post(
+        &mut secretary,
+        HOST,
+        "/edms/drafts",
+        &csrf_of(&html),
+        &draft,
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    let record = record.split("://").nth(1).unwrap();
+    let record = format!(
+        "/{}",
+        record.split_once('/').unwrap().1.split('?').next().unwrap()
+    );
+    assert!(html.contains("Το σχέδιο αποθηκεύτηκε"), "{html}");
+    // A second press of the same form is the same draft.
+    let (_, again, _) = post(
+        &mut secretary,
+        HOST,
+        "/edms/drafts",
+        &csrf_of(&html),
+        &draft,
+    )
+    .await;
+    assert!(again.contains(&record), "{again}");
+    let (_, html) = page(&mut secretary, HOST, "/edms?tab=drafts").await;
+    assert_eq!(html.matches(&record).count(), 1, "{html}");
+
+    // Sent for approval: the head sends it back, she changes it, sends it again.
+    let (_, html) = page(&mut secretary, HOST, &record).await;
+    let (status, _, html) = post(
+        &mut secretary,
+        HOST,
+        &format!("{record}/submit"),
+        &csrf_of(&html),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    let (_, html) = page(&mut head, HOST, "/edms?tab=to-approve").await;
+    assert!(html.contains(&record), "{html}");
+    let (_, html) = page(&mut head, HOST, &record).await;
+    let (status, _, html) = post(
+        &mut head,
+        HOST,
+        &format!("{record}/send-back"),
+        &csrf_of(&html),
+        &[("comment", "Να αναφερθεί η ημερομηνία")],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    let (status, _) = page(&mut mayor, HOST, "/edms?tab=to-approve").await;
+    assert_eq!(status, 200);
+    let (_, html) = page(&mut secretary, HOST, &record).await;
+    assert!(html.contains("Να αναφερθεί η ημερομηνία"), "{html}");
+    let (status, _, html) = post(
+        &mut secretary,
+        HOST,
+        &format!("{record}/draft"),
+        &csrf_of(&html),
+        &[
+            ("subject", "Έγκριση κλαδέματος στην πλατεία Καλαμακίου"),
+            ("body", "Εγκρίνεται το κλάδεμα των δέντρων.\n\nΗ εργασία θα γίνει τη Δευτέρα 14 Δεκεμβρίου."),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    let (status, _, _) = post(
+        &mut secretary,
+        HOST,
+        &format!("{record}/submit"),
+        &csrf_of(&html),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, html) = page(&mut head, HOST, &record).await;
+    let (status, _, html) = post(
+        &mut head,
+        HOST,
+        &format!("{record}/approve"),
+        &csrf_of(&html),
+        &[("comment", "Σύμφωνος")],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    // The head may not act twice, nor out of turn.
+    let (status, _, _) = post(
+        &mut head,
+        HOST,
+        &format!("{record}/approve"),
+        &csrf_of(&html),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 403);
+
+    // The mayor, last, approves and signs: without a signing certificate
+    // the number is taken and kept; with one, the same number is signed.
+    let (_, html) = page(&mut mayor, HOST, "/edms?tab=to-approve").await;
+    assert!(html.contains(&record), "{html}");
+    let (_, html) = page(&mut mayor, HOST, &record).await;
+    assert!(html.contains("Έγκριση και ψηφιακή υπογραφή"), "{html}");
+    let (status, _, html) = post(
+        &mut mayor,
+        HOST,
+        &format!("{record}/approve"),
+        &csrf_of(&html),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 409, "no certificate yet: {html}");
+    let mut admin = person(&app, HOST, "municipal-admin").await;
+    let (_, html) = page(&mut admin, HOST, "/admin/signing").await;
+    let (status, _, _) = post(
+        &mut admin,
+        HOST,
+        "/admin/signing/issue",
+        &csrf_of(&html),
+        &[("tax_id", "100000064")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, html) = page(&mut mayor, HOST, &record).await;
+    assert!(html.contains("Πρωτοκολλήθηκε, προς υπογραφή"), "{html}");
+    let (status, _, html) = post(
+        &mut mayor,
+        HOST,
+        &format!("{record}/approve"),
+        &csrf_of(&html),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    let year = chrono::Datelike::year(&dimos_kernel::clock::local_date(chrono::Utc::now()));
+    assert!(
+        html.contains(&format!("Υπογράφηκε με αριθμό πρωτοκόλλου 1/{year}")),
+        "{html}"
+    );
+    let numbers: i64 = app
+        .sql_value("SELECT COUNT(*) FROM protocol_entries WHERE direction = 'outgoing'")
+        .await;
+    assert_eq!(numbers, 1, "one number, kept across the two presses");
+
+    // The signed PDF verifies with OpenSSL against the municipality's CA.
+    let file = hrefs(&html, &format!("{record}/files/"));
+    assert_eq!(file.len(), 1, "{html}");
+    let (content_type, pdf) = three_ways(&app, &mayor, HOST, &file[0]).await;
+    assert_eq!(content_type, "application/pdf");
+    let reference: String = html
+        .split("/verify/")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take(14)
+        .collect();
+    assert!(
+        published_signature_verifies(&app, HOST, &reference, &pdf).await,
+        "openssl cms -verify"
+    );
+    let mut tampered = pdf.clone();
+    let last = tampered.len() - 10;
+    tampered[last] ^= 1;
+    assert!(!published_signature_verifies(&app, HOST, &reference, &tampered).await);
+
+    // Back with the drafter, who sends it by e-mail; it is closed.
+    let (_, html) = page(&mut secretary, HOST, "/edms").await;
+    assert!(html.contains(&record), "signed, to send: {html}");
+    let (_, html) = page(&mut secretary, HOST, &record).await;
+    let (status, _, html) = post(
+        &mut secretary,
+        HOST,
+        &format!("{record}/dispatch"),
+        &csrf_of(&html),
+        &[("how", "email")],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Αποστάλθηκε"), "{html}");
+    let mails: i64 = app
+        .sql_value("SELECT COUNT(*) FROM notifications WHERE event = 'edms.dispatched' AND recipient = 'syllogos@example.gr'")
+        .await;
+    assert_eq!(mails, 1);
+    for step in [
+        "Συντάχθηκε σχέδιο",
+        "Επιστράφηκε στον συντάκτη",
+        "Άλλαξε το σχέδιο",
+        "Εγκρίθηκε",
+        "Υπογράφηκε ψηφιακά",
+        "Αποστάλθηκε",
+    ] {
+        assert!(html.contains(step), "{step}: {html}");
+    }
+    // Its text is found, as the signed PDF says it.
+    assert!(
+        found(&mut mayor, "Δευτερα 14 δεκεμβριου")
+            .await
+            .contains(&record)
+    );
+}
