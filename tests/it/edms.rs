@@ -50,6 +50,15 @@ fn hrefs(html: &str, prefix: &str) -> Vec<String> {
         .collect()
 }
 
+/// A hidden field's value on a page.
+fn hidden(html: &str, name: &str) -> String {
+    html.split(&format!("name=\"{name}\" value=\""))
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_else(|| panic!("no {name} on the page"))
+        .to_owned()
+}
+
 fn submission_of(html: &str) -> String {
     html.split("name=\"_submission\" value=\"")
         .nth(1)
@@ -200,12 +209,14 @@ async fn an_incoming_letter_is_registered_routed_charged_handled_and_closed(b: B
         html.contains("Κατερίνα Δημητρίου"),
         "she is offered to charge: {html}"
     );
+    let before = html.clone();
     let (status, _, html) = post(
         &mut mayor,
         HOST,
         &format!("{record}/charge"),
         &csrf_of(&html),
         &[
+            ("seen", &hidden(&html, "seen")),
             ("to", "taxid:100000052"),
             (
                 "instructions",
@@ -227,6 +238,20 @@ async fn an_incoming_letter_is_registered_routed_charged_handled_and_closed(b: B
         html.contains(&deadline),
         "the municipality's 30 days: {html}"
     );
+    // The same form pressed again (a second tab, a double click) is not
+    // applied over the charge the page did not show.
+    let (status, _, _) = post(
+        &mut mayor,
+        HOST,
+        &format!("{record}/charge"),
+        &csrf_of(&before),
+        &[
+            ("seen", &hidden(&before, "seen")),
+            ("to", "taxid:100000052"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 409);
     // Sending it where it already is says so.
     let (status, _, html) = post(
         &mut mayor,
@@ -256,15 +281,23 @@ async fn an_incoming_letter_is_registered_routed_charged_handled_and_closed(b: B
     assert_eq!(content_type, "application/pdf");
     assert_eq!(bytes, scan, "the file arrives as it was registered");
     let csrf = csrf_of(&html);
-    let (status, _, html) = post(
-        &mut secretary,
-        HOST,
-        &format!("{record}/note"),
-        &csrf,
-        &[("note", "Ζητήθηκε αυτοψία")],
-    )
-    .await;
-    assert_eq!(status, 200, "{html}");
+    let key = hidden(&html, "_key");
+    for _ in 0..2 {
+        let (status, _, page_html) = post(
+            &mut secretary,
+            HOST,
+            &format!("{record}/note"),
+            &csrf,
+            &[("_key", &key), ("note", "Ζητήθηκε αυτοψία")],
+        )
+        .await;
+        assert_eq!(status, 200, "{page_html}");
+        assert_eq!(
+            page_html.matches("Ζητήθηκε αυτοψία").count(),
+            1,
+            "one note for two presses"
+        );
+    }
     let draft = letter("Σχέδιο απάντησης: η αυτοψία ορίστηκε για τη Δευτέρα.");
     let res = send_multipart(
         &secretary,
@@ -358,6 +391,31 @@ async fn confidential_documents_are_seen_only_with_clearance(b: Backend) {
     let mut fields = LETTER.to_vec();
     fields[0] = ("subject", "Πειθαρχική υπόθεση υπαλλήλου");
     fields.push(("confidential", "on"));
+    // Not to a department where nobody cleared could take it.
+    let (_, html) = page(&mut office, HOST, "/edms/register").await;
+    let mut elsewhere = fields.clone();
+    elsewhere.retain(|(k, _)| *k != "department");
+    elsewhere.push(("department", "technical"));
+    let res = send_multipart(
+        &office,
+        &app,
+        HOST,
+        "/edms/register",
+        form(
+            &csrf_of(&html),
+            &submission_of(&html),
+            &elsewhere,
+            Some(letter("x")),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Κανείς στην υπηρεσία δεν έχει διαβάθμιση")
+    );
     let record = register(
         &app,
         &mut office,
@@ -460,6 +518,30 @@ async fn the_registration_form_names_each_mistake_and_keeps_nothing_half_done(b:
     )
     .await;
     assert_eq!(res.status(), 422);
+    // A form that went through, changed and sent again (the Back button) is
+    // another document: refused, not shown as the first one.
+    let (_, html) = page(&mut office, HOST, "/edms/register").await;
+    let key = submission_of(&html);
+    let res = send_multipart(
+        &office,
+        &app,
+        HOST,
+        "/edms/register",
+        form(&csrf, &key, LETTER, Some(letter("α"))),
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let mut other = LETTER.to_vec();
+    other[0] = ("subject", "Άλλο έγγραφο");
+    let res = send_multipart(
+        &office,
+        &app,
+        HOST,
+        "/edms/register",
+        form(&csrf, &key, &other, Some(letter("β"))),
+    )
+    .await;
+    assert_eq!(res.status(), 409);
     // Without the form's token nothing is read.
     let res = send_multipart(
         &office,

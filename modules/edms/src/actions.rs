@@ -9,7 +9,7 @@
 use crate::register::{date_field, text_field};
 use crate::store::{self, Move, Movement, Record};
 use crate::web::{department_names, manages, members, record_page, settings, viewer, visible};
-use crate::{HOLDER, Work, text};
+use crate::{HOLDER, Work};
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -50,9 +50,18 @@ async fn acting(
     t: &CurrentTenant,
     who: &Authorized<Work>,
     id: Uuid,
+    seen: Option<&str>,
 ) -> Result<Acting> {
     let v = viewer(state, t, &who.user).await;
     let r = visible(t, &v, id).await?;
+    // The page the action was pressed on showed the record as it was at
+    // `seen`: moved since (another head, another tab, a second press), the
+    // action is not applied over what the person did not see.
+    if let Some(seen) = seen
+        && seen != r.since.timestamp_micros().to_string()
+    {
+        return Err(Error::Conflict("edms-moved-meanwhile").into());
+    }
     let manager = manages(state, t, &v, &r).await;
     let holder = r
         .holder
@@ -151,7 +160,14 @@ pub async fn route(
     Path(id): Path<Uuid>,
     Posted(f): Posted<ActionForm>,
 ) -> Result<Response> {
-    let a = acting(&state, &t, &who, id).await?;
+    let a = acting(
+        &state,
+        &t,
+        &who,
+        id,
+        f.fields.get("seen").map(String::as_str),
+    )
+    .await?;
     let may = a.r.is_open() && ((a.r.status == "registered" && a.v.registrar) || a.manager);
     if !may {
         return Err(Error::Forbidden.into());
@@ -201,7 +217,14 @@ pub async fn charge(
     Path(id): Path<Uuid>,
     Posted(f): Posted<ActionForm>,
 ) -> Result<Response> {
-    let a = acting(&state, &t, &who, id).await?;
+    let a = acting(
+        &state,
+        &t,
+        &who,
+        id,
+        f.fields.get("seen").map(String::as_str),
+    )
+    .await?;
     let Some(department) =
         a.r.department
             .clone()
@@ -280,7 +303,7 @@ pub async fn note(
     Path(id): Path<Uuid>,
     Posted(f): Posted<ActionForm>,
 ) -> Result<Response> {
-    let a = acting(&state, &t, &who, id).await?;
+    let a = acting(&state, &t, &who, id, None).await?;
     if !(a.r.is_open() && (a.holder || a.manager)) {
         return Err(Error::Forbidden.into());
     }
@@ -291,8 +314,17 @@ pub async fn note(
     }
     let mut mv = movement(&state, &who, &a.r, "noted");
     mv.note = text;
-    commit_move(&t, &who, peer, &a.r, None, mv, "edms_noted").await?;
-    Ok(done(&a.r, "noted"))
+    // The form's key is the note's id: a second press writes nothing new.
+    if let Ok(key) = f.get("_key").parse::<Uuid>() {
+        if store::movement_exists(&t.db, key).await? {
+            return Ok(done(&a.r, "noted"));
+        }
+        mv.id = key;
+    }
+    match commit_move(&t, &who, peer, &a.r, None, mv, "edms_noted").await {
+        Err(e) if matches!(e.0, Error::Conflict("duplicate")) => Ok(done(&a.r, "noted")),
+        other => other.map(|()| done(&a.r, "noted")),
+    }
 }
 
 /// The holder gives the record back to the department's queue (it is not
@@ -306,7 +338,14 @@ pub async fn give_back(
     Path(id): Path<Uuid>,
     Posted(f): Posted<ActionForm>,
 ) -> Result<Response> {
-    let a = acting(&state, &t, &who, id).await?;
+    let a = acting(
+        &state,
+        &t,
+        &who,
+        id,
+        f.fields.get("seen").map(String::as_str),
+    )
+    .await?;
     if !(a.r.is_open() && a.holder && a.r.department.is_some()) {
         return Err(Error::Forbidden.into());
     }
@@ -342,7 +381,14 @@ pub async fn close(
     Path(id): Path<Uuid>,
     Posted(f): Posted<ActionForm>,
 ) -> Result<Response> {
-    let a = acting(&state, &t, &who, id).await?;
+    let a = acting(
+        &state,
+        &t,
+        &who,
+        id,
+        f.fields.get("seen").map(String::as_str),
+    )
+    .await?;
     if !(a.r.is_open() && (a.holder || a.manager)) {
         return Err(Error::Forbidden.into());
     }
@@ -380,7 +426,7 @@ pub async fn add_file(
     Path(id): Path<Uuid>,
     form: Multipart,
 ) -> Result<Response> {
-    let a = acting(&state, &t, &who, id).await?;
+    let a = acting(&state, &t, &who, id, None).await?;
     let may = if a.r.is_outgoing() {
         a.holder && a.r.status == "draft"
     } else {
@@ -404,13 +450,7 @@ pub async fn add_file(
         )
         .await;
     };
-    let bytes = tokio::fs::read(received.temp.path())
-        .await
-        .map_err(Error::internal)?;
-    let content_type = received.content_type.to_owned();
-    let words = tokio::task::spawn_blocking(move || text::extract(&content_type, &bytes))
-        .await
-        .unwrap_or_default();
+    let words = crate::register::read_text(&received).await;
     let now = state.workflow().now();
     let doc_id = Uuid::now_v7();
     let key = documents::new_key(&t.db, doc_id);

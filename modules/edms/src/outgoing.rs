@@ -320,7 +320,7 @@ pub async fn create(
     let now = state.workflow().now();
     let me = drafter_subject(&v);
     let name = who.user.account.display_name();
-    let mut r = Record {
+    let r = Record {
         id: Uuid::now_v7(),
         direction: "outgoing".into(),
         protocol_id: None,
@@ -347,10 +347,9 @@ pub async fn create(
         registered_at: now,
         closed_at: None,
         outcome: String::new(),
-        search_text: String::new(),
         submission: d.submission,
     };
-    r.search_text = crate::register::search_text(&r, std::slice::from_ref(&d.body));
+    let words = crate::register::search_text(&r, std::slice::from_ref(&d.body));
     let o = Outgoing {
         record_id: r.id,
         template: d.template,
@@ -364,7 +363,7 @@ pub async fn create(
         signed_document: None,
     };
     let mut tx = t.db.begin().await?;
-    store::insert_in(&mut tx, &r).await?;
+    store::insert_in(&mut tx, &r, &words).await?;
     store::insert_outgoing_in(&mut tx, &o).await?;
     store::add_movement_in(&mut tx, &movement(&r, &who, "drafted", now)).await?;
     dimos_web::auth::record_in(
@@ -517,11 +516,11 @@ pub async fn edit(
     }
     r.subject = subject;
     o.body = body;
-    r.search_text = crate::register::search_text(&r, std::slice::from_ref(&o.body));
+    let words = crate::register::search_text(&r, std::slice::from_ref(&o.body));
     let now = state.workflow().now();
     let mut tx = t.db.begin().await?;
     store::update_draft_in(&mut tx, &o).await?;
-    store::update_details_in(&mut tx, &r).await?;
+    store::update_details_in(&mut tx, &r, &words).await?;
     store::add_movement_in(&mut tx, &movement(&r, &who, "edited", now)).await?;
     dimos_web::auth::record_in(
         &mut tx,

@@ -274,10 +274,16 @@ pub async fn submit(
     let form: FormWithDocuments =
         dimos_web::uploads::receive_form(&state, &who.user, form, &["file"]).await?;
     let fields: BTreeMap<String, String> = form.fields.iter().cloned().collect();
-    // A second press of a form that went through shows what it filed.
+    // A second press of a form that went through shows what it filed; but
+    // a form changed after it was sent (the Back button) is another
+    // document, not that one.
     if let Some(key) = form.submission_key()
         && let Some(r) = store::by_submission(&t.db, key).await?
     {
+        let same = |k: &str, v: &str| fields.get(k).is_some_and(|f| f.trim() == v);
+        if !(same("subject", &r.subject) && same("correspondent", &r.correspondent)) {
+            return Err(Error::Conflict("edms-form-used").into());
+        }
         return Ok(
             Redirect::to(&format!("/edms/records/{}?done=registered", r.id)).into_response(),
         );
@@ -335,13 +341,7 @@ pub async fn submit(
     let actor = dimos_web::people::staff_actor(&who.user);
     let mut stored: Vec<(Document, String)> = vec![];
     for (_, name, received) in form.files {
-        let bytes = tokio::fs::read(received.temp.path())
-            .await
-            .map_err(Error::internal)?;
-        let content_type = received.content_type.to_owned();
-        let words = tokio::task::spawn_blocking(move || text::extract(&content_type, &bytes))
-            .await
-            .unwrap_or_default();
+        let words = read_text(&received).await;
         let id = Uuid::now_v7();
         let key = documents::new_key(&t.db, id);
         if let Err(e) = state.objects().put_file(&key, received.temp.path()).await {
@@ -381,6 +381,39 @@ pub async fn submit(
                 );
             }
             Err(e)
+        }
+    }
+}
+
+/// How long reading one file's text may take; a file that takes longer is
+/// registered without its text (found by its details).
+const READ_TEXT_FOR: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// The words of an uploaded file, read off the request's thread; nothing
+/// for an image, a file the reader cannot read, or one it takes too long
+/// over (said in the log).
+pub(crate) async fn read_text(received: &dimos_storage::Received) -> String {
+    let content_type = received.content_type.to_owned();
+    if !text::READABLE.contains(&content_type.as_str()) {
+        return String::new();
+    }
+    let bytes = match tokio::fs::read(received.temp.path()).await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(error = %e, "an upload's text could not be read");
+            return String::new();
+        }
+    };
+    let work = tokio::task::spawn_blocking(move || text::extract(&content_type, &bytes));
+    match tokio::time::timeout(READ_TEXT_FOR, work).await {
+        Ok(Ok(words)) => words,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "reading an upload's text failed");
+            String::new()
+        }
+        Err(_) => {
+            tracing::warn!("reading an upload's text took too long; registered without it");
+            String::new()
         }
     }
 }
@@ -426,7 +459,7 @@ async fn file(
         },
     )
     .await?;
-    let mut r = Record {
+    let r = Record {
         id: Uuid::now_v7(),
         direction: "incoming".into(),
         protocol_id: Some(entry.id),
@@ -458,12 +491,10 @@ async fn file(
         registered_at: now,
         closed_at: None,
         outcome: String::new(),
-        search_text: String::new(),
         submission: i.submission,
     };
     let texts: Vec<String> = files.iter().map(|(_, w)| w.clone()).collect();
-    r.search_text = search_text(&r, &texts);
-    store::insert_in(&mut tx, &r).await?;
+    store::insert_in(&mut tx, &r, &search_text(&r, &texts)).await?;
     for (d, words) in files {
         documents::hold_in(&mut tx, &t.db, d, HOLDER).await?;
         store::add_file_in(&mut tx, r.id, d.id, words).await?;

@@ -106,7 +106,6 @@ pub struct Record {
     pub registered_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
     pub outcome: String,
-    pub search_text: String,
     pub submission: Uuid,
 }
 
@@ -128,7 +127,9 @@ impl Record {
     }
 }
 
-const COLUMNS: [EdmsRecords; 28] = [
+/// Every column but the search text (up to 300,000 characters: read by
+/// the search's index, never by a page).
+const COLUMNS: [EdmsRecords; 27] = [
     EdmsRecords::Id,
     EdmsRecords::Direction,
     EdmsRecords::ProtocolId,
@@ -155,7 +156,6 @@ const COLUMNS: [EdmsRecords; 28] = [
     EdmsRecords::RegisteredAt,
     EdmsRecords::ClosedAt,
     EdmsRecords::Outcome,
-    EdmsRecords::SearchText,
     EdmsRecords::Submission,
 ];
 
@@ -189,8 +189,15 @@ const MOVEMENT_COLUMNS: [EdmsMovements; 11] = [
     EdmsMovements::Deadline,
 ];
 
-pub async fn insert_in(tx: &mut TenantTx<'_>, r: &Record) -> Result<(), DbError> {
-    let mut q = tx.insert(EdmsRecords::Table, COLUMNS);
+pub async fn insert_in(
+    tx: &mut TenantTx<'_>,
+    r: &Record,
+    search_text: &str,
+) -> Result<(), DbError> {
+    let mut q = tx.insert(
+        EdmsRecords::Table,
+        COLUMNS.into_iter().chain([EdmsRecords::SearchText]),
+    );
     q.values([
         r.id.into(),
         r.direction.clone().into(),
@@ -218,8 +225,8 @@ pub async fn insert_in(tx: &mut TenantTx<'_>, r: &Record) -> Result<(), DbError>
         r.registered_at.into(),
         r.closed_at.into(),
         r.outcome.clone().into(),
-        r.search_text.clone().into(),
         r.submission.into(),
+        search_text.into(),
     ]);
     tx.insert_rows(&q).await.map(drop)
 }
@@ -333,6 +340,14 @@ pub async fn add_movement_in(tx: &mut TenantTx<'_>, m: &Movement) -> Result<(), 
         m.deadline.into(),
     ]);
     tx.insert_rows(&q).await.map(drop)
+}
+
+/// Whether a movement with this id was written (a form's key).
+pub async fn movement_exists(tdb: &TenantDb, id: Uuid) -> Result<bool, DbError> {
+    let mut q = tdb.select(EdmsMovements::Table);
+    q.column(EdmsMovements::Id)
+        .and_where(Expr::col(EdmsMovements::Id).eq(id));
+    Ok(tdb.fetch_optional::<(Uuid,)>(&q).await?.is_some())
 }
 
 pub async fn movements(tdb: &TenantDb, record: Uuid) -> Result<Vec<Movement>, DbError> {
@@ -722,12 +737,16 @@ pub async fn set_signed_in(
 
 /// The record's subject, correspondent and search text changed with its
 /// draft.
-pub async fn update_details_in(tx: &mut TenantTx<'_>, r: &Record) -> Result<(), DbError> {
+pub async fn update_details_in(
+    tx: &mut TenantTx<'_>,
+    r: &Record,
+    search_text: &str,
+) -> Result<(), DbError> {
     let mut q = tx.update(EdmsRecords::Table);
     q.value(EdmsRecords::Subject, r.subject.clone())
         .value(EdmsRecords::Correspondent, r.correspondent.clone())
         .value(EdmsRecords::Kind, r.kind.clone())
-        .value(EdmsRecords::SearchText, r.search_text.clone())
+        .value(EdmsRecords::SearchText, search_text)
         .and_where(Expr::col(EdmsRecords::Id).eq(r.id));
     tx.execute(&q).await.map(drop)
 }

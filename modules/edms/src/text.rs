@@ -14,6 +14,9 @@ pub const MAX_CHARS: usize = 100_000;
 pub const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
 pub const ODT: &str = "application/vnd.oasis.opendocument.text";
 
+/// The content types [`extract`] reads.
+pub const READABLE: [&str; 3] = ["application/pdf", DOCX, ODT];
+
 /// The text of a file of `content_type`, white space tidied and cut at
 /// [`MAX_CHARS`]; empty when there is none to read.
 pub fn extract(content_type: &str, bytes: &[u8]) -> String {

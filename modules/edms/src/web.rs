@@ -603,6 +603,8 @@ pub(crate) async fn record_page(
             done,
             csrf,
             clearance => v.clearance,
+            seen => r.since.timestamp_micros().to_string(),
+            key => Uuid::now_v7(),
             errors => ui.error_list(errors),
         },
     )
