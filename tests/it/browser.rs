@@ -124,6 +124,40 @@ async fn citizens_and_staff_get_there_by_clicking_on_a_desktop_and_a_phone() {
     println!("{stdout}");
 }
 
+/// Document management in Chromium: an outgoing decision drafted,
+/// approved, signed and sent by clicking, every page checked by axe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outgoing_document_is_drafted_approved_and_signed_by_clicking() {
+    let dir = workspace_root().join("tests/node");
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        Options {
+            apply_on_start: Some(workspace_root().join("tenants")),
+            ..Options::default()
+        },
+    )
+    .await;
+    let port = app.port().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg("edms.mjs")
+            .env("DIMOS_PORT", port)
+            .current_dir(dir)
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "document management in the browser failed\n{}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        failures(&stdout)
+    );
+    println!("{stdout}");
+}
+
 /// The failed checks first: CI shows the start of a long message, and the
 /// passing checks would push the failure out of it.
 fn failures(stdout: &str) -> String {
