@@ -24,25 +24,7 @@ async fn pages_work_in_a_real_browser_and_pass_axe() {
     // the citizen's and the staff's case pages too.
     app.enable_module("alimos", "example", serde_json::json!({}))
         .await;
-    let port = app.port().to_string();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg("smoke.mjs")
-            .env("DIMOS_PORT", port)
-            .current_dir(dir)
-            .output()
-    })
-    .await
-    .unwrap()
-    .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "browser test failed\n{}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        failures(&stdout)
-    );
-    println!("{stdout}");
+    node(&app, &dir, "smoke.mjs", "browser test failed").await;
 }
 
 /// The link crawler in Chromium: a person of each kind follows every link
@@ -67,26 +49,11 @@ async fn every_kind_of_page_each_kind_of_person_reaches_passes_axe() {
         crate::parking::apply(&app, &mut citizen, host, "ΙΚΑ1234").await;
         // And a pickup, so the department's day and the crew's route have a stop.
         crate::bulky::book(&app, &mut citizen).await;
+        // And a registered letter, so staff reach a document's page.
+        let mut office = crate::flows::person(&app, host, "kep-officer").await;
+        crate::edms::register_letter(&app, &mut office).await;
     }
-    let port = app.port().to_string();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg("crawl.mjs")
-            .env("DIMOS_PORT", port)
-            .current_dir(dir)
-            .output()
-    })
-    .await
-    .unwrap()
-    .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "browser crawl failed\n{}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        failures(&stdout)
-    );
-    println!("{stdout}");
+    node(&app, &dir, "crawl.mjs", "browser crawl failed").await;
 }
 
 /// Click, don't type: the citizen's path from the home page to a submitted
@@ -103,25 +70,7 @@ async fn citizens_and_staff_get_there_by_clicking_on_a_desktop_and_a_phone() {
         },
     )
     .await;
-    let port = app.port().to_string();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg("clicks.mjs")
-            .env("DIMOS_PORT", port)
-            .current_dir(dir)
-            .output()
-    })
-    .await
-    .unwrap()
-    .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "clicking failed\n{}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        failures(&stdout)
-    );
-    println!("{stdout}");
+    node(&app, &dir, "clicks.mjs", "clicking failed").await;
 }
 
 /// Document management in Chromium: an outgoing decision drafted,
@@ -137,10 +86,22 @@ async fn an_outgoing_document_is_drafted_approved_and_signed_by_clicking() {
         },
     )
     .await;
+    node(
+        &app,
+        &dir,
+        "edms.mjs",
+        "document management in the browser failed",
+    )
+    .await;
+}
+
+/// Runs a script of `tests/node` against `app`; its failures first if it fails.
+async fn node(app: &TestApp, dir: &std::path::Path, script: &'static str, what: &str) {
     let port = app.port().to_string();
+    let dir = dir.to_owned();
     let out = tokio::task::spawn_blocking(move || {
         Command::new("node")
-            .arg("edms.mjs")
+            .arg(script)
             .env("DIMOS_PORT", port)
             .current_dir(dir)
             .output()
@@ -152,7 +113,7 @@ async fn an_outgoing_document_is_drafted_approved_and_signed_by_clicking() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "document management in the browser failed\n{}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        "{what}\n{}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
         failures(&stdout)
     );
     println!("{stdout}");

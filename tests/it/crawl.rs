@@ -62,6 +62,8 @@ async fn every_page_a_person_can_reach_by_clicking_works(b: Backend) {
         crate::parking::apply(&app, &mut citizen, alimos, "ΙΚΑ1234").await;
         submit(&mut citizen, alimos, "Αίτημα για τον κρατήρα").await;
         crate::bulky::book(&app, &mut citizen).await;
+        let mut office = person(&app, alimos, "kep-officer").await;
+        crate::edms::register_letter(&app, &mut office).await;
     }
 
     let mut failures = vec![];

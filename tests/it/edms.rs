@@ -132,6 +132,12 @@ const LETTER: &[(&str, &str)] = &[
     ("department", "administration"),
 ];
 
+/// The protocol office registers a letter routed to the administration
+/// (for tests that need a document to reach); its record's path.
+pub(crate) async fn register_letter(app: &TestApp, office: &mut Browser<'_>) -> String {
+    register(app, office, LETTER, letter("Επιστολή για το κλάδεμα.")).await
+}
+
 /// Search results' record links for `who`.
 async fn found(b: &mut Browser<'_>, query: &str) -> Vec<String> {
     let path = format!(

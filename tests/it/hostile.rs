@@ -391,6 +391,8 @@ async fn every_route_and_every_form_field_refuses_hostile_input_cleanly(b: Backe
         let mut citizen = person(&app, host, "citizen-verified").await;
         crate::parking::apply(&app, &mut citizen, host, "ΙΚΑ1234").await;
         submit(&mut citizen, host, "Αίτημα για τον κρατήρα").await;
+        let mut office = person(&app, host, "kep-officer").await;
+        crate::edms::register_letter(&app, &mut office).await;
     }
     let table = dimos_pages::router::route_table(&app.state);
     let corpus = corpus();

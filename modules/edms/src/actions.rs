@@ -8,7 +8,9 @@
 
 use crate::register::{date_field, text_field};
 use crate::store::{self, Move, Movement, Record};
-use crate::web::{department_names, manages, members, record_page, settings, viewer, visible};
+use crate::web::{
+    Fields, department_names, manages, members, record_page, settings, viewer, visible,
+};
 use crate::{HOLDER, Work};
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
@@ -20,22 +22,8 @@ use dimos_web::access::Authorized;
 use dimos_web::auth::Posted;
 use dimos_web::extract::Peer;
 use dimos_web::{AppState, CurrentTenant, Result, Ui};
-use serde::Deserialize;
 use serde_json::json;
-use std::collections::BTreeMap;
 use uuid::Uuid;
-
-#[derive(Deserialize)]
-pub struct ActionForm {
-    #[serde(flatten)]
-    fields: BTreeMap<String, String>,
-}
-
-impl ActionForm {
-    fn get(&self, k: &str) -> String {
-        self.fields.get(k).cloned().unwrap_or_default()
-    }
-}
 
 /// Everything an action needs to know about who acts on what.
 struct Acting {
@@ -158,7 +146,7 @@ pub async fn route(
     who: Authorized<Work>,
     peer: Peer,
     Path(id): Path<Uuid>,
-    Posted(f): Posted<ActionForm>,
+    Posted(f): Posted<Fields>,
 ) -> Result<Response> {
     let a = acting(
         &state,
@@ -215,7 +203,7 @@ pub async fn charge(
     who: Authorized<Work>,
     peer: Peer,
     Path(id): Path<Uuid>,
-    Posted(f): Posted<ActionForm>,
+    Posted(f): Posted<Fields>,
 ) -> Result<Response> {
     let a = acting(
         &state,
@@ -301,7 +289,7 @@ pub async fn note(
     who: Authorized<Work>,
     peer: Peer,
     Path(id): Path<Uuid>,
-    Posted(f): Posted<ActionForm>,
+    Posted(f): Posted<Fields>,
 ) -> Result<Response> {
     let a = acting(&state, &t, &who, id, None).await?;
     if !(a.r.is_open() && (a.holder || a.manager)) {
@@ -336,7 +324,7 @@ pub async fn give_back(
     who: Authorized<Work>,
     peer: Peer,
     Path(id): Path<Uuid>,
-    Posted(f): Posted<ActionForm>,
+    Posted(f): Posted<Fields>,
 ) -> Result<Response> {
     let a = acting(
         &state,
@@ -379,7 +367,7 @@ pub async fn close(
     who: Authorized<Work>,
     peer: Peer,
     Path(id): Path<Uuid>,
-    Posted(f): Posted<ActionForm>,
+    Posted(f): Posted<Fields>,
 ) -> Result<Response> {
     let a = acting(
         &state,

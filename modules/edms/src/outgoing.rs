@@ -16,7 +16,7 @@
 
 use crate::register::text_field;
 use crate::store::{self, Movement, Outgoing, Record};
-use crate::web::{department_names, record_page, viewer, visible};
+use crate::web::{Fields, department_names, record_page, viewer, visible};
 use crate::{HOLDER, Work};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -29,7 +29,6 @@ use dimos_web::extract::Peer;
 use dimos_web::{AppState, CurrentTenant, Result, Ui};
 use dimos_workflow::protocol::{self, Direction, NewEntry};
 use minijinja::context;
-use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -116,18 +115,6 @@ async fn approvers(state: &AppState, t: &CurrentTenant) -> Result<Vec<(String, S
     Ok(out)
 }
 
-#[derive(Deserialize)]
-pub struct DraftForm {
-    #[serde(flatten)]
-    fields: BTreeMap<String, String>,
-}
-
-impl DraftForm {
-    fn get(&self, k: &str) -> String {
-        self.fields.get(k).cloned().unwrap_or_default()
-    }
-}
-
 /// A draft as the form says it, checked.
 struct Draft {
     template: String,
@@ -141,7 +128,7 @@ struct Draft {
 }
 
 fn check(
-    f: &DraftForm,
+    f: &Fields,
     departments: &[String],
     candidates: &[(String, String, bool)],
 ) -> std::result::Result<Draft, Vec<FieldError>> {
@@ -240,19 +227,7 @@ async fn form_page(
 ) -> Result<Response> {
     let v = viewer(state, t, &who.user).await;
     let names = department_names(state, t, ui.lang.code() == "en").await?;
-    let mut values = values.clone();
-    let mut em: BTreeMap<String, String> = BTreeMap::new();
-    for f in FIELDS {
-        values.entry(f.into()).or_default();
-        em.insert(f.into(), String::new());
-    }
-    em.extend(ui.error_map(errors));
-    if values
-        .get("_submission")
-        .is_none_or(|k| k.parse::<Uuid>().is_err())
-    {
-        values.insert("_submission".into(), Uuid::now_v7().to_string());
-    }
+    let (mut values, em) = crate::web::prefill(ui, values, &FIELDS, errors);
     if values.get("department").is_some_and(String::is_empty)
         && let Some(d) = v.departments.iter().next()
     {
@@ -292,7 +267,7 @@ pub async fn create(
     t: CurrentTenant,
     who: Authorized<Work>,
     peer: Peer,
-    Posted(f): Posted<DraftForm>,
+    Posted(f): Posted<Fields>,
 ) -> Result<Response> {
     if let Ok(key) = f.get("_submission").parse::<Uuid>()
         && let Some(r) = store::by_submission(&t.db, key).await?
@@ -502,7 +477,7 @@ pub async fn edit(
     who: Authorized<Work>,
     peer: Peer,
     Path(id): Path<Uuid>,
-    Posted(f): Posted<DraftForm>,
+    Posted(f): Posted<Fields>,
 ) -> Result<Response> {
     let (v, mut r, mut o) = outgoing_of(&state, &t, &who, id).await?;
     if !(r.status == "draft" && holds(&v, &r)) {
@@ -579,7 +554,7 @@ pub async fn send_back(
     who: Authorized<Work>,
     peer: Peer,
     Path(id): Path<Uuid>,
-    Posted(f): Posted<DraftForm>,
+    Posted(f): Posted<Fields>,
 ) -> Result<Response> {
     let (v, r, o) = outgoing_of(&state, &t, &who, id).await?;
     if !(r.status == "approval" && holds(&v, &r)) {
@@ -617,7 +592,7 @@ pub async fn approve(
     who: Authorized<Work>,
     peer: Peer,
     Path(id): Path<Uuid>,
-    Posted(f): Posted<DraftForm>,
+    Posted(f): Posted<Fields>,
 ) -> Result<Response> {
     let (v, r, o) = outgoing_of(&state, &t, &who, id).await?;
     let mine = holds(&v, &r);
@@ -799,7 +774,7 @@ pub async fn dispatch(
     who: Authorized<Work>,
     peer: Peer,
     Path(id): Path<Uuid>,
-    Posted(f): Posted<DraftForm>,
+    Posted(f): Posted<Fields>,
 ) -> Result<Response> {
     let (v, r, o) = outgoing_of(&state, &t, &who, id).await?;
     if !(r.status == "signed" && holds(&v, &r)) {

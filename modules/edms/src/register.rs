@@ -235,18 +235,7 @@ async fn render(
         values.get("received_on-year").map_or("", String::as_str),
     );
     values.insert("received_on".into(), received_on);
-    let mut em: BTreeMap<String, String> = BTreeMap::new();
-    for f in FIELDS {
-        values.entry(f.into()).or_default();
-        em.insert(f.into(), String::new());
-    }
-    em.extend(ui.error_map(errors));
-    if values
-        .get("_submission")
-        .is_none_or(|k| k.parse::<Uuid>().is_err())
-    {
-        values.insert("_submission".into(), Uuid::now_v7().to_string());
-    }
+    let (values, em) = crate::web::prefill(ui, &values, &FIELDS, errors);
     let page = ui.render(
         "edms/register.html",
         context! {

@@ -17,6 +17,7 @@ use dimos_web::extract::Peer;
 use dimos_web::{AppState, CurrentTenant, Result, Ui};
 use minijinja::{Value, context};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use uuid::Uuid;
 
 pub(crate) const PER_PAGE: u64 = 25;
@@ -69,6 +70,44 @@ pub async fn visible(t: &CurrentTenant, v: &Viewer, id: Uuid) -> Result<Record> 
         Ok(r)
     } else {
         Err(Error::NotFound.into())
+    }
+}
+
+/// A form's values and per-field messages as a strict template reads
+/// them: every field present (empty when not sent), and a fresh
+/// `_submission` key unless the form carries a valid one.
+pub(crate) fn prefill(
+    ui: &Ui,
+    values: &BTreeMap<String, String>,
+    fields: &[&str],
+    errors: &[dimos_kernel::FieldError],
+) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let mut values = values.clone();
+    let mut em: BTreeMap<String, String> = BTreeMap::new();
+    for f in fields {
+        values.entry((*f).into()).or_default();
+        em.insert((*f).into(), String::new());
+    }
+    em.extend(ui.error_map(errors));
+    if values
+        .get("_submission")
+        .is_none_or(|k| k.parse::<Uuid>().is_err())
+    {
+        values.insert("_submission".into(), Uuid::now_v7().to_string());
+    }
+    (values, em)
+}
+
+/// A form's fields as sent (a repeated name keeps its last value).
+#[derive(Deserialize)]
+pub struct Fields {
+    #[serde(flatten)]
+    pub fields: BTreeMap<String, String>,
+}
+
+impl Fields {
+    pub fn get(&self, k: &str) -> String {
+        self.fields.get(k).cloned().unwrap_or_default()
     }
 }
 
