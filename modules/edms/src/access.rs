@@ -1,6 +1,6 @@
 //! Who sees a registered document: a pure rule, the same the lists and
-//! the search apply in SQL (`store::visible_to`; a test holds them
-//! together). A confidential document is seen only with clearance; the
+//! the search apply in SQL (`store::visible_to`; `tests/it/edms.rs`
+//! checks on random records and people that both say the same). A confidential document is seen only with clearance; the
 //! protocol office and those who read every document see the rest; anyone
 //! else sees what is in one of their departments, what they registered,
 //! and what passed through their hands (charged to them, or by them).

@@ -394,7 +394,7 @@ pub async fn file_texts_in(tx: &mut TenantTx<'_>, record: Uuid) -> Result<Vec<St
 }
 
 /// The condition "the viewer may see this record" as SQL: the same rule
-/// as [`crate::access::may_see`] (a test holds them together).
+/// as [`crate::access::may_see`] (`tests/it/edms.rs` checks both agree).
 pub fn visible_to(tdb: &TenantDb, v: &Viewer) -> Cond {
     let mut all = Cond::all();
     if !v.clearance {
