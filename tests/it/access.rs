@@ -778,6 +778,7 @@ fn records_module() -> dimos_web::ModuleDescriptor {
         templates: &[],
         api: dimos_web::module::NO_API,
         sinks: dimos_web::module::no_sinks,
+        sweeps: &[],
     }
 }
 

@@ -106,6 +106,7 @@ fn slow_module() -> ModuleDescriptor {
         templates: &[],
         api: dimos_web::module::NO_API,
         sinks: dimos_web::module::no_sinks,
+        sweeps: &[],
     }
 }
 

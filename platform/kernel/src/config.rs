@@ -91,6 +91,36 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     pub webhooks: WebhooksConfig,
     pub payments: PaymentsConfig,
+    pub exchange: ExchangeConfig,
+}
+
+/// The government's document exchange (ΙΡΙΔΑ) and Diavgeia, as the
+/// documents module reaches them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExchangeConfig {
+    /// `files` (a drop folder per municipality under `dir`, which a bridge
+    /// to the real systems reads and writes) or `off`.
+    pub provider: ExchangeProvider,
+    /// Empty: `<data_dir>/exchange`.
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ExchangeProvider {
+    #[default]
+    Files,
+    Off,
+}
+
+impl Default for ExchangeConfig {
+    fn default() -> Self {
+        ExchangeConfig {
+            provider: ExchangeProvider::Files,
+            dir: PathBuf::new(),
+        }
+    }
 }
 
 /// Which payment provider takes fees, and how unsettled checkouts are
@@ -364,6 +394,15 @@ impl Config {
         }
     }
 
+    /// The exchange's drop folders (`files` provider).
+    pub fn exchange_dir(&self) -> PathBuf {
+        if self.exchange.dir.as_os_str().is_empty() {
+            self.data_dir.join("exchange")
+        } else {
+            self.exchange.dir.clone()
+        }
+    }
+
     /// Where the local object store keeps files.
     pub fn storage_dir(&self) -> PathBuf {
         if self.storage.dir.as_os_str().is_empty() {
@@ -614,6 +653,7 @@ impl Default for Config {
             telemetry: TelemetryConfig::default(),
             webhooks: WebhooksConfig::default(),
             payments: PaymentsConfig::default(),
+            exchange: ExchangeConfig::default(),
         }
     }
 }

@@ -618,28 +618,51 @@ impl Application {
                 },
             )
         };
+        // The modules' periodic work (each safe on every replica at once).
+        let module_sweeps: Vec<Worker> = state
+            .modules()
+            .iter()
+            .flat_map(|m| m.sweeps.iter().map(move |s| (m.id, *s)))
+            .map(|(module, sweep)| {
+                let state = state.clone();
+                dimos_db::background::spawn_every(sweep.every, sweep.what, move || {
+                    let state = state.clone();
+                    async move {
+                        let n = sweep.run_all(&state, module).await;
+                        if n > 0 {
+                            tracing::info!(job = sweep.what, done = n, "module sweep");
+                        }
+                        Ok::<(), std::convert::Infallible>(())
+                    }
+                })
+            })
+            .collect();
+        let mut workers = vec![
+            scheduler_task,
+            outbox_task,
+            webhooks_task,
+            digest_task,
+            heads_task,
+            retention_task,
+            payments_task,
+        ];
+        workers.extend(module_sweeps);
+        workers.extend([
+            sweep_task,
+            purge_task,
+            webhook_log_task,
+            sweeper,
+            limits_pruner,
+            refresher,
+            access_refresher,
+        ]);
         Ok(Application {
             listener,
             addr,
             metrics_listener,
             state,
             // Writers first, so that they are asked to stop first.
-            workers: vec![
-                scheduler_task,
-                outbox_task,
-                webhooks_task,
-                digest_task,
-                heads_task,
-                retention_task,
-                payments_task,
-                sweep_task,
-                purge_task,
-                webhook_log_task,
-                sweeper,
-                limits_pruner,
-                refresher,
-                access_refresher,
-            ],
+            workers,
         })
     }
 

@@ -168,6 +168,29 @@ pub async fn held(tdb: &TenantDb, id: Uuid, holder: &str) -> Result<Option<Docum
     tdb.fetch_optional(&q).await
 }
 
+/// Deletes documents held by `holder` (a module's record disposed of), in
+/// the caller's transaction; their object keys, for the caller to delete
+/// once it commits (one left behind is swept as an orphan).
+pub async fn drop_held_in(
+    tx: &mut TenantTx<'_>,
+    ids: &[Uuid],
+    holder: &str,
+) -> Result<Vec<String>, DbError> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut q = tx.select(Documents::Table);
+    q.column(Documents::ObjectKey)
+        .and_where(Expr::col(Documents::Id).is_in(ids.iter().copied()))
+        .and_where(Expr::col(Documents::HeldBy).eq(holder));
+    let keys: Vec<(String,)> = tx.fetch_all(&q).await?;
+    let mut q = tx.delete(Documents::Table);
+    q.and_where(Expr::col(Documents::Id).is_in(ids.iter().copied()))
+        .and_where(Expr::col(Documents::HeldBy).eq(holder));
+    tx.execute(&q).await?;
+    Ok(keys.into_iter().map(|k| k.0).collect())
+}
+
 /// Bytes already stored for a case (for the per-case limit).
 pub async fn case_bytes(tdb: &TenantDb, case: Uuid) -> Result<u64, DbError> {
     // SUM is NUMERIC on PostgreSQL: cast so both databases return an integer.

@@ -207,6 +207,59 @@ pub struct ModuleDescriptor {
     /// What the module does in the transaction of a change to a case (its
     /// own rows following a withdrawal, say); an error refuses the change.
     pub sinks: fn() -> Vec<Arc<dyn dimos_workflow::EventSink>>,
+    /// Periodic work over every municipality (disposing of records whose
+    /// retention ran out, reading an exchange's inbox): the server runs
+    /// each on every replica, so each must be safe to run N times at once.
+    pub sweeps: &'static [ModuleSweep],
+}
+
+/// A module's periodic work: `run` does it for one municipality that has
+/// the module and says how many things it did; the platform goes through
+/// the municipalities ([`ModuleSweep::run_all`]).
+#[derive(Clone, Copy)]
+pub struct ModuleSweep {
+    /// Names it in logs (`"edms retention"`).
+    pub what: &'static str,
+    pub every: std::time::Duration,
+    pub run: fn(
+        AppState,
+        crate::CurrentTenant,
+    ) -> futures::future::BoxFuture<'static, Result<usize, dimos_kernel::Error>>,
+}
+
+impl ModuleSweep {
+    /// Runs the sweep for every municipality with `module` enabled; one
+    /// municipality's failure (logged) leaves the others' work running.
+    #[allow(clippy::disallowed_methods)] // the platform's own: work over every tenant
+    pub async fn run_all(&self, state: &AppState, module: &str) -> usize {
+        let mut n = 0;
+        for tenant in state.registry().tenants() {
+            if !tenant.module_enabled(module) {
+                continue;
+            }
+            let slug = tenant.slug().to_owned();
+            let t = crate::CurrentTenant {
+                db: state.tenant_db(tenant.id),
+                tenant,
+            };
+            match (self.run)(state.clone(), t).await {
+                Ok(k) => n += k,
+                Err(e) => {
+                    tracing::warn!(tenant = %slug, job = self.what, error = %e, "a module sweep failed for a municipality");
+                }
+            }
+        }
+        n
+    }
+}
+
+impl std::fmt::Debug for ModuleSweep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModuleSweep")
+            .field("what", &self.what)
+            .field("every", &self.every)
+            .finish()
+    }
 }
 
 /// A module's resources in the public API: its routes (paths relative to
@@ -297,6 +350,7 @@ impl ModuleDescriptor {
             documents: &[],
             api: NO_API,
             sinks: no_sinks,
+            sweeps: &[],
         }
     }
 }
@@ -522,6 +576,7 @@ mod tests {
             templates: &[],
             api: NO_API,
             sinks: no_sinks,
+            sweeps: &[],
         }
     }
 
