@@ -13,6 +13,8 @@ use crate::flows::{page, person, post, published_signature_verifies, send_multip
 use dimos_it::{Backend, Browser, Options, TestApp, csrf_of, on_both_backends, workspace_root};
 
 on_both_backends!(
+    retention_runs_out_documents_go_as_their_type_says_and_a_legal_hold_stops_it,
+    documents_come_and_go_through_the_exchange_and_decisions_reach_diavgeia,
     the_lists_show_exactly_what_the_rule_lets_each_person_see,
     an_outgoing_decision_is_drafted_approved_signed_numbered_and_sent,
     an_incoming_letter_is_registered_routed_charged_handled_and_closed,
@@ -865,6 +867,11 @@ async fn the_lists_show_exactly_what_the_rule_lets_each_person_see(b: Backend) {
             closed_at: None,
             outcome: String::new(),
             submission: Uuid::now_v7(),
+            legal_hold: rng.random_bool(0.1),
+            hold_reason: String::new(),
+            disposed_at: None,
+            disposal: String::new(),
+            archive_document: None,
         };
         store::insert_in(&mut tx, &r, "").await.unwrap();
         let mut moves = vec![];
@@ -939,4 +946,443 @@ async fn the_lists_show_exactly_what_the_rule_lets_each_person_see(b: Backend) {
             .collect();
         assert_eq!(listed, allowed, "{v:?}");
     }
+}
+
+/// Closes a record as its head (the mayor heads the administration).
+async fn close(b: &mut Browser<'_>, record: &str) {
+    let (_, html) = page(b, HOST, record).await;
+    let (status, _, html) = post(
+        b,
+        HOST,
+        &format!("{record}/close"),
+        &csrf_of(&html),
+        &[("outcome", "Αρχειοθετήθηκε")],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+}
+
+async fn count_of(app: &TestApp, sql: &str) -> i64 {
+    app.sql_value(sql).await
+}
+
+/// A request (kept 5 years, then destroyed), a circular (10 years, then
+/// to the archive) and a request under a legal hold, all closed this
+/// year: nothing goes early; the request goes on 1 January six years on
+/// (its files, subject and notes; its number, type and dates stay, and
+/// the protocol book's entry), the circular five years later as a package
+/// whose files are the ones registered; the held one stays until the hold
+/// is lifted. Each with an audit entry; a second run (another replica)
+/// finds nothing.
+async fn retention_runs_out_documents_go_as_their_type_says_and_a_legal_hold_stops_it(b: Backend) {
+    let clock = dimos_kernel::ManualClock::new();
+    let app = TestApp::spawn_with(
+        b,
+        Options {
+            apply_on_start: Some(workspace_root().join("tenants")),
+            clock: Some(clock.clone()),
+            ..Options::default()
+        },
+    )
+    .await;
+    let run = || dimos_module_edms::retention::run(&app.state);
+    let mut office = person(&app, HOST, "kep-officer").await;
+    let mut mayor = person(&app, HOST, "mayor").await;
+    let scan = letter("Αίτημα για τον φωτισμό της οδού Ποσειδώνος.");
+    let request = register(&app, &mut office, LETTER, scan.clone()).await;
+    let mut circular_fields = LETTER.to_vec();
+    circular_fields.retain(|(k, _)| *k != "kind" && *k != "subject");
+    circular_fields.push(("kind", "circular"));
+    circular_fields.push(("subject", "Εγκύκλιος για τις δημοτικές εκλογές"));
+    let circular_scan = letter("Εγκύκλιος του Υπουργείου Εσωτερικών.");
+    let circular = register(&app, &mut office, &circular_fields, circular_scan.clone()).await;
+    let held = register(&app, &mut office, LETTER, letter("Αίτημα σε εκκρεμή δίκη.")).await;
+    let (_, html) = page(&mut office, HOST, &request).await;
+    let request_file = hrefs(&html, &format!("{request}/files/"));
+    assert_eq!(request_file.len(), 1);
+    for r in [&request, &circular, &held] {
+        close(&mut mayor, r).await;
+    }
+    let year = chrono::Datelike::year(&dimos_kernel::clock::local_date(dimos_kernel::Clock::now(
+        clock.as_ref(),
+    )));
+    let (_, html) = page(&mut mayor, HOST, &request).await;
+    assert!(
+        html.contains("Διατηρείται 5 έτη μετά το έτος διεκπεραίωσης και έπειτα καταστρέφεται")
+            && html.contains(&format!("Ημερομηνία εκκαθάρισης: 01/01/{}", year + 6)),
+        "{html}"
+    );
+
+    // The mayor holds the third: a reason is required; the secretary, who
+    // may not hold, sees no form and is refused.
+    let (_, html) = page(&mut mayor, HOST, &held).await;
+    assert!(html.contains(&format!("{held}/hold")), "{html}");
+    let (status, _, html) = post(
+        &mut mayor,
+        HOST,
+        &format!("{held}/hold"),
+        &csrf_of(&html),
+        &[("hold", "on"), ("reason", " ")],
+    )
+    .await;
+    assert_eq!(status, 422, "{html}");
+    let (status, _, html) = post(
+        &mut mayor,
+        HOST,
+        &format!("{held}/hold"),
+        &csrf_of(&html),
+        &[("hold", "on"), ("reason", "Εκκρεμής δίκη 123/2026")],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Σε νομική δέσμευση") && html.contains("Εκκρεμής δίκη 123/2026"));
+    let mut secretary = person(&app, HOST, "council-secretary").await;
+    let (_, csrf_page) = page(&mut secretary, HOST, "/edms").await;
+    let (status, _, _) = post(
+        &mut secretary,
+        HOST,
+        &format!("{held}/hold"),
+        &csrf_of(&csrf_page),
+        &[("hold", "off"), ("reason", "x")],
+    )
+    .await;
+    assert!(status == 403 || status == 404, "{status}");
+
+    // On 31 December of the fifth year nothing is due.
+    let to = |y: i32, m: u32, d: u32| {
+        chrono::NaiveDate::from_ymd_opt(y, m, d)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap()
+            .and_utc()
+    };
+    clock.set(to(year + 5, 12, 31));
+    assert_eq!(run().await, 0);
+    clock.set(to(year + 6, 1, 2));
+    // Two replicas at once: disposed once.
+    let (one, two) = tokio::join!(run(), run());
+    assert_eq!(one + two, 1, "the request, not the held one, once");
+    assert_eq!(run().await, 0, "a later run finds nothing");
+
+    let mut office = person(&app, HOST, "kep-officer").await;
+    let (status, html) = page(&mut office, HOST, &request).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Καταστράφηκε στις"), "{html}");
+    assert!(
+        !html.contains("Κλάδεμα δέντρων στην πλατεία")
+            && !html.contains("Σύλλογος Κατοίκων Καλαμακίου")
+            && !html.contains("Αρχειοθετήθηκε"),
+        "subject, sender and outcome are gone: {html}"
+    );
+    assert!(
+        hrefs(&html, &format!("{request}/files/")).is_empty(),
+        "{html}"
+    );
+    let (status, _) = page(&mut office, HOST, &request_file[0]).await;
+    assert_eq!(status, 404);
+    assert!(
+        found(&mut office, "Κλάδεμα")
+            .await
+            .iter()
+            .all(|h| !h.starts_with(&request))
+    );
+    assert_eq!(
+        count_of(&app, "SELECT COUNT(*) FROM protocol_entries").await,
+        3,
+        "the protocol book keeps every entry"
+    );
+    assert_eq!(
+        count_of(
+            &app,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'edms_disposed'"
+        )
+        .await,
+        1
+    );
+    // Held, it stays, however late.
+    let (_, html) = page(&mut office, HOST, &held).await;
+    assert!(!html.contains("Καταστράφηκε") && html.contains("Σε νομική δέσμευση"));
+
+    // Ten years on, the circular goes to the archive as a package.
+    clock.set(to(year + 11, 1, 2));
+    assert_eq!(run().await, 1);
+    let mut office = person(&app, HOST, "kep-officer").await;
+    let (_, html) = page(&mut office, HOST, &circular).await;
+    assert!(html.contains("Μεταφέρθηκε στο αρχείο"), "{html}");
+    let package = hrefs(&html, &format!("{circular}/archive"));
+    assert_eq!(package.len(), 1, "{html}");
+    let (content_type, package_bytes) = three_ways(&app, &office, HOST, &package[0]).await;
+    assert_eq!(content_type, "application/zip");
+    let mut z = ::zip::ZipArchive::new(std::io::Cursor::new(package_bytes)).unwrap();
+    let mut manifest = String::new();
+    std::io::Read::read_to_string(&mut z.by_name("record.json").unwrap(), &mut manifest).unwrap();
+    assert!(
+        manifest.contains("Εγκύκλιος για τις δημοτικές εκλογές"),
+        "{manifest}"
+    );
+    assert!(
+        manifest.contains("Αρχειοθετήθηκε"),
+        "the history: {manifest}"
+    );
+    let name = (0..z.len())
+        .map(|i| z.by_index(i).unwrap().name().unwrap().into_owned())
+        .find(|n| n.starts_with("files/"))
+        .unwrap();
+    let mut inside = vec![];
+    std::io::Read::read_to_end(&mut z.by_name(&name).unwrap(), &mut inside).unwrap();
+    assert_eq!(inside, circular_scan, "the registered file, byte for byte");
+    let mut mayor = person(&app, HOST, "mayor").await;
+    let (status, html) = page(&mut mayor, HOST, &circular).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Μεταφέρθηκε στο αρχείο"));
+
+    // The hold lifted, the held request goes at the next run.
+    let (_, html) = page(&mut mayor, HOST, &held).await;
+    let (status, _, html) = post(
+        &mut mayor,
+        HOST,
+        &format!("{held}/hold"),
+        &csrf_of(&html),
+        &[("hold", "off"), ("reason", "Η δίκη τελεσιδίκησε")],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Άρση δέσμευσης"), "{html}");
+    assert_eq!(run().await, 1);
+    let (_, html) = page(&mut mayor, HOST, &held).await;
+    assert!(html.contains("Καταστράφηκε στις"), "{html}");
+    assert!(
+        !html.contains(&format!("{held}/hold")),
+        "nothing to hold any more"
+    );
+    assert_eq!(
+        count_of(&app, "SELECT COUNT(*) FROM audit_log WHERE action IN ('edms_hold_placed', 'edms_hold_lifted')").await,
+        2
+    );
+}
+
+/// A decision the mayor signs, drafted by the secretary; its path.
+async fn signed_decision(
+    app: &TestApp,
+    secretary: &mut Browser<'_>,
+    mayor: &mut Browser<'_>,
+) -> String {
+    let mut admin = person(app, HOST, "municipal-admin").await;
+    let (_, html) = page(&mut admin, HOST, "/admin/signing").await;
+    let (status, _, _) = post(
+        &mut admin,
+        HOST,
+        "/admin/signing/issue",
+        &csrf_of(&html),
+        &[("tax_id", "100000064")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, html) = page(secretary, HOST, "/edms/drafts/new").await;
+    let key = submission_of(&html);
+    let (status, record, html) = post(
+        secretary,
+        HOST,
+        "/edms/drafts",
+        &csrf_of(&html),
+        &[
+            ("template", "decision"),
+            ("subject", "Κανονισμός καθαριότητας κοινόχρηστων χώρων"),
+            ("recipient", "Περιφέρεια Αττικής"),
+            ("recipient_email", ""),
+            ("body", "Εγκρίνεται ο κανονισμός καθαριότητας."),
+            ("department", "administration"),
+            ("approver1", "taxid:100000064"),
+            ("_submission", key.as_str()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    let record = record.split("://").nth(1).unwrap();
+    let record = format!(
+        "/{}",
+        record.split_once('/').unwrap().1.split('?').next().unwrap()
+    );
+    let (status, _, html) = post(
+        secretary,
+        HOST,
+        &format!("{record}/submit"),
+        &csrf_of(&html),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    let (_, html) = page(mayor, HOST, &record).await;
+    let (status, _, html) = post(
+        mayor,
+        HOST,
+        &format!("{record}/approve"),
+        &csrf_of(&html),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Υπογράφηκε με αριθμό πρωτοκόλλου"), "{html}");
+    record
+}
+
+/// ΙΡΙΔΑ's inbox (the file-based exchange, as a bridge fills it): a
+/// message is registered once, with its file, and acknowledged with our
+/// number; an unreadable one is set aside. A signed decision is published
+/// on Diavgeia (handed over whole, its ΑΔΑ shown once the bridge answers)
+/// and sent through ΙΡΙΔΑ to another body; a second press hands nothing
+/// over twice.
+async fn documents_come_and_go_through_the_exchange_and_decisions_reach_diavgeia(b: Backend) {
+    let app = app(b).await;
+    let sweep = || dimos_module_edms::exchange::run(&app.state);
+    let root = app.data_dir.join("exchange").join("alimos");
+    let inbox = root.join("irida/inbox");
+    let scan = letter("Διαβιβάζουμε την εγκύκλιο για την πολιτική προστασία.");
+    std::fs::create_dir_all(inbox.join("MSG-0001")).unwrap();
+    std::fs::write(inbox.join("MSG-0001/egkyklios.pdf"), &scan).unwrap();
+    std::fs::write(
+        inbox.join("MSG-0001/message.json"),
+        r#"{"organisation": "Περιφέρεια Αττικής", "subject": "Εγκύκλιος πολιτικής προστασίας",
+            "reference": "Α.Π. 991/2026", "sent_on": "2026-12-01", "kind": "circular",
+            "files": ["egkyklios.pdf"]}"#,
+    )
+    .unwrap();
+    std::fs::create_dir_all(inbox.join("MSG-0002")).unwrap();
+    std::fs::write(
+        inbox.join("MSG-0002/message.json"),
+        r#"{"organisation": "Χ", "subject": "Ψ", "sent_on": "2026-12-01", "files": ["missing.pdf"]}"#,
+    )
+    .unwrap();
+    sweep().await;
+    sweep().await;
+    assert_eq!(
+        count_of(
+            &app,
+            "SELECT COUNT(*) FROM edms_records WHERE channel = 'exchange'"
+        )
+        .await,
+        1,
+        "registered once"
+    );
+    let receipt =
+        std::fs::read_to_string(root.join("irida/received/MSG-0001/receipt.json")).unwrap();
+    let year = chrono::Datelike::year(&dimos_kernel::clock::local_date(chrono::Utc::now()));
+    assert!(receipt.contains(&format!("\"1/{year}\"")), "{receipt}");
+    assert!(root.join("irida/rejected/MSG-0002/error.txt").exists());
+    assert!(
+        std::fs::read_dir(&inbox).unwrap().next().is_none(),
+        "the inbox is empty"
+    );
+    // The protocol office finds it waiting to be routed, with its file.
+    let mut office = person(&app, HOST, "kep-officer").await;
+    let (_, html) = page(&mut office, HOST, "/edms?tab=unrouted").await;
+    let rec = hrefs(&html, "/edms/records/");
+    assert_eq!(rec.len(), 1, "{html}");
+    let (_, html) = page(&mut office, HOST, &rec[0]).await;
+    assert!(
+        html.contains("Εγκύκλιος πολιτικής προστασίας")
+            && html.contains("Παραλήφθηκε μέσω ΙΡΙΔΑ από Περιφέρεια Αττικής"),
+        "{html}"
+    );
+    let file = hrefs(&html, &format!("{}/files/", rec[0]));
+    let (_, bytes) = three_ways(&app, &office, HOST, &file[0]).await;
+    assert_eq!(bytes, scan);
+    assert!(
+        found(&mut office, "πολιτικης προστασιας")
+            .await
+            .contains(&rec[0])
+    );
+
+    // A signed decision: published on Diavgeia.
+    let mut secretary = person(&app, HOST, "council-secretary").await;
+    let mut mayor = person(&app, HOST, "mayor").await;
+    let record = signed_decision(&app, &mut secretary, &mut mayor).await;
+    let id = record.rsplit('/').next().unwrap().to_owned();
+    let (_, html) = page(&mut secretary, HOST, &record).await;
+    assert!(html.contains("Ανάρτηση στη Διαύγεια"), "{html}");
+    let signed = hrefs(&html, &format!("{record}/files/"));
+    let (_, pdf) = three_ways(&app, &secretary, HOST, &signed[0]).await;
+    for _ in 0..2 {
+        let (status, _, html) = post(
+            &mut secretary,
+            HOST,
+            &format!("{record}/publish"),
+            &csrf_of(&html),
+            &[],
+        )
+        .await;
+        assert_eq!(status, 200, "{html}");
+    }
+    sweep().await;
+    sweep().await;
+    let handed = root.join("diavgeia/outbox").join(&id);
+    let decision = std::fs::read_to_string(handed.join("decision.json")).unwrap();
+    assert!(decision.contains("Κανονισμός καθαριότητας"), "{decision}");
+    let file = decision
+        .split("\"file\": \"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    assert_eq!(
+        std::fs::read(handed.join(file)).unwrap(),
+        pdf,
+        "the signed PDF as signed"
+    );
+    let (_, html) = page(&mut secretary, HOST, &record).await;
+    assert!(html.contains("αναμένεται ο ΑΔΑ"), "{html}");
+    assert!(!html.contains(&format!("{record}/publish")), "asked once");
+    std::fs::write(
+        handed.join("receipt.json"),
+        r#"{"ada": "ΨΑΒΓ7ΛΞ-1ΑΒ", "url": "https://diavgeia.gov.gr/decision/view/ΨΑΒΓ7ΛΞ-1ΑΒ"}"#,
+    )
+    .unwrap();
+    sweep().await;
+    let (_, html) = page(&mut secretary, HOST, &record).await;
+    assert!(
+        html.contains("Αναρτήθηκε στη Διαύγεια με ΑΔΑ ΨΑΒΓ7ΛΞ-1ΑΒ"),
+        "{html}"
+    );
+    assert_eq!(
+        count_of(
+            &app,
+            "SELECT COUNT(*) FROM edms_exchange WHERE system = 'diavgeia'"
+        )
+        .await,
+        1
+    );
+
+    // Sent through ΙΡΙΔΑ: a code that is no code is refused; then sent.
+    let (status, _, html) = post(
+        &mut secretary,
+        HOST,
+        &format!("{record}/dispatch"),
+        &csrf_of(&html),
+        &[("how", "exchange"), ("organisation", "../../etc")],
+    )
+    .await;
+    assert_eq!(status, 422, "{html}");
+    assert!(html.contains("href=\"#f-organisation\""), "{html}");
+    let (status, _, html) = post(
+        &mut secretary,
+        HOST,
+        &format!("{record}/dispatch"),
+        &csrf_of(&html),
+        &[("how", "exchange"), ("organisation", "6011")],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("Προς αποστολή μέσω ΙΡΙΔΑ στον φορέα 6011"),
+        "{html}"
+    );
+    sweep().await;
+    let sent = root.join("irida/outbox").join(&id);
+    let message = std::fs::read_to_string(sent.join("message.json")).unwrap();
+    assert!(message.contains("\"organisation\": \"6011\""), "{message}");
+    std::fs::write(sent.join("receipt.json"), r#"{"id": "IR-2026-55"}"#).unwrap();
+    sweep().await;
+    let (_, html) = page(&mut secretary, HOST, &record).await;
+    assert!(html.contains("(αριθμός ΙΡΙΔΑ IR-2026-55)"), "{html}");
 }

@@ -494,3 +494,62 @@ pub async fn add_file(
     }
     Ok(done(&a.r, "file-added"))
 }
+
+/// Places a legal hold on a record (a lawsuit, an audit, a request for
+/// access), or lifts it, saying why: while held it is never disposed of,
+/// however late its retention ran out. Whoever holds `edms.hold` and may
+/// see the record; any record not disposed of yet, open or closed.
+pub async fn hold(
+    State(state): State<AppState>,
+    ui: Ui,
+    t: CurrentTenant,
+    who: Authorized<Work>,
+    peer: Peer,
+    Path(id): Path<Uuid>,
+    Posted(f): Posted<Fields>,
+) -> Result<Response> {
+    let a = acting(&state, &t, &who, id, None).await?;
+    let may = state
+        .access()
+        .allowed(t.db.tenant_id(), &a.v.subjects, "edms.hold")
+        .await;
+    if !may || a.r.is_disposed() {
+        return Err(Error::Forbidden.into());
+    }
+    let on = match f.get("hold").as_str() {
+        "on" => true,
+        "off" => false,
+        _ => return Err(Error::BadRequest("edms-hold-what".into()).into()),
+    };
+    let mut errors = vec![];
+    let reason = text_field(&mut errors, "reason", &f.get("reason"), true, 1000);
+    if !errors.is_empty() {
+        return refused(&state, &ui, &t, &who, &a, errors).await;
+    }
+    let mut tx = t.db.begin().await?;
+    if !store::set_hold_in(&mut tx, a.r.id, on, if on { &reason } else { "" }).await? {
+        // Held (or lifted) by someone else meanwhile, or disposed of.
+        return Err(Error::Conflict("edms-moved-meanwhile").into());
+    }
+    let mut mv = movement(&state, &who, &a.r, if on { "held" } else { "released" });
+    mv.note = reason.clone();
+    store::add_movement_in(&mut tx, &mv).await?;
+    dimos_web::auth::record_in(
+        &mut tx,
+        &t,
+        who.user
+            .audit(
+                peer,
+                if on {
+                    "edms_hold_placed"
+                } else {
+                    "edms_hold_lifted"
+                },
+            )
+            .record(format!("edms:{}", a.r.id))
+            .detail(json!({ "number": a.r.number(), "reason": reason })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(done(&a.r, if on { "held" } else { "released" }))
+}

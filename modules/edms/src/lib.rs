@@ -10,8 +10,10 @@
 pub mod access;
 pub mod actions;
 pub mod config;
+pub mod exchange;
 pub mod outgoing;
 pub mod register;
+pub mod retention;
 pub mod store;
 pub mod text;
 pub mod web;
@@ -52,6 +54,10 @@ dimos_web::permissions! {
     /// clearance too).
     ReadAll = "edms.read_all", label "edms-permission-read-all",
         granted to ["mayor"];
+    /// Place and lift legal holds, which stop a document's disposal (the
+    /// protocol office, keeper of the records; the mayor).
+    Hold = "edms.hold", label "edms-permission-hold",
+        granted to ["mayor", "protocol-officer"];
     /// Clearance for confidential documents.
     Clearance = "edms.confidential", label "edms-permission-confidential",
         granted to ["mayor", "protocol-officer"];
@@ -65,6 +71,7 @@ const TENANT_TABLES: &[TenantTable] = &[
     TenantTable::personal("edms_movements").about_unlinked(),
     TenantTable::personal("edms_files").about_unlinked(),
     TenantTable::personal("edms_outgoing").about_unlinked(),
+    TenantTable::personal("edms_exchange").about_unlinked(),
 ];
 
 pub fn descriptor() -> ModuleDescriptor {
@@ -98,6 +105,7 @@ pub fn descriptor() -> ModuleDescriptor {
                 permission: "edms.work",
             },
         ],
+        sweeps: &[retention::SWEEP, exchange::SWEEP],
         ..dimos_web::module_files!()
     }
 }
@@ -116,6 +124,8 @@ fn routes() -> Router<AppState> {
         .route("/records/{id}/return", post(actions::give_back))
         .route("/records/{id}/close", post(actions::close))
         .route("/records/{id}/files", post(actions::add_file))
+        .route("/records/{id}/hold", post(actions::hold))
+        .route("/records/{id}/archive", get(web::archive_package))
         .route("/drafts/new", get(outgoing::new_form))
         .route("/drafts", post(outgoing::create))
         .route("/records/{id}/draft", post(outgoing::edit))
@@ -123,4 +133,5 @@ fn routes() -> Router<AppState> {
         .route("/records/{id}/send-back", post(outgoing::send_back))
         .route("/records/{id}/approve", post(outgoing::approve))
         .route("/records/{id}/dispatch", post(outgoing::dispatch))
+        .route("/records/{id}/publish", post(outgoing::publish))
 }

@@ -323,6 +323,11 @@ pub async fn create(
         closed_at: None,
         outcome: String::new(),
         submission: d.submission,
+        legal_hold: false,
+        hold_reason: String::new(),
+        disposed_at: None,
+        disposal: String::new(),
+        archive_document: None,
     };
     let words = crate::register::search_text(&r, std::slice::from_ref(&d.body));
     let o = Outgoing {
@@ -781,9 +786,28 @@ pub async fn dispatch(
         return Err(Error::Forbidden.into());
     }
     let how = f.get("how");
+    let mut organisation = None;
     let email = match how.as_str() {
         "email" if !o.recipient_email.is_empty() => Some(o.recipient_email.clone()),
         "post" => None,
+        "exchange" if crate::exchange::of(&state, &t).is_some() => {
+            match crate::exchange::organisation_code(&f.get("organisation")) {
+                Some(code) => organisation = Some(code),
+                None => {
+                    return refused(
+                        &state,
+                        &ui,
+                        &t,
+                        &who,
+                        &v,
+                        &r,
+                        vec![FieldError::new("organisation", "invalid")],
+                    )
+                    .await;
+                }
+            }
+            None
+        }
         _ => {
             return refused(
                 &state,
@@ -838,8 +862,16 @@ pub async fn dispatch(
         )
         .await?;
     }
+    if let Some(code) = &organisation {
+        crate::exchange::queue_in(&mut tx, r.id, crate::exchange::System::IridaOut, code, now)
+            .await?;
+    }
     let mut mv = movement(&r, &who, "dispatched", now);
-    mv.note = email.clone().unwrap_or_else(|| "post".into());
+    mv.note = match (&email, &organisation) {
+        (Some(to), _) => to.clone(),
+        (None, Some(code)) => format!("ΙΡΙΔΑ: {code}"),
+        (None, None) => "post".into(),
+    };
     store::add_movement_in(&mut tx, &mv).await?;
     dimos_web::auth::record_in(
         &mut tx,
@@ -852,6 +884,42 @@ pub async fn dispatch(
     .await?;
     tx.commit().await?;
     Ok(to_record(&r, "dispatched"))
+}
+
+/// Publishes a signed decision on Diavgeia (one without personal data,
+/// not confidential): queued in this transaction, handed over by the
+/// exchange's sweep, its ΑΔΑ shown once Diavgeia gives it. Whoever holds
+/// it to dispatch, or the protocol office; a second press queues nothing.
+pub async fn publish(
+    State(state): State<AppState>,
+    t: CurrentTenant,
+    who: Authorized<Work>,
+    peer: Peer,
+    Path(id): Path<Uuid>,
+    Posted(_f): Posted<Fields>,
+) -> Result<Response> {
+    let (v, r, _) = outgoing_of(&state, &t, &who, id).await?;
+    if !(crate::exchange::publishable(&r)
+        && (holds(&v, &r) || v.registrar)
+        && crate::exchange::of(&state, &t).is_some())
+    {
+        return Err(Error::Forbidden.into());
+    }
+    let now = state.workflow().now();
+    let mut tx = t.db.begin().await?;
+    if crate::exchange::queue_in(&mut tx, r.id, crate::exchange::System::Diavgeia, "", now).await? {
+        dimos_web::auth::record_in(
+            &mut tx,
+            &t,
+            who.user
+                .audit(peer, "edms_publication_requested")
+                .record(format!("edms:{}", r.id))
+                .detail(json!({"number": r.number()})),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(to_record(&r, "publish"))
 }
 
 #[cfg(test)]

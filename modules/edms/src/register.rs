@@ -356,7 +356,13 @@ pub async fn submit(
             words,
         ));
     }
-    match file(&state, &t, &who, peer, &actor, &incoming, &stored).await {
+    let by = Filer {
+        account: who.user.account.id,
+        subject: who.user.actor(),
+        actor,
+        audit: who.user.audit(peer, "edms_registered"),
+    };
+    match file(&state, &t, by, &incoming, &stored).await {
         Ok(r) => {
             Ok(Redirect::to(&format!("/edms/records/{}?done=registered", r.id)).into_response())
         }
@@ -417,15 +423,24 @@ async fn forget(state: &AppState, stored: &[(Document, String)]) {
 
 /// The number, the record, its files and first movements, the audit
 /// entry: one transaction.
-async fn file(
+/// Who files it: a person at the protocol office, or the exchange.
+pub(crate) struct Filer {
+    pub account: Uuid,
+    /// How the protocol book names whoever registered it (`account:…`).
+    pub subject: String,
+    pub actor: dimos_workflow::Actor,
+    /// The audit entry, without its details (added here).
+    pub audit: dimos_identity::AuditEntry,
+}
+
+pub(crate) async fn file(
     state: &AppState,
     t: &CurrentTenant,
-    who: &Authorized<Register>,
-    peer: Peer,
-    actor: &dimos_workflow::Actor,
+    by: Filer,
     i: &Incoming,
     files: &[(Document, String)],
 ) -> Result<Record> {
+    let actor = &by.actor;
     let now = state.workflow().now();
     let mut tx = t.db.begin().await?;
     let entry = protocol::register(
@@ -444,7 +459,7 @@ async fn file(
             confidential: i.confidential,
             personal_data: i.personal_data,
             case_id: None,
-            registered_by: who.user.actor(),
+            registered_by: by.subject.clone(),
         },
     )
     .await?;
@@ -476,11 +491,16 @@ async fn file(
         instructions: String::new(),
         deadline: None,
         since: now,
-        registered_by: who.user.account.id,
+        registered_by: by.account,
         registered_at: now,
         closed_at: None,
         outcome: String::new(),
         submission: i.submission,
+        legal_hold: false,
+        hold_reason: String::new(),
+        disposed_at: None,
+        disposal: String::new(),
+        archive_document: None,
     };
     let texts: Vec<String> = files.iter().map(|(_, w)| w.clone()).collect();
     store::insert_in(&mut tx, &r, &search_text(&r, &texts)).await?;
@@ -493,7 +513,7 @@ async fn file(
         record_id: r.id,
         at: now,
         kind: kind.into(),
-        by_account: who.user.account.id,
+        by_account: by.account,
         by_name: actor.name.clone(),
         department,
         to_subject: None,
@@ -510,8 +530,7 @@ async fn file(
     dimos_web::auth::record_in(
         &mut tx,
         t,
-        who.user
-            .audit(peer, "edms_registered")
+        by.audit
             .record(format!("edms:{}", r.id))
             .detail(json!({
                 "number": r.number(),

@@ -42,6 +42,11 @@ pub(crate) enum EdmsRecords {
     Outcome,
     SearchText,
     Submission,
+    LegalHold,
+    HoldReason,
+    DisposedAt,
+    Disposal,
+    ArchiveDocument,
 }
 
 #[derive(Iden, Clone, Copy)]
@@ -107,11 +112,23 @@ pub struct Record {
     pub closed_at: Option<DateTime<Utc>>,
     pub outcome: String,
     pub submission: Uuid,
+    /// A legal hold stops its disposal (and says why).
+    pub legal_hold: bool,
+    pub hold_reason: String,
+    /// When its retention ran out and it was destroyed or archived.
+    pub disposed_at: Option<DateTime<Utc>>,
+    pub disposal: String,
+    /// The archive's package of it (a held document), once archived.
+    pub archive_document: Option<Uuid>,
 }
 
 impl Record {
     pub fn is_open(&self) -> bool {
         self.status != "closed"
+    }
+
+    pub fn is_disposed(&self) -> bool {
+        self.disposed_at.is_some()
     }
 
     /// The number as the book writes it: «123/2026»; empty for a draft.
@@ -129,7 +146,7 @@ impl Record {
 
 /// Every column but the search text (up to 300,000 characters: read by
 /// the search's index, never by a page).
-const COLUMNS: [EdmsRecords; 27] = [
+const COLUMNS: [EdmsRecords; 32] = [
     EdmsRecords::Id,
     EdmsRecords::Direction,
     EdmsRecords::ProtocolId,
@@ -157,6 +174,11 @@ const COLUMNS: [EdmsRecords; 27] = [
     EdmsRecords::ClosedAt,
     EdmsRecords::Outcome,
     EdmsRecords::Submission,
+    EdmsRecords::LegalHold,
+    EdmsRecords::HoldReason,
+    EdmsRecords::DisposedAt,
+    EdmsRecords::Disposal,
+    EdmsRecords::ArchiveDocument,
 ];
 
 /// One step of a record's history.
@@ -226,6 +248,11 @@ pub async fn insert_in(
         r.closed_at.into(),
         r.outcome.clone().into(),
         r.submission.into(),
+        r.legal_hold.into(),
+        r.hold_reason.clone().into(),
+        r.disposed_at.into(),
+        r.disposal.clone().into(),
+        r.archive_document.into(),
         search_text.into(),
     ]);
     tx.insert_rows(&q).await.map(drop)
@@ -488,6 +515,94 @@ pub struct Filter {
     pub to: Option<NaiveDate>,
     pub confidential_only: bool,
     pub today: Option<NaiveDate>,
+}
+
+/// Closed records of a type, closed before `before`, neither held nor
+/// disposed of yet: those whose retention ran out (oldest first).
+pub async fn due(
+    tdb: &TenantDb,
+    kind: &str,
+    before: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<Uuid>, DbError> {
+    let mut q = tdb.select(EdmsRecords::Table);
+    q.column(EdmsRecords::Id)
+        .and_where(Expr::col(EdmsRecords::Kind).eq(kind))
+        .and_where(Expr::col(EdmsRecords::ClosedAt).lt(before))
+        .and_where(Expr::col(EdmsRecords::Status).eq("closed"))
+        .and_where(Expr::col(EdmsRecords::DisposedAt).is_null())
+        .and_where(Expr::col(EdmsRecords::LegalHold).eq(false))
+        .order_by(EdmsRecords::ClosedAt, Order::Asc)
+        .limit(limit);
+    let rows: Vec<(Uuid,)> = tdb.fetch_all(&q).await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// Disposes of a record, in the caller's transaction, if it is still
+/// closed, not held and not disposed of (so one replica does it, and a
+/// hold placed meanwhile wins): its contents go, its number, type and
+/// dates stay. False when it was not taken.
+pub async fn dispose_in(
+    tx: &mut TenantTx<'_>,
+    id: Uuid,
+    at: DateTime<Utc>,
+    disposal: &str,
+    archive: Option<Uuid>,
+) -> Result<bool, DbError> {
+    let mut q = tx.update(EdmsRecords::Table);
+    q.value(EdmsRecords::DisposedAt, at)
+        .value(EdmsRecords::Disposal, disposal)
+        .value(EdmsRecords::ArchiveDocument, archive)
+        .value(EdmsRecords::Subject, "")
+        .value(EdmsRecords::Correspondent, "")
+        .value(EdmsRecords::CorrespondentRef, "")
+        .value(EdmsRecords::Instructions, "")
+        .value(EdmsRecords::Outcome, "")
+        .value(EdmsRecords::SearchText, "")
+        .and_where(Expr::col(EdmsRecords::Id).eq(id))
+        .and_where(Expr::col(EdmsRecords::Status).eq("closed"))
+        .and_where(Expr::col(EdmsRecords::DisposedAt).is_null())
+        .and_where(Expr::col(EdmsRecords::LegalHold).eq(false));
+    if tx.execute(&q).await? != 1 {
+        return Ok(false);
+    }
+    let mut q = tx.update(EdmsMovements::Table);
+    q.value(EdmsMovements::Note, "")
+        .and_where(Expr::col(EdmsMovements::RecordId).eq(id));
+    tx.execute(&q).await?;
+    let mut q = tx.update(EdmsOutgoing::Table);
+    q.value(EdmsOutgoing::Body, "")
+        .value(EdmsOutgoing::RecipientEmail, "")
+        .and_where(Expr::col(EdmsOutgoing::RecordId).eq(id));
+    tx.execute(&q).await?;
+    let mut q = tx.delete(EdmsFiles::Table);
+    q.and_where(Expr::col(EdmsFiles::RecordId).eq(id));
+    tx.execute(&q).await?;
+    // The exchange's rows keep the system's ids, not who sent it.
+    let mut q = tx.update(sea_query::Alias::new("edms_exchange"));
+    q.value(sea_query::Alias::new("organisation"), "")
+        .value(sea_query::Alias::new("error"), "")
+        .and_where(Expr::col(sea_query::Alias::new("record_id")).eq(id));
+    tx.execute(&q).await?;
+    Ok(true)
+}
+
+/// Places or lifts a legal hold, in the caller's transaction, unless the
+/// record was disposed of meanwhile or already stands so. False when
+/// nothing changed.
+pub async fn set_hold_in(
+    tx: &mut TenantTx<'_>,
+    id: Uuid,
+    hold: bool,
+    reason: &str,
+) -> Result<bool, DbError> {
+    let mut q = tx.update(EdmsRecords::Table);
+    q.value(EdmsRecords::LegalHold, hold)
+        .value(EdmsRecords::HoldReason, reason)
+        .and_where(Expr::col(EdmsRecords::Id).eq(id))
+        .and_where(Expr::col(EdmsRecords::DisposedAt).is_null())
+        .and_where(Expr::col(EdmsRecords::LegalHold).eq(!hold));
+    Ok(tx.execute(&q).await? == 1)
 }
 
 /// Newest registrations first.

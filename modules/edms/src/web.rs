@@ -520,7 +520,12 @@ pub(crate) async fn record_page(
     let moves = store::movements(&t.db, r.id).await?;
     // How long it stayed at each stop: from a move to the next move (notes
     // and files are not moves); the last stop of an open record until now.
-    let is_move = |k: &str| !matches!(k, "noted" | "file-added" | "edited");
+    let is_move = |k: &str| {
+        !matches!(
+            k,
+            "noted" | "file-added" | "edited" | "held" | "released" | "published"
+        )
+    };
     let history: Vec<Value> = moves
         .iter()
         .enumerate()
@@ -614,9 +619,44 @@ pub(crate) async fn record_page(
             .map_or_else(|| r.kind.clone(), |k| k.label(english).to_owned())
     };
     let today = today(state);
+    let may_hold = !r.is_disposed()
+        && state
+            .access()
+            .allowed(t.db.tenant_id(), &v.subjects, "edms.hold")
+            .await;
+    let rule = cfg.kind(&r.kind);
+    let retention = rule.and_then(|k| {
+        let years = k.retention_years?;
+        Some(context! {
+            years,
+            disposal => k.disposal.id(),
+            due => r.closed_at.map(|c| crate::retention::due_on(c, years).format("%d/%m/%Y").to_string()),
+        })
+    });
+    let disposed = r.disposed_at.map(|at| {
+        context! {
+            at => local_time(at),
+            how => r.disposal.clone(),
+            package => r.archive_document.is_some() && v.sees_all(),
+        }
+    });
+    let exchange = crate::exchange::rows(&t.db, r.id).await?;
+    let exchange_on = crate::exchange::of(state, t).is_some();
+    let publish = exchange_on
+        && crate::exchange::publishable(r)
+        && (holder || v.registrar)
+        && !crate::exchange::has(&t.db, r.id, crate::exchange::System::Diavgeia).await?;
     ui.render(
         "edms/record.html",
         context! {
+            retention,
+            disposed,
+            held => r.legal_hold,
+            hold_reason => r.hold_reason.clone(),
+            may_hold,
+            exchange,
+            exchange_on,
+            publish,
             r => row(r, &names, now, today),
             kind,
             channel => r.channel.clone(),
@@ -671,6 +711,38 @@ pub async fn receipt(
             id => r.id,
         },
     )
+}
+
+/// The archive's package of a disposed record (a ZIP of its files,
+/// details and history), to the protocol office and those who read every
+/// document, if they may see the record; the download is in the audit
+/// trail.
+pub async fn archive_package(
+    State(state): State<AppState>,
+    t: CurrentTenant,
+    who: Authorized<Work>,
+    peer: Peer,
+    Path(id): Path<Uuid>,
+) -> Result<Response> {
+    let v = viewer(&state, &t, &who.user).await;
+    let r = visible(&t, &v, id).await?;
+    let doc = r
+        .archive_document
+        .filter(|_| v.sees_all())
+        .ok_or(Error::NotFound)?;
+    let d = dimos_storage::documents::held(&t.db, doc, HOLDER)
+        .await?
+        .ok_or(Error::NotFound)?;
+    dimos_web::auth::record(
+        &state,
+        &t,
+        who.user
+            .audit(peer, "edms_archive_downloaded")
+            .record(format!("edms:{}", r.id))
+            .detail(serde_json::json!({ "document": d.id })),
+    )
+    .await?;
+    dimos_web::uploads::send(&state, &d).await
 }
 
 /// A file of a record, to whoever may see the record; the reading of a

@@ -207,3 +207,46 @@ error-field-edms-may-not-sign = Δεν έχετε δικαίωμα υπογρα�
 error-conflict-edms-no-approvers = Το σχέδιο δεν έχει σειρά έγκρισης
 error-field-edms-department-no-clearance = Κανείς στην υπηρεσία δεν έχει διαβάθμιση για να χρεώσει εμπιστευτικό έγγραφο
 error-conflict-edms-form-used = Αυτή η φόρμα καταχωρίστηκε ήδη για άλλο έγγραφο· ανοίξτε νέα φόρμα πρωτοκόλλησης
+
+## Retention, legal hold
+edms-permission-hold = Δέσμευση εγγράφων για νομικούς λόγους (αναστέλλει την εκκαθάριση)
+edms-retention-title = Διατήρηση
+edms-retention-rule-destroy = Διατηρείται { $years ->
+    [one] 1 έτος
+   *[other] { $years } έτη
+} μετά το έτος διεκπεραίωσης και έπειτα καταστρέφεται.
+edms-retention-rule-archive = Διατηρείται { $years ->
+    [one] 1 έτος
+   *[other] { $years } έτη
+} μετά το έτος διεκπεραίωσης και έπειτα μεταφέρεται στο αρχείο.
+edms-retention-due = Ημερομηνία εκκαθάρισης: { $date }.
+edms-retention-none = Ο τύπος του εγγράφου δεν έχει κανόνα διατήρησης: διατηρείται.
+edms-disposed-destroyed = Καταστράφηκε στις { $date }, με τη λήξη του χρόνου διατήρησης. Μένουν ο αριθμός, ο τύπος και οι ημερομηνίες.
+edms-disposed-archived = Μεταφέρθηκε στο αρχείο στις { $date }, με τη λήξη του χρόνου διατήρησης.
+edms-archive-download = Λήψη του φακέλου αρχείου (ZIP)
+edms-hold-on = Σε νομική δέσμευση
+edms-hold-why = Αιτιολογία νομικής δέσμευσης
+edms-hold-lift-why = Αιτιολογία άρσης της δέσμευσης
+edms-hold-place = Νομική δέσμευση
+edms-hold-lift = Άρση της δέσμευσης
+edms-done-held = Το έγγραφο δεσμεύτηκε: δεν θα εκκαθαριστεί
+edms-done-released = Η δέσμευση άρθηκε
+edms-move-held = Νομική δέσμευση
+edms-move-released = Άρση δέσμευσης
+
+## Exchange (ΙΡΙΔΑ, Διαύγεια)
+edms-exchange-title = Διαλειτουργικότητα
+edms-exchange-irida-in-done = Παραλήφθηκε μέσω ΙΡΙΔΑ από { $org } (μήνυμα { $id })
+edms-exchange-irida-out-queued = Προς αποστολή μέσω ΙΡΙΔΑ στον φορέα { $org }
+edms-exchange-irida-out-requested = Παραδόθηκε στην ΙΡΙΔΑ για τον φορέα { $org }· αναμένεται η απόδειξη
+edms-exchange-irida-out-done = Αποστάλθηκε μέσω ΙΡΙΔΑ στον φορέα { $org } (αριθμός ΙΡΙΔΑ { $id })
+edms-exchange-irida-out-failed = Η ΙΡΙΔΑ δεν το δέχτηκε
+edms-exchange-diavgeia-queued = Προς ανάρτηση στη Διαύγεια
+edms-exchange-diavgeia-requested = Παραδόθηκε στη Διαύγεια· αναμένεται ο ΑΔΑ
+edms-exchange-diavgeia-done = Αναρτήθηκε στη Διαύγεια με ΑΔΑ { $id }
+edms-exchange-diavgeia-failed = Η Διαύγεια δεν το δέχτηκε
+edms-publish-submit = Ανάρτηση στη Διαύγεια
+edms-done-publish = Η απόφαση θα αναρτηθεί στη Διαύγεια
+edms-dispatch-exchange = Μέσω ΙΡΙΔΑ σε άλλο φορέα του Δημοσίου
+edms-dispatch-organisation = Κωδικός φορέα στην ΙΡΙΔΑ (για αποστολή μέσω ΙΡΙΔΑ)
+edms-dispatch-organisation-hint = Όπως τον δίνει η ΙΡΙΔΑ, π.χ. 6011

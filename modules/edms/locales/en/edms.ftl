@@ -207,3 +207,46 @@ error-field-edms-may-not-sign = You are not allowed to sign documents
 error-conflict-edms-no-approvers = The draft has no approval chain
 error-field-edms-department-no-clearance = Nobody in this department is cleared to charge a confidential document
 error-conflict-edms-form-used = This form already registered another document; open a new registration form
+
+## Retention, legal hold
+edms-permission-hold = Place legal holds on documents (stops their disposal)
+edms-retention-title = Retention
+edms-retention-rule-destroy = Kept { $years ->
+    [one] 1 year
+   *[other] { $years } years
+} after the year it was closed, then destroyed.
+edms-retention-rule-archive = Kept { $years ->
+    [one] 1 year
+   *[other] { $years } years
+} after the year it was closed, then transferred to the archive.
+edms-retention-due = Disposal date: { $date }.
+edms-retention-none = The document's type has no retention rule: it is kept.
+edms-disposed-destroyed = Destroyed on { $date }, its retention having run out. Its number, type and dates remain.
+edms-disposed-archived = Transferred to the archive on { $date }, its retention having run out.
+edms-archive-download = Download the archive package (ZIP)
+edms-hold-on = Under legal hold
+edms-hold-why = Why it is held
+edms-hold-lift-why = Why the hold is lifted
+edms-hold-place = Place a legal hold
+edms-hold-lift = Lift the hold
+edms-done-held = The document is held: it will not be disposed of
+edms-done-released = The hold was lifted
+edms-move-held = Legal hold
+edms-move-released = Hold lifted
+
+## Exchange (ΙΡΙΔΑ, Diavgeia)
+edms-exchange-title = Exchange
+edms-exchange-irida-in-done = Received through ΙΡΙΔΑ from { $org } (message { $id })
+edms-exchange-irida-out-queued = To be sent through ΙΡΙΔΑ to { $org }
+edms-exchange-irida-out-requested = Handed to ΙΡΙΔΑ for { $org }; its receipt is awaited
+edms-exchange-irida-out-done = Sent through ΙΡΙΔΑ to { $org } (ΙΡΙΔΑ number { $id })
+edms-exchange-irida-out-failed = ΙΡΙΔΑ refused it
+edms-exchange-diavgeia-queued = To be published on Diavgeia
+edms-exchange-diavgeia-requested = Handed to Diavgeia; its ΑΔΑ is awaited
+edms-exchange-diavgeia-done = Published on Diavgeia with ΑΔΑ { $id }
+edms-exchange-diavgeia-failed = Diavgeia refused it
+edms-publish-submit = Publish on Diavgeia
+edms-done-publish = The decision will be published on Diavgeia
+edms-dispatch-exchange = Through ΙΡΙΔΑ to another public body
+edms-dispatch-organisation = The body's code in ΙΡΙΔΑ (for sending through ΙΡΙΔΑ)
+edms-dispatch-organisation-hint = As ΙΡΙΔΑ gives it, e.g. 6011
