@@ -1036,6 +1036,15 @@ async fn retention_runs_out_documents_go_as_their_type_says_and_a_legal_hold_sto
     .await;
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("Σε νομική δέσμευση") && html.contains("Εκκρεμής δίκη 123/2026"));
+    let (_, html) = page(&mut mayor, HOST, "/edms").await;
+    let tab = hrefs(&html, "/edms?tab=held");
+    assert_eq!(tab.len(), 1, "the mayor's tabs name the held: {html}");
+    let (_, html) = page(&mut mayor, HOST, &tab[0]).await;
+    let listed = hrefs(&html, "/edms/records/");
+    assert!(
+        listed.contains(&held) && !listed.contains(&request),
+        "{listed:?}"
+    );
     let mut secretary = person(&app, HOST, "council-secretary").await;
     let (_, csrf_page) = page(&mut secretary, HOST, "/edms").await;
     let (status, _, _) = post(
@@ -1381,6 +1390,31 @@ async fn documents_come_and_go_through_the_exchange_and_decisions_reach_diavgeia
     let sent = root.join("irida/outbox").join(&id);
     let message = std::fs::read_to_string(sent.join("message.json")).unwrap();
     assert!(message.contains("\"organisation\": \"6011\""), "{message}");
+    // ΙΡΙΔΑ refuses the code; sent again with the right one.
+    std::fs::write(
+        sent.join("receipt.json"),
+        r#"{"error": "Άγνωστος φορέας 6011"}"#,
+    )
+    .unwrap();
+    sweep().await;
+    let (_, html) = page(&mut secretary, HOST, &record).await;
+    assert!(
+        html.contains("Η ΙΡΙΔΑ δεν το δέχτηκε") && html.contains("Άγνωστος φορέας 6011"),
+        "{html}"
+    );
+    let (status, _, html) = post(
+        &mut secretary,
+        HOST,
+        &format!("{record}/resend"),
+        &csrf_of(&html),
+        &[("organisation", "6012")],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    sweep().await;
+    let message = std::fs::read_to_string(sent.join("message.json")).unwrap();
+    assert!(message.contains("\"organisation\": \"6012\""), "{message}");
+    assert!(!sent.join("receipt.json").exists(), "handed over anew");
     std::fs::write(sent.join("receipt.json"), r#"{"id": "IR-2026-55"}"#).unwrap();
     sweep().await;
     let (_, html) = page(&mut secretary, HOST, &record).await;

@@ -268,8 +268,19 @@ impl Files {
         let outbox = self.dir(&[system, "outbox"]);
         let target = outbox.join(d.record.to_string());
         if tokio::fs::try_exists(&target).await.unwrap_or(false) {
-            // Handed over before (another replica, or a retry).
-            return self.read_receipt(&target).await;
+            // Handed over before (another replica, or a retry): its answer,
+            // unless it was refused and this is the second try, which
+            // puts the refused one aside (hidden) and hands over anew.
+            match self.read_receipt(&target).await? {
+                Answer::Refused(_) => {
+                    let aside =
+                        outbox.join(format!(".refused-{}-{}", d.record, Uuid::now_v7().simple()));
+                    tokio::fs::rename(&target, &aside)
+                        .await
+                        .map_err(|e| io("move", &target, e))?;
+                }
+                answer => return Ok(answer),
+            }
         }
         let tmp = outbox.join(format!(".{}.{}", d.record, Uuid::now_v7().simple()));
         tokio::fs::create_dir_all(&tmp)
@@ -525,6 +536,7 @@ enum EdmsExchange {
     Organisation,
     Error,
     RequestedAt,
+    CheckedAt,
     DoneAt,
 }
 
@@ -539,10 +551,11 @@ pub struct Row {
     pub organisation: String,
     pub error: String,
     pub requested_at: DateTime<Utc>,
+    pub checked_at: DateTime<Utc>,
     pub done_at: Option<DateTime<Utc>>,
 }
 
-const COLUMNS: [EdmsExchange; 9] = [
+const COLUMNS: [EdmsExchange; 10] = [
     EdmsExchange::RecordId,
     EdmsExchange::System,
     EdmsExchange::State,
@@ -551,6 +564,7 @@ const COLUMNS: [EdmsExchange; 9] = [
     EdmsExchange::Organisation,
     EdmsExchange::Error,
     EdmsExchange::RequestedAt,
+    EdmsExchange::CheckedAt,
     EdmsExchange::DoneAt,
 ];
 
@@ -563,6 +577,21 @@ pub async fn queue_in(
     organisation: &str,
     at: DateTime<Utc>,
 ) -> Result<bool, DbError> {
+    // A refused one is asked again (a corrected code, a second try).
+    let mut again = tx.update(EdmsExchange::Table);
+    again
+        .value(EdmsExchange::State, "queued")
+        .value(EdmsExchange::Organisation, organisation)
+        .value(EdmsExchange::Error, "")
+        .value(EdmsExchange::RequestedAt, at)
+        .value(EdmsExchange::CheckedAt, at)
+        .value(EdmsExchange::DoneAt, Option::<DateTime<Utc>>::None)
+        .and_where(Expr::col(EdmsExchange::RecordId).eq(record))
+        .and_where(Expr::col(EdmsExchange::System).eq(system.id()))
+        .and_where(Expr::col(EdmsExchange::State).eq("failed"));
+    if tx.execute(&again).await? == 1 {
+        return Ok(true);
+    }
     let mut q = insert_statement(tx, record, system, "queued", "", organisation, at);
     // Two presses at once: the second inserts nothing.
     q.statement().on_conflict(
@@ -597,21 +626,30 @@ fn insert_statement(
         organisation.into(),
         "".into(),
         at.into(),
+        at.into(),
         (if state == "done" { Some(at) } else { None }).into(),
     ]);
     q
 }
 
-async fn insert_in(
+/// The row of a document received through the exchange, in its
+/// registration's transaction.
+pub(crate) async fn received_in(
     tx: &mut TenantTx<'_>,
     record: Uuid,
-    system: System,
-    state: &str,
-    remote_id: &str,
+    message: &str,
     organisation: &str,
     at: DateTime<Utc>,
 ) -> Result<(), DbError> {
-    let q = insert_statement(tx, record, system, state, remote_id, organisation, at);
+    let q = insert_statement(
+        tx,
+        record,
+        System::IridaIn,
+        "done",
+        message,
+        organisation,
+        at,
+    );
     tx.insert_rows(&q).await.map(drop)
 }
 
@@ -626,13 +664,23 @@ async fn advance(
 ) -> Result<bool, Error> {
     let (state, remote_id, url, error) = match answer {
         Answer::Requested if handed => ("requested", "", "", ""),
-        Answer::Requested => return Ok(false),
+        Answer::Requested => {
+            // Asked, no answer yet: to the back of the queue.
+            let mut q = tdb.update(EdmsExchange::Table);
+            q.value(EdmsExchange::CheckedAt, now)
+                .and_where(Expr::col(EdmsExchange::RecordId).eq(row.record_id))
+                .and_where(Expr::col(EdmsExchange::System).eq(row.system.as_str()))
+                .and_where(Expr::col(EdmsExchange::State).eq(row.state.as_str()));
+            tdb.execute(&q).await?;
+            return Ok(false);
+        }
         Answer::Done { remote_id, url } => ("done", remote_id.as_str(), url.as_str(), ""),
         Answer::Refused(why) => ("failed", "", "", why.as_str()),
     };
     let mut tx = tdb.begin().await?;
     let mut q = tx.update(EdmsExchange::Table);
     q.value(EdmsExchange::State, state)
+        .value(EdmsExchange::CheckedAt, now)
         .value(EdmsExchange::RemoteId, remote_id)
         .value(EdmsExchange::Url, url)
         .value(EdmsExchange::Error, error)
@@ -687,13 +735,26 @@ pub async fn rows(tdb: &TenantDb, record: Uuid) -> Result<Vec<Value>, DbError> {
         .collect())
 }
 
-/// Whether the record already has an exchange with this system.
-pub async fn has(tdb: &TenantDb, record: Uuid, system: System) -> Result<bool, DbError> {
+/// Where the record's exchange with this system stands (`queued`,
+/// `requested`, `done`, `failed`), if it has one.
+pub async fn state_of(
+    tdb: &TenantDb,
+    record: Uuid,
+    system: System,
+) -> Result<Option<String>, DbError> {
     let mut q = tdb.select(EdmsExchange::Table);
     q.column(EdmsExchange::State)
         .and_where(Expr::col(EdmsExchange::RecordId).eq(record))
         .and_where(Expr::col(EdmsExchange::System).eq(system.id()));
-    Ok(tdb.fetch_optional::<(String,)>(&q).await?.is_some())
+    Ok(tdb.fetch_optional::<(String,)>(&q).await?.map(|r| r.0))
+}
+
+/// Whether it may be handed to this system (again): never asked, or
+/// refused.
+pub async fn may_ask(tdb: &TenantDb, record: Uuid, system: System) -> Result<bool, DbError> {
+    Ok(state_of(tdb, record, system)
+        .await?
+        .is_none_or(|s| s == "failed"))
 }
 
 async fn waiting(tdb: &TenantDb, state: &str) -> Result<Vec<Row>, DbError> {
@@ -701,7 +762,7 @@ async fn waiting(tdb: &TenantDb, state: &str) -> Result<Vec<Row>, DbError> {
     q.columns(COLUMNS)
         .and_where(Expr::col(EdmsExchange::State).eq(state))
         .and_where(Expr::col(EdmsExchange::System).ne(System::IridaIn.id()))
-        .order_by(EdmsExchange::RequestedAt, Order::Asc)
+        .order_by(EdmsExchange::CheckedAt, Order::Asc)
         .limit(BATCH as u64);
     tdb.fetch_all(&q).await
 }
@@ -747,7 +808,9 @@ pub async fn run_for(
     for row in waiting(&t.db, "queued").await? {
         let handed = async {
             let Some(d) = outbound(state, t, &row).await? else {
-                return Ok(false);
+                // Nothing signed to hand over (disposed of meanwhile).
+                let nothing = Answer::Refused("no signed document".into());
+                return advance(&t.db, &row, &nothing, true, now).await;
             };
             let answer = match row.system.as_str() {
                 "diavgeia" => ex.publish(&d).await,
@@ -929,6 +992,7 @@ async fn receive(
             on_behalf_of: None,
         },
         audit: AuditEntry::new("system:exchange", "edms_registered"),
+        received: Some((id.to_owned(), organisation.clone())),
     };
     let filed = register::file(state, t, by, &incoming, &stored).await;
     let r = match filed {
@@ -944,19 +1008,6 @@ async fn receive(
             return Err(Error::internal(format!("{e:?}")));
         }
     };
-    // The row that says where it came from.
-    let mut tx = t.db.begin().await?;
-    insert_in(
-        &mut tx,
-        r.id,
-        System::IridaIn,
-        "done",
-        id,
-        &organisation,
-        now,
-    )
-    .await?;
-    tx.commit().await?;
     ex.acknowledge(id, &r.number())
         .await
         .map_err(Error::internal)?;

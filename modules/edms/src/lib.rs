@@ -134,4 +134,5 @@ fn routes() -> Router<AppState> {
         .route("/records/{id}/approve", post(outgoing::approve))
         .route("/records/{id}/dispatch", post(outgoing::dispatch))
         .route("/records/{id}/publish", post(outgoing::publish))
+        .route("/records/{id}/resend", post(outgoing::resend))
 }

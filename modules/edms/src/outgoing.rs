@@ -905,6 +905,10 @@ pub async fn publish(
     {
         return Err(Error::Forbidden.into());
     }
+    if !crate::exchange::may_ask(&t.db, r.id, crate::exchange::System::Diavgeia).await? {
+        // Asked already (a second press): nothing new.
+        return Ok(to_record(&r, "publish"));
+    }
     let now = state.workflow().now();
     let mut tx = t.db.begin().await?;
     if crate::exchange::queue_in(&mut tx, r.id, crate::exchange::System::Diavgeia, "", now).await? {
@@ -920,6 +924,55 @@ pub async fn publish(
     }
     tx.commit().await?;
     Ok(to_record(&r, "publish"))
+}
+
+/// Sends again through ΙΡΙΔΑ a document it refused (with the code as
+/// corrected): queued again, handed over by the sweep.
+pub async fn resend(
+    State(state): State<AppState>,
+    ui: Ui,
+    t: CurrentTenant,
+    who: Authorized<Work>,
+    peer: Peer,
+    Path(id): Path<Uuid>,
+    Posted(f): Posted<Fields>,
+) -> Result<Response> {
+    let (v, r, _) = outgoing_of(&state, &t, &who, id).await?;
+    let failed = crate::exchange::state_of(&t.db, r.id, crate::exchange::System::IridaOut)
+        .await?
+        .is_some_and(|s| s == "failed");
+    if !(failed && (holds(&v, &r) || v.registrar) && crate::exchange::of(&state, &t).is_some()) {
+        return Err(Error::Forbidden.into());
+    }
+    let Some(code) = crate::exchange::organisation_code(&f.get("organisation")) else {
+        return refused(
+            &state,
+            &ui,
+            &t,
+            &who,
+            &v,
+            &r,
+            vec![FieldError::new("organisation", "invalid")],
+        )
+        .await;
+    };
+    let now = state.workflow().now();
+    let mut tx = t.db.begin().await?;
+    if crate::exchange::queue_in(&mut tx, r.id, crate::exchange::System::IridaOut, &code, now)
+        .await?
+    {
+        dimos_web::auth::record_in(
+            &mut tx,
+            &t,
+            who.user
+                .audit(peer, "edms_resend_requested")
+                .record(format!("edms:{}", r.id))
+                .detail(json!({"number": r.number(), "organisation": code})),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(to_record(&r, "resend"))
 }
 
 #[cfg(test)]

@@ -361,6 +361,7 @@ pub async fn submit(
         subject: who.user.actor(),
         actor,
         audit: who.user.audit(peer, "edms_registered"),
+        received: None,
     };
     match file(&state, &t, by, &incoming, &stored).await {
         Ok(r) => {
@@ -431,6 +432,9 @@ pub(crate) struct Filer {
     pub actor: dimos_workflow::Actor,
     /// The audit entry, without its details (added here).
     pub audit: dimos_identity::AuditEntry,
+    /// Received through the exchange: the message's id and the sender
+    /// (its `edms_exchange` row goes in the same transaction).
+    pub received: Option<(String, String)>,
 }
 
 pub(crate) async fn file(
@@ -539,6 +543,9 @@ pub(crate) async fn file(
             })),
     )
     .await?;
+    if let Some((message, organisation)) = &by.received {
+        crate::exchange::received_in(&mut tx, r.id, message, organisation, now).await?;
+    }
     tx.commit().await?;
     Ok(r)
 }

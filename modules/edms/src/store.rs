@@ -469,10 +469,12 @@ pub enum Tab {
     Overdue,
     /// Closed, among what I may see.
     Closed,
+    /// Under a legal hold, among what I may see.
+    Held,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 8] = [
+    pub const ALL: [Tab; 9] = [
         Tab::Mine,
         Tab::ToApprove,
         Tab::Drafts,
@@ -480,6 +482,7 @@ impl Tab {
         Tab::ChargedByMe,
         Tab::Unrouted,
         Tab::Overdue,
+        Tab::Held,
         Tab::Closed,
     ];
 
@@ -493,6 +496,7 @@ impl Tab {
             Tab::Unrouted => "unrouted",
             Tab::Overdue => "overdue",
             Tab::Closed => "closed",
+            Tab::Held => "held",
         }
     }
 
@@ -682,6 +686,9 @@ fn filtered(tdb: &TenantDb, v: &Viewer, f: &Filter) -> Scoped<SelectStatement> {
         }
         Some(Tab::Closed) => {
             q.and_where(Expr::col(EdmsRecords::Status).eq("closed"));
+        }
+        Some(Tab::Held) => {
+            q.and_where(Expr::col(EdmsRecords::LegalHold).eq(true));
         }
         None => {}
     }

@@ -210,10 +210,15 @@ pub async fn mine(
     let v = viewer(&state, &t, &who.user).await;
     let today = today(&state);
     let now = state.workflow().now();
+    let holds = state
+        .access()
+        .allowed(t.db.tenant_id(), &v.subjects, "edms.hold")
+        .await;
     let mut tabs = vec![];
     for tab in Tab::ALL {
         let relevant = match tab {
             Tab::Unrouted => v.registrar,
+            Tab::Held => holds,
             Tab::Queue => !v.departments.is_empty(),
             _ => true,
         };
@@ -645,7 +650,13 @@ pub(crate) async fn record_page(
     let publish = exchange_on
         && crate::exchange::publishable(r)
         && (holder || v.registrar)
-        && !crate::exchange::has(&t.db, r.id, crate::exchange::System::Diavgeia).await?;
+        && crate::exchange::may_ask(&t.db, r.id, crate::exchange::System::Diavgeia).await?;
+    // A send ΙΡΙΔΑ refused may be tried again (a corrected code).
+    let resend = exchange_on
+        && (holder || v.registrar)
+        && crate::exchange::state_of(&t.db, r.id, crate::exchange::System::IridaOut)
+            .await?
+            .is_some_and(|s| s == "failed");
     ui.render(
         "edms/record.html",
         context! {
@@ -657,6 +668,7 @@ pub(crate) async fn record_page(
             exchange,
             exchange_on,
             publish,
+            resend,
             r => row(r, &names, now, today),
             kind,
             channel => r.channel.clone(),

@@ -250,3 +250,6 @@ edms-done-publish = Η απόφαση θα αναρτηθεί στη Διαύγ�
 edms-dispatch-exchange = Μέσω ΙΡΙΔΑ σε άλλο φορέα του Δημοσίου
 edms-dispatch-organisation = Κωδικός φορέα στην ΙΡΙΔΑ (για αποστολή μέσω ΙΡΙΔΑ)
 edms-dispatch-organisation-hint = Όπως τον δίνει η ΙΡΙΔΑ, π.χ. 6011
+edms-resend-submit = Νέα αποστολή μέσω ΙΡΙΔΑ
+edms-done-resend = Θα σταλεί ξανά μέσω ΙΡΙΔΑ
+edms-tab-held = Σε νομική δέσμευση

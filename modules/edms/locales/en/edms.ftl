@@ -250,3 +250,6 @@ edms-done-publish = The decision will be published on Diavgeia
 edms-dispatch-exchange = Through ΙΡΙΔΑ to another public body
 edms-dispatch-organisation = The body's code in ΙΡΙΔΑ (for sending through ΙΡΙΔΑ)
 edms-dispatch-organisation-hint = As ΙΡΙΔΑ gives it, e.g. 6011
+edms-resend-submit = Send again through ΙΡΙΔΑ
+edms-done-resend = It will be sent through ΙΡΙΔΑ again
+edms-tab-held = Under legal hold

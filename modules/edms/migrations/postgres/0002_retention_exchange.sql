@@ -27,7 +27,10 @@ CREATE TABLE edms_exchange (
     organisation TEXT NOT NULL,
     error TEXT NOT NULL,
     requested_at TIMESTAMPTZ NOT NULL,
+    -- Last handed over or asked about: the oldest is asked first, so
+    -- rows that wait long hold up none of the others.
+    checked_at TIMESTAMPTZ NOT NULL,
     done_at TIMESTAMPTZ,
     PRIMARY KEY (tenant_id, record_id, system)
 );
-CREATE INDEX edms_exchange_state ON edms_exchange (tenant_id, state, system);
+CREATE INDEX edms_exchange_state ON edms_exchange (tenant_id, state, checked_at);
