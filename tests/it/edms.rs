@@ -13,6 +13,7 @@ use crate::flows::{page, person, post, published_signature_verifies, send_multip
 use dimos_it::{Backend, Browser, Options, TestApp, csrf_of, on_both_backends, workspace_root};
 
 on_both_backends!(
+    the_municipality_sets_retention_and_the_approval_chain_its_drafts_follow,
     retention_runs_out_documents_go_as_their_type_says_and_a_legal_hold_stops_it,
     documents_come_and_go_through_the_exchange_and_decisions_reach_diavgeia,
     the_lists_show_exactly_what_the_rule_lets_each_person_see,
@@ -1419,4 +1420,165 @@ async fn documents_come_and_go_through_the_exchange_and_decisions_reach_diavgeia
     sweep().await;
     let (_, html) = page(&mut secretary, HOST, &record).await;
     assert!(html.contains("(αριθμός ΙΡΙΔΑ IR-2026-55)"), "{html}");
+}
+
+/// The municipal admin reaches the settings from the admin area, keeps
+/// requests 2 years then archives them, and sets the decisions' chain
+/// (a head, then the mayor); mistakes are named on their inputs. A draft
+/// decision then follows the chain; a letter, without one, is free.
+async fn the_municipality_sets_retention_and_the_approval_chain_its_drafts_follow(b: Backend) {
+    let app = app(b).await;
+    let mut admin = person(&app, HOST, "municipal-admin").await;
+    let (_, list) = page(&mut admin, HOST, "/admin/settings").await;
+    let link = hrefs(&list, "/edms/settings");
+    assert_eq!(link.len(), 1, "{list}");
+    let (status, html) = page(&mut admin, HOST, &link[0]).await;
+    assert_eq!(status, 200, "{html}");
+    // The form as shown, with request's years and disposal and the chain changed.
+    let document = scraper::Html::parse_document(&html);
+    let mut fields: Vec<(String, String)> = vec![];
+    for input in document.select(&scraper::Selector::parse("form input").unwrap()) {
+        let e = input.value();
+        if e.attr("name") != Some("_csrf") {
+            fields.push((
+                e.attr("name").unwrap().into(),
+                e.attr("value").unwrap_or("").into(),
+            ));
+        }
+    }
+    for select in document.select(&scraper::Selector::parse("form select").unwrap()) {
+        let name = select.value().attr("name").unwrap().to_owned();
+        let chosen = select
+            .select(&scraper::Selector::parse("option[selected]").unwrap())
+            .next()
+            .and_then(|o| o.value().attr("value"))
+            .unwrap_or("")
+            .to_owned();
+        fields.push((name, chosen));
+    }
+    let row = fields
+        .iter()
+        .find(|(k, v)| k.ends_with("-id") && v == "request")
+        .map(|(k, _)| k.trim_end_matches("-id").to_owned())
+        .unwrap();
+    let set = |fields: &mut Vec<(String, String)>, k: &str, v: &str| {
+        fields.retain(|(n, _)| n != k);
+        fields.push((k.to_owned(), v.to_owned()));
+    };
+    set(&mut fields, &format!("{row}-years"), "abc");
+    set(&mut fields, "chain-decision-1", "department-head");
+    set(&mut fields, "chain-decision-2", "mayor");
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (status, _, html) = post(&mut admin, HOST, "/edms/settings", &csrf_of(&html), &pairs).await;
+    assert_eq!(status, 422, "{html}");
+    assert!(html.contains(&format!("href=\"#f-{row}-years\"")), "{html}");
+    set(&mut fields, &format!("{row}-years"), "2");
+    set(&mut fields, &format!("{row}-disposal"), "archive");
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (status, _, html) = post(&mut admin, HOST, "/edms/settings", &csrf_of(&html), &pairs).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Οι ρυθμίσεις αποθηκεύτηκαν"), "{html}");
+    assert!(
+        html.contains(&format!("name=\"{row}-years\" type=\"text\" value=\"2\"")),
+        "{html}"
+    );
+    let audit: i64 = app
+        .sql_value("SELECT COUNT(*) FROM audit_log WHERE action = 'edms_settings_changed'")
+        .await;
+    assert_eq!(audit, 1);
+
+    // A registered request now says 2 years, then the archive.
+    let mut office = person(&app, HOST, "kep-officer").await;
+    let record = register_letter(&app, &mut office).await;
+    let (_, html) = page(&mut office, HOST, &record).await;
+    assert!(
+        html.contains(
+            "Διατηρείται 2 έτη μετά το έτος διεκπεραίωσης και έπειτα μεταφέρεται στο αρχείο"
+        ),
+        "{html}"
+    );
+
+    // The decision's chain: the mayor alone is one step short.
+    let mut secretary = person(&app, HOST, "council-secretary").await;
+    let (_, html) = page(&mut secretary, HOST, "/edms/drafts/new").await;
+    let key = submission_of(&html);
+    let mut draft = vec![
+        ("template", "decision"),
+        ("subject", "Απόφαση για τις λαϊκές αγορές"),
+        ("recipient", "Εμπορικός Σύλλογος"),
+        ("body", "Εγκρίνεται."),
+        ("department", "administration"),
+        ("approver1", "taxid:100000064"),
+        ("_submission", key.as_str()),
+    ];
+    let (status, _, html) = post(
+        &mut secretary,
+        HOST,
+        "/edms/drafts",
+        &csrf_of(&html),
+        &draft,
+    )
+    .await;
+    assert_eq!(status, 422, "{html}");
+    assert!(html.contains("href=\"#f-approver2\""), "{html}");
+    // The head of the technical service, then the mayor: as configured.
+    draft.retain(|(k, _)| *k != "approver1");
+    draft.push(("approver1", "taxid:100000040"));
+    draft.push(("approver2", "taxid:100000064"));
+    let (status, _, html) = post(
+        &mut secretary,
+        HOST,
+        "/edms/drafts",
+        &csrf_of(&html),
+        &draft,
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    // The mayor first, the head second: the roles are out of order.
+    let (_, html) = page(&mut secretary, HOST, "/edms/drafts/new").await;
+    let key = submission_of(&html);
+    let swapped = [
+        ("template", "decision"),
+        ("subject", "Δεύτερη απόφαση"),
+        ("recipient", "Εμπορικός Σύλλογος"),
+        ("body", "Εγκρίνεται."),
+        ("department", "administration"),
+        ("approver1", "taxid:100000040"),
+        ("approver2", "taxid:100000040"),
+        ("_submission", key.as_str()),
+    ];
+    let (status, _, html) = post(
+        &mut secretary,
+        HOST,
+        "/edms/drafts",
+        &csrf_of(&html),
+        &swapped,
+    )
+    .await;
+    assert_eq!(status, 422, "{html}");
+    // A letter has no chain: the mayor alone will do.
+    let letter = [
+        ("template", "letter"),
+        ("subject", "Απάντηση σε αίτημα"),
+        ("recipient", "Εμπορικός Σύλλογος"),
+        ("body", "Σας απαντούμε."),
+        ("department", "administration"),
+        ("approver1", "taxid:100000064"),
+        ("_submission", key.as_str()),
+    ];
+    let (status, _, html) = post(
+        &mut secretary,
+        HOST,
+        "/edms/drafts",
+        &csrf_of(&html),
+        &letter,
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
 }

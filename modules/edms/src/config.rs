@@ -14,6 +14,20 @@ pub struct EdmsConfig {
     pub deadline_days: u32,
     /// The document types the protocol office chooses from.
     pub kinds: Vec<Kind>,
+    /// The approval chain of each kind of outgoing document, as roles in
+    /// order (the last signs); a template without one: the drafter
+    /// chooses the approvers.
+    #[serde(default)]
+    pub chains: Vec<Chain>,
+}
+
+/// The roles an outgoing document of a template is approved by, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Chain {
+    /// letter, decision, certificate
+    pub template: String,
+    pub roles: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -73,6 +87,15 @@ impl Kind {
 }
 
 impl EdmsConfig {
+    /// The configured chain of a template, if any.
+    pub fn chain(&self, template: &str) -> Option<&[String]> {
+        self.chains
+            .iter()
+            .find(|c| c.template == template)
+            .map(|c| c.roles.as_slice())
+            .filter(|r| !r.is_empty())
+    }
+
     /// The type of this id (documents of a type no longer listed are kept).
     pub fn kind(&self, id: &str) -> Option<&Kind> {
         self.kinds.iter().find(|k| k.id == id)
@@ -95,6 +118,7 @@ impl Default for EdmsConfig {
                 Kind::of("certificate", "Βεβαίωση", "Certificate", 5, Destroy),
                 Kind::of("other", "Άλλο", "Other", 5, Destroy),
             ],
+            chains: vec![],
         }
     }
 }
@@ -130,6 +154,19 @@ impl ModuleConfig for EdmsConfig {
                 if v.trim().is_empty() || v.chars().count() > 80 {
                     e.push(FieldError::new(format!("kinds[{i}].{f}"), "required"));
                 }
+            }
+        }
+        for (i, c) in self.chains.iter().enumerate() {
+            if !crate::outgoing::TEMPLATES.contains(&c.template.as_str())
+                || self.chains[..i].iter().any(|o| o.template == c.template)
+            {
+                e.push(FieldError::new(format!("chains[{i}].template"), "invalid"));
+            }
+            if c.roles.len() > crate::outgoing::MAX_APPROVERS {
+                e.push(
+                    FieldError::new(format!("chains[{i}].roles"), "too-long")
+                        .with_detail(crate::outgoing::MAX_APPROVERS.to_string()),
+                );
             }
         }
         e

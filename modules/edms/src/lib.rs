@@ -14,6 +14,7 @@ pub mod exchange;
 pub mod outgoing;
 pub mod register;
 pub mod retention;
+pub mod settings_page;
 pub mod store;
 pub mod text;
 pub mod web;
@@ -81,6 +82,7 @@ pub fn descriptor() -> ModuleDescriptor {
         permissions: PERMISSIONS,
         default_grants: DEFAULT_GRANTS,
         config: ConfigSchema::of::<EdmsConfig>(),
+        settings_page: dimos_web::module::SettingsPage::Own("/edms/settings"),
         // Staff only: no card in the citizens' catalogue.
         navigation: &[],
         staff_pages: &[
@@ -126,6 +128,10 @@ fn routes() -> Router<AppState> {
         .route("/records/{id}/files", post(actions::add_file))
         .route("/records/{id}/hold", post(actions::hold))
         .route("/records/{id}/archive", get(web::archive_package))
+        .route(
+            "/settings",
+            get(settings_page::page).post(settings_page::save),
+        )
         .route("/drafts/new", get(outgoing::new_form))
         .route("/drafts", post(outgoing::create))
         .route("/records/{id}/draft", post(outgoing::edit))

@@ -28,7 +28,7 @@ use dimos_web::auth::Posted;
 use dimos_web::extract::Peer;
 use dimos_web::{AppState, CurrentTenant, Result, Ui};
 use dimos_workflow::protocol::{self, Direction, NewEntry};
-use minijinja::context;
+use minijinja::{Value, context};
 use serde_json::json;
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -92,14 +92,22 @@ pub fn chain_json(chain: &[(String, String)]) -> String {
         .to_string()
 }
 
-/// People who may approve (`edms.approve`) and whether each may sign
-/// (`documents.sign`): the members of the municipality's departments.
-async fn approvers(state: &AppState, t: &CurrentTenant) -> Result<Vec<(String, String, bool)>> {
+/// Someone who may approve (`edms.approve`): whether they may sign
+/// (`documents.sign`) and their roles (for a configured chain).
+pub(crate) struct Candidate {
+    pub subject: String,
+    pub name: String,
+    pub signs: bool,
+    pub roles: std::collections::BTreeSet<String>,
+}
+
+/// The members of the municipality's departments who may approve.
+async fn approvers(state: &AppState, t: &CurrentTenant) -> Result<Vec<Candidate>> {
     let names = department_names(state, t, false).await?;
-    let mut out: Vec<(String, String, bool)> = vec![];
+    let mut out: Vec<Candidate> = vec![];
     for (slug, _, _) in &names {
         for (subject, name) in crate::web::members(state, t, &names, slug).await? {
-            if out.iter().any(|(s, _, _)| *s == subject) {
+            if out.iter().any(|c| c.subject == subject) {
                 continue;
             }
             let one = std::slice::from_ref(&subject);
@@ -108,11 +116,28 @@ async fn approvers(state: &AppState, t: &CurrentTenant) -> Result<Vec<(String, S
                 let signs = access
                     .allowed(t.db.tenant_id(), one, "documents.sign")
                     .await;
-                out.push((subject, name, signs));
+                let roles = access.roles_of(t.db.tenant_id(), one).await;
+                out.push(Candidate {
+                    subject,
+                    name,
+                    signs,
+                    roles,
+                });
             }
         }
     }
     Ok(out)
+}
+
+/// Roles by id, named in the page's language.
+pub(crate) fn role_labels(state: &AppState, ui: &Ui) -> BTreeMap<String, String> {
+    state
+        .access()
+        .catalog()
+        .roles
+        .values()
+        .map(|r| (r.id.clone(), ui.t(&r.label_key)))
+        .collect()
 }
 
 /// A draft as the form says it, checked.
@@ -130,7 +155,9 @@ struct Draft {
 fn check(
     f: &Fields,
     departments: &[String],
-    candidates: &[(String, String, bool)],
+    candidates: &[Candidate],
+    cfg: &crate::EdmsConfig,
+    roles: &BTreeMap<String, String>,
 ) -> std::result::Result<Draft, Vec<FieldError>> {
     let mut e = vec![];
     let template = f.get("template");
@@ -152,24 +179,45 @@ fn check(
     if !departments.contains(&department) {
         e.push(FieldError::new("department", "required"));
     }
+    // The municipality's chain for this template, if it set one: the
+    // approver at each step holds that step's role.
+    let configured = cfg.chain(&template);
     let mut chain: Vec<(String, String)> = vec![];
     let mut last_signs = false;
     for i in 1..=MAX_APPROVERS {
-        let s = f.get(&format!("approver{i}"));
+        let field = format!("approver{i}");
+        let s = f.get(&field);
+        let role = configured.and_then(|c| c.get(i - 1));
         if s.is_empty() {
+            if let Some(role) = role {
+                e.push(
+                    FieldError::new(field, "edms-approver-role")
+                        .with_detail(roles.get(role).cloned().unwrap_or_else(|| role.clone())),
+                );
+            }
             continue;
         }
-        match candidates.iter().find(|(c, _, _)| *c == s) {
-            Some((c, n, signs)) if !chain.iter().any(|(x, _)| x == c) => {
-                chain.push((c.clone(), n.clone()));
-                last_signs = *signs;
+        match candidates.iter().find(|c| c.subject == s) {
+            Some(_) if configured.is_some() && role.is_none() => {
+                e.push(FieldError::new(field, "edms-approver-extra"));
             }
-            _ => e.push(FieldError::new(format!("approver{i}"), "invalid")),
+            Some(c) if role.is_some_and(|r| !c.roles.contains(r)) => {
+                let role = role.map(String::as_str).unwrap_or_default();
+                e.push(
+                    FieldError::new(field, "edms-approver-role")
+                        .with_detail(roles.get(role).cloned().unwrap_or_else(|| role.to_owned())),
+                );
+            }
+            Some(c) if !chain.iter().any(|(x, _)| *x == c.subject) => {
+                chain.push((c.subject.clone(), c.name.clone()));
+                last_signs = c.signs;
+            }
+            _ => e.push(FieldError::new(field, "invalid")),
         }
     }
-    if chain.is_empty() {
+    if chain.is_empty() && configured.is_none() {
         e.push(FieldError::new("approver1", "required"));
-    } else if !last_signs {
+    } else if !chain.is_empty() && !last_signs {
         e.push(FieldError::new(
             format!("approver{}", chain.len()),
             "edms-last-must-sign",
@@ -233,6 +281,19 @@ async fn form_page(
     {
         values.insert("department".into(), d.clone());
     }
+    let cfg = crate::web::settings(t).await?;
+    let roles = role_labels(state, ui);
+    let chains: Vec<Value> = cfg
+        .chains
+        .iter()
+        .filter(|c| !c.roles.is_empty())
+        .map(|c| {
+            context! {
+                template => c.template.clone(),
+                roles => c.roles.iter().map(|r| roles.get(r).cloned().unwrap_or_else(|| r.clone())).collect::<Vec<_>>(),
+            }
+        })
+        .collect();
     let page = ui.render(
         "edms/draft.html",
         context! {
@@ -241,7 +302,8 @@ async fn form_page(
             errors => ui.error_list(errors),
             templates => TEMPLATES,
             departments => names.iter().map(|(s, n, _)| context! { slug => s, name => n }).collect::<Vec<_>>(),
-            approvers => approvers(state, t).await?.into_iter().map(|(s, n, signs)| context! { subject => s, name => n, signs }).collect::<Vec<_>>(),
+            approvers => approvers(state, t).await?.into_iter().map(|c| context! { subject => c.subject, name => c.name, signs => c.signs }).collect::<Vec<_>>(),
+            chains => chains,
             slots => (1..=MAX_APPROVERS).collect::<Vec<_>>(),
             csrf => who.user.csrf.clone(),
         },
@@ -277,7 +339,14 @@ pub async fn create(
     let v = viewer(&state, &t, &who.user).await;
     let departments: Vec<String> = v.departments.iter().cloned().collect();
     let candidates = approvers(&state, &t).await?;
-    let d = match check(&f, &departments, &candidates) {
+    let cfg = crate::web::settings(&t).await?;
+    let d = match check(
+        &f,
+        &departments,
+        &candidates,
+        &cfg,
+        &role_labels(&state, &ui),
+    ) {
         Ok(d) => d,
         Err(errors) => {
             return form_page(

@@ -253,3 +253,26 @@ edms-dispatch-organisation-hint = Όπως τον δίνει η ΙΡΙΔΑ, π.�
 edms-resend-submit = Νέα αποστολή μέσω ΙΡΙΔΑ
 edms-done-resend = Θα σταλεί ξανά μέσω ΙΡΙΔΑ
 edms-tab-held = Σε νομική δέσμευση
+error-field-edms-approver-role = Σε αυτή τη θέση της σειράς εγκρίνει κάποιος με ρόλο: { $detail }
+error-field-edms-approver-extra = Η σειρά έγκρισης του Δήμου για αυτό το είδος εγγράφου δεν έχει άλλη θέση
+
+## Settings page
+edms-settings-title = Ρυθμίσεις ηλεκτρονικής διακίνησης εγγράφων
+edms-settings-back = Χώρος υπαλλήλων
+edms-settings-saved = Οι ρυθμίσεις αποθηκεύτηκαν
+edms-setting-deadline-days = Προθεσμία χρέωσης σε ημέρες, όταν ο προϊστάμενος δεν ορίζει ημερομηνία
+edms-settings-kinds = Τύποι εγγράφων και διατήρηση
+edms-settings-kinds-hint = Για κάθε τύπο: πόσα έτη μετά το έτος διεκπεραίωσης διατηρείται και τι γίνεται έπειτα. Χωρίς έτη, διατηρείται. Για να αφαιρέσετε έναν τύπο, αδειάστε τα πεδία του.
+edms-settings-new-kind = Νέος τύπος
+edms-setting-kind-id = Κωδικός (λατινικά πεζά, αριθμοί, παύλα)
+edms-setting-kind-el = Όνομα στα ελληνικά
+edms-setting-kind-en = Όνομα στα αγγλικά
+edms-setting-kind-years = Έτη διατήρησης
+edms-setting-kind-years-hint = Από 1 έως 100· κενό: διατηρείται
+edms-setting-kind-disposal = Μετά τη λήξη
+edms-disposal-destroy = Καταστροφή
+edms-disposal-archive = Μεταφορά στο αρχείο
+edms-settings-chains = Σειρά έγκρισης εξερχομένων
+edms-settings-chains-hint = Για κάθε είδος εξερχομένου, οι ρόλοι που εγκρίνουν με τη σειρά· ο τελευταίος υπογράφει. Χωρίς ρόλους, ο συντάκτης επιλέγει.
+edms-settings-drafter-chooses = Επιλέγει ο συντάκτης
+edms-settings-save = Αποθήκευση

@@ -253,3 +253,26 @@ edms-dispatch-organisation-hint = As ΙΡΙΔΑ gives it, e.g. 6011
 edms-resend-submit = Send again through ΙΡΙΔΑ
 edms-done-resend = It will be sent through ΙΡΙΔΑ again
 edms-tab-held = Under legal hold
+error-field-edms-approver-role = At this step the approver holds the role: { $detail }
+error-field-edms-approver-extra = The municipality's approval chain for this kind of document has no further step
+
+## Settings page
+edms-settings-title = Document management settings
+edms-settings-back = Staff area
+edms-settings-saved = The settings were saved
+edms-setting-deadline-days = Days a charge is due in when the head sets no date
+edms-settings-kinds = Document types and retention
+edms-settings-kinds-hint = For each type: how many years after the year it was closed a document is kept, and what happens then. Without years it is kept. To remove a type, empty its fields.
+edms-settings-new-kind = New type
+edms-setting-kind-id = Code (lower-case Latin letters, digits, dash)
+edms-setting-kind-el = Name in Greek
+edms-setting-kind-en = Name in English
+edms-setting-kind-years = Years kept
+edms-setting-kind-years-hint = 1 to 100; empty: kept
+edms-setting-kind-disposal = Then
+edms-disposal-destroy = Destroyed
+edms-disposal-archive = Transferred to the archive
+edms-settings-chains = Approval chain of outgoing documents
+edms-settings-chains-hint = For each kind of outgoing document, the roles that approve it in order; the last signs. Without roles, the drafter chooses.
+edms-settings-drafter-chooses = The drafter chooses
+edms-settings-save = Save
