@@ -11,6 +11,7 @@ mod apply;
 pub mod catalogue;
 mod criteria;
 pub mod emergency;
+pub mod fees;
 pub mod generate;
 mod objection;
 pub mod placement;

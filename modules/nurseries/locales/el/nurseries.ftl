@@ -321,3 +321,5 @@ nurseries-criterion-done-removed = Το κριτήριο αφαιρέθηκε.
 nurseries-criterion-done-saved = Οι ρυθμίσεις αποθηκεύτηκαν.
 nurseries-kept = Επιλέχθηκε
 nurseries-kept-replace = για να το αλλάξετε, επιλέξτε άλλο αρχείο
+error-field-fees-last-band-open = Η τελευταία κλίμακα δεν έχει ανώτατο όριο εισοδήματος
+error-field-fees-bands-ascending = Τα όρια των κλιμάκων ανεβαίνουν από τη μία στην επόμενη

@@ -321,3 +321,5 @@ nurseries-criterion-done-removed = The criterion was removed.
 nurseries-criterion-done-saved = The settings were saved.
 nurseries-kept = Chosen
 nurseries-kept-replace = to change it, choose another file
+error-field-fees-last-band-open = The last band has no income limit
+error-field-fees-bands-ascending = Each band's limit is above the one before
