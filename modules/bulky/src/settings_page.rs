@@ -11,7 +11,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
-use dimos_kernel::{Error, FieldError};
+use dimos_kernel::FieldError;
 use dimos_web::access::Authorized;
 use dimos_web::auth::Posted;
 use dimos_web::extract::Peer;
@@ -447,26 +447,16 @@ pub async fn save(
     }
     match parsed {
         Ok(c) => {
-            let mut tx = t.db.begin().await?;
-            dimos_web::settings::save(
-                &mut tx,
+            dimos_web::settings::save_audited(
                 &t,
+                &who.user,
+                peer,
                 crate::ID,
                 &c,
-                who.user.account.id,
+                "bulky_settings_changed",
                 state.workflow().now(),
             )
             .await?;
-            dimos_web::auth::record_in(
-                &mut tx,
-                &t,
-                who.user
-                    .audit(peer, "bulky_settings_changed")
-                    .record("module:bulky")
-                    .detail(serde_json::to_value(&c).map_err(Error::internal)?),
-            )
-            .await?;
-            tx.commit().await?;
             Ok(Redirect::to("/bulky/settings?saved=1").into_response())
         }
         Err(errors) => render(&ui, &who.user.csrf, &current, Some(&form), &errors, false),

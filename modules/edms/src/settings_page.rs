@@ -11,7 +11,7 @@ use crate::web::settings;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use dimos_kernel::{Error, FieldError};
+use dimos_kernel::FieldError;
 use dimos_web::access::{Authorized, ConfigureServices};
 use dimos_web::auth::Posted;
 use dimos_web::extract::Peer;
@@ -259,26 +259,16 @@ pub async fn save(
 ) -> Result<Response> {
     match parse(&form, &role_labels(&state, &ui)) {
         Ok(c) => {
-            let mut tx = t.db.begin().await?;
-            dimos_web::settings::save(
-                &mut tx,
+            dimos_web::settings::save_audited(
                 &t,
+                &who.user,
+                peer,
                 crate::ID,
                 &c,
-                who.user.account.id,
+                "edms_settings_changed",
                 state.workflow().now(),
             )
             .await?;
-            dimos_web::auth::record_in(
-                &mut tx,
-                &t,
-                who.user
-                    .audit(peer, "edms_settings_changed")
-                    .record("module:edms")
-                    .detail(serde_json::to_value(&c).map_err(Error::internal)?),
-            )
-            .await?;
-            tx.commit().await?;
             Ok(Redirect::to("/edms/settings?saved=1").into_response())
         }
         Err(errors) => {

@@ -6,7 +6,7 @@
 
 use crate::scoring::{Criterion, IncomeBand, LargeFamily, Rules, TieBreak};
 use crate::{AgeGroup, NurseriesConfig};
-use dimos_kernel::{Error, FieldError, LocalizedText};
+use dimos_kernel::{FieldError, LocalizedText};
 use std::collections::BTreeMap;
 
 /// Saves the settings and their audit entry in one transaction: they exist
@@ -18,18 +18,16 @@ pub(crate) async fn save_audited(
     peer: dimos_web::extract::Peer,
     c: &NurseriesConfig,
 ) -> dimos_web::Result<()> {
-    let mut tx = t.db.begin().await?;
-    let now = state.workflow().now();
-    dimos_web::settings::save(&mut tx, t, crate::ID, c, user.account.id, now).await?;
-    dimos_web::auth::record_in(
-        &mut tx,
+    dimos_web::settings::save_audited(
         t,
-        user.audit(peer, "nursery_settings_changed")
-            .record("module:nurseries")
-            .detail(serde_json::to_value(c).map_err(Error::internal)?),
+        user,
+        peer,
+        crate::ID,
+        c,
+        "nursery_settings_changed",
+        state.workflow().now(),
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 

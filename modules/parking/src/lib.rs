@@ -752,26 +752,16 @@ async fn save_settings(
         )
         .await;
     }
-    let mut tx = t.db.begin().await?;
-    dimos_web::settings::save(
-        &mut tx,
+    dimos_web::settings::save_audited(
         &t,
+        &who.user,
+        peer,
         ID,
         &c,
-        who.user.account.id,
+        "parking_settings_changed",
         state.workflow().now(),
     )
     .await?;
-    dimos_web::auth::record_in(
-        &mut tx,
-        &t,
-        who.user
-            .audit(peer, "parking_settings_changed")
-            .record("module:parking")
-            .detail(json!({"validity_years": c.validity_years, "expiry_notice_days": c.expiry_notice_days})),
-    )
-    .await?;
-    tx.commit().await?;
     Ok(Redirect::to("/parking/settings?saved=1").into_response())
 }
 

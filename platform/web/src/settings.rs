@@ -128,6 +128,29 @@ pub async fn save_overrides(
     Ok(())
 }
 
+/// A module's own settings page saves: the settings (as [`save`]) and an
+/// audit entry `action` carrying them, in one transaction.
+#[allow(clippy::too_many_arguments)] // who, where, what: each from the handler
+pub async fn save_audited<T: ModuleConfig>(
+    t: &CurrentTenant,
+    who: &crate::auth::CurrentUser,
+    peer: crate::extract::Peer,
+    module: &str,
+    settings: &T,
+    action: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), Error> {
+    let mut tx = t.db.begin().await?;
+    save(&mut tx, t, module, settings, who.account.id, now).await?;
+    let entry = who
+        .audit(peer, action)
+        .record(format!("module:{module}"))
+        .detail(serde_json::to_value(settings).map_err(Error::internal)?);
+    dimos_identity::AuditLog::append_in(&mut tx, &t.db, &entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Saves settings given whole, as the module's type (a module's own
 /// settings page): what equals the operator's defaults is not stored as
 /// an override.
