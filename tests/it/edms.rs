@@ -528,6 +528,57 @@ async fn the_registration_form_names_each_mistake_and_keeps_nothing_half_done(b:
     )
     .await;
     assert_eq!(res.status(), 422);
+    // A scan chosen with a mistake elsewhere is kept: the form comes back
+    // naming it, and the corrected form registers it without choosing it
+    // again.
+    let (_, html) = page(&mut office, HOST, "/edms/register").await;
+    let key = submission_of(&html);
+    let mut untitled = LETTER.to_vec();
+    untitled[0] = ("subject", "");
+    let scan = letter("Η σάρωση που δεν χάθηκε.");
+    let res = send_multipart(
+        &office,
+        &app,
+        HOST,
+        "/edms/register",
+        form(&csrf, &key, &untitled, Some(scan.clone())),
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("σάρωση επιστολής.pdf"), "{html}");
+    let kept = hidden(&html, "kept-file");
+    let mut fixed = LETTER.to_vec();
+    fixed[0] = ("subject", "Η σάρωση κρατήθηκε");
+    fixed.push(("kept-file", kept.as_str()));
+    let res = send_multipart(
+        &office,
+        &app,
+        HOST,
+        "/edms/register",
+        form(&csrf, &key, &fixed, None),
+    )
+    .await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    let record = res.headers()["location"]
+        .to_str()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (_, html) = page(&mut office, HOST, &record).await;
+    let files = hrefs(&html, &format!("{record}/files/"));
+    assert_eq!(files.len(), 1, "{html}");
+    let (_, bytes) = three_ways(&app, &office, HOST, &files[0]).await;
+    assert_eq!(bytes, scan, "the kept scan, byte for byte");
+    assert!(
+        found(&mut office, "σαρωση που δεν χαθηκε")
+            .await
+            .contains(&record),
+        "its text is searched"
+    );
+
     // A form that went through, changed and sent again (the Back button) is
     // another document: refused, not shown as the first one.
     let (_, html) = page(&mut office, HOST, "/edms/register").await;

@@ -994,7 +994,7 @@ async fn receive(
         audit: AuditEntry::new("system:exchange", "edms_registered"),
         received: Some((id.to_owned(), organisation.clone())),
     };
-    let filed = register::file(state, t, by, &incoming, &stored).await;
+    let filed = register::file(state, t, by, &incoming, &stored, &[]).await;
     let r = match filed {
         Ok(r) => r,
         Err(e) => {

@@ -17,7 +17,7 @@ use dimos_kernel::{Error, FieldError};
 use dimos_storage::documents::{self, Document};
 use dimos_web::access::Authorized;
 use dimos_web::extract::Peer;
-use dimos_web::uploads::FormWithDocuments;
+use dimos_web::uploads::{FormWithDocuments, Kept};
 use dimos_web::{AppState, CurrentTenant, Result, Ui};
 use dimos_workflow::protocol::{self, Direction, NewEntry};
 use minijinja::context;
@@ -210,11 +210,13 @@ pub async fn form(
         (&who.user.csrf, clearance),
         &BTreeMap::new(),
         &[],
+        &[],
         StatusCode::OK,
     )
     .await
 }
 
+#[allow(clippy::too_many_arguments)] // the page's parts, each from its caller
 async fn render(
     state: &AppState,
     ui: &Ui,
@@ -222,6 +224,7 @@ async fn render(
     (csrf, clearance): (&str, bool),
     values: &BTreeMap<String, String>,
     errors: &[FieldError],
+    kept: &[Kept],
     status: StatusCode,
 ) -> Result<Response> {
     let english = ui.lang.code() == "en";
@@ -247,6 +250,7 @@ async fn render(
             em,
             csrf,
             clearance,
+            kept,
         },
     )?;
     Ok(dimos_web::error::rendered_page(status, page))
@@ -287,15 +291,19 @@ pub async fn submit(
     let now = state.workflow().now();
     let today = dimos_kernel::clock::local_date(now);
     let v = viewer(&state, &t, &who.user).await;
+    let actor = dimos_web::people::staff_actor(&who.user);
+    // Files kept from an earlier try of this form (still this person's,
+    // unclaimed).
+    let earlier = form.kept(&t, &actor).await?;
     let mut errors = form.errors.clone();
     let checked = check(&fields, &kinds, &departments, today);
     if let Err(e) = &checked {
         errors.extend(e.iter().cloned());
     }
-    if form.files.is_empty() && form.errors.is_empty() {
+    if form.files.is_empty() && earlier.is_empty() && form.errors.is_empty() {
         errors.push(FieldError::new("doc-file", "edms-file-required"));
     }
-    if form.files.len() > MAX_FILES {
+    if form.files.len() + earlier.len() > MAX_FILES {
         errors.push(
             FieldError::new("doc-file", "edms-too-many-files").with_detail(MAX_FILES.to_string()),
         );
@@ -315,6 +323,10 @@ pub async fn submit(
     let incoming = match checked {
         Ok(i) if errors.is_empty() => i,
         _ => {
+            // The files chosen are kept, so they need not be chosen again.
+            let mut kept = form.keep_files(&state, &t, &actor, vec![]).await?;
+            kept.extend(earlier);
+            kept.truncate(MAX_FILES);
             return render(
                 &state,
                 &ui,
@@ -322,12 +334,19 @@ pub async fn submit(
                 (&who.user.csrf, v.clearance),
                 &fields,
                 &errors,
+                &kept,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await;
         }
     };
-    let actor = dimos_web::people::staff_actor(&who.user);
+    let mut adopted: Vec<(Document, String)> = vec![];
+    for k in &earlier {
+        if let Some(d) = documents::get(&t.db, k.id).await? {
+            let words = stored_text(&state, &d).await;
+            adopted.push((d, words));
+        }
+    }
     let mut stored: Vec<(Document, String)> = vec![];
     for (_, name, received) in form.files {
         let words = read_text(&received).await;
@@ -363,7 +382,7 @@ pub async fn submit(
         audit: who.user.audit(peer, "edms_registered"),
         received: None,
     };
-    match file(&state, &t, by, &incoming, &stored).await {
+    match file(&state, &t, by, &incoming, &stored, &adopted).await {
         Ok(r) => {
             Ok(Redirect::to(&format!("/edms/records/{}?done=registered", r.id)).into_response())
         }
@@ -414,6 +433,35 @@ pub(crate) async fn read_text(received: &dimos_storage::Received) -> String {
     }
 }
 
+/// The words of a stored file (one kept from an earlier try), as
+/// [`read_text`] reads an upload.
+async fn stored_text(state: &AppState, d: &Document) -> String {
+    let content_type = d.content_type.clone();
+    if !text::READABLE.contains(&content_type.as_str()) {
+        return String::new();
+    }
+    let read = async {
+        let mut reader = state.objects().get(&d.object_key).await.ok()?;
+        let mut bytes = vec![];
+        tokio::io::AsyncReadExt::read_to_end(&mut reader, &mut bytes)
+            .await
+            .ok()?;
+        Some(bytes)
+    };
+    let Some(bytes) = read.await else {
+        tracing::warn!(document = %d.id, "a kept file could not be read for its text");
+        return String::new();
+    };
+    let work = tokio::task::spawn_blocking(move || text::extract(&content_type, &bytes));
+    match tokio::time::timeout(READ_TEXT_FOR, work).await {
+        Ok(Ok(words)) => words,
+        _ => {
+            tracing::warn!(document = %d.id, "reading a kept file's text failed or took too long");
+            String::new()
+        }
+    }
+}
+
 async fn forget(state: &AppState, stored: &[(Document, String)]) {
     for (d, _) in stored {
         if let Err(e) = state.objects().delete(&d.object_key).await {
@@ -443,6 +491,7 @@ pub(crate) async fn file(
     by: Filer,
     i: &Incoming,
     files: &[(Document, String)],
+    kept: &[(Document, String)],
 ) -> Result<Record> {
     let actor = &by.actor;
     let now = state.workflow().now();
@@ -506,10 +555,18 @@ pub(crate) async fn file(
         disposal: String::new(),
         archive_document: None,
     };
-    let texts: Vec<String> = files.iter().map(|(_, w)| w.clone()).collect();
+    let texts: Vec<String> = kept.iter().chain(files).map(|(_, w)| w.clone()).collect();
     store::insert_in(&mut tx, &r, &search_text(&r, &texts)).await?;
     for (d, words) in files {
         documents::hold_in(&mut tx, &t.db, d, HOLDER).await?;
+        store::add_file_in(&mut tx, r.id, d.id, words).await?;
+    }
+    // Files kept from a try that came back with errors: taken by this
+    // registration, unless another took them meanwhile.
+    for (d, words) in kept {
+        if !documents::adopt_held_in(&mut tx, d.id, by.account, HOLDER).await? {
+            return Err(Error::Conflict("edms-form-used").into());
+        }
         store::add_file_in(&mut tx, r.id, d.id, words).await?;
     }
     let moved = |kind: &str, department: Option<String>| Movement {

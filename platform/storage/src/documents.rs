@@ -168,6 +168,25 @@ pub async fn held(tdb: &TenantDb, id: Uuid, holder: &str) -> Result<Option<Docum
     tdb.fetch_optional(&q).await
 }
 
+/// Makes a document a person uploaded with a form that came back with
+/// errors (kept, in no case, held by nothing) held by `holder`, in the
+/// caller's transaction. False when it is not that person's, or already
+/// taken.
+pub async fn adopt_held_in(
+    tx: &mut TenantTx<'_>,
+    id: Uuid,
+    owner: Uuid,
+    holder: &str,
+) -> Result<bool, DbError> {
+    let mut q = tx.update(Documents::Table);
+    q.value(Documents::HeldBy, holder)
+        .and_where(Expr::col(Documents::Id).eq(id))
+        .and_where(Expr::col(Documents::UploadedBy).eq(owner))
+        .and_where(Expr::col(Documents::CaseId).is_null())
+        .and_where(Expr::col(Documents::HeldBy).is_null());
+    Ok(tx.execute(&q).await? == 1)
+}
+
 /// Deletes documents held by `holder` (a module's record disposed of), in
 /// the caller's transaction; their object keys, for the caller to delete
 /// once it commits (one left behind is swept as an orphan).

@@ -276,3 +276,4 @@ edms-settings-chains = Approval chain of outgoing documents
 edms-settings-chains-hint = For each kind of outgoing document, the roles that approve it in order; the last signs. Without roles, the drafter chooses.
 edms-settings-drafter-chooses = The drafter chooses
 edms-settings-save = Save
+edms-files-kept = The files you chose were kept; they are registered with any you add:
