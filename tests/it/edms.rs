@@ -551,6 +551,8 @@ async fn the_registration_form_names_each_mistake_and_keeps_nothing_half_done(b:
     let mut fixed = LETTER.to_vec();
     fixed[0] = ("subject", "Η σάρωση κρατήθηκε");
     fixed.push(("kept-file", kept.as_str()));
+    // Named twice (a tampered form): one file.
+    fixed.push(("kept-file", kept.as_str()));
     let res = send_multipart(
         &office,
         &app,
@@ -578,6 +580,21 @@ async fn the_registration_form_names_each_mistake_and_keeps_nothing_half_done(b:
             .contains(&record),
         "its text is searched"
     );
+    // Taken, it is nobody's to keep: another form naming it has no file.
+    let (_, html) = page(&mut office, HOST, "/edms/register").await;
+    let mut again = LETTER.to_vec();
+    again[0] = ("subject", "Τρίτο έγγραφο");
+    again.push(("kept-file", kept.as_str()));
+    let res = send_multipart(
+        &office,
+        &app,
+        HOST,
+        "/edms/register",
+        form(&csrf, &submission_of(&html), &again, None),
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("Επισυνάψτε το έγγραφο"));
 
     // A form that went through, changed and sent again (the Back button) is
     // another document: refused, not shown as the first one.
@@ -1600,7 +1617,7 @@ async fn the_municipality_sets_retention_and_the_approval_chain_its_drafts_follo
         ("recipient", "Εμπορικός Σύλλογος"),
         ("body", "Εγκρίνεται."),
         ("department", "administration"),
-        ("approver1", "taxid:100000040"),
+        ("approver1", "taxid:100000064"),
         ("approver2", "taxid:100000040"),
         ("_submission", key.as_str()),
     ];
@@ -1613,6 +1630,13 @@ async fn the_municipality_sets_retention_and_the_approval_chain_its_drafts_follo
     )
     .await;
     assert_eq!(status, 422, "{html}");
+    assert!(
+        html.contains("href=\"#f-approver2\""),
+        "the mayor's step: {html}"
+    );
+    // The page is the admin's.
+    let (status, _) = page(&mut secretary, HOST, "/edms/settings").await;
+    assert_eq!(status, 403);
     // A letter has no chain: the mayor alone will do.
     let letter = [
         ("template", "letter"),

@@ -86,6 +86,9 @@ impl Kind {
     }
 }
 
+/// The most document types a municipality lists.
+pub const MAX_KINDS: usize = 60;
+
 impl EdmsConfig {
     /// The configured chain of a template, if any.
     pub fn chain(&self, template: &str) -> Option<&[String]> {
@@ -131,6 +134,8 @@ impl ModuleConfig for EdmsConfig {
         }
         if self.kinds.is_empty() {
             e.push(FieldError::new("kinds", "required"));
+        } else if self.kinds.len() > MAX_KINDS {
+            e.push(FieldError::new("kinds", "too-long").with_detail(MAX_KINDS.to_string()));
         }
         for (i, k) in self.kinds.iter().enumerate() {
             let ok_id = !k.id.is_empty()
@@ -161,6 +166,13 @@ impl ModuleConfig for EdmsConfig {
                 || self.chains[..i].iter().any(|o| o.template == c.template)
             {
                 e.push(FieldError::new(format!("chains[{i}].template"), "invalid"));
+            }
+            if c.roles
+                .iter()
+                .enumerate()
+                .any(|(j, r)| c.roles[..j].contains(r))
+            {
+                e.push(FieldError::new(format!("chains[{i}].roles"), "duplicate"));
             }
             if c.roles.len() > crate::outgoing::MAX_APPROVERS {
                 e.push(

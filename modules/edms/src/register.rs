@@ -342,10 +342,12 @@ pub async fn submit(
     };
     let mut adopted: Vec<(Document, String)> = vec![];
     for k in &earlier {
-        if let Some(d) = documents::get(&t.db, k.id).await? {
-            let words = stored_text(&state, &d).await;
-            adopted.push((d, words));
-        }
+        // Gone since the check (swept, taken): the form is sent again.
+        let d = documents::get(&t.db, k.id)
+            .await?
+            .ok_or(Error::Conflict("edms-form-used"))?;
+        let words = stored_text(&state, &d).await;
+        adopted.push((d, words));
     }
     let mut stored: Vec<(Document, String)> = vec![];
     for (_, name, received) in form.files {
@@ -595,7 +597,7 @@ pub(crate) async fn file(
             .record(format!("edms:{}", r.id))
             .detail(json!({
                 "number": r.number(),
-                "files": files.iter().map(|(d, _)| json!({"document": d.id, "sha256": d.sha256})).collect::<Vec<_>>(),
+                "files": files.iter().chain(kept).map(|(d, _)| json!({"document": d.id, "sha256": d.sha256})).collect::<Vec<_>>(),
                 "confidential": r.confidential,
             })),
     )

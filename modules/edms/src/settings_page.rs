@@ -22,8 +22,7 @@ use std::collections::BTreeMap;
 
 /// Empty rows offered for adding a type.
 const SPARE_ROWS: usize = 2;
-/// The most types a municipality lists.
-const MAX_KINDS: usize = 60;
+use crate::config::MAX_KINDS;
 
 #[derive(Deserialize, Default)]
 pub struct Saved {
@@ -35,6 +34,21 @@ fn get<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
         .find(|(k, _)| k == name)
         .map_or("", |(_, v)| v.as_str())
         .trim()
+}
+
+/// The row a `kind-<n>-…` field belongs to.
+fn kind_index(name: &str) -> Option<usize> {
+    name.strip_prefix("kind-")?.split('-').next()?.parse().ok()
+}
+
+/// How many rows of types a form has: one past the highest row within
+/// the page's limit (rows beyond it are refused, never read).
+fn rows_of<'a>(names: impl Iterator<Item = &'a str>) -> usize {
+    names
+        .filter_map(kind_index)
+        .filter(|n| *n < MAX_KINDS + SPARE_ROWS)
+        .max()
+        .map_or(0, |m| m + 1)
 }
 
 /// The form read into settings, or each field's problem.
@@ -51,17 +65,13 @@ fn parse(
             EdmsConfig::default().deadline_days
         }
     };
-    let rows = form
+    let rows = rows_of(form.iter().map(|(k, _)| k.as_str()));
+    if form
         .iter()
-        .filter_map(|(k, _)| {
-            k.strip_prefix("kind-")?
-                .split('-')
-                .next()?
-                .parse::<usize>()
-                .ok()
-        })
-        .max()
-        .map_or(0, |m| (m + 1).min(MAX_KINDS + SPARE_ROWS));
+        .any(|(k, _)| kind_index(k).is_some_and(|n| n >= MAX_KINDS + SPARE_ROWS))
+    {
+        errors.push(FieldError::new("kinds", "too-long").with_detail(MAX_KINDS.to_string()));
+    }
     let mut kinds = vec![];
     for i in 0..rows {
         let f = |name: &str| get(form, &format!("kind-{i}-{name}")).to_owned();
@@ -95,17 +105,24 @@ fn parse(
     }
     let mut chains = vec![];
     for template in TEMPLATES {
-        let mut picked = vec![];
+        let mut picked: Vec<String> = vec![];
+        let mut gap = false;
         for step in 1..=MAX_APPROVERS {
             let name = format!("chain-{template}-{step}");
             let role = get(form, &name);
             if role.is_empty() {
+                gap = true;
                 continue;
             }
-            if roles.contains_key(role) {
-                picked.push(role.to_owned());
-            } else {
+            if gap {
+                // A step after an empty one: the chain has a hole.
+                errors.push(FieldError::new(name, "edms-chain-gap"));
+            } else if !roles.contains_key(role) {
                 errors.push(FieldError::new(name, "invalid"));
+            } else if picked.iter().any(|r| r == role) {
+                errors.push(FieldError::new(name, "duplicate"));
+            } else {
+                picked.push(role.to_owned());
             }
         }
         if !picked.is_empty() {
@@ -274,17 +291,7 @@ pub async fn save(
         Err(errors) => {
             let values: BTreeMap<String, String> =
                 form.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-            let rows = values
-                .keys()
-                .filter_map(|k| {
-                    k.strip_prefix("kind-")?
-                        .split('-')
-                        .next()?
-                        .parse::<usize>()
-                        .ok()
-                })
-                .max()
-                .map_or(SPARE_ROWS, |m| (m + 1).min(MAX_KINDS + SPARE_ROWS));
+            let rows = rows_of(values.keys().map(String::as_str)).max(SPARE_ROWS);
             render(&state, &ui, &who.user.csrf, &values, rows, &errors, false)
         }
     }
@@ -348,5 +355,23 @@ mod tests {
         assert!(fields.contains(&"chain-decision-1"), "{fields:?}");
         assert!(fields.contains(&"kind-3-id"), "a second letter: {fields:?}");
         assert!(fields.contains(&"kind-3-years"), "{fields:?}");
+        let errors = parse(
+            &form(&[
+                ("deadline_days", "30"),
+                ("kind-18446744073709551615-id", "x"),
+                ("chain-letter-2", "mayor"),
+                ("chain-decision-1", "mayor"),
+                ("chain-decision-2", "mayor"),
+            ]),
+            &roles(),
+        )
+        .unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert!(
+            fields.contains(&"kinds"),
+            "a row beyond the page: {fields:?}"
+        );
+        assert!(fields.contains(&"chain-letter-2"), "a hole: {fields:?}");
+        assert!(fields.contains(&"chain-decision-2"), "twice: {fields:?}");
     }
 }

@@ -259,12 +259,26 @@ pub async fn unclaimed(
     tdb.fetch_all(&q).await
 }
 
-pub async fn delete_unclaimed(tdb: &TenantDb, id: Uuid) -> Result<(), DbError> {
+/// Deletes a kept document nobody took; false when someone took it
+/// meanwhile (a case, a module's record), whose object then stays.
+pub async fn delete_unclaimed(tdb: &TenantDb, id: Uuid) -> Result<bool, DbError> {
     let mut q = tdb.delete(Documents::Table);
     q.and_where(Expr::col(Documents::Id).eq(id))
         .and_where(Expr::col(Documents::CaseId).is_null())
         .and_where(Expr::col(Documents::HeldBy).is_null());
-    tdb.execute(&q).await.map(drop)
+    Ok(tdb.execute(&q).await? == 1)
+}
+
+/// A document `owner` kept from a form that came back with errors, if it
+/// is still theirs and nothing took it (no case, no module's record).
+pub async fn kept_of(tdb: &TenantDb, id: Uuid, owner: Uuid) -> Result<Option<Document>, DbError> {
+    let mut q = tdb.select(Documents::Table);
+    q.columns(COLUMNS)
+        .and_where(Expr::col(Documents::Id).eq(id))
+        .and_where(Expr::col(Documents::UploadedBy).eq(owner))
+        .and_where(Expr::col(Documents::CaseId).is_null())
+        .and_where(Expr::col(Documents::HeldBy).is_null());
+    tdb.fetch_optional(&q).await
 }
 
 pub async fn keys(tdb: &TenantDb) -> Result<Vec<String>, DbError> {

@@ -270,9 +270,13 @@ pub async fn sweep_orphans(
         .await
         .map_err(|e| StorageError::Upload(e.to_string()))?
     {
-        documents::delete_unclaimed(tdb, id)
+        // Taken meanwhile (a form sent at this moment): its file stays.
+        if !documents::delete_unclaimed(tdb, id)
             .await
-            .map_err(|e| StorageError::Upload(e.to_string()))?;
+            .map_err(|e| StorageError::Upload(e.to_string()))?
+        {
+            continue;
+        }
         store.delete(&key).await?;
         removed += 1;
     }

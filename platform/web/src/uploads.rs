@@ -159,9 +159,14 @@ impl FormWithDocuments {
             let (Some(kind), Ok(id)) = (name.strip_prefix("kept-"), value.parse::<Uuid>()) else {
                 continue;
             };
-            if let Some(d) = documents::get(&tenant.db, id).await?
-                && d.case_id.is_none()
-                && Some(d.uploaded_by) == by.account
+            let Some(owner) = by.account else {
+                continue;
+            };
+            if out.iter().any(|k: &Kept| k.id == id) {
+                // Named twice: one file.
+                continue;
+            }
+            if let Some(d) = documents::kept_of(&tenant.db, id, owner).await?
                 && d.kind.as_deref() == Some(kind)
             {
                 out.push(Kept {

@@ -277,3 +277,4 @@ edms-settings-chains-hint = Για κάθε είδος εξερχομένου, �
 edms-settings-drafter-chooses = Επιλέγει ο συντάκτης
 edms-settings-save = Αποθήκευση
 edms-files-kept = Κρατήθηκαν τα αρχεία που επιλέξατε· καταχωρίζονται μαζί με όσα προσθέσετε:
+error-field-edms-chain-gap = Η σειρά δεν έχει κενά: συμπληρώστε πρώτα το προηγούμενο βήμα

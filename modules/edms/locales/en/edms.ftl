@@ -277,3 +277,4 @@ edms-settings-chains-hint = For each kind of outgoing document, the roles that a
 edms-settings-drafter-chooses = The drafter chooses
 edms-settings-save = Save
 edms-files-kept = The files you chose were kept; they are registered with any you add:
+error-field-edms-chain-gap = The chain has no gaps: fill in the step before first
