@@ -121,20 +121,22 @@ impl FeeTable {
         e
     }
 
-    /// The band of an income (the first whose limit it does not exceed).
-    fn band(&self, income_euros: u64) -> Option<(usize, &FeeBand)> {
-        self.bands
-            .iter()
-            .enumerate()
-            .find(|(_, b)| b.up_to_euros.is_none_or(|up| income_euros <= up))
+    /// The band of an income in cents (the first whose limit it does not
+    /// exceed: 12,000.01 € is above a band up to 12,000 €).
+    fn band(&self, income_cents: u64) -> Option<(usize, &FeeBand)> {
+        self.bands.iter().enumerate().find(|(_, b)| {
+            b.up_to_euros
+                .is_none_or(|up| income_cents <= up.saturating_mul(100))
+        })
     }
 }
 
 /// What decides a child's fee.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Family {
-    /// Annual family income (the tax clearance's), in euros.
-    pub income_euros: u64,
+    /// Annual family income (the tax clearance's), in cents: cents count
+    /// at a band's edge.
+    pub income_cents: u64,
     /// 1 for the family's first child at the nurseries, 2 for the second…
     pub child_order: u32,
     pub large_family: bool,
@@ -210,7 +212,7 @@ fn off(cents: u32, percent: u32) -> u32 {
 /// The fee of one child.
 pub fn decide(t: &FeeTable, f: &Family) -> Decision {
     let mut lines = vec![];
-    let Some((index, band)) = t.band(f.income_euros) else {
+    let Some((index, band)) = t.band(f.income_cents) else {
         // A table without bands (refused by `check`) charges nothing.
         return Decision {
             monthly_cents: 0,
@@ -349,9 +351,9 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn family(income: u64) -> Family {
+    fn family(euros: u64) -> Family {
         Family {
-            income_euros: income,
+            income_cents: euros * 100,
             child_order: 1,
             ..Family::default()
         }
@@ -401,6 +403,24 @@ mod tests {
                 "{income} €"
             );
         }
+    }
+
+    #[test]
+    fn a_cent_above_a_limit_is_the_next_band() {
+        let t = FeeTable::default();
+        let cents = |c| {
+            decide(
+                &t,
+                &Family {
+                    income_cents: c,
+                    child_order: 1,
+                    ..Family::default()
+                },
+            )
+            .monthly_cents
+        };
+        assert_eq!(cents(1_200_000), 0);
+        assert_eq!(cents(1_200_001), 5000);
     }
 
     #[test]
@@ -561,14 +581,18 @@ mod tests {
         {
             return 0;
         }
-        let mut lower = 0u64;
+        // The band whose range holds the income: above the previous
+        // limit, at most its own (both sides checked, in cents).
+        let mut above: Option<u64> = None;
         let mut base = None;
         for b in &t.bands {
-            let fits = f.income_euros >= lower && b.up_to_euros.is_none_or(|u| f.income_euros <= u);
-            if fits && base.is_none() {
+            let over_previous = above.is_none_or(|a| f.income_cents > a);
+            let within = b.up_to_euros.is_none_or(|u| f.income_cents <= u * 100);
+            if over_previous && within {
                 base = Some(b.monthly_cents);
+                break;
             }
-            lower = b.up_to_euros.map_or(u64::MAX, |u| u + 1);
+            above = b.up_to_euros.map(|u| u * 100);
         }
         let base = f64::from(base.unwrap_or(0));
         let mut best = base;
@@ -587,14 +611,14 @@ mod tests {
     proptest! {
         #[test]
         fn the_fee_is_what_the_table_says_by_hand(
-            income in 0u64..120_000,
+            income in 0u64..12_000_000,
             order in 1u32..5,
             large in any::<bool>(),
             disability in 0u32..100,
             voucher in any::<bool>(),
         ) {
             let t = FeeTable::default();
-            let f = Family { income_euros: income, child_order: order, large_family: large, disability_percent: disability, voucher, exemption: None };
+            let f = Family { income_cents: income, child_order: order, large_family: large, disability_percent: disability, voucher, exemption: None };
             prop_assert_eq!(decide(&t, &f).monthly_cents, by_hand(&t, &f));
         }
 
@@ -606,8 +630,8 @@ mod tests {
             large in any::<bool>(),
         ) {
             let t = FeeTable::default();
-            let f = Family { income_euros: income, child_order: order, large_family: large, ..Family::default() };
-            let richer = Family { income_euros: income + more, ..f.clone() };
+            let f = Family { income_cents: income * 100, child_order: order, large_family: large, ..Family::default() };
+            let richer = Family { income_cents: (income + more) * 100, ..f.clone() };
             prop_assert!(decide(&t, &f).monthly_cents <= decide(&t, &richer).monthly_cents);
             let plain = Family { child_order: 1, large_family: false, ..f.clone() };
             prop_assert!(decide(&t, &f).monthly_cents <= decide(&t, &plain).monthly_cents);
