@@ -632,6 +632,16 @@ fn insert_statement(
     q
 }
 
+/// A disposed record's exchange rows keep the systems' ids, not who sent
+/// it or what a refusal said (in the disposal's transaction).
+pub(crate) async fn forget_sender_in(tx: &mut TenantTx<'_>, record: Uuid) -> Result<(), DbError> {
+    let mut q = tx.update(EdmsExchange::Table);
+    q.value(EdmsExchange::Organisation, "")
+        .value(EdmsExchange::Error, "")
+        .and_where(Expr::col(EdmsExchange::RecordId).eq(record));
+    tx.execute(&q).await.map(drop)
+}
+
 /// The row of a document received through the exchange, in its
 /// registration's transaction.
 pub(crate) async fn received_in(

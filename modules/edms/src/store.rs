@@ -582,12 +582,7 @@ pub async fn dispose_in(
     let mut q = tx.delete(EdmsFiles::Table);
     q.and_where(Expr::col(EdmsFiles::RecordId).eq(id));
     tx.execute(&q).await?;
-    // The exchange's rows keep the system's ids, not who sent it.
-    let mut q = tx.update(sea_query::Alias::new("edms_exchange"));
-    q.value(sea_query::Alias::new("organisation"), "")
-        .value(sea_query::Alias::new("error"), "")
-        .and_where(Expr::col(sea_query::Alias::new("record_id")).eq(id));
-    tx.execute(&q).await?;
+    crate::exchange::forget_sender_in(tx, id).await?;
     Ok(true)
 }
 
